@@ -1,0 +1,46 @@
+/**
+ * The AWS SDK v3 clients, configured for the target. Locally they point at the embedded
+ * stand-ins with fixed dummy credentials; on AWS they use the standard credential chain.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import type { DdbFaissConfig } from '../config/config.ts';
+import type { ServiceEndpoints } from './endpoints.ts';
+
+/** The clients one process uses; create once and share (connection reuse). */
+export interface AwsClients {
+  readonly dynamodb: DynamoDBClient;
+  readonly s3: S3Client;
+  readonly stepFunctions: SFNClient;
+}
+
+const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+export function createAwsClients(config: Pick<DdbFaissConfig, 'region' | 'target'>, endpoints: ServiceEndpoints): AwsClients {
+  const local = config.target === 'local';
+  const common = {
+    region: config.region,
+    ...(local ? { credentials: LOCAL_CREDENTIALS } : {}),
+    maxAttempts: local ? 3 : 8,
+  };
+  return {
+    dynamodb: new DynamoDBClient({ ...common, ...(endpoints.dynamodb ? { endpoint: endpoints.dynamodb } : {}) }),
+    s3: new S3Client({
+      ...common,
+      ...(endpoints.s3 ? { endpoint: endpoints.s3 } : {}),
+      forcePathStyle: local,
+      // s3rver stores streamed bodies with their aws-chunked framing (silently corrupt)
+      // unless checksums are only sent when an operation requires them.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    }),
+    stepFunctions: new SFNClient({ ...common, ...(endpoints.stepFunctions ? { endpoint: endpoints.stepFunctions } : {}) }),
+  };
+}
+
+export function destroyAwsClients(clients: AwsClients): void {
+  clients.dynamodb.destroy();
+  clients.s3.destroy();
+  clients.stepFunctions.destroy();
+}

@@ -1,0 +1,109 @@
+/**
+ * The embedded local AWS stack behind `ddb-faiss up`: DynamoDB (dynalite), S3 (s3rver), a
+ * Step Functions-compatible endpoint and the EFS folder, all on 127.0.0.1 in this process,
+ * persisted under the data directory. It creates what is missing (table, GSI, bucket).
+ */
+import { mkdirSync } from 'node:fs';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import path from 'node:path';
+import type { DdbFaissConfig } from '../config/config.ts';
+import { type AwsClients, createAwsClients, destroyAwsClients } from '../aws/clients.ts';
+import { type LocalStackInfo, readStackInfo, removeStackInfo, writeStackInfo } from '../aws/endpoints.ts';
+import { LocalStepFunctions } from '../workflow/engine/local-engine.ts';
+import { createStepFunctionsServer } from '../workflow/engine/sfn-endpoint.ts';
+import type { TaskHandlerRegistry } from '../workflow/engine/task-handlers.ts';
+import { ensureItemsTable, type RunningService, startDynamoDb } from './dynamodb.ts';
+import { closeServer, listenLocal } from './listen.ts';
+import { ensureBucket, startS3 } from './s3.ts';
+
+/** Thrown when another `up` already serves the data directory. */
+export class StackAlreadyRunningError extends Error {
+  override readonly name = 'StackAlreadyRunningError';
+}
+
+/** Options of {@link startLocalStack}. */
+export interface LocalStackProps {
+  readonly config: DdbFaissConfig;
+  /** Task handlers by Lambda function name. */
+  readonly handlers: TaskHandlerRegistry;
+  /** State machines to create or update at start, by name (ASL JSON text). @default {} */
+  readonly stateMachines?: Readonly<Record<string, string>>;
+  /**
+   * Mounts extra routes (search, monitor) on the stack's HTTP server; called once clients exist.
+   * @default a server that answers 404
+   */
+  readonly httpApp?: (context: LocalStackContext) => RequestListener;
+  /** Progress lines. @default no output */
+  readonly log?: (line: string) => void;
+}
+
+/** What the running stack offers to code hosted in it. */
+export interface LocalStackContext {
+  readonly config: DdbFaissConfig;
+  readonly clients: AwsClients;
+  readonly stepFunctions: LocalStepFunctions;
+  readonly stateMachineArns: Readonly<Record<string, string>>;
+}
+
+export interface LocalStack extends LocalStackContext {
+  readonly info: LocalStackInfo;
+  /** Stops executions (recorded as aborted), servers and databases, in that order. */
+  close(): Promise<void>;
+}
+
+export async function startLocalStack(props: LocalStackProps): Promise<LocalStack> {
+  const { config } = props;
+  const log = props.log ?? (() => {});
+  const running = readStackInfo(config);
+  if (running) {
+    throw new StackAlreadyRunningError(`a local stack (pid ${running.pid}) already serves ${config.dataDir}; stop it first, or use another --data-dir`);
+  }
+  mkdirSync(config.efsRoot, { recursive: true });
+
+  const started: (RunningService | { close(): Promise<void> })[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const service of started.reverse()) await service.close();
+  };
+  try {
+    const dynamodb = await startDynamoDb(path.join(config.dataDir, 'dynamodb'), config.dynamodbPort);
+    started.push(dynamodb);
+    const s3 = await startS3(path.join(config.dataDir, 's3'), config.s3Port);
+    started.push(s3);
+
+    const stepFunctions = new LocalStepFunctions({ directory: path.join(config.dataDir, 'stepfunctions'), region: config.region, handlers: props.handlers });
+    const sfnServer = createStepFunctionsServer(stepFunctions);
+    const sfnPort = await listenLocal(sfnServer, config.stepFunctionsPort, 'Step Functions', 'sfn-port');
+    started.push({ close: () => closeServer(sfnServer) });
+    const sfnEndpoint = `http://127.0.0.1:${sfnPort}`;
+
+    const clients = createAwsClients(config, { dynamodb: dynamodb.endpoint, s3: s3.endpoint, stepFunctions: sfnEndpoint, http: undefined });
+    started.push({ close: async () => destroyAwsClients(clients) });
+    // Runs before the clients are destroyed: aborted executions may still be using them.
+    started.push({ close: () => stepFunctions.shutdown() });
+    if (await ensureItemsTable(clients.dynamodb, config)) log(`created table ${config.tableName} with sparse index ${config.pendingIndexName}`);
+    if (await ensureBucket(clients.s3, config.bucketName)) log(`created bucket ${config.bucketName}`);
+
+    const stateMachineArns: Record<string, string> = {};
+    for (const [name, definition] of Object.entries(props.stateMachines ?? {})) {
+      stateMachineArns[name] = stepFunctions.createOrUpdateStateMachine(name, definition).stateMachineArn;
+    }
+    const context: LocalStackContext = { config, clients, stepFunctions, stateMachineArns };
+
+    const httpServer: Server = createServer(props.httpApp?.(context) ?? ((_req, res) => { res.writeHead(404).end(); }));
+    const httpPort = await listenLocal(httpServer, config.httpPort, 'the HTTP API', 'http-port');
+    started.push({ close: () => closeServer(httpServer) });
+
+    const info: LocalStackInfo = {
+      pid: process.pid,
+      endpoints: { dynamodb: dynamodb.endpoint, s3: s3.endpoint, stepFunctions: sfnEndpoint, http: `http://127.0.0.1:${httpPort}` },
+      stateMachineArn: stateMachineArns[config.stateMachineName] ?? '',
+      startedAt: new Date().toISOString(),
+    };
+    writeStackInfo(config, info);
+    started.push({ close: async () => removeStackInfo(config) });
+    return { ...context, info, close: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}

@@ -1,0 +1,19 @@
+// `npm start` and `npm test` call this first so that a fresh clone needs no other command:
+// it runs `npm ci` when node_modules is missing or older than package-lock.json.
+// (`npm ci`'s postinstall installs the Debian packages and builds faiss-node.)
+import { execFileSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const lockFile = path.join(root, 'package-lock.json');
+const installedLock = path.join(root, 'node_modules/.package-lock.json');
+
+const stale = !existsSync(installedLock) || statSync(installedLock).mtimeMs < statSync(lockFile).mtimeMs;
+if (stale) {
+  console.log('ddb-faiss: installing dependencies (npm ci)...');
+  const started = Date.now();
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  console.log(`ddb-faiss: dependencies installed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}

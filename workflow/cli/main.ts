@@ -1,0 +1,41 @@
+/** The `ddb-faiss` command line: dispatches to one command, turns known errors into messages. */
+import { ConfigError } from '../../config/config.ts';
+import { type Command, type CommandIo, parseCommand, println, UsageError } from './command.ts';
+import { upCommand } from './up.ts';
+
+const commands: readonly Command[] = [upCommand];
+
+/** Errors whose message is the whole story: no stack trace for the user. */
+const EXPECTED_ERRORS = new Set(['ConfigError', 'PortInUseError', 'StackAlreadyRunningError', 'LocalStackNotRunningError', 'UsageError']);
+
+function help(io: CommandIo): void {
+  println(io.stdout, 'usage: ddb-faiss <command> [options]\n\ncommands:');
+  for (const command of commands) println(io.stdout, `  ${command.name.padEnd(16)}${command.summary}`);
+  println(io.stdout, '\nEvery command takes the configuration flags (--data-dir, --table, --target, ...); see README.md.');
+}
+
+/** Runs the CLI; resolves with the exit code. */
+export async function main(argv: readonly string[], io: CommandIo = process): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    help(io);
+    return name ? 0 : 2;
+  }
+  const command = commands.find((candidate) => candidate.name === name);
+  if (!command) {
+    println(io.stderr, `ddb-faiss: unknown command "${name}"; run \`ddb-faiss help\``);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    println(io.stdout, `usage: ${command.usage}\n\n${command.summary}`);
+    return 0;
+  }
+  try {
+    return await command.run(parseCommand(command, rest), io);
+  } catch (error) {
+    const known = error instanceof Error && EXPECTED_ERRORS.has(error.name);
+    println(io.stderr, `ddb-faiss ${name}: ${known ? error.message : (error as Error).stack ?? String(error)}`);
+    if (error instanceof UsageError) println(io.stderr, `usage: ${command.usage}`);
+    return error instanceof UsageError || error instanceof ConfigError ? 2 : 1;
+  }
+}

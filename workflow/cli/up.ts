@@ -1,0 +1,31 @@
+/** `ddb-faiss up`: the embedded local AWS stack, until SIGINT/SIGTERM. */
+import { startLocalStack } from '../../local-stack/stack.ts';
+import { localStackProps } from '../local-stack-props.ts';
+import { type Command, println } from './command.ts';
+
+export const upCommand: Command = {
+  name: 'up',
+  summary: 'start the local stack (DynamoDB, S3, Step Functions, EFS folder) on 127.0.0.1',
+  usage: 'ddb-faiss up [--data-dir DIR] [--dynamodb-port N] [--s3-port N] [--sfn-port N] [--http-port N]',
+  async run({ config }, io) {
+    const stack = await startLocalStack({ ...(await localStackProps(config)), log: (line) => println(io.stdout, line) });
+    const { endpoints } = stack.info;
+    println(io.stdout, `data directory  ${config.dataDir}`);
+    println(io.stdout, `dynamodb        ${endpoints.dynamodb}`);
+    println(io.stdout, `s3              ${endpoints.s3}`);
+    println(io.stdout, `stepfunctions   ${endpoints.stepFunctions}`);
+    println(io.stdout, `http            ${endpoints.http}`);
+    println(io.stdout, `efs             ${config.efsRoot}`);
+    if (stack.info.stateMachineArn) println(io.stdout, `state machine   ${stack.info.stateMachineArn}`);
+    println(io.stdout, 'ready');
+
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    });
+    println(io.stdout, `${signal}: stopping`);
+    await stack.close();
+    println(io.stdout, 'stopped');
+    return 0;
+  },
+};

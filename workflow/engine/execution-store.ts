@@ -1,0 +1,96 @@
+/**
+ * Persists state machines, executions and their histories under
+ * `<dataDir>/stepfunctions/`, so a restart of `ddb-faiss up` keeps them.
+ * Layout: `state-machines/<name>.json`, `executions/<machine>/<execution>.json` (the
+ * description, rewritten atomically) and `<execution>.history.jsonl` (appended per event).
+ */
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { HistoryEventRecord } from './history.ts';
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+export interface StateMachineRecord {
+  readonly name: string;
+  readonly stateMachineArn: string;
+  readonly definition: string;
+  readonly roleArn: string;
+  readonly type: 'STANDARD';
+  readonly creationDate: number;
+}
+
+export interface ExecutionRecord {
+  readonly executionArn: string;
+  readonly stateMachineArn: string;
+  readonly name: string;
+  status: ExecutionStatus;
+  readonly startDate: number;
+  stopDate?: number;
+  readonly input: string;
+  output?: string;
+  error?: string;
+  cause?: string;
+}
+
+function writeAtomic(file: string, value: unknown): void {
+  writeFileSync(`${file}.tmp`, JSON.stringify(value));
+  renameSync(`${file}.tmp`, file);
+}
+
+export class ExecutionStore {
+  private readonly machinesDir: string;
+  private readonly executionsDir: string;
+
+  constructor(root: string) {
+    this.machinesDir = path.join(root, 'state-machines');
+    this.executionsDir = path.join(root, 'executions');
+    mkdirSync(this.machinesDir, { recursive: true });
+    mkdirSync(this.executionsDir, { recursive: true });
+  }
+
+  saveStateMachine(record: StateMachineRecord): void {
+    writeAtomic(path.join(this.machinesDir, `${record.name}.json`), record);
+  }
+
+  loadStateMachines(): StateMachineRecord[] {
+    return readdirSync(this.machinesDir)
+      .filter((file) => file.endsWith('.json'))
+      .map((file) => JSON.parse(readFileSync(path.join(this.machinesDir, file), 'utf8')) as StateMachineRecord);
+  }
+
+  private executionDir(machineName: string): string {
+    const dir = path.join(this.executionsDir, machineName);
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+
+  saveExecution(machineName: string, record: ExecutionRecord): void {
+    writeAtomic(path.join(this.executionDir(machineName), `${record.name}.json`), record);
+  }
+
+  appendHistory(machineName: string, executionName: string, event: HistoryEventRecord): void {
+    appendFileSync(path.join(this.executionDir(machineName), `${executionName}.history.jsonl`), `${JSON.stringify(event)}\n`);
+  }
+
+  loadExecutions(machineName: string): ExecutionRecord[] {
+    const dir = this.executionDir(machineName);
+    return readdirSync(dir)
+      .filter((file) => file.endsWith('.json'))
+      .map((file) => JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as ExecutionRecord);
+  }
+
+  loadHistory(machineName: string, executionName: string): HistoryEventRecord[] {
+    const file = path.join(this.executionDir(machineName), `${executionName}.history.jsonl`);
+    if (!existsSync(file)) return [];
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .flatMap((line) => {
+        try {
+          return [JSON.parse(line) as HistoryEventRecord];
+        } catch {
+          return []; // a line cut short by a crash mid-append
+        }
+      });
+  }
+}

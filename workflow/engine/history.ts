@@ -1,0 +1,76 @@
+/**
+ * Turns aws-local-stepfunctions' event stream into Step Functions history events, shaped as
+ * GetExecutionHistory returns them (type names and `*EventDetails` fields), so that the
+ * monitor and the CLI read local and AWS histories the same way.
+ */
+import type { StateMachine } from 'aws-local-stepfunctions';
+
+/** One event of aws-local-stepfunctions' stream (its type is not exported). */
+export type EngineEvent = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+
+/** A history event as the Step Functions JSON protocol carries it (timestamp in epoch seconds). */
+export interface HistoryEventRecord {
+  readonly id: number;
+  readonly previousEventId: number;
+  readonly timestamp: number;
+  readonly type: string;
+  readonly [details: string]: unknown;
+}
+
+type Draft = { type: string; [details: string]: unknown };
+
+const json = (value: unknown): string => JSON.stringify(value ?? null);
+const causeText = (cause: unknown): string =>
+  typeof cause === 'string' ? cause : cause instanceof Error ? cause.message : JSON.stringify(cause ?? '');
+
+/** Maps one engine event to zero or more history events (without ids/timestamps). */
+export function toHistoryEvents(event: EngineEvent, roleArn: string): Draft[] {
+  switch (event.type) {
+    case 'ExecutionStarted':
+      return [{ type: 'ExecutionStarted', executionStartedEventDetails: { input: json(event.input), roleArn } }];
+    case 'ExecutionSucceeded':
+      return [{ type: 'ExecutionSucceeded', executionSucceededEventDetails: { output: json(event.output) } }];
+    case 'ExecutionFailed':
+      return [{ type: 'ExecutionFailed', executionFailedEventDetails: { error: event.Error, cause: causeText(event.Cause) } }];
+    case 'ExecutionAborted':
+      return [{ type: 'ExecutionAborted', executionAbortedEventDetails: {} }];
+    case 'ExecutionTimeout':
+      return [{ type: 'ExecutionTimedOut', executionTimedOutEventDetails: { error: 'States.Timeout' } }];
+    case 'StateEntered': {
+      const entered: Draft = {
+        type: `${event.state.type}StateEntered`,
+        stateEnteredEventDetails: { name: event.state.name, input: json(event.state.input) },
+      };
+      if (event.state.type !== 'Task') return [entered];
+      return [entered, { type: 'LambdaFunctionScheduled', lambdaFunctionScheduledEventDetails: { resource: event.state.name, input: json(event.state.input) } }];
+    }
+    case 'StateExited': {
+      const exited: Draft = {
+        type: `${event.state.type}StateExited`,
+        stateExitedEventDetails: { name: event.state.name, output: json(event.state.output) },
+      };
+      if (event.state.type !== 'Task') return [exited];
+      return [{ type: 'LambdaFunctionSucceeded', lambdaFunctionSucceededEventDetails: { output: json(event.state.output) } }, exited];
+    }
+    case 'StateFailed':
+      if (event.state.type === 'Task') {
+        return [{ type: 'LambdaFunctionFailed', lambdaFunctionFailedEventDetails: { error: event.Error, cause: causeText(event.Cause) } }];
+      }
+      return [{ type: `${event.state.type}StateFailed`, stateExitedEventDetails: { name: event.state.name, output: json({ Error: event.Error, Cause: causeText(event.Cause) }) } }];
+    case 'StateRetried':
+      // AWS shows a retry as the function scheduled again after its failure.
+      return [{ type: 'LambdaFunctionScheduled', lambdaFunctionScheduledEventDetails: { resource: event.state.name, input: json(event.state.input), retryAttempt: event.retry.attempt } }];
+    case 'StateCaught':
+      return [];
+    case 'MapIterationStarted':
+    case 'MapIterationSucceeded':
+    case 'MapIterationFailed': {
+      const key = `mapIteration${event.type.slice('MapIteration'.length)}EventDetails`;
+      return [{ type: event.type, [key]: { name: event.parentState.name, index: event.index } }];
+    }
+    case 'ParallelBranchStarted':
+    case 'ParallelBranchSucceeded':
+    case 'ParallelBranchFailed':
+      return [];
+  }
+}

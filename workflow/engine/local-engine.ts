@@ -1,0 +1,315 @@
+/**
+ * A Step Functions service in one process: state machines and executions with persisted
+ * histories, executions run in the background by aws-local-stepfunctions. Its methods take
+ * and return the Step Functions API's JSON shapes; {@link startStepFunctionsEndpoint} serves
+ * them over HTTP so `@aws-sdk/client-sfn` works against it unchanged.
+ */
+import './polyfills.ts';
+import { ExecutionAbortedError, StateMachine } from 'aws-local-stepfunctions';
+import { randomUUID } from 'node:crypto';
+import { notFound, invalid } from './errors.ts';
+import { type ExecutionRecord, ExecutionStore, type StateMachineRecord } from './execution-store.ts';
+import { type HistoryEventRecord, toHistoryEvents } from './history.ts';
+import { bindTaskHandlers, type TaskHandlerRegistry } from './task-handlers.ts';
+
+type Json = Record<string, unknown>;
+const ACCOUNT = '000000000000';
+const NAME = /^[A-Za-z0-9_-]{1,80}$/;
+
+/** Options of {@link LocalStepFunctions}. */
+export interface LocalStepFunctionsProps {
+  /** Folder for state machines, executions and histories. */
+  readonly directory: string;
+  readonly region: string;
+  /** Task handlers by Lambda function name. */
+  readonly handlers: TaskHandlerRegistry;
+}
+
+interface RunningExecution {
+  readonly abort: () => void;
+  done: Promise<void>;
+  aborting?: { error?: string; cause?: string };
+}
+
+const seconds = (ms: number): number => ms / 1000;
+
+export class LocalStepFunctions {
+  private readonly store: ExecutionStore;
+  private readonly machines = new Map<string, StateMachineRecord>();
+  private readonly executions = new Map<string, ExecutionRecord>();
+  private readonly running = new Map<string, RunningExecution>();
+
+  constructor(private readonly props: LocalStepFunctionsProps) {
+    this.store = new ExecutionStore(props.directory);
+    for (const machine of this.store.loadStateMachines()) {
+      this.machines.set(machine.stateMachineArn, machine);
+      for (const execution of this.store.loadExecutions(machine.name)) {
+        if (execution.status === 'RUNNING') this.abortOrphan(machine, execution);
+        this.executions.set(execution.executionArn, execution);
+      }
+    }
+  }
+
+  /** An execution left RUNNING by a stopped process can never finish: record that. */
+  private abortOrphan(machine: StateMachineRecord, execution: ExecutionRecord): void {
+    const history = this.store.loadHistory(machine.name, execution.name);
+    const last = history.at(-1);
+    execution.status = 'ABORTED';
+    execution.stopDate = Date.now();
+    execution.error = 'States.Runtime';
+    execution.cause = 'the local stack stopped while this execution was running';
+    this.store.appendHistory(machine.name, execution.name, {
+      id: (last?.id ?? 0) + 1,
+      previousEventId: last?.id ?? 0,
+      timestamp: seconds(execution.stopDate),
+      type: 'ExecutionAborted',
+      executionAbortedEventDetails: { error: execution.error, cause: execution.cause },
+    });
+    this.store.saveExecution(machine.name, execution);
+  }
+
+  /** Creates a state machine, or updates its definition when it exists (idempotent deploy). */
+  createOrUpdateStateMachine(name: string, definition: string, roleArn = `arn:aws:iam::${ACCOUNT}:role/ddb-faiss-local`): StateMachineRecord {
+    if (!NAME.test(name)) throw invalid('InvalidName', `invalid state machine name: ${name}`);
+    this.checkDefinition(definition);
+    const stateMachineArn = `arn:aws:states:${this.props.region}:${ACCOUNT}:stateMachine:${name}`;
+    const existing = this.machines.get(stateMachineArn);
+    const record: StateMachineRecord = { name, stateMachineArn, definition, roleArn, type: 'STANDARD', creationDate: existing?.creationDate ?? Date.now() };
+    this.machines.set(stateMachineArn, record);
+    this.store.saveStateMachine(record);
+    return record;
+  }
+
+  private checkDefinition(definition: string): Json {
+    let parsed: Json;
+    try {
+      parsed = JSON.parse(definition) as Json;
+      new StateMachine(parsed as never, { validationOptions: { checkArn: false } });
+    } catch (error) {
+      throw invalid('InvalidDefinition', `invalid definition: ${(error as Error).message}`);
+    }
+    bindTaskHandlers(parsed, this.props.handlers);
+    return parsed;
+  }
+
+  private machine(arn: string): StateMachineRecord {
+    const machine = this.machines.get(arn);
+    if (!machine) throw notFound('StateMachine', arn);
+    return machine;
+  }
+
+  private execution(arn: string): ExecutionRecord {
+    const execution = this.executions.get(arn);
+    if (!execution) throw notFound('Execution', arn);
+    return execution;
+  }
+
+  // --- API operations -------------------------------------------------------------------
+
+  CreateStateMachine(request: Json): Json {
+    const record = this.createOrUpdateStateMachine(String(request['name'] ?? ''), String(request['definition'] ?? ''), request['roleArn'] as string | undefined);
+    return { stateMachineArn: record.stateMachineArn, creationDate: seconds(record.creationDate) };
+  }
+
+  DescribeStateMachine(request: Json): Json {
+    const machine = this.machine(String(request['stateMachineArn']));
+    return {
+      stateMachineArn: machine.stateMachineArn,
+      name: machine.name,
+      status: 'ACTIVE',
+      definition: machine.definition,
+      roleArn: machine.roleArn,
+      type: machine.type,
+      creationDate: seconds(machine.creationDate),
+    };
+  }
+
+  ListStateMachines(): Json {
+    return {
+      stateMachines: [...this.machines.values()].map((machine) => ({
+        stateMachineArn: machine.stateMachineArn,
+        name: machine.name,
+        type: machine.type,
+        creationDate: seconds(machine.creationDate),
+      })),
+    };
+  }
+
+  StartExecution(request: Json): Json {
+    const machine = this.machine(String(request['stateMachineArn']));
+    const name = request['name'] === undefined ? randomUUID() : String(request['name']);
+    if (!NAME.test(name)) throw invalid('InvalidName', `invalid execution name: ${name}`);
+    const inputText = request['input'] === undefined ? '{}' : String(request['input']);
+    let input: unknown;
+    try {
+      input = JSON.parse(inputText);
+    } catch {
+      throw invalid('InvalidExecutionInput', 'execution input is not valid JSON');
+    }
+    const executionArn = `arn:aws:states:${this.props.region}:${ACCOUNT}:execution:${machine.name}:${name}`;
+    const existing = this.executions.get(executionArn);
+    if (existing) {
+      if (existing.input === inputText && existing.status === 'RUNNING') return { executionArn, startDate: seconds(existing.startDate) };
+      throw invalid('ExecutionAlreadyExists', `execution already exists: ${executionArn}`);
+    }
+    const definition = this.checkDefinition(machine.definition);
+    const record: ExecutionRecord = { executionArn, stateMachineArn: machine.stateMachineArn, name, status: 'RUNNING', startDate: Date.now(), input: inputText };
+    this.executions.set(executionArn, record);
+    this.store.saveExecution(machine.name, record);
+    this.run(machine, record, definition, input);
+    return { executionArn, startDate: seconds(record.startDate) };
+  }
+
+  private run(machine: StateMachineRecord, record: ExecutionRecord, definition: Json, input: unknown): void {
+    const engine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
+    const execution = engine.run(input as never, {
+      overrides: { taskResourceLocalHandlers: bindTaskHandlers(definition, this.props.handlers) as never },
+      context: {
+        Execution: { Id: record.executionArn, Name: record.name, Input: input as never, StartTime: new Date(record.startDate).toISOString(), RoleArn: machine.roleArn },
+        StateMachine: { Id: machine.stateMachineArn, Name: machine.name },
+      },
+    });
+    let eventId = 0;
+    const append = (type: string, details: Json, timestampMs = Date.now()): void => {
+      eventId += 1;
+      const event: HistoryEventRecord = { id: eventId, previousEventId: eventId - 1, timestamp: seconds(timestampMs), type, ...details };
+      this.store.appendHistory(machine.name, record.name, event);
+    };
+    const running: RunningExecution = { abort: execution.abort, done: Promise.resolve() };
+    running.done = (async () => {
+        // Always drain the stream: the engine waits on its consumer.
+        for await (const event of execution.eventLogs) {
+          for (const { type, ...details } of toHistoryEvents(event, machine.roleArn)) {
+            if (type === 'ExecutionAborted' && running.aborting) Object.assign(details, { executionAbortedEventDetails: running.aborting });
+            append(type, details, event.timestamp);
+          }
+        }
+        try {
+          const output = await execution.result;
+          record.status = 'SUCCEEDED';
+          record.output = JSON.stringify(output ?? null);
+        } catch (error) {
+          if (error instanceof ExecutionAbortedError || running.aborting) {
+            record.status = 'ABORTED';
+            record.error = running.aborting?.error;
+            record.cause = running.aborting?.cause;
+          } else {
+            const { Error: errorName, Cause } = failureOf(error);
+            record.status = (error as Error).name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : 'FAILED';
+            record.error = errorName;
+            record.cause = Cause;
+          }
+        }
+        record.stopDate = Date.now();
+        this.store.saveExecution(machine.name, record);
+        this.running.delete(record.executionArn);
+      })();
+    this.running.set(record.executionArn, running);
+  }
+
+  DescribeExecution(request: Json): Json {
+    const execution = this.execution(String(request['executionArn']));
+    return {
+      executionArn: execution.executionArn,
+      stateMachineArn: execution.stateMachineArn,
+      name: execution.name,
+      status: execution.status,
+      startDate: seconds(execution.startDate),
+      ...(execution.stopDate !== undefined ? { stopDate: seconds(execution.stopDate) } : {}),
+      input: execution.input,
+      ...(execution.output !== undefined ? { output: execution.output } : {}),
+      ...(execution.error !== undefined ? { error: execution.error } : {}),
+      ...(execution.cause !== undefined ? { cause: execution.cause } : {}),
+    };
+  }
+
+  ListExecutions(request: Json): Json {
+    const machine = this.machine(String(request['stateMachineArn']));
+    const statusFilter = request['statusFilter'] as string | undefined;
+    const all = [...this.executions.values()]
+      .filter((execution) => execution.stateMachineArn === machine.stateMachineArn)
+      .filter((execution) => !statusFilter || execution.status === statusFilter)
+      .sort((a, b) => b.startDate - a.startDate || b.name.localeCompare(a.name));
+    const { page, nextToken } = paginate(all, request);
+    return {
+      executions: page.map((execution) => ({
+        executionArn: execution.executionArn,
+        stateMachineArn: execution.stateMachineArn,
+        name: execution.name,
+        status: execution.status,
+        startDate: seconds(execution.startDate),
+        ...(execution.stopDate !== undefined ? { stopDate: seconds(execution.stopDate) } : {}),
+      })),
+      ...(nextToken ? { nextToken } : {}),
+    };
+  }
+
+  GetExecutionHistory(request: Json): Json {
+    const execution = this.execution(String(request['executionArn']));
+    const machine = this.machine(execution.stateMachineArn);
+    let events = this.store.loadHistory(machine.name, execution.name);
+    if (request['includeExecutionData'] === false) events = events.map(withoutData);
+    if (request['reverseOrder'] === true) events = events.reverse();
+    const { page, nextToken } = paginate(events, request);
+    return { events: page, ...(nextToken ? { nextToken } : {}) };
+  }
+
+  StopExecution(request: Json): Json {
+    const execution = this.execution(String(request['executionArn']));
+    const running = this.running.get(execution.executionArn);
+    if (running) {
+      running.aborting = {
+        ...(request['error'] !== undefined ? { error: String(request['error']) } : {}),
+        ...(request['cause'] !== undefined ? { cause: String(request['cause']) } : {}),
+      };
+      running.abort();
+    }
+    return { stopDate: seconds(execution.stopDate ?? Date.now()) };
+  }
+
+  /** Resolves when the execution has ended (for tests and shutdown). */
+  async settled(executionArn: string): Promise<void> {
+    await this.running.get(executionArn)?.done;
+  }
+
+  /** Aborts every running execution and waits until their records are written. */
+  async shutdown(): Promise<void> {
+    const running = [...this.running.values()];
+    for (const execution of running) {
+      execution.aborting = { error: 'States.Runtime', cause: 'the local stack was shut down' };
+      execution.abort();
+    }
+    await Promise.allSettled(running.map((execution) => execution.done));
+  }
+}
+
+function failureOf(error: unknown): { Error: string; Cause: string } {
+  // ExecutionError wraps the state's error as `cause`.
+  const inner = (error as { cause?: unknown }).cause;
+  const source = inner instanceof Error ? inner : (error as Error);
+  const cause = (source as { cause?: unknown }).cause;
+  return {
+    Error: source.name || 'States.Runtime',
+    Cause: typeof cause === 'string' ? cause : source.message,
+  };
+}
+
+function paginate<T>(items: readonly T[], request: Json): { page: T[]; nextToken?: string } {
+  const max = Number(request['maxResults'] ?? 0) || 1000;
+  const start = request['nextToken'] ? Number(Buffer.from(String(request['nextToken']), 'base64url').toString()) : 0;
+  if (!Number.isInteger(start) || start < 0) throw invalid('InvalidToken', 'invalid nextToken');
+  const page = items.slice(start, start + max);
+  const next = start + max;
+  return next < items.length ? { page, nextToken: Buffer.from(String(next)).toString('base64url') } : { page };
+}
+
+function withoutData(event: HistoryEventRecord): HistoryEventRecord {
+  const copy: Record<string, unknown> = { ...event };
+  for (const [key, value] of Object.entries(copy)) {
+    if (key.endsWith('EventDetails') && value && typeof value === 'object') {
+      const { input: _input, output: _output, ...rest } = value as Json;
+      copy[key] = rest;
+    }
+  }
+  return copy as HistoryEventRecord;
+}

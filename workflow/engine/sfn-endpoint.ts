@@ -1,0 +1,66 @@
+/**
+ * Serves a {@link LocalStepFunctions} over the Step Functions JSON 1.0 protocol
+ * (`POST /`, `X-Amz-Target: AWSStepFunctions.<Operation>`), the protocol
+ * `@aws-sdk/client-sfn` speaks.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { StepFunctionsApiError } from './errors.ts';
+import type { LocalStepFunctions } from './local-engine.ts';
+
+const OPERATIONS = [
+  'CreateStateMachine',
+  'DescribeStateMachine',
+  'ListStateMachines',
+  'StartExecution',
+  'DescribeExecution',
+  'ListExecutions',
+  'GetExecutionHistory',
+  'StopExecution',
+] as const;
+type Operation = (typeof OPERATIONS)[number];
+const isOperation = (name: string): name is Operation => (OPERATIONS as readonly string[]).includes(name);
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
+function sendError(response: ServerResponse, error: StepFunctionsApiError): void {
+  response.setHeader('x-amzn-errortype', error.code);
+  send(response, error.statusCode, { __type: `com.amazonaws.sfn#${error.code}`, message: error.message });
+}
+
+/** An HTTP server (not yet listening) that dispatches API calls to the engine. */
+export function createStepFunctionsServer(engine: LocalStepFunctions): Server {
+  return createServer((request, response) => {
+    void (async () => {
+      const target = String(request.headers['x-amz-target'] ?? '');
+      const operation = target.startsWith('AWSStepFunctions.') ? target.slice('AWSStepFunctions.'.length) : '';
+      if (request.method !== 'POST' || !isOperation(operation)) {
+        sendError(response, new StepFunctionsApiError('UnknownOperationException', `unsupported operation: ${target || request.method}`));
+        return;
+      }
+      let body: Record<string, unknown>;
+      try {
+        const text = await readBody(request);
+        body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+      } catch {
+        sendError(response, new StepFunctionsApiError('SerializationException', 'request body is not valid JSON'));
+        return;
+      }
+      try {
+        send(response, 200, engine[operation](body));
+      } catch (error) {
+        if (error instanceof StepFunctionsApiError) sendError(response, error);
+        else sendError(response, new StepFunctionsApiError('InternalFailure', (error as Error).message, 500));
+      }
+    })();
+  });
+}

@@ -1,0 +1,97 @@
+/**
+ * How the local engine runs Task states: each Task's Lambda function name (from its
+ * Resource ARN, or `FunctionName` of the `lambda:invoke` integration) maps to a handler in
+ * `tasks/`, called in-process with a Lambda-like context, as Lambda would call it.
+ */
+import type { Context } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import { invalid } from './errors.ts';
+
+/** A Lambda handler as the engine calls it (middy-wrapped handlers fit). */
+export type LocalTaskHandler = (event: unknown, context: Context) => Promise<unknown>;
+
+/** Handlers by Lambda function name. */
+export type TaskHandlerRegistry = ReadonlyMap<string, LocalTaskHandler>;
+
+type JsonObject = { [key: string]: unknown };
+
+const LAMBDA_ARN = /^arn:aws[a-z-]*:lambda:[^:]*:[^:]*:function:([^:]+)(:[^:]+)?$/;
+const LAMBDA_INVOKE = /^arn:aws[a-z-]*:states:::lambda:invoke(\.waitForTaskToken)?$/;
+
+/** The Lambda function a Task state calls, or undefined when it calls some other service. */
+function functionNameOf(state: JsonObject): { name: string; viaIntegration: boolean } | undefined {
+  const resource = String(state['Resource'] ?? '');
+  const direct = LAMBDA_ARN.exec(resource);
+  if (direct?.[1]) return { name: direct[1], viaIntegration: false };
+  if (LAMBDA_INVOKE.test(resource)) {
+    const parameters = (state['Parameters'] ?? {}) as JsonObject;
+    const target = String(parameters['FunctionName'] ?? '');
+    return { name: LAMBDA_ARN.exec(target)?.[1] ?? target, viaIntegration: true };
+  }
+  return undefined;
+}
+
+/** Every state of a definition, including those nested in Map and Parallel states. */
+export function* walkStates(definition: JsonObject): Generator<[string, JsonObject]> {
+  const states = (definition['States'] ?? {}) as Record<string, JsonObject>;
+  for (const [name, state] of Object.entries(states)) {
+    yield [name, state];
+    const nested = (state['ItemProcessor'] ?? state['Iterator']) as JsonObject | undefined;
+    if (nested) yield* walkStates(nested);
+    for (const branch of (state['Branches'] ?? []) as JsonObject[]) yield* walkStates(branch);
+  }
+}
+
+/** Lambda's default timeout when a Task names none; the engine's own default is 60 s. */
+const DEFAULT_TIMEOUT_SECONDS = 60;
+
+/**
+ * Builds aws-local-stepfunctions' per-state-name overrides. Every Task must resolve to a
+ * registered handler: the engine would otherwise invoke a real Lambda over the network.
+ * @throws {StepFunctionsApiError} InvalidDefinition naming the Task and function
+ */
+export function bindTaskHandlers(
+  definition: JsonObject,
+  registry: TaskHandlerRegistry,
+): Record<string, (input: unknown) => Promise<unknown>> {
+  const bound: Record<string, (input: unknown) => Promise<unknown>> = {};
+  const problems: string[] = [];
+  for (const [stateName, state] of walkStates(definition)) {
+    if (state['Type'] !== 'Task') continue;
+    const target = functionNameOf(state);
+    const handler = target ? registry.get(target.name) : undefined;
+    if (!target || !handler) {
+      problems.push(`Task state "${stateName}" calls ${target ? `function "${target.name}"` : String(state['Resource'])}, which has no local handler (known: ${[...registry.keys()].join(', ') || 'none'})`);
+      continue;
+    }
+    const timeoutMs = Number(state['TimeoutSeconds'] ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
+    bound[stateName] = async (input: unknown) => {
+      const event = target.viaIntegration ? (input as JsonObject)['Payload'] : input;
+      const result = await handler(event, lambdaContext(target.name, timeoutMs));
+      return target.viaIntegration ? { StatusCode: 200, Payload: result ?? null } : (result ?? null);
+    };
+  }
+  if (problems.length > 0) throw invalid('InvalidDefinition', problems.join('; '));
+  return bound;
+}
+
+function lambdaContext(functionName: string, timeoutMs: number): Context {
+  const deadline = Date.now() + timeoutMs;
+  const never = (): never => {
+    throw new Error('callback-style completion is not supported; return a promise');
+  };
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
+    memoryLimitInMB: '0',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: never,
+    fail: never,
+    succeed: never,
+  };
+}
