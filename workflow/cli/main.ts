@@ -1,12 +1,14 @@
 /** The `ddb-faiss` command line: dispatches to one command, turns known errors into messages. */
 import { ConfigError } from '../../config/config.ts';
 import { type Command, type CommandIo, parseCommand, println, UsageError } from './command.ts';
+import { embedCommand } from './embed.ts';
+import { modelCommand } from './model.ts';
 import { upCommand } from './up.ts';
 
-const commands: readonly Command[] = [upCommand];
+const commands: readonly Command[] = [upCommand, embedCommand, modelCommand];
 
 /** Errors whose message is the whole story: no stack trace for the user. */
-const EXPECTED_ERRORS = new Set(['ConfigError', 'PortInUseError', 'StackAlreadyRunningError', 'LocalStackNotRunningError', 'UsageError']);
+const EXPECTED_ERRORS = new Set(['ConfigError', 'PortInUseError', 'StackAlreadyRunningError', 'LocalStackNotRunningError', 'UsageError', 'BundleError', 'ModelNotFoundError']);
 
 function help(io: CommandIo): void {
   println(io.stdout, 'usage: ddb-faiss <command> [options]\n\ncommands:');

@@ -1,0 +1,12 @@
+// Learns the default model's common sentence directions from the STS Benchmark *train*
+// split and writes embedding/default-model/learned.json (then commit it).
+//   npm run learn-default-model [-- path/to/sts-train.csv]
+import { writeFileSync } from 'node:fs';
+import { LEARNED_FILE, learnSentenceDirections } from '../embedding/default-model/build.ts';
+import { readSts } from '../embedding/sts.ts';
+
+const trainFile = process.argv[2] ?? new URL('../../shared/data/stsb/sts-train.csv', import.meta.url).pathname;
+const pairs = readSts(trainFile);
+const learned = learnSentenceDirections(pairs.flatMap((pair) => [pair.first, pair.second]));
+writeFileSync(LEARNED_FILE, `${JSON.stringify(learned, null, 1)}\n`);
+console.log(`learned ${learned.sentenceDirections.length} directions from ${pairs.length} train pairs -> ${LEARNED_FILE}`);

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { verifyBundle } from '../../embedding/bundle.ts';
+import { ensureDefaultBundle } from '../../embedding/default-model/build.ts';
+import { type Embedder, loadEmbedder } from '../../embedding/runtime.ts';
+import { readSts, stsSpearman } from '../../embedding/sts.ts';
+
+const STS_DEV = new URL('../../../shared/data/stsb/sts-dev.csv', import.meta.url).pathname;
+
+describe('the default model', () => {
+  let dir = '';
+  let embedder: Embedder;
+  before(async () => {
+    dir = await ensureDefaultBundle();
+    embedder = await loadEmbedder(dir);
+  });
+
+  it('is a verified bundle under 60 MB', async () => {
+    const manifest = await verifyBundle(dir);
+    const bytes = ['model.onnx', 'tokenizer.json', 'manifest.json'].reduce((sum, file) => sum + statSync(path.join(dir, file)).size, 0);
+    assert.ok(bytes < 60e6, `bundle is ${(bytes / 1e6).toFixed(1)} MB`);
+    assert.equal(manifest.name, 'default');
+    assert.equal(manifest.dimensions, 356);
+  });
+
+  it('reaches Spearman x100 >= 76 on the STS Benchmark dev split', async () => {
+    assert.ok(existsSync(STS_DEV), `the STS dev split is expected at ${STS_DEV}`);
+    const score = await stsSpearman(embedder, readSts(STS_DEV));
+    assert.ok(score >= 76, `STS dev Spearman ${score.toFixed(2)}`);
+  });
+
+  it('handles case, punctuation and unknown words sensibly', async () => {
+    const [a, b, c, unknown, empty] = await embedder.embed(['The Cat sat.', 'the cat sat', 'Stock markets fell sharply today', 'qwzxv', '']);
+    const dot = (x: Float32Array, y: Float32Array): number => x.reduce((sum, value, i) => sum + value * y[i]!, 0);
+    assert.ok(a?.ok && b?.ok && c?.ok && unknown?.ok && empty?.ok);
+    assert.ok(dot(a.vector, b.vector) > 0.95, 'case and a final full stop barely matter');
+    assert.ok(dot(a.vector, c.vector) < 0.5, 'unrelated sentences are far apart');
+    assert.ok(unknown.vector.every((value) => value === 0), 'an unknown word gives the zero vector, not noise');
+    assert.ok(empty.vector.every((value) => value === 0));
+  });
+});
