@@ -2,13 +2,13 @@
 // Fields not measured yet are null, so runs can be compared over time as stages are added.
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { stsDir } from '../embedding/sts.ts';
 import { benchEmbedding } from './embedding.ts';
 
 const quick = process.argv.includes('--quick');
-const stsDir = new URL('../../shared/data/stsb', import.meta.url).pathname;
 const ARTICLE_SECONDS_PER_ITEM = 0.75;
 
-const embedding = await benchEmbedding(stsDir, quick);
+const embedding = await benchEmbedding(stsDir(), quick);
 
 const results = {
   date: new Date().toISOString(),

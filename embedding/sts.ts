@@ -1,6 +1,16 @@
 /** The STS Benchmark format and Spearman's rank correlation, for measuring embedding quality. */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Embedder } from './runtime.ts';
+
+/**
+ * The STS Benchmark folder (sts-train.csv, sts-dev.csv): `$DDB_FAISS_STS_DIR`, else
+ * `shared/data/stsb` beside the repository (where this project's data lives).
+ */
+export function stsDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env['DDB_FAISS_STS_DIR'] ?? path.resolve(fileURLToPath(new URL('../..', import.meta.url)), 'shared/data/stsb');
+}
 
 export interface StsPair {
   readonly score: number;

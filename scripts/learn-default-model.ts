@@ -3,9 +3,10 @@
 //   npm run learn-default-model [-- path/to/sts-train.csv]
 import { writeFileSync } from 'node:fs';
 import { LEARNED_FILE, learnSentenceDirections } from '../embedding/default-model/build.ts';
-import { readSts } from '../embedding/sts.ts';
+import path from 'node:path';
+import { readSts, stsDir } from '../embedding/sts.ts';
 
-const trainFile = process.argv[2] ?? new URL('../../shared/data/stsb/sts-train.csv', import.meta.url).pathname;
+const trainFile = process.argv[2] ?? path.join(stsDir(), 'sts-train.csv');
 const pairs = readSts(trainFile);
 const learned = learnSentenceDirections(pairs.flatMap((pair) => [pair.first, pair.second]));
 writeFileSync(LEARNED_FILE, `${JSON.stringify(learned, null, 1)}\n`);

@@ -5,9 +5,9 @@ import { before, describe, it } from 'node:test';
 import { verifyBundle } from '../../embedding/bundle.ts';
 import { ensureDefaultBundle } from '../../embedding/default-model/build.ts';
 import { type Embedder, loadEmbedder } from '../../embedding/runtime.ts';
-import { readSts, stsSpearman } from '../../embedding/sts.ts';
+import { readSts, stsDir, stsSpearman } from '../../embedding/sts.ts';
 
-const STS_DEV = new URL('../../../shared/data/stsb/sts-dev.csv', import.meta.url).pathname;
+const STS_DEV = path.join(stsDir(), 'sts-dev.csv');
 
 describe('the default model', () => {
   let dir = '';

@@ -1,0 +1,66 @@
+import validator from 'asl-validator';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { INDEXER_TASKS, indexerDefinitionTemplate, localFunctionArns, placeholdersOf, renderIndexerDefinition } from '../../asl/indexer.ts';
+import { walkStates } from '../../workflow/engine/task-handlers.ts';
+
+type State = Record<string, unknown>;
+const rendered = (): { definition: { States: Record<string, State> } & State; text: string } => {
+  const text = renderIndexerDefinition({ functionArns: localFunctionArns('us-east-1'), maxConcurrency: 5 });
+  return { definition: JSON.parse(text), text };
+};
+
+describe('asl/indexer.asl.json', () => {
+  it('is a valid state machine for asl-validator once rendered', () => {
+    const { text } = rendered();
+    const result = validator(JSON.parse(text), { checkPaths: true, checkArn: true });
+    assert.ok(result.isValid, result.errorsText('\n'));
+  });
+
+  it('uses exactly the documented placeholders and renders all of them', () => {
+    assert.deepEqual(placeholdersOf(indexerDefinitionTemplate()).sort(), Object.keys(INDEXER_TASKS).sort());
+    assert.deepEqual(placeholdersOf(rendered().text), []);
+    assert.throws(() => renderIndexerDefinition({ functionArns: { ...localFunctionArns('us-east-1'), MergeFunctionArn: '' } }), /no value for \$\{MergeFunctionArn\}/);
+  });
+
+  it('chains the stages a user thinks in, with a Choice on the run mode', () => {
+    const { definition } = rendered();
+    assert.equal(definition['StartAt'], 'Choose run mode');
+    const next = (name: string): unknown => definition.States[name]!['Next'];
+    assert.equal(next('Incremental run'), 'Bootstrap model');
+    assert.equal(next('Backfill run'), 'Bootstrap model');
+    assert.equal(next('Bootstrap model'), 'Plan batches');
+    assert.equal(next('Plan batches'), 'Anything to index?');
+    assert.equal(next('Embed batches'), 'Merge into index');
+    assert.equal(next('Merge into index'), 'Clear pending flags');
+    assert.equal(next('Clear pending flags'), 'Indexed');
+    const choices = definition.States['Choose run mode']!['Choices'] as State[];
+    assert.deepEqual(choices.map((choice) => choice['Next']), ['Incremental run', 'Incremental run', 'Backfill run']);
+  });
+
+  it('retries only transient errors, with backoff, and catches everything else to a recorded failure', () => {
+    const { definition } = rendered();
+    for (const [name, state] of walkStates(definition)) {
+      if (state['Type'] !== 'Task') continue;
+      const retry = state['Retry'] as State[];
+      assert.equal(retry.length, 1, name);
+      const errors = retry[0]!['ErrorEquals'] as string[];
+      assert.ok(errors.includes('TransientError') && errors.includes('Lambda.TooManyRequestsException'), name);
+      assert.ok(!errors.includes('States.ALL') && !errors.includes('States.TaskFailed') && !errors.includes('PermanentError'), `${name} must not retry permanent errors`);
+      assert.ok(Number(retry[0]!['BackoffRate']) > 1, name);
+      assert.ok(Number(state['TimeoutSeconds']) > 60, `${name} needs a timeout above the local engine's 60 s default`);
+      const caught = (state['Catch'] as State[])[0]!;
+      assert.deepEqual(caught['ErrorEquals'], ['States.ALL']);
+      assert.ok(['Record failure', 'Batch failed'].includes(String(caught['Next'])), name);
+    }
+    const failure = definition.States['Record failure']!;
+    assert.deepEqual([failure['Type'], failure['ErrorPath'], failure['CausePath']], ['Fail', '$.error.Error', '$.error.Cause']);
+  });
+
+  it('passes only small descriptors through a Distributed-Map-ready Map with the configured concurrency', () => {
+    const map = rendered().definition.States['Embed batches']!;
+    assert.equal(map['MaxConcurrency'], 5);
+    assert.deepEqual((map['ItemProcessor'] as State)['ProcessorConfig'], { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
+    assert.deepEqual(Object.keys(map['ItemSelector'] as State).sort(), ['batch.$', 'model.$', 'run.$']);
+  });
+});
