@@ -14,6 +14,7 @@ export const INDEXER_TASKS = {
   EmbedFunctionArn: 'embed',
   MergeFunctionArn: 'merge',
   ClearFunctionArn: 'clear',
+  ReleaseFunctionArn: 'release',
 } as const;
 
 export type IndexerPlaceholder = keyof typeof INDEXER_TASKS;

@@ -96,7 +96,7 @@ export async function publishBundle(s3: S3Client, bucket: string, modelPrefix: s
   const manifest = await verifyBundle(dir);
   const prefix = bundleKeyPrefix(modelPrefix, name ?? manifest.name);
   for (const file of [...BUNDLE_FILES, MANIFEST_FILE]) {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}${file}`, Body: readFileSync(path.join(dir, file)) }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}${file}`, Body: readFileSync(path.join(dir, file)), Metadata: { checksum: manifest.checksum } }));
   }
   return { key: prefix, manifest };
 }

@@ -24,8 +24,10 @@ export class StackAlreadyRunningError extends Error {
 /** Options of {@link startLocalStack}. */
 export interface LocalStackProps {
   readonly config: DdbFaissConfig;
-  /** Task handlers by Lambda function name. */
-  readonly handlers: TaskHandlerRegistry;
+  /** Task handlers by Lambda function name. @default none */
+  readonly handlers?: TaskHandlerRegistry;
+  /** Task handlers that need the stack's clients, created once they exist. @default none */
+  readonly createHandlers?: (context: Pick<LocalStackContext, 'config' | 'clients'>) => TaskHandlerRegistry;
   /** State machines to create or update at start, by name (ASL JSON text). @default {} */
   readonly stateMachines?: Readonly<Record<string, string>>;
   /**
@@ -70,7 +72,8 @@ export async function startLocalStack(props: LocalStackProps): Promise<LocalStac
     const s3 = await startS3(path.join(config.dataDir, 's3'), config.s3Port);
     started.push(s3);
 
-    const stepFunctions = new LocalStepFunctions({ directory: path.join(config.dataDir, 'stepfunctions'), region: config.region, handlers: props.handlers });
+    const handlers = new Map(props.handlers);
+    const stepFunctions = new LocalStepFunctions({ directory: path.join(config.dataDir, 'stepfunctions'), region: config.region, handlers });
     const sfnServer = createStepFunctionsServer(stepFunctions);
     const sfnPort = await listenLocal(sfnServer, config.stepFunctionsPort, 'Step Functions', 'sfn-port');
     started.push({ close: () => closeServer(sfnServer) });
@@ -83,6 +86,7 @@ export async function startLocalStack(props: LocalStackProps): Promise<LocalStac
     if (await ensureItemsTable(clients.dynamodb, config)) log(`created table ${config.tableName} with sparse index ${config.pendingIndexName}`);
     if (await ensureBucket(clients.s3, config.bucketName)) log(`created bucket ${config.bucketName}`);
 
+    for (const [name, handler] of props.createHandlers?.({ config, clients }) ?? []) handlers.set(name, handler);
     const stateMachineArns: Record<string, string> = {};
     for (const [name, definition] of Object.entries(props.stateMachines ?? {})) {
       stateMachineArns[name] = stepFunctions.createOrUpdateStateMachine(name, definition).stateMachineArn;

@@ -1,10 +1,40 @@
 /**
- * What `ddb-faiss up` hosts: the task handlers and the state machines from `asl/`. Kept apart
- * from the stack itself so tests can start a stack with handlers of their own.
+ * What `ddb-faiss up` hosts: the indexer's task handlers and its state machine rendered from
+ * `asl/`, plus the active model published to the local bucket (as a deployment would), so
+ * the bootstrap stage finds it exactly as it would in AWS.
  */
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { localFunctionArns, renderIndexerDefinition } from '../asl/indexer.ts';
 import type { DdbFaissConfig } from '../config/config.ts';
+import { readManifest } from '../embedding/bundle.ts';
+import { bundleKeyPrefix, publishBundle, resolveModel } from '../embedding/models.ts';
 import type { LocalStackProps } from '../local-stack/stack.ts';
+import { createIndexerHandlers } from '../tasks/indexer-handlers.ts';
 
-export async function localStackProps(config: DdbFaissConfig): Promise<LocalStackProps> {
-  return { config, handlers: new Map() };
+export function localStackProps(config: DdbFaissConfig): LocalStackProps {
+  return {
+    config,
+    createHandlers: ({ clients }) => createIndexerHandlers({ config, clients }),
+    stateMachines: {
+      [config.stateMachineName]: renderIndexerDefinition({ functionArns: localFunctionArns(config.region), maxConcurrency: config.maxConcurrency }),
+    },
+  };
+}
+
+/**
+ * Publishes the configured model to the local bucket unless the same bundle is there.
+ * @returns whether it was uploaded
+ */
+export async function ensureModelPublished(s3: S3Client, config: DdbFaissConfig, log?: (line: string) => void): Promise<boolean> {
+  const dir = await resolveModel(config.modelName, log);
+  const checksum = readManifest(dir).checksum;
+  try {
+    const head = await s3.send(new HeadObjectCommand({ Bucket: config.bucketName, Key: `${bundleKeyPrefix(config.modelPrefix, config.modelName)}manifest.json` }));
+    if (head.Metadata?.['checksum'] === checksum) return false;
+  } catch {
+    // not published yet
+  }
+  await publishBundle(s3, config.bucketName, config.modelPrefix, dir, config.modelName);
+  log?.(`published model ${config.modelName} to s3://${config.bucketName}/${bundleKeyPrefix(config.modelPrefix, config.modelName)}`);
+  return true;
 }

@@ -25,8 +25,10 @@ describe('asl/indexer.asl.json', () => {
 
   it('chains the stages a user thinks in, with a Choice on the run mode', () => {
     const { definition } = rendered();
-    assert.equal(definition['StartAt'], 'Choose run mode');
     const next = (name: string): unknown => definition.States[name]!['Next'];
+    assert.equal(definition['StartAt'], 'Read input');
+    assert.equal(next('Read input'), 'Apply input defaults');
+    assert.equal(next('Apply input defaults'), 'Choose run mode');
     assert.equal(next('Incremental run'), 'Bootstrap model');
     assert.equal(next('Backfill run'), 'Bootstrap model');
     assert.equal(next('Bootstrap model'), 'Plan batches');
@@ -35,7 +37,7 @@ describe('asl/indexer.asl.json', () => {
     assert.equal(next('Merge into index'), 'Clear pending flags');
     assert.equal(next('Clear pending flags'), 'Indexed');
     const choices = definition.States['Choose run mode']!['Choices'] as State[];
-    assert.deepEqual(choices.map((choice) => choice['Next']), ['Incremental run', 'Incremental run', 'Backfill run']);
+    assert.deepEqual(choices.map((choice) => choice['Next']), ['Incremental run', 'Backfill run']);
   });
 
   it('retries only transient errors, with backoff, and catches everything else to a recorded failure', () => {
@@ -48,12 +50,13 @@ describe('asl/indexer.asl.json', () => {
       assert.ok(errors.includes('TransientError') && errors.includes('Lambda.TooManyRequestsException'), name);
       assert.ok(!errors.includes('States.ALL') && !errors.includes('States.TaskFailed') && !errors.includes('PermanentError'), `${name} must not retry permanent errors`);
       assert.ok(Number(retry[0]!['BackoffRate']) > 1, name);
-      assert.ok(Number(state['TimeoutSeconds']) > 60, `${name} needs a timeout above the local engine's 60 s default`);
+      assert.ok(Number(state['TimeoutSeconds']) >= 120, `${name} needs a timeout above the local engine's 60 s default`);
       const caught = (state['Catch'] as State[])[0]!;
       assert.deepEqual(caught['ErrorEquals'], ['States.ALL']);
-      assert.ok(['Record failure', 'Batch failed'].includes(String(caught['Next'])), name);
+      assert.ok(['Record failure', 'Batch failed', 'Run failed'].includes(String(caught['Next'])), name);
     }
-    const failure = definition.States['Record failure']!;
+    assert.equal(definition.States['Record failure']!['Next'], 'Run failed');
+    const failure = definition.States['Run failed']!;
     assert.deepEqual([failure['Type'], failure['ErrorPath'], failure['CausePath']], ['Fail', '$.error.Error', '$.error.Cause']);
   });
 

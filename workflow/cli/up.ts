@@ -1,6 +1,6 @@
 /** `ddb-faiss up`: the embedded local AWS stack, until SIGINT/SIGTERM. */
 import { startLocalStack } from '../../local-stack/stack.ts';
-import { localStackProps } from '../local-stack-props.ts';
+import { ensureModelPublished, localStackProps } from '../local-stack-props.ts';
 import { type Command, println } from './command.ts';
 
 export const upCommand: Command = {
@@ -8,7 +8,14 @@ export const upCommand: Command = {
   summary: 'start the local stack (DynamoDB, S3, Step Functions, EFS folder) on 127.0.0.1',
   usage: 'ddb-faiss up [--data-dir DIR] [--dynamodb-port N] [--s3-port N] [--sfn-port N] [--http-port N]',
   async run({ config }, io) {
-    const stack = await startLocalStack({ ...(await localStackProps(config)), log: (line) => println(io.stdout, line) });
+    const log = (line: string): void => println(io.stdout, line);
+    const stack = await startLocalStack({ ...localStackProps(config), log });
+    try {
+      await ensureModelPublished(stack.clients.s3, config, log);
+    } catch (error) {
+      await stack.close();
+      throw error;
+    }
     const { endpoints } = stack.info;
     println(io.stdout, `data directory  ${config.dataDir}`);
     println(io.stdout, `dynamodb        ${endpoints.dynamodb}`);

@@ -1,0 +1,40 @@
+/**
+ * Crash-safe file publication on a shared file system: write to a temporary name, fsync,
+ * rename over the target, fsync the folder. A reader sees the old file or the new one,
+ * never a partial one.
+ */
+import { randomUUID } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import path from 'node:path';
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes `data` to `file` durably and atomically. */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const temp = `${file}.tmp-${randomUUID()}`;
+  const fd = openSync(temp, 'w');
+  try {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    let offset = 0;
+    while (offset < bytes.byteLength) offset += writeSync(fd, bytes, offset, bytes.byteLength - offset);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, file);
+  fsyncDir(path.dirname(file));
+}
+
+/** Renames a fully written folder into place and makes the rename durable. */
+export function publishDirectory(staging: string, target: string): void {
+  renameSync(staging, target);
+  fsyncDir(path.dirname(target));
+}

@@ -1,0 +1,57 @@
+/**
+ * Bootstrap stage: make the active model bundle available on EFS. The bundle's manifest in
+ * S3 names its checksum; the EFS copy lives in `models/<name>@<checksum>` and is only
+ * downloaded when missing. A copy is downloaded into a private staging folder, verified
+ * against the manifest, and published by rename: two cold starts at once each stage their
+ * own copy, one rename wins, and the other discards its copy. Nothing is ever half-written
+ * under the published name.
+ */
+import { GetObjectCommand, NoSuchKey } from '@aws-sdk/client-s3';
+import { randomUUID } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { BUNDLE_FILES, type BundleManifest, MANIFEST_FILE, readManifest, verifyBundle } from '../embedding/bundle.ts';
+import { bundleKeyPrefix } from '../embedding/models.ts';
+import { publishDirectory } from '../index-store/atomic-file.ts';
+import type { IndexerContext, ModelDescriptor } from './context.ts';
+import { PermanentError } from './errors.ts';
+
+export async function bootstrapModel({ config, clients }: IndexerContext): Promise<ModelDescriptor & { copied: boolean }> {
+  const prefix = bundleKeyPrefix(config.modelPrefix, config.modelName);
+  let manifest: BundleManifest;
+  try {
+    const object = await clients.s3.send(new GetObjectCommand({ Bucket: config.bucketName, Key: `${prefix}${MANIFEST_FILE}` }));
+    manifest = JSON.parse(await object.Body!.transformToString()) as BundleManifest;
+  } catch (error) {
+    if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') {
+      throw new PermanentError(`model "${config.modelName}" is not published in s3://${config.bucketName}/${prefix}: run \`ddb-faiss model publish\``);
+    }
+    throw error;
+  }
+  const dir = path.join('models', `${config.modelName.replace(/[^A-Za-z0-9._-]+/g, '--')}@${manifest.checksum.slice(0, 16)}`);
+  const target = path.join(config.efsRoot, dir);
+  const describe = (copied: boolean) => ({ name: manifest.name, checksum: manifest.checksum, dimensions: manifest.dimensions, dir, copied });
+  if (existsSync(path.join(target, MANIFEST_FILE)) && readManifest(target).checksum === manifest.checksum) return describe(false);
+
+  const staging = path.join(config.efsRoot, 'models', `.staging-${randomUUID()}`);
+  mkdirSync(staging, { recursive: true });
+  try {
+    for (const file of [...BUNDLE_FILES, MANIFEST_FILE]) {
+      const object = await clients.s3.send(new GetObjectCommand({ Bucket: config.bucketName, Key: `${prefix}${file}` }));
+      await pipeline(object.Body as Readable, createWriteStream(path.join(staging, file)));
+    }
+    const copied = await verifyBundle(staging);
+    if (copied.checksum !== manifest.checksum) throw new PermanentError(`model "${config.modelName}" changed while it was being copied; run again`);
+    try {
+      publishDirectory(staging, target);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error; // another cold start published it first
+    }
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+  return describe(true);
+}

@@ -1,0 +1,79 @@
+/**
+ * Clear stage: after the generation is published, clear the pending flag on exactly the
+ * items it now reflects, each only if its version token is unchanged (an item edited since
+ * it was embedded keeps its flag). Soft-deleted items are deleted the same way. Poison items
+ * are recorded with their reason and their flag cleared, so they never block the queue.
+ * Finally the writer lease is released.
+ */
+import { ConditionalCheckFailedException, DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { IndexerContext, RunInfo } from './context.ts';
+import { keyAttributes, RESERVED_GROUP } from './items.ts';
+import { releaseLease } from './lease.ts';
+import type { MergeResult } from './merge.ts';
+import type { ShardEntry } from './run-files.ts';
+
+export interface ClearResult {
+  readonly cleared: number;
+  readonly deleted: number;
+  /** Items whose token changed since they were embedded: they stay pending for the next run. */
+  readonly keptPending: number;
+  readonly poisonRecorded: number;
+}
+
+const CONCURRENCY = 16;
+
+export const poisonRecordKey = (entry: Pick<ShardEntry, 'group' | 'id'>) => ({ group: RESERVED_GROUP, id: `poison#${entry.group}#${entry.id}` });
+
+export async function clearFlags(context: IndexerContext, run: RunInfo, merge: Pick<MergeResult, 'clearFile'>): Promise<ClearResult> {
+  const { config, clients } = context;
+  const entries = JSON.parse(readFileSync(path.join(config.efsRoot, merge.clearFile), 'utf8')) as ShardEntry[];
+  let cleared = 0;
+  let deleted = 0;
+  let keptPending = 0;
+  let poisonRecorded = 0;
+  const condition = {
+    ConditionExpression: '#p = :v',
+    ExpressionAttributeNames: { '#p': config.pendingAttribute },
+  };
+
+  const clearOne = async (entry: ShardEntry): Promise<void> => {
+    if (entry.kind === 'poison') {
+      await clients.dynamodb.send(new PutItemCommand({
+        TableName: config.tableName,
+        Item: {
+          ...keyAttributes(config, poisonRecordKey(entry)),
+          itemGroup: { S: entry.group },
+          itemId: { S: entry.id },
+          reason: { S: entry.reason },
+          recordedAt: { S: new Date().toISOString() },
+          execution: { S: run.execution },
+        },
+      }));
+      poisonRecorded += 1;
+    }
+    if (entry.version === 0 || entry.kind === 'gone') return; // no flag to clear
+    const values = { ':v': { N: String(entry.version) } };
+    try {
+      if (entry.kind === 'delete') {
+        await clients.dynamodb.send(new DeleteItemCommand({ TableName: config.tableName, Key: keyAttributes(config, entry), ...condition, ExpressionAttributeValues: values }));
+        deleted += 1;
+      } else {
+        await clients.dynamodb.send(new UpdateItemCommand({ TableName: config.tableName, Key: keyAttributes(config, entry), UpdateExpression: 'REMOVE #p', ...condition, ExpressionAttributeValues: values }));
+        cleared += 1;
+      }
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      keptPending += 1;
+    }
+  };
+
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < entries.length) await clearOne(entries[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, entries.length) }, worker));
+  await releaseLease(context, run.execution);
+  return { cleared, deleted, keptPending, poisonRecorded };
+}

@@ -1,0 +1,64 @@
+/**
+ * How ddb-faiss reads and writes items. The pending attribute holds a *version token*: every
+ * write that needs (re)indexing sets a fresh one ({@link newVersionToken}). A run records the
+ * token it embedded and clears the flag only if the token is unchanged, so an edit made while
+ * a run is in flight keeps its flag and is indexed by the next run.
+ *
+ * Deletes are soft: set the pending token and `faiss_delete = true`; the next run removes the
+ * vector and then deletes the item (again only if its token is unchanged).
+ *
+ * Items under the reserved group `__ddb-faiss__` are ddb-faiss's own (the writer lease,
+ * poison records, index status) and are never indexed.
+ */
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { DdbFaissConfig } from '../config/config.ts';
+
+export const RESERVED_GROUP = '__ddb-faiss__';
+export const DELETE_MARKER_ATTRIBUTE = 'faiss_delete';
+/** Longest content embedded; longer content is recorded as a poison item. */
+export const MAX_CONTENT_CHARS = 100_000;
+
+export type ItemAttributes = Pick<DdbFaissConfig, 'groupAttribute' | 'idAttribute' | 'contentAttribute' | 'pendingAttribute'>;
+
+export interface ItemKey {
+  readonly group: string;
+  readonly id: string;
+}
+
+/** A key plus the pending version token seen for it (0 when the item had no flag). */
+export interface VersionedKey extends ItemKey {
+  readonly version: number;
+}
+
+let lastToken = 0;
+/** A fresh, strictly increasing (per process) version token: microseconds since the epoch. */
+export function newVersionToken(): number {
+  const now = Date.now() * 1000;
+  lastToken = now > lastToken ? now : lastToken + 1;
+  return lastToken;
+}
+
+export function keyAttributes(config: ItemAttributes, key: ItemKey): Record<string, AttributeValue> {
+  return { [config.groupAttribute]: { S: key.group }, [config.idAttribute]: { S: key.id } };
+}
+
+export function readKey(config: ItemAttributes, item: Record<string, AttributeValue>): ItemKey | undefined {
+  const group = item[config.groupAttribute]?.S;
+  const id = item[config.idAttribute]?.S;
+  return group !== undefined && id !== undefined ? { group, id } : undefined;
+}
+
+export function readVersion(config: ItemAttributes, item: Record<string, AttributeValue>): number {
+  const value = item[config.pendingAttribute]?.N;
+  return value === undefined ? 0 : Number(value);
+}
+
+/** Why content cannot be embedded, or undefined when it can. */
+export function poisonReason(config: ItemAttributes, item: Record<string, AttributeValue>): string | undefined {
+  const content = item[config.contentAttribute];
+  if (!content) return `missing ${config.contentAttribute}`;
+  if (content.S === undefined) return `${config.contentAttribute} is not a string (type ${Object.keys(content)[0]})`;
+  if (content.S.trim() === '') return `${config.contentAttribute} is empty`;
+  if (content.S.length > MAX_CONTENT_CHARS) return `${config.contentAttribute} is oversized (${content.S.length} characters, limit ${MAX_CONTENT_CHARS})`;
+  return undefined;
+}

@@ -1,0 +1,81 @@
+/**
+ * Plan stage: take the writer lease, then page through the pending items (the sparse GSI;
+ * for a backfill, the whole table) in parallel scan segments, cutting batches of
+ * `batchSize` keys into batch files as it goes: memory holds at most one page and one
+ * partial batch per segment, never every pending item. Incremental runs stop at
+ * `maxItemsPerRun`; the rest waits for the next run.
+ */
+import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
+import type { IndexerContext, RunInfo } from './context.ts';
+import { readKey, readVersion, RESERVED_GROUP, type VersionedKey } from './items.ts';
+import { acquireLease, releaseLease } from './lease.ts';
+import { type BatchDescriptor, removeStaleRuns, writeBatch } from './run-files.ts';
+
+export interface PlanResult {
+  readonly batchCount: number;
+  readonly itemCount: number;
+  readonly batches: BatchDescriptor[];
+  /** Why the run does nothing although items may be pending (another writer holds the index). */
+  readonly skipped?: string;
+  /** Whether more pending items remain than this run takes. */
+  readonly capped: boolean;
+}
+
+const SEGMENTS = 4;
+const PAGE_SIZE = 1000;
+const STALE_RUN_MS = 6 * 60 * 60 * 1000;
+
+export async function planRun(context: IndexerContext, run: RunInfo): Promise<PlanResult> {
+  const { config, clients } = context;
+  const lease = await acquireLease(context, run.execution);
+  if (!lease.acquired) {
+    return { batchCount: 0, itemCount: 0, batches: [], capped: false, skipped: `another run (${lease.holder}) holds the index until ${new Date(lease.expiresAt).toISOString()}` };
+  }
+  removeStaleRuns(config.efsRoot, run.execution, STALE_RUN_MS);
+
+  const backfill = run.mode === 'backfill';
+  const limit = backfill ? Number.POSITIVE_INFINITY : config.maxItemsPerRun;
+  const batches: BatchDescriptor[] = [];
+  let taken = 0;
+  let capped = false;
+  let pending: VersionedKey[] = [];
+  const cut = (force: boolean): void => {
+    while (pending.length >= config.batchSize || (force && pending.length > 0)) {
+      batches.push(writeBatch(config.efsRoot, run.execution, batches.length + 1, pending.slice(0, config.batchSize)));
+      pending = pending.slice(config.batchSize);
+    }
+  };
+
+  const scanSegment = async (segment: number): Promise<void> => {
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await clients.dynamodb.send(new ScanCommand({
+        TableName: config.tableName,
+        ...(backfill ? {} : { IndexName: config.pendingIndexName }),
+        ProjectionExpression: '#g, #i, #p',
+        ExpressionAttributeNames: { '#g': config.groupAttribute, '#i': config.idAttribute, '#p': config.pendingAttribute },
+        Segment: segment,
+        TotalSegments: SEGMENTS,
+        Limit: PAGE_SIZE,
+        ExclusiveStartKey: startKey,
+      }));
+      for (const item of page.Items ?? []) {
+        const key = readKey(config, item);
+        if (!key || key.group === RESERVED_GROUP) continue;
+        if (taken >= limit) {
+          capped = true;
+          return;
+        }
+        taken += 1;
+        pending.push({ ...key, version: readVersion(config, item) });
+      }
+      cut(false);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+  };
+  await Promise.all(Array.from({ length: SEGMENTS }, (_, segment) => scanSegment(segment)));
+  cut(true);
+
+  if (batches.length === 0) await releaseLease(context, run.execution);
+  return { batchCount: batches.length, itemCount: taken, batches, capped };
+}

@@ -1,0 +1,55 @@
+/**
+ * The indexer's Lambda handlers, middy-wrapped. The same handlers run in Lambda (see
+ * `tasks/lambda.ts`) and in the local stack, keyed by function name.
+ */
+import middy from '@middy/core';
+import type { IndexerContext, ModelDescriptor, RunInfo } from '../indexer/context.ts';
+import { bootstrapModel } from '../indexer/bootstrap.ts';
+import { clearFlags } from '../indexer/clear.ts';
+import { embedBatch } from '../indexer/embed-batch.ts';
+import { mergeShards, type MergeResult } from '../indexer/merge.ts';
+import { releaseLease } from '../indexer/lease.ts';
+import { planRun, type PlanResult } from '../indexer/plan.ts';
+import type { BatchDescriptor, FailedBatch, ShardDescriptor } from '../indexer/run-files.ts';
+import type { LocalTaskHandler } from '../workflow/engine/task-handlers.ts';
+import { INDEXER_TASKS } from '../asl/indexer.ts';
+import { classifyErrors } from './middleware.ts';
+
+export type IndexerTask = (typeof INDEXER_TASKS)[keyof typeof INDEXER_TASKS];
+
+/** The Lambda function name of a task. */
+export const functionName = (task: IndexerTask): string => `ddb-faiss-${task}`;
+
+interface StageEvents {
+  bootstrap: { run: RunInfo };
+  plan: { run: RunInfo; model: ModelDescriptor };
+  embed: { run: RunInfo; model: ModelDescriptor; batch: BatchDescriptor };
+  merge: { run: RunInfo; model: ModelDescriptor; plan: PlanResult; shards: (ShardDescriptor | FailedBatch)[] };
+  clear: { run: RunInfo; merge: MergeResult };
+  release: { run?: RunInfo };
+}
+
+/** The stage functions behind each task; tests may wrap them to inject faults. */
+export function indexerStages(context: IndexerContext): { [T in IndexerTask]: (event: StageEvents[T]) => Promise<unknown> } {
+  return {
+    bootstrap: () => bootstrapModel(context),
+    plan: (event) => planRun(context, event.run),
+    embed: (event) => embedBatch(context, event.run, event.model, event.batch),
+    merge: (event) => mergeShards(context, event.run, event.model, event.plan, event.shards),
+    clear: (event) => clearFlags(context, event.run, event.merge),
+    // A run rejected before it started (bad input) has no run descriptor and holds nothing.
+    release: async (event) => (event.run ? releaseLease(context, event.run.execution) : undefined),
+  };
+}
+
+/** Wraps one stage as a middy handler. */
+export function stageHandler<E>(stage: (event: E) => Promise<unknown>): LocalTaskHandler {
+  return middy(async (event: E) => stage(event)).use(classifyErrors()) as unknown as LocalTaskHandler;
+}
+
+/** Every indexer handler by Lambda function name. */
+export function createIndexerHandlers(context: IndexerContext, stages = indexerStages(context)): Map<string, LocalTaskHandler> {
+  return new Map(
+    (Object.keys(stages) as IndexerTask[]).map((task) => [functionName(task), stageHandler(stages[task] as (event: unknown) => Promise<unknown>)]),
+  );
+}

@@ -1,0 +1,165 @@
+/**
+ * An indexer on a local stack for integration tests: the real handlers, with optional stage
+ * wrappers to inject faults, plus helpers to write items and inspect the index and the table.
+ */
+import { BatchWriteItemCommand, type AttributeValue, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { localFunctionArns, renderIndexerDefinition } from '../../asl/indexer.ts';
+import { GenerationStore } from '../../index-store/generations.ts';
+import type { IndexEntry } from '../../index-store/index-state.ts';
+import type { IndexerContext } from '../../indexer/context.ts';
+import { DELETE_MARKER_ATTRIBUTE, newVersionToken, RESERVED_GROUP } from '../../indexer/items.ts';
+import type { LocalStack } from '../../local-stack/stack.ts';
+import { createIndexerHandlers, indexerStages } from '../../tasks/indexer-handlers.ts';
+import { ensureModelPublished } from '../../workflow/local-stack-props.ts';
+import { startTestStack } from './local-stack.ts';
+
+export type Stages = ReturnType<typeof indexerStages>;
+/** Replaces some stages; each gets the real stages to call through. */
+export type StageOverrides = (real: Stages, context: IndexerContext) => Partial<Stages>;
+
+export interface TestItem {
+  readonly group?: string;
+  readonly id: string;
+  readonly content?: AttributeValue;
+  readonly text?: string;
+  readonly pending?: boolean;
+}
+
+export class IndexerHarness {
+  overrides: StageOverrides = () => ({});
+  private constructor(readonly stack: LocalStack) {}
+
+  static async start(dataDir: string, flags: Record<string, string> = {}): Promise<IndexerHarness> {
+    let harness: IndexerHarness | undefined;
+    const stack = await startTestStack(dataDir, {
+      flags: { 'batch-size': '50', ...flags },
+      createHandlers: (context) => {
+        const real = indexerStages(context);
+        // Resolved per call, so a test can change the overrides between runs.
+        const stages = Object.fromEntries(
+          (Object.keys(real) as (keyof Stages)[]).map((task) => [task, (event: never) => ({ ...real, ...harness!.overrides(real, context) })[task](event)]),
+        ) as unknown as Stages;
+        return createIndexerHandlers(context, stages);
+      },
+      stateMachines: {},
+    });
+    const definition = renderIndexerDefinition({ functionArns: localFunctionArns(stack.config.region), maxConcurrency: stack.config.maxConcurrency });
+    (stack.stateMachineArns as Record<string, string>)['indexer'] = stack.stepFunctions.createOrUpdateStateMachine('indexer', definition).stateMachineArn;
+    await ensureModelPublished(stack.clients.s3, stack.config);
+    harness = new IndexerHarness(stack);
+    return harness;
+  }
+
+  get config() {
+    return this.stack.config;
+  }
+
+  async close(): Promise<void> {
+    await this.stack.close();
+  }
+
+  /** Writes items (pending by default) with fresh version tokens. */
+  async put(items: readonly TestItem[]): Promise<void> {
+    const { config } = this;
+    for (let i = 0; i < items.length; i += 25) {
+      await this.stack.clients.dynamodb.send(new BatchWriteItemCommand({
+        RequestItems: {
+          [config.tableName]: items.slice(i, i + 25).map((item) => ({
+            PutRequest: {
+              Item: {
+                [config.groupAttribute]: { S: item.group ?? 'g' },
+                [config.idAttribute]: { S: item.id },
+                ...(item.content ? { [config.contentAttribute]: item.content } : item.text !== undefined ? { [config.contentAttribute]: { S: item.text } } : {}),
+                ...(item.pending === false ? {} : { [config.pendingAttribute]: { N: String(newVersionToken()) } }),
+              },
+            },
+          })),
+        },
+      }));
+    }
+  }
+
+  /** Edits an item's content the way a writer must: with a fresh version token. */
+  async edit(id: string, text: string, group = 'g'): Promise<void> {
+    const { config } = this;
+    await this.stack.clients.dynamodb.send(new UpdateItemCommand({
+      TableName: config.tableName,
+      Key: { [config.groupAttribute]: { S: group }, [config.idAttribute]: { S: id } },
+      UpdateExpression: 'SET #c = :c, #p = :p',
+      ExpressionAttributeNames: { '#c': config.contentAttribute, '#p': config.pendingAttribute },
+      ExpressionAttributeValues: { ':c': { S: text }, ':p': { N: String(newVersionToken()) } },
+    }));
+  }
+
+  /** Soft-deletes an item (the documented protocol). */
+  async softDelete(id: string, group = 'g'): Promise<void> {
+    const { config } = this;
+    await this.stack.clients.dynamodb.send(new UpdateItemCommand({
+      TableName: config.tableName,
+      Key: { [config.groupAttribute]: { S: group }, [config.idAttribute]: { S: id } },
+      UpdateExpression: 'SET #d = :true, #p = :p',
+      ExpressionAttributeNames: { '#d': DELETE_MARKER_ATTRIBUTE, '#p': config.pendingAttribute },
+      ExpressionAttributeValues: { ':true': { BOOL: true }, ':p': { N: String(newVersionToken()) } },
+    }));
+  }
+
+  /** Runs the indexer to its end. */
+  async run(mode?: 'incremental' | 'backfill'): Promise<{ status: string; output: Record<string, any>; error?: string; cause?: string }> {
+    const sfn = this.stack.clients.stepFunctions;
+    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: this.stack.stateMachineArns['indexer'], input: JSON.stringify(mode ? { mode } : {}) }));
+    await this.stack.stepFunctions.settled(executionArn!);
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    return {
+      status: described.status ?? 'UNKNOWN',
+      output: described.output ? JSON.parse(described.output) : {},
+      ...(described.error ? { error: described.error } : {}),
+      ...(described.cause ? { cause: described.cause } : {}),
+    };
+  }
+
+  /** The current generation: number and entries (undefined before the first). */
+  index(): { generation: number; entries: IndexEntry[] } | undefined {
+    const store = new GenerationStore(this.config.efsRoot);
+    const current = store.current();
+    if (!current) return undefined;
+    const { state, meta } = store.load(current);
+    return { generation: meta.generation, entries: state.entries };
+  }
+
+  /** Ids of the items in the current index, sorted (duplicates kept, so tests see them). */
+  indexedIds(): string[] {
+    return (this.index()?.entries ?? []).map((entry) => entry.id).sort();
+  }
+
+  /** Every item of the table except ddb-faiss's own, by id. */
+  async items(): Promise<Map<string, Record<string, AttributeValue>>> {
+    const { config } = this;
+    const items = new Map<string, Record<string, AttributeValue>>();
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.stack.clients.dynamodb.send(new ScanCommand({ TableName: config.tableName, ConsistentRead: true, ExclusiveStartKey: startKey }));
+      for (const item of page.Items ?? []) {
+        if (item[config.groupAttribute]?.S !== RESERVED_GROUP) items.set(item[config.idAttribute]!.S!, item);
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return items;
+  }
+
+  async pendingIds(): Promise<string[]> {
+    return [...(await this.items()).values()].filter((item) => item[this.config.pendingAttribute]).map((item) => item[this.config.idAttribute]!.S!).sort();
+  }
+
+  async reservedItems(): Promise<Record<string, AttributeValue>[]> {
+    const page = await this.stack.clients.dynamodb.send(new ScanCommand({ TableName: this.config.tableName, ConsistentRead: true }));
+    return (page.Items ?? []).filter((item) => item[this.config.groupAttribute]?.S === RESERVED_GROUP);
+  }
+}
+
+export const sentences = (n: number, prefix = 'item'): TestItem[] =>
+  Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${String(i).padStart(4, '0')}`, text: `${SUBJECTS[i % SUBJECTS.length]} ${VERBS[Math.floor(i / SUBJECTS.length) % VERBS.length]} ${OBJECTS[Math.floor(i / (SUBJECTS.length * VERBS.length)) % OBJECTS.length]} number ${i}` }));
+
+const SUBJECTS = ['a man', 'a woman', 'the child', 'a dog', 'the cat', 'a farmer', 'the pilot', 'a teacher', 'the doctor', 'a singer'];
+const VERBS = ['is playing', 'is cooking', 'is reading', 'is painting', 'is riding', 'is cleaning', 'is watching', 'is carrying'];
+const OBJECTS = ['a guitar', 'the dinner', 'a book', 'the fence', 'a horse', 'the kitchen', 'a movie', 'a heavy box', 'the piano', 'a bicycle'];
