@@ -2,13 +2,16 @@
 import { ConfigError } from '../../config/config.ts';
 import { type Command, type CommandIo, parseCommand, println, UsageError } from './command.ts';
 import { embedCommand } from './embed.ts';
+import { importCommand } from './import.ts';
+import { backfillCommand, runCommand } from './run.ts';
+import { statusCommand } from './status.ts';
 import { modelCommand } from './model.ts';
 import { upCommand } from './up.ts';
 
-const commands: readonly Command[] = [upCommand, embedCommand, modelCommand];
+const commands: readonly Command[] = [upCommand, importCommand, runCommand, backfillCommand, statusCommand, embedCommand, modelCommand];
 
 /** Errors whose message is the whole story: no stack trace for the user. */
-const EXPECTED_ERRORS = new Set(['ConfigError', 'PortInUseError', 'StackAlreadyRunningError', 'LocalStackNotRunningError', 'UsageError', 'BundleError', 'ModelNotFoundError']);
+const EXPECTED_ERRORS = new Set(['ConfigError', 'PortInUseError', 'StackAlreadyRunningError', 'LocalStackNotRunningError', 'UsageError', 'BundleError', 'ModelNotFoundError', 'StateMachineNotFoundError']);
 
 function help(io: CommandIo): void {
   println(io.stdout, 'usage: ddb-faiss <command> [options]\n\ncommands:');

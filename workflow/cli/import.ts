@@ -1,0 +1,130 @@
+/**
+ * `ddb-faiss import <file.jsonl>`: bulk-loads items marked pending. Each line is a JSON
+ * object; the id, group and text fields are mappable by flags. Bad lines are reported by
+ * line number and skipped; good ones are kept.
+ */
+import { type AttributeValue, BatchWriteItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { createReadStream, existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
+import { resolveEndpoints } from '../../aws/endpoints.ts';
+import { newVersionToken, RESERVED_GROUP } from '../../indexer/items.ts';
+import { type Command, println, UsageError } from './command.ts';
+
+const WRITE_BATCH = 25;
+const CONCURRENT_WRITES = 8;
+const MAX_UNPROCESSED_ATTEMPTS = 10;
+
+export const importCommand: Command = {
+  name: 'import',
+  summary: 'bulk-load items from a JSON-lines file, marked pending',
+  usage: 'ddb-faiss import <file.jsonl> [--id-field id] [--group-field group] [--text-field content] [--default-group default] [--json]',
+  positionals: true,
+  options: {
+    'id-field': { type: 'string', default: 'id' },
+    'group-field': { type: 'string', default: 'group' },
+    'text-field': { type: 'string', default: 'content' },
+    'default-group': { type: 'string', default: 'default' },
+    json: { type: 'boolean' },
+  },
+  async run({ config, values, positionals }, io) {
+    const file = positionals[0];
+    if (!file) throw new UsageError('import needs a JSON-lines file');
+    if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
+    const idField = String(values['id-field']);
+    const groupField = String(values['group-field']);
+    const textField = String(values['text-field']);
+    const defaultGroup = String(values['default-group']);
+    const clients = createAwsClients(config, resolveEndpoints(config));
+    const errors: { line: number; reason: string }[] = [];
+    let imported = 0;
+    const started = Date.now();
+    const progress = (final = false): void => {
+      if (values['json']) return;
+      const rate = imported / Math.max(0.001, (Date.now() - started) / 1000);
+      const text = `imported ${imported} items (${Math.round(rate)}/s)${errors.length ? `, ${errors.length} bad lines` : ''}`;
+      if (io.stdout.isTTY && !final) io.stdout.write(`\r${text}`);
+      else if (final || imported % 5000 === 0) println(io.stdout, `${io.stdout.isTTY ? '\r' : ''}${text}`);
+    };
+
+    const write = async (requests: WriteRequest[]): Promise<void> => {
+      let unprocessed: WriteRequest[] = requests;
+      for (let attempt = 0; unprocessed.length > 0; attempt++) {
+        if (attempt === MAX_UNPROCESSED_ATTEMPTS) throw new Error(`DynamoDB left ${unprocessed.length} writes unprocessed after ${attempt} attempts`);
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+        const response = await clients.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [config.tableName]: unprocessed } }));
+        unprocessed = response.UnprocessedItems?.[config.tableName] ?? [];
+      }
+      imported += requests.length;
+      progress();
+    };
+
+    const inFlight = new Set<Promise<void>>();
+    let batch: WriteRequest[] = [];
+    let keysInBatch = new Set<string>();
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const pending = write(batch).finally(() => inFlight.delete(pending));
+      inFlight.add(pending);
+      batch = [];
+      keysInBatch = new Set();
+      if (inFlight.size >= CONCURRENT_WRITES) await Promise.race(inFlight);
+    };
+
+    try {
+      let lineNumber = 0;
+      for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+        lineNumber += 1;
+        if (line.trim() === '') continue;
+        const item = parseLine(line, idField, groupField, textField, defaultGroup);
+        if ('reason' in item) {
+          errors.push({ line: lineNumber, reason: item.reason });
+          continue;
+        }
+        const key = `${item.group}\u0000${item.id}`;
+        if (keysInBatch.has(key)) await flush(); // one request may not hold a key twice; the later line wins
+        keysInBatch.add(key);
+        const attributes: Record<string, AttributeValue> = {
+          [config.groupAttribute]: { S: item.group },
+          [config.idAttribute]: { S: item.id },
+          [config.contentAttribute]: { S: item.text },
+          [config.pendingAttribute]: { N: String(newVersionToken()) },
+        };
+        batch.push({ PutRequest: { Item: attributes } });
+        if (batch.length === WRITE_BATCH) await flush();
+      }
+      await flush();
+      await Promise.all(inFlight);
+    } finally {
+      destroyAwsClients(clients);
+    }
+    if (values['json']) {
+      println(io.stdout, JSON.stringify({ imported, skipped: errors.length, errors }));
+    } else {
+      progress(true);
+      for (const error of errors.slice(0, 50)) println(io.stderr, `line ${error.line}: ${error.reason}`);
+      if (errors.length > 50) println(io.stderr, `... and ${errors.length - 50} more bad lines`);
+    }
+    return errors.length > 0 ? 1 : 0;
+  },
+};
+
+function parseLine(line: string, idField: string, groupField: string, textField: string, defaultGroup: string): { id: string; group: string; text: string } | { reason: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    return { reason: `not valid JSON (${(error as Error).message})` };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { reason: 'not a JSON object' };
+  const record = value as Record<string, unknown>;
+  const id = record[idField];
+  if (typeof id !== 'string' && typeof id !== 'number') return { reason: `missing "${idField}" (a string or number)` };
+  const group = record[groupField] ?? defaultGroup;
+  if (typeof group !== 'string' && typeof group !== 'number') return { reason: `"${groupField}" must be a string or number` };
+  if (String(group) === RESERVED_GROUP) return { reason: `group "${RESERVED_GROUP}" is reserved for ddb-faiss` };
+  const text = record[textField];
+  if (typeof text !== 'string') return { reason: `missing "${textField}" (a string)` };
+  if (String(id) === '' || String(group) === '') return { reason: 'id and group must not be empty' };
+  return { id: String(id), group: String(group), text };
+}

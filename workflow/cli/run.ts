@@ -1,0 +1,61 @@
+/** `ddb-faiss run [--wait]` and `ddb-faiss backfill [--wait]`. */
+import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
+import { resolveEndpoints } from '../../aws/endpoints.ts';
+import { resolveStateMachineArn, type RunOrigin, startRun, watchRun } from '../indexer-client.ts';
+import { seconds, type StageProgress } from '../run-progress.ts';
+import { type Command, type CommandIo, type ParsedCommand, println } from './command.ts';
+
+const SYMBOL: Record<StageProgress['status'], string> = { waiting: ' ', running: '>', succeeded: '+', failed: 'x', retried: '~' };
+
+async function runIndexer(origin: RunOrigin, { config, values }: ParsedCommand, io: CommandIo): Promise<number> {
+  const clients = createAwsClients(config, resolveEndpoints(config));
+  try {
+    const stateMachineArn = await resolveStateMachineArn(config, clients.stepFunctions);
+    const executionArn = await startRun(clients.stepFunctions, stateMachineArn, origin);
+    if (!values['wait']) {
+      println(io.stdout, values['json'] ? JSON.stringify({ executionArn }) : `started ${executionArn}`);
+      return 0;
+    }
+    if (!values['json']) println(io.stdout, `started ${executionArn}`);
+    const printed = new Map<string, string>();
+    const started = Date.now();
+    const final = await watchRun(clients.stepFunctions, executionArn, (progress) => {
+      if (values['json']) return;
+      for (const stage of progress.stages) {
+        const line = `${SYMBOL[stage.status]} ${stage.name.padEnd(20)} ${stage.status.padEnd(9)} ${stage.detail ?? ''}${stage.status === 'running' ? '' : ` ${seconds(stage.startedAt, stage.endedAt)}`}`.trimEnd();
+        // Line by line: a stage is printed when its status or counts change.
+        if (stage.status !== 'waiting' && printed.get(stage.name) !== `${stage.status}${stage.detail}`) {
+          printed.set(stage.name, `${stage.status}${stage.detail}`);
+          println(io.stdout, line);
+        }
+      }
+    });
+    const ok = final.status === 'SUCCEEDED';
+    if (values['json']) {
+      println(io.stdout, JSON.stringify({ executionArn, status: final.status, output: final.output ? JSON.parse(final.output) : null, error: final.error, cause: final.cause }));
+    } else {
+      println(io.stdout, `${final.status} in ${((Date.now() - started) / 1000).toFixed(1)} s${ok ? '' : `: ${final.error ?? ''} ${final.cause ?? ''}`}`);
+    }
+    return ok ? 0 : 1;
+  } finally {
+    destroyAwsClients(clients);
+  }
+}
+
+const options = { wait: { type: 'boolean' }, json: { type: 'boolean' } } as const;
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'start an incremental indexer run (pending items); --wait shows each stage',
+  usage: 'ddb-faiss run [--wait] [--json]',
+  options,
+  run: (parsed, io) => runIndexer('manual', parsed, io),
+};
+
+export const backfillCommand: Command = {
+  name: 'backfill',
+  summary: 'rebuild the index from the whole table (e.g. after a model change)',
+  usage: 'ddb-faiss backfill [--wait] [--json]',
+  options,
+  run: (parsed, io) => runIndexer('backfill', parsed, io),
+};

@@ -1,0 +1,68 @@
+/**
+ * Starting and watching indexer executions through `@aws-sdk/client-sfn`: the same calls
+ * against the local stack and a deployed one.
+ */
+import { DescribeExecutionCommand, type DescribeExecutionCommandOutput, GetExecutionHistoryCommand, type HistoryEvent, ListStateMachinesCommand, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { DdbFaissConfig } from '../config/config.ts';
+import { readStackInfo } from '../aws/endpoints.ts';
+import { type RunProgress, summarizeHistory } from './run-progress.ts';
+
+/** How an execution was started; it prefixes the execution name, so history shows it. */
+export type RunOrigin = 'manual' | 'backfill' | 'scheduled';
+
+/** Thrown when the indexer state machine cannot be found for the target. */
+export class StateMachineNotFoundError extends Error {
+  override readonly name = 'StateMachineNotFoundError';
+}
+
+export async function resolveStateMachineArn(config: DdbFaissConfig, sfn: SFNClient): Promise<string> {
+  if (config.target === 'local') {
+    const arn = readStackInfo(config)?.stateMachineArn;
+    if (arn) return arn;
+  }
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(new ListStateMachinesCommand({ nextToken }));
+    const found = page.stateMachines?.find((machine) => machine.name === config.stateMachineName);
+    if (found?.stateMachineArn) return found.stateMachineArn;
+    nextToken = page.nextToken;
+  } while (nextToken);
+  throw new StateMachineNotFoundError(`no state machine named ${config.stateMachineName} (target ${config.target}); start \`ddb-faiss up\` or deploy the stack`);
+}
+
+export async function startRun(sfn: SFNClient, stateMachineArn: string, origin: RunOrigin): Promise<string> {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const input = origin === 'backfill' ? { mode: 'backfill' } : { mode: 'incremental' };
+  const { executionArn } = await sfn.send(new StartExecutionCommand({
+    stateMachineArn,
+    name: `${origin}-${stamp}-${Math.random().toString(36).slice(2, 6)}`,
+    input: JSON.stringify(input),
+  }));
+  return executionArn!;
+}
+
+export async function readHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
+  const events: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 1000 }));
+    events.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return events;
+}
+
+/** Polls an execution until it ends, reporting progress after each poll. */
+export async function watchRun(
+  sfn: SFNClient,
+  executionArn: string,
+  onProgress: (progress: RunProgress, execution: DescribeExecutionCommandOutput) => void,
+  intervalMs = 500,
+): Promise<DescribeExecutionCommandOutput> {
+  for (;;) {
+    const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    onProgress(summarizeHistory(await readHistory(sfn, executionArn)), execution);
+    if (execution.status !== 'RUNNING') return execution;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

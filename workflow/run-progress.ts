@@ -1,0 +1,101 @@
+/**
+ * Reads an execution's history (local or AWS, the same shapes) as the stages a user thinks
+ * in: for each stage its status, timing and counts. Used by `run --wait` and the monitor.
+ */
+import type { HistoryEvent } from '@aws-sdk/client-sfn';
+
+export type StageStatus = 'waiting' | 'running' | 'succeeded' | 'failed' | 'retried';
+
+export interface StageProgress {
+  readonly name: string;
+  status: StageStatus;
+  startedAt?: Date;
+  endedAt?: Date;
+  /** One line of counts, e.g. "3 batches, 130 items". */
+  detail?: string;
+  error?: string;
+  retries: number;
+}
+
+/** The indexer's stages, in order. */
+export const INDEXER_STAGES = ['Bootstrap model', 'Plan batches', 'Embed batches', 'Merge into index', 'Clear pending flags'] as const;
+
+export interface RunProgress {
+  readonly stages: StageProgress[];
+  /** Embed batches done and planned. */
+  readonly batches: { done: number; failed: number; total: number };
+}
+
+const parse = (text: string | undefined): Record<string, any> => {
+  try {
+    return text ? (JSON.parse(text) as Record<string, any>) : {};
+  } catch {
+    return {};
+  }
+};
+
+function describeOutput(stage: string, output: Record<string, any>): string | undefined {
+  switch (stage) {
+    case 'Bootstrap model':
+      return output['model'] ? `${output['model'].name} (${output['model'].dimensions} dimensions)${output['model'].copied ? ', copied to EFS' : ''}` : undefined;
+    case 'Plan batches': {
+      const plan = output['plan'];
+      if (!plan) return undefined;
+      if (plan.skipped) return `skipped: ${plan.skipped}`;
+      return `${plan.itemCount} items in ${plan.batchCount} batches${plan.capped ? ' (capped; the rest waits for the next run)' : ''}`;
+    }
+    case 'Merge into index': {
+      const merge = output['merge'];
+      return merge ? `generation ${merge.generation}: ${merge.vectors} vectors (+${merge.added}, -${merge.removed}, ${merge.poison} poison${merge.failedBatches.length ? `, ${merge.failedBatches.length} batches failed` : ''})` : undefined;
+    }
+    case 'Clear pending flags': {
+      const clear = output['clear'];
+      return clear ? `${clear.cleared} flags cleared, ${clear.deleted} deleted, ${clear.keptPending} edited in flight kept pending` : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {
+  const stages = new Map<string, StageProgress>(INDEXER_STAGES.map((name) => [name, { name, status: 'waiting', retries: 0 }]));
+  const batches = { done: 0, failed: 0, total: 0 };
+  let current: StageProgress | undefined;
+  for (const event of events) {
+    const name = event.stateEnteredEventDetails?.name ?? event.stateExitedEventDetails?.name;
+    const stage = name ? stages.get(name) : undefined;
+    if (event.type?.endsWith('StateEntered') && stage) {
+      stage.status = 'running';
+      stage.startedAt ??= event.timestamp;
+      current = stage;
+    } else if (event.type?.endsWith('StateExited') && stage) {
+      stage.status = stage.status === 'failed' ? 'failed' : stage.retries > 0 ? 'retried' : 'succeeded';
+      stage.endedAt = event.timestamp;
+      const output = parse(event.stateExitedEventDetails?.output);
+      stage.detail = describeOutput(stage.name, output) ?? stage.detail;
+      if (stage.name === 'Plan batches') batches.total = Number(output['plan']?.batchCount ?? 0);
+      if (stage.name === 'Embed batches') {
+        const shards = (output['shards'] ?? []) as { failed?: boolean }[];
+        batches.failed = shards.filter((shard) => shard.failed).length;
+        stage.detail = `${shards.length - batches.failed} of ${shards.length} batches embedded${batches.failed ? `, ${batches.failed} failed` : ''}`;
+        if (batches.failed > 0) stage.status = 'retried';
+      }
+    } else if (event.type === 'LambdaFunctionFailed' && current) {
+      current.error = `${event.lambdaFunctionFailedEventDetails?.error ?? 'Error'}: ${event.lambdaFunctionFailedEventDetails?.cause ?? ''}`;
+      if (current.name !== 'Embed batches') current.status = 'failed';
+    } else if (event.type === 'LambdaFunctionScheduled' && current && current.name !== 'Embed batches' && current.error) {
+      current.retries += 1; // scheduled again after a failure: a retry
+      current.status = 'running';
+    } else if (event.type === 'MapIterationSucceeded') {
+      batches.done += 1;
+      const embed = stages.get('Embed batches')!;
+      if (embed.status === 'running') embed.detail = `${batches.done} of ${batches.total} batches done`;
+    } else if (event.type === 'ExecutionFailed' || event.type === 'ExecutionAborted') {
+      if (current && current.status === 'running') current.status = 'failed';
+    }
+  }
+  return { stages: [...stages.values()], batches };
+}
+
+/** Seconds between two dates, for display. */
+export const seconds = (start?: Date, end?: Date): string => (start ? `${(((end ?? new Date()).getTime() - start.getTime()) / 1000).toFixed(1)} s` : '');
