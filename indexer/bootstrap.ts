@@ -18,6 +18,11 @@ import { publishDirectory } from '../index-store/atomic-file.ts';
 import type { IndexerContext, ModelDescriptor } from './context.ts';
 import { PermanentError } from './errors.ts';
 
+/** The EFS folder (relative to the root) of a model bundle: `models/<name>@<checksum prefix>`. */
+export function modelDirFor(name: string, checksum: string): string {
+  return path.join('models', `${name.replace(/[^A-Za-z0-9._-]+/g, '--')}@${checksum.slice(0, 16)}`);
+}
+
 export async function bootstrapModel({ config, clients }: IndexerContext): Promise<ModelDescriptor & { copied: boolean }> {
   const prefix = bundleKeyPrefix(config.modelPrefix, config.modelName);
   let manifest: BundleManifest;
@@ -30,7 +35,7 @@ export async function bootstrapModel({ config, clients }: IndexerContext): Promi
     }
     throw error;
   }
-  const dir = path.join('models', `${config.modelName.replace(/[^A-Za-z0-9._-]+/g, '--')}@${manifest.checksum.slice(0, 16)}`);
+  const dir = modelDirFor(config.modelName, manifest.checksum);
   const target = path.join(config.efsRoot, dir);
   const describe = (copied: boolean) => ({ name: manifest.name, checksum: manifest.checksum, dimensions: manifest.dimensions, dir, copied });
   if (existsSync(path.join(target, MANIFEST_FILE)) && readManifest(target).checksum === manifest.checksum) return describe(false);

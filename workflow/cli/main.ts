@@ -1,6 +1,7 @@
 /** The `ddb-faiss` command line: dispatches to one command, turns known errors into messages. */
 import { ConfigError } from '../../config/config.ts';
 import { type Command, type CommandIo, parseCommand, println, UsageError } from './command.ts';
+import { demoCommand } from './demo.ts';
 import { embedCommand } from './embed.ts';
 import { importCommand } from './import.ts';
 import { backfillCommand, runCommand } from './run.ts';
@@ -8,7 +9,7 @@ import { statusCommand } from './status.ts';
 import { modelCommand } from './model.ts';
 import { upCommand } from './up.ts';
 
-const commands: readonly Command[] = [upCommand, importCommand, runCommand, backfillCommand, statusCommand, embedCommand, modelCommand];
+const commands: readonly Command[] = [demoCommand, upCommand, importCommand, runCommand, backfillCommand, statusCommand, embedCommand, modelCommand];
 
 /** Errors whose message is the whole story: no stack trace for the user. */
 const EXPECTED_ERRORS = new Set(['ConfigError', 'PortInUseError', 'StackAlreadyRunningError', 'LocalStackNotRunningError', 'UsageError', 'BundleError', 'ModelNotFoundError', 'StateMachineNotFoundError']);
