@@ -3,12 +3,15 @@
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { stsDir } from '../embedding/sts.ts';
+import { benchEndToEnd } from './e2e.ts';
 import { benchEmbedding } from './embedding.ts';
 
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 const quick = process.argv.includes('--quick');
 const ARTICLE_SECONDS_PER_ITEM = 0.75;
 
 const embedding = await benchEmbedding(stsDir(), quick);
+const e2e = await benchEndToEnd(stsDir(), 10_000);
 
 const results = {
   date: new Date().toISOString(),
@@ -18,16 +21,21 @@ const results = {
   embed_by_batch_size: embedding.byBatchSize.map((row) => ({ batch_size: row.batchSize, items_per_s: Math.round(row.itemsPerSecond) })),
   sts_dev_spearman_x100: Number(embedding.stsDevSpearman.toFixed(2)),
   article_items_per_s: 1 / ARTICLE_SECONDS_PER_ITEM,
-  e2e_items: null,
-  e2e_items_per_s: null,
-  e2e_to_embed_ratio: null,
+  e2e_items: e2e.items,
+  e2e_items_per_s: Math.round(e2e.itemsPerSecond),
+  e2e_to_embed_ratio: Number((e2e.itemsPerSecond / embedding.bestItemsPerSecond).toFixed(4)),
+  e2e_import_s: Number(e2e.importSeconds.toFixed(2)),
+  e2e_run_s: Number(e2e.runSeconds.toFixed(2)),
+  e2e_stage_s: Object.fromEntries(Object.entries(e2e.stageSeconds).map(([stage, s]) => [stage, Number(s.toFixed(2))])),
+  e2e_own_text_top_hit: e2e.ownTextTopHit,
+  e2e_own_text_tied_top_hit: e2e.ownTextTiedTopHit,
   merge_1k_into_10k_s: null,
   merge_1k_into_100k_s: null,
   search_p50_ms_10k: null,
   search_p99_ms_10k: null,
   search_p50_ms_100k: null,
   search_p99_ms_100k: null,
-  peak_rss_mb: Math.round(embedding.peakRssMb),
+  peak_rss_mb: Math.round(Math.max(embedding.peakRssMb, e2e.peakRssMb)),
 };
 writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
 
@@ -36,7 +44,13 @@ const rows: [string, string][] = [
   ...embedding.byBatchSize.map((row): [string, string] => [`embed, default model, batch ${row.batchSize}`, `${Math.round(row.itemsPerSecond)} items/s`]),
   ['embed speed-up over the article', `${Math.round(embedding.bestItemsPerSecond * ARTICLE_SECONDS_PER_ITEM)}x`],
   ['STS dev Spearman x100', embedding.stsDevSpearman.toFixed(2)],
-  ['peak RSS', `${results.peak_rss_mb} MB`],
+  [`end to end, ${e2e.items} items (import + run)`, `${Math.round(e2e.itemsPerSecond)} items/s (${(e2e.itemsPerSecond / embedding.bestItemsPerSecond * 100).toFixed(1)}% of raw embedding)`],
+  ['  import', `${e2e.importSeconds.toFixed(1)} s`],
+  ['  indexer run', `${e2e.runSeconds.toFixed(1)} s`],
+  ...Object.entries(e2e.stageSeconds).map(([stage, s]): [string, string] => [`    ${stage}`, `${s.toFixed(1)} s`]),
+  ['  items that are their own text\'s top hit', `${e2e.ownTextTopHit} of ${e2e.items} (+${e2e.ownTextTiedTopHit} tied with an identical vector)`],
+  ['end-to-end speed-up over the article', `${Math.round(e2e.itemsPerSecond * ARTICLE_SECONDS_PER_ITEM)}x`],
+  ['peak RSS (whole process)', `${results.peak_rss_mb} MB`],
 ];
 console.log(`ddb-faiss bench (${results.mode}, ${results.machine.cores} cores, Node ${process.version}, ${embedding.sentences} STS sentences)`);
 for (const [name, value] of rows) console.log(`  ${name.padEnd(40)}${value}`);
