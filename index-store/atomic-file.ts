@@ -7,8 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
+/** Flushes a file or folder to stable storage. */
+export function fsyncPath(target: string): void {
+  const fd = openSync(target, 'r');
   try {
     fsyncSync(fd);
   } finally {
@@ -30,11 +31,11 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     closeSync(fd);
   }
   renameSync(temp, file);
-  fsyncDir(path.dirname(file));
+  fsyncPath(path.dirname(file));
 }
 
 /** Renames a fully written folder into place and makes the rename durable. */
 export function publishDirectory(staging: string, target: string): void {
   renameSync(staging, target);
-  fsyncDir(path.dirname(target));
+  fsyncPath(path.dirname(target));
 }

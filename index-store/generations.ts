@@ -11,10 +11,10 @@
  * index; a crash leaves at most an unreferenced folder, removed by the next publication.
  */
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import faiss from 'faiss-node';
-import { publishDirectory, writeFileAtomic } from './atomic-file.ts';
+import { fsyncPath, publishDirectory, writeFileAtomic } from './atomic-file.ts';
 import { type IndexEntry, IndexState } from './index-state.ts';
 
 /** The model that built a generation; the index refuses to mix models. */
@@ -89,11 +89,11 @@ export class GenerationStore {
     const meta: GenerationMeta = { generation, model, vectors: state.size, publishedAt: new Date().toISOString(), publishedBy };
     const indexFile = path.join(staging, 'index.faiss');
     state.index.write(indexFile);
-    fsyncFile(indexFile);
+    fsyncPath(indexFile);
     writeFileSync(path.join(staging, 'entries.json'), JSON.stringify(state.entries));
-    fsyncFile(path.join(staging, 'entries.json'));
+    fsyncPath(path.join(staging, 'entries.json'));
     writeFileSync(path.join(staging, 'meta.json'), JSON.stringify(meta, null, 2));
-    fsyncFile(path.join(staging, 'meta.json'));
+    fsyncPath(path.join(staging, 'meta.json'));
     const target = path.join(this.dir, folder);
     rmSync(target, { recursive: true, force: true }); // left by a crash before CURRENT.json moved
     publishDirectory(staging, target);
@@ -108,14 +108,5 @@ export class GenerationStore {
       const stale = match ? Number(match[1]) < current - GENERATIONS_KEPT : name.startsWith('.staging-');
       if (stale) rmSync(path.join(this.dir, name), { recursive: true, force: true });
     }
-  }
-}
-
-function fsyncFile(file: string): void {
-  const fd = openSync(file, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }

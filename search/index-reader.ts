@@ -4,13 +4,14 @@
  * without a restart. Generations are immutable once published, so a loaded one is always
  * complete, and loading never waits for a running merge.
  */
-import path from 'node:path';
 import { type GenerationMeta, GenerationStore } from '../index-store/generations.ts';
 import type { IndexState } from '../index-store/index-state.ts';
 
 export interface LoadedGeneration {
   readonly state: IndexState;
   readonly meta: GenerationMeta;
+  /** Vectors per content group, for exact group filtering. */
+  readonly groups: ReadonlyMap<string, number>;
 }
 
 export class IndexReader {
@@ -21,15 +22,16 @@ export class IndexReader {
     this.store = new GenerationStore(efsRoot);
   }
 
-  get directory(): string {
-    return path.dirname(this.store.dir);
-  }
-
   /** The newest published generation, or undefined before the first publication. */
   current(): LoadedGeneration | undefined {
     const pointer = this.store.current();
     if (!pointer) return undefined;
-    if (this.loaded?.meta.generation !== pointer.generation) this.loaded = this.store.load(pointer);
+    if (this.loaded?.meta.generation !== pointer.generation) {
+      const { state, meta } = this.store.load(pointer);
+      const groups = new Map<string, number>();
+      for (const entry of state.entries) groups.set(entry.group, (groups.get(entry.group) ?? 0) + 1);
+      this.loaded = { state, meta, groups };
+    }
     return this.loaded;
   }
 }

@@ -1,28 +1,40 @@
 /**
  * Text in, the most similar items out: embed the query with the model that built the index,
- * search the index, and read the items back from DynamoDB in batched calls (items deleted
- * since indexing are dropped, not returned stale).
+ * search the index, and read the items back from DynamoDB in batched calls. Items deleted
+ * since indexing are dropped, not returned stale. A group filter is exact: the search widens
+ * until it has k hits from the group (or the group is exhausted), never a silent short list.
  */
 import { type AttributeValue, BatchGetItemCommand, type BatchGetItemCommandOutput, type KeysAndAttributes } from '@aws-sdk/client-dynamodb';
 import path from 'node:path';
-import type { IndexerContext } from '../indexer/context.ts';
-import { modelDirFor } from '../indexer/bootstrap.ts';
-import { keyAttributes } from '../indexer/items.ts';
-import { entryKey } from '../index-store/index-state.ts';
 import { loadEmbedder } from '../embedding/runtime.ts';
+import { entryKey, type IndexEntry } from '../index-store/index-state.ts';
+import { modelDirFor } from '../indexer/bootstrap.ts';
+import type { IndexerContext } from '../indexer/context.ts';
+import { keyAttributes } from '../indexer/items.ts';
 import type { IndexReader } from './index-reader.ts';
+
+export interface SearchRequest {
+  readonly text: string;
+  readonly k: number;
+  readonly group?: string;
+  /** Extra item attributes to return. */
+  readonly attributes?: readonly string[];
+}
 
 export interface SearchHit {
   readonly group: string;
   readonly id: string;
   readonly score: number;
   readonly content: string;
+  readonly attributes?: Record<string, unknown>;
 }
 
 export interface SearchResult {
   readonly hits: SearchHit[];
   readonly generation: number;
   readonly model: string;
+  /** Milliseconds spent embedding the query, in Faiss, and reading items back. */
+  readonly timings: { embed: number; faiss: number; hydrate: number };
 }
 
 /** Thrown when no index has been published yet. */
@@ -30,31 +42,81 @@ export class NoIndexError extends Error {
   override readonly name = 'NoIndexError';
 }
 
-export async function searchText(context: IndexerContext, reader: IndexReader, text: string, k: number): Promise<SearchResult> {
-  const loaded = reader.current();
-  if (!loaded) throw new NoIndexError('no index has been published yet: import items and run the indexer');
-  const modelDir = path.join(context.config.efsRoot, modelDirFor(context.config.modelName, loaded.meta.model.checksum));
-  const embedder = await loadEmbedder(modelDir, { threads: context.config.embedThreads });
-  const [query] = await embedder.embed([text]);
-  if (!query?.ok) throw new Error(`cannot embed the query: ${query?.ok === false ? query.error : 'no result'}`);
-  // Ask for a few more than k: some may have been deleted since they were indexed.
-  const found = loaded.state.search(query.vector, Math.ceil(k * 1.5) + 2);
-  const items = await hydrate(context, found.map((hit) => hit.entry));
-  const hits = found.flatMap((hit) => {
-    const item = items.get(entryKey(hit.entry));
-    const content = item?.[context.config.contentAttribute]?.S;
-    return content === undefined ? [] : [{ group: hit.entry.group, id: hit.entry.id, score: hit.score, content }];
-  });
-  return { hits: hits.slice(0, k), generation: loaded.meta.generation, model: loaded.meta.model.name };
+/** Thrown when the group filter names a group the index does not hold. */
+export class UnknownGroupError extends Error {
+  override readonly name = 'UnknownGroupError';
 }
 
 const KEYS_PER_GET = 100;
 
-async function hydrate(context: IndexerContext, keys: readonly { group: string; id: string }[]): Promise<Map<string, Record<string, AttributeValue>>> {
+export async function search(context: IndexerContext, reader: IndexReader, request: SearchRequest): Promise<SearchResult> {
+  const loaded = reader.current();
+  if (!loaded) throw new NoIndexError('no index has been published yet: import items and run the indexer');
+  const { state, meta, groups } = loaded;
+  const groupSize = request.group === undefined ? state.size : groups.get(request.group);
+  if (groupSize === undefined) throw new UnknownGroupError(`unknown group "${request.group}": the index holds no item of that group`);
+
+  const t0 = performance.now();
+  const embedder = await loadEmbedder(path.join(context.config.efsRoot, modelDirFor(context.config.modelName, meta.model.checksum)), { threads: context.config.embedThreads });
+  const [query] = await embedder.embed([request.text]);
+  if (!query?.ok) throw new Error(`cannot embed the query: ${query?.ok === false ? query.error : 'no result'}`);
+  const t1 = performance.now();
+
+  const want = Math.min(request.k, groupSize);
+  // First guess: enough candidates for the group's share of the index, with slack for deletions.
+  let fetch = Math.min(state.size, Math.ceil((want * state.size) / Math.max(1, groupSize) * 1.2) + 4);
+  let hits: SearchHit[] = [];
+  let faiss = 0;
+  let hydrate = 0;
+  const read = new Map<string, Record<string, AttributeValue> | null>(); // null: deleted since indexing
+  for (;;) {
+    const f0 = performance.now();
+    const candidates = state.search(query.vector, fetch).filter((hit) => request.group === undefined || hit.entry.group === request.group);
+    faiss += performance.now() - f0;
+    hits = [];
+    // Read candidates back in order, a chunk at a time, until k of them still exist.
+    for (let next = 0; hits.length < want && next < candidates.length; ) {
+      const chunk = candidates.slice(next, next + Math.min(KEYS_PER_GET, Math.max(want - hits.length + 2, 4)));
+      next += chunk.length;
+      const missing = chunk.filter((hit) => !read.has(entryKey(hit.entry))).map((hit) => hit.entry);
+      if (missing.length > 0) {
+        const h0 = performance.now();
+        const items = await readItems(context, missing, request.attributes);
+        hydrate += performance.now() - h0;
+        for (const entry of missing) read.set(entryKey(entry), items.get(entryKey(entry)) ?? null);
+      }
+      for (const hit of chunk) {
+        const item = read.get(entryKey(hit.entry));
+        const content = item?.[context.config.contentAttribute]?.S;
+        if (!item || content === undefined) continue;
+        hits.push({ group: hit.entry.group, id: hit.entry.id, score: hit.score, content, ...(request.attributes?.length ? { attributes: pick(item, request.attributes) } : {}) });
+      }
+    }
+    if (hits.length >= want || fetch >= state.size) break;
+    fetch = Math.min(state.size, fetch * 4);
+  }
+  return { hits: hits.slice(0, request.k), generation: meta.generation, model: meta.model.name, timings: { embed: t1 - t0, faiss, hydrate } };
+}
+
+function pick(item: Record<string, AttributeValue>, names: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of names) {
+    const value = item[name];
+    if (!value) continue;
+    out[name] = value.S ?? (value.N !== undefined ? Number(value.N) : value.BOOL ?? (value.NULL ? null : value.SS ?? value.NS?.map(Number) ?? null));
+  }
+  return out;
+}
+
+async function readItems(context: IndexerContext, keys: readonly IndexEntry[], attributes: readonly string[] = []): Promise<Map<string, Record<string, AttributeValue>>> {
   const { config, clients } = context;
   const items = new Map<string, Record<string, AttributeValue>>();
+  const names: Record<string, string> = { '#g': config.groupAttribute, '#i': config.idAttribute, '#c': config.contentAttribute };
+  attributes.forEach((name, i) => (names[`#a${i}`] = name));
   for (let start = 0; start < keys.length; start += KEYS_PER_GET) {
-    let request: Record<string, KeysAndAttributes> | undefined = { [config.tableName]: { Keys: keys.slice(start, start + KEYS_PER_GET).map((key) => keyAttributes(config, key)) } };
+    let request: Record<string, KeysAndAttributes> | undefined = {
+      [config.tableName]: { Keys: keys.slice(start, start + KEYS_PER_GET).map((key) => keyAttributes(config, key)), ProjectionExpression: Object.keys(names).join(', '), ExpressionAttributeNames: names },
+    };
     for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
       if (attempt === 5) throw new Error('DynamoDB left keys unprocessed after 5 attempts');
       const response: BatchGetItemCommandOutput = await clients.dynamodb.send(new BatchGetItemCommand({ RequestItems: request }));

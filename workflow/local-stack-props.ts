@@ -9,12 +9,15 @@ import type { DdbFaissConfig } from '../config/config.ts';
 import { readManifest } from '../embedding/bundle.ts';
 import { bundleKeyPrefix, publishBundle, resolveModel } from '../embedding/models.ts';
 import type { LocalStackProps } from '../local-stack/stack.ts';
+import { apiGateway } from '../local-stack/api-gateway.ts';
 import { createIndexerHandlers } from '../tasks/indexer-handlers.ts';
+import { createSearchHandler } from '../tasks/search-handler.ts';
 
 export function localStackProps(config: DdbFaissConfig): LocalStackProps {
   return {
     config,
     createHandlers: ({ clients }) => createIndexerHandlers({ config, clients }),
+    httpApp: ({ clients }) => apiGateway({ '/search': createSearchHandler({ config, clients }) }),
     stateMachines: {
       [config.stateMachineName]: renderIndexerDefinition({ functionArns: localFunctionArns(config.region), maxConcurrency: config.maxConcurrency }),
     },

@@ -12,6 +12,8 @@ import { DELETE_MARKER_ATTRIBUTE, newVersionToken, RESERVED_GROUP } from '../../
 import type { LocalStack } from '../../local-stack/stack.ts';
 import { createIndexerHandlers, indexerStages } from '../../tasks/indexer-handlers.ts';
 import { ensureModelPublished } from '../../workflow/local-stack-props.ts';
+import { apiGateway } from '../../local-stack/api-gateway.ts';
+import { createSearchHandler } from '../../tasks/search-handler.ts';
 import { startTestStack } from './local-stack.ts';
 
 export type Stages = ReturnType<typeof indexerStages>;
@@ -42,6 +44,7 @@ export class IndexerHarness {
         ) as unknown as Stages;
         return createIndexerHandlers(context, stages);
       },
+      httpApp: ({ config, clients }) => apiGateway({ '/search': createSearchHandler({ config, clients }) }),
       stateMachines: {},
     });
     const definition = renderIndexerDefinition({ functionArns: localFunctionArns(stack.config.region), maxConcurrency: stack.config.maxConcurrency });
@@ -53,6 +56,20 @@ export class IndexerHarness {
 
   get config() {
     return this.stack.config;
+  }
+
+  /** Calls the search service over HTTP. */
+  async search(query: string | Record<string, unknown>, init: RequestInit = {}): Promise<{ status: number; body: any; text: string }> {
+    const base = `${this.stack.info.endpoints.http}/search`;
+    const response = typeof query === 'string' ? await fetch(`${base}?${query}`, init) : await fetch(base, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(query), ...init });
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    return { status: response.status, body, text };
   }
 
   async close(): Promise<void> {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { readSts, stsDir } from '../../embedding/sts.ts';
 import { startLocalStack } from '../../local-stack/stack.ts';
 import { IndexReader } from '../../search/index-reader.ts';
-import { searchText } from '../../search/query.ts';
+import { search } from '../../search/query.ts';
 import { ensureModelPublished, localStackProps } from '../local-stack-props.ts';
 import { type Command, println } from './command.ts';
 import { main } from './main.ts';
@@ -53,7 +53,7 @@ export const demoCommand: Command = {
       if ((await main(['run', '--wait', ...flags], io)) !== 0) return 1;
       const reader = new IndexReader(config.efsRoot);
       for (const query of QUERIES) {
-        const result = await searchText({ config, clients: stack.clients }, reader, query, 3);
+        const result = await search({ config, clients: stack.clients }, reader, { text: query, k: 3 });
         log(`\nsearch "${query}" (generation ${result.generation}, model ${result.model})`);
         for (const hit of result.hits) log(`  ${hit.score.toFixed(3)}  ${hit.content}`);
       }

@@ -5,14 +5,15 @@ import { demoCommand } from './demo.ts';
 import { embedCommand } from './embed.ts';
 import { importCommand } from './import.ts';
 import { backfillCommand, runCommand } from './run.ts';
+import { searchCommand } from './search.ts';
 import { statusCommand } from './status.ts';
 import { modelCommand } from './model.ts';
 import { upCommand } from './up.ts';
 
-const commands: readonly Command[] = [demoCommand, upCommand, importCommand, runCommand, backfillCommand, statusCommand, embedCommand, modelCommand];
+const commands: readonly Command[] = [demoCommand, upCommand, importCommand, runCommand, backfillCommand, statusCommand, searchCommand, embedCommand, modelCommand];
 
 /** Errors whose message is the whole story: no stack trace for the user. */
-const EXPECTED_ERRORS = new Set(['ConfigError', 'PortInUseError', 'StackAlreadyRunningError', 'LocalStackNotRunningError', 'UsageError', 'BundleError', 'ModelNotFoundError', 'StateMachineNotFoundError']);
+const EXPECTED_ERRORS = new Set(['ConfigError', 'PortInUseError', 'StackAlreadyRunningError', 'LocalStackNotRunningError', 'UsageError', 'BundleError', 'ModelNotFoundError', 'StateMachineNotFoundError', 'SearchFailedError']);
 
 function help(io: CommandIo): void {
   println(io.stdout, 'usage: ddb-faiss <command> [options]\n\ncommands:');

@@ -1,0 +1,109 @@
+/**
+ * The search service's Lambda handler for API Gateway HTTP API events:
+ *   GET  /search?q=...&k=10&group=...&attributes=a,b
+ *   POST /search  {"q": "...", "k": 10, "group": "...", "attributes": ["a", "b"]}
+ * Wrapped with middy's HTTP middlewares: JSON body parsing, CORS, error handling (no stack
+ * trace ever reaches a response). Bad input is a 400 saying what is wrong; no published
+ * index yet is a 503 saying so.
+ */
+import middy from '@middy/core';
+import httpCors from '@middy/http-cors';
+import httpErrorHandler from '@middy/http-error-handler';
+import httpJsonBodyParser from '@middy/http-json-body-parser';
+import { createError } from '@middy/util';
+import type { MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { IndexerContext } from '../indexer/context.ts';
+import { IndexReader } from '../search/index-reader.ts';
+import { NoIndexError, search, type SearchRequest, UnknownGroupError } from '../search/query.ts';
+
+export const MAX_QUERY_CHARS = 2_000;
+export const MAX_K = 100;
+const MAX_ATTRIBUTES = 20;
+const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,255}$/;
+
+const message = (text: string): string => JSON.stringify({ message: text });
+const badRequest = (text: string) => createError(400, message(text));
+
+/** Reads and checks the request; every problem is named. */
+export function parseSearchRequest(event: APIGatewayProxyEventV2 & { body?: unknown }): SearchRequest {
+  const method = event.requestContext?.http?.method ?? 'GET';
+  const fromBody = method === 'POST';
+  const raw = fromBody ? event.body : event.queryStringParameters ?? {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw badRequest('the request body must be a JSON object like {"q": "text", "k": 10}');
+  const input = raw as Record<string, unknown>;
+  const problems: string[] = [];
+
+  const q = input['q'];
+  if (typeof q !== 'string' || q.trim() === '') problems.push('q (the query text) is required and must not be empty');
+  else if (q.length > MAX_QUERY_CHARS) problems.push(`q is ${q.length} characters long; the limit is ${MAX_QUERY_CHARS}`);
+
+  let k = 10;
+  if (input['k'] !== undefined) {
+    k = typeof input['k'] === 'number' ? input['k'] : /^\d+$/.test(String(input['k'])) ? Number(input['k']) : Number.NaN;
+    if (!Number.isInteger(k) || k < 1 || k > MAX_K) problems.push(`k must be an integer from 1 to ${MAX_K}, got ${JSON.stringify(input['k'])}`);
+  }
+
+  const group = input['group'];
+  if (group !== undefined && (typeof group !== 'string' || group === '')) problems.push('group must be a non-empty string');
+
+  let attributes: string[] = [];
+  const rawAttributes = input['attributes'];
+  if (rawAttributes !== undefined) {
+    attributes = typeof rawAttributes === 'string' ? rawAttributes.split(',').map((name) => name.trim()).filter(Boolean) : Array.isArray(rawAttributes) ? (rawAttributes as unknown[]).map(String) : [];
+    if (!Array.isArray(rawAttributes) && typeof rawAttributes !== 'string') problems.push('attributes must be a list of attribute names');
+    else if (attributes.length > MAX_ATTRIBUTES || !attributes.every((name) => ATTRIBUTE_NAME.test(name))) problems.push(`attributes must be at most ${MAX_ATTRIBUTES} attribute names (letters, digits, _ . -)`);
+  }
+  if (problems.length > 0) throw badRequest(problems.join('; '));
+  return { text: q as string, k, ...(group !== undefined ? { group: group as string } : {}), ...(attributes.length ? { attributes } : {}) };
+}
+
+/** json-body-parser answers malformed JSON with 422; to the client it is a bad request. */
+const malformedJsonIsBadRequest = (): MiddlewareObj => ({
+  onError: async (request) => {
+    const error = request.error as { statusCode?: number } | null;
+    if (error?.statusCode === 422) request.error = badRequest('the request body is not valid JSON');
+    if (error?.statusCode === 415) request.error = createError(415, message('send the request body as application/json'));
+  },
+});
+
+/** middy's JSON body parser, for POST only: a GET has no body and no content type. */
+const parseJsonBodyOnPost = (): MiddlewareObj => {
+  const parser = httpJsonBodyParser({ disableContentTypeError: false });
+  return {
+    before: async (request) => {
+      const event = request.event as APIGatewayProxyEventV2;
+      if (event.requestContext?.http?.method === 'POST') await parser.before?.(request as Parameters<NonNullable<typeof parser.before>>[0]);
+    },
+  };
+};
+
+export type SearchHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** The search handler; the index reader and model stay loaded across invocations. */
+export function createSearchHandler(context: IndexerContext, reader = new IndexReader(context.config.efsRoot)): SearchHandler {
+  const handle = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+    const path = event.rawPath ?? event.requestContext?.http?.path ?? '/';
+    const method = event.requestContext?.http?.method ?? 'GET';
+    if (path.replace(/\/$/, '') !== '/search') throw createError(404, message(`no route ${method} ${path}; use GET or POST /search`));
+    if (method !== 'GET' && method !== 'POST') throw createError(405, message(`${method} is not allowed on /search; use GET or POST`));
+    const request = parseSearchRequest(event);
+    try {
+      const result = await search(context, reader, request);
+      return {
+        statusCode: 200,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ generation: result.generation, model: result.model, count: result.hits.length, hits: result.hits, timingsMs: result.timings }),
+      };
+    } catch (error) {
+      if (error instanceof UnknownGroupError) throw badRequest(error.message);
+      if (error instanceof NoIndexError) throw createError(503, message(error.message), { expose: true });
+      throw error;
+    }
+  };
+  return middy(handle)
+    .use(httpErrorHandler({ logger: (error) => ((error as { statusCode?: number }).statusCode ?? 500) >= 500 && console.error('search failed:', error), fallbackMessage: message('internal error') }))
+    .use(httpCors({ origins: ['*'] }))
+    .use(parseJsonBodyOnPost())
+    .use(malformedJsonIsBadRequest()) as unknown as SearchHandler;
+}

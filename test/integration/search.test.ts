@@ -1,0 +1,135 @@
+import { DeleteItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { keyAttributes } from '../../indexer/items.ts';
+import { runCli } from '../helpers/cli.ts';
+import { IndexerHarness, sentences } from '../helpers/indexer.ts';
+import { tempDir } from '../helpers/local-stack.ts';
+
+describe('search service', () => {
+  const dir = tempDir();
+  let h: IndexerHarness;
+  before(async () => {
+    h = await IndexerHarness.start(dir.path);
+    await h.put([
+      ...sentences(200),
+      ...['the orchestra plays a symphony', 'a violinist tunes her violin', 'the pianist practises scales', 'a drummer keeps the beat', 'the choir sings in the church', 'a flute solo opens the concert'].map((text, i) => ({ group: 'music', id: `m${i}`, text })),
+    ]);
+    await h.stack.clients.dynamodb.send(new UpdateItemCommand({
+      TableName: h.config.tableName,
+      Key: keyAttributes(h.config, { group: 'music', id: 'm1' }),
+      UpdateExpression: 'SET author = :a, stars = :s',
+      ExpressionAttributeValues: { ':a': { S: 'Clara' }, ':s': { N: '5' } },
+    }));
+  });
+  after(async () => {
+    await h.close();
+    dir.remove();
+  });
+
+  it('answers 503 saying so before any index is published', async () => {
+    const response = await h.search('q=anything');
+    assert.equal(response.status, 503);
+    assert.match(response.body.message, /no index has been published yet/);
+  });
+
+  it('GET returns the most similar items with keys, content, score, generation and model', async () => {
+    // Prepare
+    assert.equal((await h.run()).status, 'SUCCEEDED');
+    // Act
+    const response = await h.search(`q=${encodeURIComponent('a violinist tunes her violin')}&k=3`);
+    // Assess
+    assert.equal(response.status, 200, response.text);
+    assert.equal(response.body.generation, 1);
+    assert.equal(response.body.model, 'default');
+    assert.equal(response.body.count, 3);
+    assert.deepEqual(Object.keys(response.body.hits[0]).sort(), ['content', 'group', 'id', 'score']);
+    assert.equal(response.body.hits[0].id, 'm1');
+    assert.ok(response.body.hits[0].score > 0.99);
+    assert.ok(response.body.hits[0].score >= response.body.hits[1].score);
+  });
+
+  it('POST takes a JSON body and returns the attributes asked for', async () => {
+    const response = await h.search({ q: 'someone playing the violin', k: 2, attributes: ['author', 'stars', 'missing'] });
+    assert.equal(response.status, 200, response.text);
+    const violin = response.body.hits.find((hit: { id: string }) => hit.id === 'm1');
+    assert.deepEqual(violin.attributes, { author: 'Clara', stars: 5 });
+  });
+
+  it('filters by group exactly: k hits from a small group, even for a query that favours others', async () => {
+    const response = await h.search({ q: 'a man is cooking the dinner', k: 5, group: 'music' });
+    assert.equal(response.status, 200, response.text);
+    assert.equal(response.body.count, 5);
+    assert.ok(response.body.hits.every((hit: { group: string }) => hit.group === 'music'));
+    const all = await h.search({ q: 'a man is cooking the dinner', k: 10, group: 'music' });
+    assert.equal(all.body.count, 6, 'a group smaller than k returns the whole group');
+  });
+
+  it('drops items deleted since indexing and still returns k hits', async () => {
+    await h.stack.clients.dynamodb.send(new DeleteItemCommand({ TableName: h.config.tableName, Key: keyAttributes(h.config, { group: 'music', id: 'm2' }) }));
+    const response = await h.search({ q: 'the pianist practises scales', k: 4, group: 'music' });
+    assert.equal(response.status, 200);
+    assert.equal(response.body.count, 4);
+    assert.ok(!response.body.hits.some((hit: { id: string }) => hit.id === 'm2'));
+  });
+
+  it('rejects bad input with 400 and a message saying what is wrong, never a stack trace', async () => {
+    const cases: [string | Record<string, unknown>, RegExp][] = [
+      ['k=3', /q \(the query text\) is required/],
+      ['q=%20%20', /q \(the query text\) is required/],
+      ['q=x&k=0', /k must be an integer from 1 to 100/],
+      ['q=x&k=101', /k must be an integer from 1 to 100/],
+      ['q=x&k=ten', /k must be an integer from 1 to 100/],
+      ['q=x&group=nope', /unknown group "nope"/],
+      [{ q: 'x'.repeat(100 * 1024) }, /q is 102400 characters long; the limit is 2000/],
+      [{ q: 42 }, /q \(the query text\) is required/],
+      [{ q: 'x', attributes: 'a b' }, /attributes must be/],
+    ];
+    for (const [query, expected] of cases) {
+      const response = await h.search(query);
+      assert.equal(response.status, 400, `${JSON.stringify(query).slice(0, 60)} -> ${response.text}`);
+      assert.match(response.body.message, expected);
+      assert.doesNotMatch(response.text, /\bat \w+ \(|node_modules/);
+    }
+    const malformed = await fetch(`${h.stack.info.endpoints.http}/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"q": ' });
+    assert.equal(malformed.status, 400);
+    assert.match(((await malformed.json()) as { message: string }).message, /not valid JSON/);
+    const unknownRoute = await fetch(`${h.stack.info.endpoints.http}/search-everything`);
+    assert.equal(unknownRoute.status, 404);
+  });
+
+  it('swaps in a newer generation under concurrent queries without errors or partial answers', async () => {
+    // Prepare: queries run continuously while a run adds 200 items and publishes generation 2
+    await h.put(sentences(200, 'more'));
+    let running = true;
+    const answers: { status: number; generation: number; count: number }[] = [];
+    const client = async (): Promise<void> => {
+      while (running) {
+        const response = await h.search({ q: 'a woman is reading a book', k: 10 });
+        answers.push({ status: response.status, generation: response.body?.generation, count: response.body?.count });
+      }
+    };
+    // Act
+    const clients = [client(), client(), client()];
+    const run = await h.run();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    running = false;
+    await Promise.all(clients);
+    // Assess
+    assert.equal(run.status, 'SUCCEEDED');
+    assert.ok(answers.length > 10, `${answers.length} answers`);
+    assert.ok(answers.every((answer) => answer.status === 200 && answer.count === 10), 'every answer complete');
+    assert.deepEqual([...new Set(answers.map((answer) => answer.generation))].sort(), [1, 2]);
+    assert.equal(answers.at(-1)!.generation, 2, 'the newer generation is used without a restart');
+  });
+
+  it('ddb-faiss search prints the hits', async () => {
+    const run = await runCli(['search', 'the', 'choir', 'sings', '-k', '2', '--data-dir', dir.path]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /2 hits \(generation 2, model default\)/);
+    assert.match(run.stdout, /music\/m4 {2}the choir sings in the church/);
+    const bad = await runCli(['search', 'x', '-k', '500', '--data-dir', dir.path]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /search failed \(HTTP 400\): k must be an integer from 1 to 100/);
+  });
+});
