@@ -1,0 +1,107 @@
+/**
+ * Search latency at a given index size: the index is built from real sentence embeddings
+ * (STS sentences and numbered variants), the items written to the local DynamoDB, then
+ * queries (STS dev sentences) go through the service's query path. Reports p50/p99 of the
+ * whole query (embedding + Faiss + hydration) and of Faiss alone, and queries per second.
+ */
+import { BatchWriteItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import path from 'node:path';
+import { loadEmbedder } from '../embedding/runtime.ts';
+import { readSts } from '../embedding/sts.ts';
+import { GenerationStore } from '../index-store/generations.ts';
+import { IndexState } from '../index-store/index-state.ts';
+import { bootstrapModel } from '../indexer/bootstrap.ts';
+import { startLocalStack } from '../local-stack/stack.ts';
+import { IndexReader } from '../search/index-reader.ts';
+import { search } from '../search/query.ts';
+import { tempDir, testConfig } from '../test/helpers/local-stack.ts';
+import { ensureModelPublished, localStackProps } from '../workflow/local-stack-props.ts';
+
+export interface SearchBench {
+  readonly vectors: number;
+  readonly queries: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly faissP50Ms: number;
+  readonly faissP99Ms: number;
+  readonly embedP50Ms: number;
+  readonly hydrateP50Ms: number;
+  readonly queriesPerSecond: number;
+  readonly loadSeconds: number;
+}
+
+const percentile = (values: number[], p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+};
+
+export async function benchSearch(stsDirectory: string, vectors: number, queries = 200): Promise<SearchBench> {
+  const dir = tempDir('ddb-faiss-bench-search-');
+  const config = testConfig(dir.path);
+  const stack = await startLocalStack(localStackProps(config));
+  try {
+    await ensureModelPublished(stack.clients.s3, config);
+    const context = { config, clients: stack.clients };
+    const model = await bootstrapModel(context);
+    const embedder = await loadEmbedder(path.join(config.efsRoot, model.dir));
+    const base = readSts(path.join(stsDirectory, 'sts-train.csv')).flatMap((pair) => [pair.first, pair.second]);
+    const texts = Array.from({ length: vectors }, (_, i) => (i < base.length ? base[i]! : `${base[i % base.length]} (${i})`));
+
+    // Index: embed in chunks, add to a fresh state, publish as a generation.
+    const state = IndexState.empty(model.dimensions);
+    for (let start = 0; start < texts.length; start += 10_000) {
+      const chunk = texts.slice(start, start + 10_000);
+      const results = await embedder.embed(chunk);
+      const flat = new Float32Array(chunk.length * model.dimensions);
+      results.forEach((result, i) => result.ok && flat.set(result.vector, i * model.dimensions));
+      state.add(chunk.map((_, i) => ({ group: `g${(start + i) % 16}`, id: `s${start + i}`, version: 1 })), flat);
+    }
+    new GenerationStore(config.efsRoot).publish(state, { name: model.name, checksum: model.checksum, dimensions: model.dimensions }, 'bench');
+
+    // Items, for hydration.
+    const requests: WriteRequest[] = texts.map((content, i) => ({ PutRequest: { Item: { [config.groupAttribute]: { S: `g${i % 16}` }, [config.idAttribute]: { S: `s${i}` }, [config.contentAttribute]: { S: content } } } }));
+    const inFlight = new Set<Promise<unknown>>();
+    for (let i = 0; i < requests.length; i += 25) {
+      const write = stack.clients.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [config.tableName]: requests.slice(i, i + 25) } })).finally(() => inFlight.delete(write));
+      inFlight.add(write);
+      if (inFlight.size >= 8) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+
+    const reader = new IndexReader(config.efsRoot);
+    const l0 = performance.now();
+    reader.current();
+    const loadSeconds = (performance.now() - l0) / 1000;
+    const questions = readSts(path.join(stsDirectory, 'sts-dev.csv')).map((pair) => pair.first).slice(0, queries);
+    await search(context, reader, { text: questions[0]!, k: 10 }); // warm up
+    const totals: number[] = [];
+    const faiss: number[] = [];
+    const embed: number[] = [];
+    const hydrate: number[] = [];
+    const started = performance.now();
+    for (const question of questions) {
+      const t0 = performance.now();
+      const result = await search(context, reader, { text: question, k: 10 });
+      totals.push(performance.now() - t0);
+      faiss.push(result.timings.faiss);
+      embed.push(result.timings.embed);
+      hydrate.push(result.timings.hydrate);
+    }
+    const elapsed = (performance.now() - started) / 1000;
+    return {
+      vectors,
+      queries: questions.length,
+      p50Ms: percentile(totals, 50),
+      p99Ms: percentile(totals, 99),
+      faissP50Ms: percentile(faiss, 50),
+      faissP99Ms: percentile(faiss, 99),
+      embedP50Ms: percentile(embed, 50),
+      hydrateP50Ms: percentile(hydrate, 50),
+      queriesPerSecond: questions.length / elapsed,
+      loadSeconds,
+    };
+  } finally {
+    await stack.close();
+    dir.remove();
+  }
+}
