@@ -63,7 +63,7 @@ export function readStackInfo(config: Pick<DdbFaissConfig, 'dataDir'>): LocalSta
 /** Resolves the endpoints for the configured target. @throws {LocalStackNotRunningError} */
 export function resolveEndpoints(config: DdbFaissConfig): ServiceEndpoints {
   if (config.target === 'aws') {
-    return { dynamodb: config.dynamodbEndpoint, s3: config.s3Endpoint, stepFunctions: config.stepFunctionsEndpoint, http: undefined };
+    return { dynamodb: config.dynamodbEndpoint, s3: config.s3Endpoint, stepFunctions: config.stepFunctionsEndpoint, http: config.searchUrl };
   }
   const explicit = config.dynamodbEndpoint && config.s3Endpoint && config.stepFunctionsEndpoint;
   const info = explicit ? undefined : readStackInfo(config);

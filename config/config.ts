@@ -59,6 +59,14 @@ export function loadConfig(options: LoadConfigOptions = {}): DdbFaissConfig {
   }
 
   const config: Record<string, unknown> = { ...defaultValues };
+  // A deployed stack's outputs sit between the defaults and every explicit source.
+  const targetRaw = raw.get('target')?.value;
+  if (targetRaw === 'aws') {
+    const dataDir = path.resolve(cwd, String(raw.get('dataDir')?.value ?? defaultValues.dataDir));
+    for (const [key, value] of Object.entries(readDeployOutputs(dataDir))) {
+      if (!raw.has(key as Keys)) raw.set(key as Keys, { value, source: `deploy outputs ${deployOutputsFile(dataDir)}` });
+    }
+  }
   for (const [key, { value, source }] of raw) {
     const parsed = parseSetting(key, value);
     if (typeof parsed === 'object' && parsed !== null && 'problem' in parsed) {
@@ -77,6 +85,25 @@ export function loadConfig(options: LoadConfigOptions = {}): DdbFaissConfig {
   const dataDir = path.resolve(cwd, config['dataDir'] as string);
   const efsRoot = raw.has('efsRoot') ? path.resolve(cwd, config['efsRoot'] as string) : path.join(dataDir, 'efs');
   return Object.freeze({ ...(config as Omit<DdbFaissConfig, 'dataDir' | 'efsRoot'>), dataDir, efsRoot });
+}
+
+/** Where `ddb-faiss deploy` writes the stack's outputs. */
+export function deployOutputsFile(dataDir: string): string {
+  return path.join(dataDir, 'aws-outputs.json');
+}
+
+/** The deployed stack's outputs as settings (table, bucket, state machine, search URL). */
+function readDeployOutputs(dataDir: string): Partial<Record<Keys, string>> {
+  const file = deployOutputsFile(dataDir);
+  if (!existsSync(file)) return {};
+  const stacks = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
+  const outputs = Object.values(stacks)[0] ?? {};
+  const settings: Partial<Record<Keys, string>> = {};
+  if (outputs['TableName']) settings.tableName = outputs['TableName'];
+  if (outputs['BucketName']) settings.bucketName = outputs['BucketName'];
+  if (outputs['StateMachineArn']) settings.stateMachineArn = outputs['StateMachineArn'];
+  if (outputs['ApiUrl']) settings.searchUrl = outputs['ApiUrl'];
+  return settings;
 }
 
 function readConfigFile(file: string, raw: Map<Keys, { value: unknown; source: string }>, problems: string[]): void {

@@ -59,6 +59,10 @@ export interface DdbFaissConfig {
   readonly maxConcurrency: number;
   /** onnxruntime intra-op threads (0 = onnxruntime's choice). @default 0 */
   readonly embedThreads: number;
+  /** The deployed indexer's ARN (aws target). @default from `ddb-faiss deploy`'s outputs */
+  readonly stateMachineArn: string | undefined;
+  /** The deployed search API's base URL (aws target). @default from `ddb-faiss deploy`'s outputs */
+  readonly searchUrl: string | undefined;
 }
 
 type Kind = 'string' | 'port' | 'positiveInt' | 'nonNegativeInt' | 'target' | 'url';
@@ -97,6 +101,8 @@ export const settingSpecs: { readonly [K in keyof DdbFaissConfig]: SettingSpec }
   maxItemsPerRun: { env: 'DDB_FAISS_MAX_ITEMS_PER_RUN', flag: 'max-items-per-run', kind: 'positiveInt' },
   maxConcurrency: { env: 'DDB_FAISS_MAX_CONCURRENCY', flag: 'max-concurrency', kind: 'positiveInt' },
   embedThreads: { env: 'DDB_FAISS_EMBED_THREADS', flag: 'embed-threads', kind: 'nonNegativeInt' },
+  stateMachineArn: { env: 'DDB_FAISS_STATE_MACHINE_ARN', flag: 'state-machine-arn', kind: 'string', optional: true },
+  searchUrl: { env: 'DDB_FAISS_SEARCH_URL', flag: 'search-url', kind: 'url', optional: true },
 };
 
 /** Defaults; `efsRoot` is derived from `dataDir` when not set anywhere. */
@@ -125,4 +131,6 @@ export const defaultValues: Omit<DdbFaissConfig, 'efsRoot'> = {
   maxItemsPerRun: 100_000,
   maxConcurrency: 2,
   embedThreads: 0,
+  stateMachineArn: undefined,
+  searchUrl: undefined,
 };

@@ -19,7 +19,12 @@ export interface PlanResult {
   readonly skipped?: string;
   /** Whether more pending items remain than this run takes. */
   readonly capped: boolean;
+  /** Age of the oldest pending item seen, from its version token (when it is a ddb-faiss timestamp). */
+  readonly oldestPendingAgeSeconds?: number;
 }
+
+/** Version tokens from {@link newVersionToken} are microseconds since the epoch: later than 2001. */
+const TIMESTAMP_TOKEN_MIN = 1e15;
 
 const SEGMENTS = 4;
 const PAGE_SIZE = 1000;
@@ -38,6 +43,7 @@ export async function planRun(context: IndexerContext, run: RunInfo): Promise<Pl
   const batches: BatchDescriptor[] = [];
   let taken = 0;
   let capped = false;
+  let oldestToken = Number.POSITIVE_INFINITY;
   let pending: VersionedKey[] = [];
   const cut = (force: boolean): void => {
     while (pending.length >= config.batchSize || (force && pending.length > 0)) {
@@ -67,7 +73,9 @@ export async function planRun(context: IndexerContext, run: RunInfo): Promise<Pl
           return;
         }
         taken += 1;
-        pending.push({ ...key, version: readVersion(config, item) });
+        const version = readVersion(config, item);
+        if (version >= TIMESTAMP_TOKEN_MIN) oldestToken = Math.min(oldestToken, version);
+        pending.push({ ...key, version });
       }
       cut(false);
       startKey = page.LastEvaluatedKey;
@@ -77,5 +85,6 @@ export async function planRun(context: IndexerContext, run: RunInfo): Promise<Pl
   cut(true);
 
   if (batches.length === 0) await releaseLease(context, run.execution);
-  return { batchCount: batches.length, itemCount: taken, batches, capped };
+  const oldest = Number.isFinite(oldestToken) && !backfill ? { oldestPendingAgeSeconds: Math.max(0, Math.round((Date.now() - oldestToken / 1000) / 1000)) } : {};
+  return { batchCount: batches.length, itemCount: taken, batches, capped, ...oldest };
 }

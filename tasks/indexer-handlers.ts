@@ -33,13 +33,30 @@ interface StageEvents {
 export function indexerStages(context: IndexerContext): { [T in IndexerTask]: (event: StageEvents[T]) => Promise<unknown> } {
   return {
     bootstrap: () => bootstrapModel(context),
-    plan: (event) => planRun(context, event.run),
+    plan: async (event) => {
+      const plan = await planRun(context, event.run);
+      if (event.run.mode === 'incremental') emitBacklogMetrics(plan);
+      return plan;
+    },
     embed: (event) => embedBatch(context, event.run, event.model, event.batch),
     merge: (event) => mergeShards(context, event.run, event.model, event.plan, event.shards),
     clear: (event) => clearFlags(context, event.run, event.merge),
     // A run rejected before it started (bad input) has no run descriptor and holds nothing.
     release: async (event) => (event.run ? releaseLease(context, event.run.execution) : undefined),
   };
+}
+
+/**
+ * Publishes the backlog to CloudWatch (the dashboard and the backlog-age alarm) as an
+ * Embedded Metric Format log line; only in Lambda, where the log line becomes a metric.
+ */
+function emitBacklogMetrics(plan: PlanResult): void {
+  if (!process.env['AWS_LAMBDA_FUNCTION_NAME']) return;
+  console.log(JSON.stringify({
+    _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: 'ddb-faiss', Dimensions: [[]], Metrics: [{ Name: 'PendingItems', Unit: 'Count' }, { Name: 'OldestPendingAgeSeconds', Unit: 'Seconds' }] }] },
+    PendingItems: plan.itemCount,
+    OldestPendingAgeSeconds: plan.oldestPendingAgeSeconds ?? 0,
+  }));
 }
 
 /** Wraps one stage as a middy handler. */

@@ -16,6 +16,7 @@ export class StateMachineNotFoundError extends Error {
 }
 
 export async function resolveStateMachineArn(config: DdbFaissConfig, sfn: SFNClient): Promise<string> {
+  if (config.stateMachineArn) return config.stateMachineArn;
   if (config.target === 'local') {
     const arn = readStackInfo(config)?.stateMachineArn;
     if (arn) return arn;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../config/config.ts';
@@ -71,6 +71,28 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ cwd: dir.path, env: {}, configFile: 'nope.json' }), /config file .*nope\.json does not exist/);
     writeFileSync(path.join(dir.path, 'bad.json'), '{ not json');
     assert.throws(() => loadConfig({ cwd: dir.path, env: {}, configFile: 'bad.json' }), /is not valid JSON/);
+    dir.remove();
+  });
+});
+
+describe('loadConfig for a deployed stack', () => {
+  it('takes table, bucket, state machine and search URL from the deploy outputs, explicit settings still winning', () => {
+    // Prepare
+    const dir = tempDir();
+    const dataDir = path.join(dir.path, '.ddb-faiss');
+    mkdirSync(dataDir);
+    writeFileSync(path.join(dataDir, 'aws-outputs.json'), JSON.stringify({
+      DdbFaiss: { TableName: 'DdbFaiss-Table-1', BucketName: 'ddbfaiss-assets-1', StateMachineArn: 'arn:aws:states:eu-west-1:123:stateMachine:DdbFaiss-indexer', ApiUrl: 'https://abc.execute-api.eu-west-1.amazonaws.com' },
+    }));
+    // Act
+    const aws = loadConfig({ cwd: dir.path, env: {}, flags: { target: 'aws', bucket: 'my-own-bucket' } });
+    const local = loadConfig({ cwd: dir.path, env: {} });
+    // Assess
+    assert.equal(aws.tableName, 'DdbFaiss-Table-1');
+    assert.equal(aws.bucketName, 'my-own-bucket');
+    assert.equal(aws.stateMachineArn, 'arn:aws:states:eu-west-1:123:stateMachine:DdbFaiss-indexer');
+    assert.equal(aws.searchUrl, 'https://abc.execute-api.eu-west-1.amazonaws.com');
+    assert.equal(local.tableName, 'ddb-faiss-items', 'the local target ignores deploy outputs');
     dir.remove();
   });
 });

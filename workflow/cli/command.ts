@@ -22,7 +22,7 @@ export interface Command {
 
 export interface ParsedCommand {
   readonly config: DdbFaissConfig;
-  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>;
   readonly positionals: readonly string[];
 }
 
@@ -49,7 +49,7 @@ export function parseCommand(command: Command, argv: readonly string[]): ParsedC
     const value = parsed.values[name];
     if (typeof value === 'string') flags[name] = value;
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   return { config: loadConfig({ flags }), values, positionals: parsed.positionals };
 }
 

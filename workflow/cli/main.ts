@@ -2,6 +2,7 @@
 import { ConfigError } from '../../config/config.ts';
 import { type Command, type CommandIo, parseCommand, println, UsageError } from './command.ts';
 import { demoCommand } from './demo.ts';
+import { deployCommand } from './deploy.ts';
 import { embedCommand } from './embed.ts';
 import { importCommand } from './import.ts';
 import { backfillCommand, runCommand } from './run.ts';
@@ -10,14 +11,15 @@ import { statusCommand } from './status.ts';
 import { modelCommand } from './model.ts';
 import { upCommand } from './up.ts';
 
-const commands: readonly Command[] = [demoCommand, upCommand, importCommand, runCommand, backfillCommand, statusCommand, searchCommand, embedCommand, modelCommand];
+// A function, not a constant: commands that run other commands (demo, deploy) import this module.
+const commands = (): readonly Command[] => [demoCommand, upCommand, importCommand, runCommand, backfillCommand, statusCommand, searchCommand, embedCommand, modelCommand, deployCommand];
 
 /** Errors whose message is the whole story: no stack trace for the user. */
 const EXPECTED_ERRORS = new Set(['ConfigError', 'PortInUseError', 'StackAlreadyRunningError', 'LocalStackNotRunningError', 'UsageError', 'BundleError', 'ModelNotFoundError', 'StateMachineNotFoundError', 'SearchFailedError']);
 
 function help(io: CommandIo): void {
   println(io.stdout, 'usage: ddb-faiss <command> [options]\n\ncommands:');
-  for (const command of commands) println(io.stdout, `  ${command.name.padEnd(16)}${command.summary}`);
+  for (const command of commands()) println(io.stdout, `  ${command.name.padEnd(16)}${command.summary}`);
   println(io.stdout, '\nEvery command takes the configuration flags (--data-dir, --table, --target, ...); see README.md.');
 }
 
@@ -28,7 +30,7 @@ export async function main(argv: readonly string[], io: CommandIo = process): Pr
     help(io);
     return name ? 0 : 2;
   }
-  const command = commands.find((candidate) => candidate.name === name);
+  const command = commands().find((candidate) => candidate.name === name);
   if (!command) {
     println(io.stderr, `ddb-faiss: unknown command "${name}"; run \`ddb-faiss help\``);
     return 2;

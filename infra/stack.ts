@@ -1,0 +1,263 @@
+/**
+ * The whole ddb-faiss system on AWS: the table (or an existing one), the assets bucket, EFS
+ * in an isolated VPC (gateway endpoints for S3 and DynamoDB, no NAT), one Lambda per task
+ * from one container image, the indexer state machine rendered from `asl/indexer.asl.json`,
+ * an EventBridge Scheduler schedule, the search HTTP API, a dashboard and alarms.
+ * Environment-agnostic: account and region come from the deploy environment.
+ */
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { HttpApi, HttpMethod, CorsHttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as efs from 'aws-cdk-lib/aws-efs';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
+import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { INDEXER_TASKS, type IndexerPlaceholder, renderIndexerDefinition } from '../asl/indexer.ts';
+import { defaultValues } from '../config/settings.ts';
+
+/** Properties of {@link DdbFaissStack}. */
+export interface DdbFaissStackProps extends StackProps {
+  /** Use this existing table (it must have the sparse GSI) instead of creating one. @default a new table */
+  readonly existingTableName?: string;
+  /** Minutes between scheduled incremental runs; 0 turns the schedule off. @default 15 */
+  readonly scheduleMinutes?: number;
+  /** Most embed batches at once. @default 10 */
+  readonly maxConcurrency?: number;
+  /** Items per embed batch. @default 500 */
+  readonly batchSize?: number;
+  /** The active model bundle's name. @default 'default' */
+  readonly modelName?: string;
+  /** X-Ray tracing of the state machine and functions. @default false */
+  readonly tracing?: boolean;
+  /** What happens to the table, bucket and file system when the stack is deleted. @default RemovalPolicy.RETAIN */
+  readonly dataRemovalPolicy?: RemovalPolicy;
+}
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const EFS_MOUNT = '/mnt/efs';
+
+/** Memory and timeout of each function, sized for its work. */
+const FUNCTIONS: Record<(typeof INDEXER_TASKS)[IndexerPlaceholder] | 'search', { memory: number; timeout: Duration }> = {
+  bootstrap: { memory: 1024, timeout: Duration.minutes(15) },
+  plan: { memory: 1024, timeout: Duration.minutes(15) },
+  embed: { memory: 3008, timeout: Duration.minutes(15) },
+  merge: { memory: 4096, timeout: Duration.minutes(15) },
+  clear: { memory: 1024, timeout: Duration.minutes(15) },
+  release: { memory: 256, timeout: Duration.minutes(2) },
+  search: { memory: 3008, timeout: Duration.seconds(29) },
+};
+
+export class DdbFaissStack extends Stack {
+  readonly table: dynamodb.ITable;
+  readonly bucket: s3.Bucket;
+  readonly fileSystem: efs.FileSystem;
+  readonly stateMachine: sfn.StateMachine;
+  readonly api: HttpApi;
+  readonly functions: Readonly<Record<string, lambda.DockerImageFunction>>;
+
+  constructor(scope: Construct, id: string, props: DdbFaissStackProps = {}) {
+    super(scope, id, props);
+    const problems = validateProps(props);
+    if (problems.length > 0) throw new Error(`invalid DdbFaissStack props:\n  - ${problems.join('\n  - ')}`);
+    const removal = props.dataRemovalPolicy ?? RemovalPolicy.RETAIN;
+    const config = defaultValues;
+
+    const vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
+      gatewayEndpoints: {
+        S3: { service: ec2.GatewayVpcEndpointAwsService.S3 },
+        DynamoDB: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },
+      },
+    });
+    const lambdaSecurityGroup = new ec2.SecurityGroup(this, 'FunctionsSecurityGroup', { vpc, description: 'ddb-faiss functions', allowAllOutbound: true });
+    const fileSystemSecurityGroup = new ec2.SecurityGroup(this, 'FileSystemSecurityGroup', { vpc, description: 'ddb-faiss EFS: NFS from the functions only', allowAllOutbound: false });
+    fileSystemSecurityGroup.addIngressRule(lambdaSecurityGroup, ec2.Port.tcp(2049), 'NFS from ddb-faiss functions');
+
+    this.fileSystem = new efs.FileSystem(this, 'FileSystem', {
+      vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      securityGroup: fileSystemSecurityGroup,
+      encrypted: true,
+      performanceMode: efs.PerformanceMode.GENERAL_PURPOSE,
+      throughputMode: efs.ThroughputMode.ELASTIC,
+      removalPolicy: removal,
+    });
+    const accessPoint = this.fileSystem.addAccessPoint('AccessPoint', {
+      path: '/ddb-faiss',
+      createAcl: { ownerUid: '1001', ownerGid: '1001', permissions: '750' },
+      posixUser: { uid: '1001', gid: '1001' },
+    });
+
+    this.table = props.existingTableName
+      ? dynamodb.Table.fromTableName(this, 'Table', props.existingTableName)
+      : this.createTable(config, removal);
+
+    this.bucket = new s3.Bucket(this, 'Assets', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      versioned: true,
+      removalPolicy: removal,
+      autoDeleteObjects: false,
+    });
+
+    const environment: Record<string, string> = {
+      DDB_FAISS_TARGET: 'aws',
+      DDB_FAISS_TABLE: this.table.tableName,
+      DDB_FAISS_BUCKET: this.bucket.bucketName,
+      DDB_FAISS_EFS_ROOT: EFS_MOUNT,
+      DDB_FAISS_MODEL: props.modelName ?? config.modelName,
+      DDB_FAISS_BATCH_SIZE: String(props.batchSize ?? config.batchSize),
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+    const image = (handler: string) =>
+      lambda.DockerImageCode.fromImageAsset(REPO_ROOT, {
+        file: 'infra/lambda-image/Dockerfile',
+        cmd: [`lambda.${handler}`],
+        exclude: ['node_modules', '.git', '.ddb-faiss', 'cdk.out', 'bench/results.json', 'test-artifacts'],
+      });
+    const functions: Record<string, lambda.DockerImageFunction> = {};
+    for (const [name, sizing] of Object.entries(FUNCTIONS)) {
+      functions[name] = new lambda.DockerImageFunction(this, `${name[0]!.toUpperCase()}${name.slice(1)}Function`, {
+        functionName: `${this.stackName}-${name}`,
+        code: image(name),
+        architecture: lambda.Architecture.X86_64,
+        memorySize: sizing.memory,
+        timeout: sizing.timeout,
+        vpc,
+        vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+        securityGroups: [lambdaSecurityGroup],
+        filesystem: lambda.FileSystem.fromEfsAccessPoint(accessPoint, EFS_MOUNT),
+        environment,
+        tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
+        logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+      });
+    }
+    this.functions = functions;
+    this.grantExactly(functions);
+
+    const stateMachineLogs = new logs.LogGroup(this, 'IndexerLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const placeholders = Object.fromEntries(Object.keys(INDEXER_TASKS).map((name) => [name, `\${${name}}`])) as Record<IndexerPlaceholder, string>;
+    this.stateMachine = new sfn.StateMachine(this, 'Indexer', {
+      stateMachineName: `${this.stackName}-indexer`,
+      definitionBody: sfn.DefinitionBody.fromString(renderIndexerDefinition({ functionArns: placeholders, maxConcurrency: props.maxConcurrency ?? 10 })),
+      definitionSubstitutions: Object.fromEntries(
+        (Object.entries(INDEXER_TASKS) as [IndexerPlaceholder, keyof typeof FUNCTIONS][]).map(([placeholder, task]) => [placeholder, functions[task]!.functionArn]),
+      ),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      logs: { destination: stateMachineLogs, level: sfn.LogLevel.ERROR, includeExecutionData: false },
+      tracingEnabled: props.tracing ?? false,
+    });
+    for (const task of Object.values(INDEXER_TASKS)) functions[task]!.grantInvoke(this.stateMachine);
+    // A Distributed Map starts child executions of its own state machine.
+    this.stateMachine.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['states:StartExecution', 'states:DescribeExecution', 'states:StopExecution'],
+      resources: [
+        this.formatArn({ service: 'states', resource: 'stateMachine', resourceName: `${this.stackName}-indexer`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+        this.formatArn({ service: 'states', resource: 'execution', resourceName: `${this.stackName}-indexer:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+      ],
+    }));
+
+    const minutes = props.scheduleMinutes ?? 15;
+    if (minutes > 0) {
+      new Schedule(this, 'IndexerSchedule', {
+        schedule: ScheduleExpression.rate(Duration.minutes(minutes)),
+        description: 'ddb-faiss incremental indexer runs',
+        target: new StepFunctionsStartExecution(this.stateMachine, { input: ScheduleTargetInput.fromObject({ mode: 'incremental' }) }),
+      });
+    }
+
+    this.api = new HttpApi(this, 'SearchApi', {
+      apiName: `${this.stackName}-search`,
+      corsPreflight: { allowOrigins: ['*'], allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST], allowHeaders: ['content-type'] },
+    });
+    this.api.addRoutes({ path: '/search', methods: [HttpMethod.GET, HttpMethod.POST], integration: new HttpLambdaIntegration('SearchIntegration', functions['search']!) });
+
+    this.addDashboardAndAlarms(functions, minutes);
+
+    new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint });
+    new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName });
+    new CfnOutput(this, 'TableName', { value: this.table.tableName });
+    new CfnOutput(this, 'FileSystemId', { value: this.fileSystem.fileSystemId });
+  }
+
+  private createTable(config: typeof defaultValues, removal: RemovalPolicy): dynamodb.Table {
+    const table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: config.groupAttribute, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: config.idAttribute, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: removal,
+    });
+    table.addGlobalSecondaryIndex({
+      indexName: config.pendingIndexName,
+      partitionKey: { name: config.pendingAttribute, type: dynamodb.AttributeType.NUMBER },
+      sortKey: { name: config.idAttribute, type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+    });
+    return table;
+  }
+
+  /** Each function gets exactly the access its stage needs. */
+  private grantExactly(functions: Record<string, lambda.DockerImageFunction>): void {
+    this.bucket.grantRead(functions['bootstrap']!);
+    this.table.grantReadWriteData(functions['plan']!); // lease (conditional put), scan of the GSI and table
+    this.table.grantReadData(functions['embed']!);
+    this.table.grantReadWriteData(functions['merge']!); // lease renewal, index status
+    this.table.grantReadWriteData(functions['clear']!); // conditional updates and deletes, poison records
+    this.table.grantReadWriteData(functions['release']!);
+    this.table.grantReadData(functions['search']!);
+  }
+
+  private addDashboardAndAlarms(functions: Record<string, lambda.DockerImageFunction>, scheduleMinutes: number): void {
+    const namespace = 'ddb-faiss';
+    const pending = new cloudwatch.Metric({ namespace, metricName: 'PendingItems', statistic: 'Maximum', period: Duration.minutes(5) });
+    const backlogAge = new cloudwatch.Metric({ namespace, metricName: 'OldestPendingAgeSeconds', statistic: 'Maximum', period: Duration.minutes(5) });
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `${this.stackName}-ddb-faiss` });
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Executions', left: [this.stateMachine.metricStarted(), this.stateMachine.metricSucceeded(), this.stateMachine.metricFailed(), this.stateMachine.metricAborted()] }),
+      new cloudwatch.GraphWidget({ title: 'Stage durations (p90)', left: Object.entries(functions).map(([name, fn]) => fn.metricDuration({ statistic: 'p90', label: name })) }),
+      new cloudwatch.GraphWidget({ title: 'Stage failures', left: Object.entries(functions).map(([name, fn]) => fn.metricErrors({ label: name })) }),
+      new cloudwatch.GraphWidget({ title: 'Pending backlog', left: [pending], right: [backlogAge] }),
+    );
+    new cloudwatch.Alarm(this, 'FailedExecutionsAlarm', {
+      alarmDescription: 'An indexer execution failed',
+      metric: this.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    new cloudwatch.Alarm(this, 'BacklogAgeAlarm', {
+      alarmDescription: 'Pending items have waited longer than three schedule intervals',
+      metric: backlogAge,
+      threshold: Math.max(15, scheduleMinutes) * 60 * 3,
+      evaluationPeriods: 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+}
+
+/** Collects every invalid property. */
+export function validateProps(props: DdbFaissStackProps): string[] {
+  const problems: string[] = [];
+  if (props.scheduleMinutes !== undefined && (!Number.isInteger(props.scheduleMinutes) || props.scheduleMinutes < 0)) problems.push(`scheduleMinutes must be a whole number >= 0 (0 = off), got ${props.scheduleMinutes}`);
+  if (props.maxConcurrency !== undefined && (!Number.isInteger(props.maxConcurrency) || props.maxConcurrency < 1 || props.maxConcurrency > 10_000)) problems.push(`maxConcurrency must be 1..10000, got ${props.maxConcurrency}`);
+  if (props.batchSize !== undefined && (!Number.isInteger(props.batchSize) || props.batchSize < 1)) problems.push(`batchSize must be a positive integer, got ${props.batchSize}`);
+  if (props.existingTableName !== undefined && !/^[A-Za-z0-9_.-]{3,255}$/.test(props.existingTableName)) problems.push(`existingTableName "${props.existingTableName}" is not a valid table name`);
+  return problems;
+}

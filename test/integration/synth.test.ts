@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { cdkDeployArgs } from '../../workflow/cli/deploy.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+describe('npm run synth', () => {
+  it('synthesizes the stack offline with no credentials', () => {
+    // Act: no AWS credentials or region in the environment
+    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('AWS_')));
+    const run = spawnSync('npm', ['run', '-s', 'synth'], { cwd: root, env: { ...env, CDK_DISABLE_CLI_TELEMETRY: 'true' }, encoding: 'utf8', timeout: 120_000 });
+    // Assess
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /DdbFaiss: \d+ resources/);
+    assert.match(run.stdout, /7 AWS::Lambda::Function/);
+    const template = JSON.parse(readFileSync(path.join(root, 'cdk.out/DdbFaiss.template.json'), 'utf8'));
+    assert.ok(Object.values(template.Resources).some((resource) => (resource as { Type: string }).Type === 'AWS::StepFunctions::StateMachine'));
+  });
+
+  it('deploy runs the bundled CDK CLI on the same app, writing outputs where --target aws reads them', () => {
+    const args = cdkDeployArgs('/tmp/data', ['scheduleMinutes=30']);
+    assert.ok(existsSync(args[0]!), 'the CDK CLI is installed');
+    assert.deepEqual(args.slice(1, 2), ['deploy']);
+    assert.ok(args.includes('--outputs-file') && args.includes('/tmp/data/aws-outputs.json'));
+    assert.match(args[args.indexOf('--app') + 1]!, /infra\/app\.ts$/);
+    assert.deepEqual(args.slice(-2), ['--context', 'scheduleMinutes=30']);
+  });
+});

@@ -1,0 +1,51 @@
+/**
+ * `ddb-faiss deploy`: deploys the CDK app with `cdk deploy` (AWS credentials from the standard
+ * chain; Docker builds the functions' image), writes the stack's outputs to
+ * `<data-dir>/aws-outputs.json` where `--target aws` picks them up, then publishes the model.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deployOutputsFile, loadConfig } from '../../config/config.ts';
+import { type Command, println } from './command.ts';
+import { main } from './main.ts';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The `cdk deploy` command line (kept apart so it can be checked without AWS). */
+export function cdkDeployArgs(dataDir: string, context: readonly string[]): string[] {
+  return [
+    path.join(REPO_ROOT, 'node_modules/aws-cdk/bin/cdk'),
+    'deploy',
+    '--app', `node --import tsx ${path.join(REPO_ROOT, 'infra/app.ts')}`,
+    '--outputs-file', deployOutputsFile(dataDir),
+    '--require-approval', 'broadening',
+    ...context.flatMap((pair) => ['--context', pair]),
+  ];
+}
+
+export const deployCommand: Command = {
+  name: 'deploy',
+  summary: 'deploy the whole system to AWS with the CDK (needs credentials and Docker)',
+  usage: 'ddb-faiss deploy [--context scheduleMinutes=15] [--context existingTableName=T] [--data-dir DIR]',
+  options: { context: { type: 'string', multiple: true } },
+  async run({ config, values }, io) {
+    mkdirSync(config.dataDir, { recursive: true });
+    const context = (values['context'] as unknown as string[] | undefined) ?? [];
+    const args = cdkDeployArgs(config.dataDir, context);
+    println(io.stdout, `$ cdk ${args.slice(1).join(' ')}`);
+    const code = await new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, args, {
+        cwd: REPO_ROOT,
+        stdio: 'inherit',
+        env: { ...process.env, CDK_HOME: path.join(config.dataDir, 'cdk-home'), CDK_DISABLE_CLI_TELEMETRY: 'true' },
+      });
+      child.on('exit', (status) => resolve(status ?? 1));
+    });
+    if (code !== 0) return code;
+    println(io.stdout, `outputs written to ${deployOutputsFile(config.dataDir)}`);
+    const aws = loadConfig({ flags: { target: 'aws', 'data-dir': config.dataDir } });
+    return main(['model', 'publish', aws.modelName, '--target', 'aws', '--data-dir', aws.dataDir], io);
+  },
+};
