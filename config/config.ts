@@ -159,6 +159,9 @@ function parseSetting(key: Keys, value: unknown): unknown {
       if (key.endsWith('Attribute') || key === 'pendingIndexName' || key === 'tableName') {
         return ATTRIBUTE_NAME.test(text) ? text : { problem: `"${text}" is not a valid DynamoDB name (letters, digits, _ . -)` };
       }
+      if (key === 'scheduleEvery') {
+        return /^\d+(\.\d+)?(ms|s|m|h|d)$/.test(text) ? text : { problem: `"${text}" is not a duration: use e.g. 30s, 5m, 1h` };
+      }
       if (key === 'bucketName') {
         return BUCKET_NAME.test(text) ? text : { problem: `"${text}" is not a valid S3 bucket name` };
       }

@@ -63,6 +63,8 @@ export interface DdbFaissConfig {
   readonly stateMachineArn: string | undefined;
   /** The deployed search API's base URL (aws target). @default from `ddb-faiss deploy`'s outputs */
   readonly searchUrl: string | undefined;
+  /** `up` starts an incremental run this often (e.g. `5m`); unset = no schedule. @default undefined */
+  readonly scheduleEvery: string | undefined;
 }
 
 type Kind = 'string' | 'port' | 'positiveInt' | 'nonNegativeInt' | 'target' | 'url';
@@ -103,6 +105,7 @@ export const settingSpecs: { readonly [K in keyof DdbFaissConfig]: SettingSpec }
   embedThreads: { env: 'DDB_FAISS_EMBED_THREADS', flag: 'embed-threads', kind: 'nonNegativeInt' },
   stateMachineArn: { env: 'DDB_FAISS_STATE_MACHINE_ARN', flag: 'state-machine-arn', kind: 'string', optional: true },
   searchUrl: { env: 'DDB_FAISS_SEARCH_URL', flag: 'search-url', kind: 'url', optional: true },
+  scheduleEvery: { env: 'DDB_FAISS_SCHEDULE_EVERY', flag: 'schedule-every', kind: 'string', optional: true },
 };
 
 /** Defaults; `efsRoot` is derived from `dataDir` when not set anywhere. */
@@ -133,4 +136,5 @@ export const defaultValues: Omit<DdbFaissConfig, 'efsRoot'> = {
   embedThreads: 0,
   stateMachineArn: undefined,
   searchUrl: undefined,
+  scheduleEvery: undefined,
 };

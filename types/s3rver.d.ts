@@ -9,6 +9,5 @@ declare module 's3rver' {
     constructor(options: S3rverOptions);
     /** Koa's request listener. */
     callback(): (request: IncomingMessage, response: ServerResponse) => void;
-    readonly logger: { close(): void };
   }
 }

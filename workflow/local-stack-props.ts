@@ -12,12 +12,17 @@ import type { LocalStackProps } from '../local-stack/stack.ts';
 import { apiGateway } from '../local-stack/api-gateway.ts';
 import { createIndexerHandlers } from '../tasks/indexer-handlers.ts';
 import { createSearchHandler } from '../tasks/search-handler.ts';
+import { monitorApi } from './monitor/api.ts';
 
 export function localStackProps(config: DdbFaissConfig): LocalStackProps {
   return {
     config,
     createHandlers: ({ clients }) => createIndexerHandlers({ config, clients }),
-    httpApp: ({ clients }) => apiGateway({ '/search': createSearchHandler({ config, clients }) }),
+    httpApp: ({ clients, stateMachineArns }) =>
+      apiGateway(
+        { '/search': createSearchHandler({ config, clients }) },
+        monitorApi({ config, clients, stateMachineArn: () => stateMachineArns[config.stateMachineName] ?? '' }),
+      ),
     stateMachines: {
       [config.stateMachineName]: renderIndexerDefinition({ functionArns: localFunctionArns(config.region), maxConcurrency: config.maxConcurrency }),
     },

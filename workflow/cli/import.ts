@@ -4,12 +4,13 @@
  * line number and skipped; good ones are kept.
  */
 import { type AttributeValue, BatchWriteItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { resolveEndpoints } from '../../aws/endpoints.ts';
 import { newVersionToken, RESERVED_GROUP } from '../../indexer/items.ts';
 import { type Command, println, UsageError } from './command.ts';
+import { progressOutput } from './progress.ts';
 
 const WRITE_BATCH = 25;
 const CONCURRENT_WRITES = 8;
@@ -39,12 +40,21 @@ export const importCommand: Command = {
     const errors: { line: number; reason: string }[] = [];
     let imported = 0;
     const started = Date.now();
+    const totalBytes = statSync(file).size;
+    let readBytes = 0;
+    const output = progressOutput(io.stdout);
     const progress = (final = false): void => {
       if (values['json']) return;
       const rate = imported / Math.max(0.001, (Date.now() - started) / 1000);
       const text = `imported ${imported} items (${Math.round(rate)}/s)${errors.length ? `, ${errors.length} bad lines` : ''}`;
-      if (io.stdout.isTTY && !final) io.stdout.write(`\r${text}`);
-      else if (final || imported % 5000 === 0) println(io.stdout, `${io.stdout.isTTY ? '\r' : ''}${text}`);
+      if (final) {
+        output.done();
+        println(io.stdout, text);
+      } else if (io.stdout.isTTY) {
+        output.live(`${text} `, Math.round((readBytes / Math.max(1, totalBytes)) * 100), 100);
+      } else if (imported % 5000 === 0) {
+        println(io.stdout, text);
+      }
     };
 
     const write = async (requests: WriteRequest[]): Promise<void> => {
@@ -75,6 +85,7 @@ export const importCommand: Command = {
       let lineNumber = 0;
       for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
         lineNumber += 1;
+        readBytes += Buffer.byteLength(line) + 1;
         if (line.trim() === '') continue;
         const item = parseLine(line, idField, groupField, textField, defaultGroup);
         if ('reason' in item) {

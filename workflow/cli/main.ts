@@ -6,13 +6,15 @@ import { deployCommand } from './deploy.ts';
 import { embedCommand } from './embed.ts';
 import { importCommand } from './import.ts';
 import { backfillCommand, runCommand } from './run.ts';
+import { scheduleCommand } from './schedule.ts';
 import { searchCommand } from './search.ts';
 import { statusCommand } from './status.ts';
 import { modelCommand } from './model.ts';
+import { monitorCommand } from './monitor.ts';
 import { upCommand } from './up.ts';
 
 // A function, not a constant: commands that run other commands (demo, deploy) import this module.
-const commands = (): readonly Command[] => [demoCommand, upCommand, importCommand, runCommand, backfillCommand, statusCommand, searchCommand, embedCommand, modelCommand, deployCommand];
+const commands = (): readonly Command[] => [demoCommand, upCommand, importCommand, runCommand, backfillCommand, statusCommand, searchCommand, scheduleCommand, monitorCommand, embedCommand, modelCommand, deployCommand];
 
 /** Errors whose message is the whole story: no stack trace for the user. */
 const EXPECTED_ERRORS = new Set(['ConfigError', 'PortInUseError', 'StackAlreadyRunningError', 'LocalStackNotRunningError', 'UsageError', 'BundleError', 'ModelNotFoundError', 'StateMachineNotFoundError', 'SearchFailedError']);

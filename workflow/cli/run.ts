@@ -4,6 +4,7 @@ import { resolveEndpoints } from '../../aws/endpoints.ts';
 import { resolveStateMachineArn, type RunOrigin, startRun, watchRun } from '../indexer-client.ts';
 import { seconds, type StageProgress } from '../run-progress.ts';
 import { type Command, type CommandIo, type ParsedCommand, println } from './command.ts';
+import { progressOutput } from './progress.ts';
 
 const SYMBOL: Record<StageProgress['status'], string> = { waiting: ' ', running: '>', succeeded: '+', failed: 'x', retried: '~' };
 
@@ -19,17 +20,21 @@ async function runIndexer(origin: RunOrigin, { config, values }: ParsedCommand, 
     if (!values['json']) println(io.stdout, `started ${executionArn}`);
     const printed = new Map<string, string>();
     const started = Date.now();
+    const output = progressOutput(io.stdout);
     const final = await watchRun(clients.stepFunctions, executionArn, (progress) => {
       if (values['json']) return;
       for (const stage of progress.stages) {
-        const line = `${SYMBOL[stage.status]} ${stage.name.padEnd(20)} ${stage.status.padEnd(9)} ${stage.detail ?? ''}${stage.status === 'running' ? '' : ` ${seconds(stage.startedAt, stage.endedAt)}`}`.trimEnd();
-        // Line by line: a stage is printed when its status or counts change.
-        if (stage.status !== 'waiting' && printed.get(stage.name) !== `${stage.status}${stage.detail}`) {
-          printed.set(stage.name, `${stage.status}${stage.detail}`);
-          println(io.stdout, line);
-        }
+        if (stage.status === 'waiting' || stage.status === 'running') continue;
+        // A stage is printed once it ends (or its outcome changes).
+        const key = `${stage.status}${stage.detail}`;
+        if (printed.get(stage.name) === key) continue;
+        printed.set(stage.name, key);
+        output.line(`${SYMBOL[stage.status]} ${stage.name.padEnd(20)} ${stage.status.padEnd(9)} ${stage.detail ?? ''} ${seconds(stage.startedAt, stage.endedAt)}`.trimEnd());
       }
+      const running = progress.stages.find((stage) => stage.status === 'running');
+      if (running?.name === 'Embed batches') output.live(`${SYMBOL.running} Embed batches       `, progress.batches.done, progress.batches.total);
     });
+    output.done();
     const ok = final.status === 'SUCCEEDED';
     if (values['json']) {
       println(io.stdout, JSON.stringify({ executionArn, status: final.status, output: final.output ? JSON.parse(final.output) : null, error: final.error, cause: final.cause }));

@@ -2,6 +2,7 @@
 import { startLocalStack } from '../../local-stack/stack.ts';
 import { ensureModelPublished, localStackProps } from '../local-stack-props.ts';
 import { type Command, println } from './command.ts';
+import { parseDuration, Scheduler } from '../scheduler.ts';
 
 export const upCommand: Command = {
   name: 'up',
@@ -24,13 +25,19 @@ export const upCommand: Command = {
     println(io.stdout, `http            ${endpoints.http}`);
     println(io.stdout, `efs             ${config.efsRoot}`);
     if (stack.info.stateMachineArn) println(io.stdout, `state machine   ${stack.info.stateMachineArn}`);
-    println(io.stdout, 'ready');
 
+    const scheduler = config.scheduleEvery
+      ? new Scheduler({ stepFunctions: stack.clients.stepFunctions, stateMachineArn: stack.info.stateMachineArn, everyMs: parseDuration(config.scheduleEvery), log })
+      : undefined;
+    scheduler?.start();
+    println(io.stdout, `monitor         ${endpoints.http}/`);
+    println(io.stdout, 'ready');
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', () => resolve('SIGINT'));
       process.once('SIGTERM', () => resolve('SIGTERM'));
     });
     println(io.stdout, `${signal}: stopping`);
+    await scheduler?.stop();
     await stack.close();
     println(io.stdout, 'stopped');
     return 0;

@@ -1,0 +1,93 @@
+import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { parseDuration, Scheduler } from '../../workflow/scheduler.ts';
+import { IndexerHarness, sentences } from '../helpers/indexer.ts';
+import { tempDir } from '../helpers/local-stack.ts';
+
+describe('scheduler', () => {
+  const dir = tempDir();
+  let h: IndexerHarness;
+  before(async () => {
+    h = await IndexerHarness.start(dir.path);
+  });
+  after(async () => {
+    await h.close();
+    dir.remove();
+  });
+
+  it('parses durations and rejects nonsense', () => {
+    assert.equal(parseDuration('30s'), 30_000);
+    assert.equal(parseDuration('5m'), 300_000);
+    assert.equal(parseDuration('1.5h'), 5_400_000);
+    assert.throws(() => parseDuration('soon'), /not a duration/);
+    assert.throws(() => parseDuration('10ms'), /too short/);
+  });
+
+  it('never starts a second run while one is going, and logs the skipped tick', async () => {
+    // Prepare: a run whose embed stage takes a while
+    await h.put(sentences(60));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    h.overrides = (real) => ({ embed: async (event) => { await gate; return real.embed(event); } });
+    const lines: string[] = [];
+    const scheduler = new Scheduler({ stepFunctions: h.stack.clients.stepFunctions, stateMachineArn: h.stack.stateMachineArns['indexer']!, everyMs: 60_000, log: (line) => lines.push(line) });
+    // Act
+    const first = await scheduler.tick();
+    const second = await scheduler.tick();
+    release();
+    await h.stack.stepFunctions.settled((first as { started: string }).started);
+    h.overrides = () => ({});
+    const third = await scheduler.tick();
+    await h.stack.stepFunctions.settled((third as { started: string }).started);
+    // Assess
+    assert.ok('started' in first);
+    assert.ok('skipped' in second);
+    assert.ok('started' in third);
+    assert.match(lines.join('\n'), /skipped a tick: scheduled-.* is still running/);
+    const executions = await h.stack.clients.stepFunctions.send(new ListExecutionsCommand({ stateMachineArn: h.stack.stateMachineArns['indexer'] }));
+    assert.equal(executions.executions!.filter((execution) => execution.name?.startsWith('scheduled-')).length, 2);
+    assert.deepEqual(await h.pendingIds(), []);
+  });
+
+  it('ddb-faiss schedule runs on the interval and stops cleanly on SIGINT', async () => {
+    // Prepare: `up` for the stack is this process's harness; the command finds it through stack.json
+    const cli = new URL('../../bin/ddb-faiss.js', import.meta.url).pathname;
+    const child = spawn(process.execPath, ['--openssl-legacy-provider', cli, 'schedule', '--every', '1s', '--state-machine', 'indexer', '--data-dir', dir.path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    // Act: wait for a scheduled start, then interrupt
+    const deadline = Date.now() + 20_000;
+    while (!/scheduler: started/.test(output) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    child.kill('SIGINT');
+    const code = await exit;
+    // Assess
+    assert.match(output, /an incremental run every 1 s/);
+    assert.match(output, /scheduler: started scheduled-/);
+    assert.match(output, /SIGINT: stopping the scheduler\s+stopped/);
+    assert.equal(code, 0);
+  });
+});
+
+describe('ddb-faiss up --schedule-every', () => {
+  it('runs scheduled executions inside up and shuts down cleanly', async () => {
+    const dir = tempDir();
+    const cli = new URL('../../bin/ddb-faiss.js', import.meta.url).pathname;
+    const child = spawn(process.execPath, ['--openssl-legacy-provider', cli, 'up', '--data-dir', dir.path, '--dynamodb-port', '0', '--s3-port', '0', '--sfn-port', '0', '--http-port', '0', '--schedule-every', '1s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const deadline = Date.now() + 60_000;
+    while (!/scheduler: started/.test(output) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    child.kill('SIGTERM');
+    assert.equal(await exit, 0, output);
+    assert.match(output, /monitor\s+http:\/\/127\.0\.0\.1:\d+\//);
+    assert.match(output, /scheduler: started scheduled-/);
+    assert.match(output, /SIGTERM: stopping\s+stopped/);
+    dir.remove();
+  });
+});

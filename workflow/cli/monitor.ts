@@ -1,0 +1,44 @@
+/**
+ * `ddb-faiss monitor`: serves the monitor page on 127.0.0.1 for any target. `up` already
+ * serves it for the local stack; this is how to watch a deployed stack (`--target aws`):
+ * the page's API reads through the AWS SDK, and `/search` is forwarded to the deployed API.
+ */
+import { createServer } from 'node:http';
+import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
+import { resolveEndpoints } from '../../aws/endpoints.ts';
+import { closeServer, listenLocal } from '../../local-stack/listen.ts';
+import { resolveStateMachineArn } from '../indexer-client.ts';
+import { monitorApi } from '../monitor/api.ts';
+import { type Command, println } from './command.ts';
+
+export const monitorCommand: Command = {
+  name: 'monitor',
+  summary: 'serve the live monitor page for the target (e.g. a deployed stack) on 127.0.0.1',
+  usage: 'ddb-faiss monitor [--target aws] [--http-port N]',
+  async run({ config }, io) {
+    const endpoints = resolveEndpoints(config);
+    const clients = createAwsClients(config, endpoints);
+    const stateMachineArn = await resolveStateMachineArn(config, clients.stepFunctions);
+    const api = monitorApi({ config, clients, stateMachineArn: () => stateMachineArn });
+    const server = createServer((request, response) => {
+      if (!request.url?.startsWith('/search') || !endpoints.http) {
+        api(request, response);
+        return;
+      }
+      void fetch(`${endpoints.http}${request.url}`).then(
+        async (answer) => response.writeHead(answer.status, { 'content-type': 'application/json' }).end(await answer.text()),
+        (error: Error) => response.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ message: error.message })),
+      );
+    });
+    const port = await listenLocal(server, config.httpPort, 'the monitor', 'http-port');
+    println(io.stdout, `monitor of ${stateMachineArn} at http://127.0.0.1:${port}/`);
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    });
+    println(io.stdout, `${signal}: stopping`);
+    await closeServer(server);
+    destroyAwsClients(clients);
+    return 0;
+  },
+};

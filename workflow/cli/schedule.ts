@@ -1,0 +1,39 @@
+/** `ddb-faiss schedule --every 5m`: scheduled incremental runs until SIGINT/SIGTERM. */
+import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
+import { resolveEndpoints } from '../../aws/endpoints.ts';
+import { resolveStateMachineArn } from '../indexer-client.ts';
+import { parseDuration, Scheduler } from '../scheduler.ts';
+import { type Command, println, UsageError } from './command.ts';
+
+export const scheduleCommand: Command = {
+  name: 'schedule',
+  summary: 'start an incremental run every interval (never two at once) until Ctrl-C',
+  usage: 'ddb-faiss schedule --every <duration, e.g. 30s, 5m, 1h>',
+  options: { every: { type: 'string' } },
+  async run({ config, values }, io) {
+    if (!values['every']) throw new UsageError('schedule needs --every <duration>');
+    let everyMs: number;
+    try {
+      everyMs = parseDuration(String(values['every']));
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    const clients = createAwsClients(config, resolveEndpoints(config));
+    const scheduler = new Scheduler({
+      stepFunctions: clients.stepFunctions,
+      stateMachineArn: await resolveStateMachineArn(config, clients.stepFunctions),
+      everyMs,
+      log: (line) => println(io.stdout, `${new Date().toISOString()} ${line}`),
+    });
+    scheduler.start();
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    });
+    println(io.stdout, `${signal}: stopping the scheduler`);
+    await scheduler.stop();
+    destroyAwsClients(clients);
+    println(io.stdout, 'stopped');
+    return 0;
+  },
+};

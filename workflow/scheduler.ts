@@ -1,0 +1,65 @@
+/**
+ * Scheduled incremental runs with EventBridge semantics: a tick every interval starts an
+ * execution, unless one is still running, in which case the tick is skipped and logged
+ * (never a second writer). Used by `ddb-faiss schedule` and by `up` when configured.
+ */
+import { ListExecutionsCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { startRun } from './indexer-client.ts';
+
+/** Parses `30s`, `5m`, `1h`, `1d` (or plain milliseconds) into milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!match) throw new Error(`"${text}" is not a duration: use e.g. 30s, 5m, 1h`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? 'ms']!;
+  const ms = Number(match[1]) * unit;
+  if (ms < 1000) throw new Error(`"${text}" is too short: the shortest interval is 1s`);
+  return ms;
+}
+
+export type TickOutcome = { readonly started: string } | { readonly skipped: string };
+
+export interface SchedulerProps {
+  readonly stepFunctions: SFNClient;
+  readonly stateMachineArn: string;
+  readonly everyMs: number;
+  readonly log: (line: string) => void;
+}
+
+export class Scheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<TickOutcome | undefined> = Promise.resolve(undefined);
+
+  constructor(private readonly props: SchedulerProps) {}
+
+  /** Starts ticking; the first tick comes after one interval, as with a rate schedule. */
+  start(): void {
+    this.props.log(`scheduler: an incremental run every ${this.props.everyMs / 1000} s`);
+    this.timer = setInterval(() => {
+      this.inFlight = this.tick().catch((error: unknown) => {
+        this.props.log(`scheduler: tick failed: ${(error as Error).message}`);
+        return undefined;
+      });
+    }, this.props.everyMs);
+  }
+
+  /** One tick: start a run unless one is running. */
+  async tick(): Promise<TickOutcome> {
+    const { stepFunctions, stateMachineArn, log } = this.props;
+    const running = await stepFunctions.send(new ListExecutionsCommand({ stateMachineArn, statusFilter: 'RUNNING', maxResults: 1 }));
+    const current = running.executions?.[0];
+    if (current) {
+      log(`scheduler: skipped a tick: ${current.name} is still running`);
+      return { skipped: current.name ?? 'unknown' };
+    }
+    const executionArn = await startRun(stepFunctions, stateMachineArn, 'scheduled');
+    log(`scheduler: started ${executionArn.split(':').pop()}`);
+    return { started: executionArn };
+  }
+
+  /** Stops ticking and waits for a tick in progress to finish. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.inFlight;
+  }
+}
