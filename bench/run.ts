@@ -33,8 +33,8 @@ const results = {
   e2e_stage_s: Object.fromEntries(Object.entries(e2e.stageSeconds).map(([stage, s]) => [stage, Number(s.toFixed(2))])),
   e2e_own_text_top_hit: e2e.ownTextTopHit,
   e2e_own_text_tied_top_hit: e2e.ownTextTiedTopHit,
-  merge_1k_into_10k_s: null,
-  merge_1k_into_100k_s: null,
+  merge_1k_into_10k_s: round(search10k.merge1kSeconds),
+  merge_1k_into_100k_s: search100k ? round(search100k.merge1kSeconds) : null,
   search_p50_ms_10k: round(search10k.p50Ms),
   search_p99_ms_10k: round(search10k.p99Ms),
   search_p50_ms_100k: search100k ? round(search100k.p50Ms) : null,
@@ -68,6 +68,7 @@ const rows: [string, string][] = [
     ['  Faiss alone', `p50 ${row.faissP50Ms.toFixed(1)} ms, p99 ${row.faissP99Ms.toFixed(1)} ms`],
     ['  query embedding / hydration', `p50 ${row.embedP50Ms.toFixed(2)} ms / ${row.hydrateP50Ms.toFixed(2)} ms`],
     ['  index load', `${row.loadSeconds.toFixed(2)} s`],
+    [`merge stage: 1,000 new items into ${row.vectors} vectors`, `${row.merge1kSeconds.toFixed(2)} s`],
   ]),
   ['peak RSS (whole process)', `${results.peak_rss_mb} MB`],
 ];

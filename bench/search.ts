@@ -14,6 +14,9 @@ import { bootstrapModel } from '../indexer/bootstrap.ts';
 import { startLocalStack } from '../local-stack/stack.ts';
 import { IndexReader } from '../search/index-reader.ts';
 import { search } from '../search/query.ts';
+import { acquireLease } from '../indexer/lease.ts';
+import { mergeShards } from '../indexer/merge.ts';
+import { writeShard } from '../indexer/run-files.ts';
 import { tempDir, testConfig } from '../test/helpers/local-stack.ts';
 import { ensureModelPublished, localStackProps } from '../workflow/local-stack-props.ts';
 
@@ -28,6 +31,8 @@ export interface SearchBench {
   readonly hydrateP50Ms: number;
   readonly queriesPerSecond: number;
   readonly loadSeconds: number;
+  /** The merge stage folding 1,000 new items into this index: seconds and peak RSS growth. */
+  readonly merge1kSeconds: number;
 }
 
 const percentile = (values: number[], p: number): number => {
@@ -88,7 +93,21 @@ export async function benchSearch(stsDirectory: string, vectors: number, queries
       hydrate.push(result.timings.hydrate);
     }
     const elapsed = (performance.now() - started) / 1000;
+
+    // Merge cost: the real merge stage adds a shard of 1,000 new items to this index.
+    const run = { mode: 'incremental' as const, execution: 'bench-merge' };
+    await acquireLease(context, run.execution);
+    const fresh = questions.concat(base).slice(0, 1000).map((text, i) => `${text} [new ${i}]`);
+    const embedded = await embedder.embed(fresh);
+    const flat = new Float32Array(fresh.length * model.dimensions);
+    embedded.forEach((result, i) => result.ok && flat.set(result.vector, i * model.dimensions));
+    const shard = writeShard(config.efsRoot, run.execution, 1, model.checksum, fresh.map((_, i) => ({ group: 'new', id: `n${i}`, version: 1, kind: 'vector' as const, row: i })), flat);
+    const m0 = performance.now();
+    const merged = await mergeShards(context, run, model, { batchCount: 1 }, [shard]);
+    const merge1kSeconds = (performance.now() - m0) / 1000;
+    if (merged.vectors !== vectors + 1000) throw new Error(`merge produced ${merged.vectors} vectors, expected ${vectors + 1000}`);
     return {
+      merge1kSeconds,
       vectors,
       queries: questions.length,
       p50Ms: percentile(totals, 50),

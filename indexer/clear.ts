@@ -8,6 +8,7 @@
 import { ConditionalCheckFailedException, DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { forEachConcurrently } from './concurrency.ts';
 import type { IndexerContext, RunInfo } from './context.ts';
 import { keyAttributes, RESERVED_GROUP } from './items.ts';
 import { releaseLease } from './lease.ts';
@@ -22,7 +23,8 @@ export interface ClearResult {
   readonly poisonRecorded: number;
 }
 
-const CONCURRENCY = 16;
+// Conditional updates in flight at once: each is one small request, so overlap hides latency.
+const CONCURRENCY = 32;
 
 export const poisonRecordKey = (entry: Pick<ShardEntry, 'group' | 'id'>) => ({ group: RESERVED_GROUP, id: `poison#${entry.group}#${entry.id}` });
 
@@ -69,11 +71,7 @@ export async function clearFlags(context: IndexerContext, run: RunInfo, merge: P
     }
   };
 
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < entries.length) await clearOne(entries[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, entries.length) }, worker));
+  await forEachConcurrently(entries, CONCURRENCY, clearOne);
   await releaseLease(context, run.execution);
   return { cleared, deleted, keptPending, poisonRecorded };
 }

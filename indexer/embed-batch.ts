@@ -8,6 +8,7 @@ import { type AttributeValue, BatchGetItemCommand, type BatchGetItemCommandOutpu
 import path from 'node:path';
 import { loadEmbedder } from '../embedding/runtime.ts';
 import type { IndexerContext, ModelDescriptor, RunInfo } from './context.ts';
+import { forEachConcurrently } from './concurrency.ts';
 import { TransientError } from './errors.ts';
 import { DELETE_MARKER_ATTRIBUTE, keyAttributes, poisonReason, readKey, readVersion, type VersionedKey } from './items.ts';
 import { entryKey } from '../index-store/index-state.ts';
@@ -16,13 +17,16 @@ import { type BatchDescriptor, readBatch, type ShardDescriptor, type ShardEntry,
 const KEYS_PER_GET = 100;
 const UNPROCESSED_ATTEMPTS = 8;
 
+/** BatchGetItem requests in flight at once while reading a batch's items. */
+const CONCURRENT_GETS = 4;
+
 async function fetchItems(context: IndexerContext, keys: readonly VersionedKey[]): Promise<Map<string, Record<string, AttributeValue>>> {
   const { config, clients } = context;
   const found = new Map<string, Record<string, AttributeValue>>();
-  for (let start = 0; start < keys.length; start += KEYS_PER_GET) {
+  const fetchChunk = async (chunk: readonly VersionedKey[]): Promise<void> => {
     let request: Record<string, KeysAndAttributes> | undefined = {
       [config.tableName]: {
-        Keys: keys.slice(start, start + KEYS_PER_GET).map((key) => keyAttributes(config, key)),
+        Keys: chunk.map((key) => keyAttributes(config, key)),
         ConsistentRead: true,
         ProjectionExpression: '#g, #i, #c, #p, #d',
         ExpressionAttributeNames: { '#g': config.groupAttribute, '#i': config.idAttribute, '#c': config.contentAttribute, '#p': config.pendingAttribute, '#d': DELETE_MARKER_ATTRIBUTE },
@@ -38,7 +42,10 @@ async function fetchItems(context: IndexerContext, keys: readonly VersionedKey[]
       }
       request = response.UnprocessedKeys;
     }
-  }
+  };
+  const chunks: VersionedKey[][] = [];
+  for (let start = 0; start < keys.length; start += KEYS_PER_GET) chunks.push(keys.slice(start, start + KEYS_PER_GET));
+  await forEachConcurrently(chunks, CONCURRENT_GETS, fetchChunk);
   return found;
 }
 
