@@ -24,6 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INDEXER_TASKS, type IndexerPlaceholder, renderIndexerDefinition } from '../asl/indexer.ts';
 import { defaultValues } from '../config/settings.ts';
+import { bundleLambdas } from './bundle.ts';
 
 /** Properties of {@link DdbFaissStack}. */
 export interface DdbFaissStackProps extends StackProps {
@@ -122,6 +123,7 @@ export class DdbFaissStack extends Stack {
       DDB_FAISS_BATCH_SIZE: String(props.batchSize ?? config.batchSize),
       NODE_OPTIONS: '--enable-source-maps',
     };
+    bundleLambdas();
     const image = (handler: string) =>
       lambda.DockerImageCode.fromImageAsset(REPO_ROOT, {
         file: 'infra/lambda-image/Dockerfile',

@@ -21,6 +21,20 @@ describe('npm run synth', () => {
     assert.ok(Object.values(template.Resources).some((resource) => (resource as { Type: string }).Type === 'AWS::StepFunctions::StateMachine'));
   });
 
+  it('bundles the Lambda handlers offline with esbuild into one module that loads and runs', async () => {
+    // Prepare: synth (previous test) wrote the bundle
+    const bundle = path.join(root, 'infra/lambda-image/dist/lambda.mjs');
+    assert.ok(existsSync(bundle), 'synth bundles the handlers');
+    // Act
+    const handlers = (await import(bundle)) as Record<string, (event: unknown, context: unknown) => Promise<unknown>>;
+    const released = await handlers['release']!({}, { getRemainingTimeInMillis: () => 1000, functionName: 'release', awsRequestId: 'x' });
+    // Assess
+    assert.deepEqual(Object.keys(handlers).sort(), ['bootstrap', 'clear', 'embed', 'merge', 'plan', 'release', 'search']);
+    assert.equal(released, undefined, 'a run rejected before it started holds no lease');
+    const source = readFileSync(bundle, 'utf8');
+    assert.match(source, /from "faiss-node"|require\("faiss-node"\)|import\("faiss-node"\)/, 'faiss-node stays external');
+  });
+
   it('deploy runs the bundled CDK CLI on the same app, writing outputs where --target aws reads them', () => {
     const args = cdkDeployArgs('/tmp/data', ['scheduleMinutes=30']);
     assert.ok(existsSync(args[0]!), 'the CDK CLI is installed');
