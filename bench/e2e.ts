@@ -26,7 +26,6 @@ export interface E2eBench {
   readonly ownTextTopHit: number;
   /** Items tied for the top score with another item whose vector is identical. */
   readonly ownTextTiedTopHit: number;
-  readonly peakRssMb: number;
 }
 
 /** Distinct sentences: STS train + dev, deduplicated ignoring case and punctuation (exact ties would make "top hit" ambiguous). */
@@ -98,7 +97,6 @@ export async function benchEndToEnd(stsDirectory: string, count: number): Promis
       stageSeconds,
       ownTextTopHit: top,
       ownTextTiedTopHit: tiedTop,
-      peakRssMb: process.resourceUsage().maxRSS / 1024,
     };
   } finally {
     await stack.close();

@@ -8,7 +8,6 @@ export interface EmbeddingBench {
   readonly byBatchSize: { readonly batchSize: number; readonly itemsPerSecond: number }[];
   readonly bestItemsPerSecond: number;
   readonly stsDevSpearman: number;
-  readonly peakRssMb: number;
 }
 
 export async function benchEmbedding(stsDir: string, quick: boolean): Promise<EmbeddingBench> {
@@ -33,6 +32,5 @@ export async function benchEmbedding(stsDir: string, quick: boolean): Promise<Em
     byBatchSize,
     bestItemsPerSecond: Math.max(...byBatchSize.map((row) => row.itemsPerSecond)),
     stsDevSpearman,
-    peakRssMb: process.resourceUsage().maxRSS / 1024,
   };
 }

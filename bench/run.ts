@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { stsDir } from '../embedding/sts.ts';
 import { benchEndToEnd } from './e2e.ts';
+import { withPeakRss } from './rss.ts';
 import { benchEmbedding } from './embedding.ts';
 import { benchSearch, type SearchBench } from './search.ts';
 
@@ -11,10 +12,19 @@ process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 const quick = process.argv.includes('--quick');
 const ARTICLE_SECONDS_PER_ITEM = 0.75;
 
-const embedding = await benchEmbedding(stsDir(), quick);
-const e2e = await benchEndToEnd(stsDir(), 10_000);
-const search10k = await benchSearch(stsDir(), 10_000);
-const search100k: SearchBench | null = quick ? null : await benchSearch(stsDir(), 100_000);
+// Phases run one after another; each reports the peak RSS sampled while it ran.
+const rss: Record<string, number> = {};
+const phase = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+  global.gc?.();
+  const { result, peakRssMb } = await withPeakRss(run);
+  rss[name] = peakRssMb;
+  return result;
+};
+const embedding = await phase('embedding', () => benchEmbedding(stsDir(), quick));
+const e2e = await phase('end_to_end_10k', () => benchEndToEnd(stsDir(), 10_000));
+const e2e100k = quick ? null : await phase('end_to_end_100k', () => benchEndToEnd(stsDir(), 100_000));
+const search10k = await phase('search_and_merge_10k', () => benchSearch(stsDir(), 10_000));
+const search100k: SearchBench | null = quick ? null : await phase('search_and_merge_100k', () => benchSearch(stsDir(), 100_000));
 
 const round = (value: number): number => Number(value.toFixed(2));
 const results = {
@@ -48,7 +58,11 @@ const results = {
     queries_per_s: Math.round(row.queriesPerSecond),
     load_s: round(row.loadSeconds),
   })),
-  peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+  e2e_100k_items_per_s: e2e100k ? Math.round(e2e100k.itemsPerSecond) : null,
+  e2e_100k_stage_s: e2e100k ? Object.fromEntries(Object.entries(e2e100k.stageSeconds).map(([stage, s]) => [stage, Number(s.toFixed(2))])) : null,
+  e2e_100k_own_text_top_hit: e2e100k ? e2e100k.ownTextTopHit + e2e100k.ownTextTiedTopHit : null,
+  peak_rss_mb: Math.max(...Object.values(rss)),
+  peak_rss_mb_by_phase: rss,
 };
 writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
 
@@ -63,6 +77,14 @@ const rows: [string, string][] = [
   ...Object.entries(e2e.stageSeconds).map(([stage, s]): [string, string] => [`    ${stage}`, `${s.toFixed(1)} s`]),
   ['  items that are their own text\'s top hit', `${e2e.ownTextTopHit} of ${e2e.items} (+${e2e.ownTextTiedTopHit} tied with an identical vector)`],
   ['end-to-end speed-up over the article', `${Math.round(e2e.itemsPerSecond * ARTICLE_SECONDS_PER_ITEM)}x`],
+  ...(e2e100k
+    ? [
+        [`end to end, ${e2e100k.items} items (import + run)`, `${Math.round(e2e100k.itemsPerSecond)} items/s`] as [string, string],
+        ['  import / indexer run', `${e2e100k.importSeconds.toFixed(1)} s / ${e2e100k.runSeconds.toFixed(1)} s`] as [string, string],
+        ...Object.entries(e2e100k.stageSeconds).map(([stage, s]): [string, string] => [`    ${stage}`, `${s.toFixed(1)} s`]),
+        ['  own text is the top hit (incl. ties)', `${e2e100k.ownTextTopHit + e2e100k.ownTextTiedTopHit} of ${e2e100k.items}`] as [string, string],
+      ]
+    : []),
   ...[search10k, search100k].filter((row): row is SearchBench => row !== null).flatMap((row): [string, string][] => [
     [`search, ${row.vectors} vectors (embed + Faiss + hydrate)`, `p50 ${row.p50Ms.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms, ${Math.round(row.queriesPerSecond)} queries/s`],
     ['  Faiss alone', `p50 ${row.faissP50Ms.toFixed(1)} ms, p99 ${row.faissP99Ms.toFixed(1)} ms`],
@@ -70,7 +92,7 @@ const rows: [string, string][] = [
     ['  index load', `${row.loadSeconds.toFixed(2)} s`],
     [`merge stage: 1,000 new items into ${row.vectors} vectors`, `${row.merge1kSeconds.toFixed(2)} s`],
   ]),
-  ['peak RSS (whole process)', `${results.peak_rss_mb} MB`],
+  ...Object.entries(rss).map(([name, mb]): [string, string] => [`peak RSS, ${name.replace(/_/g, ' ')}`, `${mb} MB`]),
 ];
 console.log(`ddb-faiss bench (${results.mode}, ${results.machine.cores} cores, Node ${process.version}, ${embedding.sentences} STS sentences)`);
 for (const [name, value] of rows) console.log(`  ${name.padEnd(52)}${value}`);

@@ -4,6 +4,7 @@
  * writes the handler's response back.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { localLambdaContext } from '../workflow/engine/lambda-context.ts';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 
@@ -51,26 +52,6 @@ function toEvent(request: IncomingMessage, body: string | undefined): APIGateway
   };
 }
 
-function lambdaContext(name: string): Context {
-  const never = (): never => {
-    throw new Error('not supported');
-  };
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: name,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${name}`,
-    memoryLimitInMB: '0',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${name}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => 30_000,
-    done: never,
-    fail: never,
-    succeed: never,
-  };
-}
-
 /** Routes requests by path prefix to Lambda handlers; anything else is a 404. */
 export function apiGateway(routes: Readonly<Record<string, HttpLambdaHandler>>, fallback?: RequestListener): RequestListener {
   return (request: IncomingMessage, response: ServerResponse) => {
@@ -83,7 +64,7 @@ export function apiGateway(routes: Readonly<Record<string, HttpLambdaHandler>>, 
         return;
       }
       try {
-        const result = await routes[route]!(toEvent(request, await readBody(request)), lambdaContext(route.slice(1) || 'root'));
+        const result = await routes[route]!(toEvent(request, await readBody(request)), localLambdaContext(route.slice(1) || 'root', 30_000));
         response.writeHead(result.statusCode ?? 200, { ...(result.headers as Record<string, string>) });
         response.end(result.body ?? '');
       } catch (error) {

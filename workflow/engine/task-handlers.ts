@@ -4,8 +4,8 @@
  * `tasks/`, called in-process with a Lambda-like context, as Lambda would call it.
  */
 import type { Context } from 'aws-lambda';
-import { randomUUID } from 'node:crypto';
 import { invalid } from './errors.ts';
+import { localLambdaContext } from './lambda-context.ts';
 
 /** A Lambda handler as the engine calls it (middy-wrapped handlers fit). */
 export type LocalTaskHandler = (event: unknown, context: Context) => Promise<unknown>;
@@ -67,31 +67,10 @@ export function bindTaskHandlers(
     const timeoutMs = Number(state['TimeoutSeconds'] ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
     bound[stateName] = async (input: unknown) => {
       const event = target.viaIntegration ? (input as JsonObject)['Payload'] : input;
-      const result = await handler(event, lambdaContext(target.name, timeoutMs));
+      const result = await handler(event, localLambdaContext(target.name, timeoutMs));
       return target.viaIntegration ? { StatusCode: 200, Payload: result ?? null } : (result ?? null);
     };
   }
   if (problems.length > 0) throw invalid('InvalidDefinition', problems.join('; '));
   return bound;
-}
-
-function lambdaContext(functionName: string, timeoutMs: number): Context {
-  const deadline = Date.now() + timeoutMs;
-  const never = (): never => {
-    throw new Error('callback-style completion is not supported; return a promise');
-  };
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
-    memoryLimitInMB: '0',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: never,
-    fail: never,
-    succeed: never,
-  };
 }
