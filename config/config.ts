@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type DdbFaissConfig, defaultValues, settingSpecs } from './settings.ts';
 
-export type { DdbFaissConfig, Target } from './settings.ts';
+export type { DdbFaissConfig, IndexLayout, Target } from './settings.ts';
 
 /** The config file read when none is named. */
 export const DEFAULT_CONFIG_FILE = 'ddb-faiss.config.json';
@@ -135,6 +135,8 @@ function parseSetting(key: Keys, value: unknown): unknown {
   const text = typeof value === 'number' ? String(value) : value;
   if (typeof text !== 'string') return { problem: `expected a ${spec.kind}, got ${JSON.stringify(value)}` };
   switch (spec.kind) {
+    case 'layout':
+      return text === 'global' || text === 'per-group' ? text : { problem: `must be "global" or "per-group", got "${text}"` };
     case 'target':
       return text === 'local' || text === 'aws' ? text : { problem: `must be "local" or "aws", got "${text}"` };
     case 'port': {

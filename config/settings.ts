@@ -7,6 +7,9 @@
 /** Where the system runs: the embedded local stack, or a deployed AWS stack. */
 export type Target = 'local' | 'aws';
 
+/** One index for the whole table, or one index per content group (the original article's layout). */
+export type IndexLayout = 'global' | 'per-group';
+
 /** The whole ddb-faiss configuration after defaults, file, environment and flags. */
 export interface DdbFaissConfig {
   /** `local` (embedded stand-ins on 127.0.0.1) or `aws` (a deployed stack). @default 'local' */
@@ -65,9 +68,11 @@ export interface DdbFaissConfig {
   readonly searchUrl: string | undefined;
   /** `up` starts an incremental run this often (e.g. `5m`); unset = no schedule. @default undefined */
   readonly scheduleEvery: string | undefined;
+  /** `global` (one index) or `per-group` (one index per content group). @default 'global' */
+  readonly indexLayout: IndexLayout;
 }
 
-type Kind = 'string' | 'port' | 'positiveInt' | 'nonNegativeInt' | 'target' | 'url';
+type Kind = 'string' | 'port' | 'positiveInt' | 'nonNegativeInt' | 'target' | 'url' | 'layout';
 
 interface SettingSpec {
   readonly env: string;
@@ -106,6 +111,7 @@ export const settingSpecs: { readonly [K in keyof DdbFaissConfig]: SettingSpec }
   stateMachineArn: { env: 'DDB_FAISS_STATE_MACHINE_ARN', flag: 'state-machine-arn', kind: 'string', optional: true },
   searchUrl: { env: 'DDB_FAISS_SEARCH_URL', flag: 'search-url', kind: 'url', optional: true },
   scheduleEvery: { env: 'DDB_FAISS_SCHEDULE_EVERY', flag: 'schedule-every', kind: 'string', optional: true },
+  indexLayout: { env: 'DDB_FAISS_INDEX_LAYOUT', flag: 'index-layout', kind: 'layout' },
 };
 
 /** Defaults; `efsRoot` is derived from `dataDir` when not set anywhere. */
@@ -137,4 +143,5 @@ export const defaultValues: Omit<DdbFaissConfig, 'efsRoot'> = {
   stateMachineArn: undefined,
   searchUrl: undefined,
   scheduleEvery: undefined,
+  indexLayout: 'global',
 };

@@ -46,11 +46,25 @@ export class IndexCorruptError extends Error {
 /** Generations kept besides the current one, for readers still loading an older one. */
 const GENERATIONS_KEPT = 2;
 
+/** Folder name of a group's index in the per-group layout (any group name is safe on disk). */
+const groupFolder = (group: string): string => `g-${Buffer.from(group, 'utf8').toString('base64url')}`;
+
+/** The groups that have an index of their own (per-group layout). */
+export function indexedGroups(efsRoot: string): string[] {
+  const dir = path.join(efsRoot, 'index', 'groups');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => name.startsWith('g-') && existsSync(path.join(dir, name, 'CURRENT.json')))
+    .map((name) => Buffer.from(name.slice(2), 'base64url').toString('utf8'))
+    .sort();
+}
+
 export class GenerationStore {
   readonly dir: string;
 
-  constructor(efsRoot: string) {
-    this.dir = path.join(efsRoot, 'index');
+  /** @param group the content group whose own index this is (per-group layout); none = the global index */
+  constructor(efsRoot: string, readonly group?: string) {
+    this.dir = group === undefined ? path.join(efsRoot, 'index') : path.join(efsRoot, 'index', 'groups', groupFolder(group));
   }
 
   private get currentFile(): string {

@@ -6,7 +6,7 @@
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import path from 'node:path';
-import { type GenerationMeta, GenerationStore } from '../index-store/generations.ts';
+import { type GenerationMeta, GenerationStore, indexedGroups } from '../index-store/generations.ts';
 import { entryKey, type IndexEntry, IndexState } from '../index-store/index-state.ts';
 import { writeFileAtomic } from '../index-store/atomic-file.ts';
 import type { IndexerContext, ModelDescriptor, RunInfo } from './context.ts';
@@ -45,43 +45,63 @@ export async function mergeShards(
     throw new PermanentError(`all ${plan.batchCount} batches failed; first: ${failed[0]?.error ?? 'unknown'}: ${failed[0]?.cause ?? ''}`);
   }
 
-  const store = new GenerationStore(config.efsRoot);
-  const current = store.current();
-  let state: IndexState;
-  if (run.mode === 'backfill' || !current) {
-    state = IndexState.empty(model.dimensions);
-  } else {
-    const loaded = store.load(current);
-    if (loaded.meta.model.checksum !== model.checksum) {
-      throw new ModelMismatchError(`the index was built by model ${loaded.meta.model.name} (${loaded.meta.model.checksum.slice(0, 12)}), this run uses ${model.name} (${model.checksum.slice(0, 12)}): start a backfill to switch models`);
-    }
-    state = loaded.state;
-  }
-
-  let added = 0;
-  let removed = 0;
-  let poison = 0;
+  // Which index each shard entry belongs to: the global one, or its group's own.
+  const perGroup = config.indexLayout === 'per-group';
+  const scopes = new Map<string | undefined, { entries: ShardEntry[]; vectors: Float32Array[] }>();
+  const scopeOf = (group: string): { entries: ShardEntry[]; vectors: Float32Array[] } => {
+    const key = perGroup ? group : undefined;
+    let scope = scopes.get(key);
+    if (!scope) scopes.set(key, (scope = { entries: [], vectors: [] }));
+    return scope;
+  };
   const clearList: ShardEntry[] = [];
   for (const descriptor of done) {
     const shard = readShard(config.efsRoot, descriptor);
     if (shard.model !== model.checksum) throw new PermanentError(`shard ${descriptor.file} was embedded by another model`);
-    removed += state.remove(shard.entries.map(entryKey));
-    const fresh = shard.entries.filter((entry): entry is Extract<ShardEntry, { kind: 'vector' }> => entry.kind === 'vector');
-    const vectors = new Float32Array(fresh.length * model.dimensions);
-    fresh.forEach((entry, i) => vectors.set(shard.vectors.subarray(entry.row * model.dimensions, (entry.row + 1) * model.dimensions), i * model.dimensions));
-    state.add(fresh.map((entry): IndexEntry => ({ group: entry.group, id: entry.id, version: entry.version })), vectors);
-    added += fresh.length;
-    poison += shard.entries.filter((entry) => entry.kind === 'poison').length;
+    for (const entry of shard.entries) {
+      const scope = scopeOf(entry.group);
+      scope.entries.push(entry);
+      if (entry.kind === 'vector') scope.vectors.push(shard.vectors.subarray(entry.row * model.dimensions, (entry.row + 1) * model.dimensions));
+    }
     clearList.push(...shard.entries);
   }
+  // A backfill rebuilds every index: groups that no longer have items get an empty one.
+  if (perGroup && run.mode === 'backfill') for (const group of indexedGroups(config.efsRoot)) scopeOf(group);
 
-  const meta: GenerationMeta = store.publish(state, { name: model.name, checksum: model.checksum, dimensions: model.dimensions }, run.execution);
-  await recordIndexStatus(context, meta);
+  let added = 0;
+  let removed = 0;
+  let published: GenerationMeta | undefined;
+  for (const [group, scope] of scopes) {
+    const store = new GenerationStore(config.efsRoot, group);
+    const current = store.current();
+    let state: IndexState;
+    if (run.mode === 'backfill' || !current) {
+      state = IndexState.empty(model.dimensions);
+    } else {
+      const loaded = store.load(current);
+      if (loaded.meta.model.checksum !== model.checksum) {
+        throw new ModelMismatchError(`the index${group === undefined ? '' : ` of group "${group}"`} was built by model ${loaded.meta.model.name} (${loaded.meta.model.checksum.slice(0, 12)}), this run uses ${model.name} (${model.checksum.slice(0, 12)}): start a backfill to switch models`);
+      }
+      state = loaded.state;
+    }
+    removed += state.remove(scope.entries.map(entryKey));
+    const fresh = scope.entries.filter((entry) => entry.kind === 'vector');
+    const vectors = new Float32Array(fresh.length * model.dimensions);
+    scope.vectors.forEach((vector, i) => vectors.set(vector, i * model.dimensions));
+    state.add(fresh.map((entry): IndexEntry => ({ group: entry.group, id: entry.id, version: entry.version })), vectors);
+    added += fresh.length;
+    const meta = store.publish(state, { name: model.name, checksum: model.checksum, dimensions: model.dimensions }, run.execution);
+    if (!published || meta.generation > published.generation) published = meta;
+  }
+  const poison = clearList.filter((entry) => entry.kind === 'poison').length;
+
+  const status = indexStatusOf(config.efsRoot, perGroup, published!);
+  await recordIndexStatus(context, status);
   const clearFile = path.join(runDir(run.execution), 'clear.json');
   writeFileAtomic(path.join(config.efsRoot, clearFile), JSON.stringify(clearList));
   return {
-    generation: meta.generation,
-    vectors: meta.vectors,
+    generation: status.generation,
+    vectors: status.vectors,
     added,
     removed: Math.max(0, removed - added),
     poison,
@@ -91,8 +111,21 @@ export async function mergeShards(
   };
 }
 
+/** What the index holds now: the global generation, or totals over every group's index. */
+function indexStatusOf(efsRoot: string, perGroup: boolean, latest: GenerationMeta): IndexStatusRecord {
+  if (!perGroup) return { ...latest, layout: 'global' };
+  const groups = indexedGroups(efsRoot).map((group) => {
+    const store = new GenerationStore(efsRoot, group);
+    return store.meta(store.current()!);
+  });
+  return { ...latest, layout: 'per-group', groups: groups.filter((meta) => meta.vectors > 0).length, vectors: groups.reduce((sum, meta) => sum + meta.vectors, 0) };
+}
+
+/** The index status mirrored into the table. */
+export type IndexStatusRecord = GenerationMeta & { readonly layout: 'global' | 'per-group'; readonly groups?: number };
+
 /** Mirrors the current generation into the table, where `ddb-faiss status` reads it from anywhere. */
-async function recordIndexStatus({ config, clients }: IndexerContext, meta: GenerationMeta): Promise<void> {
+async function recordIndexStatus({ config, clients }: IndexerContext, meta: IndexStatusRecord): Promise<void> {
   await clients.dynamodb.send(new PutItemCommand({
     TableName: config.tableName,
     Item: { ...keyAttributes(config, INDEX_STATUS_KEY), status: { S: JSON.stringify(meta) } },

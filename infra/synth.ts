@@ -1,10 +1,11 @@
 // `npm run synth`: synthesizes the CloudFormation template into cdk.out, offline, with no
 // credentials (the stack is environment-agnostic), and prints what it holds.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { createApp } from './app.ts';
 
 const outdir = path.resolve('cdk.out');
+rmSync(outdir, { recursive: true, force: true }); // assets of earlier synths would pile up
 const assembly = createApp(outdir).synth();
 for (const stack of assembly.stacks) {
   const template = JSON.parse(readFileSync(path.join(outdir, stack.templateFile), 'utf8')) as { Resources: Record<string, { Type: string }> };

@@ -50,11 +50,19 @@ export class UnknownGroupError extends Error {
 const KEYS_PER_GET = 100;
 
 export async function search(context: IndexerContext, reader: IndexReader, request: SearchRequest): Promise<SearchResult> {
-  const loaded = reader.current();
-  if (!loaded) throw new NoIndexError('no index has been published yet: import items and run the indexer');
-  const { state, meta, groups } = loaded;
-  const groupSize = request.group === undefined ? state.size : groups.get(request.group);
+  const sources = reader.sources(request.group);
+  if (sources.length === 0) {
+    if (reader.layout === 'per-group' && request.group !== undefined && reader.sources().length > 0) {
+      throw new UnknownGroupError(`unknown group "${request.group}": the index holds no item of that group`);
+    }
+    throw new NoIndexError('no index has been published yet: import items and run the indexer');
+  }
+  // In the global layout a group is a filter over the one index; per group it picks the index.
+  const filter = reader.layout === 'global' ? request.group : undefined;
+  const total = sources.reduce((sum, source) => sum + source.state.size, 0);
+  const groupSize = filter === undefined ? total : sources[0]!.groups.get(filter);
   if (groupSize === undefined) throw new UnknownGroupError(`unknown group "${request.group}": the index holds no item of that group`);
+  const meta = sources.reduce((newest, source) => (source.meta.generation > newest.generation ? source.meta : newest), sources[0]!.meta);
 
   const t0 = performance.now();
   const embedder = await loadEmbedder(path.join(context.config.efsRoot, modelDirFor(context.config.modelName, meta.model.checksum)), { threads: context.config.embedThreads });
@@ -64,14 +72,17 @@ export async function search(context: IndexerContext, reader: IndexReader, reque
 
   const want = Math.min(request.k, groupSize);
   // First guess: enough candidates for the group's share of the index, with slack for deletions.
-  let fetch = Math.min(state.size, Math.ceil((want * state.size) / Math.max(1, groupSize) * 1.2) + 4);
+  let fetch = filter === undefined ? want + 4 : Math.ceil((want * total) / Math.max(1, groupSize) * 1.2) + 4;
   let hits: SearchHit[] = [];
   let faiss = 0;
   let hydrate = 0;
   const read = new Map<string, Record<string, AttributeValue> | null>(); // null: deleted since indexing
   for (;;) {
     const f0 = performance.now();
-    const candidates = state.search(query.vector, fetch).filter((hit) => request.group === undefined || hit.entry.group === request.group);
+    const candidates = sources
+      .flatMap((source) => source.state.search(query.vector, Math.min(fetch, source.state.size)))
+      .filter((hit) => filter === undefined || hit.entry.group === filter)
+      .sort((a, b) => b.score - a.score);
     faiss += performance.now() - f0;
     hits = [];
     // Read candidates back in order, a chunk at a time, until k of them still exist.
@@ -92,8 +103,8 @@ export async function search(context: IndexerContext, reader: IndexReader, reque
         hits.push({ group: hit.entry.group, id: hit.entry.id, score: hit.score, content, ...(request.attributes?.length ? { attributes: pick(item, request.attributes) } : {}) });
       }
     }
-    if (hits.length >= want || fetch >= state.size) break;
-    fetch = Math.min(state.size, fetch * 4);
+    if (hits.length >= want || sources.every((source) => fetch >= source.state.size)) break;
+    fetch *= 4;
   }
   return { hits: hits.slice(0, request.k), generation: meta.generation, model: meta.model.name, timings: { embed: t1 - t0, faiss, hydrate } };
 }

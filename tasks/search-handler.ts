@@ -81,7 +81,7 @@ const parseJsonBodyOnPost = (): MiddlewareObj => {
 export type SearchHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
 /** The search handler; the index reader and model stay loaded across invocations. */
-export function createSearchHandler(context: IndexerContext, reader = new IndexReader(context.config.efsRoot)): SearchHandler {
+export function createSearchHandler(context: IndexerContext, reader = new IndexReader(context.config.efsRoot, context.config.indexLayout)): SearchHandler {
   const handle = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     const path = event.rawPath ?? event.requestContext?.http?.path ?? '/';
     const method = event.requestContext?.http?.method ?? 'GET';

@@ -7,9 +7,8 @@ import { type AttributeValue, GetItemCommand, QueryCommand, type QueryCommandOut
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import type { AwsClients } from '../aws/clients.ts';
 import type { DdbFaissConfig } from '../config/config.ts';
-import type { GenerationMeta } from '../index-store/generations.ts';
 import { keyAttributes, RESERVED_GROUP } from '../indexer/items.ts';
-import { INDEX_STATUS_KEY } from '../indexer/merge.ts';
+import { INDEX_STATUS_KEY, type IndexStatusRecord } from '../indexer/merge.ts';
 
 export interface PoisonItem {
   readonly group: string;
@@ -19,7 +18,7 @@ export interface PoisonItem {
 }
 
 export interface IndexStatus {
-  readonly index: GenerationMeta | null;
+  readonly index: IndexStatusRecord | null;
   readonly pending: number;
   readonly poison: PoisonItem[];
   readonly executions: { name: string; status: string; startDate?: string; stopDate?: string; origin: string }[];
@@ -27,7 +26,7 @@ export interface IndexStatus {
 
 export async function readIndexStatus(config: DdbFaissConfig, clients: AwsClients, stateMachineArn: string | undefined, recent = 10): Promise<IndexStatus> {
   const statusItem = await clients.dynamodb.send(new GetItemCommand({ TableName: config.tableName, Key: keyAttributes(config, INDEX_STATUS_KEY), ConsistentRead: true }));
-  const index = statusItem.Item?.['status']?.S ? (JSON.parse(statusItem.Item['status'].S) as GenerationMeta) : null;
+  const index = statusItem.Item?.['status']?.S ? (JSON.parse(statusItem.Item['status'].S) as IndexStatusRecord) : null;
 
   let pending = 0;
   let startKey: Record<string, AttributeValue> | undefined;

@@ -51,7 +51,7 @@ export const demoCommand: Command = {
       if ((await main(['import', file, ...flags], io)) !== 0) return 1;
       log('\n$ ddb-faiss run --wait');
       if ((await main(['run', '--wait', ...flags], io)) !== 0) return 1;
-      const reader = new IndexReader(config.efsRoot);
+      const reader = new IndexReader(config.efsRoot, config.indexLayout);
       for (const query of QUERIES) {
         const result = await search({ config, clients: stack.clients }, reader, { text: query, k: 3 });
         log(`\nsearch "${query}" (generation ${result.generation}, model ${result.model})`);

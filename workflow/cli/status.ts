@@ -20,7 +20,8 @@ export const statusCommand: Command = {
         return 0;
       }
       const { index } = status;
-      println(io.stdout, index ? `index      generation ${index.generation}, ${index.vectors} vectors, model ${index.model.name} (${index.model.checksum.slice(0, 12)}), published ${index.publishedAt}` : 'index      none published yet');
+      const layout = index?.layout === 'per-group' ? ` in ${index.groups ?? 0} group indexes` : '';
+      println(io.stdout, index ? `index      generation ${index.generation}, ${index.vectors} vectors${layout}, model ${index.model.name} (${index.model.checksum.slice(0, 12)}), published ${index.publishedAt}` : 'index      none published yet');
       println(io.stdout, `pending    ${status.pending} items`);
       println(io.stdout, `poison     ${status.poison.length} items`);
       for (const item of status.poison.slice(0, 20)) println(io.stdout, `  ${item.group}/${item.id}: ${item.reason}`);
