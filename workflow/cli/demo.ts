@@ -12,7 +12,7 @@ import { startLocalStack } from '../../local-stack/stack.ts';
 import { IndexReader } from '../../search/index-reader.ts';
 import { search } from '../../search/query.ts';
 import { ensureModelPublished, localStackProps } from '../local-stack-props.ts';
-import { type Command, println } from './command.ts';
+import { type Command, println, UsageError } from './command.ts';
 import { main } from './main.ts';
 
 const QUERIES = ['a man is playing music', 'a dog runs through the grass', 'a woman is slicing vegetables', 'someone is cooking food in a kitchen'];
@@ -36,7 +36,7 @@ export const demoCommand: Command = {
   options: { items: { type: 'string', default: '2000' } },
   async run({ config: base, values }, io) {
     const count = Number(values['items']);
-    if (!Number.isInteger(count) || count < 1) throw new Error(`--items must be a positive integer, got ${String(values['items'])}`);
+    if (!Number.isInteger(count) || count < 1) throw new UsageError(`--items must be a positive integer, got ${String(values['items'])}`);
     const config = { ...base, dynamodbPort: 0, s3Port: 0, stepFunctionsPort: 0, httpPort: 0 };
     const log = (line: string): void => println(io.stdout, line);
     log(`ddb-faiss demo: local stack in ${config.dataDir}`);
