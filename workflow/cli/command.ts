@@ -57,3 +57,11 @@ export function parseCommand(command: Command, argv: readonly string[]): ParsedC
 export function println(stream: NodeJS.WritableStream, line = ''): void {
   stream.write(`${line}\n`);
 }
+
+/** Resolves with the first SIGINT or SIGTERM: long-running commands stop cleanly on either. */
+export function waitForShutdownSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+}

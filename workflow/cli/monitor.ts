@@ -9,7 +9,7 @@ import { resolveEndpoints } from '../../aws/endpoints.ts';
 import { closeServer, listenLocal } from '../../local-stack/listen.ts';
 import { resolveStateMachineArn } from '../indexer-client.ts';
 import { monitorApi } from '../monitor/api.ts';
-import { type Command, println } from './command.ts';
+import { type Command, println, waitForShutdownSignal } from './command.ts';
 
 export const monitorCommand: Command = {
   name: 'monitor',
@@ -32,10 +32,7 @@ export const monitorCommand: Command = {
     });
     const port = await listenLocal(server, config.httpPort, 'the monitor', 'http-port');
     println(io.stdout, `monitor of ${stateMachineArn} at http://127.0.0.1:${port}/`);
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGINT', () => resolve('SIGINT'));
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-    });
+    const signal = await waitForShutdownSignal();
     println(io.stdout, `${signal}: stopping`);
     await closeServer(server);
     destroyAwsClients(clients);

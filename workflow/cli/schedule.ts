@@ -3,7 +3,7 @@ import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { resolveEndpoints } from '../../aws/endpoints.ts';
 import { resolveStateMachineArn } from '../indexer-client.ts';
 import { parseDuration, Scheduler } from '../scheduler.ts';
-import { type Command, println, UsageError } from './command.ts';
+import { type Command, println, UsageError, waitForShutdownSignal } from './command.ts';
 
 export const scheduleCommand: Command = {
   name: 'schedule',
@@ -26,10 +26,7 @@ export const scheduleCommand: Command = {
       log: (line) => println(io.stdout, `${new Date().toISOString()} ${line}`),
     });
     scheduler.start();
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGINT', () => resolve('SIGINT'));
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-    });
+    const signal = await waitForShutdownSignal();
     println(io.stdout, `${signal}: stopping the scheduler`);
     await scheduler.stop();
     destroyAwsClients(clients);

@@ -1,7 +1,7 @@
 /** `ddb-faiss up`: the embedded local AWS stack, until SIGINT/SIGTERM. */
 import { startLocalStack } from '../../local-stack/stack.ts';
 import { ensureModelPublished, localStackProps } from '../local-stack-props.ts';
-import { type Command, println } from './command.ts';
+import { type Command, println, waitForShutdownSignal } from './command.ts';
 import { parseDuration, Scheduler } from '../scheduler.ts';
 
 export const upCommand: Command = {
@@ -32,10 +32,7 @@ export const upCommand: Command = {
     scheduler?.start();
     println(io.stdout, `monitor         ${endpoints.http}/`);
     println(io.stdout, 'ready');
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGINT', () => resolve('SIGINT'));
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-    });
+    const signal = await waitForShutdownSignal();
     println(io.stdout, `${signal}: stopping`);
     await scheduler?.stop();
     await stack.close();
