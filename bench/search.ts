@@ -4,7 +4,8 @@
  * queries (STS dev sentences) go through the service's query path. Reports p50/p99 of the
  * whole query (embedding + Faiss + hydration) and of Faiss alone, and queries per second.
  */
-import { BatchWriteItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import type { WriteRequest } from '@aws-sdk/client-dynamodb';
+import { batchWriteItems } from '../aws/dynamodb-batch.ts';
 import path from 'node:path';
 import { loadEmbedder } from '../embedding/runtime.ts';
 import { readSts } from '../embedding/sts.ts';
@@ -65,13 +66,7 @@ export async function benchSearch(stsDirectory: string, vectors: number, queries
 
     // Items, for hydration.
     const requests: WriteRequest[] = texts.map((content, i) => ({ PutRequest: { Item: { [config.groupAttribute]: { S: `g${i % 16}` }, [config.idAttribute]: { S: `s${i}` }, [config.contentAttribute]: { S: content } } } }));
-    const inFlight = new Set<Promise<unknown>>();
-    for (let i = 0; i < requests.length; i += 25) {
-      const write = stack.clients.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [config.tableName]: requests.slice(i, i + 25) } })).finally(() => inFlight.delete(write));
-      inFlight.add(write);
-      if (inFlight.size >= 8) await Promise.race(inFlight);
-    }
-    await Promise.all(inFlight);
+    await batchWriteItems(stack.clients.dynamodb, config.tableName, requests);
 
     const reader = new IndexReader(config.efsRoot);
     const l0 = performance.now();

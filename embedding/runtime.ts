@@ -6,10 +6,10 @@
  * L2-normalised. One bad item gets its own error; it never fails the batch.
  */
 import { Tokenizer } from '@huggingface/tokenizers';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { type BundleManifest, readManifest } from './bundle.ts';
+import { type BundleManifest, MANIFEST_FILE, readManifest } from './bundle.ts';
 
 /** One item's embedding, or why it has none. */
 export type EmbedResult =
@@ -159,19 +159,20 @@ export function normalizeInPlace(vector: Float32Array): void {
   if (norm > 1e-12) for (let d = 0; d < vector.length; d++) vector[d]! /= norm;
 }
 
-const cache = new Map<string, Promise<Embedder>>();
+const cache = new Map<string, { readonly manifestMtimeMs: number; readonly embedder: Promise<Embedder> }>();
 
 /**
- * The process-wide embedder for a bundle folder, created on first use. Keyed by folder and
- * manifest checksum: a bundle replaced on disk gets a new session.
+ * The process-wide embedder for a bundle folder, created on first use. A query calls this
+ * every time, so the check is one `stat` of the manifest: a bundle replaced on disk (its
+ * manifest is written last) gets a new session.
  */
 export function loadEmbedder(dir: string, options: EmbedderOptions = {}): Promise<Embedder> {
-  const key = `${path.resolve(dir)}#${readManifest(dir).checksum}#${options.threads ?? 0}`;
-  let embedder = cache.get(key);
-  if (!embedder) {
-    embedder = Embedder.create(dir, options);
-    embedder.catch(() => cache.delete(key));
-    cache.set(key, embedder);
-  }
+  const key = `${path.resolve(dir)}#${options.threads ?? 0}#${options.batchSize ?? 0}`;
+  const manifestMtimeMs = statSync(path.join(dir, MANIFEST_FILE)).mtimeMs;
+  const cached = cache.get(key);
+  if (cached?.manifestMtimeMs === manifestMtimeMs) return cached.embedder;
+  const embedder = Embedder.create(dir, options);
+  embedder.catch(() => cache.delete(key));
+  cache.set(key, { manifestMtimeMs, embedder });
   return embedder;
 }

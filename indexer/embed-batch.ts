@@ -4,48 +4,29 @@
  * (soft or hard) become removals; items that cannot be embedded become poison entries with
  * their reason. Nothing here touches the index or the flags.
  */
-import { type AttributeValue, BatchGetItemCommand, type BatchGetItemCommandOutput, type KeysAndAttributes } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { batchGetItems } from '../aws/dynamodb-batch.ts';
 import path from 'node:path';
 import { loadEmbedder } from '../embedding/runtime.ts';
 import type { IndexerContext, ModelDescriptor, RunInfo } from './context.ts';
-import { forEachConcurrently } from './concurrency.ts';
-import { TransientError } from './errors.ts';
 import { DELETE_MARKER_ATTRIBUTE, keyAttributes, poisonReason, readKey, readVersion, type VersionedKey } from './items.ts';
 import { entryKey } from '../index-store/index-state.ts';
 import { type BatchDescriptor, readBatch, type ShardDescriptor, type ShardEntry, writeShard } from './run-files.ts';
 
-const KEYS_PER_GET = 100;
-const UNPROCESSED_ATTEMPTS = 8;
-
-/** BatchGetItem requests in flight at once while reading a batch's items. */
-const CONCURRENT_GETS = 4;
-
 async function fetchItems(context: IndexerContext, keys: readonly VersionedKey[]): Promise<Map<string, Record<string, AttributeValue>>> {
   const { config, clients } = context;
+  const items = await batchGetItems(clients.dynamodb, config.tableName, keys.map((key) => keyAttributes(config, key)), {
+    consistentRead: true,
+    projection: {
+      expression: '#g, #i, #c, #p, #d',
+      names: { '#g': config.groupAttribute, '#i': config.idAttribute, '#c': config.contentAttribute, '#p': config.pendingAttribute, '#d': DELETE_MARKER_ATTRIBUTE },
+    },
+  });
   const found = new Map<string, Record<string, AttributeValue>>();
-  const fetchChunk = async (chunk: readonly VersionedKey[]): Promise<void> => {
-    let request: Record<string, KeysAndAttributes> | undefined = {
-      [config.tableName]: {
-        Keys: chunk.map((key) => keyAttributes(config, key)),
-        ConsistentRead: true,
-        ProjectionExpression: '#g, #i, #c, #p, #d',
-        ExpressionAttributeNames: { '#g': config.groupAttribute, '#i': config.idAttribute, '#c': config.contentAttribute, '#p': config.pendingAttribute, '#d': DELETE_MARKER_ATTRIBUTE },
-      },
-    };
-    for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
-      if (attempt === UNPROCESSED_ATTEMPTS) throw new TransientError(`BatchGetItem left keys unprocessed after ${attempt} attempts`);
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
-      const response: BatchGetItemCommandOutput = await clients.dynamodb.send(new BatchGetItemCommand({ RequestItems: request }));
-      for (const item of response.Responses?.[config.tableName] ?? []) {
-        const key = readKey(config, item);
-        if (key) found.set(entryKey(key), item);
-      }
-      request = response.UnprocessedKeys;
-    }
-  };
-  const chunks: VersionedKey[][] = [];
-  for (let start = 0; start < keys.length; start += KEYS_PER_GET) chunks.push(keys.slice(start, start + KEYS_PER_GET));
-  await forEachConcurrently(chunks, CONCURRENT_GETS, fetchChunk);
+  for (const item of items) {
+    const key = readKey(config, item);
+    if (key) found.set(entryKey(key), item);
+  }
   return found;
 }
 

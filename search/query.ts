@@ -4,7 +4,8 @@
  * since indexing are dropped, not returned stale. A group filter is exact: the search widens
  * until it has k hits from the group (or the group is exhausted), never a silent short list.
  */
-import { type AttributeValue, BatchGetItemCommand, type BatchGetItemCommandOutput, type KeysAndAttributes } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { batchGetItems } from '../aws/dynamodb-batch.ts';
 import path from 'node:path';
 import { loadEmbedder } from '../embedding/runtime.ts';
 import { entryKey, type IndexEntry } from '../index-store/index-state.ts';
@@ -47,6 +48,7 @@ export class UnknownGroupError extends Error {
   override readonly name = 'UnknownGroupError';
 }
 
+/** Candidates read back per round while looking for k items that still exist. */
 const KEYS_PER_GET = 100;
 
 export async function search(context: IndexerContext, reader: IndexReader, request: SearchRequest): Promise<SearchResult> {
@@ -121,21 +123,8 @@ function pick(item: Record<string, AttributeValue>, names: readonly string[]): R
 
 async function readItems(context: IndexerContext, keys: readonly IndexEntry[], attributes: readonly string[] = []): Promise<Map<string, Record<string, AttributeValue>>> {
   const { config, clients } = context;
-  const items = new Map<string, Record<string, AttributeValue>>();
   const names: Record<string, string> = { '#g': config.groupAttribute, '#i': config.idAttribute, '#c': config.contentAttribute };
   attributes.forEach((name, i) => (names[`#a${i}`] = name));
-  for (let start = 0; start < keys.length; start += KEYS_PER_GET) {
-    let request: Record<string, KeysAndAttributes> | undefined = {
-      [config.tableName]: { Keys: keys.slice(start, start + KEYS_PER_GET).map((key) => keyAttributes(config, key)), ProjectionExpression: Object.keys(names).join(', '), ExpressionAttributeNames: names },
-    };
-    for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
-      if (attempt === 5) throw new Error('DynamoDB left keys unprocessed after 5 attempts');
-      const response: BatchGetItemCommandOutput = await clients.dynamodb.send(new BatchGetItemCommand({ RequestItems: request }));
-      for (const item of response.Responses?.[config.tableName] ?? []) {
-        items.set(entryKey({ group: item[config.groupAttribute]!.S!, id: item[config.idAttribute]!.S! }), item);
-      }
-      request = response.UnprocessedKeys;
-    }
-  }
-  return items;
+  const items = await batchGetItems(clients.dynamodb, config.tableName, keys.map((key) => keyAttributes(config, key)), { projection: { expression: Object.keys(names).join(', '), names } });
+  return new Map(items.map((item) => [entryKey({ group: item[config.groupAttribute]!.S!, id: item[config.idAttribute]!.S! }), item]));
 }

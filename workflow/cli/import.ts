@@ -3,7 +3,8 @@
  * object; the id, group and text fields are mappable by flags. Bad lines are reported by
  * line number and skipped; good ones are kept.
  */
-import { type AttributeValue, BatchWriteItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, WriteRequest } from '@aws-sdk/client-dynamodb';
+import { batchWriteItems } from '../../aws/dynamodb-batch.ts';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
@@ -14,7 +15,6 @@ import { progressOutput } from './progress.ts';
 
 const WRITE_BATCH = 25;
 const CONCURRENT_WRITES = 8;
-const MAX_UNPROCESSED_ATTEMPTS = 10;
 
 export const importCommand: Command = {
   name: 'import',
@@ -58,13 +58,7 @@ export const importCommand: Command = {
     };
 
     const write = async (requests: WriteRequest[]): Promise<void> => {
-      let unprocessed: WriteRequest[] = requests;
-      for (let attempt = 0; unprocessed.length > 0; attempt++) {
-        if (attempt === MAX_UNPROCESSED_ATTEMPTS) throw new Error(`DynamoDB left ${unprocessed.length} writes unprocessed after ${attempt} attempts`);
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
-        const response = await clients.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [config.tableName]: unprocessed } }));
-        unprocessed = response.UnprocessedItems?.[config.tableName] ?? [];
-      }
+      await batchWriteItems(clients.dynamodb, config.tableName, requests);
       imported += requests.length;
       progress();
     };

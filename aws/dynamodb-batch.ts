@@ -1,0 +1,64 @@
+/**
+ * DynamoDB batch reads and writes of any size: chunked to the service limits (100 keys per
+ * BatchGetItem, 25 writes per BatchWriteItem), several requests in flight, and unprocessed
+ * keys or writes retried with backoff. Running out of retries is a TransientError, which the
+ * state machine retries.
+ */
+import { type AttributeValue, BatchGetItemCommand, type BatchGetItemCommandOutput, BatchWriteItemCommand, type DynamoDBClient, type KeysAndAttributes, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { forEachConcurrently } from '../indexer/concurrency.ts';
+import { TransientError } from '../indexer/errors.ts';
+
+type Item = Record<string, AttributeValue>;
+
+const KEYS_PER_GET = 100;
+const WRITES_PER_BATCH = 25;
+const ATTEMPTS = 8;
+
+const backoff = (attempt: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+
+export interface BatchGetOptions {
+  readonly consistentRead?: boolean;
+  /** Attributes to read, as a projection expression with its names. @default every attribute */
+  readonly projection?: { readonly expression: string; readonly names: Record<string, string> };
+  /** Requests in flight at once. @default 4 */
+  readonly concurrency?: number;
+}
+
+/** Reads the items with these keys; missing items are simply absent from the result. */
+export async function batchGetItems(client: DynamoDBClient, tableName: string, keys: readonly Item[], options: BatchGetOptions = {}): Promise<Item[]> {
+  const items: Item[] = [];
+  const chunks: Item[][] = [];
+  for (let start = 0; start < keys.length; start += KEYS_PER_GET) chunks.push(keys.slice(start, start + KEYS_PER_GET));
+  await forEachConcurrently(chunks, options.concurrency ?? 4, async (chunk) => {
+    let request: Record<string, KeysAndAttributes> | undefined = {
+      [tableName]: {
+        Keys: chunk,
+        ...(options.consistentRead ? { ConsistentRead: true } : {}),
+        ...(options.projection ? { ProjectionExpression: options.projection.expression, ExpressionAttributeNames: options.projection.names } : {}),
+      },
+    };
+    for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
+      if (attempt === ATTEMPTS) throw new TransientError(`BatchGetItem left keys unprocessed after ${attempt} attempts`);
+      if (attempt > 0) await backoff(attempt);
+      const response: BatchGetItemCommandOutput = await client.send(new BatchGetItemCommand({ RequestItems: request }));
+      items.push(...(response.Responses?.[tableName] ?? []));
+      request = response.UnprocessedKeys;
+    }
+  });
+  return items;
+}
+
+/** Writes the requests (no two for one key in a chunk of 25), retrying unprocessed ones. */
+export async function batchWriteItems(client: DynamoDBClient, tableName: string, requests: readonly WriteRequest[], concurrency = 8): Promise<void> {
+  const chunks: WriteRequest[][] = [];
+  for (let start = 0; start < requests.length; start += WRITES_PER_BATCH) chunks.push(requests.slice(start, start + WRITES_PER_BATCH));
+  await forEachConcurrently(chunks, concurrency, async (chunk) => {
+    let unprocessed: WriteRequest[] = chunk;
+    for (let attempt = 0; unprocessed.length > 0; attempt++) {
+      if (attempt === ATTEMPTS) throw new TransientError(`BatchWriteItem left ${unprocessed.length} writes unprocessed after ${attempt} attempts`);
+      if (attempt > 0) await backoff(attempt);
+      const response = await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: unprocessed } }));
+      unprocessed = response.UnprocessedItems?.[tableName] ?? [];
+    }
+  });
+}

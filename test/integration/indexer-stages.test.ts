@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { verifyBundle } from '../../embedding/bundle.ts';
+import { bootstrapModel } from '../../indexer/bootstrap.ts';
+import { IndexerHarness, sentences } from '../helpers/indexer.ts';
+import { tempDir } from '../helpers/local-stack.ts';
+
+describe('indexer stages', () => {
+  const dir = tempDir();
+  let h: IndexerHarness;
+  before(async () => {
+    h = await IndexerHarness.start(dir.path, { 'max-items-per-run': '50' });
+  });
+  after(async () => {
+    await h.close();
+    dir.remove();
+  });
+
+  it('bootstrap: two cold starts at once publish one verified bundle and leave no partial copy', async () => {
+    // Act: both find EFS empty and copy at the same time
+    const context = { config: h.config, clients: h.stack.clients };
+    const [first, second] = await Promise.all([bootstrapModel(context), bootstrapModel(context)]);
+    const again = await bootstrapModel(context);
+    // Assess
+    assert.equal(first.dir, second.dir);
+    assert.ok(first.copied || second.copied);
+    const manifest = await verifyBundle(path.join(h.config.efsRoot, first.dir));
+    assert.equal(manifest.checksum, first.checksum);
+    assert.deepEqual(readdirSync(path.join(h.config.efsRoot, 'models')), [path.basename(first.dir)], 'no staging folder left');
+    assert.equal(again.copied, false, 'a later run finds it there');
+  });
+
+  it('plan: a run takes at most maxItemsPerRun items; the rest wait for the next runs', async () => {
+    // Prepare
+    await h.put(sentences(120));
+    // Act
+    const runs = [await h.run(), await h.run(), await h.run()];
+    // Assess
+    assert.deepEqual(runs.map((run) => run.output['plan'].itemCount), [50, 50, 20]);
+    assert.deepEqual(runs.map((run) => run.output['plan'].capped), [true, true, false]);
+    assert.equal(h.indexedIds().length, 120);
+    assert.deepEqual(await h.pendingIds(), []);
+  });
+});
