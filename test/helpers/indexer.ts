@@ -2,7 +2,8 @@
  * An indexer on a local stack for integration tests: the real handlers, with optional stage
  * wrappers to inject faults, plus helpers to write items and inspect the index and the table.
  */
-import { BatchWriteItemCommand, type AttributeValue, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { batchWriteItems } from '../../aws/dynamodb-batch.ts';
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { localFunctionArns, renderIndexerDefinition } from '../../asl/indexer.ts';
 import { GenerationStore } from '../../index-store/generations.ts';
@@ -79,22 +80,16 @@ export class IndexerHarness {
   /** Writes items (pending by default) with fresh version tokens. */
   async put(items: readonly TestItem[]): Promise<void> {
     const { config } = this;
-    for (let i = 0; i < items.length; i += 25) {
-      await this.stack.clients.dynamodb.send(new BatchWriteItemCommand({
-        RequestItems: {
-          [config.tableName]: items.slice(i, i + 25).map((item) => ({
-            PutRequest: {
-              Item: {
-                [config.groupAttribute]: { S: item.group ?? 'g' },
-                [config.idAttribute]: { S: item.id },
-                ...(item.content ? { [config.contentAttribute]: item.content } : item.text !== undefined ? { [config.contentAttribute]: { S: item.text } } : {}),
-                ...(item.pending === false ? {} : { [config.pendingAttribute]: { N: String(newVersionToken()) } }),
-              },
-            },
-          })),
+    await batchWriteItems(this.stack.clients.dynamodb, config.tableName, items.map((item) => ({
+      PutRequest: {
+        Item: {
+          [config.groupAttribute]: { S: item.group ?? 'g' },
+          [config.idAttribute]: { S: item.id },
+          ...(item.content ? { [config.contentAttribute]: item.content } : item.text !== undefined ? { [config.contentAttribute]: { S: item.text } } : {}),
+          ...(item.pending === false ? {} : { [config.pendingAttribute]: { N: String(newVersionToken()) } }),
         },
-      }));
-    }
+      },
+    })));
   }
 
   /** Edits an item's content the way a writer must: with a fresh version token. */
