@@ -9,6 +9,7 @@ export const INDEXER_ASL_FILE = new URL('./indexer.asl.json', import.meta.url);
 
 /** The Lambda functions the indexer's Task states call, by placeholder. */
 export const INDEXER_TASKS = {
+  LeaseFunctionArn: 'lease',
   BootstrapFunctionArn: 'bootstrap',
   PlanFunctionArn: 'plan',
   EmbedFunctionArn: 'embed',

@@ -90,8 +90,8 @@ export async function benchSearch(stsDirectory: string, vectors: number, queries
     const elapsed = (performance.now() - started) / 1000;
 
     // Merge cost: the real merge stage adds a shard of 1,000 new items to this index.
-    const run = { mode: 'incremental' as const, execution: 'bench-merge' };
-    await acquireLease(context, run.execution);
+    const run = { mode: 'incremental' as const, execution: 'bench-merge', executionArn: 'arn:aws:states:us-east-1:000000000000:execution:bench:bench-merge' };
+    await acquireLease(context, run);
     const fresh = questions.concat(base).slice(0, 1000).map((text, i) => `${text} [new ${i}]`);
     const embedded = await embedder.embed(fresh);
     const flat = new Float32Array(fresh.length * model.dimensions);

@@ -70,6 +70,12 @@ export interface DdbFaissConfig {
   readonly scheduleEvery: string | undefined;
   /** `global` (one index) or `per-group` (one index per content group). @default 'global' */
   readonly indexLayout: IndexLayout;
+  /**
+   * How long the writer lease lasts without renewal. A live run renews it at every stage and
+   * every embed batch; the expiry is the last resort for a holder whose status cannot be read.
+   * @default 1800 (30 minutes: twice Lambda's 15-minute limit)
+   */
+  readonly leaseSeconds: number;
 }
 
 type Kind = 'string' | 'port' | 'positiveInt' | 'nonNegativeInt' | 'target' | 'url' | 'layout';
@@ -112,6 +118,7 @@ export const settingSpecs: { readonly [K in keyof DdbFaissConfig]: SettingSpec }
   searchUrl: { env: 'DDB_FAISS_SEARCH_URL', flag: 'search-url', kind: 'url', optional: true },
   scheduleEvery: { env: 'DDB_FAISS_SCHEDULE_EVERY', flag: 'schedule-every', kind: 'string', optional: true },
   indexLayout: { env: 'DDB_FAISS_INDEX_LAYOUT', flag: 'index-layout', kind: 'layout' },
+  leaseSeconds: { env: 'DDB_FAISS_LEASE_SECONDS', flag: 'lease-seconds', kind: 'positiveInt' },
 };
 
 /** Defaults; `efsRoot` is derived from `dataDir` when not set anywhere. */
@@ -144,4 +151,5 @@ export const defaultValues: Omit<DdbFaissConfig, 'efsRoot'> = {
   searchUrl: undefined,
   scheduleEvery: undefined,
   indexLayout: 'global',
+  leaseSeconds: 1800,
 };

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { forEachConcurrently } from './concurrency.ts';
 import type { IndexerContext, RunInfo } from './context.ts';
 import { keyAttributes, RESERVED_GROUP } from './items.ts';
-import { releaseLease } from './lease.ts';
+import { releaseLease, renewLease } from './lease.ts';
 import type { MergeResult } from './merge.ts';
 import type { ShardEntry } from './run-files.ts';
 
@@ -30,6 +30,7 @@ export const poisonRecordKey = (entry: Pick<ShardEntry, 'group' | 'id'>) => ({ g
 
 export async function clearFlags(context: IndexerContext, run: RunInfo, merge: Pick<MergeResult, 'clearFile'>): Promise<ClearResult> {
   const { config, clients } = context;
+  await renewLease(context, run);
   const entries = JSON.parse(readFileSync(path.join(config.efsRoot, merge.clearFile), 'utf8')) as ShardEntry[];
   let cleared = 0;
   let deleted = 0;
@@ -72,6 +73,6 @@ export async function clearFlags(context: IndexerContext, run: RunInfo, merge: P
   };
 
   await forEachConcurrently(entries, CONCURRENCY, clearOne);
-  await releaseLease(context, run.execution);
+  await releaseLease(context, run);
   return { cleared, deleted, keptPending, poisonRecorded };
 }

@@ -4,13 +4,17 @@ import type { AwsClients } from '../aws/clients.ts';
 
 export interface IndexerContext {
   readonly config: DdbFaissConfig;
-  readonly clients: Pick<AwsClients, 'dynamodb' | 's3'>;
+  /** Step Functions is asked only whether a lease holder is still running. */
+  readonly clients: Pick<AwsClients, 'dynamodb' | 's3' | 'stepFunctions'>;
 }
 
 /** The run descriptor the state machine passes to every stage. */
 export interface RunInfo {
   readonly mode: 'incremental' | 'backfill';
+  /** The execution's name (`$$.Execution.Name`). */
   readonly execution: string;
+  /** The execution's ARN (`$$.Execution.Id`): how another run asks whether this one still runs. */
+  readonly executionArn: string;
 }
 
 /** The model bundle a run uses, as bootstrap found it on EFS. */

@@ -11,6 +11,7 @@ import { loadEmbedder } from '../embedding/runtime.ts';
 import type { IndexerContext, ModelDescriptor, RunInfo } from './context.ts';
 import { DELETE_MARKER_ATTRIBUTE, keyAttributes, poisonReason, readKey, readVersion, type VersionedKey } from './items.ts';
 import { entryKey } from '../index-store/index-state.ts';
+import { renewLease } from './lease.ts';
 import { type BatchDescriptor, readBatch, type ShardDescriptor, type ShardEntry, writeShard } from './run-files.ts';
 
 async function fetchItems(context: IndexerContext, keys: readonly VersionedKey[]): Promise<Map<string, Record<string, AttributeValue>>> {
@@ -32,6 +33,8 @@ async function fetchItems(context: IndexerContext, keys: readonly VersionedKey[]
 
 export async function embedBatch(context: IndexerContext, run: RunInfo, model: ModelDescriptor, batch: BatchDescriptor): Promise<ShardDescriptor> {
   const { config } = context;
+  // Every batch renews the writer lease: an embed phase longer than the lease keeps the index.
+  await renewLease(context, run);
   const keys = readBatch(config.efsRoot, batch);
   const items = await fetchItems(context, keys);
   const entries: ShardEntry[] = [];

@@ -1,60 +1,174 @@
 /**
  * One writer at a time: a lease item in the table (reserved group) naming the execution that
- * holds the index and when its hold expires. A crashed run's lease simply expires.
+ * holds the index and when its hold expires.
+ *
+ * Taking the lease is the first work a run does. A run that finds it held asks Step Functions
+ * (DescribeExecution) whether the holder still runs: a holder that has ended (succeeded,
+ * failed, timed out, aborted, e.g. by a crash of the local stack) can never renew or release
+ * it, so its lease is taken over at once, by a compare-and-swap on the old holder and expiry.
+ * A running holder keeps the index: it renews the lease at every stage and every embed batch,
+ * so a live run is never robbed. The expiry is the last resort, for a holder whose status
+ * cannot be read.
  */
-import { ConditionalCheckFailedException, DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import type { IndexerContext } from './context.ts';
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
+import type { IndexerContext, RunInfo } from './context.ts';
 import { LeaseLostError } from './errors.ts';
 import { keyAttributes, RESERVED_GROUP } from './items.ts';
 
-/** How long a lease lasts without renewal; longer than any one stage's timeout. */
-export const LEASE_MS = 30 * 60 * 1000;
-const LEASE_KEY = { group: RESERVED_GROUP, id: 'writer-lease' };
+export const LEASE_KEY = { group: RESERVED_GROUP, id: 'writer-lease' } as const;
 
-export type LeaseResult = { readonly acquired: true } | { readonly acquired: false; readonly holder: string; readonly expiresAt: number };
+/** Who held the lease before a takeover, and how their execution had ended. */
+export interface PreviousHolder {
+  readonly holder: string;
+  readonly status: string;
+}
 
-export async function acquireLease({ config, clients }: IndexerContext, execution: string, now = Date.now()): Promise<LeaseResult> {
-  try {
-    await clients.dynamodb.send(new PutItemCommand({
-      TableName: config.tableName,
-      Item: { ...keyAttributes(config, LEASE_KEY), holder: { S: execution }, expiresAt: { N: String(now + LEASE_MS) } },
-      ConditionExpression: 'attribute_not_exists(#g) OR expiresAt < :now OR holder = :me',
-      ExpressionAttributeNames: { '#g': config.groupAttribute },
-      ExpressionAttributeValues: { ':now': { N: String(now) }, ':me': { S: execution } },
-    }));
-    return { acquired: true };
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    const lease = await clients.dynamodb.send(new GetItemCommand({ TableName: config.tableName, Key: keyAttributes(config, LEASE_KEY), ConsistentRead: true }));
-    return { acquired: false, holder: lease.Item?.['holder']?.S ?? 'unknown', expiresAt: Number(lease.Item?.['expiresAt']?.N ?? 0) };
+export type LeaseResult =
+  | { readonly acquired: true; readonly expiresAt: number; readonly tookOverFrom?: PreviousHolder }
+  | {
+      readonly acquired: false;
+      readonly holder: string;
+      readonly expiresAt: number;
+      /** Why this run does nothing, for people: who holds the index and until when. */
+      readonly skipped: string;
+    };
+
+interface HeldLease {
+  readonly holder: string;
+  readonly holderArn: string | undefined;
+  readonly expiresAt: number;
+}
+
+/** Attempts at taking the lease when it changes hands while we look (a release or another takeover). */
+const ATTEMPTS = 3;
+
+const leaseMs = ({ config }: IndexerContext): number => config.leaseSeconds * 1000;
+
+/**
+ * Takes the writer lease for this run: when it is free, expired, already ours, or held by an
+ * execution that has ended.
+ */
+export async function acquireLease(context: IndexerContext, run: RunInfo, now = Date.now()): Promise<LeaseResult> {
+  const until = now + leaseMs(context);
+  let seen: HeldLease | undefined;
+  let holderStatus = 'RUNNING';
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    if (await putLease(context, run, until, freeOrOurs(now, run))) return { acquired: true, expiresAt: until };
+    seen = await readLease(context);
+    if (!seen) continue; // released in the meantime: try again
+    holderStatus = await executionStatus(context, seen.holderArn);
+    if (holderStatus === 'RUNNING' || holderStatus.startsWith('UNKNOWN')) break;
+    if (await putLease(context, run, until, stillHeldBy(seen))) {
+      return { acquired: true, expiresAt: until, tookOverFrom: { holder: seen.holder, status: holderStatus } };
+    }
   }
+  const holder = seen?.holder ?? 'unknown';
+  const expiresAt = seen?.expiresAt ?? 0;
+  const status = holderStatus === 'RUNNING' ? 'still running' : holderStatus;
+  return {
+    acquired: false,
+    holder,
+    expiresAt,
+    skipped: `another run (${holder}, ${status}) holds the index until ${new Date(expiresAt).toISOString()}`,
+  };
 }
 
 /** Extends this run's lease. @throws {LeaseLostError} when another run holds it now */
-export async function renewLease({ config, clients }: IndexerContext, execution: string): Promise<void> {
+export async function renewLease(context: IndexerContext, run: Pick<RunInfo, 'execution'>): Promise<void> {
+  const { config, clients } = context;
   try {
     await clients.dynamodb.send(new UpdateItemCommand({
       TableName: config.tableName,
       Key: keyAttributes(config, LEASE_KEY),
       UpdateExpression: 'SET expiresAt = :until',
       ConditionExpression: 'holder = :me',
-      ExpressionAttributeValues: { ':until': { N: String(Date.now() + LEASE_MS) }, ':me': { S: execution } },
+      ExpressionAttributeValues: { ':until': { N: String(Date.now() + leaseMs(context)) }, ':me': { S: run.execution } },
     }));
   } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) throw new LeaseLostError(`execution ${execution} no longer holds the writer lease; the index was not changed`);
+    if (error instanceof ConditionalCheckFailedException) {
+      throw new LeaseLostError(`execution ${run.execution} no longer holds the writer lease; the index was not changed`);
+    }
     throw error;
   }
 }
 
-export async function releaseLease({ config, clients }: IndexerContext, execution: string): Promise<void> {
+/** Gives the lease back if this run holds it (a run that never took it has nothing to release). */
+export async function releaseLease({ config, clients }: IndexerContext, run: Pick<RunInfo, 'execution'>): Promise<void> {
   try {
     await clients.dynamodb.send(new DeleteItemCommand({
       TableName: config.tableName,
       Key: keyAttributes(config, LEASE_KEY),
       ConditionExpression: 'holder = :me',
-      ExpressionAttributeValues: { ':me': { S: execution } },
+      ExpressionAttributeValues: { ':me': { S: run.execution } },
     }));
   } catch (error) {
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  }
+}
+
+interface LeaseCondition {
+  readonly expression: string;
+  readonly values: Record<string, AttributeValue>;
+}
+
+const freeOrOurs = (now: number, run: RunInfo): LeaseCondition => ({
+  expression: 'attribute_not_exists(holder) OR expiresAt < :now OR holder = :me',
+  values: { ':now': { N: String(now) }, ':me': { S: run.execution } },
+});
+
+/** The compare-and-swap of a takeover: only if nobody renewed or took the lease since we read it. */
+const stillHeldBy = (lease: HeldLease): LeaseCondition => ({
+  expression: 'holder = :old AND expiresAt = :oldExpiry',
+  values: { ':old': { S: lease.holder }, ':oldExpiry': { N: String(lease.expiresAt) } },
+});
+
+/** Writes the lease for this run if the condition holds. @returns whether it was written */
+async function putLease({ config, clients }: IndexerContext, run: RunInfo, until: number, condition: LeaseCondition): Promise<boolean> {
+  try {
+    await clients.dynamodb.send(new PutItemCommand({
+      TableName: config.tableName,
+      Item: {
+        ...keyAttributes(config, LEASE_KEY),
+        holder: { S: run.execution },
+        holderArn: { S: run.executionArn },
+        expiresAt: { N: String(until) },
+      },
+      ConditionExpression: condition.expression,
+      ExpressionAttributeValues: condition.values,
+    }));
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+async function readLease({ config, clients }: IndexerContext): Promise<HeldLease | undefined> {
+  const { Item: item } = await clients.dynamodb.send(new GetItemCommand({ TableName: config.tableName, Key: keyAttributes(config, LEASE_KEY), ConsistentRead: true }));
+  if (!item) return undefined;
+  return { holder: item['holder']?.S ?? 'unknown', holderArn: item['holderArn']?.S, expiresAt: Number(item['expiresAt']?.N ?? 0) };
+}
+
+/**
+ * The holder's execution status as Step Functions reports it; `DOES_NOT_EXIST` when it has no
+ * such execution (it can never renew). When the status cannot be read, `UNKNOWN (<why>)`: the
+ * lease is then left to its expiry.
+ */
+async function executionStatus({ clients }: IndexerContext, executionArn: string | undefined): Promise<string> {
+  if (!executionArn) return 'UNKNOWN (the lease does not name the holder\'s execution ARN)';
+  try {
+    const execution = await clients.stepFunctions.send(new DescribeExecutionCommand({ executionArn }));
+    return execution.status ?? 'UNKNOWN (no status)';
+  } catch (error) {
+    if (error instanceof ExecutionDoesNotExist) return 'DOES_NOT_EXIST';
+    return `UNKNOWN (${(error as Error).name}: ${(error as Error).message})`;
   }
 }

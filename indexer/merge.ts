@@ -38,7 +38,7 @@ export async function mergeShards(
   shards: readonly (ShardDescriptor | FailedBatch)[],
 ): Promise<MergeResult> {
   const { config } = context;
-  await renewLease(context, run.execution);
+  await renewLease(context, run);
   const failed = shards.filter((shard): shard is FailedBatch => shard.failed === true);
   const done = shards.filter((shard): shard is ShardDescriptor => shard.failed !== true);
   if (done.length === 0) {

@@ -1,5 +1,5 @@
 /**
- * Plan stage: take the writer lease, then page through the pending items (the sparse GSI;
+ * Plan stage: with the writer lease held (taken by the run's first stage), page through the pending items (the sparse GSI;
  * for a backfill, the whole table) in parallel scan segments, cutting batches of
  * `batchSize` keys into batch files as it goes: memory holds at most one page and one
  * partial batch per segment, never every pending item. Incremental runs stop at
@@ -8,15 +8,13 @@
 import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { IndexerContext, RunInfo } from './context.ts';
 import { readKey, readVersion, RESERVED_GROUP, type VersionedKey } from './items.ts';
-import { acquireLease, releaseLease } from './lease.ts';
+import { releaseLease, renewLease } from './lease.ts';
 import { type BatchDescriptor, removeStaleRuns, writeBatch } from './run-files.ts';
 
 export interface PlanResult {
   readonly batchCount: number;
   readonly itemCount: number;
   readonly batches: BatchDescriptor[];
-  /** Why the run does nothing although items may be pending (another writer holds the index). */
-  readonly skipped?: string;
   /** Whether more pending items remain than this run takes. */
   readonly capped: boolean;
   /** Age of the oldest pending item seen, from its version token (when it is a ddb-faiss timestamp). */
@@ -32,10 +30,7 @@ const STALE_RUN_MS = 6 * 60 * 60 * 1000;
 
 export async function planRun(context: IndexerContext, run: RunInfo): Promise<PlanResult> {
   const { config, clients } = context;
-  const lease = await acquireLease(context, run.execution);
-  if (!lease.acquired) {
-    return { batchCount: 0, itemCount: 0, batches: [], capped: false, skipped: `another run (${lease.holder}) holds the index until ${new Date(lease.expiresAt).toISOString()}` };
-  }
+  await renewLease(context, run);
   removeStaleRuns(config.efsRoot, run.execution, STALE_RUN_MS);
 
   const backfill = run.mode === 'backfill';
@@ -84,7 +79,7 @@ export async function planRun(context: IndexerContext, run: RunInfo): Promise<Pl
   await Promise.all(Array.from({ length: SEGMENTS }, (_, segment) => scanSegment(segment)));
   cut(true);
 
-  if (batches.length === 0) await releaseLease(context, run.execution);
+  if (batches.length === 0) await releaseLease(context, run);
   const oldest = Number.isFinite(oldestToken) && !backfill ? { oldestPendingAgeSeconds: Math.max(0, Math.round((Date.now() - oldestToken / 1000) / 1000)) } : {};
   return { batchCount: batches.length, itemCount: taken, batches, capped, ...oldest };
 }

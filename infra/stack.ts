@@ -24,6 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INDEXER_TASKS, type IndexerPlaceholder, renderIndexerDefinition } from '../asl/indexer.ts';
 import { defaultValues } from '../config/settings.ts';
+import { RESERVED_GROUP } from '../indexer/items.ts';
 import { bundleLambdas } from './bundle.ts';
 
 /** Properties of {@link DdbFaissStack}. */
@@ -47,16 +48,32 @@ export interface DdbFaissStackProps extends StackProps {
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const EFS_MOUNT = '/mnt/efs';
 
-/** Memory and timeout of each function, sized for its work. */
-const FUNCTIONS: Record<(typeof INDEXER_TASKS)[IndexerPlaceholder] | 'search', { memory: number; timeout: Duration }> = {
-  bootstrap: { memory: 1024, timeout: Duration.minutes(15) },
-  plan: { memory: 1024, timeout: Duration.minutes(15) },
-  embed: { memory: 3008, timeout: Duration.minutes(15) },
-  merge: { memory: 4096, timeout: Duration.minutes(15) },
-  clear: { memory: 1024, timeout: Duration.minutes(15) },
-  release: { memory: 256, timeout: Duration.minutes(2) },
-  search: { memory: 3008, timeout: Duration.seconds(29) },
+/** How a function reaches the shared file system. */
+type EfsAccess = 'read-write' | 'read-only' | 'none';
+
+/**
+ * Memory, timeout and EFS access of each function, sized for its work. Functions without EFS
+ * run outside the VPC: the lease function must reach the Step Functions API (DescribeExecution),
+ * which the isolated subnets (gateway endpoints for S3 and DynamoDB only, no NAT) cannot.
+ */
+const FUNCTIONS: Record<(typeof INDEXER_TASKS)[IndexerPlaceholder] | 'search', { memory: number; timeout: Duration; efs: EfsAccess }> = {
+  lease: { memory: 512, timeout: Duration.minutes(2), efs: 'none' },
+  bootstrap: { memory: 1024, timeout: Duration.minutes(15), efs: 'read-write' },
+  plan: { memory: 1024, timeout: Duration.minutes(15), efs: 'read-write' },
+  embed: { memory: 3008, timeout: Duration.minutes(15), efs: 'read-write' },
+  merge: { memory: 4096, timeout: Duration.minutes(15), efs: 'read-write' },
+  clear: { memory: 1024, timeout: Duration.minutes(15), efs: 'read-only' },
+  release: { memory: 256, timeout: Duration.minutes(2), efs: 'none' },
+  search: { memory: 3008, timeout: Duration.seconds(29), efs: 'read-only' },
 };
+
+/** An EFS mount granted ClientMount only (lambda.FileSystem's constructor is protected). */
+class ReadOnlyFileSystem extends lambda.FileSystem {
+  static of(mount: lambda.FileSystem): lambda.FileSystem {
+    const policies = (mount.config.policies ?? []).filter((policy) => !policy.actions.includes('elasticfilesystem:ClientWrite'));
+    return new ReadOnlyFileSystem({ ...mount.config, policies });
+  }
+}
 
 export class DdbFaissStack extends Stack {
   readonly table: dynamodb.ITable;
@@ -94,6 +111,16 @@ export class DdbFaissStack extends Stack {
       performanceMode: efs.PerformanceMode.GENERAL_PURPOSE,
       throughputMode: efs.ThroughputMode.ELASTIC,
       removalPolicy: removal,
+      // With no policy EFS lets every client that reaches a mount target write. This one grants
+      // mounting (read) only, so writes need the function's own ClientWrite grant: the search
+      // and clear functions mount read-only.
+      fileSystemPolicy: new iam.PolicyDocument({
+        statements: [new iam.PolicyStatement({
+          actions: ['elasticfilesystem:ClientMount'],
+          principals: [new iam.AnyPrincipal()],
+          conditions: { Bool: { 'elasticfilesystem:AccessedViaMountTarget': 'true' } },
+        })],
+      }),
     });
     const accessPoint = this.fileSystem.addAccessPoint('AccessPoint', {
       path: '/ddb-faiss',
@@ -130,25 +157,32 @@ export class DdbFaissStack extends Stack {
         cmd: [`lambda.${handler}`],
         exclude: ['node_modules', '.git', '.ddb-faiss', 'cdk.out', 'bench/results.json', 'test-artifacts'],
       });
+    const readWrite = lambda.FileSystem.fromEfsAccessPoint(accessPoint, EFS_MOUNT);
+    const readOnly = ReadOnlyFileSystem.of(readWrite);
     const functions: Record<string, lambda.DockerImageFunction> = {};
-    for (const [name, sizing] of Object.entries(FUNCTIONS)) {
+    for (const [name, spec] of Object.entries(FUNCTIONS)) {
+      const network = spec.efs === 'none'
+        ? {}
+        : {
+            vpc,
+            vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+            securityGroups: [lambdaSecurityGroup],
+            filesystem: spec.efs === 'read-write' ? readWrite : readOnly,
+          };
       functions[name] = new lambda.DockerImageFunction(this, `${name[0]!.toUpperCase()}${name.slice(1)}Function`, {
         functionName: `${this.stackName}-${name}`,
         code: image(name),
         architecture: lambda.Architecture.X86_64,
-        memorySize: sizing.memory,
-        timeout: sizing.timeout,
-        vpc,
-        vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-        securityGroups: [lambdaSecurityGroup],
-        filesystem: lambda.FileSystem.fromEfsAccessPoint(accessPoint, EFS_MOUNT),
+        memorySize: spec.memory,
+        timeout: spec.timeout,
+        ...network,
         environment,
         tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
         logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
       });
     }
     this.functions = functions;
-    this.grantExactly(functions);
+    this.grantExactly(functions, config);
 
     const stateMachineLogs = new logs.LogGroup(this, 'IndexerLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     const placeholders = Object.fromEntries(Object.keys(INDEXER_TASKS).map((name) => [name, `\${${name}}`])) as Record<IndexerPlaceholder, string>;
@@ -213,15 +247,34 @@ export class DdbFaissStack extends Stack {
     return table;
   }
 
-  /** Each function gets exactly the access its stage needs. */
-  private grantExactly(functions: Record<string, lambda.DockerImageFunction>): void {
-    this.bucket.grantRead(functions['bootstrap']!);
-    this.table.grantReadWriteData(functions['plan']!); // lease (conditional put), scan of the GSI and table
-    this.table.grantReadData(functions['embed']!);
-    this.table.grantReadWriteData(functions['merge']!); // lease renewal, index status
-    this.table.grantReadWriteData(functions['clear']!); // conditional updates and deletes, poison records
-    this.table.grantReadWriteData(functions['release']!);
-    this.table.grantReadData(functions['search']!);
+  /**
+   * Each function gets exactly the DynamoDB, S3 and Step Functions actions its stage calls.
+   * ddb-faiss's own items (lease, status, poison records) live under one partition key, so
+   * writes to them are limited to it with `dynamodb:LeadingKeys`.
+   */
+  private grantExactly(functions: Record<string, lambda.DockerImageFunction>, config: typeof defaultValues): void {
+    const table = this.table.tableArn;
+    const reservedOnly = { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [RESERVED_GROUP] } };
+    const grant = (name: keyof typeof FUNCTIONS, actions: string[], resources: string[], conditions?: Record<string, unknown>): void => {
+      functions[name]!.addToRolePolicy(new iam.PolicyStatement({ actions, resources, ...(conditions ? { conditions } : {}) }));
+    };
+    const reserved = (name: keyof typeof FUNCTIONS, actions: string[]): void => grant(name, actions, [table], reservedOnly);
+    const indexerExecutions = this.formatArn({ service: 'states', resource: 'execution', resourceName: `${this.stackName}-indexer:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+
+    reserved('lease', ['dynamodb:GetItem', 'dynamodb:PutItem']);
+    grant('lease', ['states:DescribeExecution'], [indexerExecutions]); // is the holder still running?
+    grant('bootstrap', ['s3:GetObject'], [this.bucket.arnForObjects(`${config.modelPrefix}*`)]);
+    // Listing lets a missing model answer NoSuchKey ("publish the model") rather than AccessDenied.
+    grant('bootstrap', ['s3:ListBucket'], [this.bucket.bucketArn], { StringLike: { 's3:prefix': [`${config.modelPrefix}*`] } });
+    grant('plan', ['dynamodb:Scan'], [table, `${table}/index/${config.pendingIndexName}`]);
+    reserved('plan', ['dynamodb:UpdateItem', 'dynamodb:DeleteItem']); // renew; release when nothing is pending
+    grant('embed', ['dynamodb:BatchGetItem'], [table]);
+    reserved('embed', ['dynamodb:UpdateItem']); // renew per batch
+    reserved('merge', ['dynamodb:UpdateItem', 'dynamodb:PutItem']); // renew; index status
+    grant('clear', ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [table]); // conditional flag clears and deletes, lease
+    reserved('clear', ['dynamodb:PutItem']); // poison records
+    reserved('release', ['dynamodb:DeleteItem']);
+    grant('search', ['dynamodb:BatchGetItem'], [table]);
   }
 
   private addDashboardAndAlarms(functions: Record<string, lambda.DockerImageFunction>, scheduleMinutes: number): void {

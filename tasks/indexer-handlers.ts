@@ -8,7 +8,7 @@ import { bootstrapModel } from '../indexer/bootstrap.ts';
 import { clearFlags } from '../indexer/clear.ts';
 import { embedBatch } from '../indexer/embed-batch.ts';
 import { mergeShards, type MergeResult } from '../indexer/merge.ts';
-import { releaseLease } from '../indexer/lease.ts';
+import { acquireLease, releaseLease } from '../indexer/lease.ts';
 import { planRun, type PlanResult } from '../indexer/plan.ts';
 import type { BatchDescriptor, FailedBatch, ShardDescriptor } from '../indexer/run-files.ts';
 import type { LocalTaskHandler } from '../workflow/engine/task-handlers.ts';
@@ -21,6 +21,7 @@ export type IndexerTask = (typeof INDEXER_TASKS)[keyof typeof INDEXER_TASKS];
 export const functionName = (task: IndexerTask): string => `ddb-faiss-${task}`;
 
 interface StageEvents {
+  lease: { run: RunInfo };
   bootstrap: { run: RunInfo };
   plan: { run: RunInfo; model: ModelDescriptor };
   embed: { run: RunInfo; model: ModelDescriptor; batch: BatchDescriptor };
@@ -32,6 +33,7 @@ interface StageEvents {
 /** The stage functions behind each task; tests may wrap them to inject faults. */
 export function indexerStages(context: IndexerContext): { [T in IndexerTask]: (event: StageEvents[T]) => Promise<unknown> } {
   return {
+    lease: (event) => acquireLease(context, event.run),
     bootstrap: () => bootstrapModel(context),
     plan: async (event) => {
       const plan = await planRun(context, event.run);
@@ -42,7 +44,7 @@ export function indexerStages(context: IndexerContext): { [T in IndexerTask]: (e
     merge: (event) => mergeShards(context, event.run, event.model, event.plan, event.shards),
     clear: (event) => clearFlags(context, event.run, event.merge),
     // A run rejected before it started (bad input) has no run descriptor and holds nothing.
-    release: async (event) => (event.run ? releaseLease(context, event.run.execution) : undefined),
+    release: async (event) => (event.run ? releaseLease(context, event.run) : undefined),
   };
 }
 

@@ -28,6 +28,7 @@ const task = (name: IndexerTask) => (event: unknown, lambdaContext: Context): Pr
   return indexerHandlers.get(functionName(name))!(event, lambdaContext);
 };
 
+export const lease = task('lease');
 export const bootstrap = task('bootstrap');
 export const plan = task('plan');
 export const embed = task('embed');

@@ -18,7 +18,7 @@ export interface StageProgress {
 }
 
 /** The indexer's stages, in order. */
-export const INDEXER_STAGES = ['Bootstrap model', 'Plan batches', 'Embed batches', 'Merge into index', 'Clear pending flags'] as const;
+export const INDEXER_STAGES = ['Take writer lease', 'Bootstrap model', 'Plan batches', 'Embed batches', 'Merge into index', 'Clear pending flags'] as const;
 
 export interface RunProgress {
   readonly stages: StageProgress[];
@@ -36,12 +36,17 @@ const parse = (text: string | undefined): Record<string, any> => {
 
 function describeOutput(stage: string, output: Record<string, any>): string | undefined {
   switch (stage) {
+    case 'Take writer lease': {
+      const lease = output['lease'];
+      if (!lease) return undefined;
+      if (!lease.acquired) return `skipped: ${lease.skipped}`;
+      return lease.tookOverFrom ? `taken over from ${lease.tookOverFrom.holder} (${lease.tookOverFrom.status})` : 'taken';
+    }
     case 'Bootstrap model':
       return output['model'] ? `${output['model'].name} (${output['model'].dimensions} dimensions)${output['model'].copied ? ', copied to EFS' : ''}` : undefined;
     case 'Plan batches': {
       const plan = output['plan'];
       if (!plan) return undefined;
-      if (plan.skipped) return `skipped: ${plan.skipped}`;
       return `${plan.itemCount} items in ${plan.batchCount} batches${plan.capped ? ' (capped; the rest waits for the next run)' : ''}`;
     }
     case 'Merge into index': {

@@ -1,9 +1,10 @@
 /**
- * Scheduled incremental runs with EventBridge semantics: a tick every interval starts an
- * execution, unless one is still running, in which case the tick is skipped and logged
- * (never a second writer). Used by `ddb-faiss schedule` and by `up` when configured.
+ * Scheduled incremental runs with EventBridge Scheduler's semantics: every interval starts an
+ * execution, whether or not one is still running (EventBridge Scheduler has no "skip if
+ * running" option). An overlapping run ends at once as skipped: taking the writer lease is
+ * the first work a run does. Used by `ddb-faiss schedule` and by `up` when configured.
  */
-import { ListExecutionsCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import { startRun } from './indexer-client.ts';
 
 /** Parses `30s`, `5m`, `1h`, `1d` (or plain milliseconds) into milliseconds. */
@@ -16,7 +17,6 @@ export function parseDuration(text: string): number {
   return ms;
 }
 
-export type TickOutcome = { readonly started: string } | { readonly skipped: string };
 
 export interface SchedulerProps {
   readonly stepFunctions: SFNClient;
@@ -27,7 +27,7 @@ export interface SchedulerProps {
 
 export class Scheduler {
   private timer: NodeJS.Timeout | undefined;
-  private inFlight: Promise<TickOutcome | undefined> = Promise.resolve(undefined);
+  private inFlight: Promise<string | undefined> = Promise.resolve(undefined);
 
   constructor(private readonly props: SchedulerProps) {}
 
@@ -42,18 +42,12 @@ export class Scheduler {
     }, this.props.everyMs);
   }
 
-  /** One tick: start a run unless one is running. */
-  async tick(): Promise<TickOutcome> {
+  /** One tick: start a scheduled run. @returns its execution ARN */
+  async tick(): Promise<string> {
     const { stepFunctions, stateMachineArn, log } = this.props;
-    const running = await stepFunctions.send(new ListExecutionsCommand({ stateMachineArn, statusFilter: 'RUNNING', maxResults: 1 }));
-    const current = running.executions?.[0];
-    if (current) {
-      log(`scheduler: skipped a tick: ${current.name} is still running`);
-      return { skipped: current.name ?? 'unknown' };
-    }
     const executionArn = await startRun(stepFunctions, stateMachineArn, 'scheduled');
     log(`scheduler: started ${executionArn.split(':').pop()}`);
-    return { started: executionArn };
+    return executionArn;
   }
 
   /** Stops ticking and waits for a tick in progress to finish. */

@@ -13,6 +13,7 @@ import { DELETE_MARKER_ATTRIBUTE, newVersionToken, RESERVED_GROUP } from '../../
 import type { LocalStack } from '../../local-stack/stack.ts';
 import { createIndexerHandlers, indexerStages } from '../../tasks/indexer-handlers.ts';
 import { ensureModelPublished } from '../../workflow/local-stack-props.ts';
+import { readHistory } from '../../workflow/indexer-client.ts';
 import { apiGateway } from '../../local-stack/api-gateway.ts';
 import { createSearchHandler } from '../../tasks/search-handler.ts';
 import { startTestStack } from './local-stack.ts';
@@ -27,6 +28,14 @@ export interface TestItem {
   readonly content?: AttributeValue;
   readonly text?: string;
   readonly pending?: boolean;
+}
+
+export interface RunOutcome {
+  readonly executionArn: string;
+  readonly status: string;
+  readonly output: Record<string, any>;
+  readonly error?: string;
+  readonly cause?: string;
 }
 
 export class IndexerHarness {
@@ -116,18 +125,40 @@ export class IndexerHarness {
     }));
   }
 
-  /** Runs the indexer to its end. */
-  async run(mode?: 'incremental' | 'backfill'): Promise<{ status: string; output: Record<string, any>; error?: string; cause?: string }> {
+  /** Starts an indexer run and returns its execution ARN without waiting. */
+  async start(mode?: 'incremental' | 'backfill', stateMachine = 'indexer'): Promise<string> {
     const sfn = this.stack.clients.stepFunctions;
-    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: this.stack.stateMachineArns['indexer'], input: JSON.stringify(mode ? { mode } : {}) }));
-    await this.stack.stepFunctions.settled(executionArn!);
-    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: this.stack.stateMachineArns[stateMachine], input: JSON.stringify(mode ? { mode } : {}) }));
+    return executionArn!;
+  }
+
+  /** Waits for an execution to end and returns its outcome. */
+  async outcome(executionArn: string): Promise<RunOutcome> {
+    await this.stack.stepFunctions.settled(executionArn);
+    const described = await this.stack.clients.stepFunctions.send(new DescribeExecutionCommand({ executionArn }));
     return {
+      executionArn,
       status: described.status ?? 'UNKNOWN',
       output: described.output ? JSON.parse(described.output) : {},
       ...(described.error ? { error: described.error } : {}),
       ...(described.cause ? { cause: described.cause } : {}),
     };
+  }
+
+  /** Runs the indexer to its end. */
+  async run(mode?: 'incremental' | 'backfill'): Promise<RunOutcome> {
+    return this.outcome(await this.start(mode));
+  }
+
+  /** The states an execution entered, in order. */
+  async statesEntered(executionArn: string): Promise<string[]> {
+    const events = await readHistory(this.stack.clients.stepFunctions, executionArn);
+    return events.filter((event) => event.type?.endsWith('StateEntered')).map((event) => event.stateEnteredEventDetails?.name ?? '');
+  }
+
+  /** The writer lease item, if any. */
+  async lease(): Promise<Record<string, AttributeValue> | undefined> {
+    return (await this.reservedItems()).find((item) => item[this.config.idAttribute]?.S === 'writer-lease');
   }
 
   /** The current generation: number and entries (undefined before the first). */

@@ -25,7 +25,7 @@ describe('scheduler', () => {
     assert.throws(() => parseDuration('10ms'), /too short/);
   });
 
-  it('never starts a second run while one is going, and logs the skipped tick', async () => {
+  it('like EventBridge Scheduler, starts every tick; a tick that overlaps a run ends at once as skipped, without bootstrap', async () => {
     // Prepare: a run whose embed stage takes a while
     await h.put(sentences(60));
     let release!: () => void;
@@ -35,19 +35,23 @@ describe('scheduler', () => {
     const scheduler = new Scheduler({ stepFunctions: h.stack.clients.stepFunctions, stateMachineArn: h.stack.stateMachineArns['indexer']!, everyMs: 60_000, log: (line) => lines.push(line) });
     // Act
     const first = await scheduler.tick();
-    const second = await scheduler.tick();
+    const overlapping = await h.outcome(await scheduler.tick());
     release();
-    await h.stack.stepFunctions.settled((first as { started: string }).started);
+    const firstOutcome = await h.outcome(first);
     h.overrides = () => ({});
-    const third = await scheduler.tick();
-    await h.stack.stepFunctions.settled((third as { started: string }).started);
+    const third = await h.outcome(await scheduler.tick());
     // Assess
-    assert.ok('started' in first);
-    assert.ok('skipped' in second);
-    assert.ok('started' in third);
-    assert.match(lines.join('\n'), /skipped a tick: scheduled-.* is still running/);
+    assert.equal(overlapping.status, 'SUCCEEDED', overlapping.cause);
+    assert.match(overlapping.output['lease'].skipped, new RegExp(`another run \\(${first.split(':').pop()}, still running\\) holds the index`));
+    const states = await h.statesEntered(overlapping.executionArn);
+    assert.equal(states.at(-1), 'Index held by another run');
+    assert.ok(!states.includes('Bootstrap model'), 'the overlapping run loads no model');
+    assert.equal(firstOutcome.status, 'SUCCEEDED');
+    assert.equal(firstOutcome.output['plan'].itemCount, 60);
+    assert.equal(third.output['lease'].acquired, true);
+    assert.equal(lines.filter((line) => /scheduler: started scheduled-/.test(line)).length, 3);
     const executions = await h.stack.clients.stepFunctions.send(new ListExecutionsCommand({ stateMachineArn: h.stack.stateMachineArns['indexer'] }));
-    assert.equal(executions.executions!.filter((execution) => execution.name?.startsWith('scheduled-')).length, 2);
+    assert.equal(executions.executions!.filter((execution) => execution.name?.startsWith('scheduled-')).length, 3);
     assert.deepEqual(await h.pendingIds(), []);
   });
 

@@ -16,7 +16,7 @@ describe('npm run synth', () => {
     // Assess
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /DdbFaiss: \d+ resources/);
-    assert.match(run.stdout, /7 AWS::Lambda::Function/);
+    assert.match(run.stdout, /8 AWS::Lambda::Function/);
     const template = JSON.parse(readFileSync(path.join(root, 'cdk.out/DdbFaiss.template.json'), 'utf8'));
     assert.ok(Object.values(template.Resources).some((resource) => (resource as { Type: string }).Type === 'AWS::StepFunctions::StateMachine'));
   });
@@ -29,7 +29,7 @@ describe('npm run synth', () => {
     const handlers = (await import(bundle)) as Record<string, (event: unknown, context: unknown) => Promise<unknown>>;
     const released = await handlers['release']!({}, { getRemainingTimeInMillis: () => 1000, functionName: 'release', awsRequestId: 'x' });
     // Assess
-    assert.deepEqual(Object.keys(handlers).sort(), ['bootstrap', 'clear', 'embed', 'merge', 'plan', 'release', 'search']);
+    assert.deepEqual(Object.keys(handlers).sort(), ['bootstrap', 'clear', 'embed', 'lease', 'merge', 'plan', 'release', 'search']);
     assert.equal(released, undefined, 'a run rejected before it started holds no lease');
     const source = readFileSync(bundle, 'utf8');
     assert.match(source, /from "faiss-node"|require\("faiss-node"\)|import\("faiss-node"\)/, 'faiss-node stays external');

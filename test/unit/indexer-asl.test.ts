@@ -29,8 +29,12 @@ describe('asl/indexer.asl.json', () => {
     assert.equal(definition['StartAt'], 'Read input');
     assert.equal(next('Read input'), 'Apply input defaults');
     assert.equal(next('Apply input defaults'), 'Choose run mode');
-    assert.equal(next('Incremental run'), 'Bootstrap model');
-    assert.equal(next('Backfill run'), 'Bootstrap model');
+    assert.equal(next('Incremental run'), 'Take writer lease');
+    assert.equal(next('Backfill run'), 'Take writer lease');
+    assert.equal(next('Take writer lease'), 'Writer lease taken?');
+    const leaseChoice = definition.States['Writer lease taken?']!;
+    assert.deepEqual((leaseChoice['Choices'] as State[]).map((choice) => [choice['Variable'], choice['BooleanEquals'], choice['Next']]), [['$.lease.acquired', true, 'Bootstrap model']]);
+    assert.equal(definition.States[String(leaseChoice['Default'])]!['Type'], 'Succeed', 'a run that finds the index held ends at once');
     assert.equal(next('Bootstrap model'), 'Plan batches');
     assert.equal(next('Plan batches'), 'Anything to index?');
     assert.equal(next('Embed batches'), 'Merge into index');
@@ -54,6 +58,12 @@ describe('asl/indexer.asl.json', () => {
       const caught = (state['Catch'] as State[])[0]!;
       assert.deepEqual(caught['ErrorEquals'], ['States.ALL']);
       assert.ok(['Record failure', 'Batch failed', 'Run failed'].includes(String(caught['Next'])), name);
+    }
+    // Every top-level state that can fail catchably ends on the failure path, which releases the lease.
+    for (const [name, state] of Object.entries(definition.States)) {
+      if (!['Task', 'Map', 'Parallel'].includes(String(state['Type'])) || name === 'Record failure') continue;
+      const catchers = (state['Catch'] ?? []) as State[];
+      assert.deepEqual(catchers.map((catcher) => [catcher['ErrorEquals'], catcher['Next']]), [[['States.ALL'], 'Record failure']], name);
     }
     assert.equal(definition.States['Record failure']!['Next'], 'Run failed');
     const failure = definition.States['Run failed']!;

@@ -66,16 +66,19 @@ describe('the CDK stack', () => {
     });
   });
 
-  it('has one container-image Lambda per task, in the VPC, with EFS mounted and sized for its work', () => {
+  it('has one container-image Lambda per task, sized for its work; those that use EFS run in the VPC with it mounted', () => {
     const functions = template.findResources('AWS::Lambda::Function');
     const byName = Object.fromEntries(Object.values(functions).map((fn) => [String((fn.Properties as Json)['FunctionName']).replace('Test-', ''), fn.Properties as Json]));
-    assert.deepEqual(Object.keys(byName).sort(), ['bootstrap', 'clear', 'embed', 'merge', 'plan', 'release', 'search']);
+    assert.deepEqual(Object.keys(byName).sort(), ['bootstrap', 'clear', 'embed', 'lease', 'merge', 'plan', 'release', 'search']);
     for (const [name, fn] of Object.entries(byName)) {
       assert.equal(fn['PackageType'], 'Image', name);
       assert.deepEqual(fn['ImageConfig'], { Command: [`lambda.${name}`] });
-      assert.equal(fn['FileSystemConfigs'][0].LocalMountPath, '/mnt/efs', name);
-      assert.ok(fn['VpcConfig']['SubnetIds'].length === 2, name);
       assert.equal(fn['Environment']['Variables']['DDB_FAISS_EFS_ROOT'], '/mnt/efs');
+      // The lease and release functions touch only DynamoDB and Step Functions: outside the
+      // VPC, the lease function reaches the Step Functions API, which the isolated subnets cannot.
+      const usesEfs = !['lease', 'release'].includes(name);
+      assert.equal(fn['FileSystemConfigs']?.[0]?.LocalMountPath, usesEfs ? '/mnt/efs' : undefined, name);
+      assert.equal(fn['VpcConfig']?.['SubnetIds']?.length, usesEfs ? 2 : undefined, name);
     }
     assert.ok(byName['embed']!['MemorySize'] >= 3008 && byName['embed']!['Timeout'] === 900);
     assert.ok(byName['merge']!['MemorySize'] >= 3008);
@@ -129,14 +132,52 @@ describe('the CDK stack', () => {
         assert.ok(scopedByCondition || actions.every((action) => mayUseStar.test(action)), `${id}: ${actions.join(', ')} on "*"`);
       }
     }
-    // The search and embed functions only read the table; only bootstrap reads the bucket.
-    const statementsOf = (prefix: string): string => JSON.stringify(Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith(prefix)).map(([, policy]) => policy));
-    for (const reader of ['SearchFunction', 'EmbedFunction']) {
-      assert.ok(statementsOf(reader).includes('dynamodb:GetItem'), reader);
-      assert.ok(!statementsOf(reader).includes('dynamodb:PutItem') && !statementsOf(reader).includes('dynamodb:UpdateItem'), `${reader} must not write the table`);
+  });
+
+  it('grants each function exactly the actions its stage calls, writes to ddb-faiss\'s own items only under their key', () => {
+    // Prepare: every statement of every function's role as "action on resource"
+    const describe = (action: string, resource: unknown, condition: unknown): string => {
+      const text = JSON.stringify(resource);
+      const where =
+        text.includes('/index/') ? 'the pending index'
+        : text.includes('Table') && JSON.stringify(condition ?? {}).includes('"dynamodb:LeadingKeys":["__ddb-faiss__"]') ? 'reserved items'
+        : text.includes('Table') ? 'the table'
+        : text.includes(':execution:Test-indexer:*') ? 'indexer executions'
+        : text.includes('Assets') && text.includes('/models/*') ? 'model objects'
+        : text.includes('Assets') && JSON.stringify(condition ?? {}).includes('"s3:prefix":["models/*"]') ? 'the bucket, models/ prefix'
+        : action === 'elasticfilesystem:ClientMount' && JSON.stringify(condition ?? {}).includes('AccessPointArn') ? 'the access point'
+        : text.includes(':file-system/') ? 'the file system'
+        : `?${text}`;
+      return `${action} on ${where}`;
+    };
+    const granted: Record<string, string[]> = {};
+    for (const [id, policy] of Object.entries(template.findResources('AWS::IAM::Policy'))) {
+      const fn = /^([A-Z][a-z]+)FunctionServiceRole/.exec(id)?.[1]?.toLowerCase();
+      if (!fn) continue;
+      for (const statement of (policy.Properties as Json)['PolicyDocument']['Statement'] as Json[]) {
+        for (const action of ([] as string[]).concat(statement['Action'])) {
+          for (const resource of ([] as unknown[]).concat(statement['Resource'])) (granted[fn] ??= []).push(describe(action, resource, statement['Condition']));
+        }
+      }
     }
-    assert.ok(statementsOf('BootstrapFunction').includes('s3:GetObject'));
-    assert.ok(!statementsOf('SearchFunction').includes('s3:'), 'search does not touch the bucket');
+    const efs = (write: boolean): string[] => ['elasticfilesystem:ClientMount on the access point', ...(write ? ['elasticfilesystem:ClientWrite on the file system'] : [])];
+    // Act
+    const actual = Object.fromEntries(Object.entries(granted).map(([fn, grants]) => [fn, [...new Set(grants)].sort()]));
+    // Assess
+    assert.deepEqual(actual, {
+      lease: ['dynamodb:GetItem on reserved items', 'dynamodb:PutItem on reserved items', 'states:DescribeExecution on indexer executions'],
+      bootstrap: [...efs(true), 's3:GetObject on model objects', 's3:ListBucket on the bucket, models/ prefix'].sort(),
+      plan: [...efs(true), 'dynamodb:DeleteItem on reserved items', 'dynamodb:Scan on the pending index', 'dynamodb:Scan on the table', 'dynamodb:UpdateItem on reserved items'].sort(),
+      embed: [...efs(true), 'dynamodb:BatchGetItem on the table', 'dynamodb:UpdateItem on reserved items'].sort(),
+      merge: [...efs(true), 'dynamodb:PutItem on reserved items', 'dynamodb:UpdateItem on reserved items'].sort(),
+      clear: [...efs(false), 'dynamodb:DeleteItem on the table', 'dynamodb:PutItem on reserved items', 'dynamodb:UpdateItem on the table'].sort(),
+      release: ['dynamodb:DeleteItem on reserved items'],
+      search: [...efs(false), 'dynamodb:BatchGetItem on the table'].sort(),
+    });
+    // Writes need a function's own grant: the file system's policy lets any mount-target client mount (read) only.
+    template.hasResourceProperties('AWS::EFS::FileSystem', {
+      FileSystemPolicy: { Statement: [{ Action: 'elasticfilesystem:ClientMount', Effect: 'Allow', Principal: { AWS: '*' }, Condition: { Bool: { 'elasticfilesystem:AccessedViaMountTarget': 'true' } } }], Version: '2012-10-17' },
+    });
   });
 
   it('collects every invalid property into one error', () => {
