@@ -81,11 +81,16 @@ export class GenerationStore {
     return JSON.parse(readFileSync(path.join(this.dir, pointer.folder, 'meta.json'), 'utf8')) as GenerationMeta;
   }
 
+  /** The items a generation holds, in label order, without loading its vectors. */
+  entries(pointer: CurrentPointer): IndexEntry[] {
+    return JSON.parse(readFileSync(path.join(this.dir, pointer.folder, 'entries.json'), 'utf8')) as IndexEntry[];
+  }
+
   /** Loads a generation into memory. */
   load(pointer: CurrentPointer): { state: IndexState; meta: GenerationMeta } {
     const folder = path.join(this.dir, pointer.folder);
     const meta = this.meta(pointer);
-    const entries = JSON.parse(readFileSync(path.join(folder, 'entries.json'), 'utf8')) as IndexEntry[];
+    const entries = this.entries(pointer);
     const index = faiss.IndexFlatIP.read(path.join(folder, 'index.faiss'));
     if (index.ntotal() !== entries.length || entries.length !== meta.vectors) {
       throw new IndexCorruptError(`generation ${meta.generation}: ${index.ntotal()} vectors, ${entries.length} entries, meta says ${meta.vectors}`);

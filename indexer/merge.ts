@@ -6,7 +6,7 @@
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import path from 'node:path';
-import { type GenerationMeta, GenerationStore, indexedGroups } from '../index-store/generations.ts';
+import { type CurrentPointer, type GenerationMeta, GenerationStore, indexedGroups } from '../index-store/generations.ts';
 import { entryKey, type IndexEntry, IndexState } from '../index-store/index-state.ts';
 import { writeFileAtomic } from '../index-store/atomic-file.ts';
 import type { IndexerContext, ModelDescriptor, RunInfo } from './context.ts';
@@ -16,11 +16,19 @@ import { renewLease } from './lease.ts';
 import { type FailedBatch, readShard, runDir, type ShardDescriptor, type ShardEntry } from './run-files.ts';
 import type { PlanResult } from './plan.ts';
 
-export interface MergeResult {
+/** What a merge changed in the index, counted apart. */
+export interface IndexChange {
+  /** Items that had no vector and have one now. */
+  readonly added: number;
+  /** Items whose vector was replaced by a newly embedded one (edits, re-flagged items, a backfill). */
+  readonly replaced: number;
+  /** Items whose vector is gone: deleted, vanished from the table, or become poison. */
+  readonly removed: number;
+}
+
+export interface MergeResult extends IndexChange {
   readonly generation: number;
   readonly vectors: number;
-  readonly added: number;
-  readonly removed: number;
   readonly poison: number;
   readonly failedBatches: { readonly batch: number; readonly error: string; readonly cause: string }[];
   /** The clear list (relative to the EFS root) and its length. */
@@ -29,6 +37,46 @@ export interface MergeResult {
 }
 
 export const INDEX_STATUS_KEY = { group: RESERVED_GROUP, id: 'index-status' };
+
+/** One shard entry on its way into an index, with its vector when it has one. */
+export interface MergeItem {
+  readonly entry: ShardEntry;
+  readonly vector?: Float32Array;
+}
+
+/**
+ * One item per key, its newest version: an item edited while plan paged through the pending
+ * index can be seen twice in one run (its new token moves it within the index).
+ */
+export function latestPerItem<T extends MergeItem>(items: readonly T[]): T[] {
+  const latest = new Map<string, T>();
+  for (const item of items) {
+    const key = entryKey(item.entry);
+    const seen = latest.get(key);
+    if (!seen || item.entry.version > seen.entry.version) latest.set(key, item);
+  }
+  return [...latest.values()];
+}
+
+/**
+ * What folding these entries (one per item) into an index that held `held` changes. A rebuild
+ * (backfill) starts from nothing, so every key held before and not given a vector again is removed.
+ */
+export function countChange(held: { has(key: string): boolean; readonly size: number }, entries: readonly ShardEntry[], rebuild: boolean): IndexChange {
+  let added = 0;
+  let replaced = 0;
+  let removed = 0;
+  for (const entry of entries) {
+    const wasHeld = held.has(entryKey(entry));
+    if (entry.kind === 'vector') {
+      if (wasHeld) replaced += 1;
+      else added += 1;
+    } else if (wasHeld) {
+      removed += 1;
+    }
+  }
+  return { added, replaced, removed: rebuild ? held.size - replaced : removed };
+}
 
 export async function mergeShards(
   context: IndexerContext,
@@ -47,63 +95,63 @@ export async function mergeShards(
 
   // Which index each shard entry belongs to: the global one, or its group's own.
   const perGroup = config.indexLayout === 'per-group';
-  const scopes = new Map<string | undefined, { entries: ShardEntry[]; vectors: Float32Array[] }>();
-  const scopeOf = (group: string): { entries: ShardEntry[]; vectors: Float32Array[] } => {
+  const scopes = new Map<string | undefined, MergeItem[]>();
+  const scopeOf = (group: string): MergeItem[] => {
     const key = perGroup ? group : undefined;
     let scope = scopes.get(key);
-    if (!scope) scopes.set(key, (scope = { entries: [], vectors: [] }));
+    if (!scope) scopes.set(key, (scope = []));
     return scope;
   };
-  const clearList: ShardEntry[] = [];
   for (const descriptor of done) {
     const shard = readShard(config.efsRoot, descriptor);
     if (shard.model !== model.checksum) throw new PermanentError(`shard ${descriptor.file} was embedded by another model`);
     for (const entry of shard.entries) {
-      const scope = scopeOf(entry.group);
-      scope.entries.push(entry);
-      if (entry.kind === 'vector') scope.vectors.push(shard.vectors.subarray(entry.row * model.dimensions, (entry.row + 1) * model.dimensions));
+      const vector = entry.kind === 'vector' ? shard.vectors.subarray(entry.row * model.dimensions, (entry.row + 1) * model.dimensions) : undefined;
+      scopeOf(entry.group).push(vector ? { entry, vector } : { entry });
     }
-    clearList.push(...shard.entries);
   }
   // A backfill rebuilds every index: groups that no longer have items get an empty one.
   if (perGroup && run.mode === 'backfill') for (const group of indexedGroups(config.efsRoot)) scopeOf(group);
 
-  let added = 0;
-  let removed = 0;
+  const change = { added: 0, replaced: 0, removed: 0 };
+  const clearList: ShardEntry[] = [];
   let published: GenerationMeta | undefined;
   for (const [group, scope] of scopes) {
+    const items = latestPerItem(scope);
+    const entries = items.map((item) => item.entry);
     const store = new GenerationStore(config.efsRoot, group);
     const current = store.current();
     let state: IndexState;
-    if (run.mode === 'backfill' || !current) {
+    let scopeChange: IndexChange;
+    if (run.mode === 'backfill') {
       state = IndexState.empty(model.dimensions);
+      scopeChange = countChange(new Set(current ? store.entries(current).map(entryKey) : []), entries, true);
     } else {
-      const loaded = store.load(current);
-      if (loaded.meta.model.checksum !== model.checksum) {
-        throw new ModelMismatchError(`the index${group === undefined ? '' : ` of group "${group}"`} was built by model ${loaded.meta.model.name} (${loaded.meta.model.checksum.slice(0, 12)}), this run uses ${model.name} (${model.checksum.slice(0, 12)}): start a backfill to switch models`);
-      }
-      state = loaded.state;
+      state = current ? loadSameModel(store, current, model, group) : IndexState.empty(model.dimensions);
+      scopeChange = countChange(state, entries, false);
+      state.remove(entries.map(entryKey));
     }
-    removed += state.remove(scope.entries.map(entryKey));
-    const fresh = scope.entries.filter((entry) => entry.kind === 'vector');
+    const fresh = items.filter((item): item is Required<MergeItem> => item.vector !== undefined);
     const vectors = new Float32Array(fresh.length * model.dimensions);
-    scope.vectors.forEach((vector, i) => vectors.set(vector, i * model.dimensions));
-    state.add(fresh.map((entry): IndexEntry => ({ group: entry.group, id: entry.id, version: entry.version })), vectors);
-    added += fresh.length;
+    fresh.forEach((item, i) => vectors.set(item.vector, i * model.dimensions));
+    state.add(fresh.map(({ entry }): IndexEntry => ({ group: entry.group, id: entry.id, version: entry.version })), vectors);
     const meta = store.publish(state, { name: model.name, checksum: model.checksum, dimensions: model.dimensions }, run.execution);
     if (!published || meta.generation > published.generation) published = meta;
+    change.added += scopeChange.added;
+    change.replaced += scopeChange.replaced;
+    change.removed += scopeChange.removed;
+    clearList.push(...entries);
   }
   const poison = clearList.filter((entry) => entry.kind === 'poison').length;
 
   const status = indexStatusOf(config.efsRoot, perGroup, published!);
-  await recordIndexStatus(context, status);
+  await recordIndexStatus(context, { ...status, change: { ...change, execution: run.execution } });
   const clearFile = path.join(runDir(run.execution), 'clear.json');
   writeFileAtomic(path.join(config.efsRoot, clearFile), JSON.stringify(clearList));
   return {
     generation: status.generation,
     vectors: status.vectors,
-    added,
-    removed: Math.max(0, removed - added),
+    ...change,
     poison,
     failedBatches: failed.map((batch) => ({ batch: batch.batch.batch, error: batch.error, cause: batch.cause })),
     clearFile,
@@ -111,8 +159,17 @@ export async function mergeShards(
   };
 }
 
+/** Loads the current generation, refusing one built by another model (only a backfill may switch). */
+function loadSameModel(store: GenerationStore, current: CurrentPointer, model: ModelDescriptor, group: string | undefined): IndexState {
+  const loaded = store.load(current);
+  if (loaded.meta.model.checksum !== model.checksum) {
+    throw new ModelMismatchError(`the index${group === undefined ? '' : ` of group "${group}"`} was built by model ${loaded.meta.model.name} (${loaded.meta.model.checksum.slice(0, 12)}), this run uses ${model.name} (${model.checksum.slice(0, 12)}): start a backfill to switch models`);
+  }
+  return loaded.state;
+}
+
 /** What the index holds now: the global generation, or totals over every group's index. */
-function indexStatusOf(efsRoot: string, perGroup: boolean, latest: GenerationMeta): IndexStatusRecord {
+function indexStatusOf(efsRoot: string, perGroup: boolean, latest: GenerationMeta): Omit<IndexStatusRecord, 'change'> {
   if (!perGroup) return { ...latest, layout: 'global' };
   const groups = indexedGroups(efsRoot).map((group) => {
     const store = new GenerationStore(efsRoot, group);
@@ -121,8 +178,12 @@ function indexStatusOf(efsRoot: string, perGroup: boolean, latest: GenerationMet
   return { ...latest, layout: 'per-group', groups: groups.filter((meta) => meta.vectors > 0).length, vectors: groups.reduce((sum, meta) => sum + meta.vectors, 0) };
 }
 
-/** The index status mirrored into the table. */
-export type IndexStatusRecord = GenerationMeta & { readonly layout: 'global' | 'per-group'; readonly groups?: number };
+/** The index status mirrored into the table, with what the run that published it changed. */
+export type IndexStatusRecord = GenerationMeta & {
+  readonly layout: 'global' | 'per-group';
+  readonly groups?: number;
+  readonly change?: IndexChange & { readonly execution: string };
+};
 
 /** Mirrors the current generation into the table, where `ddb-faiss status` reads it from anywhere. */
 async function recordIndexStatus({ config, clients }: IndexerContext, meta: IndexStatusRecord): Promise<void> {

@@ -51,7 +51,9 @@ function describeOutput(stage: string, output: Record<string, any>): string | un
     }
     case 'Merge into index': {
       const merge = output['merge'];
-      return merge ? `generation ${merge.generation}: ${merge.vectors} vectors (+${merge.added}, -${merge.removed}, ${merge.poison} poison${merge.failedBatches.length ? `, ${merge.failedBatches.length} batches failed` : ''})` : undefined;
+      if (!merge) return undefined;
+      const failed = merge.failedBatches.length ? `, ${merge.failedBatches.length} batches failed` : '';
+      return `generation ${merge.generation}: ${merge.vectors} vectors (${describeChange(merge)}, ${merge.poison} poison${failed})`;
     }
     case 'Clear pending flags': {
       const clear = output['clear'];
@@ -60,6 +62,11 @@ function describeOutput(stage: string, output: Record<string, any>): string | un
     default:
       return undefined;
   }
+}
+
+/** A merge's changes for people: "10 added, 5 replaced, 2 removed". */
+export function describeChange(change: { readonly added: number; readonly replaced: number; readonly removed: number }): string {
+  return `${change.added} added, ${change.replaced} replaced, ${change.removed} removed`;
 }
 
 export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {

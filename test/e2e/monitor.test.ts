@@ -64,7 +64,7 @@ describe('monitor (headless Chromium)', () => {
       { timeout: 60_000 },
     );
     assert.match(await page.locator('[data-stage="Plan batches"] small').innerText(), /240 items in 3 batches/);
-    assert.match(await page.locator('[data-stage="Merge into index"] small').innerText(), /generation 1: 240 vectors/);
+    assert.match(await page.locator('[data-stage="Merge into index"] small').innerText(), /generation 1: 240 vectors \(240 added, 0 replaced, 0 removed/);
     await page.waitForFunction(() => document.getElementById('index-vectors')?.textContent === '240' && document.getElementById('pending')?.textContent === '0');
     await shot('2-run-succeeded');
   });
@@ -88,6 +88,7 @@ describe('monitor (headless Chromium)', () => {
     await page.waitForFunction(() => document.querySelector('tr.execution[data-origin="backfill"] td.status-SUCCEEDED') !== null, undefined, { timeout: 60_000 });
     await page.waitForFunction(() => document.getElementById('index-generation')?.textContent === '2');
     assert.match(asked, /Rebuild the whole index/);
+    assert.equal(await page.locator('#index-change').innerText(), '0 added, 240 replaced, 0 removed');
     await shot('4-backfill');
   });
 });

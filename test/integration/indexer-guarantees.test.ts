@@ -8,7 +8,7 @@ import { loadEmbedder } from '../../embedding/runtime.ts';
 import { GenerationStore } from '../../index-store/generations.ts';
 import { PermanentError, TransientError } from '../../indexer/errors.ts';
 import { keyAttributes, RESERVED_GROUP } from '../../indexer/items.ts';
-import { readBatch } from '../../indexer/run-files.ts';
+import { readBatch, writeBatch } from '../../indexer/run-files.ts';
 import { indexerStages } from '../../tasks/indexer-handlers.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
 import { tempDir } from '../helpers/local-stack.ts';
@@ -142,6 +142,28 @@ describe('indexer guarantees (local stack)', () => {
     assert.deepEqual(h.indexedIds(), ids(60));
     assert.ok(h.index()!.entries.find((entry) => entry.id === 'item-0007')!.version > versionBefore);
     assert.equal(await topHit(h, 'the astronaut floats inside the space station'), 'item-0007');
+  });
+
+  it('d2. indexes an item seen twice in one run (edited while plan paged the pending index) once, at its newest version', async () => {
+    // Prepare: plan's pages list item-0005, which is then edited and listed again by a later page
+    await h.put(sentences(60));
+    h.overrides = (real) => ({
+      plan: async (event) => {
+        const plan = await real.plan(event);
+        await h.edit('item-0005', 'a lighthouse keeper climbs the winding stairs');
+        const version = Number((await h.items()).get('item-0005')![h.config.pendingAttribute]!.N);
+        const again = writeBatch(h.config.efsRoot, event.run.execution, plan.batchCount + 1, [{ group: 'g', id: 'item-0005', version }]);
+        return { ...plan, batchCount: plan.batchCount + 1, itemCount: plan.itemCount + 1, batches: [...plan.batches, again] };
+      },
+    });
+    // Act
+    const run = await h.run();
+    // Assess
+    assert.equal(run.status, 'SUCCEEDED', run.cause);
+    assert.deepEqual(h.indexedIds(), ids(60), 'once');
+    assert.equal(run.output['merge'].added, 60);
+    assert.deepEqual(await h.pendingIds(), []);
+    assert.equal(await topHit(h, 'a lighthouse keeper climbs the winding stairs'), 'item-0005', 'at its newest version');
   });
 
   it('e. removes soft-deleted items from the index and then from the table; a backfill drops vanished keys', async () => {

@@ -3,6 +3,7 @@ import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { resolveEndpoints } from '../../aws/endpoints.ts';
 import { readIndexStatus } from '../index-status.ts';
 import { resolveStateMachineArn } from '../indexer-client.ts';
+import { describeChange } from '../run-progress.ts';
 import { type Command, println } from './command.ts';
 
 export const statusCommand: Command = {
@@ -22,6 +23,7 @@ export const statusCommand: Command = {
       const { index } = status;
       const layout = index?.layout === 'per-group' ? ` in ${index.groups ?? 0} group indexes` : '';
       println(io.stdout, index ? `index      generation ${index.generation}, ${index.vectors} vectors${layout}, model ${index.model.name} (${index.model.checksum.slice(0, 12)}), published ${index.publishedAt}` : 'index      none published yet');
+      if (index?.change) println(io.stdout, `last change ${describeChange(index.change)} by ${index.change.execution}`);
       println(io.stdout, `pending    ${status.pending} items`);
       println(io.stdout, `poison     ${status.poison.length} items`);
       for (const item of status.poison.slice(0, 20)) println(io.stdout, `  ${item.group}/${item.id}: ${item.reason}`);
