@@ -152,6 +152,14 @@ export function pool(data: Float32Array, dims: readonly number[], mask: BigInt64
   return vectors;
 }
 
+/**
+ * Whether an embedding carries nothing: every token was unknown to the model (the default
+ * model gives unknown words no vector). Such a text matches everything equally (score 0).
+ */
+export function isEmptyEmbedding(vector: Float32Array): boolean {
+  return vector.every((value) => value === 0);
+}
+
 export function normalizeInPlace(vector: Float32Array): void {
   let sum = 0;
   for (const value of vector) sum += value * value;

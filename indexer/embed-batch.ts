@@ -7,7 +7,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { batchGetItems } from '../aws/dynamodb-batch.ts';
 import path from 'node:path';
-import { loadEmbedder } from '../embedding/runtime.ts';
+import { isEmptyEmbedding, loadEmbedder } from '../embedding/runtime.ts';
 import type { IndexerContext, ModelDescriptor, RunInfo } from './context.ts';
 import { DELETE_MARKER_ATTRIBUTE, keyAttributes, poisonReason, readKey, readVersion, type VersionedKey } from './items.ts';
 import { entryKey } from '../index-store/index-state.ts';
@@ -63,7 +63,7 @@ export async function embedBatch(context: IndexerContext, run: RunInfo, model: M
       const { key } = toEmbed[i]!;
       if (!result.ok) {
         entries.push({ ...key, kind: 'poison', reason: result.error });
-      } else if (result.vector.every((value) => value === 0)) {
+      } else if (isEmptyEmbedding(result.vector)) {
         entries.push({ ...key, kind: 'poison', reason: 'no word of the content is known to the model' });
       } else {
         entries.push({ ...key, kind: 'vector', row: vectors.length });

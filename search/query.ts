@@ -1,17 +1,19 @@
 /**
  * Text in, the most similar items out: embed the query with the model that built the index,
  * search the index, and read the items back from DynamoDB in batched calls. Items deleted
- * since indexing are dropped, not returned stale. A group filter is exact: the search widens
- * until it has k hits from the group (or the group is exhausted), never a silent short list.
+ * since indexing (hard, or soft with `faiss_delete = true` before the next run) are dropped,
+ * not returned stale. A group filter is exact: the search widens until it has k hits from the
+ * group (or the group is exhausted), never a silent short list. A query with no word the model
+ * knows has no meaning to compare: it gets no hits and a `reason`, not k arbitrary ones.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { batchGetItems } from '../aws/dynamodb-batch.ts';
 import path from 'node:path';
-import { loadEmbedder } from '../embedding/runtime.ts';
+import { isEmptyEmbedding, loadEmbedder } from '../embedding/runtime.ts';
 import { entryKey, type IndexEntry } from '../index-store/index-state.ts';
 import { modelDirFor } from '../indexer/bootstrap.ts';
 import type { IndexerContext } from '../indexer/context.ts';
-import { keyAttributes } from '../indexer/items.ts';
+import { DELETE_MARKER_ATTRIBUTE, keyAttributes } from '../indexer/items.ts';
 import type { IndexReader } from './index-reader.ts';
 
 export interface SearchRequest {
@@ -36,7 +38,12 @@ export interface SearchResult {
   readonly model: string;
   /** Milliseconds spent embedding the query, in Faiss, and reading items back. */
   readonly timings: { embed: number; faiss: number; hydrate: number };
+  /** Why there are no hits although the index has items (e.g. no word of the query is known). */
+  readonly reason?: string;
 }
+
+/** The reason given for a query the model cannot place. */
+export const NO_KNOWN_WORD = 'no word of the query is known to the model, so nothing can be ranked by similarity to it';
 
 /** Thrown when no index has been published yet. */
 export class NoIndexError extends Error {
@@ -71,6 +78,9 @@ export async function search(context: IndexerContext, reader: IndexReader, reque
   const [query] = await embedder.embed([request.text]);
   if (!query?.ok) throw new Error(`cannot embed the query: ${query?.ok === false ? query.error : 'no result'}`);
   const t1 = performance.now();
+  if (isEmptyEmbedding(query.vector)) {
+    return { hits: [], generation: meta.generation, model: meta.model.name, timings: { embed: t1 - t0, faiss: 0, hydrate: 0 }, reason: NO_KNOWN_WORD };
+  }
 
   const want = Math.min(request.k, groupSize);
   // First guess: enough candidates for the group's share of the index, with slack for deletions.
@@ -78,7 +88,7 @@ export async function search(context: IndexerContext, reader: IndexReader, reque
   let hits: SearchHit[] = [];
   let faiss = 0;
   let hydrate = 0;
-  const read = new Map<string, Record<string, AttributeValue> | null>(); // null: deleted since indexing
+  const read = new Map<string, Record<string, AttributeValue> | null>(); // null: deleted (or soft-deleted) since indexing
   for (;;) {
     const f0 = performance.now();
     const candidates = sources
@@ -96,7 +106,10 @@ export async function search(context: IndexerContext, reader: IndexReader, reque
         const h0 = performance.now();
         const items = await readItems(context, missing, request.attributes);
         hydrate += performance.now() - h0;
-        for (const entry of missing) read.set(entryKey(entry), items.get(entryKey(entry)) ?? null);
+        for (const entry of missing) {
+          const item = items.get(entryKey(entry));
+          read.set(entryKey(entry), item && item[DELETE_MARKER_ATTRIBUTE]?.BOOL !== true ? item : null);
+        }
       }
       for (const hit of chunk) {
         const item = read.get(entryKey(hit.entry));
@@ -123,7 +136,7 @@ function pick(item: Record<string, AttributeValue>, names: readonly string[]): R
 
 async function readItems(context: IndexerContext, keys: readonly IndexEntry[], attributes: readonly string[] = []): Promise<Map<string, Record<string, AttributeValue>>> {
   const { config, clients } = context;
-  const names: Record<string, string> = { '#g': config.groupAttribute, '#i': config.idAttribute, '#c': config.contentAttribute };
+  const names: Record<string, string> = { '#g': config.groupAttribute, '#i': config.idAttribute, '#c': config.contentAttribute, '#d': DELETE_MARKER_ATTRIBUTE };
   attributes.forEach((name, i) => (names[`#a${i}`] = name));
   const items = await batchGetItems(clients.dynamodb, config.tableName, keys.map((key) => keyAttributes(config, key)), { projection: { expression: Object.keys(names).join(', '), names } });
   return new Map(items.map((item) => [entryKey({ group: item[config.groupAttribute]!.S!, id: item[config.idAttribute]!.S! }), item]));

@@ -5,10 +5,10 @@
 import middy from '@middy/core';
 import type { IndexerContext, ModelDescriptor, RunInfo } from '../indexer/context.ts';
 import { bootstrapModel } from '../indexer/bootstrap.ts';
-import { clearFlags } from '../indexer/clear.ts';
+import { type ClearResult, clearFlags } from '../indexer/clear.ts';
 import { embedBatch } from '../indexer/embed-batch.ts';
 import { mergeShards, type MergeResult } from '../indexer/merge.ts';
-import { acquireLease, releaseLease } from '../indexer/lease.ts';
+import { acquireLease, type LeaseResult, releaseLease } from '../indexer/lease.ts';
 import { planRun, type PlanResult } from '../indexer/plan.ts';
 import type { BatchDescriptor, FailedBatch, ShardDescriptor } from '../indexer/run-files.ts';
 import type { LocalTaskHandler } from '../workflow/engine/task-handlers.ts';
@@ -30,8 +30,21 @@ interface StageEvents {
   release: { run?: RunInfo };
 }
 
+interface StageResults {
+  lease: LeaseResult;
+  bootstrap: Awaited<ReturnType<typeof bootstrapModel>>;
+  plan: PlanResult;
+  embed: ShardDescriptor;
+  merge: MergeResult;
+  clear: ClearResult;
+  release: void;
+}
+
+/** The stage functions behind each task, by task. */
+export type IndexerStages = { [T in IndexerTask]: (event: StageEvents[T]) => Promise<StageResults[T]> };
+
 /** The stage functions behind each task; tests may wrap them to inject faults. */
-export function indexerStages(context: IndexerContext): { [T in IndexerTask]: (event: StageEvents[T]) => Promise<unknown> } {
+export function indexerStages(context: IndexerContext): IndexerStages {
   return {
     lease: (event) => acquireLease(context, event.run),
     bootstrap: () => bootstrapModel(context),

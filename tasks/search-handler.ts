@@ -93,7 +93,14 @@ export function createSearchHandler(context: IndexerContext, reader = new IndexR
       return {
         statusCode: 200,
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ generation: result.generation, model: result.model, count: result.hits.length, hits: result.hits, timingsMs: result.timings }),
+        body: JSON.stringify({
+          generation: result.generation,
+          model: result.model,
+          count: result.hits.length,
+          hits: result.hits,
+          ...(result.reason ? { reason: result.reason } : {}),
+          timingsMs: result.timings,
+        }),
       };
     } catch (error) {
       if (error instanceof UnknownGroupError) throw badRequest(error.message);

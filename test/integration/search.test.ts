@@ -73,6 +73,33 @@ describe('search service', () => {
     assert.ok(!response.body.hits.some((hit: { id: string }) => hit.id === 'm2'));
   });
 
+  it('drops soft-deleted items (faiss_delete = true) before the next run, and still returns k hits', async () => {
+    // Prepare: the soft-delete protocol, with no indexer run after it
+    await h.softDelete('m3', 'music');
+    // Act
+    const exact = await h.search({ q: 'a drummer keeps the beat', k: 3 });
+    const inGroup = await h.search({ q: 'a drummer keeps the beat', k: 4, group: 'music' });
+    // Assess
+    assert.equal(exact.status, 200, exact.text);
+    assert.ok(!exact.body.hits.some((hit: { id: string }) => hit.id === 'm3'), `m3 is served: ${exact.text}`);
+    assert.equal(exact.body.count, 3);
+    assert.equal(inGroup.body.count, 4, 'the search widens past the soft-deleted item');
+    assert.ok(!inGroup.body.hits.some((hit: { id: string }) => hit.id === 'm3'));
+  });
+
+  it('answers a query with no word the model knows with no hits and the reason, not arbitrary hits', async () => {
+    for (const query of ['q=%ff%fe', `q=${encodeURIComponent('qwzx vbnmq')}`]) {
+      const response = await h.search(query);
+      assert.equal(response.status, 200, response.text);
+      assert.equal(response.body.count, 0, `${query}: ${response.text}`);
+      assert.deepEqual(response.body.hits, []);
+      assert.match(response.body.reason, /no word of the query is known to the model/);
+    }
+    const cli = await runCli(['search', 'qwzx', '--data-dir', dir.path]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /0 hits .*: no word of the query is known to the model/);
+  });
+
   it('rejects bad input with 400 and a message saying what is wrong, never a stack trace', async () => {
     const cases: [string | Record<string, unknown>, RegExp][] = [
       ['k=3', /q \(the query text\) is required/],

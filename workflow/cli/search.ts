@@ -39,8 +39,8 @@ export const searchCommand: Command = {
       println(io.stdout, text2);
       return 0;
     }
-    const result = JSON.parse(text2) as { generation: number; model: string; hits: { group: string; id: string; score: number; content: string }[] };
-    println(io.stdout, `${result.hits.length} hits (generation ${result.generation}, model ${result.model})`);
+    const result = JSON.parse(text2) as { generation: number; model: string; reason?: string; hits: { group: string; id: string; score: number; content: string }[] };
+    println(io.stdout, `${result.hits.length} hits (generation ${result.generation}, model ${result.model})${result.reason ? `: ${result.reason}` : ''}`);
     for (const hit of result.hits) println(io.stdout, `${hit.score.toFixed(3)}  ${hit.group}/${hit.id}  ${hit.content.length > 100 ? `${hit.content.slice(0, 97)}...` : hit.content}`);
     return 0;
   },
