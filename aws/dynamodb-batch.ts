@@ -2,7 +2,8 @@
  * DynamoDB batch reads and writes of any size: chunked to the service limits (100 keys per
  * BatchGetItem, 25 writes per BatchWriteItem), several requests in flight, and unprocessed
  * keys or writes retried with backoff. Running out of retries is a TransientError, which the
- * state machine retries.
+ * state machine retries. Writes are judged item by item: DynamoDB refuses a whole request for
+ * one invalid item (e.g. over 400 KB), so such a request is split and each write reported.
  */
 import { type AttributeValue, BatchGetItemCommand, type BatchGetItemCommandOutput, BatchWriteItemCommand, type DynamoDBClient, type KeysAndAttributes, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { forEachConcurrently } from '../indexer/concurrency.ts';
@@ -48,17 +49,58 @@ export async function batchGetItems(client: DynamoDBClient, tableName: string, k
   return items;
 }
 
-/** Writes the requests (no two for one key in a chunk of 25), retrying unprocessed ones. */
-export async function batchWriteItems(client: DynamoDBClient, tableName: string, requests: readonly WriteRequest[], concurrency = 8): Promise<void> {
-  const chunks: WriteRequest[][] = [];
-  for (let start = 0; start < requests.length; start += WRITES_PER_BATCH) chunks.push(requests.slice(start, start + WRITES_PER_BATCH));
-  await forEachConcurrently(chunks, concurrency, async (chunk) => {
-    let unprocessed: WriteRequest[] = chunk;
+/** A write DynamoDB refused, by its position in the requests given. */
+export interface BatchWriteFailure {
+  readonly index: number;
+  readonly error: string;
+}
+
+/** What a batch write did: how many writes landed, and each one refused. */
+export interface BatchWriteResult {
+  readonly written: number;
+  readonly failed: readonly BatchWriteFailure[];
+}
+
+/** DynamoDB's answer for an invalid write; in a batch, one invalid item fails the whole request. */
+const isValidationError = (error: unknown): error is Error => (error as { name?: string }).name === 'ValidationException';
+
+/**
+ * Writes the requests (no two for one key in a chunk of 25), retrying unprocessed ones. A write
+ * DynamoDB refuses (a ValidationException: too large, a key too long, ...) is reported in
+ * `failed` and every other write still lands; any other error rejects.
+ */
+export async function batchWriteItems(client: DynamoDBClient, tableName: string, requests: readonly WriteRequest[], concurrency = 8): Promise<BatchWriteResult> {
+  const writeChunk = async (chunk: readonly WriteRequest[]): Promise<void> => {
+    let unprocessed: WriteRequest[] = [...chunk];
     for (let attempt = 0; unprocessed.length > 0; attempt++) {
       if (attempt === ATTEMPTS) throw new TransientError(`BatchWriteItem left ${unprocessed.length} writes unprocessed after ${attempt} attempts`);
       if (attempt > 0) await backoff(attempt);
       const response = await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: unprocessed } }));
       unprocessed = response.UnprocessedItems?.[tableName] ?? [];
     }
+  };
+  const chunks: { start: number; chunk: WriteRequest[] }[] = [];
+  for (let start = 0; start < requests.length; start += WRITES_PER_BATCH) chunks.push({ start, chunk: requests.slice(start, start + WRITES_PER_BATCH) });
+  let written = 0;
+  const failed: BatchWriteFailure[] = [];
+  await forEachConcurrently(chunks, concurrency, async ({ start, chunk }) => {
+    try {
+      await writeChunk(chunk);
+      written += chunk.length;
+      return;
+    } catch (error) {
+      if (!isValidationError(error)) throw error;
+    }
+    // One write spoiled the request: write each alone, so only the refused ones are lost.
+    for (const [offset, request] of chunk.entries()) {
+      try {
+        await writeChunk([request]);
+        written += 1;
+      } catch (error) {
+        if (!isValidationError(error)) throw error;
+        failed.push({ index: start + offset, error: error.message });
+      }
+    }
   });
+  return { written, failed: failed.sort((a, b) => a.index - b.index) };
 }

@@ -66,7 +66,8 @@ export async function benchSearch(stsDirectory: string, vectors: number, queries
 
     // Items, for hydration.
     const requests: WriteRequest[] = texts.map((content, i) => ({ PutRequest: { Item: { [config.groupAttribute]: { S: `g${i % 16}` }, [config.idAttribute]: { S: `s${i}` }, [config.contentAttribute]: { S: content } } } }));
-    await batchWriteItems(stack.clients.dynamodb, config.tableName, requests);
+    const written = await batchWriteItems(stack.clients.dynamodb, config.tableName, requests);
+    if (written.failed.length > 0) throw new Error(`DynamoDB refused ${written.failed.length} bench items: ${written.failed[0]!.error}`);
 
     const reader = new IndexReader(config.efsRoot);
     const l0 = performance.now();

@@ -89,7 +89,7 @@ export class IndexerHarness {
   /** Writes items (pending by default) with fresh version tokens. */
   async put(items: readonly TestItem[]): Promise<void> {
     const { config } = this;
-    await batchWriteItems(this.stack.clients.dynamodb, config.tableName, items.map((item) => ({
+    const result = await batchWriteItems(this.stack.clients.dynamodb, config.tableName, items.map((item) => ({
       PutRequest: {
         Item: {
           [config.groupAttribute]: { S: item.group ?? 'g' },
@@ -99,6 +99,7 @@ export class IndexerHarness {
         },
       },
     })));
+    if (result.failed.length > 0) throw new Error(`DynamoDB refused test items: ${JSON.stringify(result.failed)}`);
   }
 
   /** Edits an item's content the way a writer must: with a fresh version token. */

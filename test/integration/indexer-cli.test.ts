@@ -1,3 +1,4 @@
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -65,6 +66,36 @@ describe('indexer CLI: import, run, backfill, status', () => {
     const status = JSON.parse((await runCli(['status', '--json', ...flags()])).stdout);
     assert.equal(status.index.generation, 2);
     assert.equal(status.executions[0].origin, 'backfill');
+  });
+
+  it('judges every line on its own: an item DynamoDB refuses is reported by line number and its batch neighbours land', async () => {
+    // Prepare (after the runs above, which count their own 300 items): 30 lines sharing write batches; line 5 is over DynamoDB's 400 KB item limit,
+    // line 12 has an id over the 1,024-byte sort key limit (a refusal only DynamoDB reports)
+    const file = path.join(dir.path, 'refused.jsonl');
+    const lines = Array.from({ length: 30 }, (_, i) => JSON.stringify({ id: `refused-${i + 1}`, group: 'refusals', content: `line ${i + 1} about gardening` }));
+    lines[4] = JSON.stringify({ id: 'refused-5', group: 'refusals', content: 'x'.repeat(500 * 1024) });
+    lines[11] = JSON.stringify({ id: 'y'.repeat(1100), group: 'refusals', content: 'an id too long for a sort key' });
+    writeFileSync(file, lines.join('\n'));
+    // Act
+    const run = await runCli(['import', file, ...flags()]);
+    const json = await runCli(['import', file, '--json', ...flags()]);
+    const landed = await stack.clients.dynamodb.send(new QueryCommand({
+      TableName: stack.config.tableName,
+      KeyConditionExpression: '#g = :g',
+      ExpressionAttributeNames: { '#g': stack.config.groupAttribute },
+      ExpressionAttributeValues: { ':g': { S: 'refusals' } },
+      Select: 'COUNT',
+    }));
+    // Assess
+    assert.equal(run.code, 1);
+    assert.match(run.stdout, /imported 28 items/);
+    assert.match(run.stderr, /^line 5: item is 500\.\d KB; DynamoDB's item limit is 400 KB$/m);
+    assert.match(run.stderr, /^line 12: DynamoDB refused the item: .*1024 bytes/m);
+    assert.doesNotMatch(run.stderr, /\n\s+at |Exception:/, 'no stack trace');
+    assert.equal(landed.Count, 28, 'every other line landed');
+    const result = JSON.parse(json.stdout);
+    assert.equal(result.imported, 28);
+    assert.deepEqual(result.errors.map((error: { line: number }) => error.line), [5, 12]);
   });
 
   it('says clearly when no local stack serves the data directory', async () => {

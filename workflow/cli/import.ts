@@ -1,10 +1,12 @@
 /**
  * `ddb-faiss import <file.jsonl>`: bulk-loads items marked pending. Each line is a JSON
- * object; the id, group and text fields are mappable by flags. Bad lines are reported by
- * line number and skipped; good ones are kept.
+ * object; the id, group and text fields are mappable by flags. Every line is judged on its
+ * own: a bad line, or an item DynamoDB refuses (over 400 KB, a key too long, ...), is reported
+ * by line number and skipped; every other line lands. Any bad line makes the exit code 1.
  */
 import type { AttributeValue, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { batchWriteItems } from '../../aws/dynamodb-batch.ts';
+import { itemSizeBytes, MAX_ITEM_BYTES } from '../../aws/item-size.ts';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
@@ -57,20 +59,23 @@ export const importCommand: Command = {
       }
     };
 
-    const write = async (requests: WriteRequest[]): Promise<void> => {
-      await batchWriteItems(clients.dynamodb, config.tableName, requests);
-      imported += requests.length;
+    const write = async (requests: WriteRequest[], lines: number[]): Promise<void> => {
+      const result = await batchWriteItems(clients.dynamodb, config.tableName, requests);
+      for (const failure of result.failed) errors.push({ line: lines[failure.index]!, reason: `DynamoDB refused the item: ${failure.error}` });
+      imported += result.written;
       progress();
     };
 
     const inFlight = new Set<Promise<void>>();
     let batch: WriteRequest[] = [];
+    let batchLines: number[] = [];
     let keysInBatch = new Set<string>();
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      const pending = write(batch).finally(() => inFlight.delete(pending));
+      const pending = write(batch, batchLines).finally(() => inFlight.delete(pending));
       inFlight.add(pending);
       batch = [];
+      batchLines = [];
       keysInBatch = new Set();
       if (inFlight.size >= CONCURRENT_WRITES) await Promise.race(inFlight);
     };
@@ -86,23 +91,31 @@ export const importCommand: Command = {
           errors.push({ line: lineNumber, reason: item.reason });
           continue;
         }
-        const key = `${item.group}\u0000${item.id}`;
-        if (keysInBatch.has(key)) await flush(); // one request may not hold a key twice; the later line wins
-        keysInBatch.add(key);
         const attributes: Record<string, AttributeValue> = {
           [config.groupAttribute]: { S: item.group },
           [config.idAttribute]: { S: item.id },
           [config.contentAttribute]: { S: item.text },
           [config.pendingAttribute]: { N: String(newVersionToken()) },
         };
+        const size = itemSizeBytes(attributes);
+        if (size > MAX_ITEM_BYTES) {
+          errors.push({ line: lineNumber, reason: `item is ${(size / 1024).toFixed(1)} KB; DynamoDB's item limit is ${MAX_ITEM_BYTES / 1024} KB` });
+          continue;
+        }
+        const key = `${item.group}\u0000${item.id}`;
+        if (keysInBatch.has(key)) await flush(); // one request may not hold a key twice; the later line wins
+        keysInBatch.add(key);
         batch.push({ PutRequest: { Item: attributes } });
+        batchLines.push(lineNumber);
         if (batch.length === WRITE_BATCH) await flush();
       }
       await flush();
       await Promise.all(inFlight);
     } finally {
+      await Promise.allSettled(inFlight); // after a failure, nothing may still be writing when the clients go
       destroyAwsClients(clients);
     }
+    errors.sort((a, b) => a.line - b.line);
     if (values['json']) {
       println(io.stdout, JSON.stringify({ imported, skipped: errors.length, errors }));
     } else {
