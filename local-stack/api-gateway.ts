@@ -1,27 +1,19 @@
 /**
  * A stand-in for API Gateway's HTTP API on the local stack: turns a Node request into an
  * `APIGatewayProxyEventV2` (payload format 2.0), calls the Lambda handler for its route, and
- * writes the handler's response back.
+ * writes the handler's response back. Like API Gateway it refuses a body over its limit with a
+ * 413 (before buffering it whole); unlike it, it answers only to its loopback host name.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { localLambdaContext } from '../workflow/engine/lambda-context.ts';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { foreignHost, readRequestBody, RequestBodyTooLargeError, sendJson } from './http-guard.ts';
 
 export type HttpLambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
+/** The largest request body taken (a search request is a few hundred bytes). */
 const MAX_BODY_BYTES = 1024 * 1024;
-
-async function readBody(request: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Error('body too large');
-    chunks.push(chunk as Buffer);
-  }
-  return chunks.length ? Buffer.concat(chunks).toString('utf8') : undefined;
-}
 
 function toEvent(request: IncomingMessage, body: string | undefined): APIGatewayProxyEventV2 {
   const url = new URL(request.url ?? '/', 'http://127.0.0.1');
@@ -56,19 +48,26 @@ function toEvent(request: IncomingMessage, body: string | undefined): APIGateway
 export function apiGateway(routes: Readonly<Record<string, HttpLambdaHandler>>, fallback?: RequestListener): RequestListener {
   return (request: IncomingMessage, response: ServerResponse) => {
     void (async () => {
+      const refused = foreignHost(request);
+      if (refused) {
+        sendJson(request, response, 403, { message: refused });
+        return;
+      }
       const path = new URL(request.url ?? '/', 'http://127.0.0.1').pathname;
       const route = Object.keys(routes).find((prefix) => path === prefix || path.startsWith(`${prefix}/`));
       if (!route) {
         if (fallback) fallback(request, response);
-        else response.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ message: `no route ${path}` }));
+        else sendJson(request, response, 404, { message: `no route ${path}` });
         return;
       }
       try {
-        const result = await routes[route]!(toEvent(request, await readBody(request)), localLambdaContext(route.slice(1) || 'root', 30_000));
+        const body = await readRequestBody(request, MAX_BODY_BYTES);
+        const result = await routes[route]!(toEvent(request, body === '' ? undefined : body), localLambdaContext(route.slice(1) || 'root', 30_000));
         response.writeHead(result.statusCode ?? 200, { ...(result.headers as Record<string, string>) });
         response.end(result.body ?? '');
       } catch (error) {
-        response.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ message: `gateway error: ${(error as Error).message}` }));
+        if (error instanceof RequestBodyTooLargeError) sendJson(request, response, 413, { message: error.message });
+        else sendJson(request, response, 500, { message: `gateway error: ${(error as Error).message}` });
       }
     })();
   };

@@ -12,6 +12,7 @@ import {
 import dynalite from 'dynalite';
 import type { Server } from 'node:http';
 import type { DdbFaissConfig } from '../config/config.ts';
+import { answerOnlyOwnHost } from './http-guard.ts';
 import { closeServer, listenLocal } from './listen.ts';
 
 export interface RunningService {
@@ -21,7 +22,7 @@ export interface RunningService {
 
 /** Starts dynalite on 127.0.0.1, persisting under `path`. */
 export async function startDynamoDb(path: string, port: number): Promise<RunningService> {
-  const server: Server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const server: Server = answerOnlyOwnHost(dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }));
   const bound = await listenLocal(server, port, 'DynamoDB', 'dynamodb-port');
   return { endpoint: `http://127.0.0.1:${bound}`, close: () => closeServer(server) };
 }

@@ -3,7 +3,8 @@
  * (`POST /`, `X-Amz-Target: AWSStepFunctions.<Operation>`), the protocol
  * `@aws-sdk/client-sfn` speaks.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { foreignHost, readRequestBody, RequestBodyTooLargeError } from '../../local-stack/http-guard.ts';
 import { StepFunctionsApiError } from './errors.ts';
 import type { LocalStepFunctions } from './local-engine.ts';
 
@@ -20,11 +21,8 @@ const OPERATIONS = [
 type Operation = (typeof OPERATIONS)[number];
 const isOperation = (name: string): name is Operation => (OPERATIONS as readonly string[]).includes(name);
 
-async function readBody(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
+/** Step Functions takes definitions of up to 1 MB; a request is that plus its envelope. */
+const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
 function send(response: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -41,6 +39,11 @@ function sendError(response: ServerResponse, error: StepFunctionsApiError): void
 export function createStepFunctionsServer(engine: LocalStepFunctions): Server {
   return createServer((request, response) => {
     void (async () => {
+      const refused = foreignHost(request);
+      if (refused) {
+        sendError(response, new StepFunctionsApiError('AccessDeniedException', refused, 403));
+        return;
+      }
       const target = String(request.headers['x-amz-target'] ?? '');
       const operation = target.startsWith('AWSStepFunctions.') ? target.slice('AWSStepFunctions.'.length) : '';
       if (request.method !== 'POST' || !isOperation(operation)) {
@@ -49,10 +52,15 @@ export function createStepFunctionsServer(engine: LocalStepFunctions): Server {
       }
       let body: Record<string, unknown>;
       try {
-        const text = await readBody(request);
+        const text = await readRequestBody(request, MAX_BODY_BYTES);
         body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-      } catch {
-        sendError(response, new StepFunctionsApiError('SerializationException', 'request body is not valid JSON'));
+      } catch (error) {
+        if (error instanceof RequestBodyTooLargeError) {
+          response.setHeader('connection', 'close');
+          sendError(response, new StepFunctionsApiError('RequestEntityTooLargeException', error.message, 413));
+        } else {
+          sendError(response, new StepFunctionsApiError('SerializationException', 'request body is not valid JSON'));
+        }
         return;
       }
       try {
