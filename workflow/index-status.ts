@@ -2,13 +2,15 @@
  * What `ddb-faiss status` (and the monitor) report, read through the AWS APIs only, so it
  * works against the local stack and a deployed one: the current index generation (mirrored
  * into the table by the merge stage), the pending backlog, poison items, recent executions.
+ * Every read can be bounded: the monitor polls, and its cost must not grow with the backlog.
  */
-import { type AttributeValue, GetItemCommand, QueryCommand, type QueryCommandOutput, ScanCommand, type ScanCommandOutput } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DescribeTableCommand, GetItemCommand, QueryCommand, type QueryCommandOutput, ScanCommand, type ScanCommandOutput } from '@aws-sdk/client-dynamodb';
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import type { AwsClients } from '../aws/clients.ts';
 import type { DdbFaissConfig } from '../config/config.ts';
 import { keyAttributes, RESERVED_GROUP } from '../indexer/items.ts';
 import { INDEX_STATUS_KEY, type IndexStatusRecord } from '../indexer/merge.ts';
+import { originOf } from './indexer-client.ts';
 
 export interface PoisonItem {
   readonly group: string;
@@ -17,49 +19,132 @@ export interface PoisonItem {
   readonly recordedAt: string;
 }
 
-export interface IndexStatus {
-  readonly index: IndexStatusRecord | null;
+/** The pending backlog, counted up to a cap. */
+export interface Backlog {
+  /** Items waiting to be indexed; when `pendingCapped`, at least this many. */
   readonly pending: number;
+  /** Whether counting stopped at the cap. */
+  readonly pendingCapped: boolean;
+  /**
+   * When capped: DynamoDB's own item count of the pending index (DescribeTable, free, but
+   * refreshed by DynamoDB only about every six hours).
+   */
+  readonly pendingEstimate?: number;
   readonly poison: PoisonItem[];
-  readonly executions: { name: string; status: string; startDate?: string; stopDate?: string; origin: string }[];
+  /** Whether more poison records exist than were read. */
+  readonly poisonCapped: boolean;
 }
 
-export async function readIndexStatus(config: DdbFaissConfig, clients: AwsClients, stateMachineArn: string | undefined, recent = 10): Promise<IndexStatus> {
-  const statusItem = await clients.dynamodb.send(new GetItemCommand({ TableName: config.tableName, Key: keyAttributes(config, INDEX_STATUS_KEY), ConsistentRead: true }));
-  const index = statusItem.Item?.['status']?.S ? (JSON.parse(statusItem.Item['status'].S) as IndexStatusRecord) : null;
+export interface RecentExecution {
+  readonly name: string;
+  readonly status: string;
+  readonly startDate?: string;
+  readonly stopDate?: string;
+  readonly origin: string;
+}
 
+export interface IndexStatus extends Backlog {
+  readonly index: IndexStatusRecord | null;
+  readonly executions: RecentExecution[];
+  /** Why the recent executions could not be read (the rest of the status still was). */
+  readonly executionsError?: string;
+}
+
+/** Bounds of one status read. */
+export interface StatusBounds {
+  /** Most pending keys counted. @default no limit (an exact count) */
+  readonly pendingCap?: number;
+  /** Most poison records read. @default no limit */
+  readonly poisonLimit?: number;
+}
+
+export async function readIndexRecord(config: DdbFaissConfig, clients: Pick<AwsClients, 'dynamodb'>): Promise<IndexStatusRecord | null> {
+  const statusItem = await clients.dynamodb.send(new GetItemCommand({ TableName: config.tableName, Key: keyAttributes(config, INDEX_STATUS_KEY), ConsistentRead: true }));
+  return statusItem.Item?.['status']?.S ? (JSON.parse(statusItem.Item['status'].S) as IndexStatusRecord) : null;
+}
+
+/**
+ * Counts pending keys by scanning the sparse index (keys only), reading at most `cap` of them.
+ * Beyond the cap DynamoDB's own estimate is added.
+ */
+export async function readBacklog(config: DdbFaissConfig, clients: Pick<AwsClients, 'dynamodb'>, bounds: StatusBounds = {}): Promise<Backlog> {
+  const cap = bounds.pendingCap ?? Number.POSITIVE_INFINITY;
   let pending = 0;
   let startKey: Record<string, AttributeValue> | undefined;
   do {
-    const page: ScanCommandOutput = await clients.dynamodb.send(new ScanCommand({ TableName: config.tableName, IndexName: config.pendingIndexName, Select: 'COUNT', ExclusiveStartKey: startKey }));
+    const left = cap - pending;
+    const page: ScanCommandOutput = await clients.dynamodb.send(new ScanCommand({
+      TableName: config.tableName,
+      IndexName: config.pendingIndexName,
+      Select: 'COUNT',
+      ExclusiveStartKey: startKey,
+      ...(Number.isFinite(left) ? { Limit: Math.min(left, 1000) } : {}),
+    }));
     pending += page.Count ?? 0;
     startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  } while (startKey && pending < cap);
+  const pendingCapped = startKey !== undefined;
+  const pendingEstimate = pendingCapped ? await pendingIndexItemCount(config, clients) : undefined;
 
+  const poisonLimit = bounds.poisonLimit ?? Number.POSITIVE_INFINITY;
   const poison: PoisonItem[] = [];
   startKey = undefined;
   do {
+    const left = poisonLimit - poison.length;
     const page: QueryCommandOutput = await clients.dynamodb.send(new QueryCommand({
       TableName: config.tableName,
       KeyConditionExpression: '#g = :g AND begins_with(#i, :poison)',
       ExpressionAttributeNames: { '#g': config.groupAttribute, '#i': config.idAttribute },
       ExpressionAttributeValues: { ':g': { S: RESERVED_GROUP }, ':poison': { S: 'poison#' } },
       ExclusiveStartKey: startKey,
+      ...(Number.isFinite(left) ? { Limit: left } : {}),
     }));
     for (const item of page.Items ?? []) {
       poison.push({ group: item['itemGroup']?.S ?? '', id: item['itemId']?.S ?? '', reason: item['reason']?.S ?? '', recordedAt: item['recordedAt']?.S ?? '' });
     }
     startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  } while (startKey && poison.length < poisonLimit);
+  return { pending, pendingCapped, ...(pendingEstimate !== undefined ? { pendingEstimate } : {}), poison, poisonCapped: startKey !== undefined };
+}
 
-  const executions = stateMachineArn
-    ? ((await clients.stepFunctions.send(new ListExecutionsCommand({ stateMachineArn, maxResults: recent }))).executions ?? []).map((execution) => ({
+async function pendingIndexItemCount(config: DdbFaissConfig, clients: Pick<AwsClients, 'dynamodb'>): Promise<number | undefined> {
+  const { Table: table } = await clients.dynamodb.send(new DescribeTableCommand({ TableName: config.tableName }));
+  return table?.GlobalSecondaryIndexes?.find((index) => index.IndexName === config.pendingIndexName)?.ItemCount;
+}
+
+/** The most recent executions; a failure to read them is reported in `error`, not hidden. */
+export interface RecentExecutions {
+  readonly executions: RecentExecution[];
+  readonly error?: string;
+}
+
+export async function readRecentExecutions(clients: Pick<AwsClients, 'stepFunctions'>, stateMachineArn: string, recent: number): Promise<RecentExecutions> {
+  try {
+    const listed = await clients.stepFunctions.send(new ListExecutionsCommand({ stateMachineArn, maxResults: recent }));
+    return {
+      executions: (listed.executions ?? []).map((execution) => ({
         name: execution.name ?? '',
         status: execution.status ?? '',
         ...(execution.startDate ? { startDate: execution.startDate.toISOString() } : {}),
         ...(execution.stopDate ? { stopDate: execution.stopDate.toISOString() } : {}),
-        origin: /^(manual|backfill|scheduled)-/.exec(execution.name ?? '')?.[1] ?? 'other',
-      }))
-    : [];
-  return { index, pending, poison, executions };
+        origin: originOf(execution.name ?? ''),
+      })),
+    };
+  } catch (error) {
+    return { executions: [], error: `${(error as Error).name}: ${(error as Error).message}` };
+  }
+}
+
+/**
+ * The whole status. `stateMachineArn` is undefined when there is no state machine to ask
+ * (then there are no executions to list, which is not an error).
+ */
+export async function readIndexStatus(config: DdbFaissConfig, clients: AwsClients, stateMachineArn: string | undefined, recent = 10, bounds: StatusBounds = {}): Promise<IndexStatus> {
+  const none: RecentExecutions = { executions: [] };
+  const [index, backlog, runs] = await Promise.all([
+    readIndexRecord(config, clients),
+    readBacklog(config, clients, bounds),
+    stateMachineArn ? readRecentExecutions(clients, stateMachineArn, recent) : none,
+  ]);
+  return { index, ...backlog, executions: runs.executions, ...(runs.error ? { executionsError: runs.error } : {}) };
 }

@@ -10,6 +10,11 @@ import { type RunProgress, summarizeHistory } from './run-progress.ts';
 /** How an execution was started; it prefixes the execution name, so history shows it. */
 export type RunOrigin = 'manual' | 'backfill' | 'scheduled';
 
+/** How an execution was started, read from its name (`other` for executions started elsewhere). */
+export function originOf(executionName: string): RunOrigin | 'other' {
+  return (/^(manual|backfill|scheduled)-/.exec(executionName)?.[1] as RunOrigin | undefined) ?? 'other';
+}
+
 /** Thrown when the indexer state machine cannot be found for the target. */
 export class StateMachineNotFoundError extends Error {
   override readonly name = 'StateMachineNotFoundError';

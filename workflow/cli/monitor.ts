@@ -6,6 +6,7 @@
 import { createServer } from 'node:http';
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { resolveEndpoints } from '../../aws/endpoints.ts';
+import { foreignHost, sendJson } from '../../local-stack/http-guard.ts';
 import { closeServer, listenLocal } from '../../local-stack/listen.ts';
 import { resolveStateMachineArn } from '../indexer-client.ts';
 import { monitorApi } from '../monitor/api.ts';
@@ -16,13 +17,18 @@ export const monitorCommand: Command = {
   summary: 'serve the live monitor page for the target (e.g. a deployed stack) on 127.0.0.1',
   usage: 'ddb-faiss monitor [--target aws] [--http-port N]',
   async run({ config }, io) {
-    const endpoints = resolveEndpoints(config);
+    const endpoints = await resolveEndpoints(config);
     const clients = createAwsClients(config, endpoints);
     const stateMachineArn = await resolveStateMachineArn(config, clients.stepFunctions);
     const api = monitorApi({ config, clients, stateMachineArn: () => stateMachineArn });
     const server = createServer((request, response) => {
       if (!request.url?.startsWith('/search') || !endpoints.http) {
         api(request, response);
+        return;
+      }
+      const refused = foreignHost(request);
+      if (refused) {
+        sendJson(request, response, 403, { message: refused });
         return;
       }
       void fetch(`${endpoints.http}${request.url}`).then(
