@@ -1,9 +1,12 @@
 /**
  * Where the AWS services are. For the local target, `ddb-faiss up` writes the endpoints it
  * actually listens on (ports may be 0 = any free port) to `<dataDir>/stack.json`, and every
- * other command reads them from there; explicit endpoint settings win over both.
+ * other command reads them from there; explicit endpoint settings win over both. A stack.json
+ * is trusted only when its stack answers: one left by a stack that was killed names a pid that
+ * may still exist (a zombie, or reused) and ports nobody listens on.
  */
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import path from 'node:path';
 import type { DdbFaissConfig } from '../config/config.ts';
 
@@ -44,34 +47,62 @@ export function removeStackInfo(config: Pick<DdbFaissConfig, 'dataDir'>): void {
   rmSync(stackInfoFile(config), { force: true });
 }
 
-/** Reads the running stack's description, or `undefined` when none is running. */
+/** Reads the stack description `up` left, whether or not that stack still runs. */
 export function readStackInfo(config: Pick<DdbFaissConfig, 'dataDir'>): LocalStackInfo | undefined {
-  let info: LocalStackInfo;
   try {
-    info = JSON.parse(readFileSync(stackInfoFile(config), 'utf8')) as LocalStackInfo;
-  } catch {
-    return undefined;
+    return JSON.parse(readFileSync(stackInfoFile(config), 'utf8')) as LocalStackInfo;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // no stack was started here
+    throw error;
   }
+}
+
+/** Whether something accepts connections at the endpoint, within `timeoutMs`. */
+function answers(endpoint: string, timeoutMs = 1_000): Promise<boolean> {
+  const url = new URL(endpoint);
+  return new Promise((resolve) => {
+    const socket = connect({ host: url.hostname, port: Number(url.port), timeout: timeoutMs });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true)).once('error', () => done(false)).once('timeout', () => done(false));
+  });
+}
+
+/** Whether the stack a stack.json describes is alive: its process exists and its endpoints answer. */
+export async function isStackAlive(info: LocalStackInfo): Promise<boolean> {
   try {
     process.kill(info.pid, 0);
-  } catch {
-    return undefined; // a stale file left by a stack that was killed
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false; // EPERM: alive, another user's
+  }
+  const answered = await Promise.all(Object.values(info.endpoints).map((endpoint) => answers(endpoint)));
+  return answered.every(Boolean);
+}
+
+/** The running stack's description. @throws {LocalStackNotRunningError} when none answers for the data directory */
+export async function runningStackInfo(config: Pick<DdbFaissConfig, 'dataDir'>): Promise<LocalStackInfo> {
+  const info = readStackInfo(config);
+  if (!info) {
+    throw new LocalStackNotRunningError(`no local stack is running for data directory ${config.dataDir}: start one with \`ddb-faiss up --data-dir ${config.dataDir}\``);
+  }
+  if (!(await isStackAlive(info))) {
+    throw new LocalStackNotRunningError(
+      `the local stack recorded in ${stackInfoFile(config)} (pid ${info.pid}, started ${info.startedAt}) is not running: ` +
+        `it stopped without cleaning up (killed?). Start it again with \`ddb-faiss up --data-dir ${config.dataDir}\``,
+    );
   }
   return info;
 }
 
 /** Resolves the endpoints for the configured target. @throws {LocalStackNotRunningError} */
-export function resolveEndpoints(config: DdbFaissConfig): ServiceEndpoints {
+export async function resolveEndpoints(config: DdbFaissConfig): Promise<ServiceEndpoints> {
   if (config.target === 'aws') {
     return { dynamodb: config.dynamodbEndpoint, s3: config.s3Endpoint, stepFunctions: config.stepFunctionsEndpoint, http: config.searchUrl };
   }
   const explicit = config.dynamodbEndpoint && config.s3Endpoint && config.stepFunctionsEndpoint;
-  const info = explicit ? undefined : readStackInfo(config);
-  if (!explicit && !info) {
-    throw new LocalStackNotRunningError(
-      `no local stack is running for data directory ${config.dataDir}: start one with \`ddb-faiss up --data-dir ${config.dataDir}\``,
-    );
-  }
+  const info = explicit ? undefined : await runningStackInfo(config);
   return {
     dynamodb: config.dynamodbEndpoint ?? info?.endpoints.dynamodb,
     s3: config.s3Endpoint ?? info?.endpoints.s3,

@@ -8,7 +8,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import path from 'node:path';
 import type { DdbFaissConfig } from '../config/config.ts';
 import { type AwsClients, createAwsClients, destroyAwsClients } from '../aws/clients.ts';
-import { type LocalStackInfo, readStackInfo, removeStackInfo, writeStackInfo } from '../aws/endpoints.ts';
+import { isStackAlive, type LocalStackInfo, readStackInfo, removeStackInfo, writeStackInfo } from '../aws/endpoints.ts';
 import { LocalStepFunctions } from '../workflow/engine/local-engine.ts';
 import { createStepFunctionsServer } from '../workflow/engine/sfn-endpoint.ts';
 import type { TaskHandlerRegistry } from '../workflow/engine/task-handlers.ts';
@@ -57,7 +57,8 @@ export async function startLocalStack(props: LocalStackProps): Promise<LocalStac
   const { config } = props;
   const log = props.log ?? (() => {});
   const running = readStackInfo(config);
-  if (running) {
+  // A stack.json whose stack does not answer is left by a stack that was killed: start over it.
+  if (running && (await isStackAlive(running))) {
     throw new StackAlreadyRunningError(`a local stack (pid ${running.pid}) already serves ${config.dataDir}; stop it first, or use another --data-dir`);
   }
   mkdirSync(config.efsRoot, { recursive: true });

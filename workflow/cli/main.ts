@@ -19,6 +19,14 @@ const commands = (): readonly Command[] => [demoCommand, upCommand, importComman
 /** Errors whose message is the whole story: no stack trace for the user. */
 const EXPECTED_ERRORS = new Set(['ConfigError', 'PortInUseError', 'StackAlreadyRunningError', 'LocalStackNotRunningError', 'UsageError', 'BundleError', 'ModelNotFoundError', 'StateMachineNotFoundError', 'SearchFailedError']);
 
+/** The refused address when an error (or its cause, as fetch wraps it) is a refused connection. */
+function connectionRefused(error: unknown): string | undefined {
+  for (let e = error as { code?: string; message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.code === 'ECONNREFUSED') return e.message;
+  }
+  return undefined;
+}
+
 function help(io: CommandIo): void {
   println(io.stdout, 'usage: ddb-faiss <command> [options]\n\ncommands:');
   for (const command of commands()) println(io.stdout, `  ${command.name.padEnd(16)}${command.summary}`);
@@ -41,9 +49,17 @@ export async function main(argv: readonly string[], io: CommandIo = process): Pr
     println(io.stdout, `usage: ${command.usage}\n\n${command.summary}`);
     return 0;
   }
+  let target: string | undefined;
   try {
-    return await command.run(parseCommand(command, rest), io);
+    const parsed = parseCommand(command, rest);
+    target = parsed.config.target;
+    return await command.run(parsed, io);
   } catch (error) {
+    const refused = connectionRefused(error);
+    if (refused && target === 'local') {
+      println(io.stderr, `ddb-faiss ${name}: lost the local stack (${refused}): it stopped while the command ran; start it with \`ddb-faiss up\``);
+      return 1;
+    }
     const known = error instanceof Error && EXPECTED_ERRORS.has(error.name);
     println(io.stderr, `ddb-faiss ${name}: ${known ? error.message : (error as Error).stack ?? String(error)}`);
     if (error instanceof UsageError) println(io.stderr, `usage: ${command.usage}`);

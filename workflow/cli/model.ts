@@ -36,7 +36,7 @@ export const modelCommand: Command = {
       case 'publish': {
         if (!argument) throw new UsageError('model publish needs a bundle folder or model name');
         const dir = await resolveModel(argument, log);
-        const clients = createAwsClients(config, resolveEndpoints(config));
+        const clients = createAwsClients(config, await resolveEndpoints(config));
         try {
           const { key, manifest } = await publishBundle(clients.s3, config.bucketName, config.modelPrefix, dir, values['name'] as string | undefined);
           println(io.stdout, values['json'] ? JSON.stringify({ bucket: config.bucketName, key, checksum: manifest.checksum }) : `published s3://${config.bucketName}/${key} (checksum ${manifest.checksum})`);

@@ -9,7 +9,7 @@ import { progressOutput } from './progress.ts';
 const SYMBOL: Record<StageProgress['status'], string> = { waiting: ' ', running: '>', succeeded: '+', failed: 'x', retried: '~' };
 
 async function runIndexer(origin: RunOrigin, { config, values }: ParsedCommand, io: CommandIo): Promise<number> {
-  const clients = createAwsClients(config, resolveEndpoints(config));
+  const clients = createAwsClients(config, await resolveEndpoints(config));
   try {
     const stateMachineArn = await resolveStateMachineArn(config, clients.stepFunctions);
     const executionArn = await startRun(clients.stepFunctions, stateMachineArn, origin);

@@ -18,7 +18,7 @@ export const scheduleCommand: Command = {
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
-    const clients = createAwsClients(config, resolveEndpoints(config));
+    const clients = createAwsClients(config, await resolveEndpoints(config));
     const scheduler = new Scheduler({
       stepFunctions: clients.stepFunctions,
       stateMachineArn: await resolveStateMachineArn(config, clients.stepFunctions),

@@ -16,7 +16,7 @@ export const searchCommand: Command = {
   async run({ config, values, positionals }, io) {
     const text = positionals.join(' ');
     if (text.trim() === '') throw new UsageError('search needs the text to search for');
-    const base = resolveEndpoints(config).http;
+    const base = (await resolveEndpoints(config)).http;
     if (!base) throw new UsageError('no search endpoint for this target: deploy the stack (its API URL) or start `ddb-faiss up`');
     const body = {
       q: text,

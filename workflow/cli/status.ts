@@ -2,7 +2,7 @@
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { resolveEndpoints } from '../../aws/endpoints.ts';
 import { readIndexStatus } from '../index-status.ts';
-import { resolveStateMachineArn } from '../indexer-client.ts';
+import { resolveStateMachineArn, StateMachineNotFoundError } from '../indexer-client.ts';
 import { describeChange } from '../run-progress.ts';
 import { type Command, println } from './command.ts';
 
@@ -12,13 +12,23 @@ export const statusCommand: Command = {
   usage: 'ddb-faiss status [--json]',
   options: { json: { type: 'boolean' } },
   async run({ config, values }, io) {
-    const clients = createAwsClients(config, resolveEndpoints(config));
+    const clients = createAwsClients(config, await resolveEndpoints(config));
     try {
-      const stateMachineArn = await resolveStateMachineArn(config, clients.stepFunctions).catch(() => undefined);
+      // No state machine yet (nothing deployed or started) leaves the index and backlog worth
+      // showing; any other failure to reach Step Functions is reported and fails the command.
+      let stateMachineArn: string | undefined;
+      let noStateMachine: string | undefined;
+      try {
+        stateMachineArn = await resolveStateMachineArn(config, clients.stepFunctions);
+      } catch (error) {
+        if (!(error instanceof StateMachineNotFoundError)) throw error;
+        noStateMachine = error.message;
+      }
       const status = await readIndexStatus(config, clients, stateMachineArn);
+      const failed = status.executionsError !== undefined;
       if (values['json']) {
         println(io.stdout, JSON.stringify(status));
-        return 0;
+        return failed ? 1 : 0;
       }
       const { index } = status;
       const layout = index?.layout === 'per-group' ? ` in ${index.groups ?? 0} group indexes` : '';
@@ -29,8 +39,10 @@ export const statusCommand: Command = {
       for (const item of status.poison.slice(0, 20)) println(io.stdout, `  ${item.group}/${item.id}: ${item.reason}`);
       println(io.stdout, 'recent runs');
       for (const execution of status.executions) println(io.stdout, `  ${execution.status.padEnd(10)} ${execution.origin.padEnd(9)} ${execution.startDate ?? ''}  ${execution.name}`);
-      if (status.executions.length === 0) println(io.stdout, '  none');
-      return 0;
+      if (noStateMachine) println(io.stdout, `  none: ${noStateMachine}`);
+      else if (failed) println(io.stderr, `ddb-faiss status: recent runs cannot be read: ${status.executionsError}`);
+      else if (status.executions.length === 0) println(io.stdout, '  none');
+      return failed ? 1 : 0;
     } finally {
       destroyAwsClients(clients);
     }
