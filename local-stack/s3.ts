@@ -10,25 +10,32 @@ import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import S3rver from 's3rver';
 import type { RunningService } from './dynamodb.ts';
+import { answerOnlyOwnHost } from './http-guard.ts';
 import { closeServer, listenLocal } from './listen.ts';
 
 export async function startS3(directory: string, port: number): Promise<RunningService> {
   mkdirSync(directory, { recursive: true });
   const app = new S3rver({ directory, silent: true });
-  const server = createServer(app.callback());
+  const server = answerOnlyOwnHost(createServer(app.callback()));
   const bound = await listenLocal(server, port, 'S3', 's3-port');
   // s3rver's logger (a silent console transport) holds nothing to release, and a request cut
   // short at shutdown still logs through it: it is left open.
   return { endpoint: `http://127.0.0.1:${bound}`, close: () => closeServer(server) };
 }
 
-/** Creates the bucket when missing. @returns whether it was created */
+/**
+ * Creates the bucket when S3 says it does not exist (404). Any other answer (access denied,
+ * a stand-in that is not running) is reported, not taken for "missing".
+ * @returns whether it was created
+ */
 export async function ensureBucket(client: S3Client, bucket: string): Promise<boolean> {
   try {
     await client.send(new HeadBucketCommand({ Bucket: bucket }));
     return false;
-  } catch {
-    await client.send(new CreateBucketCommand({ Bucket: bucket }));
-    return true;
+  } catch (error) {
+    const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (e.name !== 'NotFound' && e.$metadata?.httpStatusCode !== 404) throw error;
   }
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  return true;
 }

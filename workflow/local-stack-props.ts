@@ -39,8 +39,9 @@ export async function ensureModelPublished(s3: S3Client, config: DdbFaissConfig,
   try {
     const head = await s3.send(new HeadObjectCommand({ Bucket: config.bucketName, Key: `${bundleKeyPrefix(config.modelPrefix, config.modelName)}manifest.json` }));
     if (head.Metadata?.['checksum'] === checksum) return false;
-  } catch {
-    // not published yet
+  } catch (error) {
+    const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (e.name !== 'NotFound' && e.$metadata?.httpStatusCode !== 404) throw error; // only "not published yet" is expected
   }
   await publishBundle(s3, config.bucketName, config.modelPrefix, dir, config.modelName);
   log?.(`published model ${config.modelName} to s3://${config.bucketName}/${bundleKeyPrefix(config.modelPrefix, config.modelName)}`);
