@@ -17,12 +17,21 @@ export interface AwsClients {
 
 const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
+/**
+ * A stalled connection fails with a TimeoutError (which the tasks report as transient, and the
+ * state machine retries) instead of hanging until Lambda's own timeout: the SDK only logs a
+ * warning unless told to throw. `requestTimeout` limits a socket's idleness, not a transfer's
+ * length, so streaming a model bundle is not cut short.
+ */
+export const REQUEST_TIMEOUTS = { connectionTimeout: 5_000, requestTimeout: 30_000, throwOnRequestTimeout: true } as const;
+
 export function createAwsClients(config: Pick<DdbFaissConfig, 'region' | 'target'>, endpoints: ServiceEndpoints): AwsClients {
   const local = config.target === 'local';
   const common = {
     region: config.region,
     ...(local ? { credentials: LOCAL_CREDENTIALS } : {}),
     maxAttempts: local ? 3 : 8,
+    requestHandler: REQUEST_TIMEOUTS,
   };
   return {
     dynamodb: new DynamoDBClient({ ...common, ...(endpoints.dynamodb ? { endpoint: endpoints.dynamodb } : {}) }),

@@ -1,29 +1,17 @@
 /** Middleware shared by the indexer's task handlers. */
 import type { MiddlewareObj } from '@middy/core';
+import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 import { TransientError } from '../indexer/errors.ts';
 
-const TRANSIENT_NAMES = new Set([
-  'ThrottlingException',
-  'ProvisionedThroughputExceededException',
-  'RequestLimitExceeded',
-  'InternalServerError',
-  'ServiceUnavailable',
-  'SlowDown',
-  'TimeoutError',
-  'RequestTimeout',
-]);
-const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
-
-/** Whether an error is worth retrying: throttling, 5xx, timeouts, dropped connections. */
+/**
+ * Whether an error is worth retrying, by the AWS SDK's own classifier (the one its retry
+ * strategy uses): throttling (429, ThrottlingException, ProvisionedThroughputExceeded, ...),
+ * 5xx, timeouts, dropped or refused connections, also when wrapped as another error's cause.
+ */
 export function isTransient(error: unknown): boolean {
-  const e = error as { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
-  return (
-    e.name === 'TransientError' ||
-    TRANSIENT_NAMES.has(e.name ?? '') ||
-    TRANSIENT_CODES.has(e.code ?? '') ||
-    (e.$metadata?.httpStatusCode ?? 0) >= 500 ||
-    Boolean(e.$retryable)
-  );
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as Parameters<typeof isTransientError>[0];
+  return e.name === 'TransientError' || isThrottlingError(e) || isTransientError(e) || isServerError(e);
 }
 
 /**

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { verifyBundle } from '../../embedding/bundle.ts';
 import { bootstrapModel } from '../../indexer/bootstrap.ts';
+import { readHistory } from '../../workflow/indexer-client.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
 import { tempDir } from '../helpers/local-stack.ts';
 
@@ -42,5 +43,22 @@ describe('indexer stages', () => {
     assert.deepEqual(runs.map((run) => run.output['plan'].capped), [true, true, false]);
     assert.equal(h.indexedIds().length, 120);
     assert.deepEqual(await h.pendingIds(), []);
+  });
+
+  it('embed: each Map iteration receives a small descriptor, never the batch\'s keys', async () => {
+    // Prepare (after the plan test, which counts its own items): one batch of 50 keys (their JSON alone would be about 2 KB)
+    await h.put(sentences(50, 'descriptor'));
+    // Act
+    const run = await h.run();
+    const events = await readHistory(h.stack.clients.stepFunctions, run.executionArn);
+    const inputs = events.filter((event) => event.type === 'TaskStateEntered' && event.stateEnteredEventDetails?.name === 'Embed batch').map((event) => event.stateEnteredEventDetails!.input!);
+    // Assess
+    assert.equal(run.status, 'SUCCEEDED', run.cause);
+    assert.equal(inputs.length, 1);
+    for (const input of inputs) {
+      assert.ok(Buffer.byteLength(input) < 1024, `an iteration's input is ${Buffer.byteLength(input)} bytes`);
+      assert.deepEqual(Object.keys(JSON.parse(input)).sort(), ['batch', 'model', 'run']);
+      assert.doesNotMatch(input, /descriptor-00/, 'no item key crosses the Map');
+    }
   });
 });

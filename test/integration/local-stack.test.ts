@@ -17,6 +17,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
+import { batchWriteItems } from '../../aws/dynamodb-batch.ts';
 import type { LocalStack } from '../../local-stack/stack.ts';
 import type { LocalTaskHandler } from '../../workflow/engine/task-handlers.ts';
 import { startTestStack, tempDir, testConfig } from '../helpers/local-stack.ts';
@@ -224,25 +225,30 @@ describe('ddb-faiss up (the command)', () => {
   }
 
   it('prints endpoints and ready, then on SIGINT stops cleanly and leaves intact data', async () => {
-    // Prepare
+    // Prepare: 40 items written to the running stack
     const dir = tempDir();
     const up = startUp(['--data-dir', dir.path, '--dynamodb-port', '0', '--s3-port', '0', '--sfn-port', '0', '--http-port', '0']);
     await up.ready;
     const endpoint = /dynamodb\s+(http:\S+)/.exec(up.output())![1]!;
+    const config = testConfig(dir.path);
+    const writer = createAwsClients(config, { dynamodb: endpoint, s3: undefined, stepFunctions: undefined, http: undefined });
+    const written = await batchWriteItems(writer.dynamodb, config.tableName, Array.from({ length: 40 }, (_, i) => ({
+      PutRequest: { Item: { [config.groupAttribute]: { S: 'kept' }, [config.idAttribute]: { S: `item-${i}` }, [config.contentAttribute]: { S: `text ${i}` } } },
+    })));
+    destroyAwsClients(writer);
     // Act
     up.child.kill('SIGINT');
     const code = await up.exit;
     // Assess
+    assert.equal(written.written, 40);
     assert.equal(code, 0);
     assert.match(up.output(), /stopped/);
     assert.equal(existsSync(`${dir.path}/stack.json`), false);
     await assert.rejects(fetch(endpoint), 'the DynamoDB port must be closed');
-    // The data is intact: a new stack reads the table.
+    // The data is intact: a new stack reads the 40 items back.
     const stack = await startTestStack(dir.path);
-    const clients = createAwsClients(stack.config, { ...stack.info.endpoints });
-    const scanned = await clients.dynamodb.send(new ScanCommand({ TableName: stack.config.tableName, Select: 'COUNT' }));
-    assert.equal(scanned.Count, 0);
-    destroyAwsClients(clients);
+    const scanned = await stack.clients.dynamodb.send(new ScanCommand({ TableName: stack.config.tableName, Select: 'COUNT', ConsistentRead: true }));
+    assert.equal(scanned.Count, 40);
     await stack.close();
     dir.remove();
   });
@@ -275,7 +281,9 @@ describe('ddb-faiss up (the command)', () => {
     const stack = await startTestStack(dir.path);
     await assert.rejects(startTestStack(dir.path), /already serves/);
     await stack.close();
-    assert.ok(testConfig(dir.path));
+    // Once the first has stopped, the data directory is free again.
+    const next = await startTestStack(dir.path);
+    await next.close();
     dir.remove();
   });
 });

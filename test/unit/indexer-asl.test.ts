@@ -70,7 +70,7 @@ describe('asl/indexer.asl.json', () => {
     assert.deepEqual([failure['Type'], failure['ErrorPath'], failure['CausePath']], ['Fail', '$.error.Error', '$.error.Cause']);
   });
 
-  it('passes only small descriptors through a Distributed-Map-ready Map with the configured concurrency', () => {
+  it('renders the Map with the configured concurrency, a distributed processor and a descriptor-only item selector', () => {
     const map = rendered().definition.States['Embed batches']!;
     assert.equal(map['MaxConcurrency'], 5);
     assert.deepEqual((map['ItemProcessor'] as State)['ProcessorConfig'], { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
