@@ -20,6 +20,16 @@ function gate(): { opened: Promise<void>; open: () => void } {
   return { opened, open };
 }
 
+/** Starts a run and resolves once it is inside its embed stage, held there until `release()`. */
+async function startHeldInEmbed(h: IndexerHarness): Promise<{ executionArn: string; release: () => void }> {
+  const held = gate();
+  const entered = gate();
+  h.overrides = (real) => ({ embed: async (event) => { entered.open(); await held.opened; return real.embed(event); } });
+  const executionArn = await h.start();
+  await entered.opened;
+  return { executionArn, release: held.open };
+}
+
 describe('writer lease (local stack)', () => {
   let dir: ReturnType<typeof tempDir>;
   let h: IndexerHarness;
@@ -36,15 +46,11 @@ describe('writer lease (local stack)', () => {
     // Prepare: a first run held inside its embed stage
     await start();
     await h.put(sentences(60));
-    const held = gate();
-    const entered = gate();
-    h.overrides = (real) => ({ embed: async (event) => { entered.open(); await held.opened; return real.embed(event); } });
-    const first = await h.start();
-    await entered.opened;
+    const first = await startHeldInEmbed(h);
     // Act
     const second = await h.run();
-    held.open();
-    const firstOutcome = await h.outcome(first);
+    first.release();
+    const firstOutcome = await h.outcome(first.executionArn);
     // Assess
     assert.equal(second.status, 'SUCCEEDED', second.cause);
     assert.equal(second.output['lease'].acquired, false);
@@ -60,18 +66,15 @@ describe('writer lease (local stack)', () => {
     // Prepare: a run stopped inside its embed stage keeps its lease (an abort runs no Catch)
     await start();
     await h.put(sentences(60));
-    const held = gate();
-    const entered = gate();
-    h.overrides = (real) => ({ embed: async (event) => { entered.open(); await held.opened; return real.embed(event); } });
-    const aborted = await h.start();
-    await entered.opened;
+    const held = await startHeldInEmbed(h);
+    const aborted = held.executionArn;
     await h.stack.clients.stepFunctions.send(new StopExecutionCommand({ executionArn: aborted, error: 'Test.Kill', cause: 'simulated crash' }));
     const abortedOutcome = await h.outcome(aborted);
     const leaseAfterAbort = await h.lease();
     h.overrides = () => ({});
     // Act
     const next = await h.run();
-    held.open();
+    held.release();
     // Assess
     assert.equal(abortedOutcome.status, 'ABORTED');
     assert.ok(Number(leaseAfterAbort?.['expiresAt']?.N) > Date.now(), 'the aborted run\'s lease had not expired');
