@@ -8,6 +8,12 @@ import { type Embedder, loadEmbedder } from '../../embedding/runtime.ts';
 import { readSts, stsDir, stsSpearman } from '../../embedding/sts.ts';
 
 const STS_DEV = path.join(stsDir(), 'sts-dev.csv');
+/**
+ * The STS Benchmark carries third-party licences, so the repository does not ship it. Where it
+ * is absent the quality check is skipped with that reason; CI has it, and there (CI=true) a
+ * missing split fails the check instead of skipping it.
+ */
+const stsAbsent = !existsSync(STS_DEV) && !process.env['CI'] ? `the STS Benchmark dev split is not at ${STS_DEV} (shared/data/stsb beside the checkout, or DDB_FAISS_STS_DIR)` : false;
 
 describe('the default model', () => {
   let dir = '';
@@ -25,7 +31,7 @@ describe('the default model', () => {
     assert.equal(manifest.dimensions, 356);
   });
 
-  it('reaches Spearman x100 >= 76 on the STS Benchmark dev split', async () => {
+  it('reaches Spearman x100 >= 76 on the STS Benchmark dev split', { skip: stsAbsent }, async () => {
     assert.ok(existsSync(STS_DEV), `the STS Benchmark dev split is expected at ${STS_DEV} (shared/data/stsb beside the checkout); set DDB_FAISS_STS_DIR to its folder`);
     const score = await stsSpearman(embedder, readSts(STS_DEV));
     assert.ok(score >= 76, `STS dev Spearman ${score.toFixed(2)}`);
