@@ -6,7 +6,8 @@
  * own copy, one rename wins, and the other discards its copy. Nothing is ever half-written
  * under the published name.
  */
-import { GetObjectCommand, NoSuchKey } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { isS3NotFound } from '../aws/errors.ts';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -30,7 +31,7 @@ export async function bootstrapModel({ config, clients }: IndexerContext): Promi
     const object = await clients.s3.send(new GetObjectCommand({ Bucket: config.bucketName, Key: `${prefix}${MANIFEST_FILE}` }));
     manifest = JSON.parse(await object.Body!.transformToString()) as BundleManifest;
   } catch (error) {
-    if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') {
+    if (isS3NotFound(error)) {
       throw new PermanentError(`model "${config.modelName}" is not published in s3://${config.bucketName}/${prefix}: run \`ddb-faiss model publish\``);
     }
     throw error;

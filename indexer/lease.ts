@@ -59,25 +59,25 @@ const leaseMs = ({ config }: IndexerContext): number => config.leaseSeconds * 10
 export async function acquireLease(context: IndexerContext, run: RunInfo, now = Date.now()): Promise<LeaseResult> {
   const until = now + leaseMs(context);
   let seen: HeldLease | undefined;
-  let holderStatus = 'RUNNING';
+  let holder: HolderStatus = { state: 'running', status: 'RUNNING' };
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     if (await putLease(context, run, until, freeOrOurs(now, run))) return { acquired: true, expiresAt: until };
     seen = await readLease(context);
     if (!seen) continue; // released in the meantime: try again
-    holderStatus = await executionStatus(context, seen.holderArn);
-    if (holderStatus === 'RUNNING' || holderStatus.startsWith('UNKNOWN')) break;
+    holder = await holderStatus(context, seen.holderArn);
+    if (holder.state !== 'ended') break;
     if (await putLease(context, run, until, stillHeldBy(seen))) {
-      return { acquired: true, expiresAt: until, tookOverFrom: { holder: seen.holder, status: holderStatus } };
+      return { acquired: true, expiresAt: until, tookOverFrom: { holder: seen.holder, status: holder.status } };
     }
   }
-  const holder = seen?.holder ?? 'unknown';
+  const name = seen?.holder ?? 'unknown';
   const expiresAt = seen?.expiresAt ?? 0;
-  const status = holderStatus === 'RUNNING' ? 'still running' : holderStatus;
+  const status = holder.state === 'running' ? 'still running' : holder.status;
   return {
     acquired: false,
-    holder,
+    holder: name,
     expiresAt,
-    skipped: `another run (${holder}, ${status}) holds the index until ${new Date(expiresAt).toISOString()}`,
+    skipped: `another run (${name}, ${status}) holds the index until ${new Date(expiresAt).toISOString()}`,
   };
 }
 
@@ -158,17 +158,24 @@ async function readLease({ config, clients }: IndexerContext): Promise<HeldLease
 }
 
 /**
- * The holder's execution status as Step Functions reports it; `DOES_NOT_EXIST` when it has no
- * such execution (it can never renew). When the status cannot be read, `UNKNOWN (<why>)`: the
- * lease is then left to its expiry.
+ * Whether the lease holder still runs, as Step Functions' DescribeExecution says: `ended` (it
+ * can never renew or release the lease) for a closed execution or one that does not exist,
+ * `unknown` when its status cannot be read (the lease is then left to its expiry).
  */
-async function executionStatus({ clients }: IndexerContext, executionArn: string | undefined): Promise<string> {
-  if (!executionArn) return 'UNKNOWN (the lease does not name the holder\'s execution ARN)';
+interface HolderStatus {
+  readonly state: 'running' | 'ended' | 'unknown';
+  /** The execution status (e.g. ABORTED), DOES_NOT_EXIST, or why it is unknown. */
+  readonly status: string;
+}
+
+async function holderStatus({ clients }: IndexerContext, executionArn: string | undefined): Promise<HolderStatus> {
+  if (!executionArn) return { state: 'unknown', status: 'UNKNOWN (the lease does not name the holder\'s execution ARN)' };
   try {
-    const execution = await clients.stepFunctions.send(new DescribeExecutionCommand({ executionArn }));
-    return execution.status ?? 'UNKNOWN (no status)';
+    const { status } = await clients.stepFunctions.send(new DescribeExecutionCommand({ executionArn }));
+    if (!status) return { state: 'unknown', status: 'UNKNOWN (no status)' };
+    return { state: status === 'RUNNING' || status === 'PENDING_REDRIVE' ? 'running' : 'ended', status };
   } catch (error) {
-    if (error instanceof ExecutionDoesNotExist) return 'DOES_NOT_EXIST';
-    return `UNKNOWN (${(error as Error).name}: ${(error as Error).message})`;
+    if (error instanceof ExecutionDoesNotExist) return { state: 'ended', status: 'DOES_NOT_EXIST' };
+    return { state: 'unknown', status: `UNKNOWN (${(error as Error).name}: ${(error as Error).message})` };
   }
 }

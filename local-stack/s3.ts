@@ -9,6 +9,7 @@ import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import S3rver from 's3rver';
+import { isS3NotFound } from '../aws/errors.ts';
 import type { RunningService } from './dynamodb.ts';
 import { answerOnlyOwnHost } from './http-guard.ts';
 import { closeServer, listenLocal } from './listen.ts';
@@ -33,8 +34,7 @@ export async function ensureBucket(client: S3Client, bucket: string): Promise<bo
     await client.send(new HeadBucketCommand({ Bucket: bucket }));
     return false;
   } catch (error) {
-    const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-    if (e.name !== 'NotFound' && e.$metadata?.httpStatusCode !== 404) throw error;
+    if (!isS3NotFound(error)) throw error;
   }
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   return true;

@@ -6,6 +6,7 @@
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { localFunctionArns, renderIndexerDefinition } from '../asl/indexer.ts';
 import type { DdbFaissConfig } from '../config/config.ts';
+import { isS3NotFound } from '../aws/errors.ts';
 import { readManifest } from '../embedding/bundle.ts';
 import { bundleKeyPrefix, publishBundle, resolveModel } from '../embedding/models.ts';
 import type { LocalStackProps } from '../local-stack/stack.ts';
@@ -40,8 +41,7 @@ export async function ensureModelPublished(s3: S3Client, config: DdbFaissConfig,
     const head = await s3.send(new HeadObjectCommand({ Bucket: config.bucketName, Key: `${bundleKeyPrefix(config.modelPrefix, config.modelName)}manifest.json` }));
     if (head.Metadata?.['checksum'] === checksum) return false;
   } catch (error) {
-    const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-    if (e.name !== 'NotFound' && e.$metadata?.httpStatusCode !== 404) throw error; // only "not published yet" is expected
+    if (!isS3NotFound(error)) throw error; // only "not published yet" is expected
   }
   await publishBundle(s3, config.bucketName, config.modelPrefix, dir, config.modelName);
   log?.(`published model ${config.modelName} to s3://${config.bucketName}/${bundleKeyPrefix(config.modelPrefix, config.modelName)}`);

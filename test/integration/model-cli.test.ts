@@ -5,9 +5,8 @@ import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { verifyBundle } from '../../embedding/bundle.ts';
-import type { LocalStack } from '../../local-stack/stack.ts';
 import { runCli } from '../helpers/cli.ts';
-import { FREE_PORTS, startTestStack, tempDir } from '../helpers/local-stack.ts';
+import { FREE_PORTS, tempDir, useTestStack } from '../helpers/local-stack.ts';
 import { TINY_VOCAB, tinyBertReference, writeTinyBert } from '../helpers/tiny-bert.ts';
 
 describe('ddb-faiss embed', () => {
@@ -90,22 +89,15 @@ describe('ddb-faiss model fetch (against a local hub)', () => {
 });
 
 describe('ddb-faiss model publish', () => {
-  const dir = tempDir();
-  let stack: LocalStack;
-  before(async () => {
-    stack = await startTestStack(dir.path);
-  });
-  after(async () => {
-    await stack.close();
-    dir.remove();
-  });
+  const local = useTestStack();
 
   it('uploads a bundle to the assets bucket where bootstrap finds it', async () => {
     // Prepare
-    const bundle = path.join(dir.path, 'tiny');
+    const { stack, dataDir } = local;
+    const bundle = path.join(dataDir, 'tiny');
     const manifest = await writeTinyBert(bundle);
     // Act
-    const run = await runCli(['model', 'publish', bundle, '--name', 'tiny', '--data-dir', dir.path, ...Object.entries(FREE_PORTS).flat().map((v, i) => (i % 2 ? v : `--${v}`))]);
+    const run = await runCli(['model', 'publish', bundle, '--name', 'tiny', '--data-dir', dataDir, ...Object.entries(FREE_PORTS).flat().map((v, i) => (i % 2 ? v : `--${v}`))]);
     // Assess
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /published s3:\/\/ddb-faiss-assets\/models\/tiny\//);
