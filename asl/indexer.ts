@@ -1,33 +1,216 @@
 /**
- * Renders `asl/indexer.asl.json`, the one indexer definition, for a deployment: the
- * `${...FunctionArn}` placeholders become Lambda ARNs and the Map's MaxConcurrency is set.
- * The local stack and the CDK app both call {@link renderIndexerDefinition}.
+ * The indexer state machine, built from the one task definition (`asl/tasks.ts`).
+ * `asl/indexer.asl.json` is this definition written out (`npm run asl`) so console users can
+ * read it; a test keeps the file equal to what {@link indexerDefinition} builds. The local
+ * stack and the CDK app both deploy {@link renderIndexerDefinition}'s output.
+ *
+ * @example
+ * ```ts
+ * import { localFunctionArns, renderIndexerDefinition } from './asl/indexer.ts';
+ * const asl = renderIndexerDefinition({ functionArns: localFunctionArns('us-east-1'), maxConcurrency: 4 });
+ * ```
  */
 import { readFileSync } from 'node:fs';
+import {
+  BATCH_FAILED,
+  INDEXER_TASK_NAMES,
+  INDEXER_TASKS,
+  type IndexerTask,
+  LOCAL_FUNCTION_PREFIX,
+  RECORD_FAILURE,
+  RETRY_POLICY,
+  RUN_FAILED,
+  functionNameOf,
+  placeholderOf,
+} from './tasks.ts';
 
 export const INDEXER_ASL_FILE = new URL('./indexer.asl.json', import.meta.url);
 
-/** The Lambda functions the indexer's Task states call, by placeholder. */
-export const INDEXER_TASKS = {
-  LeaseFunctionArn: 'lease',
-  BootstrapFunctionArn: 'bootstrap',
-  PlanFunctionArn: 'plan',
-  EmbedFunctionArn: 'embed',
-  MergeFunctionArn: 'merge',
-  ClearFunctionArn: 'clear',
-  ReleaseFunctionArn: 'release',
-} as const;
+/** A state of the definition, as JSON. */
+export type AslState = Readonly<Record<string, unknown>>;
 
-export type IndexerPlaceholder = keyof typeof INDEXER_TASKS;
-
-export interface IndexerDefinitionProps {
-  /** The ARN each placeholder becomes. */
-  readonly functionArns: Readonly<Record<IndexerPlaceholder, string>>;
-  /** Most embed batches at once. @default 2 */
-  readonly maxConcurrency?: number;
+/** The state machine definition, as JSON. */
+export interface AslDefinition {
+  readonly Comment: string;
+  readonly StartAt: string;
+  readonly TimeoutSeconds: number;
+  readonly States: Readonly<Record<string, AslState>>;
 }
 
-/** The definition's text as in the file. */
+/** The Map state that embeds the batches. */
+export const EMBED_MAP = 'Embed batches';
+const REJECT_INPUT = 'Reject input';
+const INDEX_HELD = 'Index held by another run';
+const NOTHING_TO_INDEX = 'Nothing to index';
+
+/** The stages a user thinks in, in order: what `run --wait` and the monitor track. */
+export const INDEXER_STAGES = [
+  INDEXER_TASKS.lease.state,
+  INDEXER_TASKS.bootstrap.state,
+  INDEXER_TASKS.plan.state,
+  EMBED_MAP,
+  INDEXER_TASKS.merge.state,
+  INDEXER_TASKS.clear.state,
+] as const;
+
+/** The states off the main path: where a run ends early or fails. */
+export const SIDE_STATES = [REJECT_INPUT, INDEX_HELD, NOTHING_TO_INDEX, RECORD_FAILURE, RUN_FAILED] as const;
+
+type Transition = { readonly Next: string } | { readonly End: true };
+
+/** A Task state of one task: its resource placeholder, timeout, retry and catch from the definition. */
+function taskState(task: IndexerTask, fields: Record<string, unknown>, transition: Transition): AslState {
+  const spec = INDEXER_TASKS[task];
+  return {
+    Type: 'Task',
+    ...('comment' in spec ? { Comment: spec.comment } : {}),
+    Resource: `\${${placeholderOf(task)}}`,
+    ...fields,
+    TimeoutSeconds: spec.timeoutSeconds,
+    Retry: [RETRY_POLICY],
+    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: spec.onFailure.resultPath, Next: spec.onFailure.next }],
+    ...transition,
+  };
+}
+
+const runDescriptor = (mode: 'incremental' | 'backfill'): AslState => ({
+  Type: 'Pass',
+  Parameters: {
+    mode,
+    'execution.$': '$$.Execution.Name',
+    'startedAt.$': '$$.Execution.StartTime',
+    'executionArn.$': '$$.Execution.Id',
+  },
+  ResultPath: '$.run',
+  Next: INDEXER_TASKS.lease.state,
+});
+
+/** Builds the definition, with `${<Task>FunctionArn}` placeholders for the functions. */
+export function indexerDefinition(): AslDefinition {
+  return {
+    Comment:
+      'ddb-faiss indexer: keeps the Faiss index in step with the DynamoDB table. Input: {} or {"mode": "incremental"} ' +
+      'indexes pending items; {"mode": "backfill"} rebuilds the index from the whole table.',
+    StartAt: 'Read input',
+    TimeoutSeconds: 21600,
+    States: {
+      'Read input': {
+        Type: 'Pass',
+        Comment: 'Pairs the input with its defaults: an empty input means an incremental run.',
+        Parameters: { defaults: { mode: 'incremental' }, 'given.$': '$' },
+        Next: 'Apply input defaults',
+      },
+      'Apply input defaults': {
+        Type: 'Pass',
+        Parameters: { 'input.$': 'States.JsonMerge($.defaults, $.given, false)' },
+        OutputPath: '$.input',
+        Next: 'Choose run mode',
+      },
+      'Choose run mode': {
+        Type: 'Choice',
+        Choices: [
+          { Variable: '$.mode', StringEquals: 'incremental', Next: 'Incremental run' },
+          { Variable: '$.mode', StringEquals: 'backfill', Next: 'Backfill run' },
+        ],
+        Default: REJECT_INPUT,
+      },
+      [REJECT_INPUT]: {
+        Type: 'Fail',
+        Error: 'InvalidInput',
+        Cause: 'the execution input must be {} or {"mode": "incremental"} or {"mode": "backfill"}',
+      },
+      'Incremental run': runDescriptor('incremental'),
+      'Backfill run': runDescriptor('backfill'),
+      [INDEXER_TASKS.lease.state]: taskState(
+        'lease',
+        { Parameters: { 'run.$': '$.run' }, ResultPath: '$.lease' },
+        { Next: 'Writer lease taken?' },
+      ),
+      'Writer lease taken?': {
+        Type: 'Choice',
+        Choices: [{ Variable: '$.lease.acquired', BooleanEquals: true, Next: INDEXER_TASKS.bootstrap.state }],
+        Default: INDEX_HELD,
+      },
+      [INDEX_HELD]: {
+        Type: 'Succeed',
+        Comment:
+          'Another run holds the index: this one ends at once, without loading the model or the index ' +
+          '($.lease.skipped says who holds it and until when).',
+      },
+      [INDEXER_TASKS.bootstrap.state]: taskState(
+        'bootstrap',
+        { Parameters: { 'run.$': '$.run' }, ResultPath: '$.model' },
+        { Next: INDEXER_TASKS.plan.state },
+      ),
+      [INDEXER_TASKS.plan.state]: taskState(
+        'plan',
+        { Parameters: { 'run.$': '$.run', 'model.$': '$.model' }, ResultPath: '$.plan' },
+        { Next: 'Anything to index?' },
+      ),
+      'Anything to index?': {
+        Type: 'Choice',
+        Choices: [{ Variable: '$.plan.batchCount', NumericGreaterThan: 0, Next: EMBED_MAP }],
+        Default: NOTHING_TO_INDEX,
+      },
+      [NOTHING_TO_INDEX]: { Type: 'Succeed' },
+      [EMBED_MAP]: {
+        Type: 'Map',
+        Comment: 'One iteration per batch file: items cross the Map as small descriptors, never as texts.',
+        ItemsPath: '$.plan.batches',
+        ItemSelector: { 'batch.$': '$$.Map.Item.Value', 'run.$': '$.run', 'model.$': '$.model' },
+        MaxConcurrency: 2,
+        ItemProcessor: {
+          ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
+          StartAt: INDEXER_TASKS.embed.state,
+          States: {
+            [INDEXER_TASKS.embed.state]: taskState('embed', {}, { End: true }),
+            [BATCH_FAILED]: {
+              Type: 'Pass',
+              Comment: 'A batch that fails for good leaves its items pending; the other batches are still merged.',
+              Parameters: { 'batch.$': '$.batch', failed: true, 'error.$': '$.error.Error', 'cause.$': '$.error.Cause' },
+              End: true,
+            },
+          },
+        },
+        ResultPath: '$.shards',
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: RECORD_FAILURE }],
+        Next: INDEXER_TASKS.merge.state,
+      },
+      [INDEXER_TASKS.merge.state]: taskState(
+        'merge',
+        {
+          Parameters: { 'run.$': '$.run', 'model.$': '$.model', 'plan.$': '$.plan', 'shards.$': '$.shards' },
+          ResultPath: '$.merge',
+        },
+        { Next: INDEXER_TASKS.clear.state },
+      ),
+      [INDEXER_TASKS.clear.state]: taskState(
+        'clear',
+        { Parameters: { 'run.$': '$.run', 'merge.$': '$.merge' }, ResultPath: '$.clear' },
+        { Next: 'Indexed' },
+      ),
+      Indexed: { Type: 'Succeed' },
+      [RECORD_FAILURE]: taskState(
+        'release',
+        { Parameters: { 'run.$': '$.run' }, ResultPath: null },
+        { Next: RUN_FAILED },
+      ),
+      [RUN_FAILED]: {
+        Type: 'Fail',
+        Comment: "Ends the execution with the error and cause of the stage that failed.",
+        ErrorPath: '$.error.Error',
+        CausePath: '$.error.Cause',
+      },
+    },
+  };
+}
+
+/** The text of `asl/indexer.asl.json`: the definition with its placeholders. */
+export function indexerDefinitionText(): string {
+  return `${JSON.stringify(indexerDefinition(), null, 2)}\n`;
+}
+
+/** The definition's text as committed in `asl/indexer.asl.json`. */
 export function indexerDefinitionTemplate(): string {
   return readFileSync(INDEXER_ASL_FILE, 'utf8');
 }
@@ -37,21 +220,37 @@ export function placeholdersOf(text: string): string[] {
   return [...new Set([...text.matchAll(/\$\{(\w+)\}/g)].map((match) => match[1]!))];
 }
 
-/** Renders the definition. @throws when a placeholder has no value */
+/** Options of {@link renderIndexerDefinition}. */
+export interface IndexerDefinitionProps {
+  /** The ARN (or substitution) each task's placeholder becomes. */
+  readonly functionArns: Readonly<Record<IndexerTask, string>>;
+  /** Most embed batches at once. @default 2 */
+  readonly maxConcurrency?: number;
+}
+
+/**
+ * Renders the definition for a deployment: placeholders become ARNs, the Map's
+ * MaxConcurrency is set.
+ * @throws when a task has no ARN
+ */
 export function renderIndexerDefinition(props: IndexerDefinitionProps): string {
-  const text = indexerDefinitionTemplate().replace(/\$\{(\w+)\}/g, (_match, name: string) => {
-    const arn = props.functionArns[name as IndexerPlaceholder];
-    if (!arn) throw new Error(`no value for \${${name}} in ${INDEXER_ASL_FILE.pathname}`);
+  const byPlaceholder = new Map(INDEXER_TASK_NAMES.map((task) => [placeholderOf(task), props.functionArns[task]]));
+  const text = indexerDefinitionText().replace(/\$\{(\w+)\}/g, (_match, name: string) => {
+    const arn = byPlaceholder.get(name);
+    if (!arn) throw new Error(`no value for \${${name}} in the indexer definition`);
     return arn;
   });
   const definition = JSON.parse(text) as { States: Record<string, { MaxConcurrency?: number }> };
-  definition.States['Embed batches']!.MaxConcurrency = props.maxConcurrency ?? 2;
+  definition.States[EMBED_MAP]!.MaxConcurrency = props.maxConcurrency ?? 2;
   return JSON.stringify(definition, null, 2);
 }
 
 /** ARNs for the local stack: function names `ddb-faiss-<task>` in a fake account. */
-export function localFunctionArns(region: string): Record<IndexerPlaceholder, string> {
+export function localFunctionArns(region: string): Record<IndexerTask, string> {
   return Object.fromEntries(
-    Object.entries(INDEXER_TASKS).map(([placeholder, task]) => [placeholder, `arn:aws:lambda:${region}:000000000000:function:ddb-faiss-${task}`]),
-  ) as Record<IndexerPlaceholder, string>;
+    INDEXER_TASK_NAMES.map((task) => [
+      task,
+      `arn:aws:lambda:${region}:000000000000:function:${functionNameOf(LOCAL_FUNCTION_PREFIX, task)}`,
+    ]),
+  ) as Record<IndexerTask, string>;
 }

@@ -6,7 +6,15 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { DdbFaissConfig } from '../config/config.ts';
-import type { ServiceEndpoints } from './endpoints.ts';
+
+/** Endpoints of the service APIs; `undefined` means the SDK's default (real AWS). */
+export interface ServiceEndpoints {
+  readonly dynamodb: string | undefined;
+  readonly s3: string | undefined;
+  readonly stepFunctions: string | undefined;
+  /** The ddb-faiss HTTP API (search, monitor). */
+  readonly http: string | undefined;
+}
 
 /** The clients one process uses; create once and share (connection reuse). */
 export interface AwsClients {

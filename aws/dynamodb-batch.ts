@@ -6,8 +6,8 @@
  * one invalid item (e.g. over 400 KB), so such a request is split and each write reported.
  */
 import { type AttributeValue, BatchGetItemCommand, type BatchGetItemCommandOutput, BatchWriteItemCommand, type DynamoDBClient, type KeysAndAttributes, type WriteRequest } from '@aws-sdk/client-dynamodb';
-import { forEachConcurrently } from '../indexer/concurrency.ts';
-import { TransientError } from '../indexer/errors.ts';
+import { forEachConcurrently } from './concurrency.ts';
+import { TransientError } from './errors.ts';
 
 type Item = Record<string, AttributeValue>;
 

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { readSts } from '../embedding/sts.ts';
 import { loadEmbedder } from '../embedding/runtime.ts';
-import { modelDirFor } from '../indexer/bootstrap.ts';
+import { modelDirFor } from '../embedding/bundle.ts';
 import { startLocalStack } from '../local-stack/stack.ts';
 import { IndexReader } from '../search/index-reader.ts';
 import { entryKey } from '../index-store/index-state.ts';
@@ -22,7 +22,7 @@ import { main } from '../workflow/cli/main.ts';
 import { readHistory } from '../workflow/indexer-client.ts';
 import { ensureModelPublished, localStackProps } from '../workflow/local-stack-props.ts';
 import { summarizeHistory } from '../workflow/run-progress.ts';
-import { testConfig, tempDir } from '../test/helpers/local-stack.ts';
+import { freePortConfig, tempDir } from '../local-stack/scratch.ts';
 
 export interface E2eBench {
   readonly items: number;
@@ -93,7 +93,7 @@ async function pairRecallAt10(searchUrl: string, stsDirectory: string, idOf: Rea
 
 export async function benchEndToEnd(stsDirectory: string, count: number): Promise<E2eBench> {
   const dir = tempDir('ddb-faiss-bench-');
-  const config = testConfig(dir.path, { 'batch-size': '1000', 'max-concurrency': '2' });
+  const config = freePortConfig(dir.path, { 'batch-size': '1000', 'max-concurrency': '2' });
   const stack = await startLocalStack(localStackProps(config));
   const silent = { stdout: new PassThrough(), stderr: new PassThrough(), stdin: Readable.from([]) };
   silent.stdout.resume();

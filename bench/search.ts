@@ -18,7 +18,7 @@ import { search } from '../search/query.ts';
 import { acquireLease } from '../indexer/lease.ts';
 import { mergeShards } from '../indexer/merge.ts';
 import { writeShard } from '../indexer/run-files.ts';
-import { tempDir, testConfig } from '../test/helpers/local-stack.ts';
+import { freePortConfig, tempDir } from '../local-stack/scratch.ts';
 import { ensureModelPublished, localStackProps } from '../workflow/local-stack-props.ts';
 
 export interface SearchBench {
@@ -43,7 +43,7 @@ const percentile = (values: number[], p: number): number => {
 
 export async function benchSearch(stsDirectory: string, vectors: number, queries = 200): Promise<SearchBench> {
   const dir = tempDir('ddb-faiss-bench-search-');
-  const config = testConfig(dir.path);
+  const config = freePortConfig(dir.path);
   const stack = await startLocalStack(localStackProps(config));
   try {
     await ensureModelPublished(stack.clients.s3, config);

@@ -106,3 +106,13 @@ export async function verifyBundle(dir: string): Promise<BundleManifest> {
   if (bundleChecksum(manifest.files) !== manifest.checksum) throw new BundleError(`bundle ${dir}: manifest checksum does not match its files`);
   return manifest;
 }
+
+/** S3 key prefix of a bundle: `<modelPrefix><name>/`. */
+export function bundleKeyPrefix(modelPrefix: string, name: string): string {
+  return `${modelPrefix.replace(/\/?$/, '/')}${name}/`;
+}
+
+/** The EFS folder (relative to the root) of a model bundle: `models/<name>@<checksum prefix>`. */
+export function modelDirFor(name: string, checksum: string): string {
+  return path.join('models', `${name.replace(/[^A-Za-z0-9._-]+/g, '--')}@${checksum.slice(0, 16)}`);
+}

@@ -5,7 +5,7 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { BUNDLE_FILES, MANIFEST_FILE, type BundleManifest, type Pooling, verifyBundle, writeManifest } from './bundle.ts';
+import { BUNDLE_FILES, bundleKeyPrefix, MANIFEST_FILE, type BundleManifest, type Pooling, verifyBundle, writeManifest } from './bundle.ts';
 import { ensureDefaultBundle, modelCacheDir } from './default-model/build.ts';
 
 /** Thrown when a model name or folder cannot be resolved or fetched. */
@@ -83,10 +83,6 @@ export async function fetchHuggingFaceModel(repoId: string, options: FetchModelO
   return manifest;
 }
 
-/** S3 key prefix of a bundle: `<modelPrefix><name>/`. */
-export function bundleKeyPrefix(modelPrefix: string, name: string): string {
-  return `${modelPrefix.replace(/\/?$/, '/')}${name}/`;
-}
 
 /**
  * Uploads a verified bundle to the assets bucket under `<modelPrefix><name>/`, model files

@@ -7,22 +7,15 @@
  * under the published name.
  */
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { isS3NotFound } from '../aws/errors.ts';
+import { isS3NotFound, PermanentError } from '../aws/errors.ts';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { BUNDLE_FILES, type BundleManifest, MANIFEST_FILE, readManifest, verifyBundle } from '../embedding/bundle.ts';
-import { bundleKeyPrefix } from '../embedding/models.ts';
+import { BUNDLE_FILES, type BundleManifest, bundleKeyPrefix, MANIFEST_FILE, modelDirFor, readManifest, verifyBundle } from '../embedding/bundle.ts';
 import { publishDirectory } from '../index-store/atomic-file.ts';
 import type { IndexerContext, ModelDescriptor } from './context.ts';
-import { PermanentError } from './errors.ts';
-
-/** The EFS folder (relative to the root) of a model bundle: `models/<name>@<checksum prefix>`. */
-export function modelDirFor(name: string, checksum: string): string {
-  return path.join('models', `${name.replace(/[^A-Za-z0-9._-]+/g, '--')}@${checksum.slice(0, 16)}`);
-}
 
 export async function bootstrapModel({ config, clients }: IndexerContext): Promise<ModelDescriptor & { copied: boolean }> {
   const prefix = bundleKeyPrefix(config.modelPrefix, config.modelName);

@@ -8,9 +8,10 @@
 import { ConditionalCheckFailedException, DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { forEachConcurrently } from './concurrency.ts';
+import { forEachConcurrently } from '../aws/concurrency.ts';
 import type { IndexerContext, RunInfo } from './context.ts';
-import { keyAttributes, RESERVED_GROUP } from './items.ts';
+import { keyAttributes } from '../table/items.ts';
+import { poisonRecordItem } from '../table/reserved-items.ts';
 import { releaseLease, renewLease } from './lease.ts';
 import type { MergeResult } from './merge.ts';
 import type { ShardEntry } from './run-files.ts';
@@ -25,8 +26,6 @@ export interface ClearResult {
 
 // Conditional updates in flight at once: each is one small request, so overlap hides latency.
 const CONCURRENCY = 32;
-
-export const poisonRecordKey = (entry: Pick<ShardEntry, 'group' | 'id'>) => ({ group: RESERVED_GROUP, id: `poison#${entry.group}#${entry.id}` });
 
 export async function clearFlags(context: IndexerContext, run: RunInfo, merge: Pick<MergeResult, 'clearFile'>): Promise<ClearResult> {
   const { config, clients } = context;
@@ -45,14 +44,7 @@ export async function clearFlags(context: IndexerContext, run: RunInfo, merge: P
     if (entry.kind === 'poison') {
       await clients.dynamodb.send(new PutItemCommand({
         TableName: config.tableName,
-        Item: {
-          ...keyAttributes(config, poisonRecordKey(entry)),
-          itemGroup: { S: entry.group },
-          itemId: { S: entry.id },
-          reason: { S: entry.reason },
-          recordedAt: { S: new Date().toISOString() },
-          execution: { S: run.execution },
-        },
+        Item: poisonRecordItem(config, { group: entry.group, id: entry.id, reason: entry.reason, recordedAt: new Date().toISOString(), execution: run.execution }),
       }));
       poisonRecorded += 1;
     }

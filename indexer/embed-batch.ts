@@ -9,7 +9,7 @@ import { batchGetItems } from '../aws/dynamodb-batch.ts';
 import path from 'node:path';
 import { isEmptyEmbedding, loadEmbedder } from '../embedding/runtime.ts';
 import type { IndexerContext, ModelDescriptor, RunInfo } from './context.ts';
-import { DELETE_MARKER_ATTRIBUTE, keyAttributes, poisonReason, readKey, readVersion, type VersionedKey } from './items.ts';
+import { DELETE_MARKER_ATTRIBUTE, keyAttributes, poisonReason, readKey, readVersion, type VersionedKey } from '../table/items.ts';
 import { entryKey } from '../index-store/index-state.ts';
 import { renewLease } from './lease.ts';
 import { type BatchDescriptor, readBatch, type ShardDescriptor, type ShardEntry, writeShard } from './run-files.ts';

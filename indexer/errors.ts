@@ -1,15 +1,5 @@
-/**
- * Task errors, named so the state machine's Retry matches them by name (Lambda reports
- * `error.name` as the error type; so does the local engine). `TransientError` is retried
- * with backoff; `PermanentError` (and anything unexpected) is not.
- */
-export class TransientError extends Error {
-  override readonly name = 'TransientError';
-}
-
-export class PermanentError extends Error {
-  override readonly name: string = 'PermanentError';
-}
+/** The indexer's own permanent failures (never retried: see `aws/errors.ts`). */
+import { PermanentError } from '../aws/errors.ts';
 
 /** The index was built by another model: only a backfill may switch models. */
 export class ModelMismatchError extends PermanentError {

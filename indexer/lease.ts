@@ -21,9 +21,9 @@ import {
 import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
 import type { IndexerContext, RunInfo } from './context.ts';
 import { LeaseLostError } from './errors.ts';
-import { keyAttributes, RESERVED_GROUP } from './items.ts';
+import { keyAttributes } from '../table/items.ts';
+import { LEASE_KEY } from '../table/reserved-items.ts';
 
-export const LEASE_KEY = { group: RESERVED_GROUP, id: 'writer-lease' } as const;
 
 /** Who held the lease before a takeover, and how their execution had ended. */
 export interface PreviousHolder {

@@ -10,21 +10,14 @@ import { type CurrentPointer, type GenerationMeta, GenerationStore, indexedGroup
 import { entryKey, type IndexEntry, IndexState } from '../index-store/index-state.ts';
 import { writeFileAtomic } from '../index-store/atomic-file.ts';
 import type { IndexerContext, ModelDescriptor, RunInfo } from './context.ts';
-import { ModelMismatchError, PermanentError } from './errors.ts';
-import { keyAttributes, RESERVED_GROUP } from './items.ts';
+import { PermanentError } from '../aws/errors.ts';
+import { ModelMismatchError } from './errors.ts';
+import { type IndexChange, indexStatusItem, type IndexStatusRecord } from '../table/reserved-items.ts';
+
+export type { IndexChange };
 import { renewLease } from './lease.ts';
 import { type FailedBatch, readShard, runDir, type ShardDescriptor, type ShardEntry } from './run-files.ts';
 import type { PlanResult } from './plan.ts';
-
-/** What a merge changed in the index, counted apart. */
-export interface IndexChange {
-  /** Items that had no vector and have one now. */
-  readonly added: number;
-  /** Items whose vector was replaced by a newly embedded one (edits, re-flagged items, a backfill). */
-  readonly replaced: number;
-  /** Items whose vector is gone: deleted, vanished from the table, or become poison. */
-  readonly removed: number;
-}
 
 export interface MergeResult extends IndexChange {
   readonly generation: number;
@@ -35,8 +28,6 @@ export interface MergeResult extends IndexChange {
   readonly clearFile: string;
   readonly clearItems: number;
 }
-
-export const INDEX_STATUS_KEY = { group: RESERVED_GROUP, id: 'index-status' };
 
 /** One shard entry on its way into an index, with its vector when it has one. */
 export interface MergeItem {
@@ -178,17 +169,10 @@ function indexStatusOf(efsRoot: string, perGroup: boolean, latest: GenerationMet
   return { ...latest, layout: 'per-group', groups: groups.filter((meta) => meta.vectors > 0).length, vectors: groups.reduce((sum, meta) => sum + meta.vectors, 0) };
 }
 
-/** The index status mirrored into the table, with what the run that published it changed. */
-export type IndexStatusRecord = GenerationMeta & {
-  readonly layout: 'global' | 'per-group';
-  readonly groups?: number;
-  readonly change?: IndexChange & { readonly execution: string };
-};
-
 /** Mirrors the current generation into the table, where `ddb-faiss status` reads it from anywhere. */
 async function recordIndexStatus({ config, clients }: IndexerContext, meta: IndexStatusRecord): Promise<void> {
   await clients.dynamodb.send(new PutItemCommand({
     TableName: config.tableName,
-    Item: { ...keyAttributes(config, INDEX_STATUS_KEY), status: { S: JSON.stringify(meta) } },
+    Item: indexStatusItem(config, meta),
   }));
 }

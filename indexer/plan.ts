@@ -7,7 +7,8 @@
  */
 import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { IndexerContext, RunInfo } from './context.ts';
-import { readKey, readVersion, RESERVED_GROUP, type VersionedKey } from './items.ts';
+import { readKey, readVersion, type VersionedKey } from '../table/items.ts';
+import { isReservedKey } from '../table/reserved-items.ts';
 import { releaseLease, renewLease } from './lease.ts';
 import { type BatchDescriptor, removeStaleRuns, writeBatch } from './run-files.ts';
 
@@ -62,7 +63,7 @@ export async function planRun(context: IndexerContext, run: RunInfo): Promise<Pl
       }));
       for (const item of page.Items ?? []) {
         const key = readKey(config, item);
-        if (!key || key.group === RESERVED_GROUP) continue;
+        if (!key || isReservedKey(key)) continue;
         if (taken >= limit) {
           capped = true;
           return;

@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../index-store/atomic-file.ts';
-import type { VersionedKey } from './items.ts';
+import type { VersionedKey } from '../table/items.ts';
 
 /** What crosses the Map for one batch. */
 export interface BatchDescriptor {

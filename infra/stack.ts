@@ -22,9 +22,10 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { INDEXER_TASKS, type IndexerPlaceholder, renderIndexerDefinition } from '../asl/indexer.ts';
+import { renderIndexerDefinition } from '../asl/indexer.ts';
+import { functionNameOf, INDEXER_TASK_NAMES, type IndexerTask, placeholderOf } from '../asl/tasks.ts';
 import { defaultValues } from '../config/settings.ts';
-import { RESERVED_GROUP } from '../indexer/items.ts';
+import { RESERVED_GROUP } from '../table/reserved-items.ts';
 import { bundleLambdas } from './bundle.ts';
 
 /** Properties of {@link DdbFaissStack}. */
@@ -56,7 +57,7 @@ type EfsAccess = 'read-write' | 'read-only' | 'none';
  * run outside the VPC: the lease function must reach the Step Functions API (DescribeExecution),
  * which the isolated subnets (gateway endpoints for S3 and DynamoDB only, no NAT) cannot.
  */
-const FUNCTIONS: Record<(typeof INDEXER_TASKS)[IndexerPlaceholder] | 'search', { memory: number; timeout: Duration; efs: EfsAccess }> = {
+const FUNCTIONS: Record<IndexerTask | 'search', { memory: number; timeout: Duration; efs: EfsAccess }> = {
   lease: { memory: 512, timeout: Duration.minutes(2), efs: 'none' },
   bootstrap: { memory: 1024, timeout: Duration.minutes(15), efs: 'read-write' },
   plan: { memory: 1024, timeout: Duration.minutes(15), efs: 'read-write' },
@@ -170,7 +171,7 @@ export class DdbFaissStack extends Stack {
             filesystem: spec.efs === 'read-write' ? readWrite : readOnly,
           };
       functions[name] = new lambda.DockerImageFunction(this, `${name[0]!.toUpperCase()}${name.slice(1)}Function`, {
-        functionName: `${this.stackName}-${name}`,
+        functionName: functionNameOf(this.stackName, name as keyof typeof FUNCTIONS),
         code: image(name),
         architecture: lambda.Architecture.X86_64,
         memorySize: spec.memory,
@@ -185,18 +186,17 @@ export class DdbFaissStack extends Stack {
     this.grantExactly(functions, config);
 
     const stateMachineLogs = new logs.LogGroup(this, 'IndexerLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
-    const placeholders = Object.fromEntries(Object.keys(INDEXER_TASKS).map((name) => [name, `\${${name}}`])) as Record<IndexerPlaceholder, string>;
+    // The definition keeps its placeholders; CloudFormation substitutes the functions' ARNs.
+    const placeholders = Object.fromEntries(INDEXER_TASK_NAMES.map((task) => [task, `\${${placeholderOf(task)}}`])) as Record<IndexerTask, string>;
     this.stateMachine = new sfn.StateMachine(this, 'Indexer', {
       stateMachineName: `${this.stackName}-indexer`,
       definitionBody: sfn.DefinitionBody.fromString(renderIndexerDefinition({ functionArns: placeholders, maxConcurrency: props.maxConcurrency ?? 10 })),
-      definitionSubstitutions: Object.fromEntries(
-        (Object.entries(INDEXER_TASKS) as [IndexerPlaceholder, keyof typeof FUNCTIONS][]).map(([placeholder, task]) => [placeholder, functions[task]!.functionArn]),
-      ),
+      definitionSubstitutions: Object.fromEntries(INDEXER_TASK_NAMES.map((task) => [placeholderOf(task), functions[task]!.functionArn])),
       stateMachineType: sfn.StateMachineType.STANDARD,
       logs: { destination: stateMachineLogs, level: sfn.LogLevel.ERROR, includeExecutionData: false },
       tracingEnabled: props.tracing ?? false,
     });
-    for (const task of Object.values(INDEXER_TASKS)) functions[task]!.grantInvoke(this.stateMachine);
+    for (const task of INDEXER_TASK_NAMES) functions[task]!.grantInvoke(this.stateMachine);
     // A Distributed Map starts child executions of its own state machine.
     this.stateMachine.addToRolePolicy(new iam.PolicyStatement({
       actions: ['states:StartExecution', 'states:DescribeExecution', 'states:StopExecution'],

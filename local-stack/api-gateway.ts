@@ -5,7 +5,7 @@
  * 413 (before buffering it whole); unlike it, it answers only to its loopback host name.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { localLambdaContext } from '../workflow/engine/lambda-context.ts';
+import { localLambdaContext } from './engine/lambda-context.ts';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { foreignHost, readRequestBody, RequestBodyTooLargeError, sendJson } from './http-guard.ts';

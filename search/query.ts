@@ -9,12 +9,19 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { batchGetItems } from '../aws/dynamodb-batch.ts';
 import path from 'node:path';
+import type { AwsClients } from '../aws/clients.ts';
+import type { DdbFaissConfig } from '../config/config.ts';
+import { modelDirFor } from '../embedding/bundle.ts';
 import { isEmptyEmbedding, loadEmbedder } from '../embedding/runtime.ts';
 import { entryKey, type IndexEntry } from '../index-store/index-state.ts';
-import { modelDirFor } from '../indexer/bootstrap.ts';
-import type { IndexerContext } from '../indexer/context.ts';
-import { DELETE_MARKER_ATTRIBUTE, keyAttributes } from '../indexer/items.ts';
+import { DELETE_MARKER_ATTRIBUTE, keyAttributes } from '../table/items.ts';
 import type { IndexReader } from './index-reader.ts';
+
+/** What a search needs: the configuration and a DynamoDB client (to hydrate hits). */
+export interface SearchContext {
+  readonly config: DdbFaissConfig;
+  readonly clients: Pick<AwsClients, 'dynamodb'>;
+}
 
 export interface SearchRequest {
   readonly text: string;
@@ -58,7 +65,7 @@ export class UnknownGroupError extends Error {
 /** Candidates read back per round while looking for k items that still exist. */
 const KEYS_PER_GET = 100;
 
-export async function search(context: IndexerContext, reader: IndexReader, request: SearchRequest): Promise<SearchResult> {
+export async function search(context: SearchContext, reader: IndexReader, request: SearchRequest): Promise<SearchResult> {
   const sources = reader.sources(request.group);
   if (sources.length === 0) {
     if (reader.layout === 'per-group' && request.group !== undefined && reader.sources().length > 0) {
@@ -134,7 +141,7 @@ function pick(item: Record<string, AttributeValue>, names: readonly string[]): R
   return out;
 }
 
-async function readItems(context: IndexerContext, keys: readonly IndexEntry[], attributes: readonly string[] = []): Promise<Map<string, Record<string, AttributeValue>>> {
+async function readItems(context: SearchContext, keys: readonly IndexEntry[], attributes: readonly string[] = []): Promise<Map<string, Record<string, AttributeValue>>> {
   const { config, clients } = context;
   const names: Record<string, string> = { '#g': config.groupAttribute, '#i': config.idAttribute, '#c': config.contentAttribute, '#d': DELETE_MARKER_ATTRIBUTE };
   attributes.forEach((name, i) => (names[`#a${i}`] = name));

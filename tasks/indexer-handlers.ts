@@ -11,14 +11,9 @@ import { mergeShards, type MergeResult } from '../indexer/merge.ts';
 import { acquireLease, type LeaseResult, releaseLease } from '../indexer/lease.ts';
 import { planRun, type PlanResult } from '../indexer/plan.ts';
 import type { BatchDescriptor, FailedBatch, ShardDescriptor } from '../indexer/run-files.ts';
-import type { LocalTaskHandler } from '../workflow/engine/task-handlers.ts';
-import { INDEXER_TASKS } from '../asl/indexer.ts';
+import { functionNameOf, INDEXER_TASK_NAMES, type IndexerTask, LOCAL_FUNCTION_PREFIX } from '../asl/tasks.ts';
+import type { TaskHandler } from './handler.ts';
 import { classifyErrors } from './middleware.ts';
-
-export type IndexerTask = (typeof INDEXER_TASKS)[keyof typeof INDEXER_TASKS];
-
-/** The Lambda function name of a task. */
-export const functionName = (task: IndexerTask): string => `ddb-faiss-${task}`;
 
 interface StageEvents {
   lease: { run: RunInfo };
@@ -74,14 +69,33 @@ function emitBacklogMetrics(plan: PlanResult): void {
   }));
 }
 
-/** Wraps one stage as a middy handler. */
-export function stageHandler<E>(stage: (event: E) => Promise<unknown>): LocalTaskHandler {
-  return middy(async (event: E) => stage(event)).use(classifyErrors()) as unknown as LocalTaskHandler;
+/** Wraps one stage as a middy handler whose transient failures are renamed for Retry. */
+export function stageHandler<E, R>(stage: (event: E) => Promise<R>): TaskHandler<E, R> {
+  return middy<E, R>(async (event: E) => stage(event)).use(classifyErrors());
 }
 
-/** Every indexer handler by Lambda function name. */
-export function createIndexerHandlers(context: IndexerContext, stages = indexerStages(context)): Map<string, LocalTaskHandler> {
+/** The middy handler of every task, by task. */
+export type IndexerHandlers = { [T in IndexerTask]: TaskHandler<StageEvents[T], StageResults[T]> };
+
+/** Every task's handler, by task. */
+export function indexerHandlers(context: IndexerContext, stages = indexerStages(context)): IndexerHandlers {
+  const handler = <T extends IndexerTask>(task: T): TaskHandler<StageEvents[T], StageResults[T]> =>
+    stageHandler<StageEvents[T], StageResults[T]>(stages[task]);
+  return {
+    lease: handler('lease'),
+    bootstrap: handler('bootstrap'),
+    plan: handler('plan'),
+    embed: handler('embed'),
+    merge: handler('merge'),
+    clear: handler('clear'),
+    release: handler('release'),
+  };
+}
+
+/** Every task's handler by its local Lambda function name (`ddb-faiss-<task>`), for the local engine. */
+export function createIndexerHandlers(context: IndexerContext, stages = indexerStages(context)): Map<string, TaskHandler> {
+  const handlers = indexerHandlers(context, stages);
   return new Map(
-    (Object.keys(stages) as IndexerTask[]).map((task) => [functionName(task), stageHandler(stages[task] as (event: unknown) => Promise<unknown>)]),
+    INDEXER_TASK_NAMES.map((task) => [functionNameOf(LOCAL_FUNCTION_PREFIX, task), handlers[task] as TaskHandler]),
   );
 }

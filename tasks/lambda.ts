@@ -1,40 +1,43 @@
 /**
- * Lambda entry points: one export per function, all in one bundle. Configuration comes from
- * the function's environment (set by the CDK stack); clients, the model session and the
- * loaded index are created on first use and reused by warm invocations.
+ * Lambda entry points: one export per task of `asl/tasks.ts` plus `search`, all in one bundle.
+ * Configuration comes from the function's environment (set by the CDK stack); clients, the
+ * model session and the loaded index are created on first use and reused by warm invocations.
  */
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { INDEXER_TASK_NAMES, type IndexerTask } from '../asl/tasks.ts';
 import { createAwsClients } from '../aws/clients.ts';
 import { loadConfig } from '../config/config.ts';
 import type { IndexerContext } from '../indexer/context.ts';
-import { createIndexerHandlers, functionName, type IndexerTask } from './indexer-handlers.ts';
-import type { LocalTaskHandler } from '../workflow/engine/task-handlers.ts';
+import type { TaskHandler } from './handler.ts';
+import { type IndexerHandlers, indexerHandlers } from './indexer-handlers.ts';
 import { createSearchHandler, type SearchHandler } from './search-handler.ts';
 
 let context: IndexerContext | undefined;
-let indexerHandlers: Map<string, LocalTaskHandler> | undefined;
+let handlers: IndexerHandlers | undefined;
 let searchHandler: SearchHandler | undefined;
 
 function indexerContext(): IndexerContext {
   if (!context) {
     const config = loadConfig({ env: process.env, flags: { target: 'aws' } });
-    context = { config, clients: createAwsClients(config, { dynamodb: undefined, s3: undefined, stepFunctions: undefined, http: undefined }) };
+    const endpoints = { dynamodb: undefined, s3: undefined, stepFunctions: undefined, http: undefined };
+    context = { config, clients: createAwsClients(config, endpoints) };
   }
   return context;
 }
 
-const task = (name: IndexerTask) => (event: unknown, lambdaContext: Context): Promise<unknown> => {
-  indexerHandlers ??= createIndexerHandlers(indexerContext());
-  return indexerHandlers.get(functionName(name))!(event, lambdaContext);
-};
+/** Each task's entry point, created on first call. */
+const taskExports = Object.fromEntries(
+  INDEXER_TASK_NAMES.map((task): [IndexerTask, TaskHandler] => [
+    task,
+    (event, lambdaContext) => {
+      handlers ??= indexerHandlers(indexerContext());
+      return (handlers[task] as TaskHandler)(event, lambdaContext);
+    },
+  ]),
+) as Record<IndexerTask, TaskHandler>;
 
-export const lease = task('lease');
-export const bootstrap = task('bootstrap');
-export const plan = task('plan');
-export const embed = task('embed');
-export const merge = task('merge');
-export const clear = task('clear');
-export const release = task('release');
+// The container image's CMD names these exports (`lambda.<task>`); a test checks the bundle has one per task.
+export const { lease, bootstrap, plan, embed, merge, clear, release } = taskExports;
 
 export const search = (event: APIGatewayProxyEventV2, lambdaContext: Context) => {
   searchHandler ??= createSearchHandler(indexerContext());

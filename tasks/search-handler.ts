@@ -12,10 +12,10 @@ import httpErrorHandler from '@middy/http-error-handler';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import { createError } from '@middy/util';
 import type { MiddlewareObj } from '@middy/core';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import type { IndexerContext } from '../indexer/context.ts';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { TaskHandler } from './handler.ts';
 import { IndexReader } from '../search/index-reader.ts';
-import { NoIndexError, search, type SearchRequest, UnknownGroupError } from '../search/query.ts';
+import { NoIndexError, search, type SearchContext, type SearchRequest, UnknownGroupError } from '../search/query.ts';
 
 export const MAX_QUERY_CHARS = 2_000;
 export const MAX_K = 100;
@@ -78,10 +78,11 @@ const parseJsonBodyOnPost = (): MiddlewareObj => {
   };
 };
 
-export type SearchHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+/** The search function's handler: an API Gateway HTTP API (payload 2.0) event in, a response out. */
+export type SearchHandler = TaskHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>;
 
 /** The search handler; the index reader and model stay loaded across invocations. */
-export function createSearchHandler(context: IndexerContext, reader = new IndexReader(context.config.efsRoot, context.config.indexLayout)): SearchHandler {
+export function createSearchHandler(context: SearchContext, reader = new IndexReader(context.config.efsRoot, context.config.indexLayout)): SearchHandler {
   const handle = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     const path = event.rawPath ?? event.requestContext?.http?.path ?? '/';
     const method = event.requestContext?.http?.method ?? 'GET';
@@ -108,9 +109,9 @@ export function createSearchHandler(context: IndexerContext, reader = new IndexR
       throw error;
     }
   };
-  return middy(handle)
+  return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(handle)
     .use(httpErrorHandler({ logger: (error) => ((error as { statusCode?: number }).statusCode ?? 500) >= 500 && console.error('search failed:', error), fallbackMessage: message('internal error') }))
     .use(httpCors({ origins: ['*'] }))
     .use(parseJsonBodyOnPost())
-    .use(malformedJsonIsBadRequest()) as unknown as SearchHandler;
+    .use(malformedJsonIsBadRequest());
 }

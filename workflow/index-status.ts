@@ -8,16 +8,12 @@ import { type AttributeValue, DescribeTableCommand, GetItemCommand, QueryCommand
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import type { AwsClients } from '../aws/clients.ts';
 import type { DdbFaissConfig } from '../config/config.ts';
-import { keyAttributes, RESERVED_GROUP } from '../indexer/items.ts';
-import { INDEX_STATUS_KEY, type IndexStatusRecord } from '../indexer/merge.ts';
+import { keyAttributes } from '../table/items.ts';
+import { INDEX_STATUS_KEY, type IndexStatusRecord, POISON_ID_PREFIX, readIndexStatusItem, type PoisonRecord, readPoisonRecordItem, RESERVED_GROUP } from '../table/reserved-items.ts';
 import { originOf } from './indexer-client.ts';
 
-export interface PoisonItem {
-  readonly group: string;
-  readonly id: string;
-  readonly reason: string;
-  readonly recordedAt: string;
-}
+/** An item that cannot be embedded, as its poison record says. */
+export type PoisonItem = PoisonRecord;
 
 /** The pending backlog, counted up to a cap. */
 export interface Backlog {
@@ -60,7 +56,7 @@ export interface StatusBounds {
 
 export async function readIndexRecord(config: DdbFaissConfig, clients: Pick<AwsClients, 'dynamodb'>): Promise<IndexStatusRecord | null> {
   const statusItem = await clients.dynamodb.send(new GetItemCommand({ TableName: config.tableName, Key: keyAttributes(config, INDEX_STATUS_KEY), ConsistentRead: true }));
-  return statusItem.Item?.['status']?.S ? (JSON.parse(statusItem.Item['status'].S) as IndexStatusRecord) : null;
+  return readIndexStatusItem(statusItem.Item);
 }
 
 /**
@@ -95,12 +91,12 @@ export async function readBacklog(config: DdbFaissConfig, clients: Pick<AwsClien
       TableName: config.tableName,
       KeyConditionExpression: '#g = :g AND begins_with(#i, :poison)',
       ExpressionAttributeNames: { '#g': config.groupAttribute, '#i': config.idAttribute },
-      ExpressionAttributeValues: { ':g': { S: RESERVED_GROUP }, ':poison': { S: 'poison#' } },
+      ExpressionAttributeValues: { ':g': { S: RESERVED_GROUP }, ':poison': { S: POISON_ID_PREFIX } },
       ExclusiveStartKey: startKey,
       ...(Number.isFinite(left) ? { Limit: left } : {}),
     }));
     for (const item of page.Items ?? []) {
-      poison.push({ group: item['itemGroup']?.S ?? '', id: item['itemId']?.S ?? '', reason: item['reason']?.S ?? '', recordedAt: item['recordedAt']?.S ?? '' });
+      poison.push(readPoisonRecordItem(item));
     }
     startKey = page.LastEvaluatedKey;
   } while (startKey && poison.length < poisonLimit);

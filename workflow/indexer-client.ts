@@ -4,7 +4,7 @@
  */
 import { DescribeExecutionCommand, type DescribeExecutionCommandOutput, GetExecutionHistoryCommand, type HistoryEvent, ListStateMachinesCommand, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { DdbFaissConfig } from '../config/config.ts';
-import { readStackInfo } from '../aws/endpoints.ts';
+import { readStackInfo } from '../local-stack/stack-info.ts';
 import { type RunProgress, summarizeHistory } from './run-progress.ts';
 
 /** How an execution was started; it prefixes the execution name, so history shows it. */

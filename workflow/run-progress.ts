@@ -3,6 +3,18 @@
  * in: for each stage its status, timing and counts. Used by `run --wait` and the monitor.
  */
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
+import { EMBED_MAP, INDEXER_STAGES } from '../asl/indexer.ts';
+import { INDEXER_TASKS } from '../asl/tasks.ts';
+
+export { INDEXER_STAGES };
+
+const { lease: LEASE, bootstrap: BOOTSTRAP, plan: PLAN, merge: MERGE, clear: CLEAR } = {
+  lease: INDEXER_TASKS.lease.state,
+  bootstrap: INDEXER_TASKS.bootstrap.state,
+  plan: INDEXER_TASKS.plan.state,
+  merge: INDEXER_TASKS.merge.state,
+  clear: INDEXER_TASKS.clear.state,
+};
 
 export type StageStatus = 'waiting' | 'running' | 'succeeded' | 'failed' | 'retried';
 
@@ -16,9 +28,6 @@ export interface StageProgress {
   error?: string;
   retries: number;
 }
-
-/** The indexer's stages, in order. */
-export const INDEXER_STAGES = ['Take writer lease', 'Bootstrap model', 'Plan batches', 'Embed batches', 'Merge into index', 'Clear pending flags'] as const;
 
 export interface RunProgress {
   readonly stages: StageProgress[];
@@ -36,26 +45,26 @@ const parse = (text: string | undefined): Record<string, any> => {
 
 function describeOutput(stage: string, output: Record<string, any>): string | undefined {
   switch (stage) {
-    case 'Take writer lease': {
+    case LEASE: {
       const lease = output['lease'];
       if (!lease) return undefined;
       if (!lease.acquired) return `skipped: ${lease.skipped}`;
       return lease.tookOverFrom ? `taken over from ${lease.tookOverFrom.holder} (${lease.tookOverFrom.status})` : 'taken';
     }
-    case 'Bootstrap model':
+    case BOOTSTRAP:
       return output['model'] ? `${output['model'].name} (${output['model'].dimensions} dimensions)${output['model'].copied ? ', copied to EFS' : ''}` : undefined;
-    case 'Plan batches': {
+    case PLAN: {
       const plan = output['plan'];
       if (!plan) return undefined;
       return `${plan.itemCount} items in ${plan.batchCount} batches${plan.capped ? ' (capped; the rest waits for the next run)' : ''}`;
     }
-    case 'Merge into index': {
+    case MERGE: {
       const merge = output['merge'];
       if (!merge) return undefined;
       const failed = merge.failedBatches.length ? `, ${merge.failedBatches.length} batches failed` : '';
       return `generation ${merge.generation}: ${merge.vectors} vectors (${describeChange(merge)}, ${merge.poison} poison${failed})`;
     }
-    case 'Clear pending flags': {
+    case CLEAR: {
       const clear = output['clear'];
       return clear ? `${clear.cleared} flags cleared, ${clear.deleted} deleted, ${clear.keptPending} edited in flight kept pending` : undefined;
     }
@@ -85,8 +94,8 @@ export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {
       stage.endedAt = event.timestamp;
       const output = parse(event.stateExitedEventDetails?.output);
       stage.detail = describeOutput(stage.name, output) ?? stage.detail;
-      if (stage.name === 'Plan batches') batches.total = Number(output['plan']?.batchCount ?? 0);
-      if (stage.name === 'Embed batches') {
+      if (stage.name === PLAN) batches.total = Number(output['plan']?.batchCount ?? 0);
+      if (stage.name === EMBED_MAP) {
         const shards = (output['shards'] ?? []) as { failed?: boolean }[];
         batches.failed = shards.filter((shard) => shard.failed).length;
         stage.detail = `${shards.length - batches.failed} of ${shards.length} batches embedded${batches.failed ? `, ${batches.failed} failed` : ''}`;
@@ -94,13 +103,13 @@ export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {
       }
     } else if (event.type === 'LambdaFunctionFailed' && current) {
       current.error = `${event.lambdaFunctionFailedEventDetails?.error ?? 'Error'}: ${event.lambdaFunctionFailedEventDetails?.cause ?? ''}`;
-      if (current.name !== 'Embed batches') current.status = 'failed';
-    } else if (event.type === 'LambdaFunctionScheduled' && current && current.name !== 'Embed batches' && current.error) {
+      if (current.name !== EMBED_MAP) current.status = 'failed';
+    } else if (event.type === 'LambdaFunctionScheduled' && current && current.name !== EMBED_MAP && current.error) {
       current.retries += 1; // scheduled again after a failure: a retry
       current.status = 'running';
     } else if (event.type === 'MapIterationSucceeded') {
       batches.done += 1;
-      const embed = stages.get('Embed batches')!;
+      const embed = stages.get(EMBED_MAP)!;
       if (embed.status === 'running') embed.detail = `${batches.done} of ${batches.total} batches done`;
     } else if (event.type === 'ExecutionFailed' || event.type === 'ExecutionAborted') {
       if (current && current.status === 'running') current.status = 'failed';

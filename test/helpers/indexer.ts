@@ -9,7 +9,8 @@ import { localFunctionArns, renderIndexerDefinition } from '../../asl/indexer.ts
 import { GenerationStore } from '../../index-store/generations.ts';
 import type { IndexEntry } from '../../index-store/index-state.ts';
 import type { IndexerContext } from '../../indexer/context.ts';
-import { DELETE_MARKER_ATTRIBUTE, newVersionToken, RESERVED_GROUP } from '../../indexer/items.ts';
+import { DELETE_MARKER_ATTRIBUTE, newVersionToken } from '../../table/items.ts';
+import { RESERVED_GROUP } from '../../table/reserved-items.ts';
 import type { LocalStack } from '../../local-stack/stack.ts';
 import { createIndexerHandlers, indexerStages } from '../../tasks/indexer-handlers.ts';
 import { ensureModelPublished } from '../../workflow/local-stack-props.ts';

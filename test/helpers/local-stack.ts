@@ -1,21 +1,10 @@
 /** Starts a local stack on free ports in a fresh temporary data directory. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before } from 'node:test';
-import { type DdbFaissConfig, loadConfig } from '../../config/config.ts';
+import { freePortConfig, tempDir } from '../../local-stack/scratch.ts';
 import { type LocalStack, type LocalStackProps, startLocalStack } from '../../local-stack/stack.ts';
 
-export const FREE_PORTS = { 'dynamodb-port': '0', 's3-port': '0', 'sfn-port': '0', 'http-port': '0' } as const;
-
-export function tempDir(prefix = 'ddb-faiss-test-'): { path: string; remove: () => void } {
-  const dir = mkdtempSync(path.join(tmpdir(), prefix));
-  return { path: dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-export function testConfig(dataDir: string, flags: Record<string, string> = {}): DdbFaissConfig {
-  return loadConfig({ flags: { ...FREE_PORTS, 'data-dir': dataDir, ...flags }, env: {} });
-}
+export { FREE_PORTS, tempDir } from '../../local-stack/scratch.ts';
+export const testConfig = freePortConfig;
 
 export async function startTestStack(
   dataDir: string,

@@ -6,8 +6,9 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { loadEmbedder } from '../../embedding/runtime.ts';
 import { GenerationStore } from '../../index-store/generations.ts';
-import { PermanentError, TransientError } from '../../indexer/errors.ts';
-import { keyAttributes, RESERVED_GROUP } from '../../indexer/items.ts';
+import { PermanentError, TransientError } from '../../aws/errors.ts';
+import { keyAttributes } from '../../table/items.ts';
+import { LEASE_KEY } from '../../table/reserved-items.ts';
 import { readBatch, writeBatch } from '../../indexer/run-files.ts';
 import { indexerStages } from '../../tasks/indexer-handlers.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
@@ -189,7 +190,7 @@ describe('indexer guarantees (local stack)', () => {
     const lease = (holder: string, expiresAt: number) =>
       h.stack.clients.dynamodb.send(new PutItemCommand({
         TableName: h.config.tableName,
-        Item: { ...keyAttributes(h.config, { group: RESERVED_GROUP, id: 'writer-lease' }), holder: { S: holder }, expiresAt: { N: String(expiresAt) } },
+        Item: { ...keyAttributes(h.config, LEASE_KEY), holder: { S: holder }, expiresAt: { N: String(expiresAt) } },
       }));
     await lease('other-execution', Date.now() + h.config.leaseSeconds * 1000);
     // Act

@@ -19,7 +19,7 @@ import { after, before, describe, it } from 'node:test';
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { batchWriteItems } from '../../aws/dynamodb-batch.ts';
 import type { LocalStack } from '../../local-stack/stack.ts';
-import type { LocalTaskHandler } from '../../workflow/engine/task-handlers.ts';
+import type { TaskHandler } from '../../tasks/handler.ts';
 import { startTestStack, tempDir, testConfig } from '../helpers/local-stack.ts';
 
 const tinyMachine = JSON.stringify({
@@ -42,7 +42,7 @@ const slowMachine = JSON.stringify({
   States: { Sleep: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:000000000000:function:sleep', End: true } },
 });
 
-const handlers = new Map<string, LocalTaskHandler>([
+const handlers = new Map<string, TaskHandler>([
   ['double', async (event) => ({ items: [1, 2, 3].map((n) => n * (event as { n: number }).n) })],
   ['square', async (event) => (event as number) ** 2],
   ['sleep', () => new Promise((resolve) => setTimeout(() => resolve('late'), 3_000))],

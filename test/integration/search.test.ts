@@ -1,7 +1,7 @@
 import { DeleteItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { keyAttributes } from '../../indexer/items.ts';
+import { keyAttributes } from '../../table/items.ts';
 import { runCli } from '../helpers/cli.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
 import { tempDir } from '../helpers/local-stack.ts';

@@ -7,7 +7,7 @@ import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { localFunctionArns, renderIndexerDefinition } from '../../asl/indexer.ts';
-import { PermanentError } from '../../indexer/errors.ts';
+import { PermanentError } from '../../aws/errors.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
 import { tempDir } from '../helpers/local-stack.ts';
 

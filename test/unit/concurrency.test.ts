@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { forEachConcurrently } from '../../indexer/concurrency.ts';
+import { forEachConcurrently } from '../../aws/concurrency.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -9,9 +9,10 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { REQUEST_TIMEOUTS } from '../../aws/clients.ts';
-import { LeaseLostError, PermanentError } from '../../indexer/errors.ts';
+import { PermanentError } from '../../aws/errors.ts';
+import { LeaseLostError } from '../../indexer/errors.ts';
 import { stageHandler } from '../../tasks/indexer-handlers.ts';
-import { localLambdaContext } from '../../workflow/engine/lambda-context.ts';
+import { localLambdaContext } from '../../local-stack/engine/lambda-context.ts';
 
 type Behaviour = (response: ServerResponse) => void;
 

@@ -1,8 +1,10 @@
 import validator from 'asl-validator';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { INDEXER_TASKS, indexerDefinitionTemplate, localFunctionArns, placeholdersOf, renderIndexerDefinition } from '../../asl/indexer.ts';
-import { walkStates } from '../../workflow/engine/task-handlers.ts';
+import { readFileSync } from 'node:fs';
+import { INDEXER_ASL_FILE, indexerDefinitionTemplate, indexerDefinitionText, localFunctionArns, placeholdersOf, renderIndexerDefinition } from '../../asl/indexer.ts';
+import { INDEXER_TASK_NAMES, placeholderOf } from '../../asl/tasks.ts';
+import { walkStates } from '../../local-stack/engine/task-handlers.ts';
 
 type State = Record<string, unknown>;
 const rendered = (): { definition: { States: Record<string, State> } & State; text: string } => {
@@ -17,10 +19,14 @@ describe('asl/indexer.asl.json', () => {
     assert.ok(result.isValid, result.errorsText('\n'));
   });
 
-  it('uses exactly the documented placeholders and renders all of them', () => {
-    assert.deepEqual(placeholdersOf(indexerDefinitionTemplate()).sort(), Object.keys(INDEXER_TASKS).sort());
+  it('is the file generated from the task definition (run `npm run asl` after changing asl/tasks.ts or asl/indexer.ts)', () => {
+    assert.equal(readFileSync(INDEXER_ASL_FILE, 'utf8'), indexerDefinitionText());
+  });
+
+  it('uses one placeholder per task and renders all of them', () => {
+    assert.deepEqual(placeholdersOf(indexerDefinitionTemplate()).sort(), INDEXER_TASK_NAMES.map(placeholderOf).sort());
     assert.deepEqual(placeholdersOf(rendered().text), []);
-    assert.throws(() => renderIndexerDefinition({ functionArns: { ...localFunctionArns('us-east-1'), MergeFunctionArn: '' } }), /no value for \$\{MergeFunctionArn\}/);
+    assert.throws(() => renderIndexerDefinition({ functionArns: { ...localFunctionArns('us-east-1'), merge: '' } }), /no value for \$\{MergeFunctionArn\}/);
   });
 
   it('chains the stages a user thinks in, with a Choice on the run mode', () => {

@@ -2,7 +2,8 @@ import { App, RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { INDEXER_TASKS, renderIndexerDefinition, type IndexerPlaceholder } from '../../asl/indexer.ts';
+import { renderIndexerDefinition } from '../../asl/indexer.ts';
+import { INDEXER_TASK_NAMES, type IndexerTask, placeholderOf } from '../../asl/tasks.ts';
 import { DdbFaissStack, validateProps } from '../../infra/stack.ts';
 
 type Json = Record<string, any>;
@@ -89,12 +90,13 @@ describe('the CDK stack', () => {
     const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as { Properties: Json }[];
     const definition = machine!.Properties['DefinitionString'] as string;
     const substitutions = machine!.Properties['DefinitionSubstitutions'] as Record<string, Json>;
-    assert.deepEqual(Object.keys(substitutions).sort(), Object.keys(INDEXER_TASKS).sort());
-    for (const [placeholder, task] of Object.entries(INDEXER_TASKS)) {
-      assert.match(JSON.stringify(substitutions[placeholder]), new RegExp(`${task[0]!.toUpperCase()}${task.slice(1)}Function`));
+    assert.deepEqual(Object.keys(substitutions).sort(), INDEXER_TASK_NAMES.map(placeholderOf).sort());
+    for (const task of INDEXER_TASK_NAMES) {
+      assert.match(JSON.stringify(substitutions[placeholderOf(task)]), new RegExp(`${task[0]!.toUpperCase()}${task.slice(1)}Function`));
     }
-    const fake = Object.fromEntries(Object.keys(INDEXER_TASKS).map((name) => [name, `arn:aws:lambda:eu-west-1:123456789012:function:${name}`])) as Record<IndexerPlaceholder, string>;
-    const applied = definition.replace(/\$\{(\w+)\}/g, (_m, name: IndexerPlaceholder) => fake[name]);
+    const fake = Object.fromEntries(INDEXER_TASK_NAMES.map((task) => [task, `arn:aws:lambda:eu-west-1:123456789012:function:${task}`])) as Record<IndexerTask, string>;
+    const byPlaceholder = new Map(INDEXER_TASK_NAMES.map((task) => [placeholderOf(task), fake[task]]));
+    const applied = definition.replace(/\$\{(\w+)\}/g, (_m, name: string) => byPlaceholder.get(name) ?? _m);
     assert.deepEqual(JSON.parse(applied), JSON.parse(renderIndexerDefinition({ functionArns: fake, maxConcurrency: 7 })));
     assert.equal(machine!.Properties['LoggingConfiguration']['Level'], 'ERROR');
   });

@@ -1,6 +1,6 @@
 /** The shape every CLI command has, and the helpers they share. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { configFlagOptions, type DdbFaissConfig, loadConfig } from '../../config/config.ts';
+import { ConfigError, configFlagOptions, type DdbFaissConfig, loadConfig } from '../../config/config.ts';
 
 /** Where a command writes; tests pass their own. */
 export interface CommandIo {
@@ -51,6 +51,45 @@ export function parseCommand(command: Command, argv: readonly string[]): ParsedC
   }
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   return { config: loadConfig({ flags }), values, positionals: parsed.positionals };
+}
+
+/** Errors whose message is the whole story: no stack trace for the user. */
+const EXPECTED_ERRORS = new Set(['ConfigError', 'PortInUseError', 'StackAlreadyRunningError', 'LocalStackNotRunningError', 'UsageError', 'BundleError', 'ModelNotFoundError', 'StateMachineNotFoundError', 'SearchFailedError']);
+
+/** The refused address when an error (or its cause, as fetch wraps it) is a refused connection. */
+function connectionRefused(error: unknown): string | undefined {
+  for (let e = error as { code?: string; message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.code === 'ECONNREFUSED') return e.message;
+  }
+  return undefined;
+}
+
+/**
+ * Parses and runs one command and turns its failure into a message and an exit code: 2 for a
+ * usage or configuration mistake, 1 for anything else. Commands that run other commands (demo,
+ * deploy) call it too, so every command reports alike.
+ */
+export async function executeCommand(command: Command, argv: readonly string[], io: CommandIo): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    println(io.stdout, `usage: ${command.usage}\n\n${command.summary}`);
+    return 0;
+  }
+  let target: string | undefined;
+  try {
+    const parsed = parseCommand(command, argv);
+    target = parsed.config.target;
+    return await command.run(parsed, io);
+  } catch (error) {
+    const refused = connectionRefused(error);
+    if (refused && target === 'local') {
+      println(io.stderr, `ddb-faiss ${command.name}: lost the local stack (${refused}): it stopped while the command ran; start it with \`ddb-faiss up\``);
+      return 1;
+    }
+    const known = error instanceof Error && EXPECTED_ERRORS.has(error.name);
+    println(io.stderr, `ddb-faiss ${command.name}: ${known ? error.message : (error as Error).stack ?? String(error)}`);
+    if (error instanceof UsageError) println(io.stderr, `usage: ${command.usage}`);
+    return error instanceof UsageError || error instanceof ConfigError ? 2 : 1;
+  }
 }
 
 /** Writes one line. */

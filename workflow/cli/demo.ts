@@ -12,8 +12,10 @@ import { startLocalStack } from '../../local-stack/stack.ts';
 import { IndexReader } from '../../search/index-reader.ts';
 import { search } from '../../search/query.ts';
 import { ensureModelPublished, localStackProps } from '../local-stack-props.ts';
-import { type Command, println, UsageError } from './command.ts';
-import { main } from './main.ts';
+import { type Command, executeCommand, println, UsageError } from './command.ts';
+import { importCommand } from './import.ts';
+import { runCommand } from './run.ts';
+import { statusCommand } from './status.ts';
 
 const QUERIES = ['a man is playing music', 'a dog runs through the grass', 'a woman is slicing vegetables', 'someone is cooking food in a kitchen'];
 
@@ -48,9 +50,9 @@ export const demoCommand: Command = {
       writeFileSync(file, demoSentences(count).map((content, i) => JSON.stringify({ id: `sentence-${i}`, group: 'demo', content })).join('\n'));
       const flags = ['--data-dir', config.dataDir];
       log(`\n$ ddb-faiss import items.jsonl   (${count} sentences)`);
-      if ((await main(['import', file, ...flags], io)) !== 0) return 1;
+      if ((await executeCommand(importCommand, [file, ...flags], io)) !== 0) return 1;
       log('\n$ ddb-faiss run --wait');
-      if ((await main(['run', '--wait', ...flags], io)) !== 0) return 1;
+      if ((await executeCommand(runCommand, ['--wait', ...flags], io)) !== 0) return 1;
       const reader = new IndexReader(config.efsRoot, config.indexLayout);
       for (const query of QUERIES) {
         const result = await search({ config, clients: stack.clients }, reader, { text: query, k: 3 });
@@ -58,7 +60,7 @@ export const demoCommand: Command = {
         for (const hit of result.hits) log(`  ${hit.score.toFixed(3)}  ${hit.content}`);
       }
       log('\n$ ddb-faiss status');
-      await main(['status', ...flags], io);
+      await executeCommand(statusCommand, flags, io);
       log('\nNext: `npx ddb-faiss up` keeps the stack running; then `npx ddb-faiss import`, `run --wait`, `status`.');
       return 0;
     } finally {

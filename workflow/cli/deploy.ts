@@ -8,8 +8,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deployOutputsFile, loadConfig } from '../../config/config.ts';
-import { type Command, println } from './command.ts';
-import { main } from './main.ts';
+import { type Command, executeCommand, println } from './command.ts';
+import { modelCommand } from './model.ts';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -46,6 +46,6 @@ export const deployCommand: Command = {
     if (code !== 0) return code;
     println(io.stdout, `outputs written to ${deployOutputsFile(config.dataDir)}`);
     const aws = loadConfig({ flags: { target: 'aws', 'data-dir': config.dataDir } });
-    return main(['model', 'publish', aws.modelName, '--target', 'aws', '--data-dir', aws.dataDir], io);
+    return executeCommand(modelCommand, ['publish', aws.modelName, '--target', 'aws', '--data-dir', aws.dataDir], io);
   },
 };

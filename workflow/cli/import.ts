@@ -10,8 +10,9 @@ import { itemSizeBytes, MAX_ITEM_BYTES } from '../../aws/item-size.ts';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
-import { resolveEndpoints } from '../../aws/endpoints.ts';
-import { newVersionToken, RESERVED_GROUP } from '../../indexer/items.ts';
+import { resolveEndpoints } from '../../local-stack/stack-info.ts';
+import { newVersionToken } from '../../table/items.ts';
+import { RESERVED_GROUP } from '../../table/reserved-items.ts';
 import { type Command, println, UsageError } from './command.ts';
 import { progressOutput } from './progress.ts';
 

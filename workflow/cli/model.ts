@@ -1,6 +1,6 @@
 /** `ddb-faiss model build-default | fetch <repo> | publish <bundle>`. */
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
-import { resolveEndpoints } from '../../aws/endpoints.ts';
+import { resolveEndpoints } from '../../local-stack/stack-info.ts';
 import { buildDefaultBundle, ensureDefaultBundle } from '../../embedding/default-model/build.ts';
 import { fetchHuggingFaceModel, publishBundle, resolveModel } from '../../embedding/models.ts';
 import { type Command, println, UsageError } from './command.ts';

@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:http';
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
-import { resolveEndpoints } from '../../aws/endpoints.ts';
+import { resolveEndpoints } from '../../local-stack/stack-info.ts';
 import { foreignHost, sendJson } from '../../local-stack/http-guard.ts';
 import { closeServer, listenLocal } from '../../local-stack/listen.ts';
 import { resolveStateMachineArn } from '../indexer-client.ts';

@@ -1,6 +1,7 @@
 /** `ddb-faiss run [--wait]` and `ddb-faiss backfill [--wait]`. */
+import { EMBED_MAP } from '../../asl/indexer.ts';
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
-import { resolveEndpoints } from '../../aws/endpoints.ts';
+import { resolveEndpoints } from '../../local-stack/stack-info.ts';
 import { resolveStateMachineArn, type RunOrigin, startRun, watchRun } from '../indexer-client.ts';
 import { seconds, type StageProgress } from '../run-progress.ts';
 import { type Command, type CommandIo, type ParsedCommand, println } from './command.ts';
@@ -32,7 +33,7 @@ async function runIndexer(origin: RunOrigin, { config, values }: ParsedCommand, 
         output.line(`${SYMBOL[stage.status]} ${stage.name.padEnd(20)} ${stage.status.padEnd(9)} ${stage.detail ?? ''} ${seconds(stage.startedAt, stage.endedAt)}`.trimEnd());
       }
       const running = progress.stages.find((stage) => stage.status === 'running');
-      if (running?.name === 'Embed batches') output.live(`${SYMBOL.running} Embed batches       `, progress.batches.done, progress.batches.total);
+      if (running?.name === EMBED_MAP) output.live(`${SYMBOL.running} ${EMBED_MAP.padEnd(20)}`, progress.batches.done, progress.batches.total);
     });
     output.done();
     const ok = final.status === 'SUCCEEDED';

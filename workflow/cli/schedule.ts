@@ -1,6 +1,6 @@
 /** `ddb-faiss schedule --every 5m`: scheduled incremental runs until SIGINT/SIGTERM. */
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
-import { resolveEndpoints } from '../../aws/endpoints.ts';
+import { resolveEndpoints } from '../../local-stack/stack-info.ts';
 import { resolveStateMachineArn } from '../indexer-client.ts';
 import { parseDuration, Scheduler } from '../scheduler.ts';
 import { type Command, println, UsageError, waitForShutdownSignal } from './command.ts';

@@ -1,5 +1,5 @@
 /** `ddb-faiss search "<text>" [-k 10] [--group g] [--json]`: asks the search service. */
-import { resolveEndpoints } from '../../aws/endpoints.ts';
+import { resolveEndpoints } from '../../local-stack/stack-info.ts';
 import { type Command, println, UsageError } from './command.ts';
 
 /** Thrown when the search service answers with an error (its message is shown as is). */

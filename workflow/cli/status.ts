@@ -1,6 +1,6 @@
 /** `ddb-faiss status`: the index, the pending backlog, recent executions, poison items. */
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
-import { resolveEndpoints } from '../../aws/endpoints.ts';
+import { resolveEndpoints } from '../../local-stack/stack-info.ts';
 import { readIndexStatus } from '../index-status.ts';
 import { resolveStateMachineArn, StateMachineNotFoundError } from '../indexer-client.ts';
 import { describeChange } from '../run-progress.ts';

@@ -21,6 +21,7 @@ import { crossSiteWrite, foreignHost, readRequestBody, RequestBodyTooLargeError,
 import { type Backlog, readBacklog, readIndexRecord } from '../index-status.ts';
 import { originOf, readHistory, startRun } from '../indexer-client.ts';
 import { summarizeHistory } from '../run-progress.ts';
+import { INDEXER_STAGES, SIDE_STATES } from '../../asl/indexer.ts';
 
 const PAGE = new URL('./index.html', import.meta.url);
 /** The largest POST body taken: `{"mode": "backfill"}` is 20 bytes. */
@@ -90,7 +91,8 @@ export function monitorApi(props: MonitorProps): RequestListener {
     }
     if (method === 'GET' && path === '/api/definition') {
       const machine = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn: await props.stateMachineArn() }));
-      send(200, { name: machine.name, definition: JSON.parse(machine.definition ?? '{}') });
+      // The stages and side states come from the one task definition: the page hard-codes no state name.
+      send(200, { name: machine.name, definition: JSON.parse(machine.definition ?? '{}'), stages: INDEXER_STAGES, side: SIDE_STATES });
       return;
     }
     if (method === 'GET' && path === '/api/status') {

@@ -8,16 +8,8 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
+import type { ServiceEndpoints } from '../aws/clients.ts';
 import type { DdbFaissConfig } from '../config/config.ts';
-
-/** Endpoints of the service APIs; `undefined` means the SDK's default (real AWS). */
-export interface ServiceEndpoints {
-  readonly dynamodb: string | undefined;
-  readonly s3: string | undefined;
-  readonly stepFunctions: string | undefined;
-  /** The ddb-faiss HTTP API (search, monitor). */
-  readonly http: string | undefined;
-}
 
 /** What a running local stack publishes about itself. */
 export interface LocalStackInfo {

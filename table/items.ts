@@ -13,7 +13,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DdbFaissConfig } from '../config/config.ts';
 
-export const RESERVED_GROUP = '__ddb-faiss__';
 export const DELETE_MARKER_ATTRIBUTE = 'faiss_delete';
 /** Longest content embedded; longer content is recorded as a poison item. */
 export const MAX_CONTENT_CHARS = 100_000;

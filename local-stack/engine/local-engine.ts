@@ -10,7 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { notFound, invalid } from './errors.ts';
 import { type ExecutionRecord, ExecutionStore, type StateMachineRecord } from './execution-store.ts';
 import { type HistoryEventRecord, toHistoryEvents } from './history.ts';
-import { bindTaskHandlers, type TaskHandlerRegistry } from './task-handlers.ts';
+import type { TaskHandlerRegistry } from '../../tasks/handler.ts';
+import { bindTaskHandlers } from './task-handlers.ts';
 
 type Json = Record<string, unknown>;
 const ACCOUNT = '000000000000';

@@ -3,15 +3,9 @@
  * Resource ARN, or `FunctionName` of the `lambda:invoke` integration) maps to a handler in
  * `tasks/`, called in-process with a Lambda-like context, as Lambda would call it.
  */
-import type { Context } from 'aws-lambda';
+import type { TaskHandlerRegistry } from '../../tasks/handler.ts';
 import { invalid } from './errors.ts';
 import { localLambdaContext } from './lambda-context.ts';
-
-/** A Lambda handler as the engine calls it (middy-wrapped handlers fit). */
-export type LocalTaskHandler = (event: unknown, context: Context) => Promise<unknown>;
-
-/** Handlers by Lambda function name. */
-export type TaskHandlerRegistry = ReadonlyMap<string, LocalTaskHandler>;
 
 type JsonObject = { [key: string]: unknown };
 

@@ -1,0 +1,131 @@
+/**
+ * The indexer workflow's tasks, defined once. Each task's name is the key; from it and its
+ * entry derive the Task state (name, timeout, Retry, Catch) in `asl/indexer.asl.json`, the
+ * `${...FunctionArn}` placeholder, the Lambda function and its export (`tasks/lambda.ts`),
+ * the CDK function (`infra/stack.ts`) and the local engine's handler map. The handler behind
+ * each task is the stage of the same name in `tasks/indexer-handlers.ts`, which TypeScript
+ * holds to exactly these names.
+ *
+ * @example
+ * ```ts
+ * import { INDEXER_TASKS, placeholderOf, functionNameOf } from './asl/tasks.ts';
+ * INDEXER_TASKS.merge.state;          // 'Merge into index'
+ * placeholderOf('merge');             // 'MergeFunctionArn'
+ * functionNameOf('ddb-faiss', 'merge'); // 'ddb-faiss-merge'
+ * ```
+ */
+
+/** Where a Task's failure goes once its retries are spent. */
+export interface FailureRoute {
+  /** The state the Catch leads to. */
+  readonly next: string;
+  /** Where the error lands in the state's data (`null` discards it). */
+  readonly resultPath: string | null;
+}
+
+/** One task of the workflow. */
+export interface TaskSpec {
+  /** The Task state's name, as the console, `run --wait` and the monitor show it. */
+  readonly state: string;
+  /** The state's comment in the ASL. @default none */
+  readonly comment?: string;
+  /** How long one attempt may take; above the local engine's 60 s default. */
+  readonly timeoutSeconds: number;
+  /** Where a failure goes once its retries are spent. */
+  readonly onFailure: FailureRoute;
+}
+
+/** Names of the states the failure routes lead to. */
+export const RECORD_FAILURE = 'Record failure';
+export const RUN_FAILED = 'Run failed';
+export const BATCH_FAILED = 'Batch failed';
+
+const TO_RECORD_FAILURE: FailureRoute = { next: RECORD_FAILURE, resultPath: '$.error' };
+const FIFTEEN_MINUTES = 900;
+
+/** Every task of the indexer workflow, in the order a run reaches them. */
+export const INDEXER_TASKS = {
+  lease: {
+    state: 'Take writer lease',
+    comment:
+      'The first work of every run: takes the writer lease, or finds it held by a running execution. ' +
+      'A holder that has ended (failed, aborted, timed out) loses it at once.',
+    timeoutSeconds: 120,
+    onFailure: TO_RECORD_FAILURE,
+  },
+  bootstrap: {
+    state: 'Bootstrap model',
+    comment:
+      'Copies the active model bundle from S3 to EFS when missing or changed; verifies it; publishes it by atomic rename.',
+    timeoutSeconds: FIFTEEN_MINUTES,
+    onFailure: TO_RECORD_FAILURE,
+  },
+  plan: {
+    state: 'Plan batches',
+    comment: 'Pages through the pending index (or scans the table for a backfill) and writes batch files to EFS.',
+    timeoutSeconds: FIFTEEN_MINUTES,
+    onFailure: TO_RECORD_FAILURE,
+  },
+  embed: {
+    state: 'Embed batch',
+    timeoutSeconds: FIFTEEN_MINUTES,
+    onFailure: { next: BATCH_FAILED, resultPath: '$.error' },
+  },
+  merge: {
+    state: 'Merge into index',
+    comment: 'Folds the shards into the index and publishes a new generation atomically.',
+    timeoutSeconds: FIFTEEN_MINUTES,
+    onFailure: TO_RECORD_FAILURE,
+  },
+  clear: {
+    state: 'Clear pending flags',
+    comment:
+      'Clears the pending flag only on items whose indexed version is still current, then releases the writer lease.',
+    timeoutSeconds: FIFTEEN_MINUTES,
+    onFailure: TO_RECORD_FAILURE,
+  },
+  release: {
+    state: RECORD_FAILURE,
+    comment: 'Releases the writer lease if this run holds it, so the next run need not wait for it to expire.',
+    timeoutSeconds: 120,
+    onFailure: { next: RUN_FAILED, resultPath: null },
+  },
+} as const satisfies Record<string, TaskSpec>;
+
+/** A task's name: `lease`, `bootstrap`, `plan`, `embed`, `merge`, `clear` or `release`. */
+export type IndexerTask = keyof typeof INDEXER_TASKS;
+
+/** Every task's name, in definition order. */
+export const INDEXER_TASK_NAMES = Object.keys(INDEXER_TASKS) as IndexerTask[];
+
+/** The errors a Task retries, with backoff: transient failures only, never a permanent one. */
+export const TRANSIENT_ERRORS = [
+  'TransientError',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'States.Timeout',
+] as const;
+
+/** The one retry policy of every Task. */
+export const RETRY_POLICY = {
+  ErrorEquals: [...TRANSIENT_ERRORS],
+  IntervalSeconds: 2,
+  BackoffRate: 2,
+  MaxAttempts: 4,
+  JitterStrategy: 'FULL',
+} as const;
+
+/** The ASL placeholder a task's function ARN replaces: `merge` -> `MergeFunctionArn`. */
+export function placeholderOf(task: IndexerTask): string {
+  return `${task[0]!.toUpperCase()}${task.slice(1)}FunctionArn`;
+}
+
+/** A task's Lambda function name under a prefix (`ddb-faiss` locally, the stack name on AWS). */
+export function functionNameOf(prefix: string, task: IndexerTask | 'search'): string {
+  return `${prefix}-${task}`;
+}
+
+/** The prefix of the local stack's function names. */
+export const LOCAL_FUNCTION_PREFIX = 'ddb-faiss';
