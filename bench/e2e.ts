@@ -12,7 +12,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { readSts } from '../embedding/sts.ts';
+import { readSts } from '../models/sts.ts';
 import { loadEmbedder } from '../embedding/runtime.ts';
 import { modelDirFor } from '../embedding/bundle.ts';
 import { startLocalStack } from '../local-stack/stack.ts';

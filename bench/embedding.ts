@@ -1,7 +1,7 @@
 /** Embedding throughput of the default model on STS sentences at several batch sizes. */
-import { ensureDefaultBundle } from '../embedding/default-model/build.ts';
+import { ensureDefaultBundle } from '../models/default-model/build.ts';
 import { Embedder } from '../embedding/runtime.ts';
-import { readSts, stsSpearman } from '../embedding/sts.ts';
+import { readSts, stsSpearman } from '../models/sts.ts';
 
 export interface EmbeddingBench {
   readonly sentences: number;

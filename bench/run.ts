@@ -3,7 +3,7 @@
 // bench/results.json is committed: the README's figures are quoted from it, with its machine and date.
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
-import { stsDir } from '../embedding/sts.ts';
+import { stsDir } from '../models/sts.ts';
 import { benchEndToEnd } from './e2e.ts';
 import { withPeakRss } from './rss.ts';
 import { benchEmbedding } from './embedding.ts';

@@ -8,7 +8,7 @@ import type { WriteRequest } from '@aws-sdk/client-dynamodb';
 import { batchWriteItems } from '../aws/dynamodb-batch.ts';
 import path from 'node:path';
 import { loadEmbedder } from '../embedding/runtime.ts';
-import { readSts } from '../embedding/sts.ts';
+import { readSts } from '../models/sts.ts';
 import { GenerationStore } from '../index-store/generations.ts';
 import { IndexState } from '../index-store/index-state.ts';
 import { bootstrapModel } from '../indexer/bootstrap.ts';

@@ -1,10 +1,10 @@
 // Learns the default model's common sentence directions from the STS Benchmark *train*
-// split and writes embedding/default-model/learned.json (then commit it).
+// split and writes models/default-model/learned.json (then commit it).
 //   npm run learn-default-model [-- path/to/sts-train.csv]
 import { writeFileSync } from 'node:fs';
-import { LEARNED_FILE, learnSentenceDirections } from '../embedding/default-model/build.ts';
+import { LEARNED_FILE, learnSentenceDirections } from '../models/default-model/build.ts';
 import path from 'node:path';
-import { readSts, stsDir } from '../embedding/sts.ts';
+import { readSts, stsDir } from '../models/sts.ts';
 
 const trainFile = process.argv[2] ?? path.join(stsDir(), 'sts-train.csv');
 const pairs = readSts(trainFile);

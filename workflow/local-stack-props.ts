@@ -8,7 +8,7 @@ import { localFunctionArns, renderIndexerDefinition } from '../asl/indexer.ts';
 import type { DdbFaissConfig } from '../config/config.ts';
 import { isS3NotFound } from '../aws/errors.ts';
 import { bundleKeyPrefix, readManifest } from '../embedding/bundle.ts';
-import { publishBundle, resolveModel } from '../embedding/models.ts';
+import { publishBundle, resolveModel } from '../models/registry.ts';
 import type { LocalStackProps } from '../local-stack/stack.ts';
 import { apiGateway } from '../local-stack/api-gateway.ts';
 import { createIndexerHandlers } from '../tasks/indexer-handlers.ts';

@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeManifest, type BundleManifest } from '../../embedding/bundle.ts';
-import { OnnxGraphBuilder } from '../../embedding/onnx-graph.ts';
+import { OnnxGraphBuilder } from '../../models/onnx-graph.ts';
 
 export const TINY_VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'the', 'cat', 'sat', 'on', 'mat', 'dog', 'ran', '##s', 'a', '.'];
 export const TINY_DIM = 8;

@@ -3,9 +3,9 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { verifyBundle } from '../../embedding/bundle.ts';
-import { ensureDefaultBundle } from '../../embedding/default-model/build.ts';
+import { ensureDefaultBundle } from '../../models/default-model/build.ts';
 import { type Embedder, loadEmbedder } from '../../embedding/runtime.ts';
-import { readSts, stsDir, stsSpearman } from '../../embedding/sts.ts';
+import { readSts, stsDir, stsSpearman } from '../../models/sts.ts';
 
 const STS_DEV = path.join(stsDir(), 'sts-dev.csv');
 /**

@@ -7,7 +7,7 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { readSts, stsDir } from '../../embedding/sts.ts';
+import { readSts, stsDir } from '../../models/sts.ts';
 import { startLocalStack } from '../../local-stack/stack.ts';
 import { IndexReader } from '../../search/index-reader.ts';
 import { search } from '../../search/query.ts';

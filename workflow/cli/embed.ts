@@ -1,6 +1,6 @@
 /** `ddb-faiss embed`: text lines on stdin, one JSON vector per line on stdout, in order. */
 import { createInterface } from 'node:readline';
-import { resolveModel } from '../../embedding/models.ts';
+import { resolveModel } from '../../models/registry.ts';
 import { loadEmbedder } from '../../embedding/runtime.ts';
 import { type Command, println } from './command.ts';
 

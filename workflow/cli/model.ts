@@ -1,8 +1,8 @@
 /** `ddb-faiss model build-default | fetch <repo> | publish <bundle>`. */
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { resolveEndpoints } from '../../local-stack/stack-info.ts';
-import { buildDefaultBundle, ensureDefaultBundle } from '../../embedding/default-model/build.ts';
-import { fetchHuggingFaceModel, publishBundle, resolveModel } from '../../embedding/models.ts';
+import { buildDefaultBundle, ensureDefaultBundle } from '../../models/default-model/build.ts';
+import { fetchHuggingFaceModel, publishBundle, resolveModel } from '../../models/registry.ts';
 import { type Command, println, UsageError } from './command.ts';
 
 export const modelCommand: Command = {

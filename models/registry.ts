@@ -5,7 +5,7 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { BUNDLE_FILES, bundleKeyPrefix, MANIFEST_FILE, type BundleManifest, type Pooling, verifyBundle, writeManifest } from './bundle.ts';
+import { BUNDLE_FILES, bundleKeyPrefix, MANIFEST_FILE, type BundleManifest, type Pooling, verifyBundle, writeManifest } from '../embedding/bundle.ts';
 import { ensureDefaultBundle, modelCacheDir } from './default-model/build.ts';
 
 /** Thrown when a model name or folder cannot be resolved or fetched. */

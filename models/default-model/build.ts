@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BundleManifest, readManifest, writeManifest } from '../bundle.ts';
+import { type BundleManifest, readManifest, writeManifest } from '../../embedding/bundle.ts';
 import { gram, symmetricEigen } from '../linear-algebra.ts';
 import { OnnxGraphBuilder } from '../onnx-graph.ts';
 import { DEFAULT_RECIPE, type DefaultRecipe } from './recipe.ts';

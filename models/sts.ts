@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Embedder } from './runtime.ts';
+import type { Embedder } from '../embedding/runtime.ts';
 
 /**
  * The STS Benchmark folder (sts-train.csv, sts-dev.csv): `$DDB_FAISS_STS_DIR`, else
