@@ -9,7 +9,6 @@ import { withPeakRss } from './rss.ts';
 import { benchEmbedding } from './embedding.ts';
 import { benchSearch, type SearchBench } from './search.ts';
 
-process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 const quick = process.argv.includes('--quick');
 const ARTICLE_SECONDS_PER_ITEM = 0.75;
 

@@ -1,11 +1,19 @@
 /**
  * Loads the one typed configuration: defaults, then a config file, then environment
- * variables, then command-line flags. Every problem is collected and reported together,
- * each naming the setting and where its bad value came from.
+ * variables, then command-line flags (later wins), each value checked by the setting's schema
+ * in `config/settings.ts`. Every problem is collected and reported together, each naming the
+ * setting and where its bad value came from.
+ *
+ * @example
+ * ```ts
+ * import { loadConfig } from './config/config.ts';
+ * const config = loadConfig({ flags: { 'batch-size': '100' } }); // + ddb-faiss.config.json, DDB_FAISS_* env
+ * config.batchSize; // 100
+ * ```
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { type DdbFaissConfig, defaultValues, settingSpecs } from './settings.ts';
+import { type DdbFaissConfig, defaultOf, parseSetting, SETTING_NAMES, SETTINGS, type SettingName } from './settings.ts';
 
 export type { DdbFaissConfig, IndexLayout, Target } from './settings.ts';
 
@@ -32,8 +40,11 @@ export interface LoadConfigOptions {
   readonly cwd?: string;
 }
 
-type Keys = keyof DdbFaissConfig;
-const keys = Object.keys(settingSpecs) as Keys[];
+/** A raw value and where it came from, before its schema checks it. */
+interface RawValue {
+  readonly value: unknown;
+  readonly source: string;
+}
 
 /** Builds and validates the configuration. @throws {ConfigError} naming every invalid setting */
 export function loadConfig(options: LoadConfigOptions = {}): DdbFaissConfig {
@@ -41,50 +52,51 @@ export function loadConfig(options: LoadConfigOptions = {}): DdbFaissConfig {
   const flags = options.flags ?? {};
   const cwd = options.cwd ?? process.cwd();
   const problems: string[] = [];
-  const raw = new Map<Keys, { value: unknown; source: string }>();
+  const raw = new Map<SettingName, RawValue>();
 
   const named = options.configFile ?? flags['config'] ?? env['DDB_FAISS_CONFIG'];
-  const configFile = named ? path.resolve(cwd, named) : path.resolve(cwd, DEFAULT_CONFIG_FILE);
+  const configFile = path.resolve(cwd, named ?? DEFAULT_CONFIG_FILE);
   if (named && !existsSync(configFile)) {
     problems.push(`config file ${configFile} does not exist`);
   } else if (existsSync(configFile)) {
     readConfigFile(configFile, raw, problems);
   }
-  for (const key of keys) {
-    const spec = settingSpecs[key];
-    const fromEnv = env[spec.env];
-    if (fromEnv !== undefined && fromEnv !== '') raw.set(key, { value: fromEnv, source: `env ${spec.env}` });
-    const fromFlag = flags[spec.flag];
-    if (fromFlag !== undefined) raw.set(key, { value: fromFlag, source: `flag --${spec.flag}` });
+  for (const name of SETTING_NAMES) {
+    const { env: envName, flag } = SETTINGS[name];
+    const fromEnv = env[envName];
+    if (fromEnv !== undefined && fromEnv !== '') raw.set(name, { value: fromEnv, source: `env ${envName}` });
+    const fromFlag = flags[flag];
+    if (fromFlag !== undefined) raw.set(name, { value: fromFlag, source: `flag --${flag}` });
+  }
+  // A deployed stack's outputs sit between the defaults and every explicit source.
+  if (raw.get('target')?.value === 'aws') {
+    const dataDir = path.resolve(cwd, String(raw.get('dataDir')?.value ?? defaultOf('dataDir')));
+    for (const [name, value] of Object.entries(readDeployOutputs(dataDir)) as [SettingName, string][]) {
+      if (!raw.has(name)) raw.set(name, { value, source: `deploy outputs ${deployOutputsFile(dataDir)}` });
+    }
   }
 
-  const config: Record<string, unknown> = { ...defaultValues };
-  // A deployed stack's outputs sit between the defaults and every explicit source.
-  const targetRaw = raw.get('target')?.value;
-  if (targetRaw === 'aws') {
-    const dataDir = path.resolve(cwd, String(raw.get('dataDir')?.value ?? defaultValues.dataDir));
-    for (const [key, value] of Object.entries(readDeployOutputs(dataDir))) {
-      if (!raw.has(key as Keys)) raw.set(key as Keys, { value, source: `deploy outputs ${deployOutputsFile(dataDir)}` });
-    }
+  const config: Record<string, unknown> = Object.fromEntries(SETTING_NAMES.map((name) => [name, defaultOf(name, env)]));
+  for (const [name, { value, source }] of raw) {
+    const parsed = parseSetting(name, value);
+    if ('problem' in parsed) problems.push(`${name} (${source}): ${parsed.problem}`);
+    else config[name] = parsed.value;
   }
-  for (const [key, { value, source }] of raw) {
-    const parsed = parseSetting(key, value);
-    if (typeof parsed === 'object' && parsed !== null && 'problem' in parsed) {
-      problems.push(`${key} (${source}): ${parsed.problem}`);
-    } else {
-      config[key] = parsed;
-    }
-  }
-  const attributes = ['groupAttribute', 'idAttribute', 'contentAttribute', 'pendingAttribute'] as const;
-  const names = attributes.map((key) => config[key]);
-  attributes.forEach((key, i) => {
-    if (names.indexOf(names[i]) !== i) problems.push(`${key}: "${String(names[i])}" is already the name of another attribute`);
-  });
+  problems.push(...crossSettingProblems(config as DdbFaissConfig));
   if (problems.length > 0) throw new ConfigError(problems);
 
   const dataDir = path.resolve(cwd, config['dataDir'] as string);
   const efsRoot = raw.has('efsRoot') ? path.resolve(cwd, config['efsRoot'] as string) : path.join(dataDir, 'efs');
-  return Object.freeze({ ...(config as Omit<DdbFaissConfig, 'dataDir' | 'efsRoot'>), dataDir, efsRoot });
+  return Object.freeze({ ...(config as DdbFaissConfig), dataDir, efsRoot });
+}
+
+/** Rules across settings: the four item attributes must be four different names. */
+export function crossSettingProblems(config: Pick<DdbFaissConfig, 'groupAttribute' | 'idAttribute' | 'contentAttribute' | 'pendingAttribute'>): string[] {
+  const attributes = ['groupAttribute', 'idAttribute', 'contentAttribute', 'pendingAttribute'] as const;
+  const names = attributes.map((name) => config[name]);
+  return attributes.flatMap((name, i) =>
+    names.indexOf(names[i]!) === i ? [] : [`${name}: "${names[i]}" is already the name of another attribute`],
+  );
 }
 
 /** Where `ddb-faiss deploy` writes the stack's outputs. */
@@ -93,20 +105,16 @@ export function deployOutputsFile(dataDir: string): string {
 }
 
 /** The deployed stack's outputs as settings (table, bucket, state machine, search URL). */
-function readDeployOutputs(dataDir: string): Partial<Record<Keys, string>> {
+function readDeployOutputs(dataDir: string): Partial<Record<SettingName, string>> {
   const file = deployOutputsFile(dataDir);
   if (!existsSync(file)) return {};
   const stacks = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
   const outputs = Object.values(stacks)[0] ?? {};
-  const settings: Partial<Record<Keys, string>> = {};
-  if (outputs['TableName']) settings.tableName = outputs['TableName'];
-  if (outputs['BucketName']) settings.bucketName = outputs['BucketName'];
-  if (outputs['StateMachineArn']) settings.stateMachineArn = outputs['StateMachineArn'];
-  if (outputs['ApiUrl']) settings.searchUrl = outputs['ApiUrl'];
-  return settings;
+  const byOutput = { TableName: 'tableName', BucketName: 'bucketName', StateMachineArn: 'stateMachineArn', ApiUrl: 'searchUrl' } as const;
+  return Object.fromEntries(Object.entries(byOutput).filter(([output]) => outputs[output]).map(([output, name]) => [name, outputs[output]]));
 }
 
-function readConfigFile(file: string, raw: Map<Keys, { value: unknown; source: string }>, problems: string[]): void {
+function readConfigFile(file: string, raw: Map<SettingName, RawValue>, problems: string[]): void {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
@@ -118,62 +126,18 @@ function readConfigFile(file: string, raw: Map<Keys, { value: unknown; source: s
     problems.push(`config file ${file} must hold a JSON object`);
     return;
   }
-  for (const [key, value] of Object.entries(parsed)) {
-    if (!(key in settingSpecs)) {
-      problems.push(`${key} (config file ${file}): unknown setting; known settings: ${keys.join(', ')}`);
+  for (const [name, value] of Object.entries(parsed)) {
+    if (!(name in SETTINGS)) {
+      problems.push(`${name} (config file ${file}): unknown setting; known settings: ${SETTING_NAMES.join(', ')}`);
       continue;
     }
-    raw.set(key as Keys, { value, source: `config file ${file}` });
-  }
-}
-
-const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,255}$/;
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-
-function parseSetting(key: Keys, value: unknown): unknown {
-  const spec = settingSpecs[key];
-  const text = typeof value === 'number' ? String(value) : value;
-  if (typeof text !== 'string') return { problem: `expected a ${spec.kind}, got ${JSON.stringify(value)}` };
-  switch (spec.kind) {
-    case 'layout':
-      return text === 'global' || text === 'per-group' ? text : { problem: `must be "global" or "per-group", got "${text}"` };
-    case 'target':
-      return text === 'local' || text === 'aws' ? text : { problem: `must be "local" or "aws", got "${text}"` };
-    case 'port': {
-      const port = Number(text);
-      return Number.isInteger(port) && port >= 0 && port <= 65535 ? port : { problem: `must be a port 0..65535, got "${text}"` };
-    }
-    case 'positiveInt':
-    case 'nonNegativeInt': {
-      const n = Number(text);
-      const min = spec.kind === 'positiveInt' ? 1 : 0;
-      return Number.isSafeInteger(n) && n >= min ? n : { problem: `must be an integer >= ${min}, got "${text}"` };
-    }
-    case 'url':
-      try {
-        const url = new URL(text);
-        return url.protocol === 'http:' || url.protocol === 'https:' ? text.replace(/\/$/, '') : { problem: `must be an http(s) URL, got "${text}"` };
-      } catch {
-        return { problem: `must be a URL, got "${text}"` };
-      }
-    case 'string':
-      if (text.trim() === '') return { problem: 'must not be empty' };
-      if (key.endsWith('Attribute') || key === 'pendingIndexName' || key === 'tableName') {
-        return ATTRIBUTE_NAME.test(text) ? text : { problem: `"${text}" is not a valid DynamoDB name (letters, digits, _ . -)` };
-      }
-      if (key === 'scheduleEvery') {
-        return /^\d+(\.\d+)?(ms|s|m|h|d)$/.test(text) ? text : { problem: `"${text}" is not a duration: use e.g. 30s, 5m, 1h` };
-      }
-      if (key === 'bucketName') {
-        return BUCKET_NAME.test(text) ? text : { problem: `"${text}" is not a valid S3 bucket name` };
-      }
-      return text;
+    raw.set(name as SettingName, { value, source: `config file ${file}` });
   }
 }
 
 /** The command-line flags every command accepts, for `util.parseArgs`. */
 export function configFlagOptions(): Record<string, { type: 'string' }> {
   const options: Record<string, { type: 'string' }> = { config: { type: 'string' } };
-  for (const key of keys) options[settingSpecs[key].flag] = { type: 'string' };
+  for (const name of SETTING_NAMES) options[SETTINGS[name].flag] = { type: 'string' };
   return options;
 }

@@ -1,8 +1,17 @@
 /**
- * The catalogue of ddb-faiss settings: one row per setting, naming its default, its
- * environment variable, its command-line flag and how it is checked. Everything that reads
- * configuration goes through {@link loadConfig}; nothing else reads `process.env`.
+ * The one configuration schema of ddb-faiss. Each setting is one row: its valibot schema
+ * (which coerces a string from the environment or a flag, or a JSON value from the config
+ * file, into the typed value, with the message a user sees), its default, its environment
+ * variable, its flag, and one line for the README's table; {@link DEPLOYED_SETTINGS} names those
+ * the CDK app deploys (`-c <setting>=<value>` context, into the functions' environment). {@link DdbFaissConfig},
+ * the CLI's flags, the CDK context and the README table are all derived from these rows;
+ * `config/config.ts` loads them. Only `config/` reads `process.env`.
  */
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as v from 'valibot';
+import { isDuration } from './duration.ts';
 
 /** Where the system runs: the embedded local stack, or a deployed AWS stack. */
 export type Target = 'local' | 'aws';
@@ -10,146 +19,209 @@ export type Target = 'local' | 'aws';
 /** One index for the whole table, or one index per content group (the original article's layout). */
 export type IndexLayout = 'global' | 'per-group';
 
-/** The whole ddb-faiss configuration after defaults, file, environment and flags. */
-export interface DdbFaissConfig {
-  /** `local` (embedded stand-ins on 127.0.0.1) or `aws` (a deployed stack). @default 'local' */
-  readonly target: Target;
-  /** AWS region. @default 'us-east-1' */
-  readonly region: string;
-  /** Folder holding the local stack's data (DynamoDB, S3, EFS, executions). @default './.ddb-faiss' */
-  readonly dataDir: string;
-  /** The shared file system root (EFS). @default '<dataDir>/efs' locally, '/mnt/efs' in Lambda */
-  readonly efsRoot: string;
-  /** DynamoDB table name. @default 'ddb-faiss-items' */
-  readonly tableName: string;
-  /** Partition key attribute (S). @default 'content_group' */
-  readonly groupAttribute: string;
-  /** Sort key attribute (S). @default 'content_id' */
-  readonly idAttribute: string;
-  /** Text attribute that is embedded. @default 'content' */
-  readonly contentAttribute: string;
-  /** Numeric attribute marking items waiting to be indexed; feeds the sparse GSI. @default 'faiss_pending' */
-  readonly pendingAttribute: string;
-  /** Name of the sparse GSI on the pending attribute. @default 'faiss_pending-index' */
-  readonly pendingIndexName: string;
-  /** Assets bucket (model bundles). @default 'ddb-faiss-assets' */
-  readonly bucketName: string;
-  /** Key prefix of model bundles in the bucket. @default 'models/' */
-  readonly modelPrefix: string;
-  /** Name of the active model bundle. @default 'default' */
-  readonly modelName: string;
-  /** State machine name. @default 'ddb-faiss-indexer' */
-  readonly stateMachineName: string;
-  /** Local DynamoDB port (0 = any free port). @default 8600 */
-  readonly dynamodbPort: number;
-  /** Local S3 port (0 = any free port). @default 8601 */
-  readonly s3Port: number;
-  /** Local Step Functions port (0 = any free port). @default 8602 */
-  readonly stepFunctionsPort: number;
-  /** Local HTTP port for search and the monitor (0 = any free port). @default 8603 */
-  readonly httpPort: number;
-  /** DynamoDB endpoint override. @default derived from the target */
-  readonly dynamodbEndpoint: string | undefined;
-  /** S3 endpoint override. @default derived from the target */
-  readonly s3Endpoint: string | undefined;
-  /** Step Functions endpoint override. @default derived from the target */
-  readonly stepFunctionsEndpoint: string | undefined;
-  /** Items per embed batch. @default 500 */
-  readonly batchSize: number;
-  /** Most items one run indexes; the rest wait for the next run. @default 100000 */
-  readonly maxItemsPerRun: number;
-  /** Most embed batches running at once. @default 2 */
-  readonly maxConcurrency: number;
-  /** onnxruntime intra-op threads (0 = onnxruntime's choice). @default 0 */
-  readonly embedThreads: number;
-  /** The deployed indexer's ARN (aws target). @default from `ddb-faiss deploy`'s outputs */
-  readonly stateMachineArn: string | undefined;
-  /** The deployed search API's base URL (aws target). @default from `ddb-faiss deploy`'s outputs */
-  readonly searchUrl: string | undefined;
-  /** `up` starts an incremental run this often (e.g. `5m`); unset = no schedule. @default undefined */
-  readonly scheduleEvery: string | undefined;
-  /** `global` (one index) or `per-group` (one index per content group). @default 'global' */
-  readonly indexLayout: IndexLayout;
-  /**
-   * How long the writer lease lasts without renewal. A live run renews it at every stage and
-   * every embed batch; the expiry is the last resort for a holder whose status cannot be read.
-   * @default 1800 (30 minutes: twice Lambda's 15-minute limit)
-   */
-  readonly leaseSeconds: number;
-}
+/** A setting's schema: from a raw value (string or JSON) to the typed value. */
+type SettingSchema<T> = v.GenericSchema<unknown, T>;
 
-type Kind = 'string' | 'port' | 'positiveInt' | 'nonNegativeInt' | 'target' | 'url' | 'layout';
+/** The environment defaults may depend on (the cache folder follows XDG). */
+type Environment = Readonly<Record<string, string | undefined>>;
 
-interface SettingSpec {
+/** One row of the configuration schema. */
+export interface Setting<T> {
+  readonly schema: SettingSchema<T>;
+  /** The value when no source sets it; a function when it derives from the environment. */
+  readonly default: T | ((env: Environment) => T);
   readonly env: string;
   readonly flag: string;
-  readonly kind: Kind;
-  readonly optional?: boolean;
+  /** What the setting is, for the README. */
+  readonly doc: string;
+  /** The default as the README shows it. @default the default value */
+  readonly defaultDoc?: string;
 }
 
-/** Each setting's environment variable, flag and kind. Defaults live in {@link defaultValues}. */
-export const settingSpecs: { readonly [K in keyof DdbFaissConfig]: SettingSpec } = {
-  target: { env: 'DDB_FAISS_TARGET', flag: 'target', kind: 'target' },
-  region: { env: 'AWS_REGION', flag: 'region', kind: 'string' },
-  dataDir: { env: 'DDB_FAISS_DATA_DIR', flag: 'data-dir', kind: 'string' },
-  efsRoot: { env: 'DDB_FAISS_EFS_ROOT', flag: 'efs-root', kind: 'string' },
-  tableName: { env: 'DDB_FAISS_TABLE', flag: 'table', kind: 'string' },
-  groupAttribute: { env: 'DDB_FAISS_GROUP_ATTRIBUTE', flag: 'group-attribute', kind: 'string' },
-  idAttribute: { env: 'DDB_FAISS_ID_ATTRIBUTE', flag: 'id-attribute', kind: 'string' },
-  contentAttribute: { env: 'DDB_FAISS_CONTENT_ATTRIBUTE', flag: 'content-attribute', kind: 'string' },
-  pendingAttribute: { env: 'DDB_FAISS_PENDING_ATTRIBUTE', flag: 'pending-attribute', kind: 'string' },
-  pendingIndexName: { env: 'DDB_FAISS_PENDING_INDEX', flag: 'pending-index', kind: 'string' },
-  bucketName: { env: 'DDB_FAISS_BUCKET', flag: 'bucket', kind: 'string' },
-  modelPrefix: { env: 'DDB_FAISS_MODEL_PREFIX', flag: 'model-prefix', kind: 'string' },
-  modelName: { env: 'DDB_FAISS_MODEL', flag: 'model', kind: 'string' },
-  stateMachineName: { env: 'DDB_FAISS_STATE_MACHINE', flag: 'state-machine', kind: 'string' },
-  dynamodbPort: { env: 'DDB_FAISS_DYNAMODB_PORT', flag: 'dynamodb-port', kind: 'port' },
-  s3Port: { env: 'DDB_FAISS_S3_PORT', flag: 's3-port', kind: 'port' },
-  stepFunctionsPort: { env: 'DDB_FAISS_SFN_PORT', flag: 'sfn-port', kind: 'port' },
-  httpPort: { env: 'DDB_FAISS_HTTP_PORT', flag: 'http-port', kind: 'port' },
-  dynamodbEndpoint: { env: 'DDB_FAISS_DYNAMODB_ENDPOINT', flag: 'dynamodb-endpoint', kind: 'url', optional: true },
-  s3Endpoint: { env: 'DDB_FAISS_S3_ENDPOINT', flag: 's3-endpoint', kind: 'url', optional: true },
-  stepFunctionsEndpoint: { env: 'DDB_FAISS_SFN_ENDPOINT', flag: 'sfn-endpoint', kind: 'url', optional: true },
-  batchSize: { env: 'DDB_FAISS_BATCH_SIZE', flag: 'batch-size', kind: 'positiveInt' },
-  maxItemsPerRun: { env: 'DDB_FAISS_MAX_ITEMS_PER_RUN', flag: 'max-items-per-run', kind: 'positiveInt' },
-  maxConcurrency: { env: 'DDB_FAISS_MAX_CONCURRENCY', flag: 'max-concurrency', kind: 'positiveInt' },
-  embedThreads: { env: 'DDB_FAISS_EMBED_THREADS', flag: 'embed-threads', kind: 'nonNegativeInt' },
-  stateMachineArn: { env: 'DDB_FAISS_STATE_MACHINE_ARN', flag: 'state-machine-arn', kind: 'string', optional: true },
-  searchUrl: { env: 'DDB_FAISS_SEARCH_URL', flag: 'search-url', kind: 'url', optional: true },
-  scheduleEvery: { env: 'DDB_FAISS_SCHEDULE_EVERY', flag: 'schedule-every', kind: 'string', optional: true },
-  indexLayout: { env: 'DDB_FAISS_INDEX_LAYOUT', flag: 'index-layout', kind: 'layout' },
-  leaseSeconds: { env: 'DDB_FAISS_LEASE_SECONDS', flag: 'lease-seconds', kind: 'positiveInt' },
+const quoted = (input: unknown): string => (typeof input === 'string' ? `"${input}"` : JSON.stringify(input));
+
+/** A string from the environment, a flag, or a JSON string or number in the config file. */
+const text = (kind: string) =>
+  v.pipe(
+    v.union([v.string(), v.number()], (issue) => `expected ${kind}, got ${JSON.stringify(issue.input)}`),
+    v.transform(String),
+  );
+
+const nonEmpty = (kind: string) =>
+  v.pipe(
+    text(kind),
+    v.check((value) => value.trim() !== '', 'must not be empty'),
+  );
+
+const DYNAMODB_NAME = /^[A-Za-z0-9_.-]{1,255}$/;
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+const dynamodbName = v.pipe(
+  nonEmpty('a DynamoDB name'),
+  v.check((value) => DYNAMODB_NAME.test(value), (issue) => `${quoted(issue.input)} is not a valid DynamoDB name (letters, digits, _ . -)`),
+);
+
+const bucketName = v.pipe(
+  nonEmpty('a bucket name'),
+  v.check((value) => BUCKET_NAME.test(value), (issue) => `${quoted(issue.input)} is not a valid S3 bucket name`),
+);
+
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER, what = `an integer >= ${min}`) =>
+  v.pipe(
+    text('an integer'),
+    v.check((value) => {
+      const n = Number(value);
+      return value.trim() !== '' && Number.isSafeInteger(n) && n >= min && n <= max;
+    }, (issue) => `must be ${what}, got ${quoted(issue.input)}`),
+    v.transform(Number),
+  );
+
+const port = integer(0, 65_535, 'a port 0..65535');
+
+const oneOf = <const T extends string>(values: readonly [T, ...T[]]) =>
+  v.pipe(
+    text(values.map((value) => `"${value}"`).join(' or ')),
+    v.picklist(values, (issue) => `must be ${values.map((value) => `"${value}"`).join(' or ')}, got ${quoted(issue.input)}`),
+  );
+
+const httpUrl = v.pipe(
+  text('a URL'),
+  v.check((value) => URL.canParse(value), (issue) => `must be a URL, got ${quoted(issue.input)}`),
+  v.check((value) => ['http:', 'https:'].includes(new URL(value).protocol), (issue) => `must be an http(s) URL, got ${quoted(issue.input)}`),
+  v.transform((value) => value.replace(/\/$/, '')),
+);
+
+const duration = v.pipe(
+  nonEmpty('a duration'),
+  v.check((value) => isDuration(value), (issue) => `${quoted(issue.input)} is not a duration: use e.g. 30s, 5m, 1h`),
+);
+
+const anyText = nonEmpty('a string');
+
+const setting = <T>(row: Setting<T>): Setting<T> => row;
+/** A setting with no default: unset means "derive it" or "off". */
+const optional = <T>(row: Omit<Setting<T>, 'default'>): Setting<T | undefined> => ({ ...row, default: undefined });
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Every setting, in the README's order. */
+export const SETTINGS = {
+  target: setting<Target>({ schema: oneOf(['local', 'aws']), default: 'local', env: 'DDB_FAISS_TARGET', flag: 'target', doc: '`local` (the embedded stack on 127.0.0.1) or `aws` (a deployed stack)' }),
+  region: setting({ schema: anyText, default: 'us-east-1', env: 'AWS_REGION', flag: 'region', doc: 'AWS region' }),
+  dataDir: setting({ schema: anyText, default: './.ddb-faiss', env: 'DDB_FAISS_DATA_DIR', flag: 'data-dir', doc: "the local stack's data (DynamoDB, S3, EFS, executions) and `deploy`'s outputs" }),
+  efsRoot: optional({ schema: anyText, env: 'DDB_FAISS_EFS_ROOT', flag: 'efs-root', defaultDoc: '`<dataDir>/efs`; `/mnt/efs` in Lambda', doc: 'the shared file system root (EFS)' }),
+  tableName: setting({ schema: dynamodbName, default: 'ddb-faiss-items', env: 'DDB_FAISS_TABLE', flag: 'table', doc: 'the DynamoDB table' }),
+  groupAttribute: setting({ schema: dynamodbName, default: 'content_group', env: 'DDB_FAISS_GROUP_ATTRIBUTE', flag: 'group-attribute', doc: 'partition key attribute (S)' }),
+  idAttribute: setting({ schema: dynamodbName, default: 'content_id', env: 'DDB_FAISS_ID_ATTRIBUTE', flag: 'id-attribute', doc: 'sort key attribute (S)' }),
+  contentAttribute: setting({ schema: dynamodbName, default: 'content', env: 'DDB_FAISS_CONTENT_ATTRIBUTE', flag: 'content-attribute', doc: 'the text attribute that is embedded' }),
+  pendingAttribute: setting({ schema: dynamodbName, default: 'faiss_pending', env: 'DDB_FAISS_PENDING_ATTRIBUTE', flag: 'pending-attribute', doc: 'numeric attribute marking items waiting to be indexed; feeds the sparse GSI' }),
+  pendingIndexName: setting({ schema: dynamodbName, default: 'faiss_pending-index', env: 'DDB_FAISS_PENDING_INDEX', flag: 'pending-index', doc: 'the sparse GSI on the pending attribute' }),
+  bucketName: setting({ schema: bucketName, default: 'ddb-faiss-assets', env: 'DDB_FAISS_BUCKET', flag: 'bucket', doc: 'the assets bucket (model bundles)' }),
+  modelPrefix: setting({ schema: anyText, default: 'models/', env: 'DDB_FAISS_MODEL_PREFIX', flag: 'model-prefix', doc: 'key prefix of model bundles in the bucket' }),
+  modelName: setting({ schema: anyText, default: 'default', env: 'DDB_FAISS_MODEL', flag: 'model', doc: 'the active model bundle' }),
+  stateMachineName: setting({ schema: anyText, default: 'ddb-faiss-indexer', env: 'DDB_FAISS_STATE_MACHINE', flag: 'state-machine', doc: "the local indexer state machine's name" }),
+  dynamodbPort: setting({ schema: port, default: 8600, env: 'DDB_FAISS_DYNAMODB_PORT', flag: 'dynamodb-port', doc: 'local DynamoDB port (0 = any free port)' }),
+  s3Port: setting({ schema: port, default: 8601, env: 'DDB_FAISS_S3_PORT', flag: 's3-port', doc: 'local S3 port (0 = any free port)' }),
+  stepFunctionsPort: setting({ schema: port, default: 8602, env: 'DDB_FAISS_SFN_PORT', flag: 'sfn-port', doc: 'local Step Functions port (0 = any free port)' }),
+  httpPort: setting({ schema: port, default: 8603, env: 'DDB_FAISS_HTTP_PORT', flag: 'http-port', doc: 'local HTTP port for search and the monitor (0 = any free port)' }),
+  dynamodbEndpoint: optional({ schema: httpUrl, env: 'DDB_FAISS_DYNAMODB_ENDPOINT', flag: 'dynamodb-endpoint', defaultDoc: 'from the target', doc: 'DynamoDB endpoint override' }),
+  s3Endpoint: optional({ schema: httpUrl, env: 'DDB_FAISS_S3_ENDPOINT', flag: 's3-endpoint', defaultDoc: 'from the target', doc: 'S3 endpoint override' }),
+  stepFunctionsEndpoint: optional({ schema: httpUrl, env: 'DDB_FAISS_SFN_ENDPOINT', flag: 'sfn-endpoint', defaultDoc: 'from the target', doc: 'Step Functions endpoint override' }),
+  batchSize: setting({ schema: integer(1), default: 500, env: 'DDB_FAISS_BATCH_SIZE', flag: 'batch-size', doc: 'items per embed batch' }),
+  maxItemsPerRun: setting({ schema: integer(1), default: 100_000, env: 'DDB_FAISS_MAX_ITEMS_PER_RUN', flag: 'max-items-per-run', doc: 'most items one run indexes; the rest wait for the next run' }),
+  maxConcurrency: setting({ schema: integer(1, 10_000, 'an integer from 1 to 10000'), default: 2, env: 'DDB_FAISS_MAX_CONCURRENCY', flag: 'max-concurrency', doc: 'most embed batches at once (the Map state\'s MaxConcurrency)' }),
+  embedThreads: setting({ schema: integer(0), default: 0, env: 'DDB_FAISS_EMBED_THREADS', flag: 'embed-threads', defaultDoc: '0 (onnxruntime decides)', doc: 'onnxruntime intra-op threads' }),
+  stateMachineArn: optional({ schema: anyText, env: 'DDB_FAISS_STATE_MACHINE_ARN', flag: 'state-machine-arn', defaultDoc: "from `ddb-faiss deploy`'s outputs", doc: "the deployed indexer's ARN (aws target)" }),
+  searchUrl: optional({ schema: httpUrl, env: 'DDB_FAISS_SEARCH_URL', flag: 'search-url', defaultDoc: "from `ddb-faiss deploy`'s outputs", doc: "the deployed search API's base URL (aws target)" }),
+  scheduleEvery: optional({ schema: duration, env: 'DDB_FAISS_SCHEDULE_EVERY', flag: 'schedule-every', defaultDoc: 'unset (no schedule)', doc: '`up` starts an incremental run this often (e.g. `5m`)' }),
+  indexLayout: setting<IndexLayout>({ schema: oneOf(['global', 'per-group']), default: 'global', env: 'DDB_FAISS_INDEX_LAYOUT', flag: 'index-layout', doc: '`global` (one index) or `per-group` (one index per content group)' }),
+  leaseSeconds: setting({ schema: integer(1), default: 1800, env: 'DDB_FAISS_LEASE_SECONDS', flag: 'lease-seconds', defaultDoc: '1800 (twice Lambda\'s 15-minute limit)', doc: 'how long the writer lease lasts without renewal; a live run renews it at every stage and batch, so the expiry is the last resort' }),
+  cacheDir: setting({ schema: anyText, default: (env) => path.join(env['XDG_CACHE_HOME'] ?? path.join(homedir(), '.cache'), 'ddb-faiss'), env: 'DDB_FAISS_CACHE_DIR', flag: 'cache-dir', defaultDoc: '`$XDG_CACHE_HOME/ddb-faiss` or `~/.cache/ddb-faiss`', doc: 'built and fetched model bundles, kept across checkouts' }),
+  stsDir: setting({ schema: anyText, default: path.join(REPO_ROOT, '..', 'shared', 'data', 'stsb'), env: 'DDB_FAISS_STS_DIR', flag: 'sts-dir', defaultDoc: '`../shared/data/stsb` beside the checkout', doc: 'STS Benchmark splits (demo sentences, model quality, bench)' }),
+} as const satisfies Record<string, Setting<unknown>>;
+
+/** A setting's name. */
+export type SettingName = keyof typeof SETTINGS;
+
+/** The whole ddb-faiss configuration after defaults, file, environment and flags. */
+export type DdbFaissConfig = {
+  readonly [K in SettingName]: (typeof SETTINGS)[K] extends Setting<infer T> ? T : never;
+} & {
+  /** Always set once loaded: `<dataDir>/efs` unless given. */
+  readonly efsRoot: string;
 };
 
-/** Defaults; `efsRoot` is derived from `dataDir` when not set anywhere. */
-export const defaultValues: Omit<DdbFaissConfig, 'efsRoot'> = {
-  target: 'local',
-  region: 'us-east-1',
-  dataDir: './.ddb-faiss',
-  tableName: 'ddb-faiss-items',
-  groupAttribute: 'content_group',
-  idAttribute: 'content_id',
-  contentAttribute: 'content',
-  pendingAttribute: 'faiss_pending',
-  pendingIndexName: 'faiss_pending-index',
-  bucketName: 'ddb-faiss-assets',
-  modelPrefix: 'models/',
-  modelName: 'default',
-  stateMachineName: 'ddb-faiss-indexer',
-  dynamodbPort: 8600,
-  s3Port: 8601,
-  stepFunctionsPort: 8602,
-  httpPort: 8603,
-  dynamodbEndpoint: undefined,
-  s3Endpoint: undefined,
-  stepFunctionsEndpoint: undefined,
-  batchSize: 500,
-  maxItemsPerRun: 100_000,
-  maxConcurrency: 2,
-  embedThreads: 0,
-  stateMachineArn: undefined,
-  searchUrl: undefined,
-  scheduleEvery: undefined,
-  indexLayout: 'global',
-  leaseSeconds: 1800,
-};
+/** Every setting's name, in the README's order. */
+export const SETTING_NAMES = Object.keys(SETTINGS) as SettingName[];
+
+/**
+ * The settings the CDK app deploys: given as context (`-c batchSize=250`) or stack props, they
+ * reach the functions' environment. The rest are local or set by the stack itself.
+ */
+export const DEPLOYED_SETTINGS = [
+  'groupAttribute',
+  'idAttribute',
+  'contentAttribute',
+  'pendingAttribute',
+  'pendingIndexName',
+  'modelPrefix',
+  'modelName',
+  'batchSize',
+  'maxItemsPerRun',
+  'maxConcurrency',
+  'embedThreads',
+  'indexLayout',
+  'leaseSeconds',
+] as const satisfies readonly SettingName[];
+
+/** A setting's default for an environment. */
+export function defaultOf<K extends SettingName>(name: K, env: Environment = {}): DdbFaissConfig[K] {
+  const row = SETTINGS[name] as Setting<DdbFaissConfig[K]>;
+  return typeof row.default === 'function' ? (row.default as (env: Environment) => DdbFaissConfig[K])(env) : row.default;
+}
+
+/**
+ * Parses one raw value of a setting.
+ * @returns the typed value, or the problem in the words a user sees
+ */
+export function parseSetting<K extends SettingName>(name: K, raw: unknown): { value: DdbFaissConfig[K] } | { problem: string } {
+  const result = v.safeParse(SETTINGS[name].schema, raw, { abortPipeEarly: true });
+  return result.success ? { value: result.output as DdbFaissConfig[K] } : { problem: result.issues[0].message };
+}
+
+/** The settings the CDK app deploys, by name. */
+export type DeployedSettings = Pick<DdbFaissConfig, (typeof DEPLOYED_SETTINGS)[number]>;
+
+/**
+ * Checks deployed settings given to the CDK app (as context or stack props).
+ * @returns the problems, each naming the setting and the source
+ */
+export function deployedSettingProblems(settings: Readonly<Record<string, unknown>>, source: string): string[] {
+  return Object.entries(settings).flatMap(([name, value]) => {
+    if (!(DEPLOYED_SETTINGS as readonly string[]).includes(name)) {
+      return [`${name} (${source}): not a deployed setting; deployed settings: ${DEPLOYED_SETTINGS.join(', ')}`];
+    }
+    const parsed = parseSetting(name as SettingName, value);
+    return 'problem' in parsed ? [`${name} (${source}): ${parsed.problem}`] : [];
+  });
+}
+
+/** The functions' environment for deployed settings: each setting's variable, defaults filled in. */
+export function deployedEnvironment(settings: Partial<DeployedSettings>): Record<string, string> {
+  return Object.fromEntries(
+    DEPLOYED_SETTINGS.map((name) => [SETTINGS[name].env, String(settings[name] ?? defaultOf(name))]),
+  );
+}
+
+/**
+ * One setting from the environment alone (else its default), for tools that run before or
+ * without a loaded configuration: the model cache and the STS data folder.
+ * @throws {Error} naming the variable when its value is invalid
+ */
+export function settingFromEnv<K extends SettingName>(name: K, env: Environment = process.env): DdbFaissConfig[K] {
+  const raw = env[SETTINGS[name].env];
+  if (raw === undefined || raw === '') return defaultOf(name, env);
+  const parsed = parseSetting(name, raw);
+  if ('problem' in parsed) throw new Error(`${name} (env ${SETTINGS[name].env}): ${parsed.problem}`);
+  return parsed.value;
+}

@@ -24,7 +24,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderIndexerDefinition } from '../asl/indexer.ts';
 import { functionNameOf, INDEXER_TASK_NAMES, type IndexerTask, placeholderOf } from '../asl/tasks.ts';
-import { defaultValues } from '../config/settings.ts';
+import {
+  defaultOf,
+  type DeployedSettings,
+  deployedEnvironment,
+  DEPLOYED_SETTINGS,
+  deployedSettingProblems,
+} from '../config/settings.ts';
 import { RESERVED_GROUP } from '../table/reserved-items.ts';
 import { bundleLambdas } from './bundle.ts';
 
@@ -34,17 +40,23 @@ export interface DdbFaissStackProps extends StackProps {
   readonly existingTableName?: string;
   /** Minutes between scheduled incremental runs; 0 turns the schedule off. @default 15 */
   readonly scheduleMinutes?: number;
-  /** Most embed batches at once. @default 10 */
-  readonly maxConcurrency?: number;
-  /** Items per embed batch. @default 500 */
-  readonly batchSize?: number;
-  /** The active model bundle's name. @default 'default' */
-  readonly modelName?: string;
+  /**
+   * Settings the functions run with (`config/settings.ts` DEPLOYED_SETTINGS: attribute names,
+   * model, batch size, concurrency, layout, lease), checked by the configuration schema.
+   * @default each setting's default, except maxConcurrency 10
+   */
+  readonly settings?: Readonly<Partial<DeployedSettings>>;
   /** X-Ray tracing of the state machine and functions. @default false */
   readonly tracing?: boolean;
   /** What happens to the table, bucket and file system when the stack is deleted. @default RemovalPolicy.RETAIN */
   readonly dataRemovalPolicy?: RemovalPolicy;
 }
+
+/** The deployed settings' defaults; on AWS ten embed batches run at once. */
+const DEPLOYED_DEFAULTS: DeployedSettings = {
+  ...(Object.fromEntries(DEPLOYED_SETTINGS.map((name) => [name, defaultOf(name)])) as DeployedSettings),
+  maxConcurrency: 10,
+};
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const EFS_MOUNT = '/mnt/efs';
@@ -89,7 +101,7 @@ export class DdbFaissStack extends Stack {
     const problems = validateProps(props);
     if (problems.length > 0) throw new Error(`invalid DdbFaissStack props:\n  - ${problems.join('\n  - ')}`);
     const removal = props.dataRemovalPolicy ?? RemovalPolicy.RETAIN;
-    const config = defaultValues;
+    const config = { ...DEPLOYED_DEFAULTS, ...props.settings };
 
     const vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
@@ -147,8 +159,7 @@ export class DdbFaissStack extends Stack {
       DDB_FAISS_TABLE: this.table.tableName,
       DDB_FAISS_BUCKET: this.bucket.bucketName,
       DDB_FAISS_EFS_ROOT: EFS_MOUNT,
-      DDB_FAISS_MODEL: props.modelName ?? config.modelName,
-      DDB_FAISS_BATCH_SIZE: String(props.batchSize ?? config.batchSize),
+      ...deployedEnvironment(config),
       NODE_OPTIONS: '--enable-source-maps',
     };
     bundleLambdas();
@@ -190,7 +201,7 @@ export class DdbFaissStack extends Stack {
     const placeholders = Object.fromEntries(INDEXER_TASK_NAMES.map((task) => [task, `\${${placeholderOf(task)}}`])) as Record<IndexerTask, string>;
     this.stateMachine = new sfn.StateMachine(this, 'Indexer', {
       stateMachineName: `${this.stackName}-indexer`,
-      definitionBody: sfn.DefinitionBody.fromString(renderIndexerDefinition({ functionArns: placeholders, maxConcurrency: props.maxConcurrency ?? 10 })),
+      definitionBody: sfn.DefinitionBody.fromString(renderIndexerDefinition({ functionArns: placeholders, maxConcurrency: config.maxConcurrency })),
       definitionSubstitutions: Object.fromEntries(INDEXER_TASK_NAMES.map((task) => [placeholderOf(task), functions[task]!.functionArn])),
       stateMachineType: sfn.StateMachineType.STANDARD,
       logs: { destination: stateMachineLogs, level: sfn.LogLevel.ERROR, includeExecutionData: false },
@@ -230,7 +241,7 @@ export class DdbFaissStack extends Stack {
     new CfnOutput(this, 'FileSystemId', { value: this.fileSystem.fileSystemId });
   }
 
-  private createTable(config: typeof defaultValues, removal: RemovalPolicy): dynamodb.Table {
+  private createTable(config: DeployedSettings, removal: RemovalPolicy): dynamodb.Table {
     const table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: config.groupAttribute, type: dynamodb.AttributeType.STRING },
       sortKey: { name: config.idAttribute, type: dynamodb.AttributeType.STRING },
@@ -252,7 +263,7 @@ export class DdbFaissStack extends Stack {
    * ddb-faiss's own items (lease, status, poison records) live under one partition key, so
    * writes to them are limited to it with `dynamodb:LeadingKeys`.
    */
-  private grantExactly(functions: Record<string, lambda.DockerImageFunction>, config: typeof defaultValues): void {
+  private grantExactly(functions: Record<string, lambda.DockerImageFunction>, config: DeployedSettings): void {
     const table = this.table.tableArn;
     const reservedOnly = { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [RESERVED_GROUP] } };
     const grant = (name: keyof typeof FUNCTIONS, actions: string[], resources: string[], conditions?: Record<string, unknown>): void => {
@@ -311,8 +322,7 @@ export class DdbFaissStack extends Stack {
 export function validateProps(props: DdbFaissStackProps): string[] {
   const problems: string[] = [];
   if (props.scheduleMinutes !== undefined && (!Number.isInteger(props.scheduleMinutes) || props.scheduleMinutes < 0)) problems.push(`scheduleMinutes must be a whole number >= 0 (0 = off), got ${props.scheduleMinutes}`);
-  if (props.maxConcurrency !== undefined && (!Number.isInteger(props.maxConcurrency) || props.maxConcurrency < 1 || props.maxConcurrency > 10_000)) problems.push(`maxConcurrency must be 1..10000, got ${props.maxConcurrency}`);
-  if (props.batchSize !== undefined && (!Number.isInteger(props.batchSize) || props.batchSize < 1)) problems.push(`batchSize must be a positive integer, got ${props.batchSize}`);
+  problems.push(...deployedSettingProblems(props.settings ?? {}, 'stack settings'));
   if (props.existingTableName !== undefined && !/^[A-Za-z0-9_.-]{3,255}$/.test(props.existingTableName)) problems.push(`existingTableName "${props.existingTableName}" is not a valid table name`);
   return problems;
 }

@@ -1,15 +1,14 @@
 /** The STS Benchmark format and Spearman's rank correlation, for measuring embedding quality. */
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { settingFromEnv } from '../config/settings.ts';
 import type { Embedder } from '../embedding/runtime.ts';
 
 /**
- * The STS Benchmark folder (sts-train.csv, sts-dev.csv): `$DDB_FAISS_STS_DIR`, else
- * `shared/data/stsb` beside the repository (where this project's data lives).
+ * The STS Benchmark folder (sts-train.csv, sts-dev.csv): the `stsDir` setting
+ * (`$DDB_FAISS_STS_DIR`, else `shared/data/stsb` beside the repository).
  */
-export function stsDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env['DDB_FAISS_STS_DIR'] ?? path.resolve(fileURLToPath(new URL('../..', import.meta.url)), 'shared/data/stsb');
+export function stsDir(): string {
+  return settingFromEnv('stsDir');
 }
 
 export interface StsPair {

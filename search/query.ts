@@ -92,7 +92,7 @@ export async function search(context: SearchContext, reader: IndexReader, reques
   const want = Math.min(request.k, groupSize);
   // First guess: enough candidates for the group's share of the index, with slack for deletions.
   let fetch = filter === undefined ? want + 4 : Math.ceil((want * total) / Math.max(1, groupSize) * 1.2) + 4;
-  let hits: SearchHit[] = [];
+  let hits: SearchHit[];
   let faiss = 0;
   let hydrate = 0;
   const read = new Map<string, Record<string, AttributeValue> | null>(); // null: deleted (or soft-deleted) since indexing

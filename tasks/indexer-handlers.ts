@@ -38,14 +38,24 @@ interface StageResults {
 /** The stage functions behind each task, by task. */
 export type IndexerStages = { [T in IndexerTask]: (event: StageEvents[T]) => Promise<StageResults[T]> };
 
+/** Options of {@link indexerStages}. */
+export interface StageOptions {
+  /**
+   * Publish the backlog to CloudWatch as Embedded Metric Format log lines (the dashboard and
+   * the backlog-age alarm): only in Lambda, where a log line becomes a metric.
+   * @default false
+   */
+  readonly publishMetrics?: boolean;
+}
+
 /** The stage functions behind each task; tests may wrap them to inject faults. */
-export function indexerStages(context: IndexerContext): IndexerStages {
+export function indexerStages(context: IndexerContext, options: StageOptions = {}): IndexerStages {
   return {
     lease: (event) => acquireLease(context, event.run),
     bootstrap: () => bootstrapModel(context),
     plan: async (event) => {
       const plan = await planRun(context, event.run);
-      if (event.run.mode === 'incremental') emitBacklogMetrics(plan);
+      if (options.publishMetrics && event.run.mode === 'incremental') emitBacklogMetrics(plan);
       return plan;
     },
     embed: (event) => embedBatch(context, event.run, event.model, event.batch),
@@ -56,12 +66,8 @@ export function indexerStages(context: IndexerContext): IndexerStages {
   };
 }
 
-/**
- * Publishes the backlog to CloudWatch (the dashboard and the backlog-age alarm) as an
- * Embedded Metric Format log line; only in Lambda, where the log line becomes a metric.
- */
+/** Publishes the backlog to CloudWatch as an Embedded Metric Format log line. */
 function emitBacklogMetrics(plan: PlanResult): void {
-  if (!process.env['AWS_LAMBDA_FUNCTION_NAME']) return;
   console.log(JSON.stringify({
     _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: 'ddb-faiss', Dimensions: [[]], Metrics: [{ Name: 'PendingItems', Unit: 'Count' }, { Name: 'OldestPendingAgeSeconds', Unit: 'Seconds' }] }] },
     PendingItems: plan.itemCount,

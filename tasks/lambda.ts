@@ -9,7 +9,7 @@ import { createAwsClients } from '../aws/clients.ts';
 import { loadConfig } from '../config/config.ts';
 import type { IndexerContext } from '../indexer/context.ts';
 import type { TaskHandler } from './handler.ts';
-import { type IndexerHandlers, indexerHandlers } from './indexer-handlers.ts';
+import { type IndexerHandlers, indexerHandlers, indexerStages } from './indexer-handlers.ts';
 import { createSearchHandler, type SearchHandler } from './search-handler.ts';
 
 let context: IndexerContext | undefined;
@@ -30,7 +30,7 @@ const taskExports = Object.fromEntries(
   INDEXER_TASK_NAMES.map((task): [IndexerTask, TaskHandler] => [
     task,
     (event, lambdaContext) => {
-      handlers ??= indexerHandlers(indexerContext());
+      handlers ??= indexerHandlers(indexerContext(), indexerStages(indexerContext(), { publishMetrics: true }));
       return (handlers[task] as TaskHandler)(event, lambdaContext);
     },
   ]),

@@ -5,6 +5,11 @@
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { EMBED_MAP, INDEXER_STAGES } from '../asl/indexer.ts';
 import { INDEXER_TASKS } from '../asl/tasks.ts';
+import type { ClearResult } from '../indexer/clear.ts';
+import type { ModelDescriptor } from '../indexer/context.ts';
+import type { LeaseResult } from '../indexer/lease.ts';
+import type { MergeResult } from '../indexer/merge.ts';
+import type { PlanResult } from '../indexer/plan.ts';
 
 export { INDEXER_STAGES };
 
@@ -35,15 +40,25 @@ export interface RunProgress {
   readonly batches: { done: number; failed: number; total: number };
 }
 
-const parse = (text: string | undefined): Record<string, any> => {
+/** The state data after a stage: each stage's result under its ResultPath (see asl/indexer.ts). */
+interface StateData {
+  readonly lease?: LeaseResult;
+  readonly model?: ModelDescriptor & { readonly copied?: boolean };
+  readonly plan?: Pick<PlanResult, 'itemCount' | 'batchCount' | 'capped'>;
+  readonly shards?: readonly { readonly failed?: boolean }[];
+  readonly merge?: MergeResult;
+  readonly clear?: ClearResult;
+}
+
+const parse = (text: string | undefined): StateData => {
   try {
-    return text ? (JSON.parse(text) as Record<string, any>) : {};
+    return text ? (JSON.parse(text) as StateData) : {};
   } catch {
     return {};
   }
 };
 
-function describeOutput(stage: string, output: Record<string, any>): string | undefined {
+function describeOutput(stage: string, output: StateData): string | undefined {
   switch (stage) {
     case LEASE: {
       const lease = output['lease'];
@@ -96,7 +111,7 @@ export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {
       stage.detail = describeOutput(stage.name, output) ?? stage.detail;
       if (stage.name === PLAN) batches.total = Number(output['plan']?.batchCount ?? 0);
       if (stage.name === EMBED_MAP) {
-        const shards = (output['shards'] ?? []) as { failed?: boolean }[];
+        const shards = output.shards ?? [];
         batches.failed = shards.filter((shard) => shard.failed).length;
         stage.detail = `${shards.length - batches.failed} of ${shards.length} batches embedded${batches.failed ? `, ${batches.failed} failed` : ''}`;
         if (batches.failed > 0) stage.status = 'retried';

@@ -5,18 +5,18 @@
  * the first work a run does. Used by `ddb-faiss schedule` and by `up` when configured.
  */
 import type { SFNClient } from '@aws-sdk/client-sfn';
+import { DurationError, parseDuration } from '../config/duration.ts';
 import { startRun } from './indexer-client.ts';
 
-/** Parses `30s`, `5m`, `1h`, `1d` (or plain milliseconds) into milliseconds. */
-export function parseDuration(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!match) throw new Error(`"${text}" is not a duration: use e.g. 30s, 5m, 1h`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? 'ms']!;
-  const ms = Number(match[1]) * unit;
-  if (ms < 1000) throw new Error(`"${text}" is too short: the shortest interval is 1s`);
+/**
+ * A schedule's interval in milliseconds, in the one duration grammar (`30s`, `5m`, `1h`).
+ * @throws {DurationError} for text that is not a duration, or one under a second
+ */
+export function parseInterval(text: string): number {
+  const ms = parseDuration(text);
+  if (ms < 1000) throw new DurationError(`"${text}" is too short: the shortest interval is 1s`);
   return ms;
 }
-
 
 export interface SchedulerProps {
   readonly stepFunctions: SFNClient;

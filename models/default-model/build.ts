@@ -7,9 +7,9 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { settingFromEnv } from '../../config/settings.ts';
 import { type BundleManifest, readManifest, writeManifest } from '../../embedding/bundle.ts';
 import { gram, symmetricEigen } from '../linear-algebra.ts';
 import { OnnxGraphBuilder } from '../onnx-graph.ts';
@@ -130,9 +130,9 @@ export async function buildDefaultBundle(outDir: string, log: (line: string) => 
   return manifest;
 }
 
-/** Where built models are cached: `$DDB_FAISS_CACHE_DIR`, else `$XDG_CACHE_HOME/ddb-faiss`, else `~/.cache/ddb-faiss`. */
-export function modelCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env['DDB_FAISS_CACHE_DIR'] ?? path.join(env['XDG_CACHE_HOME'] ?? path.join(homedir(), '.cache'), 'ddb-faiss');
+/** Where built models are cached: the `cacheDir` setting (`$DDB_FAISS_CACHE_DIR`, else XDG's cache). */
+export function modelCacheDir(): string {
+  return settingFromEnv('cacheDir');
 }
 
 let building: Promise<string> | undefined;

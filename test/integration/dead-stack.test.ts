@@ -107,7 +107,7 @@ describe('status when Step Functions cannot be read', () => {
       const run = await runCli(['status', '--data-dir', dir.path, '--sfn-endpoint', endpoint, '--state-machine-arn', 'arn:aws:states:us-east-1:000000000000:stateMachine:indexer']);
       // Assess
       assert.equal(run.code, 1, run.stdout);
-      assert.match(run.stdout, /pending    3 items/);
+      assert.match(run.stdout, /pending {4}3 items/);
       assert.match(run.stderr, /recent runs cannot be read: .*ECONNREFUSED|recent runs cannot be read: .*connect/);
       assert.doesNotMatch(run.stdout, /^\s+none$/m);
     } finally {

@@ -2,7 +2,7 @@ import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { parseDuration, Scheduler } from '../../workflow/scheduler.ts';
+import { parseInterval, Scheduler } from '../../workflow/scheduler.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
 import { tempDir } from '../helpers/local-stack.ts';
 
@@ -18,11 +18,11 @@ describe('scheduler', () => {
   });
 
   it('parses durations and rejects nonsense', () => {
-    assert.equal(parseDuration('30s'), 30_000);
-    assert.equal(parseDuration('5m'), 300_000);
-    assert.equal(parseDuration('1.5h'), 5_400_000);
-    assert.throws(() => parseDuration('soon'), /not a duration/);
-    assert.throws(() => parseDuration('10ms'), /too short/);
+    assert.equal(parseInterval('30s'), 30_000);
+    assert.equal(parseInterval('5m'), 300_000);
+    assert.equal(parseInterval('1.5h'), 5_400_000);
+    assert.throws(() => parseInterval('soon'), /not a duration/);
+    assert.throws(() => parseInterval('10ms'), /too short/);
   });
 
   it('like EventBridge Scheduler, starts every tick; a tick that overlaps a run ends at once as skipped, without bootstrap', async () => {

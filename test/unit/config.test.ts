@@ -1,8 +1,19 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../config/config.ts';
+import { parseDuration } from '../../config/duration.ts';
+import { settingsTable, withSettingsTable } from '../../config/readme-table.ts';
+import {
+  DEPLOYED_SETTINGS,
+  deployedEnvironment,
+  deployedSettingProblems,
+  parseSetting,
+  SETTING_NAMES,
+  SETTINGS,
+  settingFromEnv,
+} from '../../config/settings.ts';
 import { tempDir } from '../helpers/local-stack.ts';
 
 describe('loadConfig', () => {
@@ -94,5 +105,58 @@ describe('loadConfig for a deployed stack', () => {
     assert.equal(aws.searchUrl, 'https://abc.execute-api.eu-west-1.amazonaws.com');
     assert.equal(local.tableName, 'ddb-faiss-items', 'the local target ignores deploy outputs');
     dir.remove();
+  });
+});
+
+describe('the configuration schema', () => {
+  it('is what the README documents: its table is generated from the schema (npm run generate)', () => {
+    // Prepare
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    // Act
+    const regenerated = withSettingsTable(readme);
+    // Assess
+    assert.equal(readme, regenerated, 'README.md is out of date: run `npm run generate`');
+    for (const name of SETTING_NAMES) assert.match(settingsTable(), new RegExp(`^\\| ${name} \\| \`--${SETTINGS[name].flag}\``, 'm'));
+  });
+
+  it('coerces each kind from text and names the problem in the words a user sees', () => {
+    assert.deepEqual(parseSetting('batchSize', '250'), { value: 250 });
+    assert.deepEqual(parseSetting('batchSize', 250), { value: 250 });
+    assert.deepEqual(parseSetting('batchSize', '2.5'), { problem: 'must be an integer >= 1, got "2.5"' });
+    assert.deepEqual(parseSetting('batchSize', true), { problem: 'expected an integer, got true' });
+    assert.deepEqual(parseSetting('maxConcurrency', '20000'), { problem: 'must be an integer from 1 to 10000, got "20000"' });
+    assert.deepEqual(parseSetting('indexLayout', 'per-group'), { value: 'per-group' });
+    assert.deepEqual(parseSetting('indexLayout', 'sharded'), { problem: 'must be "global" or "per-group", got "sharded"' });
+    assert.deepEqual(parseSetting('searchUrl', 'https://x.example/'), { value: 'https://x.example' });
+    assert.deepEqual(parseSetting('searchUrl', 'ftp://x.example'), { problem: 'must be an http(s) URL, got "ftp://x.example"' });
+    assert.deepEqual(parseSetting('searchUrl', 'not a url'), { problem: 'must be a URL, got "not a url"' });
+    assert.deepEqual(parseSetting('tableName', 'my table'), { problem: '"my table" is not a valid DynamoDB name (letters, digits, _ . -)' });
+    assert.deepEqual(parseSetting('bucketName', 'Bad_Bucket'), { problem: '"Bad_Bucket" is not a valid S3 bucket name' });
+    assert.deepEqual(parseSetting('scheduleEvery', '5'), { problem: '"5" is not a duration: use e.g. 30s, 5m, 1h' });
+    assert.deepEqual(parseSetting('region', ' '), { problem: 'must not be empty' });
+  });
+
+  it('reads one tool setting from the environment alone, else its default', () => {
+    assert.equal(settingFromEnv('cacheDir', { DDB_FAISS_CACHE_DIR: '/tmp/cache' }), '/tmp/cache');
+    assert.equal(settingFromEnv('cacheDir', { XDG_CACHE_HOME: '/xdg' }), path.join('/xdg', 'ddb-faiss'));
+    assert.throws(() => settingFromEnv('leaseSeconds', { DDB_FAISS_LEASE_SECONDS: 'soon' }), /leaseSeconds \(env DDB_FAISS_LEASE_SECONDS\): must be an integer >= 1/);
+  });
+
+  it('deploys the settings the functions read: every problem named, each with its variable in the environment', () => {
+    assert.deepEqual(deployedSettingProblems({ batchSize: 0, tableName: 'x', indexLayout: 'per-group' }, 'CDK context'), [
+      'batchSize (CDK context): must be an integer >= 1, got "0"',
+      `tableName (CDK context): not a deployed setting; deployed settings: ${DEPLOYED_SETTINGS.join(', ')}`,
+    ]);
+    const environment = deployedEnvironment({ batchSize: 250 });
+    assert.equal(environment['DDB_FAISS_BATCH_SIZE'], '250');
+    assert.equal(environment['DDB_FAISS_INDEX_LAYOUT'], 'global');
+    assert.equal(Object.keys(environment).length, DEPLOYED_SETTINGS.length);
+  });
+});
+
+describe('parseDuration', () => {
+  it('is the one duration grammar: a number and a unit', () => {
+    assert.deepEqual(['500ms', '30s', '5m', '1.5h', '1d'].map(parseDuration), [500, 30_000, 300_000, 5_400_000, 86_400_000]);
+    for (const text of ['5', 'soon', '5 minutes', '-1s', '']) assert.throws(() => parseDuration(text), /is not a duration: use e\.g\. 30s, 5m, 1h/, text);
   });
 });

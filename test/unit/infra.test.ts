@@ -16,7 +16,7 @@ function synth(props: ConstructorParameters<typeof DdbFaissStack>[2] = {}): Temp
 describe('the CDK stack', () => {
   let template: Template;
   before(() => {
-    template = synth({ scheduleMinutes: 20, maxConcurrency: 7 });
+    template = synth({ scheduleMinutes: 20, settings: { maxConcurrency: 7 } });
   });
 
   it('puts everything in an isolated VPC with S3 and DynamoDB gateway endpoints and no NAT', () => {
@@ -183,7 +183,7 @@ describe('the CDK stack', () => {
   });
 
   it('collects every invalid property into one error', () => {
-    assert.deepEqual(validateProps({ scheduleMinutes: -1, maxConcurrency: 0, batchSize: 1.5, existingTableName: 'a b' }).length, 4);
-    assert.throws(() => synth({ scheduleMinutes: -5, maxConcurrency: 0 }), /scheduleMinutes must be[\s\S]*maxConcurrency must be/);
+    assert.deepEqual(validateProps({ scheduleMinutes: -1, settings: { maxConcurrency: 0, batchSize: 1.5 }, existingTableName: 'a b' }).length, 4);
+    assert.throws(() => synth({ scheduleMinutes: -5, settings: { maxConcurrency: 0 } }), /scheduleMinutes must be[\s\S]*maxConcurrency \(stack settings\): must be/);
   });
 });

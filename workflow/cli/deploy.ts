@@ -39,6 +39,8 @@ export const deployCommand: Command = {
       const child = spawn(process.execPath, args, {
         cwd: REPO_ROOT,
         stdio: 'inherit',
+        // The CDK CLI runs with the user's environment (AWS credentials, profile), plus its own home.
+        // eslint-disable-next-line no-restricted-properties -- passed through to the child, not read
         env: { ...process.env, CDK_HOME: path.join(config.dataDir, 'cdk-home'), CDK_DISABLE_CLI_TELEMETRY: 'true' },
       });
       child.on('exit', (status) => resolve(status ?? 1));

@@ -2,7 +2,7 @@
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { resolveEndpoints } from '../../local-stack/stack-info.ts';
 import { resolveStateMachineArn } from '../indexer-client.ts';
-import { parseDuration, Scheduler } from '../scheduler.ts';
+import { parseInterval, Scheduler } from '../scheduler.ts';
 import { type Command, println, UsageError, waitForShutdownSignal } from './command.ts';
 
 export const scheduleCommand: Command = {
@@ -14,7 +14,7 @@ export const scheduleCommand: Command = {
     if (!values['every']) throw new UsageError('schedule needs --every <duration>');
     let everyMs: number;
     try {
-      everyMs = parseDuration(String(values['every']));
+      everyMs = parseInterval(String(values['every']));
     } catch (error) {
       throw new UsageError((error as Error).message);
     }

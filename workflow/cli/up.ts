@@ -2,7 +2,7 @@
 import { startLocalStack } from '../../local-stack/stack.ts';
 import { ensureModelPublished, localStackProps } from '../local-stack-props.ts';
 import { type Command, println, waitForShutdownSignal } from './command.ts';
-import { parseDuration, Scheduler } from '../scheduler.ts';
+import { parseInterval, Scheduler } from '../scheduler.ts';
 
 export const upCommand: Command = {
   name: 'up',
@@ -27,7 +27,7 @@ export const upCommand: Command = {
     if (stack.info.stateMachineArn) println(io.stdout, `state machine   ${stack.info.stateMachineArn}`);
 
     const scheduler = config.scheduleEvery
-      ? new Scheduler({ stepFunctions: stack.clients.stepFunctions, stateMachineArn: stack.info.stateMachineArn, everyMs: parseDuration(config.scheduleEvery), log })
+      ? new Scheduler({ stepFunctions: stack.clients.stepFunctions, stateMachineArn: stack.info.stateMachineArn, everyMs: parseInterval(config.scheduleEvery), log })
       : undefined;
     scheduler?.start();
     println(io.stdout, `monitor         ${endpoints.http}/`);
