@@ -20,12 +20,14 @@ const zones = [
   {
     target: dirs(CORE),
     from: dirs(LOCAL),
-    message: 'core-not-to-local: code that runs in Lambda imports nothing from the local stack, the CLI, models, bench or tests.',
+    message:
+      'core-not-to-local: code that runs in Lambda imports nothing from the local stack, the CLI, models, bench or tests.',
   },
   {
     target: dirs(['local-stack']),
     from: dirs(['workflow', 'infra', 'models', 'bench', 'scripts', 'test', 'bin']),
-    message: 'local-stack-not-to-tools: the local stack and engine depend on the core only; the CLI and tools build on them.',
+    message:
+      'local-stack-not-to-tools: the local stack and engine depend on the core only; the CLI and tools build on them.',
   },
   {
     target: dirs(['infra']),
@@ -38,7 +40,11 @@ const zones = [
     message: 'tools-not-to-tests: tests use the tools, never the reverse.',
   },
   // Within the core, lower layers never import higher ones.
-  { target: dirs(['config']), from: dirs(CORE.filter((dir) => dir !== 'config')), message: 'core-layers: config depends on nothing else.' },
+  {
+    target: dirs(['config']),
+    from: dirs(CORE.filter((dir) => dir !== 'config')),
+    message: 'core-layers: config depends on nothing else.',
+  },
   {
     target: dirs(['aws']),
     from: dirs(['asl', 'tasks', 'table', 'indexer', 'search', 'index-store', 'embedding']),
@@ -49,10 +55,26 @@ const zones = [
     from: dirs(['asl', 'tasks', 'table', 'indexer', 'search']),
     message: 'core-layers: the embedding runtime and the index store know nothing of stages, search or tasks.',
   },
-  { target: dirs(['table']), from: dirs(['asl', 'tasks', 'indexer', 'search']), message: 'core-layers: the table schema knows nothing of stages, search or tasks.' },
-  { target: dirs(['search']), from: dirs(['indexer', 'tasks', 'asl']), message: 'core-layers: search reads what the indexer publishes, through the index store, not the indexer.' },
-  { target: dirs(['indexer']), from: dirs(['search', 'tasks', 'asl']), message: 'core-layers: the stages know nothing of their handlers or the state machine.' },
-  { target: dirs(['asl']), from: dirs(CORE.filter((dir) => dir !== 'asl')), message: 'core-layers: the workflow definition is data; it imports no runtime code.' },
+  {
+    target: dirs(['table']),
+    from: dirs(['asl', 'tasks', 'indexer', 'search']),
+    message: 'core-layers: the table schema knows nothing of stages, search or tasks.',
+  },
+  {
+    target: dirs(['search']),
+    from: dirs(['indexer', 'tasks', 'asl']),
+    message: 'core-layers: search reads what the indexer publishes, through the index store, not the indexer.',
+  },
+  {
+    target: dirs(['indexer']),
+    from: dirs(['search', 'tasks', 'asl']),
+    message: 'core-layers: the stages know nothing of their handlers or the state machine.',
+  },
+  {
+    target: dirs(['asl']),
+    from: dirs(CORE.filter((dir) => dir !== 'asl')),
+    message: 'core-layers: the workflow definition is data; it imports no runtime code.',
+  },
 ];
 
 export default tseslint.config(
@@ -62,7 +84,27 @@ export default tseslint.config(
   {
     files: ['**/*.ts', '**/*.js'],
     plugins: { 'import-x': importX, '@stylistic': stylistic },
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', Buffer: 'readonly', structuredClone: 'readonly', fetch: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', performance: 'readonly', queueMicrotask: 'readonly', setImmediate: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        Buffer: 'readonly',
+        structuredClone: 'readonly',
+        fetch: 'readonly',
+        AbortController: 'readonly',
+        AbortSignal: 'readonly',
+        TextEncoder: 'readonly',
+        TextDecoder: 'readonly',
+        performance: 'readonly',
+        queueMicrotask: 'readonly',
+        setImmediate: 'readonly',
+      },
+    },
     settings: {
       'import-x/resolver': { node: { extensions: ['.ts', '.js'] } },
       'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
@@ -75,7 +117,10 @@ export default tseslint.config(
       // core-not-to-dev-dependencies: the Lambda bundle holds only production dependencies.
       'import-x/no-extraneous-dependencies': 'off',
       '@stylistic/max-len': ['error', { code: 120, ignoreUrls: true, ignoreRegExpLiterals: true }],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
       // A variable a closure reads before its one assignment (a handler built before its owner) stays `let`.
       'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
@@ -95,7 +140,10 @@ export default tseslint.config(
     files: ['**/*.ts'],
     ignores: ['config/**', 'test/**', 'tasks/lambda.ts'],
     rules: {
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read settings through config/ (loadConfig), not process.env' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: 'read settings through config/ (loadConfig), not process.env' },
+      ],
     },
   },
 );

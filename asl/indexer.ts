@@ -167,7 +167,12 @@ export function indexerDefinition(): AslDefinition {
             [BATCH_FAILED]: {
               Type: 'Pass',
               Comment: 'A batch that fails for good leaves its items pending; the other batches are still merged.',
-              Parameters: { 'batch.$': '$.batch', failed: true, 'error.$': '$.error.Error', 'cause.$': '$.error.Cause' },
+              Parameters: {
+                'batch.$': '$.batch',
+                failed: true,
+                'error.$': '$.error.Error',
+                'cause.$': '$.error.Cause',
+              },
               End: true,
             },
           },
@@ -197,7 +202,7 @@ export function indexerDefinition(): AslDefinition {
       ),
       [RUN_FAILED]: {
         Type: 'Fail',
-        Comment: "Ends the execution with the error and cause of the stage that failed.",
+        Comment: 'Ends the execution with the error and cause of the stage that failed.',
         ErrorPath: '$.error.Error',
         CausePath: '$.error.Cause',
       },

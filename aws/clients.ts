@@ -31,9 +31,16 @@ const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
  * warning unless told to throw. `requestTimeout` limits a socket's idleness, not a transfer's
  * length, so streaming a model bundle is not cut short.
  */
-export const REQUEST_TIMEOUTS = { connectionTimeout: 5_000, requestTimeout: 30_000, throwOnRequestTimeout: true } as const;
+export const REQUEST_TIMEOUTS = {
+  connectionTimeout: 5_000,
+  requestTimeout: 30_000,
+  throwOnRequestTimeout: true,
+} as const;
 
-export function createAwsClients(config: Pick<DdbFaissConfig, 'region' | 'target'>, endpoints: ServiceEndpoints): AwsClients {
+export function createAwsClients(
+  config: Pick<DdbFaissConfig, 'region' | 'target'>,
+  endpoints: ServiceEndpoints,
+): AwsClients {
   const local = config.target === 'local';
   const common = {
     region: config.region,
@@ -52,7 +59,10 @@ export function createAwsClients(config: Pick<DdbFaissConfig, 'region' | 'target
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     }),
-    stepFunctions: new SFNClient({ ...common, ...(endpoints.stepFunctions ? { endpoint: endpoints.stepFunctions } : {}) }),
+    stepFunctions: new SFNClient({
+      ...common,
+      ...(endpoints.stepFunctions ? { endpoint: endpoints.stepFunctions } : {}),
+    }),
   };
 }
 

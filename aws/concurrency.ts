@@ -3,7 +3,11 @@
  * task starts, and the call rejects with the first failure only once the tasks in flight have
  * ended: when a stage reports its failure, nothing of it is still writing.
  */
-export async function forEachConcurrently<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+export async function forEachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failure: { readonly error: unknown } | undefined;
   const worker = async (): Promise<void> => {

@@ -5,7 +5,15 @@
  * state machine retries. Writes are judged item by item: DynamoDB refuses a whole request for
  * one invalid item (e.g. over 400 KB), so such a request is split and each write reported.
  */
-import { type AttributeValue, BatchGetItemCommand, type BatchGetItemCommandOutput, BatchWriteItemCommand, type DynamoDBClient, type KeysAndAttributes, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
+  BatchWriteItemCommand,
+  type DynamoDBClient,
+  type KeysAndAttributes,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
 import { forEachConcurrently } from './concurrency.ts';
 import { TransientError } from './errors.ts';
 
@@ -26,7 +34,12 @@ export interface BatchGetOptions {
 }
 
 /** Reads the items with these keys; missing items are simply absent from the result. */
-export async function batchGetItems(client: DynamoDBClient, tableName: string, keys: readonly Item[], options: BatchGetOptions = {}): Promise<Item[]> {
+export async function batchGetItems(
+  client: DynamoDBClient,
+  tableName: string,
+  keys: readonly Item[],
+  options: BatchGetOptions = {},
+): Promise<Item[]> {
   const items: Item[] = [];
   const chunks: Item[][] = [];
   for (let start = 0; start < keys.length; start += KEYS_PER_GET) chunks.push(keys.slice(start, start + KEYS_PER_GET));
@@ -35,11 +48,14 @@ export async function batchGetItems(client: DynamoDBClient, tableName: string, k
       [tableName]: {
         Keys: chunk,
         ...(options.consistentRead ? { ConsistentRead: true } : {}),
-        ...(options.projection ? { ProjectionExpression: options.projection.expression, ExpressionAttributeNames: options.projection.names } : {}),
+        ...(options.projection
+          ? { ProjectionExpression: options.projection.expression, ExpressionAttributeNames: options.projection.names }
+          : {}),
       },
     };
     for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
-      if (attempt === ATTEMPTS) throw new TransientError(`BatchGetItem left keys unprocessed after ${attempt} attempts`);
+      if (attempt === ATTEMPTS)
+        throw new TransientError(`BatchGetItem left keys unprocessed after ${attempt} attempts`);
       if (attempt > 0) await backoff(attempt);
       const response: BatchGetItemCommandOutput = await client.send(new BatchGetItemCommand({ RequestItems: request }));
       items.push(...(response.Responses?.[tableName] ?? []));
@@ -62,25 +78,35 @@ export interface BatchWriteResult {
 }
 
 /** DynamoDB's answer for an invalid write; in a batch, one invalid item fails the whole request. */
-const isValidationError = (error: unknown): error is Error => (error as { name?: string }).name === 'ValidationException';
+const isValidationError = (error: unknown): error is Error =>
+  (error as { name?: string }).name === 'ValidationException';
 
 /**
  * Writes the requests (no two for one key in a chunk of 25), retrying unprocessed ones. A write
  * DynamoDB refuses (a ValidationException: too large, a key too long, ...) is reported in
  * `failed` and every other write still lands; any other error rejects.
  */
-export async function batchWriteItems(client: DynamoDBClient, tableName: string, requests: readonly WriteRequest[], concurrency = 8): Promise<BatchWriteResult> {
+export async function batchWriteItems(
+  client: DynamoDBClient,
+  tableName: string,
+  requests: readonly WriteRequest[],
+  concurrency = 8,
+): Promise<BatchWriteResult> {
   const writeChunk = async (chunk: readonly WriteRequest[]): Promise<void> => {
     let unprocessed: WriteRequest[] = [...chunk];
     for (let attempt = 0; unprocessed.length > 0; attempt++) {
-      if (attempt === ATTEMPTS) throw new TransientError(`BatchWriteItem left ${unprocessed.length} writes unprocessed after ${attempt} attempts`);
+      if (attempt === ATTEMPTS)
+        throw new TransientError(
+          `BatchWriteItem left ${unprocessed.length} writes unprocessed after ${attempt} attempts`,
+        );
       if (attempt > 0) await backoff(attempt);
       const response = await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: unprocessed } }));
       unprocessed = response.UnprocessedItems?.[tableName] ?? [];
     }
   };
   const chunks: { start: number; chunk: WriteRequest[] }[] = [];
-  for (let start = 0; start < requests.length; start += WRITES_PER_BATCH) chunks.push({ start, chunk: requests.slice(start, start + WRITES_PER_BATCH) });
+  for (let start = 0; start < requests.length; start += WRITES_PER_BATCH)
+    chunks.push({ start, chunk: requests.slice(start, start + WRITES_PER_BATCH) });
   let written = 0;
   const failed: BatchWriteFailure[] = [];
   await forEachConcurrently(chunks, concurrency, async ({ start, chunk }) => {

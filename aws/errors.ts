@@ -27,7 +27,6 @@ export function isTransient(error: unknown): boolean {
   return e.name === 'TransientError' || isThrottlingError(e) || isTransientError(e) || isServerError(e);
 }
 
-
 /**
  * Whether S3 answered "no such bucket or key" (404): HeadBucket and HeadObject raise
  * `NotFound`, GetObject `NoSuchKey`. Access denied, throttling or an unreachable endpoint are

@@ -44,7 +44,11 @@ export interface E2eBench {
   readonly pairRecall: { readonly pairs: number; readonly found: number; readonly recallAt10: number };
 }
 
-const normalize = (sentence: string): string => sentence.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+const normalize = (sentence: string): string =>
+  sentence
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, ' ')
+    .trim();
 
 /**
  * Distinct sentences: STS dev first (so its pairs are always indexed), then train,
@@ -75,18 +79,32 @@ function corpus(stsDirectory: string, count: number): string[] {
  * or more whose two sentences are distinct items, search the first (k = 11, its own item left
  * out) and look for the second among the top 10.
  */
-async function pairRecallAt10(searchUrl: string, stsDirectory: string, idOf: ReadonlyMap<string, string>): Promise<E2eBench['pairRecall']> {
+async function pairRecallAt10(
+  searchUrl: string,
+  stsDirectory: string,
+  idOf: ReadonlyMap<string, string>,
+): Promise<E2eBench['pairRecall']> {
   let pairs = 0;
   let found = 0;
   for (const pair of readSts(path.join(stsDirectory, 'sts-dev.csv')).filter((candidate) => candidate.score >= 4)) {
     const query = idOf.get(normalize(pair.first));
     const target = idOf.get(normalize(pair.second));
     if (!query || !target || query === target) continue;
-    const response = await fetch(`${searchUrl}/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ q: pair.first, k: 11 }) });
+    const response = await fetch(`${searchUrl}/search`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ q: pair.first, k: 11 }),
+    });
     if (!response.ok) throw new Error(`search failed (HTTP ${response.status}): ${await response.text()}`);
     const { hits } = (await response.json()) as { hits: { id: string }[] };
     pairs += 1;
-    if (hits.filter((hit) => hit.id !== query).slice(0, 10).some((hit) => hit.id === target)) found += 1;
+    if (
+      hits
+        .filter((hit) => hit.id !== query)
+        .slice(0, 10)
+        .some((hit) => hit.id === target)
+    )
+      found += 1;
   }
   return { pairs, found, recallAt10: pairs > 0 ? found / pairs : 0 };
 }
@@ -102,7 +120,10 @@ export async function benchEndToEnd(stsDirectory: string, count: number): Promis
     await ensureModelPublished(stack.clients.s3, config);
     const sentences = corpus(stsDirectory, count);
     const file = path.join(dir.path, 'items.jsonl');
-    writeFileSync(file, sentences.map((content, i) => JSON.stringify({ id: `s${i}`, group: `g${i % 8}`, content })).join('\n'));
+    writeFileSync(
+      file,
+      sentences.map((content, i) => JSON.stringify({ id: `s${i}`, group: `g${i % 8}`, content })).join('\n'),
+    );
 
     const t0 = performance.now();
     if ((await main(['import', file, '--data-dir', dir.path], silent)) !== 0) throw new Error('import failed');
@@ -111,17 +132,28 @@ export async function benchEndToEnd(stsDirectory: string, count: number): Promis
     const runOut = new PassThrough();
     let runText = '';
     runOut.on('data', (chunk) => (runText += chunk));
-    if ((await main(['run', '--wait', '--json', '--data-dir', dir.path], { ...silent, stdout: runOut })) !== 0) throw new Error(`run failed: ${runText}`);
+    if ((await main(['run', '--wait', '--json', '--data-dir', dir.path], { ...silent, stdout: runOut })) !== 0)
+      throw new Error(`run failed: ${runText}`);
     const t2 = performance.now();
     executionArn = JSON.parse(runText.trim().split('\n').at(-1)!).executionArn;
 
     const progress = summarizeHistory(await readHistory(stack.clients.stepFunctions, executionArn));
-    const stageSeconds = Object.fromEntries(progress.stages.map((stage) => [stage.name, stage.startedAt && stage.endedAt ? (stage.endedAt.getTime() - stage.startedAt.getTime()) / 1000 : 0]));
+    const stageSeconds = Object.fromEntries(
+      progress.stages.map((stage) => [
+        stage.name,
+        stage.startedAt && stage.endedAt ? (stage.endedAt.getTime() - stage.startedAt.getTime()) / 1000 : 0,
+      ]),
+    );
 
     // The self-match check: every item up to 10,000, else an evenly spaced sample of 2,000.
     const loaded = new IndexReader(config.efsRoot).current()!;
-    const embedder = await loadEmbedder(path.join(config.efsRoot, modelDirFor(config.modelName, loaded.meta.model.checksum)));
-    const checked = count <= 10_000 ? sentences.map((_, i) => i) : Array.from({ length: 2000 }, (_, j) => Math.floor((j * count) / 2000));
+    const embedder = await loadEmbedder(
+      path.join(config.efsRoot, modelDirFor(config.modelName, loaded.meta.model.checksum)),
+    );
+    const checked =
+      count <= 10_000
+        ? sentences.map((_, i) => i)
+        : Array.from({ length: 2000 }, (_, j) => Math.floor((j * count) / 2000));
     const vectors = await embedder.embed(checked.map((i) => sentences[i]!));
     let first = 0;
     let tied = 0;

@@ -24,15 +24,26 @@ const embedding = await phase('embedding', () => benchEmbedding(stsDir(), quick)
 const e2e = await phase('end_to_end_10k', () => benchEndToEnd(stsDir(), 10_000));
 const e2e100k = quick ? null : await phase('end_to_end_100k', () => benchEndToEnd(stsDir(), 100_000));
 const search10k = await phase('search_and_merge_10k', () => benchSearch(stsDir(), 10_000));
-const search100k: SearchBench | null = quick ? null : await phase('search_and_merge_100k', () => benchSearch(stsDir(), 100_000));
+const search100k: SearchBench | null = quick
+  ? null
+  : await phase('search_and_merge_100k', () => benchSearch(stsDir(), 100_000));
 
 const round = (value: number): number => Number(value.toFixed(2));
 const results = {
   date: new Date().toISOString(),
   mode: quick ? 'quick' : 'full',
-  machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', memory_gb: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` },
+  machine: {
+    cores: availableParallelism(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memory_gb: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  },
   embed_items_per_s: Math.round(embedding.bestItemsPerSecond),
-  embed_by_batch_size: embedding.byBatchSize.map((row) => ({ batch_size: row.batchSize, items_per_s: Math.round(row.itemsPerSecond) })),
+  embed_by_batch_size: embedding.byBatchSize.map((row) => ({
+    batch_size: row.batchSize,
+    items_per_s: Math.round(row.itemsPerSecond),
+  })),
   sts_dev_spearman_x100: Number(embedding.stsDevSpearman.toFixed(2)),
   article_items_per_s: 1 / ARTICLE_SECONDS_PER_ITEM,
   e2e_items: e2e.items,
@@ -53,18 +64,30 @@ const results = {
   search_p99_ms_10k: round(search10k.p99Ms),
   search_p50_ms_100k: search100k ? round(search100k.p50Ms) : null,
   search_p99_ms_100k: search100k ? round(search100k.p99Ms) : null,
-  search_detail: [search10k, search100k].filter((row): row is SearchBench => row !== null).map((row) => ({
-    vectors: row.vectors,
-    faiss_p50_ms: round(row.faissP50Ms),
-    faiss_p99_ms: round(row.faissP99Ms),
-    embed_p50_ms: round(row.embedP50Ms),
-    hydrate_p50_ms: round(row.hydrateP50Ms),
-    queries_per_s: Math.round(row.queriesPerSecond),
-    load_s: round(row.loadSeconds),
-  })),
+  search_detail: [search10k, search100k]
+    .filter((row): row is SearchBench => row !== null)
+    .map((row) => ({
+      vectors: row.vectors,
+      faiss_p50_ms: round(row.faissP50Ms),
+      faiss_p99_ms: round(row.faissP99Ms),
+      embed_p50_ms: round(row.embedP50Ms),
+      hydrate_p50_ms: round(row.hydrateP50Ms),
+      queries_per_s: Math.round(row.queriesPerSecond),
+      load_s: round(row.loadSeconds),
+    })),
   e2e_100k_items_per_s: e2e100k ? Math.round(e2e100k.itemsPerSecond) : null,
-  e2e_100k_stage_s: e2e100k ? Object.fromEntries(Object.entries(e2e100k.stageSeconds).map(([stage, s]) => [stage, Number(s.toFixed(2))])) : null,
-  e2e_100k_self_match_sample: e2e100k ? { checked: e2e100k.selfMatchChecked, first: e2e100k.selfMatchFirst, tied: e2e100k.selfMatchTied, poison: e2e100k.selfMatchNotIndexed, missed: e2e100k.selfMatchMissed } : null,
+  e2e_100k_stage_s: e2e100k
+    ? Object.fromEntries(Object.entries(e2e100k.stageSeconds).map(([stage, s]) => [stage, Number(s.toFixed(2))]))
+    : null,
+  e2e_100k_self_match_sample: e2e100k
+    ? {
+        checked: e2e100k.selfMatchChecked,
+        first: e2e100k.selfMatchFirst,
+        tied: e2e100k.selfMatchTied,
+        poison: e2e100k.selfMatchNotIndexed,
+        missed: e2e100k.selfMatchMissed,
+      }
+    : null,
   e2e_100k_pair_recall_at_10: e2e100k ? Number(e2e100k.pairRecall.recallAt10.toFixed(4)) : null,
   peak_rss_mb: Math.max(...Object.values(rss)),
   peak_rss_mb_by_phase: rss,
@@ -73,34 +96,68 @@ writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(resu
 
 const rows: [string, string][] = [
   ['article (one Python Lambda, 2020)', `${results.article_items_per_s.toFixed(2)} items/s`],
-  ...embedding.byBatchSize.map((row): [string, string] => [`embed, default model, batch ${row.batchSize}`, `${Math.round(row.itemsPerSecond)} items/s`]),
+  ...embedding.byBatchSize.map((row): [string, string] => [
+    `embed, default model, batch ${row.batchSize}`,
+    `${Math.round(row.itemsPerSecond)} items/s`,
+  ]),
   ['embed speed-up over the article', `${Math.round(embedding.bestItemsPerSecond * ARTICLE_SECONDS_PER_ITEM)}x`],
   ['STS dev Spearman x100', embedding.stsDevSpearman.toFixed(2)],
-  [`end to end, ${e2e.items} items (import + run)`, `${Math.round(e2e.itemsPerSecond)} items/s (${(e2e.itemsPerSecond / embedding.bestItemsPerSecond * 100).toFixed(1)}% of raw embedding)`],
+  [
+    `end to end, ${e2e.items} items (import + run)`,
+    `${Math.round(e2e.itemsPerSecond)} items/s (${((e2e.itemsPerSecond / embedding.bestItemsPerSecond) * 100).toFixed(1)}% of raw embedding)`,
+  ],
   ['  import', `${e2e.importSeconds.toFixed(1)} s`],
   ['  indexer run', `${e2e.runSeconds.toFixed(1)} s`],
   ...Object.entries(e2e.stageSeconds).map(([stage, s]): [string, string] => [`    ${stage}`, `${s.toFixed(1)} s`]),
-  ['  self-match check (label mapping)', `${e2e.selfMatchFirst} of ${e2e.selfMatchChecked} first, ${e2e.selfMatchTied} tied with an identical vector, ${e2e.selfMatchNotIndexed} poison, ${e2e.selfMatchMissed} missed`],
-  ['  recall@10 of the paired sentence (STS dev >= 4)', `${(e2e.pairRecall.recallAt10 * 100).toFixed(1)}% of ${e2e.pairRecall.pairs} pairs, via /search`],
+  [
+    '  self-match check (label mapping)',
+    `${e2e.selfMatchFirst} of ${e2e.selfMatchChecked} first, ${e2e.selfMatchTied} tied with an identical vector, ${e2e.selfMatchNotIndexed} poison, ${e2e.selfMatchMissed} missed`,
+  ],
+  [
+    '  recall@10 of the paired sentence (STS dev >= 4)',
+    `${(e2e.pairRecall.recallAt10 * 100).toFixed(1)}% of ${e2e.pairRecall.pairs} pairs, via /search`,
+  ],
   ['end-to-end speed-up over the article', `${Math.round(e2e.itemsPerSecond * ARTICLE_SECONDS_PER_ITEM)}x`],
   ...(e2e100k
     ? [
-        [`end to end, ${e2e100k.items} items (import + run)`, `${Math.round(e2e100k.itemsPerSecond)} items/s`] as [string, string],
-        ['  import / indexer run', `${e2e100k.importSeconds.toFixed(1)} s / ${e2e100k.runSeconds.toFixed(1)} s`] as [string, string],
-        ...Object.entries(e2e100k.stageSeconds).map(([stage, s]): [string, string] => [`    ${stage}`, `${s.toFixed(1)} s`]),
-        ['  self-match check, sample', `${e2e100k.selfMatchFirst} of ${e2e100k.selfMatchChecked} first, ${e2e100k.selfMatchTied} tied, ${e2e100k.selfMatchNotIndexed} poison, ${e2e100k.selfMatchMissed} missed`] as [string, string],
-        ['  recall@10 of the paired sentence (STS dev >= 4)', `${(e2e100k.pairRecall.recallAt10 * 100).toFixed(1)}% of ${e2e100k.pairRecall.pairs} pairs`] as [string, string],
+        [`end to end, ${e2e100k.items} items (import + run)`, `${Math.round(e2e100k.itemsPerSecond)} items/s`] as [
+          string,
+          string,
+        ],
+        ['  import / indexer run', `${e2e100k.importSeconds.toFixed(1)} s / ${e2e100k.runSeconds.toFixed(1)} s`] as [
+          string,
+          string,
+        ],
+        ...Object.entries(e2e100k.stageSeconds).map(([stage, s]): [string, string] => [
+          `    ${stage}`,
+          `${s.toFixed(1)} s`,
+        ]),
+        [
+          '  self-match check, sample',
+          `${e2e100k.selfMatchFirst} of ${e2e100k.selfMatchChecked} first, ${e2e100k.selfMatchTied} tied, ${e2e100k.selfMatchNotIndexed} poison, ${e2e100k.selfMatchMissed} missed`,
+        ] as [string, string],
+        [
+          '  recall@10 of the paired sentence (STS dev >= 4)',
+          `${(e2e100k.pairRecall.recallAt10 * 100).toFixed(1)}% of ${e2e100k.pairRecall.pairs} pairs`,
+        ] as [string, string],
       ]
     : []),
-  ...[search10k, search100k].filter((row): row is SearchBench => row !== null).flatMap((row): [string, string][] => [
-    [`search, ${row.vectors} vectors (embed + Faiss + hydrate)`, `p50 ${row.p50Ms.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms, ${Math.round(row.queriesPerSecond)} queries/s`],
-    ['  Faiss alone', `p50 ${row.faissP50Ms.toFixed(1)} ms, p99 ${row.faissP99Ms.toFixed(1)} ms`],
-    ['  query embedding / hydration', `p50 ${row.embedP50Ms.toFixed(2)} ms / ${row.hydrateP50Ms.toFixed(2)} ms`],
-    ['  index load', `${row.loadSeconds.toFixed(2)} s`],
-    [`merge stage: 1,000 new items into ${row.vectors} vectors`, `${row.merge1kSeconds.toFixed(2)} s`],
-  ]),
+  ...[search10k, search100k]
+    .filter((row): row is SearchBench => row !== null)
+    .flatMap((row): [string, string][] => [
+      [
+        `search, ${row.vectors} vectors (embed + Faiss + hydrate)`,
+        `p50 ${row.p50Ms.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms, ${Math.round(row.queriesPerSecond)} queries/s`,
+      ],
+      ['  Faiss alone', `p50 ${row.faissP50Ms.toFixed(1)} ms, p99 ${row.faissP99Ms.toFixed(1)} ms`],
+      ['  query embedding / hydration', `p50 ${row.embedP50Ms.toFixed(2)} ms / ${row.hydrateP50Ms.toFixed(2)} ms`],
+      ['  index load', `${row.loadSeconds.toFixed(2)} s`],
+      [`merge stage: 1,000 new items into ${row.vectors} vectors`, `${row.merge1kSeconds.toFixed(2)} s`],
+    ]),
   ...Object.entries(rss).map(([name, mb]): [string, string] => [`peak RSS, ${name.replace(/_/g, ' ')}`, `${mb} MB`]),
 ];
-console.log(`ddb-faiss bench (${results.mode}, ${results.machine.cores} cores, Node ${process.version}, ${embedding.sentences} STS sentences)`);
+console.log(
+  `ddb-faiss bench (${results.mode}, ${results.machine.cores} cores, Node ${process.version}, ${embedding.sentences} STS sentences)`,
+);
 for (const [name, value] of rows) console.log(`  ${name.padEnd(52)}${value}`);
 console.log('written to bench/results.json');

@@ -51,7 +51,9 @@ export async function benchSearch(stsDirectory: string, vectors: number, queries
     const model = await bootstrapModel(context);
     const embedder = await loadEmbedder(path.join(config.efsRoot, model.dir));
     const base = readSts(path.join(stsDirectory, 'sts-train.csv')).flatMap((pair) => [pair.first, pair.second]);
-    const texts = Array.from({ length: vectors }, (_, i) => (i < base.length ? base[i]! : `${base[i % base.length]} (${i})`));
+    const texts = Array.from({ length: vectors }, (_, i) =>
+      i < base.length ? base[i]! : `${base[i % base.length]} (${i})`,
+    );
 
     // Index: embed in chunks, add to a fresh state, publish as a generation.
     const state = IndexState.empty(model.dimensions);
@@ -60,20 +62,38 @@ export async function benchSearch(stsDirectory: string, vectors: number, queries
       const results = await embedder.embed(chunk);
       const flat = new Float32Array(chunk.length * model.dimensions);
       results.forEach((result, i) => result.ok && flat.set(result.vector, i * model.dimensions));
-      state.add(chunk.map((_, i) => ({ group: `g${(start + i) % 16}`, id: `s${start + i}`, version: 1 })), flat);
+      state.add(
+        chunk.map((_, i) => ({ group: `g${(start + i) % 16}`, id: `s${start + i}`, version: 1 })),
+        flat,
+      );
     }
-    new GenerationStore(config.efsRoot).publish(state, { name: model.name, checksum: model.checksum, dimensions: model.dimensions }, 'bench');
+    new GenerationStore(config.efsRoot).publish(
+      state,
+      { name: model.name, checksum: model.checksum, dimensions: model.dimensions },
+      'bench',
+    );
 
     // Items, for hydration.
-    const requests: WriteRequest[] = texts.map((content, i) => ({ PutRequest: { Item: { [config.groupAttribute]: { S: `g${i % 16}` }, [config.idAttribute]: { S: `s${i}` }, [config.contentAttribute]: { S: content } } } }));
+    const requests: WriteRequest[] = texts.map((content, i) => ({
+      PutRequest: {
+        Item: {
+          [config.groupAttribute]: { S: `g${i % 16}` },
+          [config.idAttribute]: { S: `s${i}` },
+          [config.contentAttribute]: { S: content },
+        },
+      },
+    }));
     const written = await batchWriteItems(stack.clients.dynamodb, config.tableName, requests);
-    if (written.failed.length > 0) throw new Error(`DynamoDB refused ${written.failed.length} bench items: ${written.failed[0]!.error}`);
+    if (written.failed.length > 0)
+      throw new Error(`DynamoDB refused ${written.failed.length} bench items: ${written.failed[0]!.error}`);
 
     const reader = new IndexReader(config.efsRoot);
     const l0 = performance.now();
     reader.current();
     const loadSeconds = (performance.now() - l0) / 1000;
-    const questions = readSts(path.join(stsDirectory, 'sts-dev.csv')).map((pair) => pair.first).slice(0, queries);
+    const questions = readSts(path.join(stsDirectory, 'sts-dev.csv'))
+      .map((pair) => pair.first)
+      .slice(0, queries);
     await search(context, reader, { text: questions[0]!, k: 10 }); // warm up
     const totals: number[] = [];
     const faiss: number[] = [];
@@ -91,17 +111,32 @@ export async function benchSearch(stsDirectory: string, vectors: number, queries
     const elapsed = (performance.now() - started) / 1000;
 
     // Merge cost: the real merge stage adds a shard of 1,000 new items to this index.
-    const run = { mode: 'incremental' as const, execution: 'bench-merge', executionArn: 'arn:aws:states:us-east-1:000000000000:execution:bench:bench-merge' };
+    const run = {
+      mode: 'incremental' as const,
+      execution: 'bench-merge',
+      executionArn: 'arn:aws:states:us-east-1:000000000000:execution:bench:bench-merge',
+    };
     await acquireLease(context, run);
-    const fresh = questions.concat(base).slice(0, 1000).map((text, i) => `${text} [new ${i}]`);
+    const fresh = questions
+      .concat(base)
+      .slice(0, 1000)
+      .map((text, i) => `${text} [new ${i}]`);
     const embedded = await embedder.embed(fresh);
     const flat = new Float32Array(fresh.length * model.dimensions);
     embedded.forEach((result, i) => result.ok && flat.set(result.vector, i * model.dimensions));
-    const shard = writeShard(config.efsRoot, run.execution, 1, model.checksum, fresh.map((_, i) => ({ group: 'new', id: `n${i}`, version: 1, kind: 'vector' as const, row: i })), flat);
+    const shard = writeShard(
+      config.efsRoot,
+      run.execution,
+      1,
+      model.checksum,
+      fresh.map((_, i) => ({ group: 'new', id: `n${i}`, version: 1, kind: 'vector' as const, row: i })),
+      flat,
+    );
     const m0 = performance.now();
     const merged = await mergeShards(context, run, model, { batchCount: 1 }, [shard]);
     const merge1kSeconds = (performance.now() - m0) / 1000;
-    if (merged.vectors !== vectors + 1000) throw new Error(`merge produced ${merged.vectors} vectors, expected ${vectors + 1000}`);
+    if (merged.vectors !== vectors + 1000)
+      throw new Error(`merge produced ${merged.vectors} vectors, expected ${vectors + 1000}`);
     return {
       merge1kSeconds,
       vectors,

@@ -91,7 +91,9 @@ export function loadConfig(options: LoadConfigOptions = {}): DdbFaissConfig {
 }
 
 /** Rules across settings: the four item attributes must be four different names. */
-export function crossSettingProblems(config: Pick<DdbFaissConfig, 'groupAttribute' | 'idAttribute' | 'contentAttribute' | 'pendingAttribute'>): string[] {
+export function crossSettingProblems(
+  config: Pick<DdbFaissConfig, 'groupAttribute' | 'idAttribute' | 'contentAttribute' | 'pendingAttribute'>,
+): string[] {
   const attributes = ['groupAttribute', 'idAttribute', 'contentAttribute', 'pendingAttribute'] as const;
   const names = attributes.map((name) => config[name]);
   return attributes.flatMap((name, i) =>
@@ -110,8 +112,17 @@ function readDeployOutputs(dataDir: string): Partial<Record<SettingName, string>
   if (!existsSync(file)) return {};
   const stacks = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
   const outputs = Object.values(stacks)[0] ?? {};
-  const byOutput = { TableName: 'tableName', BucketName: 'bucketName', StateMachineArn: 'stateMachineArn', ApiUrl: 'searchUrl' } as const;
-  return Object.fromEntries(Object.entries(byOutput).filter(([output]) => outputs[output]).map(([output, name]) => [name, outputs[output]]));
+  const byOutput = {
+    TableName: 'tableName',
+    BucketName: 'bucketName',
+    StateMachineArn: 'stateMachineArn',
+    ApiUrl: 'searchUrl',
+  } as const;
+  return Object.fromEntries(
+    Object.entries(byOutput)
+      .filter(([output]) => outputs[output])
+      .map(([output, name]) => [name, outputs[output]]),
+  );
 }
 
 function readConfigFile(file: string, raw: Map<SettingName, RawValue>, problems: string[]): void {

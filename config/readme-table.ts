@@ -18,7 +18,11 @@ export function settingsTable(): string {
     const deployed = (DEPLOYED_SETTINGS as readonly string[]).includes(name) ? code(`-c ${name}=…`) : '';
     return `| ${name} | ${code(`--${row.flag}`)} | ${code(row.env)} | ${shown} | ${deployed} | ${row.doc} |`;
   });
-  return ['| setting | flag | env | default | CDK context | what it is |', '| --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
+  return [
+    '| setting | flag | env | default | CDK context | what it is |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
 }
 
 /** The README with its table replaced by the current one. @throws when the markers are missing */

@@ -58,21 +58,30 @@ const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 const dynamodbName = v.pipe(
   nonEmpty('a DynamoDB name'),
-  v.check((value) => DYNAMODB_NAME.test(value), (issue) => `${quoted(issue.input)} is not a valid DynamoDB name (letters, digits, _ . -)`),
+  v.check(
+    (value) => DYNAMODB_NAME.test(value),
+    (issue) => `${quoted(issue.input)} is not a valid DynamoDB name (letters, digits, _ . -)`,
+  ),
 );
 
 const bucketName = v.pipe(
   nonEmpty('a bucket name'),
-  v.check((value) => BUCKET_NAME.test(value), (issue) => `${quoted(issue.input)} is not a valid S3 bucket name`),
+  v.check(
+    (value) => BUCKET_NAME.test(value),
+    (issue) => `${quoted(issue.input)} is not a valid S3 bucket name`,
+  ),
 );
 
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER, what = `an integer >= ${min}`) =>
   v.pipe(
     text('an integer'),
-    v.check((value) => {
-      const n = Number(value);
-      return value.trim() !== '' && Number.isSafeInteger(n) && n >= min && n <= max;
-    }, (issue) => `must be ${what}, got ${quoted(issue.input)}`),
+    v.check(
+      (value) => {
+        const n = Number(value);
+        return value.trim() !== '' && Number.isSafeInteger(n) && n >= min && n <= max;
+      },
+      (issue) => `must be ${what}, got ${quoted(issue.input)}`,
+    ),
     v.transform(Number),
   );
 
@@ -81,19 +90,31 @@ const port = integer(0, 65_535, 'a port 0..65535');
 const oneOf = <const T extends string>(values: readonly [T, ...T[]]) =>
   v.pipe(
     text(values.map((value) => `"${value}"`).join(' or ')),
-    v.picklist(values, (issue) => `must be ${values.map((value) => `"${value}"`).join(' or ')}, got ${quoted(issue.input)}`),
+    v.picklist(
+      values,
+      (issue) => `must be ${values.map((value) => `"${value}"`).join(' or ')}, got ${quoted(issue.input)}`,
+    ),
   );
 
 const httpUrl = v.pipe(
   text('a URL'),
-  v.check((value) => URL.canParse(value), (issue) => `must be a URL, got ${quoted(issue.input)}`),
-  v.check((value) => ['http:', 'https:'].includes(new URL(value).protocol), (issue) => `must be an http(s) URL, got ${quoted(issue.input)}`),
+  v.check(
+    (value) => URL.canParse(value),
+    (issue) => `must be a URL, got ${quoted(issue.input)}`,
+  ),
+  v.check(
+    (value) => ['http:', 'https:'].includes(new URL(value).protocol),
+    (issue) => `must be an http(s) URL, got ${quoted(issue.input)}`,
+  ),
   v.transform((value) => value.replace(/\/$/, '')),
 );
 
 const duration = v.pipe(
   nonEmpty('a duration'),
-  v.check((value) => isDuration(value), (issue) => `${quoted(issue.input)} is not a duration: use e.g. 30s, 5m, 1h`),
+  v.check(
+    (value) => isDuration(value),
+    (issue) => `${quoted(issue.input)} is not a duration: use e.g. 30s, 5m, 1h`,
+  ),
 );
 
 const anyText = nonEmpty('a string');
@@ -106,38 +127,228 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 
 /** Every setting, in the README's order. */
 export const SETTINGS = {
-  target: setting<Target>({ schema: oneOf(['local', 'aws']), default: 'local', env: 'DDB_FAISS_TARGET', flag: 'target', doc: '`local` (the embedded stack on 127.0.0.1) or `aws` (a deployed stack)' }),
+  target: setting<Target>({
+    schema: oneOf(['local', 'aws']),
+    default: 'local',
+    env: 'DDB_FAISS_TARGET',
+    flag: 'target',
+    doc: '`local` (the embedded stack on 127.0.0.1) or `aws` (a deployed stack)',
+  }),
   region: setting({ schema: anyText, default: 'us-east-1', env: 'AWS_REGION', flag: 'region', doc: 'AWS region' }),
-  dataDir: setting({ schema: anyText, default: './.ddb-faiss', env: 'DDB_FAISS_DATA_DIR', flag: 'data-dir', doc: "the local stack's data (DynamoDB, S3, EFS, executions) and `deploy`'s outputs" }),
-  efsRoot: optional({ schema: anyText, env: 'DDB_FAISS_EFS_ROOT', flag: 'efs-root', defaultDoc: '`<dataDir>/efs`; `/mnt/efs` in Lambda', doc: 'the shared file system root (EFS)' }),
-  tableName: setting({ schema: dynamodbName, default: 'ddb-faiss-items', env: 'DDB_FAISS_TABLE', flag: 'table', doc: 'the DynamoDB table' }),
-  groupAttribute: setting({ schema: dynamodbName, default: 'content_group', env: 'DDB_FAISS_GROUP_ATTRIBUTE', flag: 'group-attribute', doc: 'partition key attribute (S)' }),
-  idAttribute: setting({ schema: dynamodbName, default: 'content_id', env: 'DDB_FAISS_ID_ATTRIBUTE', flag: 'id-attribute', doc: 'sort key attribute (S)' }),
-  contentAttribute: setting({ schema: dynamodbName, default: 'content', env: 'DDB_FAISS_CONTENT_ATTRIBUTE', flag: 'content-attribute', doc: 'the text attribute that is embedded' }),
-  pendingAttribute: setting({ schema: dynamodbName, default: 'faiss_pending', env: 'DDB_FAISS_PENDING_ATTRIBUTE', flag: 'pending-attribute', doc: 'numeric attribute marking items waiting to be indexed; feeds the sparse GSI' }),
-  pendingIndexName: setting({ schema: dynamodbName, default: 'faiss_pending-index', env: 'DDB_FAISS_PENDING_INDEX', flag: 'pending-index', doc: 'the sparse GSI on the pending attribute' }),
-  bucketName: setting({ schema: bucketName, default: 'ddb-faiss-assets', env: 'DDB_FAISS_BUCKET', flag: 'bucket', doc: 'the assets bucket (model bundles)' }),
-  modelPrefix: setting({ schema: anyText, default: 'models/', env: 'DDB_FAISS_MODEL_PREFIX', flag: 'model-prefix', doc: 'key prefix of model bundles in the bucket' }),
-  modelName: setting({ schema: anyText, default: 'default', env: 'DDB_FAISS_MODEL', flag: 'model', doc: 'the active model bundle' }),
-  stateMachineName: setting({ schema: anyText, default: 'ddb-faiss-indexer', env: 'DDB_FAISS_STATE_MACHINE', flag: 'state-machine', doc: "the local indexer state machine's name" }),
-  dynamodbPort: setting({ schema: port, default: 8600, env: 'DDB_FAISS_DYNAMODB_PORT', flag: 'dynamodb-port', doc: 'local DynamoDB port (0 = any free port)' }),
-  s3Port: setting({ schema: port, default: 8601, env: 'DDB_FAISS_S3_PORT', flag: 's3-port', doc: 'local S3 port (0 = any free port)' }),
-  stepFunctionsPort: setting({ schema: port, default: 8602, env: 'DDB_FAISS_SFN_PORT', flag: 'sfn-port', doc: 'local Step Functions port (0 = any free port)' }),
-  httpPort: setting({ schema: port, default: 8603, env: 'DDB_FAISS_HTTP_PORT', flag: 'http-port', doc: 'local HTTP port for search and the monitor (0 = any free port)' }),
-  dynamodbEndpoint: optional({ schema: httpUrl, env: 'DDB_FAISS_DYNAMODB_ENDPOINT', flag: 'dynamodb-endpoint', defaultDoc: 'from the target', doc: 'DynamoDB endpoint override' }),
-  s3Endpoint: optional({ schema: httpUrl, env: 'DDB_FAISS_S3_ENDPOINT', flag: 's3-endpoint', defaultDoc: 'from the target', doc: 'S3 endpoint override' }),
-  stepFunctionsEndpoint: optional({ schema: httpUrl, env: 'DDB_FAISS_SFN_ENDPOINT', flag: 'sfn-endpoint', defaultDoc: 'from the target', doc: 'Step Functions endpoint override' }),
-  batchSize: setting({ schema: integer(1), default: 500, env: 'DDB_FAISS_BATCH_SIZE', flag: 'batch-size', doc: 'items per embed batch' }),
-  maxItemsPerRun: setting({ schema: integer(1), default: 100_000, env: 'DDB_FAISS_MAX_ITEMS_PER_RUN', flag: 'max-items-per-run', doc: 'most items one run indexes; the rest wait for the next run' }),
-  maxConcurrency: setting({ schema: integer(1, 10_000, 'an integer from 1 to 10000'), default: 2, env: 'DDB_FAISS_MAX_CONCURRENCY', flag: 'max-concurrency', doc: 'most embed batches at once (the Map state\'s MaxConcurrency)' }),
-  embedThreads: setting({ schema: integer(0), default: 0, env: 'DDB_FAISS_EMBED_THREADS', flag: 'embed-threads', defaultDoc: '0 (onnxruntime decides)', doc: 'onnxruntime intra-op threads' }),
-  stateMachineArn: optional({ schema: anyText, env: 'DDB_FAISS_STATE_MACHINE_ARN', flag: 'state-machine-arn', defaultDoc: "from `ddb-faiss deploy`'s outputs", doc: "the deployed indexer's ARN (aws target)" }),
-  searchUrl: optional({ schema: httpUrl, env: 'DDB_FAISS_SEARCH_URL', flag: 'search-url', defaultDoc: "from `ddb-faiss deploy`'s outputs", doc: "the deployed search API's base URL (aws target)" }),
-  scheduleEvery: optional({ schema: duration, env: 'DDB_FAISS_SCHEDULE_EVERY', flag: 'schedule-every', defaultDoc: 'unset (no schedule)', doc: '`up` starts an incremental run this often (e.g. `5m`)' }),
-  indexLayout: setting<IndexLayout>({ schema: oneOf(['global', 'per-group']), default: 'global', env: 'DDB_FAISS_INDEX_LAYOUT', flag: 'index-layout', doc: '`global` (one index) or `per-group` (one index per content group)' }),
-  leaseSeconds: setting({ schema: integer(1), default: 1800, env: 'DDB_FAISS_LEASE_SECONDS', flag: 'lease-seconds', defaultDoc: '1800 (twice Lambda\'s 15-minute limit)', doc: 'how long the writer lease lasts without renewal; a live run renews it at every stage and batch, so the expiry is the last resort' }),
-  cacheDir: setting({ schema: anyText, default: (env) => path.join(env['XDG_CACHE_HOME'] ?? path.join(homedir(), '.cache'), 'ddb-faiss'), env: 'DDB_FAISS_CACHE_DIR', flag: 'cache-dir', defaultDoc: '`$XDG_CACHE_HOME/ddb-faiss` or `~/.cache/ddb-faiss`', doc: 'built and fetched model bundles, kept across checkouts' }),
-  stsDir: setting({ schema: anyText, default: path.join(REPO_ROOT, '..', 'shared', 'data', 'stsb'), env: 'DDB_FAISS_STS_DIR', flag: 'sts-dir', defaultDoc: '`../shared/data/stsb` beside the checkout', doc: 'STS Benchmark splits (demo sentences, model quality, bench)' }),
+  dataDir: setting({
+    schema: anyText,
+    default: './.ddb-faiss',
+    env: 'DDB_FAISS_DATA_DIR',
+    flag: 'data-dir',
+    doc: "the local stack's data (DynamoDB, S3, EFS, executions) and `deploy`'s outputs",
+  }),
+  efsRoot: optional({
+    schema: anyText,
+    env: 'DDB_FAISS_EFS_ROOT',
+    flag: 'efs-root',
+    defaultDoc: '`<dataDir>/efs`; `/mnt/efs` in Lambda',
+    doc: 'the shared file system root (EFS)',
+  }),
+  tableName: setting({
+    schema: dynamodbName,
+    default: 'ddb-faiss-items',
+    env: 'DDB_FAISS_TABLE',
+    flag: 'table',
+    doc: 'the DynamoDB table',
+  }),
+  groupAttribute: setting({
+    schema: dynamodbName,
+    default: 'content_group',
+    env: 'DDB_FAISS_GROUP_ATTRIBUTE',
+    flag: 'group-attribute',
+    doc: 'partition key attribute (S)',
+  }),
+  idAttribute: setting({
+    schema: dynamodbName,
+    default: 'content_id',
+    env: 'DDB_FAISS_ID_ATTRIBUTE',
+    flag: 'id-attribute',
+    doc: 'sort key attribute (S)',
+  }),
+  contentAttribute: setting({
+    schema: dynamodbName,
+    default: 'content',
+    env: 'DDB_FAISS_CONTENT_ATTRIBUTE',
+    flag: 'content-attribute',
+    doc: 'the text attribute that is embedded',
+  }),
+  pendingAttribute: setting({
+    schema: dynamodbName,
+    default: 'faiss_pending',
+    env: 'DDB_FAISS_PENDING_ATTRIBUTE',
+    flag: 'pending-attribute',
+    doc: 'numeric attribute marking items waiting to be indexed; feeds the sparse GSI',
+  }),
+  pendingIndexName: setting({
+    schema: dynamodbName,
+    default: 'faiss_pending-index',
+    env: 'DDB_FAISS_PENDING_INDEX',
+    flag: 'pending-index',
+    doc: 'the sparse GSI on the pending attribute',
+  }),
+  bucketName: setting({
+    schema: bucketName,
+    default: 'ddb-faiss-assets',
+    env: 'DDB_FAISS_BUCKET',
+    flag: 'bucket',
+    doc: 'the assets bucket (model bundles)',
+  }),
+  modelPrefix: setting({
+    schema: anyText,
+    default: 'models/',
+    env: 'DDB_FAISS_MODEL_PREFIX',
+    flag: 'model-prefix',
+    doc: 'key prefix of model bundles in the bucket',
+  }),
+  modelName: setting({
+    schema: anyText,
+    default: 'default',
+    env: 'DDB_FAISS_MODEL',
+    flag: 'model',
+    doc: 'the active model bundle',
+  }),
+  stateMachineName: setting({
+    schema: anyText,
+    default: 'ddb-faiss-indexer',
+    env: 'DDB_FAISS_STATE_MACHINE',
+    flag: 'state-machine',
+    doc: "the local indexer state machine's name",
+  }),
+  dynamodbPort: setting({
+    schema: port,
+    default: 8600,
+    env: 'DDB_FAISS_DYNAMODB_PORT',
+    flag: 'dynamodb-port',
+    doc: 'local DynamoDB port (0 = any free port)',
+  }),
+  s3Port: setting({
+    schema: port,
+    default: 8601,
+    env: 'DDB_FAISS_S3_PORT',
+    flag: 's3-port',
+    doc: 'local S3 port (0 = any free port)',
+  }),
+  stepFunctionsPort: setting({
+    schema: port,
+    default: 8602,
+    env: 'DDB_FAISS_SFN_PORT',
+    flag: 'sfn-port',
+    doc: 'local Step Functions port (0 = any free port)',
+  }),
+  httpPort: setting({
+    schema: port,
+    default: 8603,
+    env: 'DDB_FAISS_HTTP_PORT',
+    flag: 'http-port',
+    doc: 'local HTTP port for search and the monitor (0 = any free port)',
+  }),
+  dynamodbEndpoint: optional({
+    schema: httpUrl,
+    env: 'DDB_FAISS_DYNAMODB_ENDPOINT',
+    flag: 'dynamodb-endpoint',
+    defaultDoc: 'from the target',
+    doc: 'DynamoDB endpoint override',
+  }),
+  s3Endpoint: optional({
+    schema: httpUrl,
+    env: 'DDB_FAISS_S3_ENDPOINT',
+    flag: 's3-endpoint',
+    defaultDoc: 'from the target',
+    doc: 'S3 endpoint override',
+  }),
+  stepFunctionsEndpoint: optional({
+    schema: httpUrl,
+    env: 'DDB_FAISS_SFN_ENDPOINT',
+    flag: 'sfn-endpoint',
+    defaultDoc: 'from the target',
+    doc: 'Step Functions endpoint override',
+  }),
+  batchSize: setting({
+    schema: integer(1),
+    default: 500,
+    env: 'DDB_FAISS_BATCH_SIZE',
+    flag: 'batch-size',
+    doc: 'items per embed batch',
+  }),
+  maxItemsPerRun: setting({
+    schema: integer(1),
+    default: 100_000,
+    env: 'DDB_FAISS_MAX_ITEMS_PER_RUN',
+    flag: 'max-items-per-run',
+    doc: 'most items one run indexes; the rest wait for the next run',
+  }),
+  maxConcurrency: setting({
+    schema: integer(1, 10_000, 'an integer from 1 to 10000'),
+    default: 2,
+    env: 'DDB_FAISS_MAX_CONCURRENCY',
+    flag: 'max-concurrency',
+    doc: "most embed batches at once (the Map state's MaxConcurrency)",
+  }),
+  embedThreads: setting({
+    schema: integer(0),
+    default: 0,
+    env: 'DDB_FAISS_EMBED_THREADS',
+    flag: 'embed-threads',
+    defaultDoc: '0 (onnxruntime decides)',
+    doc: 'onnxruntime intra-op threads',
+  }),
+  stateMachineArn: optional({
+    schema: anyText,
+    env: 'DDB_FAISS_STATE_MACHINE_ARN',
+    flag: 'state-machine-arn',
+    defaultDoc: "from `ddb-faiss deploy`'s outputs",
+    doc: "the deployed indexer's ARN (aws target)",
+  }),
+  searchUrl: optional({
+    schema: httpUrl,
+    env: 'DDB_FAISS_SEARCH_URL',
+    flag: 'search-url',
+    defaultDoc: "from `ddb-faiss deploy`'s outputs",
+    doc: "the deployed search API's base URL (aws target)",
+  }),
+  scheduleEvery: optional({
+    schema: duration,
+    env: 'DDB_FAISS_SCHEDULE_EVERY',
+    flag: 'schedule-every',
+    defaultDoc: 'unset (no schedule)',
+    doc: '`up` starts an incremental run this often (e.g. `5m`)',
+  }),
+  indexLayout: setting<IndexLayout>({
+    schema: oneOf(['global', 'per-group']),
+    default: 'global',
+    env: 'DDB_FAISS_INDEX_LAYOUT',
+    flag: 'index-layout',
+    doc: '`global` (one index) or `per-group` (one index per content group)',
+  }),
+  leaseSeconds: setting({
+    schema: integer(1),
+    default: 1800,
+    env: 'DDB_FAISS_LEASE_SECONDS',
+    flag: 'lease-seconds',
+    defaultDoc: "1800 (twice Lambda's 15-minute limit)",
+    doc: 'how long the writer lease lasts without renewal; a live run renews it at every stage and batch, so the expiry is the last resort',
+  }),
+  cacheDir: setting({
+    schema: anyText,
+    default: (env) => path.join(env['XDG_CACHE_HOME'] ?? path.join(homedir(), '.cache'), 'ddb-faiss'),
+    env: 'DDB_FAISS_CACHE_DIR',
+    flag: 'cache-dir',
+    defaultDoc: '`$XDG_CACHE_HOME/ddb-faiss` or `~/.cache/ddb-faiss`',
+    doc: 'built and fetched model bundles, kept across checkouts',
+  }),
+  stsDir: setting({
+    schema: anyText,
+    default: path.join(REPO_ROOT, '..', 'shared', 'data', 'stsb'),
+    env: 'DDB_FAISS_STS_DIR',
+    flag: 'sts-dir',
+    defaultDoc: '`../shared/data/stsb` beside the checkout',
+    doc: 'STS Benchmark splits (demo sentences, model quality, bench)',
+  }),
 } as const satisfies Record<string, Setting<unknown>>;
 
 /** A setting's name. */
@@ -177,14 +388,19 @@ export const DEPLOYED_SETTINGS = [
 /** A setting's default for an environment. */
 export function defaultOf<K extends SettingName>(name: K, env: Environment = {}): DdbFaissConfig[K] {
   const row = SETTINGS[name] as Setting<DdbFaissConfig[K]>;
-  return typeof row.default === 'function' ? (row.default as (env: Environment) => DdbFaissConfig[K])(env) : row.default;
+  return typeof row.default === 'function'
+    ? (row.default as (env: Environment) => DdbFaissConfig[K])(env)
+    : row.default;
 }
 
 /**
  * Parses one raw value of a setting.
  * @returns the typed value, or the problem in the words a user sees
  */
-export function parseSetting<K extends SettingName>(name: K, raw: unknown): { value: DdbFaissConfig[K] } | { problem: string } {
+export function parseSetting<K extends SettingName>(
+  name: K,
+  raw: unknown,
+): { value: DdbFaissConfig[K] } | { problem: string } {
   const result = v.safeParse(SETTINGS[name].schema, raw, { abortPipeEarly: true });
   return result.success ? { value: result.output as DdbFaissConfig[K] } : { problem: result.issues[0].message };
 }

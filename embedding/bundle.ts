@@ -60,7 +60,10 @@ export function bundleChecksum(files: BundleManifest['files']): string {
 }
 
 /** Hashes the bundle's files and writes its manifest (atomically). */
-export async function writeManifest(dir: string, fields: Omit<BundleManifest, 'format' | 'files' | 'checksum'>): Promise<BundleManifest> {
+export async function writeManifest(
+  dir: string,
+  fields: Omit<BundleManifest, 'format' | 'files' | 'checksum'>,
+): Promise<BundleManifest> {
   const files: Record<string, { sha256: string; bytes: number }> = {};
   for (const name of BUNDLE_FILES) {
     const file = path.join(dir, name);
@@ -85,10 +88,13 @@ export function readManifest(dir: string): BundleManifest {
   }
   const problems: string[] = [];
   if (manifest.format !== BUNDLE_FORMAT) problems.push(`format must be "${BUNDLE_FORMAT}"`);
-  if (!Number.isInteger(manifest.dimensions) || manifest.dimensions < 1) problems.push('dimensions must be a positive integer');
-  if (!Number.isInteger(manifest.maxTokens) || manifest.maxTokens < 1) problems.push('maxTokens must be a positive integer');
+  if (!Number.isInteger(manifest.dimensions) || manifest.dimensions < 1)
+    problems.push('dimensions must be a positive integer');
+  if (!Number.isInteger(manifest.maxTokens) || manifest.maxTokens < 1)
+    problems.push('maxTokens must be a positive integer');
   if (!['mean', 'cls', 'none'].includes(manifest.pooling)) problems.push('pooling must be mean, cls or none');
-  if (!Array.isArray(manifest.inputs) || !manifest.inputs.includes('input_ids')) problems.push('inputs must include input_ids');
+  if (!Array.isArray(manifest.inputs) || !manifest.inputs.includes('input_ids'))
+    problems.push('inputs must include input_ids');
   for (const name of BUNDLE_FILES) if (!manifest.files?.[name]) problems.push(`files lacks ${name}`);
   if (problems.length > 0) throw new BundleError(`invalid manifest ${file}: ${problems.join('; ')}`);
   return manifest;
@@ -101,9 +107,13 @@ export async function verifyBundle(dir: string): Promise<BundleManifest> {
     const file = path.join(dir, name);
     if (!existsSync(file)) throw new BundleError(`bundle ${dir} lacks ${name}`);
     const actual = await sha256File(file);
-    if (actual !== expected.sha256) throw new BundleError(`bundle ${dir}: ${name} does not match its manifest (sha256 ${actual}, expected ${expected.sha256})`);
+    if (actual !== expected.sha256)
+      throw new BundleError(
+        `bundle ${dir}: ${name} does not match its manifest (sha256 ${actual}, expected ${expected.sha256})`,
+      );
   }
-  if (bundleChecksum(manifest.files) !== manifest.checksum) throw new BundleError(`bundle ${dir}: manifest checksum does not match its files`);
+  if (bundleChecksum(manifest.files) !== manifest.checksum)
+    throw new BundleError(`bundle ${dir}: manifest checksum does not match its files`);
   return manifest;
 }
 

@@ -94,7 +94,9 @@ export class Embedder {
   private specialIds?: Set<number>;
   private isSpecial(id: number): boolean {
     this.specialIds ??= new Set(
-      ['[SEP]', '</s>', '[CLS]', '<s>'].map((token) => this.tokenizer.token_to_id(token)).filter((value): value is number => typeof value === 'number'),
+      ['[SEP]', '</s>', '[CLS]', '<s>']
+        .map((token) => this.tokenizer.token_to_id(token))
+        .filter((value): value is number => typeof value === 'number'),
     );
     return this.specialIds.has(id);
   }
@@ -116,7 +118,8 @@ export class Embedder {
     for (const input of this.manifest.inputs) {
       if (input === 'input_ids') feeds[input] = new ort.Tensor('int64', ids, dims);
       else if (input === 'attention_mask') feeds[input] = new ort.Tensor('int64', mask, dims);
-      else if (input === 'token_type_ids') feeds[input] = new ort.Tensor('int64', new BigInt64Array(rows * columns), dims);
+      else if (input === 'token_type_ids')
+        feeds[input] = new ort.Tensor('int64', new BigInt64Array(rows * columns), dims);
     }
     const output = (await this.session.run(feeds))[this.manifest.output];
     if (!output) throw new Error(`model has no output "${this.manifest.output}"`);
@@ -125,7 +128,13 @@ export class Embedder {
 }
 
 /** Pools token vectors (or passes sentence vectors through) and L2-normalises. */
-export function pool(data: Float32Array, dims: readonly number[], mask: BigInt64Array, columns: number, manifest: Pick<BundleManifest, 'pooling' | 'normalize'>): Float32Array[] {
+export function pool(
+  data: Float32Array,
+  dims: readonly number[],
+  mask: BigInt64Array,
+  columns: number,
+  manifest: Pick<BundleManifest, 'pooling' | 'normalize'>,
+): Float32Array[] {
   const rows = dims[0]!;
   const width = dims[dims.length - 1]!;
   const vectors: Float32Array[] = [];

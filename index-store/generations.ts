@@ -63,8 +63,12 @@ export class GenerationStore {
   readonly dir: string;
 
   /** @param group the content group whose own index this is (per-group layout); none = the global index */
-  constructor(efsRoot: string, readonly group?: string) {
-    this.dir = group === undefined ? path.join(efsRoot, 'index') : path.join(efsRoot, 'index', 'groups', groupFolder(group));
+  constructor(
+    efsRoot: string,
+    readonly group?: string,
+  ) {
+    this.dir =
+      group === undefined ? path.join(efsRoot, 'index') : path.join(efsRoot, 'index', 'groups', groupFolder(group));
   }
 
   private get currentFile(): string {
@@ -93,7 +97,9 @@ export class GenerationStore {
     const entries = this.entries(pointer);
     const index = faiss.IndexFlatIP.read(path.join(folder, 'index.faiss'));
     if (index.ntotal() !== entries.length || entries.length !== meta.vectors) {
-      throw new IndexCorruptError(`generation ${meta.generation}: ${index.ntotal()} vectors, ${entries.length} entries, meta says ${meta.vectors}`);
+      throw new IndexCorruptError(
+        `generation ${meta.generation}: ${index.ntotal()} vectors, ${entries.length} entries, meta says ${meta.vectors}`,
+      );
     }
     return { state: new IndexState(index, entries), meta };
   }
@@ -105,7 +111,13 @@ export class GenerationStore {
     const folder = `gen-${String(generation).padStart(6, '0')}`;
     const staging = path.join(this.dir, `.staging-${folder}-${randomUUID()}`);
     mkdirSync(staging);
-    const meta: GenerationMeta = { generation, model, vectors: state.size, publishedAt: new Date().toISOString(), publishedBy };
+    const meta: GenerationMeta = {
+      generation,
+      model,
+      vectors: state.size,
+      publishedAt: new Date().toISOString(),
+      publishedBy,
+    };
     const indexFile = path.join(staging, 'index.faiss');
     state.index.write(indexFile);
     fsyncPath(indexFile);

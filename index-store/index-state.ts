@@ -25,7 +25,8 @@ export class IndexState {
     readonly index: faiss.IndexFlatIP,
     readonly entries: IndexEntry[],
   ) {
-    if (index.ntotal() !== entries.length) throw new Error(`index holds ${index.ntotal()} vectors but ${entries.length} entries`);
+    if (index.ntotal() !== entries.length)
+      throw new Error(`index holds ${index.ntotal()} vectors but ${entries.length} entries`);
     entries.forEach((entry, position) => this.positions.set(entryKey(entry), position));
   }
 
@@ -47,7 +48,9 @@ export class IndexState {
 
   /** Removes the vectors of these keys (absent keys are ignored). @returns how many were removed */
   remove(keys: Iterable<string>): number {
-    const labels = [...new Set([...keys].map((key) => this.positions.get(key)).filter((p): p is number => p !== undefined))].sort((a, b) => a - b);
+    const labels = [
+      ...new Set([...keys].map((key) => this.positions.get(key)).filter((p): p is number => p !== undefined)),
+    ].sort((a, b) => a - b);
     if (labels.length === 0) return 0;
     const removed = this.index.removeIds(labels);
     if (removed !== labels.length) throw new Error(`faiss removed ${removed} of ${labels.length} vectors`);
@@ -65,9 +68,11 @@ export class IndexState {
   /** Appends vectors (row-major, `dimensions` floats each) for entries whose keys are not present. */
   add(entries: readonly IndexEntry[], vectors: Float32Array): void {
     const d = this.dimensions;
-    if (vectors.length !== entries.length * d) throw new Error(`expected ${entries.length * d} floats, got ${vectors.length}`);
+    if (vectors.length !== entries.length * d)
+      throw new Error(`expected ${entries.length * d} floats, got ${vectors.length}`);
     for (const entry of entries) {
-      if (this.positions.has(entryKey(entry))) throw new Error(`item ${entry.group}/${entry.id} is already in the index`);
+      if (this.positions.has(entryKey(entry)))
+        throw new Error(`item ${entry.group}/${entry.id} is already in the index`);
     }
     const rowsPerChunk = Math.max(1, Math.floor(ADD_CHUNK_FLOATS / d));
     for (let row = 0; row < entries.length; row += rowsPerChunk) {

@@ -13,36 +13,61 @@ import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { BUNDLE_FILES, type BundleManifest, bundleKeyPrefix, MANIFEST_FILE, modelDirFor, readManifest, verifyBundle } from '../embedding/bundle.ts';
+import {
+  BUNDLE_FILES,
+  type BundleManifest,
+  bundleKeyPrefix,
+  MANIFEST_FILE,
+  modelDirFor,
+  readManifest,
+  verifyBundle,
+} from '../embedding/bundle.ts';
 import { publishDirectory } from '../index-store/atomic-file.ts';
 import type { IndexerContext, ModelDescriptor } from './context.ts';
 
-export async function bootstrapModel({ config, clients }: IndexerContext): Promise<ModelDescriptor & { copied: boolean }> {
+export async function bootstrapModel({
+  config,
+  clients,
+}: IndexerContext): Promise<ModelDescriptor & { copied: boolean }> {
   const prefix = bundleKeyPrefix(config.modelPrefix, config.modelName);
   let manifest: BundleManifest;
   try {
-    const object = await clients.s3.send(new GetObjectCommand({ Bucket: config.bucketName, Key: `${prefix}${MANIFEST_FILE}` }));
+    const object = await clients.s3.send(
+      new GetObjectCommand({ Bucket: config.bucketName, Key: `${prefix}${MANIFEST_FILE}` }),
+    );
     manifest = JSON.parse(await object.Body!.transformToString()) as BundleManifest;
   } catch (error) {
     if (isS3NotFound(error)) {
-      throw new PermanentError(`model "${config.modelName}" is not published in s3://${config.bucketName}/${prefix}: run \`ddb-faiss model publish\``);
+      throw new PermanentError(
+        `model "${config.modelName}" is not published in s3://${config.bucketName}/${prefix}: run \`ddb-faiss model publish\``,
+      );
     }
     throw error;
   }
   const dir = modelDirFor(config.modelName, manifest.checksum);
   const target = path.join(config.efsRoot, dir);
-  const describe = (copied: boolean) => ({ name: manifest.name, checksum: manifest.checksum, dimensions: manifest.dimensions, dir, copied });
-  if (existsSync(path.join(target, MANIFEST_FILE)) && readManifest(target).checksum === manifest.checksum) return describe(false);
+  const describe = (copied: boolean) => ({
+    name: manifest.name,
+    checksum: manifest.checksum,
+    dimensions: manifest.dimensions,
+    dir,
+    copied,
+  });
+  if (existsSync(path.join(target, MANIFEST_FILE)) && readManifest(target).checksum === manifest.checksum)
+    return describe(false);
 
   const staging = path.join(config.efsRoot, 'models', `.staging-${randomUUID()}`);
   mkdirSync(staging, { recursive: true });
   try {
     for (const file of [...BUNDLE_FILES, MANIFEST_FILE]) {
-      const object = await clients.s3.send(new GetObjectCommand({ Bucket: config.bucketName, Key: `${prefix}${file}` }));
+      const object = await clients.s3.send(
+        new GetObjectCommand({ Bucket: config.bucketName, Key: `${prefix}${file}` }),
+      );
       await pipeline(object.Body as Readable, createWriteStream(path.join(staging, file)));
     }
     const copied = await verifyBundle(staging);
-    if (copied.checksum !== manifest.checksum) throw new PermanentError(`model "${config.modelName}" changed while it was being copied; run again`);
+    if (copied.checksum !== manifest.checksum)
+      throw new PermanentError(`model "${config.modelName}" changed while it was being copied; run again`);
     try {
       publishDirectory(staging, target);
     } catch (error) {

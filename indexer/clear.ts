@@ -5,7 +5,12 @@
  * are recorded with their reason and their flag cleared, so they never block the queue.
  * Finally the writer lease is released.
  */
-import { ConditionalCheckFailedException, DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { forEachConcurrently } from '../aws/concurrency.ts';
@@ -27,7 +32,11 @@ export interface ClearResult {
 // Conditional updates in flight at once: each is one small request, so overlap hides latency.
 const CONCURRENCY = 32;
 
-export async function clearFlags(context: IndexerContext, run: RunInfo, merge: Pick<MergeResult, 'clearFile'>): Promise<ClearResult> {
+export async function clearFlags(
+  context: IndexerContext,
+  run: RunInfo,
+  merge: Pick<MergeResult, 'clearFile'>,
+): Promise<ClearResult> {
   const { config, clients } = context;
   await renewLease(context, run);
   const entries = JSON.parse(readFileSync(path.join(config.efsRoot, merge.clearFile), 'utf8')) as ShardEntry[];
@@ -42,20 +51,43 @@ export async function clearFlags(context: IndexerContext, run: RunInfo, merge: P
 
   const clearOne = async (entry: ShardEntry): Promise<void> => {
     if (entry.kind === 'poison') {
-      await clients.dynamodb.send(new PutItemCommand({
-        TableName: config.tableName,
-        Item: poisonRecordItem(config, { group: entry.group, id: entry.id, reason: entry.reason, recordedAt: new Date().toISOString(), execution: run.execution }),
-      }));
+      await clients.dynamodb.send(
+        new PutItemCommand({
+          TableName: config.tableName,
+          Item: poisonRecordItem(config, {
+            group: entry.group,
+            id: entry.id,
+            reason: entry.reason,
+            recordedAt: new Date().toISOString(),
+            execution: run.execution,
+          }),
+        }),
+      );
       poisonRecorded += 1;
     }
     if (entry.version === 0 || entry.kind === 'gone') return; // no flag to clear
     const values = { ':v': { N: String(entry.version) } };
     try {
       if (entry.kind === 'delete') {
-        await clients.dynamodb.send(new DeleteItemCommand({ TableName: config.tableName, Key: keyAttributes(config, entry), ...condition, ExpressionAttributeValues: values }));
+        await clients.dynamodb.send(
+          new DeleteItemCommand({
+            TableName: config.tableName,
+            Key: keyAttributes(config, entry),
+            ...condition,
+            ExpressionAttributeValues: values,
+          }),
+        );
         deleted += 1;
       } else {
-        await clients.dynamodb.send(new UpdateItemCommand({ TableName: config.tableName, Key: keyAttributes(config, entry), UpdateExpression: 'REMOVE #p', ...condition, ExpressionAttributeValues: values }));
+        await clients.dynamodb.send(
+          new UpdateItemCommand({
+            TableName: config.tableName,
+            Key: keyAttributes(config, entry),
+            UpdateExpression: 'REMOVE #p',
+            ...condition,
+            ExpressionAttributeValues: values,
+          }),
+        );
         cleared += 1;
       }
     } catch (error) {

@@ -9,20 +9,41 @@ import { batchGetItems } from '../aws/dynamodb-batch.ts';
 import path from 'node:path';
 import { isEmptyEmbedding, loadEmbedder } from '../embedding/runtime.ts';
 import type { IndexerContext, ModelDescriptor, RunInfo } from './context.ts';
-import { DELETE_MARKER_ATTRIBUTE, keyAttributes, poisonReason, readKey, readVersion, type VersionedKey } from '../table/items.ts';
+import {
+  DELETE_MARKER_ATTRIBUTE,
+  keyAttributes,
+  poisonReason,
+  readKey,
+  readVersion,
+  type VersionedKey,
+} from '../table/items.ts';
 import { entryKey } from '../index-store/index-state.ts';
 import { renewLease } from './lease.ts';
 import { type BatchDescriptor, readBatch, type ShardDescriptor, type ShardEntry, writeShard } from './run-files.ts';
 
-async function fetchItems(context: IndexerContext, keys: readonly VersionedKey[]): Promise<Map<string, Record<string, AttributeValue>>> {
+async function fetchItems(
+  context: IndexerContext,
+  keys: readonly VersionedKey[],
+): Promise<Map<string, Record<string, AttributeValue>>> {
   const { config, clients } = context;
-  const items = await batchGetItems(clients.dynamodb, config.tableName, keys.map((key) => keyAttributes(config, key)), {
-    consistentRead: true,
-    projection: {
-      expression: '#g, #i, #c, #p, #d',
-      names: { '#g': config.groupAttribute, '#i': config.idAttribute, '#c': config.contentAttribute, '#p': config.pendingAttribute, '#d': DELETE_MARKER_ATTRIBUTE },
+  const items = await batchGetItems(
+    clients.dynamodb,
+    config.tableName,
+    keys.map((key) => keyAttributes(config, key)),
+    {
+      consistentRead: true,
+      projection: {
+        expression: '#g, #i, #c, #p, #d',
+        names: {
+          '#g': config.groupAttribute,
+          '#i': config.idAttribute,
+          '#c': config.contentAttribute,
+          '#p': config.pendingAttribute,
+          '#d': DELETE_MARKER_ATTRIBUTE,
+        },
+      },
     },
-  });
+  );
   const found = new Map<string, Record<string, AttributeValue>>();
   for (const item of items) {
     const key = readKey(config, item);
@@ -31,7 +52,12 @@ async function fetchItems(context: IndexerContext, keys: readonly VersionedKey[]
   return found;
 }
 
-export async function embedBatch(context: IndexerContext, run: RunInfo, model: ModelDescriptor, batch: BatchDescriptor): Promise<ShardDescriptor> {
+export async function embedBatch(
+  context: IndexerContext,
+  run: RunInfo,
+  model: ModelDescriptor,
+  batch: BatchDescriptor,
+): Promise<ShardDescriptor> {
   const { config } = context;
   // Every batch renews the writer lease: an embed phase longer than the lease keeps the index.
   await renewLease(context, run);

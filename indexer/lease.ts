@@ -24,7 +24,6 @@ import { LeaseLostError } from './errors.ts';
 import { keyAttributes } from '../table/items.ts';
 import { LEASE_KEY } from '../table/reserved-items.ts';
 
-
 /** Who held the lease before a takeover, and how their execution had ended. */
 export interface PreviousHolder {
   readonly holder: string;
@@ -85,30 +84,42 @@ export async function acquireLease(context: IndexerContext, run: RunInfo, now = 
 export async function renewLease(context: IndexerContext, run: Pick<RunInfo, 'execution'>): Promise<void> {
   const { config, clients } = context;
   try {
-    await clients.dynamodb.send(new UpdateItemCommand({
-      TableName: config.tableName,
-      Key: keyAttributes(config, LEASE_KEY),
-      UpdateExpression: 'SET expiresAt = :until',
-      ConditionExpression: 'holder = :me',
-      ExpressionAttributeValues: { ':until': { N: String(Date.now() + leaseMs(context)) }, ':me': { S: run.execution } },
-    }));
+    await clients.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: config.tableName,
+        Key: keyAttributes(config, LEASE_KEY),
+        UpdateExpression: 'SET expiresAt = :until',
+        ConditionExpression: 'holder = :me',
+        ExpressionAttributeValues: {
+          ':until': { N: String(Date.now() + leaseMs(context)) },
+          ':me': { S: run.execution },
+        },
+      }),
+    );
   } catch (error) {
     if (error instanceof ConditionalCheckFailedException) {
-      throw new LeaseLostError(`execution ${run.execution} no longer holds the writer lease; the index was not changed`);
+      throw new LeaseLostError(
+        `execution ${run.execution} no longer holds the writer lease; the index was not changed`,
+      );
     }
     throw error;
   }
 }
 
 /** Gives the lease back if this run holds it (a run that never took it has nothing to release). */
-export async function releaseLease({ config, clients }: IndexerContext, run: Pick<RunInfo, 'execution'>): Promise<void> {
+export async function releaseLease(
+  { config, clients }: IndexerContext,
+  run: Pick<RunInfo, 'execution'>,
+): Promise<void> {
   try {
-    await clients.dynamodb.send(new DeleteItemCommand({
-      TableName: config.tableName,
-      Key: keyAttributes(config, LEASE_KEY),
-      ConditionExpression: 'holder = :me',
-      ExpressionAttributeValues: { ':me': { S: run.execution } },
-    }));
+    await clients.dynamodb.send(
+      new DeleteItemCommand({
+        TableName: config.tableName,
+        Key: keyAttributes(config, LEASE_KEY),
+        ConditionExpression: 'holder = :me',
+        ExpressionAttributeValues: { ':me': { S: run.execution } },
+      }),
+    );
   } catch (error) {
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
   }
@@ -131,19 +142,26 @@ const stillHeldBy = (lease: HeldLease): LeaseCondition => ({
 });
 
 /** Writes the lease for this run if the condition holds. @returns whether it was written */
-async function putLease({ config, clients }: IndexerContext, run: RunInfo, until: number, condition: LeaseCondition): Promise<boolean> {
+async function putLease(
+  { config, clients }: IndexerContext,
+  run: RunInfo,
+  until: number,
+  condition: LeaseCondition,
+): Promise<boolean> {
   try {
-    await clients.dynamodb.send(new PutItemCommand({
-      TableName: config.tableName,
-      Item: {
-        ...keyAttributes(config, LEASE_KEY),
-        holder: { S: run.execution },
-        holderArn: { S: run.executionArn },
-        expiresAt: { N: String(until) },
-      },
-      ConditionExpression: condition.expression,
-      ExpressionAttributeValues: condition.values,
-    }));
+    await clients.dynamodb.send(
+      new PutItemCommand({
+        TableName: config.tableName,
+        Item: {
+          ...keyAttributes(config, LEASE_KEY),
+          holder: { S: run.execution },
+          holderArn: { S: run.executionArn },
+          expiresAt: { N: String(until) },
+        },
+        ConditionExpression: condition.expression,
+        ExpressionAttributeValues: condition.values,
+      }),
+    );
     return true;
   } catch (error) {
     if (error instanceof ConditionalCheckFailedException) return false;
@@ -152,9 +170,15 @@ async function putLease({ config, clients }: IndexerContext, run: RunInfo, until
 }
 
 async function readLease({ config, clients }: IndexerContext): Promise<HeldLease | undefined> {
-  const { Item: item } = await clients.dynamodb.send(new GetItemCommand({ TableName: config.tableName, Key: keyAttributes(config, LEASE_KEY), ConsistentRead: true }));
+  const { Item: item } = await clients.dynamodb.send(
+    new GetItemCommand({ TableName: config.tableName, Key: keyAttributes(config, LEASE_KEY), ConsistentRead: true }),
+  );
   if (!item) return undefined;
-  return { holder: item['holder']?.S ?? 'unknown', holderArn: item['holderArn']?.S, expiresAt: Number(item['expiresAt']?.N ?? 0) };
+  return {
+    holder: item['holder']?.S ?? 'unknown',
+    holderArn: item['holderArn']?.S,
+    expiresAt: Number(item['expiresAt']?.N ?? 0),
+  };
 }
 
 /**
@@ -169,7 +193,8 @@ interface HolderStatus {
 }
 
 async function holderStatus({ clients }: IndexerContext, executionArn: string | undefined): Promise<HolderStatus> {
-  if (!executionArn) return { state: 'unknown', status: 'UNKNOWN (the lease does not name the holder\'s execution ARN)' };
+  if (!executionArn)
+    return { state: 'unknown', status: "UNKNOWN (the lease does not name the holder's execution ARN)" };
   try {
     const { status } = await clients.stepFunctions.send(new DescribeExecutionCommand({ executionArn }));
     if (!status) return { state: 'unknown', status: 'UNKNOWN (no status)' };

@@ -6,7 +6,12 @@
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import path from 'node:path';
-import { type CurrentPointer, type GenerationMeta, GenerationStore, indexedGroups } from '../index-store/generations.ts';
+import {
+  type CurrentPointer,
+  type GenerationMeta,
+  GenerationStore,
+  indexedGroups,
+} from '../index-store/generations.ts';
 import { entryKey, type IndexEntry, IndexState } from '../index-store/index-state.ts';
 import { writeFileAtomic } from '../index-store/atomic-file.ts';
 import type { IndexerContext, ModelDescriptor, RunInfo } from './context.ts';
@@ -53,7 +58,11 @@ export function latestPerItem<T extends MergeItem>(items: readonly T[]): T[] {
  * What folding these entries (one per item) into an index that held `held` changes. A rebuild
  * (backfill) starts from nothing, so every key held before and not given a vector again is removed.
  */
-export function countChange(held: { has(key: string): boolean; readonly size: number }, entries: readonly ShardEntry[], rebuild: boolean): IndexChange {
+export function countChange(
+  held: { has(key: string): boolean; readonly size: number },
+  entries: readonly ShardEntry[],
+  rebuild: boolean,
+): IndexChange {
   let added = 0;
   let replaced = 0;
   let removed = 0;
@@ -81,7 +90,9 @@ export async function mergeShards(
   const failed = shards.filter((shard): shard is FailedBatch => shard.failed === true);
   const done = shards.filter((shard): shard is ShardDescriptor => shard.failed !== true);
   if (done.length === 0) {
-    throw new PermanentError(`all ${plan.batchCount} batches failed; first: ${failed[0]?.error ?? 'unknown'}: ${failed[0]?.cause ?? ''}`);
+    throw new PermanentError(
+      `all ${plan.batchCount} batches failed; first: ${failed[0]?.error ?? 'unknown'}: ${failed[0]?.cause ?? ''}`,
+    );
   }
 
   // Which index each shard entry belongs to: the global one, or its group's own.
@@ -95,9 +106,13 @@ export async function mergeShards(
   };
   for (const descriptor of done) {
     const shard = readShard(config.efsRoot, descriptor);
-    if (shard.model !== model.checksum) throw new PermanentError(`shard ${descriptor.file} was embedded by another model`);
+    if (shard.model !== model.checksum)
+      throw new PermanentError(`shard ${descriptor.file} was embedded by another model`);
     for (const entry of shard.entries) {
-      const vector = entry.kind === 'vector' ? shard.vectors.subarray(entry.row * model.dimensions, (entry.row + 1) * model.dimensions) : undefined;
+      const vector =
+        entry.kind === 'vector'
+          ? shard.vectors.subarray(entry.row * model.dimensions, (entry.row + 1) * model.dimensions)
+          : undefined;
       scopeOf(entry.group).push(vector ? { entry, vector } : { entry });
     }
   }
@@ -125,8 +140,15 @@ export async function mergeShards(
     const fresh = items.filter((item): item is Required<MergeItem> => item.vector !== undefined);
     const vectors = new Float32Array(fresh.length * model.dimensions);
     fresh.forEach((item, i) => vectors.set(item.vector, i * model.dimensions));
-    state.add(fresh.map(({ entry }): IndexEntry => ({ group: entry.group, id: entry.id, version: entry.version })), vectors);
-    const meta = store.publish(state, { name: model.name, checksum: model.checksum, dimensions: model.dimensions }, run.execution);
+    state.add(
+      fresh.map(({ entry }): IndexEntry => ({ group: entry.group, id: entry.id, version: entry.version })),
+      vectors,
+    );
+    const meta = store.publish(
+      state,
+      { name: model.name, checksum: model.checksum, dimensions: model.dimensions },
+      run.execution,
+    );
     if (!published || meta.generation > published.generation) published = meta;
     change.added += scopeChange.added;
     change.replaced += scopeChange.replaced;
@@ -151,10 +173,17 @@ export async function mergeShards(
 }
 
 /** Loads the current generation, refusing one built by another model (only a backfill may switch). */
-function loadSameModel(store: GenerationStore, current: CurrentPointer, model: ModelDescriptor, group: string | undefined): IndexState {
+function loadSameModel(
+  store: GenerationStore,
+  current: CurrentPointer,
+  model: ModelDescriptor,
+  group: string | undefined,
+): IndexState {
   const loaded = store.load(current);
   if (loaded.meta.model.checksum !== model.checksum) {
-    throw new ModelMismatchError(`the index${group === undefined ? '' : ` of group "${group}"`} was built by model ${loaded.meta.model.name} (${loaded.meta.model.checksum.slice(0, 12)}), this run uses ${model.name} (${model.checksum.slice(0, 12)}): start a backfill to switch models`);
+    throw new ModelMismatchError(
+      `the index${group === undefined ? '' : ` of group "${group}"`} was built by model ${loaded.meta.model.name} (${loaded.meta.model.checksum.slice(0, 12)}), this run uses ${model.name} (${model.checksum.slice(0, 12)}): start a backfill to switch models`,
+    );
   }
   return loaded.state;
 }
@@ -166,13 +195,20 @@ function indexStatusOf(efsRoot: string, perGroup: boolean, latest: GenerationMet
     const store = new GenerationStore(efsRoot, group);
     return store.meta(store.current()!);
   });
-  return { ...latest, layout: 'per-group', groups: groups.filter((meta) => meta.vectors > 0).length, vectors: groups.reduce((sum, meta) => sum + meta.vectors, 0) };
+  return {
+    ...latest,
+    layout: 'per-group',
+    groups: groups.filter((meta) => meta.vectors > 0).length,
+    vectors: groups.reduce((sum, meta) => sum + meta.vectors, 0),
+  };
 }
 
 /** Mirrors the current generation into the table, where `ddb-faiss status` reads it from anywhere. */
 async function recordIndexStatus({ config, clients }: IndexerContext, meta: IndexStatusRecord): Promise<void> {
-  await clients.dynamodb.send(new PutItemCommand({
-    TableName: config.tableName,
-    Item: indexStatusItem(config, meta),
-  }));
+  await clients.dynamodb.send(
+    new PutItemCommand({
+      TableName: config.tableName,
+      Item: indexStatusItem(config, meta),
+    }),
+  );
 }

@@ -51,16 +51,22 @@ export async function planRun(context: IndexerContext, run: RunInfo): Promise<Pl
   const scanSegment = async (segment: number): Promise<void> => {
     let startKey: Record<string, AttributeValue> | undefined;
     do {
-      const page = await clients.dynamodb.send(new ScanCommand({
-        TableName: config.tableName,
-        ...(backfill ? {} : { IndexName: config.pendingIndexName }),
-        ProjectionExpression: '#g, #i, #p',
-        ExpressionAttributeNames: { '#g': config.groupAttribute, '#i': config.idAttribute, '#p': config.pendingAttribute },
-        Segment: segment,
-        TotalSegments: SEGMENTS,
-        Limit: PAGE_SIZE,
-        ExclusiveStartKey: startKey,
-      }));
+      const page = await clients.dynamodb.send(
+        new ScanCommand({
+          TableName: config.tableName,
+          ...(backfill ? {} : { IndexName: config.pendingIndexName }),
+          ProjectionExpression: '#g, #i, #p',
+          ExpressionAttributeNames: {
+            '#g': config.groupAttribute,
+            '#i': config.idAttribute,
+            '#p': config.pendingAttribute,
+          },
+          Segment: segment,
+          TotalSegments: SEGMENTS,
+          Limit: PAGE_SIZE,
+          ExclusiveStartKey: startKey,
+        }),
+      );
       for (const item of page.Items ?? []) {
         const key = readKey(config, item);
         if (!key || isReservedKey(key)) continue;
@@ -81,6 +87,9 @@ export async function planRun(context: IndexerContext, run: RunInfo): Promise<Pl
   cut(true);
 
   if (batches.length === 0) await releaseLease(context, run);
-  const oldest = Number.isFinite(oldestToken) && !backfill ? { oldestPendingAgeSeconds: Math.max(0, Math.round((Date.now() - oldestToken / 1000) / 1000)) } : {};
+  const oldest =
+    Number.isFinite(oldestToken) && !backfill
+      ? { oldestPendingAgeSeconds: Math.max(0, Math.round((Date.now() - oldestToken / 1000) / 1000)) }
+      : {};
   return { batchCount: batches.length, itemCount: taken, batches, capped, ...oldest };
 }

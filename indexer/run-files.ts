@@ -41,7 +41,12 @@ export interface FailedBatch {
 
 export const runDir = (execution: string): string => path.join('runs', execution.replace(/[^A-Za-z0-9_-]/g, '_'));
 
-export function writeBatch(efsRoot: string, execution: string, batch: number, keys: readonly VersionedKey[]): BatchDescriptor {
+export function writeBatch(
+  efsRoot: string,
+  execution: string,
+  batch: number,
+  keys: readonly VersionedKey[],
+): BatchDescriptor {
   const file = path.join(runDir(execution), 'batches', `${String(batch).padStart(5, '0')}.json`);
   writeFileAtomic(path.join(efsRoot, file), JSON.stringify(keys.map((key) => [key.group, key.id, key.version])));
   return { batch, file, items: keys.length };
@@ -53,16 +58,38 @@ export function readBatch(efsRoot: string, descriptor: Pick<BatchDescriptor, 'fi
 }
 
 /** Writes a shard: `<name>.json` (entries, model) then `<name>.f32` (vectors), the JSON last. */
-export function writeShard(efsRoot: string, execution: string, batch: number, model: string, entries: readonly ShardEntry[], vectors: Float32Array): ShardDescriptor {
+export function writeShard(
+  efsRoot: string,
+  execution: string,
+  batch: number,
+  model: string,
+  entries: readonly ShardEntry[],
+  vectors: Float32Array,
+): ShardDescriptor {
   const base = path.join(runDir(execution), 'shards', String(batch).padStart(5, '0'));
-  writeFileAtomic(path.join(efsRoot, `${base}.f32`), new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
+  writeFileAtomic(
+    path.join(efsRoot, `${base}.f32`),
+    new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength),
+  );
   writeFileAtomic(path.join(efsRoot, `${base}.json`), JSON.stringify({ model, entries }));
   const count = (kind: ShardEntry['kind']): number => entries.filter((entry) => entry.kind === kind).length;
-  return { batch, file: `${base}.json`, vectors: count('vector'), deletes: count('delete') + count('gone'), poison: count('poison') };
+  return {
+    batch,
+    file: `${base}.json`,
+    vectors: count('vector'),
+    deletes: count('delete') + count('gone'),
+    poison: count('poison'),
+  };
 }
 
-export function readShard(efsRoot: string, descriptor: Pick<ShardDescriptor, 'file'>): { model: string; entries: ShardEntry[]; vectors: Float32Array } {
-  const { model, entries } = JSON.parse(readFileSync(path.join(efsRoot, descriptor.file), 'utf8')) as { model: string; entries: ShardEntry[] };
+export function readShard(
+  efsRoot: string,
+  descriptor: Pick<ShardDescriptor, 'file'>,
+): { model: string; entries: ShardEntry[]; vectors: Float32Array } {
+  const { model, entries } = JSON.parse(readFileSync(path.join(efsRoot, descriptor.file), 'utf8')) as {
+    model: string;
+    entries: ShardEntry[];
+  };
   const raw = readFileSync(path.join(efsRoot, descriptor.file.replace(/\.json$/, '.f32')));
   const vectors = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
   return { model, entries, vectors };

@@ -25,8 +25,12 @@ export function bundleLambdas(): { file: string; bytes: number } {
     metafile: true,
     logLevel: 'warning',
     // Some bundled CommonJS packages call require(); ESM output needs it defined.
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+    },
   });
-  const output = result.metafile.outputs[path.relative(process.cwd(), LAMBDA_BUNDLE)] ?? Object.values(result.metafile.outputs).find((entry) => entry.entryPoint);
+  const output =
+    result.metafile.outputs[path.relative(process.cwd(), LAMBDA_BUNDLE)] ??
+    Object.values(result.metafile.outputs).find((entry) => entry.entryPoint);
   return { file: LAMBDA_BUNDLE, bytes: output?.bytes ?? 0 };
 }

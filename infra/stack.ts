@@ -83,7 +83,9 @@ const FUNCTIONS: Record<IndexerTask | 'search', { memory: number; timeout: Durat
 /** An EFS mount granted ClientMount only (lambda.FileSystem's constructor is protected). */
 class ReadOnlyFileSystem extends lambda.FileSystem {
   static of(mount: lambda.FileSystem): lambda.FileSystem {
-    const policies = (mount.config.policies ?? []).filter((policy) => !policy.actions.includes('elasticfilesystem:ClientWrite'));
+    const policies = (mount.config.policies ?? []).filter(
+      (policy) => !policy.actions.includes('elasticfilesystem:ClientWrite'),
+    );
     return new ReadOnlyFileSystem({ ...mount.config, policies });
   }
 }
@@ -112,8 +114,16 @@ export class DdbFaissStack extends Stack {
         DynamoDB: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },
       },
     });
-    const lambdaSecurityGroup = new ec2.SecurityGroup(this, 'FunctionsSecurityGroup', { vpc, description: 'ddb-faiss functions', allowAllOutbound: true });
-    const fileSystemSecurityGroup = new ec2.SecurityGroup(this, 'FileSystemSecurityGroup', { vpc, description: 'ddb-faiss EFS: NFS from the functions only', allowAllOutbound: false });
+    const lambdaSecurityGroup = new ec2.SecurityGroup(this, 'FunctionsSecurityGroup', {
+      vpc,
+      description: 'ddb-faiss functions',
+      allowAllOutbound: true,
+    });
+    const fileSystemSecurityGroup = new ec2.SecurityGroup(this, 'FileSystemSecurityGroup', {
+      vpc,
+      description: 'ddb-faiss EFS: NFS from the functions only',
+      allowAllOutbound: false,
+    });
     fileSystemSecurityGroup.addIngressRule(lambdaSecurityGroup, ec2.Port.tcp(2049), 'NFS from ddb-faiss functions');
 
     this.fileSystem = new efs.FileSystem(this, 'FileSystem', {
@@ -128,11 +138,13 @@ export class DdbFaissStack extends Stack {
       // mounting (read) only, so writes need the function's own ClientWrite grant: the search
       // and clear functions mount read-only.
       fileSystemPolicy: new iam.PolicyDocument({
-        statements: [new iam.PolicyStatement({
-          actions: ['elasticfilesystem:ClientMount'],
-          principals: [new iam.AnyPrincipal()],
-          conditions: { Bool: { 'elasticfilesystem:AccessedViaMountTarget': 'true' } },
-        })],
+        statements: [
+          new iam.PolicyStatement({
+            actions: ['elasticfilesystem:ClientMount'],
+            principals: [new iam.AnyPrincipal()],
+            conditions: { Bool: { 'elasticfilesystem:AccessedViaMountTarget': 'true' } },
+          }),
+        ],
       }),
     });
     const accessPoint = this.fileSystem.addAccessPoint('AccessPoint', {
@@ -173,14 +185,15 @@ export class DdbFaissStack extends Stack {
     const readOnly = ReadOnlyFileSystem.of(readWrite);
     const functions: Record<string, lambda.DockerImageFunction> = {};
     for (const [name, spec] of Object.entries(FUNCTIONS)) {
-      const network = spec.efs === 'none'
-        ? {}
-        : {
-            vpc,
-            vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-            securityGroups: [lambdaSecurityGroup],
-            filesystem: spec.efs === 'read-write' ? readWrite : readOnly,
-          };
+      const network =
+        spec.efs === 'none'
+          ? {}
+          : {
+              vpc,
+              vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+              securityGroups: [lambdaSecurityGroup],
+              filesystem: spec.efs === 'read-write' ? readWrite : readOnly,
+            };
       functions[name] = new lambda.DockerImageFunction(this, `${name[0]!.toUpperCase()}${name.slice(1)}Function`, {
         functionName: functionNameOf(this.stackName, name as keyof typeof FUNCTIONS),
         code: image(name),
@@ -190,47 +203,81 @@ export class DdbFaissStack extends Stack {
         ...network,
         environment,
         tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
-        logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+        logGroup: new logs.LogGroup(this, `${name}Logs`, {
+          retention: logs.RetentionDays.ONE_MONTH,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
       });
     }
     this.functions = functions;
     this.grantExactly(functions, config);
 
-    const stateMachineLogs = new logs.LogGroup(this, 'IndexerLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const stateMachineLogs = new logs.LogGroup(this, 'IndexerLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     // The definition keeps its placeholders; CloudFormation substitutes the functions' ARNs.
-    const placeholders = Object.fromEntries(INDEXER_TASK_NAMES.map((task) => [task, `\${${placeholderOf(task)}}`])) as Record<IndexerTask, string>;
+    const placeholders = Object.fromEntries(
+      INDEXER_TASK_NAMES.map((task) => [task, `\${${placeholderOf(task)}}`]),
+    ) as Record<IndexerTask, string>;
     this.stateMachine = new sfn.StateMachine(this, 'Indexer', {
       stateMachineName: `${this.stackName}-indexer`,
-      definitionBody: sfn.DefinitionBody.fromString(renderIndexerDefinition({ functionArns: placeholders, maxConcurrency: config.maxConcurrency })),
-      definitionSubstitutions: Object.fromEntries(INDEXER_TASK_NAMES.map((task) => [placeholderOf(task), functions[task]!.functionArn])),
+      definitionBody: sfn.DefinitionBody.fromString(
+        renderIndexerDefinition({ functionArns: placeholders, maxConcurrency: config.maxConcurrency }),
+      ),
+      definitionSubstitutions: Object.fromEntries(
+        INDEXER_TASK_NAMES.map((task) => [placeholderOf(task), functions[task]!.functionArn]),
+      ),
       stateMachineType: sfn.StateMachineType.STANDARD,
       logs: { destination: stateMachineLogs, level: sfn.LogLevel.ERROR, includeExecutionData: false },
       tracingEnabled: props.tracing ?? false,
     });
     for (const task of INDEXER_TASK_NAMES) functions[task]!.grantInvoke(this.stateMachine);
     // A Distributed Map starts child executions of its own state machine.
-    this.stateMachine.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['states:StartExecution', 'states:DescribeExecution', 'states:StopExecution'],
-      resources: [
-        this.formatArn({ service: 'states', resource: 'stateMachine', resourceName: `${this.stackName}-indexer`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
-        this.formatArn({ service: 'states', resource: 'execution', resourceName: `${this.stackName}-indexer:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
-      ],
-    }));
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:StartExecution', 'states:DescribeExecution', 'states:StopExecution'],
+        resources: [
+          this.formatArn({
+            service: 'states',
+            resource: 'stateMachine',
+            resourceName: `${this.stackName}-indexer`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+          this.formatArn({
+            service: 'states',
+            resource: 'execution',
+            resourceName: `${this.stackName}-indexer:*`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+    );
 
     const minutes = props.scheduleMinutes ?? 15;
     if (minutes > 0) {
       new Schedule(this, 'IndexerSchedule', {
         schedule: ScheduleExpression.rate(Duration.minutes(minutes)),
         description: 'ddb-faiss incremental indexer runs',
-        target: new StepFunctionsStartExecution(this.stateMachine, { input: ScheduleTargetInput.fromObject({ mode: 'incremental' }) }),
+        target: new StepFunctionsStartExecution(this.stateMachine, {
+          input: ScheduleTargetInput.fromObject({ mode: 'incremental' }),
+        }),
       });
     }
 
     this.api = new HttpApi(this, 'SearchApi', {
       apiName: `${this.stackName}-search`,
-      corsPreflight: { allowOrigins: ['*'], allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST], allowHeaders: ['content-type'] },
+      corsPreflight: {
+        allowOrigins: ['*'],
+        allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST],
+        allowHeaders: ['content-type'],
+      },
     });
-    this.api.addRoutes({ path: '/search', methods: [HttpMethod.GET, HttpMethod.POST], integration: new HttpLambdaIntegration('SearchIntegration', functions['search']!) });
+    this.api.addRoutes({
+      path: '/search',
+      methods: [HttpMethod.GET, HttpMethod.POST],
+      integration: new HttpLambdaIntegration('SearchIntegration', functions['search']!),
+    });
 
     this.addDashboardAndAlarms(functions, minutes);
 
@@ -266,17 +313,32 @@ export class DdbFaissStack extends Stack {
   private grantExactly(functions: Record<string, lambda.DockerImageFunction>, config: DeployedSettings): void {
     const table = this.table.tableArn;
     const reservedOnly = { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [RESERVED_GROUP] } };
-    const grant = (name: keyof typeof FUNCTIONS, actions: string[], resources: string[], conditions?: Record<string, unknown>): void => {
-      functions[name]!.addToRolePolicy(new iam.PolicyStatement({ actions, resources, ...(conditions ? { conditions } : {}) }));
+    const grant = (
+      name: keyof typeof FUNCTIONS,
+      actions: string[],
+      resources: string[],
+      conditions?: Record<string, unknown>,
+    ): void => {
+      functions[name]!.addToRolePolicy(
+        new iam.PolicyStatement({ actions, resources, ...(conditions ? { conditions } : {}) }),
+      );
     };
-    const reserved = (name: keyof typeof FUNCTIONS, actions: string[]): void => grant(name, actions, [table], reservedOnly);
-    const indexerExecutions = this.formatArn({ service: 'states', resource: 'execution', resourceName: `${this.stackName}-indexer:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const reserved = (name: keyof typeof FUNCTIONS, actions: string[]): void =>
+      grant(name, actions, [table], reservedOnly);
+    const indexerExecutions = this.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${this.stackName}-indexer:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
 
     reserved('lease', ['dynamodb:GetItem', 'dynamodb:PutItem']);
     grant('lease', ['states:DescribeExecution'], [indexerExecutions]); // is the holder still running?
     grant('bootstrap', ['s3:GetObject'], [this.bucket.arnForObjects(`${config.modelPrefix}*`)]);
     // Listing lets a missing model answer NoSuchKey ("publish the model") rather than AccessDenied.
-    grant('bootstrap', ['s3:ListBucket'], [this.bucket.bucketArn], { StringLike: { 's3:prefix': [`${config.modelPrefix}*`] } });
+    grant('bootstrap', ['s3:ListBucket'], [this.bucket.bucketArn], {
+      StringLike: { 's3:prefix': [`${config.modelPrefix}*`] },
+    });
     grant('plan', ['dynamodb:Scan'], [table, `${table}/index/${config.pendingIndexName}`]);
     reserved('plan', ['dynamodb:UpdateItem', 'dynamodb:DeleteItem']); // renew; release when nothing is pending
     grant('embed', ['dynamodb:BatchGetItem'], [table]);
@@ -290,13 +352,37 @@ export class DdbFaissStack extends Stack {
 
   private addDashboardAndAlarms(functions: Record<string, lambda.DockerImageFunction>, scheduleMinutes: number): void {
     const namespace = 'ddb-faiss';
-    const pending = new cloudwatch.Metric({ namespace, metricName: 'PendingItems', statistic: 'Maximum', period: Duration.minutes(5) });
-    const backlogAge = new cloudwatch.Metric({ namespace, metricName: 'OldestPendingAgeSeconds', statistic: 'Maximum', period: Duration.minutes(5) });
+    const pending = new cloudwatch.Metric({
+      namespace,
+      metricName: 'PendingItems',
+      statistic: 'Maximum',
+      period: Duration.minutes(5),
+    });
+    const backlogAge = new cloudwatch.Metric({
+      namespace,
+      metricName: 'OldestPendingAgeSeconds',
+      statistic: 'Maximum',
+      period: Duration.minutes(5),
+    });
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `${this.stackName}-ddb-faiss` });
     dashboard.addWidgets(
-      new cloudwatch.GraphWidget({ title: 'Executions', left: [this.stateMachine.metricStarted(), this.stateMachine.metricSucceeded(), this.stateMachine.metricFailed(), this.stateMachine.metricAborted()] }),
-      new cloudwatch.GraphWidget({ title: 'Stage durations (p90)', left: Object.entries(functions).map(([name, fn]) => fn.metricDuration({ statistic: 'p90', label: name })) }),
-      new cloudwatch.GraphWidget({ title: 'Stage failures', left: Object.entries(functions).map(([name, fn]) => fn.metricErrors({ label: name })) }),
+      new cloudwatch.GraphWidget({
+        title: 'Executions',
+        left: [
+          this.stateMachine.metricStarted(),
+          this.stateMachine.metricSucceeded(),
+          this.stateMachine.metricFailed(),
+          this.stateMachine.metricAborted(),
+        ],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Stage durations (p90)',
+        left: Object.entries(functions).map(([name, fn]) => fn.metricDuration({ statistic: 'p90', label: name })),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Stage failures',
+        left: Object.entries(functions).map(([name, fn]) => fn.metricErrors({ label: name })),
+      }),
       new cloudwatch.GraphWidget({ title: 'Pending backlog', left: [pending], right: [backlogAge] }),
     );
     new cloudwatch.Alarm(this, 'FailedExecutionsAlarm', {
@@ -321,8 +407,10 @@ export class DdbFaissStack extends Stack {
 /** Collects every invalid property. */
 export function validateProps(props: DdbFaissStackProps): string[] {
   const problems: string[] = [];
-  if (props.scheduleMinutes !== undefined && (!Number.isInteger(props.scheduleMinutes) || props.scheduleMinutes < 0)) problems.push(`scheduleMinutes must be a whole number >= 0 (0 = off), got ${props.scheduleMinutes}`);
+  if (props.scheduleMinutes !== undefined && (!Number.isInteger(props.scheduleMinutes) || props.scheduleMinutes < 0))
+    problems.push(`scheduleMinutes must be a whole number >= 0 (0 = off), got ${props.scheduleMinutes}`);
   problems.push(...deployedSettingProblems(props.settings ?? {}, 'stack settings'));
-  if (props.existingTableName !== undefined && !/^[A-Za-z0-9_.-]{3,255}$/.test(props.existingTableName)) problems.push(`existingTableName "${props.existingTableName}" is not a valid table name`);
+  if (props.existingTableName !== undefined && !/^[A-Za-z0-9_.-]{3,255}$/.test(props.existingTableName))
+    problems.push(`existingTableName "${props.existingTableName}" is not a valid table name`);
   return problems;
 }

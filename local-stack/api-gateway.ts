@@ -10,15 +10,25 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { foreignHost, readRequestBody, RequestBodyTooLargeError, sendJson } from './http-guard.ts';
 
-export type HttpLambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+export type HttpLambdaHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
 
 /** The largest request body taken (a search request is a few hundred bytes). */
 const MAX_BODY_BYTES = 1024 * 1024;
 
 function toEvent(request: IncomingMessage, body: string | undefined): APIGatewayProxyEventV2 {
   const url = new URL(request.url ?? '/', 'http://127.0.0.1');
-  const headers = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(',') : (value ?? '')]));
-  const query = url.searchParams.size ? Object.fromEntries([...url.searchParams.keys()].map((key) => [key, url.searchParams.getAll(key).join(',')])) : undefined;
+  const headers = Object.fromEntries(
+    Object.entries(request.headers).map(([name, value]) => [
+      name,
+      Array.isArray(value) ? value.join(',') : (value ?? ''),
+    ]),
+  );
+  const query = url.searchParams.size
+    ? Object.fromEntries([...url.searchParams.keys()].map((key) => [key, url.searchParams.getAll(key).join(',')]))
+    : undefined;
   const method = request.method ?? 'GET';
   return {
     version: '2.0',
@@ -32,7 +42,13 @@ function toEvent(request: IncomingMessage, body: string | undefined): APIGateway
       apiId: 'local',
       domainName: '127.0.0.1',
       domainPrefix: 'local',
-      http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: request.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+      http: {
+        method,
+        path: url.pathname,
+        protocol: 'HTTP/1.1',
+        sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
       requestId: randomUUID(),
       routeKey: '$default',
       stage: '$default',
@@ -45,7 +61,10 @@ function toEvent(request: IncomingMessage, body: string | undefined): APIGateway
 }
 
 /** Routes requests by path prefix to Lambda handlers; anything else is a 404. */
-export function apiGateway(routes: Readonly<Record<string, HttpLambdaHandler>>, fallback?: RequestListener): RequestListener {
+export function apiGateway(
+  routes: Readonly<Record<string, HttpLambdaHandler>>,
+  fallback?: RequestListener,
+): RequestListener {
   return (request: IncomingMessage, response: ServerResponse) => {
     void (async () => {
       const refused = foreignHost(request);
@@ -62,7 +81,10 @@ export function apiGateway(routes: Readonly<Record<string, HttpLambdaHandler>>, 
       }
       try {
         const body = await readRequestBody(request, MAX_BODY_BYTES);
-        const result = await routes[route]!(toEvent(request, body === '' ? undefined : body), localLambdaContext(route.slice(1) || 'root', 30_000));
+        const result = await routes[route]!(
+          toEvent(request, body === '' ? undefined : body),
+          localLambdaContext(route.slice(1) || 'root', 30_000),
+        );
         response.writeHead(result.statusCode ?? 200, { ...(result.headers as Record<string, string>) });
         response.end(result.body ?? '');
       } catch (error) {

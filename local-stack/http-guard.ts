@@ -54,10 +54,21 @@ export function readRequestBody(request: IncomingMessage, limit: number): Promis
 }
 
 /** Writes a JSON answer. An unread request body (a refused one) ends the connection with it. */
-export function sendJson(request: IncomingMessage, response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  request: IncomingMessage,
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const unread = !request.complete;
   response
-    .writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...(unread ? { connection: 'close' } : {}), ...headers })
+    .writeHead(status, {
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+      ...(unread ? { connection: 'close' } : {}),
+      ...headers,
+    })
     .end(JSON.stringify(body));
 }
 
@@ -86,7 +97,8 @@ export function crossSiteWrite(request: IncomingMessage): { status: number; mess
     return { status: 403, message: `cross-site request refused (Origin: ${origin})` };
   }
   const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') return { status: 415, message: `send the request body as application/json (got "${type || 'none'}")` };
+  if (type !== 'application/json')
+    return { status: 415, message: `send the request body as application/json (got "${type || 'none'}")` };
   return undefined;
 }
 

@@ -14,7 +14,12 @@ import type { DdbFaissConfig } from '../config/config.ts';
 /** What a running local stack publishes about itself. */
 export interface LocalStackInfo {
   readonly pid: number;
-  readonly endpoints: { readonly dynamodb: string; readonly s3: string; readonly stepFunctions: string; readonly http: string };
+  readonly endpoints: {
+    readonly dynamodb: string;
+    readonly s3: string;
+    readonly stepFunctions: string;
+    readonly http: string;
+  };
   readonly stateMachineArn: string;
   readonly startedAt: string;
 }
@@ -58,7 +63,10 @@ function answers(endpoint: string, timeoutMs = 1_000): Promise<boolean> {
       socket.destroy();
       resolve(ok);
     };
-    socket.once('connect', () => done(true)).once('error', () => done(false)).once('timeout', () => done(false));
+    socket
+      .once('connect', () => done(true))
+      .once('error', () => done(false))
+      .once('timeout', () => done(false));
   });
 }
 
@@ -77,7 +85,9 @@ export async function isStackAlive(info: LocalStackInfo): Promise<boolean> {
 export async function runningStackInfo(config: Pick<DdbFaissConfig, 'dataDir'>): Promise<LocalStackInfo> {
   const info = readStackInfo(config);
   if (!info) {
-    throw new LocalStackNotRunningError(`no local stack is running for data directory ${config.dataDir}: start one with \`ddb-faiss up --data-dir ${config.dataDir}\``);
+    throw new LocalStackNotRunningError(
+      `no local stack is running for data directory ${config.dataDir}: start one with \`ddb-faiss up --data-dir ${config.dataDir}\``,
+    );
   }
   if (!(await isStackAlive(info))) {
     throw new LocalStackNotRunningError(
@@ -91,7 +101,12 @@ export async function runningStackInfo(config: Pick<DdbFaissConfig, 'dataDir'>):
 /** Resolves the endpoints for the configured target. @throws {LocalStackNotRunningError} */
 export async function resolveEndpoints(config: DdbFaissConfig): Promise<ServiceEndpoints> {
   if (config.target === 'aws') {
-    return { dynamodb: config.dynamodbEndpoint, s3: config.s3Endpoint, stepFunctions: config.stepFunctionsEndpoint, http: config.searchUrl };
+    return {
+      dynamodb: config.dynamodbEndpoint,
+      s3: config.s3Endpoint,
+      stepFunctions: config.stepFunctionsEndpoint,
+      http: config.searchUrl,
+    };
   }
   const explicit = config.dynamodbEndpoint && config.s3Endpoint && config.stepFunctionsEndpoint;
   const info = explicit ? undefined : await runningStackInfo(config);

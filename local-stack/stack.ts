@@ -59,7 +59,9 @@ export async function startLocalStack(props: LocalStackProps): Promise<LocalStac
   const running = readStackInfo(config);
   // A stack.json whose stack does not answer is left by a stack that was killed: start over it.
   if (running && (await isStackAlive(running))) {
-    throw new StackAlreadyRunningError(`a local stack (pid ${running.pid}) already serves ${config.dataDir}; stop it first, or use another --data-dir`);
+    throw new StackAlreadyRunningError(
+      `a local stack (pid ${running.pid}) already serves ${config.dataDir}; stop it first, or use another --data-dir`,
+    );
   }
   mkdirSync(config.efsRoot, { recursive: true });
 
@@ -74,17 +76,27 @@ export async function startLocalStack(props: LocalStackProps): Promise<LocalStac
     started.push(s3);
 
     const handlers = new Map(props.handlers);
-    const stepFunctions = new LocalStepFunctions({ directory: path.join(config.dataDir, 'stepfunctions'), region: config.region, handlers });
+    const stepFunctions = new LocalStepFunctions({
+      directory: path.join(config.dataDir, 'stepfunctions'),
+      region: config.region,
+      handlers,
+    });
     const sfnServer = createStepFunctionsServer(stepFunctions);
     const sfnPort = await listenLocal(sfnServer, config.stepFunctionsPort, 'Step Functions', 'sfn-port');
     started.push({ close: () => closeServer(sfnServer) });
     const sfnEndpoint = `http://127.0.0.1:${sfnPort}`;
 
-    const clients = createAwsClients(config, { dynamodb: dynamodb.endpoint, s3: s3.endpoint, stepFunctions: sfnEndpoint, http: undefined });
+    const clients = createAwsClients(config, {
+      dynamodb: dynamodb.endpoint,
+      s3: s3.endpoint,
+      stepFunctions: sfnEndpoint,
+      http: undefined,
+    });
     started.push({ close: async () => destroyAwsClients(clients) });
     // Runs before the clients are destroyed: aborted executions may still be using them.
     started.push({ close: () => stepFunctions.shutdown() });
-    if (await ensureItemsTable(clients.dynamodb, config)) log(`created table ${config.tableName} with sparse index ${config.pendingIndexName}`);
+    if (await ensureItemsTable(clients.dynamodb, config))
+      log(`created table ${config.tableName} with sparse index ${config.pendingIndexName}`);
     if (await ensureBucket(clients.s3, config.bucketName)) log(`created bucket ${config.bucketName}`);
 
     for (const [name, handler] of props.createHandlers?.({ config, clients }) ?? []) handlers.set(name, handler);
@@ -94,13 +106,23 @@ export async function startLocalStack(props: LocalStackProps): Promise<LocalStac
     }
     const context: LocalStackContext = { config, clients, stepFunctions, stateMachineArns };
 
-    const httpServer: Server = createServer(props.httpApp?.(context) ?? ((_req, res) => { res.writeHead(404).end(); }));
+    const httpServer: Server = createServer(
+      props.httpApp?.(context) ??
+        ((_req, res) => {
+          res.writeHead(404).end();
+        }),
+    );
     const httpPort = await listenLocal(httpServer, config.httpPort, 'the HTTP API', 'http-port');
     started.push({ close: () => closeServer(httpServer) });
 
     const info: LocalStackInfo = {
       pid: process.pid,
-      endpoints: { dynamodb: dynamodb.endpoint, s3: s3.endpoint, stepFunctions: sfnEndpoint, http: `http://127.0.0.1:${httpPort}` },
+      endpoints: {
+        dynamodb: dynamodb.endpoint,
+        s3: s3.endpoint,
+        stepFunctions: sfnEndpoint,
+        http: `http://127.0.0.1:${httpPort}`,
+      },
       stateMachineArn: stateMachineArns[config.stateMachineName] ?? '',
       startedAt: new Date().toISOString(),
     };

@@ -6,7 +6,10 @@ import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
 type DataType = 'float' | 'int64';
-const DATA_TYPE: Record<DataType, number> = { float: onnx.TensorProto.DataType.FLOAT, int64: onnx.TensorProto.DataType.INT64 };
+const DATA_TYPE: Record<DataType, number> = {
+  float: onnx.TensorProto.DataType.FLOAT,
+  int64: onnx.TensorProto.DataType.INT64,
+};
 
 /** A graph input or output: name, element type and shape (strings are symbolic dimensions). */
 export interface ValueInfo {
@@ -37,7 +40,12 @@ export class OnnxGraphBuilder {
   }
 
   /** Adds a node; returns its (first) output name. */
-  node(opType: string, inputs: readonly string[], attributes: Record<string, AttributeValue> = {}, outputName?: string): string {
+  node(
+    opType: string,
+    inputs: readonly string[],
+    attributes: Record<string, AttributeValue> = {},
+    outputName?: string,
+  ): string {
     const output = outputName ?? `${opType.toLowerCase()}_${this.counter++}`;
     this.nodes.push(
       onnx.NodeProto.create({
@@ -52,7 +60,11 @@ export class OnnxGraphBuilder {
   }
 
   /** Serialises the model (opset 13). */
-  build(inputs: readonly ValueInfo[], outputs: readonly ValueInfo[], metadata: Record<string, string> = {}): Uint8Array {
+  build(
+    inputs: readonly ValueInfo[],
+    outputs: readonly ValueInfo[],
+    metadata: Record<string, string> = {},
+  ): Uint8Array {
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: 'ddb-faiss',
@@ -73,11 +85,18 @@ export class OnnxGraphBuilder {
 function attribute(name: string, value: AttributeValue): InstanceType<typeof onnx.AttributeProto> {
   const { AttributeType } = onnx.AttributeProto;
   if (typeof value === 'number') {
-    return Number.isInteger(value) ? onnx.AttributeProto.create({ name, type: AttributeType.INT, i: value }) : onnx.AttributeProto.create({ name, type: AttributeType.FLOAT, f: value });
+    return Number.isInteger(value)
+      ? onnx.AttributeProto.create({ name, type: AttributeType.INT, i: value })
+      : onnx.AttributeProto.create({ name, type: AttributeType.FLOAT, f: value });
   }
-  if (typeof value === 'string') return onnx.AttributeProto.create({ name, type: AttributeType.STRING, s: new TextEncoder().encode(value) });
+  if (typeof value === 'string')
+    return onnx.AttributeProto.create({ name, type: AttributeType.STRING, s: new TextEncoder().encode(value) });
   if (Array.isArray(value)) return onnx.AttributeProto.create({ name, type: AttributeType.INTS, ints: value });
-  const tensor = onnx.TensorProto.create({ dims: value.dims, dataType: DATA_TYPE.float, rawData: new Uint8Array(value.tensor.buffer) });
+  const tensor = onnx.TensorProto.create({
+    dims: value.dims,
+    dataType: DATA_TYPE.float,
+    rawData: new Uint8Array(value.tensor.buffer),
+  });
   return onnx.AttributeProto.create({ name, type: AttributeType.TENSOR, t: tensor });
 }
 

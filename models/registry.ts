@@ -5,7 +5,15 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { BUNDLE_FILES, bundleKeyPrefix, MANIFEST_FILE, type BundleManifest, type Pooling, verifyBundle, writeManifest } from '../embedding/bundle.ts';
+import {
+  BUNDLE_FILES,
+  bundleKeyPrefix,
+  MANIFEST_FILE,
+  type BundleManifest,
+  type Pooling,
+  verifyBundle,
+  writeManifest,
+} from '../embedding/bundle.ts';
 import { ensureDefaultBundle, modelCacheDir } from './default-model/build.ts';
 
 /** Thrown when a model name or folder cannot be resolved or fetched. */
@@ -13,7 +21,8 @@ export class ModelNotFoundError extends Error {
   override readonly name = 'ModelNotFoundError';
 }
 
-const cachedBundleDir = (name: string): string => path.join(modelCacheDir(), 'models', name.replace(/[^A-Za-z0-9._-]+/g, '--'));
+const cachedBundleDir = (name: string): string =>
+  path.join(modelCacheDir(), 'models', name.replace(/[^A-Za-z0-9._-]+/g, '--'));
 
 /** Resolves `--model` to a bundle folder. */
 export async function resolveModel(model: string, log?: (line: string) => void): Promise<string> {
@@ -21,7 +30,9 @@ export async function resolveModel(model: string, log?: (line: string) => void):
   if (model === 'default') return ensureDefaultBundle(log);
   const cached = cachedBundleDir(model);
   if (existsSync(path.join(cached, MANIFEST_FILE))) return cached;
-  throw new ModelNotFoundError(`no model "${model}": pass a bundle folder, "default", or fetch it first with \`ddb-faiss model fetch ${model}\``);
+  throw new ModelNotFoundError(
+    `no model "${model}": pass a bundle folder, "default", or fetch it first with \`ddb-faiss model fetch ${model}\``,
+  );
 }
 
 /** Options of {@link fetchHuggingFaceModel}. */
@@ -40,7 +51,8 @@ export interface FetchModelOptions {
  * the pooling and max-length settings) into a bundle.
  */
 export async function fetchHuggingFaceModel(repoId: string, options: FetchModelOptions = {}): Promise<BundleManifest> {
-  if (!/^[\w.-]+\/[\w.-]+$/.test(repoId)) throw new ModelNotFoundError(`"${repoId}" is not a Hugging Face repository id (owner/name)`);
+  if (!/^[\w.-]+\/[\w.-]+$/.test(repoId))
+    throw new ModelNotFoundError(`"${repoId}" is not a Hugging Face repository id (owner/name)`);
   const base = (options.baseUrl ?? 'https://huggingface.co').replace(/\/$/, '');
   const revision = options.revision ?? 'main';
   const outDir = options.outDir ?? cachedBundleDir(repoId);
@@ -51,7 +63,8 @@ export async function fetchHuggingFaceModel(repoId: string, options: FetchModelO
     if (!required && response.status === 404) return undefined;
     throw new ModelNotFoundError(`fetching ${url(file)} failed: HTTP ${response.status}`);
   };
-  const json = (buffer: Buffer | undefined): Record<string, unknown> => (buffer ? (JSON.parse(buffer.toString('utf8')) as Record<string, unknown>) : {});
+  const json = (buffer: Buffer | undefined): Record<string, unknown> =>
+    buffer ? (JSON.parse(buffer.toString('utf8')) as Record<string, unknown>) : {};
 
   options.log?.(`fetching ${repoId}@${revision} from ${base}`);
   const model = await get('onnx/model.onnx', true);
@@ -83,16 +96,28 @@ export async function fetchHuggingFaceModel(repoId: string, options: FetchModelO
   return manifest;
 }
 
-
 /**
  * Uploads a verified bundle to the assets bucket under `<modelPrefix><name>/`, model files
  * first and the manifest last, so a reader that finds the manifest finds complete files.
  */
-export async function publishBundle(s3: S3Client, bucket: string, modelPrefix: string, dir: string, name?: string): Promise<{ key: string; manifest: BundleManifest }> {
+export async function publishBundle(
+  s3: S3Client,
+  bucket: string,
+  modelPrefix: string,
+  dir: string,
+  name?: string,
+): Promise<{ key: string; manifest: BundleManifest }> {
   const manifest = await verifyBundle(dir);
   const prefix = bundleKeyPrefix(modelPrefix, name ?? manifest.name);
   for (const file of [...BUNDLE_FILES, MANIFEST_FILE]) {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}${file}`, Body: readFileSync(path.join(dir, file)), Metadata: { checksum: manifest.checksum } }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: `${prefix}${file}`,
+        Body: readFileSync(path.join(dir, file)),
+        Metadata: { checksum: manifest.checksum },
+      }),
+    );
   }
   return { key: prefix, manifest };
 }

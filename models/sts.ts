@@ -29,7 +29,7 @@ export function readSts(file: string): StsPair[] {
 function ranks(values: readonly number[]): number[] {
   const order = values.map((value, index) => ({ value, index })).sort((a, b) => a.value - b.value);
   const result = new Array<number>(values.length);
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j + 1 < order.length && order[j + 1]!.value === order[i]!.value) j++;
     for (let k = i; k <= j; k++) result[order[k]!.index] = (i + j) / 2 + 1; // ties share their mean rank
@@ -64,5 +64,10 @@ export async function stsSpearman(embedder: Embedder, pairs: readonly StsPair[])
     for (let d = 0; d < a.vector.length; d++) dot += a.vector[d]! * b.vector[d]!;
     return dot;
   });
-  return spearman(similarities, pairs.map((pair) => pair.score)) * 100;
+  return (
+    spearman(
+      similarities,
+      pairs.map((pair) => pair.score),
+    ) * 100
+  );
 }

@@ -10,4 +10,6 @@ const trainFile = process.argv[2] ?? path.join(stsDir(), 'sts-train.csv');
 const pairs = readSts(trainFile);
 const learned = learnSentenceDirections(pairs.flatMap((pair) => [pair.first, pair.second]));
 writeFileSync(LEARNED_FILE, `${JSON.stringify(learned, null, 1)}\n`);
-console.log(`learned ${learned.sentenceDirections.length} directions from ${pairs.length} train pairs -> ${LEARNED_FILE}`);
+console.log(
+  `learned ${learned.sentenceDirections.length} directions from ${pairs.length} train pairs -> ${LEARNED_FILE}`,
+);

@@ -26,7 +26,10 @@ const addonApiDir = path.dirname(require.resolve('node-addon-api/package.json'))
 const addonApiVersion = JSON.parse(readFileSync(path.join(addonApiDir, 'package.json'), 'utf8')).version;
 // Debian's libfaiss.a is a generic build; the same source built with AVX2 searches ~7x
 // faster. scripts/build-faiss-avx2.sh builds it once (cached) where the CPU has AVX2.
-const avx2 = spawnSync('bash', [path.join(root, 'scripts/build-faiss-avx2.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+const avx2 = spawnSync('bash', [path.join(root, 'scripts/build-faiss-avx2.sh')], {
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 const avx2Lib = avx2.status === 0 ? avx2.stdout.trim() : '';
 const faissLib = avx2Lib || '/usr/lib/x86_64-linux-gnu/libfaiss.a';
 const simdFlags = avx2Lib ? ['-mavx2', '-mfma', '-mf16c', '-mpopcnt'] : [];
@@ -66,12 +69,17 @@ const bindingGyp = {
 };
 writeFileSync(path.join(faissDir, 'binding.gyp'), JSON.stringify(bindingGyp, null, 2));
 
-const nodeGyp = path.join(path.dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js');
+const nodeGyp = path.join(
+  path.dirname(process.execPath),
+  '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js',
+);
 const nodeGypCommand = existsSync(nodeGyp) ? [process.execPath, nodeGyp] : ['npx', '--no-install', 'node-gyp'];
 // Node's headers ship with Debian's nodejs in /usr/include/node; without --nodedir node-gyp
 // would try to download them.
 const nodedir = existsSync('/usr/include/node/node_api.h') ? ['--nodedir=/usr'] : [];
-log(`building faiss-node against ${avx2Lib ? 'faiss with AVX2' : "Debian's libfaiss"} (node-addon-api ${addonApiVersion})`);
+log(
+  `building faiss-node against ${avx2Lib ? 'faiss with AVX2' : "Debian's libfaiss"} (node-addon-api ${addonApiVersion})`,
+);
 const started = Date.now();
 const build = spawnSync(nodeGypCommand[0], [...nodeGypCommand.slice(1), 'rebuild', ...nodedir, '--jobs=max'], {
   cwd: faissDir,

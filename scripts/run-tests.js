@@ -18,7 +18,10 @@ const passThrough = process.argv.slice(2).filter((arg) => !arg.startsWith('--lay
 
 const testFiles = (dir) => {
   try {
-    return readdirSync(path.join(root, 'test', dir)).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join(root, 'test', dir, f));
+    return readdirSync(path.join(root, 'test', dir))
+      .filter((f) => f.endsWith('.test.ts'))
+      .sort()
+      .map((f) => path.join(root, 'test', dir, f));
   } catch {
     return [];
   }

@@ -57,8 +57,11 @@ export class IndexReader {
    * (when a group is asked for) or every group's index.
    */
   sources(group?: string): LoadedGeneration[] {
-    if (this.layout === 'global') return [this.current()].filter((loaded): loaded is LoadedGeneration => loaded !== undefined);
+    if (this.layout === 'global')
+      return [this.current()].filter((loaded): loaded is LoadedGeneration => loaded !== undefined);
     const groups = group === undefined ? indexedGroups(this.efsRoot) : [group];
-    return groups.map((name) => this.scope(name).current()).filter((loaded): loaded is LoadedGeneration => loaded !== undefined && loaded.state.size > 0);
+    return groups
+      .map((name) => this.scope(name).current())
+      .filter((loaded): loaded is LoadedGeneration => loaded !== undefined && loaded.state.size > 0);
   }
 }

@@ -65,7 +65,11 @@ export class UnknownGroupError extends Error {
 /** Candidates read back per round while looking for k items that still exist. */
 const KEYS_PER_GET = 100;
 
-export async function search(context: SearchContext, reader: IndexReader, request: SearchRequest): Promise<SearchResult> {
+export async function search(
+  context: SearchContext,
+  reader: IndexReader,
+  request: SearchRequest,
+): Promise<SearchResult> {
   const sources = reader.sources(request.group);
   if (sources.length === 0) {
     if (reader.layout === 'per-group' && request.group !== undefined && reader.sources().length > 0) {
@@ -77,21 +81,34 @@ export async function search(context: SearchContext, reader: IndexReader, reques
   const filter = reader.layout === 'global' ? request.group : undefined;
   const total = sources.reduce((sum, source) => sum + source.state.size, 0);
   const groupSize = filter === undefined ? total : sources[0]!.groups.get(filter);
-  if (groupSize === undefined) throw new UnknownGroupError(`unknown group "${request.group}": the index holds no item of that group`);
-  const meta = sources.reduce((newest, source) => (source.meta.generation > newest.generation ? source.meta : newest), sources[0]!.meta);
+  if (groupSize === undefined)
+    throw new UnknownGroupError(`unknown group "${request.group}": the index holds no item of that group`);
+  const meta = sources.reduce(
+    (newest, source) => (source.meta.generation > newest.generation ? source.meta : newest),
+    sources[0]!.meta,
+  );
 
   const t0 = performance.now();
-  const embedder = await loadEmbedder(path.join(context.config.efsRoot, modelDirFor(context.config.modelName, meta.model.checksum)), { threads: context.config.embedThreads });
+  const embedder = await loadEmbedder(
+    path.join(context.config.efsRoot, modelDirFor(context.config.modelName, meta.model.checksum)),
+    { threads: context.config.embedThreads },
+  );
   const [query] = await embedder.embed([request.text]);
   if (!query?.ok) throw new Error(`cannot embed the query: ${query?.ok === false ? query.error : 'no result'}`);
   const t1 = performance.now();
   if (isEmptyEmbedding(query.vector)) {
-    return { hits: [], generation: meta.generation, model: meta.model.name, timings: { embed: t1 - t0, faiss: 0, hydrate: 0 }, reason: NO_KNOWN_WORD };
+    return {
+      hits: [],
+      generation: meta.generation,
+      model: meta.model.name,
+      timings: { embed: t1 - t0, faiss: 0, hydrate: 0 },
+      reason: NO_KNOWN_WORD,
+    };
   }
 
   const want = Math.min(request.k, groupSize);
   // First guess: enough candidates for the group's share of the index, with slack for deletions.
-  let fetch = filter === undefined ? want + 4 : Math.ceil((want * total) / Math.max(1, groupSize) * 1.2) + 4;
+  let fetch = filter === undefined ? want + 4 : Math.ceil(((want * total) / Math.max(1, groupSize)) * 1.2) + 4;
   let hits: SearchHit[];
   let faiss = 0;
   let hydrate = 0;
@@ -105,7 +122,7 @@ export async function search(context: SearchContext, reader: IndexReader, reques
     faiss += performance.now() - f0;
     hits = [];
     // Read candidates back in order, a chunk at a time, until k of them still exist.
-    for (let next = 0; hits.length < want && next < candidates.length; ) {
+    for (let next = 0; hits.length < want && next < candidates.length;) {
       const chunk = candidates.slice(next, next + Math.min(KEYS_PER_GET, Math.max(want - hits.length + 2, 4)));
       next += chunk.length;
       const missing = chunk.filter((hit) => !read.has(entryKey(hit.entry))).map((hit) => hit.entry);
@@ -122,13 +139,24 @@ export async function search(context: SearchContext, reader: IndexReader, reques
         const item = read.get(entryKey(hit.entry));
         const content = item?.[context.config.contentAttribute]?.S;
         if (!item || content === undefined) continue;
-        hits.push({ group: hit.entry.group, id: hit.entry.id, score: hit.score, content, ...(request.attributes?.length ? { attributes: pick(item, request.attributes) } : {}) });
+        hits.push({
+          group: hit.entry.group,
+          id: hit.entry.id,
+          score: hit.score,
+          content,
+          ...(request.attributes?.length ? { attributes: pick(item, request.attributes) } : {}),
+        });
       }
     }
     if (hits.length >= want || sources.every((source) => fetch >= source.state.size)) break;
     fetch *= 4;
   }
-  return { hits: hits.slice(0, request.k), generation: meta.generation, model: meta.model.name, timings: { embed: t1 - t0, faiss, hydrate } };
+  return {
+    hits: hits.slice(0, request.k),
+    generation: meta.generation,
+    model: meta.model.name,
+    timings: { embed: t1 - t0, faiss, hydrate },
+  };
 }
 
 function pick(item: Record<string, AttributeValue>, names: readonly string[]): Record<string, unknown> {
@@ -136,15 +164,35 @@ function pick(item: Record<string, AttributeValue>, names: readonly string[]): R
   for (const name of names) {
     const value = item[name];
     if (!value) continue;
-    out[name] = value.S ?? (value.N !== undefined ? Number(value.N) : value.BOOL ?? (value.NULL ? null : value.SS ?? value.NS?.map(Number) ?? null));
+    out[name] =
+      value.S ??
+      (value.N !== undefined
+        ? Number(value.N)
+        : (value.BOOL ?? (value.NULL ? null : (value.SS ?? value.NS?.map(Number) ?? null))));
   }
   return out;
 }
 
-async function readItems(context: SearchContext, keys: readonly IndexEntry[], attributes: readonly string[] = []): Promise<Map<string, Record<string, AttributeValue>>> {
+async function readItems(
+  context: SearchContext,
+  keys: readonly IndexEntry[],
+  attributes: readonly string[] = [],
+): Promise<Map<string, Record<string, AttributeValue>>> {
   const { config, clients } = context;
-  const names: Record<string, string> = { '#g': config.groupAttribute, '#i': config.idAttribute, '#c': config.contentAttribute, '#d': DELETE_MARKER_ATTRIBUTE };
+  const names: Record<string, string> = {
+    '#g': config.groupAttribute,
+    '#i': config.idAttribute,
+    '#c': config.contentAttribute,
+    '#d': DELETE_MARKER_ATTRIBUTE,
+  };
   attributes.forEach((name, i) => (names[`#a${i}`] = name));
-  const items = await batchGetItems(clients.dynamodb, config.tableName, keys.map((key) => keyAttributes(config, key)), { projection: { expression: Object.keys(names).join(', '), names } });
-  return new Map(items.map((item) => [entryKey({ group: item[config.groupAttribute]!.S!, id: item[config.idAttribute]!.S! }), item]));
+  const items = await batchGetItems(
+    clients.dynamodb,
+    config.tableName,
+    keys.map((key) => keyAttributes(config, key)),
+    { projection: { expression: Object.keys(names).join(', '), names } },
+  );
+  return new Map(
+    items.map((item) => [entryKey({ group: item[config.groupAttribute]!.S!, id: item[config.idAttribute]!.S! }), item]),
+  );
 }

@@ -68,11 +68,25 @@ export function indexerStages(context: IndexerContext, options: StageOptions = {
 
 /** Publishes the backlog to CloudWatch as an Embedded Metric Format log line. */
 function emitBacklogMetrics(plan: PlanResult): void {
-  console.log(JSON.stringify({
-    _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: 'ddb-faiss', Dimensions: [[]], Metrics: [{ Name: 'PendingItems', Unit: 'Count' }, { Name: 'OldestPendingAgeSeconds', Unit: 'Seconds' }] }] },
-    PendingItems: plan.itemCount,
-    OldestPendingAgeSeconds: plan.oldestPendingAgeSeconds ?? 0,
-  }));
+  console.log(
+    JSON.stringify({
+      _aws: {
+        Timestamp: Date.now(),
+        CloudWatchMetrics: [
+          {
+            Namespace: 'ddb-faiss',
+            Dimensions: [[]],
+            Metrics: [
+              { Name: 'PendingItems', Unit: 'Count' },
+              { Name: 'OldestPendingAgeSeconds', Unit: 'Seconds' },
+            ],
+          },
+        ],
+      },
+      PendingItems: plan.itemCount,
+      OldestPendingAgeSeconds: plan.oldestPendingAgeSeconds ?? 0,
+    }),
+  );
 }
 
 /** Wraps one stage as a middy handler whose transient failures are renamed for Retry. */
@@ -99,7 +113,10 @@ export function indexerHandlers(context: IndexerContext, stages = indexerStages(
 }
 
 /** Every task's handler by its local Lambda function name (`ddb-faiss-<task>`), for the local engine. */
-export function createIndexerHandlers(context: IndexerContext, stages = indexerStages(context)): Map<string, TaskHandler> {
+export function createIndexerHandlers(
+  context: IndexerContext,
+  stages = indexerStages(context),
+): Map<string, TaskHandler> {
   const handlers = indexerHandlers(context, stages);
   return new Map(
     INDEXER_TASK_NAMES.map((task) => [functionNameOf(LOCAL_FUNCTION_PREFIX, task), handlers[task] as TaskHandler]),

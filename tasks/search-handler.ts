@@ -29,33 +29,53 @@ const badRequest = (text: string) => createError(400, message(text));
 export function parseSearchRequest(event: APIGatewayProxyEventV2 & { body?: unknown }): SearchRequest {
   const method = event.requestContext?.http?.method ?? 'GET';
   const fromBody = method === 'POST';
-  const raw = fromBody ? event.body : event.queryStringParameters ?? {};
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw badRequest('the request body must be a JSON object like {"q": "text", "k": 10}');
+  const raw = fromBody ? event.body : (event.queryStringParameters ?? {});
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw badRequest('the request body must be a JSON object like {"q": "text", "k": 10}');
   const input = raw as Record<string, unknown>;
   const problems: string[] = [];
 
   const q = input['q'];
   if (typeof q !== 'string' || q.trim() === '') problems.push('q (the query text) is required and must not be empty');
-  else if (q.length > MAX_QUERY_CHARS) problems.push(`q is ${q.length} characters long; the limit is ${MAX_QUERY_CHARS}`);
+  else if (q.length > MAX_QUERY_CHARS)
+    problems.push(`q is ${q.length} characters long; the limit is ${MAX_QUERY_CHARS}`);
 
   let k = 10;
   if (input['k'] !== undefined) {
-    k = typeof input['k'] === 'number' ? input['k'] : /^\d+$/.test(String(input['k'])) ? Number(input['k']) : Number.NaN;
-    if (!Number.isInteger(k) || k < 1 || k > MAX_K) problems.push(`k must be an integer from 1 to ${MAX_K}, got ${JSON.stringify(input['k'])}`);
+    k =
+      typeof input['k'] === 'number' ? input['k'] : /^\d+$/.test(String(input['k'])) ? Number(input['k']) : Number.NaN;
+    if (!Number.isInteger(k) || k < 1 || k > MAX_K)
+      problems.push(`k must be an integer from 1 to ${MAX_K}, got ${JSON.stringify(input['k'])}`);
   }
 
   const group = input['group'];
-  if (group !== undefined && (typeof group !== 'string' || group === '')) problems.push('group must be a non-empty string');
+  if (group !== undefined && (typeof group !== 'string' || group === ''))
+    problems.push('group must be a non-empty string');
 
   let attributes: string[] = [];
   const rawAttributes = input['attributes'];
   if (rawAttributes !== undefined) {
-    attributes = typeof rawAttributes === 'string' ? rawAttributes.split(',').map((name) => name.trim()).filter(Boolean) : Array.isArray(rawAttributes) ? (rawAttributes as unknown[]).map(String) : [];
-    if (!Array.isArray(rawAttributes) && typeof rawAttributes !== 'string') problems.push('attributes must be a list of attribute names');
-    else if (attributes.length > MAX_ATTRIBUTES || !attributes.every((name) => ATTRIBUTE_NAME.test(name))) problems.push(`attributes must be at most ${MAX_ATTRIBUTES} attribute names (letters, digits, _ . -)`);
+    attributes =
+      typeof rawAttributes === 'string'
+        ? rawAttributes
+            .split(',')
+            .map((name) => name.trim())
+            .filter(Boolean)
+        : Array.isArray(rawAttributes)
+          ? (rawAttributes as unknown[]).map(String)
+          : [];
+    if (!Array.isArray(rawAttributes) && typeof rawAttributes !== 'string')
+      problems.push('attributes must be a list of attribute names');
+    else if (attributes.length > MAX_ATTRIBUTES || !attributes.every((name) => ATTRIBUTE_NAME.test(name)))
+      problems.push(`attributes must be at most ${MAX_ATTRIBUTES} attribute names (letters, digits, _ . -)`);
   }
   if (problems.length > 0) throw badRequest(problems.join('; '));
-  return { text: q as string, k, ...(group !== undefined ? { group: group as string } : {}), ...(attributes.length ? { attributes } : {}) };
+  return {
+    text: q as string,
+    k,
+    ...(group !== undefined ? { group: group as string } : {}),
+    ...(attributes.length ? { attributes } : {}),
+  };
 }
 
 /** json-body-parser answers malformed JSON with 422; to the client it is a bad request. */
@@ -63,7 +83,8 @@ const malformedJsonIsBadRequest = (): MiddlewareObj => ({
   onError: async (request) => {
     const error = request.error as { statusCode?: number } | null;
     if (error?.statusCode === 422) request.error = badRequest('the request body is not valid JSON');
-    if (error?.statusCode === 415) request.error = createError(415, message('send the request body as application/json'));
+    if (error?.statusCode === 415)
+      request.error = createError(415, message('send the request body as application/json'));
   },
 });
 
@@ -73,7 +94,8 @@ const parseJsonBodyOnPost = (): MiddlewareObj => {
   return {
     before: async (request) => {
       const event = request.event as APIGatewayProxyEventV2;
-      if (event.requestContext?.http?.method === 'POST') await parser.before?.(request as Parameters<NonNullable<typeof parser.before>>[0]);
+      if (event.requestContext?.http?.method === 'POST')
+        await parser.before?.(request as Parameters<NonNullable<typeof parser.before>>[0]);
     },
   };
 };
@@ -82,12 +104,17 @@ const parseJsonBodyOnPost = (): MiddlewareObj => {
 export type SearchHandler = TaskHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>;
 
 /** The search handler; the index reader and model stay loaded across invocations. */
-export function createSearchHandler(context: SearchContext, reader = new IndexReader(context.config.efsRoot, context.config.indexLayout)): SearchHandler {
+export function createSearchHandler(
+  context: SearchContext,
+  reader = new IndexReader(context.config.efsRoot, context.config.indexLayout),
+): SearchHandler {
   const handle = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     const path = event.rawPath ?? event.requestContext?.http?.path ?? '/';
     const method = event.requestContext?.http?.method ?? 'GET';
-    if (path.replace(/\/$/, '') !== '/search') throw createError(404, message(`no route ${method} ${path}; use GET or POST /search`));
-    if (method !== 'GET' && method !== 'POST') throw createError(405, message(`${method} is not allowed on /search; use GET or POST`));
+    if (path.replace(/\/$/, '') !== '/search')
+      throw createError(404, message(`no route ${method} ${path}; use GET or POST /search`));
+    if (method !== 'GET' && method !== 'POST')
+      throw createError(405, message(`${method} is not allowed on /search; use GET or POST`));
     const request = parseSearchRequest(event);
     try {
       const result = await search(context, reader, request);
@@ -110,7 +137,13 @@ export function createSearchHandler(context: SearchContext, reader = new IndexRe
     }
   };
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(handle)
-    .use(httpErrorHandler({ logger: (error) => ((error as { statusCode?: number }).statusCode ?? 500) >= 500 && console.error('search failed:', error), fallbackMessage: message('internal error') }))
+    .use(
+      httpErrorHandler({
+        logger: (error) =>
+          ((error as { statusCode?: number }).statusCode ?? 500) >= 500 && console.error('search failed:', error),
+        fallbackMessage: message('internal error'),
+      }),
+    )
     .use(httpCors({ origins: ['*'] }))
     .use(parseJsonBodyOnPost())
     .use(malformedJsonIsBadRequest());

@@ -6,5 +6,8 @@ declare module 'asl-validator' {
     errorsText(separator?: string): string;
   }
   /** Validates a definition. It mutates its input: pass a copy. */
-  export default function validator(definition: unknown, options?: { checkPaths?: boolean; checkArn?: boolean }): ValidationResult;
+  export default function validator(
+    definition: unknown,
+    options?: { checkPaths?: boolean; checkArn?: boolean },
+  ): ValidationResult;
 }

@@ -4,12 +4,28 @@
  * into the table by the merge stage), the pending backlog, poison items, recent executions.
  * Every read can be bounded: the monitor polls, and its cost must not grow with the backlog.
  */
-import { type AttributeValue, DescribeTableCommand, GetItemCommand, QueryCommand, type QueryCommandOutput, ScanCommand, type ScanCommandOutput } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  DescribeTableCommand,
+  GetItemCommand,
+  QueryCommand,
+  type QueryCommandOutput,
+  ScanCommand,
+  type ScanCommandOutput,
+} from '@aws-sdk/client-dynamodb';
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import type { AwsClients } from '../aws/clients.ts';
 import type { DdbFaissConfig } from '../config/config.ts';
 import { keyAttributes } from '../table/items.ts';
-import { INDEX_STATUS_KEY, type IndexStatusRecord, POISON_ID_PREFIX, readIndexStatusItem, type PoisonRecord, readPoisonRecordItem, RESERVED_GROUP } from '../table/reserved-items.ts';
+import {
+  INDEX_STATUS_KEY,
+  type IndexStatusRecord,
+  POISON_ID_PREFIX,
+  readIndexStatusItem,
+  type PoisonRecord,
+  readPoisonRecordItem,
+  RESERVED_GROUP,
+} from '../table/reserved-items.ts';
 import { originOf } from './indexer-client.ts';
 
 /** An item that cannot be embedded, as its poison record says. */
@@ -54,8 +70,17 @@ export interface StatusBounds {
   readonly poisonLimit?: number;
 }
 
-export async function readIndexRecord(config: DdbFaissConfig, clients: Pick<AwsClients, 'dynamodb'>): Promise<IndexStatusRecord | null> {
-  const statusItem = await clients.dynamodb.send(new GetItemCommand({ TableName: config.tableName, Key: keyAttributes(config, INDEX_STATUS_KEY), ConsistentRead: true }));
+export async function readIndexRecord(
+  config: DdbFaissConfig,
+  clients: Pick<AwsClients, 'dynamodb'>,
+): Promise<IndexStatusRecord | null> {
+  const statusItem = await clients.dynamodb.send(
+    new GetItemCommand({
+      TableName: config.tableName,
+      Key: keyAttributes(config, INDEX_STATUS_KEY),
+      ConsistentRead: true,
+    }),
+  );
   return readIndexStatusItem(statusItem.Item);
 }
 
@@ -63,19 +88,25 @@ export async function readIndexRecord(config: DdbFaissConfig, clients: Pick<AwsC
  * Counts pending keys by scanning the sparse index (keys only), reading at most `cap` of them.
  * Beyond the cap DynamoDB's own estimate is added.
  */
-export async function readBacklog(config: DdbFaissConfig, clients: Pick<AwsClients, 'dynamodb'>, bounds: StatusBounds = {}): Promise<Backlog> {
+export async function readBacklog(
+  config: DdbFaissConfig,
+  clients: Pick<AwsClients, 'dynamodb'>,
+  bounds: StatusBounds = {},
+): Promise<Backlog> {
   const cap = bounds.pendingCap ?? Number.POSITIVE_INFINITY;
   let pending = 0;
   let startKey: Record<string, AttributeValue> | undefined;
   do {
     const left = cap - pending;
-    const page: ScanCommandOutput = await clients.dynamodb.send(new ScanCommand({
-      TableName: config.tableName,
-      IndexName: config.pendingIndexName,
-      Select: 'COUNT',
-      ExclusiveStartKey: startKey,
-      ...(Number.isFinite(left) ? { Limit: Math.min(left, 1000) } : {}),
-    }));
+    const page: ScanCommandOutput = await clients.dynamodb.send(
+      new ScanCommand({
+        TableName: config.tableName,
+        IndexName: config.pendingIndexName,
+        Select: 'COUNT',
+        ExclusiveStartKey: startKey,
+        ...(Number.isFinite(left) ? { Limit: Math.min(left, 1000) } : {}),
+      }),
+    );
     pending += page.Count ?? 0;
     startKey = page.LastEvaluatedKey;
   } while (startKey && pending < cap);
@@ -87,23 +118,34 @@ export async function readBacklog(config: DdbFaissConfig, clients: Pick<AwsClien
   startKey = undefined;
   do {
     const left = poisonLimit - poison.length;
-    const page: QueryCommandOutput = await clients.dynamodb.send(new QueryCommand({
-      TableName: config.tableName,
-      KeyConditionExpression: '#g = :g AND begins_with(#i, :poison)',
-      ExpressionAttributeNames: { '#g': config.groupAttribute, '#i': config.idAttribute },
-      ExpressionAttributeValues: { ':g': { S: RESERVED_GROUP }, ':poison': { S: POISON_ID_PREFIX } },
-      ExclusiveStartKey: startKey,
-      ...(Number.isFinite(left) ? { Limit: left } : {}),
-    }));
+    const page: QueryCommandOutput = await clients.dynamodb.send(
+      new QueryCommand({
+        TableName: config.tableName,
+        KeyConditionExpression: '#g = :g AND begins_with(#i, :poison)',
+        ExpressionAttributeNames: { '#g': config.groupAttribute, '#i': config.idAttribute },
+        ExpressionAttributeValues: { ':g': { S: RESERVED_GROUP }, ':poison': { S: POISON_ID_PREFIX } },
+        ExclusiveStartKey: startKey,
+        ...(Number.isFinite(left) ? { Limit: left } : {}),
+      }),
+    );
     for (const item of page.Items ?? []) {
       poison.push(readPoisonRecordItem(item));
     }
     startKey = page.LastEvaluatedKey;
   } while (startKey && poison.length < poisonLimit);
-  return { pending, pendingCapped, ...(pendingEstimate !== undefined ? { pendingEstimate } : {}), poison, poisonCapped: startKey !== undefined };
+  return {
+    pending,
+    pendingCapped,
+    ...(pendingEstimate !== undefined ? { pendingEstimate } : {}),
+    poison,
+    poisonCapped: startKey !== undefined,
+  };
 }
 
-async function pendingIndexItemCount(config: DdbFaissConfig, clients: Pick<AwsClients, 'dynamodb'>): Promise<number | undefined> {
+async function pendingIndexItemCount(
+  config: DdbFaissConfig,
+  clients: Pick<AwsClients, 'dynamodb'>,
+): Promise<number | undefined> {
   const { Table: table } = await clients.dynamodb.send(new DescribeTableCommand({ TableName: config.tableName }));
   return table?.GlobalSecondaryIndexes?.find((index) => index.IndexName === config.pendingIndexName)?.ItemCount;
 }
@@ -114,7 +156,11 @@ export interface RecentExecutions {
   readonly error?: string;
 }
 
-export async function readRecentExecutions(clients: Pick<AwsClients, 'stepFunctions'>, stateMachineArn: string, recent: number): Promise<RecentExecutions> {
+export async function readRecentExecutions(
+  clients: Pick<AwsClients, 'stepFunctions'>,
+  stateMachineArn: string,
+  recent: number,
+): Promise<RecentExecutions> {
   try {
     const listed = await clients.stepFunctions.send(new ListExecutionsCommand({ stateMachineArn, maxResults: recent }));
     return {
@@ -135,7 +181,13 @@ export async function readRecentExecutions(clients: Pick<AwsClients, 'stepFuncti
  * The whole status. `stateMachineArn` is undefined when there is no state machine to ask
  * (then there are no executions to list, which is not an error).
  */
-export async function readIndexStatus(config: DdbFaissConfig, clients: AwsClients, stateMachineArn: string | undefined, recent = 10, bounds: StatusBounds = {}): Promise<IndexStatus> {
+export async function readIndexStatus(
+  config: DdbFaissConfig,
+  clients: AwsClients,
+  stateMachineArn: string | undefined,
+  recent = 10,
+  bounds: StatusBounds = {},
+): Promise<IndexStatus> {
   const none: RecentExecutions = { executions: [] };
   const [index, backlog, runs] = await Promise.all([
     readIndexRecord(config, clients),

@@ -2,7 +2,15 @@
  * Starting and watching indexer executions through `@aws-sdk/client-sfn`: the same calls
  * against the local stack and a deployed one.
  */
-import { DescribeExecutionCommand, type DescribeExecutionCommandOutput, GetExecutionHistoryCommand, type HistoryEvent, ListStateMachinesCommand, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  type DescribeExecutionCommandOutput,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  ListStateMachinesCommand,
+  type SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import type { DdbFaissConfig } from '../config/config.ts';
 import { readStackInfo } from '../local-stack/stack-info.ts';
 import { type RunProgress, summarizeHistory } from './run-progress.ts';
@@ -33,17 +41,21 @@ export async function resolveStateMachineArn(config: DdbFaissConfig, sfn: SFNCli
     if (found?.stateMachineArn) return found.stateMachineArn;
     nextToken = page.nextToken;
   } while (nextToken);
-  throw new StateMachineNotFoundError(`no state machine named ${config.stateMachineName} (target ${config.target}); start \`ddb-faiss up\` or deploy the stack`);
+  throw new StateMachineNotFoundError(
+    `no state machine named ${config.stateMachineName} (target ${config.target}); start \`ddb-faiss up\` or deploy the stack`,
+  );
 }
 
 export async function startRun(sfn: SFNClient, stateMachineArn: string, origin: RunOrigin): Promise<string> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const input = origin === 'backfill' ? { mode: 'backfill' } : { mode: 'incremental' };
-  const { executionArn } = await sfn.send(new StartExecutionCommand({
-    stateMachineArn,
-    name: `${origin}-${stamp}-${Math.random().toString(36).slice(2, 6)}`,
-    input: JSON.stringify(input),
-  }));
+  const { executionArn } = await sfn.send(
+    new StartExecutionCommand({
+      stateMachineArn,
+      name: `${origin}-${stamp}-${Math.random().toString(36).slice(2, 6)}`,
+      input: JSON.stringify(input),
+    }),
+  );
   return executionArn!;
 }
 

@@ -25,7 +25,10 @@ export function localStackProps(config: DdbFaissConfig): LocalStackProps {
         monitorApi({ config, clients, stateMachineArn: () => stateMachineArns[config.stateMachineName] ?? '' }),
       ),
     stateMachines: {
-      [config.stateMachineName]: renderIndexerDefinition({ functionArns: localFunctionArns(config.region), maxConcurrency: config.maxConcurrency }),
+      [config.stateMachineName]: renderIndexerDefinition({
+        functionArns: localFunctionArns(config.region),
+        maxConcurrency: config.maxConcurrency,
+      }),
     },
   };
 }
@@ -34,16 +37,27 @@ export function localStackProps(config: DdbFaissConfig): LocalStackProps {
  * Publishes the configured model to the local bucket unless the same bundle is there.
  * @returns whether it was uploaded
  */
-export async function ensureModelPublished(s3: S3Client, config: DdbFaissConfig, log?: (line: string) => void): Promise<boolean> {
+export async function ensureModelPublished(
+  s3: S3Client,
+  config: DdbFaissConfig,
+  log?: (line: string) => void,
+): Promise<boolean> {
   const dir = await resolveModel(config.modelName, log);
   const checksum = readManifest(dir).checksum;
   try {
-    const head = await s3.send(new HeadObjectCommand({ Bucket: config.bucketName, Key: `${bundleKeyPrefix(config.modelPrefix, config.modelName)}manifest.json` }));
+    const head = await s3.send(
+      new HeadObjectCommand({
+        Bucket: config.bucketName,
+        Key: `${bundleKeyPrefix(config.modelPrefix, config.modelName)}manifest.json`,
+      }),
+    );
     if (head.Metadata?.['checksum'] === checksum) return false;
   } catch (error) {
     if (!isS3NotFound(error)) throw error; // only "not published yet" is expected
   }
   await publishBundle(s3, config.bucketName, config.modelPrefix, dir, config.modelName);
-  log?.(`published model ${config.modelName} to s3://${config.bucketName}/${bundleKeyPrefix(config.modelPrefix, config.modelName)}`);
+  log?.(
+    `published model ${config.modelName} to s3://${config.bucketName}/${bundleKeyPrefix(config.modelPrefix, config.modelName)}`,
+  );
   return true;
 }

@@ -13,7 +13,13 @@ import type { PlanResult } from '../indexer/plan.ts';
 
 export { INDEXER_STAGES };
 
-const { lease: LEASE, bootstrap: BOOTSTRAP, plan: PLAN, merge: MERGE, clear: CLEAR } = {
+const {
+  lease: LEASE,
+  bootstrap: BOOTSTRAP,
+  plan: PLAN,
+  merge: MERGE,
+  clear: CLEAR,
+} = {
   lease: INDEXER_TASKS.lease.state,
   bootstrap: INDEXER_TASKS.bootstrap.state,
   plan: INDEXER_TASKS.plan.state,
@@ -64,10 +70,14 @@ function describeOutput(stage: string, output: StateData): string | undefined {
       const lease = output['lease'];
       if (!lease) return undefined;
       if (!lease.acquired) return `skipped: ${lease.skipped}`;
-      return lease.tookOverFrom ? `taken over from ${lease.tookOverFrom.holder} (${lease.tookOverFrom.status})` : 'taken';
+      return lease.tookOverFrom
+        ? `taken over from ${lease.tookOverFrom.holder} (${lease.tookOverFrom.status})`
+        : 'taken';
     }
     case BOOTSTRAP:
-      return output['model'] ? `${output['model'].name} (${output['model'].dimensions} dimensions)${output['model'].copied ? ', copied to EFS' : ''}` : undefined;
+      return output['model']
+        ? `${output['model'].name} (${output['model'].dimensions} dimensions)${output['model'].copied ? ', copied to EFS' : ''}`
+        : undefined;
     case PLAN: {
       const plan = output['plan'];
       if (!plan) return undefined;
@@ -81,7 +91,9 @@ function describeOutput(stage: string, output: StateData): string | undefined {
     }
     case CLEAR: {
       const clear = output['clear'];
-      return clear ? `${clear.cleared} flags cleared, ${clear.deleted} deleted, ${clear.keptPending} edited in flight kept pending` : undefined;
+      return clear
+        ? `${clear.cleared} flags cleared, ${clear.deleted} deleted, ${clear.keptPending} edited in flight kept pending`
+        : undefined;
     }
     default:
       return undefined;
@@ -89,12 +101,18 @@ function describeOutput(stage: string, output: StateData): string | undefined {
 }
 
 /** A merge's changes for people: "10 added, 5 replaced, 2 removed". */
-export function describeChange(change: { readonly added: number; readonly replaced: number; readonly removed: number }): string {
+export function describeChange(change: {
+  readonly added: number;
+  readonly replaced: number;
+  readonly removed: number;
+}): string {
   return `${change.added} added, ${change.replaced} replaced, ${change.removed} removed`;
 }
 
 export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {
-  const stages = new Map<string, StageProgress>(INDEXER_STAGES.map((name) => [name, { name, status: 'waiting', retries: 0 }]));
+  const stages = new Map<string, StageProgress>(
+    INDEXER_STAGES.map((name) => [name, { name, status: 'waiting', retries: 0 }]),
+  );
   const batches = { done: 0, failed: 0, total: 0 };
   let current: StageProgress | undefined;
   for (const event of events) {
@@ -134,4 +152,5 @@ export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {
 }
 
 /** Seconds between two dates, for display. */
-export const seconds = (start?: Date, end?: Date): string => (start ? `${(((end ?? new Date()).getTime() - start.getTime()) / 1000).toFixed(1)} s` : '');
+export const seconds = (start?: Date, end?: Date): string =>
+  start ? `${(((end ?? new Date()).getTime() - start.getTime()) / 1000).toFixed(1)} s` : '';

@@ -14,4 +14,5 @@ export class StepFunctionsApiError extends Error {
 export const notFound = (what: 'Execution' | 'StateMachine', arn: string): StepFunctionsApiError =>
   new StepFunctionsApiError(`${what}DoesNotExist`, `${what} does not exist: ${arn}`);
 
-export const invalid = (code: string, message: string): StepFunctionsApiError => new StepFunctionsApiError(code, message);
+export const invalid = (code: string, message: string): StepFunctionsApiError =>
+  new StepFunctionsApiError(code, message);

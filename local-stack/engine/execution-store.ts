@@ -69,7 +69,10 @@ export class ExecutionStore {
   }
 
   appendHistory(machineName: string, executionName: string, event: HistoryEventRecord): void {
-    appendFileSync(path.join(this.executionDir(machineName), `${executionName}.history.jsonl`), `${JSON.stringify(event)}\n`);
+    appendFileSync(
+      path.join(this.executionDir(machineName), `${executionName}.history.jsonl`),
+      `${JSON.stringify(event)}\n`,
+    );
   }
 
   loadExecutions(machineName: string): ExecutionRecord[] {

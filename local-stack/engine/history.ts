@@ -31,7 +31,9 @@ export function toHistoryEvents(event: EngineEvent, roleArn: string): Draft[] {
     case 'ExecutionSucceeded':
       return [{ type: 'ExecutionSucceeded', executionSucceededEventDetails: { output: json(event.output) } }];
     case 'ExecutionFailed':
-      return [{ type: 'ExecutionFailed', executionFailedEventDetails: { error: event.Error, cause: causeText(event.Cause) } }];
+      return [
+        { type: 'ExecutionFailed', executionFailedEventDetails: { error: event.Error, cause: causeText(event.Cause) } },
+      ];
     case 'ExecutionAborted':
       return [{ type: 'ExecutionAborted', executionAbortedEventDetails: {} }];
     case 'ExecutionTimeout':
@@ -42,7 +44,13 @@ export function toHistoryEvents(event: EngineEvent, roleArn: string): Draft[] {
         stateEnteredEventDetails: { name: event.state.name, input: json(event.state.input) },
       };
       if (event.state.type !== 'Task') return [entered];
-      return [entered, { type: 'LambdaFunctionScheduled', lambdaFunctionScheduledEventDetails: { resource: event.state.name, input: json(event.state.input) } }];
+      return [
+        entered,
+        {
+          type: 'LambdaFunctionScheduled',
+          lambdaFunctionScheduledEventDetails: { resource: event.state.name, input: json(event.state.input) },
+        },
+      ];
     }
     case 'StateExited': {
       const exited: Draft = {
@@ -50,16 +58,41 @@ export function toHistoryEvents(event: EngineEvent, roleArn: string): Draft[] {
         stateExitedEventDetails: { name: event.state.name, output: json(event.state.output) },
       };
       if (event.state.type !== 'Task') return [exited];
-      return [{ type: 'LambdaFunctionSucceeded', lambdaFunctionSucceededEventDetails: { output: json(event.state.output) } }, exited];
+      return [
+        { type: 'LambdaFunctionSucceeded', lambdaFunctionSucceededEventDetails: { output: json(event.state.output) } },
+        exited,
+      ];
     }
     case 'StateFailed':
       if (event.state.type === 'Task') {
-        return [{ type: 'LambdaFunctionFailed', lambdaFunctionFailedEventDetails: { error: event.Error, cause: causeText(event.Cause) } }];
+        return [
+          {
+            type: 'LambdaFunctionFailed',
+            lambdaFunctionFailedEventDetails: { error: event.Error, cause: causeText(event.Cause) },
+          },
+        ];
       }
-      return [{ type: `${event.state.type}StateFailed`, stateExitedEventDetails: { name: event.state.name, output: json({ Error: event.Error, Cause: causeText(event.Cause) }) } }];
+      return [
+        {
+          type: `${event.state.type}StateFailed`,
+          stateExitedEventDetails: {
+            name: event.state.name,
+            output: json({ Error: event.Error, Cause: causeText(event.Cause) }),
+          },
+        },
+      ];
     case 'StateRetried':
       // AWS shows a retry as the function scheduled again after its failure.
-      return [{ type: 'LambdaFunctionScheduled', lambdaFunctionScheduledEventDetails: { resource: event.state.name, input: json(event.state.input), retryAttempt: event.retry.attempt } }];
+      return [
+        {
+          type: 'LambdaFunctionScheduled',
+          lambdaFunctionScheduledEventDetails: {
+            resource: event.state.name,
+            input: json(event.state.input),
+            retryAttempt: event.retry.attempt,
+          },
+        },
+      ];
     case 'StateCaught':
       return [];
     case 'MapIterationStarted':

@@ -70,12 +70,23 @@ export class LocalStepFunctions {
   }
 
   /** Creates a state machine, or updates its definition when it exists (idempotent deploy). */
-  createOrUpdateStateMachine(name: string, definition: string, roleArn = `arn:aws:iam::${ACCOUNT}:role/ddb-faiss-local`): StateMachineRecord {
+  createOrUpdateStateMachine(
+    name: string,
+    definition: string,
+    roleArn = `arn:aws:iam::${ACCOUNT}:role/ddb-faiss-local`,
+  ): StateMachineRecord {
     if (!NAME.test(name)) throw invalid('InvalidName', `invalid state machine name: ${name}`);
     this.checkDefinition(definition);
     const stateMachineArn = `arn:aws:states:${this.props.region}:${ACCOUNT}:stateMachine:${name}`;
     const existing = this.machines.get(stateMachineArn);
-    const record: StateMachineRecord = { name, stateMachineArn, definition, roleArn, type: 'STANDARD', creationDate: existing?.creationDate ?? Date.now() };
+    const record: StateMachineRecord = {
+      name,
+      stateMachineArn,
+      definition,
+      roleArn,
+      type: 'STANDARD',
+      creationDate: existing?.creationDate ?? Date.now(),
+    };
     this.machines.set(stateMachineArn, record);
     this.store.saveStateMachine(record);
     return record;
@@ -108,7 +119,11 @@ export class LocalStepFunctions {
   // --- API operations -------------------------------------------------------------------
 
   CreateStateMachine(request: Json): Json {
-    const record = this.createOrUpdateStateMachine(String(request['name'] ?? ''), String(request['definition'] ?? ''), request['roleArn'] as string | undefined);
+    const record = this.createOrUpdateStateMachine(
+      String(request['name'] ?? ''),
+      String(request['definition'] ?? ''),
+      request['roleArn'] as string | undefined,
+    );
     return { stateMachineArn: record.stateMachineArn, creationDate: seconds(record.creationDate) };
   }
 
@@ -150,11 +165,19 @@ export class LocalStepFunctions {
     const executionArn = `arn:aws:states:${this.props.region}:${ACCOUNT}:execution:${machine.name}:${name}`;
     const existing = this.executions.get(executionArn);
     if (existing) {
-      if (existing.input === inputText && existing.status === 'RUNNING') return { executionArn, startDate: seconds(existing.startDate) };
+      if (existing.input === inputText && existing.status === 'RUNNING')
+        return { executionArn, startDate: seconds(existing.startDate) };
       throw invalid('ExecutionAlreadyExists', `execution already exists: ${executionArn}`);
     }
     const definition = this.checkDefinition(machine.definition);
-    const record: ExecutionRecord = { executionArn, stateMachineArn: machine.stateMachineArn, name, status: 'RUNNING', startDate: Date.now(), input: inputText };
+    const record: ExecutionRecord = {
+      executionArn,
+      stateMachineArn: machine.stateMachineArn,
+      name,
+      status: 'RUNNING',
+      startDate: Date.now(),
+      input: inputText,
+    };
     this.executions.set(executionArn, record);
     this.store.saveExecution(machine.name, record);
     this.run(machine, record, definition, input);
@@ -166,45 +189,58 @@ export class LocalStepFunctions {
     const execution = engine.run(input as never, {
       overrides: { taskResourceLocalHandlers: bindTaskHandlers(definition, this.props.handlers) as never },
       context: {
-        Execution: { Id: record.executionArn, Name: record.name, Input: input as never, StartTime: new Date(record.startDate).toISOString(), RoleArn: machine.roleArn },
+        Execution: {
+          Id: record.executionArn,
+          Name: record.name,
+          Input: input as never,
+          StartTime: new Date(record.startDate).toISOString(),
+          RoleArn: machine.roleArn,
+        },
         StateMachine: { Id: machine.stateMachineArn, Name: machine.name },
       },
     });
     let eventId = 0;
     const append = (type: string, details: Json, timestampMs = Date.now()): void => {
       eventId += 1;
-      const event: HistoryEventRecord = { id: eventId, previousEventId: eventId - 1, timestamp: seconds(timestampMs), type, ...details };
+      const event: HistoryEventRecord = {
+        id: eventId,
+        previousEventId: eventId - 1,
+        timestamp: seconds(timestampMs),
+        type,
+        ...details,
+      };
       this.store.appendHistory(machine.name, record.name, event);
     };
     const running: RunningExecution = { abort: execution.abort, done: Promise.resolve() };
     running.done = (async () => {
-        // Always drain the stream: the engine waits on its consumer.
-        for await (const event of execution.eventLogs) {
-          for (const { type, ...details } of toHistoryEvents(event, machine.roleArn)) {
-            if (type === 'ExecutionAborted' && running.aborting) Object.assign(details, { executionAbortedEventDetails: running.aborting });
-            append(type, details, event.timestamp);
-          }
+      // Always drain the stream: the engine waits on its consumer.
+      for await (const event of execution.eventLogs) {
+        for (const { type, ...details } of toHistoryEvents(event, machine.roleArn)) {
+          if (type === 'ExecutionAborted' && running.aborting)
+            Object.assign(details, { executionAbortedEventDetails: running.aborting });
+          append(type, details, event.timestamp);
         }
-        try {
-          const output = await execution.result;
-          record.status = 'SUCCEEDED';
-          record.output = JSON.stringify(output ?? null);
-        } catch (error) {
-          if (error instanceof ExecutionAbortedError || running.aborting) {
-            record.status = 'ABORTED';
-            record.error = running.aborting?.error;
-            record.cause = running.aborting?.cause;
-          } else {
-            const { Error: errorName, Cause } = failureOf(error);
-            record.status = (error as Error).name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : 'FAILED';
-            record.error = errorName;
-            record.cause = Cause;
-          }
+      }
+      try {
+        const output = await execution.result;
+        record.status = 'SUCCEEDED';
+        record.output = JSON.stringify(output ?? null);
+      } catch (error) {
+        if (error instanceof ExecutionAbortedError || running.aborting) {
+          record.status = 'ABORTED';
+          record.error = running.aborting?.error;
+          record.cause = running.aborting?.cause;
+        } else {
+          const { Error: errorName, Cause } = failureOf(error);
+          record.status = (error as Error).name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : 'FAILED';
+          record.error = errorName;
+          record.cause = Cause;
         }
-        record.stopDate = Date.now();
-        this.store.saveExecution(machine.name, record);
-        this.running.delete(record.executionArn);
-      })();
+      }
+      record.stopDate = Date.now();
+      this.store.saveExecution(machine.name, record);
+      this.running.delete(record.executionArn);
+    })();
     this.running.set(record.executionArn, running);
   }
 

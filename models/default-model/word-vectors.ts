@@ -71,7 +71,15 @@ export function wordLevelTokenizer(words: readonly string[]): Record<string, unk
   words.forEach((word, i) => {
     if (!(word in vocab)) vocab[word] = FIRST_WORD_ID + i;
   });
-  const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const special = (id: number, content: string) => ({
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
   return {
     version: '1.0',
     truncation: null,
@@ -79,13 +87,22 @@ export function wordLevelTokenizer(words: readonly string[]): Record<string, unk
     added_tokens: [special(0, '[PAD]'), special(1, '[UNK]')],
     normalizer: {
       type: 'Sequence',
-      normalizers: [{ type: 'NFKC' }, { type: 'Replace', pattern: { String: '\u2019' }, content: "'" }, { type: 'Lowercase' }],
+      normalizers: [
+        { type: 'NFKC' },
+        { type: 'Replace', pattern: { String: '\u2019' }, content: "'" },
+        { type: 'Lowercase' },
+      ],
     },
     pre_tokenizer: {
       type: 'Sequence',
       pretokenizers: [
         { type: 'WhitespaceSplit' },
-        { type: 'Split', pattern: { Regex: "n't|'\\p{L}+|[\\p{L}\\p{M}]+|\\p{N}+(?:[.,]\\p{N}+)*|[^\\s\\p{L}\\p{M}\\p{N}]" }, behavior: 'Isolated', invert: false },
+        {
+          type: 'Split',
+          pattern: { Regex: "n't|'\\p{L}+|[\\p{L}\\p{M}]+|\\p{N}+(?:[.,]\\p{N}+)*|[^\\s\\p{L}\\p{M}\\p{N}]" },
+          behavior: 'Isolated',
+          invert: false,
+        },
       ],
     },
     post_processor: null,

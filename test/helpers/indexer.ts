@@ -51,15 +51,24 @@ export class IndexerHarness {
         const real = indexerStages(context);
         // Resolved per call, so a test can change the overrides between runs.
         const stages = Object.fromEntries(
-          (Object.keys(real) as (keyof Stages)[]).map((task) => [task, (event: never) => ({ ...real, ...harness!.overrides(real, context) })[task](event)]),
+          (Object.keys(real) as (keyof Stages)[]).map((task) => [
+            task,
+            (event: never) => ({ ...real, ...harness!.overrides(real, context) })[task](event),
+          ]),
         ) as unknown as Stages;
         return createIndexerHandlers(context, stages);
       },
       httpApp: ({ config, clients }) => apiGateway({ '/search': createSearchHandler({ config, clients }) }),
       stateMachines: {},
     });
-    const definition = renderIndexerDefinition({ functionArns: localFunctionArns(stack.config.region), maxConcurrency: stack.config.maxConcurrency });
-    (stack.stateMachineArns as Record<string, string>)['indexer'] = stack.stepFunctions.createOrUpdateStateMachine('indexer', definition).stateMachineArn;
+    const definition = renderIndexerDefinition({
+      functionArns: localFunctionArns(stack.config.region),
+      maxConcurrency: stack.config.maxConcurrency,
+    });
+    (stack.stateMachineArns as Record<string, string>)['indexer'] = stack.stepFunctions.createOrUpdateStateMachine(
+      'indexer',
+      definition,
+    ).stateMachineArn;
     await ensureModelPublished(stack.clients.s3, stack.config);
     harness = new IndexerHarness(stack);
     return harness;
@@ -70,9 +79,20 @@ export class IndexerHarness {
   }
 
   /** Calls the search service over HTTP. */
-  async search(query: string | Record<string, unknown>, init: RequestInit = {}): Promise<{ status: number; body: any; text: string }> {
+  async search(
+    query: string | Record<string, unknown>,
+    init: RequestInit = {},
+  ): Promise<{ status: number; body: any; text: string }> {
     const base = `${this.stack.info.endpoints.http}/search`;
-    const response = typeof query === 'string' ? await fetch(`${base}?${query}`, init) : await fetch(base, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(query), ...init });
+    const response =
+      typeof query === 'string'
+        ? await fetch(`${base}?${query}`, init)
+        : await fetch(base, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(query),
+            ...init,
+          });
     const text = await response.text();
     let body: unknown;
     try {
@@ -90,47 +110,64 @@ export class IndexerHarness {
   /** Writes items (pending by default) with fresh version tokens. */
   async put(items: readonly TestItem[]): Promise<void> {
     const { config } = this;
-    const result = await batchWriteItems(this.stack.clients.dynamodb, config.tableName, items.map((item) => ({
-      PutRequest: {
-        Item: {
-          [config.groupAttribute]: { S: item.group ?? 'g' },
-          [config.idAttribute]: { S: item.id },
-          ...(item.content ? { [config.contentAttribute]: item.content } : item.text !== undefined ? { [config.contentAttribute]: { S: item.text } } : {}),
-          ...(item.pending === false ? {} : { [config.pendingAttribute]: { N: String(newVersionToken()) } }),
+    const result = await batchWriteItems(
+      this.stack.clients.dynamodb,
+      config.tableName,
+      items.map((item) => ({
+        PutRequest: {
+          Item: {
+            [config.groupAttribute]: { S: item.group ?? 'g' },
+            [config.idAttribute]: { S: item.id },
+            ...(item.content
+              ? { [config.contentAttribute]: item.content }
+              : item.text !== undefined
+                ? { [config.contentAttribute]: { S: item.text } }
+                : {}),
+            ...(item.pending === false ? {} : { [config.pendingAttribute]: { N: String(newVersionToken()) } }),
+          },
         },
-      },
-    })));
+      })),
+    );
     if (result.failed.length > 0) throw new Error(`DynamoDB refused test items: ${JSON.stringify(result.failed)}`);
   }
 
   /** Edits an item's content the way a writer must: with a fresh version token. */
   async edit(id: string, text: string, group = 'g'): Promise<void> {
     const { config } = this;
-    await this.stack.clients.dynamodb.send(new UpdateItemCommand({
-      TableName: config.tableName,
-      Key: { [config.groupAttribute]: { S: group }, [config.idAttribute]: { S: id } },
-      UpdateExpression: 'SET #c = :c, #p = :p',
-      ExpressionAttributeNames: { '#c': config.contentAttribute, '#p': config.pendingAttribute },
-      ExpressionAttributeValues: { ':c': { S: text }, ':p': { N: String(newVersionToken()) } },
-    }));
+    await this.stack.clients.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: config.tableName,
+        Key: { [config.groupAttribute]: { S: group }, [config.idAttribute]: { S: id } },
+        UpdateExpression: 'SET #c = :c, #p = :p',
+        ExpressionAttributeNames: { '#c': config.contentAttribute, '#p': config.pendingAttribute },
+        ExpressionAttributeValues: { ':c': { S: text }, ':p': { N: String(newVersionToken()) } },
+      }),
+    );
   }
 
   /** Soft-deletes an item (the documented protocol). */
   async softDelete(id: string, group = 'g'): Promise<void> {
     const { config } = this;
-    await this.stack.clients.dynamodb.send(new UpdateItemCommand({
-      TableName: config.tableName,
-      Key: { [config.groupAttribute]: { S: group }, [config.idAttribute]: { S: id } },
-      UpdateExpression: 'SET #d = :true, #p = :p',
-      ExpressionAttributeNames: { '#d': DELETE_MARKER_ATTRIBUTE, '#p': config.pendingAttribute },
-      ExpressionAttributeValues: { ':true': { BOOL: true }, ':p': { N: String(newVersionToken()) } },
-    }));
+    await this.stack.clients.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: config.tableName,
+        Key: { [config.groupAttribute]: { S: group }, [config.idAttribute]: { S: id } },
+        UpdateExpression: 'SET #d = :true, #p = :p',
+        ExpressionAttributeNames: { '#d': DELETE_MARKER_ATTRIBUTE, '#p': config.pendingAttribute },
+        ExpressionAttributeValues: { ':true': { BOOL: true }, ':p': { N: String(newVersionToken()) } },
+      }),
+    );
   }
 
   /** Starts an indexer run and returns its execution ARN without waiting. */
   async start(mode?: 'incremental' | 'backfill', stateMachine = 'indexer'): Promise<string> {
     const sfn = this.stack.clients.stepFunctions;
-    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: this.stack.stateMachineArns[stateMachine], input: JSON.stringify(mode ? { mode } : {}) }));
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: this.stack.stateMachineArns[stateMachine],
+        input: JSON.stringify(mode ? { mode } : {}),
+      }),
+    );
     return executionArn!;
   }
 
@@ -155,7 +192,9 @@ export class IndexerHarness {
   /** The states an execution entered, in order. */
   async statesEntered(executionArn: string): Promise<string[]> {
     const events = await readHistory(this.stack.clients.stepFunctions, executionArn);
-    return events.filter((event) => event.type?.endsWith('StateEntered')).map((event) => event.stateEnteredEventDetails?.name ?? '');
+    return events
+      .filter((event) => event.type?.endsWith('StateEntered'))
+      .map((event) => event.stateEnteredEventDetails?.name ?? '');
   }
 
   /** The writer lease item, if any. */
@@ -183,7 +222,9 @@ export class IndexerHarness {
     const items = new Map<string, Record<string, AttributeValue>>();
     let startKey: Record<string, AttributeValue> | undefined;
     do {
-      const page = await this.stack.clients.dynamodb.send(new ScanCommand({ TableName: config.tableName, ConsistentRead: true, ExclusiveStartKey: startKey }));
+      const page = await this.stack.clients.dynamodb.send(
+        new ScanCommand({ TableName: config.tableName, ConsistentRead: true, ExclusiveStartKey: startKey }),
+      );
       for (const item of page.Items ?? []) {
         if (item[config.groupAttribute]?.S !== RESERVED_GROUP) items.set(item[config.idAttribute]!.S!, item);
       }
@@ -193,18 +234,57 @@ export class IndexerHarness {
   }
 
   async pendingIds(): Promise<string[]> {
-    return [...(await this.items()).values()].filter((item) => item[this.config.pendingAttribute]).map((item) => item[this.config.idAttribute]!.S!).sort();
+    return [...(await this.items()).values()]
+      .filter((item) => item[this.config.pendingAttribute])
+      .map((item) => item[this.config.idAttribute]!.S!)
+      .sort();
   }
 
   async reservedItems(): Promise<Record<string, AttributeValue>[]> {
-    const page = await this.stack.clients.dynamodb.send(new ScanCommand({ TableName: this.config.tableName, ConsistentRead: true }));
+    const page = await this.stack.clients.dynamodb.send(
+      new ScanCommand({ TableName: this.config.tableName, ConsistentRead: true }),
+    );
     return (page.Items ?? []).filter((item) => item[this.config.groupAttribute]?.S === RESERVED_GROUP);
   }
 }
 
 export const sentences = (n: number, prefix = 'item'): TestItem[] =>
-  Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${String(i).padStart(4, '0')}`, text: `${SUBJECTS[i % SUBJECTS.length]} ${VERBS[Math.floor(i / SUBJECTS.length) % VERBS.length]} ${OBJECTS[Math.floor(i / (SUBJECTS.length * VERBS.length)) % OBJECTS.length]} number ${i}` }));
+  Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}-${String(i).padStart(4, '0')}`,
+    text: `${SUBJECTS[i % SUBJECTS.length]} ${VERBS[Math.floor(i / SUBJECTS.length) % VERBS.length]} ${OBJECTS[Math.floor(i / (SUBJECTS.length * VERBS.length)) % OBJECTS.length]} number ${i}`,
+  }));
 
-const SUBJECTS = ['a man', 'a woman', 'the child', 'a dog', 'the cat', 'a farmer', 'the pilot', 'a teacher', 'the doctor', 'a singer'];
-const VERBS = ['is playing', 'is cooking', 'is reading', 'is painting', 'is riding', 'is cleaning', 'is watching', 'is carrying'];
-const OBJECTS = ['a guitar', 'the dinner', 'a book', 'the fence', 'a horse', 'the kitchen', 'a movie', 'a heavy box', 'the piano', 'a bicycle'];
+const SUBJECTS = [
+  'a man',
+  'a woman',
+  'the child',
+  'a dog',
+  'the cat',
+  'a farmer',
+  'the pilot',
+  'a teacher',
+  'the doctor',
+  'a singer',
+];
+const VERBS = [
+  'is playing',
+  'is cooking',
+  'is reading',
+  'is painting',
+  'is riding',
+  'is cleaning',
+  'is watching',
+  'is carrying',
+];
+const OBJECTS = [
+  'a guitar',
+  'the dinner',
+  'a book',
+  'the fence',
+  'a horse',
+  'the kitchen',
+  'a movie',
+  'a heavy box',
+  'the piano',
+  'a bicycle',
+];

@@ -18,7 +18,10 @@ export async function startTestStack(
  * A local stack for one `describe` block, on free ports in a fresh folder: started before its
  * tests, closed and its folder removed after them.
  */
-export function useTestStack(props: Parameters<typeof startTestStack>[1] = {}): { readonly stack: LocalStack; readonly dataDir: string } {
+export function useTestStack(props: Parameters<typeof startTestStack>[1] = {}): {
+  readonly stack: LocalStack;
+  readonly dataDir: string;
+} {
   const dir = tempDir();
   let stack: LocalStack | undefined;
   before(async () => {

@@ -9,7 +9,22 @@ import path from 'node:path';
 import { writeManifest, type BundleManifest } from '../../embedding/bundle.ts';
 import { OnnxGraphBuilder } from '../../models/onnx-graph.ts';
 
-export const TINY_VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'the', 'cat', 'sat', 'on', 'mat', 'dog', 'ran', '##s', 'a', '.'];
+export const TINY_VOCAB = [
+  '[PAD]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  'the',
+  'cat',
+  'sat',
+  'on',
+  'mat',
+  'dog',
+  'ran',
+  '##s',
+  'a',
+  '.',
+];
 export const TINY_DIM = 8;
 
 function seeded(seed: number): () => number {
@@ -37,22 +52,49 @@ export function tinyBertWeights(): TinyBert {
 
 export function tinyBertTokenizer(): Record<string, unknown> {
   const vocab = Object.fromEntries(TINY_VOCAB.map((token, id) => [token, id]));
-  const special = (id: number) => ({ id, content: TINY_VOCAB[id], single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const special = (id: number) => ({
+    id,
+    content: TINY_VOCAB[id],
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
   return {
     version: '1.0',
     truncation: null,
     padding: null,
     added_tokens: [0, 1, 2, 3].map(special),
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: true,
+      strip_accents: null,
+      lowercase: true,
+    },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+      single: [
+        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '[SEP]', type_id: 0 } },
+      ],
       pair: [],
-      special_tokens: { '[CLS]': { id: '[CLS]', ids: [2], tokens: ['[CLS]'] }, '[SEP]': { id: '[SEP]', ids: [3], tokens: ['[SEP]'] } },
+      special_tokens: {
+        '[CLS]': { id: '[CLS]', ids: [2], tokens: ['[CLS]'] },
+        '[SEP]': { id: '[SEP]', ids: [3], tokens: ['[SEP]'] },
+      },
     },
     decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+    model: {
+      type: 'WordPiece',
+      unk_token: '[UNK]',
+      continuing_subword_prefix: '##',
+      max_input_chars_per_word: 100,
+      vocab,
+    },
   };
 }
 
@@ -63,10 +105,17 @@ export async function writeTinyBert(dir: string, maxTokens = 16): Promise<Bundle
   const word = g.constant('word_embeddings', weights.word, [TINY_VOCAB.length, TINY_DIM]);
   const type = g.constant('token_type_embeddings', weights.type, [2, TINY_DIM]);
   const w = g.constant('dense', weights.weight, [TINY_DIM, TINY_DIM]);
-  const sum = g.node('Add', [g.node('Gather', [word, 'input_ids'], { axis: 0 }), g.node('Gather', [type, 'token_type_ids'], { axis: 0 })]);
+  const sum = g.node('Add', [
+    g.node('Gather', [word, 'input_ids'], { axis: 0 }),
+    g.node('Gather', [type, 'token_type_ids'], { axis: 0 }),
+  ]);
   g.node('Tanh', [g.node('MatMul', [sum, w])], {}, 'last_hidden_state');
   const model = g.build(
-    ['input_ids', 'attention_mask', 'token_type_ids'].map((name) => ({ name, type: 'int64' as const, shape: ['batch', 'sequence'] })),
+    ['input_ids', 'attention_mask', 'token_type_ids'].map((name) => ({
+      name,
+      type: 'int64' as const,
+      shape: ['batch', 'sequence'],
+    })),
     [{ name: 'last_hidden_state', type: 'float', shape: ['batch', 'sequence', TINY_DIM] }],
   );
   mkdirSync(dir, { recursive: true });

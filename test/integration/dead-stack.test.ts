@@ -27,8 +27,12 @@ async function closedPort(): Promise<number> {
 }
 
 /** Starts `ddb-faiss up`, resolving once it prints `ready`. */
-function up(dataDir: string): Promise<{ kill: (signal: NodeJS.Signals) => Promise<number | null>; output: () => string }> {
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', cli, 'up', '--data-dir', dataDir, ...FREE], { stdio: ['ignore', 'pipe', 'pipe'] });
+function up(
+  dataDir: string,
+): Promise<{ kill: (signal: NodeJS.Signals) => Promise<number | null>; output: () => string }> {
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', cli, 'up', '--data-dir', dataDir, ...FREE], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
@@ -47,7 +51,14 @@ function up(dataDir: string): Promise<{ kill: (signal: NodeJS.Signals) => Promis
   });
 }
 
-const needsStack = (dataDir: string): string[][] => [['status'], ['run'], ['backfill'], ['search', 'anything'], ['import', path.join(dataDir, 'items.jsonl')], ['schedule', '--every', '1m']];
+const needsStack = (dataDir: string): string[][] => [
+  ['status'],
+  ['run'],
+  ['backfill'],
+  ['search', 'anything'],
+  ['import', path.join(dataDir, 'items.jsonl')],
+  ['schedule', '--every', '1m'],
+];
 
 describe('a local stack that died without cleaning up', () => {
   it('every command that needs it says it is not running and how to start it, even when its pid still exists', async () => {
@@ -56,12 +67,15 @@ describe('a local stack that died without cleaning up', () => {
     writeFileSync(path.join(dir.path, 'items.jsonl'), '{"id": "1", "content": "x"}\n');
     const port = await closedPort();
     const endpoint = `http://127.0.0.1:${port}`;
-    writeFileSync(path.join(dir.path, 'stack.json'), JSON.stringify({
-      pid: process.pid,
-      endpoints: { dynamodb: endpoint, s3: endpoint, stepFunctions: endpoint, http: endpoint },
-      stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:ddb-faiss-indexer',
-      startedAt: '2026-11-24T00:00:00.000Z',
-    }));
+    writeFileSync(
+      path.join(dir.path, 'stack.json'),
+      JSON.stringify({
+        pid: process.pid,
+        endpoints: { dynamodb: endpoint, s3: endpoint, stepFunctions: endpoint, http: endpoint },
+        stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:ddb-faiss-indexer',
+        startedAt: '2026-11-24T00:00:00.000Z',
+      }),
+    );
     // Act
     const commands = needsStack(dir.path);
     const runs = await Promise.all(commands.map((args) => runCli([...args, '--data-dir', dir.path])));
@@ -69,7 +83,11 @@ describe('a local stack that died without cleaning up', () => {
     runs.forEach((run, i) => {
       const name = commands[i]!.join(' ');
       assert.equal(run.code, 1, `${name}: ${run.stdout}${run.stderr}`);
-      assert.match(run.stderr, /the local stack .* is not running: it stopped without cleaning up[\s\S]*ddb-faiss up --data-dir/, name);
+      assert.match(
+        run.stderr,
+        /the local stack .* is not running: it stopped without cleaning up[\s\S]*ddb-faiss up --data-dir/,
+        name,
+      );
       assert.doesNotMatch(run.stderr, /\n\s+at |ECONNREFUSED.*\n.*at /, `${name}: no stack trace`);
     });
     dir.remove();
@@ -104,7 +122,15 @@ describe('status when Step Functions cannot be read', () => {
     const endpoint = `http://127.0.0.1:${await closedPort()}`;
     try {
       // Act
-      const run = await runCli(['status', '--data-dir', dir.path, '--sfn-endpoint', endpoint, '--state-machine-arn', 'arn:aws:states:us-east-1:000000000000:stateMachine:indexer']);
+      const run = await runCli([
+        'status',
+        '--data-dir',
+        dir.path,
+        '--sfn-endpoint',
+        endpoint,
+        '--state-machine-arn',
+        'arn:aws:states:us-east-1:000000000000:stateMachine:indexer',
+      ]);
       // Assess
       assert.equal(run.code, 1, run.stdout);
       assert.match(run.stdout, /pending {4}3 items/);

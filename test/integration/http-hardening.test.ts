@@ -18,10 +18,25 @@ interface Answer {
 }
 
 /** A raw HTTP request: headers as given (Host included), a body written as given, the answer read whole. */
-function send(url: string, options: { method?: string; headers?: Record<string, string | number>; body?: string | Buffer; chunks?: { size: number; count: number }; end?: boolean }): Promise<Answer> {
+function send(
+  url: string,
+  options: {
+    method?: string;
+    headers?: Record<string, string | number>;
+    body?: string | Buffer;
+    chunks?: { size: number; count: number };
+    end?: boolean;
+  },
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
-    const req = httpRequest({ host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, method: options.method ?? 'GET', headers: options.headers ?? {} });
+    const req = httpRequest({
+      host: target.hostname,
+      port: target.port,
+      path: `${target.pathname}${target.search}`,
+      method: options.method ?? 'GET',
+      headers: options.headers ?? {},
+    });
     req.on('response', (response: IncomingMessage) => {
       let body = '';
       response.on('data', (chunk) => (body += chunk));
@@ -40,7 +55,10 @@ function send(url: string, options: { method?: string; headers?: Record<string, 
 
 /** Resolves with the answer, or rejects when none comes within `ms` (a server still waiting for the body). */
 function within<T>(ms: number, promise: Promise<T>): Promise<T> {
-  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))]);
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)),
+  ]);
 }
 
 describe('HTTP hardening (local stack)', () => {
@@ -59,11 +77,19 @@ describe('HTTP hardening (local stack)', () => {
   });
 
   const executions = async (): Promise<number> =>
-    (await stack.clients.stepFunctions.send(new ListExecutionsCommand({ stateMachineArn: stack.info.stateMachineArn }))).executions?.length ?? 0;
+    (await stack.clients.stepFunctions.send(new ListExecutionsCommand({ stateMachineArn: stack.info.stateMachineArn })))
+      .executions?.length ?? 0;
 
   it('answers a /search body over the limit with 413 and a message, from its declared length alone', async () => {
     // Act: a 20 MB body announced by Content-Length, of which nothing is sent
-    const answer = await within(5_000, send(`${base}/search`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': 20 * 1024 * 1024 }, end: false }));
+    const answer = await within(
+      5_000,
+      send(`${base}/search`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': 20 * 1024 * 1024 },
+        end: false,
+      }),
+    );
     // Assess
     assert.equal(answer.status, 413);
     assert.match(JSON.parse(answer.body).message, /request body is larger than 1048576 bytes/);
@@ -71,7 +97,15 @@ describe('HTTP hardening (local stack)', () => {
 
   it('refuses a streamed (chunked) body as soon as it passes the limit, before it ends', async () => {
     // Act: 1.5 MB sent in chunks, the request left open: a server that buffers it whole never answers
-    const answer = await within(5_000, send(`${base}/search`, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }, chunks: { size: 64 * 1024, count: 24 }, end: false }));
+    const answer = await within(
+      5_000,
+      send(`${base}/search`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+        chunks: { size: 64 * 1024, count: 24 },
+        end: false,
+      }),
+    );
     // Assess
     assert.equal(answer.status, 413);
     assert.match(JSON.parse(answer.body).message, /larger than/);
@@ -91,10 +125,20 @@ describe('HTTP hardening (local stack)', () => {
     // Act
     const answers: [string, Answer][] = [];
     for (const [name, headers] of cases) {
-      answers.push([`${name} -> /api/runs`, await send(`${base}/api/runs`, { method: 'POST', headers, body: '{"mode":"backfill"}' })]);
-      answers.push([`${name} -> stop`, await send(`${base}/api/executions/anything/stop`, { method: 'POST', headers, body: '{}' })]);
+      answers.push([
+        `${name} -> /api/runs`,
+        await send(`${base}/api/runs`, { method: 'POST', headers, body: '{"mode":"backfill"}' }),
+      ]);
+      answers.push([
+        `${name} -> stop`,
+        await send(`${base}/api/executions/anything/stop`, { method: 'POST', headers, body: '{}' }),
+      ]);
     }
-    const sameOrigin = await send(`${base}/api/runs`, { method: 'POST', headers: { ...json, origin: base }, body: '{"mode":"incremental"}' });
+    const sameOrigin = await send(`${base}/api/runs`, {
+      method: 'POST',
+      headers: { ...json, origin: base },
+      body: '{"mode":"incremental"}',
+    });
     // Assess
     for (const [name, answer] of answers) {
       assert.ok(answer.status === 403 || answer.status === 415, `${name}: ${answer.status} ${answer.body}`);
@@ -106,7 +150,11 @@ describe('HTTP hardening (local stack)', () => {
 
   it('the DynamoDB, S3 and Step Functions endpoints answer only to their own host name too', async () => {
     for (const [service, endpoint] of Object.entries(stack.info.endpoints)) {
-      const foreign = await send(`${endpoint}/`, { method: 'POST', headers: { host: `evil.example:${new URL(endpoint).port}`, 'content-type': 'application/x-amz-json-1.0' }, body: '{}' });
+      const foreign = await send(`${endpoint}/`, {
+        method: 'POST',
+        headers: { host: `evil.example:${new URL(endpoint).port}`, 'content-type': 'application/x-amz-json-1.0' },
+        body: '{}',
+      });
       assert.equal(foreign.status, 403, `${service}: ${foreign.body}`);
     }
   });

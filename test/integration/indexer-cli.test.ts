@@ -27,15 +27,38 @@ describe('indexer CLI: import, run, backfill, status', () => {
   it('imports JSON lines, reporting bad lines by number and keeping the good ones', async () => {
     // Prepare
     const file = path.join(dir.path, 'items.jsonl');
-    const good = Array.from({ length: 300 }, (_, i) => JSON.stringify({ key: `doc-${i}`, topic: `t${i % 3}`, body: `document ${i} about ${['cooking pasta', 'training dogs', 'repairing bikes'][i % 3]}` }));
-    writeFileSync(file, [...good.slice(0, 100), '{broken', JSON.stringify({ key: 'x' }), '', ...good.slice(100), '[1,2]'].join('\n'));
+    const good = Array.from({ length: 300 }, (_, i) =>
+      JSON.stringify({
+        key: `doc-${i}`,
+        topic: `t${i % 3}`,
+        body: `document ${i} about ${['cooking pasta', 'training dogs', 'repairing bikes'][i % 3]}`,
+      }),
+    );
+    writeFileSync(
+      file,
+      [...good.slice(0, 100), '{broken', JSON.stringify({ key: 'x' }), '', ...good.slice(100), '[1,2]'].join('\n'),
+    );
     // Act
-    const run = await runCli(['import', file, '--id-field', 'key', '--group-field', 'topic', '--text-field', 'body', '--json', ...flags()]);
+    const run = await runCli([
+      'import',
+      file,
+      '--id-field',
+      'key',
+      '--group-field',
+      'topic',
+      '--text-field',
+      'body',
+      '--json',
+      ...flags(),
+    ]);
     // Assess
     assert.equal(run.code, 1, 'bad lines make the exit code non-zero');
     const result = JSON.parse(run.stdout);
     assert.equal(result.imported, 300);
-    assert.deepEqual(result.errors.map((error: { line: number }) => error.line), [101, 102, 304]);
+    assert.deepEqual(
+      result.errors.map((error: { line: number }) => error.line),
+      [101, 102, 304],
+    );
     assert.match(result.errors[1].reason, /missing "body"/);
   });
 
@@ -45,7 +68,13 @@ describe('indexer CLI: import, run, backfill, status', () => {
     const status = await runCli(['status', '--json', ...flags()]);
     // Assess
     assert.equal(run.code, 0, run.stdout + run.stderr);
-    for (const stage of ['Bootstrap model', 'Plan batches', 'Embed batches', 'Merge into index', 'Clear pending flags']) {
+    for (const stage of [
+      'Bootstrap model',
+      'Plan batches',
+      'Embed batches',
+      'Merge into index',
+      'Clear pending flags',
+    ]) {
       assert.match(run.stdout, new RegExp(`\\+ ${stage}\\s+succeeded`), stage);
     }
     assert.match(run.stdout, /300 items in 3 batches/);
@@ -72,20 +101,24 @@ describe('indexer CLI: import, run, backfill, status', () => {
     // Prepare (after the runs above, which count their own 300 items): 30 lines sharing write batches; line 5 is over DynamoDB's 400 KB item limit,
     // line 12 has an id over the 1,024-byte sort key limit (a refusal only DynamoDB reports)
     const file = path.join(dir.path, 'refused.jsonl');
-    const lines = Array.from({ length: 30 }, (_, i) => JSON.stringify({ id: `refused-${i + 1}`, group: 'refusals', content: `line ${i + 1} about gardening` }));
+    const lines = Array.from({ length: 30 }, (_, i) =>
+      JSON.stringify({ id: `refused-${i + 1}`, group: 'refusals', content: `line ${i + 1} about gardening` }),
+    );
     lines[4] = JSON.stringify({ id: 'refused-5', group: 'refusals', content: 'x'.repeat(500 * 1024) });
     lines[11] = JSON.stringify({ id: 'y'.repeat(1100), group: 'refusals', content: 'an id too long for a sort key' });
     writeFileSync(file, lines.join('\n'));
     // Act
     const run = await runCli(['import', file, ...flags()]);
     const json = await runCli(['import', file, '--json', ...flags()]);
-    const landed = await stack.clients.dynamodb.send(new QueryCommand({
-      TableName: stack.config.tableName,
-      KeyConditionExpression: '#g = :g',
-      ExpressionAttributeNames: { '#g': stack.config.groupAttribute },
-      ExpressionAttributeValues: { ':g': { S: 'refusals' } },
-      Select: 'COUNT',
-    }));
+    const landed = await stack.clients.dynamodb.send(
+      new QueryCommand({
+        TableName: stack.config.tableName,
+        KeyConditionExpression: '#g = :g',
+        ExpressionAttributeNames: { '#g': stack.config.groupAttribute },
+        ExpressionAttributeValues: { ':g': { S: 'refusals' } },
+        Select: 'COUNT',
+      }),
+    );
     // Assess
     assert.equal(run.code, 1);
     assert.match(run.stdout, /imported 28 items/);
@@ -95,12 +128,20 @@ describe('indexer CLI: import, run, backfill, status', () => {
     assert.equal(landed.Count, 28, 'every other line landed');
     const result = JSON.parse(json.stdout);
     assert.equal(result.imported, 28);
-    assert.deepEqual(result.errors.map((error: { line: number }) => error.line), [5, 12]);
+    assert.deepEqual(
+      result.errors.map((error: { line: number }) => error.line),
+      [5, 12],
+    );
   });
 
   it('says clearly when no local stack serves the data directory', async () => {
     const other = tempDir();
-    const run = await runCli(['run', '--data-dir', other.path, ...Object.entries(FREE_PORTS).flatMap(([flag, value]) => [`--${flag}`, value])]);
+    const run = await runCli([
+      'run',
+      '--data-dir',
+      other.path,
+      ...Object.entries(FREE_PORTS).flatMap(([flag, value]) => [`--${flag}`, value]),
+    ]);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /no local stack is running for data directory .*ddb-faiss up/);
     other.remove();

@@ -14,7 +14,10 @@ import { indexerStages } from '../../tasks/indexer-handlers.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
 import { tempDir } from '../helpers/local-stack.ts';
 
-const ids = (n: number, prefix = 'item'): string[] => sentences(n, prefix).map((item) => item.id).sort();
+const ids = (n: number, prefix = 'item'): string[] =>
+  sentences(n, prefix)
+    .map((item) => item.id)
+    .sort();
 
 describe('indexer guarantees (local stack)', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -49,7 +52,11 @@ describe('indexer guarantees (local stack)', () => {
   it('b1. heals a crash after the shards were written', async () => {
     // Prepare: merge crashes (a non-retryable error) after every shard is on EFS
     await h.put(sentences(120));
-    h.overrides = () => ({ merge: async () => { throw new Error('injected crash before merge'); } });
+    h.overrides = () => ({
+      merge: async () => {
+        throw new Error('injected crash before merge');
+      },
+    });
     // Act
     const crashed = await h.run();
     h.overrides = () => ({});
@@ -65,7 +72,11 @@ describe('indexer guarantees (local stack)', () => {
   it('b2. heals a crash after the index was published but before any flag was cleared', async () => {
     // Prepare
     await h.put(sentences(120));
-    h.overrides = () => ({ clear: async () => { throw new Error('injected crash before clearing'); } });
+    h.overrides = () => ({
+      clear: async () => {
+        throw new Error('injected crash before clearing');
+      },
+    });
     // Act
     const crashed = await h.run();
     const afterCrash = { indexed: h.indexedIds(), pending: await h.pendingIds() };
@@ -84,12 +95,21 @@ describe('indexer guarantees (local stack)', () => {
     // Prepare: the clear stage's DynamoDB client fails for good after 60 updates
     await h.put(sentences(120));
     h.overrides = (_real, context) => {
-      const faulty = new DynamoDBClient({ region: h.config.region, endpoint: h.stack.info.endpoints.dynamodb, credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
+      const faulty = new DynamoDBClient({
+        region: h.config.region,
+        endpoint: h.stack.info.endpoints.dynamodb,
+        credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+        maxAttempts: 1,
+      });
       let updates = 0;
-      faulty.middlewareStack.add((next, info) => async (args) => {
-        if ((info as { commandName?: string }).commandName === 'UpdateItemCommand' && ++updates > 60) throw new Error('injected crash while clearing');
-        return next(args);
-      }, { step: 'initialize' });
+      faulty.middlewareStack.add(
+        (next, info) => async (args) => {
+          if ((info as { commandName?: string }).commandName === 'UpdateItemCommand' && ++updates > 60)
+            throw new Error('injected crash while clearing');
+          return next(args);
+        },
+        { step: 'initialize' },
+      );
       return { clear: indexerStages({ ...context, clients: { ...context.clients, dynamodb: faulty } }).clear };
     };
     // Act
@@ -99,7 +119,10 @@ describe('indexer guarantees (local stack)', () => {
     const healed = await h.run();
     // Assess
     assert.equal(crashed.status, 'FAILED');
-    assert.ok(pendingAfterCrash > 0 && pendingAfterCrash < 120, `some flags cleared, some not (${pendingAfterCrash} pending)`);
+    assert.ok(
+      pendingAfterCrash > 0 && pendingAfterCrash < 120,
+      `some flags cleared, some not (${pendingAfterCrash} pending)`,
+    );
     assert.equal(healed.status, 'SUCCEEDED', healed.cause);
     assert.deepEqual(h.indexedIds(), ids(120), 'no duplicates, nothing lost');
     assert.deepEqual(await h.pendingIds(), []);
@@ -153,8 +176,15 @@ describe('indexer guarantees (local stack)', () => {
         const plan = await real.plan(event);
         await h.edit('item-0005', 'a lighthouse keeper climbs the winding stairs');
         const version = Number((await h.items()).get('item-0005')![h.config.pendingAttribute]!.N);
-        const again = writeBatch(h.config.efsRoot, event.run.execution, plan.batchCount + 1, [{ group: 'g', id: 'item-0005', version }]);
-        return { ...plan, batchCount: plan.batchCount + 1, itemCount: plan.itemCount + 1, batches: [...plan.batches, again] };
+        const again = writeBatch(h.config.efsRoot, event.run.execution, plan.batchCount + 1, [
+          { group: 'g', id: 'item-0005', version },
+        ]);
+        return {
+          ...plan,
+          batchCount: plan.batchCount + 1,
+          itemCount: plan.itemCount + 1,
+          batches: [...plan.batches, again],
+        };
       },
     });
     // Act
@@ -164,7 +194,11 @@ describe('indexer guarantees (local stack)', () => {
     assert.deepEqual(h.indexedIds(), ids(60), 'once');
     assert.equal(run.output['merge'].added, 60);
     assert.deepEqual(await h.pendingIds(), []);
-    assert.equal(await topHit(h, 'a lighthouse keeper climbs the winding stairs'), 'item-0005', 'at its newest version');
+    assert.equal(
+      await topHit(h, 'a lighthouse keeper climbs the winding stairs'),
+      'item-0005',
+      'at its newest version',
+    );
   });
 
   it('e. removes soft-deleted items from the index and then from the table; a backfill drops vanished keys', async () => {
@@ -174,24 +208,34 @@ describe('indexer guarantees (local stack)', () => {
     // Act: the soft-delete protocol, then a hard delete behind the index's back and a backfill
     await h.softDelete('item-0010');
     const softDeleteRun = await h.run();
-    await h.stack.clients.dynamodb.send(new DeleteItemCommand({ TableName: h.config.tableName, Key: keyAttributes(h.config, { group: 'g', id: 'item-0020' }) }));
+    await h.stack.clients.dynamodb.send(
+      new DeleteItemCommand({
+        TableName: h.config.tableName,
+        Key: keyAttributes(h.config, { group: 'g', id: 'item-0020' }),
+      }),
+    );
     const backfill = await h.run('backfill');
     // Assess
     assert.equal(softDeleteRun.status, 'SUCCEEDED', softDeleteRun.cause);
     assert.equal(softDeleteRun.output['clear'].deleted, 1);
     assert.equal((await h.items()).has('item-0010'), false, 'the item is deleted after its vector');
     assert.equal(backfill.status, 'SUCCEEDED', backfill.cause);
-    assert.deepEqual(h.indexedIds(), ids(60).filter((id) => id !== 'item-0010' && id !== 'item-0020'));
+    assert.deepEqual(
+      h.indexedIds(),
+      ids(60).filter((id) => id !== 'item-0010' && id !== 'item-0020'),
+    );
   });
 
   it('f. lets one writer at a time hold the index; a lease whose holder is unknown is left to expire', async () => {
     // Prepare: a live lease that names no execution ARN, so its holder's status cannot be asked
     await h.put(sentences(30));
     const lease = (holder: string, expiresAt: number) =>
-      h.stack.clients.dynamodb.send(new PutItemCommand({
-        TableName: h.config.tableName,
-        Item: { ...keyAttributes(h.config, LEASE_KEY), holder: { S: holder }, expiresAt: { N: String(expiresAt) } },
-      }));
+      h.stack.clients.dynamodb.send(
+        new PutItemCommand({
+          TableName: h.config.tableName,
+          Item: { ...keyAttributes(h.config, LEASE_KEY), holder: { S: holder }, expiresAt: { N: String(expiresAt) } },
+        }),
+      );
     await lease('other-execution', Date.now() + h.config.leaseSeconds * 1000);
     // Act
     const blocked = await h.run();
@@ -206,7 +250,11 @@ describe('indexer guarantees (local stack)', () => {
     assert.equal(afterBlocked.pending.length, 30);
     assert.equal(proceeded.status, 'SUCCEEDED', proceeded.cause);
     assert.deepEqual(h.indexedIds(), ids(30));
-    assert.equal((await h.reservedItems()).some((item) => item[h.config.idAttribute]?.S === 'writer-lease'), false, 'lease released');
+    assert.equal(
+      (await h.reservedItems()).some((item) => item[h.config.idAttribute]?.S === 'writer-lease'),
+      false,
+      'lease released',
+    );
   });
 
   it('g. records poison items with their reason and never retries them', async () => {
@@ -227,7 +275,11 @@ describe('indexer guarantees (local stack)', () => {
     assert.deepEqual(h.indexedIds(), ids(20));
     assert.deepEqual(await h.pendingIds(), [], 'poison items leave the queue');
     assert.equal(again.output['plan'].itemCount, 0, 'and are not retried');
-    const reasons = Object.fromEntries((await h.reservedItems()).filter((item) => item['reason']).map((item) => [item['itemId']!.S!, item['reason']!.S!]));
+    const reasons = Object.fromEntries(
+      (await h.reservedItems())
+        .filter((item) => item['reason'])
+        .map((item) => [item['itemId']!.S!, item['reason']!.S!]),
+    );
     assert.match(reasons['no-content']!, /missing content/);
     assert.match(reasons['empty']!, /content is empty/);
     assert.match(reasons['number']!, /not a string \(type N\)/);
@@ -258,7 +310,10 @@ describe('indexer guarantees (local stack)', () => {
     assert.equal(failed.size, 50);
     assert.equal(run.output['merge'].failedBatches.length, 1);
     assert.match(run.output['merge'].failedBatches[0].cause, /cannot be embedded/);
-    assert.deepEqual(h.indexedIds(), ids(120).filter((id) => !failed.has(id)));
+    assert.deepEqual(
+      h.indexedIds(),
+      ids(120).filter((id) => !failed.has(id)),
+    );
     assert.deepEqual(await h.pendingIds(), [...failed].sort());
   });
 
@@ -284,7 +339,9 @@ describe('indexer guarantees (local stack)', () => {
 
   it('rejects an input with an unknown mode, naming what is allowed', async () => {
     const sfn = h.stack.clients.stepFunctions;
-    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: h.stack.stateMachineArns['indexer'], input: '{"mode":"rebuild"}' }));
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: h.stack.stateMachineArns['indexer'], input: '{"mode":"rebuild"}' }),
+    );
     await h.stack.stepFunctions.settled(executionArn!);
     const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
     assert.equal(described.status, 'FAILED');
@@ -304,4 +361,3 @@ async function topHit(h: IndexerHarness, text: string): Promise<string | undefin
   assert.ok(query?.ok);
   return state.search(query.vector, 1)[0]?.entry.id;
 }
-

@@ -29,7 +29,11 @@ describe('indexer stages', () => {
     assert.ok(first.copied || second.copied);
     const manifest = await verifyBundle(path.join(h.config.efsRoot, first.dir));
     assert.equal(manifest.checksum, first.checksum);
-    assert.deepEqual(readdirSync(path.join(h.config.efsRoot, 'models')), [path.basename(first.dir)], 'no staging folder left');
+    assert.deepEqual(
+      readdirSync(path.join(h.config.efsRoot, 'models')),
+      [path.basename(first.dir)],
+      'no staging folder left',
+    );
     assert.equal(again.copied, false, 'a later run finds it there');
   });
 
@@ -39,19 +43,27 @@ describe('indexer stages', () => {
     // Act
     const runs = [await h.run(), await h.run(), await h.run()];
     // Assess
-    assert.deepEqual(runs.map((run) => run.output['plan'].itemCount), [50, 50, 20]);
-    assert.deepEqual(runs.map((run) => run.output['plan'].capped), [true, true, false]);
+    assert.deepEqual(
+      runs.map((run) => run.output['plan'].itemCount),
+      [50, 50, 20],
+    );
+    assert.deepEqual(
+      runs.map((run) => run.output['plan'].capped),
+      [true, true, false],
+    );
     assert.equal(h.indexedIds().length, 120);
     assert.deepEqual(await h.pendingIds(), []);
   });
 
-  it('embed: each Map iteration receives a small descriptor, never the batch\'s keys', async () => {
+  it("embed: each Map iteration receives a small descriptor, never the batch's keys", async () => {
     // Prepare (after the plan test, which counts its own items): one batch of 50 keys (their JSON alone would be about 2 KB)
     await h.put(sentences(50, 'descriptor'));
     // Act
     const run = await h.run();
     const events = await readHistory(h.stack.clients.stepFunctions, run.executionArn);
-    const inputs = events.filter((event) => event.type === 'TaskStateEntered' && event.stateEnteredEventDetails?.name === 'Embed batch').map((event) => event.stateEnteredEventDetails!.input!);
+    const inputs = events
+      .filter((event) => event.type === 'TaskStateEntered' && event.stateEnteredEventDetails?.name === 'Embed batch')
+      .map((event) => event.stateEnteredEventDetails!.input!);
     // Assess
     assert.equal(run.status, 'SUCCEEDED', run.cause);
     assert.equal(inputs.length, 1);

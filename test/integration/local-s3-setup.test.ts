@@ -11,12 +11,20 @@ describe('local S3 setup', () => {
   /** A client of the stand-in whose HeadBucket answers with the given status. */
   const clientAnswering = (status: number): S3Client => {
     const { stack } = local;
-    const client = new S3Client({ region: stack.config.region, endpoint: stack.info.endpoints.s3, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
-    client.middlewareStack.add((next, context) => async (args) => {
-      if ((context as { commandName?: string }).commandName !== 'HeadBucketCommand') return next(args);
-      const name = status === 404 ? 'NotFound' : 'Forbidden';
-      throw new S3ServiceException({ name, $fault: 'client', $metadata: { httpStatusCode: status }, message: name });
-    }, { step: 'initialize' });
+    const client = new S3Client({
+      region: stack.config.region,
+      endpoint: stack.info.endpoints.s3,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if ((context as { commandName?: string }).commandName !== 'HeadBucketCommand') return next(args);
+        const name = status === 404 ? 'NotFound' : 'Forbidden';
+        throw new S3ServiceException({ name, $fault: 'client', $metadata: { httpStatusCode: status }, message: name });
+      },
+      { step: 'initialize' },
+    );
     return client;
   };
 
@@ -28,6 +36,9 @@ describe('local S3 setup', () => {
   });
 
   it('reports any other HeadBucket error (e.g. access denied) instead of trying to create the bucket', async () => {
-    await assert.rejects(ensureBucket(clientAnswering(403), local.stack.config.bucketName), (error: Error) => error.name === 'Forbidden');
+    await assert.rejects(
+      ensureBucket(clientAnswering(403), local.stack.config.bucketName),
+      (error: Error) => error.name === 'Forbidden',
+    );
   });
 });

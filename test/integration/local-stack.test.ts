@@ -30,7 +30,13 @@ const tinyMachine = JSON.stringify({
       Type: 'Map',
       ItemsPath: '$.items',
       MaxConcurrency: 2,
-      ItemProcessor: { ProcessorConfig: { Mode: 'INLINE' }, StartAt: 'Square', States: { Square: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:000000000000:function:square', End: true } } },
+      ItemProcessor: {
+        ProcessorConfig: { Mode: 'INLINE' },
+        StartAt: 'Square',
+        States: {
+          Square: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:000000000000:function:square', End: true },
+        },
+      },
       ResultPath: '$.squares',
       End: true,
     },
@@ -82,27 +88,33 @@ describe('local stack', () => {
       },
     }));
     for (let i = 0; i < requests.length; i += 25) {
-      await dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [config.tableName]: requests.slice(i, i + 25) } }));
+      await dynamodb.send(
+        new BatchWriteItemCommand({ RequestItems: { [config.tableName]: requests.slice(i, i + 25) } }),
+      );
     }
     // Act: page through the GSI 7 at a time, by Query on the flag value and by Scan
     const queried: string[] = [];
     let startKey: Record<string, never> | undefined;
     let pages = 0;
     do {
-      const page = await dynamodb.send(new QueryCommand({
-        TableName: config.tableName,
-        IndexName: config.pendingIndexName,
-        KeyConditionExpression: '#p = :one',
-        ExpressionAttributeNames: { '#p': config.pendingAttribute },
-        ExpressionAttributeValues: { ':one': { N: '1' } },
-        Limit: 7,
-        ExclusiveStartKey: startKey,
-      }));
+      const page = await dynamodb.send(
+        new QueryCommand({
+          TableName: config.tableName,
+          IndexName: config.pendingIndexName,
+          KeyConditionExpression: '#p = :one',
+          ExpressionAttributeNames: { '#p': config.pendingAttribute },
+          ExpressionAttributeValues: { ':one': { N: '1' } },
+          Limit: 7,
+          ExclusiveStartKey: startKey,
+        }),
+      );
       pages += 1;
       for (const item of page.Items ?? []) queried.push(item[config.idAttribute]?.S ?? '');
       startKey = page.LastEvaluatedKey as typeof startKey;
     } while (startKey);
-    const scanned = await dynamodb.send(new ScanCommand({ TableName: config.tableName, IndexName: config.pendingIndexName }));
+    const scanned = await dynamodb.send(
+      new ScanCommand({ TableName: config.tableName, IndexName: config.pendingIndexName }),
+    );
     // Assess
     const expected = Array.from({ length: 50 }, (_, i) => `item-${i * 5}`).sort();
     assert.deepEqual([...queried].sort(), expected);
@@ -117,13 +129,20 @@ describe('local stack', () => {
     const big = randomBytes(25 * 1024 * 1024);
     // Act
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'big/blob.bin', Body: big }));
-    const fetched = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'big/blob.bin' }))).Body!.transformToByteArray());
-    for (let i = 0; i < 12; i++) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `many/key-${String(i).padStart(2, '0')}`, Body: `v${i}` }));
+    const fetched = Buffer.from(
+      await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'big/blob.bin' }))).Body!.transformToByteArray(),
+    );
+    for (let i = 0; i < 12; i++)
+      await s3.send(
+        new PutObjectCommand({ Bucket: bucket, Key: `many/key-${String(i).padStart(2, '0')}`, Body: `v${i}` }),
+      );
     const listed: string[] = [];
     let token: string | undefined;
     let pages = 0;
     do {
-      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'many/', MaxKeys: 5, ContinuationToken: token }));
+      const page = await s3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: 'many/', MaxKeys: 5, ContinuationToken: token }),
+      );
       pages += 1;
       listed.push(...(page.Contents ?? []).map((object) => object.Key ?? ''));
       token = page.NextContinuationToken;
@@ -132,7 +151,10 @@ describe('local stack', () => {
     assert.equal(fetched.length, big.length);
     assert.equal(createHash('sha256').update(fetched).digest('hex'), createHash('sha256').update(big).digest('hex'));
     assert.equal(pages, 3);
-    assert.deepEqual(listed, Array.from({ length: 12 }, (_, i) => `many/key-${String(i).padStart(2, '0')}`));
+    assert.deepEqual(
+      listed,
+      Array.from({ length: 12 }, (_, i) => `many/key-${String(i).padStart(2, '0')}`),
+    );
   });
 
   it('runs an execution through @aws-sdk/client-sfn with local Task handlers and records its history', async () => {
@@ -140,7 +162,9 @@ describe('local stack', () => {
     const sfn = stack.clients.stepFunctions;
     const stateMachineArn = stack.stateMachineArns['tiny']!;
     // Act
-    const started = await sfn.send(new StartExecutionCommand({ stateMachineArn, name: 'first', input: JSON.stringify({ n: 2 }) }));
+    const started = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn, name: 'first', input: JSON.stringify({ n: 2 }) }),
+    );
     executionArn = started.executionArn!;
     const status = await waitForEnd(stack, executionArn);
     const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
@@ -150,25 +174,44 @@ describe('local stack', () => {
     assert.equal(status, 'SUCCEEDED');
     assert.deepEqual(JSON.parse(described.output!), { items: [2, 4, 6], squares: [4, 16, 36] });
     assert.ok(described.startDate instanceof Date && described.stopDate instanceof Date);
-    assert.deepEqual(listed.executions?.map((execution) => execution.name), ['first']);
+    assert.deepEqual(
+      listed.executions?.map((execution) => execution.name),
+      ['first'],
+    );
     const types = history.events!.map((event) => event.type);
     assert.equal(types[0], 'ExecutionStarted');
     assert.equal(types.at(-1), 'ExecutionSucceeded');
     assert.ok(types.includes('TaskStateEntered') && types.includes('TaskStateExited'));
     assert.equal(types.filter((type) => type === 'MapIterationSucceeded').length, 3);
-    const entered = history.events!.filter((event) => event.type?.endsWith('StateEntered')).map((event) => event.stateEnteredEventDetails?.name);
+    const entered = history
+      .events!.filter((event) => event.type?.endsWith('StateEntered'))
+      .map((event) => event.stateEnteredEventDetails?.name);
     assert.deepEqual(entered.slice(0, 2), ['Double', 'Fanout']);
-    assert.deepEqual(history.events!.map((event) => event.id), history.events!.map((_, i) => i + 1));
+    assert.deepEqual(
+      history.events!.map((event) => event.id),
+      history.events!.map((_, i) => i + 1),
+    );
   });
 
   it('answers API errors the way the service does', async () => {
     const sfn = stack.clients.stepFunctions;
     await assert.rejects(
-      sfn.send(new DescribeExecutionCommand({ executionArn: 'arn:aws:states:us-east-1:000000000000:execution:tiny:nope' })),
+      sfn.send(
+        new DescribeExecutionCommand({ executionArn: 'arn:aws:states:us-east-1:000000000000:execution:tiny:nope' }),
+      ),
       (error: unknown) => error instanceof ExecutionDoesNotExist,
     );
     await assert.rejects(
-      sfn.send(new CreateStateMachineCommand({ name: 'remote', roleArn: 'arn:aws:iam::0:role/x', definition: JSON.stringify({ StartAt: 'A', States: { A: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:1:function:elsewhere', End: true } } }) })),
+      sfn.send(
+        new CreateStateMachineCommand({
+          name: 'remote',
+          roleArn: 'arn:aws:iam::0:role/x',
+          definition: JSON.stringify({
+            StartAt: 'A',
+            States: { A: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:1:function:elsewhere', End: true } },
+          }),
+        }),
+      ),
       /Task state "A" calls function "elsewhere", which has no local handler/,
     );
   });
@@ -176,7 +219,13 @@ describe('local stack', () => {
   it('stops a running execution and records it as aborted', async () => {
     // Prepare
     const sfn = stack.clients.stepFunctions;
-    const { stateMachineArn } = await sfn.send(new CreateStateMachineCommand({ name: 'slow', definition: slowMachine, roleArn: 'arn:aws:iam::000000000000:role/x' }));
+    const { stateMachineArn } = await sfn.send(
+      new CreateStateMachineCommand({
+        name: 'slow',
+        definition: slowMachine,
+        roleArn: 'arn:aws:iam::000000000000:role/x',
+      }),
+    );
     const { executionArn: slowArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn }));
     // Act
     await sfn.send(new StopExecutionCommand({ executionArn: slowArn, error: 'User.Stop', cause: 'changed my mind' }));
@@ -194,31 +243,53 @@ describe('local stack', () => {
     await stack.close();
     stack = await startTestStack(dir.path, { handlers, stateMachines: { tiny: tinyMachine } });
     // Assess
-    const scanned = await stack.clients.dynamodb.send(new ScanCommand({ TableName: stack.config.tableName, Select: 'COUNT' }));
+    const scanned = await stack.clients.dynamodb.send(
+      new ScanCommand({ TableName: stack.config.tableName, Select: 'COUNT' }),
+    );
     assert.equal(scanned.Count, 250);
-    const object = await stack.clients.s3.send(new GetObjectCommand({ Bucket: stack.config.bucketName, Key: 'many/key-03' }));
+    const object = await stack.clients.s3.send(
+      new GetObjectCommand({ Bucket: stack.config.bucketName, Key: 'many/key-03' }),
+    );
     assert.equal(await object.Body!.transformToString(), 'v3');
     const history = await stack.clients.stepFunctions.send(new GetExecutionHistoryCommand({ executionArn }));
     assert.equal(history.events!.at(-1)?.type, 'ExecutionSucceeded');
-    const listed = await stack.clients.stepFunctions.send(new ListExecutionsCommand({ stateMachineArn: stack.stateMachineArns['tiny'] }));
-    assert.deepEqual(listed.executions?.map((execution) => execution.status), ['SUCCEEDED']);
+    const listed = await stack.clients.stepFunctions.send(
+      new ListExecutionsCommand({ stateMachineArn: stack.stateMachineArns['tiny'] }),
+    );
+    assert.deepEqual(
+      listed.executions?.map((execution) => execution.status),
+      ['SUCCEEDED'],
+    );
   });
 });
 
 describe('ddb-faiss up (the command)', () => {
   const cli = new URL('../../bin/ddb-faiss.js', import.meta.url).pathname;
 
-  function startUp(args: string[]): { child: ReturnType<typeof spawn>; output: () => string; ready: Promise<void>; exit: Promise<number | null> } {
-    const child = spawn(process.execPath, ['--openssl-legacy-provider', cli, 'up', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  function startUp(args: string[]): {
+    child: ReturnType<typeof spawn>;
+    output: () => string;
+    ready: Promise<void>;
+    exit: Promise<number | null>;
+  } {
+    const child = spawn(process.execPath, ['--openssl-legacy-provider', cli, 'up', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout!.on('data', (chunk) => (output += chunk));
     child.stderr!.on('data', (chunk) => (output += chunk));
     const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setInterval(() => {
-        if (/^ready$/m.test(output)) { clearInterval(timer); resolve(); }
+        if (/^ready$/m.test(output)) {
+          clearInterval(timer);
+          resolve();
+        }
       }, 50);
-      void exit.then(() => { clearInterval(timer); reject(new Error(`up exited early:\n${output}`)); });
+      void exit.then(() => {
+        clearInterval(timer);
+        reject(new Error(`up exited early:\n${output}`));
+      });
     });
     ready.catch(() => {}); // tests that expect an early exit never await it
     return { child, output: () => output, ready, exit };
@@ -227,14 +298,40 @@ describe('ddb-faiss up (the command)', () => {
   it('prints endpoints and ready, then on SIGINT stops cleanly and leaves intact data', async () => {
     // Prepare: 40 items written to the running stack
     const dir = tempDir();
-    const up = startUp(['--data-dir', dir.path, '--dynamodb-port', '0', '--s3-port', '0', '--sfn-port', '0', '--http-port', '0']);
+    const up = startUp([
+      '--data-dir',
+      dir.path,
+      '--dynamodb-port',
+      '0',
+      '--s3-port',
+      '0',
+      '--sfn-port',
+      '0',
+      '--http-port',
+      '0',
+    ]);
     await up.ready;
     const endpoint = /dynamodb\s+(http:\S+)/.exec(up.output())![1]!;
     const config = testConfig(dir.path);
-    const writer = createAwsClients(config, { dynamodb: endpoint, s3: undefined, stepFunctions: undefined, http: undefined });
-    const written = await batchWriteItems(writer.dynamodb, config.tableName, Array.from({ length: 40 }, (_, i) => ({
-      PutRequest: { Item: { [config.groupAttribute]: { S: 'kept' }, [config.idAttribute]: { S: `item-${i}` }, [config.contentAttribute]: { S: `text ${i}` } } },
-    })));
+    const writer = createAwsClients(config, {
+      dynamodb: endpoint,
+      s3: undefined,
+      stepFunctions: undefined,
+      http: undefined,
+    });
+    const written = await batchWriteItems(
+      writer.dynamodb,
+      config.tableName,
+      Array.from({ length: 40 }, (_, i) => ({
+        PutRequest: {
+          Item: {
+            [config.groupAttribute]: { S: 'kept' },
+            [config.idAttribute]: { S: `item-${i}` },
+            [config.contentAttribute]: { S: `text ${i}` },
+          },
+        },
+      })),
+    );
     destroyAwsClients(writer);
     // Act
     up.child.kill('SIGINT');
@@ -247,7 +344,9 @@ describe('ddb-faiss up (the command)', () => {
     await assert.rejects(fetch(endpoint), 'the DynamoDB port must be closed');
     // The data is intact: a new stack reads the 40 items back.
     const stack = await startTestStack(dir.path);
-    const scanned = await stack.clients.dynamodb.send(new ScanCommand({ TableName: stack.config.tableName, Select: 'COUNT', ConsistentRead: true }));
+    const scanned = await stack.clients.dynamodb.send(
+      new ScanCommand({ TableName: stack.config.tableName, Select: 'COUNT', ConsistentRead: true }),
+    );
     assert.equal(scanned.Count, 40);
     await stack.close();
     dir.remove();
@@ -260,7 +359,18 @@ describe('ddb-faiss up (the command)', () => {
     const port = (blocker.address() as { port: number }).port;
     const dir = tempDir();
     // Act
-    const up = startUp(['--data-dir', dir.path, '--dynamodb-port', '0', '--s3-port', String(port), '--sfn-port', '0', '--http-port', '0']);
+    const up = startUp([
+      '--data-dir',
+      dir.path,
+      '--dynamodb-port',
+      '0',
+      '--s3-port',
+      String(port),
+      '--sfn-port',
+      '0',
+      '--http-port',
+      '0',
+    ]);
     const code = await up.exit;
     // Assess
     assert.equal(code, 1);

@@ -27,7 +27,8 @@ describe('merge counts (local stack)', () => {
   it('counts a mixed run apart: new items added, edits replaced, deletes and new poison removed', async () => {
     // Prepare: 10 new items, 5 edits, 3 soft deletes, 2 items edited into poison (empty content)
     await h.put(sentences(10, 'new'));
-    for (let i = 0; i < 5; i++) await h.edit(`item-000${i}`, `an edited sentence about a lighthouse keeper number ${i}`);
+    for (let i = 0; i < 5; i++)
+      await h.edit(`item-000${i}`, `an edited sentence about a lighthouse keeper number ${i}`);
     for (const id of ['item-0010', 'item-0011', 'item-0012']) await h.softDelete(id);
     for (const id of ['item-0020', 'item-0021']) await h.edit(id, '   ');
     // Act
@@ -44,7 +45,12 @@ describe('merge counts (local stack)', () => {
 
   it('counts a backfill against the index it replaces: every kept item replaced, vanished ones removed', async () => {
     // Prepare: one item deleted behind the index's back
-    await h.stack.clients.dynamodb.send(new DeleteItemCommand({ TableName: h.config.tableName, Key: keyAttributes(h.config, { group: 'g', id: 'item-0030' }) }));
+    await h.stack.clients.dynamodb.send(
+      new DeleteItemCommand({
+        TableName: h.config.tableName,
+        Key: keyAttributes(h.config, { group: 'g', id: 'item-0030' }),
+      }),
+    );
     // Act
     const backfill = await h.run('backfill');
     // Assess

@@ -12,14 +12,23 @@ import { TINY_VOCAB, tinyBertReference, writeTinyBert } from '../helpers/tiny-be
 describe('ddb-faiss embed', () => {
   it('prints one JSON vector per input line, in order, including for empty lines', async () => {
     // Act
-    const run = await runCli(['embed', '--model', 'default'], 'A man is playing a guitar.\n\nA man plays the guitar.\nStocks fell.\n');
+    const run = await runCli(
+      ['embed', '--model', 'default'],
+      'A man is playing a guitar.\n\nA man plays the guitar.\nStocks fell.\n',
+    );
     // Assess
     assert.equal(run.code, 0, run.stderr);
-    const vectors = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as number[]);
+    const vectors = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as number[]);
     assert.equal(vectors.length, 4);
     assert.ok(vectors.every((vector) => vector.length === 356));
     const dot = (a: number[], b: number[]): number => a.reduce((sum, value, i) => sum + value * b[i]!, 0);
-    assert.ok(dot(vectors[0]!, vectors[2]!) > dot(vectors[0]!, vectors[3]!), 'the paraphrase is nearer than the unrelated line');
+    assert.ok(
+      dot(vectors[0]!, vectors[2]!) > dot(vectors[0]!, vectors[3]!),
+      'the paraphrase is nearer than the unrelated line',
+    );
     assert.ok(vectors[1]!.every((value) => value === 0));
   });
 
@@ -46,7 +55,9 @@ describe('ddb-faiss model fetch (against a local hub)', () => {
       'tokenizer.json': readFileSync(path.join(model, 'tokenizer.json')),
       'config.json': Buffer.from(JSON.stringify({ hidden_size: 8, max_position_embeddings: 512 })),
       'sentence_bert_config.json': Buffer.from(JSON.stringify({ max_seq_length: 16 })),
-      '1_Pooling/config.json': Buffer.from(JSON.stringify({ word_embedding_dimension: 8, pooling_mode_mean_tokens: true })),
+      '1_Pooling/config.json': Buffer.from(
+        JSON.stringify({ word_embedding_dimension: 8, pooling_mode_mean_tokens: true }),
+      ),
     };
     server = createServer((request, response) => {
       requests.push(request.url ?? '');
@@ -66,7 +77,16 @@ describe('ddb-faiss model fetch (against a local hub)', () => {
 
   it('downloads the ONNX export and tokenizer into a verified bundle that embeds like the model', async () => {
     // Act
-    const run = await runCli(['model', 'fetch', 'test-org/tiny-bert', '--hub-url', hubUrl, '--out', out.path, '--json']);
+    const run = await runCli([
+      'model',
+      'fetch',
+      'test-org/tiny-bert',
+      '--hub-url',
+      hubUrl,
+      '--out',
+      out.path,
+      '--json',
+    ]);
     // Assess
     assert.equal(run.code, 0, run.stderr);
     const manifest = await verifyBundle(out.path);
@@ -82,7 +102,15 @@ describe('ddb-faiss model fetch (against a local hub)', () => {
   });
 
   it('fails clearly for a repository the hub does not have', async () => {
-    const run = await runCli(['model', 'fetch', 'test-org/missing', '--hub-url', hubUrl, '--out', path.join(out.path, 'x')]);
+    const run = await runCli([
+      'model',
+      'fetch',
+      'test-org/missing',
+      '--hub-url',
+      hubUrl,
+      '--out',
+      path.join(out.path, 'x'),
+    ]);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /fetching .*test-org\/missing\/resolve\/main\/onnx\/model\.onnx failed: HTTP 404/);
   });
@@ -97,13 +125,31 @@ describe('ddb-faiss model publish', () => {
     const bundle = path.join(dataDir, 'tiny');
     const manifest = await writeTinyBert(bundle);
     // Act
-    const run = await runCli(['model', 'publish', bundle, '--name', 'tiny', '--data-dir', dataDir, ...Object.entries(FREE_PORTS).flat().map((v, i) => (i % 2 ? v : `--${v}`))]);
+    const run = await runCli([
+      'model',
+      'publish',
+      bundle,
+      '--name',
+      'tiny',
+      '--data-dir',
+      dataDir,
+      ...Object.entries(FREE_PORTS)
+        .flat()
+        .map((v, i) => (i % 2 ? v : `--${v}`)),
+    ]);
     // Assess
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /published s3:\/\/ddb-faiss-assets\/models\/tiny\//);
-    const object = await stack.clients.s3.send(new GetObjectCommand({ Bucket: stack.config.bucketName, Key: 'models/tiny/manifest.json' }));
+    const object = await stack.clients.s3.send(
+      new GetObjectCommand({ Bucket: stack.config.bucketName, Key: 'models/tiny/manifest.json' }),
+    );
     assert.equal(JSON.parse(await object.Body!.transformToString()).checksum, manifest.checksum);
-    const model = await stack.clients.s3.send(new GetObjectCommand({ Bucket: stack.config.bucketName, Key: 'models/tiny/model.onnx' }));
-    assert.deepEqual(Buffer.from(await model.Body!.transformToByteArray()), readFileSync(path.join(bundle, 'model.onnx')));
+    const model = await stack.clients.s3.send(
+      new GetObjectCommand({ Bucket: stack.config.bucketName, Key: 'models/tiny/model.onnx' }),
+    );
+    assert.deepEqual(
+      Buffer.from(await model.Body!.transformToByteArray()),
+      readFileSync(path.join(bundle, 'model.onnx')),
+    );
   });
 });

@@ -23,16 +23,28 @@ describe('monitor reads (local stack)', () => {
     h = await IndexerHarness.start(dir.path);
     await h.put(sentences(35));
     // A client of the monitor's own, so only its requests are counted.
-    const dynamodb = new DynamoDBClient({ region: h.config.region, endpoint: h.stack.info.endpoints.dynamodb, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-    dynamodb.middlewareStack.add((next, context) => async (args) => {
-      const result = await next(args);
-      if ((context as { commandName?: string }).commandName === 'ScanCommand') {
-        reads.scans += 1;
-        reads.scanned += (result.output as { ScannedCount?: number }).ScannedCount ?? 0;
-      }
-      return result;
-    }, { step: 'initialize' });
-    const api = monitorApi({ config: h.config, clients: { ...h.stack.clients, dynamodb }, stateMachineArn: () => h.stack.stateMachineArns['indexer']!, backlog: { pendingCap: 20, refreshMs: 400 } });
+    const dynamodb = new DynamoDBClient({
+      region: h.config.region,
+      endpoint: h.stack.info.endpoints.dynamodb,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        if ((context as { commandName?: string }).commandName === 'ScanCommand') {
+          reads.scans += 1;
+          reads.scanned += (result.output as { ScannedCount?: number }).ScannedCount ?? 0;
+        }
+        return result;
+      },
+      { step: 'initialize' },
+    );
+    const api = monitorApi({
+      config: h.config,
+      clients: { ...h.stack.clients, dynamodb },
+      stateMachineArn: () => h.stack.stateMachineArns['indexer']!,
+      backlog: { pendingCap: 20, refreshMs: 400 },
+    });
     server = createServer(api);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -45,14 +57,18 @@ describe('monitor reads (local stack)', () => {
 
   it('counts the backlog up to its cap, once per refresh interval however many pages poll', async () => {
     // Act: ten pages poll at once, then again; after the interval, once more
-    const poll = async () => (await fetch(`${base}/api/status`)).json() as Promise<{ pending: number; pendingCapped: boolean }>;
+    const poll = async () =>
+      (await fetch(`${base}/api/status`)).json() as Promise<{ pending: number; pendingCapped: boolean }>;
     const first = await Promise.all(Array.from({ length: 10 }, poll));
     await poll();
     const afterBurst = { ...reads };
     await new Promise((resolve) => setTimeout(resolve, 450));
     await poll();
     // Assess
-    assert.ok(first.every((status) => status.pending === 20 && status.pendingCapped), JSON.stringify(first[0]));
+    assert.ok(
+      first.every((status) => status.pending === 20 && status.pendingCapped),
+      JSON.stringify(first[0]),
+    );
     assert.equal(afterBurst.scans, 1, 'one count for eleven polls');
     assert.ok(afterBurst.scanned <= 20, `read ${afterBurst.scanned} keys; the cap is 20`);
     assert.equal(reads.scans, 2, 'counted again after the refresh interval');

@@ -8,11 +8,13 @@ import { tempDir } from '../helpers/local-stack.ts';
 
 /** Each group's current generation and item ids. */
 function groupIndexes(h: IndexerHarness): Record<string, { generation: number; ids: string[] }> {
-  return Object.fromEntries(indexedGroups(h.config.efsRoot).map((group) => {
-    const store = new GenerationStore(h.config.efsRoot, group);
-    const { state, meta } = store.load(store.current()!);
-    return [group, { generation: meta.generation, ids: state.entries.map((entry) => entry.id).sort() }];
-  }));
+  return Object.fromEntries(
+    indexedGroups(h.config.efsRoot).map((group) => {
+      const store = new GenerationStore(h.config.efsRoot, group);
+      const { state, meta } = store.load(store.current()!);
+      return [group, { generation: meta.generation, ids: state.entries.map((entry) => entry.id).sort() }];
+    }),
+  );
 }
 
 describe('per-group index layout (one index per content_group)', () => {
@@ -23,7 +25,13 @@ describe('per-group index layout (one index per content_group)', () => {
     await h.put([
       ...sentences(30, 'a').map((item) => ({ ...item, group: 'alpha' })),
       ...sentences(30, 'b').map((item) => ({ ...item, group: 'beta' })),
-      ...['the orchestra plays a symphony', 'a violinist tunes her violin', 'the pianist practises scales', 'a drummer keeps the beat', 'the choir sings in the church'].map((text, i) => ({ group: 'music/live', id: `m${i}`, text })),
+      ...[
+        'the orchestra plays a symphony',
+        'a violinist tunes her violin',
+        'the pianist practises scales',
+        'a drummer keeps the beat',
+        'the choir sings in the church',
+      ].map((text, i) => ({ group: 'music/live', id: `m${i}`, text })),
     ]);
   });
   after(async () => {
@@ -44,7 +52,7 @@ describe('per-group index layout (one index per content_group)', () => {
     assert.deepEqual(await h.pendingIds(), []);
   });
 
-  it('searches one group\'s own index, or all of them', async () => {
+  it("searches one group's own index, or all of them", async () => {
     const inGroup = await h.search({ q: 'a man is cooking the dinner', k: 5, group: 'music/live' });
     assert.equal(inGroup.status, 200, inGroup.text);
     assert.equal(inGroup.body.count, 5);
@@ -71,7 +79,12 @@ describe('per-group index layout (one index per content_group)', () => {
 
   it('a backfill empties the index of a group that has no items any more', async () => {
     for (let i = 0; i < 5; i++) {
-      await h.stack.clients.dynamodb.send(new DeleteItemCommand({ TableName: h.config.tableName, Key: keyAttributes(h.config, { group: 'music/live', id: `m${i}` }) }));
+      await h.stack.clients.dynamodb.send(
+        new DeleteItemCommand({
+          TableName: h.config.tableName,
+          Key: keyAttributes(h.config, { group: 'music/live', id: `m${i}` }),
+        }),
+      );
     }
     const run = await h.run('backfill');
     assert.equal(run.status, 'SUCCEEDED', run.cause);

@@ -30,9 +30,19 @@ describe('scheduler', () => {
     await h.put(sentences(60));
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    h.overrides = (real) => ({ embed: async (event) => { await gate; return real.embed(event); } });
+    h.overrides = (real) => ({
+      embed: async (event) => {
+        await gate;
+        return real.embed(event);
+      },
+    });
     const lines: string[] = [];
-    const scheduler = new Scheduler({ stepFunctions: h.stack.clients.stepFunctions, stateMachineArn: h.stack.stateMachineArns['indexer']!, everyMs: 60_000, log: (line) => lines.push(line) });
+    const scheduler = new Scheduler({
+      stepFunctions: h.stack.clients.stepFunctions,
+      stateMachineArn: h.stack.stateMachineArns['indexer']!,
+      everyMs: 60_000,
+      log: (line) => lines.push(line),
+    });
     // Act
     const first = await scheduler.tick();
     const overlapping = await h.outcome(await scheduler.tick());
@@ -42,7 +52,10 @@ describe('scheduler', () => {
     const third = await h.outcome(await scheduler.tick());
     // Assess
     assert.equal(overlapping.status, 'SUCCEEDED', overlapping.cause);
-    assert.match(overlapping.output['lease'].skipped, new RegExp(`another run \\(${first.split(':').pop()}, still running\\) holds the index`));
+    assert.match(
+      overlapping.output['lease'].skipped,
+      new RegExp(`another run \\(${first.split(':').pop()}, still running\\) holds the index`),
+    );
     const states = await h.statesEntered(overlapping.executionArn);
     assert.equal(states.at(-1), 'Index held by another run');
     assert.ok(!states.includes('Bootstrap model'), 'the overlapping run loads no model');
@@ -50,7 +63,9 @@ describe('scheduler', () => {
     assert.equal(firstOutcome.output['plan'].itemCount, 60);
     assert.equal(third.output['lease'].acquired, true);
     assert.equal(lines.filter((line) => /scheduler: started scheduled-/.test(line)).length, 3);
-    const executions = await h.stack.clients.stepFunctions.send(new ListExecutionsCommand({ stateMachineArn: h.stack.stateMachineArns['indexer'] }));
+    const executions = await h.stack.clients.stepFunctions.send(
+      new ListExecutionsCommand({ stateMachineArn: h.stack.stateMachineArns['indexer'] }),
+    );
     assert.equal(executions.executions!.filter((execution) => execution.name?.startsWith('scheduled-')).length, 3);
     assert.deepEqual(await h.pendingIds(), []);
   });
@@ -58,14 +73,29 @@ describe('scheduler', () => {
   it('ddb-faiss schedule runs on the interval and stops cleanly on SIGINT', async () => {
     // Prepare: `up` for the stack is this process's harness; the command finds it through stack.json
     const cli = new URL('../../bin/ddb-faiss.js', import.meta.url).pathname;
-    const child = spawn(process.execPath, ['--openssl-legacy-provider', cli, 'schedule', '--every', '1s', '--state-machine', 'indexer', '--data-dir', dir.path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        '--openssl-legacy-provider',
+        cli,
+        'schedule',
+        '--every',
+        '1s',
+        '--state-machine',
+        'indexer',
+        '--data-dir',
+        dir.path,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
     const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
     // Act: wait for a scheduled start, then interrupt
     const deadline = Date.now() + 20_000;
-    while (!/scheduler: started/.test(output) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    while (!/scheduler: started/.test(output) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     child.kill('SIGINT');
     const code = await exit;
     // Assess
@@ -80,13 +110,34 @@ describe('ddb-faiss up --schedule-every', () => {
   it('runs scheduled executions inside up and shuts down cleanly', async () => {
     const dir = tempDir();
     const cli = new URL('../../bin/ddb-faiss.js', import.meta.url).pathname;
-    const child = spawn(process.execPath, ['--openssl-legacy-provider', cli, 'up', '--data-dir', dir.path, '--dynamodb-port', '0', '--s3-port', '0', '--sfn-port', '0', '--http-port', '0', '--schedule-every', '1s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        '--openssl-legacy-provider',
+        cli,
+        'up',
+        '--data-dir',
+        dir.path,
+        '--dynamodb-port',
+        '0',
+        '--s3-port',
+        '0',
+        '--sfn-port',
+        '0',
+        '--http-port',
+        '0',
+        '--schedule-every',
+        '1s',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
     const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
     const deadline = Date.now() + 60_000;
-    while (!/scheduler: started/.test(output) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    while (!/scheduler: started/.test(output) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     child.kill('SIGTERM');
     assert.equal(await exit, 0, output);
     assert.match(output, /monitor\s+http:\/\/127\.0\.0\.1:\d+\//);

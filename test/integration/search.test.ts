@@ -13,14 +13,23 @@ describe('search service', () => {
     h = await IndexerHarness.start(dir.path);
     await h.put([
       ...sentences(200),
-      ...['the orchestra plays a symphony', 'a violinist tunes her violin', 'the pianist practises scales', 'a drummer keeps the beat', 'the choir sings in the church', 'a flute solo opens the concert'].map((text, i) => ({ group: 'music', id: `m${i}`, text })),
+      ...[
+        'the orchestra plays a symphony',
+        'a violinist tunes her violin',
+        'the pianist practises scales',
+        'a drummer keeps the beat',
+        'the choir sings in the church',
+        'a flute solo opens the concert',
+      ].map((text, i) => ({ group: 'music', id: `m${i}`, text })),
     ]);
-    await h.stack.clients.dynamodb.send(new UpdateItemCommand({
-      TableName: h.config.tableName,
-      Key: keyAttributes(h.config, { group: 'music', id: 'm1' }),
-      UpdateExpression: 'SET author = :a, stars = :s',
-      ExpressionAttributeValues: { ':a': { S: 'Clara' }, ':s': { N: '5' } },
-    }));
+    await h.stack.clients.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: h.config.tableName,
+        Key: keyAttributes(h.config, { group: 'music', id: 'm1' }),
+        UpdateExpression: 'SET author = :a, stars = :s',
+        ExpressionAttributeValues: { ':a': { S: 'Clara' }, ':s': { N: '5' } },
+      }),
+    );
   });
   after(async () => {
     await h.close();
@@ -50,7 +59,11 @@ describe('search service', () => {
   });
 
   it('POST takes a JSON body and returns the attributes asked for', async () => {
-    const response = await h.search({ q: 'someone playing the violin', k: 2, attributes: ['author', 'stars', 'missing'] });
+    const response = await h.search({
+      q: 'someone playing the violin',
+      k: 2,
+      attributes: ['author', 'stars', 'missing'],
+    });
     assert.equal(response.status, 200, response.text);
     const violin = response.body.hits.find((hit: { id: string }) => hit.id === 'm1');
     assert.deepEqual(violin.attributes, { author: 'Clara', stars: 5 });
@@ -66,7 +79,12 @@ describe('search service', () => {
   });
 
   it('drops items deleted since indexing and still returns k hits', async () => {
-    await h.stack.clients.dynamodb.send(new DeleteItemCommand({ TableName: h.config.tableName, Key: keyAttributes(h.config, { group: 'music', id: 'm2' }) }));
+    await h.stack.clients.dynamodb.send(
+      new DeleteItemCommand({
+        TableName: h.config.tableName,
+        Key: keyAttributes(h.config, { group: 'music', id: 'm2' }),
+      }),
+    );
     const response = await h.search({ q: 'the pianist practises scales', k: 4, group: 'music' });
     assert.equal(response.status, 200);
     assert.equal(response.body.count, 4);
@@ -118,7 +136,11 @@ describe('search service', () => {
       assert.match(response.body.message, expected);
       assert.doesNotMatch(response.text, /\bat \w+ \(|node_modules/);
     }
-    const malformed = await fetch(`${h.stack.info.endpoints.http}/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"q": ' });
+    const malformed = await fetch(`${h.stack.info.endpoints.http}/search`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"q": ',
+    });
     assert.equal(malformed.status, 400);
     assert.match(((await malformed.json()) as { message: string }).message, /not valid JSON/);
     const unknownRoute = await fetch(`${h.stack.info.endpoints.http}/search-everything`);
@@ -145,7 +167,10 @@ describe('search service', () => {
     // Assess
     assert.equal(run.status, 'SUCCEEDED');
     assert.ok(answers.length > 10, `${answers.length} answers`);
-    assert.ok(answers.every((answer) => answer.status === 200 && answer.count === 10), 'every answer complete');
+    assert.ok(
+      answers.every((answer) => answer.status === 200 && answer.count === 10),
+      'every answer complete',
+    );
     assert.deepEqual([...new Set(answers.map((answer) => answer.generation))].sort(), [1, 2]);
     assert.equal(answers.at(-1)!.generation, 2, 'the newer generation is used without a restart');
   });

@@ -12,13 +12,22 @@ describe('npm run synth', () => {
   it('synthesizes the stack offline with no credentials', () => {
     // Act: no AWS credentials or region in the environment
     const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('AWS_')));
-    const run = spawnSync('npm', ['run', '-s', 'synth'], { cwd: root, env: { ...env, CDK_DISABLE_CLI_TELEMETRY: 'true' }, encoding: 'utf8', timeout: 120_000 });
+    const run = spawnSync('npm', ['run', '-s', 'synth'], {
+      cwd: root,
+      env: { ...env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     // Assess
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /DdbFaiss: \d+ resources/);
     assert.match(run.stdout, /8 AWS::Lambda::Function/);
     const template = JSON.parse(readFileSync(path.join(root, 'cdk.out/DdbFaiss.template.json'), 'utf8'));
-    assert.ok(Object.values(template.Resources).some((resource) => (resource as { Type: string }).Type === 'AWS::StepFunctions::StateMachine'));
+    assert.ok(
+      Object.values(template.Resources).some(
+        (resource) => (resource as { Type: string }).Type === 'AWS::StepFunctions::StateMachine',
+      ),
+    );
   });
 
   it('bundles the Lambda handlers offline with esbuild into one module that loads and runs', async () => {
@@ -27,12 +36,28 @@ describe('npm run synth', () => {
     assert.ok(existsSync(bundle), 'synth bundles the handlers');
     // Act
     const handlers = (await import(bundle)) as Record<string, (event: unknown, context: unknown) => Promise<unknown>>;
-    const released = await handlers['release']!({}, { getRemainingTimeInMillis: () => 1000, functionName: 'release', awsRequestId: 'x' });
+    const released = await handlers['release']!(
+      {},
+      { getRemainingTimeInMillis: () => 1000, functionName: 'release', awsRequestId: 'x' },
+    );
     // Assess
-    assert.deepEqual(Object.keys(handlers).sort(), ['bootstrap', 'clear', 'embed', 'lease', 'merge', 'plan', 'release', 'search']);
+    assert.deepEqual(Object.keys(handlers).sort(), [
+      'bootstrap',
+      'clear',
+      'embed',
+      'lease',
+      'merge',
+      'plan',
+      'release',
+      'search',
+    ]);
     assert.equal(released, undefined, 'a run rejected before it started holds no lease');
     const source = readFileSync(bundle, 'utf8');
-    assert.match(source, /from "faiss-node"|require\("faiss-node"\)|import\("faiss-node"\)/, 'faiss-node stays external');
+    assert.match(
+      source,
+      /from "faiss-node"|require\("faiss-node"\)|import\("faiss-node"\)/,
+      'faiss-node stays external',
+    );
   });
 
   it('deploy runs the bundled CDK CLI on the same app, writing outputs where --target aws reads them', () => {

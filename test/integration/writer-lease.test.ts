@@ -11,7 +11,10 @@ import { PermanentError } from '../../aws/errors.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
 import { tempDir } from '../helpers/local-stack.ts';
 
-const ids = (n: number): string[] => sentences(n).map((item) => item.id).sort();
+const ids = (n: number): string[] =>
+  sentences(n)
+    .map((item) => item.id)
+    .sort();
 
 /** A promise with its resolver, for holding a stage until the test lets it go on. */
 function gate(): { opened: Promise<void>; open: () => void } {
@@ -24,7 +27,13 @@ function gate(): { opened: Promise<void>; open: () => void } {
 async function startHeldInEmbed(h: IndexerHarness): Promise<{ executionArn: string; release: () => void }> {
   const held = gate();
   const entered = gate();
-  h.overrides = (real) => ({ embed: async (event) => { entered.open(); await held.opened; return real.embed(event); } });
+  h.overrides = (real) => ({
+    embed: async (event) => {
+      entered.open();
+      await held.opened;
+      return real.embed(event);
+    },
+  });
   const executionArn = await h.start();
   await entered.opened;
   return { executionArn, release: held.open };
@@ -68,7 +77,9 @@ describe('writer lease (local stack)', () => {
     await h.put(sentences(60));
     const held = await startHeldInEmbed(h);
     const aborted = held.executionArn;
-    await h.stack.clients.stepFunctions.send(new StopExecutionCommand({ executionArn: aborted, error: 'Test.Kill', cause: 'simulated crash' }));
+    await h.stack.clients.stepFunctions.send(
+      new StopExecutionCommand({ executionArn: aborted, error: 'Test.Kill', cause: 'simulated crash' }),
+    );
     const abortedOutcome = await h.outcome(aborted);
     const leaseAfterAbort = await h.lease();
     h.overrides = () => ({});
@@ -77,7 +88,7 @@ describe('writer lease (local stack)', () => {
     held.release();
     // Assess
     assert.equal(abortedOutcome.status, 'ABORTED');
-    assert.ok(Number(leaseAfterAbort?.['expiresAt']?.N) > Date.now(), 'the aborted run\'s lease had not expired');
+    assert.ok(Number(leaseAfterAbort?.['expiresAt']?.N) > Date.now(), "the aborted run's lease had not expired");
     assert.equal(next.status, 'SUCCEEDED', next.cause);
     assert.deepEqual(next.output['lease'].tookOverFrom, { holder: aborted.split(':').pop(), status: 'ABORTED' });
     assert.deepEqual(h.indexedIds(), ids(60));
@@ -105,7 +116,11 @@ describe('writer lease (local stack)', () => {
     const second = await h.run();
     const longOutcome = await h.outcome(long);
     // Assess
-    assert.equal(second.output['lease']?.acquired, false, `the second run must not take the lease: ${JSON.stringify(second.output['lease'])}`);
+    assert.equal(
+      second.output['lease']?.acquired,
+      false,
+      `the second run must not take the lease: ${JSON.stringify(second.output['lease'])}`,
+    );
     assert.equal(longOutcome.status, 'SUCCEEDED', longOutcome.cause);
     assert.equal(longOutcome.output['merge'].added, 250);
     assert.deepEqual(h.indexedIds(), ids(250));
@@ -120,7 +135,10 @@ describe('writer lease (local stack)', () => {
     const iteration = definition.States['Embed batches'].ItemProcessor.States;
     delete iteration['Embed batch'].Catch;
     delete iteration['Batch failed'];
-    const { stateMachineArn } = h.stack.stepFunctions.createOrUpdateStateMachine('uncaught-batches', JSON.stringify(definition));
+    const { stateMachineArn } = h.stack.stepFunctions.createOrUpdateStateMachine(
+      'uncaught-batches',
+      JSON.stringify(definition),
+    );
     (h.stack.stateMachineArns as Record<string, string>)['uncaught-batches'] = stateMachineArn;
     await h.put(sentences(120));
     h.overrides = (real) => ({

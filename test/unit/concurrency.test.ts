@@ -9,14 +9,21 @@ describe('forEachConcurrently', () => {
     let running = 0;
     let most = 0;
     const seen: number[] = [];
-    await forEachConcurrently(Array.from({ length: 20 }, (_, i) => i), 3, async (item) => {
-      most = Math.max(most, ++running);
-      await sleep(2);
-      seen.push(item);
-      running -= 1;
-    });
+    await forEachConcurrently(
+      Array.from({ length: 20 }, (_, i) => i),
+      3,
+      async (item) => {
+        most = Math.max(most, ++running);
+        await sleep(2);
+        seen.push(item);
+        running -= 1;
+      },
+    );
     assert.equal(most, 3);
-    assert.deepEqual(seen.sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i));
+    assert.deepEqual(
+      seen.sort((a, b) => a - b),
+      Array.from({ length: 20 }, (_, i) => i),
+    );
   });
 
   it('after a failure starts no new task, and rejects only once the tasks in flight have ended', async () => {
@@ -24,16 +31,23 @@ describe('forEachConcurrently', () => {
     const started: number[] = [];
     let running = 0;
     // Act
-    const outcome = await forEachConcurrently(Array.from({ length: 100 }, (_, i) => i), 4, async (item) => {
-      started.push(item);
-      running += 1;
-      try {
-        await sleep(item === 5 ? 5 : 20);
-        if (item === 5) throw new Error('item 5 failed');
-      } finally {
-        running -= 1;
-      }
-    }).then(() => 'resolved', (error: Error) => ({ error: error.message, runningAtRejection: running, startedAtRejection: started.length }));
+    const outcome = await forEachConcurrently(
+      Array.from({ length: 100 }, (_, i) => i),
+      4,
+      async (item) => {
+        started.push(item);
+        running += 1;
+        try {
+          await sleep(item === 5 ? 5 : 20);
+          if (item === 5) throw new Error('item 5 failed');
+        } finally {
+          running -= 1;
+        }
+      },
+    ).then(
+      () => 'resolved',
+      (error: Error) => ({ error: error.message, runningAtRejection: running, startedAtRejection: started.length }),
+    );
     await sleep(100);
     // Assess
     assert.deepEqual(outcome, { error: 'item 5 failed', runningAtRejection: 0, startedAtRejection: started.length });

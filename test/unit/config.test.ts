@@ -31,14 +31,20 @@ describe('loadConfig', () => {
     assert.equal(config.pendingAttribute, 'faiss_pending');
     assert.equal(config.dataDir, path.join(dir.path, '.ddb-faiss'));
     assert.equal(config.efsRoot, path.join(dir.path, '.ddb-faiss', 'efs'));
-    assert.deepEqual([config.dynamodbPort, config.s3Port, config.stepFunctionsPort, config.httpPort], [8600, 8601, 8602, 8603]);
+    assert.deepEqual(
+      [config.dynamodbPort, config.s3Port, config.stepFunctionsPort, config.httpPort],
+      [8600, 8601, 8602, 8603],
+    );
     dir.remove();
   });
 
   it('layers defaults, then the config file, then env, then flags', () => {
     // Prepare
     const dir = tempDir();
-    writeFileSync(path.join(dir.path, 'ddb-faiss.config.json'), JSON.stringify({ tableName: 'from-file', contentAttribute: 'body', batchSize: 7 }));
+    writeFileSync(
+      path.join(dir.path, 'ddb-faiss.config.json'),
+      JSON.stringify({ tableName: 'from-file', contentAttribute: 'body', batchSize: 7 }),
+    );
     // Act
     const config = loadConfig({
       cwd: dir.path,
@@ -59,7 +65,11 @@ describe('loadConfig', () => {
     // Act
     const error = (() => {
       try {
-        loadConfig({ cwd: dir.path, env: { DDB_FAISS_TARGET: 'mars' }, flags: { 's3-port': '70000', 'batch-size': '0', 'content-attribute': 'content_id' } });
+        loadConfig({
+          cwd: dir.path,
+          env: { DDB_FAISS_TARGET: 'mars' },
+          flags: { 's3-port': '70000', 'batch-size': '0', 'content-attribute': 'content_id' },
+        });
       } catch (caught) {
         return caught;
       }
@@ -79,7 +89,10 @@ describe('loadConfig', () => {
 
   it('fails when a named config file is missing, and on malformed JSON', () => {
     const dir = tempDir();
-    assert.throws(() => loadConfig({ cwd: dir.path, env: {}, configFile: 'nope.json' }), /config file .*nope\.json does not exist/);
+    assert.throws(
+      () => loadConfig({ cwd: dir.path, env: {}, configFile: 'nope.json' }),
+      /config file .*nope\.json does not exist/,
+    );
     writeFileSync(path.join(dir.path, 'bad.json'), '{ not json');
     assert.throws(() => loadConfig({ cwd: dir.path, env: {}, configFile: 'bad.json' }), /is not valid JSON/);
     dir.remove();
@@ -92,9 +105,17 @@ describe('loadConfig for a deployed stack', () => {
     const dir = tempDir();
     const dataDir = path.join(dir.path, '.ddb-faiss');
     mkdirSync(dataDir);
-    writeFileSync(path.join(dataDir, 'aws-outputs.json'), JSON.stringify({
-      DdbFaiss: { TableName: 'DdbFaiss-Table-1', BucketName: 'ddbfaiss-assets-1', StateMachineArn: 'arn:aws:states:eu-west-1:123:stateMachine:DdbFaiss-indexer', ApiUrl: 'https://abc.execute-api.eu-west-1.amazonaws.com' },
-    }));
+    writeFileSync(
+      path.join(dataDir, 'aws-outputs.json'),
+      JSON.stringify({
+        DdbFaiss: {
+          TableName: 'DdbFaiss-Table-1',
+          BucketName: 'ddbfaiss-assets-1',
+          StateMachineArn: 'arn:aws:states:eu-west-1:123:stateMachine:DdbFaiss-indexer',
+          ApiUrl: 'https://abc.execute-api.eu-west-1.amazonaws.com',
+        },
+      }),
+    );
     // Act
     const aws = loadConfig({ cwd: dir.path, env: {}, flags: { target: 'aws', bucket: 'my-own-bucket' } });
     const local = loadConfig({ cwd: dir.path, env: {} });
@@ -116,7 +137,8 @@ describe('the configuration schema', () => {
     const regenerated = withSettingsTable(readme);
     // Assess
     assert.equal(readme, regenerated, 'README.md is out of date: run `npm run generate`');
-    for (const name of SETTING_NAMES) assert.match(settingsTable(), new RegExp(`^\\| ${name} \\| \`--${SETTINGS[name].flag}\``, 'm'));
+    for (const name of SETTING_NAMES)
+      assert.match(settingsTable(), new RegExp(`^\\| ${name} \\| \`--${SETTINGS[name].flag}\``, 'm'));
   });
 
   it('coerces each kind from text and names the problem in the words a user sees', () => {
@@ -124,14 +146,24 @@ describe('the configuration schema', () => {
     assert.deepEqual(parseSetting('batchSize', 250), { value: 250 });
     assert.deepEqual(parseSetting('batchSize', '2.5'), { problem: 'must be an integer >= 1, got "2.5"' });
     assert.deepEqual(parseSetting('batchSize', true), { problem: 'expected an integer, got true' });
-    assert.deepEqual(parseSetting('maxConcurrency', '20000'), { problem: 'must be an integer from 1 to 10000, got "20000"' });
+    assert.deepEqual(parseSetting('maxConcurrency', '20000'), {
+      problem: 'must be an integer from 1 to 10000, got "20000"',
+    });
     assert.deepEqual(parseSetting('indexLayout', 'per-group'), { value: 'per-group' });
-    assert.deepEqual(parseSetting('indexLayout', 'sharded'), { problem: 'must be "global" or "per-group", got "sharded"' });
+    assert.deepEqual(parseSetting('indexLayout', 'sharded'), {
+      problem: 'must be "global" or "per-group", got "sharded"',
+    });
     assert.deepEqual(parseSetting('searchUrl', 'https://x.example/'), { value: 'https://x.example' });
-    assert.deepEqual(parseSetting('searchUrl', 'ftp://x.example'), { problem: 'must be an http(s) URL, got "ftp://x.example"' });
+    assert.deepEqual(parseSetting('searchUrl', 'ftp://x.example'), {
+      problem: 'must be an http(s) URL, got "ftp://x.example"',
+    });
     assert.deepEqual(parseSetting('searchUrl', 'not a url'), { problem: 'must be a URL, got "not a url"' });
-    assert.deepEqual(parseSetting('tableName', 'my table'), { problem: '"my table" is not a valid DynamoDB name (letters, digits, _ . -)' });
-    assert.deepEqual(parseSetting('bucketName', 'Bad_Bucket'), { problem: '"Bad_Bucket" is not a valid S3 bucket name' });
+    assert.deepEqual(parseSetting('tableName', 'my table'), {
+      problem: '"my table" is not a valid DynamoDB name (letters, digits, _ . -)',
+    });
+    assert.deepEqual(parseSetting('bucketName', 'Bad_Bucket'), {
+      problem: '"Bad_Bucket" is not a valid S3 bucket name',
+    });
     assert.deepEqual(parseSetting('scheduleEvery', '5'), { problem: '"5" is not a duration: use e.g. 30s, 5m, 1h' });
     assert.deepEqual(parseSetting('region', ' '), { problem: 'must not be empty' });
   });
@@ -139,14 +171,20 @@ describe('the configuration schema', () => {
   it('reads one tool setting from the environment alone, else its default', () => {
     assert.equal(settingFromEnv('cacheDir', { DDB_FAISS_CACHE_DIR: '/tmp/cache' }), '/tmp/cache');
     assert.equal(settingFromEnv('cacheDir', { XDG_CACHE_HOME: '/xdg' }), path.join('/xdg', 'ddb-faiss'));
-    assert.throws(() => settingFromEnv('leaseSeconds', { DDB_FAISS_LEASE_SECONDS: 'soon' }), /leaseSeconds \(env DDB_FAISS_LEASE_SECONDS\): must be an integer >= 1/);
+    assert.throws(
+      () => settingFromEnv('leaseSeconds', { DDB_FAISS_LEASE_SECONDS: 'soon' }),
+      /leaseSeconds \(env DDB_FAISS_LEASE_SECONDS\): must be an integer >= 1/,
+    );
   });
 
   it('deploys the settings the functions read: every problem named, each with its variable in the environment', () => {
-    assert.deepEqual(deployedSettingProblems({ batchSize: 0, tableName: 'x', indexLayout: 'per-group' }, 'CDK context'), [
-      'batchSize (CDK context): must be an integer >= 1, got "0"',
-      `tableName (CDK context): not a deployed setting; deployed settings: ${DEPLOYED_SETTINGS.join(', ')}`,
-    ]);
+    assert.deepEqual(
+      deployedSettingProblems({ batchSize: 0, tableName: 'x', indexLayout: 'per-group' }, 'CDK context'),
+      [
+        'batchSize (CDK context): must be an integer >= 1, got "0"',
+        `tableName (CDK context): not a deployed setting; deployed settings: ${DEPLOYED_SETTINGS.join(', ')}`,
+      ],
+    );
     const environment = deployedEnvironment({ batchSize: 250 });
     assert.equal(environment['DDB_FAISS_BATCH_SIZE'], '250');
     assert.equal(environment['DDB_FAISS_INDEX_LAYOUT'], 'global');
@@ -156,7 +194,11 @@ describe('the configuration schema', () => {
 
 describe('parseDuration', () => {
   it('is the one duration grammar: a number and a unit', () => {
-    assert.deepEqual(['500ms', '30s', '5m', '1.5h', '1d'].map(parseDuration), [500, 30_000, 300_000, 5_400_000, 86_400_000]);
-    for (const text of ['5', 'soon', '5 minutes', '-1s', '']) assert.throws(() => parseDuration(text), /is not a duration: use e\.g\. 30s, 5m, 1h/, text);
+    assert.deepEqual(
+      ['500ms', '30s', '5m', '1.5h', '1d'].map(parseDuration),
+      [500, 30_000, 300_000, 5_400_000, 86_400_000],
+    );
+    for (const text of ['5', 'soon', '5 minutes', '-1s', ''])
+      assert.throws(() => parseDuration(text), /is not a duration: use e\.g\. 30s, 5m, 1h/, text);
   });
 });

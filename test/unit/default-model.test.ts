@@ -13,7 +13,10 @@ const STS_DEV = path.join(stsDir(), 'sts-dev.csv');
  * is absent the quality check is skipped with that reason; CI has it, and there (CI=true) a
  * missing split fails the check instead of skipping it.
  */
-const stsAbsent = !existsSync(STS_DEV) && !process.env['CI'] ? `the STS Benchmark dev split is not at ${STS_DEV} (shared/data/stsb beside the checkout, or DDB_FAISS_STS_DIR)` : false;
+const stsAbsent =
+  !existsSync(STS_DEV) && !process.env['CI']
+    ? `the STS Benchmark dev split is not at ${STS_DEV} (shared/data/stsb beside the checkout, or DDB_FAISS_STS_DIR)`
+    : false;
 
 describe('the default model', () => {
   let dir = '';
@@ -25,25 +28,40 @@ describe('the default model', () => {
 
   it('is a verified bundle under 60 MB', async () => {
     const manifest = await verifyBundle(dir);
-    const bytes = ['model.onnx', 'tokenizer.json', 'manifest.json'].reduce((sum, file) => sum + statSync(path.join(dir, file)).size, 0);
+    const bytes = ['model.onnx', 'tokenizer.json', 'manifest.json'].reduce(
+      (sum, file) => sum + statSync(path.join(dir, file)).size,
+      0,
+    );
     assert.ok(bytes < 60e6, `bundle is ${(bytes / 1e6).toFixed(1)} MB`);
     assert.equal(manifest.name, 'default');
     assert.equal(manifest.dimensions, 356);
   });
 
   it('reaches Spearman x100 >= 76 on the STS Benchmark dev split', { skip: stsAbsent }, async () => {
-    assert.ok(existsSync(STS_DEV), `the STS Benchmark dev split is expected at ${STS_DEV} (shared/data/stsb beside the checkout); set DDB_FAISS_STS_DIR to its folder`);
+    assert.ok(
+      existsSync(STS_DEV),
+      `the STS Benchmark dev split is expected at ${STS_DEV} (shared/data/stsb beside the checkout); set DDB_FAISS_STS_DIR to its folder`,
+    );
     const score = await stsSpearman(embedder, readSts(STS_DEV));
     assert.ok(score >= 76, `STS dev Spearman ${score.toFixed(2)}`);
   });
 
   it('handles case, punctuation and unknown words sensibly', async () => {
-    const [a, b, c, unknown, empty] = await embedder.embed(['The Cat sat.', 'the cat sat', 'Stock markets fell sharply today', 'qwzxv', '']);
+    const [a, b, c, unknown, empty] = await embedder.embed([
+      'The Cat sat.',
+      'the cat sat',
+      'Stock markets fell sharply today',
+      'qwzxv',
+      '',
+    ]);
     const dot = (x: Float32Array, y: Float32Array): number => x.reduce((sum, value, i) => sum + value * y[i]!, 0);
     assert.ok(a?.ok && b?.ok && c?.ok && unknown?.ok && empty?.ok);
     assert.ok(dot(a.vector, b.vector) > 0.95, 'case and a final full stop barely matter');
     assert.ok(dot(a.vector, c.vector) < 0.5, 'unrelated sentences are far apart');
-    assert.ok(unknown.vector.every((value) => value === 0), 'an unknown word gives the zero vector, not noise');
+    assert.ok(
+      unknown.vector.every((value) => value === 0),
+      'an unknown word gives the zero vector, not noise',
+    );
     assert.ok(empty.vector.every((value) => value === 0));
   });
 });

@@ -10,7 +10,9 @@ import { TINY_VOCAB, tinyBertReference, writeTinyBert } from '../helpers/tiny-be
 const id = (token: string): number => TINY_VOCAB.indexOf(token);
 const close = (actual: Float32Array, expected: number[]): void => {
   assert.equal(actual.length, expected.length);
-  expected.forEach((value, i) => assert.ok(Math.abs(actual[i]! - value) < 1e-5, `dimension ${i}: ${actual[i]} vs ${value}`));
+  expected.forEach((value, i) =>
+    assert.ok(Math.abs(actual[i]! - value) < 1e-5, `dimension ${i}: ${actual[i]} vs ${value}`),
+  );
 };
 
 describe('model bundle', () => {
@@ -28,7 +30,11 @@ describe('model bundle', () => {
     const dir = tempDir();
     await writeTinyBert(dir.path);
     writeFileSync(path.join(dir.path, 'tokenizer.json'), '{}');
-    await assert.rejects(verifyBundle(dir.path), (error: unknown) => error instanceof BundleError && /tokenizer\.json does not match its manifest/.test(error.message));
+    await assert.rejects(
+      verifyBundle(dir.path),
+      (error: unknown) =>
+        error instanceof BundleError && /tokenizer\.json does not match its manifest/.test(error.message),
+    );
     writeFileSync(path.join(dir.path, 'manifest.json'), JSON.stringify({ format: 'other', dimensions: 0 }));
     assert.throws(() => readManifest(dir.path), /format must be.*dimensions must be a positive integer/);
     dir.remove();
@@ -46,7 +52,10 @@ describe('embedding runtime on a BERT-shaped model', () => {
     // Assess: padding changes nothing; [CLS] and [SEP] count as tokens, as in sentence-transformers
     assert.ok(short?.ok && long?.ok);
     close(short.vector, tinyBertReference([id('[CLS]'), id('the'), id('cat'), id('[SEP]')]));
-    close(long.vector, tinyBertReference(['[CLS]', 'the', 'dog', '##s', 'ran', 'on', 'a', 'mat', '.', '[SEP]'].map(id)));
+    close(
+      long.vector,
+      tinyBertReference(['[CLS]', 'the', 'dog', '##s', 'ran', 'on', 'a', 'mat', '.', '[SEP]'].map(id)),
+    );
     const [alone] = await embedder.embed(['the cat']);
     assert.ok(alone?.ok);
     close(alone.vector, Array.from(short.vector));
@@ -69,7 +78,18 @@ describe('embedding runtime on a BERT-shaped model', () => {
     const dir = tempDir();
     await writeTinyBert(dir.path);
     const embedder = await Embedder.create(dir.path, {});
-    const inputs: unknown[] = ['', '   ', 'x'.repeat(100_000), '😀🎉', '東京 Москва', 'a\u0000b\u0007c', 'zyzzyva qwxp', 42, null, 'the cat'];
+    const inputs: unknown[] = [
+      '',
+      '   ',
+      'x'.repeat(100_000),
+      '😀🎉',
+      '東京 Москва',
+      'a\u0000b\u0007c',
+      'zyzzyva qwxp',
+      42,
+      null,
+      'the cat',
+    ];
     const results = await embedder.embed(inputs);
     assert.equal(results.length, inputs.length);
     results.slice(0, 7).forEach((result, i) => {
@@ -77,7 +97,10 @@ describe('embedding runtime on a BERT-shaped model', () => {
       assert.equal(result.vector.length, 8);
       assert.ok(result.vector.every(Number.isFinite));
     });
-    assert.deepEqual(results.slice(7, 9).map((result) => (result.ok ? 'ok' : result.error)), ['expected a string, got number', 'expected a string, got null']);
+    assert.deepEqual(
+      results.slice(7, 9).map((result) => (result.ok ? 'ok' : result.error)),
+      ['expected a string, got number', 'expected a string, got null'],
+    );
     assert.ok(results[2]!.ok && results[2]!.truncated);
     assert.ok(results[9]!.ok);
     dir.remove();

@@ -16,9 +16,18 @@ import { localLambdaContext } from '../../local-stack/engine/lambda-context.ts';
 
 type Behaviour = (response: ServerResponse) => void;
 
-const awsError = (status: number, type: string): Behaviour => (response) => {
-  response.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': type }).end(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: `${type} from the test endpoint` }));
-};
+const awsError =
+  (status: number, type: string): Behaviour =>
+  (response) => {
+    response
+      .writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': type })
+      .end(
+        JSON.stringify({
+          __type: `com.amazonaws.dynamodb.v20120810#${type}`,
+          message: `${type} from the test endpoint`,
+        }),
+      );
+  };
 
 describe('transient-error classification', () => {
   let server: Server;
@@ -69,7 +78,10 @@ describe('transient-error classification', () => {
 
   const retried: [string, Behaviour][] = [
     ['throttling (400 ThrottlingException)', awsError(400, 'ThrottlingException')],
-    ['throughput exceeded (400 ProvisionedThroughputExceededException)', awsError(400, 'ProvisionedThroughputExceededException')],
+    [
+      'throughput exceeded (400 ProvisionedThroughputExceededException)',
+      awsError(400, 'ProvisionedThroughputExceededException'),
+    ],
     ['too many requests (429)', awsError(429, 'TooManyRequestsException')],
     ['a 500', awsError(500, 'InternalServerError')],
     ['a 503', awsError(503, 'ServiceUnavailable')],
@@ -104,7 +116,7 @@ describe('transient-error classification', () => {
     });
   }
 
-  it('never retries ddb-faiss\'s own permanent errors', async () => {
+  it("never retries ddb-faiss's own permanent errors", async () => {
     const lost = new LeaseLostError('lost');
     assert.equal(await reported(lost), lost);
     const permanentError = new PermanentError('no');

@@ -2,7 +2,14 @@ import validator from 'asl-validator';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readFileSync } from 'node:fs';
-import { INDEXER_ASL_FILE, indexerDefinitionTemplate, indexerDefinitionText, localFunctionArns, placeholdersOf, renderIndexerDefinition } from '../../asl/indexer.ts';
+import {
+  INDEXER_ASL_FILE,
+  indexerDefinitionTemplate,
+  indexerDefinitionText,
+  localFunctionArns,
+  placeholdersOf,
+  renderIndexerDefinition,
+} from '../../asl/indexer.ts';
 import { INDEXER_TASK_NAMES, placeholderOf } from '../../asl/tasks.ts';
 import { walkStates } from '../../local-stack/engine/task-handlers.ts';
 
@@ -26,7 +33,10 @@ describe('asl/indexer.asl.json', () => {
   it('uses one placeholder per task and renders all of them', () => {
     assert.deepEqual(placeholdersOf(indexerDefinitionTemplate()).sort(), INDEXER_TASK_NAMES.map(placeholderOf).sort());
     assert.deepEqual(placeholdersOf(rendered().text), []);
-    assert.throws(() => renderIndexerDefinition({ functionArns: { ...localFunctionArns('us-east-1'), merge: '' } }), /no value for \$\{MergeFunctionArn\}/);
+    assert.throws(
+      () => renderIndexerDefinition({ functionArns: { ...localFunctionArns('us-east-1'), merge: '' } }),
+      /no value for \$\{MergeFunctionArn\}/,
+    );
   });
 
   it('chains the stages a user thinks in, with a Choice on the run mode', () => {
@@ -39,15 +49,29 @@ describe('asl/indexer.asl.json', () => {
     assert.equal(next('Backfill run'), 'Take writer lease');
     assert.equal(next('Take writer lease'), 'Writer lease taken?');
     const leaseChoice = definition.States['Writer lease taken?']!;
-    assert.deepEqual((leaseChoice['Choices'] as State[]).map((choice) => [choice['Variable'], choice['BooleanEquals'], choice['Next']]), [['$.lease.acquired', true, 'Bootstrap model']]);
-    assert.equal(definition.States[String(leaseChoice['Default'])]!['Type'], 'Succeed', 'a run that finds the index held ends at once');
+    assert.deepEqual(
+      (leaseChoice['Choices'] as State[]).map((choice) => [
+        choice['Variable'],
+        choice['BooleanEquals'],
+        choice['Next'],
+      ]),
+      [['$.lease.acquired', true, 'Bootstrap model']],
+    );
+    assert.equal(
+      definition.States[String(leaseChoice['Default'])]!['Type'],
+      'Succeed',
+      'a run that finds the index held ends at once',
+    );
     assert.equal(next('Bootstrap model'), 'Plan batches');
     assert.equal(next('Plan batches'), 'Anything to index?');
     assert.equal(next('Embed batches'), 'Merge into index');
     assert.equal(next('Merge into index'), 'Clear pending flags');
     assert.equal(next('Clear pending flags'), 'Indexed');
     const choices = definition.States['Choose run mode']!['Choices'] as State[];
-    assert.deepEqual(choices.map((choice) => choice['Next']), ['Incremental run', 'Backfill run']);
+    assert.deepEqual(
+      choices.map((choice) => choice['Next']),
+      ['Incremental run', 'Backfill run'],
+    );
   });
 
   it('retries only transient errors, with backoff, and catches everything else to a recorded failure', () => {
@@ -58,9 +82,15 @@ describe('asl/indexer.asl.json', () => {
       assert.equal(retry.length, 1, name);
       const errors = retry[0]!['ErrorEquals'] as string[];
       assert.ok(errors.includes('TransientError') && errors.includes('Lambda.TooManyRequestsException'), name);
-      assert.ok(!errors.includes('States.ALL') && !errors.includes('States.TaskFailed') && !errors.includes('PermanentError'), `${name} must not retry permanent errors`);
+      assert.ok(
+        !errors.includes('States.ALL') && !errors.includes('States.TaskFailed') && !errors.includes('PermanentError'),
+        `${name} must not retry permanent errors`,
+      );
       assert.ok(Number(retry[0]!['BackoffRate']) > 1, name);
-      assert.ok(Number(state['TimeoutSeconds']) >= 120, `${name} needs a timeout above the local engine's 60 s default`);
+      assert.ok(
+        Number(state['TimeoutSeconds']) >= 120,
+        `${name} needs a timeout above the local engine's 60 s default`,
+      );
       const caught = (state['Catch'] as State[])[0]!;
       assert.deepEqual(caught['ErrorEquals'], ['States.ALL']);
       assert.ok(['Record failure', 'Batch failed', 'Run failed'].includes(String(caught['Next'])), name);
@@ -69,17 +99,27 @@ describe('asl/indexer.asl.json', () => {
     for (const [name, state] of Object.entries(definition.States)) {
       if (!['Task', 'Map', 'Parallel'].includes(String(state['Type'])) || name === 'Record failure') continue;
       const catchers = (state['Catch'] ?? []) as State[];
-      assert.deepEqual(catchers.map((catcher) => [catcher['ErrorEquals'], catcher['Next']]), [[['States.ALL'], 'Record failure']], name);
+      assert.deepEqual(
+        catchers.map((catcher) => [catcher['ErrorEquals'], catcher['Next']]),
+        [[['States.ALL'], 'Record failure']],
+        name,
+      );
     }
     assert.equal(definition.States['Record failure']!['Next'], 'Run failed');
     const failure = definition.States['Run failed']!;
-    assert.deepEqual([failure['Type'], failure['ErrorPath'], failure['CausePath']], ['Fail', '$.error.Error', '$.error.Cause']);
+    assert.deepEqual(
+      [failure['Type'], failure['ErrorPath'], failure['CausePath']],
+      ['Fail', '$.error.Error', '$.error.Cause'],
+    );
   });
 
   it('renders the Map with the configured concurrency, a distributed processor and a descriptor-only item selector', () => {
     const map = rendered().definition.States['Embed batches']!;
     assert.equal(map['MaxConcurrency'], 5);
-    assert.deepEqual((map['ItemProcessor'] as State)['ProcessorConfig'], { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
+    assert.deepEqual((map['ItemProcessor'] as State)['ProcessorConfig'], {
+      Mode: 'DISTRIBUTED',
+      ExecutionType: 'STANDARD',
+    });
     assert.deepEqual(Object.keys(map['ItemSelector'] as State).sort(), ['batch.$', 'model.$', 'run.$']);
   });
 });

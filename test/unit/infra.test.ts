@@ -22,14 +22,25 @@ describe('the CDK stack', () => {
   it('puts everything in an isolated VPC with S3 and DynamoDB gateway endpoints and no NAT', () => {
     template.resourceCountIs('AWS::EC2::NatGateway', 0);
     template.resourceCountIs('AWS::EC2::InternetGateway', 0);
-    template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway', ServiceName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp('s3')])]) }) });
-    template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway', ServiceName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp('dynamodb')])]) }) });
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Gateway',
+      ServiceName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp('s3')])]) }),
+    });
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Gateway',
+      ServiceName: Match.objectLike({
+        'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp('dynamodb')])]),
+      }),
+    });
     template.resourceCountIs('AWS::EC2::VPCEndpoint', 2);
   });
 
   it('has an encrypted EFS reachable by NFS from the functions only, with an access point', () => {
     template.hasResourceProperties('AWS::EFS::FileSystem', { Encrypted: true });
-    template.hasResourceProperties('AWS::EFS::AccessPoint', { RootDirectory: Match.objectLike({ Path: '/ddb-faiss' }), PosixUser: { Uid: '1001', Gid: '1001' } });
+    template.hasResourceProperties('AWS::EFS::AccessPoint', {
+      RootDirectory: Match.objectLike({ Path: '/ddb-faiss' }),
+      PosixUser: { Uid: '1001', Gid: '1001' },
+    });
     const ingress = template.findResources('AWS::EC2::SecurityGroupIngress');
     assert.equal(Object.keys(ingress).length, 1);
     const rule = Object.values(ingress)[0]!.Properties as Json;
@@ -42,35 +53,70 @@ describe('the CDK stack', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       BillingMode: 'PAY_PER_REQUEST',
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-      KeySchema: [{ AttributeName: 'content_group', KeyType: 'HASH' }, { AttributeName: 'content_id', KeyType: 'RANGE' }],
-      GlobalSecondaryIndexes: [{
-        IndexName: 'faiss_pending-index',
-        KeySchema: [{ AttributeName: 'faiss_pending', KeyType: 'HASH' }, { AttributeName: 'content_id', KeyType: 'RANGE' }],
-        Projection: { ProjectionType: 'KEYS_ONLY' },
-      }],
+      KeySchema: [
+        { AttributeName: 'content_group', KeyType: 'HASH' },
+        { AttributeName: 'content_id', KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'faiss_pending-index',
+          KeySchema: [
+            { AttributeName: 'faiss_pending', KeyType: 'HASH' },
+            { AttributeName: 'content_id', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ],
     });
   });
 
   it('can use an existing table instead', () => {
     const existing = synth({ existingTableName: 'my-items' });
     existing.resourceCountIs('AWS::DynamoDB::Table', 0);
-    existing.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ DDB_FAISS_TABLE: 'my-items' }) } });
+    existing.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ DDB_FAISS_TABLE: 'my-items' }) },
+    });
   });
 
   it('has an encrypted, private, TLS-only assets bucket', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
     });
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
     });
   });
 
   it('has one container-image Lambda per task, sized for its work; those that use EFS run in the VPC with it mounted', () => {
     const functions = template.findResources('AWS::Lambda::Function');
-    const byName = Object.fromEntries(Object.values(functions).map((fn) => [String((fn.Properties as Json)['FunctionName']).replace('Test-', ''), fn.Properties as Json]));
-    assert.deepEqual(Object.keys(byName).sort(), ['bootstrap', 'clear', 'embed', 'lease', 'merge', 'plan', 'release', 'search']);
+    const byName = Object.fromEntries(
+      Object.values(functions).map((fn) => [
+        String((fn.Properties as Json)['FunctionName']).replace('Test-', ''),
+        fn.Properties as Json,
+      ]),
+    );
+    assert.deepEqual(Object.keys(byName).sort(), [
+      'bootstrap',
+      'clear',
+      'embed',
+      'lease',
+      'merge',
+      'plan',
+      'release',
+      'search',
+    ]);
     for (const [name, fn] of Object.entries(byName)) {
       assert.equal(fn['PackageType'], 'Image', name);
       assert.deepEqual(fn['ImageConfig'], { Command: [`lambda.${name}`] });
@@ -83,28 +129,41 @@ describe('the CDK stack', () => {
     }
     assert.ok(byName['embed']!['MemorySize'] >= 3008 && byName['embed']!['Timeout'] === 900);
     assert.ok(byName['merge']!['MemorySize'] >= 3008);
-    assert.ok(byName['search']!['Timeout'] <= 29, 'within API Gateway\'s limit');
+    assert.ok(byName['search']!['Timeout'] <= 29, "within API Gateway's limit");
   });
 
   it('deploys the state machine from asl/indexer.asl.json: the definition equals the file after substitution', () => {
-    const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as { Properties: Json }[];
+    const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as {
+      Properties: Json;
+    }[];
     const definition = machine!.Properties['DefinitionString'] as string;
     const substitutions = machine!.Properties['DefinitionSubstitutions'] as Record<string, Json>;
     assert.deepEqual(Object.keys(substitutions).sort(), INDEXER_TASK_NAMES.map(placeholderOf).sort());
     for (const task of INDEXER_TASK_NAMES) {
-      assert.match(JSON.stringify(substitutions[placeholderOf(task)]), new RegExp(`${task[0]!.toUpperCase()}${task.slice(1)}Function`));
+      assert.match(
+        JSON.stringify(substitutions[placeholderOf(task)]),
+        new RegExp(`${task[0]!.toUpperCase()}${task.slice(1)}Function`),
+      );
     }
-    const fake = Object.fromEntries(INDEXER_TASK_NAMES.map((task) => [task, `arn:aws:lambda:eu-west-1:123456789012:function:${task}`])) as Record<IndexerTask, string>;
+    const fake = Object.fromEntries(
+      INDEXER_TASK_NAMES.map((task) => [task, `arn:aws:lambda:eu-west-1:123456789012:function:${task}`]),
+    ) as Record<IndexerTask, string>;
     const byPlaceholder = new Map(INDEXER_TASK_NAMES.map((task) => [placeholderOf(task), fake[task]]));
     const applied = definition.replace(/\$\{(\w+)\}/g, (_m, name: string) => byPlaceholder.get(name) ?? _m);
-    assert.deepEqual(JSON.parse(applied), JSON.parse(renderIndexerDefinition({ functionArns: fake, maxConcurrency: 7 })));
+    assert.deepEqual(
+      JSON.parse(applied),
+      JSON.parse(renderIndexerDefinition({ functionArns: fake, maxConcurrency: 7 })),
+    );
     assert.equal(machine!.Properties['LoggingConfiguration']['Level'], 'ERROR');
   });
 
   it('schedules incremental runs on the state machine, and can turn the schedule off', () => {
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'rate(20 minutes)',
-      Target: Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('^Indexer') }, Input: JSON.stringify({ mode: 'incremental' }) }),
+      Target: Match.objectLike({
+        Arn: { Ref: Match.stringLikeRegexp('^Indexer') },
+        Input: JSON.stringify({ mode: 'incremental' }),
+      }),
     });
     synth({ scheduleMinutes: 0 }).resourceCountIs('AWS::Scheduler::Schedule', 0);
   });
@@ -118,38 +177,55 @@ describe('the CDK stack', () => {
   it('has a dashboard and alarms for failed executions and backlog age', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ExecutionsFailed', Threshold: 1 });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'OldestPendingAgeSeconds', Namespace: 'ddb-faiss' });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'OldestPendingAgeSeconds',
+      Namespace: 'ddb-faiss',
+    });
   });
 
   it('scopes IAM to named resources: "*" only where AWS requires it', () => {
     // Log delivery for state machine logging and VPC networking interfaces have no resource-level permissions.
-    const mayUseStar = /^(logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)|xray:.*|ec2:(CreateNetworkInterface|DescribeNetworkInterfaces|DeleteNetworkInterface|AssignPrivateIpAddresses|UnassignPrivateIpAddresses))$/;
+    const mayUseStar =
+      /^(logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)|xray:.*|ec2:(CreateNetworkInterface|DescribeNetworkInterfaces|DeleteNetworkInterface|AssignPrivateIpAddresses|UnassignPrivateIpAddresses))$/;
     for (const [id, policy] of Object.entries(template.findResources('AWS::IAM::Policy'))) {
       for (const statement of (policy.Properties as Json)['PolicyDocument']['Statement'] as Json[]) {
         const resources = ([] as unknown[]).concat(statement['Resource']);
         if (!resources.includes('*')) continue;
         const actions = ([] as string[]).concat(statement['Action']);
         // EFS mounts are granted on "*" narrowed by a condition naming our access point.
-        const scopedByCondition = JSON.stringify(statement['Condition'] ?? {}).includes('elasticfilesystem:AccessPointArn');
-        assert.ok(scopedByCondition || actions.every((action) => mayUseStar.test(action)), `${id}: ${actions.join(', ')} on "*"`);
+        const scopedByCondition = JSON.stringify(statement['Condition'] ?? {}).includes(
+          'elasticfilesystem:AccessPointArn',
+        );
+        assert.ok(
+          scopedByCondition || actions.every((action) => mayUseStar.test(action)),
+          `${id}: ${actions.join(', ')} on "*"`,
+        );
       }
     }
   });
 
-  it('grants each function exactly the actions its stage calls, writes to ddb-faiss\'s own items only under their key', () => {
+  it("grants each function exactly the actions its stage calls, writes to ddb-faiss's own items only under their key", () => {
     // Prepare: every statement of every function's role as "action on resource"
     const describe = (action: string, resource: unknown, condition: unknown): string => {
       const text = JSON.stringify(resource);
-      const where =
-        text.includes('/index/') ? 'the pending index'
-        : text.includes('Table') && JSON.stringify(condition ?? {}).includes('"dynamodb:LeadingKeys":["__ddb-faiss__"]') ? 'reserved items'
-        : text.includes('Table') ? 'the table'
-        : text.includes(':execution:Test-indexer:*') ? 'indexer executions'
-        : text.includes('Assets') && text.includes('/models/*') ? 'model objects'
-        : text.includes('Assets') && JSON.stringify(condition ?? {}).includes('"s3:prefix":["models/*"]') ? 'the bucket, models/ prefix'
-        : action === 'elasticfilesystem:ClientMount' && JSON.stringify(condition ?? {}).includes('AccessPointArn') ? 'the access point'
-        : text.includes(':file-system/') ? 'the file system'
-        : `?${text}`;
+      const where = text.includes('/index/')
+        ? 'the pending index'
+        : text.includes('Table') && JSON.stringify(condition ?? {}).includes('"dynamodb:LeadingKeys":["__ddb-faiss__"]')
+          ? 'reserved items'
+          : text.includes('Table')
+            ? 'the table'
+            : text.includes(':execution:Test-indexer:*')
+              ? 'indexer executions'
+              : text.includes('Assets') && text.includes('/models/*')
+                ? 'model objects'
+                : text.includes('Assets') && JSON.stringify(condition ?? {}).includes('"s3:prefix":["models/*"]')
+                  ? 'the bucket, models/ prefix'
+                  : action === 'elasticfilesystem:ClientMount' &&
+                      JSON.stringify(condition ?? {}).includes('AccessPointArn')
+                    ? 'the access point'
+                    : text.includes(':file-system/')
+                      ? 'the file system'
+                      : `?${text}`;
       return `${action} on ${where}`;
     };
     const granted: Record<string, string[]> = {};
@@ -158,32 +234,68 @@ describe('the CDK stack', () => {
       if (!fn) continue;
       for (const statement of (policy.Properties as Json)['PolicyDocument']['Statement'] as Json[]) {
         for (const action of ([] as string[]).concat(statement['Action'])) {
-          for (const resource of ([] as unknown[]).concat(statement['Resource'])) (granted[fn] ??= []).push(describe(action, resource, statement['Condition']));
+          for (const resource of ([] as unknown[]).concat(statement['Resource']))
+            (granted[fn] ??= []).push(describe(action, resource, statement['Condition']));
         }
       }
     }
-    const efs = (write: boolean): string[] => ['elasticfilesystem:ClientMount on the access point', ...(write ? ['elasticfilesystem:ClientWrite on the file system'] : [])];
+    const efs = (write: boolean): string[] => [
+      'elasticfilesystem:ClientMount on the access point',
+      ...(write ? ['elasticfilesystem:ClientWrite on the file system'] : []),
+    ];
     // Act
     const actual = Object.fromEntries(Object.entries(granted).map(([fn, grants]) => [fn, [...new Set(grants)].sort()]));
     // Assess
     assert.deepEqual(actual, {
-      lease: ['dynamodb:GetItem on reserved items', 'dynamodb:PutItem on reserved items', 'states:DescribeExecution on indexer executions'],
+      lease: [
+        'dynamodb:GetItem on reserved items',
+        'dynamodb:PutItem on reserved items',
+        'states:DescribeExecution on indexer executions',
+      ],
       bootstrap: [...efs(true), 's3:GetObject on model objects', 's3:ListBucket on the bucket, models/ prefix'].sort(),
-      plan: [...efs(true), 'dynamodb:DeleteItem on reserved items', 'dynamodb:Scan on the pending index', 'dynamodb:Scan on the table', 'dynamodb:UpdateItem on reserved items'].sort(),
+      plan: [
+        ...efs(true),
+        'dynamodb:DeleteItem on reserved items',
+        'dynamodb:Scan on the pending index',
+        'dynamodb:Scan on the table',
+        'dynamodb:UpdateItem on reserved items',
+      ].sort(),
       embed: [...efs(true), 'dynamodb:BatchGetItem on the table', 'dynamodb:UpdateItem on reserved items'].sort(),
       merge: [...efs(true), 'dynamodb:PutItem on reserved items', 'dynamodb:UpdateItem on reserved items'].sort(),
-      clear: [...efs(false), 'dynamodb:DeleteItem on the table', 'dynamodb:PutItem on reserved items', 'dynamodb:UpdateItem on the table'].sort(),
+      clear: [
+        ...efs(false),
+        'dynamodb:DeleteItem on the table',
+        'dynamodb:PutItem on reserved items',
+        'dynamodb:UpdateItem on the table',
+      ].sort(),
       release: ['dynamodb:DeleteItem on reserved items'],
       search: [...efs(false), 'dynamodb:BatchGetItem on the table'].sort(),
     });
     // Writes need a function's own grant: the file system's policy lets any mount-target client mount (read) only.
     template.hasResourceProperties('AWS::EFS::FileSystem', {
-      FileSystemPolicy: { Statement: [{ Action: 'elasticfilesystem:ClientMount', Effect: 'Allow', Principal: { AWS: '*' }, Condition: { Bool: { 'elasticfilesystem:AccessedViaMountTarget': 'true' } } }], Version: '2012-10-17' },
+      FileSystemPolicy: {
+        Statement: [
+          {
+            Action: 'elasticfilesystem:ClientMount',
+            Effect: 'Allow',
+            Principal: { AWS: '*' },
+            Condition: { Bool: { 'elasticfilesystem:AccessedViaMountTarget': 'true' } },
+          },
+        ],
+        Version: '2012-10-17',
+      },
     });
   });
 
   it('collects every invalid property into one error', () => {
-    assert.deepEqual(validateProps({ scheduleMinutes: -1, settings: { maxConcurrency: 0, batchSize: 1.5 }, existingTableName: 'a b' }).length, 4);
-    assert.throws(() => synth({ scheduleMinutes: -5, settings: { maxConcurrency: 0 } }), /scheduleMinutes must be[\s\S]*maxConcurrency \(stack settings\): must be/);
+    assert.deepEqual(
+      validateProps({ scheduleMinutes: -1, settings: { maxConcurrency: 0, batchSize: 1.5 }, existingTableName: 'a b' })
+        .length,
+      4,
+    );
+    assert.throws(
+      () => synth({ scheduleMinutes: -5, settings: { maxConcurrency: 0 } }),
+      /scheduleMinutes must be[\s\S]*maxConcurrency \(stack settings\): must be/,
+    );
   });
 });

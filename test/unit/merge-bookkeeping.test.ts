@@ -14,7 +14,15 @@ describe('merge bookkeeping', () => {
   it('counts an incremental merge apart: new vectors added, held ones replaced, held non-vectors removed', () => {
     // Prepare: the index holds a, b, c, d
     const before = held('a', 'b', 'c', 'd');
-    const entries = [vector('a'), vector('new1'), vector('new2'), del('b'), poison('c'), gone('e'), del('never-indexed')];
+    const entries = [
+      vector('a'),
+      vector('new1'),
+      vector('new2'),
+      del('b'),
+      poison('c'),
+      gone('e'),
+      del('never-indexed'),
+    ];
     // Act
     const change = countChange(before, entries, false);
     // Assess
@@ -22,7 +30,11 @@ describe('merge bookkeeping', () => {
   });
 
   it('counts a rebuild against what the old index held: kept keys replaced, every other old key removed', () => {
-    const change = countChange(held('a', 'b', 'c', 'vanished'), [vector('a'), vector('b'), poison('c'), vector('new')], true);
+    const change = countChange(
+      held('a', 'b', 'c', 'vanished'),
+      [vector('a'), vector('b'), poison('c'), vector('new')],
+      true,
+    );
     assert.deepEqual(change, { added: 1, replaced: 2, removed: 2 });
   });
 
@@ -32,7 +44,12 @@ describe('merge bookkeeping', () => {
 
   it('keeps one entry per item, its newest version, wherever it was seen first', () => {
     // Prepare: item x seen twice in one run, its newer version in a later batch
-    const items: MergeItem[] = [{ entry: vector('x', 5) }, { entry: vector('y', 1) }, { entry: vector('x', 9) }, { entry: del('y') }];
+    const items: MergeItem[] = [
+      { entry: vector('x', 5) },
+      { entry: vector('y', 1) },
+      { entry: vector('x', 9) },
+      { entry: del('y') },
+    ];
     // Act
     const latest = latestPerItem(items).map((item) => `${item.entry.id}@${item.entry.version}:${item.entry.kind}`);
     // Assess: y's delete carries version 1 like its vector; the first seen of equal versions stays

@@ -23,7 +23,10 @@ describe('progress output', () => {
     progress.live('embed', 1, 4);
     progress.live('embed', 2, 4);
     progress.line('+ Embed batches succeeded');
-    assert.equal(out.text(), `embed ${progressBar(1, 4)}\r\x1b[Kembed ${progressBar(2, 4)}\r\x1b[K+ Embed batches succeeded\n`);
+    assert.equal(
+      out.text(),
+      `embed ${progressBar(1, 4)}\r\x1b[Kembed ${progressBar(2, 4)}\r\x1b[K+ Embed batches succeeded\n`,
+    );
   });
 
   it('prints plain lines, once per change, when not a terminal', () => {

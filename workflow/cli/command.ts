@@ -54,7 +54,17 @@ export function parseCommand(command: Command, argv: readonly string[]): ParsedC
 }
 
 /** Errors whose message is the whole story: no stack trace for the user. */
-const EXPECTED_ERRORS = new Set(['ConfigError', 'PortInUseError', 'StackAlreadyRunningError', 'LocalStackNotRunningError', 'UsageError', 'BundleError', 'ModelNotFoundError', 'StateMachineNotFoundError', 'SearchFailedError']);
+const EXPECTED_ERRORS = new Set([
+  'ConfigError',
+  'PortInUseError',
+  'StackAlreadyRunningError',
+  'LocalStackNotRunningError',
+  'UsageError',
+  'BundleError',
+  'ModelNotFoundError',
+  'StateMachineNotFoundError',
+  'SearchFailedError',
+]);
 
 /** The refused address when an error (or its cause, as fetch wraps it) is a refused connection. */
 function connectionRefused(error: unknown): string | undefined {
@@ -82,11 +92,17 @@ export async function executeCommand(command: Command, argv: readonly string[], 
   } catch (error) {
     const refused = connectionRefused(error);
     if (refused && target === 'local') {
-      println(io.stderr, `ddb-faiss ${command.name}: lost the local stack (${refused}): it stopped while the command ran; start it with \`ddb-faiss up\``);
+      println(
+        io.stderr,
+        `ddb-faiss ${command.name}: lost the local stack (${refused}): it stopped while the command ran; start it with \`ddb-faiss up\``,
+      );
       return 1;
     }
     const known = error instanceof Error && EXPECTED_ERRORS.has(error.name);
-    println(io.stderr, `ddb-faiss ${command.name}: ${known ? error.message : (error as Error).stack ?? String(error)}`);
+    println(
+      io.stderr,
+      `ddb-faiss ${command.name}: ${known ? error.message : ((error as Error).stack ?? String(error))}`,
+    );
     if (error instanceof UsageError) println(io.stderr, `usage: ${command.usage}`);
     return error instanceof UsageError || error instanceof ConfigError ? 2 : 1;
   }

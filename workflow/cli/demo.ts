@@ -17,7 +17,12 @@ import { importCommand } from './import.ts';
 import { runCommand } from './run.ts';
 import { statusCommand } from './status.ts';
 
-const QUERIES = ['a man is playing music', 'a dog runs through the grass', 'a woman is slicing vegetables', 'someone is cooking food in a kitchen'];
+const QUERIES = [
+  'a man is playing music',
+  'a dog runs through the grass',
+  'a woman is slicing vegetables',
+  'someone is cooking food in a kitchen',
+];
 
 function demoSentences(count: number): string[] {
   const file = path.join(stsDir(), 'sts-train.csv');
@@ -28,7 +33,10 @@ function demoSentences(count: number): string[] {
   const subjects = ['A man', 'A woman', 'The child', 'A dog', 'The cat', 'A farmer', 'The pilot', 'A chef'];
   const verbs = ['is playing', 'is cooking', 'is reading', 'is painting', 'is riding', 'is watching'];
   const objects = ['a guitar', 'the dinner', 'a book', 'the fence', 'a horse', 'a movie', 'the piano', 'a bicycle'];
-  return Array.from({ length: count }, (_, i) => `${subjects[i % 8]} ${verbs[Math.floor(i / 8) % 6]} ${objects[Math.floor(i / 48) % 8]} (${i}).`);
+  return Array.from(
+    { length: count },
+    (_, i) => `${subjects[i % 8]} ${verbs[Math.floor(i / 8) % 6]} ${objects[Math.floor(i / 48) % 8]} (${i}).`,
+  );
 }
 
 export const demoCommand: Command = {
@@ -38,7 +46,8 @@ export const demoCommand: Command = {
   options: { items: { type: 'string', default: '2000' } },
   async run({ config: base, values }, io) {
     const count = Number(values['items']);
-    if (!Number.isInteger(count) || count < 1) throw new UsageError(`--items must be a positive integer, got ${String(values['items'])}`);
+    if (!Number.isInteger(count) || count < 1)
+      throw new UsageError(`--items must be a positive integer, got ${String(values['items'])}`);
     const config = { ...base, dynamodbPort: 0, s3Port: 0, stepFunctionsPort: 0, httpPort: 0 };
     const log = (line: string): void => println(io.stdout, line);
     log(`ddb-faiss demo: local stack in ${config.dataDir}`);
@@ -47,7 +56,12 @@ export const demoCommand: Command = {
     try {
       await ensureModelPublished(stack.clients.s3, config, log);
       const file = path.join(work, 'items.jsonl');
-      writeFileSync(file, demoSentences(count).map((content, i) => JSON.stringify({ id: `sentence-${i}`, group: 'demo', content })).join('\n'));
+      writeFileSync(
+        file,
+        demoSentences(count)
+          .map((content, i) => JSON.stringify({ id: `sentence-${i}`, group: 'demo', content }))
+          .join('\n'),
+      );
       const flags = ['--data-dir', config.dataDir];
       log(`\n$ ddb-faiss import items.jsonl   (${count} sentences)`);
       if ((await executeCommand(importCommand, [file, ...flags], io)) !== 0) return 1;

@@ -18,9 +18,12 @@ export function cdkDeployArgs(dataDir: string, context: readonly string[]): stri
   return [
     path.join(REPO_ROOT, 'node_modules/aws-cdk/bin/cdk'),
     'deploy',
-    '--app', `node --import tsx ${path.join(REPO_ROOT, 'infra/app.ts')}`,
-    '--outputs-file', deployOutputsFile(dataDir),
-    '--require-approval', 'broadening',
+    '--app',
+    `node --import tsx ${path.join(REPO_ROOT, 'infra/app.ts')}`,
+    '--outputs-file',
+    deployOutputsFile(dataDir),
+    '--require-approval',
+    'broadening',
     ...context.flatMap((pair) => ['--context', pair]),
   ];
 }

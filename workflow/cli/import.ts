@@ -22,7 +22,8 @@ const CONCURRENT_WRITES = 8;
 export const importCommand: Command = {
   name: 'import',
   summary: 'bulk-load items from a JSON-lines file, marked pending',
-  usage: 'ddb-faiss import <file.jsonl> [--id-field id] [--group-field group] [--text-field content] [--default-group default] [--json]',
+  usage:
+    'ddb-faiss import <file.jsonl> [--id-field id] [--group-field group] [--text-field content] [--default-group default] [--json]',
   positionals: true,
   options: {
     'id-field': { type: 'string', default: 'id' },
@@ -62,7 +63,8 @@ export const importCommand: Command = {
 
     const write = async (requests: WriteRequest[], lines: number[]): Promise<void> => {
       const result = await batchWriteItems(clients.dynamodb, config.tableName, requests);
-      for (const failure of result.failed) errors.push({ line: lines[failure.index]!, reason: `DynamoDB refused the item: ${failure.error}` });
+      for (const failure of result.failed)
+        errors.push({ line: lines[failure.index]!, reason: `DynamoDB refused the item: ${failure.error}` });
       imported += result.written;
       progress();
     };
@@ -100,7 +102,10 @@ export const importCommand: Command = {
         };
         const size = itemSizeBytes(attributes);
         if (size > MAX_ITEM_BYTES) {
-          errors.push({ line: lineNumber, reason: `item is ${(size / 1024).toFixed(1)} KB; DynamoDB's item limit is ${MAX_ITEM_BYTES / 1024} KB` });
+          errors.push({
+            line: lineNumber,
+            reason: `item is ${(size / 1024).toFixed(1)} KB; DynamoDB's item limit is ${MAX_ITEM_BYTES / 1024} KB`,
+          });
           continue;
         }
         const key = `${item.group}\u0000${item.id}`;
@@ -128,7 +133,13 @@ export const importCommand: Command = {
   },
 };
 
-function parseLine(line: string, idField: string, groupField: string, textField: string, defaultGroup: string): { id: string; group: string; text: string } | { reason: string } {
+function parseLine(
+  line: string,
+  idField: string,
+  groupField: string,
+  textField: string,
+  defaultGroup: string,
+): { id: string; group: string; text: string } | { reason: string } {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -140,7 +151,8 @@ function parseLine(line: string, idField: string, groupField: string, textField:
   const id = record[idField];
   if (typeof id !== 'string' && typeof id !== 'number') return { reason: `missing "${idField}" (a string or number)` };
   const group = record[groupField] ?? defaultGroup;
-  if (typeof group !== 'string' && typeof group !== 'number') return { reason: `"${groupField}" must be a string or number` };
+  if (typeof group !== 'string' && typeof group !== 'number')
+    return { reason: `"${groupField}" must be a string or number` };
   if (String(group) === RESERVED_GROUP) return { reason: `group "${RESERVED_GROUP}" is reserved for ddb-faiss` };
   const text = record[textField];
   if (typeof text !== 'string') return { reason: `missing "${textField}" (a string)` };

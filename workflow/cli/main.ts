@@ -12,12 +12,28 @@ import { modelCommand } from './model.ts';
 import { monitorCommand } from './monitor.ts';
 import { upCommand } from './up.ts';
 
-const COMMANDS: readonly Command[] = [demoCommand, upCommand, importCommand, runCommand, backfillCommand, statusCommand, searchCommand, scheduleCommand, monitorCommand, embedCommand, modelCommand, deployCommand];
+const COMMANDS: readonly Command[] = [
+  demoCommand,
+  upCommand,
+  importCommand,
+  runCommand,
+  backfillCommand,
+  statusCommand,
+  searchCommand,
+  scheduleCommand,
+  monitorCommand,
+  embedCommand,
+  modelCommand,
+  deployCommand,
+];
 
 function help(io: CommandIo): void {
   println(io.stdout, 'usage: ddb-faiss <command> [options]\n\ncommands:');
   for (const command of COMMANDS) println(io.stdout, `  ${command.name.padEnd(16)}${command.summary}`);
-  println(io.stdout, '\nEvery command takes the configuration flags (--data-dir, --table, --target, ...); see README.md.');
+  println(
+    io.stdout,
+    '\nEvery command takes the configuration flags (--data-dir, --table, --target, ...); see README.md.',
+  );
 }
 
 /** Runs the CLI; resolves with the exit code. */

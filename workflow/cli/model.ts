@@ -8,9 +8,16 @@ import { type Command, println, UsageError } from './command.ts';
 export const modelCommand: Command = {
   name: 'model',
   summary: 'model bundles: build-default, fetch <huggingface-repo>, publish <bundle>',
-  usage: 'ddb-faiss model build-default [--out DIR] | fetch <owner/name> [--hub-url URL] [--revision R] [--out DIR] | publish <bundle dir or name> [--name NAME]',
+  usage:
+    'ddb-faiss model build-default [--out DIR] | fetch <owner/name> [--hub-url URL] [--revision R] [--out DIR] | publish <bundle dir or name> [--name NAME]',
   positionals: true,
-  options: { out: { type: 'string' }, 'hub-url': { type: 'string' }, revision: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean' } },
+  options: {
+    out: { type: 'string' },
+    'hub-url': { type: 'string' },
+    revision: { type: 'string' },
+    name: { type: 'string' },
+    json: { type: 'boolean' },
+  },
   async run({ config, values, positionals }, io) {
     const log = (line: string): void => println(io.stderr, line);
     const [action, argument] = positionals;
@@ -23,14 +30,22 @@ export const modelCommand: Command = {
         return 0;
       }
       case 'fetch': {
-        if (!argument) throw new UsageError('model fetch needs a Hugging Face repository id, e.g. sentence-transformers/all-MiniLM-L6-v2');
+        if (!argument)
+          throw new UsageError(
+            'model fetch needs a Hugging Face repository id, e.g. sentence-transformers/all-MiniLM-L6-v2',
+          );
         const manifest = await fetchHuggingFaceModel(argument, {
           ...(values['hub-url'] ? { baseUrl: String(values['hub-url']) } : {}),
           ...(values['revision'] ? { revision: String(values['revision']) } : {}),
           ...(out ? { outDir: out } : {}),
           log,
         });
-        println(io.stdout, values['json'] ? JSON.stringify(manifest) : `${manifest.name} ${manifest.dimensions} dimensions, checksum ${manifest.checksum}`);
+        println(
+          io.stdout,
+          values['json']
+            ? JSON.stringify(manifest)
+            : `${manifest.name} ${manifest.dimensions} dimensions, checksum ${manifest.checksum}`,
+        );
         return 0;
       }
       case 'publish': {
@@ -38,8 +53,19 @@ export const modelCommand: Command = {
         const dir = await resolveModel(argument, log);
         const clients = createAwsClients(config, await resolveEndpoints(config));
         try {
-          const { key, manifest } = await publishBundle(clients.s3, config.bucketName, config.modelPrefix, dir, values['name'] as string | undefined);
-          println(io.stdout, values['json'] ? JSON.stringify({ bucket: config.bucketName, key, checksum: manifest.checksum }) : `published s3://${config.bucketName}/${key} (checksum ${manifest.checksum})`);
+          const { key, manifest } = await publishBundle(
+            clients.s3,
+            config.bucketName,
+            config.modelPrefix,
+            dir,
+            values['name'] as string | undefined,
+          );
+          println(
+            io.stdout,
+            values['json']
+              ? JSON.stringify({ bucket: config.bucketName, key, checksum: manifest.checksum })
+              : `published s3://${config.bucketName}/${key} (checksum ${manifest.checksum})`,
+          );
         } finally {
           destroyAwsClients(clients);
         }

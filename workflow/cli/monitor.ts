@@ -32,8 +32,12 @@ export const monitorCommand: Command = {
         return;
       }
       void fetch(`${endpoints.http}${request.url}`).then(
-        async (answer) => response.writeHead(answer.status, { 'content-type': 'application/json' }).end(await answer.text()),
-        (error: Error) => response.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ message: error.message })),
+        async (answer) =>
+          response.writeHead(answer.status, { 'content-type': 'application/json' }).end(await answer.text()),
+        (error: Error) =>
+          response
+            .writeHead(502, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ message: error.message })),
       );
     });
     const port = await listenLocal(server, config.httpPort, 'the monitor', 'http-port');

@@ -7,7 +7,13 @@ import { seconds, type StageProgress } from '../run-progress.ts';
 import { type Command, type CommandIo, type ParsedCommand, println } from './command.ts';
 import { progressOutput } from './progress.ts';
 
-const SYMBOL: Record<StageProgress['status'], string> = { waiting: ' ', running: '>', succeeded: '+', failed: 'x', retried: '~' };
+const SYMBOL: Record<StageProgress['status'], string> = {
+  waiting: ' ',
+  running: '>',
+  succeeded: '+',
+  failed: 'x',
+  retried: '~',
+};
 
 async function runIndexer(origin: RunOrigin, { config, values }: ParsedCommand, io: CommandIo): Promise<number> {
   const clients = createAwsClients(config, await resolveEndpoints(config));
@@ -30,17 +36,32 @@ async function runIndexer(origin: RunOrigin, { config, values }: ParsedCommand, 
         const key = `${stage.status}${stage.detail}`;
         if (printed.get(stage.name) === key) continue;
         printed.set(stage.name, key);
-        output.line(`${SYMBOL[stage.status]} ${stage.name.padEnd(20)} ${stage.status.padEnd(9)} ${stage.detail ?? ''} ${seconds(stage.startedAt, stage.endedAt)}`.trimEnd());
+        output.line(
+          `${SYMBOL[stage.status]} ${stage.name.padEnd(20)} ${stage.status.padEnd(9)} ${stage.detail ?? ''} ${seconds(stage.startedAt, stage.endedAt)}`.trimEnd(),
+        );
       }
       const running = progress.stages.find((stage) => stage.status === 'running');
-      if (running?.name === EMBED_MAP) output.live(`${SYMBOL.running} ${EMBED_MAP.padEnd(20)}`, progress.batches.done, progress.batches.total);
+      if (running?.name === EMBED_MAP)
+        output.live(`${SYMBOL.running} ${EMBED_MAP.padEnd(20)}`, progress.batches.done, progress.batches.total);
     });
     output.done();
     const ok = final.status === 'SUCCEEDED';
     if (values['json']) {
-      println(io.stdout, JSON.stringify({ executionArn, status: final.status, output: final.output ? JSON.parse(final.output) : null, error: final.error, cause: final.cause }));
+      println(
+        io.stdout,
+        JSON.stringify({
+          executionArn,
+          status: final.status,
+          output: final.output ? JSON.parse(final.output) : null,
+          error: final.error,
+          cause: final.cause,
+        }),
+      );
     } else {
-      println(io.stdout, `${final.status} in ${((Date.now() - started) / 1000).toFixed(1)} s${ok ? '' : `: ${final.error ?? ''} ${final.cause ?? ''}`}`);
+      println(
+        io.stdout,
+        `${final.status} in ${((Date.now() - started) / 1000).toFixed(1)} s${ok ? '' : `: ${final.error ?? ''} ${final.cause ?? ''}`}`,
+      );
     }
     return ok ? 0 : 1;
   } finally {

@@ -32,13 +32,22 @@ export const statusCommand: Command = {
       }
       const { index } = status;
       const layout = index?.layout === 'per-group' ? ` in ${index.groups ?? 0} group indexes` : '';
-      println(io.stdout, index ? `index      generation ${index.generation}, ${index.vectors} vectors${layout}, model ${index.model.name} (${index.model.checksum.slice(0, 12)}), published ${index.publishedAt}` : 'index      none published yet');
+      println(
+        io.stdout,
+        index
+          ? `index      generation ${index.generation}, ${index.vectors} vectors${layout}, model ${index.model.name} (${index.model.checksum.slice(0, 12)}), published ${index.publishedAt}`
+          : 'index      none published yet',
+      );
       if (index?.change) println(io.stdout, `last change ${describeChange(index.change)} by ${index.change.execution}`);
       println(io.stdout, `pending    ${status.pending} items`);
       println(io.stdout, `poison     ${status.poison.length} items`);
       for (const item of status.poison.slice(0, 20)) println(io.stdout, `  ${item.group}/${item.id}: ${item.reason}`);
       println(io.stdout, 'recent runs');
-      for (const execution of status.executions) println(io.stdout, `  ${execution.status.padEnd(10)} ${execution.origin.padEnd(9)} ${execution.startDate ?? ''}  ${execution.name}`);
+      for (const execution of status.executions)
+        println(
+          io.stdout,
+          `  ${execution.status.padEnd(10)} ${execution.origin.padEnd(9)} ${execution.startDate ?? ''}  ${execution.name}`,
+        );
       if (noStateMachine) println(io.stdout, `  none: ${noStateMachine}`);
       else if (failed) println(io.stderr, `ddb-faiss status: recent runs cannot be read: ${status.executionsError}`);
       else if (status.executions.length === 0) println(io.stdout, '  none');

@@ -27,7 +27,12 @@ export const upCommand: Command = {
     if (stack.info.stateMachineArn) println(io.stdout, `state machine   ${stack.info.stateMachineArn}`);
 
     const scheduler = config.scheduleEvery
-      ? new Scheduler({ stepFunctions: stack.clients.stepFunctions, stateMachineArn: stack.info.stateMachineArn, everyMs: parseInterval(config.scheduleEvery), log })
+      ? new Scheduler({
+          stepFunctions: stack.clients.stepFunctions,
+          stateMachineArn: stack.info.stateMachineArn,
+          everyMs: parseInterval(config.scheduleEvery),
+          log,
+        })
       : undefined;
     scheduler?.start();
     println(io.stdout, `monitor         ${endpoints.http}/`);

@@ -12,12 +12,23 @@
  * (see `local-stack/http-guard.ts`): under `monitor --target aws` a POST acts with the user's
  * AWS credentials, so no other web page may send one.
  */
-import { DescribeExecutionCommand, DescribeStateMachineCommand, ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  DescribeStateMachineCommand,
+  ListExecutionsCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { AwsClients } from '../../aws/clients.ts';
 import type { DdbFaissConfig } from '../../config/config.ts';
-import { crossSiteWrite, foreignHost, readRequestBody, RequestBodyTooLargeError, sendJson } from '../../local-stack/http-guard.ts';
+import {
+  crossSiteWrite,
+  foreignHost,
+  readRequestBody,
+  RequestBodyTooLargeError,
+  sendJson,
+} from '../../local-stack/http-guard.ts';
 import { type Backlog, readBacklog, readIndexRecord } from '../index-status.ts';
 import { originOf, readHistory, startRun } from '../indexer-client.ts';
 import { summarizeHistory } from '../run-progress.ts';
@@ -64,12 +75,14 @@ export function monitorApi(props: MonitorProps): RequestListener {
   const sfn = clients.stepFunctions;
   const bounds = { ...MONITOR_BACKLOG, ...props.backlog };
   const backlog = cachedBacklog(() => readBacklog(config, clients, bounds), bounds.refreshMs);
-  const executionArn = async (name: string): Promise<string> => (await props.stateMachineArn()).replace(':stateMachine:', ':execution:') + `:${name}`;
+  const executionArn = async (name: string): Promise<string> =>
+    (await props.stateMachineArn()).replace(':stateMachine:', ':execution:') + `:${name}`;
 
   const readJsonBody = async (request: IncomingMessage): Promise<Record<string, unknown>> => {
     const text = await readRequestBody(request, MAX_BODY_BYTES);
     const parsed: unknown = text ? JSON.parse(text) : {};
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SyntaxError('the request body must be a JSON object');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new SyntaxError('the request body must be a JSON object');
     return parsed as Record<string, unknown>;
   };
 
@@ -86,13 +99,22 @@ export function monitorApi(props: MonitorProps): RequestListener {
       }
     }
     if (method === 'GET' && (path === '/' || path === '/monitor')) {
-      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(readFileSync(PAGE));
+      response
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+        .end(readFileSync(PAGE));
       return;
     }
     if (method === 'GET' && path === '/api/definition') {
-      const machine = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn: await props.stateMachineArn() }));
+      const machine = await sfn.send(
+        new DescribeStateMachineCommand({ stateMachineArn: await props.stateMachineArn() }),
+      );
       // The stages and side states come from the one task definition: the page hard-codes no state name.
-      send(200, { name: machine.name, definition: JSON.parse(machine.definition ?? '{}'), stages: INDEXER_STAGES, side: SIDE_STATES });
+      send(200, {
+        name: machine.name,
+        definition: JSON.parse(machine.definition ?? '{}'),
+        stages: INDEXER_STAGES,
+        side: SIDE_STATES,
+      });
       return;
     }
     if (method === 'GET' && path === '/api/status') {
@@ -101,15 +123,22 @@ export function monitorApi(props: MonitorProps): RequestListener {
       return;
     }
     if (method === 'GET' && path === '/api/executions') {
-      const listed = await sfn.send(new ListExecutionsCommand({ stateMachineArn: await props.stateMachineArn(), maxResults: 25 }));
-      send(200, (listed.executions ?? []).map((execution) => ({
-        name: execution.name,
-        status: execution.status,
-        origin: originOf(execution.name ?? ''),
-        startDate: execution.startDate,
-        stopDate: execution.stopDate,
-        seconds: execution.startDate ? ((execution.stopDate ?? new Date()).getTime() - execution.startDate.getTime()) / 1000 : null,
-      })));
+      const listed = await sfn.send(
+        new ListExecutionsCommand({ stateMachineArn: await props.stateMachineArn(), maxResults: 25 }),
+      );
+      send(
+        200,
+        (listed.executions ?? []).map((execution) => ({
+          name: execution.name,
+          status: execution.status,
+          origin: originOf(execution.name ?? ''),
+          startDate: execution.startDate,
+          stopDate: execution.stopDate,
+          seconds: execution.startDate
+            ? ((execution.stopDate ?? new Date()).getTime() - execution.startDate.getTime()) / 1000
+            : null,
+        })),
+      );
       return;
     }
     const one = /^\/api\/executions\/([A-Za-z0-9_-]+)(\/stop)?$/.exec(path);
@@ -133,7 +162,13 @@ export function monitorApi(props: MonitorProps): RequestListener {
     }
     if (one && method === 'POST' && one[2]) {
       await readJsonBody(request);
-      await sfn.send(new StopExecutionCommand({ executionArn: await executionArn(one[1]!), error: 'User.Stop', cause: 'stopped from the monitor' }));
+      await sfn.send(
+        new StopExecutionCommand({
+          executionArn: await executionArn(one[1]!),
+          error: 'User.Stop',
+          cause: 'stopped from the monitor',
+        }),
+      );
       send(200, { stopped: one[1] });
       return;
     }
@@ -159,8 +194,16 @@ export function monitorApi(props: MonitorProps): RequestListener {
     }
     routes(request, response).catch((error: unknown) => {
       const e = error as { name?: string; message?: string };
-      const status = error instanceof RequestBodyTooLargeError ? 413 : e.name === 'ExecutionDoesNotExist' ? 404 : e.name === 'SyntaxError' ? 400 : 502;
-      if (!response.headersSent) sendJson(request, response, status, { message: `${e.name ?? 'Error'}: ${e.message ?? ''}` });
+      const status =
+        error instanceof RequestBodyTooLargeError
+          ? 413
+          : e.name === 'ExecutionDoesNotExist'
+            ? 404
+            : e.name === 'SyntaxError'
+              ? 400
+              : 502;
+      if (!response.headersSent)
+        sendJson(request, response, status, { message: `${e.name ?? 'Error'}: ${e.message ?? ''}` });
     });
   };
 }
