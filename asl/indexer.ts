@@ -89,8 +89,9 @@ const runDescriptor = (mode: 'incremental' | 'backfill'): AslState => ({
 export function indexerDefinition(): AslDefinition {
   return {
     Comment:
-      'ddb-faiss indexer: keeps the Faiss index in step with the DynamoDB table. Input: {} or {"mode": "incremental"} ' +
-      'indexes pending items; {"mode": "backfill"} rebuilds the index from the whole table.',
+      'ddb-faiss indexer: keeps the Faiss index in step with the DynamoDB table. ' +
+      'Input: {} or {"mode": "incremental"} indexes pending items; ' +
+      '{"mode": "backfill"} rebuilds the index from the whole table.',
     StartAt: 'Read input',
     TimeoutSeconds: 21600,
     States: {

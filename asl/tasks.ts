@@ -56,7 +56,8 @@ export const INDEXER_TASKS = {
   bootstrap: {
     state: 'Bootstrap model',
     comment:
-      'Copies the active model bundle from S3 to EFS when missing or changed; verifies it; publishes it by atomic rename.',
+      'Copies the active model bundle from S3 to EFS when missing or changed; verifies it; ' +
+      'publishes it by atomic rename.',
     timeoutSeconds: FIFTEEN_MINUTES,
     onFailure: TO_RECORD_FAILURE,
   },

@@ -104,14 +104,16 @@ const rows: [string, string][] = [
   ['STS dev Spearman x100', embedding.stsDevSpearman.toFixed(2)],
   [
     `end to end, ${e2e.items} items (import + run)`,
-    `${Math.round(e2e.itemsPerSecond)} items/s (${((e2e.itemsPerSecond / embedding.bestItemsPerSecond) * 100).toFixed(1)}% of raw embedding)`,
+    `${Math.round(e2e.itemsPerSecond)} items/s ` +
+      `(${((e2e.itemsPerSecond / embedding.bestItemsPerSecond) * 100).toFixed(1)}% of raw embedding)`,
   ],
   ['  import', `${e2e.importSeconds.toFixed(1)} s`],
   ['  indexer run', `${e2e.runSeconds.toFixed(1)} s`],
   ...Object.entries(e2e.stageSeconds).map(([stage, s]): [string, string] => [`    ${stage}`, `${s.toFixed(1)} s`]),
   [
     '  self-match check (label mapping)',
-    `${e2e.selfMatchFirst} of ${e2e.selfMatchChecked} first, ${e2e.selfMatchTied} tied with an identical vector, ${e2e.selfMatchNotIndexed} poison, ${e2e.selfMatchMissed} missed`,
+    `${e2e.selfMatchFirst} of ${e2e.selfMatchChecked} first, ${e2e.selfMatchTied} tied with an identical vector, ` +
+      `${e2e.selfMatchNotIndexed} poison, ${e2e.selfMatchMissed} missed`,
   ],
   [
     '  recall@10 of the paired sentence (STS dev >= 4)',
@@ -134,7 +136,8 @@ const rows: [string, string][] = [
         ]),
         [
           '  self-match check, sample',
-          `${e2e100k.selfMatchFirst} of ${e2e100k.selfMatchChecked} first, ${e2e100k.selfMatchTied} tied, ${e2e100k.selfMatchNotIndexed} poison, ${e2e100k.selfMatchMissed} missed`,
+          `${e2e100k.selfMatchFirst} of ${e2e100k.selfMatchChecked} first, ${e2e100k.selfMatchTied} tied, ` +
+            `${e2e100k.selfMatchNotIndexed} poison, ${e2e100k.selfMatchMissed} missed`,
         ] as [string, string],
         [
           '  recall@10 of the paired sentence (STS dev >= 4)',
@@ -157,7 +160,8 @@ const rows: [string, string][] = [
   ...Object.entries(rss).map(([name, mb]): [string, string] => [`peak RSS, ${name.replace(/_/g, ' ')}`, `${mb} MB`]),
 ];
 console.log(
-  `ddb-faiss bench (${results.mode}, ${results.machine.cores} cores, Node ${process.version}, ${embedding.sentences} STS sentences)`,
+  `ddb-faiss bench (${results.mode}, ${results.machine.cores} cores, Node ${process.version}, ` +
+    `${embedding.sentences} STS sentences)`,
 );
 for (const [name, value] of rows) console.log(`  ${name.padEnd(52)}${value}`);
 console.log('written to bench/results.json');

@@ -331,7 +331,9 @@ export const SETTINGS = {
     env: 'DDB_FAISS_LEASE_SECONDS',
     flag: 'lease-seconds',
     defaultDoc: "1800 (twice Lambda's 15-minute limit)",
-    doc: 'how long the writer lease lasts without renewal; a live run renews it at every stage and batch, so the expiry is the last resort',
+    doc:
+      'how long the writer lease lasts without renewal; a live run renews it at every stage and batch, ' +
+      'so the expiry is the last resort',
   }),
   cacheDir: setting({
     schema: anyText,

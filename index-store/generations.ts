@@ -98,7 +98,8 @@ export class GenerationStore {
     const index = faiss.IndexFlatIP.read(path.join(folder, 'index.faiss'));
     if (index.ntotal() !== entries.length || entries.length !== meta.vectors) {
       throw new IndexCorruptError(
-        `generation ${meta.generation}: ${index.ntotal()} vectors, ${entries.length} entries, meta says ${meta.vectors}`,
+        `generation ${meta.generation}: ${index.ntotal()} vectors, ${entries.length} entries, ` +
+          `meta says ${meta.vectors}`,
       );
     }
     return { state: new IndexState(index, entries), meta };

@@ -181,8 +181,11 @@ function loadSameModel(
 ): IndexState {
   const loaded = store.load(current);
   if (loaded.meta.model.checksum !== model.checksum) {
+    const index = group === undefined ? 'the index' : `the index of group "${group}"`;
+    const built = `${loaded.meta.model.name} (${loaded.meta.model.checksum.slice(0, 12)})`;
     throw new ModelMismatchError(
-      `the index${group === undefined ? '' : ` of group "${group}"`} was built by model ${loaded.meta.model.name} (${loaded.meta.model.checksum.slice(0, 12)}), this run uses ${model.name} (${model.checksum.slice(0, 12)}): start a backfill to switch models`,
+      `${index} was built by model ${built}, this run uses ${model.name} (${model.checksum.slice(0, 12)}): ` +
+        'start a backfill to switch models',
     );
   }
   return loaded.state;

@@ -1,6 +1,6 @@
 /**
- * Plan stage: with the writer lease held (taken by the run's first stage), page through the pending items (the sparse GSI;
- * for a backfill, the whole table) in parallel scan segments, cutting batches of
+ * Plan stage: with the writer lease held (taken by the run's first stage), page through the
+ * pending items (the sparse GSI; for a backfill, the whole table) in parallel scan segments, cutting batches of
  * `batchSize` keys into batch files as it goes: memory holds at most one page and one
  * partial batch per segment, never every pending item. Incremental runs stop at
  * `maxItemsPerRun`; the rest waits for the next run.

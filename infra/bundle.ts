@@ -26,7 +26,9 @@ export function bundleLambdas(): { file: string; bytes: number } {
     logLevel: 'warning',
     // Some bundled CommonJS packages call require(); ESM output needs it defined.
     banner: {
-      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+      js:
+        "import { createRequire as __createRequire } from 'node:module'; " +
+        'const require = __createRequire(import.meta.url);',
     },
   });
   const output =

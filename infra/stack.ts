@@ -344,7 +344,8 @@ export class DdbFaissStack extends Stack {
     grant('embed', ['dynamodb:BatchGetItem'], [table]);
     reserved('embed', ['dynamodb:UpdateItem']); // renew per batch
     reserved('merge', ['dynamodb:UpdateItem', 'dynamodb:PutItem']); // renew; index status
-    grant('clear', ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [table]); // conditional flag clears and deletes, lease
+    // Conditional flag clears and deletes; the lease.
+    grant('clear', ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [table]);
     reserved('clear', ['dynamodb:PutItem']); // poison records
     reserved('release', ['dynamodb:DeleteItem']);
     grant('search', ['dynamodb:BatchGetItem'], [table]);

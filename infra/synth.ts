@@ -15,7 +15,8 @@ for (const stack of assembly.stacks) {
   for (const resource of Object.values(template.Resources))
     counts.set(resource.Type, (counts.get(resource.Type) ?? 0) + 1);
   console.log(
-    `${stack.stackName}: ${Object.keys(template.Resources).length} resources -> ${path.join(outdir, stack.templateFile)}`,
+    `${stack.stackName}: ${Object.keys(template.Resources).length} resources -> ` +
+      path.join(outdir, stack.templateFile),
   );
   for (const [type, count] of [...counts].sort()) console.log(`  ${String(count).padStart(3)} ${type}`);
 }

@@ -79,7 +79,8 @@ export function foreignHost(request: IncomingMessage): string | undefined {
   const host = request.headers.host ?? '';
   const port = request.socket.localPort;
   if (LOOPBACK_NAMES.some((name) => host === `${name}:${port}`)) return undefined;
-  return `Host "${host}" is refused: this server answers only to ${LOOPBACK_NAMES.map((name) => `${name}:${port}`).join(', ')} (a guard against DNS rebinding)`;
+  const allowed = LOOPBACK_NAMES.map((name) => `${name}:${port}`).join(', ');
+  return `Host "${host}" is refused: this server answers only to ${allowed} (a guard against DNS rebinding)`;
 }
 
 /**

@@ -11,7 +11,8 @@ export class PortInUseError extends Error {
     readonly flag: string,
   ) {
     super(
-      `port ${port} for ${service} is already in use on 127.0.0.1: stop whatever holds it, or pass --${flag} <port> (0 = any free port)`,
+      `port ${port} for ${service} is already in use on 127.0.0.1: stop whatever holds it, ` +
+        `or pass --${flag} <port> (0 = any free port)`,
     );
   }
 }

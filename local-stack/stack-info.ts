@@ -86,13 +86,15 @@ export async function runningStackInfo(config: Pick<DdbFaissConfig, 'dataDir'>):
   const info = readStackInfo(config);
   if (!info) {
     throw new LocalStackNotRunningError(
-      `no local stack is running for data directory ${config.dataDir}: start one with \`ddb-faiss up --data-dir ${config.dataDir}\``,
+      `no local stack is running for data directory ${config.dataDir}: ` +
+        `start one with \`ddb-faiss up --data-dir ${config.dataDir}\``,
     );
   }
   if (!(await isStackAlive(info))) {
     throw new LocalStackNotRunningError(
-      `the local stack recorded in ${stackInfoFile(config)} (pid ${info.pid}, started ${info.startedAt}) is not running: ` +
-        `it stopped without cleaning up (killed?). Start it again with \`ddb-faiss up --data-dir ${config.dataDir}\``,
+      `the local stack recorded in ${stackInfoFile(config)} (pid ${info.pid}, started ${info.startedAt}) ` +
+        'is not running: it stopped without cleaning up (killed?). ' +
+        `Start it again with \`ddb-faiss up --data-dir ${config.dataDir}\``,
     );
   }
   return info;

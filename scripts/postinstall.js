@@ -48,7 +48,13 @@ if (existsSync(addon) && existsSync(stampFile) && readFileSync(stampFile, 'utf8'
 const compatHeader = path.join(faissDir, 'faiss-idx-compat.h');
 writeFileSync(
   compatHeader,
-  '#pragma once\n#include <faiss/Index.h>\n#include <faiss/MetricType.h>\nnamespace faiss { using idx_t = faiss::Index::idx_t; }\n',
+  [
+    '#pragma once',
+    '#include <faiss/Index.h>',
+    '#include <faiss/MetricType.h>',
+    'namespace faiss { using idx_t = faiss::Index::idx_t; }',
+    '',
+  ].join('\n'),
 );
 
 // node-addon-api 8 with C++ exceptions: faiss errors become JS exceptions instead of
@@ -77,9 +83,8 @@ const nodeGypCommand = existsSync(nodeGyp) ? [process.execPath, nodeGyp] : ['npx
 // Node's headers ship with Debian's nodejs in /usr/include/node; without --nodedir node-gyp
 // would try to download them.
 const nodedir = existsSync('/usr/include/node/node_api.h') ? ['--nodedir=/usr'] : [];
-log(
-  `building faiss-node against ${avx2Lib ? 'faiss with AVX2' : "Debian's libfaiss"} (node-addon-api ${addonApiVersion})`,
-);
+const faissBuild = avx2Lib ? 'faiss with AVX2' : "Debian's libfaiss";
+log(`building faiss-node against ${faissBuild} (node-addon-api ${addonApiVersion})`);
 const started = Date.now();
 const build = spawnSync(nodeGypCommand[0], [...nodeGypCommand.slice(1), 'rebuild', ...nodedir, '--jobs=max'], {
   cwd: faissDir,

@@ -112,7 +112,8 @@ export async function search(
   let hits: SearchHit[];
   let faiss = 0;
   let hydrate = 0;
-  const read = new Map<string, Record<string, AttributeValue> | null>(); // null: deleted (or soft-deleted) since indexing
+  // Items read so far by key; null: deleted (or soft-deleted) since indexing.
+  const read = new Map<string, Record<string, AttributeValue> | null>();
   for (;;) {
     const f0 = performance.now();
     const candidates = sources

@@ -42,7 +42,8 @@ export async function resolveStateMachineArn(config: DdbFaissConfig, sfn: SFNCli
     nextToken = page.nextToken;
   } while (nextToken);
   throw new StateMachineNotFoundError(
-    `no state machine named ${config.stateMachineName} (target ${config.target}); start \`ddb-faiss up\` or deploy the stack`,
+    `no state machine named ${config.stateMachineName} (target ${config.target}); ` +
+      'start `ddb-faiss up` or deploy the stack',
   );
 }
 

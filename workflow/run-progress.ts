@@ -74,20 +74,24 @@ function describeOutput(stage: string, output: StateData): string | undefined {
         ? `taken over from ${lease.tookOverFrom.holder} (${lease.tookOverFrom.status})`
         : 'taken';
     }
-    case BOOTSTRAP:
-      return output['model']
-        ? `${output['model'].name} (${output['model'].dimensions} dimensions)${output['model'].copied ? ', copied to EFS' : ''}`
+    case BOOTSTRAP: {
+      const model = output.model;
+      return model
+        ? `${model.name} (${model.dimensions} dimensions)${model.copied ? ', copied to EFS' : ''}`
         : undefined;
+    }
     case PLAN: {
       const plan = output['plan'];
       if (!plan) return undefined;
-      return `${plan.itemCount} items in ${plan.batchCount} batches${plan.capped ? ' (capped; the rest waits for the next run)' : ''}`;
+      const capped = plan.capped ? ' (capped; the rest waits for the next run)' : '';
+      return `${plan.itemCount} items in ${plan.batchCount} batches${capped}`;
     }
     case MERGE: {
       const merge = output['merge'];
       if (!merge) return undefined;
       const failed = merge.failedBatches.length ? `, ${merge.failedBatches.length} batches failed` : '';
-      return `generation ${merge.generation}: ${merge.vectors} vectors (${describeChange(merge)}, ${merge.poison} poison${failed})`;
+      const change = `${describeChange(merge)}, ${merge.poison} poison${failed}`;
+      return `generation ${merge.generation}: ${merge.vectors} vectors (${change})`;
     }
     case CLEAR: {
       const clear = output['clear'];
@@ -131,11 +135,13 @@ export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {
       if (stage.name === EMBED_MAP) {
         const shards = output.shards ?? [];
         batches.failed = shards.filter((shard) => shard.failed).length;
-        stage.detail = `${shards.length - batches.failed} of ${shards.length} batches embedded${batches.failed ? `, ${batches.failed} failed` : ''}`;
+        const failed = batches.failed ? `, ${batches.failed} failed` : '';
+        stage.detail = `${shards.length - batches.failed} of ${shards.length} batches embedded${failed}`;
         if (batches.failed > 0) stage.status = 'retried';
       }
     } else if (event.type === 'LambdaFunctionFailed' && current) {
-      current.error = `${event.lambdaFunctionFailedEventDetails?.error ?? 'Error'}: ${event.lambdaFunctionFailedEventDetails?.cause ?? ''}`;
+      const failure = event.lambdaFunctionFailedEventDetails;
+      current.error = `${failure?.error ?? 'Error'}: ${failure?.cause ?? ''}`;
       if (current.name !== EMBED_MAP) current.status = 'failed';
     } else if (event.type === 'LambdaFunctionScheduled' && current && current.name !== EMBED_MAP && current.error) {
       current.retries += 1; // scheduled again after a failure: a retry

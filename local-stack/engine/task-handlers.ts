@@ -55,9 +55,9 @@ export function bindTaskHandlers(
     const target = functionNameOf(state);
     const handler = target ? registry.get(target.name) : undefined;
     if (!target || !handler) {
-      problems.push(
-        `Task state "${stateName}" calls ${target ? `function "${target.name}"` : String(state['Resource'])}, which has no local handler (known: ${[...registry.keys()].join(', ') || 'none'})`,
-      );
+      const calls = target ? `function "${target.name}"` : String(state['Resource']);
+      const known = [...registry.keys()].join(', ') || 'none';
+      problems.push(`Task state "${stateName}" calls ${calls}, which has no local handler (known: ${known})`);
       continue;
     }
     const timeoutMs = Number(state['TimeoutSeconds'] ?? DEFAULT_TIMEOUT_SECONDS) * 1000;

@@ -153,7 +153,8 @@ export async function buildDefaultBundle(
   rmSync(outDir, { recursive: true, force: true });
   renameSync(staging, outDir);
   log(
-    `default model built in ${((Date.now() - started) / 1000).toFixed(1)} s (${manifest.dimensions} dimensions, ${words.words.length} words)`,
+    `default model built in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
+      `(${manifest.dimensions} dimensions, ${words.words.length} words)`,
   );
   return manifest;
 }

@@ -251,7 +251,12 @@ export class IndexerHarness {
 export const sentences = (n: number, prefix = 'item'): TestItem[] =>
   Array.from({ length: n }, (_, i) => ({
     id: `${prefix}-${String(i).padStart(4, '0')}`,
-    text: `${SUBJECTS[i % SUBJECTS.length]} ${VERBS[Math.floor(i / SUBJECTS.length) % VERBS.length]} ${OBJECTS[Math.floor(i / (SUBJECTS.length * VERBS.length)) % OBJECTS.length]} number ${i}`,
+    text: [
+      SUBJECTS[i % SUBJECTS.length],
+      VERBS[Math.floor(i / SUBJECTS.length) % VERBS.length],
+      OBJECTS[Math.floor(i / (SUBJECTS.length * VERBS.length)) % OBJECTS.length],
+      `number ${i}`,
+    ].join(' '),
   }));
 
 const SUBJECTS = [

@@ -98,8 +98,9 @@ describe('indexer CLI: import, run, backfill, status', () => {
   });
 
   it('judges every line on its own: an item DynamoDB refuses is reported by line number and its batch neighbours land', async () => {
-    // Prepare (after the runs above, which count their own 300 items): 30 lines sharing write batches; line 5 is over DynamoDB's 400 KB item limit,
-    // line 12 has an id over the 1,024-byte sort key limit (a refusal only DynamoDB reports)
+    // Prepare (after the runs above, which count their own 300 items): 30 lines sharing write batches;
+    // line 5 is over DynamoDB's 400 KB item limit, line 12 has an id over the 1,024-byte sort key limit
+    // (a refusal only DynamoDB reports)
     const file = path.join(dir.path, 'refused.jsonl');
     const lines = Array.from({ length: 30 }, (_, i) =>
       JSON.stringify({ id: `refused-${i + 1}`, group: 'refusals', content: `line ${i + 1} about gardening` }),

@@ -56,7 +56,8 @@ describe('indexer stages', () => {
   });
 
   it("embed: each Map iteration receives a small descriptor, never the batch's keys", async () => {
-    // Prepare (after the plan test, which counts its own items): one batch of 50 keys (their JSON alone would be about 2 KB)
+    // Prepare (after the plan test, which counts its own items): one batch of 50 keys
+    // (their JSON alone would be about 2 KB)
     await h.put(sentences(50, 'descriptor'));
     // Act
     const run = await h.run();

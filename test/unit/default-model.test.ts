@@ -40,7 +40,8 @@ describe('the default model', () => {
   it('reaches Spearman x100 >= 76 on the STS Benchmark dev split', { skip: stsAbsent }, async () => {
     assert.ok(
       existsSync(STS_DEV),
-      `the STS Benchmark dev split is expected at ${STS_DEV} (shared/data/stsb beside the checkout); set DDB_FAISS_STS_DIR to its folder`,
+      `the STS Benchmark dev split is expected at ${STS_DEV} (shared/data/stsb beside the checkout); ` +
+        'set DDB_FAISS_STS_DIR to its folder',
     );
     const score = await stsSpearman(embedder, readSts(STS_DEV));
     assert.ok(score >= 76, `STS dev Spearman ${score.toFixed(2)}`);

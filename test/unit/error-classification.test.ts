@@ -19,14 +19,12 @@ type Behaviour = (response: ServerResponse) => void;
 const awsError =
   (status: number, type: string): Behaviour =>
   (response) => {
-    response
-      .writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': type })
-      .end(
-        JSON.stringify({
-          __type: `com.amazonaws.dynamodb.v20120810#${type}`,
-          message: `${type} from the test endpoint`,
-        }),
-      );
+    response.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': type }).end(
+      JSON.stringify({
+        __type: `com.amazonaws.dynamodb.v20120810#${type}`,
+        message: `${type} from the test endpoint`,
+      }),
+    );
   };
 
 describe('transient-error classification', () => {
@@ -44,7 +42,8 @@ describe('transient-error classification', () => {
       endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
       credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
       maxAttempts: 1, // the SDK's own retries would hide the error the task reports
-      requestHandler: { ...REQUEST_TIMEOUTS, requestTimeout: 300 }, // ddb-faiss's clients' settings, with a shorter wait
+      // ddb-faiss's clients' settings, with a shorter wait
+      requestHandler: { ...REQUEST_TIMEOUTS, requestTimeout: 300 },
     });
   });
   after(async () => {

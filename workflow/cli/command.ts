@@ -94,7 +94,8 @@ export async function executeCommand(command: Command, argv: readonly string[], 
     if (refused && target === 'local') {
       println(
         io.stderr,
-        `ddb-faiss ${command.name}: lost the local stack (${refused}): it stopped while the command ran; start it with \`ddb-faiss up\``,
+        `ddb-faiss ${command.name}: lost the local stack (${refused}): it stopped while the command ran; ` +
+          'start it with `ddb-faiss up`',
       );
       return 1;
     }

@@ -23,7 +23,8 @@ export const importCommand: Command = {
   name: 'import',
   summary: 'bulk-load items from a JSON-lines file, marked pending',
   usage:
-    'ddb-faiss import <file.jsonl> [--id-field id] [--group-field group] [--text-field content] [--default-group default] [--json]',
+    'ddb-faiss import <file.jsonl> [--id-field id] [--group-field group] [--text-field content] ' +
+    '[--default-group default] [--json]',
   positionals: true,
   options: {
     'id-field': { type: 'string', default: 'id' },
@@ -50,7 +51,8 @@ export const importCommand: Command = {
     const progress = (final = false): void => {
       if (values['json']) return;
       const rate = imported / Math.max(0.001, (Date.now() - started) / 1000);
-      const text = `imported ${imported} items (${Math.round(rate)}/s)${errors.length ? `, ${errors.length} bad lines` : ''}`;
+      const bad = errors.length ? `, ${errors.length} bad lines` : '';
+      const text = `imported ${imported} items (${Math.round(rate)}/s)${bad}`;
       if (final) {
         output.done();
         println(io.stdout, text);

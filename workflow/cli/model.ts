@@ -9,7 +9,8 @@ export const modelCommand: Command = {
   name: 'model',
   summary: 'model bundles: build-default, fetch <huggingface-repo>, publish <bundle>',
   usage:
-    'ddb-faiss model build-default [--out DIR] | fetch <owner/name> [--hub-url URL] [--revision R] [--out DIR] | publish <bundle dir or name> [--name NAME]',
+    'ddb-faiss model build-default [--out DIR] | fetch <owner/name> [--hub-url URL] [--revision R] [--out DIR] | ' +
+    'publish <bundle dir or name> [--name NAME]',
   positionals: true,
   options: {
     out: { type: 'string' },

@@ -36,9 +36,10 @@ async function runIndexer(origin: RunOrigin, { config, values }: ParsedCommand, 
         const key = `${stage.status}${stage.detail}`;
         if (printed.get(stage.name) === key) continue;
         printed.set(stage.name, key);
-        output.line(
-          `${SYMBOL[stage.status]} ${stage.name.padEnd(20)} ${stage.status.padEnd(9)} ${stage.detail ?? ''} ${seconds(stage.startedAt, stage.endedAt)}`.trimEnd(),
-        );
+        const took = seconds(stage.startedAt, stage.endedAt);
+        const status = `${SYMBOL[stage.status]} ${stage.name.padEnd(20)} ${stage.status.padEnd(9)}`;
+        const line = `${status} ${stage.detail ?? ''} ${took}`;
+        output.line(line.trimEnd());
       }
       const running = progress.stages.find((stage) => stage.status === 'running');
       if (running?.name === EMBED_MAP)
@@ -58,10 +59,8 @@ async function runIndexer(origin: RunOrigin, { config, values }: ParsedCommand, 
         }),
       );
     } else {
-      println(
-        io.stdout,
-        `${final.status} in ${((Date.now() - started) / 1000).toFixed(1)} s${ok ? '' : `: ${final.error ?? ''} ${final.cause ?? ''}`}`,
-      );
+      const why = ok ? '' : `: ${final.error ?? ''} ${final.cause ?? ''}`;
+      println(io.stdout, `${final.status} in ${((Date.now() - started) / 1000).toFixed(1)} s${why}`);
     }
     return ok ? 0 : 1;
   } finally {

@@ -57,15 +57,12 @@ export const searchCommand: Command = {
       reason?: string;
       hits: { group: string; id: string; score: number; content: string }[];
     };
-    println(
-      io.stdout,
-      `${result.hits.length} hits (generation ${result.generation}, model ${result.model})${result.reason ? `: ${result.reason}` : ''}`,
-    );
-    for (const hit of result.hits)
-      println(
-        io.stdout,
-        `${hit.score.toFixed(3)}  ${hit.group}/${hit.id}  ${hit.content.length > 100 ? `${hit.content.slice(0, 97)}...` : hit.content}`,
-      );
+    const reason = result.reason ? `: ${result.reason}` : '';
+    println(io.stdout, `${result.hits.length} hits (generation ${result.generation}, model ${result.model})${reason}`);
+    for (const hit of result.hits) {
+      const content = hit.content.length > 100 ? `${hit.content.slice(0, 97)}...` : hit.content;
+      println(io.stdout, `${hit.score.toFixed(3)}  ${hit.group}/${hit.id}  ${content}`);
+    }
     return 0;
   },
 };

@@ -35,7 +35,8 @@ export const statusCommand: Command = {
       println(
         io.stdout,
         index
-          ? `index      generation ${index.generation}, ${index.vectors} vectors${layout}, model ${index.model.name} (${index.model.checksum.slice(0, 12)}), published ${index.publishedAt}`
+          ? `index      generation ${index.generation}, ${index.vectors} vectors${layout}, ` +
+              `model ${index.model.name} (${index.model.checksum.slice(0, 12)}), published ${index.publishedAt}`
           : 'index      none published yet',
       );
       if (index?.change) println(io.stdout, `last change ${describeChange(index.change)} by ${index.change.execution}`);
@@ -43,11 +44,13 @@ export const statusCommand: Command = {
       println(io.stdout, `poison     ${status.poison.length} items`);
       for (const item of status.poison.slice(0, 20)) println(io.stdout, `  ${item.group}/${item.id}: ${item.reason}`);
       println(io.stdout, 'recent runs');
-      for (const execution of status.executions)
+      for (const execution of status.executions) {
+        const started = execution.startDate ?? '';
         println(
           io.stdout,
-          `  ${execution.status.padEnd(10)} ${execution.origin.padEnd(9)} ${execution.startDate ?? ''}  ${execution.name}`,
+          `  ${execution.status.padEnd(10)} ${execution.origin.padEnd(9)} ${started}  ${execution.name}`,
         );
+      }
       if (noStateMachine) println(io.stdout, `  none: ${noStateMachine}`);
       else if (failed) println(io.stderr, `ddb-faiss status: recent runs cannot be read: ${status.executionsError}`);
       else if (status.executions.length === 0) println(io.stdout, '  none');
