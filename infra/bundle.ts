@@ -12,14 +12,30 @@ export const LAMBDA_BUNDLE = path.join(REPO_ROOT, 'infra/lambda-image/dist/lambd
 /** Native (or native-loading) packages the image provides. */
 export const EXTERNAL_PACKAGES = ['faiss-node', 'onnxruntime-node'];
 
-export function bundleLambdas(): { file: string; bytes: number } {
+/** What {@link bundleLambdas} built. */
+export interface LambdaBundle {
+  readonly file: string;
+  readonly bytes: number;
+  /** Every source file in the bundle, relative to the repository (packages under `node_modules/`). */
+  readonly inputs: readonly string[];
+}
+
+/**
+ * Bundles the Lambda entry points.
+ * @example
+ * ```ts
+ * const { bytes, inputs } = bundleLambdas(); // infra/lambda-image/dist/lambda.mjs
+ * ```
+ */
+export function bundleLambdas(outfile: string = LAMBDA_BUNDLE): LambdaBundle {
   const result = buildSync({
+    absWorkingDir: REPO_ROOT,
     entryPoints: [path.join(REPO_ROOT, 'tasks/lambda.ts')],
     bundle: true,
     platform: 'node',
     target: 'node22',
     format: 'esm',
-    outfile: LAMBDA_BUNDLE,
+    outfile,
     external: EXTERNAL_PACKAGES,
     sourcemap: 'linked',
     metafile: true,
@@ -31,8 +47,6 @@ export function bundleLambdas(): { file: string; bytes: number } {
         'const require = __createRequire(import.meta.url);',
     },
   });
-  const output =
-    result.metafile.outputs[path.relative(process.cwd(), LAMBDA_BUNDLE)] ??
-    Object.values(result.metafile.outputs).find((entry) => entry.entryPoint);
-  return { file: LAMBDA_BUNDLE, bytes: output?.bytes ?? 0 };
+  const output = Object.values(result.metafile.outputs).find((entry) => entry.entryPoint);
+  return { file: outfile, bytes: output?.bytes ?? 0, inputs: Object.keys(result.metafile.inputs) };
 }
