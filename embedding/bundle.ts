@@ -4,7 +4,8 @@
  * (S3 -> EFS) can be verified, and one checksum that names the bundle's exact content.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../index-store/atomic-file.ts';
 import path from 'node:path';
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -71,8 +72,7 @@ export async function writeManifest(
     files[name] = { sha256: await sha256File(file), bytes: readFileSync(file).byteLength };
   }
   const manifest: BundleManifest = { format: BUNDLE_FORMAT, ...fields, files, checksum: bundleChecksum(files) };
-  writeFileSync(path.join(dir, `${MANIFEST_FILE}.tmp`), JSON.stringify(manifest, null, 2));
-  renameSync(path.join(dir, `${MANIFEST_FILE}.tmp`), path.join(dir, MANIFEST_FILE));
+  writeFileAtomic(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
   return manifest;
 }
 

@@ -5,11 +5,12 @@
  * is trusted only when its stack answers: one left by a stack that was killed names a pid that
  * may still exist (a zombie, or reused) and ports nobody listens on.
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import type { ServiceEndpoints } from '../aws/clients.ts';
 import type { DdbFaissConfig } from '../config/config.ts';
+import { writeFileAtomic } from '../index-store/atomic-file.ts';
 
 /** What a running local stack publishes about itself. */
 export interface LocalStackInfo {
@@ -35,9 +36,7 @@ export function stackInfoFile(config: Pick<DdbFaissConfig, 'dataDir'>): string {
 
 /** Atomically writes the running stack's description. */
 export function writeStackInfo(config: Pick<DdbFaissConfig, 'dataDir'>, info: LocalStackInfo): void {
-  const file = stackInfoFile(config);
-  writeFileSync(`${file}.tmp`, JSON.stringify(info, null, 2));
-  renameSync(`${file}.tmp`, file);
+  writeFileAtomic(stackInfoFile(config), JSON.stringify(info, null, 2));
 }
 
 export function removeStackInfo(config: Pick<DdbFaissConfig, 'dataDir'>): void {

@@ -3,7 +3,7 @@
  * `default` (built on first use), or by a name cached under `<cache>/models/`.
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   BUNDLE_FILES,
@@ -15,6 +15,7 @@ import {
   writeManifest,
 } from '../embedding/bundle.ts';
 import { ensureDefaultBundle, modelCacheDir } from './default-model/build.ts';
+import { replaceDirectory } from '../index-store/atomic-file.ts';
 
 /** Thrown when a model name or folder cannot be resolved or fetched. */
 export class ModelNotFoundError extends Error {
@@ -89,9 +90,7 @@ export async function fetchHuggingFaceModel(repoId: string, options: FetchModelO
     inputs: ['input_ids', 'attention_mask', 'token_type_ids'],
     output: 'last_hidden_state',
   });
-  mkdirSync(path.dirname(outDir), { recursive: true });
-  rmSync(outDir, { recursive: true, force: true });
-  renameSync(staging, outDir);
+  replaceDirectory(staging, outDir);
   options.log?.(`saved ${repoId} to ${outDir} (${manifest.dimensions} dimensions)`);
   return manifest;
 }

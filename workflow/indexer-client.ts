@@ -15,12 +15,13 @@ import type { DdbFaissConfig } from '../config/config.ts';
 import { readStackInfo } from '../local-stack/stack-info.ts';
 import { type RunProgress, summarizeHistory } from './run-progress.ts';
 
-/** How an execution was started; it prefixes the execution name, so history shows it. */
-export type RunOrigin = 'manual' | 'backfill' | 'scheduled';
+/** How an execution can be started; the origin prefixes the execution name, so history shows it. */
+export const RUN_ORIGINS = ['manual', 'backfill', 'scheduled'] as const;
+export type RunOrigin = (typeof RUN_ORIGINS)[number];
 
 /** How an execution was started, read from its name (`other` for executions started elsewhere). */
 export function originOf(executionName: string): RunOrigin | 'other' {
-  return (/^(manual|backfill|scheduled)-/.exec(executionName)?.[1] as RunOrigin | undefined) ?? 'other';
+  return RUN_ORIGINS.find((origin) => executionName.startsWith(`${origin}-`)) ?? 'other';
 }
 
 /** Thrown when the indexer state machine cannot be found for the target. */

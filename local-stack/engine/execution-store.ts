@@ -4,9 +4,10 @@
  * Layout: `state-machines/<name>.json`, `executions/<machine>/<execution>.json` (the
  * description, rewritten atomically) and `<execution>.history.jsonl` (appended per event).
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { HistoryEventRecord } from './history.ts';
+import { writeFileAtomic } from '../../index-store/atomic-file.ts';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
@@ -32,11 +33,6 @@ export interface ExecutionRecord {
   cause?: string;
 }
 
-function writeAtomic(file: string, value: unknown): void {
-  writeFileSync(`${file}.tmp`, JSON.stringify(value));
-  renameSync(`${file}.tmp`, file);
-}
-
 export class ExecutionStore {
   private readonly machinesDir: string;
   private readonly executionsDir: string;
@@ -49,7 +45,7 @@ export class ExecutionStore {
   }
 
   saveStateMachine(record: StateMachineRecord): void {
-    writeAtomic(path.join(this.machinesDir, `${record.name}.json`), record);
+    writeFileAtomic(path.join(this.machinesDir, `${record.name}.json`), JSON.stringify(record));
   }
 
   loadStateMachines(): StateMachineRecord[] {
@@ -65,7 +61,7 @@ export class ExecutionStore {
   }
 
   saveExecution(machineName: string, record: ExecutionRecord): void {
-    writeAtomic(path.join(this.executionDir(machineName), `${record.name}.json`), record);
+    writeFileAtomic(path.join(this.executionDir(machineName), `${record.name}.json`), JSON.stringify(record));
   }
 
   appendHistory(machineName: string, executionName: string, event: HistoryEventRecord): void {

@@ -6,7 +6,7 @@
  */
 import { Tokenizer } from '@huggingface/tokenizers';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { settingFromEnv } from '../../config/settings.ts';
@@ -21,6 +21,7 @@ import {
   type WordTable,
   wordLevelTokenizer,
 } from './word-vectors.ts';
+import { replaceDirectory } from '../../index-store/atomic-file.ts';
 
 /** Parameters learned from the STS train split by scripts/learn-default-model.ts. */
 export interface LearnedParameters {
@@ -149,9 +150,7 @@ export async function buildDefaultBundle(
     output: 'sentence_embedding',
     parameters: { ...recipe, sentenceDirections: learned.sentenceDirections.length },
   });
-  mkdirSync(path.dirname(outDir), { recursive: true });
-  rmSync(outDir, { recursive: true, force: true });
-  renameSync(staging, outDir);
+  replaceDirectory(staging, outDir);
   log(
     `default model built in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
       `(${manifest.dimensions} dimensions, ${words.words.length} words)`,

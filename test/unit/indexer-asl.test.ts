@@ -26,7 +26,7 @@ describe('asl/indexer.asl.json', () => {
     assert.ok(result.isValid, result.errorsText('\n'));
   });
 
-  it('is the file generated from the task definition (run `npm run asl` after changing asl/tasks.ts or asl/indexer.ts)', () => {
+  it('is the file generated from the task definition (run `npm run generate` after changing asl/tasks.ts or asl/indexer.ts)', () => {
     assert.equal(readFileSync(INDEXER_ASL_FILE, 'utf8'), indexerDefinitionText());
   });
 

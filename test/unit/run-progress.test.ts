@@ -1,0 +1,89 @@
+/** Reading an execution's history as stages: pure, over a recorded-shape history. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { HistoryEvent } from '@aws-sdk/client-sfn';
+import { INDEXER_STAGES } from '../../asl/indexer.ts';
+import { summarizeHistory } from '../../workflow/run-progress.ts';
+
+let clock = Date.parse('2026-11-24T10:00:00Z');
+let id = 0;
+const event = (type: string, details: Partial<HistoryEvent> = {}): HistoryEvent => ({
+  type: type as HistoryEvent['type'],
+  id: ++id,
+  timestamp: new Date((clock += 1000)),
+  ...details,
+});
+const entered = (name: string) => event('TaskStateEntered', { stateEnteredEventDetails: { name } });
+const exited = (name: string, output: unknown) =>
+  event('TaskStateExited', { stateExitedEventDetails: { name, output: JSON.stringify(output) } });
+
+describe('summarizeHistory', () => {
+  it('turns a run into its stages with counts, a retried stage and failed batches', () => {
+    // Prepare: lease, bootstrap, plan (3 batches), embed (one batch failed), merge retried once, clear
+    const history = [
+      entered('Take writer lease'),
+      exited('Take writer lease', { lease: { acquired: true, expiresAt: 1 } }),
+      entered('Bootstrap model'),
+      exited('Bootstrap model', { model: { name: 'default', dimensions: 356, copied: true } }),
+      entered('Plan batches'),
+      exited('Plan batches', { plan: { itemCount: 120, batchCount: 3, capped: false } }),
+      event('MapStateEntered', { stateEnteredEventDetails: { name: 'Embed batches' } }),
+      event('MapIterationSucceeded'),
+      event('MapIterationSucceeded'),
+      event('MapIterationSucceeded'),
+      event('MapStateExited', {
+        stateExitedEventDetails: {
+          name: 'Embed batches',
+          output: JSON.stringify({ shards: [{}, {}, { failed: true }] }),
+        },
+      }),
+      entered('Merge into index'),
+      event('LambdaFunctionScheduled'),
+      event('LambdaFunctionFailed', {
+        lambdaFunctionFailedEventDetails: { error: 'TransientError', cause: 'throttled' },
+      }),
+      event('LambdaFunctionScheduled'),
+      exited('Merge into index', {
+        merge: { generation: 4, vectors: 80, added: 70, replaced: 10, removed: 0, poison: 2, failedBatches: [{}] },
+      }),
+      entered('Clear pending flags'),
+      exited('Clear pending flags', { clear: { cleared: 78, deleted: 0, keptPending: 2 } }),
+    ];
+    // Act
+    const progress = summarizeHistory(history);
+    // Assess
+    assert.deepEqual(
+      progress.stages.map((stage) => stage.name),
+      [...INDEXER_STAGES],
+    );
+    const byName = new Map(progress.stages.map((stage) => [stage.name, stage]));
+    assert.equal(byName.get('Take writer lease')!.detail, 'taken');
+    assert.equal(byName.get('Bootstrap model')!.detail, 'default (356 dimensions), copied to EFS');
+    assert.equal(byName.get('Plan batches')!.detail, '120 items in 3 batches');
+    assert.equal(byName.get('Embed batches')!.detail, '2 of 3 batches embedded, 1 failed');
+    assert.equal(byName.get('Embed batches')!.status, 'retried');
+    assert.deepEqual([byName.get('Merge into index')!.status, byName.get('Merge into index')!.retries], ['retried', 1]);
+    assert.equal(
+      byName.get('Merge into index')!.detail,
+      'generation 4: 80 vectors (70 added, 10 replaced, 0 removed, 2 poison, 1 batches failed)',
+    );
+    assert.equal(byName.get('Clear pending flags')!.status, 'succeeded');
+    assert.deepEqual(progress.batches, { done: 3, failed: 1, total: 3 });
+  });
+
+  it('marks the running stage failed when the execution fails, and leaves later stages waiting', () => {
+    const progress = summarizeHistory([
+      entered('Take writer lease'),
+      exited('Take writer lease', { lease: { acquired: true, expiresAt: 1 } }),
+      entered('Bootstrap model'),
+      event('LambdaFunctionFailed', {
+        lambdaFunctionFailedEventDetails: { error: 'PermanentError', cause: 'no model' },
+      }),
+      event('ExecutionFailed'),
+    ]);
+    const byName = new Map(progress.stages.map((stage) => [stage.name, stage]));
+    assert.equal(byName.get('Bootstrap model')!.status, 'failed');
+    assert.equal(byName.get('Bootstrap model')!.error, 'PermanentError: no model');
+    assert.equal(byName.get('Plan batches')!.status, 'waiting');
+  });
+});
