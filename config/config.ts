@@ -3,17 +3,18 @@
  * variables, then command-line flags (later wins), each value checked by the setting's schema
  * in `config/settings.ts`. Every problem is collected and reported together, each naming the
  * setting and where its bad value came from.
- *
- * @example
- * ```ts
- * import { loadConfig } from './config/config.ts';
- * const config = loadConfig({ flags: { 'batch-size': '100' } }); // + ddb-faiss.config.json, DDB_FAISS_* env
- * config.batchSize; // 100
- * ```
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { type DdbFaissConfig, defaultOf, parseSetting, SETTING_NAMES, SETTINGS, type SettingName } from './settings.ts';
+import {
+  type DdbFaissConfig,
+  defaultOf,
+  parseSetting,
+  type Setting,
+  SETTING_NAMES,
+  SETTINGS,
+  type SettingName,
+} from './settings.ts';
 
 export type { DdbFaissConfig, IndexLayout, Target } from './settings.ts';
 
@@ -46,7 +47,17 @@ interface RawValue {
   readonly source: string;
 }
 
-/** Builds and validates the configuration. @throws {ConfigError} naming every invalid setting */
+/**
+ * Builds and validates the configuration.
+ * @throws {ConfigError} naming every invalid setting and where its value came from
+ *
+ * @example
+ * ```ts
+ * import { loadConfig } from './config/config.ts';
+ * const config = loadConfig({ flags: { 'batch-size': '100' } }); // + ddb-faiss.config.json, DDB_FAISS_* env
+ * config.batchSize; // 100
+ * ```
+ */
 export function loadConfig(options: LoadConfigOptions = {}): DdbFaissConfig {
   const env = options.env ?? process.env;
   const flags = options.flags ?? {};
@@ -62,10 +73,10 @@ export function loadConfig(options: LoadConfigOptions = {}): DdbFaissConfig {
     readConfigFile(configFile, raw, problems);
   }
   for (const name of SETTING_NAMES) {
-    const { env: envName, flag } = SETTINGS[name];
+    const { env: envName, flag } = SETTINGS[name] as Setting<unknown>;
     const fromEnv = env[envName];
     if (fromEnv !== undefined && fromEnv !== '') raw.set(name, { value: fromEnv, source: `env ${envName}` });
-    const fromFlag = flags[flag];
+    const fromFlag = flag === undefined ? undefined : flags[flag];
     if (fromFlag !== undefined) raw.set(name, { value: fromFlag, source: `flag --${flag}` });
   }
   // A deployed stack's outputs sit between the defaults and every explicit source.
@@ -142,6 +153,13 @@ function readConfigFile(file: string, raw: Map<SettingName, RawValue>, problems:
       problems.push(`${name} (config file ${file}): unknown setting; known settings: ${SETTING_NAMES.join(', ')}`);
       continue;
     }
+    const row = SETTINGS[name as SettingName] as Setting<unknown>;
+    if (row.flag === undefined) {
+      problems.push(
+        `${name} (config file ${file}): set it in the environment (${row.env}); the model tools read it there`,
+      );
+      continue;
+    }
     raw.set(name as SettingName, { value, source: `config file ${file}` });
   }
 }
@@ -149,6 +167,9 @@ function readConfigFile(file: string, raw: Map<SettingName, RawValue>, problems:
 /** The command-line flags every command accepts, for `util.parseArgs`. */
 export function configFlagOptions(): Record<string, { type: 'string' }> {
   const options: Record<string, { type: 'string' }> = { config: { type: 'string' } };
-  for (const name of SETTING_NAMES) options[SETTINGS[name].flag] = { type: 'string' };
+  for (const name of SETTING_NAMES) {
+    const flag = (SETTINGS[name] as Setting<unknown>).flag;
+    if (flag !== undefined) options[flag] = { type: 'string' };
+  }
   return options;
 }

@@ -16,7 +16,8 @@ export function settingsTable(): string {
     const fallback = defaultOf(name);
     const shown = row.defaultDoc ?? (typeof fallback === 'string' ? code(fallback) : String(fallback));
     const deployed = (DEPLOYED_SETTINGS as readonly string[]).includes(name) ? code(`-c ${name}=…`) : '';
-    return `| ${name} | ${code(`--${row.flag}`)} | ${code(row.env)} | ${shown} | ${deployed} | ${row.doc} |`;
+    const flag = row.flag === undefined ? '(environment only)' : code(`--${row.flag}`);
+    return `| ${name} | ${flag} | ${code(row.env)} | ${shown} | ${deployed} | ${row.doc} |`;
   });
   return [
     '| setting | flag | env | default | CDK context | what it is |',

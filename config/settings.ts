@@ -31,7 +31,8 @@ export interface Setting<T> {
   /** The value when no source sets it; a function when it derives from the environment. */
   readonly default: T | ((env: Environment) => T);
   readonly env: string;
-  readonly flag: string;
+  /** The command-line flag; none for settings the model tools read from the environment alone. */
+  readonly flag?: string;
   /** What the setting is, for the README. */
   readonly doc: string;
   /** The default as the README shows it. @default the default value */
@@ -339,7 +340,6 @@ export const SETTINGS = {
     schema: anyText,
     default: (env) => path.join(env['XDG_CACHE_HOME'] ?? path.join(homedir(), '.cache'), 'ddb-faiss'),
     env: 'DDB_FAISS_CACHE_DIR',
-    flag: 'cache-dir',
     defaultDoc: '`$XDG_CACHE_HOME/ddb-faiss` or `~/.cache/ddb-faiss`',
     doc: 'built and fetched model bundles, kept across checkouts',
   }),
@@ -347,7 +347,6 @@ export const SETTINGS = {
     schema: anyText,
     default: path.join(REPO_ROOT, '..', 'shared', 'data', 'stsb'),
     env: 'DDB_FAISS_STS_DIR',
-    flag: 'sts-dir',
     defaultDoc: '`../shared/data/stsb` beside the checkout',
     doc: 'STS Benchmark splits (demo sentences, model quality, bench)',
   }),

@@ -2,6 +2,15 @@
  * The model bundle: a folder with `model.onnx`, `tokenizer.json` (Hugging Face format) and
  * `manifest.json`, which describes the model and carries a SHA-256 of every file, so a copy
  * (S3 -> EFS) can be verified, and one checksum that names the bundle's exact content.
+ *
+ * @example
+ * ```ts
+ * import { readManifest, verifyBundle } from './embedding/bundle.ts';
+ * const dir = '/mnt/efs/models/default@0123456789abcdef';
+ * readManifest(dir).format; // 'ddb-faiss-bundle/1'
+ * const manifest = await verifyBundle(dir); // throws BundleError when a file is missing or differs
+ * manifest.dimensions; // e.g. 356
+ * ```
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';

@@ -34,7 +34,18 @@ import {
 import { RESERVED_GROUP } from '../table/reserved-items.ts';
 import { bundleLambdas } from './bundle.ts';
 
-/** Properties of {@link DdbFaissStack}. */
+/**
+ * Properties of {@link DdbFaissStack}.
+ *
+ * @example
+ * ```ts
+ * new DdbFaissStack(app, 'DdbFaiss', {
+ *   scheduleMinutes: 30,
+ *   settings: { batchSize: 250, indexLayout: 'per-group' },
+ *   existingTableName: 'my-items', // optional: it must have the sparse GSI
+ * });
+ * ```
+ */
 export interface DdbFaissStackProps extends StackProps {
   /** Use this existing table (it must have the sparse GSI) instead of creating one. @default a new table */
   readonly existingTableName?: string;
@@ -90,6 +101,11 @@ class ReadOnlyFileSystem extends lambda.FileSystem {
   }
 }
 
+/**
+ * The whole system on AWS: table (or an existing one), assets bucket, EFS in an isolated VPC,
+ * one Lambda per task of `asl/tasks.ts` plus search, the indexer state machine, its schedule,
+ * the search HTTP API, a dashboard and alarms. Invalid props are all reported at once.
+ */
 export class DdbFaissStack extends Stack {
   readonly table: dynamodb.ITable;
   readonly bucket: s3.Bucket;

@@ -138,7 +138,7 @@ describe('the configuration schema', () => {
     // Assess
     assert.equal(readme, regenerated, 'README.md is out of date: run `npm run generate`');
     for (const name of SETTING_NAMES)
-      assert.match(settingsTable(), new RegExp(`^\\| ${name} \\| \`--${SETTINGS[name].flag}\``, 'm'));
+      assert.match(settingsTable(), new RegExp(`^\\| ${name} \\| .* \\| \`${SETTINGS[name].env}\` \\|`, 'm'));
   });
 
   it('coerces each kind from text and names the problem in the words a user sees', () => {

@@ -9,6 +9,24 @@ export interface CommandIo {
   readonly stdin: NodeJS.ReadableStream;
 }
 
+/**
+ * One `ddb-faiss` command: its name, help, own options, and handler. Every command also takes
+ * the configuration flags; the handler gets the loaded configuration.
+ *
+ * @example
+ * ```ts
+ * export const helloCommand: Command = {
+ *   name: 'hello',
+ *   summary: 'print the table name',
+ *   usage: 'ddb-faiss hello [--loud]',
+ *   options: { loud: { type: 'boolean' } },
+ *   async run({ config, values }, io) {
+ *     println(io.stdout, values['loud'] ? config.tableName.toUpperCase() : config.tableName);
+ *     return 0;
+ *   },
+ * };
+ * ```
+ */
 export interface Command {
   readonly name: string;
   readonly summary: string;

@@ -36,7 +36,15 @@ function help(io: CommandIo): void {
   );
 }
 
-/** Runs the CLI; resolves with the exit code. */
+/**
+ * Runs the CLI; resolves with the exit code (0 done, 1 failed, 2 usage or configuration).
+ *
+ * @example
+ * ```ts
+ * import { main } from './workflow/cli/main.ts';
+ * process.exitCode = await main(['run', '--wait', '--data-dir', './.ddb-faiss']);
+ * ```
+ */
 export async function main(argv: readonly string[], io: CommandIo = process): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === 'help' || name === '--help' || name === '-h') {
