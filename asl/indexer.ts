@@ -1,6 +1,6 @@
 /**
  * The indexer state machine, built from the one task definition (`asl/tasks.ts`).
- * `asl/indexer.asl.json` is this definition written out (`npm run asl`) so console users can
+ * `asl/indexer.asl.json` is this definition written out (`npm run generate`) so console users can
  * read it; a test keeps the file equal to what {@link indexerDefinition} builds. The local
  * stack and the CDK app both deploy {@link renderIndexerDefinition}'s output.
  *

@@ -23,7 +23,7 @@ import type { Construct } from 'constructs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderIndexerDefinition } from '../asl/indexer.ts';
-import { functionNameOf, INDEXER_TASK_NAMES, type IndexerTask, placeholderOf } from '../asl/tasks.ts';
+import { functionNameOf, INDEXER_TASK_NAMES, INDEXER_TASKS, type IndexerTask, placeholderOf } from '../asl/tasks.ts';
 import {
   defaultOf,
   type DeployedSettings,
@@ -76,20 +76,27 @@ const EFS_MOUNT = '/mnt/efs';
 type EfsAccess = 'read-write' | 'read-only' | 'none';
 
 /**
- * Memory, timeout and EFS access of each function, sized for its work. Functions without EFS
+ * Memory and EFS access of each function, sized for its work. Functions without EFS
  * run outside the VPC: the lease function must reach the Step Functions API (DescribeExecution),
  * which the isolated subnets (gateway endpoints for S3 and DynamoDB only, no NAT) cannot.
  */
-const FUNCTIONS: Record<IndexerTask | 'search', { memory: number; timeout: Duration; efs: EfsAccess }> = {
-  lease: { memory: 512, timeout: Duration.minutes(2), efs: 'none' },
-  bootstrap: { memory: 1024, timeout: Duration.minutes(15), efs: 'read-write' },
-  plan: { memory: 1024, timeout: Duration.minutes(15), efs: 'read-write' },
-  embed: { memory: 3008, timeout: Duration.minutes(15), efs: 'read-write' },
-  merge: { memory: 4096, timeout: Duration.minutes(15), efs: 'read-write' },
-  clear: { memory: 1024, timeout: Duration.minutes(15), efs: 'read-only' },
-  release: { memory: 256, timeout: Duration.minutes(2), efs: 'none' },
-  search: { memory: 3008, timeout: Duration.seconds(29), efs: 'read-only' },
+const FUNCTIONS: Record<IndexerTask | 'search', { memory: number; efs: EfsAccess }> = {
+  lease: { memory: 512, efs: 'none' },
+  bootstrap: { memory: 1024, efs: 'read-write' },
+  plan: { memory: 1024, efs: 'read-write' },
+  embed: { memory: 3008, efs: 'read-write' },
+  merge: { memory: 4096, efs: 'read-write' },
+  clear: { memory: 1024, efs: 'read-only' },
+  release: { memory: 256, efs: 'none' },
+  search: { memory: 3008, efs: 'read-only' },
 };
+
+/**
+ * A function's timeout: its Task state's (`asl/tasks.ts`), so Lambda and Step Functions agree;
+ * search's fits API Gateway's 29 s.
+ */
+const timeoutOf = (name: IndexerTask | 'search'): Duration =>
+  Duration.seconds(name === 'search' ? 29 : INDEXER_TASKS[name].timeoutSeconds);
 
 /** An EFS mount granted ClientMount only (lambda.FileSystem's constructor is protected). */
 class ReadOnlyFileSystem extends lambda.FileSystem {
@@ -215,7 +222,7 @@ export class DdbFaissStack extends Stack {
         code: image(name),
         architecture: lambda.Architecture.X86_64,
         memorySize: spec.memory,
-        timeout: spec.timeout,
+        timeout: timeoutOf(name as keyof typeof FUNCTIONS),
         ...network,
         environment,
         tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,

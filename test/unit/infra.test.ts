@@ -107,16 +107,7 @@ describe('the CDK stack', () => {
         fn.Properties as Json,
       ]),
     );
-    assert.deepEqual(Object.keys(byName).sort(), [
-      'bootstrap',
-      'clear',
-      'embed',
-      'lease',
-      'merge',
-      'plan',
-      'release',
-      'search',
-    ]);
+    assert.deepEqual(Object.keys(byName).sort(), [...INDEXER_TASK_NAMES, 'search'].sort());
     for (const [name, fn] of Object.entries(byName)) {
       assert.equal(fn['PackageType'], 'Image', name);
       assert.deepEqual(fn['ImageConfig'], { Command: [`lambda.${name}`] });
