@@ -35,7 +35,7 @@ export const deployCommand: Command = {
   options: { context: { type: 'string', multiple: true } },
   async run({ config, values }, io) {
     mkdirSync(config.dataDir, { recursive: true });
-    const context = (values['context'] as unknown as string[] | undefined) ?? [];
+    const context = (values['context'] as string[] | undefined) ?? [];
     const args = cdkDeployArgs(config.dataDir, context);
     println(io.stdout, `$ cdk ${args.slice(1).join(' ')}`);
     const code = await new Promise<number>((resolve) => {
