@@ -18,7 +18,7 @@ let searchHandler: SearchHandler | undefined;
 
 function indexerContext(): IndexerContext {
   if (!context) {
-    const config = loadConfig({ env: process.env, flags: { target: 'aws' } });
+    const config = loadConfig({ flags: { target: 'aws' } }); // the function's environment, set by the stack
     const endpoints = { dynamodb: undefined, s3: undefined, stepFunctions: undefined, http: undefined };
     context = { config, clients: createAwsClients(config, endpoints) };
   }
