@@ -9,31 +9,36 @@
  * npx cdk synth --app "node --import tsx infra/app.ts" -c scheduleMinutes=30 -c modelName=minilm
  * ```
  */
-import { App } from 'aws-cdk-lib';
-import { DEPLOYED_SETTINGS, type DeployedSettings, parseSetting } from '../config/settings.ts';
+import { App, type AppProps } from 'aws-cdk-lib';
+import { DEPLOYED_SETTINGS, type DeployedSettings, deployedSettingProblems, parseSetting } from '../config/settings.ts';
+
+type DeployedName = (typeof DEPLOYED_SETTINGS)[number];
 import { DdbFaissStack } from './stack.ts';
 
-export function createApp(outdir?: string): App {
-  const app = new App(outdir ? { outdir } : {});
+export function createApp(props: AppProps = {}): App {
+  const app = new App(props);
   const context = (key: string): string | undefined => {
     const value = app.node.tryGetContext(key) as string | number | boolean | undefined;
     return value === undefined ? undefined : String(value);
   };
-  // Context arrives as text; each deployed setting is coerced by its schema, and a bad one is
-  // reported (with every other problem) by the stack's validation.
-  const settings: Record<string, unknown> = {};
-  for (const name of DEPLOYED_SETTINGS) {
-    const raw = context(name);
-    if (raw === undefined) continue;
-    const parsed = parseSetting(name, raw);
-    settings[name] = 'value' in parsed ? parsed.value : raw;
-  }
+  // Context arrives as text; each deployed setting is coerced and checked by its schema.
+  const given = Object.fromEntries(
+    DEPLOYED_SETTINGS.flatMap((name) => (context(name) === undefined ? [] : [[name, context(name)]])),
+  );
+  const problems = deployedSettingProblems(given, 'CDK context');
+  if (problems.length > 0) throw new Error(`invalid CDK context:\n  - ${problems.join('\n  - ')}`);
+  const settings = Object.fromEntries(
+    Object.entries(given).map(([name, raw]) => {
+      const parsed = parseSetting(name as DeployedName, raw);
+      return [name, 'value' in parsed ? parsed.value : raw];
+    }),
+  ) as Partial<DeployedSettings>;
   const existingTableName = context('existingTableName');
   const scheduleMinutes = context('scheduleMinutes');
   new DdbFaissStack(app, context('stackName') ?? 'DdbFaiss', {
     ...(existingTableName ? { existingTableName } : {}),
     ...(scheduleMinutes !== undefined ? { scheduleMinutes: Number(scheduleMinutes) } : {}),
-    settings: settings as Partial<DeployedSettings>,
+    settings,
     tracing: context('tracing') === 'true',
     description: 'ddb-faiss: semantic similarity search for a DynamoDB table',
   });

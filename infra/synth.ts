@@ -6,7 +6,7 @@ import { createApp } from './app.ts';
 
 const outdir = path.resolve('cdk.out');
 rmSync(outdir, { recursive: true, force: true }); // assets of earlier synths would pile up
-const assembly = createApp(outdir).synth();
+const assembly = createApp({ outdir }).synth();
 for (const stack of assembly.stacks) {
   const template = JSON.parse(readFileSync(path.join(outdir, stack.templateFile), 'utf8')) as {
     Resources: Record<string, { Type: string }>;

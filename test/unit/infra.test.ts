@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { renderIndexerDefinition } from '../../asl/indexer.ts';
 import { INDEXER_TASK_NAMES, type IndexerTask, placeholderOf } from '../../asl/tasks.ts';
+import { createApp } from '../../infra/app.ts';
 import { DdbFaissStack, validateProps } from '../../infra/stack.ts';
 
 type Json = Record<string, any>;
@@ -287,6 +288,26 @@ describe('the CDK stack', () => {
     assert.throws(
       () => synth({ scheduleMinutes: -5, settings: { maxConcurrency: 0 } }),
       /scheduleMinutes must be[\s\S]*maxConcurrency \(stack settings\): must be/,
+    );
+  });
+
+  it('takes deployed settings as CDK context, checked by the configuration schema', () => {
+    // Act
+    const app = createApp({ context: { batchSize: '250', indexLayout: 'per-group', maxConcurrency: '4' } });
+    const template = Template.fromStack(app.node.findChild('DdbFaiss') as DdbFaissStack);
+    // Assess
+    const environments = Object.values(template.findResources('AWS::Lambda::Function')).map(
+      (fn) => (fn as { Properties: Json }).Properties['Environment']['Variables'] as Record<string, string>,
+    );
+    assert.ok(environments.every((env) => env['DDB_FAISS_BATCH_SIZE'] === '250'));
+    assert.ok(environments.every((env) => env['DDB_FAISS_INDEX_LAYOUT'] === 'per-group'));
+    const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as {
+      Properties: Json;
+    }[];
+    assert.match(String(machine!.Properties['DefinitionString']), /"MaxConcurrency": 4/);
+    assert.throws(
+      () => createApp({ context: { batchSize: 'lots', indexLayout: 'sharded' } }),
+      /invalid CDK context:[\s\S]*batchSize \(CDK context\): must be an integer >= 1, got "lots"[\s\S]*indexLayout/,
     );
   });
 });
