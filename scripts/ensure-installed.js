@@ -1,6 +1,7 @@
 // `npm start` and `npm test` call this first so that a fresh clone needs no other command:
-// it runs `npm ci` when node_modules is missing or older than package-lock.json.
-// (`npm ci`'s postinstall installs the Debian packages and builds faiss-node.)
+// it runs `npm ci` when node_modules is missing or older than package-lock.json (`npm ci`'s
+// postinstall installs the Debian packages and builds faiss-node). With `--browser` (npm test)
+// it also installs Debian's Chromium for the monitor's browser test when it is missing.
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -16,4 +17,11 @@ if (stale) {
   const started = Date.now();
   execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
   console.log(`ddb-faiss: dependencies installed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+if (process.argv.includes('--browser')) {
+  // Idempotent and quick when everything is there: it asks dpkg, and runs apt only for what is missing.
+  execFileSync('bash', [path.join(root, 'scripts/install-system-deps.sh'), '--browser'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
 }
