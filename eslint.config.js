@@ -79,7 +79,17 @@ const zones = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', 'infra/lambda-image/dist/', '.ddb-faiss/', 'test-artifacts/', '.cache/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'cdk.out/',
+      'infra/lambda-image/dist/',
+      '.ddb-faiss/',
+      'test-artifacts/',
+      '.cache/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -9,9 +9,9 @@
  */
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as v from 'valibot';
 import { isDuration } from './duration.ts';
+import { PROJECT_ROOT } from './project.ts';
 
 /** Where the system runs: the embedded local stack, or a deployed AWS stack. */
 export type Target = 'local' | 'aws';
@@ -123,8 +123,6 @@ const anyText = nonEmpty('a string');
 const setting = <T>(row: Setting<T>): Setting<T> => row;
 /** A setting with no default: unset means "derive it" or "off". */
 const optional = <T>(row: Omit<Setting<T>, 'default'>): Setting<T | undefined> => ({ ...row, default: undefined });
-
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Every setting, in the README's order. */
 export const SETTINGS = {
@@ -345,7 +343,7 @@ export const SETTINGS = {
   }),
   stsDir: setting({
     schema: anyText,
-    default: path.join(REPO_ROOT, '..', 'shared', 'data', 'stsb'),
+    default: path.join(PROJECT_ROOT, '..', 'shared', 'data', 'stsb'),
     env: 'DDB_FAISS_STS_DIR',
     defaultDoc: '`../shared/data/stsb` beside the checkout',
     doc: 'STS Benchmark splits (demo sentences, model quality, bench)',

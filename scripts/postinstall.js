@@ -14,6 +14,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(path.join(root, 'package.json'));
 const log = (message) => console.log(`ddb-faiss postinstall: ${message}`);
 
+// The CLI, compiled once so it starts without transpiling (dist/cli/).
+execFileSync(process.execPath, [path.join(root, 'scripts/build-cli.js')], { cwd: root, stdio: 'inherit' });
+
 if (process.env.DDB_FAISS_SKIP_NATIVE_BUILD === '1') {
   log('skipping native build (DDB_FAISS_SKIP_NATIVE_BUILD=1)');
   process.exit(0);

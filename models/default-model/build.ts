@@ -8,7 +8,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { projectPath } from '../../config/project.ts';
 import { settingFromEnv } from '../../config/settings.ts';
 import { type BundleManifest, readManifest, writeManifest } from '../../embedding/bundle.ts';
 import { gram, symmetricEigen } from '../linear-algebra.ts';
@@ -31,7 +31,7 @@ export interface LearnedParameters {
   readonly sentenceDirections: number[][];
 }
 
-export const LEARNED_FILE = fileURLToPath(new URL('./learned.json', import.meta.url));
+export const LEARNED_FILE = projectPath('models/default-model/learned.json');
 
 export function recipeHash(recipe: DefaultRecipe): string {
   return createHash('sha256').update(JSON.stringify(recipe)).digest('hex').slice(0, 16);

@@ -11,7 +11,9 @@ export interface CommandIo {
 
 /**
  * One `ddb-faiss` command: its name, help, own options, and handler. Every command also takes
- * the configuration flags; the handler gets the loaded configuration.
+ * the configuration flags; the handler gets the loaded configuration. A handler imports its
+ * heavy dependencies (AWS SDK clients, the local stack, models) inside `run`, so `--help` and
+ * every other command load only what they use.
  *
  * @example
  * ```ts

@@ -8,10 +8,6 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readSts, stsDir } from '../../models/sts.ts';
-import { startLocalStack } from '../../local-stack/stack.ts';
-import { IndexReader } from '../../search/index-reader.ts';
-import { search } from '../../search/query.ts';
-import { ensureModelPublished, localStackProps } from '../local-stack-props.ts';
 import { type Command, executeCommand, println, UsageError } from './command.ts';
 import { importCommand } from './import.ts';
 import { runCommand } from './run.ts';
@@ -45,6 +41,10 @@ export const demoCommand: Command = {
   usage: 'ddb-faiss demo [--items N] [--data-dir DIR]',
   options: { items: { type: 'string', default: '2000' } },
   async run({ config: base, values }, io) {
+    const { startLocalStack } = await import('../../local-stack/stack.ts');
+    const { IndexReader } = await import('../../search/index-reader.ts');
+    const { search } = await import('../../search/query.ts');
+    const { ensureModelPublished, localStackProps } = await import('../local-stack-props.ts');
     const count = Number(values['items']);
     if (!Number.isInteger(count) || count < 1)
       throw new UsageError(`--items must be a positive integer, got ${String(values['items'])}`);

@@ -6,20 +6,18 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { deployOutputsFile, loadConfig } from '../../config/config.ts';
+import { PROJECT_ROOT } from '../../config/project.ts';
 import { type Command, executeCommand, println } from './command.ts';
 import { modelCommand } from './model.ts';
-
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The `cdk deploy` command line (kept apart so it can be checked without AWS). */
 export function cdkDeployArgs(dataDir: string, context: readonly string[]): string[] {
   return [
-    path.join(REPO_ROOT, 'node_modules/aws-cdk/bin/cdk'),
+    path.join(PROJECT_ROOT, 'node_modules/aws-cdk/bin/cdk'),
     'deploy',
     '--app',
-    `node --import tsx ${path.join(REPO_ROOT, 'infra/app.ts')}`,
+    `node --import tsx ${path.join(PROJECT_ROOT, 'infra/app.ts')}`,
     '--outputs-file',
     deployOutputsFile(dataDir),
     '--require-approval',
@@ -40,7 +38,7 @@ export const deployCommand: Command = {
     println(io.stdout, `$ cdk ${args.slice(1).join(' ')}`);
     const code = await new Promise<number>((resolve) => {
       const child = spawn(process.execPath, args, {
-        cwd: REPO_ROOT,
+        cwd: PROJECT_ROOT,
         stdio: 'inherit',
         // The CDK CLI runs with the user's environment (AWS credentials, profile), plus its own home.
         // eslint-disable-next-line no-restricted-properties -- passed through to the child, not read

@@ -1,7 +1,5 @@
 /** `ddb-faiss embed`: text lines on stdin, one JSON vector per line on stdout, in order. */
 import { createInterface } from 'node:readline';
-import { resolveModel } from '../../models/registry.ts';
-import { loadEmbedder } from '../../embedding/runtime.ts';
 import { type Command, println } from './command.ts';
 
 const LINES_PER_BATCH = 256;
@@ -11,6 +9,8 @@ export const embedCommand: Command = {
   summary: 'embed text lines from stdin; prints one JSON array per line',
   usage: 'ddb-faiss embed [--model <bundle dir or name>] < lines.txt',
   async run({ config }, io) {
+    const { resolveModel } = await import('../../models/registry.ts');
+    const { loadEmbedder } = await import('../../embedding/runtime.ts');
     const dir = await resolveModel(config.modelName, (line) => println(io.stderr, line));
     const embedder = await loadEmbedder(dir, { threads: config.embedThreads });
     let failures = 0;

@@ -5,11 +5,9 @@
  * by line number and skipped; every other line lands. Any bad line makes the exit code 1.
  */
 import type { AttributeValue, WriteRequest } from '@aws-sdk/client-dynamodb';
-import { batchWriteItems } from '../../aws/dynamodb-batch.ts';
 import { itemSizeBytes, MAX_ITEM_BYTES } from '../../aws/item-size.ts';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { resolveEndpoints } from '../../local-stack/stack-info.ts';
 import { newVersionToken } from '../../table/items.ts';
 import { RESERVED_GROUP } from '../../table/reserved-items.ts';
@@ -34,6 +32,8 @@ export const importCommand: Command = {
     json: { type: 'boolean' },
   },
   async run({ config, values, positionals }, io) {
+    const { batchWriteItems } = await import('../../aws/dynamodb-batch.ts');
+    const { createAwsClients, destroyAwsClients } = await import('../../aws/clients.ts');
     const file = positionals[0];
     if (!file) throw new UsageError('import needs a JSON-lines file');
     if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);

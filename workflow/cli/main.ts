@@ -1,4 +1,7 @@
 /** The `ddb-faiss` command line: dispatches to one command, turns known errors into messages. */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { projectPath } from '../../config/project.ts';
 import { type Command, type CommandIo, executeCommand, println } from './command.ts';
 import { demoCommand } from './demo.ts';
 import { deployCommand } from './deploy.ts';
@@ -27,6 +30,13 @@ const COMMANDS: readonly Command[] = [
   deployCommand,
 ];
 
+/** The version, and whether this is the compiled CLI (dist/cli/) or the sources run through tsx. */
+function version(): string {
+  const { version: number } = JSON.parse(readFileSync(projectPath('package.json'), 'utf8')) as { version: string };
+  const compiled = fileURLToPath(import.meta.url).startsWith(projectPath('dist/cli'));
+  return `ddb-faiss ${number} (${compiled ? 'compiled, dist/cli' : 'from source, via tsx'})`;
+}
+
 function help(io: CommandIo): void {
   println(io.stdout, 'usage: ddb-faiss <command> [options]\n\ncommands:');
   for (const command of COMMANDS) println(io.stdout, `  ${command.name.padEnd(16)}${command.summary}`);
@@ -50,6 +60,10 @@ export async function main(argv: readonly string[], io: CommandIo = process): Pr
   if (!name || name === 'help' || name === '--help' || name === '-h') {
     help(io);
     return name ? 0 : 2;
+  }
+  if (name === '--version' || name === 'version') {
+    println(io.stdout, version());
+    return 0;
   }
   const command = COMMANDS.find((candidate) => candidate.name === name);
   if (!command) {

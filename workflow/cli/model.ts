@@ -1,8 +1,5 @@
 /** `ddb-faiss model build-default | fetch <repo> | publish <bundle>`. */
-import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { resolveEndpoints } from '../../local-stack/stack-info.ts';
-import { buildDefaultBundle, ensureDefaultBundle } from '../../models/default-model/build.ts';
-import { fetchHuggingFaceModel, publishBundle, resolveModel } from '../../models/registry.ts';
 import { type Command, println, UsageError } from './command.ts';
 
 export const modelCommand: Command = {
@@ -20,6 +17,9 @@ export const modelCommand: Command = {
     json: { type: 'boolean' },
   },
   async run({ config, values, positionals }, io) {
+    const { createAwsClients, destroyAwsClients } = await import('../../aws/clients.ts');
+    const { buildDefaultBundle, ensureDefaultBundle } = await import('../../models/default-model/build.ts');
+    const { fetchHuggingFaceModel, publishBundle, resolveModel } = await import('../../models/registry.ts');
     const log = (line: string): void => println(io.stderr, line);
     const [action, argument] = positionals;
     const out = values['out'] as string | undefined;

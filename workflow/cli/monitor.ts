@@ -4,12 +4,9 @@
  * the page's API reads through the AWS SDK, and `/search` is forwarded to the deployed API.
  */
 import { createServer } from 'node:http';
-import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { resolveEndpoints } from '../../local-stack/stack-info.ts';
 import { foreignHost, sendJson } from '../../local-stack/http-guard.ts';
 import { closeServer, listenLocal } from '../../local-stack/listen.ts';
-import { resolveStateMachineArn } from '../indexer-client.ts';
-import { monitorApi } from '../monitor/api.ts';
 import { type Command, println, waitForShutdownSignal } from './command.ts';
 
 export const monitorCommand: Command = {
@@ -17,6 +14,9 @@ export const monitorCommand: Command = {
   summary: 'serve the live monitor page for the target (e.g. a deployed stack) on 127.0.0.1',
   usage: 'ddb-faiss monitor [--target aws] [--http-port N]',
   async run({ config }, io) {
+    const { createAwsClients, destroyAwsClients } = await import('../../aws/clients.ts');
+    const { resolveStateMachineArn } = await import('../indexer-client.ts');
+    const { monitorApi } = await import('../monitor/api.ts');
     const endpoints = await resolveEndpoints(config);
     const clients = createAwsClients(config, endpoints);
     const stateMachineArn = await resolveStateMachineArn(config, clients.stepFunctions);

@@ -1,8 +1,7 @@
 /** `ddb-faiss run [--wait]` and `ddb-faiss backfill [--wait]`. */
 import { EMBED_MAP } from '../../asl/indexer.ts';
-import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { resolveEndpoints } from '../../local-stack/stack-info.ts';
-import { resolveStateMachineArn, type RunOrigin, startRun, watchRun } from '../indexer-client.ts';
+import type { RunOrigin } from '../indexer-client.ts';
 import { seconds, type StageProgress } from '../run-progress.ts';
 import { type Command, type CommandIo, type ParsedCommand, println } from './command.ts';
 import { progressOutput } from './progress.ts';
@@ -16,6 +15,8 @@ const SYMBOL: Record<StageProgress['status'], string> = {
 };
 
 async function runIndexer(origin: RunOrigin, { config, values }: ParsedCommand, io: CommandIo): Promise<number> {
+  const { createAwsClients, destroyAwsClients } = await import('../../aws/clients.ts');
+  const { resolveStateMachineArn, startRun, watchRun } = await import('../indexer-client.ts');
   const clients = createAwsClients(config, await resolveEndpoints(config));
   try {
     const stateMachineArn = await resolveStateMachineArn(config, clients.stepFunctions);

@@ -1,8 +1,5 @@
 /** `ddb-faiss schedule --every 5m`: scheduled incremental runs until SIGINT/SIGTERM. */
-import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { resolveEndpoints } from '../../local-stack/stack-info.ts';
-import { resolveStateMachineArn } from '../indexer-client.ts';
-import { parseInterval, Scheduler } from '../scheduler.ts';
 import { type Command, println, UsageError, waitForShutdownSignal } from './command.ts';
 
 export const scheduleCommand: Command = {
@@ -11,6 +8,9 @@ export const scheduleCommand: Command = {
   usage: 'ddb-faiss schedule --every <duration, e.g. 30s, 5m, 1h>',
   options: { every: { type: 'string' } },
   async run({ config, values }, io) {
+    const { createAwsClients, destroyAwsClients } = await import('../../aws/clients.ts');
+    const { resolveStateMachineArn } = await import('../indexer-client.ts');
+    const { parseInterval, Scheduler } = await import('../scheduler.ts');
     if (!values['every']) throw new UsageError('schedule needs --every <duration>');
     let everyMs: number;
     try {

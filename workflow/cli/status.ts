@@ -1,8 +1,5 @@
 /** `ddb-faiss status`: the index, the pending backlog, recent executions, poison items. */
-import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { resolveEndpoints } from '../../local-stack/stack-info.ts';
-import { readIndexStatus } from '../index-status.ts';
-import { resolveStateMachineArn, StateMachineNotFoundError } from '../indexer-client.ts';
 import { describeChange } from '../run-progress.ts';
 import { type Command, println } from './command.ts';
 
@@ -12,6 +9,9 @@ export const statusCommand: Command = {
   usage: 'ddb-faiss status [--json]',
   options: { json: { type: 'boolean' } },
   async run({ config, values }, io) {
+    const { createAwsClients, destroyAwsClients } = await import('../../aws/clients.ts');
+    const { readIndexStatus } = await import('../index-status.ts');
+    const { resolveStateMachineArn, StateMachineNotFoundError } = await import('../indexer-client.ts');
     const clients = createAwsClients(config, await resolveEndpoints(config));
     try {
       // No state machine yet (nothing deployed or started) leaves the index and backlog worth

@@ -1,14 +1,14 @@
 /** `ddb-faiss up`: the embedded local AWS stack, until SIGINT/SIGTERM. */
-import { startLocalStack } from '../../local-stack/stack.ts';
-import { ensureModelPublished, localStackProps } from '../local-stack-props.ts';
 import { type Command, println, waitForShutdownSignal } from './command.ts';
-import { parseInterval, Scheduler } from '../scheduler.ts';
 
 export const upCommand: Command = {
   name: 'up',
   summary: 'start the local stack (DynamoDB, S3, Step Functions, EFS folder) on 127.0.0.1',
   usage: 'ddb-faiss up [--data-dir DIR] [--dynamodb-port N] [--s3-port N] [--sfn-port N] [--http-port N]',
   async run({ config }, io) {
+    const { startLocalStack } = await import('../../local-stack/stack.ts');
+    const { ensureModelPublished, localStackProps } = await import('../local-stack-props.ts');
+    const { parseInterval, Scheduler } = await import('../scheduler.ts');
     const log = (line: string): void => println(io.stdout, line);
     const stack = await startLocalStack({ ...localStackProps(config), log });
     try {

@@ -32,9 +32,10 @@ import {
 import { type Backlog, readBacklog, readIndexRecord } from '../index-status.ts';
 import { originOf, readHistory, startRun } from '../indexer-client.ts';
 import { summarizeHistory } from '../run-progress.ts';
+import { projectPath } from '../../config/project.ts';
 import { INDEXER_STAGES, SIDE_STATES } from '../../asl/indexer.ts';
 
-const PAGE = new URL('./index.html', import.meta.url);
+const PAGE = projectPath('workflow/monitor/index.html');
 /** The largest POST body taken: `{"mode": "backfill"}` is 20 bytes. */
 const MAX_BODY_BYTES = 64 * 1024;
 
