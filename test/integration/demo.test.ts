@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { DEMO_QUERIES } from '../../workflow/cli/demo.ts';
 import { runCli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/local-stack.ts';
 
@@ -13,7 +14,18 @@ describe('ddb-faiss demo (what npm start runs)', () => {
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.match(run.stdout, /imported 300 items/);
     assert.match(run.stdout, /\+ Clear pending flags\s+succeeded 300 flags cleared/);
-    assert.match(run.stdout, /search "a man is playing music" \(generation 1, model default\)\n {2}\d\.\d{3} {2}\S/);
+    // Real text: passages of State of the Union addresses, each hit naming its president and year.
+    assert.match(run.stdout, /import sotu\.jsonl {3}\(300 passages of State of the Union addresses/);
+    for (const query of DEMO_QUERIES) {
+      assert.match(
+        run.stdout,
+        new RegExp(
+          `search "${query}" \\(generation 1, model default\\)\\n {2}\\d\\.\\d{3} {2}[A-Z][\\w. ]+, \\d{4}: \\S`,
+        ),
+      );
+    }
+    assert.doesNotMatch(run.stdout, /A (man|woman|dog) is \w+ing .* \(\d+\)\./, 'no generated filler text');
+    assert.match(run.stdout, /monitor: http:\/\/127\.0\.0\.1:\d+\//);
     assert.match(run.stdout, /pending {4}0 items/);
     dir.remove();
   });

@@ -1,45 +1,35 @@
 /**
  * `ddb-faiss demo` (what `npm start` runs): the main job end to end on the embedded stack.
- * Starts the local stack on free ports, imports sentences (the STS Benchmark's when present,
- * otherwise generated ones), runs the indexer with its stages shown, searches the index for
- * a few queries, prints the status, and stops the stack.
+ * Starts the local stack on free ports, imports passages of the State of the Union addresses
+ * (public domain, delivered by npm), runs the indexer with its stages shown, searches the
+ * index for a few questions, prints the status, and stops the stack, saying where to go next.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { readSts, stsDir } from '../../models/sts.ts';
+import { sotuPassages } from '../demo-corpus.ts';
 import { type Command, executeCommand, println, UsageError } from './command.ts';
 import { importCommand } from './import.ts';
 import { runCommand } from './run.ts';
 import { statusCommand } from './status.ts';
 
-const QUERIES = [
-  'a man is playing music',
-  'a dog runs through the grass',
-  'a woman is slicing vegetables',
-  'someone is cooking food in a kitchen',
+/** Questions whose best passages are easy to judge by eye, each from another era. */
+export const DEMO_QUERIES = [
+  'terrorists attacked our country on September 11',
+  'health insurance for every American family',
+  'the emancipation of slaves and the rebellion of the southern states',
+  'unemployment and relief in the great depression',
+  'satellites and rockets to explore outer space',
 ];
 
-function demoSentences(count: number): string[] {
-  const file = path.join(stsDir(), 'sts-train.csv');
-  if (existsSync(file)) {
-    const unique = [...new Set(readSts(file).flatMap((pair) => [pair.first, pair.second]))];
-    return unique.slice(0, count);
-  }
-  const subjects = ['A man', 'A woman', 'The child', 'A dog', 'The cat', 'A farmer', 'The pilot', 'A chef'];
-  const verbs = ['is playing', 'is cooking', 'is reading', 'is painting', 'is riding', 'is watching'];
-  const objects = ['a guitar', 'the dinner', 'a book', 'the fence', 'a horse', 'a movie', 'the piano', 'a bicycle'];
-  return Array.from(
-    { length: count },
-    (_, i) => `${subjects[i % 8]} ${verbs[Math.floor(i / 8) % 6]} ${objects[Math.floor(i / 48) % 8]} (${i}).`,
-  );
-}
+/** The start of a passage, for one line of output. */
+const excerpt = (text: string): string => (text.length > 160 ? `${text.slice(0, 157)}...` : text);
 
 export const demoCommand: Command = {
   name: 'demo',
   summary: 'run the whole job on the embedded stack: import, index, search (what `npm start` runs)',
   usage: 'ddb-faiss demo [--items N] [--data-dir DIR]',
-  options: { items: { type: 'string', default: '2000' } },
+  options: { items: { type: 'string', default: '4000' } },
   async run({ config: base, values }, io) {
     const { startLocalStack } = await import('../../local-stack/stack.ts');
     const { IndexReader } = await import('../../search/index-reader.ts');
@@ -52,30 +42,32 @@ export const demoCommand: Command = {
     const log = (line: string): void => println(io.stdout, line);
     log(`ddb-faiss demo: local stack in ${config.dataDir}`);
     const stack = await startLocalStack({ ...localStackProps(config), log });
+    log(`monitor: ${stack.info.endpoints.http}/ (open it to watch the run; the demo stops the stack when it ends)`);
     const work = mkdtempSync(path.join(tmpdir(), 'ddb-faiss-demo-'));
     try {
       await ensureModelPublished(stack.clients.s3, config, log);
-      const file = path.join(work, 'items.jsonl');
-      writeFileSync(
-        file,
-        demoSentences(count)
-          .map((content, i) => JSON.stringify({ id: `sentence-${i}`, group: 'demo', content }))
-          .join('\n'),
-      );
+      const file = path.join(work, 'sotu.jsonl');
+      const passages = sotuPassages(count);
+      writeFileSync(file, passages.map((passage) => JSON.stringify(passage)).join('\n'));
       const flags = ['--data-dir', config.dataDir];
-      log(`\n$ ddb-faiss import items.jsonl   (${count} sentences)`);
+      log(`\n$ ddb-faiss import sotu.jsonl   (${passages.length} passages of State of the Union addresses, 1790-2021)`);
       if ((await executeCommand(importCommand, [file, ...flags], io)) !== 0) return 1;
       log('\n$ ddb-faiss run --wait');
       if ((await executeCommand(runCommand, ['--wait', ...flags], io)) !== 0) return 1;
       const reader = new IndexReader(config.efsRoot, config.indexLayout);
-      for (const query of QUERIES) {
+      for (const query of DEMO_QUERIES) {
         const result = await search({ config, clients: stack.clients }, reader, { text: query, k: 3 });
         log(`\nsearch "${query}" (generation ${result.generation}, model ${result.model})`);
-        for (const hit of result.hits) log(`  ${hit.score.toFixed(3)}  ${hit.content}`);
+        for (const hit of result.hits)
+          log(`  ${hit.score.toFixed(3)}  ${hit.group}, ${hit.id.slice(0, 4)}: ${excerpt(hit.content)}`);
       }
       log('\n$ ddb-faiss status');
       await executeCommand(statusCommand, flags, io);
-      log('\nNext: `npx ddb-faiss up` keeps the stack running; then `npx ddb-faiss import`, `run --wait`, `status`.');
+      log('\nNext:');
+      log('  npx ddb-faiss up                      keeps the stack running; the monitor is at http://127.0.0.1:8603/');
+      log('  npx ddb-faiss import items.jsonl      your own items: {"id": ..., "group": ..., "content": ...} per line');
+      log('  npx ddb-faiss run --wait              index what is pending, stage by stage');
+      log('  npx ddb-faiss search "text" --group G  the most similar items (in one group)');
       return 0;
     } finally {
       rmSync(work, { recursive: true, force: true });
