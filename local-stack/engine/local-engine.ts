@@ -39,6 +39,8 @@ export class LocalStepFunctions {
   private readonly machines = new Map<string, StateMachineRecord>();
   private readonly executions = new Map<string, ExecutionRecord>();
   private readonly running = new Map<string, RunningExecution>();
+  /** Task handler calls not yet settled, of every execution. */
+  private readonly taskCalls = new Set<Promise<unknown>>();
 
   constructor(private readonly props: LocalStepFunctionsProps) {
     this.store = new ExecutionStore(props.directory);
@@ -187,7 +189,9 @@ export class LocalStepFunctions {
   private run(machine: StateMachineRecord, record: ExecutionRecord, definition: Json, input: unknown): void {
     const engine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
     const execution = engine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: bindTaskHandlers(definition, this.props.handlers) as never },
+      overrides: {
+        taskResourceLocalHandlers: bindTaskHandlers(definition, this.props.handlers, this.taskCalls) as never,
+      },
       context: {
         Execution: {
           Id: record.executionArn,
@@ -309,14 +313,21 @@ export class LocalStepFunctions {
     await this.running.get(executionArn)?.done;
   }
 
-  /** Aborts every running execution and waits until their records are written. */
-  async shutdown(): Promise<void> {
+  /**
+   * Aborts every running execution, waits until their records are written, then waits (at most
+   * `taskCallGraceMs`) for task handler calls already made, which an abort does not stop.
+   */
+  async shutdown(taskCallGraceMs = 15_000): Promise<void> {
     const running = [...this.running.values()];
     for (const execution of running) {
       execution.aborting = { error: 'States.Runtime', cause: 'the local stack was shut down' };
       execution.abort();
     }
     await Promise.allSettled(running.map((execution) => execution.done));
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, taskCallGraceMs)));
+    await Promise.race([Promise.allSettled([...this.taskCalls]), grace]);
+    clearTimeout(timer);
   }
 }
 

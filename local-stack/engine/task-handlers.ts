@@ -42,11 +42,14 @@ const DEFAULT_TIMEOUT_SECONDS = 60;
 /**
  * Builds aws-local-stepfunctions' per-state-name overrides. Every Task must resolve to a
  * registered handler: the engine would otherwise invoke a real Lambda over the network.
+ * Each call is kept in `inFlight` until it settles: aborting an execution does not stop a call
+ * already made (as in Lambda), and the stack must not close its databases under one.
  * @throws {StepFunctionsApiError} InvalidDefinition naming the Task and function
  */
 export function bindTaskHandlers(
   definition: JsonObject,
   registry: TaskHandlerRegistry,
+  inFlight: Set<Promise<unknown>> = new Set(),
 ): Record<string, (input: unknown) => Promise<unknown>> {
   const bound: Record<string, (input: unknown) => Promise<unknown>> = {};
   const problems: string[] = [];
@@ -63,7 +66,9 @@ export function bindTaskHandlers(
     const timeoutMs = Number(state['TimeoutSeconds'] ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
     bound[stateName] = async (input: unknown) => {
       const event = target.viaIntegration ? (input as JsonObject)['Payload'] : input;
-      const result = await handler(event, localLambdaContext(target.name, timeoutMs));
+      const call = handler(event, localLambdaContext(target.name, timeoutMs));
+      inFlight.add(call);
+      const result = await call.finally(() => inFlight.delete(call));
       return target.viaIntegration ? { StatusCode: 200, Payload: result ?? null } : (result ?? null);
     };
   }
