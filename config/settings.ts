@@ -408,18 +408,30 @@ export function parseSetting<K extends SettingName>(
 export type DeployedSettings = Pick<DdbFaissConfig, (typeof DEPLOYED_SETTINGS)[number]>;
 
 /**
- * Checks deployed settings given to the CDK app (as context or stack props).
- * @returns the problems, each naming the setting and the source
+ * Parses deployed settings given to the CDK app (as context text or stack props), in one pass.
+ * @returns the typed settings, and the problems, each naming the setting and the source
  */
-export function deployedSettingProblems(settings: Readonly<Record<string, unknown>>, source: string): string[] {
-  return Object.entries(settings).flatMap(([name, value]) => {
+export function parseDeployedSettings(
+  given: Readonly<Record<string, unknown>>,
+  source: string,
+): { settings: Partial<DeployedSettings>; problems: string[] } {
+  const settings: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries(given)) {
     if (!(DEPLOYED_SETTINGS as readonly string[]).includes(name)) {
-      return [`${name} (${source}): not a deployed setting; deployed settings: ${DEPLOYED_SETTINGS.join(', ')}`];
+      problems.push(`${name} (${source}): not a deployed setting; deployed settings: ${DEPLOYED_SETTINGS.join(', ')}`);
+      continue;
     }
     const parsed = parseSetting(name as SettingName, value);
-    return 'problem' in parsed ? [`${name} (${source}): ${parsed.problem}`] : [];
-  });
+    if ('problem' in parsed) problems.push(`${name} (${source}): ${parsed.problem}`);
+    else settings[name] = parsed.value;
+  }
+  return { settings: settings as Partial<DeployedSettings>, problems };
 }
+
+/** The problems of deployed settings, each naming the setting and the source. */
+export const deployedSettingProblems = (given: Readonly<Record<string, unknown>>, source: string): string[] =>
+  parseDeployedSettings(given, source).problems;
 
 /** The functions' environment for deployed settings: each setting's variable, defaults filled in. */
 export function deployedEnvironment(settings: Partial<DeployedSettings>): Record<string, string> {

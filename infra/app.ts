@@ -10,9 +10,7 @@
  * ```
  */
 import { App, type AppProps } from 'aws-cdk-lib';
-import { DEPLOYED_SETTINGS, type DeployedSettings, deployedSettingProblems, parseSetting } from '../config/settings.ts';
-
-type DeployedName = (typeof DEPLOYED_SETTINGS)[number];
+import { DEPLOYED_SETTINGS, parseDeployedSettings } from '../config/settings.ts';
 import { DdbFaissStack } from './stack.ts';
 
 export function createApp(props: AppProps = {}): App {
@@ -25,14 +23,8 @@ export function createApp(props: AppProps = {}): App {
   const given = Object.fromEntries(
     DEPLOYED_SETTINGS.flatMap((name) => (context(name) === undefined ? [] : [[name, context(name)]])),
   );
-  const problems = deployedSettingProblems(given, 'CDK context');
+  const { settings, problems } = parseDeployedSettings(given, 'CDK context');
   if (problems.length > 0) throw new Error(`invalid CDK context:\n  - ${problems.join('\n  - ')}`);
-  const settings = Object.fromEntries(
-    Object.entries(given).map(([name, raw]) => {
-      const parsed = parseSetting(name as DeployedName, raw);
-      return [name, 'value' in parsed ? parsed.value : raw];
-    }),
-  ) as Partial<DeployedSettings>;
   const existingTableName = context('existingTableName');
   const scheduleMinutes = context('scheduleMinutes');
   new DdbFaissStack(app, context('stackName') ?? 'DdbFaiss', {

@@ -10,6 +10,12 @@ import { type DdbFaissConfig, loadConfig } from '../config/config.ts';
 /** Flags that let the OS pick every local port. */
 export const FREE_PORTS = { 'dynamodb-port': '0', 's3-port': '0', 'sfn-port': '0', 'http-port': '0' } as const;
 
+/** {@link FREE_PORTS} as command-line arguments: `--dynamodb-port 0 --s3-port 0 ...`. */
+export const FREE_PORT_FLAGS: readonly string[] = Object.entries(FREE_PORTS).flatMap(([flag, value]) => [
+  `--${flag}`,
+  value,
+]);
+
 /** A fresh temporary folder and a function that removes it. */
 export function tempDir(prefix = 'ddb-faiss-test-'): { path: string; remove: () => void } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));

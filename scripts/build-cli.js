@@ -7,12 +7,12 @@ import { build } from 'esbuild';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLI_BUILD_DIR, CLI_ENTRY } from './cli-build-state.js';
+import { CLI_BUILD_DIR, CLI_BUILD_INFO, CLI_ENTRY } from './cli-build-state.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const started = Date.now();
 rmSync(CLI_BUILD_DIR, { recursive: true, force: true });
-await build({
+const result = await build({
   absWorkingDir: root,
   entryPoints: { main: CLI_ENTRY },
   bundle: true,
@@ -24,7 +24,10 @@ await build({
   outdir: CLI_BUILD_DIR,
   outExtension: { '.js': '.mjs' },
   sourcemap: 'linked',
+  metafile: true,
   logLevel: 'warning',
 });
-writeFileSync(path.join(CLI_BUILD_DIR, 'built-at.json'), JSON.stringify({ builtAt: new Date().toISOString() }));
+// Written last: its time is the build's, and its inputs are what the build is checked against.
+const inputs = Object.keys(result.metafile.inputs).filter((input) => !input.includes('node_modules/'));
+writeFileSync(CLI_BUILD_INFO, JSON.stringify({ builtAt: new Date().toISOString(), inputs }, null, 2));
 console.log(`ddb-faiss: CLI compiled into ${path.relative(root, CLI_BUILD_DIR)}/ in ${Date.now() - started} ms`);

@@ -28,9 +28,6 @@ import {
 } from '../table/reserved-items.ts';
 import { originOf } from './indexer-client.ts';
 
-/** An item that cannot be embedded, as its poison record says. */
-export type PoisonItem = PoisonRecord;
-
 /** The pending backlog, counted up to a cap. */
 export interface Backlog {
   /** Items waiting to be indexed; when `pendingCapped`, at least this many. */
@@ -42,7 +39,7 @@ export interface Backlog {
    * refreshed by DynamoDB only about every six hours).
    */
   readonly pendingEstimate?: number;
-  readonly poison: PoisonItem[];
+  readonly poison: PoisonRecord[];
   /** Whether more poison records exist than were read. */
   readonly poisonCapped: boolean;
 }
@@ -114,7 +111,7 @@ export async function readBacklog(
   const pendingEstimate = pendingCapped ? await pendingIndexItemCount(config, clients) : undefined;
 
   const poisonLimit = bounds.poisonLimit ?? Number.POSITIVE_INFINITY;
-  const poison: PoisonItem[] = [];
+  const poison: PoisonRecord[] = [];
   startKey = undefined;
   do {
     const left = poisonLimit - poison.length;

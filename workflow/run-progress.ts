@@ -11,21 +11,11 @@ import type { LeaseResult } from '../indexer/lease.ts';
 import type { MergeResult } from '../indexer/merge.ts';
 import type { PlanResult } from '../indexer/plan.ts';
 
-export { INDEXER_STAGES };
-
-const {
-  lease: LEASE,
-  bootstrap: BOOTSTRAP,
-  plan: PLAN,
-  merge: MERGE,
-  clear: CLEAR,
-} = {
-  lease: INDEXER_TASKS.lease.state,
-  bootstrap: INDEXER_TASKS.bootstrap.state,
-  plan: INDEXER_TASKS.plan.state,
-  merge: INDEXER_TASKS.merge.state,
-  clear: INDEXER_TASKS.clear.state,
-};
+const LEASE = INDEXER_TASKS.lease.state;
+const BOOTSTRAP = INDEXER_TASKS.bootstrap.state;
+const PLAN = INDEXER_TASKS.plan.state;
+const MERGE = INDEXER_TASKS.merge.state;
+const CLEAR = INDEXER_TASKS.clear.state;
 
 export type StageStatus = 'waiting' | 'running' | 'succeeded' | 'failed' | 'retried';
 

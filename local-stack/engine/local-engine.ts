@@ -251,12 +251,7 @@ export class LocalStepFunctions {
   DescribeExecution(request: Json): Json {
     const execution = this.execution(String(request['executionArn']));
     return {
-      executionArn: execution.executionArn,
-      stateMachineArn: execution.stateMachineArn,
-      name: execution.name,
-      status: execution.status,
-      startDate: seconds(execution.startDate),
-      ...(execution.stopDate !== undefined ? { stopDate: seconds(execution.stopDate) } : {}),
+      ...executionListItem(execution),
       input: execution.input,
       ...(execution.output !== undefined ? { output: execution.output } : {}),
       ...(execution.error !== undefined ? { error: execution.error } : {}),
@@ -273,14 +268,7 @@ export class LocalStepFunctions {
       .sort((a, b) => b.startDate - a.startDate || b.name.localeCompare(a.name));
     const { page, nextToken } = paginate(all, request);
     return {
-      executions: page.map((execution) => ({
-        executionArn: execution.executionArn,
-        stateMachineArn: execution.stateMachineArn,
-        name: execution.name,
-        status: execution.status,
-        startDate: seconds(execution.startDate),
-        ...(execution.stopDate !== undefined ? { stopDate: seconds(execution.stopDate) } : {}),
-      })),
+      executions: page.map(executionListItem),
       ...(nextToken ? { nextToken } : {}),
     };
   }
@@ -329,6 +317,18 @@ export class LocalStepFunctions {
     await Promise.race([Promise.allSettled([...this.taskCalls]), grace]);
     clearTimeout(timer);
   }
+}
+
+/** An execution as ListExecutions lists it (DescribeExecution adds input, output, error). */
+function executionListItem(execution: ExecutionRecord): Json {
+  return {
+    executionArn: execution.executionArn,
+    stateMachineArn: execution.stateMachineArn,
+    name: execution.name,
+    status: execution.status,
+    startDate: seconds(execution.startDate),
+    ...(execution.stopDate !== undefined ? { stopDate: seconds(execution.stopDate) } : {}),
+  };
 }
 
 function failureOf(error: unknown): { Error: string; Cause: string } {

@@ -3,7 +3,7 @@ import { after, before } from 'node:test';
 import { freePortConfig, tempDir } from '../../local-stack/scratch.ts';
 import { type LocalStack, type LocalStackProps, startLocalStack } from '../../local-stack/stack.ts';
 
-export { FREE_PORTS, tempDir } from '../../local-stack/scratch.ts';
+export { FREE_PORT_FLAGS, FREE_PORTS, tempDir } from '../../local-stack/scratch.ts';
 export const testConfig = freePortConfig;
 
 export async function startTestStack(

@@ -12,10 +12,9 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
-import { tempDir } from '../helpers/local-stack.ts';
+import { FREE_PORT_FLAGS, tempDir } from '../helpers/local-stack.ts';
 
 const cli = new URL('../../bin/ddb-faiss.js', import.meta.url).pathname;
-const FREE = ['--dynamodb-port', '0', '--s3-port', '0', '--sfn-port', '0', '--http-port', '0'];
 
 /** A port nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {
@@ -30,9 +29,13 @@ async function closedPort(): Promise<number> {
 function up(
   dataDir: string,
 ): Promise<{ kill: (signal: NodeJS.Signals) => Promise<number | null>; output: () => string }> {
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', cli, 'up', '--data-dir', dataDir, ...FREE], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--openssl-legacy-provider', cli, 'up', '--data-dir', dataDir, ...FREE_PORT_FLAGS],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));

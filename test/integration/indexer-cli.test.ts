@@ -7,7 +7,7 @@ import type { LocalStack } from '../../local-stack/stack.ts';
 import { ensureModelPublished, localStackProps } from '../../workflow/local-stack-props.ts';
 import { startLocalStack } from '../../local-stack/stack.ts';
 import { runCli } from '../helpers/cli.ts';
-import { FREE_PORTS, tempDir, testConfig } from '../helpers/local-stack.ts';
+import { FREE_PORT_FLAGS, tempDir, testConfig } from '../helpers/local-stack.ts';
 
 describe('indexer CLI: import, run, backfill, status', () => {
   const dir = tempDir();
@@ -137,12 +137,7 @@ describe('indexer CLI: import, run, backfill, status', () => {
 
   it('says clearly when no local stack serves the data directory', async () => {
     const other = tempDir();
-    const run = await runCli([
-      'run',
-      '--data-dir',
-      other.path,
-      ...Object.entries(FREE_PORTS).flatMap(([flag, value]) => [`--${flag}`, value]),
-    ]);
+    const run = await runCli(['run', '--data-dir', other.path, ...FREE_PORT_FLAGS]);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /no local stack is running for data directory .*ddb-faiss up/);
     other.remove();

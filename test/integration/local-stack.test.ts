@@ -20,7 +20,7 @@ import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { batchWriteItems } from '../../aws/dynamodb-batch.ts';
 import type { LocalStack } from '../../local-stack/stack.ts';
 import type { TaskHandler } from '../../tasks/handler.ts';
-import { startTestStack, tempDir, testConfig } from '../helpers/local-stack.ts';
+import { FREE_PORT_FLAGS, startTestStack, tempDir, testConfig } from '../helpers/local-stack.ts';
 
 const tinyMachine = JSON.stringify({
   StartAt: 'Double',
@@ -298,18 +298,7 @@ describe('ddb-faiss up (the command)', () => {
   it('prints endpoints and ready, then on SIGINT stops cleanly and leaves intact data', async () => {
     // Prepare: 40 items written to the running stack
     const dir = tempDir();
-    const up = startUp([
-      '--data-dir',
-      dir.path,
-      '--dynamodb-port',
-      '0',
-      '--s3-port',
-      '0',
-      '--sfn-port',
-      '0',
-      '--http-port',
-      '0',
-    ]);
+    const up = startUp(['--data-dir', dir.path, ...FREE_PORT_FLAGS]);
     await up.ready;
     const endpoint = /dynamodb\s+(http:\S+)/.exec(up.output())![1]!;
     const config = testConfig(dir.path);

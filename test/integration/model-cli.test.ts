@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { verifyBundle } from '../../embedding/bundle.ts';
 import { runCli } from '../helpers/cli.ts';
-import { FREE_PORTS, tempDir, useTestStack } from '../helpers/local-stack.ts';
+import { FREE_PORT_FLAGS, tempDir, useTestStack } from '../helpers/local-stack.ts';
 import { TINY_VOCAB, tinyBertReference, writeTinyBert } from '../helpers/tiny-bert.ts';
 
 describe('ddb-faiss embed', () => {
@@ -125,18 +125,7 @@ describe('ddb-faiss model publish', () => {
     const bundle = path.join(dataDir, 'tiny');
     const manifest = await writeTinyBert(bundle);
     // Act
-    const run = await runCli([
-      'model',
-      'publish',
-      bundle,
-      '--name',
-      'tiny',
-      '--data-dir',
-      dataDir,
-      ...Object.entries(FREE_PORTS)
-        .flat()
-        .map((v, i) => (i % 2 ? v : `--${v}`)),
-    ]);
+    const run = await runCli(['model', 'publish', bundle, '--name', 'tiny', '--data-dir', dataDir, ...FREE_PORT_FLAGS]);
     // Assess
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /published s3:\/\/ddb-faiss-assets\/models\/tiny\//);

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { parseInterval, Scheduler } from '../../workflow/scheduler.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
-import { tempDir } from '../helpers/local-stack.ts';
+import { FREE_PORT_FLAGS, tempDir } from '../helpers/local-stack.ts';
 
 describe('scheduler', () => {
   const dir = tempDir();
@@ -112,23 +112,7 @@ describe('ddb-faiss up --schedule-every', () => {
     const cli = new URL('../../bin/ddb-faiss.js', import.meta.url).pathname;
     const child = spawn(
       process.execPath,
-      [
-        '--openssl-legacy-provider',
-        cli,
-        'up',
-        '--data-dir',
-        dir.path,
-        '--dynamodb-port',
-        '0',
-        '--s3-port',
-        '0',
-        '--sfn-port',
-        '0',
-        '--http-port',
-        '0',
-        '--schedule-every',
-        '1s',
-      ],
+      ['--openssl-legacy-provider', cli, 'up', '--data-dir', dir.path, ...FREE_PORT_FLAGS, '--schedule-every', '1s'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';
