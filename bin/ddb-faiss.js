@@ -3,10 +3,23 @@
 // build is newer than every source file, and the TypeScript sources through tsx otherwise (a
 // checkout being edited). --openssl-legacy-provider: the local S3 stand-in (s3rver) uses DES
 // for listing continuation tokens, which OpenSSL 3 only offers as a legacy cipher.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { CLI_BUILD, cliBuildIsCurrent } from '../scripts/cli-build-state.js';
+import { pinnedNode } from '../scripts/node-runtime.js';
 
-// The SDK's advice to move off Node 20 is in README.md; it should not clutter every command.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// Started by an older system Node (outside npm scripts): hand over to the project's Node 22.
+const { major } = pinnedNode();
+if (Number(process.versions.node.split('.')[0]) < major) {
+  const projectNode = fileURLToPath(new URL('../node_modules/.bin/node', import.meta.url));
+  if (!existsSync(projectNode)) {
+    console.error(`ddb-faiss needs Node ${major} (this is ${process.version}); \`npm start\` installs it.`);
+    process.exit(1);
+  }
+  const args = [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)];
+  process.exit(spawnSync(projectNode, args, { stdio: 'inherit' }).status ?? 1);
+}
 // Output piped into `head` may close early: that is not an error worth a stack trace.
 process.stdout.on('error', (error) => {
   if (error.code === 'EPIPE') process.exit(0);

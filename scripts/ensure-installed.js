@@ -1,22 +1,26 @@
 // `npm start` and `npm test` call this first so that a fresh clone needs no other command:
-// it runs `npm ci` when node_modules is missing or older than package-lock.json (`npm ci`'s
-// postinstall installs the Debian packages and builds faiss-node). With `--browser` (npm test)
+// it installs Node 22 where the machine's Node is older (scripts/node-runtime.js), runs `npm ci`
+// on it when node_modules is missing or older than package-lock.json (`npm ci`'s postinstall
+// installs the Debian packages and builds faiss-node). With `--browser` (npm test)
 // it also installs Debian's Chromium for the monitor's browser test when it is missing.
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cliBuildIsCurrent } from './cli-build-state.js';
+import { ensureNodeRuntime, npmCliScript } from './node-runtime.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const lockFile = path.join(root, 'package-lock.json');
 const installedLock = path.join(root, 'node_modules/.package-lock.json');
 
+// Node 22 first: npm ci then checks the packages' engines against the Node that runs them.
+const node = ensureNodeRuntime();
 const stale = !existsSync(installedLock) || statSync(installedLock).mtimeMs < statSync(lockFile).mtimeMs;
 if (stale) {
   console.log('ddb-faiss: installing dependencies (npm ci)...');
   const started = Date.now();
-  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  execFileSync(node, [npmCliScript(), 'ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
   console.log(`ddb-faiss: dependencies installed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 if (!cliBuildIsCurrent()) {

@@ -78,14 +78,18 @@ const bindingGyp = {
 };
 writeFileSync(path.join(faissDir, 'binding.gyp'), JSON.stringify(bindingGyp, null, 2));
 
-const nodeGyp = path.join(
-  path.dirname(process.execPath),
-  '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js',
-);
+// npm's own node-gyp: npm names it to the scripts it runs; beside the Node binary otherwise.
+const nodeGyp =
+  process.env.npm_config_node_gyp ??
+  path.join(path.dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js');
 const nodeGypCommand = existsSync(nodeGyp) ? [process.execPath, nodeGyp] : ['npx', '--no-install', 'node-gyp'];
-// Node's headers ship with Debian's nodejs in /usr/include/node; without --nodedir node-gyp
-// would try to download them.
-const nodedir = existsSync('/usr/include/node/node_api.h') ? ['--nodedir=/usr'] : [];
+// The headers of the Node that runs this script (the node-linux-* package ships them in
+// include/node, Debian's nodejs in /usr/include/node); without --nodedir node-gyp would try to
+// download them. faiss-node is a Node-API addon, so the build also loads on later Node majors.
+const nodedir = [path.resolve(path.dirname(process.execPath), '..'), '/usr']
+  .filter((dir) => existsSync(path.join(dir, 'include/node/node_api.h')))
+  .slice(0, 1)
+  .map((dir) => `--nodedir=${dir}`);
 const faissBuild = avx2Lib ? 'faiss with AVX2' : "Debian's libfaiss";
 log(`building faiss-node against ${faissBuild} (node-addon-api ${addonApiVersion})`);
 const started = Date.now();

@@ -37,7 +37,7 @@ for (const layer of LAYERS.filter((candidate) => !only || candidate.name === onl
   const result = spawnSync(
     process.execPath,
     ['--openssl-legacy-provider', '--import', 'tsx', '--test', '--test-reporter=spec', ...passThrough, ...files],
-    { cwd: root, stdio: 'inherit', env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } },
+    { cwd: root, stdio: 'inherit' },
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   timings.push(`${layer.name} ${seconds.toFixed(1)} s${result.status === 0 ? '' : ' (failed)'}`);

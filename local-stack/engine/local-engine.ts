@@ -4,7 +4,6 @@
  * and return the Step Functions API's JSON shapes; {@link startStepFunctionsEndpoint} serves
  * them over HTTP so `@aws-sdk/client-sfn` works against it unchanged.
  */
-import './polyfills.ts';
 import { ExecutionAbortedError, StateMachine } from 'aws-local-stepfunctions';
 import { randomUUID } from 'node:crypto';
 import { notFound, invalid } from './errors.ts';
