@@ -16,6 +16,10 @@ import { PROJECT_ROOT } from './project.ts';
 /** Where the system runs: the embedded local stack, or a deployed AWS stack. */
 export type Target = 'local' | 'aws';
 
+/** The levels of the task handlers' log lines (Powertools Logger's names). */
+export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 /** One index for the whole table, or one index per content group (the original article's layout). */
 export type IndexLayout = 'global' | 'per-group';
 
@@ -334,6 +338,15 @@ export const SETTINGS = {
       'how long the writer lease lasts without renewal; a live run renews it at every stage and batch, ' +
       'so the expiry is the last resort',
   }),
+  logLevel: setting<LogLevel>({
+    schema: oneOf(LOG_LEVELS),
+    default: 'INFO',
+    env: 'DDB_FAISS_LOG_LEVEL',
+    flag: 'log-level',
+    doc:
+      "the task handlers' structured JSON log lines (Powertools Logger): " +
+      '`DEBUG`, `INFO`, `WARN`, `ERROR` or `SILENT`; locally only `up` prints them',
+  }),
   cacheDir: setting({
     schema: anyText,
     default: (env) => path.join(env['XDG_CACHE_HOME'] ?? path.join(homedir(), '.cache'), 'ddb-faiss'),
@@ -382,6 +395,7 @@ export const DEPLOYED_SETTINGS = [
   'embedThreads',
   'indexLayout',
   'leaseSeconds',
+  'logLevel',
 ] as const satisfies readonly SettingName[];
 
 /** A setting's default for an environment. */

@@ -15,6 +15,8 @@ export interface RunInfo {
   readonly execution: string;
   /** The execution's ARN (`$$.Execution.Id`): how another run asks whether this one still runs. */
   readonly executionArn: string;
+  /** When the execution started (`$$.Execution.StartTime`, ISO 8601): a run's duration counts from it. */
+  readonly startedAt?: string;
 }
 
 /** The model bundle a run uses, as bootstrap found it on EFS. */

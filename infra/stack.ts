@@ -33,6 +33,7 @@ import {
 } from '../config/settings.ts';
 import { RESERVED_GROUP } from '../table/reserved-items.ts';
 import { bundleLambdas } from './bundle.ts';
+import { type MetricKey, METRICS, METRICS_NAMESPACE, SERVICE_NAME } from '../tasks/metrics.ts';
 
 /**
  * Properties of {@link DdbFaissStack}.
@@ -195,6 +196,8 @@ export class DdbFaissStack extends Stack {
       DDB_FAISS_BUCKET: this.bucket.bucketName,
       DDB_FAISS_EFS_ROOT: EFS_MOUNT,
       ...deployedEnvironment(config),
+      // Powertools' Tracer sends segments only where X-Ray active tracing is on.
+      POWERTOOLS_TRACE_ENABLED: String(props.tracing ?? false),
       NODE_OPTIONS: '--enable-source-maps',
     };
     bundleLambdas();
@@ -375,20 +378,34 @@ export class DdbFaissStack extends Stack {
   }
 
   private addDashboardAndAlarms(functions: Record<string, lambda.DockerImageFunction>, scheduleMinutes: number): void {
-    const namespace = 'ddb-faiss';
-    const pending = new cloudwatch.Metric({
-      namespace,
-      metricName: 'PendingItems',
-      statistic: 'Maximum',
-      period: Duration.minutes(5),
-    });
-    const backlogAge = new cloudwatch.Metric({
-      namespace,
-      metricName: 'OldestPendingAgeSeconds',
-      statistic: 'Maximum',
-      period: Duration.minutes(5),
-    });
+    // The same metrics the local monitor charts (tasks/metrics.ts), published by the handlers through Powertools.
+    const metric = (key: MetricKey, statistic: string, label?: string, period = Duration.minutes(5)) =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: METRICS[key].name,
+        dimensionsMap: { service: SERVICE_NAME },
+        statistic,
+        period,
+        ...(label ? { label } : {}),
+      });
+    const pending = metric('pendingItems', 'Maximum');
+    const backlogAge = metric('oldestPendingAge', 'Maximum');
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `${this.stackName}-ddb-faiss` });
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Pending backlog', left: [pending], right: [backlogAge] }),
+      new cloudwatch.GraphWidget({
+        title: 'Runs: duration and items/s',
+        left: [metric('runDuration', 'Maximum', 'run duration (s)')],
+        right: [metric('itemsPerSecond', 'Average', 'items/s')],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Search latency (ms)',
+        left: [
+          metric('searchLatency', 'p50', 'p50', Duration.minutes(1)),
+          metric('searchLatency', 'p99', 'p99', Duration.minutes(1)),
+        ],
+      }),
+    );
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Executions',
@@ -407,7 +424,6 @@ export class DdbFaissStack extends Stack {
         title: 'Stage failures',
         left: Object.entries(functions).map(([name, fn]) => fn.metricErrors({ label: name })),
       }),
-      new cloudwatch.GraphWidget({ title: 'Pending backlog', left: [pending], right: [backlogAge] }),
     );
     new cloudwatch.Alarm(this, 'FailedExecutionsAlarm', {
       alarmDescription: 'An indexer execution failed',

@@ -14,6 +14,7 @@ import type { BatchDescriptor, FailedBatch, ShardDescriptor } from '../indexer/r
 import { functionNameOf, INDEXER_TASK_NAMES, type IndexerTask, LOCAL_FUNCTION_PREFIX } from '../asl/tasks.ts';
 import type { TaskHandler } from './handler.ts';
 import { classifyErrors } from './middleware.ts';
+import { type MetricValues, type Observability, observeTask, type TaskLogKeys } from './observability.ts';
 
 interface StageEvents {
   lease: { run: RunInfo };
@@ -38,26 +39,12 @@ interface StageResults {
 /** The stage functions behind each task, by task. */
 export type IndexerStages = { [T in IndexerTask]: (event: StageEvents[T]) => Promise<StageResults[T]> };
 
-/** Options of {@link indexerStages}. */
-export interface StageOptions {
-  /**
-   * Publish the backlog to CloudWatch as Embedded Metric Format log lines (the dashboard and
-   * the backlog-age alarm): only in Lambda, where a log line becomes a metric.
-   * @default false
-   */
-  readonly publishMetrics?: boolean;
-}
-
 /** The stage functions behind each task; tests may wrap them to inject faults. */
-export function indexerStages(context: IndexerContext, options: StageOptions = {}): IndexerStages {
+export function indexerStages(context: IndexerContext): IndexerStages {
   return {
     lease: (event) => acquireLease(context, event.run),
     bootstrap: () => bootstrapModel(context),
-    plan: async (event) => {
-      const plan = await planRun(context, event.run);
-      if (options.publishMetrics && event.run.mode === 'incremental') emitBacklogMetrics(plan);
-      return plan;
-    },
+    plan: (event) => planRun(context, event.run),
     embed: (event) => embedBatch(context, event.run, event.model, event.batch),
     merge: (event) => mergeShards(context, event.run, event.model, event.plan, event.shards),
     clear: (event) => clearFlags(context, event.run, event.merge),
@@ -66,41 +53,50 @@ export function indexerStages(context: IndexerContext, options: StageOptions = {
   };
 }
 
-/** Publishes the backlog to CloudWatch as an Embedded Metric Format log line. */
-function emitBacklogMetrics(plan: PlanResult): void {
-  console.log(
-    JSON.stringify({
-      _aws: {
-        Timestamp: Date.now(),
-        CloudWatchMetrics: [
-          {
-            Namespace: 'ddb-faiss',
-            Dimensions: [[]],
-            Metrics: [
-              { Name: 'PendingItems', Unit: 'Count' },
-              { Name: 'OldestPendingAgeSeconds', Unit: 'Seconds' },
-            ],
-          },
-        ],
-      },
-      PendingItems: plan.itemCount,
-      OldestPendingAgeSeconds: plan.oldestPendingAgeSeconds ?? 0,
-    }),
-  );
-}
+/** What each task's call adds to the metrics (tasks/metrics.ts), from its event and result. */
+const TASK_METRICS: { [T in IndexerTask]?: (event: StageEvents[T], result: StageResults[T]) => MetricValues } = {
+  // A backfill plans the whole table: only a scheduled or manual run's plan is the backlog.
+  plan: (event, plan) =>
+    event.run.mode === 'incremental'
+      ? { pendingItems: plan.itemCount, oldestPendingAge: plan.oldestPendingAgeSeconds ?? 0 }
+      : {},
+  embed: (_event, shard) => ({ itemsEmbedded: shard.vectors + shard.deletes + shard.poison }),
+  clear: (event) => {
+    const indexed = event.merge.added + event.merge.replaced + event.merge.removed;
+    const startedAt = Date.parse(event.run.startedAt ?? '');
+    const seconds = (Date.now() - startedAt) / 1000;
+    return Number.isFinite(seconds) && seconds > 0
+      ? { itemsIndexed: indexed, runDuration: seconds, itemsPerSecond: indexed / seconds }
+      : { itemsIndexed: indexed };
+  },
+};
 
-/** Wraps one stage as a middy handler whose transient failures are renamed for Retry. */
-export function stageHandler<E, R>(stage: (event: E) => Promise<R>): TaskHandler<E, R> {
-  return middy<E, R>(async (event: E) => stage(event)).use(classifyErrors());
+/** Wraps one stage as a middy handler: observed (logs, metrics, traces), transient failures renamed for Retry. */
+export function stageHandler<T extends IndexerTask>(
+  task: T,
+  stage: (event: StageEvents[T]) => Promise<StageResults[T]>,
+  observability: Observability,
+): TaskHandler<StageEvents[T], StageResults[T]> {
+  const keysOf = (event: StageEvents[T]): TaskLogKeys => {
+    const { run, batch } = event as { run?: RunInfo; batch?: BatchDescriptor };
+    return { ...(run ? { execution: run.execution } : {}), ...(batch ? { batch: batch.batch } : {}) };
+  };
+  return middy<StageEvents[T], StageResults[T]>(async (event: StageEvents[T]) => stage(event))
+    .use(observeTask(observability, task, { keysOf, ...(TASK_METRICS[task] ? { metricsOf: TASK_METRICS[task] } : {}) }))
+    .use(classifyErrors());
 }
 
 /** The middy handler of every task, by task. */
 export type IndexerHandlers = { [T in IndexerTask]: TaskHandler<StageEvents[T], StageResults[T]> };
 
 /** Every task's handler, by task. */
-export function indexerHandlers(context: IndexerContext, stages = indexerStages(context)): IndexerHandlers {
+export function indexerHandlers(
+  context: IndexerContext,
+  observability: Observability,
+  stages = indexerStages(context),
+): IndexerHandlers {
   const handler = <T extends IndexerTask>(task: T): TaskHandler<StageEvents[T], StageResults[T]> =>
-    stageHandler<StageEvents[T], StageResults[T]>(stages[task]);
+    stageHandler(task, stages[task], observability);
   return {
     lease: handler('lease'),
     bootstrap: handler('bootstrap'),
@@ -115,9 +111,10 @@ export function indexerHandlers(context: IndexerContext, stages = indexerStages(
 /** Every task's handler by its local Lambda function name (`ddb-faiss-<task>`), for the local engine. */
 export function createIndexerHandlers(
   context: IndexerContext,
+  observability: Observability,
   stages = indexerStages(context),
 ): Map<string, TaskHandler> {
-  const handlers = indexerHandlers(context, stages);
+  const handlers = indexerHandlers(context, observability, stages);
   return new Map(
     INDEXER_TASK_NAMES.map((task) => [functionNameOf(LOCAL_FUNCTION_PREFIX, task), handlers[task] as TaskHandler]),
   );

@@ -10,11 +10,13 @@ import { loadConfig } from '../config/config.ts';
 import type { IndexerContext } from '../indexer/context.ts';
 import type { TaskHandler } from './handler.ts';
 import { type IndexerHandlers, indexerHandlers, indexerStages } from './indexer-handlers.ts';
+import { lambdaObservability, type Observability } from './observability.ts';
 import { createSearchHandler, type SearchHandler } from './search-handler.ts';
 
 let context: IndexerContext | undefined;
 let handlers: IndexerHandlers | undefined;
 let searchHandler: SearchHandler | undefined;
+let observability: Observability | undefined;
 
 function indexerContext(): IndexerContext {
   if (!context) {
@@ -25,12 +27,18 @@ function indexerContext(): IndexerContext {
   return context;
 }
 
+function lambdaReporting(): Observability {
+  const { config } = indexerContext();
+  observability ??= lambdaObservability(config.logLevel);
+  return observability;
+}
+
 /** Each task's entry point, created on first call. */
 const taskExports = Object.fromEntries(
   INDEXER_TASK_NAMES.map((task): [IndexerTask, TaskHandler] => [
     task,
     (event, lambdaContext) => {
-      handlers ??= indexerHandlers(indexerContext(), indexerStages(indexerContext(), { publishMetrics: true }));
+      handlers ??= indexerHandlers(indexerContext(), lambdaReporting(), indexerStages(indexerContext()));
       return (handlers[task] as TaskHandler)(event, lambdaContext);
     },
   ]),
@@ -40,6 +48,6 @@ const taskExports = Object.fromEntries(
 export const { lease, bootstrap, plan, embed, merge, clear, release } = taskExports;
 
 export const search = (event: APIGatewayProxyEventV2, lambdaContext: Context) => {
-  searchHandler ??= createSearchHandler(indexerContext());
+  searchHandler ??= createSearchHandler(indexerContext(), lambdaReporting());
   return searchHandler(event, lambdaContext);
 };

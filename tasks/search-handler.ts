@@ -15,6 +15,7 @@ import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { TaskHandler } from './handler.ts';
 import { IndexReader } from '../search/index-reader.ts';
+import { type Observability, observeTask, type TaskObservation } from './observability.ts';
 import { NoIndexError, search, type SearchContext, type SearchRequest, UnknownGroupError } from '../search/query.ts';
 
 export const MAX_QUERY_CHARS = 2_000;
@@ -100,12 +101,19 @@ const parseJsonBodyOnPost = (): MiddlewareObj => {
   };
 };
 
+/** A search's metric is its latency; its log line says the status, never the hits (user data). */
+const SEARCH_OBSERVATION: TaskObservation<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> = {
+  metricsOf: (_event, _response, durationMs) => ({ searchLatency: durationMs }),
+  summaryOf: (response) => ({ statusCode: response.statusCode }),
+};
+
 /** The search function's handler: an API Gateway HTTP API (payload 2.0) event in, a response out. */
 export type SearchHandler = TaskHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>;
 
 /** The search handler; the index reader and model stay loaded across invocations. */
 export function createSearchHandler(
   context: SearchContext,
+  observability: Observability,
   reader = new IndexReader(context.config.efsRoot, context.config.indexLayout),
 ): SearchHandler {
   const handle = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
@@ -140,10 +148,12 @@ export function createSearchHandler(
     .use(
       httpErrorHandler({
         logger: (error) =>
-          ((error as { statusCode?: number }).statusCode ?? 500) >= 500 && console.error('search failed:', error),
+          ((error as { statusCode?: number }).statusCode ?? 500) >= 500 &&
+          observability.logger.error('search failed', error as Error),
         fallbackMessage: message('internal error'),
       }),
     )
+    .use(observeTask(observability, 'search', SEARCH_OBSERVATION))
     .use(httpCors({ origins: ['*'] }))
     .use(parseJsonBodyOnPost())
     .use(malformedJsonIsBadRequest());

@@ -11,17 +11,32 @@ import { bundleKeyPrefix, readManifest } from '../embedding/bundle.ts';
 import { publishBundle, resolveModel } from '../models/registry.ts';
 import type { LocalStackProps } from '../local-stack/stack.ts';
 import { apiGateway } from '../local-stack/api-gateway.ts';
+import { localObservability } from '../local-stack/local-observability.ts';
 import { createIndexerHandlers } from '../tasks/indexer-handlers.ts';
 import { createSearchHandler } from '../tasks/search-handler.ts';
 import { monitorApi } from './monitor/api.ts';
 
-export function localStackProps(config: DdbFaissConfig): LocalStackProps {
+/** Options of {@link localStackProps}. */
+export interface LocalStackOptions {
+  /**
+   * Print the task handlers' log lines (at the configured `log-level`): `up` does; a command
+   * with output of its own (the demo, tests, the bench) keeps them silent.
+   * @default false
+   */
+  readonly taskLogs?: boolean;
+}
+
+export function localStackProps(config: DdbFaissConfig, options: LocalStackOptions = {}): LocalStackProps {
+  const observability = localObservability({
+    dataDir: config.dataDir,
+    logLevel: options.taskLogs ? config.logLevel : 'SILENT',
+  });
   return {
     config,
-    createHandlers: ({ clients }) => createIndexerHandlers({ config, clients }),
+    createHandlers: ({ clients }) => createIndexerHandlers({ config, clients }, observability),
     httpApp: ({ clients, stateMachineArns }) =>
       apiGateway(
-        { '/search': createSearchHandler({ config, clients }) },
+        { '/search': createSearchHandler({ config, clients }, observability) },
         monitorApi({ config, clients, stateMachineArn: () => stateMachineArns[config.stateMachineName] ?? '' }),
       ),
     stateMachines: {

@@ -17,6 +17,8 @@ import { ensureModelPublished } from '../../workflow/local-stack-props.ts';
 import { readHistory } from '../../workflow/indexer-client.ts';
 import { apiGateway } from '../../local-stack/api-gateway.ts';
 import { createSearchHandler } from '../../tasks/search-handler.ts';
+import { localObservability } from '../../local-stack/local-observability.ts';
+import type { Observability } from '../../tasks/observability.ts';
 import { startTestStack } from './local-stack.ts';
 
 export type Stages = ReturnType<typeof indexerStages>;
@@ -39,11 +41,19 @@ export interface RunOutcome {
   readonly cause?: string;
 }
 
+/** The local observability with silent logs: metrics still go to the data folder's file. */
+export const testObservability = (dataDir: string) => localObservability({ dataDir, logLevel: 'SILENT' });
+
 export class IndexerHarness {
   overrides: StageOverrides = () => ({});
   private constructor(readonly stack: LocalStack) {}
 
-  static async start(dataDir: string, flags: Record<string, string> = {}): Promise<IndexerHarness> {
+  /** @param observability the handlers' logs and metrics; silent logs and file metrics by default */
+  static async start(
+    dataDir: string,
+    flags: Record<string, string> = {},
+    observability: Observability = testObservability(dataDir),
+  ): Promise<IndexerHarness> {
     let harness: IndexerHarness | undefined;
     const stack = await startTestStack(dataDir, {
       flags: { 'batch-size': '50', ...flags },
@@ -56,9 +66,10 @@ export class IndexerHarness {
             (event: never) => ({ ...real, ...harness!.overrides(real, context) })[task](event),
           ]),
         ) as unknown as Stages;
-        return createIndexerHandlers(context, stages);
+        return createIndexerHandlers(context, observability, stages);
       },
-      httpApp: ({ config, clients }) => apiGateway({ '/search': createSearchHandler({ config, clients }) }),
+      httpApp: ({ config, clients }) =>
+        apiGateway({ '/search': createSearchHandler({ config, clients }, observability) }),
       stateMachines: {},
     });
     const definition = renderIndexerDefinition({

@@ -124,9 +124,18 @@ describe('ddb-faiss up --schedule-every', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     child.kill('SIGTERM');
     assert.equal(await exit, 0, output);
-    assert.match(output, /monitor\s+http:\/\/127\.0\.0\.1:\d+\//);
-    assert.match(output, /scheduler: started scheduled-/);
-    assert.match(output, /SIGTERM: stopping\s+stopped/);
+    // up prints the task handlers' structured log lines (Powertools Logger) among its own.
+    const lines = output.split('\n');
+    const taskLogs = lines
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const prose = lines.filter((line) => !line.startsWith('{')).join('\n');
+    assert.match(prose, /monitor\s+http:\/\/127\.0\.0\.1:\d+\//);
+    assert.match(prose, /scheduler: started scheduled-/);
+    assert.match(prose, /SIGTERM: stopping\s+stopped/);
+    const leaseStarted = taskLogs.find((line) => line['message'] === 'lease started');
+    assert.equal(leaseStarted?.['stage'], 'lease', output);
+    assert.match(String(leaseStarted?.['execution']), /^scheduled-/);
     dir.remove();
   });
 });

@@ -12,6 +12,8 @@ import { REQUEST_TIMEOUTS } from '../../aws/clients.ts';
 import { PermanentError } from '../../aws/errors.ts';
 import { LeaseLostError } from '../../indexer/errors.ts';
 import { stageHandler } from '../../tasks/indexer-handlers.ts';
+import { localObservability } from '../../local-stack/local-observability.ts';
+import { tempDir } from '../helpers/local-stack.ts';
 import { localLambdaContext } from '../../local-stack/engine/lambda-context.ts';
 
 type Behaviour = (response: ServerResponse) => void;
@@ -28,6 +30,9 @@ const awsError =
   };
 
 describe('transient-error classification', () => {
+  const dir = tempDir();
+  const silent = localObservability({ dataDir: dir.path, logLevel: 'SILENT' });
+  after(() => dir.remove());
   let server: Server;
   let behaviour: Behaviour = awsError(500, 'InternalServerError');
   let client: DynamoDBClient;
@@ -64,11 +69,15 @@ describe('transient-error classification', () => {
 
   /** What a task that failed with `error` reports to the state machine. */
   const reported = async (error: Error): Promise<Error> => {
-    const handler = stageHandler(async () => {
-      throw error;
-    });
+    const handler = stageHandler(
+      'plan',
+      async () => {
+        throw error;
+      },
+      silent,
+    );
     try {
-      await handler({}, localLambdaContext('test', 1000));
+      await handler({} as Parameters<typeof handler>[0], localLambdaContext('test', 1000));
     } catch (failure) {
       return failure as Error;
     }

@@ -1,5 +1,6 @@
 import { App, RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { METRICS, METRICS_NAMESPACE, SERVICE_NAME } from '../../tasks/metrics.ts';
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { renderIndexerDefinition } from '../../asl/indexer.ts';
@@ -172,6 +173,22 @@ describe('the CDK stack', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'OldestPendingAgeSeconds',
       Namespace: 'ddb-faiss',
+    });
+  });
+
+  it("graphs the handlers' Powertools metrics on the dashboard: the figures the monitor charts", () => {
+    // Prepare
+    const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(dashboard?.['Properties']?.['DashboardBody']);
+    // Assess: each series names the namespace, the metric and Powertools' service dimension
+    for (const key of ['pendingItems', 'runDuration', 'itemsPerSecond', 'searchLatency'] as const)
+      assert.ok(
+        body.includes(`[\\"${METRICS_NAMESPACE}\\",\\"${METRICS[key].name}\\",\\"service\\",\\"${SERVICE_NAME}\\"`),
+        `no ${METRICS[key].name} series`,
+      );
+    assert.match(body, /SearchLatency.*"stat\\":\\"p50\\".*SearchLatency.*"stat\\":\\"p99\\"/);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_TRACE_ENABLED: 'false', DDB_FAISS_LOG_LEVEL: 'INFO' }) },
     });
   });
 

@@ -10,7 +10,7 @@ export const upCommand: Command = {
     const { ensureModelPublished, localStackProps } = await import('../local-stack-props.ts');
     const { parseInterval, Scheduler } = await import('../scheduler.ts');
     const log = (line: string): void => println(io.stdout, line);
-    const stack = await startLocalStack({ ...localStackProps(config), log });
+    const stack = await startLocalStack({ ...localStackProps(config, { taskLogs: true }), log });
     try {
       await ensureModelPublished(stack.clients.s3, config, log);
     } catch (error) {
