@@ -20,6 +20,7 @@ import { poisonRecordItem } from '../table/reserved-items.ts';
 import { releaseLease, renewLease } from './lease.ts';
 import type { MergeResult } from './merge.ts';
 import type { ShardEntry } from './run-files.ts';
+import { reportStageProgress } from './stage-progress.ts';
 
 export interface ClearResult {
   readonly cleared: number;
@@ -96,7 +97,13 @@ export async function clearFlags(
     }
   };
 
-  await forEachConcurrently(entries, CONCURRENCY, clearOne);
+  const progress = reportStageProgress(context, run, 'clear', entries.length, 'flags cleared');
+  let settled = 0;
+  await forEachConcurrently(entries, CONCURRENCY, async (entry) => {
+    await clearOne(entry);
+    progress.update(++settled);
+  });
+  await progress.finish();
   await releaseLease(context, run);
   return { cleared, deleted, keptPending, poisonRecorded };
 }

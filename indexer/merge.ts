@@ -23,6 +23,7 @@ export type { IndexChange };
 import { renewLease } from './lease.ts';
 import { type FailedBatch, readShard, runDir, type ShardDescriptor, type ShardEntry } from './run-files.ts';
 import type { PlanResult } from './plan.ts';
+import { reportStageProgress } from './stage-progress.ts';
 
 export interface MergeResult extends IndexChange {
   readonly generation: number;
@@ -104,6 +105,9 @@ export async function mergeShards(
     if (!scope) scopes.set(key, (scope = []));
     return scope;
   };
+  const total = done.reduce((sum, shard) => sum + shard.vectors + shard.deletes + shard.poison, 0);
+  const progress = reportStageProgress(context, run, 'merge', total, 'items merged');
+  let read = 0;
   for (const descriptor of done) {
     const shard = readShard(config.efsRoot, descriptor);
     if (shard.model !== model.checksum)
@@ -115,6 +119,7 @@ export async function mergeShards(
           : undefined;
       scopeOf(entry.group).push(vector ? { entry, vector } : { entry });
     }
+    progress.update((read += shard.entries.length));
   }
   // A backfill rebuilds every index: groups that no longer have items get an empty one.
   if (perGroup && run.mode === 'backfill') for (const group of indexedGroups(config.efsRoot)) scopeOf(group);
@@ -156,6 +161,7 @@ export async function mergeShards(
     clearList.push(...entries);
   }
   const poison = clearList.filter((entry) => entry.kind === 'poison').length;
+  await progress.finish(total);
 
   const status = indexStatusOf(config.efsRoot, perGroup, published!);
   await recordIndexStatus(context, { ...status, change: { ...change, execution: run.execution } });

@@ -388,7 +388,7 @@ export class DdbFaissStack extends Stack {
         period,
         ...(label ? { label } : {}),
       });
-    const pending = metric('pendingItems', 'Maximum');
+    const pending = metric('pendingItems', 'Maximum', 'pending items', Duration.minutes(1));
     const backlogAge = metric('oldestPendingAge', 'Maximum');
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `${this.stackName}-ddb-faiss` });
     dashboard.addWidgets(

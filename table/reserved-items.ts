@@ -90,3 +90,32 @@ export function readPoisonRecordItem(item: Item): PoisonRecord {
     recordedAt: item['recordedAt']?.S ?? '',
   };
 }
+
+/**
+ * The run-progress record's key: live counts of the stage running now. One record serves,
+ * since one run at a time holds the writer lease; it names the execution it belongs to.
+ */
+export const RUN_PROGRESS_KEY = { group: RESERVED_GROUP, id: 'run-progress' } as const;
+
+/** How far the running stage of an execution is, e.g. 1,200 of 4,000 flags cleared. */
+export interface RunProgressRecord {
+  readonly execution: string;
+  /** The task reporting (`merge`, `clear`). */
+  readonly stage: string;
+  readonly done: number;
+  readonly total: number;
+  /** What is counted, plural: "items merged", "flags cleared". */
+  readonly unit: string;
+  readonly updatedAt: string;
+}
+
+/** The run-progress record as a table item. */
+export function runProgressItem(config: ItemAttributes, record: RunProgressRecord): Item {
+  return { ...keyAttributes(config, RUN_PROGRESS_KEY), progress: { S: JSON.stringify(record) } };
+}
+
+/** The run progress an item holds, or null when none is recorded. */
+export function readRunProgressItem(item: Item | undefined): RunProgressRecord | null {
+  const text = item?.['progress']?.S;
+  return text ? (JSON.parse(text) as RunProgressRecord) : null;
+}

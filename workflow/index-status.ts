@@ -24,7 +24,10 @@ import {
   readIndexStatusItem,
   type PoisonRecord,
   readPoisonRecordItem,
+  readRunProgressItem,
   RESERVED_GROUP,
+  RUN_PROGRESS_KEY,
+  type RunProgressRecord,
 } from '../table/reserved-items.ts';
 import { originOf } from './indexer-client.ts';
 
@@ -79,6 +82,17 @@ export async function readIndexRecord(
     }),
   );
   return readIndexStatusItem(statusItem.Item);
+}
+
+/** The running stage's live counts (merge, clear), as the stage last wrote them; null when none. */
+export async function readRunProgress(
+  config: DdbFaissConfig,
+  clients: Pick<AwsClients, 'dynamodb'>,
+): Promise<RunProgressRecord | null> {
+  const progressItem = await clients.dynamodb.send(
+    new GetItemCommand({ TableName: config.tableName, Key: keyAttributes(config, RUN_PROGRESS_KEY) }),
+  );
+  return readRunProgressItem(progressItem.Item);
 }
 
 /**

@@ -11,7 +11,8 @@ import { bundleKeyPrefix, readManifest } from '../embedding/bundle.ts';
 import { publishBundle, resolveModel } from '../models/registry.ts';
 import type { LocalStackProps } from '../local-stack/stack.ts';
 import { apiGateway } from '../local-stack/api-gateway.ts';
-import { localObservability } from '../local-stack/local-observability.ts';
+import { localMetricsFile, localObservability } from '../local-stack/local-observability.ts';
+import { localMetricsSource } from './monitor/metrics-source.ts';
 import { createIndexerHandlers } from '../tasks/indexer-handlers.ts';
 import { createSearchHandler } from '../tasks/search-handler.ts';
 import { monitorApi } from './monitor/api.ts';
@@ -37,7 +38,12 @@ export function localStackProps(config: DdbFaissConfig, options: LocalStackOptio
     httpApp: ({ clients, stateMachineArns }) =>
       apiGateway(
         { '/search': createSearchHandler({ config, clients }, observability) },
-        monitorApi({ config, clients, stateMachineArn: () => stateMachineArns[config.stateMachineName] ?? '' }),
+        monitorApi({
+          config,
+          clients,
+          stateMachineArn: () => stateMachineArns[config.stateMachineName] ?? '',
+          metrics: localMetricsSource(localMetricsFile(config.dataDir)),
+        }),
       ),
     stateMachines: {
       [config.stateMachineName]: renderIndexerDefinition({

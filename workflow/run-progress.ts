@@ -30,10 +30,33 @@ export interface StageProgress {
   retries: number;
 }
 
+/** How one state of the definition (the Map's inner states included) was visited by a run. */
+export interface StateVisit {
+  readonly name: string;
+  /** The last visit's status; `caught` is a failure a Catch sent on. */
+  status: 'running' | 'succeeded' | 'failed' | 'caught';
+  /** Times entered (a Map's inner state: once per iteration) and exited. */
+  entered: number;
+  exited: number;
+}
+
+/** The transition a run took between two states, and how often (a Catch path included). */
+export interface TakenEdge {
+  readonly from: string;
+  readonly to: string;
+  count: number;
+}
+
 export interface RunProgress {
   readonly stages: StageProgress[];
   /** Embed batches done and planned. */
   readonly batches: { done: number; failed: number; total: number };
+  /** Every state the run entered, by name, in the order first entered. */
+  readonly states: StateVisit[];
+  /** The top-level transitions the run took. */
+  readonly edges: TakenEdge[];
+  /** The Map's iterations: started, succeeded and failed so far. */
+  readonly iterations: { started: number; succeeded: number; failed: number };
 }
 
 /** The state data after a stage: each stage's result under its ResultPath (see asl/indexer.ts). */
@@ -108,10 +131,61 @@ export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {
     INDEXER_STAGES.map((name) => [name, { name, status: 'waiting', retries: 0 }]),
   );
   const batches = { done: 0, failed: 0, total: 0 };
+  const visits = new Map<string, StateVisit>();
+  const edges = new Map<string, TakenEdge>();
+  const iterations = { started: 0, succeeded: 0, failed: 0 };
   let current: StageProgress | undefined;
+  let lastTopLevel: string | undefined;
+  let mapDepth = 0;
+  let lastFailure: StateVisit | undefined;
   for (const event of events) {
     const name = event.stateEnteredEventDetails?.name ?? event.stateExitedEventDetails?.name;
     const stage = name ? stages.get(name) : undefined;
+    if (name && event.type?.endsWith('StateEntered')) {
+      lastFailure = undefined;
+      const visit = visits.get(name) ?? { name, status: 'running', entered: 0, exited: 0 };
+      visit.entered += 1;
+      visit.status = 'running';
+      visits.set(name, visit);
+      if (mapDepth === 0) {
+        if (lastTopLevel) {
+          const key = `${lastTopLevel}\u0000${name}`;
+          const edge = edges.get(key) ?? { from: lastTopLevel, to: name, count: 0 };
+          edge.count += 1;
+          edges.set(key, edge);
+        }
+        lastTopLevel = name;
+      }
+      if (event.type === 'MapStateEntered') mapDepth += 1;
+    } else if (name && event.type?.endsWith('StateExited')) {
+      const visit = visits.get(name);
+      if (visit) {
+        visit.exited += 1;
+        if (visit.status === 'running') visit.status = 'succeeded';
+      }
+      if (event.type === 'MapStateExited') mapDepth = Math.max(0, mapDepth - 1);
+    } else if (event.type?.endsWith('StateFailed') || event.type === 'LambdaFunctionFailed') {
+      // The state that failed: the one named, else the newest one still running.
+      const failed = (name && visits.get(name)) || [...visits.values()].reverse().find((v) => v.status === 'running');
+      if (failed) failed.status = 'caught';
+      if (event.type === 'LambdaFunctionFailed') lastFailure = failed;
+      if (event.type === 'MapStateFailed') mapDepth = Math.max(0, mapDepth - 1);
+    } else if (event.type === 'LambdaFunctionScheduled' && lastFailure) {
+      // Scheduled again after its failure, with no state entered between: a retry.
+      lastFailure.status = 'running';
+      lastFailure = undefined;
+    } else if (event.type === 'MapIterationStarted') {
+      iterations.started += 1;
+    } else if (event.type === 'MapIterationFailed') {
+      iterations.failed += 1;
+    } else if (
+      event.type === 'ExecutionFailed' ||
+      event.type === 'ExecutionAborted' ||
+      event.type === 'ExecutionTimedOut'
+    ) {
+      for (const visit of visits.values())
+        if (visit.status === 'running' || visit.status === 'caught') visit.status = 'failed';
+    }
     if (event.type?.endsWith('StateEntered') && stage) {
       stage.status = 'running';
       stage.startedAt ??= event.timestamp;
@@ -137,6 +211,7 @@ export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {
       current.retries += 1; // scheduled again after a failure: a retry
       current.status = 'running';
     } else if (event.type === 'MapIterationSucceeded') {
+      iterations.succeeded += 1;
       batches.done += 1;
       const embed = stages.get(EMBED_MAP)!;
       if (embed.status === 'running') embed.detail = `${batches.done} of ${batches.total} batches done`;
@@ -144,7 +219,13 @@ export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {
       if (current && current.status === 'running') current.status = 'failed';
     }
   }
-  return { stages: [...stages.values()], batches };
+  return {
+    stages: [...stages.values()],
+    batches,
+    states: [...visits.values()],
+    edges: [...edges.values()],
+    iterations,
+  };
 }
 
 /** Seconds between two dates, for display. */

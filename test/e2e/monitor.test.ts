@@ -1,27 +1,55 @@
 /**
- * The monitor in headless Chromium (Debian's chromium driven by playwright-core): start a
- * run, watch the stages turn green, search for an imported item, start and confirm a
- * backfill. Screenshots go to test-artifacts/.
+ * The monitor in headless Chromium (Debian's chromium driven by playwright-core): the graph
+ * with its edges and Catch paths, a run watched stage by stage with live progress inside the
+ * embed and clear stages, the charts filled by real runs and searches, search, the execution
+ * list filtered by mode, a backfill, and a failed run with its error beside the stage that
+ * failed. Screenshots go to test-artifacts/.
+ *
+ * To make progress observable at the page's one poll a second, the real handlers are slowed
+ * (each embed call by 700 ms, each flag clear by 250 ms), and one run's merge is made to fail.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { PermanentError } from '../../aws/errors.ts';
+import { localObservability } from '../../local-stack/local-observability.ts';
 import { type LocalStack, startLocalStack } from '../../local-stack/stack.ts';
+import { createIndexerHandlers, indexerStages } from '../../tasks/indexer-handlers.ts';
 import { ensureModelPublished, localStackProps } from '../../workflow/local-stack-props.ts';
 import { runCli } from '../helpers/cli.ts';
 import { tempDir, testConfig } from '../helpers/local-stack.ts';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const ARTIFACTS = path.resolve('test-artifacts');
+const MERGE_FAILURE = 'the shard store is unreachable (injected by the test)';
+
+/** The fields of an ASL state that draw edges. */
+interface StateEdges {
+  readonly Next?: string;
+  readonly Default?: string;
+  readonly Choices?: readonly { readonly Next: string }[];
+  readonly Catch?: readonly { readonly Next: string }[];
+}
 
 describe('monitor (headless Chromium)', () => {
   const dir = tempDir();
   let stack: LocalStack;
   let browser: Browser;
   let page: Page;
+  let failMerge = false;
   const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `monitor-${name}.png`), fullPage: true });
+  const importItems = async (name: string, lines: string[]) => {
+    writeFileSync(path.join(dir.path, name), lines.join('\n'));
+    const imported = await runCli(['import', path.join(dir.path, name), '--data-dir', dir.path]);
+    assert.equal(imported.code, 0, imported.stderr);
+  };
+  const definition = (): { States: Record<string, StateEdges> } =>
+    JSON.parse(
+      stack.stepFunctions.DescribeStateMachine({ stateMachineArn: stack.info.stateMachineArn })['definition'] as string,
+    ) as { States: Record<string, StateEdges> };
 
   before(async () => {
     assert.ok(
@@ -29,22 +57,48 @@ describe('monitor (headless Chromium)', () => {
       `Chromium is expected at ${CHROMIUM} (scripts/install-system-deps.sh --browser installs it)`,
     );
     mkdirSync(ARTIFACTS, { recursive: true });
-    const config = testConfig(dir.path, { 'batch-size': '100' });
-    stack = await startLocalStack(localStackProps(config));
+    const config = testConfig(dir.path, { 'batch-size': '40' });
+    stack = await startLocalStack({
+      ...localStackProps(config),
+      createHandlers: (context) => {
+        // Each flag clear (UpdateItem REMOVE) is slowed, so the clear stage lasts a few seconds.
+        context.clients.dynamodb.middlewareStack.add(
+          (next, info) => async (args) => {
+            const input = args.input as { UpdateExpression?: string };
+            if (info.commandName === 'UpdateItemCommand' && input.UpdateExpression === 'REMOVE #p') await sleep(250);
+            return next(args);
+          },
+          { step: 'initialize', name: 'slowFlagClears' },
+        );
+        const real = indexerStages(context);
+        const stages = {
+          ...real,
+          embed: async (event: Parameters<typeof real.embed>[0]) => {
+            await sleep(700);
+            return real.embed(event);
+          },
+          merge: async (event: Parameters<typeof real.merge>[0]) => {
+            if (failMerge) throw new PermanentError(MERGE_FAILURE);
+            return real.merge(event);
+          },
+        };
+        return createIndexerHandlers(context, localObservability({ dataDir: dir.path, logLevel: 'SILENT' }), stages);
+      },
+    });
     await ensureModelPublished(stack.clients.s3, config);
-    const items = [
-      'A chef is chopping onions in the kitchen.',
-      'Two dogs are running on the beach.',
-      'A man is playing a guitar on stage.',
-      'The train arrives at the station.',
-    ].flatMap((text, i) =>
-      Array.from({ length: 60 }, (_, j) =>
-        JSON.stringify({ id: `item-${i}-${j}`, group: 'web', content: j === 0 ? text : `${text} Take ${j}.` }),
+    await importItems(
+      'items.jsonl',
+      [
+        'A chef is chopping onions in the kitchen.',
+        'Two dogs are running on the beach.',
+        'A man is playing a guitar on stage.',
+        'The train arrives at the station.',
+      ].flatMap((text, i) =>
+        Array.from({ length: 60 }, (_, j) =>
+          JSON.stringify({ id: `item-${i}-${j}`, group: 'web', content: j === 0 ? text : `${text} Take ${j}.` }),
+        ),
       ),
     );
-    writeFileSync(path.join(dir.path, 'items.jsonl'), items.join('\n'));
-    const imported = await runCli(['import', path.join(dir.path, 'items.jsonl'), '--data-dir', dir.path]);
-    assert.equal(imported.code, 0, imported.stderr);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -58,7 +112,7 @@ describe('monitor (headless Chromium)', () => {
         '--disable-sync',
       ],
     });
-    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
   });
   after(async () => {
     await browser?.close();
@@ -66,26 +120,61 @@ describe('monitor (headless Chromium)', () => {
     dir.remove();
   });
 
-  it('draws the state machine from the ASL and shows the pending backlog', async () => {
+  it('draws the state machine from the ASL: every state, every transition and Catch path, the Map inside', async () => {
+    // Prepare: what the graph must show, counted from the deployed definition
+    const { States: states } = definition();
+    const transitions = Object.values(states).flatMap((state) => [
+      ...new Set([state.Next, state.Default, ...(state.Choices ?? []).map((choice) => choice.Next)].filter(Boolean)),
+    ]);
+    const caughtBy = Object.entries(states).filter(([, state]) => (state.Catch ?? []).length > 0);
+    // Act
     await page.goto(`${stack.info.endpoints.http}/`);
     await page.waitForSelector('[data-stage="Embed batches"]');
+    // Assess
+    assert.equal(await page.locator('[data-state]').count(), Object.keys(states).length);
+    assert.equal(await page.locator('path.edge:not(.catch)').count(), transitions.length);
     assert.equal(
-      await page.locator('[data-state]').count(),
-      Object.keys(
-        JSON.parse(
-          stack.stepFunctions.DescribeStateMachine({ stateMachineArn: stack.info.stateMachineArn })[
-            'definition'
-          ] as string,
-        ).States,
-      ).length,
+      await page.locator('path.edge.catch[data-to="Record failure"]').count(),
+      caughtBy.filter(([, state]) => state.Catch!.some((c) => c.Next === 'Record failure')).length,
     );
+    assert.ok(caughtBy.length >= 6, 'every task stage has a Catch path');
+    assert.equal(await page.locator('[data-state="Embed batches"] [data-inner-state]').count(), 2);
+    assert.equal(await page.locator('path.edge.catch[data-from="Embed batch"][data-to="Batch failed"]').count(), 1);
     await page.waitForFunction(() => document.getElementById('pending')?.textContent === '240');
     await shot('1-ready');
   });
 
-  it('starts a run and shows each stage turn green with counts', async () => {
+  it('starts a run and shows live progress inside the embed and clear stages, then each stage green', async () => {
+    // Act
     await page.click('#start-run');
-    await page.waitForFunction(() => document.querySelector('tr.execution[data-origin="manual"]') !== null);
+    // Assess: progress seen part-way, not only "running"
+    await page.waitForFunction(
+      () =>
+        /^[1-5]\/6$/.test(
+          (document.querySelector('[data-stage="Embed batches"]') as HTMLElement)?.dataset['progress'] ?? '',
+        ),
+      undefined,
+      { timeout: 30_000 },
+    );
+    assert.match(
+      await page.locator('[data-stage="Embed batches"] [data-detail]').innerText(),
+      /running · [1-5] of 6 batches embedded/,
+    );
+    await shot('2-embed-progress');
+    await page.waitForFunction(
+      () => {
+        const box = document.querySelector('[data-stage="Clear pending flags"]') as HTMLElement | null;
+        const [done, total] = (box?.dataset['progress'] ?? '').split('/').map(Number);
+        return box?.dataset['status'] === 'running' && total === 240 && done! > 0 && done! < 240;
+      },
+      undefined,
+      { timeout: 30_000 },
+    );
+    assert.match(
+      await page.locator('[data-stage="Clear pending flags"] [data-detail]').innerText(),
+      /^\d+ of 240 flags cleared$/,
+    );
+    await shot('3-clear-progress');
     await page.waitForFunction(
       () =>
         [...document.querySelectorAll('[data-stage]')].every(
@@ -94,17 +183,22 @@ describe('monitor (headless Chromium)', () => {
       undefined,
       { timeout: 60_000 },
     );
-    assert.match(await page.locator('[data-stage="Plan batches"] small').innerText(), /240 items in 3 batches/);
+    assert.match(await page.locator('[data-stage="Plan batches"] [data-detail]').innerText(), /240 items in 6 batches/);
     assert.match(
-      await page.locator('[data-stage="Merge into index"] small').innerText(),
+      await page.locator('[data-stage="Merge into index"] [data-detail]').innerText(),
       /generation 1: 240 vectors \(240 added, 0 replaced, 0 removed/,
     );
+    assert.equal(await page.locator('[data-inner-state="Embed batch"] [data-count]').innerText(), '6');
+    assert.match(await page.locator('[data-state="Embed batches"] [data-iterations]').innerText(), /6 of 6 iterations/);
+    assert.ok(
+      await page.locator('path.edge.taken[data-from="Merge into index"][data-to="Clear pending flags"]').count(),
+    );
+    assert.equal(await page.locator('path.edge.catch.taken').count(), 0);
     await page.waitForFunction(
       () =>
         document.getElementById('index-vectors')?.textContent === '240' &&
         document.getElementById('pending')?.textContent === '0',
     );
-    await shot('2-run-succeeded');
   });
 
   it('searches and shows an imported item with its score', async () => {
@@ -113,10 +207,32 @@ describe('monitor (headless Chromium)', () => {
     await page.waitForSelector('#search-results li[data-id]');
     assert.equal(await page.locator('#search-results li[data-id]').first().getAttribute('data-id'), 'item-1-0');
     assert.match(await page.locator('#search-results li').first().innerText(), /^1\.000/);
-    await shot('3-search');
+    await shot('4-search');
   });
 
-  it('starts a backfill after confirmation and shows it succeed', async () => {
+  it('charts the backlog, the run (duration, items/s) and search latency p50/p99 from the published metrics', async () => {
+    // Act: two more searches, then wait for the charts' next refresh
+    for (const q of ['a chef in the kitchen', 'a train at the station']) {
+      await page.fill('#search-q', q);
+      await page.click('#search-form button');
+    }
+    await page.waitForFunction(
+      () =>
+        Number(document.getElementById('chart-runs')?.dataset['points']) === 1 &&
+        Number(document.getElementById('chart-search')?.dataset['points']) >= 1 &&
+        Number(document.getElementById('chart-backlog')?.dataset['points']) >= 2,
+      undefined,
+      { timeout: 20_000 },
+    );
+    // Assess: each chart drew a canvas with its series
+    for (const id of ['chart-backlog', 'chart-runs', 'chart-search'])
+      assert.equal(await page.locator(`#${id} canvas`).count(), 1, `${id} has no canvas`);
+    assert.match(await page.locator('#chart-search').innerText(), /p50 \(ms\)[\s\S]*p99 \(ms\)/);
+    await page.locator('#chart-runs').scrollIntoViewIfNeeded();
+    await shot('5-charts');
+  });
+
+  it('starts a backfill after confirmation, shows it succeed, and filters the list by mode', async () => {
     let asked = '';
     page.once('dialog', (dialog) => {
       asked = dialog.message();
@@ -131,6 +247,34 @@ describe('monitor (headless Chromium)', () => {
     await page.waitForFunction(() => document.getElementById('index-generation')?.textContent === '2');
     assert.match(asked, /Rebuild the whole index/);
     assert.equal(await page.locator('#index-change').innerText(), '0 added, 240 replaced, 0 removed');
-    await shot('4-backfill');
+    // Act: filter by mode
+    await page.selectOption('#filter-mode', 'backfill');
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll('tr.execution')].length === 1 &&
+        (document.querySelector('tr.execution') as HTMLElement).dataset['origin'] === 'backfill',
+    );
+    await page.selectOption('#filter-mode', '');
+    await page.waitForFunction(() => document.querySelectorAll('tr.execution').length === 2);
+  });
+
+  it("shows a failed run's error and cause beside the stage that failed, and the Catch path it took", async () => {
+    // Prepare
+    failMerge = true;
+    await importItems('more.jsonl', [JSON.stringify({ id: 'late-1', group: 'web', content: 'A late item.' })]);
+    // Act
+    await page.click('#start-run');
+    await page.waitForSelector('.callout[data-error-for="Merge into index"]', { timeout: 60_000 });
+    // Assess
+    assert.equal(await page.locator('.callout').innerText(), `PermanentError: ${MERGE_FAILURE}`);
+    await page.waitForFunction(() => document.getElementById('execution-status')?.textContent === 'FAILED');
+    assert.equal(await page.locator('[data-stage="Merge into index"]').getAttribute('data-status'), 'failed');
+    assert.equal(await page.locator('[data-state="Record failure"]').getAttribute('data-status'), 'succeeded');
+    assert.equal(
+      await page.locator('path.edge.catch.taken[data-from="Merge into index"][data-to="Record failure"]').count(),
+      1,
+    );
+    await shot('6-failed-run');
+    failMerge = false;
   });
 });

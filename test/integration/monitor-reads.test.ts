@@ -3,6 +3,8 @@
  * with the backlog or with the number of pages. The backlog is counted up to a cap, at most
  * once per refresh interval, and the poison list is read up to a limit.
  */
+import { localMetricsFile } from '../../local-stack/local-observability.ts';
+import { localMetricsSource } from '../../workflow/monitor/metrics-source.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -43,6 +45,7 @@ describe('monitor reads (local stack)', () => {
       config: h.config,
       clients: { ...h.stack.clients, dynamodb },
       stateMachineArn: () => h.stack.stateMachineArns['indexer']!,
+      metrics: localMetricsSource(localMetricsFile(h.config.dataDir)),
       backlog: { pendingCap: 20, refreshMs: 400 },
     });
     server = createServer(api);

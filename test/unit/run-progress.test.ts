@@ -86,4 +86,55 @@ describe('summarizeHistory', () => {
     assert.equal(byName.get('Bootstrap model')!.error, 'PermanentError: no model');
     assert.equal(byName.get('Plan batches')!.status, 'waiting');
   });
+
+  it('records every state visited with counts, the Map iterations, and the transitions taken, a Catch path included', () => {
+    // Prepare: two batches (one caught inside the Map), then merge fails and its Catch records the failure
+    const inner = (type: string, name: string) =>
+      event(
+        type,
+        type.endsWith('Entered') ? { stateEnteredEventDetails: { name } } : { stateExitedEventDetails: { name } },
+      );
+    const history = [
+      entered('Plan batches'),
+      exited('Plan batches', { plan: { itemCount: 40, batchCount: 2, capped: false } }),
+      event('MapStateEntered', { stateEnteredEventDetails: { name: 'Embed batches' } }),
+      event('MapIterationStarted'),
+      event('MapIterationStarted'),
+      inner('TaskStateEntered', 'Embed batch'),
+      inner('TaskStateEntered', 'Embed batch'),
+      inner('TaskStateExited', 'Embed batch'),
+      event('MapIterationSucceeded'),
+      event('LambdaFunctionFailed', { lambdaFunctionFailedEventDetails: { error: 'PermanentError', cause: 'bad' } }),
+      inner('PassStateEntered', 'Batch failed'),
+      inner('PassStateExited', 'Batch failed'),
+      event('MapIterationSucceeded'),
+      event('MapStateExited', { stateExitedEventDetails: { name: 'Embed batches', output: '{"shards":[{},{}]}' } }),
+      entered('Merge into index'),
+      event('LambdaFunctionScheduled'),
+      event('LambdaFunctionFailed', { lambdaFunctionFailedEventDetails: { error: 'PermanentError', cause: 'disk' } }),
+      entered('Record failure'),
+      event('LambdaFunctionScheduled'),
+      exited('Record failure', {}),
+      event('FailStateEntered', { stateEnteredEventDetails: { name: 'Run failed' } }),
+      event('ExecutionFailed'),
+    ];
+    // Act
+    const progress = summarizeHistory(history);
+    // Assess
+    const visit = new Map(progress.states.map((state) => [state.name, state]));
+    assert.deepEqual([visit.get('Embed batch')?.entered, visit.get('Embed batch')?.exited], [2, 1]);
+    assert.deepEqual([visit.get('Batch failed')?.entered, visit.get('Batch failed')?.exited], [1, 1]);
+    assert.equal(visit.get('Merge into index')?.status, 'failed');
+    assert.equal(visit.get('Record failure')?.status, 'succeeded');
+    assert.deepEqual(progress.iterations, { started: 2, succeeded: 2, failed: 0 });
+    assert.deepEqual(
+      progress.edges.map((edge) => `${edge.from} -> ${edge.to}`),
+      [
+        'Plan batches -> Embed batches',
+        'Embed batches -> Merge into index',
+        'Merge into index -> Record failure',
+        'Record failure -> Run failed',
+      ],
+    );
+  });
 });

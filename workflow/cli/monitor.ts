@@ -17,10 +17,16 @@ export const monitorCommand: Command = {
     const { createAwsClients, destroyAwsClients } = await import('../../aws/clients.ts');
     const { resolveStateMachineArn } = await import('../indexer-client.ts');
     const { monitorApi } = await import('../monitor/api.ts');
+    const { metricsSourceFor } = await import('../monitor/metrics-source.ts');
     const endpoints = await resolveEndpoints(config);
     const clients = createAwsClients(config, endpoints);
     const stateMachineArn = await resolveStateMachineArn(config, clients.stepFunctions);
-    const api = monitorApi({ config, clients, stateMachineArn: () => stateMachineArn });
+    const api = monitorApi({
+      config,
+      clients,
+      stateMachineArn: () => stateMachineArn,
+      metrics: metricsSourceFor(config),
+    });
     const server = createServer((request, response) => {
       if (!request.url?.startsWith('/search') || !endpoints.http) {
         api(request, response);

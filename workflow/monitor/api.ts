@@ -4,8 +4,14 @@
  *   GET  /                        the page
  *   GET  /api/definition          the state machine's ASL (as deployed)
  *   GET  /api/status              index, pending backlog (bounded), poison items
- *   GET  /api/executions          recent executions with origin, timing, outcome
- *   GET  /api/executions/<name>   one execution: input, output, error, stages with counts
+ *   GET  /api/executions          executions with origin, timing, outcome; `?status=` (RUNNING,
+ *                                 SUCCEEDED, FAILED, ...), `?mode=` (manual, scheduled, backfill),
+ *                                 `?pageSize=` (1-100, default 20) and `?nextToken=` for the next page
+ *   GET  /api/executions/<name>   one execution: input, output, error, stages with counts and live
+ *                                 progress, every state visited, the transitions taken
+ *   GET  /api/charts              the last 50 runs (duration, items/s), the pending backlog and
+ *                                 search latency p50/p99 over the last 24 hours
+ *   GET  /assets/uplot.{js,css}   the charting library (uPlot), served from node_modules
  *   POST /api/runs                {"mode": "incremental" | "backfill"}: start a run
  *   POST /api/executions/<name>/stop
  * It answers only to its loopback host name, and takes POSTs only as JSON from its own page
@@ -14,8 +20,13 @@
  */
 import {
   DescribeExecutionCommand,
+  type DescribeExecutionCommandOutput,
+  DescribeMapRunCommand,
   DescribeStateMachineCommand,
+  type ExecutionListItem,
+  type ExecutionStatus,
   ListExecutionsCommand,
+  type SFNClient,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { readFileSync } from 'node:fs';
@@ -29,13 +40,27 @@ import {
   RequestBodyTooLargeError,
   sendJson,
 } from '../../local-stack/http-guard.ts';
-import { type Backlog, readBacklog, readIndexRecord } from '../index-status.ts';
-import { originOf, readHistory, startRun } from '../indexer-client.ts';
-import { summarizeHistory } from '../run-progress.ts';
+import { type Backlog, readBacklog, readIndexRecord, readRunProgress } from '../index-status.ts';
+import { originOf, readHistory, RUN_ORIGINS, startRun } from '../indexer-client.ts';
+import { type RunProgress, summarizeHistory } from '../run-progress.ts';
 import { projectPath } from '../../config/project.ts';
-import { INDEXER_STAGES, SIDE_STATES } from '../../asl/indexer.ts';
+import { EMBED_MAP, INDEXER_STAGES, SIDE_STATES } from '../../asl/indexer.ts';
+import { INDEXER_TASKS } from '../../asl/tasks.ts';
+import type { MetricsSource } from './metrics-source.ts';
 
 const PAGE = projectPath('workflow/monitor/index.html');
+/** The charting library's files, served as they are published (no build step). */
+const ASSETS: Readonly<Record<string, { readonly file: string; readonly type: string }>> = {
+  '/assets/uplot.js': { file: projectPath('node_modules/uplot/dist/uPlot.iife.min.js'), type: 'text/javascript' },
+  '/assets/uplot.css': { file: projectPath('node_modules/uplot/dist/uPlot.min.css'), type: 'text/css' },
+};
+/** How far back the charts reach, and how many runs the run chart shows. */
+const CHART_WINDOW_MS = 24 * 3600_000;
+const CHART_RUNS = 50;
+/** Execution statuses Step Functions filters by. */
+const STATUSES = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'] as const;
+/** How a run was started, as the list filters it: by ddb-faiss, or elsewhere (`other`). */
+const MODES = [...RUN_ORIGINS, 'other'] as const;
 /** The largest POST body taken: `{"mode": "backfill"}` is 20 bytes. */
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -44,6 +69,8 @@ export interface MonitorProps {
   readonly clients: AwsClients;
   /** Resolved lazily: the local stack registers its state machine after the HTTP server exists. */
   readonly stateMachineArn: () => string | Promise<string>;
+  /** Where the charts' backlog and search latency series come from (the local EMF file, or CloudWatch). */
+  readonly metrics: MetricsSource;
   /**
    * How the backlog is counted: at most `pendingCap` pending keys and `poisonLimit` poison
    * records per count, and at most one count per `refreshMs`, however many pages poll.
@@ -71,6 +98,139 @@ function cachedBacklog(read: () => Promise<Backlog>, refreshMs: number): () => P
   };
 }
 
+/** One execution as the list and the run chart show it. */
+interface ExecutionRow {
+  readonly name: string;
+  readonly status: string;
+  readonly origin: string;
+  readonly startDate?: Date;
+  readonly stopDate?: Date;
+  readonly seconds: number | null;
+}
+
+const executionRow = (execution: ExecutionListItem): ExecutionRow => ({
+  name: execution.name ?? '',
+  status: execution.status ?? '',
+  origin: originOf(execution.name ?? ''),
+  startDate: execution.startDate,
+  stopDate: execution.stopDate,
+  seconds: execution.startDate
+    ? ((execution.stopDate ?? new Date()).getTime() - execution.startDate.getTime()) / 1000
+    : null,
+});
+
+/** A page position: Step Functions' token for a page and how many of that page were already shown. */
+interface PageToken {
+  readonly token?: string;
+  readonly skip: number;
+}
+const encodeToken = (token: PageToken): string => Buffer.from(JSON.stringify(token)).toString('base64url');
+function decodeToken(text: string | null): PageToken {
+  if (!text) return { skip: 0 };
+  try {
+    const token = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as PageToken;
+    if (Number.isInteger(token.skip) && token.skip >= 0) return token;
+  } catch {
+    // answered below
+  }
+  throw new SyntaxError('nextToken is not one this monitor gave out');
+}
+
+/**
+ * One page of executions with the status and mode asked for. Step Functions filters by status;
+ * the mode (the name's prefix) is filtered here, reading at most 10 pages of 100 per request.
+ */
+async function listExecutionPage(
+  sfn: SFNClient,
+  stateMachineArn: string,
+  filter: {
+    readonly status?: ExecutionStatus;
+    readonly mode?: string;
+    readonly pageSize: number;
+    readonly from: PageToken;
+  },
+): Promise<{ executions: ExecutionRow[]; nextToken?: string }> {
+  const rows: ExecutionRow[] = [];
+  let position = filter.from;
+  for (let reads = 0; reads < 10; reads += 1) {
+    const listed = await sfn.send(
+      new ListExecutionsCommand({
+        stateMachineArn,
+        maxResults: 100,
+        ...(filter.status ? { statusFilter: filter.status } : {}),
+        ...(position.token ? { nextToken: position.token } : {}),
+      }),
+    );
+    const page = listed.executions ?? [];
+    for (let i = position.skip; i < page.length; i += 1) {
+      const row = executionRow(page[i]!);
+      if (filter.mode && row.origin !== filter.mode) continue;
+      rows.push(row);
+      if (rows.length === filter.pageSize) {
+        const rest =
+          i + 1 < page.length
+            ? { token: position.token, skip: i + 1 }
+            : listed.nextToken
+              ? { token: listed.nextToken, skip: 0 }
+              : undefined;
+        return { executions: rows, ...(rest ? { nextToken: encodeToken(rest) } : {}) };
+      }
+    }
+    if (!listed.nextToken) return { executions: rows };
+    position = { token: listed.nextToken, skip: 0 };
+  }
+  return { executions: rows, nextToken: encodeToken(position) };
+}
+
+/** A Distributed Map run's iteration counts, when there is one. */
+async function mapRunCounts(sfn: SFNClient, mapRunArn: string | undefined) {
+  if (!mapRunArn) return undefined;
+  const counts = (await sfn.send(new DescribeMapRunCommand({ mapRunArn }))).itemCounts;
+  return counts
+    ? {
+        started: (counts.total ?? 0) - (counts.pending ?? 0),
+        succeeded: counts.succeeded ?? 0,
+        failed: (counts.failed ?? 0) + (counts.timedOut ?? 0) + (counts.aborted ?? 0),
+      }
+    : undefined;
+}
+
+/** A run as the run chart plots it: its duration and the items it indexed per second. */
+interface RunPoint {
+  readonly name: string;
+  readonly origin: string;
+  readonly status: string;
+  readonly startDate?: Date;
+  readonly seconds: number | null;
+  readonly items: number | null;
+  readonly itemsPerSecond: number | null;
+}
+
+/** The items a finished run changed in the index, from its output (null when it merged nothing). */
+function itemsIndexed(execution: DescribeExecutionCommandOutput): number | null {
+  try {
+    const merge = (
+      JSON.parse(execution.output ?? '{}') as { merge?: { added: number; replaced: number; removed: number } }
+    ).merge;
+    return merge ? merge.added + merge.replaced + merge.removed : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The live counts of the stages that report them: batches from the history, merge and clear from their record. */
+function stageProgress(progress: RunProgress, record: Awaited<ReturnType<typeof readRunProgress>>, execution: string) {
+  const live = record?.execution === execution ? record : null;
+  const byStage: Record<string, { done: number; total: number; unit: string }> = {
+    [EMBED_MAP]: { done: progress.batches.done, total: progress.batches.total, unit: 'batches embedded' },
+  };
+  for (const task of ['merge', 'clear'] as const) {
+    if (live?.stage === task)
+      byStage[INDEXER_TASKS[task].state] = { done: live.done, total: live.total, unit: live.unit };
+  }
+  return progress.stages.map((stage) => (byStage[stage.name] ? { ...stage, progress: byStage[stage.name] } : stage));
+}
+
 export function monitorApi(props: MonitorProps): RequestListener {
   const { config, clients } = props;
   const sfn = clients.stepFunctions;
@@ -78,6 +238,30 @@ export function monitorApi(props: MonitorProps): RequestListener {
   const backlog = cachedBacklog(() => readBacklog(config, clients, bounds), bounds.refreshMs);
   const executionArn = async (name: string): Promise<string> =>
     (await props.stateMachineArn()).replace(':stateMachine:', ':execution:') + `:${name}`;
+  // A finished execution never changes: its run point is read once.
+  const finishedRuns = new Map<string, RunPoint>();
+  const runPoint = async (row: ExecutionRow): Promise<RunPoint> => {
+    const known = finishedRuns.get(row.name);
+    if (known) return known;
+    const base = {
+      name: row.name,
+      origin: row.origin,
+      status: row.status,
+      startDate: row.startDate,
+      seconds: row.seconds,
+    };
+    if (row.status === 'RUNNING') return { ...base, items: null, itemsPerSecond: null };
+    const items = itemsIndexed(
+      await sfn.send(new DescribeExecutionCommand({ executionArn: await executionArn(row.name) })),
+    );
+    const point = {
+      ...base,
+      items,
+      itemsPerSecond: items !== null && row.seconds ? items / row.seconds : null,
+    };
+    finishedRuns.set(row.name, point);
+    return point;
+  };
 
   const readJsonBody = async (request: IncomingMessage): Promise<Record<string, unknown>> => {
     const text = await readRequestBody(request, MAX_BODY_BYTES);
@@ -123,30 +307,71 @@ export function monitorApi(props: MonitorProps): RequestListener {
       send(200, { index, ...counted });
       return;
     }
+    if (method === 'GET' && path === '/favicon.ico') {
+      response.writeHead(204).end();
+      return;
+    }
+    const asset = ASSETS[path];
+    if (method === 'GET' && asset) {
+      response
+        .writeHead(200, { 'content-type': `${asset.type}; charset=utf-8`, 'cache-control': 'max-age=3600' })
+        .end(readFileSync(asset.file));
+      return;
+    }
     if (method === 'GET' && path === '/api/executions') {
-      const listed = await sfn.send(
-        new ListExecutionsCommand({ stateMachineArn: await props.stateMachineArn(), maxResults: 25 }),
-      );
+      const status = url.searchParams.get('status') || undefined;
+      const mode = url.searchParams.get('mode') || undefined;
+      const pageSize = Number(url.searchParams.get('pageSize') ?? 20);
+      const problems = [
+        status && !(STATUSES as readonly string[]).includes(status)
+          ? `status must be one of ${STATUSES.join(', ')}`
+          : '',
+        mode && !(MODES as readonly string[]).includes(mode) ? `mode must be one of ${MODES.join(', ')}` : '',
+        !Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100
+          ? 'pageSize must be an integer from 1 to 100'
+          : '',
+      ].filter(Boolean);
+      if (problems.length) {
+        send(400, { message: problems.join('; ') });
+        return;
+      }
       send(
         200,
-        (listed.executions ?? []).map((execution) => ({
-          name: execution.name,
-          status: execution.status,
-          origin: originOf(execution.name ?? ''),
-          startDate: execution.startDate,
-          stopDate: execution.stopDate,
-          seconds: execution.startDate
-            ? ((execution.stopDate ?? new Date()).getTime() - execution.startDate.getTime()) / 1000
-            : null,
-        })),
+        await listExecutionPage(sfn, await props.stateMachineArn(), {
+          ...(status ? { status: status as ExecutionStatus } : {}),
+          ...(mode ? { mode } : {}),
+          pageSize,
+          from: decodeToken(url.searchParams.get('nextToken')),
+        }),
       );
+      return;
+    }
+    if (method === 'GET' && path === '/api/charts') {
+      const [listed, series, counted] = await Promise.all([
+        sfn.send(new ListExecutionsCommand({ stateMachineArn: await props.stateMachineArn(), maxResults: CHART_RUNS })),
+        props.metrics.read(CHART_WINDOW_MS),
+        backlog(),
+      ]);
+      const runs = await Promise.all((listed.executions ?? []).map((execution) => runPoint(executionRow(execution))));
+      // The backlog's newest point is the count the monitor reads itself, so the chart ends now.
+      const now: [number, number] = [Date.now(), counted.pending];
+      send(200, { runs: runs.reverse(), backlog: [...series.backlog, now], searchLatency: series.searchLatency });
       return;
     }
     const one = /^\/api\/executions\/([A-Za-z0-9_-]+)(\/stop)?$/.exec(path);
     if (one && method === 'GET' && !one[2]) {
       const arn = await executionArn(one[1]!);
       const execution = await sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
-      const progress = summarizeHistory(await readHistory(sfn, arn));
+      const history = await readHistory(sfn, arn);
+      const progress = summarizeHistory(history);
+      const [record, mapRun] = await Promise.all([
+        execution.status === 'RUNNING' ? readRunProgress(config, clients) : Promise.resolve(null),
+        // A Distributed Map's iterations run as child executions: their counts come from its Map Run.
+        mapRunCounts(
+          sfn,
+          history.find((event) => event.mapRunStartedEventDetails)?.mapRunStartedEventDetails?.mapRunArn,
+        ),
+      ]);
       send(200, {
         name: execution.name,
         status: execution.status,
@@ -158,6 +383,8 @@ export function monitorApi(props: MonitorProps): RequestListener {
         error: execution.error,
         cause: execution.cause,
         ...progress,
+        ...(mapRun ? { iterations: mapRun } : {}),
+        stages: stageProgress(progress, record, execution.name ?? ''),
       });
       return;
     }

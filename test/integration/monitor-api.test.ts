@@ -1,0 +1,151 @@
+/**
+ * The monitor's API over real runs on the local stack: the execution list filtered by mode
+ * and status and paged, the charts' series (each run's duration and items/s, the backlog,
+ * search latency p50/p99 from the published metrics), and the live progress record the
+ * merge and clear stages keep.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { localMetricsFile } from '../../local-stack/local-observability.ts';
+import { readRunProgress } from '../../workflow/index-status.ts';
+import { startRun } from '../../workflow/indexer-client.ts';
+import { monitorApi } from '../../workflow/monitor/api.ts';
+import { localMetricsSource } from '../../workflow/monitor/metrics-source.ts';
+import { IndexerHarness, sentences } from '../helpers/indexer.ts';
+import { tempDir } from '../helpers/local-stack.ts';
+
+interface Row {
+  readonly name: string;
+  readonly origin: string;
+  readonly status: string;
+}
+
+describe('monitor API (local stack)', () => {
+  const dir = tempDir();
+  let h: IndexerHarness;
+  let server: Server;
+  let base = '';
+  const runs: string[] = [];
+  const get = async (path: string) => {
+    const response = await fetch(`${base}${path}`);
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  before(async () => {
+    h = await IndexerHarness.start(dir.path, { 'batch-size': '20' });
+    // Three manual runs of 30, 10 and 10 items, then a backfill, named as ddb-faiss names them
+    const run = async (origin: 'manual' | 'backfill') => {
+      const arn = await startRun(h.stack.clients.stepFunctions, h.stack.stateMachineArns['indexer']!, origin);
+      assert.equal((await h.outcome(arn)).status, 'SUCCEEDED');
+      runs.push(arn.split(':').pop()!);
+    };
+    for (const [n, prefix] of [
+      [30, 'a'],
+      [10, 'b'],
+      [10, 'c'],
+    ] as const) {
+      await h.put(sentences(n, prefix));
+      await run('manual');
+    }
+    await run('backfill');
+    server = createServer(
+      monitorApi({
+        config: h.config,
+        clients: h.stack.clients,
+        stateMachineArn: () => h.stack.stateMachineArns['indexer']!,
+        metrics: localMetricsSource(localMetricsFile(h.config.dataDir)),
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await h.close();
+    dir.remove();
+  });
+
+  it('filters executions by mode and status and pages through them, newest first', async () => {
+    // Act
+    const first = await get('/api/executions?mode=manual&pageSize=2');
+    const second = await get(`/api/executions?mode=manual&pageSize=2&nextToken=${first.body['nextToken'] as string}`);
+    const backfills = await get('/api/executions?mode=backfill');
+    const failed = await get('/api/executions?status=FAILED');
+    // Assess
+    const names = (page: { body: Record<string, unknown> }) =>
+      (page.body['executions'] as Row[]).map((row) => row.name);
+    assert.deepEqual(names(first), [runs[2], runs[1]]);
+    assert.deepEqual(names(second), [runs[0]]);
+    assert.equal(second.body['nextToken'], undefined, 'the last page has no next');
+    assert.deepEqual(names(backfills), [runs[3]]);
+    assert.deepEqual(names(failed), []);
+  });
+
+  it('refuses a bad filter, naming every problem', async () => {
+    // Act
+    const answer = await get('/api/executions?mode=hourly&status=DONE&pageSize=0');
+    const token = await get('/api/executions?nextToken=not-ours');
+    // Assess
+    assert.equal(answer.status, 400);
+    assert.match(String(answer.body['message']), /status must be one of RUNNING.*mode must be one of manual.*pageSize/);
+    assert.equal(token.status, 400);
+    assert.match(String(token.body['message']), /nextToken/);
+  });
+
+  it("charts each run's duration and items/s, the backlog and search latency from the published metrics", async () => {
+    // Prepare
+    for (const q of ['a dog plays', 'a man sings', 'the cat sleeps'])
+      assert.equal((await h.search(`q=${q}`)).status, 200);
+    // Act
+    const { body } = await get('/api/charts');
+    // Assess
+    const points = body['runs'] as { name: string; items: number; seconds: number; itemsPerSecond: number }[];
+    assert.deepEqual(
+      points.map((run) => run.name),
+      runs,
+      'oldest first',
+    );
+    assert.deepEqual(
+      points.map((run) => run.items),
+      [30, 10, 10, 50],
+    );
+    for (const run of points) assert.ok(Math.abs(run.itemsPerSecond - run.items / run.seconds) < 1e-9);
+    const backlog = body['backlog'] as [number, number][];
+    assert.ok(
+      backlog.some(([, pending]) => pending === 30),
+      JSON.stringify(backlog),
+    );
+    assert.equal(backlog.at(-1)![1], 0, 'ends with the count now');
+    const latency = body['searchLatency'] as { p50: number; p99: number; count: number }[];
+    assert.equal(
+      latency.reduce((sum, point) => sum + point.count, 0),
+      3,
+    );
+    assert.ok(latency.every((point) => point.p50 > 0 && point.p99 >= point.p50));
+  });
+
+  it('keeps the live progress of the last stage that reported it, complete at its end', async () => {
+    // Act
+    const record = await readRunProgress(h.config, h.stack.clients);
+    // Assess: the backfill's clear was the last stage to report: all 50 items' flags settled
+    assert.deepEqual(
+      record && { execution: record.execution, stage: record.stage, done: record.done, total: record.total },
+      { execution: runs[3], stage: 'clear', done: 50, total: 50 },
+    );
+    assert.equal(record?.unit, 'flags cleared');
+  });
+
+  it('reports a finished execution with every state visited, its transitions and the Map iterations', async () => {
+    // Act
+    const { body } = await get(`/api/executions/${runs[0]}`);
+    // Assess
+    const states = new Map((body['states'] as { name: string; entered: number }[]).map((s) => [s.name, s.entered]));
+    assert.equal(states.get('Embed batch'), 2);
+    assert.deepEqual(body['iterations'], { started: 2, succeeded: 2, failed: 0 });
+    const edges = (body['edges'] as { from: string; to: string }[]).map((edge) => `${edge.from} -> ${edge.to}`);
+    assert.ok(edges.includes('Embed batches -> Merge into index'), edges.join('\n'));
+    assert.ok(edges.includes('Clear pending flags -> Indexed'));
+  });
+});
