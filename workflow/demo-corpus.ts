@@ -30,7 +30,8 @@ export interface DemoPassage {
 
 /** Sentences per passage: enough for a topic, short enough to read in a search result. */
 const SENTENCES_PER_PASSAGE = 3;
-const SENTENCE_END = /(?<=[.!?])\s+(?=["A-Z])/;
+/** Where one sentence ends and the next begins. */
+export const SENTENCE_END = /(?<=[.!?])\s+(?=["A-Z])/;
 
 function addresses(): Address[] {
   const require = createRequire(import.meta.url);
