@@ -58,6 +58,14 @@ const nonEmpty = (kind: string) =>
     v.check((value) => value.trim() !== '', 'must not be empty'),
   );
 
+/** `true` or `false`, from the environment or a JSON boolean in the config file. */
+const booleanText = v.pipe(
+  v.union([v.string(), v.boolean()], (issue) => `expected true or false, got ${JSON.stringify(issue.input)}`),
+  v.transform(String),
+  v.picklist(['true', 'false'], (issue) => `must be "true" or "false", got ${quoted(issue.input)}`),
+  v.transform((value) => value === 'true'),
+);
+
 const DYNAMODB_NAME = /^[A-Za-z0-9_.-]{1,255}$/;
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
@@ -346,6 +354,15 @@ export const SETTINGS = {
     doc:
       "the task handlers' structured JSON log lines (Powertools Logger): " +
       '`DEBUG`, `INFO`, `WARN`, `ERROR` or `SILENT`; locally only `up` prints them',
+  }),
+  tracing: setting<boolean>({
+    schema: booleanText,
+    default: false,
+    env: 'DDB_FAISS_TRACING',
+    defaultDoc: 'false (the stack sets it with `-c tracing=true`)',
+    doc:
+      'trace the Lambda handlers with X-Ray through Powertools Tracer; when off the tracer is not even loaded ' +
+      "(the X-Ray SDK's async hooks make every promise about 15x slower)",
   }),
   cacheDir: setting({
     schema: anyText,

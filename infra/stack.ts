@@ -196,7 +196,8 @@ export class DdbFaissStack extends Stack {
       DDB_FAISS_BUCKET: this.bucket.bucketName,
       DDB_FAISS_EFS_ROOT: EFS_MOUNT,
       ...deployedEnvironment(config),
-      // Powertools' Tracer sends segments only where X-Ray active tracing is on.
+      // The handlers load Powertools' Tracer only where X-Ray active tracing is on.
+      DDB_FAISS_TRACING: String(props.tracing ?? false),
       POWERTOOLS_TRACE_ENABLED: String(props.tracing ?? false),
       NODE_OPTIONS: '--enable-source-maps',
     };

@@ -16,7 +16,7 @@ import { createSearchHandler, type SearchHandler } from './search-handler.ts';
 let context: IndexerContext | undefined;
 let handlers: IndexerHandlers | undefined;
 let searchHandler: SearchHandler | undefined;
-let observability: Observability | undefined;
+let observability: Promise<Observability> | undefined;
 
 function indexerContext(): IndexerContext {
   if (!context) {
@@ -27,9 +27,9 @@ function indexerContext(): IndexerContext {
   return context;
 }
 
-function lambdaReporting(): Observability {
+function lambdaReporting(): Promise<Observability> {
   const { config } = indexerContext();
-  observability ??= lambdaObservability(config.logLevel);
+  observability ??= lambdaObservability(config.logLevel, config.tracing);
   return observability;
 }
 
@@ -37,8 +37,8 @@ function lambdaReporting(): Observability {
 const taskExports = Object.fromEntries(
   INDEXER_TASK_NAMES.map((task): [IndexerTask, TaskHandler] => [
     task,
-    (event, lambdaContext) => {
-      handlers ??= indexerHandlers(indexerContext(), lambdaReporting(), indexerStages(indexerContext()));
+    async (event, lambdaContext) => {
+      handlers ??= indexerHandlers(indexerContext(), await lambdaReporting(), indexerStages(indexerContext()));
       return (handlers[task] as TaskHandler)(event, lambdaContext);
     },
   ]),
@@ -47,7 +47,7 @@ const taskExports = Object.fromEntries(
 // The container image's CMD names these exports (`lambda.<task>`); a test checks the bundle has one per task.
 export const { lease, bootstrap, plan, embed, merge, clear, release } = taskExports;
 
-export const search = (event: APIGatewayProxyEventV2, lambdaContext: Context) => {
-  searchHandler ??= createSearchHandler(indexerContext(), lambdaReporting());
+export const search = async (event: APIGatewayProxyEventV2, lambdaContext: Context) => {
+  searchHandler ??= createSearchHandler(indexerContext(), await lambdaReporting());
   return searchHandler(event, lambdaContext);
 };

@@ -44,6 +44,9 @@ describe('npm run synth', () => {
     // Assess
     assert.deepEqual(Object.keys(handlers).sort(), [...INDEXER_TASK_NAMES, 'search'].sort());
     assert.equal(released, undefined, 'a run rejected before it started holds no lease');
+    // Tracing is off (DDB_FAISS_TRACING unset): the X-Ray SDK, whose async hooks slow every
+    // promise, was not loaded. Loading it sets process.namespaces (cls-hooked).
+    assert.equal('namespaces' in process, false, 'the X-Ray SDK was loaded with tracing off');
     const source = readFileSync(bundle, 'utf8');
     assert.match(
       source,
