@@ -145,3 +145,29 @@ describe('status when Step Functions cannot be read', () => {
     }
   });
 });
+
+describe('--target aws without AWS credentials', () => {
+  it('says there are none and where the SDK looks, without a stack trace', async () => {
+    // Prepare: no credentials anywhere the SDK's default chain looks
+    const dir = tempDir();
+    const saved = { ...process.env };
+    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'])
+      delete process.env[name];
+    Object.assign(process.env, {
+      AWS_SHARED_CREDENTIALS_FILE: path.join(dir.path, 'none'),
+      AWS_CONFIG_FILE: path.join(dir.path, 'none'),
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
+    try {
+      // Act
+      const result = await runCli(['status', '--target', 'aws', '--data-dir', dir.path]);
+      // Assess
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /^ddb-faiss status: no AWS credentials \(.+\)\. --target aws signs in .*AWS_PROFILE/);
+      assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+    } finally {
+      process.env = saved;
+      dir.remove();
+    }
+  });
+});

@@ -119,6 +119,15 @@ export async function executeCommand(command: Command, argv: readonly string[], 
       );
       return 1;
     }
+    if (error instanceof Error && error.name === 'CredentialsProviderError') {
+      println(
+        io.stderr,
+        `ddb-faiss ${command.name}: no AWS credentials (${error.message}). --target aws signs in through the ` +
+          "AWS SDK's default chain: AWS_PROFILE, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, `aws sso login`, " +
+          'or an instance role',
+      );
+      return 1;
+    }
     const known = error instanceof Error && EXPECTED_ERRORS.has(error.name);
     println(
       io.stderr,
