@@ -9,7 +9,7 @@
  * (each embed call by 700 ms, each flag clear by 250 ms), and one run's merge is made to fail.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -57,6 +57,8 @@ describe('monitor (headless Chromium)', () => {
       `Chromium is expected at ${CHROMIUM} (scripts/install-system-deps.sh --browser installs it)`,
     );
     mkdirSync(ARTIFACTS, { recursive: true });
+    // The folder shows this run's screenshots only.
+    for (const file of readdirSync(ARTIFACTS)) if (/^monitor-.*\.png$/.test(file)) rmSync(path.join(ARTIFACTS, file));
     const config = testConfig(dir.path, { 'batch-size': '40' });
     stack = await startLocalStack({
       ...localStackProps(config),
