@@ -147,7 +147,8 @@ describe('the CDK stack', () => {
       JSON.parse(applied),
       JSON.parse(renderIndexerDefinition({ functionArns: fake, maxConcurrency: 7 })),
     );
-    assert.equal(machine!.Properties['LoggingConfiguration']['Level'], 'ERROR');
+    assert.equal(machine!.Properties['LoggingConfiguration']['Level'], 'ALL');
+    assert.equal(machine!.Properties['LoggingConfiguration']['IncludeExecutionData'], false);
   });
 
   it('schedules incremental runs on the state machine, and can turn the schedule off', () => {
