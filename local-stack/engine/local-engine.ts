@@ -10,11 +10,11 @@ import { notFound, invalid } from './errors.ts';
 import { type ExecutionRecord, ExecutionStore, type StateMachineRecord } from './execution-store.ts';
 import { type HistoryEventRecord, toHistoryEvents } from './history.ts';
 import type { TaskHandlerRegistry } from '../../tasks/handler.ts';
-import { bindTaskHandlers } from './task-handlers.ts';
+import { bindTaskHandlers, type StateDataCheck } from './task-handlers.ts';
+import { dataLimitExceeded, isValidName, jsonBytes, nameProblem, STATE_DATA_LIMIT_BYTES } from './aws-limits.ts';
 
 type Json = Record<string, unknown>;
 const ACCOUNT = '000000000000';
-const NAME = /^[A-Za-z0-9_-]{1,80}$/;
 
 /** Options of {@link LocalStepFunctions}. */
 export interface LocalStepFunctionsProps {
@@ -29,9 +29,17 @@ interface RunningExecution {
   readonly abort: () => void;
   done: Promise<void>;
   aborting?: { error?: string; cause?: string };
+  /** Set when a state's data broke the size limit: the execution fails with it. */
+  failing?: { readonly error: string; readonly cause: string };
 }
 
 const seconds = (ms: number): number => ms / 1000;
+
+/** The failure AWS reports for a state whose input or output is over the size limit, if it is. */
+function oversized(state: string, which: 'input' | 'output', value: unknown) {
+  const bytes = jsonBytes(value);
+  return bytes > STATE_DATA_LIMIT_BYTES ? dataLimitExceeded(state, which, bytes) : undefined;
+}
 
 export class LocalStepFunctions {
   private readonly store: ExecutionStore;
@@ -76,7 +84,7 @@ export class LocalStepFunctions {
     definition: string,
     roleArn = `arn:aws:iam::${ACCOUNT}:role/ddb-faiss-local`,
   ): StateMachineRecord {
-    if (!NAME.test(name)) throw invalid('InvalidName', `invalid state machine name: ${name}`);
+    if (!isValidName(name)) throw invalid('InvalidName', nameProblem('state machine', name));
     this.checkDefinition(definition);
     const stateMachineArn = `arn:aws:states:${this.props.region}:${ACCOUNT}:stateMachine:${name}`;
     const existing = this.machines.get(stateMachineArn);
@@ -155,8 +163,14 @@ export class LocalStepFunctions {
   StartExecution(request: Json): Json {
     const machine = this.machine(String(request['stateMachineArn']));
     const name = request['name'] === undefined ? randomUUID() : String(request['name']);
-    if (!NAME.test(name)) throw invalid('InvalidName', `invalid execution name: ${name}`);
+    if (!isValidName(name)) throw invalid('InvalidName', nameProblem('execution', name));
     const inputText = request['input'] === undefined ? '{}' : String(request['input']);
+    if (Buffer.byteLength(inputText, 'utf8') > STATE_DATA_LIMIT_BYTES)
+      throw invalid(
+        'ValidationException',
+        `1 validation error detected: Value at 'input' failed to satisfy constraint: ` +
+          `Member must have length less than or equal to ${STATE_DATA_LIMIT_BYTES}`,
+      );
     let input: unknown;
     try {
       input = JSON.parse(inputText);
@@ -187,9 +201,23 @@ export class LocalStepFunctions {
 
   private run(machine: StateMachineRecord, record: ExecutionRecord, definition: Json, input: unknown): void {
     const engine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
+    // A Task's data over the limit ends the execution at once, before the engine goes on; other
+    // states' data is checked as their events arrive (below).
+    const checkStateData: StateDataCheck = (state, which, value) => {
+      const failure = oversized(state, which, value);
+      if (!failure) return;
+      running.failing ??= failure;
+      running.abort();
+      throw Object.assign(new Error(failure.cause), { name: failure.error });
+    };
     const execution = engine.run(input as never, {
       overrides: {
-        taskResourceLocalHandlers: bindTaskHandlers(definition, this.props.handlers, this.taskCalls) as never,
+        taskResourceLocalHandlers: bindTaskHandlers(
+          definition,
+          this.props.handlers,
+          this.taskCalls,
+          checkStateData,
+        ) as never,
       },
       context: {
         Execution: {
@@ -218,6 +246,22 @@ export class LocalStepFunctions {
     running.done = (async () => {
       // Always drain the stream: the engine waits on its consumer.
       for await (const event of execution.eventLogs) {
+        const failure =
+          event.type === 'StateEntered'
+            ? oversized(event.state.name, 'input', event.state.input)
+            : event.type === 'StateExited'
+              ? oversized(event.state.name, 'output', event.state.output)
+              : undefined;
+        if (failure && !running.failing) {
+          running.failing = failure;
+          execution.abort();
+        }
+        if (running.failing) {
+          // Only the end of the execution remains to record: failed, with the limit it broke.
+          if (event.type.startsWith('Execution') && event.type !== 'ExecutionStarted')
+            append('ExecutionFailed', { executionFailedEventDetails: running.failing }, event.timestamp);
+          continue;
+        }
         for (const { type, ...details } of toHistoryEvents(event, machine.roleArn)) {
           if (type === 'ExecutionAborted' && running.aborting)
             Object.assign(details, { executionAbortedEventDetails: running.aborting });
@@ -226,10 +270,16 @@ export class LocalStepFunctions {
       }
       try {
         const output = await execution.result;
+        // The engine may have finished before the oversized data's event was read.
+        if (running.failing) throw new Error(running.failing.cause);
         record.status = 'SUCCEEDED';
         record.output = JSON.stringify(output ?? null);
       } catch (error) {
-        if (error instanceof ExecutionAbortedError || running.aborting) {
+        if (running.failing) {
+          record.status = 'FAILED';
+          record.error = running.failing.error;
+          record.cause = running.failing.cause;
+        } else if (error instanceof ExecutionAbortedError || running.aborting) {
           record.status = 'ABORTED';
           record.error = running.aborting?.error;
           record.cause = running.aborting?.cause;

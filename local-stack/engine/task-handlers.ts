@@ -36,6 +36,12 @@ export function* walkStates(definition: JsonObject): Generator<[string, JsonObje
   }
 }
 
+/**
+ * Called with each Task's input before its handler runs and its result after: it throws (and
+ * ends the execution) when the data breaks a service limit, before the engine moves on.
+ */
+export type StateDataCheck = (state: string, which: 'input' | 'output', value: unknown) => void;
+
 /** Lambda's default timeout when a Task names none; the engine's own default is 60 s. */
 const DEFAULT_TIMEOUT_SECONDS = 60;
 
@@ -50,6 +56,7 @@ export function bindTaskHandlers(
   definition: JsonObject,
   registry: TaskHandlerRegistry,
   inFlight: Set<Promise<unknown>> = new Set(),
+  checkStateData: StateDataCheck = () => undefined,
 ): Record<string, (input: unknown) => Promise<unknown>> {
   const bound: Record<string, (input: unknown) => Promise<unknown>> = {};
   const problems: string[] = [];
@@ -65,11 +72,14 @@ export function bindTaskHandlers(
     }
     const timeoutMs = Number(state['TimeoutSeconds'] ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
     bound[stateName] = async (input: unknown) => {
+      checkStateData(stateName, 'input', input);
       const event = target.viaIntegration ? (input as JsonObject)['Payload'] : input;
       const call = handler(event, localLambdaContext(target.name, timeoutMs));
       inFlight.add(call);
       const result = await call.finally(() => inFlight.delete(call));
-      return target.viaIntegration ? { StatusCode: 200, Payload: result ?? null } : (result ?? null);
+      const output = target.viaIntegration ? { StatusCode: 200, Payload: result ?? null } : (result ?? null);
+      checkStateData(stateName, 'output', output);
+      return output;
     };
   }
   if (problems.length > 0) throw invalid('InvalidDefinition', problems.join('; '));
