@@ -7,6 +7,8 @@ import { renderIndexerDefinition } from '../../asl/indexer.ts';
 import { INDEXER_TASK_NAMES, type IndexerTask, placeholderOf } from '../../asl/tasks.ts';
 import { createApp } from '../../infra/app.ts';
 import { DdbFaissStack, validateProps } from '../../infra/stack.ts';
+import { loadConfig } from '../../config/config.ts';
+import { DEPLOYED_SETTINGS, type DeployedSettings, defaultOf } from '../../config/settings.ts';
 
 type Json = Record<string, any>;
 
@@ -327,5 +329,52 @@ describe('the CDK stack', () => {
       () => createApp({ context: { batchSize: 'lots', indexLayout: 'sharded' } }),
       /invalid CDK context:[\s\S]*batchSize \(CDK context\): must be an integer >= 1, got "lots"[\s\S]*indexLayout/,
     );
+  });
+});
+
+describe('configuration round trip: CDK context -> every function environment -> loadConfig', () => {
+  it('deploys every deployed setting to every function, and a handler reads the same values back', () => {
+    // Prepare: every deployed setting away from its default
+    const given: Partial<DeployedSettings> = {
+      groupAttribute: 'tenant',
+      idAttribute: 'doc_id',
+      contentAttribute: 'body',
+      pendingAttribute: 'to_index',
+      pendingIndexName: 'to-index',
+      modelPrefix: 'bundles/',
+      modelName: 'custom-model',
+      batchSize: 250,
+      maxItemsPerRun: 5000,
+      maxConcurrency: 4,
+      embedThreads: 2,
+      indexLayout: 'per-group',
+      leaseSeconds: 900,
+      logLevel: 'WARN',
+    };
+    assert.deepEqual(Object.keys(given).sort(), [...DEPLOYED_SETTINGS].sort(), 'the test sets every deployed setting');
+    for (const name of DEPLOYED_SETTINGS)
+      assert.notDeepEqual(given[name], defaultOf(name), `${name} is not its default`);
+    // Act: synthesize from context given as text, as `cdk -c name=value` gives it
+    const app = createApp({ context: Object.fromEntries(Object.entries(given).map(([k, v]) => [k, String(v)])) });
+    const template = Template.fromStack(app.node.findChild('DdbFaiss') as DdbFaissStack);
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')).filter(
+      (fn) => (fn as { Properties: Json }).Properties['PackageType'] === 'Image',
+    );
+    // Assess: each function reads back exactly the settings given
+    assert.equal(functions.length, INDEXER_TASK_NAMES.length + 1, 'one function per task and search');
+    for (const fn of functions) {
+      const variables = (fn as { Properties: Json }).Properties['Environment']['Variables'] as Record<string, unknown>;
+      // CloudFormation references (the table, the bucket) resolve at deploy time: any name stands in here.
+      const env = Object.fromEntries(
+        Object.entries(variables).map(([name, value]) => [
+          name,
+          typeof value === 'string' ? value : `resolved-${name.toLowerCase().replace(/_/g, '-')}`,
+        ]),
+      );
+      const config = loadConfig({ env, flags: {}, cwd: '/nonexistent-dir' });
+      for (const name of DEPLOYED_SETTINGS) assert.deepEqual(config[name], given[name], `${name} read back`);
+      assert.equal(config.target, 'aws');
+      assert.equal(config.efsRoot, '/mnt/efs');
+    }
   });
 });
