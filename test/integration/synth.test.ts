@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { INDEXER_TASK_NAMES } from '../../asl/tasks.ts';
 import { cdkDeployArgs } from '../../workflow/cli/deploy.ts';
+import { runCli } from '../helpers/cli.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -62,5 +63,52 @@ describe('npm run synth', () => {
     assert.ok(args.includes('--outputs-file') && args.includes('/tmp/data/aws-outputs.json'));
     assert.match(args[args.indexOf('--app') + 1]!, /infra\/app\.ts$/);
     assert.deepEqual(args.slice(-2), ['--context', 'scheduleMinutes=30']);
+  });
+});
+
+describe('ddb-faiss deploy explains itself', () => {
+  it('--dry-run synthesizes offline and prints the settings with where each comes from, and the resources', async () => {
+    // Act
+    const result = await runCli(['deploy', '--dry-run', '--context', 'batchSize=250', '--context', 'tracing=true']);
+    // Assess
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /stack DdbFaiss, synthesized offline; nothing was deployed/);
+    assert.match(result.stdout, /\n {2}batchSize +250 {2}\(-c\)\n/);
+    assert.match(result.stdout, /\n {2}indexLayout +global {2}\(default\)\n/);
+    assert.match(result.stdout, /\n {2}tracing +true {2}\(-c\)\n/);
+    assert.match(result.stdout, new RegExp(`AWS::Lambda::Function +${INDEXER_TASK_NAMES.length + 1} `));
+    assert.match(result.stdout, /AWS::StepFunctions::StateMachine +1 /);
+  });
+
+  it('refuses a bad setting in --context by name before anything else', async () => {
+    const result = await runCli(['deploy', '--dry-run', '--context', 'batchSize=lots']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /batchSize \(--context\): must be an integer >= 1, got "lots"/);
+  });
+
+  it('without credentials or a Docker engine, fails at once naming each and how to get it, and cdk bootstrap', async () => {
+    // Prepare: no credentials where the SDK looks; a Docker host that is not there
+    const saved = { ...process.env };
+    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'])
+      delete process.env[name];
+    Object.assign(process.env, {
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+      AWS_CONFIG_FILE: '/nonexistent/config',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+    });
+    try {
+      // Act
+      const result = await runCli(['deploy', '--data-dir', '/tmp/ddb-faiss-deploy-test']);
+      // Assess
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /cannot start, some things are missing/);
+      assert.match(result.stderr, /AWS credentials: none found .*aws sso login/);
+      assert.match(result.stderr, /Docker: (not installed|the engine is not reachable)/);
+      assert.match(result.stderr, /cdk bootstrap aws:\/\/<account>\/<region>/);
+      assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+    } finally {
+      process.env = saved;
+    }
   });
 });

@@ -2,13 +2,16 @@
  * `ddb-faiss deploy`: deploys the CDK app with `cdk deploy` (AWS credentials from the standard
  * chain; Docker builds the functions' image), writes the stack's outputs to
  * `<data-dir>/aws-outputs.json` where `--target aws` picks them up, then publishes the model.
+ * It checks first that credentials and a Docker engine are there (naming what is missing and
+ * how to get it); `--dry-run` synthesizes offline and prints the resources and settings instead.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { deployOutputsFile, loadConfig } from '../../config/config.ts';
 import { PROJECT_ROOT } from '../../config/project.ts';
-import { type Command, executeCommand, println } from './command.ts';
+import { DEPLOYED_SETTINGS, parseDeployedSettings } from '../../config/settings.ts';
+import { type Command, executeCommand, println, UsageError } from './command.ts';
 import { modelCommand } from './model.ts';
 
 /** The `cdk deploy` command line (kept apart so it can be checked without AWS). */
@@ -26,14 +29,54 @@ export function cdkDeployArgs(dataDir: string, context: readonly string[]): stri
   ];
 }
 
+/** `name=value` context pairs as an object; a pair without `=` is a usage mistake. */
+function contextOf(pairs: readonly string[]): Record<string, string> {
+  const bad = pairs.filter((pair) => !/^[A-Za-z][\w-]*=/.test(pair));
+  if (bad.length > 0)
+    throw new UsageError(`--context takes name=value, got ${bad.map((b) => JSON.stringify(b)).join(', ')}`);
+  const context = Object.fromEntries(
+    pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+  );
+  // Deployed settings are checked here, by the configuration schema, rather than minutes into a deploy.
+  const settings = Object.fromEntries(
+    Object.entries(context).filter(([name]) => (DEPLOYED_SETTINGS as readonly string[]).includes(name)),
+  );
+  const { problems } = parseDeployedSettings(settings, '--context');
+  if (problems.length > 0) throw new UsageError(problems.join('; '));
+  return context;
+}
+
 export const deployCommand: Command = {
   name: 'deploy',
-  summary: 'deploy the whole system to AWS with the CDK (needs credentials and Docker)',
-  usage: 'ddb-faiss deploy [--context scheduleMinutes=15] [--context existingTableName=T] [--data-dir DIR]',
-  options: { context: { type: 'string', multiple: true } },
+  summary: 'deploy the whole system to AWS with the CDK (needs credentials and Docker); --dry-run shows what',
+  usage:
+    'ddb-faiss deploy [--dry-run] [--context scheduleMinutes=15] [--context existingTableName=T] ' +
+    '[--context batchSize=250 ...] [--data-dir DIR]',
+  options: { context: { type: 'string', multiple: true }, 'dry-run': { type: 'boolean' } },
   async run({ config, values }, io) {
-    mkdirSync(config.dataDir, { recursive: true });
     const context = (values['context'] as string[] | undefined) ?? [];
+    const given = contextOf(context);
+    if (values['dry-run']) {
+      const { describeDeployment } = await import('../deploy-plan.ts');
+      for (const line of describeDeployment(given)) println(io.stdout, line);
+      return 0;
+    }
+    const { deployPreflight } = await import('../deploy-preflight.ts');
+    const missing = await deployPreflight({ region: config.region });
+    if (missing.length > 0) {
+      println(
+        io.stderr,
+        `ddb-faiss deploy: cannot start, ${missing.length === 1 ? 'one thing is' : 'some things are'} missing:`,
+      );
+      for (const problem of missing) println(io.stderr, `  - ${problem}`);
+      println(
+        io.stderr,
+        '  Once per account and region, the CDK also needs its bootstrap stack: ' +
+          '`npx cdk bootstrap aws://<account>/<region>`. `ddb-faiss deploy --dry-run` shows what would be deployed.',
+      );
+      return 1;
+    }
+    mkdirSync(config.dataDir, { recursive: true });
     const args = cdkDeployArgs(config.dataDir, context);
     println(io.stdout, `$ cdk ${args.slice(1).join(' ')}`);
     const code = await new Promise<number>((resolve) => {

@@ -1,0 +1,62 @@
+/**
+ * What `ddb-faiss deploy --dry-run` prints: the stack the CDK app would deploy with the given
+ * context, synthesized offline (no credentials, no Docker): the settings each function gets,
+ * the stack's own options, and its resources by type.
+ *
+ * @example
+ * ```ts
+ * for (const line of describeDeployment({ batchSize: '250' })) console.log(line);
+ * ```
+ */
+import { DEPLOYED_SETTINGS, defaultOf, parseDeployedSettings } from '../config/settings.ts';
+import { createApp } from '../infra/app.ts';
+
+/** The stack's own context keys (not configuration settings), with what applies when unset. */
+const STACK_OPTIONS: Readonly<Record<string, string>> = {
+  stackName: 'DdbFaiss',
+  scheduleMinutes: '15',
+  tracing: 'false',
+  existingTableName: '(a new table)',
+};
+
+/** How many logical ids to name per resource type. */
+const NAMED_PER_TYPE = 4;
+
+export function describeDeployment(context: Readonly<Record<string, string>>): string[] {
+  const app = createApp({ context: { ...context } });
+  const stackName = context['stackName'] ?? STACK_OPTIONS['stackName']!;
+  const template = app.synth().getStackByName(stackName).template as {
+    Resources?: Record<string, { Type: string }>;
+  };
+  const given = Object.fromEntries(
+    Object.entries(context).filter(([name]) => (DEPLOYED_SETTINGS as readonly string[]).includes(name)),
+  );
+  const { settings } = parseDeployedSettings(given, 'CDK context');
+  const width = Math.max(...[...DEPLOYED_SETTINGS, ...Object.keys(STACK_OPTIONS)].map((name) => name.length)) + 2;
+  const row = (name: string, value: unknown, from: string) => `  ${name.padEnd(width)}${String(value)}  (${from})`;
+
+  const byType = new Map<string, string[]>();
+  for (const [logicalId, resource] of Object.entries(template.Resources ?? {}))
+    byType.set(resource.Type, [...(byType.get(resource.Type) ?? []), logicalId]);
+  const types = [...byType.entries()].sort(([a], [b]) => a.localeCompare(b));
+  const typeWidth = Math.max(...types.map(([type]) => type.length)) + 2;
+  return [
+    `ddb-faiss deploy --dry-run: stack ${stackName}, synthesized offline; nothing was deployed`,
+    '',
+    "settings, in every function's environment:",
+    ...DEPLOYED_SETTINGS.map((name) =>
+      name in settings ? row(name, settings[name], '-c') : row(name, defaultOf(name), 'default'),
+    ),
+    'stack:',
+    ...Object.entries(STACK_OPTIONS).map(([name, fallback]) =>
+      context[name] !== undefined ? row(name, context[name], '-c') : row(name, fallback, 'default'),
+    ),
+    `resources (${Object.keys(template.Resources ?? {}).length}):`,
+    ...types.map(([type, ids]) => {
+      const named = ids.slice(0, NAMED_PER_TYPE).join(', ') + (ids.length > NAMED_PER_TYPE ? ', ...' : '');
+      return `  ${type.padEnd(typeWidth)}${String(ids.length).padStart(3)}  ${named}`;
+    }),
+    '',
+    'deploy with the same --context options and no --dry-run (needs AWS credentials, Docker and `cdk bootstrap`).',
+  ];
+}
