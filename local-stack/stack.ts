@@ -76,17 +76,23 @@ export async function startLocalStack(props: LocalStackProps): Promise<LocalStac
     started.push(s3);
 
     const handlers = new Map(props.handlers);
+    let clients: AwsClients | undefined;
     const stepFunctions = new LocalStepFunctions({
       directory: path.join(config.dataDir, 'stepfunctions'),
       region: config.region,
       handlers,
+      // A Distributed Map's ItemReader and ResultWriter use the local S3, through the stack's client.
+      s3: () => {
+        if (!clients) throw new Error('the local stack has no S3 client yet');
+        return clients.s3;
+      },
     });
     const sfnServer = createStepFunctionsServer(stepFunctions);
     const sfnPort = await listenLocal(sfnServer, config.stepFunctionsPort, 'Step Functions', 'sfn-port');
     started.push({ close: () => closeServer(sfnServer) });
     const sfnEndpoint = `http://127.0.0.1:${sfnPort}`;
 
-    const clients = createAwsClients(config, {
+    clients = createAwsClients(config, {
       dynamodb: dynamodb.endpoint,
       s3: s3.endpoint,
       stepFunctions: sfnEndpoint,

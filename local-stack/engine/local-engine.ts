@@ -9,8 +9,10 @@ import { randomUUID } from 'node:crypto';
 import { notFound, invalid } from './errors.ts';
 import { type ExecutionRecord, ExecutionStore, type StateMachineRecord } from './execution-store.ts';
 import { type HistoryEventRecord, toHistoryEvents } from './history.ts';
-import type { TaskHandlerRegistry } from '../../tasks/handler.ts';
+import type { TaskHandler, TaskHandlerRegistry } from '../../tasks/handler.ts';
 import { bindTaskHandlers, type StateDataCheck } from './task-handlers.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { distributedMapHandlers, isHelperState, rewriteDistributedMaps, withoutHelperData } from './distributed-map.ts';
 import { dataLimitExceeded, isValidName, jsonBytes, nameProblem, STATE_DATA_LIMIT_BYTES } from './aws-limits.ts';
 
 type Json = Record<string, unknown>;
@@ -23,6 +25,11 @@ export interface LocalStepFunctionsProps {
   readonly region: string;
   /** Task handlers by Lambda function name. */
   readonly handlers: TaskHandlerRegistry;
+  /**
+   * The S3 a Distributed Map's ItemReader and ResultWriter use (resolved when a run needs it:
+   * the stack creates its clients after the engine). @default none: such a Map fails
+   */
+  readonly s3?: () => S3Client;
 }
 
 interface RunningExecution {
@@ -37,7 +44,9 @@ const seconds = (ms: number): number => ms / 1000;
 
 /** The failure AWS reports for a state whose input or output is over the size limit, if it is. */
 function oversized(state: string, which: 'input' | 'output', value: unknown) {
-  const bytes = jsonBytes(value);
+  // The Distributed Map helpers carry the items and results that, on AWS, never enter the state data.
+  if (isHelperState(state)) return undefined;
+  const bytes = jsonBytes(withoutHelperData(value));
   return bytes > STATE_DATA_LIMIT_BYTES ? dataLimitExceeded(state, which, bytes) : undefined;
 }
 
@@ -49,8 +58,16 @@ export class LocalStepFunctions {
   /** Task handler calls not yet settled, of every execution. */
   private readonly taskCalls = new Set<Promise<unknown>>();
 
+  /** The Distributed Map helpers' handlers. */
+  private readonly helpers: Map<string, TaskHandler>;
+
   constructor(private readonly props: LocalStepFunctionsProps) {
     this.store = new ExecutionStore(props.directory);
+    const s3 = () => {
+      if (!props.s3) throw new Error('this local Step Functions has no S3 for ItemReader/ResultWriter');
+      return props.s3();
+    };
+    this.helpers = distributedMapHandlers(s3, props.region);
     for (const machine of this.store.loadStateMachines()) {
       this.machines.set(machine.stateMachineArn, machine);
       for (const execution of this.store.loadExecutions(machine.name)) {
@@ -101,6 +118,11 @@ export class LocalStepFunctions {
     return record;
   }
 
+  /** The task handlers (the stack adds some after the engine exists) and the helpers'. */
+  private get registry(): TaskHandlerRegistry {
+    return new Map([...this.helpers, ...this.props.handlers]);
+  }
+
   private checkDefinition(definition: string): Json {
     let parsed: Json;
     try {
@@ -109,7 +131,7 @@ export class LocalStepFunctions {
     } catch (error) {
       throw invalid('InvalidDefinition', `invalid definition: ${(error as Error).message}`);
     }
-    bindTaskHandlers(parsed, this.props.handlers);
+    bindTaskHandlers(rewriteDistributedMaps(parsed), this.registry);
     return parsed;
   }
 
@@ -200,7 +222,8 @@ export class LocalStepFunctions {
   }
 
   private run(machine: StateMachineRecord, record: ExecutionRecord, definition: Json, input: unknown): void {
-    const engine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
+    const runnable = rewriteDistributedMaps(definition);
+    const engine = new StateMachine(runnable as never, { validationOptions: { checkArn: false } });
     // A Task's data over the limit ends the execution at once, before the engine goes on; other
     // states' data is checked as their events arrive (below).
     const checkStateData: StateDataCheck = (state, which, value) => {
@@ -212,12 +235,7 @@ export class LocalStepFunctions {
     };
     const execution = engine.run(input as never, {
       overrides: {
-        taskResourceLocalHandlers: bindTaskHandlers(
-          definition,
-          this.props.handlers,
-          this.taskCalls,
-          checkStateData,
-        ) as never,
+        taskResourceLocalHandlers: bindTaskHandlers(runnable, this.registry, this.taskCalls, checkStateData) as never,
       },
       context: {
         Execution: {
@@ -262,6 +280,8 @@ export class LocalStepFunctions {
             append('ExecutionFailed', { executionFailedEventDetails: running.failing }, event.timestamp);
           continue;
         }
+        // The Distributed Map helpers are local plumbing: AWS's history has no such states.
+        if ('state' in event && isHelperState(event.state.name)) continue;
         for (const { type, ...details } of toHistoryEvents(event, machine.roleArn)) {
           if (type === 'ExecutionAborted' && running.aborting)
             Object.assign(details, { executionAbortedEventDetails: running.aborting });
