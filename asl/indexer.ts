@@ -39,6 +39,8 @@ export interface AslDefinition {
 
 /** The Map state that embeds the batches. */
 export const EMBED_MAP = 'Embed batches';
+/** Where the Embed Map's ResultWriter puts the iterations' results in the assets bucket. */
+export const EMBED_RESULTS_PREFIX = 'embed-results';
 const REJECT_INPUT = 'Reject input';
 const INDEX_HELD = 'Index held by another run';
 const NOTHING_TO_INDEX = 'Nothing to index';
@@ -156,8 +158,15 @@ export function indexerDefinition(): AslDefinition {
       [NOTHING_TO_INDEX]: { Type: 'Succeed' },
       [EMBED_MAP]: {
         Type: 'Map',
-        Comment: 'One iteration per batch file: items cross the Map as small descriptors, never as texts.',
-        ItemsPath: '$.plan.batches',
+        Comment:
+          'One iteration per batch file: items cross the Map as small descriptors, never as texts. ' +
+          'The descriptors are read from S3 and the results written there, so the state data stays small ' +
+          'whatever the run size.',
+        ItemReader: {
+          Resource: 'arn:aws:states:::s3:getObject',
+          ReaderConfig: { InputType: 'JSON' },
+          Parameters: { 'Bucket.$': '$.plan.batchList.bucket', 'Key.$': '$.plan.batchList.key' },
+        },
         ItemSelector: { 'batch.$': '$$.Map.Item.Value', 'run.$': '$.run', 'model.$': '$.model' },
         MaxConcurrency: 2,
         ItemProcessor: {
@@ -178,14 +187,23 @@ export function indexerDefinition(): AslDefinition {
             },
           },
         },
-        ResultPath: '$.shards',
+        ResultWriter: {
+          Resource: 'arn:aws:states:::s3:putObject',
+          Parameters: { 'Bucket.$': '$.plan.batchList.bucket', Prefix: EMBED_RESULTS_PREFIX },
+        },
+        ResultPath: '$.embedResults',
         Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: RECORD_FAILURE }],
         Next: INDEXER_TASKS.merge.state,
       },
       [INDEXER_TASKS.merge.state]: taskState(
         'merge',
         {
-          Parameters: { 'run.$': '$.run', 'model.$': '$.model', 'plan.$': '$.plan', 'shards.$': '$.shards' },
+          Parameters: {
+            'run.$': '$.run',
+            'model.$': '$.model',
+            'plan.$': '$.plan',
+            'embedResults.$': '$.embedResults.ResultWriterDetails',
+          },
           ResultPath: '$.merge',
         },
         { Next: INDEXER_TASKS.clear.state },

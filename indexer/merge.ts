@@ -25,10 +25,17 @@ import { type FailedBatch, readShard, runDir, type ShardDescriptor, type ShardEn
 import type { PlanResult } from './plan.ts';
 import { reportStageProgress } from './stage-progress.ts';
 
+/** Failed batches a merge result names, and how much of each one's error it keeps. */
+export const FAILED_BATCH_SAMPLES = 10;
+export const CAUSE_CHARS = 1_000;
+
 export interface MergeResult extends IndexChange {
   readonly generation: number;
   readonly vectors: number;
   readonly poison: number;
+  /** How many batches failed for good (their items stay pending). */
+  readonly failedBatchCount: number;
+  /** The first {@link FAILED_BATCH_SAMPLES} of them, causes cut at {@link CAUSE_CHARS}: the result stays small. */
   readonly failedBatches: { readonly batch: number; readonly error: string; readonly cause: string }[];
   /** The clear list (relative to the EFS root) and its length. */
   readonly clearFile: string;
@@ -172,7 +179,12 @@ export async function mergeShards(
     vectors: status.vectors,
     ...change,
     poison,
-    failedBatches: failed.map((batch) => ({ batch: batch.batch.batch, error: batch.error, cause: batch.cause })),
+    failedBatchCount: failed.length,
+    failedBatches: failed.slice(0, FAILED_BATCH_SAMPLES).map((batch) => ({
+      batch: batch.batch.batch,
+      error: batch.error.slice(0, CAUSE_CHARS),
+      cause: batch.cause.slice(0, CAUSE_CHARS),
+    })),
     clearFile,
     clearItems: clearList.length,
   };

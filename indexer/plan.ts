@@ -3,7 +3,8 @@
  * pending items (the sparse GSI; for a backfill, the whole table) in parallel scan segments, cutting batches of
  * `batchSize` keys into batch files as it goes: memory holds at most one page and one
  * partial batch per segment, never every pending item. Incremental runs stop at
- * `maxItemsPerRun`; the rest waits for the next run.
+ * `maxItemsPerRun`; the rest waits for the next run. The batch descriptors go to S3 as one list
+ * (`indexer/batch-list.ts`), which the Embed Map reads: the state data carries only counts.
  */
 import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { IndexerContext, RunInfo } from './context.ts';
@@ -11,11 +12,13 @@ import { readKey, readVersion, type VersionedKey } from '../table/items.ts';
 import { isReservedKey } from '../table/reserved-items.ts';
 import { releaseLease, renewLease } from './lease.ts';
 import { type BatchDescriptor, removeStaleRuns, writeBatch } from './run-files.ts';
+import { type BatchList, writeBatchList } from './batch-list.ts';
 
 export interface PlanResult {
   readonly batchCount: number;
   readonly itemCount: number;
-  readonly batches: BatchDescriptor[];
+  /** The batch descriptors on S3, for the Embed Map's ItemReader (none when nothing is pending). */
+  readonly batchList?: BatchList;
   /** Whether more pending items remain than this run takes. */
   readonly capped: boolean;
   /** Age of the oldest pending item seen, from its version token (when it is a ddb-faiss timestamp). */
@@ -87,9 +90,11 @@ export async function planRun(context: IndexerContext, run: RunInfo): Promise<Pl
   cut(true);
 
   if (batches.length === 0) await releaseLease(context, run);
+  // The list goes to S3, not into the state data: its size grows with the run.
+  const batchList = batches.length > 0 ? { batchList: await writeBatchList(context, run, batches) } : {};
   const oldest =
     Number.isFinite(oldestToken) && !backfill
       ? { oldestPendingAgeSeconds: Math.max(0, Math.round((Date.now() - oldestToken / 1000) / 1000)) }
       : {};
-  return { batchCount: batches.length, itemCount: taken, batches, capped, ...oldest };
+  return { batchCount: batches.length, itemCount: taken, ...batchList, capped, ...oldest };
 }

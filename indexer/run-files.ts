@@ -39,7 +39,10 @@ export interface FailedBatch {
   readonly cause: string;
 }
 
-export const runDir = (execution: string): string => path.join('runs', execution.replace(/[^A-Za-z0-9_-]/g, '_'));
+/** Where a run's own files are: its batches and shards on EFS, its batch list in the assets bucket. */
+export const RUNS_PREFIX = 'runs/';
+
+export const runDir = (execution: string): string => path.join(RUNS_PREFIX, execution.replace(/[^A-Za-z0-9_-]/g, '_'));
 
 export function writeBatch(
   efsRoot: string,

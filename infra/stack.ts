@@ -32,7 +32,8 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderIndexerDefinition } from '../asl/indexer.ts';
+import { EMBED_RESULTS_PREFIX, renderIndexerDefinition } from '../asl/indexer.ts';
+import { RUNS_PREFIX } from '../indexer/run-files.ts';
 import { functionNameOf, INDEXER_TASK_NAMES, INDEXER_TASKS, type IndexerTask, placeholderOf } from '../asl/tasks.ts';
 import {
   defaultOf,
@@ -217,6 +218,12 @@ export class DdbFaissStack extends Stack {
       versioned: true,
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'assets/',
+      // A run's batch list and the Embed Map's results are read within the run; a week is plenty.
+      lifecycleRules: [RUNS_PREFIX, `${EMBED_RESULTS_PREFIX}/`].map((prefix) => ({
+        prefix,
+        expiration: Duration.days(7),
+        noncurrentVersionExpiration: Duration.days(1),
+      })),
       removalPolicy: removal,
       autoDeleteObjects: false,
     });
@@ -292,6 +299,16 @@ export class DdbFaissStack extends Stack {
       tracingEnabled: props.tracing ?? false,
     });
     for (const task of INDEXER_TASK_NAMES) functions[task]!.grantInvoke(this.stateMachine);
+    // The Embed Map reads the batch list (ItemReader) and writes its results (ResultWriter) in the bucket.
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects(`${RUNS_PREFIX}*`)] }),
+    );
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+        resources: [this.bucket.arnForObjects(`${EMBED_RESULTS_PREFIX}/*`)],
+      }),
+    );
     // A Distributed Map starts child executions of its own state machine.
     this.stateMachine.addToRolePolicy(
       new iam.PolicyStatement({
@@ -417,10 +434,12 @@ export class DdbFaissStack extends Stack {
       StringLike: { 's3:prefix': [`${config.modelPrefix}*`] },
     });
     grant('plan', ['dynamodb:Scan'], [table, `${table}/index/${config.pendingIndexName}`]);
+    grant('plan', ['s3:PutObject'], [this.bucket.arnForObjects(`${RUNS_PREFIX}*`)]); // the batch list
     reserved('plan', ['dynamodb:UpdateItem', 'dynamodb:DeleteItem']); // renew; release when nothing is pending
     grant('embed', ['dynamodb:BatchGetItem'], [table]);
     reserved('embed', ['dynamodb:UpdateItem']); // renew per batch
     reserved('merge', ['dynamodb:UpdateItem', 'dynamodb:PutItem']); // renew; index status
+    grant('merge', ['s3:GetObject'], [this.bucket.arnForObjects(`${EMBED_RESULTS_PREFIX}/*`)]); // the Map's results
     // Conditional flag clears and deletes; the lease.
     grant('clear', ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [table]);
     reserved('clear', ['dynamodb:PutItem']); // poison records
@@ -487,6 +506,20 @@ export class DdbFaissStack extends Stack {
       `IAM5[Resource::<${logicalId(this.bucket)}.Arn>/models/*]`,
       'Bootstrap reads the model bundles, all under the models/ prefix of the assets bucket.',
     );
+    const objects = (prefix: string) => `IAM5[Resource::<${logicalId(this.bucket)}.Arn>/${prefix}*]`;
+    for (const scope of [functions['plan']!, this.stateMachine])
+      acknowledge(
+        scope,
+        objects(RUNS_PREFIX),
+        "Each run's batch list is its own object under runs/: plan writes it, the Embed Map's ItemReader reads it.",
+      );
+    for (const scope of [functions['merge']!, this.stateMachine])
+      acknowledge(
+        scope,
+        objects(`${EMBED_RESULTS_PREFIX}/`),
+        "The Embed Map's ResultWriter writes each map run's results under embed-results/<map run id>/; " +
+          'merge reads them.',
+      );
     acknowledge(
       this,
       'APIG4',

@@ -10,7 +10,8 @@ import { embedBatch } from '../indexer/embed-batch.ts';
 import { mergeShards, type MergeResult } from '../indexer/merge.ts';
 import { acquireLease, type LeaseResult, releaseLease } from '../indexer/lease.ts';
 import { planRun, type PlanResult } from '../indexer/plan.ts';
-import type { BatchDescriptor, FailedBatch, ShardDescriptor } from '../indexer/run-files.ts';
+import type { BatchDescriptor, ShardDescriptor } from '../indexer/run-files.ts';
+import { type MapResults, readMapResults } from '../indexer/batch-list.ts';
 import { functionNameOf, INDEXER_TASK_NAMES, type IndexerTask, LOCAL_FUNCTION_PREFIX } from '../asl/tasks.ts';
 import type { TaskHandler } from './handler.ts';
 import { classifyErrors } from './middleware.ts';
@@ -21,7 +22,7 @@ interface StageEvents {
   bootstrap: { run: RunInfo };
   plan: { run: RunInfo; model: ModelDescriptor };
   embed: { run: RunInfo; model: ModelDescriptor; batch: BatchDescriptor };
-  merge: { run: RunInfo; model: ModelDescriptor; plan: PlanResult; shards: (ShardDescriptor | FailedBatch)[] };
+  merge: { run: RunInfo; model: ModelDescriptor; plan: PlanResult; embedResults: MapResults };
   clear: { run: RunInfo; merge: MergeResult };
   release: { run?: RunInfo };
 }
@@ -46,7 +47,9 @@ export function indexerStages(context: IndexerContext): IndexerStages {
     bootstrap: () => bootstrapModel(context),
     plan: (event) => planRun(context, event.run),
     embed: (event) => embedBatch(context, event.run, event.model, event.batch),
-    merge: (event) => mergeShards(context, event.run, event.model, event.plan, event.shards),
+    // The shards come from the Map's results on S3, not from the state data.
+    merge: async (event) =>
+      mergeShards(context, event.run, event.model, event.plan, await readMapResults(context, event.embedResults)),
     clear: (event) => clearFlags(context, event.run, event.merge),
     // A run rejected before it started (bad input) has no run descriptor and holds nothing.
     release: async (event) => (event.run ? releaseLease(context, event.run) : undefined),

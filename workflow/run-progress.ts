@@ -64,7 +64,6 @@ interface StateData {
   readonly lease?: LeaseResult;
   readonly model?: ModelDescriptor & { readonly copied?: boolean };
   readonly plan?: Pick<PlanResult, 'itemCount' | 'batchCount' | 'capped'>;
-  readonly shards?: readonly { readonly failed?: boolean }[];
   readonly merge?: MergeResult;
   readonly clear?: ClearResult;
 }
@@ -102,7 +101,7 @@ function describeOutput(stage: string, output: StateData): string | undefined {
     case MERGE: {
       const merge = output['merge'];
       if (!merge) return undefined;
-      const failed = merge.failedBatches.length ? `, ${merge.failedBatches.length} batches failed` : '';
+      const failed = merge.failedBatchCount ? `, ${merge.failedBatchCount} batches failed` : '';
       const change = `${describeChange(merge)}, ${merge.poison} poison${failed}`;
       return `generation ${merge.generation}: ${merge.vectors} vectors (${change})`;
     }
@@ -196,12 +195,14 @@ export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {
       const output = parse(event.stateExitedEventDetails?.output);
       stage.detail = describeOutput(stage.name, output) ?? stage.detail;
       if (stage.name === PLAN) batches.total = Number(output['plan']?.batchCount ?? 0);
-      if (stage.name === EMBED_MAP) {
-        const shards = output.shards ?? [];
-        batches.failed = shards.filter((shard) => shard.failed).length;
+      if (stage.name === EMBED_MAP) stage.detail = `${batches.done} of ${batches.total} batches done`;
+      if (stage.name === MERGE && output.merge) {
+        // The Map's results are on S3: merge is where the failed batches are counted.
+        batches.failed = output.merge.failedBatchCount;
+        const embed = stages.get(EMBED_MAP)!;
         const failed = batches.failed ? `, ${batches.failed} failed` : '';
-        stage.detail = `${shards.length - batches.failed} of ${shards.length} batches embedded${failed}`;
-        if (batches.failed > 0) stage.status = 'retried';
+        embed.detail = `${batches.total - batches.failed} of ${batches.total} batches embedded${failed}`;
+        if (batches.failed > 0) embed.status = 'retried';
       }
     } else if (event.type === 'LambdaFunctionFailed' && current) {
       const failure = event.lambdaFunctionFailedEventDetails;

@@ -42,6 +42,16 @@ interface RunningExecution {
 
 const seconds = (ms: number): number => ms / 1000;
 
+/** An engine event as AWS would record it: a Distributed Map's items and results are not in its state data. */
+function withoutHelperDataIn<E>(event: E): E {
+  const state = (event as { state?: { input?: unknown; output?: unknown } }).state;
+  if (!state) return event;
+  return {
+    ...event,
+    state: { ...state, input: withoutHelperData(state.input), output: withoutHelperData(state.output) },
+  };
+}
+
 /** The failure AWS reports for a state whose input or output is over the size limit, if it is. */
 function oversized(state: string, which: 'input' | 'output', value: unknown) {
   // The Distributed Map helpers carry the items and results that, on AWS, never enter the state data.
@@ -282,7 +292,7 @@ export class LocalStepFunctions {
         }
         // The Distributed Map helpers are local plumbing: AWS's history has no such states.
         if ('state' in event && isHelperState(event.state.name)) continue;
-        for (const { type, ...details } of toHistoryEvents(event, machine.roleArn)) {
+        for (const { type, ...details } of toHistoryEvents(withoutHelperDataIn(event), machine.roleArn)) {
           if (type === 'ExecutionAborted' && running.aborting)
             Object.assign(details, { executionAbortedEventDetails: running.aborting });
           append(type, details, event.timestamp);

@@ -1,3 +1,5 @@
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { writeBatchList } from '../../indexer/batch-list.ts';
 import { DeleteItemCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import assert from 'node:assert/strict';
@@ -9,7 +11,7 @@ import { GenerationStore } from '../../index-store/generations.ts';
 import { PermanentError, TransientError } from '../../aws/errors.ts';
 import { keyAttributes } from '../../table/items.ts';
 import { LEASE_KEY } from '../../table/reserved-items.ts';
-import { readBatch, writeBatch } from '../../indexer/run-files.ts';
+import { type BatchDescriptor, readBatch, writeBatch } from '../../indexer/run-files.ts';
 import { indexerStages } from '../../tasks/indexer-handlers.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
 import { tempDir } from '../helpers/local-stack.ts';
@@ -179,11 +181,16 @@ describe('indexer guarantees (local stack)', () => {
         const again = writeBatch(h.config.efsRoot, event.run.execution, plan.batchCount + 1, [
           { group: 'g', id: 'item-0005', version },
         ]);
+        const listed = await h.stack.clients.s3.send(
+          new GetObjectCommand({ Bucket: plan.batchList!.bucket, Key: plan.batchList!.key }),
+        );
+        const batches = JSON.parse(await listed.Body!.transformToString()) as BatchDescriptor[];
+        const context = { config: h.config, clients: h.stack.clients };
         return {
           ...plan,
           batchCount: plan.batchCount + 1,
           itemCount: plan.itemCount + 1,
-          batches: [...plan.batches, again],
+          batchList: await writeBatchList(context, event.run, [...batches, again]),
         };
       },
     });
@@ -308,6 +315,7 @@ describe('indexer guarantees (local stack)', () => {
     assert.equal(run.status, 'SUCCEEDED', run.cause);
     assert.equal(transientFailures, 2, 'the transient failure was retried');
     assert.equal(failed.size, 50);
+    assert.equal(run.output['merge'].failedBatchCount, 1);
     assert.equal(run.output['merge'].failedBatches.length, 1);
     assert.match(run.output['merge'].failedBatches[0].cause, /cannot be embedded/);
     assert.deepEqual(

@@ -230,14 +230,18 @@ describe('the CDK stack', () => {
               ? 'indexer executions'
               : text.includes('Assets') && text.includes('/models/*')
                 ? 'model objects'
-                : text.includes('Assets') && JSON.stringify(condition ?? {}).includes('"s3:prefix":["models/*"]')
-                  ? 'the bucket, models/ prefix'
-                  : action === 'elasticfilesystem:ClientMount' &&
-                      JSON.stringify(condition ?? {}).includes('AccessPointArn')
-                    ? 'the access point'
-                    : text.includes(':file-system/')
-                      ? 'the file system'
-                      : `?${text}`;
+                : text.includes('Assets') && text.includes('/runs/*')
+                  ? 'run objects'
+                  : text.includes('Assets') && text.includes('/embed-results/*')
+                    ? 'embed results'
+                    : text.includes('Assets') && JSON.stringify(condition ?? {}).includes('"s3:prefix":["models/*"]')
+                      ? 'the bucket, models/ prefix'
+                      : action === 'elasticfilesystem:ClientMount' &&
+                          JSON.stringify(condition ?? {}).includes('AccessPointArn')
+                        ? 'the access point'
+                        : text.includes(':file-system/')
+                          ? 'the file system'
+                          : `?${text}`;
       return `${action} on ${where}`;
     };
     const granted: Record<string, string[]> = {};
@@ -271,9 +275,15 @@ describe('the CDK stack', () => {
         'dynamodb:Scan on the pending index',
         'dynamodb:Scan on the table',
         'dynamodb:UpdateItem on reserved items',
+        's3:PutObject on run objects',
       ].sort(),
       embed: [...efs(true), 'dynamodb:BatchGetItem on the table', 'dynamodb:UpdateItem on reserved items'].sort(),
-      merge: [...efs(true), 'dynamodb:PutItem on reserved items', 'dynamodb:UpdateItem on reserved items'].sort(),
+      merge: [
+        ...efs(true),
+        'dynamodb:PutItem on reserved items',
+        'dynamodb:UpdateItem on reserved items',
+        's3:GetObject on embed results',
+      ].sort(),
       clear: [
         ...efs(false),
         'dynamodb:DeleteItem on the table',

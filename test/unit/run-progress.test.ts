@@ -34,7 +34,7 @@ describe('summarizeHistory', () => {
       event('MapStateExited', {
         stateExitedEventDetails: {
           name: 'Embed batches',
-          output: JSON.stringify({ shards: [{}, {}, { failed: true }] }),
+          output: JSON.stringify({ embedResults: { ResultWriterDetails: { Bucket: 'b', Key: 'k' } } }),
         },
       }),
       entered('Merge into index'),
@@ -44,7 +44,16 @@ describe('summarizeHistory', () => {
       }),
       event('LambdaFunctionScheduled'),
       exited('Merge into index', {
-        merge: { generation: 4, vectors: 80, added: 70, replaced: 10, removed: 0, poison: 2, failedBatches: [{}] },
+        merge: {
+          generation: 4,
+          vectors: 80,
+          added: 70,
+          replaced: 10,
+          removed: 0,
+          poison: 2,
+          failedBatchCount: 1,
+          failedBatches: [{}],
+        },
       }),
       entered('Clear pending flags'),
       exited('Clear pending flags', { clear: { cleared: 78, deleted: 0, keptPending: 2 } }),
