@@ -1,11 +1,15 @@
 /**
- * A Distributed Map's `ItemReader` and `ResultWriter`, which aws-local-stepfunctions does not
- * run, built around it: before a definition runs, each Map that has them is rewritten into
+ * What a Distributed Map does that aws-local-stepfunctions does not (`ItemReader`, `ResultWriter`,
+ * tolerated failures), built around it: before a definition runs, each Map in DISTRIBUTED mode
+ * (or with an ItemReader or ResultWriter) is rewritten into
  *   `<Map> ⟨read items⟩` (a Task that reads the items from S3: a JSON array, or JSON Lines)
- *   -> the Map over those items (inline, `MaxConcurrency` honoured)
- *   -> `<Map> ⟨write results⟩` (a Task that writes the iterations' results to S3 in AWS's layout,
- *      `<Prefix>/<map run id>/manifest.json` and `SUCCEEDED_0.json`, and puts AWS's output,
- *      `{MapRunArn, ResultWriterDetails: {Bucket, Key}}`, at the Map's `ResultPath`).
+ *   -> the Map over those items (inline, `MaxConcurrency` honoured), each iteration wrapped so
+ *      that its failure is recorded rather than failing the Map at once
+ *   -> `<Map> ⟨finish⟩` (a Task that fails the Map with `States.ExceedToleratedFailureThreshold`
+ *      when more iterations failed than `ToleratedFailureCount`/`Percentage` allow (none, by
+ *      default), and otherwise writes the results to S3 in AWS's layout,
+ *      `<Prefix>/<map run id>/manifest.json` with `SUCCEEDED_0.json` and `FAILED_0.json`, and puts
+ *      AWS's output, `{MapRunArn, ResultWriterDetails: {Bucket, Key}}`, at the Map's `ResultPath`).
  * The helper states are local plumbing: their history events are hidden, and the items and
  * results they carry in the state data (which on AWS never enter it) are left out of the
  * 256 KiB check.
@@ -26,10 +30,14 @@ const READER_FUNCTION = '__local-item-reader';
 const WRITER_FUNCTION = '__local-result-writer';
 const functionArn = (name: string) => `arn:aws:lambda:local:000000000000:function:${name}`;
 const READ_SUFFIX = ' ⟨read items⟩';
-const WRITE_SUFFIX = ' ⟨write results⟩';
+const FINISH_SUFFIX = ' ⟨finish⟩';
+const ITERATION = '⟨iteration⟩';
+const ITERATION_FAILED = '⟨iteration failed⟩';
+/** What a failed iteration leaves among the results. */
+const FAILURE_KEY = '__iterationFailure';
 
-/** Whether a state is one of the helpers this rewrite adds. */
-export const isHelperState = (name: string): boolean => name.endsWith(READ_SUFFIX) || name.endsWith(WRITE_SUFFIX);
+/** Whether a state is one of the helpers this rewrite adds (all carry a ⟨…⟩ mark). */
+export const isHelperState = (name: string): boolean => name.includes('⟨');
 
 /** The state data without what only the local rewrite puts there. */
 export function withoutHelperData(value: unknown): unknown {
@@ -49,12 +57,40 @@ function retarget(states: Record<string, Json>, from: string, to: string): void 
   }
 }
 
-/** The definition with every top-level Map's ItemReader and ResultWriter made into helper Tasks. */
+/**
+ * Each iteration's steps inside a Parallel whose Catch turns a failure into a marked result. The
+ * iteration's input arrives wrapped as `{item}` (see the Map's ItemSelector below): a Catch's
+ * ResultPath needs an object to write into.
+ */
+function tolerantProcessor(processor: Json): Json {
+  return {
+    ...(processor['ProcessorConfig'] ? { ProcessorConfig: processor['ProcessorConfig'] } : {}),
+    StartAt: ITERATION,
+    States: {
+      [ITERATION]: {
+        Type: 'Parallel',
+        InputPath: '$.item',
+        Branches: [{ StartAt: processor['StartAt'], States: processor['States'] }],
+        OutputPath: '$[0]',
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: `$.${FAILURE_KEY}`, Next: ITERATION_FAILED }],
+        End: true,
+      },
+      [ITERATION_FAILED]: { Type: 'Pass', Parameters: { [`${FAILURE_KEY}.$`]: `$.${FAILURE_KEY}` }, End: true },
+    },
+  };
+}
+
+const isDistributed = (map: Json): boolean =>
+  ((map['ItemProcessor'] as Json | undefined)?.['ProcessorConfig'] as Json | undefined)?.['Mode'] === 'DISTRIBUTED' ||
+  'ItemReader' in map ||
+  'ResultWriter' in map;
+
+/** The definition with every top-level Distributed Map built around helper states (see the module's comment). */
 export function rewriteDistributedMaps(definition: Json): Json {
   const rewritten = structuredClone(definition);
   const states = rewritten['States'] as Record<string, Json>;
   for (const [name, map] of Object.entries(states)) {
-    if (map['Type'] !== 'Map') continue;
+    if (map['Type'] !== 'Map' || !isDistributed(map)) continue;
     const reader = map['ItemReader'] as Json | undefined;
     const writer = map['ResultWriter'] as Json | undefined;
     const onError = map['Catch'] ? { Catch: map['Catch'] } : {};
@@ -74,28 +110,42 @@ export function rewriteDistributedMaps(definition: Json): Json {
       delete map['ItemReader'];
       map['ItemsPath'] = `$.${ITEMS_KEY}`;
     }
-    if (writer) {
-      const writeName = name + WRITE_SUFFIX;
-      const next = map['End'] ? { End: true } : { Next: map['Next'] };
-      states[writeName] = {
-        Type: 'Task',
-        Resource: functionArn(WRITER_FUNCTION),
-        Parameters: {
-          ...((writer['Parameters'] ?? {}) as Json),
-          'state.$': '$',
-          'executionArn.$': '$$.Execution.Id',
-          map: name,
-          resultPath: 'ResultPath' in map ? map['ResultPath'] : '$',
-        },
-        // No ResultPath: the result (the whole state, rebuilt) replaces the state data.
-        ...next,
-        ...onError,
-      };
-      delete map['ResultWriter'];
-      delete map['End'];
-      map['ResultPath'] = `$.${RESULTS_KEY}`;
-      map['Next'] = writeName;
+    const selector = map['ItemSelector'] ?? map['Parameters'];
+    delete map['Parameters'];
+    map['ItemSelector'] = selector === undefined ? { 'item.$': '$$.Map.Item.Value' } : { item: selector };
+    const processor = (map['ItemProcessor'] ?? map['Iterator']) as Json;
+    map[map['ItemProcessor'] ? 'ItemProcessor' : 'Iterator'] = tolerantProcessor(processor);
+    const tolerance = Object.fromEntries(
+      ['ToleratedFailureCount', 'ToleratedFailurePercentage'].flatMap((field) =>
+        field in map ? [[field, map[field]]] : `${field}Path` in map ? [[`${field}.$`, map[`${field}Path`]]] : [],
+      ),
+    );
+    for (const field of ['ToleratedFailureCount', 'ToleratedFailurePercentage']) {
+      delete map[field];
+      delete map[`${field}Path`];
     }
+    const finishName = name + FINISH_SUFFIX;
+    const next = map['End'] ? { End: true } : { Next: map['Next'] };
+    states[finishName] = {
+      Type: 'Task',
+      Resource: functionArn(WRITER_FUNCTION),
+      Parameters: {
+        ...((writer?.['Parameters'] ?? {}) as Json),
+        ...tolerance,
+        'state.$': '$',
+        'executionArn.$': '$$.Execution.Id',
+        map: name,
+        write: writer !== undefined,
+        resultPath: 'ResultPath' in map ? map['ResultPath'] : '$',
+      },
+      // No ResultPath: the result (the whole state, rebuilt) replaces the state data.
+      ...next,
+      ...onError,
+    };
+    delete map['ResultWriter'];
+    delete map['End'];
+    map['ResultPath'] = `$.${RESULTS_KEY}`;
+    map['Next'] = finishName;
   }
   return rewritten;
 }
@@ -133,53 +183,89 @@ export function distributedMapHandlers(s3: () => S3Client, region: string): Map<
       });
     return items;
   };
-  const writeResults: TaskHandler = async (event) => {
-    const { state, executionArn, map, resultPath, Bucket, Prefix } = event as {
+  const finishMap: TaskHandler = async (event) => {
+    const {
+      state,
+      executionArn,
+      map,
+      write,
+      resultPath,
+      Bucket,
+      Prefix,
+      ToleratedFailureCount,
+      ToleratedFailurePercentage,
+    } = event as {
       state: Json;
       executionArn: string;
       map: string;
+      write: boolean;
       resultPath: string | null;
       Bucket: string;
       Prefix?: string;
+      ToleratedFailureCount?: number;
+      ToleratedFailurePercentage?: number;
     };
     const results = (state[RESULTS_KEY] ?? []) as unknown[];
+    const failureOf = (result: unknown) =>
+      typeof result === 'object' && result !== null && FAILURE_KEY in result
+        ? ((result as Json)[FAILURE_KEY] as { Error?: string; Cause?: string })
+        : undefined;
+    const failed = results.filter((result) => failureOf(result) !== undefined).length;
+    // As AWS: with no tolerance set, one failed child execution fails the Map.
+    const overCount = failed > (ToleratedFailureCount ?? (ToleratedFailurePercentage === undefined ? 0 : Infinity));
+    const overPercentage =
+      ToleratedFailurePercentage !== undefined &&
+      results.length > 0 &&
+      (100 * failed) / results.length > ToleratedFailurePercentage;
+    if (failed > 0 && (overCount || overPercentage))
+      throw Object.assign(
+        new Error(
+          `The specified tolerated failure threshold was exceeded: ${failed} of ${results.length} items failed`,
+        ),
+        { name: 'States.ExceedToleratedFailureThreshold' },
+      );
+    if (!write) return setAtPath(withoutHelperData(state) as Json, resultPath, results);
+
     const runId = randomUUID();
     const [, , , , account, , machine, execution] = executionArn.split(':');
     const mapRunArn = `arn:aws:states:${region}:${account}:mapRun:${machine}/${map}:${runId}`;
     const folder = `${Prefix ? `${Prefix.replace(/\/$/, '')}/` : ''}${runId}`;
     const now = new Date().toISOString();
-    // One record per child execution, as AWS writes them (every local iteration that ends is a success:
-    // an iteration failure fails the whole Map here).
-    const succeeded = results.map((output, index) => ({
-      ExecutionArn: `arn:aws:states:${region}:${account}:execution:${machine}/${map}:${execution}-${index}`,
-      Input: '',
-      InputDetails: { Included: false },
-      Name: `${execution}-${index}`,
-      Output: JSON.stringify(output),
-      OutputDetails: { Included: true },
-      RedriveCount: 0,
-      RedriveStatus: 'NOT_REDRIVABLE',
-      StartDate: now,
-      StateMachineArn: `arn:aws:states:${region}:${account}:stateMachine:${machine}/${map}`,
-      Status: 'SUCCEEDED',
-      StopDate: now,
-    }));
-    const put = (key: string, body: string) =>
-      s3().send(new PutObjectCommand({ Bucket, Key: key, Body: body, ContentType: 'application/json' }));
-    const succeededKey = `${folder}/SUCCEEDED_0.json`;
-    const succeededBody = JSON.stringify(succeeded);
-    await put(succeededKey, succeededBody);
+    // One record per child execution, as AWS writes them.
+    const record = (result: unknown, index: number) => {
+      const failure = failureOf(result);
+      return {
+        ExecutionArn: `arn:aws:states:${region}:${account}:execution:${machine}/${map}:${execution}-${index}`,
+        Input: '',
+        InputDetails: { Included: false },
+        Name: `${execution}-${index}`,
+        ...(failure
+          ? { Error: failure.Error, Cause: failure.Cause, Status: 'FAILED' }
+          : { Output: JSON.stringify(result), OutputDetails: { Included: true }, Status: 'SUCCEEDED' }),
+        RedriveCount: 0,
+        RedriveStatus: 'NOT_REDRIVABLE',
+        StartDate: now,
+        StateMachineArn: `arn:aws:states:${region}:${account}:stateMachine:${machine}/${map}`,
+        StopDate: now,
+      };
+    };
+    const records = results.map(record);
+    const put = async (key: string, body: string) => {
+      await s3().send(new PutObjectCommand({ Bucket, Key: key, Body: body, ContentType: 'application/json' }));
+      return { Key: key, Size: Buffer.byteLength(body) };
+    };
+    const resultFile = async (status: 'SUCCEEDED' | 'FAILED') => {
+      const chosen = records.filter((entry) => entry.Status === status);
+      return chosen.length ? [await put(`${folder}/${status}_0.json`, JSON.stringify(chosen))] : [];
+    };
+    const [succeededFiles, failedFiles] = await Promise.all([resultFile('SUCCEEDED'), resultFile('FAILED')]);
     const manifestKey = `${folder}/manifest.json`;
     await put(
       manifestKey,
       JSON.stringify({
         DestinationBucket: Bucket,
         MapRunArn: mapRunArn,
-        ResultFiles: {
-          FAILED: [],
-          PENDING: [],
-          SUCCEEDED: [{ Key: succeededKey, Size: Buffer.byteLength(succeededBody) }],
-        },
+        ResultFiles: { FAILED: failedFiles, PENDING: [], SUCCEEDED: succeededFiles },
       }),
     );
     const output = { MapRunArn: mapRunArn, ResultWriterDetails: { Bucket, Key: manifestKey } };
@@ -187,6 +273,6 @@ export function distributedMapHandlers(s3: () => S3Client, region: string): Map<
   };
   return new Map([
     [READER_FUNCTION, readItems],
-    [WRITER_FUNCTION, writeResults],
+    [WRITER_FUNCTION, finishMap],
   ]);
 }

@@ -43,28 +43,76 @@ const mapMachine = (inputType: 'JSON' | 'JSONL') =>
     },
   });
 
+/** A Distributed Map over `$.items` whose iterations call `flaky` (it fails items 3 and 7), with extra Map fields. */
+const tolerantMachine = (fields: Record<string, unknown>) =>
+  JSON.stringify({
+    StartAt: 'Each',
+    States: {
+      Each: {
+        Type: 'Map',
+        ItemsPath: '$.items',
+        MaxConcurrency: 3,
+        ItemProcessor: {
+          ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
+          StartAt: 'Work',
+          States: {
+            Work: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:000000000000:function:flaky', End: true },
+          },
+        },
+        ResultWriter: { Resource: 'arn:aws:states:::s3:putObject', Parameters: { Bucket: BUCKET, Prefix: 'tolerant' } },
+        ResultPath: '$.written',
+        ...fields,
+        End: true,
+      },
+      ...('Catch' in fields
+        ? { Handled: { Type: 'Pass', Result: 'handled', ResultPath: '$.handled', End: true } }
+        : {}),
+    },
+  });
+
 describe('local Step Functions: Distributed Map ItemReader and ResultWriter', () => {
+  /** Iterations running at once, and the most seen. */
+  const concurrency = { now: 0, most: 0 };
   const test = useTestStack({
     handlers: new Map<string, TaskHandler>([
       [
         'double',
         async (event) => ({ label: (event as { label: string }).label, twice: (event as { n: number }).n * 2 }),
       ],
+      [
+        'flaky',
+        async (event) => {
+          concurrency.most = Math.max(concurrency.most, ++concurrency.now);
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          concurrency.now -= 1;
+          if (event === 3 || event === 7)
+            throw Object.assign(new Error(`item ${String(event)} is bad`), { name: 'BadItem' });
+          return { ok: event };
+        },
+      ],
     ]),
-    stateMachines: { json: mapMachine('JSON'), jsonl: mapMachine('JSONL') },
+    stateMachines: {
+      json: mapMachine('JSON'),
+      jsonl: mapMachine('JSONL'),
+      strict: tolerantMachine({}),
+      count2: tolerantMachine({ ToleratedFailureCount: 2 }),
+      count1: tolerantMachine({ ToleratedFailureCount: 1 }),
+      percent20: tolerantMachine({ ToleratedFailurePercentage: 20 }),
+      percent10: tolerantMachine({ ToleratedFailurePercentage: 10 }),
+      caught: tolerantMachine({
+        Catch: [{ ErrorEquals: ['States.ExceedToleratedFailureThreshold'], ResultPath: '$.error', Next: 'Handled' }],
+      }),
+    },
   });
   const s3Text = async (key: string) =>
     (await (
       await test.stack.clients.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))
     ).Body?.transformToString()) ?? '';
-  const run = async (machine: string, key: string) => {
+  const run = async (machine: string, key: string, input: Record<string, unknown> = { key, label: 'x' }) => {
     const { stack } = test;
     const sfn = stack.clients.stepFunctions;
     const { executionArn } = await sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn: stack.stateMachineArns[machine],
-        input: JSON.stringify({ key, label: 'x' }),
-      }),
+      new StartExecutionCommand({ stateMachineArn: stack.stateMachineArns[machine], input: JSON.stringify(input) }),
     );
     await stack.stepFunctions.settled(executionArn!);
     const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
@@ -126,5 +174,54 @@ describe('local Step Functions: Distributed Map ItemReader and ResultWriter', ()
     const { described } = await run('json', 'in/missing.json');
     assert.equal(described.status, 'FAILED');
     assert.match(`${described.error}: ${described.cause}`, /NoSuchKey|does not exist/);
+  });
+
+  describe('tolerated failures (items 3 and 7 of 10 fail)', () => {
+    const items = { items: Array.from({ length: 10 }, (_, i) => i) };
+    const outcome = async (machine: string) => (await run(machine, '', items)).described;
+
+    it('fails the Map with States.ExceedToleratedFailureThreshold when no tolerance is set, as AWS does', async () => {
+      const described = await outcome('strict');
+      assert.equal(described.status, 'FAILED');
+      assert.equal(described.error, 'States.ExceedToleratedFailureThreshold');
+      assert.match(described.cause ?? '', /2 of 10 items failed/);
+    });
+
+    it('succeeds within ToleratedFailureCount and writes the failed items to FAILED_0.json with their errors', async () => {
+      // Act
+      const described = await outcome('count2');
+      // Assess
+      assert.equal(described.status, 'SUCCEEDED', described.cause);
+      const key = (JSON.parse(described.output!) as { written: { ResultWriterDetails: { Key: string } } }).written
+        .ResultWriterDetails.Key;
+      const manifest = JSON.parse(await s3Text(key)) as { ResultFiles: Record<string, { Key: string }[]> };
+      const failed = JSON.parse(await s3Text(manifest.ResultFiles['FAILED']![0]!.Key)) as {
+        Error: string;
+        Cause: string;
+      }[];
+      assert.deepEqual(
+        failed.map((record) => record.Error),
+        ['BadItem', 'BadItem'],
+      );
+      assert.match(failed[0]!.Cause, /item 3 is bad/);
+      const succeeded = JSON.parse(await s3Text(manifest.ResultFiles['SUCCEEDED']![0]!.Key)) as unknown[];
+      assert.equal(succeeded.length, 8);
+      assert.equal((await outcome('count1')).error, 'States.ExceedToleratedFailureThreshold');
+    });
+
+    it('honours ToleratedFailurePercentage: 20% tolerates 2 of 10, 10% does not', async () => {
+      assert.equal((await outcome('percent20')).status, 'SUCCEEDED');
+      assert.equal((await outcome('percent10')).error, 'States.ExceedToleratedFailureThreshold');
+    });
+
+    it("lets the Map's Catch handle the threshold error", async () => {
+      const described = await outcome('caught');
+      assert.equal(described.status, 'SUCCEEDED');
+      assert.equal((JSON.parse(described.output!) as { handled: string }).handled, 'handled');
+    });
+
+    it('runs at most MaxConcurrency iterations at once', () => {
+      assert.equal(concurrency.most, 3);
+    });
   });
 });
