@@ -13,6 +13,9 @@ import { App, type AppProps } from 'aws-cdk-lib';
 import { DEPLOYED_SETTINGS, parseDeployedSettings } from '../config/settings.ts';
 import { DdbFaissStack } from './stack.ts';
 
+/** The stack's name unless `-c stackName=...` says otherwise. */
+export const DEFAULT_STACK_NAME = 'DdbFaiss';
+
 export function createApp(props: AppProps = {}): App {
   const app = new App(props);
   const context = (key: string): string | undefined => {
@@ -27,7 +30,7 @@ export function createApp(props: AppProps = {}): App {
   if (problems.length > 0) throw new Error(`invalid CDK context:\n  - ${problems.join('\n  - ')}`);
   const existingTableName = context('existingTableName');
   const scheduleMinutes = context('scheduleMinutes');
-  new DdbFaissStack(app, context('stackName') ?? 'DdbFaiss', {
+  new DdbFaissStack(app, context('stackName') ?? DEFAULT_STACK_NAME, {
     ...(existingTableName ? { existingTableName } : {}),
     ...(scheduleMinutes !== undefined ? { scheduleMinutes: Number(scheduleMinutes) } : {}),
     settings,

@@ -46,6 +46,9 @@ import { RESERVED_GROUP } from '../table/reserved-items.ts';
 import { bundleLambdas } from './bundle.ts';
 import { type MetricKey, METRICS, METRICS_NAMESPACE, SERVICE_NAME } from '../tasks/metrics.ts';
 
+/** How often the schedule starts an incremental run, unless `scheduleMinutes` says otherwise. */
+export const DEFAULT_SCHEDULE_MINUTES = 15;
+
 /**
  * Properties of {@link DdbFaissStack}.
  *
@@ -330,7 +333,7 @@ export class DdbFaissStack extends Stack {
       }),
     );
 
-    const minutes = props.scheduleMinutes ?? 15;
+    const minutes = props.scheduleMinutes ?? DEFAULT_SCHEDULE_MINUTES;
     if (minutes > 0) {
       new Schedule(this, 'IndexerSchedule', {
         schedule: ScheduleExpression.rate(Duration.minutes(minutes)),
@@ -470,13 +473,21 @@ export class DdbFaissStack extends Stack {
       managed('AWSLambdaVPCAccessExecutionRole'),
       'Lambda\'s own managed policy for functions in a VPC: the network interfaces, which IAM grants only on "*".',
     );
-    for (const fn of Object.values(functions))
-      acknowledge(
-        fn,
-        'IAM5[Resource::*]',
-        'EFS: elasticfilesystem:ClientMount/ClientWrite on "*", narrowed by a condition naming our access point ' +
-          '(checked in test/unit/infra.test.ts).',
-      );
+    // A function's "*" grants: EFS mounts (narrowed by a condition), and X-Ray where tracing is on.
+    for (const [name, fn] of Object.entries(functions)) {
+      const reasons = [
+        ...(FUNCTIONS[name as keyof typeof FUNCTIONS].efs !== 'none'
+          ? [
+              'EFS: elasticfilesystem:ClientMount/ClientWrite on "*", narrowed by a condition naming our access ' +
+                'point (checked in test/unit/infra.test.ts).',
+            ]
+          : []),
+        ...(props.tracing
+          ? ['X-Ray: xray:PutTraceSegments/PutTelemetryRecords have no resource-level permissions.']
+          : []),
+      ];
+      if (reasons.length > 0) acknowledge(fn, 'IAM5[Resource::*]', reasons.join(' '));
+    }
     acknowledge(
       this.stateMachine,
       'IAM5[Resource::*]',

@@ -59,7 +59,7 @@ export async function lambdaObservability(logLevel: LogLevel, tracing: boolean):
 }
 
 /** Adds each value to the metrics buffer (published by the logMetrics middleware after the call). */
-export function addMetrics(metrics: Metrics, values: MetricValues): void {
+function addMetrics(metrics: Metrics, values: MetricValues): void {
   for (const [key, value] of Object.entries(values) as [MetricKey, number | undefined][]) {
     if (value !== undefined && Number.isFinite(value)) metrics.addMetric(METRICS[key].name, METRICS[key].unit, value);
   }

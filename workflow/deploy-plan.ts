@@ -5,16 +5,17 @@
  *
  * @example
  * ```ts
- * for (const line of describeDeployment({ batchSize: '250' })) console.log(line);
+ * for (const line of describeDeployment({ batchSize: '250' }, { batchSize: 250 })) console.log(line);
  * ```
  */
-import { DEPLOYED_SETTINGS, defaultOf, parseDeployedSettings } from '../config/settings.ts';
-import { createApp } from '../infra/app.ts';
+import { DEPLOYED_SETTINGS, type DeployedSettings, defaultOf } from '../config/settings.ts';
+import { createApp, DEFAULT_STACK_NAME } from '../infra/app.ts';
+import { DEFAULT_SCHEDULE_MINUTES } from '../infra/stack.ts';
 
 /** The stack's own context keys (not configuration settings), with what applies when unset. */
 const STACK_OPTIONS: Readonly<Record<string, string>> = {
-  stackName: 'DdbFaiss',
-  scheduleMinutes: '15',
+  stackName: DEFAULT_STACK_NAME,
+  scheduleMinutes: String(DEFAULT_SCHEDULE_MINUTES),
   tracing: 'false',
   existingTableName: '(a new table)',
 };
@@ -22,16 +23,19 @@ const STACK_OPTIONS: Readonly<Record<string, string>> = {
 /** How many logical ids to name per resource type. */
 const NAMED_PER_TYPE = 4;
 
-export function describeDeployment(context: Readonly<Record<string, string>>): string[] {
+/**
+ * @param context the `--context` pairs as given
+ * @param settings the deployed settings among them, already checked by the configuration schema
+ */
+export function describeDeployment(
+  context: Readonly<Record<string, string>>,
+  settings: Partial<DeployedSettings>,
+): string[] {
   const app = createApp({ context: { ...context } });
   const stackName = context['stackName'] ?? STACK_OPTIONS['stackName']!;
   const template = app.synth().getStackByName(stackName).template as {
     Resources?: Record<string, { Type: string }>;
   };
-  const given = Object.fromEntries(
-    Object.entries(context).filter(([name]) => (DEPLOYED_SETTINGS as readonly string[]).includes(name)),
-  );
-  const { settings } = parseDeployedSettings(given, 'CDK context');
   const width = Math.max(...[...DEPLOYED_SETTINGS, ...Object.keys(STACK_OPTIONS)].map((name) => name.length)) + 2;
   const row = (name: string, value: unknown, from: string) => `  ${name.padEnd(width)}${String(value)}  (${from})`;
 

@@ -52,12 +52,28 @@ function withoutHelperDataIn<E>(event: E): E {
   };
 }
 
-/** The failure AWS reports for a state whose input or output is over the size limit, if it is. */
+/** The failure AWS reports for state data of `bytes`, if that is over the limit. */
+const overLimit = (state: string, which: 'input' | 'output', bytes: number) =>
+  bytes > STATE_DATA_LIMIT_BYTES ? dataLimitExceeded(state, which, bytes) : undefined;
+
+/** The same for a Task's input or result, before it is serialized (a Task is checked before the engine moves on). */
 function oversized(state: string, which: 'input' | 'output', value: unknown) {
   // The Distributed Map helpers carry the items and results that, on AWS, never enter the state data.
   if (isHelperState(state)) return undefined;
-  const bytes = jsonBytes(withoutHelperData(value));
-  return bytes > STATE_DATA_LIMIT_BYTES ? dataLimitExceeded(state, which, bytes) : undefined;
+  return overLimit(state, which, jsonBytes(withoutHelperData(value)));
+}
+
+/** The same for the state data that history events (already serialized) carry. */
+function oversizedInHistory(drafts: ReturnType<typeof toHistoryEvents>) {
+  for (const draft of drafts) {
+    const entered = draft['stateEnteredEventDetails'] as { name: string; input: string } | undefined;
+    const exited = draft['stateExitedEventDetails'] as { name: string; output: string } | undefined;
+    const failure =
+      (entered && overLimit(entered.name, 'input', Buffer.byteLength(entered.input))) ||
+      (exited && overLimit(exited.name, 'output', Buffer.byteLength(exited.output)));
+    if (failure) return failure;
+  }
+  return undefined;
 }
 
 export class LocalStepFunctions {
@@ -274,16 +290,6 @@ export class LocalStepFunctions {
     running.done = (async () => {
       // Always drain the stream: the engine waits on its consumer.
       for await (const event of execution.eventLogs) {
-        const failure =
-          event.type === 'StateEntered'
-            ? oversized(event.state.name, 'input', event.state.input)
-            : event.type === 'StateExited'
-              ? oversized(event.state.name, 'output', event.state.output)
-              : undefined;
-        if (failure && !running.failing) {
-          running.failing = failure;
-          execution.abort();
-        }
         if (running.failing) {
           // Only the end of the execution remains to record: failed, with the limit it broke.
           if (event.type.startsWith('Execution') && event.type !== 'ExecutionStarted')
@@ -292,7 +298,15 @@ export class LocalStepFunctions {
         }
         // The Distributed Map helpers are local plumbing: AWS's history has no such states.
         if ('state' in event && isHelperState(event.state.name)) continue;
-        for (const { type, ...details } of toHistoryEvents(withoutHelperDataIn(event), machine.roleArn)) {
+        const drafts = toHistoryEvents(withoutHelperDataIn(event), machine.roleArn);
+        // A state's data is measured as its history event carries it, serialized once.
+        const failure = oversizedInHistory(drafts);
+        if (failure) {
+          running.failing = failure;
+          execution.abort();
+          continue;
+        }
+        for (const { type, ...details } of drafts) {
           if (type === 'ExecutionAborted' && running.aborting)
             Object.assign(details, { executionAbortedEventDetails: running.aborting });
           append(type, details, event.timestamp);

@@ -60,6 +60,11 @@ export function buildWordTable(source: WinkEmbeddings, recipe: DefaultRecipe): W
   return { words, table, weights };
 }
 
+/** A special token (padding, unknown word) as a Hugging Face tokenizer.json lists it in `added_tokens`. */
+export function specialToken(id: number, content: string) {
+  return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
+}
+
 /**
  * A Hugging Face tokenizer.json for a word-level vocabulary: Unicode-normalised (NFKC),
  * lowercased (the vectors are lowercase), curly apostrophes straightened, split on
@@ -71,20 +76,11 @@ export function wordLevelTokenizer(words: readonly string[]): Record<string, unk
   words.forEach((word, i) => {
     if (!(word in vocab)) vocab[word] = FIRST_WORD_ID + i;
   });
-  const special = (id: number, content: string) => ({
-    id,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  });
   return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: [special(0, '[PAD]'), special(1, '[UNK]')],
+    added_tokens: [specialToken(0, '[PAD]'), specialToken(1, '[UNK]')],
     normalizer: {
       type: 'Sequence',
       normalizers: [

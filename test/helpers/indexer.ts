@@ -20,6 +20,11 @@ import { createSearchHandler } from '../../tasks/search-handler.ts';
 import { localObservability } from '../../local-stack/local-observability.ts';
 import type { Observability } from '../../tasks/observability.ts';
 import { startTestStack } from './local-stack.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { localMetricsFile } from '../../local-stack/local-observability.ts';
+import { monitorApi, type MonitorProps } from '../../workflow/monitor/api.ts';
+import { localMetricsSource } from '../../workflow/monitor/metrics-source.ts';
 
 export type Stages = ReturnType<typeof indexerStages>;
 /** Replaces some stages; each gets the real stages to call through. */
@@ -116,6 +121,27 @@ export class IndexerHarness {
 
   async close(): Promise<void> {
     await this.stack.close();
+  }
+
+  /**
+   * Serves the monitor's API for this stack on a free port, as `up` does (local metrics file);
+   * `props` replaces any part (clients, backlog bounds).
+   */
+  async serveMonitor(props: Partial<MonitorProps> = {}): Promise<{ base: string; close: () => Promise<void> }> {
+    const server = createServer(
+      monitorApi({
+        config: this.config,
+        clients: this.stack.clients,
+        stateMachineArn: () => this.stack.stateMachineArns['indexer']!,
+        metrics: localMetricsSource(localMetricsFile(this.config.dataDir)),
+        ...props,
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
   }
 
   /** Writes items (pending by default) with fresh version tokens. */

@@ -4,6 +4,7 @@
  * token_type_ids) and output last_hidden_state = tanh((word[id] + type[tt]) W). A plain
  * reference computation mirrors it, so tests can check masking and pooling.
  */
+import { specialToken } from '../../models/default-model/word-vectors.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeManifest, type BundleManifest } from '../../embedding/bundle.ts';
@@ -52,20 +53,11 @@ export function tinyBertWeights(): TinyBert {
 
 export function tinyBertTokenizer(): Record<string, unknown> {
   const vocab = Object.fromEntries(TINY_VOCAB.map((token, id) => [token, id]));
-  const special = (id: number) => ({
-    id,
-    content: TINY_VOCAB[id],
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  });
   return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: [0, 1, 2, 3].map(special),
+    added_tokens: [0, 1, 2, 3].map((id) => specialToken(id, TINY_VOCAB[id]!)),
     normalizer: {
       type: 'BertNormalizer',
       clean_text: true,

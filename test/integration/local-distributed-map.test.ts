@@ -12,12 +12,25 @@ import { useTestStack } from '../helpers/local-stack.ts';
 
 const BUCKET = 'ddb-faiss-assets';
 
+/** A Distributed Map whose iterations call one function, writing its results under `prefix`. */
+const distributedMap = (fn: string, prefix: string, fields: Record<string, unknown>) => ({
+  Type: 'Map',
+  ItemProcessor: {
+    ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
+    StartAt: 'Call',
+    States: { Call: { Type: 'Task', Resource: `arn:aws:lambda:us-east-1:000000000000:function:${fn}`, End: true } },
+  },
+  ResultWriter: { Resource: 'arn:aws:states:::s3:putObject', Parameters: { Bucket: BUCKET, Prefix: prefix } },
+  ResultPath: '$.written',
+  ...fields,
+});
+
+/** Reads its items from the S3 object named by `$.key`, and doubles each. */
 const mapMachine = (inputType: 'JSON' | 'JSONL') =>
   JSON.stringify({
     StartAt: 'Fan out',
     States: {
-      'Fan out': {
-        Type: 'Map',
+      'Fan out': distributedMap('double', 'map-results', {
         ItemReader: {
           Resource: 'arn:aws:states:::s3:getObject',
           ReaderConfig: { InputType: inputType },
@@ -25,45 +38,18 @@ const mapMachine = (inputType: 'JSON' | 'JSONL') =>
         },
         ItemSelector: { 'n.$': '$$.Map.Item.Value', 'label.$': '$.label' },
         MaxConcurrency: 8,
-        ItemProcessor: {
-          ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
-          StartAt: 'Double',
-          States: {
-            Double: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:000000000000:function:double', End: true },
-          },
-        },
-        ResultWriter: {
-          Resource: 'arn:aws:states:::s3:putObject',
-          Parameters: { Bucket: BUCKET, Prefix: 'map-results' },
-        },
-        ResultPath: '$.written',
         Next: 'Done',
-      },
+      }),
       Done: { Type: 'Pass', End: true },
     },
   });
 
-/** A Distributed Map over `$.items` whose iterations call `flaky` (it fails items 3 and 7), with extra Map fields. */
+/** A Map over `$.items` whose iterations call `flaky` (it fails items 3 and 7), with extra Map fields. */
 const tolerantMachine = (fields: Record<string, unknown>) =>
   JSON.stringify({
     StartAt: 'Each',
     States: {
-      Each: {
-        Type: 'Map',
-        ItemsPath: '$.items',
-        MaxConcurrency: 3,
-        ItemProcessor: {
-          ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
-          StartAt: 'Work',
-          States: {
-            Work: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:000000000000:function:flaky', End: true },
-          },
-        },
-        ResultWriter: { Resource: 'arn:aws:states:::s3:putObject', Parameters: { Bucket: BUCKET, Prefix: 'tolerant' } },
-        ResultPath: '$.written',
-        ...fields,
-        End: true,
-      },
+      Each: distributedMap('flaky', 'tolerant', { ItemsPath: '$.items', MaxConcurrency: 3, End: true, ...fields }),
       ...('Catch' in fields
         ? { Handled: { Type: 'Pass', Result: 'handled', ResultPath: '$.handled', End: true } }
         : {}),

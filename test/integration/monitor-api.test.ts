@@ -5,14 +5,9 @@
  * merge and clear stages keep.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { localMetricsFile } from '../../local-stack/local-observability.ts';
 import { readRunProgress } from '../../workflow/index-status.ts';
 import { startRun } from '../../workflow/indexer-client.ts';
-import { monitorApi } from '../../workflow/monitor/api.ts';
-import { localMetricsSource } from '../../workflow/monitor/metrics-source.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
 import { tempDir } from '../helpers/local-stack.ts';
 
@@ -25,7 +20,7 @@ interface Row {
 describe('monitor API (local stack)', () => {
   const dir = tempDir();
   let h: IndexerHarness;
-  let server: Server;
+  let monitor: Awaited<ReturnType<IndexerHarness['serveMonitor']>>;
   let base = '';
   const runs: string[] = [];
   const get = async (path: string) => {
@@ -50,19 +45,11 @@ describe('monitor API (local stack)', () => {
       await run('manual');
     }
     await run('backfill');
-    server = createServer(
-      monitorApi({
-        config: h.config,
-        clients: h.stack.clients,
-        stateMachineArn: () => h.stack.stateMachineArns['indexer']!,
-        metrics: localMetricsSource(localMetricsFile(h.config.dataDir)),
-      }),
-    );
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    monitor = await h.serveMonitor();
+    base = monitor.base;
   });
   after(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await monitor.close();
     await h.close();
     dir.remove();
   });

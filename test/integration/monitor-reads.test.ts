@@ -3,21 +3,16 @@
  * with the backlog or with the number of pages. The backlog is counted up to a cap, at most
  * once per refresh interval, and the poison list is read up to a limit.
  */
-import { localMetricsFile } from '../../local-stack/local-observability.ts';
-import { localMetricsSource } from '../../workflow/monitor/metrics-source.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { monitorApi } from '../../workflow/monitor/api.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
 import { tempDir } from '../helpers/local-stack.ts';
 
 describe('monitor reads (local stack)', () => {
   const dir = tempDir();
   let h: IndexerHarness;
-  let server: Server;
+  let monitor: Awaited<ReturnType<IndexerHarness['serveMonitor']>>;
   let base = '';
   /** Items DynamoDB read for the monitor's scans, and the scans themselves. */
   const reads = { scans: 0, scanned: 0 };
@@ -41,19 +36,14 @@ describe('monitor reads (local stack)', () => {
       },
       { step: 'initialize' },
     );
-    const api = monitorApi({
-      config: h.config,
+    monitor = await h.serveMonitor({
       clients: { ...h.stack.clients, dynamodb },
-      stateMachineArn: () => h.stack.stateMachineArns['indexer']!,
-      metrics: localMetricsSource(localMetricsFile(h.config.dataDir)),
       backlog: { pendingCap: 20, refreshMs: 400 },
     });
-    server = createServer(api);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = monitor.base;
   });
   after(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await monitor.close();
     await h.close();
     dir.remove();
   });

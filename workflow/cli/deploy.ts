@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { deployOutputsFile, loadConfig } from '../../config/config.ts';
 import { PROJECT_ROOT } from '../../config/project.ts';
-import { DEPLOYED_SETTINGS, parseDeployedSettings } from '../../config/settings.ts';
+import { DEPLOYED_SETTINGS, type DeployedSettings, parseDeployedSettings } from '../../config/settings.ts';
 import { type Command, executeCommand, println, UsageError } from './command.ts';
 import { modelCommand } from './model.ts';
 
@@ -30,7 +30,10 @@ export function cdkDeployArgs(dataDir: string, context: readonly string[]): stri
 }
 
 /** `name=value` context pairs as an object; a pair without `=` is a usage mistake. */
-function contextOf(pairs: readonly string[]): Record<string, string> {
+function contextOf(pairs: readonly string[]): {
+  context: Record<string, string>;
+  settings: Partial<DeployedSettings>;
+} {
   const bad = pairs.filter((pair) => !/^[A-Za-z][\w-]*=/.test(pair));
   if (bad.length > 0)
     throw new UsageError(`--context takes name=value, got ${bad.map((b) => JSON.stringify(b)).join(', ')}`);
@@ -38,12 +41,12 @@ function contextOf(pairs: readonly string[]): Record<string, string> {
     pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
   );
   // Deployed settings are checked here, by the configuration schema, rather than minutes into a deploy.
-  const settings = Object.fromEntries(
+  const given = Object.fromEntries(
     Object.entries(context).filter(([name]) => (DEPLOYED_SETTINGS as readonly string[]).includes(name)),
   );
-  const { problems } = parseDeployedSettings(settings, '--context');
+  const { settings, problems } = parseDeployedSettings(given, '--context');
   if (problems.length > 0) throw new UsageError(problems.join('; '));
-  return context;
+  return { context, settings };
 }
 
 export const deployCommand: Command = {
@@ -58,7 +61,7 @@ export const deployCommand: Command = {
     const given = contextOf(context);
     if (values['dry-run']) {
       const { describeDeployment } = await import('../deploy-plan.ts');
-      for (const line of describeDeployment(given)) println(io.stdout, line);
+      for (const line of describeDeployment(given.context, given.settings)) println(io.stdout, line);
       return 0;
     }
     const { deployPreflight } = await import('../deploy-preflight.ts');

@@ -46,6 +46,7 @@ import { type RunProgress, summarizeHistory } from '../run-progress.ts';
 import { projectPath } from '../../config/project.ts';
 import { EMBED_MAP, INDEXER_STAGES, SIDE_STATES } from '../../asl/indexer.ts';
 import { INDEXER_TASKS } from '../../asl/tasks.ts';
+import type { RunProgressRecord } from '../../table/reserved-items.ts';
 import type { MetricsSource } from './metrics-source.ts';
 
 const PAGE = projectPath('workflow/monitor/index.html');
@@ -156,7 +157,8 @@ async function listExecutionPage(
     const listed = await sfn.send(
       new ListExecutionsCommand({
         stateMachineArn,
-        maxResults: 100,
+        // Unfiltered by mode, one page of the size asked for is enough (the page polls every second).
+        maxResults: filter.mode ? 100 : filter.pageSize,
         ...(filter.status ? { statusFilter: filter.status } : {}),
         ...(position.token ? { nextToken: position.token } : {}),
       }),
@@ -219,7 +221,7 @@ function itemsIndexed(execution: DescribeExecutionCommandOutput): number | null 
 }
 
 /** The live counts of the stages that report them: batches from the history, merge and clear from their record. */
-function stageProgress(progress: RunProgress, record: Awaited<ReturnType<typeof readRunProgress>>, execution: string) {
+function stageProgress(progress: RunProgress, record: RunProgressRecord | null, execution: string) {
   const live = record?.execution === execution ? record : null;
   const byStage: Record<string, { done: number; total: number; unit: string }> = {
     [EMBED_MAP]: { done: progress.batches.done, total: progress.batches.total, unit: 'batches embedded' },
