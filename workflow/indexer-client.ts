@@ -5,6 +5,7 @@
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
+  DescribeMapRunCommand,
   GetExecutionHistoryCommand,
   type HistoryEvent,
   ListStateMachinesCommand,
@@ -13,7 +14,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import type { DdbFaissConfig } from '../config/config.ts';
 import { readStackInfo } from '../local-stack/stack-info.ts';
-import { type RunProgress, summarizeHistory } from './run-progress.ts';
+import { type RunProgress, summarizeHistory, withMapRunCounts } from './run-progress.ts';
 
 /** How an execution can be started; the origin prefixes the execution name, so history shows it. */
 export const RUN_ORIGINS = ['manual', 'backfill', 'scheduled'] as const;
@@ -72,6 +73,19 @@ export async function readHistory(sfn: SFNClient, executionArn: string): Promise
   return events;
 }
 
+/**
+ * An execution's progress: from its history, and, once its Distributed Map has started, from
+ * that Map Run's counts (its iterations are child executions, outside the history).
+ */
+export async function readProgress(sfn: SFNClient, executionArn: string): Promise<RunProgress> {
+  const history = await readHistory(sfn, executionArn);
+  const progress = summarizeHistory(history);
+  const mapRunArn = history.findLast((event) => event.mapRunStartedEventDetails)?.mapRunStartedEventDetails?.mapRunArn;
+  if (!mapRunArn) return progress;
+  const counts = (await sfn.send(new DescribeMapRunCommand({ mapRunArn }))).itemCounts;
+  return counts ? withMapRunCounts(progress, counts) : progress;
+}
+
 /** Polls an execution until it ends, reporting progress after each poll. */
 export async function watchRun(
   sfn: SFNClient,
@@ -81,7 +95,7 @@ export async function watchRun(
 ): Promise<DescribeExecutionCommandOutput> {
   for (;;) {
     const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    onProgress(summarizeHistory(await readHistory(sfn, executionArn)), execution);
+    onProgress(await readProgress(sfn, executionArn), execution);
     if (execution.status !== 'RUNNING') return execution;
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

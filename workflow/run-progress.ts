@@ -229,6 +229,35 @@ export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {
   };
 }
 
+/** A Distributed Map Run's item counts, as DescribeMapRun reports them. */
+export interface MapRunItemCounts {
+  readonly pending?: number;
+  readonly running?: number;
+  readonly succeeded?: number;
+  readonly failed?: number;
+  readonly timedOut?: number;
+  readonly aborted?: number;
+  readonly total?: number;
+}
+
+/**
+ * The progress with the Embed Map's iterations counted from its Map Run: a Distributed Map runs
+ * them as child executions, whose events are not in the run's history.
+ */
+export function withMapRunCounts(progress: RunProgress, counts: MapRunItemCounts): RunProgress {
+  const failed = (counts.failed ?? 0) + (counts.timedOut ?? 0) + (counts.aborted ?? 0);
+  const succeeded = counts.succeeded ?? 0;
+  const iterations = { started: (counts.total ?? 0) - (counts.pending ?? 0), succeeded, failed };
+  // A batch that fails is caught inside its iteration: every ended iteration is a batch done.
+  const batches = { ...progress.batches, done: succeeded + failed };
+  const stages = progress.stages.map((stage) =>
+    stage.name === EMBED_MAP && stage.status === 'running'
+      ? { ...stage, detail: `${batches.done} of ${batches.total} batches done` }
+      : stage,
+  );
+  return { ...progress, stages, batches, iterations };
+}
+
 /** Seconds between two dates, for display. */
 export const seconds = (start?: Date, end?: Date): string =>
   start ? `${(((end ?? new Date()).getTime() - start.getTime()) / 1000).toFixed(1)} s` : '';

@@ -3,10 +3,14 @@
  * would break them in AWS breaks the same way locally:
  * - a state's input or output over 256 KiB fails the execution with `States.DataLimitExceeded`,
  *   which no Catch (not even `States.ALL`) handles;
+ * - a Standard execution's history holds at most 25,000 events: when event 25,000 would be anything
+ *   but `ExecutionSucceeded`, the execution fails there (a Distributed Map's child executions keep
+ *   histories of their own, see `map-runs.ts`);
  * - names of state machines and executions: 1 to 80 characters, none of them whitespace,
  *   brackets, wildcards, ``" # % \ ^ | ~ ` $ & , ; : /`` or control characters.
  * @see https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
  * @see https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/bp-history-limit.html
  */
 
 /** The largest state input or output, and execution input, in bytes of UTF-8 JSON. */
@@ -47,3 +51,17 @@ export function dataLimitExceeded(
       `(${bytes} bytes; the limit is ${STATE_DATA_LIMIT_BYTES}).`,
   };
 }
+
+/** The most events a Standard execution's history holds. */
+export const HISTORY_EVENT_LIMIT = 25_000;
+
+/**
+ * The failure recorded as event 25,000. AWS documents that the execution fails there; the error's
+ * name is not documented, and `States.Runtime` is this engine's choice (see the README).
+ */
+export const historyLimitReached = (): { readonly error: string; readonly cause: string } => ({
+  error: 'States.Runtime',
+  cause:
+    `The execution reached the maximum number of events in its history (${HISTORY_EVENT_LIMIT}). ` +
+    'Use a Distributed Map, whose iterations run as child executions with histories of their own.',
+});

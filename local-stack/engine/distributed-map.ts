@@ -1,22 +1,27 @@
 /**
  * What a Distributed Map does that aws-local-stepfunctions does not (`ItemReader`, `ResultWriter`,
- * tolerated failures), built around it: before a definition runs, each Map in DISTRIBUTED mode
- * (or with an ItemReader or ResultWriter) is rewritten into
+ * tolerated failures, Map Runs), built around it: before a definition runs, each Map in DISTRIBUTED
+ * mode (or with an ItemReader or ResultWriter) is rewritten into
  *   `<Map> ⟨read items⟩` (a Task that reads the items from S3: a JSON array, or JSON Lines)
+ *   -> `<Map> ⟨start⟩` (a Pass that names the Map Run: its id, from which the engine derives the
+ *      Map Run's and each child execution's ARN, see `map-runs.ts`)
  *   -> the Map over those items (inline, `MaxConcurrency` honoured), each iteration wrapped so
  *      that its failure is recorded rather than failing the Map at once
- *   -> `<Map> ⟨finish⟩` (a Task that fails the Map with `States.ExceedToleratedFailureThreshold`
+ *   -> `<Map> ⟨write results⟩` (a Task that fails the Map with `States.ExceedToleratedFailureThreshold`
  *      when more iterations failed than `ToleratedFailureCount`/`Percentage` allow (none, by
  *      default), and otherwise writes the results to S3 in AWS's layout,
- *      `<Prefix>/<map run id>/manifest.json` with `SUCCEEDED_0.json` and `FAILED_0.json`, and puts
- *      AWS's output, `{MapRunArn, ResultWriterDetails: {Bucket, Key}}`, at the Map's `ResultPath`).
+ *      `<Prefix>/<map run id>/manifest.json` with `SUCCEEDED_0.json` and `FAILED_0.json`, and
+ *      answers AWS's output, `{MapRunArn, ResultWriterDetails: {Bucket, Key}}`, or the results;
+ *      the Map's `ResultSelector` applies to that answer)
+ *   -> `<Map> ⟨finish⟩` (a Task that puts the answer at the Map's `ResultPath`, drops the helpers'
+ *      keys, and applies the Map's `OutputPath`).
  * The helper states are local plumbing: their history events are hidden, and the items and
  * results they carry in the state data (which on AWS never enter it) are left out of the
  * 256 KiB check.
  * @see https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itemreader.html
  * @see https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html
  */
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { TaskHandler } from '../../tasks/handler.ts';
 
@@ -25,16 +30,23 @@ type Json = { [key: string]: unknown };
 /** Where the rewritten definition keeps the items read and the results gathered. */
 export const ITEMS_KEY = '__distributedMapItems';
 export const RESULTS_KEY = '__distributedMapResults';
+export const RUN_KEY = '__distributedMapRun';
+const OUTPUT_KEY = '__distributedMapOutput';
+const HELPER_KEYS = [ITEMS_KEY, RESULTS_KEY, RUN_KEY, OUTPUT_KEY];
 
 const READER_FUNCTION = '__local-item-reader';
 const WRITER_FUNCTION = '__local-result-writer';
+const PLACE_FUNCTION = '__local-map-output';
 const functionArn = (name: string) => `arn:aws:lambda:local:000000000000:function:${name}`;
 const READ_SUFFIX = ' ⟨read items⟩';
-const FINISH_SUFFIX = ' ⟨finish⟩';
-const ITERATION = '⟨iteration⟩';
-const ITERATION_FAILED = '⟨iteration failed⟩';
+export const START_SUFFIX = ' ⟨start⟩';
+export const WRITE_SUFFIX = ' ⟨write results⟩';
+export const FINISH_SUFFIX = ' ⟨finish⟩';
+/** The state each iteration runs in (its input is `{item}`), and the one a failed iteration ends in. */
+export const ITERATION = '⟨iteration⟩';
+export const ITERATION_FAILED = '⟨iteration failed⟩';
 /** What a failed iteration leaves among the results. */
-const FAILURE_KEY = '__iterationFailure';
+export const FAILURE_KEY = '__iterationFailure';
 
 /** Whether a state is one of the helpers this rewrite adds (all carry a ⟨…⟩ mark). */
 export const isHelperState = (name: string): boolean => name.includes('⟨');
@@ -42,10 +54,29 @@ export const isHelperState = (name: string): boolean => name.includes('⟨');
 /** The state data without what only the local rewrite puts there. */
 export function withoutHelperData(value: unknown): unknown {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
-  if (!(ITEMS_KEY in value) && !(RESULTS_KEY in value)) return value;
-  const { [ITEMS_KEY]: _items, [RESULTS_KEY]: _results, ...rest } = value as Json;
-  return rest;
+  if (!HELPER_KEYS.some((key) => key in value)) return value;
+  return Object.fromEntries(Object.entries(value).filter(([key]) => !HELPER_KEYS.includes(key)));
 }
+
+/** The Map Run's ARN, as AWS forms it: `mapRun:<machine>/<Map state>:<id>`. */
+export const mapRunArnOf = (executionArn: string, map: string, runId: string): string => {
+  const [, , , region, account, , machine] = executionArn.split(':');
+  return `arn:aws:states:${region}:${account}:mapRun:${machine}/${map}:${runId}`;
+};
+
+/** The Map Run's child executions' state machine: `stateMachine:<machine>/<Map state>`. */
+export const childMachineArnOf = (mapRunArn: string): string =>
+  mapRunArn.replace(':mapRun:', ':stateMachine:').replace(/:[^:]*$/, '');
+
+/** A child execution's name: a UUID derived from the Map Run and the item's index, so every part agrees. */
+export function childExecutionName(mapRunArn: string, index: number): string {
+  const hex = createHash('sha256').update(`${mapRunArn}#${index}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** A child execution's ARN: `execution:<machine>/<Map state>:<name>`. */
+export const childExecutionArnOf = (mapRunArn: string, index: number): string =>
+  `${childMachineArnOf(mapRunArn).replace(':stateMachine:', ':execution:')}:${childExecutionName(mapRunArn, index)}`;
 
 /** Points every transition to `from` at `to` instead. */
 function retarget(states: Record<string, Json>, from: string, to: string): void {
@@ -94,17 +125,26 @@ export function rewriteDistributedMaps(definition: Json): Json {
     const reader = map['ItemReader'] as Json | undefined;
     const writer = map['ResultWriter'] as Json | undefined;
     const onError = map['Catch'] ? { Catch: map['Catch'] } : {};
+    const startName = name + START_SUFFIX;
+    retarget(states, name, startName);
+    if (rewritten['StartAt'] === name) rewritten['StartAt'] = startName;
+    states[startName] = {
+      Type: 'Pass',
+      Parameters: { 'id.$': 'States.UUID()' },
+      ResultPath: `$.${RUN_KEY}`,
+      Next: name,
+    };
     if (reader) {
       const readName = name + READ_SUFFIX;
-      retarget(states, name, readName);
-      if (rewritten['StartAt'] === name) rewritten['StartAt'] = readName;
+      retarget(states, startName, readName);
+      if (rewritten['StartAt'] === startName) rewritten['StartAt'] = readName;
       const readerConfig = (reader['ReaderConfig'] ?? {}) as Json;
       states[readName] = {
         Type: 'Task',
         Resource: functionArn(READER_FUNCTION),
         Parameters: { ...((reader['Parameters'] ?? {}) as Json), InputType: readerConfig['InputType'] ?? 'JSON' },
         ResultPath: `$.${ITEMS_KEY}`,
-        Next: name,
+        Next: startName,
         ...onError,
       };
       delete map['ItemReader'];
@@ -124,28 +164,40 @@ export function rewriteDistributedMaps(definition: Json): Json {
       delete map[field];
       delete map[`${field}Path`];
     }
+    const writeName = name + WRITE_SUFFIX;
     const finishName = name + FINISH_SUFFIX;
     const next = map['End'] ? { End: true } : { Next: map['Next'] };
-    states[finishName] = {
+    // The Map's ResultSelector applies to its result (the results, or the ResultWriter's answer).
+    const resultSelector = map['ResultSelector'] ? { ResultSelector: map['ResultSelector'] } : {};
+    states[writeName] = {
       Type: 'Task',
       Resource: functionArn(WRITER_FUNCTION),
       Parameters: {
         ...((writer?.['Parameters'] ?? {}) as Json),
         ...tolerance,
-        'state.$': '$',
+        'results.$': `$.${RESULTS_KEY}`,
         'executionArn.$': '$$.Execution.Id',
+        'mapRun.$': `$.${RUN_KEY}.id`,
         map: name,
         write: writer !== undefined,
-        resultPath: 'ResultPath' in map ? map['ResultPath'] : '$',
       },
+      ...resultSelector,
+      ResultPath: `$.${OUTPUT_KEY}`,
+      Next: finishName,
+      ...onError,
+    };
+    states[finishName] = {
+      Type: 'Task',
+      Resource: functionArn(PLACE_FUNCTION),
+      Parameters: { 'state.$': '$', resultPath: 'ResultPath' in map ? map['ResultPath'] : '$' },
       // No ResultPath: the result (the whole state, rebuilt) replaces the state data.
+      ...(map['OutputPath'] !== undefined ? { OutputPath: map['OutputPath'] } : {}),
       ...next,
       ...onError,
     };
-    delete map['ResultWriter'];
-    delete map['End'];
+    for (const field of ['ResultWriter', 'ResultSelector', 'OutputPath', 'End']) delete map[field];
     map['ResultPath'] = `$.${RESULTS_KEY}`;
-    map['Next'] = finishName;
+    map['Next'] = writeName;
   }
   return rewritten;
 }
@@ -166,7 +218,7 @@ function setAtPath(state: Json, path: string | null, value: unknown): Json {
 }
 
 /** The helper Tasks' handlers, reading and writing through the local S3. */
-export function distributedMapHandlers(s3: () => S3Client, region: string): Map<string, TaskHandler> {
+export function distributedMapHandlers(s3: () => S3Client): Map<string, TaskHandler> {
   const readItems: TaskHandler = async (event) => {
     const { Bucket, Key, InputType } = event as { Bucket: string; Key: string; InputType: string };
     const object = await s3().send(new GetObjectCommand({ Bucket, Key }));
@@ -183,29 +235,28 @@ export function distributedMapHandlers(s3: () => S3Client, region: string): Map<
       });
     return items;
   };
-  const finishMap: TaskHandler = async (event) => {
+  const writeResults: TaskHandler = async (event) => {
     const {
-      state,
+      results,
       executionArn,
+      mapRun,
       map,
       write,
-      resultPath,
       Bucket,
       Prefix,
       ToleratedFailureCount,
       ToleratedFailurePercentage,
     } = event as {
-      state: Json;
+      results: unknown[];
       executionArn: string;
+      mapRun: string;
       map: string;
       write: boolean;
-      resultPath: string | null;
       Bucket: string;
       Prefix?: string;
       ToleratedFailureCount?: number;
       ToleratedFailurePercentage?: number;
     };
-    const results = (state[RESULTS_KEY] ?? []) as unknown[];
     const failureOf = (result: unknown) =>
       typeof result === 'object' && result !== null && FAILURE_KEY in result
         ? ((result as Json)[FAILURE_KEY] as { Error?: string; Cause?: string })
@@ -224,28 +275,26 @@ export function distributedMapHandlers(s3: () => S3Client, region: string): Map<
         ),
         { name: 'States.ExceedToleratedFailureThreshold' },
       );
-    if (!write) return setAtPath(withoutHelperData(state) as Json, resultPath, results);
+    if (!write) return results;
 
-    const runId = randomUUID();
-    const [, , , , account, , machine, execution] = executionArn.split(':');
-    const mapRunArn = `arn:aws:states:${region}:${account}:mapRun:${machine}/${map}:${runId}`;
-    const folder = `${Prefix ? `${Prefix.replace(/\/$/, '')}/` : ''}${runId}`;
+    const mapRunArn = mapRunArnOf(executionArn, map, mapRun);
+    const folder = `${Prefix ? `${Prefix.replace(/\/$/, '')}/` : ''}${mapRun}`;
     const now = new Date().toISOString();
     // One record per child execution, as AWS writes them.
     const record = (result: unknown, index: number) => {
       const failure = failureOf(result);
       return {
-        ExecutionArn: `arn:aws:states:${region}:${account}:execution:${machine}/${map}:${execution}-${index}`,
+        ExecutionArn: childExecutionArnOf(mapRunArn, index),
         Input: '',
         InputDetails: { Included: false },
-        Name: `${execution}-${index}`,
+        Name: childExecutionName(mapRunArn, index),
         ...(failure
           ? { Error: failure.Error, Cause: failure.Cause, Status: 'FAILED' }
           : { Output: JSON.stringify(result), OutputDetails: { Included: true }, Status: 'SUCCEEDED' }),
         RedriveCount: 0,
         RedriveStatus: 'NOT_REDRIVABLE',
         StartDate: now,
-        StateMachineArn: `arn:aws:states:${region}:${account}:stateMachine:${machine}/${map}`,
+        StateMachineArn: childMachineArnOf(mapRunArn),
         StopDate: now,
       };
     };
@@ -268,11 +317,16 @@ export function distributedMapHandlers(s3: () => S3Client, region: string): Map<
         ResultFiles: { FAILED: failedFiles, PENDING: [], SUCCEEDED: succeededFiles },
       }),
     );
-    const output = { MapRunArn: mapRunArn, ResultWriterDetails: { Bucket, Key: manifestKey } };
-    return setAtPath(withoutHelperData(state) as Json, resultPath, output);
+    return { MapRunArn: mapRunArn, ResultWriterDetails: { Bucket, Key: manifestKey } };
+  };
+  /** The Map's output at its ResultPath, in the state data without the helpers' keys. */
+  const placeOutput: TaskHandler = async (event) => {
+    const { state, resultPath } = event as { state: Json; resultPath: string | null };
+    return setAtPath(withoutHelperData(state) as Json, resultPath, state[OUTPUT_KEY]);
   };
   return new Map([
     [READER_FUNCTION, readItems],
-    [WRITER_FUNCTION, finishMap],
+    [WRITER_FUNCTION, writeResults],
+    [PLACE_FUNCTION, placeOutput],
   ]);
 }

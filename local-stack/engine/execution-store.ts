@@ -27,10 +27,12 @@ export interface ExecutionRecord {
   status: ExecutionStatus;
   readonly startDate: number;
   stopDate?: number;
-  readonly input: string;
+  input: string;
   output?: string;
   error?: string;
   cause?: string;
+  /** A Distributed Map's child execution: its Map Run. */
+  readonly mapRunArn?: string;
 }
 
 export class ExecutionStore {

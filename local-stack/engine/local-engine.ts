@@ -13,7 +13,16 @@ import type { TaskHandler, TaskHandlerRegistry } from '../../tasks/handler.ts';
 import { bindTaskHandlers, type StateDataCheck } from './task-handlers.ts';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { distributedMapHandlers, isHelperState, rewriteDistributedMaps, withoutHelperData } from './distributed-map.ts';
-import { dataLimitExceeded, isValidName, jsonBytes, nameProblem, STATE_DATA_LIMIT_BYTES } from './aws-limits.ts';
+import {
+  dataLimitExceeded,
+  HISTORY_EVENT_LIMIT,
+  historyLimitReached,
+  isValidName,
+  jsonBytes,
+  nameProblem,
+  STATE_DATA_LIMIT_BYTES,
+} from './aws-limits.ts';
+import { type MapRunRecord, MapRunStore, MapRunTracker } from './map-runs.ts';
 
 type Json = Record<string, unknown>;
 const ACCOUNT = '000000000000';
@@ -81,6 +90,12 @@ export class LocalStepFunctions {
   private readonly machines = new Map<string, StateMachineRecord>();
   private readonly executions = new Map<string, ExecutionRecord>();
   private readonly running = new Map<string, RunningExecution>();
+  private readonly mapRunStore: MapRunStore;
+  private readonly mapRuns = new Map<string, MapRunRecord>();
+  /** Child executions of Distributed Maps, by ARN: those seen by this process, and those read back. */
+  private readonly children = new Map<string, ExecutionRecord>();
+  /** The Map Runs whose ended children have been read back from disk. */
+  private readonly childrenLoaded = new Set<string>();
   /** Task handler calls not yet settled, of every execution. */
   private readonly taskCalls = new Set<Promise<unknown>>();
 
@@ -93,7 +108,17 @@ export class LocalStepFunctions {
       if (!props.s3) throw new Error('this local Step Functions has no S3 for ItemReader/ResultWriter');
       return props.s3();
     };
-    this.helpers = distributedMapHandlers(s3, props.region);
+    this.helpers = distributedMapHandlers(s3);
+    this.mapRunStore = new MapRunStore(props.directory);
+    for (const run of this.mapRunStore.loadAll()) {
+      if (run.status === 'RUNNING') {
+        // Its execution can no longer finish it (see abortOrphan).
+        run.status = 'ABORTED';
+        run.stopDate = Date.now();
+        this.mapRunStore.save(run);
+      }
+      this.mapRuns.set(run.mapRunArn, run);
+    }
     for (const machine of this.store.loadStateMachines()) {
       this.machines.set(machine.stateMachineArn, machine);
       for (const execution of this.store.loadExecutions(machine.name)) {
@@ -168,9 +193,38 @@ export class LocalStepFunctions {
   }
 
   private execution(arn: string): ExecutionRecord {
-    const execution = this.executions.get(arn);
+    const execution = this.executions.get(arn) ?? this.child(arn);
     if (!execution) throw notFound('Execution', arn);
     return execution;
+  }
+
+  private mapRun(arn: string): MapRunRecord {
+    const run = this.mapRuns.get(arn);
+    if (!run) throw invalid('ResourceNotFound', `Map Run does not exist: ${arn}`);
+    return run;
+  }
+
+  /** The children of a Map Run, those ended in earlier processes included. */
+  private childrenOf(run: MapRunRecord): ExecutionRecord[] {
+    if (!this.childrenLoaded.has(run.mapRunArn)) {
+      this.childrenLoaded.add(run.mapRunArn);
+      for (const child of this.mapRunStore.loadChildren(run.mapRunArn))
+        if (!this.children.has(child.executionArn)) this.children.set(child.executionArn, child);
+    }
+    return [...this.children.values()].filter((child) => child.mapRunArn === run.mapRunArn);
+  }
+
+  /** A child execution by ARN (`execution:<machine>/<Map>:<name>`), read back from its Map Run if need be. */
+  private child(arn: string): ExecutionRecord | undefined {
+    const known = this.children.get(arn);
+    if (known) return known;
+    const machine = arn.replace(':execution:', ':stateMachine:').replace(/:[^:]*$/, '');
+    for (const run of this.mapRuns.values()) {
+      if (run.stateMachineArn !== machine) continue;
+      const found = this.childrenOf(run).find((child) => child.executionArn === arn);
+      if (found) return found;
+    }
+    return undefined;
   }
 
   // --- API operations -------------------------------------------------------------------
@@ -287,6 +341,15 @@ export class LocalStepFunctions {
       this.store.appendHistory(machine.name, record.name, event);
     };
     const running: RunningExecution = { abort: execution.abort, done: Promise.resolve() };
+    const tracker = new MapRunTracker(
+      { executionArn: record.executionArn, roleArn: machine.roleArn },
+      definition['States'] as Record<string, Json>,
+      this.mapRunStore,
+      {
+        mapRunChanged: (run) => this.mapRuns.set(run.mapRunArn, run),
+        childChanged: (child) => this.children.set(child.executionArn, child),
+      },
+    );
     running.done = (async () => {
       // Always drain the stream: the engine waits on its consumer.
       for await (const event of execution.eventLogs) {
@@ -296,9 +359,11 @@ export class LocalStepFunctions {
             append('ExecutionFailed', { executionFailedEventDetails: running.failing }, event.timestamp);
           continue;
         }
+        // A Distributed Map's iterations go to child executions, with their own histories.
+        const routed = tracker.take(event);
         // The Distributed Map helpers are local plumbing: AWS's history has no such states.
-        if ('state' in event && isHelperState(event.state.name)) continue;
-        const drafts = toHistoryEvents(withoutHelperDataIn(event), machine.roleArn);
+        if (!routed && 'state' in event && isHelperState(event.state.name)) continue;
+        const drafts = routed ?? toHistoryEvents(withoutHelperDataIn(event), machine.roleArn);
         // A state's data is measured as its history event carries it, serialized once.
         const failure = oversizedInHistory(drafts);
         if (failure) {
@@ -307,6 +372,12 @@ export class LocalStepFunctions {
           continue;
         }
         for (const { type, ...details } of drafts) {
+          // Event 25,000 may only end the execution successfully; anything else fails it there.
+          if (eventId >= HISTORY_EVENT_LIMIT - 1 && type !== 'ExecutionSucceeded') {
+            running.failing = historyLimitReached();
+            execution.abort();
+            break;
+          }
           if (type === 'ExecutionAborted' && running.aborting)
             Object.assign(details, { executionAbortedEventDetails: running.aborting });
           append(type, details, event.timestamp);
@@ -335,6 +406,7 @@ export class LocalStepFunctions {
         }
       }
       record.stopDate = Date.now();
+      tracker.close(record.status);
       this.store.saveExecution(machine.name, record);
       this.running.delete(record.executionArn);
     })();
@@ -353,10 +425,16 @@ export class LocalStepFunctions {
   }
 
   ListExecutions(request: Json): Json {
-    const machine = this.machine(String(request['stateMachineArn']));
     const statusFilter = request['statusFilter'] as string | undefined;
-    const all = [...this.executions.values()]
-      .filter((execution) => execution.stateMachineArn === machine.stateMachineArn)
+    const mapRunArn = request['mapRunArn'] as string | undefined;
+    if ((mapRunArn === undefined) === (request['stateMachineArn'] === undefined))
+      throw invalid('ValidationException', 'give exactly one of stateMachineArn and mapRunArn');
+    // A Map Run's children are listed by its ARN, and never among their parent machine's executions.
+    const machineArn = mapRunArn ? undefined : this.machine(String(request['stateMachineArn'])).stateMachineArn;
+    const candidates = mapRunArn
+      ? this.childrenOf(this.mapRun(mapRunArn))
+      : [...this.executions.values()].filter((execution) => execution.stateMachineArn === machineArn);
+    const all = candidates
       .filter((execution) => !statusFilter || execution.status === statusFilter)
       .sort((a, b) => b.startDate - a.startDate || b.name.localeCompare(a.name));
     const { page, nextToken } = paginate(all, request);
@@ -368,12 +446,45 @@ export class LocalStepFunctions {
 
   GetExecutionHistory(request: Json): Json {
     const execution = this.execution(String(request['executionArn']));
-    const machine = this.machine(execution.stateMachineArn);
-    let events = this.store.loadHistory(machine.name, execution.name);
+    let events = execution.mapRunArn
+      ? this.mapRunStore.loadChildHistory(execution.mapRunArn, execution.name)
+      : this.store.loadHistory(this.machine(execution.stateMachineArn).name, execution.name);
     if (request['includeExecutionData'] === false) events = events.map(withoutData);
     if (request['reverseOrder'] === true) events = events.reverse();
     const { page, nextToken } = paginate(events, request);
     return { events: page, ...(nextToken ? { nextToken } : {}) };
+  }
+
+  DescribeMapRun(request: Json): Json {
+    const run = this.mapRun(String(request['mapRunArn']));
+    const { stateMachineArn: _children, startDate, stopDate, itemCounts, ...rest } = run;
+    return {
+      ...rest,
+      startDate: seconds(startDate),
+      ...(stopDate !== undefined ? { stopDate: seconds(stopDate) } : {}),
+      itemCounts,
+      // One child execution per item, as AWS runs them without an ItemBatcher.
+      executionCounts: itemCounts,
+      redriveCount: 0,
+    };
+  }
+
+  ListMapRuns(request: Json): Json {
+    const execution = this.execution(String(request['executionArn']));
+    const runs = [...this.mapRuns.values()]
+      .filter((run) => run.executionArn === execution.executionArn)
+      .sort((a, b) => b.startDate - a.startDate);
+    const { page, nextToken } = paginate(runs, request);
+    return {
+      mapRuns: page.map((run) => ({
+        executionArn: run.executionArn,
+        mapRunArn: run.mapRunArn,
+        stateMachineArn: run.stateMachineArn,
+        startDate: seconds(run.startDate),
+        ...(run.stopDate !== undefined ? { stopDate: seconds(run.stopDate) } : {}),
+      })),
+      ...(nextToken ? { nextToken } : {}),
+    };
   }
 
   StopExecution(request: Json): Json {
@@ -417,6 +528,7 @@ function executionListItem(execution: ExecutionRecord): Json {
   return {
     executionArn: execution.executionArn,
     stateMachineArn: execution.stateMachineArn,
+    ...(execution.mapRunArn !== undefined ? { mapRunArn: execution.mapRunArn } : {}),
     name: execution.name,
     status: execution.status,
     startDate: seconds(execution.startDate),

@@ -17,6 +17,8 @@ const OPERATIONS = [
   'ListExecutions',
   'GetExecutionHistory',
   'StopExecution',
+  'DescribeMapRun',
+  'ListMapRuns',
 ] as const;
 type Operation = (typeof OPERATIONS)[number];
 const isOperation = (name: string): name is Operation => (OPERATIONS as readonly string[]).includes(name);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { verifyBundle } from '../../embedding/bundle.ts';
 import { bootstrapModel } from '../../indexer/bootstrap.ts';
+import { ListMapRunsCommand, paginateListExecutions } from '@aws-sdk/client-sfn';
 import { readHistory } from '../../workflow/indexer-client.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
 import { tempDir } from '../helpers/local-stack.ts';
@@ -61,7 +62,12 @@ describe('indexer stages', () => {
     await h.put(sentences(50, 'descriptor'));
     // Act
     const run = await h.run();
-    const events = await readHistory(h.stack.clients.stepFunctions, run.executionArn);
+    // The iterations are the Map Run's child executions, each with its own history (as on AWS)
+    const sfn = h.stack.clients.stepFunctions;
+    const [mapRun] = (await sfn.send(new ListMapRunsCommand({ executionArn: run.executionArn }))).mapRuns ?? [];
+    const events = [];
+    for await (const page of paginateListExecutions({ client: sfn }, { mapRunArn: mapRun?.mapRunArn }))
+      for (const child of page.executions ?? []) events.push(...(await readHistory(sfn, child.executionArn!)));
     const inputs = events
       .filter((event) => event.type === 'TaskStateEntered' && event.stateEnteredEventDetails?.name === 'Embed batch')
       .map((event) => event.stateEnteredEventDetails!.input!);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { INDEXER_STAGES } from '../../asl/indexer.ts';
-import { summarizeHistory } from '../../workflow/run-progress.ts';
+import { summarizeHistory, withMapRunCounts } from '../../workflow/run-progress.ts';
 
 let clock = Date.parse('2026-11-24T10:00:00Z');
 let id = 0;
@@ -145,5 +145,29 @@ describe('summarizeHistory', () => {
         'Record failure -> Run failed',
       ],
     );
+  });
+});
+
+describe('withMapRunCounts', () => {
+  it("counts a running Distributed Map's batches from its Map Run, as its iterations are not in the history", () => {
+    // Prepare: the plan made 5 batches; the Map Run has ended 3 (one of them failed)
+    const history = [
+      entered('Plan batches'),
+      exited('Plan batches', { plan: { itemCount: 250, batchCount: 5, capped: false } }),
+      event('MapStateEntered', { stateEnteredEventDetails: { name: 'Embed batches' } }),
+      event('MapRunStarted', { mapRunStartedEventDetails: { mapRunArn: 'arn:aws:states:r:1:mapRun:m/Embed:x' } }),
+    ];
+    // Act
+    const progress = withMapRunCounts(summarizeHistory(history), {
+      pending: 1,
+      running: 1,
+      succeeded: 2,
+      failed: 1,
+      total: 5,
+    });
+    // Assess
+    assert.deepEqual(progress.iterations, { started: 4, succeeded: 2, failed: 1 });
+    assert.deepEqual(progress.batches, { done: 3, failed: 0, total: 5 });
+    assert.equal(progress.stages.find((stage) => stage.name === 'Embed batches')?.detail, '3 of 5 batches done');
   });
 });

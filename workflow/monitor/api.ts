@@ -21,7 +21,6 @@
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
-  DescribeMapRunCommand,
   DescribeStateMachineCommand,
   type ExecutionListItem,
   type ExecutionStatus,
@@ -41,8 +40,8 @@ import {
   sendJson,
 } from '../../local-stack/http-guard.ts';
 import { type Backlog, readBacklog, readIndexRecord, readRunProgress } from '../index-status.ts';
-import { originOf, readHistory, RUN_ORIGINS, startRun } from '../indexer-client.ts';
-import { type RunProgress, summarizeHistory } from '../run-progress.ts';
+import { originOf, readProgress, RUN_ORIGINS, startRun } from '../indexer-client.ts';
+import type { RunProgress } from '../run-progress.ts';
 import { projectPath } from '../../config/project.ts';
 import { EMBED_MAP, INDEXER_STAGES, SIDE_STATES } from '../../asl/indexer.ts';
 import { INDEXER_TASKS } from '../../asl/tasks.ts';
@@ -182,19 +181,6 @@ async function listExecutionPage(
     position = { token: listed.nextToken, skip: 0 };
   }
   return { executions: rows, nextToken: encodeToken(position) };
-}
-
-/** A Distributed Map run's iteration counts, when there is one. */
-async function mapRunCounts(sfn: SFNClient, mapRunArn: string | undefined) {
-  if (!mapRunArn) return undefined;
-  const counts = (await sfn.send(new DescribeMapRunCommand({ mapRunArn }))).itemCounts;
-  return counts
-    ? {
-        started: (counts.total ?? 0) - (counts.pending ?? 0),
-        succeeded: counts.succeeded ?? 0,
-        failed: (counts.failed ?? 0) + (counts.timedOut ?? 0) + (counts.aborted ?? 0),
-      }
-    : undefined;
 }
 
 /** A run as the run chart plots it: its duration and the items it indexed per second. */
@@ -364,15 +350,9 @@ export function monitorApi(props: MonitorProps): RequestListener {
     if (one && method === 'GET' && !one[2]) {
       const arn = await executionArn(one[1]!);
       const execution = await sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
-      const history = await readHistory(sfn, arn);
-      const progress = summarizeHistory(history);
-      const [record, mapRun] = await Promise.all([
+      const [progress, record] = await Promise.all([
+        readProgress(sfn, arn),
         execution.status === 'RUNNING' ? readRunProgress(config, clients) : Promise.resolve(null),
-        // A Distributed Map's iterations run as child executions: their counts come from its Map Run.
-        mapRunCounts(
-          sfn,
-          history.find((event) => event.mapRunStartedEventDetails)?.mapRunStartedEventDetails?.mapRunArn,
-        ),
       ]);
       send(200, {
         name: execution.name,
@@ -385,7 +365,6 @@ export function monitorApi(props: MonitorProps): RequestListener {
         error: execution.error,
         cause: execution.cause,
         ...progress,
-        ...(mapRun ? { iterations: mapRun } : {}),
         stages: stageProgress(progress, record, execution.name ?? ''),
       });
       return;
