@@ -1,6 +1,7 @@
 /**
  * The CDK app: `npm run synth` (offline, no credentials) or `ddb-faiss deploy`. Context, each
- * optional: the stack's own `stackName`, `existingTableName`, `scheduleMinutes` and `tracing`,
+ * optional: the stack's own `stackName`, `existingTableName`, `scheduleMinutes`, `tracing` and
+ * `searchProvisionedConcurrency`,
  * and every deployed setting of the configuration schema by its name
  * (`-c batchSize=250 -c indexLayout=per-group`), checked by that schema.
  *
@@ -30,9 +31,13 @@ export function createApp(props: AppProps = {}): App {
   if (problems.length > 0) throw new Error(`invalid CDK context:\n  - ${problems.join('\n  - ')}`);
   const existingTableName = context('existingTableName');
   const scheduleMinutes = context('scheduleMinutes');
+  const searchProvisionedConcurrency = context('searchProvisionedConcurrency');
   new DdbFaissStack(app, context('stackName') ?? DEFAULT_STACK_NAME, {
     ...(existingTableName ? { existingTableName } : {}),
     ...(scheduleMinutes !== undefined ? { scheduleMinutes: Number(scheduleMinutes) } : {}),
+    ...(searchProvisionedConcurrency !== undefined
+      ? { searchProvisionedConcurrency: Number(searchProvisionedConcurrency) }
+      : {}),
     settings,
     tracing: context('tracing') === 'true',
     description: 'ddb-faiss: semantic similarity search for a DynamoDB table',

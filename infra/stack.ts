@@ -74,6 +74,13 @@ export interface DdbFaissStackProps extends StackProps {
   readonly settings?: Readonly<Partial<DeployedSettings>>;
   /** X-Ray tracing of the state machine and functions. @default false */
   readonly tracing?: boolean;
+  /**
+   * Search instances kept warm (Lambda provisioned concurrency, billed while deployed): the API
+   * then calls a `live` alias of the search function, whose instances have loaded the model and
+   * the index before the first query (see the README's cold start figures).
+   * @default 0 (none: the first query after an idle spell pays the cold start)
+   */
+  readonly searchProvisionedConcurrency?: number;
   /** What happens to the table, bucket and file system when the stack is deleted. @default RemovalPolicy.RETAIN */
   readonly dataRemovalPolicy?: RemovalPolicy;
 }
@@ -91,7 +98,10 @@ const EFS_MOUNT = '/mnt/efs';
 type EfsAccess = 'read-write' | 'read-only' | 'none';
 
 /**
- * Memory and EFS access of each function, sized for its work. Functions without EFS
+ * Memory and EFS access of each function, sized for its work at 1,000,000 items (peak RSS from
+ * `npm run bench:cold-start`, in the README): search holds the index and the model (1,759 MB),
+ * merge the index while it publishes the next generation (3,050 MB), clear a backfill's clear
+ * list (1,614 MB), embed the model and one batch (278 MB; its memory buys CPU). Functions without EFS
  * run outside the VPC: the lease function must reach the Step Functions API (DescribeExecution),
  * which the isolated subnets (gateway endpoints for S3 and DynamoDB only, no NAT) cannot.
  */
@@ -101,7 +111,7 @@ const FUNCTIONS: Record<IndexerTask | 'search', { memory: number; efs: EfsAccess
   plan: { memory: 1024, efs: 'read-write' },
   embed: { memory: 3008, efs: 'read-write' },
   merge: { memory: 4096, efs: 'read-write' },
-  clear: { memory: 1024, efs: 'read-only' },
+  clear: { memory: 2048, efs: 'read-only' },
   release: { memory: 256, efs: 'none' },
   search: { memory: 3008, efs: 'read-only' },
 };
@@ -356,7 +366,7 @@ export class DdbFaissStack extends Stack {
     this.api.addRoutes({
       path: '/search',
       methods: [HttpMethod.GET, HttpMethod.POST],
-      integration: new HttpLambdaIntegration('SearchIntegration', functions['search']!),
+      integration: new HttpLambdaIntegration('SearchIntegration', this.searchTarget(functions['search']!, props)),
     });
 
     // The default stage, with access logs (request id, caller, route, status, latency).
@@ -545,6 +555,17 @@ export class DdbFaissStack extends Stack {
       );
   }
 
+  /** What the search API calls: the function, or its `live` alias with instances kept warm. */
+  private searchTarget(search: lambda.DockerImageFunction, props: DdbFaissStackProps): lambda.IFunction {
+    const warm = props.searchProvisionedConcurrency ?? 0;
+    if (warm === 0) return search;
+    return new lambda.Alias(this, 'SearchLive', {
+      aliasName: 'live',
+      version: search.currentVersion,
+      provisionedConcurrentExecutions: warm,
+    });
+  }
+
   private addDashboardAndAlarms(functions: Record<string, lambda.DockerImageFunction>, scheduleMinutes: number): void {
     // The same metrics the local monitor charts (tasks/metrics.ts), published by the handlers through Powertools.
     const metric = (key: MetricKey, statistic: string, label?: string, period = Duration.minutes(5)) =>
@@ -617,6 +638,9 @@ export function validateProps(props: DdbFaissStackProps): string[] {
   const problems: string[] = [];
   if (props.scheduleMinutes !== undefined && (!Number.isInteger(props.scheduleMinutes) || props.scheduleMinutes < 0))
     problems.push(`scheduleMinutes must be a whole number >= 0 (0 = off), got ${props.scheduleMinutes}`);
+  const warm = props.searchProvisionedConcurrency;
+  if (warm !== undefined && (!Number.isInteger(warm) || warm < 0))
+    problems.push(`searchProvisionedConcurrency must be a whole number >= 0 (0 = none), got ${warm}`);
   problems.push(...deployedSettingProblems(props.settings ?? {}, 'stack settings'));
   if (props.existingTableName !== undefined && !/^[A-Za-z0-9_.-]{3,255}$/.test(props.existingTableName))
     problems.push(`existingTableName "${props.existingTableName}" is not a valid table name`);

@@ -15,7 +15,8 @@ import { modelDirFor } from '../embedding/bundle.ts';
 import { isEmptyEmbedding, loadEmbedder } from '../embedding/runtime.ts';
 import { entryKey, type IndexEntry } from '../index-store/index-state.ts';
 import { DELETE_MARKER_ATTRIBUTE, keyAttributes } from '../table/items.ts';
-import type { IndexReader } from './index-reader.ts';
+import type { IndexReader, LoadedGeneration } from './index-reader.ts';
+import type { GenerationMeta } from '../index-store/generations.ts';
 
 /** What a search needs: the configuration and a DynamoDB client (to hydrate hits). */
 export interface SearchContext {
@@ -82,6 +83,38 @@ const KEYS_PER_GET = 100;
  * for (const hit of hits) console.log(hit.score.toFixed(3), hit.group, hit.id, hit.content);
  * ```
  */
+/** The newest generation's meta among the loaded indexes (each group's, under the per-group layout). */
+const newestMeta = (sources: readonly LoadedGeneration[]): GenerationMeta =>
+  sources.reduce(
+    (newest, source) => (source.meta.generation > newest.generation ? source.meta : newest),
+    sources[0]!.meta,
+  );
+
+/** The model that embedded a generation, loaded once per process. */
+const queryEmbedder = (context: SearchContext, meta: GenerationMeta) =>
+  loadEmbedder(path.join(context.config.efsRoot, modelDirFor(context.config.modelName, meta.model.checksum)), {
+    threads: context.config.embedThreads,
+  });
+
+/**
+ * Loads what a search needs, every published index and the newest one's model, without
+ * answering a query, so that the first query pays no load: what a provisioned search instance
+ * does during its init (see `tasks/lambda.ts`).
+ * @returns how many vectors are loaded (0 before the first index is published)
+ *
+ * @example
+ * ```ts
+ * const reader = new IndexReader(config.efsRoot, config.indexLayout);
+ * const vectors = await preloadSearch({ config, clients }, reader); // then search(..., reader, ...)
+ * ```
+ */
+export async function preloadSearch(context: SearchContext, reader: IndexReader): Promise<number> {
+  const sources = reader.sources();
+  if (sources.length === 0) return 0;
+  await queryEmbedder(context, newestMeta(sources));
+  return sources.reduce((sum, source) => sum + source.state.size, 0);
+}
+
 export async function search(
   context: SearchContext,
   reader: IndexReader,
@@ -100,16 +133,10 @@ export async function search(
   const groupSize = filter === undefined ? total : sources[0]!.groups.get(filter);
   if (groupSize === undefined)
     throw new UnknownGroupError(`unknown group "${request.group}": the index holds no item of that group`);
-  const meta = sources.reduce(
-    (newest, source) => (source.meta.generation > newest.generation ? source.meta : newest),
-    sources[0]!.meta,
-  );
+  const meta = newestMeta(sources);
 
   const t0 = performance.now();
-  const embedder = await loadEmbedder(
-    path.join(context.config.efsRoot, modelDirFor(context.config.modelName, meta.model.checksum)),
-    { threads: context.config.embedThreads },
-  );
+  const embedder = await queryEmbedder(context, meta);
   const [query] = await embedder.embed([request.text]);
   if (!query?.ok) throw new Error(`cannot embed the query: ${query?.ok === false ? query.error : 'no result'}`);
   const t1 = performance.now();

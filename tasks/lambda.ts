@@ -11,7 +11,9 @@ import type { IndexerContext } from '../indexer/context.ts';
 import type { TaskHandler } from './handler.ts';
 import { type IndexerHandlers, indexerHandlers, indexerStages } from './indexer-handlers.ts';
 import { lambdaObservability, type Observability } from './observability.ts';
-import { createSearchHandler, type SearchHandler } from './search-handler.ts';
+import { createSearchHandler, isProvisionedSearchInit, type SearchHandler } from './search-handler.ts';
+import { IndexReader } from '../search/index-reader.ts';
+import { preloadSearch } from '../search/query.ts';
 
 let context: IndexerContext | undefined;
 let handlers: IndexerHandlers | undefined;
@@ -47,7 +49,18 @@ const taskExports = Object.fromEntries(
 // The container image's CMD names these exports (`lambda.<task>`); a test checks the bundle has one per task.
 export const { lease, bootstrap, plan, embed, merge, clear, release } = taskExports;
 
+let searchReader: IndexReader | undefined;
+const indexReader = (): IndexReader => {
+  const { config } = indexerContext();
+  searchReader ??= new IndexReader(config.efsRoot, config.indexLayout);
+  return searchReader;
+};
+
 export const search = async (event: APIGatewayProxyEventV2, lambdaContext: Context) => {
-  searchHandler ??= createSearchHandler(indexerContext(), await lambdaReporting());
+  searchHandler ??= createSearchHandler(indexerContext(), await lambdaReporting(), indexReader());
   return searchHandler(event, lambdaContext);
 };
+
+// A provisioned search instance loads the index and the model before its first request.
+// eslint-disable-next-line no-restricted-properties -- the Lambda runtime's own variables, not settings
+if (isProvisionedSearchInit(process.env)) await preloadSearch(indexerContext(), indexReader());

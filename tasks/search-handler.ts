@@ -110,6 +110,14 @@ const SEARCH_OBSERVATION: TaskObservation<APIGatewayProxyEventV2, APIGatewayProx
 /** The search function's handler: an API Gateway HTTP API (payload 2.0) event in, a response out. */
 export type SearchHandler = TaskHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>;
 
+/**
+ * Whether this process is a provisioned search instance in its init: Lambda then runs the init
+ * before any request arrives, and the index and model are loaded there (an on-demand instance
+ * loads them on its first query, whose API Gateway limit, 29 s, is longer than init's 10 s).
+ */
+export const isProvisionedSearchInit = (env: NodeJS.ProcessEnv): boolean =>
+  env['AWS_LAMBDA_INITIALIZATION_TYPE'] === 'provisioned-concurrency' && (env['_HANDLER'] ?? '').endsWith('.search');
+
 /** The search handler; the index reader and model stay loaded across invocations. */
 export function createSearchHandler(
   context: SearchContext,

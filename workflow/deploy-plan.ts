@@ -17,6 +17,7 @@ const STACK_OPTIONS: Readonly<Record<string, string>> = {
   stackName: DEFAULT_STACK_NAME,
   scheduleMinutes: String(DEFAULT_SCHEDULE_MINUTES),
   tracing: 'false',
+  searchProvisionedConcurrency: '0',
   existingTableName: '(a new table)',
 };
 

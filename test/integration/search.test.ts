@@ -1,6 +1,12 @@
 import { DeleteItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { renameSync } from 'node:fs';
+import path from 'node:path';
+import { GenerationStore } from '../../index-store/generations.ts';
+import { IndexReader } from '../../search/index-reader.ts';
+import { preloadSearch, search } from '../../search/query.ts';
+import { isProvisionedSearchInit } from '../../tasks/search-handler.ts';
 import { keyAttributes } from '../../table/items.ts';
 import { runCli } from '../helpers/cli.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
@@ -145,6 +151,36 @@ describe('search service', () => {
     assert.match(((await malformed.json()) as { message: string }).message, /not valid JSON/);
     const unknownRoute = await fetch(`${h.stack.info.endpoints.http}/search-everything`);
     assert.equal(unknownRoute.status, 404);
+  });
+
+  it('preloads for a provisioned instance: the first query then reads no index file', async () => {
+    // Prepare: a reader preloaded as a provisioned instance's init does, then the generation's
+    // files hidden (CURRENT.json stays: the reader sees the same generation)
+    const context = { config: h.config, clients: h.stack.clients };
+    const preloaded = new IndexReader(h.config.efsRoot, h.config.indexLayout);
+    const vectors = await preloadSearch(context, preloaded);
+    const store = new GenerationStore(h.config.efsRoot);
+    const folder = path.join(store.dir, store.current()!.folder);
+    renameSync(folder, `${folder}.hidden`);
+    try {
+      // Act
+      const answer = await search(context, preloaded, { text: 'a violinist tunes her violin', k: 1 });
+      // Assess: answered from memory, while a reader that did not preload cannot load the index
+      assert.equal(vectors, 206);
+      assert.equal(answer.hits[0]?.id, 'm1');
+      const cold = new IndexReader(h.config.efsRoot, h.config.indexLayout);
+      await assert.rejects(search(context, cold, { text: 'a violinist', k: 1 }));
+    } finally {
+      renameSync(`${folder}.hidden`, folder);
+    }
+    // Only a provisioned search instance preloads in its init
+    assert.ok(
+      isProvisionedSearchInit({ AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency', _HANDLER: 'lambda.search' }),
+    );
+    assert.ok(!isProvisionedSearchInit({ AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand', _HANDLER: 'lambda.search' }));
+    assert.ok(
+      !isProvisionedSearchInit({ AWS_LAMBDA_INITIALIZATION_TYPE: 'provisioned-concurrency', _HANDLER: 'lambda.merge' }),
+    );
   });
 
   it('swaps in a newer generation under concurrent queries without errors or partial answers', async () => {

@@ -27,9 +27,10 @@ describe('cdk-nag AwsSolutions checks', () => {
   for (const [name, props] of [
     ['the default stack', {}],
     [
-      'with tracing, a per-group layout and an existing table',
+      'with tracing, a per-group layout, an existing table and warm search instances',
       {
         tracing: true,
+        searchProvisionedConcurrency: 2,
         existingTableName: 'my-items',
         settings: { indexLayout: 'per-group' as const },
       },

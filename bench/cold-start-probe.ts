@@ -1,0 +1,137 @@
+// One function's cold start, in a process of its own (run by bench/cold-start.ts):
+//   search <efsRoot> <modelDir>: load the model and the published index as the search function
+//     does on its first query, then answer one query;
+//   merge <efsRoot> <modelDir>: load the published index as the merge stage does, add 1,000
+//     vectors and publish the next generation;
+//   embed <efsRoot> <modelDir>: load the model and embed one default batch (500 texts of the
+//     model's longest input), as an embed iteration does;
+//   backfill <efsRoot> <modelDir> <items>: what merge holds for a backfill of that many items
+//     into an empty index: the new index (shard by shard, 500 vectors each), the clear list of
+//     every entry, the published generation and clear.json written;
+//   clear <efsRoot>: read the run's clear list (clear.json, one entry per item merged), as the
+//     clear stage does before it clears the flags.
+// Prints one JSON line; peak RSS is the process's own maximum (getrusage).
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { ShardEntry } from '../indexer/run-files.ts';
+import { loadEmbedder } from '../embedding/runtime.ts';
+import { readManifest } from '../embedding/bundle.ts';
+import { GenerationStore } from '../index-store/generations.ts';
+import { IndexState } from '../index-store/index-state.ts';
+import { IndexReader } from '../search/index-reader.ts';
+
+export interface ProbeResult {
+  readonly stage: Stage;
+  /** search: the model's load, the index's load and the first query after them. */
+  readonly modelLoadS: number;
+  readonly indexLoadS: number;
+  readonly firstQueryMs: number;
+  /** merge: load, add 1,000 and publish; embed: load the model and embed the batch. */
+  readonly seconds: number;
+  readonly peakRssMb: number;
+}
+
+const seconds = (since: number) => (performance.now() - since) / 1000;
+const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+export type Stage = 'search' | 'merge' | 'embed' | 'clear' | 'backfill';
+const [stage, efsRoot, modelDir, items] = process.argv.slice(2) as [Stage, string, string, string?];
+const EMBED_BATCH = 500;
+
+if (stage === 'search') {
+  let t = performance.now();
+  const embedder = await loadEmbedder(modelDir);
+  const modelLoadS = seconds(t);
+  t = performance.now();
+  const loaded = new IndexReader(efsRoot).current();
+  const indexLoadS = seconds(t);
+  if (!loaded) throw new Error(`no published generation under ${efsRoot}`);
+  t = performance.now();
+  const [query] = await embedder.embed(['a man is playing a guitar']);
+  if (!query?.ok) throw new Error('the query did not embed');
+  loaded.state.search(query.vector, 10);
+  const firstQueryMs = performance.now() - t;
+  console.log(JSON.stringify({ stage, modelLoadS, indexLoadS, firstQueryMs, seconds: 0, peakRssMb: peakRssMb() }));
+} else if (stage === 'backfill') {
+  const t = performance.now();
+  const dimensions = readManifest(modelDir).dimensions;
+  const state = IndexState.empty(dimensions);
+  const clearList: ShardEntry[] = [];
+  const shard = new Float32Array(EMBED_BATCH * dimensions).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  for (let start = 0; start < Number(items); start += EMBED_BATCH) {
+    const entries = Array.from({ length: EMBED_BATCH }, (_, i) => ({
+      group: `g${(start + i) % 16}`,
+      id: `item-${String(start + i).padStart(8, '0')}`,
+      version: 1_764_028_800_000_000 + start + i,
+    }));
+    state.add(entries, shard);
+    clearList.push(...entries.map((entry, row) => ({ ...entry, kind: 'vector' as const, row })));
+  }
+  const backfillRoot = path.join(efsRoot, 'backfill');
+  new GenerationStore(backfillRoot).publish(state, { name: 'bench', checksum: 'bench', dimensions }, 'bench');
+  writeFileSync(path.join(backfillRoot, 'clear.json'), JSON.stringify(clearList));
+  console.log(
+    JSON.stringify({
+      stage,
+      modelLoadS: 0,
+      indexLoadS: 0,
+      firstQueryMs: 0,
+      seconds: seconds(t),
+      peakRssMb: peakRssMb(),
+    }),
+  );
+} else if (stage === 'clear') {
+  const t = performance.now();
+  const entries = JSON.parse(readFileSync(path.join(efsRoot, 'clear.json'), 'utf8')) as ShardEntry[];
+  if (entries.length === 0) throw new Error('an empty clear list');
+  console.log(
+    JSON.stringify({
+      stage,
+      modelLoadS: 0,
+      indexLoadS: 0,
+      firstQueryMs: 0,
+      seconds: seconds(t),
+      peakRssMb: peakRssMb(),
+    }),
+  );
+} else if (stage === 'embed') {
+  const t = performance.now();
+  const embedder = await loadEmbedder(modelDir);
+  // About 300 words: past the model's 256 tokens, so every text is cut at its longest input.
+  const text = 'The quick brown fox jumps over the lazy dog near the river bank. '.repeat(25);
+  const results = await embedder.embed(Array.from({ length: EMBED_BATCH }, (_, i) => `${i} ${text}`));
+  if (!results.every((result) => result.ok)) throw new Error('a text did not embed');
+  console.log(
+    JSON.stringify({
+      stage,
+      modelLoadS: 0,
+      indexLoadS: 0,
+      firstQueryMs: 0,
+      seconds: seconds(t),
+      peakRssMb: peakRssMb(),
+    }),
+  );
+} else {
+  const t = performance.now();
+  const store = new GenerationStore(efsRoot);
+  const pointer = store.current();
+  if (!pointer) throw new Error(`no published generation under ${efsRoot}`);
+  const { state, meta } = store.load(pointer);
+  const dimensions = meta.model.dimensions;
+  const vectors = new Float32Array(1_000 * dimensions).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  state.add(
+    Array.from({ length: 1_000 }, (_, i) => ({ group: 'g0', id: `new-${i}`, version: 1 })),
+    vectors,
+  );
+  store.publish(state, meta.model, 'bench');
+  console.log(
+    JSON.stringify({
+      stage,
+      modelLoadS: 0,
+      indexLoadS: 0,
+      firstQueryMs: 0,
+      seconds: seconds(t),
+      peakRssMb: peakRssMb(),
+    }),
+  );
+}
