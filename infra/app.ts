@@ -1,7 +1,7 @@
 /**
  * The CDK app: `npm run synth` (offline, no credentials) or `ddb-faiss deploy`. Context, each
- * optional: the stack's own `stackName`, `existingTableName`, `scheduleMinutes`, `tracing` and
- * `searchProvisionedConcurrency`,
+ * optional: the stack's own `stackName`, `existingTableName`, `scheduleMinutes`, `tracing`,
+ * `searchProvisionedConcurrency` and `lambdaArchitecture`,
  * and every deployed setting of the configuration schema by its name
  * (`-c batchSize=250 -c indexLayout=per-group`), checked by that schema.
  *
@@ -12,7 +12,7 @@
  */
 import { App, type AppProps } from 'aws-cdk-lib';
 import { DEPLOYED_SETTINGS, parseDeployedSettings } from '../config/settings.ts';
-import { DdbFaissStack } from './stack.ts';
+import { DdbFaissStack, type LambdaArchitecture } from './stack.ts';
 
 /** The stack's name unless `-c stackName=...` says otherwise. */
 export const DEFAULT_STACK_NAME = 'DdbFaiss';
@@ -32,12 +32,14 @@ export function createApp(props: AppProps = {}): App {
   const existingTableName = context('existingTableName');
   const scheduleMinutes = context('scheduleMinutes');
   const searchProvisionedConcurrency = context('searchProvisionedConcurrency');
+  const lambdaArchitecture = context('lambdaArchitecture');
   new DdbFaissStack(app, context('stackName') ?? DEFAULT_STACK_NAME, {
     ...(existingTableName ? { existingTableName } : {}),
     ...(scheduleMinutes !== undefined ? { scheduleMinutes: Number(scheduleMinutes) } : {}),
     ...(searchProvisionedConcurrency !== undefined
       ? { searchProvisionedConcurrency: Number(searchProvisionedConcurrency) }
       : {}),
+    ...(lambdaArchitecture !== undefined ? { lambdaArchitecture: lambdaArchitecture as LambdaArchitecture } : {}),
     settings,
     tracing: context('tracing') === 'true',
     description: 'ddb-faiss: semantic similarity search for a DynamoDB table',

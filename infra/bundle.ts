@@ -18,6 +18,8 @@ export interface LambdaBundle {
   readonly bytes: number;
   /** Every source file in the bundle, relative to the repository (packages under `node_modules/`). */
   readonly inputs: readonly string[];
+  /** What the bundle imports at run time instead of holding it: Node's modules and {@link EXTERNAL_PACKAGES}. */
+  readonly externals: readonly string[];
 }
 
 /**
@@ -48,5 +50,6 @@ export function bundleLambdas(outfile: string = LAMBDA_BUNDLE): LambdaBundle {
     },
   });
   const output = Object.values(result.metafile.outputs).find((entry) => entry.entryPoint);
-  return { file: outfile, bytes: output?.bytes ?? 0, inputs: Object.keys(result.metafile.inputs) };
+  const externals = [...new Set((output?.imports ?? []).filter((entry) => entry.external).map((entry) => entry.path))];
+  return { file: outfile, bytes: output?.bytes ?? 0, inputs: Object.keys(result.metafile.inputs), externals };
 }

@@ -43,8 +43,14 @@ import {
   deployedSettingProblems,
 } from '../config/settings.ts';
 import { RESERVED_GROUP } from '../table/reserved-items.ts';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import { bundleLambdas } from './bundle.ts';
+import { writeNativePackages } from './native-packages.ts';
 import { type MetricKey, METRICS, METRICS_NAMESPACE, SERVICE_NAME } from '../tasks/metrics.ts';
+
+/** The processors the Lambda image is built for. */
+export const LAMBDA_ARCHITECTURES = ['x86_64', 'arm64'] as const;
+export type LambdaArchitecture = (typeof LAMBDA_ARCHITECTURES)[number];
 
 /** How often the schedule starts an incremental run, unless `scheduleMinutes` says otherwise. */
 export const DEFAULT_SCHEDULE_MINUTES = 15;
@@ -81,6 +87,13 @@ export interface DdbFaissStackProps extends StackProps {
    * @default 0 (none: the first query after an idle spell pays the cold start)
    */
   readonly searchProvisionedConcurrency?: number;
+  /**
+   * The functions' processor: `arm64` (Graviton) is cheaper per GB-second; the image builds faiss
+   * generic there (NEON), with AVX2 on `x86_64`. Neither image has been built on this project's
+   * machine (no Docker), see the README.
+   * @default 'x86_64'
+   */
+  readonly lambdaArchitecture?: LambdaArchitecture;
   /** What happens to the table, bucket and file system when the stack is deleted. @default RemovalPolicy.RETAIN */
   readonly dataRemovalPolicy?: RemovalPolicy;
 }
@@ -253,10 +266,13 @@ export class DdbFaissStack extends Stack {
       NODE_OPTIONS: '--enable-source-maps',
     };
     bundleLambdas();
+    writeNativePackages();
+    const arm64 = props.lambdaArchitecture === 'arm64';
     const image = (handler: string) =>
       lambda.DockerImageCode.fromImageAsset(REPO_ROOT, {
         file: 'infra/lambda-image/Dockerfile',
         cmd: [`lambda.${handler}`],
+        platform: arm64 ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
         exclude: ['node_modules', '.git', '.ddb-faiss', 'cdk.out', 'bench/results.json', 'test-artifacts'],
       });
     const readWrite = lambda.FileSystem.fromEfsAccessPoint(accessPoint, EFS_MOUNT);
@@ -275,7 +291,7 @@ export class DdbFaissStack extends Stack {
       functions[name] = new lambda.DockerImageFunction(this, `${name[0]!.toUpperCase()}${name.slice(1)}Function`, {
         functionName: functionNameOf(this.stackName, name as keyof typeof FUNCTIONS),
         code: image(name),
-        architecture: lambda.Architecture.X86_64,
+        architecture: arm64 ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
         memorySize: spec.memory,
         timeout: timeoutOf(name as keyof typeof FUNCTIONS),
         ...network,
@@ -638,6 +654,10 @@ export function validateProps(props: DdbFaissStackProps): string[] {
   const problems: string[] = [];
   if (props.scheduleMinutes !== undefined && (!Number.isInteger(props.scheduleMinutes) || props.scheduleMinutes < 0))
     problems.push(`scheduleMinutes must be a whole number >= 0 (0 = off), got ${props.scheduleMinutes}`);
+  if (props.lambdaArchitecture !== undefined && !LAMBDA_ARCHITECTURES.includes(props.lambdaArchitecture))
+    problems.push(
+      `lambdaArchitecture must be one of ${LAMBDA_ARCHITECTURES.join(', ')}, got ${props.lambdaArchitecture}`,
+    );
   const warm = props.searchProvisionedConcurrency;
   if (warm !== undefined && (!Number.isInteger(warm) || warm < 0))
     problems.push(`searchProvisionedConcurrency must be a whole number >= 0 (0 = none), got ${warm}`);

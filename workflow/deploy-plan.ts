@@ -18,6 +18,7 @@ const STACK_OPTIONS: Readonly<Record<string, string>> = {
   scheduleMinutes: String(DEFAULT_SCHEDULE_MINUTES),
   tracing: 'false',
   searchProvisionedConcurrency: '0',
+  lambdaArchitecture: 'x86_64',
   existingTableName: '(a new table)',
 };
 

@@ -192,6 +192,24 @@ describe('the CDK stack', () => {
     );
   });
 
+  it('runs the functions on arm64 when asked (lambdaArchitecture), on x86_64 by default', () => {
+    // Act
+    const arm = Template.fromStack(
+      createApp({ context: { lambdaArchitecture: 'arm64' } }).node.findChild('DdbFaiss') as DdbFaissStack,
+    );
+    // Assess
+    const architectures = (t: Template) =>
+      Object.values(t.findResources('AWS::Lambda::Function')).map(
+        (fn) => (fn as { Properties: Json }).Properties['Architectures'] as string[],
+      );
+    assert.ok(architectures(arm).every((list) => list.join() === 'arm64'));
+    assert.ok(architectures(template).every((list) => list.join() === 'x86_64'));
+    assert.throws(
+      () => createApp({ context: { lambdaArchitecture: 'sparc' } }),
+      /lambdaArchitecture must be one of x86_64, arm64, got sparc/,
+    );
+  });
+
   it('has a dashboard and alarms for failed executions and backlog age', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ExecutionsFailed', Threshold: 1 });
