@@ -92,10 +92,8 @@ export class LocalStepFunctions {
   private readonly running = new Map<string, RunningExecution>();
   private readonly mapRunStore: MapRunStore;
   private readonly mapRuns = new Map<string, MapRunRecord>();
-  /** Child executions of Distributed Maps, by ARN: those seen by this process, and those read back. */
+  /** The child executions of the Map Runs still running, by ARN (an ended run's are read from disk). */
   private readonly children = new Map<string, ExecutionRecord>();
-  /** The Map Runs whose ended children have been read back from disk. */
-  private readonly childrenLoaded = new Set<string>();
   /** Task handler calls not yet settled, of every execution. */
   private readonly taskCalls = new Set<Promise<unknown>>();
 
@@ -204,14 +202,17 @@ export class LocalStepFunctions {
     return run;
   }
 
-  /** The children of a Map Run, those ended in earlier processes included. */
+  /** The children of a Map Run: a running one's from memory, an ended one's from disk. */
   private childrenOf(run: MapRunRecord): ExecutionRecord[] {
-    if (!this.childrenLoaded.has(run.mapRunArn)) {
-      this.childrenLoaded.add(run.mapRunArn);
-      for (const child of this.mapRunStore.loadChildren(run.mapRunArn))
-        if (!this.children.has(child.executionArn)) this.children.set(child.executionArn, child);
-    }
+    if (run.status !== 'RUNNING') return this.mapRunStore.loadChildren(run.mapRunArn);
     return [...this.children.values()].filter((child) => child.mapRunArn === run.mapRunArn);
+  }
+
+  /** Keeps a running Map Run's children at hand; an ended run's are all on disk, and leave memory. */
+  private mapRunChanged(run: MapRunRecord): void {
+    this.mapRuns.set(run.mapRunArn, run);
+    if (run.status === 'RUNNING') return;
+    for (const [arn, child] of this.children) if (child.mapRunArn === run.mapRunArn) this.children.delete(arn);
   }
 
   /** A child execution by ARN (`execution:<machine>/<Map>:<name>`), read back from its Map Run if need be. */
@@ -346,7 +347,7 @@ export class LocalStepFunctions {
       definition['States'] as Record<string, Json>,
       this.mapRunStore,
       {
-        mapRunChanged: (run) => this.mapRuns.set(run.mapRunArn, run),
+        mapRunChanged: (run) => this.mapRunChanged(run),
         childChanged: (child) => this.children.set(child.executionArn, child),
       },
     );
