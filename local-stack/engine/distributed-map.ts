@@ -58,6 +58,16 @@ export function withoutHelperData(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).filter(([key]) => !HELPER_KEYS.includes(key)));
 }
 
+/** An engine event as AWS would record it: a Distributed Map's items and results are not in its state data. */
+export function withoutHelperDataIn<E>(event: E): E {
+  const state = (event as { state?: { input?: unknown; output?: unknown } }).state;
+  if (!state) return event;
+  return {
+    ...event,
+    state: { ...state, input: withoutHelperData(state.input), output: withoutHelperData(state.output) },
+  };
+}
+
 /** The Map Run's ARN, as AWS forms it: `mapRun:<machine>/<Map state>:<id>`. */
 export const mapRunArnOf = (executionArn: string, map: string, runId: string): string => {
   const [, , , region, account, , machine] = executionArn.split(':');

@@ -17,14 +17,16 @@ export interface HistoryEventRecord {
   readonly [details: string]: unknown;
 }
 
-type Draft = { type: string; [details: string]: unknown };
+/** A history event before the engine numbers and timestamps it. */
+export type HistoryDraft = { type: string; [details: string]: unknown };
 
-const json = (value: unknown): string => JSON.stringify(value ?? null);
-const causeText = (cause: unknown): string =>
+export const json = (value: unknown): string => JSON.stringify(value ?? null);
+/** An error's cause as a history event carries it: text. */
+export const causeText = (cause: unknown): string =>
   typeof cause === 'string' ? cause : cause instanceof Error ? cause.message : JSON.stringify(cause ?? '');
 
 /** Maps one engine event to zero or more history events (without ids/timestamps). */
-export function toHistoryEvents(event: EngineEvent, roleArn: string): Draft[] {
+export function toHistoryEvents(event: EngineEvent, roleArn: string): HistoryDraft[] {
   switch (event.type) {
     case 'ExecutionStarted':
       return [{ type: 'ExecutionStarted', executionStartedEventDetails: { input: json(event.input), roleArn } }];
@@ -39,7 +41,7 @@ export function toHistoryEvents(event: EngineEvent, roleArn: string): Draft[] {
     case 'ExecutionTimeout':
       return [{ type: 'ExecutionTimedOut', executionTimedOutEventDetails: { error: 'States.Timeout' } }];
     case 'StateEntered': {
-      const entered: Draft = {
+      const entered: HistoryDraft = {
         type: `${event.state.type}StateEntered`,
         stateEnteredEventDetails: { name: event.state.name, input: json(event.state.input) },
       };
@@ -53,7 +55,7 @@ export function toHistoryEvents(event: EngineEvent, roleArn: string): Draft[] {
       ];
     }
     case 'StateExited': {
-      const exited: Draft = {
+      const exited: HistoryDraft = {
         type: `${event.state.type}StateExited`,
         stateExitedEventDetails: { name: event.state.name, output: json(event.state.output) },
       };

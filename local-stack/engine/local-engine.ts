@@ -12,7 +12,13 @@ import { type HistoryEventRecord, toHistoryEvents } from './history.ts';
 import type { TaskHandler, TaskHandlerRegistry } from '../../tasks/handler.ts';
 import { bindTaskHandlers, type StateDataCheck } from './task-handlers.ts';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { distributedMapHandlers, isHelperState, rewriteDistributedMaps, withoutHelperData } from './distributed-map.ts';
+import {
+  distributedMapHandlers,
+  isHelperState,
+  rewriteDistributedMaps,
+  withoutHelperData,
+  withoutHelperDataIn,
+} from './distributed-map.ts';
 import {
   dataLimitExceeded,
   HISTORY_EVENT_LIMIT,
@@ -50,16 +56,6 @@ interface RunningExecution {
 }
 
 const seconds = (ms: number): number => ms / 1000;
-
-/** An engine event as AWS would record it: a Distributed Map's items and results are not in its state data. */
-function withoutHelperDataIn<E>(event: E): E {
-  const state = (event as { state?: { input?: unknown; output?: unknown } }).state;
-  if (!state) return event;
-  return {
-    ...event,
-    state: { ...state, input: withoutHelperData(state.input), output: withoutHelperData(state.output) },
-  };
-}
 
 /** The failure AWS reports for state data of `bytes`, if that is over the limit. */
 const overLimit = (state: string, which: 'input' | 'output', bytes: number) =>

@@ -14,7 +14,14 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from
 import path from 'node:path';
 import { writeFileAtomic } from '../../index-store/atomic-file.ts';
 import type { ExecutionRecord, ExecutionStatus } from './execution-store.ts';
-import { type EngineEvent, type HistoryEventRecord, toHistoryEvents } from './history.ts';
+import {
+  causeText,
+  type EngineEvent,
+  type HistoryDraft,
+  type HistoryEventRecord,
+  json,
+  toHistoryEvents,
+} from './history.ts';
 import {
   childExecutionArnOf,
   childExecutionName,
@@ -29,12 +36,11 @@ import {
   RUN_KEY,
   START_SUFFIX,
   withoutHelperData,
+  withoutHelperDataIn,
   WRITE_SUFFIX,
 } from './distributed-map.ts';
 
 type Json = Record<string, unknown>;
-/** A history event before the engine numbers it. */
-export type HistoryDraft = { type: string; [details: string]: unknown };
 
 export type MapRunStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
 
@@ -64,7 +70,6 @@ export interface MapRunRecord {
   readonly itemCounts: MapRunCounts;
 }
 
-const json = (value: unknown): string => JSON.stringify(value ?? null);
 export const mapRunId = (mapRunArn: string): string => mapRunArn.slice(mapRunArn.lastIndexOf(':') + 1);
 
 /** Map Runs and their children on disk. */
@@ -198,7 +203,7 @@ export class MapRunTracker {
         return [...this.endRun('SUCCEEDED'), { type: 'MapStateExited', stateExitedEventDetails: exited }];
       }
       if (event.type === 'StateFailed') {
-        const failed = { name: active.map, output: json({ Error: event.Error, Cause: causeOf(event.Cause) }) };
+        const failed = { name: active.map, output: json({ Error: event.Error, Cause: causeText(event.Cause) }) };
         return [...this.endRun('FAILED', event), { type: 'MapStateFailed', stateExitedEventDetails: failed }];
       }
       return [];
@@ -213,14 +218,7 @@ export class MapRunTracker {
   }
 
   private draftsOf(event: EngineEvent): HistoryDraft[] {
-    const { state } = event as { state?: { input?: unknown; output?: unknown } };
-    const shown = state
-      ? {
-          ...event,
-          state: { ...state, input: withoutHelperData(state.input), output: withoutHelperData(state.output) },
-        }
-      : event;
-    return toHistoryEvents(shown as EngineEvent, this.execution.roleArn);
+    return toHistoryEvents(withoutHelperDataIn(event), this.execution.roleArn);
   }
 
   private startRun(map: string, id: string, input: unknown): MapRunRecord {
@@ -270,7 +268,7 @@ export class MapRunTracker {
     return [
       {
         type: 'MapRunFailed',
-        mapRunFailedEventDetails: { error: failure?.Error ?? 'States.Runtime', cause: causeOf(failure?.Cause) },
+        mapRunFailedEventDetails: { error: failure?.Error ?? 'States.Runtime', cause: causeText(failure?.Cause) },
       },
     ];
   }
@@ -303,7 +301,7 @@ export class MapRunTracker {
     if (event.type === 'MapIterationSucceeded' || event.type === 'MapIterationFailed') {
       // A failed iteration is caught inside the rewrite: it ends in `⟨iteration failed⟩`.
       child.failure ??=
-        event.type === 'MapIterationFailed' ? { error: event.Error, cause: causeOf(event.Cause) } : undefined;
+        event.type === 'MapIterationFailed' ? { error: event.Error, cause: causeText(event.Cause) } : undefined;
       this.endChild(active, index, child, child.failure ? 'FAILED' : 'SUCCEEDED');
       return;
     }
@@ -323,7 +321,7 @@ export class MapRunTracker {
     if (name === ITERATION_FAILED) {
       if (event.type === 'StateExited') {
         const failure = (event.state.output as Json | undefined)?.[FAILURE_KEY] as { Error?: string; Cause?: unknown };
-        child.failure = { error: failure?.Error ?? 'States.Runtime', cause: causeOf(failure?.Cause) };
+        child.failure = { error: failure?.Error ?? 'States.Runtime', cause: causeText(failure?.Cause) };
       }
       return;
     }
@@ -375,8 +373,4 @@ export class MapRunTracker {
     this.store.saveChild(record);
     this.listener.childChanged(record);
   }
-}
-
-function causeOf(cause: unknown): string {
-  return typeof cause === 'string' ? cause : cause instanceof Error ? cause.message : JSON.stringify(cause ?? '');
 }
