@@ -33,7 +33,20 @@ export interface ProbeResult {
 }
 
 const seconds = (since: number) => (performance.now() - since) / 1000;
-const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+/** Prints the result line, with the process's peak RSS so far. */
+const report = (measured: Partial<Omit<ProbeResult, 'stage' | 'peakRssMb'>>) => {
+  const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  const result: ProbeResult = {
+    stage,
+    modelLoadS: 0,
+    indexLoadS: 0,
+    firstQueryMs: 0,
+    seconds: 0,
+    ...measured,
+    peakRssMb,
+  };
+  console.log(JSON.stringify(result));
+};
 export type Stage = 'search' | 'merge' | 'embed' | 'clear' | 'backfill';
 const [stage, efsRoot, modelDir, items] = process.argv.slice(2) as [Stage, string, string, string?];
 const EMBED_BATCH = 500;
@@ -51,7 +64,7 @@ if (stage === 'search') {
   if (!query?.ok) throw new Error('the query did not embed');
   loaded.state.search(query.vector, 10);
   const firstQueryMs = performance.now() - t;
-  console.log(JSON.stringify({ stage, modelLoadS, indexLoadS, firstQueryMs, seconds: 0, peakRssMb: peakRssMb() }));
+  report({ modelLoadS, indexLoadS, firstQueryMs });
 } else if (stage === 'backfill') {
   const t = performance.now();
   const dimensions = readManifest(modelDir).dimensions;
@@ -70,30 +83,12 @@ if (stage === 'search') {
   const backfillRoot = path.join(efsRoot, 'backfill');
   new GenerationStore(backfillRoot).publish(state, { name: 'bench', checksum: 'bench', dimensions }, 'bench');
   writeFileSync(path.join(backfillRoot, 'clear.json'), JSON.stringify(clearList));
-  console.log(
-    JSON.stringify({
-      stage,
-      modelLoadS: 0,
-      indexLoadS: 0,
-      firstQueryMs: 0,
-      seconds: seconds(t),
-      peakRssMb: peakRssMb(),
-    }),
-  );
+  report({ seconds: seconds(t) });
 } else if (stage === 'clear') {
   const t = performance.now();
   const entries = JSON.parse(readFileSync(path.join(efsRoot, 'clear.json'), 'utf8')) as ShardEntry[];
   if (entries.length === 0) throw new Error('an empty clear list');
-  console.log(
-    JSON.stringify({
-      stage,
-      modelLoadS: 0,
-      indexLoadS: 0,
-      firstQueryMs: 0,
-      seconds: seconds(t),
-      peakRssMb: peakRssMb(),
-    }),
-  );
+  report({ seconds: seconds(t) });
 } else if (stage === 'embed') {
   const t = performance.now();
   const embedder = await loadEmbedder(modelDir);
@@ -101,16 +96,7 @@ if (stage === 'search') {
   const text = 'The quick brown fox jumps over the lazy dog near the river bank. '.repeat(25);
   const results = await embedder.embed(Array.from({ length: EMBED_BATCH }, (_, i) => `${i} ${text}`));
   if (!results.every((result) => result.ok)) throw new Error('a text did not embed');
-  console.log(
-    JSON.stringify({
-      stage,
-      modelLoadS: 0,
-      indexLoadS: 0,
-      firstQueryMs: 0,
-      seconds: seconds(t),
-      peakRssMb: peakRssMb(),
-    }),
-  );
+  report({ seconds: seconds(t) });
 } else {
   const t = performance.now();
   const store = new GenerationStore(efsRoot);
@@ -124,14 +110,5 @@ if (stage === 'search') {
     vectors,
   );
   store.publish(state, meta.model, 'bench');
-  console.log(
-    JSON.stringify({
-      stage,
-      modelLoadS: 0,
-      indexLoadS: 0,
-      firstQueryMs: 0,
-      seconds: seconds(t),
-      peakRssMb: peakRssMb(),
-    }),
-  );
+  report({ seconds: seconds(t) });
 }
