@@ -51,9 +51,7 @@ export class ExecutionStore {
   }
 
   loadStateMachines(): StateMachineRecord[] {
-    return readdirSync(this.machinesDir)
-      .filter((file) => file.endsWith('.json'))
-      .map((file) => JSON.parse(readFileSync(path.join(this.machinesDir, file), 'utf8')) as StateMachineRecord);
+    return readJsonFiles<StateMachineRecord>(this.machinesDir);
   }
 
   private executionDir(machineName: string): string {
@@ -67,31 +65,43 @@ export class ExecutionStore {
   }
 
   appendHistory(machineName: string, executionName: string, event: HistoryEventRecord): void {
-    appendFileSync(
-      path.join(this.executionDir(machineName), `${executionName}.history.jsonl`),
-      `${JSON.stringify(event)}\n`,
-    );
+    appendJsonLine(path.join(this.executionDir(machineName), `${executionName}.history.jsonl`), event);
   }
 
   loadExecutions(machineName: string): ExecutionRecord[] {
-    const dir = this.executionDir(machineName);
-    return readdirSync(dir)
-      .filter((file) => file.endsWith('.json'))
-      .map((file) => JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as ExecutionRecord);
+    return readJsonFiles<ExecutionRecord>(this.executionDir(machineName));
   }
 
   loadHistory(machineName: string, executionName: string): HistoryEventRecord[] {
-    const file = path.join(this.executionDir(machineName), `${executionName}.history.jsonl`);
-    if (!existsSync(file)) return [];
-    return readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .flatMap((line) => {
-        try {
-          return [JSON.parse(line) as HistoryEventRecord];
-        } catch {
-          return []; // a line cut short by a crash mid-append
-        }
-      });
+    return readJsonLines<HistoryEventRecord>(
+      path.join(this.executionDir(machineName), `${executionName}.history.jsonl`),
+    );
   }
+}
+
+/** Appends one value to a JSON Lines file. */
+export function appendJsonLine(file: string, value: unknown): void {
+  appendFileSync(file, `${JSON.stringify(value)}\n`);
+}
+
+/** The values of a JSON Lines file (none when it is absent); a line cut short by a crash mid-append is skipped. */
+export function readJsonLines<T>(file: string): T[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as T];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/** Every `*.json` file of a folder, parsed (each written whole, atomically). */
+export function readJsonFiles<T>(dir: string): T[] {
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.json'))
+    .map((file) => JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as T);
 }

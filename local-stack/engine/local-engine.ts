@@ -55,6 +55,12 @@ interface RunningExecution {
   failing?: { readonly error: string; readonly cause: string };
 }
 
+/** A definition as written, and as the engine runs it (its Distributed Maps rewritten). */
+interface CheckedDefinition {
+  readonly written: Json;
+  readonly runnable: Json;
+}
+
 const seconds = (ms: number): number => ms / 1000;
 
 /** The failure AWS reports for state data of `bytes`, if that is over the limit. */
@@ -168,16 +174,21 @@ export class LocalStepFunctions {
     return new Map([...this.helpers, ...this.props.handlers]);
   }
 
-  private checkDefinition(definition: string): Json {
-    let parsed: Json;
+  /**
+   * The definition as written, and as the engine runs it (Distributed Maps rewritten), once it is
+   * valid and every Task has a handler.
+   */
+  private checkDefinition(definition: string): CheckedDefinition {
+    let written: Json;
     try {
-      parsed = JSON.parse(definition) as Json;
-      new StateMachine(parsed as never, { validationOptions: { checkArn: false } });
+      written = JSON.parse(definition) as Json;
+      new StateMachine(written as never, { validationOptions: { checkArn: false } });
     } catch (error) {
       throw invalid('InvalidDefinition', `invalid definition: ${(error as Error).message}`);
     }
-    bindTaskHandlers(rewriteDistributedMaps(parsed), this.registry);
-    return parsed;
+    const runnable = rewriteDistributedMaps(written);
+    bindTaskHandlers(runnable, this.registry);
+    return { written, runnable };
   }
 
   private machine(arn: string): StateMachineRecord {
@@ -298,8 +309,12 @@ export class LocalStepFunctions {
     return { executionArn, startDate: seconds(record.startDate) };
   }
 
-  private run(machine: StateMachineRecord, record: ExecutionRecord, definition: Json, input: unknown): void {
-    const runnable = rewriteDistributedMaps(definition);
+  private run(
+    machine: StateMachineRecord,
+    record: ExecutionRecord,
+    { written, runnable }: CheckedDefinition,
+    input: unknown,
+  ): void {
     const engine = new StateMachine(runnable as never, { validationOptions: { checkArn: false } });
     // A Task's data over the limit ends the execution at once, before the engine goes on; other
     // states' data is checked as their events arrive (below).
@@ -340,7 +355,7 @@ export class LocalStepFunctions {
     const running: RunningExecution = { abort: execution.abort, done: Promise.resolve() };
     const tracker = new MapRunTracker(
       { executionArn: record.executionArn, roleArn: machine.roleArn },
-      definition['States'] as Record<string, Json>,
+      written['States'] as Record<string, Json>,
       this.mapRunStore,
       {
         mapRunChanged: (run) => this.mapRunChanged(run),

@@ -10,10 +10,16 @@
  * ListExecutions(mapRunArn), DescribeExecution and GetExecutionHistory answer for them.
  * @see https://docs.aws.amazon.com/step-functions/latest/dg/concepts-examine-map-run.html
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../../index-store/atomic-file.ts';
-import type { ExecutionRecord, ExecutionStatus } from './execution-store.ts';
+import {
+  appendJsonLine,
+  type ExecutionRecord,
+  type ExecutionStatus,
+  readJsonFiles,
+  readJsonLines,
+} from './execution-store.ts';
 import {
   causeText,
   type EngineEvent,
@@ -90,44 +96,27 @@ export class MapRunStore {
   }
 
   loadAll(): MapRunRecord[] {
-    return readdirSync(this.dir)
-      .filter((file) => file.endsWith('.json'))
-      .map((file) => JSON.parse(readFileSync(path.join(this.dir, file), 'utf8')) as MapRunRecord);
+    return readJsonFiles<MapRunRecord>(this.dir);
   }
 
   /** Records a child execution that has ended. */
   saveChild(record: ExecutionRecord & { readonly mapRunArn: string }): void {
-    appendFileSync(this.file(record.mapRunArn, '.executions.jsonl'), `${JSON.stringify(record)}\n`);
+    appendJsonLine(this.file(record.mapRunArn, '.executions.jsonl'), record);
   }
 
   appendChildHistory(mapRunArn: string, execution: string, event: HistoryEventRecord): void {
-    appendFileSync(this.file(mapRunArn, '.history.jsonl'), `${JSON.stringify({ execution, event })}\n`);
+    appendJsonLine(this.file(mapRunArn, '.history.jsonl'), { execution, event });
   }
 
   loadChildren(mapRunArn: string): ExecutionRecord[] {
-    return readLines(this.file(mapRunArn, '.executions.jsonl')) as ExecutionRecord[];
+    return readJsonLines<ExecutionRecord>(this.file(mapRunArn, '.executions.jsonl'));
   }
 
   loadChildHistory(mapRunArn: string, execution: string): HistoryEventRecord[] {
-    return (readLines(this.file(mapRunArn, '.history.jsonl')) as { execution: string; event: HistoryEventRecord }[])
+    return readJsonLines<{ execution: string; event: HistoryEventRecord }>(this.file(mapRunArn, '.history.jsonl'))
       .filter((line) => line.execution === execution)
       .map((line) => line.event);
   }
-}
-
-/** The JSON lines of a file; a line cut short by a crash mid-append is skipped. */
-function readLines(file: string): unknown[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .flatMap((line) => {
-      try {
-        return [JSON.parse(line) as unknown];
-      } catch {
-        return [];
-      }
-    });
 }
 
 interface ChildExecution {
@@ -290,9 +279,11 @@ export class MapRunTracker {
         lastEventId: 0,
       };
       active.children.set(index, child);
-      counts.total = Math.max(counts.total, active.children.size + counts.succeeded + counts.failed);
       counts.running += 1;
-      counts.pending = Math.max(0, counts.total - counts.running - counts.succeeded - counts.failed);
+      // Without an ItemReader the total is not known up front: it is at least what has started.
+      const started = counts.running + counts.succeeded + counts.failed + counts.aborted;
+      counts.total = Math.max(counts.total, started);
+      counts.pending = counts.total - started;
       this.listener.childChanged(child.record);
       return;
     }
