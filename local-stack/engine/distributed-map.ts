@@ -45,8 +45,9 @@ export const FINISH_SUFFIX = ' ⟨finish⟩';
 /** The state each iteration runs in (its input is `{item}`), and the one a failed iteration ends in. */
 export const ITERATION = '⟨iteration⟩';
 export const ITERATION_FAILED = '⟨iteration failed⟩';
-/** What a failed iteration leaves among the results. */
+/** What a failed iteration leaves among the results: its error, and its input (AWS records both). */
 export const FAILURE_KEY = '__iterationFailure';
+const FAILED_INPUT_KEY = '__iterationInput';
 
 /** Whether a state is one of the helpers this rewrite adds (all carry a ⟨…⟩ mark). */
 export const isHelperState = (name: string): boolean => name.includes('⟨');
@@ -116,7 +117,11 @@ function tolerantProcessor(processor: Json): Json {
         Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: `$.${FAILURE_KEY}`, Next: ITERATION_FAILED }],
         End: true,
       },
-      [ITERATION_FAILED]: { Type: 'Pass', Parameters: { [`${FAILURE_KEY}.$`]: `$.${FAILURE_KEY}` }, End: true },
+      [ITERATION_FAILED]: {
+        Type: 'Pass',
+        Parameters: { [`${FAILURE_KEY}.$`]: `$.${FAILURE_KEY}`, [`${FAILED_INPUT_KEY}.$`]: '$.item' },
+        End: true,
+      },
     },
   };
 }
@@ -269,7 +274,10 @@ export function distributedMapHandlers(s3: () => S3Client): Map<string, TaskHand
     };
     const failureOf = (result: unknown) =>
       typeof result === 'object' && result !== null && FAILURE_KEY in result
-        ? ((result as Json)[FAILURE_KEY] as { Error?: string; Cause?: string })
+        ? {
+            ...((result as Json)[FAILURE_KEY] as { Error?: string; Cause?: string }),
+            input: (result as Json)[FAILED_INPUT_KEY],
+          }
         : undefined;
     const failed = results.filter((result) => failureOf(result) !== undefined).length;
     // As AWS: with no tolerance set, one failed child execution fails the Map.
@@ -295,8 +303,10 @@ export function distributedMapHandlers(s3: () => S3Client): Map<string, TaskHand
       const failure = failureOf(result);
       return {
         ExecutionArn: childExecutionArnOf(mapRunArn, index),
-        Input: '',
-        InputDetails: { Included: false },
+        // A succeeded iteration's input is not kept by the rewrite (merge reads only failed ones').
+        ...(failure
+          ? { Input: JSON.stringify(failure.input ?? null), InputDetails: { Included: true } }
+          : { Input: '', InputDetails: { Included: false } }),
         Name: childExecutionName(mapRunArn, index),
         ...(failure
           ? { Error: failure.Error, Cause: failure.Cause, Status: 'FAILED' }

@@ -236,10 +236,10 @@ describe('local Step Functions: history cap and Map Runs', () => {
         ).Body?.transformToString()) ?? '',
       ) as unknown;
     const manifest = (await read(written.ResultWriterDetails.Key)) as { ResultFiles: { FAILED: { Key: string }[] } };
-    const records = (await read(manifest.ResultFiles.FAILED[0]!.Key)) as { ExecutionArn: string }[];
+    const records = (await read(manifest.ResultFiles.FAILED[0]!.Key)) as { ExecutionArn: string; Input: string }[];
     assert.deepEqual(
-      records.map((record) => record.ExecutionArn),
-      [child.executionArn],
+      records.map((record) => [record.ExecutionArn, record.Input]),
+      [[child.executionArn, '2']],
     );
   });
 
