@@ -538,12 +538,13 @@ export class DdbFaissStack extends Stack {
       executions,
       "The lease function describes this state machine's executions (is the lease holder still running?).",
     );
+    const objects = (prefix: string) => `IAM5[Resource::<${logicalId(this.bucket)}.Arn>/${prefix}*]`;
+    const { modelPrefix } = { ...DEPLOYED_DEFAULTS, ...props.settings };
     acknowledge(
       functions['bootstrap']!,
-      `IAM5[Resource::<${logicalId(this.bucket)}.Arn>/models/*]`,
-      'Bootstrap reads the model bundles, all under the models/ prefix of the assets bucket.',
+      objects(modelPrefix),
+      `Bootstrap reads the model bundles, all under the ${modelPrefix} prefix of the assets bucket.`,
     );
-    const objects = (prefix: string) => `IAM5[Resource::<${logicalId(this.bucket)}.Arn>/${prefix}*]`;
     for (const scope of [functions['plan']!, this.stateMachine])
       acknowledge(
         scope,

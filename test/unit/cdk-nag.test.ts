@@ -27,12 +27,12 @@ describe('cdk-nag AwsSolutions checks', () => {
   for (const [name, props] of [
     ['the default stack', {}],
     [
-      'with tracing, a per-group layout, an existing table and warm search instances',
+      'with tracing, a per-group layout, a model prefix of its own, an existing table and warm search instances',
       {
         tracing: true,
         searchProvisionedConcurrency: 2,
         existingTableName: 'my-items',
-        settings: { indexLayout: 'per-group' as const },
+        settings: { indexLayout: 'per-group' as const, modelPrefix: 'bundles/' },
       },
     ],
   ] as const) {
