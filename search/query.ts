@@ -66,23 +66,6 @@ export class UnknownGroupError extends Error {
 /** Candidates read back per round while looking for k items that still exist. */
 const KEYS_PER_GET = 100;
 
-/**
- * Text in, the most similar items out: embeds the query with the index's own model, searches
- * the published generation (every group's index under the per-group layout), keeps only the
- * requested group, and reads the hits back from the table, dropping items deleted since they
- * were indexed, until it has `k` of them or the index has no more.
- * @throws {NoIndexError} when no index has been published yet
- * @throws {UnknownGroupError} when the group filter names a group the index does not hold
- *
- * @example
- * ```ts
- * import { IndexReader } from './search/index-reader.ts';
- * import { search } from './search/query.ts';
- * const reader = new IndexReader(config.efsRoot, config.indexLayout); // keep it: it caches the loaded index
- * const { hits, generation } = await search({ config, clients }, reader, { text: 'a red bus', k: 5 });
- * for (const hit of hits) console.log(hit.score.toFixed(3), hit.group, hit.id, hit.content);
- * ```
- */
 /** The newest generation's meta among the loaded indexes (each group's, under the per-group layout). */
 const newestMeta = (sources: readonly LoadedGeneration[]): GenerationMeta =>
   sources.reduce(
@@ -115,6 +98,23 @@ export async function preloadSearch(context: SearchContext, reader: IndexReader)
   return sources.reduce((sum, source) => sum + source.state.size, 0);
 }
 
+/**
+ * Text in, the most similar items out: embeds the query with the index's own model, searches
+ * the published generation (every group's index under the per-group layout), keeps only the
+ * requested group, and reads the hits back from the table, dropping items deleted since they
+ * were indexed, until it has `k` of them or the index has no more.
+ * @throws {NoIndexError} when no index has been published yet
+ * @throws {UnknownGroupError} when the group filter names a group the index does not hold
+ *
+ * @example
+ * ```ts
+ * import { IndexReader } from './search/index-reader.ts';
+ * import { search } from './search/query.ts';
+ * const reader = new IndexReader(config.efsRoot, config.indexLayout); // keep it: it caches the loaded index
+ * const { hits, generation } = await search({ config, clients }, reader, { text: 'a red bus', k: 5 });
+ * for (const hit of hits) console.log(hit.score.toFixed(3), hit.group, hit.id, hit.content);
+ * ```
+ */
 export async function search(
   context: SearchContext,
   reader: IndexReader,
