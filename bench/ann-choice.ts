@@ -15,6 +15,7 @@ import faiss from 'faiss-node';
 import { loadEmbedder } from '../embedding/runtime.ts';
 import { ensureDefaultBundle } from '../models/default-model/build.ts';
 import { readSts, stsDir } from '../models/sts.ts';
+import { seededRandom } from './random.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const VECTORS = Number(process.argv.find((arg) => arg.startsWith('--vectors='))?.slice(10) ?? 1_000_000);
@@ -27,12 +28,6 @@ const NLIST = 1024;
 // 8-bit PQ (e.g. IVF1024,PQ89: 134 B/vector) is left out: training it took 350 s at 50,000 vectors.
 const CANDIDATES = [`IVF${NLIST},SQ8`, `IVF${NLIST},SQ4`, `IVF${NLIST},PQ178x4fs`, `IVF${NLIST},PQ89x4fs`];
 const NPROBES = [16, 64, 128, 256];
-
-/** A seeded generator, so every run draws the same texts. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => (state = (state * 1_664_525 + 1_013_904_223) >>> 0) / 2 ** 32;
-}
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
@@ -66,7 +61,7 @@ async function embedAll(texts: readonly string[]): Promise<Float32Array> {
   return out;
 }
 
-const draw = random(2026);
+const draw = seededRandom(2026);
 const pick = () => train[Math.floor(draw() * train.length)]!;
 const vectors = await embedAll(Array.from({ length: VECTORS }, () => `${pick()} ${pick()}`));
 const queryVectors = await embedAll(queries);

@@ -15,6 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ShardEntry } from '../indexer/run-files.ts';
+import { randomUnitVectors } from './random.ts';
 import { loadEmbedder } from '../embedding/runtime.ts';
 import { readManifest } from '../embedding/bundle.ts';
 import { GenerationStore } from '../index-store/generations.ts';
@@ -70,7 +71,7 @@ if (stage === 'search') {
   const dimensions = readManifest(modelDir).dimensions;
   const state = IndexState.empty(dimensions);
   const clearList: ShardEntry[] = [];
-  const shard = new Float32Array(EMBED_BATCH * dimensions).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  const shard = randomUnitVectors(EMBED_BATCH, dimensions, 1);
   for (let start = 0; start < Number(items); start += EMBED_BATCH) {
     const entries = Array.from({ length: EMBED_BATCH }, (_, i) => ({
       group: `g${(start + i) % 16}`,
@@ -104,7 +105,7 @@ if (stage === 'search') {
   if (!pointer) throw new Error(`no published generation under ${efsRoot}`);
   const { state, meta } = store.load(pointer);
   const dimensions = meta.model.dimensions;
-  const vectors = new Float32Array(1_000 * dimensions).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  const vectors = randomUnitVectors(1_000, dimensions, 2);
   state.add(
     Array.from({ length: 1_000 }, (_, i) => ({ group: 'g0', id: `new-${i}`, version: 1 })),
     vectors,

@@ -15,30 +15,13 @@ import { IndexState } from '../index-store/index-state.ts';
 import { readManifest } from '../embedding/bundle.ts';
 import { ensureDefaultBundle } from '../models/default-model/build.ts';
 import { tempDir } from '../local-stack/scratch.ts';
+import { randomUnitVectors } from './random.ts';
 import type { ProbeResult, Stage } from './cold-start-probe.ts';
 import type { ShardEntry } from '../indexer/run-files.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SIZES = process.argv.includes('--quick') ? [100_000] : [100_000, 1_000_000];
 const CHUNK = 50_000;
-
-/** A unit vector with seeded pseudo-random components (the load cost does not depend on them). */
-function randomUnitVectors(count: number, dimensions: number, seed: number): Float32Array {
-  const vectors = new Float32Array(count * dimensions);
-  let state = seed >>> 0 || 1;
-  for (let row = 0; row < count; row++) {
-    let norm = 0;
-    for (let col = 0; col < dimensions; col++) {
-      state = (state * 1_664_525 + 1_013_904_223) >>> 0;
-      const value = state / 2 ** 32 - 0.5;
-      vectors[row * dimensions + col] = value;
-      norm += value * value;
-    }
-    const scale = 1 / Math.sqrt(norm);
-    for (let col = 0; col < dimensions; col++) vectors[row * dimensions + col]! *= scale;
-  }
-  return vectors;
-}
 
 function bytesUnder(dir: string): number {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -81,6 +64,7 @@ for (const size of SIZES) {
         id: `item-${String(start + i).padStart(8, '0')}`,
         version: 1,
       }));
+      // The load cost does not depend on the vectors' values.
       state.add(entries, randomUnitVectors(count, model.dimensions, start + 1));
     }
     const meta = new GenerationStore(dir.path).publish(

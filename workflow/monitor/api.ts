@@ -206,7 +206,7 @@ function itemsIndexed(execution: DescribeExecutionCommandOutput): number | null 
   }
 }
 
-/** The live counts of the stages that report them: batches from the history, merge and clear from their record. */
+/** The live counts of the stages that report them: batches from the Map Run, merge and clear from their record. */
 function stageProgress(progress: RunProgress, record: RunProgressRecord | null, execution: string) {
   const live = record?.execution === execution ? record : null;
   const byStage: Record<string, { done: number; total: number; unit: string }> = {
