@@ -1,9 +1,8 @@
 /**
  * The CDK app: `npm run synth` (offline, no credentials) or `ddb-faiss deploy`. Context, each
- * optional: the stack's own `stackName`, `existingTableName`, `scheduleMinutes`, `tracing`,
- * `searchProvisionedConcurrency` and `lambdaArchitecture`,
- * and every deployed setting of the configuration schema by its name
- * (`-c batchSize=250 -c indexLayout=per-group`), checked by that schema.
+ * optional: the stack's own options ({@link STACK_OPTIONS}) and every deployed setting of the
+ * configuration schema by its name (`-c batchSize=250 -c indexLayout=per-group`), checked by
+ * that schema.
  *
  * @example
  * ```sh
@@ -12,10 +11,37 @@
  */
 import { App, type AppProps } from 'aws-cdk-lib';
 import { DEPLOYED_SETTINGS, parseDeployedSettings } from '../config/settings.ts';
-import { DdbFaissStack, type LambdaArchitecture } from './stack.ts';
+import {
+  DdbFaissStack,
+  type DdbFaissStackProps,
+  DEFAULT_SCHEDULE_MINUTES,
+  LAMBDA_ARCHITECTURES,
+  type LambdaArchitecture,
+} from './stack.ts';
 
 /** The stack's name unless `-c stackName=...` says otherwise. */
 export const DEFAULT_STACK_NAME = 'DdbFaiss';
+
+/**
+ * The stack's own context options (not configuration settings): what applies when one is unset
+ * (as `deploy --dry-run` shows it), and the stack property its text becomes.
+ */
+export const STACK_OPTIONS: Readonly<
+  Record<string, { readonly unset: string; readonly prop?: (text: string) => Partial<DdbFaissStackProps> }>
+> = {
+  stackName: { unset: DEFAULT_STACK_NAME },
+  scheduleMinutes: { unset: String(DEFAULT_SCHEDULE_MINUTES), prop: (text) => ({ scheduleMinutes: Number(text) }) },
+  tracing: { unset: 'false', prop: (text) => ({ tracing: text === 'true' }) },
+  searchProvisionedConcurrency: {
+    unset: '0',
+    prop: (text) => ({ searchProvisionedConcurrency: Number(text) }),
+  },
+  lambdaArchitecture: {
+    unset: LAMBDA_ARCHITECTURES[0],
+    prop: (text) => ({ lambdaArchitecture: text as LambdaArchitecture }),
+  },
+  existingTableName: { unset: '(a new table)', prop: (text) => (text ? { existingTableName: text } : {}) },
+};
 
 export function createApp(props: AppProps = {}): App {
   const app = new App(props);
@@ -29,19 +55,14 @@ export function createApp(props: AppProps = {}): App {
   );
   const { settings, problems } = parseDeployedSettings(given, 'CDK context');
   if (problems.length > 0) throw new Error(`invalid CDK context:\n  - ${problems.join('\n  - ')}`);
-  const existingTableName = context('existingTableName');
-  const scheduleMinutes = context('scheduleMinutes');
-  const searchProvisionedConcurrency = context('searchProvisionedConcurrency');
-  const lambdaArchitecture = context('lambdaArchitecture');
+  // The stack checks the options it is given (validateProps) and reports every problem.
+  const options = Object.entries(STACK_OPTIONS).flatMap(([name, option]) => {
+    const text = context(name);
+    return text === undefined || !option.prop ? [] : [option.prop(text)];
+  });
   new DdbFaissStack(app, context('stackName') ?? DEFAULT_STACK_NAME, {
-    ...(existingTableName ? { existingTableName } : {}),
-    ...(scheduleMinutes !== undefined ? { scheduleMinutes: Number(scheduleMinutes) } : {}),
-    ...(searchProvisionedConcurrency !== undefined
-      ? { searchProvisionedConcurrency: Number(searchProvisionedConcurrency) }
-      : {}),
-    ...(lambdaArchitecture !== undefined ? { lambdaArchitecture: lambdaArchitecture as LambdaArchitecture } : {}),
+    ...Object.assign({}, ...options),
     settings,
-    tracing: context('tracing') === 'true',
     description: 'ddb-faiss: semantic similarity search for a DynamoDB table',
   });
   return app;

@@ -9,18 +9,7 @@
  * ```
  */
 import { DEPLOYED_SETTINGS, type DeployedSettings, defaultOf } from '../config/settings.ts';
-import { createApp, DEFAULT_STACK_NAME } from '../infra/app.ts';
-import { DEFAULT_SCHEDULE_MINUTES } from '../infra/stack.ts';
-
-/** The stack's own context keys (not configuration settings), with what applies when unset. */
-const STACK_OPTIONS: Readonly<Record<string, string>> = {
-  stackName: DEFAULT_STACK_NAME,
-  scheduleMinutes: String(DEFAULT_SCHEDULE_MINUTES),
-  tracing: 'false',
-  searchProvisionedConcurrency: '0',
-  lambdaArchitecture: 'x86_64',
-  existingTableName: '(a new table)',
-};
+import { createApp, DEFAULT_STACK_NAME, STACK_OPTIONS } from '../infra/app.ts';
 
 /** How many logical ids to name per resource type. */
 const NAMED_PER_TYPE = 4;
@@ -34,7 +23,7 @@ export function describeDeployment(
   settings: Partial<DeployedSettings>,
 ): string[] {
   const app = createApp({ context: { ...context } });
-  const stackName = context['stackName'] ?? STACK_OPTIONS['stackName']!;
+  const stackName = context['stackName'] ?? DEFAULT_STACK_NAME;
   const template = app.synth().getStackByName(stackName).template as {
     Resources?: Record<string, { Type: string }>;
   };
@@ -54,8 +43,8 @@ export function describeDeployment(
       name in settings ? row(name, settings[name], '-c') : row(name, defaultOf(name), 'default'),
     ),
     'stack:',
-    ...Object.entries(STACK_OPTIONS).map(([name, fallback]) =>
-      context[name] !== undefined ? row(name, context[name], '-c') : row(name, fallback, 'default'),
+    ...Object.entries(STACK_OPTIONS).map(([name, { unset }]) =>
+      context[name] !== undefined ? row(name, context[name], '-c') : row(name, unset, 'default'),
     ),
     `resources (${Object.keys(template.Resources ?? {}).length}):`,
     ...types.map(([type, ids]) => {
