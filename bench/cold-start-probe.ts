@@ -19,7 +19,8 @@ import { randomUnitVectors } from './random.ts';
 import { loadEmbedder } from '../embedding/runtime.ts';
 import { readManifest } from '../embedding/bundle.ts';
 import { GenerationStore } from '../index-store/generations.ts';
-import { IndexState } from '../index-store/index-state.ts';
+import { HeldItems, tombstone, writeSegments } from '../index-store/index-writer.ts';
+import { publishFixture } from './index-fixture.ts';
 import { IndexReader } from '../search/index-reader.ts';
 
 export interface ProbeResult {
@@ -63,26 +64,26 @@ if (stage === 'search') {
   t = performance.now();
   const [query] = await embedder.embed(['a man is playing a guitar']);
   if (!query?.ok) throw new Error('the query did not embed');
-  loaded.state.search(query.vector, 10);
+  loaded.search(query.vector, 10);
   const firstQueryMs = performance.now() - t;
   report({ modelLoadS, indexLoadS, firstQueryMs });
 } else if (stage === 'backfill') {
   const t = performance.now();
   const dimensions = readManifest(modelDir).dimensions;
-  const state = IndexState.empty(dimensions);
   const clearList: ShardEntry[] = [];
-  const shard = randomUnitVectors(EMBED_BATCH, dimensions, 1);
-  for (let start = 0; start < Number(items); start += EMBED_BATCH) {
-    const entries = Array.from({ length: EMBED_BATCH }, (_, i) => ({
-      group: `g${(start + i) % 16}`,
-      id: `item-${String(start + i).padStart(8, '0')}`,
-      version: 1_764_028_800_000_000 + start + i,
-    }));
-    state.add(entries, shard);
-    clearList.push(...entries.map((entry, row) => ({ ...entry, kind: 'vector' as const, row })));
-  }
+  const entries = Array.from({ length: Number(items) }, (_, i) => ({
+    group: `g${i % 16}`,
+    id: `item-${String(i).padStart(8, '0')}`,
+    version: 1_764_028_800_000_000 + i,
+  }));
+  clearList.push(...entries.map((entry, row) => ({ ...entry, kind: 'vector' as const, row })));
   const backfillRoot = path.join(efsRoot, 'backfill');
-  new GenerationStore(backfillRoot).publish(state, { name: 'bench', checksum: 'bench', dimensions }, 'bench');
+  await publishFixture(
+    backfillRoot,
+    { name: 'bench', checksum: 'bench', dimensions },
+    entries,
+    randomUnitVectors(entries.length, dimensions, 1),
+  );
   writeFileSync(path.join(backfillRoot, 'clear.json'), JSON.stringify(clearList));
   report({ seconds: seconds(t) });
 } else if (stage === 'clear') {
@@ -103,13 +104,18 @@ if (stage === 'search') {
   const store = new GenerationStore(efsRoot);
   const pointer = store.current();
   if (!pointer) throw new Error(`no published generation under ${efsRoot}`);
-  const { state, meta } = store.load(pointer);
+  // What the merge stage does with 1,000 new items: look them up, tombstone, write a segment, publish.
+  const meta = store.meta(pointer);
   const dimensions = meta.model.dimensions;
   const vectors = randomUnitVectors(1_000, dimensions, 2);
-  state.add(
-    Array.from({ length: 1_000 }, (_, i) => ({ group: 'g0', id: `new-${i}`, version: 1 })),
-    vectors,
+  const entries = Array.from({ length: 1_000 }, (_, i) => ({ group: 'g0', id: `new-${i}`, version: 1 }));
+  const held = new HeldItems(store, meta.segments);
+  const segments = tombstone(
+    store,
+    held.segments,
+    entries.flatMap((entry) => held.locate(entry.group, entry.id) ?? []),
   );
-  store.publish(state, meta.model, 'bench');
+  const items = entries.map((entry, i) => ({ entry, vector: vectors.subarray(i * dimensions, (i + 1) * dimensions) }));
+  store.publish([...segments, ...(await writeSegments(store, items, dimensions))], meta.model, 'bench');
   report({ seconds: seconds(t) });
 }

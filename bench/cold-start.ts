@@ -10,8 +10,7 @@ import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GenerationStore } from '../index-store/generations.ts';
-import { IndexState } from '../index-store/index-state.ts';
+import { publishFixture } from './index-fixture.ts';
 import { readManifest } from '../embedding/bundle.ts';
 import { ensureDefaultBundle } from '../models/default-model/build.ts';
 import { tempDir } from '../local-stack/scratch.ts';
@@ -21,7 +20,6 @@ import type { ShardEntry } from '../indexer/run-files.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SIZES = process.argv.includes('--quick') ? [100_000] : [100_000, 1_000_000];
-const CHUNK = 50_000;
 
 function bytesUnder(dir: string): number {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -56,25 +54,21 @@ const rows = [];
 for (const size of SIZES) {
   const dir = tempDir('ddb-faiss-bench-cold-');
   try {
-    const state = IndexState.empty(model.dimensions);
-    for (let start = 0; start < size; start += CHUNK) {
-      const count = Math.min(CHUNK, size - start);
-      const entries = Array.from({ length: count }, (_, i) => ({
-        group: `g${(start + i) % 16}`,
-        id: `item-${String(start + i).padStart(8, '0')}`,
-        version: 1,
-      }));
-      // The load cost does not depend on the vectors' values.
-      state.add(entries, randomUnitVectors(count, model.dimensions, start + 1));
-    }
-    const meta = new GenerationStore(dir.path).publish(
-      state,
+    // The load cost does not depend on the vectors' values.
+    const entries = Array.from({ length: size }, (_, i) => ({
+      group: `g${i % 16}`,
+      id: `item-${String(i).padStart(8, '0')}`,
+      version: 1,
+    }));
+    const meta = await publishFixture(
+      dir.path,
       { name: model.name, checksum: model.checksum, dimensions: model.dimensions },
-      'bench',
+      entries,
+      randomUnitVectors(size, model.dimensions, 1),
     );
     const generationBytes = bytesUnder(dir.path);
     // A backfill of `size` items leaves a clear list of as many entries.
-    const clearList: ShardEntry[] = state.entries.map((entry, row) => ({
+    const clearList: ShardEntry[] = entries.map((entry, row) => ({
       group: entry.group,
       id: entry.id,
       version: 1_764_028_800_000_000 + row,

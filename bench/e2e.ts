@@ -17,7 +17,6 @@ import { loadEmbedder } from '../embedding/runtime.ts';
 import { modelDirFor } from '../embedding/bundle.ts';
 import { startLocalStack } from '../local-stack/stack.ts';
 import { IndexReader } from '../search/index-reader.ts';
-import { entryKey } from '../index-store/index-state.ts';
 import { main } from '../workflow/cli/main.ts';
 import { readHistory } from '../workflow/indexer-client.ts';
 import { ensureModelPublished, localStackProps } from '../workflow/local-stack-props.ts';
@@ -161,12 +160,12 @@ export async function benchEndToEnd(stsDirectory: string, count: number): Promis
     let missed = 0;
     vectors.forEach((result, j) => {
       const id = `s${checked[j]}`;
-      if (!loaded.state.has(entryKey({ group: `g${checked[j]! % 8}`, id }))) notIndexed += 1;
+      if (!loaded.has(`g${checked[j]! % 8}`, id)) notIndexed += 1;
       else if (!result.ok) missed += 1;
       else {
         // Texts that differ only in words the model drops share one vector: the item may sit
         // anywhere among the hits tied for the best score.
-        const hits = loaded.state.search(result.vector, 10);
+        const hits = loaded.search(result.vector, 10);
         const best = hits[0]?.score ?? Number.NaN;
         if (hits[0]?.entry.id === id) first += 1;
         else if (hits.some((hit) => hit.entry.id === id && Math.abs(hit.score - best) < 1e-6)) tied += 1;

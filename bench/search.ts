@@ -9,8 +9,7 @@ import { batchWriteItems } from '../aws/dynamodb-batch.ts';
 import path from 'node:path';
 import { loadEmbedder } from '../embedding/runtime.ts';
 import { readSts } from '../models/sts.ts';
-import { GenerationStore } from '../index-store/generations.ts';
-import { IndexState } from '../index-store/index-state.ts';
+import { publishFixture } from './index-fixture.ts';
 import { bootstrapModel } from '../indexer/bootstrap.ts';
 import { startLocalStack } from '../local-stack/stack.ts';
 import { IndexReader } from '../search/index-reader.ts';
@@ -55,22 +54,17 @@ export async function benchSearch(stsDirectory: string, vectors: number, queries
       i < base.length ? base[i]! : `${base[i % base.length]} (${i})`,
     );
 
-    // Index: embed in chunks, add to a fresh state, publish as a generation.
-    const state = IndexState.empty(model.dimensions);
+    // Index: embed in chunks, publish as one generation.
+    const indexed = new Float32Array(texts.length * model.dimensions);
     for (let start = 0; start < texts.length; start += 10_000) {
-      const chunk = texts.slice(start, start + 10_000);
-      const results = await embedder.embed(chunk);
-      const flat = new Float32Array(chunk.length * model.dimensions);
-      results.forEach((result, i) => result.ok && flat.set(result.vector, i * model.dimensions));
-      state.add(
-        chunk.map((_, i) => ({ group: `g${(start + i) % 16}`, id: `s${start + i}`, version: 1 })),
-        flat,
-      );
+      const results = await embedder.embed(texts.slice(start, start + 10_000));
+      results.forEach((result, i) => result.ok && indexed.set(result.vector, (start + i) * model.dimensions));
     }
-    new GenerationStore(config.efsRoot).publish(
-      state,
+    await publishFixture(
+      config.efsRoot,
       { name: model.name, checksum: model.checksum, dimensions: model.dimensions },
-      'bench',
+      texts.map((_, i) => ({ group: `g${i % 16}`, id: `s${i}`, version: 1 })),
+      indexed,
     );
 
     // Items, for hydration.

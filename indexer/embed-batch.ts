@@ -17,7 +17,7 @@ import {
   readVersion,
   type VersionedKey,
 } from '../table/items.ts';
-import { entryKey } from '../index-store/index-state.ts';
+import { entryKey } from '../index-store/index-entry.ts';
 import { renewLease } from './lease.ts';
 import { type BatchDescriptor, readBatch, type ShardDescriptor, type ShardEntry, writeShard } from './run-files.ts';
 

@@ -6,13 +6,9 @@
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import path from 'node:path';
-import {
-  type CurrentPointer,
-  type GenerationMeta,
-  GenerationStore,
-  indexedGroups,
-} from '../index-store/generations.ts';
-import { entryKey, type IndexEntry, IndexState } from '../index-store/index-state.ts';
+import { type GenerationMeta, GenerationStore, indexedGroups, type SegmentRef } from '../index-store/generations.ts';
+import { entryKey } from '../index-store/index-entry.ts';
+import { HeldItems, heldBeforeBackfill, tombstone, writeSegments } from '../index-store/index-writer.ts';
 import { writeFileAtomic } from '../index-store/atomic-file.ts';
 import type { IndexerContext, ModelDescriptor, RunInfo } from './context.ts';
 import { PermanentError } from '../aws/errors.ts';
@@ -134,30 +130,41 @@ export async function mergeShards(
   const change = { added: 0, replaced: 0, removed: 0 };
   const clearList: ShardEntry[] = [];
   let published: GenerationMeta | undefined;
+  const fresh = [...scopes.values()].reduce((sum, scope) => sum + scope.filter((item) => item.vector).length, 0);
+  const writing = reportStageProgress(context, run, 'merge', fresh, 'vectors written');
+  let written = 0;
   for (const [group, scope] of scopes) {
     const items = latestPerItem(scope);
     const entries = items.map((item) => item.entry);
     const store = new GenerationStore(config.efsRoot, group);
-    const current = store.current();
-    let state: IndexState;
+    let segments: SegmentRef[];
     let scopeChange: IndexChange;
     if (run.mode === 'backfill') {
-      state = IndexState.empty(model.dimensions);
-      scopeChange = countChange(new Set(current ? store.entries(current).map(entryKey) : []), entries, true);
+      // A backfill starts from nothing: every segment of the old generations goes at the next prune.
+      segments = [];
+      scopeChange = countChange(heldBeforeBackfill(store), entries, true);
     } else {
-      state = current ? loadSameModel(store, current, model, group) : IndexState.empty(model.dimensions);
-      scopeChange = countChange(state, entries, false);
-      state.remove(entries.map(entryKey));
+      const current = store.current();
+      const held = new HeldItems(store, current ? sameModel(store.meta(current), model, group).segments : []);
+      scopeChange = countChange(held, entries, false);
+      const replaced = entries.flatMap((entry) => held.locate(entry.group, entry.id) ?? []);
+      segments = tombstone(store, held.segments, replaced);
     }
-    const fresh = items.filter((item): item is Required<MergeItem> => item.vector !== undefined);
-    const vectors = new Float32Array(fresh.length * model.dimensions);
-    fresh.forEach((item, i) => vectors.set(item.vector, i * model.dimensions));
-    state.add(
-      fresh.map(({ entry }): IndexEntry => ({ group: entry.group, id: entry.id, version: entry.version })),
-      vectors,
+    const vectors = items.filter((item): item is Required<MergeItem> => item.vector !== undefined);
+    const base = written;
+    segments.push(
+      ...(await writeSegments(
+        store,
+        vectors.map(({ entry, vector }) => ({
+          entry: { group: entry.group, id: entry.id, version: entry.version },
+          vector,
+        })),
+        model.dimensions,
+        (rows) => writing.update((written = base + rows)),
+      )),
     );
     const meta = store.publish(
-      state,
+      segments,
       { name: model.name, checksum: model.checksum, dimensions: model.dimensions },
       run.execution,
     );
@@ -169,6 +176,7 @@ export async function mergeShards(
   }
   const poison = clearList.filter((entry) => entry.kind === 'poison').length;
   await progress.finish(total);
+  await writing.finish(written);
 
   const status = indexStatusOf(config.efsRoot, perGroup, published!);
   await recordIndexStatus(context, { ...status, change: { ...change, execution: run.execution } });
@@ -190,37 +198,40 @@ export async function mergeShards(
   };
 }
 
-/** Loads the current generation, refusing one built by another model (only a backfill may switch). */
-function loadSameModel(
-  store: GenerationStore,
-  current: CurrentPointer,
-  model: ModelDescriptor,
-  group: string | undefined,
-): IndexState {
-  const loaded = store.load(current);
-  if (loaded.meta.model.checksum !== model.checksum) {
+/** The current generation, refused when another model built it (only a backfill may switch). */
+function sameModel(meta: GenerationMeta, model: ModelDescriptor, group: string | undefined): GenerationMeta {
+  if (meta.model.checksum !== model.checksum) {
     const index = group === undefined ? 'the index' : `the index of group "${group}"`;
-    const built = `${loaded.meta.model.name} (${loaded.meta.model.checksum.slice(0, 12)})`;
+    const built = `${meta.model.name} (${meta.model.checksum.slice(0, 12)})`;
     throw new ModelMismatchError(
       `${index} was built by model ${built}, this run uses ${model.name} (${model.checksum.slice(0, 12)}): ` +
         'start a backfill to switch models',
     );
   }
-  return loaded.state;
+  return meta;
 }
 
 /** What the index holds now: the global generation, or totals over every group's index. */
-function indexStatusOf(efsRoot: string, perGroup: boolean, latest: GenerationMeta): Omit<IndexStatusRecord, 'change'> {
-  if (!perGroup) return { ...latest, layout: 'global' };
-  const groups = indexedGroups(efsRoot).map((group) => {
-    const store = new GenerationStore(efsRoot, group);
-    return store.meta(store.current()!);
-  });
+export function indexStatusOf(
+  efsRoot: string,
+  perGroup: boolean,
+  latest: GenerationMeta,
+): Omit<IndexStatusRecord, 'change'> {
+  const { segments: _segments, ...meta } = latest;
+  const metas = perGroup
+    ? indexedGroups(efsRoot).map((group) => {
+        const store = new GenerationStore(efsRoot, group);
+        return store.meta(store.current()!);
+      })
+    : [latest];
+  const all = metas.flatMap((group) => group.segments);
   return {
-    ...latest,
-    layout: 'per-group',
-    groups: groups.filter((meta) => meta.vectors > 0).length,
-    vectors: groups.reduce((sum, meta) => sum + meta.vectors, 0),
+    ...meta,
+    layout: perGroup ? 'per-group' : 'global',
+    ...(perGroup ? { groups: metas.filter((group) => group.vectors > 0).length } : {}),
+    vectors: metas.reduce((sum, group) => sum + group.vectors, 0),
+    segments: all.length,
+    deadVectors: all.reduce((sum, segment) => sum + segment.dead, 0),
   };
 }
 

@@ -1,34 +1,27 @@
 /**
- * Reads the published index for queries. Each generation is loaded once and kept; when
- * CURRENT.json names a newer generation, the next query loads it and swaps it in, without a
- * restart. Generations are immutable once published, so a loaded one is always complete,
- * and loading never waits for a running merge. In the per-group layout each group's index
- * is read the same way.
+ * Reads the published index for queries. Each generation is opened once and kept; when
+ * CURRENT.json names a newer generation, the next query opens it and swaps it in, without a
+ * restart, reopening only the segments it has not opened yet. Segments are immutable once
+ * published, so an opened one is always complete, and opening never waits for a running merge.
+ * In the per-group layout each group's index is read the same way.
  */
 import type { IndexLayout } from '../config/config.ts';
-import { type GenerationMeta, GenerationStore, indexedGroups } from '../index-store/generations.ts';
-import type { IndexState } from '../index-store/index-state.ts';
+import { GenerationStore, indexedGroups } from '../index-store/generations.ts';
+import { type SegmentCache, SegmentedIndex } from '../index-store/segmented-index.ts';
 
-export interface LoadedGeneration {
-  readonly state: IndexState;
-  readonly meta: GenerationMeta;
-  /** Vectors per content group, for exact group filtering. */
-  readonly groups: ReadonlyMap<string, number>;
-}
+/** A published generation, opened. */
+export type LoadedGeneration = SegmentedIndex;
 
 class ScopeReader {
-  private loaded: LoadedGeneration | undefined;
+  private loaded: SegmentedIndex | undefined;
+  private readonly segments: SegmentCache = new Map();
   constructor(private readonly store: GenerationStore) {}
 
-  current(): LoadedGeneration | undefined {
+  current(): SegmentedIndex | undefined {
     const pointer = this.store.current();
     if (!pointer) return undefined;
-    if (this.loaded?.meta.generation !== pointer.generation) {
-      const { state, meta } = this.store.load(pointer);
-      const groups = new Map<string, number>();
-      for (const entry of state.entries) groups.set(entry.group, (groups.get(entry.group) ?? 0) + 1);
-      this.loaded = { state, meta, groups };
-    }
+    if (this.loaded?.meta.generation !== pointer.generation)
+      this.loaded = SegmentedIndex.open(this.store, this.store.meta(pointer), this.segments);
     return this.loaded;
   }
 }
@@ -62,6 +55,6 @@ export class IndexReader {
     const groups = group === undefined ? indexedGroups(this.efsRoot) : [group];
     return groups
       .map((name) => this.scope(name).current())
-      .filter((loaded): loaded is LoadedGeneration => loaded !== undefined && loaded.state.size > 0);
+      .filter((loaded): loaded is LoadedGeneration => loaded !== undefined && loaded.size > 0);
   }
 }

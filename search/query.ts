@@ -13,7 +13,7 @@ import type { AwsClients } from '../aws/clients.ts';
 import type { DdbFaissConfig } from '../config/config.ts';
 import { modelDirFor } from '../embedding/bundle.ts';
 import { isEmptyEmbedding, loadEmbedder } from '../embedding/runtime.ts';
-import { entryKey, type IndexEntry } from '../index-store/index-state.ts';
+import { entryKey, type IndexEntry } from '../index-store/index-entry.ts';
 import { DELETE_MARKER_ATTRIBUTE, keyAttributes } from '../table/items.ts';
 import type { IndexReader, LoadedGeneration } from './index-reader.ts';
 import type { GenerationMeta } from '../index-store/generations.ts';
@@ -95,7 +95,7 @@ export async function preloadSearch(context: SearchContext, reader: IndexReader)
   const sources = reader.sources();
   if (sources.length === 0) return 0;
   await queryEmbedder(context, newestMeta(sources));
-  return sources.reduce((sum, source) => sum + source.state.size, 0);
+  return sources.reduce((sum, source) => sum + source.size, 0);
 }
 
 /**
@@ -129,7 +129,7 @@ export async function search(
   }
   // In the global layout a group is a filter over the one index; per group it picks the index.
   const filter = reader.layout === 'global' ? request.group : undefined;
-  const total = sources.reduce((sum, source) => sum + source.state.size, 0);
+  const total = sources.reduce((sum, source) => sum + source.size, 0);
   const groupSize = filter === undefined ? total : sources[0]!.groups.get(filter);
   if (groupSize === undefined)
     throw new UnknownGroupError(`unknown group "${request.group}": the index holds no item of that group`);
@@ -151,8 +151,8 @@ export async function search(
   }
 
   const want = Math.min(request.k, groupSize);
-  // First guess: enough candidates for the group's share of the index, with slack for deletions.
-  let fetch = filter === undefined ? want + 4 : Math.ceil(((want * total) / Math.max(1, groupSize)) * 1.2) + 4;
+  // First guess: k candidates (of the group: the index filters), with slack for deletions.
+  let fetch = want + 4;
   let hits: SearchHit[];
   let faiss = 0;
   let hydrate = 0;
@@ -161,8 +161,7 @@ export async function search(
   for (;;) {
     const f0 = performance.now();
     const candidates = sources
-      .flatMap((source) => source.state.search(query.vector, Math.min(fetch, source.state.size)))
-      .filter((hit) => filter === undefined || hit.entry.group === filter)
+      .flatMap((source) => source.search(query.vector, fetch, filter))
       .sort((a, b) => b.score - a.score);
     faiss += performance.now() - f0;
     hits = [];
@@ -193,7 +192,9 @@ export async function search(
         });
       }
     }
-    if (hits.length >= want || sources.every((source) => fetch >= source.state.size)) break;
+    const pool = (source: LoadedGeneration): number =>
+      filter === undefined ? source.size : (source.groups.get(filter) ?? 0);
+    if (hits.length >= want || sources.every((source) => fetch >= pool(source))) break;
     fetch *= 4;
   }
   return {

@@ -7,7 +7,8 @@ import { batchWriteItems } from '../../aws/dynamodb-batch.ts';
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { localFunctionArns, renderIndexerDefinition } from '../../asl/indexer.ts';
 import { GenerationStore } from '../../index-store/generations.ts';
-import type { IndexEntry } from '../../index-store/index-state.ts';
+import { SegmentedIndex } from '../../index-store/segmented-index.ts';
+import type { IndexEntry } from '../../index-store/index-entry.ts';
 import type { IndexerContext } from '../../indexer/context.ts';
 import { DELETE_MARKER_ATTRIBUTE, newVersionToken } from '../../table/items.ts';
 import { RESERVED_GROUP } from '../../table/reserved-items.ts';
@@ -244,8 +245,8 @@ export class IndexerHarness {
     const store = new GenerationStore(this.config.efsRoot);
     const current = store.current();
     if (!current) return undefined;
-    const { state, meta } = store.load(current);
-    return { generation: meta.generation, entries: state.entries };
+    const meta = store.meta(current);
+    return { generation: meta.generation, entries: SegmentedIndex.open(store, meta).entries() };
   }
 
   /** Ids of the items in the current index, sorted (duplicates kept, so tests see them). */

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { loadEmbedder } from '../../embedding/runtime.ts';
 import { GenerationStore } from '../../index-store/generations.ts';
+import { SegmentedIndex } from '../../index-store/segmented-index.ts';
 import { PermanentError, TransientError } from '../../aws/errors.ts';
 import { keyAttributes } from '../../table/items.ts';
 import { LEASE_KEY } from '../../table/reserved-items.ts';
@@ -330,8 +331,8 @@ describe('indexer guarantees (local stack)', () => {
     await h.put(sentences(20));
     await h.run();
     const store = new GenerationStore(h.config.efsRoot);
-    const { state } = store.load(store.current()!);
-    store.publish(state, { name: 'other', checksum: 'f'.repeat(64), dimensions: state.dimensions }, 'test');
+    const { segments, model } = store.meta(store.current()!);
+    store.publish(segments, { ...model, name: 'other', checksum: 'f'.repeat(64) }, 'test');
     await h.edit('item-0001', 'a new text');
     // Act
     const incremental = await h.run();
@@ -361,11 +362,11 @@ describe('indexer guarantees (local stack)', () => {
 /** The id of the best match for a text in the current index (default model). */
 async function topHit(h: IndexerHarness, text: string): Promise<string | undefined> {
   const store = new GenerationStore(h.config.efsRoot);
-  const { state } = store.load(store.current()!);
+  const index = SegmentedIndex.open(store, store.meta(store.current()!));
   const model = path.join(h.config.efsRoot, 'models');
   const bundle = readdirSync(model).find((name) => name.startsWith('default@'))!;
   const embedder = await loadEmbedder(path.join(model, bundle));
   const [query] = await embedder.embed([text]);
   assert.ok(query?.ok);
-  return state.search(query.vector, 1)[0]?.entry.id;
+  return index.search(query.vector, 1)[0]?.entry.id;
 }

@@ -2,6 +2,7 @@ import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GenerationStore, indexedGroups } from '../../index-store/generations.ts';
+import { SegmentedIndex } from '../../index-store/segmented-index.ts';
 import { keyAttributes } from '../../table/items.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
 import { tempDir } from '../helpers/local-stack.ts';
@@ -11,8 +12,12 @@ function groupIndexes(h: IndexerHarness): Record<string, { generation: number; i
   return Object.fromEntries(
     indexedGroups(h.config.efsRoot).map((group) => {
       const store = new GenerationStore(h.config.efsRoot, group);
-      const { state, meta } = store.load(store.current()!);
-      return [group, { generation: meta.generation, ids: state.entries.map((entry) => entry.id).sort() }];
+      const meta = store.meta(store.current()!);
+      const ids = SegmentedIndex.open(store, meta)
+        .entries()
+        .map((entry) => entry.id)
+        .sort();
+      return [group, { generation: meta.generation, ids }];
     }),
   );
 }

@@ -155,12 +155,12 @@ describe('search service', () => {
 
   it('preloads for a provisioned instance: the first query then reads no index file', async () => {
     // Prepare: a reader preloaded as a provisioned instance's init does, then the generation's
-    // files hidden (CURRENT.json stays: the reader sees the same generation)
+    // segments hidden (CURRENT.json stays: the reader sees the same generation)
     const context = { config: h.config, clients: h.stack.clients };
     const preloaded = new IndexReader(h.config.efsRoot, h.config.indexLayout);
     const vectors = await preloadSearch(context, preloaded);
     const store = new GenerationStore(h.config.efsRoot);
-    const folder = path.join(store.dir, store.current()!.folder);
+    const folder = path.join(store.dir, 'segments');
     renameSync(folder, `${folder}.hidden`);
     try {
       // Act

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { entryKey } from '../../index-store/index-state.ts';
+import { entryKey } from '../../index-store/index-entry.ts';
 import { countChange, latestPerItem, type MergeItem } from '../../indexer/merge.ts';
 import type { ShardEntry } from '../../indexer/run-files.ts';
 

@@ -36,6 +36,7 @@ export const statusCommand: Command = {
         io.stdout,
         index
           ? `index      generation ${index.generation}, ${index.vectors} vectors${layout}, ` +
+              `${index.segments} segments (${index.deadVectors} dead vectors until compaction), ` +
               `model ${index.model.name} (${index.model.checksum.slice(0, 12)}), published ${index.publishedAt}`
           : 'index      none published yet',
       );

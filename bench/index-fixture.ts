@@ -1,0 +1,20 @@
+/**
+ * Benches' indexes written straight to EFS through the index writer (no table, no workflow):
+ * for figures that do not involve DynamoDB, such as load times and memory.
+ */
+import { GenerationStore, type GenerationMeta, type IndexModel } from '../index-store/generations.ts';
+import type { IndexEntry } from '../index-store/index-entry.ts';
+import { writeSegments } from '../index-store/index-writer.ts';
+
+/** Publishes a generation of these items (row i has vector i of `vectors`) as a backfill would. */
+export async function publishFixture(
+  efsRoot: string,
+  model: IndexModel,
+  entries: readonly IndexEntry[],
+  vectors: Float32Array,
+): Promise<GenerationMeta> {
+  const d = model.dimensions;
+  const store = new GenerationStore(efsRoot);
+  const items = entries.map((entry, i) => ({ entry, vector: vectors.subarray(i * d, (i + 1) * d) }));
+  return store.publish(await writeSegments(store, items, d), model, 'bench');
+}

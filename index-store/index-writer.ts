@@ -1,0 +1,147 @@
+/**
+ * The writer's side of a segmented index: finding where an item lives now (to count and
+ * tombstone what a run replaces or removes), and writing a run's vectors as new segments.
+ * Both cost what the run changes, plus reading the key maps: never rewriting the index.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { GenerationStore, SegmentRef } from './generations.ts';
+import { entryKey, type IndexEntry } from './index-entry.ts';
+import { IVF_TRAINING_ROWS } from './segment.ts';
+import { byGroup, type SegmentKeys } from './segment-keys.ts';
+
+/** Where a live item is: which of the generation's segments, which row. */
+export interface ItemLocation {
+  readonly segment: number;
+  readonly row: number;
+}
+
+/** The live items of a generation, looked up by key through its segments' key maps. */
+export class HeldItems {
+  private readonly keys: SegmentKeys[];
+  private readonly dead: (Set<number> | undefined)[];
+  readonly size: number;
+
+  constructor(
+    store: GenerationStore,
+    readonly segments: readonly SegmentRef[],
+  ) {
+    this.keys = segments.map((segment) => store.keys(segment));
+    this.dead = segments.map((segment) => (segment.dead > 0 ? new Set(store.deadRows(segment)) : undefined));
+    this.size = segments.reduce((sum, segment) => sum + segment.rows - segment.dead, 0);
+  }
+
+  /** Where the item is alive, or undefined. */
+  locate(group: string, id: string): ItemLocation | undefined {
+    for (let segment = 0; segment < this.keys.length; segment++) {
+      const row = this.keys[segment]!.find(group, id);
+      if (row >= 0 && !this.dead[segment]?.has(row)) return { segment, row };
+    }
+    return undefined;
+  }
+
+  has(key: string): boolean {
+    const [group, id] = key.split('\u0000') as [string, string];
+    return this.locate(group, id) !== undefined;
+  }
+}
+
+/**
+ * The items a backfill replaces: the current generation's, read from its key maps, or from
+ * `entries.json` when the index is still in ddb-faiss 0.1's layout (which a backfill rewrites).
+ */
+export function heldBeforeBackfill(store: GenerationStore): { has(key: string): boolean; readonly size: number } {
+  const currentFile = path.join(store.dir, 'CURRENT.json');
+  if (!existsSync(currentFile)) return new Set<string>();
+  const pointer = JSON.parse(readFileSync(currentFile, 'utf8')) as { manifest?: string; folder?: string };
+  if (pointer.manifest !== undefined) return new HeldItems(store, store.meta(store.current()!).segments);
+  const legacy = JSON.parse(
+    readFileSync(path.join(store.dir, pointer.folder!, 'entries.json'), 'utf8'),
+  ) as IndexEntry[];
+  return new Set(legacy.map(entryKey));
+}
+
+/**
+ * Adds tombstones for the items at these locations, segment by segment.
+ * @returns the segments, with tombstone files added where rows died
+ */
+export function tombstone(
+  store: GenerationStore,
+  segments: readonly SegmentRef[],
+  locations: readonly ItemLocation[],
+): SegmentRef[] {
+  const rows = segments.map((): number[] => []);
+  for (const { segment, row } of locations) rows[segment]!.push(row);
+  return segments.map((segment, i) => store.addTombstones(segment, rows[i]!));
+}
+
+/** One item to write, with its vector. */
+export interface ItemVector {
+  readonly entry: IndexEntry;
+  readonly vector: Float32Array;
+}
+
+/** Rows per segment a run writes at most: bounds the memory of building one (1.4 GB of vectors at 356 dimensions). */
+export const MAX_SEGMENT_ROWS = 1_000_000;
+/** Rows copied into one `append` call. */
+const APPEND_ROWS = 10_000;
+
+/**
+ * Writes items as new segments (one, or several of at most {@link MAX_SEGMENT_ROWS}), rows
+ * sorted by group. Large segments are IVF; they share one training, done on an evenly spaced
+ * sample of the items (or reuse `trainedIndex`).
+ * @returns the new segments, not yet published
+ */
+export async function writeSegments(
+  store: GenerationStore,
+  items: readonly ItemVector[],
+  dimensions: number,
+  onRows: (rows: number) => void = () => undefined,
+  trainedIndex?: string,
+): Promise<SegmentRef[]> {
+  const sorted = [...items].sort((a, b) => byGroup(a.entry, b.entry));
+  const pieces = Math.ceil(sorted.length / MAX_SEGMENT_ROWS);
+  const refs: SegmentRef[] = [];
+  let trained = trainedIndex;
+  let written = 0;
+  for (let piece = 0; piece < pieces; piece++) {
+    const rows = sorted.slice(
+      Math.floor((piece * sorted.length) / pieces),
+      Math.floor(((piece + 1) * sorted.length) / pieces),
+    );
+    const writer = store.segmentWriter({
+      dimensions,
+      rows: rows.length,
+      ...(trained ? { trainedIndex: trained } : {}),
+      sample: () => sampleOf(sorted, dimensions),
+    });
+    try {
+      for (let start = 0; start < rows.length; start += APPEND_ROWS) {
+        const chunk = rows.slice(start, start + APPEND_ROWS);
+        const vectors = new Float32Array(chunk.length * dimensions);
+        chunk.forEach((item, i) => vectors.set(item.vector, i * dimensions));
+        writer.append(
+          chunk.map((item) => item.entry),
+          vectors,
+        );
+        onRows((written += chunk.length));
+        await new Promise((resolve) => setImmediate(resolve)); // let progress reports go out
+      }
+      const info = writer.finish();
+      if (info.kind === 'ivf') trained ??= path.join(store.segmentDir(info.id), 'trained.faiss');
+      refs.push({ id: info.id, kind: info.kind, rows: info.rows, dead: 0, tombstones: [] });
+    } catch (error) {
+      writer.abandon();
+      throw error;
+    }
+  }
+  return refs;
+}
+
+/** Up to {@link IVF_TRAINING_ROWS} vectors, evenly spaced through the items. */
+function sampleOf(items: readonly ItemVector[], dimensions: number): Float32Array {
+  const count = Math.min(items.length, IVF_TRAINING_ROWS);
+  const sample = new Float32Array(count * dimensions);
+  for (let i = 0; i < count; i++) sample.set(items[Math.floor((i * items.length) / count)]!.vector, i * dimensions);
+  return sample;
+}

@@ -1,0 +1,337 @@
+/**
+ * Segments: the immutable parts an index generation is made of. A segment is a folder
+ *
+ *   segments/<id>/index.faiss    a flat index (small segments) or IVF-PQ fast-scan (large ones)
+ *   segments/<id>/vectors.f32    the exact vectors, row after row: re-ranking, group scans, compaction
+ *   segments/<id>/keys.bin       the key map (see `segment-keys.ts`)
+ *   segments/<id>/segment.json   kind, rows, dimensions, how the index was built
+ *   segments/<id>/trained.faiss  (IVF only) the trained, empty index: compaction reuses it
+ *
+ * written under a staging name and renamed into place, never changed afterwards. A segment's rows
+ * are sorted by group, so one group's rows are one contiguous range of the vectors file: a
+ * group-filtered search reads exactly that range.
+ *
+ * Which index a segment gets is chosen by its size, from the measurements in
+ * `bench/ann-choice.json` (1,000,000 vectors of the default model): flat up to
+ * {@link IVF_MIN_ROWS}; above, IVF with 4-bit PQ fast-scan codes (100 bytes per vector instead of
+ * 1,424) searched with nprobe 128 of 1,024 lists, whose top {@link RERANK_CANDIDATES} are re-ranked
+ * exactly from the vectors file: recall@10 0.96 at 1.6 ms, where flat search takes 117 ms.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import path from 'node:path';
+import faiss from 'faiss-node';
+import { fsyncPath, publishDirectory } from './atomic-file.ts';
+import type { IndexEntry } from './index-entry.ts';
+import { encodeSegmentKeys, SegmentKeys } from './segment-keys.ts';
+
+/**
+ * Below this many rows a segment is flat (exact); from here on it is IVF-PQ. Flat search of
+ * 50,000 vectors takes about 5 ms here, and IVF needs about 40 training vectors per list.
+ */
+export const IVF_MIN_ROWS = 50_000;
+/** Inverted lists of an IVF segment, and how many a query visits (12.5%, measured at 1M). */
+export const IVF_LISTS = 1_024;
+export const IVF_PROBES = 128;
+/** Vectors an IVF segment is trained on, at most (a sample of its rows). */
+export const IVF_TRAINING_ROWS = 100_000;
+/** Candidates an IVF search takes from the compressed codes and re-ranks with the exact vectors. */
+export const RERANK_CANDIDATES = 100;
+
+/** The faiss factory string of a large segment: IVF with 4-bit PQ fast-scan, two dimensions per code. */
+export const ivfFactory = (dimensions: number): string =>
+  `IVF${IVF_LISTS},PQ${dimensions % 2 === 0 ? dimensions / 2 : dimensions}x4fs`;
+
+export type SegmentKind = 'flat' | 'ivf';
+
+/** What `segment.json` says about a segment. */
+export interface SegmentInfo {
+  readonly id: string;
+  readonly kind: SegmentKind;
+  readonly rows: number;
+  readonly dimensions: number;
+  /** The faiss factory string it was built with. */
+  readonly factory: string;
+  /** For IVF: lists visited per query. */
+  readonly nprobe?: number;
+}
+
+/** Values crossing into faiss-node per `add` call: bounds the number[] copy it needs. */
+const ADD_CHUNK_FLOATS = 4_000_000;
+
+/**
+ * The IVF index with `nprobe` set. faiss-node has no setter, but an IndexIVF serializes it: the
+ * header is the fourcc (4 bytes), d (4), ntotal (8), two unused (8 + 8), is_trained (1),
+ * metric_type (4), then nlist (8) and nprobe (8). Done on the trained, empty index.
+ */
+export function withNprobe(index: faiss.Index, nlist: number, nprobe: number): faiss.Index {
+  const bytes = index.toBuffer();
+  const nlistAt = 4 + 4 + 8 + 8 + 8 + 1 + 4;
+  if (bytes.readBigUInt64LE(nlistAt) !== BigInt(nlist)) throw new Error('not the IVF index header this expects');
+  bytes.writeBigUInt64LE(BigInt(nprobe), nlistAt + 8);
+  return faiss.Index.fromBuffer(bytes);
+}
+
+/** Adds row-major vectors to a faiss index, a bounded chunk at a time. */
+export function addVectors(index: faiss.Index, vectors: Float32Array, dimensions: number): void {
+  const rowsPerChunk = Math.max(1, Math.floor(ADD_CHUNK_FLOATS / dimensions));
+  for (let row = 0; row * dimensions < vectors.length; row += rowsPerChunk)
+    index.add(
+      Array.from(vectors.subarray(row * dimensions, Math.min(vectors.length, (row + rowsPerChunk) * dimensions))),
+    );
+}
+
+/** How a new segment gets its index. */
+export interface SegmentBuildOptions {
+  readonly dimensions: number;
+  /** Rows the segment will hold: chooses flat or IVF. */
+  readonly rows: number;
+  /** For an IVF segment: a trained, empty index to reuse (a `trained.faiss`), instead of training. */
+  readonly trainedIndex?: string;
+  /** For an IVF segment without `trainedIndex`: vectors to train on (row-major). */
+  readonly sample?: () => Float32Array;
+}
+
+/**
+ * Writes one segment, its rows given a chunk at a time in group order, then publishes its
+ * folder under `segmentsDir` by rename.
+ *
+ * @example
+ * ```ts
+ * const writer = new SegmentWriter(dir, { dimensions: 356, rows: entries.length });
+ * writer.append(entries, vectors); // sorted by group
+ * const info = writer.finish();
+ * ```
+ */
+export class SegmentWriter {
+  readonly id: string;
+  readonly kind: SegmentKind;
+  private readonly staging: string;
+  private readonly index: faiss.Index;
+  private readonly vectorsFd: number;
+  private readonly entries: IndexEntry[] = [];
+  private readonly factory: string;
+
+  constructor(
+    private readonly segmentsDir: string,
+    private readonly options: SegmentBuildOptions,
+  ) {
+    this.id = `seg-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
+    this.staging = path.join(segmentsDir, `.staging-${this.id}`);
+    mkdirSync(this.staging, { recursive: true });
+    const { dimensions, rows } = options;
+    this.kind = rows >= IVF_MIN_ROWS ? 'ivf' : 'flat';
+    if (this.kind === 'flat') {
+      this.factory = 'Flat';
+      this.index = new faiss.IndexFlatIP(dimensions);
+    } else {
+      this.factory = ivfFactory(dimensions);
+      this.index = options.trainedIndex ? faiss.Index.read(options.trainedIndex) : this.train();
+      this.index.write(path.join(this.staging, 'trained.faiss'));
+    }
+    this.vectorsFd = openSync(path.join(this.staging, 'vectors.f32'), 'w');
+  }
+
+  private train(): faiss.Index {
+    const sample = this.options.sample?.();
+    if (!sample) throw new Error('an IVF segment needs a training sample or a trained index');
+    const index = faiss.Index.fromFactory(this.options.dimensions, this.factory, faiss.MetricType.METRIC_INNER_PRODUCT);
+    index.train(Array.from(sample));
+    return withNprobe(index, IVF_LISTS, IVF_PROBES);
+  }
+
+  /** Appends rows (their entries, and their vectors row-major); rows arrive sorted by group. */
+  append(entries: readonly IndexEntry[], vectors: Float32Array): void {
+    const { dimensions } = this.options;
+    if (vectors.length !== entries.length * dimensions)
+      throw new Error(`expected ${entries.length * dimensions} floats, got ${vectors.length}`);
+    const bytes = new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength);
+    for (let offset = 0; offset < bytes.length;) offset += writeSync(this.vectorsFd, bytes, offset);
+    addVectors(this.index, vectors, dimensions);
+    for (const entry of entries) this.entries.push({ group: entry.group, id: entry.id, version: entry.version });
+  }
+
+  /** Writes the index and the key map, and renames the folder into place. */
+  finish(): SegmentInfo {
+    try {
+      fsyncSync(this.vectorsFd);
+    } finally {
+      closeSync(this.vectorsFd);
+    }
+    if (this.entries.length !== this.options.rows)
+      throw new Error(`segment expected ${this.options.rows} rows, was given ${this.entries.length}`);
+    const info: SegmentInfo = {
+      id: this.id,
+      kind: this.kind,
+      rows: this.entries.length,
+      dimensions: this.options.dimensions,
+      factory: this.factory,
+      ...(this.kind === 'ivf' ? { nprobe: IVF_PROBES } : {}),
+    };
+    this.index.write(path.join(this.staging, 'index.faiss'));
+    writeFileSync(path.join(this.staging, 'keys.bin'), encodeSegmentKeys(this.entries));
+    writeFileSync(path.join(this.staging, 'segment.json'), JSON.stringify(info, null, 2));
+    for (const file of ['index.faiss', 'keys.bin', 'segment.json', ...(this.kind === 'ivf' ? ['trained.faiss'] : [])])
+      fsyncPath(path.join(this.staging, file));
+    publishDirectory(this.staging, path.join(this.segmentsDir, this.id));
+    return info;
+  }
+
+  /** Drops an unfinished segment. */
+  abandon(): void {
+    try {
+      closeSync(this.vectorsFd);
+    } catch {
+      // already closed by finish
+    }
+    rmSync(this.staging, { recursive: true, force: true });
+  }
+}
+
+/** The key map of a published segment. */
+export const readSegmentKeys = (dir: string): SegmentKeys =>
+  SegmentKeys.decode(readFileSync(path.join(dir, 'keys.bin')));
+
+/** One scored row of a segment. */
+export interface RowHit {
+  readonly row: number;
+  readonly score: number;
+}
+
+/** Rows read per call while scanning a segment's vectors file. */
+const SCAN_CHUNK_ROWS = 4_096;
+
+/**
+ * A published segment opened for search: its index and key map in memory, its vectors file
+ * open for the rows a query needs (re-ranking, group scans). Open file handles keep the files
+ * readable after a later compaction removes them.
+ */
+export class OpenSegment {
+  private readonly vectorsFd: number;
+  private readonly rowBytes: number;
+
+  private constructor(
+    readonly info: SegmentInfo,
+    readonly keys: SegmentKeys,
+    private readonly index: faiss.Index,
+    dir: string,
+  ) {
+    this.vectorsFd = openSync(path.join(dir, 'vectors.f32'), 'r');
+    this.rowBytes = info.dimensions * 4;
+  }
+
+  static open(dir: string): OpenSegment {
+    const info = JSON.parse(readFileSync(path.join(dir, 'segment.json'), 'utf8')) as SegmentInfo;
+    const keys = readSegmentKeys(dir);
+    const index =
+      info.kind === 'flat'
+        ? faiss.IndexFlatIP.read(path.join(dir, 'index.faiss'))
+        : faiss.Index.read(path.join(dir, 'index.faiss'));
+    if (index.ntotal() !== info.rows || keys.rows !== info.rows)
+      throw new Error(
+        `segment ${info.id}: ${index.ntotal()} vectors and ${keys.rows} keys, segment.json says ${info.rows}`,
+      );
+    return new OpenSegment(info, keys, index, dir);
+  }
+
+  get rows(): number {
+    return this.info.rows;
+  }
+
+  close(): void {
+    closeSync(this.vectorsFd);
+  }
+
+  /** Reads rows `[start, end)` of the vectors file. */
+  readRange(start: number, end: number): Float32Array {
+    const bytes = Buffer.allocUnsafe((end - start) * this.rowBytes);
+    for (let done = 0; done < bytes.length;) {
+      const read = readSync(this.vectorsFd, bytes, done, bytes.length - done, start * this.rowBytes + done);
+      if (read === 0) throw new Error(`segment ${this.info.id}: vectors file ends before row ${end}`);
+      done += read;
+    }
+    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  }
+
+  /** The exact score of each row against the query. */
+  private exactScores(query: Float32Array, rows: readonly number[]): RowHit[] {
+    const d = this.info.dimensions;
+    return rows.map((row) => {
+      const vector = this.readRange(row, row + 1);
+      let score = 0;
+      for (let j = 0; j < d; j++) score += query[j]! * vector[j]!;
+      return { row, score };
+    });
+  }
+
+  /**
+   * Up to `k` best rows of `[start, end)` not in `dead`, by faiss: exact for a flat segment; for
+   * IVF the compressed codes' candidates re-ranked with the exact vectors. Asks faiss for more
+   * rows until it has `k` or faiss has no more. Returns fewer than `k` only when the visited
+   * lists of an IVF index hold fewer; {@link scan} is then exact.
+   */
+  search(query: Float32Array, k: number, range: readonly [number, number], dead?: Uint8Array): RowHit[] {
+    const [start, end] = range;
+    if (end <= start) return [];
+    const share = (end - start) / this.rows;
+    const wanted = this.info.kind === 'ivf' ? Math.max(k, RERANK_CANDIDATES) : k;
+    const asked = Array.from(query);
+    let fetch = Math.min(this.rows, Math.ceil(wanted / share) + 4);
+    for (;;) {
+      const { labels, distances } = this.index.search(asked, fetch);
+      const hits: RowHit[] = [];
+      let returned = 0;
+      labels.forEach((row, i) => {
+        if (row < 0) return;
+        returned += 1;
+        if (row >= start && row < end && dead?.[row] !== 1) hits.push({ row, score: distances[i]! });
+      });
+      if (hits.length >= wanted || fetch >= this.rows || returned < fetch) {
+        const ranked =
+          this.info.kind === 'ivf'
+            ? this.exactScores(
+                query,
+                hits.slice(0, wanted).map((hit) => hit.row),
+              )
+            : hits;
+        return ranked.sort((a, b) => b.score - a.score).slice(0, k);
+      }
+      fetch = Math.min(this.rows, fetch * 4);
+    }
+  }
+
+  /** The `k` best rows of `[start, end)` not in `dead`, exactly, reading the range from the vectors file. */
+  scan(query: Float32Array, k: number, range: readonly [number, number], dead?: Uint8Array): RowHit[] {
+    const d = this.info.dimensions;
+    const best: RowHit[] = [];
+    let floor = -Infinity;
+    for (let from = range[0]; from < range[1]; from += SCAN_CHUNK_ROWS) {
+      const to = Math.min(range[1], from + SCAN_CHUNK_ROWS);
+      const vectors = this.readRange(from, to);
+      for (let row = from; row < to; row++) {
+        if (dead?.[row] === 1) continue;
+        let score = 0;
+        const offset = (row - from) * d;
+        for (let j = 0; j < d; j++) score += query[j]! * vectors[offset + j]!;
+        if (best.length < k || score > floor) {
+          best.push({ row, score });
+          if (best.length > k * 2) {
+            best.sort((a, b) => b.score - a.score).length = k;
+            floor = best[k - 1]!.score;
+          }
+        }
+      }
+    }
+    return best.sort((a, b) => b.score - a.score).slice(0, k);
+  }
+}
