@@ -52,6 +52,7 @@ export const INDEXER_STAGES = [
   INDEXER_TASKS.plan.state,
   EMBED_MAP,
   INDEXER_TASKS.merge.state,
+  INDEXER_TASKS.compact.state,
   INDEXER_TASKS.clear.state,
 ] as const;
 
@@ -206,6 +207,11 @@ export function indexerDefinition(): AslDefinition {
           },
           ResultPath: '$.merge',
         },
+        { Next: INDEXER_TASKS.compact.state },
+      ),
+      [INDEXER_TASKS.compact.state]: taskState(
+        'compact',
+        { Parameters: { 'run.$': '$.run', 'model.$': '$.model', 'merge.$': '$.merge' }, ResultPath: '$.compaction' },
         { Next: INDEXER_TASKS.clear.state },
       ),
       [INDEXER_TASKS.clear.state]: taskState(

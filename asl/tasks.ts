@@ -41,6 +41,7 @@ export const RUN_FAILED = 'Run failed';
 export const BATCH_FAILED = 'Batch failed';
 
 const TO_RECORD_FAILURE: FailureRoute = { next: RECORD_FAILURE, resultPath: '$.error' };
+const CLEAR_STATE = 'Clear pending flags';
 const FIFTEEN_MINUTES = 900;
 
 /** Every task of the indexer workflow, in the order a run reaches them. */
@@ -74,12 +75,23 @@ export const INDEXER_TASKS = {
   },
   merge: {
     state: 'Merge into index',
-    comment: 'Folds the shards into the index and publishes a new generation atomically.',
+    comment:
+      'Folds the shards into the index: a new segment for what was added or replaced, tombstones for what was ' +
+      'replaced or removed; publishes a new generation atomically.',
     timeoutSeconds: FIFTEEN_MINUTES,
     onFailure: TO_RECORD_FAILURE,
   },
+  compact: {
+    state: 'Compact index',
+    comment:
+      'Folds segments once their count or dead share passes a threshold, and publishes the result; ' +
+      'otherwise does nothing. The index holds the same items either way, so a failure here does not stop ' +
+      'the run: its error is kept in $.compaction and the flags are still cleared.',
+    timeoutSeconds: FIFTEEN_MINUTES,
+    onFailure: { next: CLEAR_STATE, resultPath: '$.compaction' },
+  },
   clear: {
-    state: 'Clear pending flags',
+    state: CLEAR_STATE,
     comment:
       'Clears the pending flag only on items whose indexed version is still current, then releases the writer lease.',
     timeoutSeconds: FIFTEEN_MINUTES,
@@ -93,7 +105,7 @@ export const INDEXER_TASKS = {
   },
 } as const satisfies Record<string, TaskSpec>;
 
-/** A task's name: `lease`, `bootstrap`, `plan`, `embed`, `merge`, `clear` or `release`. */
+/** A task's name: `lease`, `bootstrap`, `plan`, `embed`, `merge`, `compact`, `clear` or `release`. */
 export type IndexerTask = keyof typeof INDEXER_TASKS;
 
 /** Every task's name, in definition order. */

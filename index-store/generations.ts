@@ -119,7 +119,7 @@ export class GenerationStore {
     if (pointer.manifest === undefined)
       throw new LegacyIndexError(
         `the index in ${this.dir} was written by ddb-faiss 0.1 (one flat file per generation): ` +
-          'start a backfill (ddb-faiss run --backfill) to rewrite it as segments',
+          'start a backfill (ddb-faiss backfill) to rewrite it as segments',
       );
     return pointer as CurrentPointer;
   }

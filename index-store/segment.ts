@@ -209,7 +209,36 @@ export interface RowHit {
 }
 
 /** Rows read per call while scanning a segment's vectors file. */
-const SCAN_CHUNK_ROWS = 4_096;
+export const SCAN_CHUNK_ROWS = 4_096;
+
+/** A segment's vectors file, open for reading rows by position. */
+export class VectorFile {
+  private readonly fd: number;
+  private readonly rowBytes: number;
+
+  constructor(
+    segmentDir: string,
+    readonly dimensions: number,
+  ) {
+    this.fd = openSync(path.join(segmentDir, 'vectors.f32'), 'r');
+    this.rowBytes = dimensions * 4;
+  }
+
+  /** Rows `[start, end)`, row-major. */
+  read(start: number, end: number): Float32Array {
+    const bytes = Buffer.allocUnsafe((end - start) * this.rowBytes);
+    for (let done = 0; done < bytes.length;) {
+      const read = readSync(this.fd, bytes, done, bytes.length - done, start * this.rowBytes + done);
+      if (read === 0) throw new Error(`vectors file ends before row ${end}`);
+      done += read;
+    }
+    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
 
 /**
  * A published segment opened for search: its index and key map in memory, its vectors file
@@ -217,8 +246,7 @@ const SCAN_CHUNK_ROWS = 4_096;
  * readable after a later compaction removes them.
  */
 export class OpenSegment {
-  private readonly vectorsFd: number;
-  private readonly rowBytes: number;
+  private readonly vectors: VectorFile;
 
   private constructor(
     readonly info: SegmentInfo,
@@ -226,17 +254,14 @@ export class OpenSegment {
     private readonly index: faiss.Index,
     dir: string,
   ) {
-    this.vectorsFd = openSync(path.join(dir, 'vectors.f32'), 'r');
-    this.rowBytes = info.dimensions * 4;
+    this.vectors = new VectorFile(dir, info.dimensions);
   }
 
   static open(dir: string): OpenSegment {
     const info = JSON.parse(readFileSync(path.join(dir, 'segment.json'), 'utf8')) as SegmentInfo;
     const keys = readSegmentKeys(dir);
-    const index =
-      info.kind === 'flat'
-        ? faiss.IndexFlatIP.read(path.join(dir, 'index.faiss'))
-        : faiss.Index.read(path.join(dir, 'index.faiss'));
+    const file = path.join(dir, 'index.faiss');
+    const index = info.kind === 'flat' ? faiss.IndexFlatIP.read(file) : faiss.Index.read(file);
     if (index.ntotal() !== info.rows || keys.rows !== info.rows)
       throw new Error(
         `segment ${info.id}: ${index.ntotal()} vectors and ${keys.rows} keys, segment.json says ${info.rows}`,
@@ -249,25 +274,14 @@ export class OpenSegment {
   }
 
   close(): void {
-    closeSync(this.vectorsFd);
-  }
-
-  /** Reads rows `[start, end)` of the vectors file. */
-  readRange(start: number, end: number): Float32Array {
-    const bytes = Buffer.allocUnsafe((end - start) * this.rowBytes);
-    for (let done = 0; done < bytes.length;) {
-      const read = readSync(this.vectorsFd, bytes, done, bytes.length - done, start * this.rowBytes + done);
-      if (read === 0) throw new Error(`segment ${this.info.id}: vectors file ends before row ${end}`);
-      done += read;
-    }
-    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+    this.vectors.close();
   }
 
   /** The exact score of each row against the query. */
   private exactScores(query: Float32Array, rows: readonly number[]): RowHit[] {
     const d = this.info.dimensions;
     return rows.map((row) => {
-      const vector = this.readRange(row, row + 1);
+      const vector = this.vectors.read(row, row + 1);
       let score = 0;
       for (let j = 0; j < d; j++) score += query[j]! * vector[j]!;
       return { row, score };
@@ -317,7 +331,7 @@ export class OpenSegment {
     let floor = -Infinity;
     for (let from = range[0]; from < range[1]; from += SCAN_CHUNK_ROWS) {
       const to = Math.min(range[1], from + SCAN_CHUNK_ROWS);
-      const vectors = this.readRange(from, to);
+      const vectors = this.vectors.read(from, to);
       for (let row = from; row < to; row++) {
         if (dead?.[row] === 1) continue;
         let score = 0;

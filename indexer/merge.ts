@@ -108,8 +108,9 @@ export async function mergeShards(
     if (!scope) scopes.set(key, (scope = []));
     return scope;
   };
-  const total = done.reduce((sum, shard) => sum + shard.vectors + shard.deletes + shard.poison, 0);
-  const progress = reportStageProgress(context, run, 'merge', total, 'items merged');
+  // Two passes: every shard entry is read, then every vector is written into a segment.
+  const total = done.reduce((sum, shard) => sum + 2 * shard.vectors + shard.deletes + shard.poison, 0);
+  const progress = reportStageProgress(context, run, 'merge', total, 'items read and vectors written');
   let read = 0;
   for (const descriptor of done) {
     const shard = readShard(config.efsRoot, descriptor);
@@ -130,8 +131,6 @@ export async function mergeShards(
   const change = { added: 0, replaced: 0, removed: 0 };
   const clearList: ShardEntry[] = [];
   let published: GenerationMeta | undefined;
-  const fresh = [...scopes.values()].reduce((sum, scope) => sum + scope.filter((item) => item.vector).length, 0);
-  const writing = reportStageProgress(context, run, 'merge', fresh, 'vectors written');
   let written = 0;
   for (const [group, scope] of scopes) {
     const items = latestPerItem(scope);
@@ -160,7 +159,7 @@ export async function mergeShards(
           vector,
         })),
         model.dimensions,
-        (rows) => writing.update((written = base + rows)),
+        (rows) => progress.update(read + (written = base + rows)),
       )),
     );
     const meta = store.publish(
@@ -176,7 +175,6 @@ export async function mergeShards(
   }
   const poison = clearList.filter((entry) => entry.kind === 'poison').length;
   await progress.finish(total);
-  await writing.finish(written);
 
   const status = indexStatusOf(config.efsRoot, perGroup, published!);
   await recordIndexStatus(context, { ...status, change: { ...change, execution: run.execution } });
@@ -236,7 +234,7 @@ export function indexStatusOf(
 }
 
 /** Mirrors the current generation into the table, where `ddb-faiss status` reads it from anywhere. */
-async function recordIndexStatus({ config, clients }: IndexerContext, meta: IndexStatusRecord): Promise<void> {
+export async function recordIndexStatus({ config, clients }: IndexerContext, meta: IndexStatusRecord): Promise<void> {
   await clients.dynamodb.send(
     new PutItemCommand({
       TableName: config.tableName,

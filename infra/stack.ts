@@ -124,6 +124,7 @@ const FUNCTIONS: Record<IndexerTask | 'search', { memory: number; efs: EfsAccess
   plan: { memory: 1024, efs: 'read-write' },
   embed: { memory: 3008, efs: 'read-write' },
   merge: { memory: 4096, efs: 'read-write' },
+  compact: { memory: 4096, efs: 'read-write' },
   clear: { memory: 2048, efs: 'read-only' },
   release: { memory: 256, efs: 'none' },
   search: { memory: 3008, efs: 'read-only' },
@@ -468,6 +469,7 @@ export class DdbFaissStack extends Stack {
     grant('embed', ['dynamodb:BatchGetItem'], [table]);
     reserved('embed', ['dynamodb:UpdateItem']); // renew per batch
     reserved('merge', ['dynamodb:UpdateItem', 'dynamodb:PutItem']); // renew; index status
+    reserved('compact', ['dynamodb:UpdateItem', 'dynamodb:PutItem']); // renew; index status
     grant('merge', ['s3:GetObject'], [this.bucket.arnForObjects(`${EMBED_RESULTS_PREFIX}/*`)]); // the Map's results
     // Conditional flag clears and deletes; the lease.
     grant('clear', ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [table]);

@@ -6,6 +6,7 @@ import middy from '@middy/core';
 import type { IndexerContext, ModelDescriptor, RunInfo } from '../indexer/context.ts';
 import { bootstrapModel } from '../indexer/bootstrap.ts';
 import { type ClearResult, clearFlags } from '../indexer/clear.ts';
+import { compactIndex, type CompactionResult } from '../indexer/compact.ts';
 import { embedBatch } from '../indexer/embed-batch.ts';
 import { mergeShards, type MergeResult } from '../indexer/merge.ts';
 import { acquireLease, type LeaseResult, releaseLease } from '../indexer/lease.ts';
@@ -23,6 +24,7 @@ interface StageEvents {
   plan: { run: RunInfo; model: ModelDescriptor };
   embed: { run: RunInfo; model: ModelDescriptor; batch: BatchDescriptor };
   merge: { run: RunInfo; model: ModelDescriptor; plan: PlanResult; embedResults: MapResults };
+  compact: { run: RunInfo; model: ModelDescriptor; merge: MergeResult };
   clear: { run: RunInfo; merge: MergeResult };
   release: { run?: RunInfo };
 }
@@ -33,6 +35,7 @@ interface StageResults {
   plan: PlanResult;
   embed: ShardDescriptor;
   merge: MergeResult;
+  compact: CompactionResult;
   clear: ClearResult;
   release: void;
 }
@@ -50,6 +53,7 @@ export function indexerStages(context: IndexerContext): IndexerStages {
     // The shards come from the Map's results on S3, not from the state data.
     merge: async (event) =>
       mergeShards(context, event.run, event.model, event.plan, await readMapResults(context, event.embedResults)),
+    compact: (event) => compactIndex(context, event.run, event.model, event.merge),
     clear: (event) => clearFlags(context, event.run, event.merge),
     // A run rejected before it started (bad input) has no run descriptor and holds nothing.
     release: async (event) => (event.run ? releaseLease(context, event.run) : undefined),
@@ -106,6 +110,7 @@ export function indexerHandlers(
     plan: handler('plan'),
     embed: handler('embed'),
     merge: handler('merge'),
+    compact: handler('compact'),
     clear: handler('clear'),
     release: handler('release'),
   };

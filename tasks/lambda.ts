@@ -47,7 +47,7 @@ const taskExports = Object.fromEntries(
 ) as Record<IndexerTask, TaskHandler>;
 
 // The container image's CMD names these exports (`lambda.<task>`); a test checks the bundle has one per task.
-export const { lease, bootstrap, plan, embed, merge, clear, release } = taskExports;
+export const { lease, bootstrap, plan, embed, merge, compact, clear, release } = taskExports;
 
 let searchReader: IndexReader | undefined;
 const indexReader = (): IndexReader => {

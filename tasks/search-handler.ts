@@ -16,6 +16,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import type { TaskHandler } from './handler.ts';
 import { IndexReader } from '../search/index-reader.ts';
 import { type Observability, observeTask, type TaskObservation } from './observability.ts';
+import { LegacyIndexError } from '../index-store/generations.ts';
 import { NoIndexError, search, type SearchContext, type SearchRequest, UnknownGroupError } from '../search/query.ts';
 
 export const MAX_QUERY_CHARS = 2_000;
@@ -148,7 +149,8 @@ export function createSearchHandler(
       };
     } catch (error) {
       if (error instanceof UnknownGroupError) throw badRequest(error.message);
-      if (error instanceof NoIndexError) throw createError(503, message(error.message), { expose: true });
+      if (error instanceof NoIndexError || error instanceof LegacyIndexError)
+        throw createError(503, message(error.message), { expose: true });
       throw error;
     }
   };

@@ -8,6 +8,7 @@ import { INDEXER_TASKS } from '../asl/tasks.ts';
 import type { ClearResult } from '../indexer/clear.ts';
 import type { ModelDescriptor } from '../indexer/context.ts';
 import type { LeaseResult } from '../indexer/lease.ts';
+import type { CompactionResult } from '../indexer/compact.ts';
 import type { MergeResult } from '../indexer/merge.ts';
 import type { PlanResult } from '../indexer/plan.ts';
 
@@ -15,6 +16,7 @@ const LEASE = INDEXER_TASKS.lease.state;
 const BOOTSTRAP = INDEXER_TASKS.bootstrap.state;
 const PLAN = INDEXER_TASKS.plan.state;
 const MERGE = INDEXER_TASKS.merge.state;
+const COMPACT = INDEXER_TASKS.compact.state;
 const CLEAR = INDEXER_TASKS.clear.state;
 
 export type StageStatus = 'waiting' | 'running' | 'succeeded' | 'failed' | 'retried';
@@ -65,6 +67,8 @@ interface StateData {
   readonly model?: ModelDescriptor & { readonly copied?: boolean };
   readonly plan?: Pick<PlanResult, 'itemCount' | 'batchCount' | 'capped'>;
   readonly merge?: MergeResult;
+  /** The compaction's result, or the error it failed with (the run goes on: see asl/tasks.ts). */
+  readonly compaction?: CompactionResult | { readonly Error: string; readonly Cause?: string };
   readonly clear?: ClearResult;
 }
 
@@ -104,6 +108,17 @@ function describeOutput(stage: string, output: StateData): string | undefined {
       const failed = merge.failedBatchCount ? `, ${merge.failedBatchCount} batches failed` : '';
       const change = `${describeChange(merge)}, ${merge.poison} poison${failed}`;
       return `generation ${merge.generation}: ${merge.vectors} vectors (${change})`;
+    }
+    case COMPACT: {
+      const compaction = output['compaction'];
+      if (!compaction) return undefined;
+      if ('Error' in compaction) return `failed (${compaction.Error}); the index is unchanged and still correct`;
+      const segments = `${compaction.segments} segment${compaction.segments === 1 ? '' : 's'}`;
+      return compaction.compacted === 0
+        ? `nothing to compact (${segments})`
+        : `${compaction.segmentsFolded} segments folded into ${compaction.compacted}, ` +
+            `${compaction.deadDropped} dead vectors dropped; generation ${compaction.generation}, ` +
+            segments;
     }
     case CLEAR: {
       const clear = output['clear'];

@@ -23,7 +23,7 @@ describe('npm run synth', () => {
     // Assess
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /DdbFaiss: \d+ resources/);
-    assert.match(run.stdout, /8 AWS::Lambda::Function/);
+    assert.match(run.stdout, /9 AWS::Lambda::Function/);
     const template = JSON.parse(readFileSync(path.join(root, 'cdk.out/DdbFaiss.template.json'), 'utf8'));
     assert.ok(
       Object.values(template.Resources).some(

@@ -324,6 +324,7 @@ describe('the CDK stack', () => {
         'dynamodb:UpdateItem on reserved items',
         's3:GetObject on embed results',
       ].sort(),
+      compact: [...efs(true), 'dynamodb:PutItem on reserved items', 'dynamodb:UpdateItem on reserved items'].sort(),
       clear: [
         ...efs(false),
         'dynamodb:DeleteItem on the table',

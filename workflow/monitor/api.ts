@@ -206,13 +206,13 @@ function itemsIndexed(execution: DescribeExecutionCommandOutput): number | null 
   }
 }
 
-/** The live counts of the stages that report them: batches from the Map Run, merge and clear from their record. */
+/** The live counts of the stages that report them: batches from the Map Run, the others from their record. */
 function stageProgress(progress: RunProgress, record: RunProgressRecord | null, execution: string) {
   const live = record?.execution === execution ? record : null;
   const byStage: Record<string, { done: number; total: number; unit: string }> = {
     [EMBED_MAP]: { done: progress.batches.done, total: progress.batches.total, unit: 'batches embedded' },
   };
-  for (const task of ['merge', 'clear'] as const) {
+  for (const task of ['merge', 'compact', 'clear'] as const) {
     if (live?.stage === task)
       byStage[INDEXER_TASKS[task].state] = { done: live.done, total: live.total, unit: live.unit };
   }

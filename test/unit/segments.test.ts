@@ -1,0 +1,236 @@
+import assert from 'node:assert/strict';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { randomUnitVectors } from '../../bench/random.ts';
+import { compactionInputs, foldSegments } from '../../index-store/compaction.ts';
+import { GenerationStore, type SegmentRef } from '../../index-store/generations.ts';
+import type { IndexEntry } from '../../index-store/index-entry.ts';
+import { HeldItems, tombstone, writeSegments } from '../../index-store/index-writer.ts';
+import { IVF_MIN_ROWS } from '../../index-store/segment.ts';
+import { encodeSegmentKeys, SegmentKeys } from '../../index-store/segment-keys.ts';
+import { EXACT_SCAN_ROWS, SegmentedIndex } from '../../index-store/segmented-index.ts';
+import { tempDir } from '../../local-stack/scratch.ts';
+
+const MODEL = { name: 'test', checksum: 'c'.repeat(64), dimensions: 16 };
+const d = MODEL.dimensions;
+
+/** Items `prefix0..` spread over `groups` groups, with their vectors. */
+function items(count: number, groups: number, seed: number, prefix = 'i') {
+  const vectors = randomUnitVectors(count, d, seed);
+  return Array.from({ length: count }, (_, i) => ({
+    entry: { group: `g${i % groups}`, id: `${prefix}${i}`, version: 1 } satisfies IndexEntry,
+    vector: vectors.subarray(i * d, (i + 1) * d),
+  }));
+}
+
+/** The k best of the items by exact inner product, optionally of one group. */
+function exact(all: ReturnType<typeof items>, query: Float32Array, k: number, group?: string): string[] {
+  return all
+    .filter((item) => group === undefined || item.entry.group === group)
+    .map((item) => ({ id: item.entry.id, score: item.vector.reduce((sum, x, j) => sum + x * query[j]!, 0) }))
+    .sort((a, b) => b.score - a.score)
+    .slice(0, k)
+    .map((hit) => hit.id);
+}
+
+const bytesOf = (files: string[]): number => files.reduce((sum, file) => sum + statSync(file).size, 0);
+const filesUnder = (dir: string): string[] =>
+  readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.join(entry.parentPath, entry.name));
+
+describe('segment key map', () => {
+  it('finds every key, names each row and each group range, and misses absent keys', () => {
+    // Prepare
+    const entries = ['a', 'a', 'b', 'c', 'c', 'c'].map((group, i) => ({ group, id: `id-${i}é`, version: i + 0.5 }));
+    // Act
+    const keys = SegmentKeys.decode(encodeSegmentKeys(entries));
+    // Assess
+    entries.forEach((entry, row) => {
+      assert.equal(keys.find(entry.group, entry.id), row);
+      assert.deepEqual(keys.entry(row), entry);
+    });
+    assert.deepEqual(keys.groupRange('c'), [3, 6]);
+    assert.deepEqual(keys.groupRange('z'), [0, 0]);
+    assert.equal(keys.find('a', 'id-2é'), -1, 'the id of another group');
+    assert.equal(keys.find('a', 'nope'), -1);
+  });
+
+  it('refuses rows out of group order and a key given twice', () => {
+    assert.throws(
+      () => encodeSegmentKeys(['b', 'a'].map((group) => ({ group, id: 'x', version: 1 }))),
+      /not sorted by group at row 1/,
+    );
+    assert.throws(
+      () => encodeSegmentKeys([1, 2].map(() => ({ group: 'g', id: 'x', version: 1 }))),
+      /g\/x appears twice/,
+    );
+  });
+});
+
+describe('segmented index', () => {
+  it('searches several segments with tombstones exactly, and a group filter gives k hits of the group', async () => {
+    // Prepare: two runs' segments; the second replaces 30 items of the first and removes 10
+    const dir = tempDir();
+    try {
+      const store = new GenerationStore(dir.path);
+      const base = items(3_000, 7, 1);
+      let segments = await writeSegments(store, base, d);
+      const replaced = items(30, 7, 2); // same keys i0..i29, new vectors
+      const removed = base.slice(100, 110).map((item) => item.entry);
+      const held = new HeldItems(store, segments);
+      const gone = [...replaced.map((item) => item.entry), ...removed].map((entry) =>
+        held.locate(entry.group, entry.id)!,
+      );
+      segments = tombstone(store, held.segments, gone);
+      segments.push(...(await writeSegments(store, replaced, d)));
+      const meta = store.publish(segments, MODEL, 'test');
+      const live = [...replaced, ...base.slice(30, 100), ...base.slice(110)];
+      // Act
+      const index = SegmentedIndex.open(store, meta);
+      const queries = randomUnitVectors(20, d, 3);
+      const query = (q: number) => queries.subarray(q * d, (q + 1) * d);
+      // Assess
+      assert.equal(index.size, 2_990);
+      assert.equal(meta.segments.length, 2);
+      assert.equal(meta.segments[0]!.dead, 40);
+      assert.equal(index.groups.get('g3'), live.filter((item) => item.entry.group === 'g3').length);
+      for (let q = 0; q < 20; q++) {
+        assert.deepEqual(
+          index.search(query(q), 10).map((hit) => hit.entry.id),
+          exact(live, query(q), 10),
+        );
+        assert.deepEqual(
+          index.search(query(q), 10, 'g5').map((hit) => hit.entry.id),
+          exact(live, query(q), 10, 'g5'),
+        );
+      }
+      assert.ok(!index.has('g0', 'i105'), 'a removed item');
+      assert.ok(index.has('g0', 'i0'), 'a replaced item lives in the new segment');
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it(`makes a segment of ${IVF_MIN_ROWS.toLocaleString('en')} rows IVF, re-ranked, and keeps small groups exact`, async () => {
+    // Prepare: one large segment; group "rare" is 200 rows, far below the faiss widening's reach
+    const dir = tempDir();
+    try {
+      const store = new GenerationStore(dir.path);
+      const all = items(IVF_MIN_ROWS, 3, 4);
+      const rare = items(200, 1, 5, 'rare-').map((item) => ({ ...item, entry: { ...item.entry, group: 'rare' } }));
+      const meta = store.publish(await writeSegments(store, [...all, ...rare], d), MODEL, 'test');
+      const index = SegmentedIndex.open(store, meta);
+      const queries = randomUnitVectors(50, d, 6);
+      // Act
+      let found = 0;
+      for (let q = 0; q < 50; q++) {
+        const query = queries.subarray(q * d, (q + 1) * d);
+        const truth = new Set(exact([...all, ...rare], query, 10));
+        found += index.search(query, 10).filter((hit) => truth.has(hit.entry.id)).length;
+        assert.deepEqual(
+          index.search(query, 10, 'rare').map((hit) => hit.entry.id),
+          exact(rare, query, 10),
+        );
+      }
+      // Assess: an IVF segment, whose scores are exact inner products after re-ranking
+      assert.equal(meta.segments[0]!.kind, 'ivf');
+      assert.ok(200 <= EXACT_SCAN_ROWS);
+      assert.ok(found / 500 >= 0.9, `recall@10 ${found / 500}`);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it("writes what a run changed, not the index: a 10-item change into 3,000 items writes under 5% of the index's bytes", async () => {
+    // Prepare
+    const dir = tempDir();
+    try {
+      const store = new GenerationStore(dir.path);
+      const base = items(3_000, 4, 7);
+      const first = store.publish(await writeSegments(store, base, d), MODEL, 'test');
+      const before = new Set(filesUnder(dir.path));
+      const indexBytes = bytesOf([...before]);
+      // Act: the merge's writes for 10 replaced items
+      const change = items(10, 4, 8);
+      const held = new HeldItems(store, first.segments);
+      const segments = tombstone(
+        store,
+        held.segments,
+        change.map((item) => held.locate(item.entry.group, item.entry.id)!),
+      );
+      store.publish([...segments, ...(await writeSegments(store, change, d))], MODEL, 'test');
+      // Assess
+      const written = filesUnder(dir.path).filter((file) => !before.has(file) || file.endsWith('CURRENT.json'));
+      assert.ok(bytesOf(written) < 0.05 * indexBytes, `${bytesOf(written)} of ${indexBytes} bytes`);
+    } finally {
+      dir.remove();
+    }
+  });
+});
+
+describe('compaction', () => {
+  const ref = (kind: SegmentRef['kind'], rows: number, dead = 0): SegmentRef => ({
+    id: `${kind}-${rows}-${dead}`,
+    kind,
+    rows,
+    dead,
+    tombstones: [],
+  });
+
+  it('folds by the policy: dead share, small segment count or size, large segment count', () => {
+    const big = ref('ivf', 1_000_000);
+    assert.deepEqual(compactionInputs([big, ref('flat', 10), ref('flat', 20)]), []);
+    assert.deepEqual(compactionInputs([big, ref('flat', 10, 3)]), [ref('flat', 10, 3)], 'over 20% dead');
+    const five = [1, 2, 3, 4, 5].map((n) => ref('flat', n));
+    assert.deepEqual(compactionInputs([big, ...five]), five, 'more than 4 small segments');
+    const heavy = [ref('flat', 30_000), ref('flat', 20_000)];
+    assert.deepEqual(compactionInputs([big, ...heavy]), heavy, 'small segments worth an IVF one');
+    const large = [1, 2, 3, 4, 5].map((n) => ref('ivf', n * IVF_MIN_ROWS));
+    assert.deepEqual(compactionInputs(large), large, 'more than 4 large segments');
+    assert.deepEqual(compactionInputs([big, ref('flat', 10)], true), [big, ref('flat', 10)], 'everything');
+  });
+
+  it('folds segments into one holding the same live items, dead rows dropped, sorted by group', async () => {
+    // Prepare: three segments, the first with dead rows
+    const dir = tempDir();
+    try {
+      const store = new GenerationStore(dir.path);
+      const parts = [items(500, 3, 9, 'a'), items(40, 5, 10, 'b'), items(60, 2, 11, 'c')];
+      let segments = (await Promise.all(parts.map((part) => writeSegments(store, part, d)))).flat();
+      const held = new HeldItems(store, segments);
+      segments = tombstone(
+        store,
+        held.segments,
+        parts[0]!.slice(0, 150).map((item) => held.locate(item.entry.group, item.entry.id)!),
+      );
+      const meta = store.publish(segments, MODEL, 'test');
+      const before = SegmentedIndex.open(store, meta);
+      // Act
+      const { segments: after, folded } = await foldSegments(store, meta.segments, meta.segments, d);
+      const compacted = SegmentedIndex.open(store, store.publish(after, MODEL, 'test'));
+      // Assess
+      assert.equal(after.length, 1);
+      assert.equal(folded.rows, 450);
+      assert.equal(folded.dead, 0);
+      const ids = (index: SegmentedIndex) =>
+        index
+          .entries()
+          .map((entry) => `${entry.group}/${entry.id}`)
+          .sort();
+      assert.deepEqual(ids(compacted), ids(before));
+      const groups = compacted.entries().map((entry) => entry.group);
+      assert.deepEqual(groups, [...groups].sort(), 'rows sorted by group');
+      const query = randomUnitVectors(1, d, 12);
+      assert.deepEqual(compacted.search(query, 10), before.search(query, 10));
+      assert.deepEqual(
+        readdirSync(path.join(store.dir, 'segments')).sort(),
+        [...meta.segments.map((segment) => segment.id), folded.id].sort(),
+        'the inputs stay while a kept generation lists them',
+      );
+    } finally {
+      dir.remove();
+    }
+  });
+});
