@@ -10,6 +10,14 @@ import { benchEmbedding } from './embedding.ts';
 import { benchSearch, type SearchBench } from './search.ts';
 
 const quick = process.argv.includes('--quick');
+if (process.argv.includes('--scale')) {
+  const { benchScale } = await import('./scale.ts');
+  const vectors = process.argv.find((arg) => arg.startsWith('--scale-vectors='))?.split('=')[1];
+  const results = await benchScale(stsDir(), vectors ? Number(vectors) : undefined);
+  writeFileSync(new URL('./results-scale.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+  console.log(JSON.stringify(results, null, 2));
+  process.exit(0);
+}
 const ARTICLE_SECONDS_PER_ITEM = 0.75;
 
 // Phases run one after another; each reports the peak RSS sampled while it ran.

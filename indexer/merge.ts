@@ -171,7 +171,7 @@ export async function mergeShards(
     change.added += scopeChange.added;
     change.replaced += scopeChange.replaced;
     change.removed += scopeChange.removed;
-    clearList.push(...entries);
+    for (const entry of entries) clearList.push(entry); // a spread of a million arguments overflows the stack
   }
   const poison = clearList.filter((entry) => entry.kind === 'poison').length;
   await progress.finish(total);
