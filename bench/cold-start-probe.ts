@@ -1,13 +1,14 @@
 // One function's cold start, in a process of its own (run by bench/cold-start.ts):
 //   search <efsRoot> <modelDir>: load the model and the published index as the search function
 //     does on its first query, then answer one query;
-//   merge <efsRoot> <modelDir>: load the published index as the merge stage does, add 1,000
-//     vectors and publish the next generation;
+//   merge <efsRoot> <modelDir>: what the merge stage does with 1,000 new items: look them up in
+//     the segments' key maps, write their segment, publish the next generation;
+//   compact <efsRoot> <modelDir>: fold every segment into one, as a full compaction does;
 //   embed <efsRoot> <modelDir>: load the model and embed one default batch (500 texts of the
 //     model's longest input), as an embed iteration does;
 //   backfill <efsRoot> <modelDir> <items>: what merge holds for a backfill of that many items
-//     into an empty index: the new index (shard by shard, 500 vectors each), the clear list of
-//     every entry, the published generation and clear.json written;
+//     into an empty index: every vector, the new segments, the clear list of every entry, the
+//     published generation and clear.json written;
 //   clear <efsRoot>: read the run's clear list (clear.json, one entry per item merged), as the
 //     clear stage does before it clears the flags.
 // Prints one JSON line; peak RSS is the process's own maximum (getrusage).
@@ -19,6 +20,7 @@ import { randomUnitVectors } from './random.ts';
 import { loadEmbedder } from '../embedding/runtime.ts';
 import { readManifest } from '../embedding/bundle.ts';
 import { GenerationStore } from '../index-store/generations.ts';
+import { compactionInputs, foldSegments } from '../index-store/compaction.ts';
 import { HeldItems, tombstone, writeSegments } from '../index-store/index-writer.ts';
 import { publishFixture } from './index-fixture.ts';
 import { IndexReader } from '../search/index-reader.ts';
@@ -49,7 +51,7 @@ const report = (measured: Partial<Omit<ProbeResult, 'stage' | 'peakRssMb'>>) => 
   };
   console.log(JSON.stringify(result));
 };
-export type Stage = 'search' | 'merge' | 'embed' | 'clear' | 'backfill';
+export type Stage = 'search' | 'merge' | 'compact' | 'embed' | 'clear' | 'backfill';
 const [stage, efsRoot, modelDir, items] = process.argv.slice(2) as [Stage, string, string, string?];
 const EMBED_BATCH = 500;
 
@@ -85,6 +87,15 @@ if (stage === 'search') {
     randomUnitVectors(entries.length, dimensions, 1),
   );
   writeFileSync(path.join(backfillRoot, 'clear.json'), JSON.stringify(clearList));
+  report({ seconds: seconds(t) });
+} else if (stage === 'compact') {
+  // A full compaction, as the Compact index step does it: every segment folded into one.
+  const t = performance.now();
+  const store = new GenerationStore(efsRoot);
+  const meta = store.meta(store.current()!);
+  const inputs = compactionInputs(meta.segments, true);
+  const { segments } = await foldSegments(store, meta.segments, inputs, meta.model.dimensions);
+  store.publish(segments, meta.model, 'bench');
   report({ seconds: seconds(t) });
 } else if (stage === 'clear') {
   const t = performance.now();

@@ -78,6 +78,7 @@ for (const size of SIZES) {
     writeFileSync(path.join(dir.path, 'clear.json'), JSON.stringify(clearList));
     const search = probe('search', dir.path, modelDir);
     const merge = probe('merge', dir.path, modelDir);
+    const compact = probe('compact', dir.path, modelDir);
     const clear = probe('clear', dir.path, modelDir);
     const backfill = probe('backfill', dir.path, modelDir, String(size));
     rows.push({
@@ -86,6 +87,7 @@ for (const size of SIZES) {
       generation_mb: generationBytes / 2 ** 20,
       search,
       merge,
+      compact,
       clear,
       backfill,
     });
@@ -94,6 +96,7 @@ for (const size of SIZES) {
         `search: model ${search.modelLoadS.toFixed(2)} s, index ${search.indexLoadS.toFixed(2)} s, ` +
         `first query ${search.firstQueryMs.toFixed(1)} ms, peak RSS ${search.peakRssMb} MB; ` +
         `merge of +1,000: ${merge.seconds.toFixed(2)} s, peak RSS ${merge.peakRssMb} MB; ` +
+        `full compaction: ${compact.seconds.toFixed(1)} s, peak RSS ${compact.peakRssMb} MB; ` +
         `clear list: peak RSS ${clear.peakRssMb} MB; backfill merge: ${backfill.seconds.toFixed(1)} s, ` +
         `peak RSS ${backfill.peakRssMb} MB`,
     );

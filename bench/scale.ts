@@ -16,7 +16,7 @@ import type { WriteRequest } from '@aws-sdk/client-dynamodb';
 import faiss from 'faiss-node';
 import { batchWriteItems } from '../aws/dynamodb-batch.ts';
 import { loadEmbedder } from '../embedding/runtime.ts';
-import { IVF_MIN_ROWS, IVF_PROBES, ivfFactory } from '../index-store/segment.ts';
+import { FLAT_MAX_ROWS, IVF_PROBES, ivfFactory } from '../index-store/segment.ts';
 import { bootstrapModel } from '../indexer/bootstrap.ts';
 import { compactIndex } from '../indexer/compact.ts';
 import type { RunInfo } from '../indexer/context.ts';
@@ -215,7 +215,7 @@ export async function benchScale(stsDirectory: string, count = 1_000_000): Promi
       scale_vectors: count,
       dimensions: d,
       segments_searched: segmentsBefore,
-      large_segment: { factory: ivfFactory(d), nprobe: IVF_PROBES, from_rows: IVF_MIN_ROWS },
+      large_segment: { factory: ivfFactory(d), nprobe: IVF_PROBES, above_rows: FLAT_MAX_ROWS },
       search_p50_ms_1m: round(p50),
       search_p99_ms_1m: round(percentile(probe.queryMs, 99)),
       recall_at_10_1m: round(recall, 4),

@@ -5,16 +5,17 @@
  *
  * - a segment whose dead rows pass {@link COMPACTION_POLICY}.deadRatio, rewritten without them;
  * - the small (flat) segments together, once there are more than `maxSmallSegments` of them or
- *   they hold {@link IVF_MIN_ROWS} live vectors together (they then become one IVF segment);
+ *   they hold more than {@link FLAT_MAX_ROWS} live vectors together (they then become one IVF segment);
  * - the large (IVF) segments together, once there are more than `maxLargeSegments` of them.
  *
  * Folding streams the inputs group by group (each input is sorted by group, so is the output)
- * and reuses the largest IVF input's training: memory stays bounded and no retraining is needed.
+ * and reuses the training of the index's largest IVF segment: memory stays bounded and an index
+ * is trained once, by its first large segment.
  */
-import path from 'node:path';
 import type { GenerationStore, SegmentRef } from './generations.ts';
 import type { IndexEntry } from './index-entry.ts';
-import { IVF_MIN_ROWS, IVF_TRAINING_ROWS, SCAN_CHUNK_ROWS, VectorFile } from './segment.ts';
+import { trainedIndexOf } from './index-writer.ts';
+import { FLAT_MAX_ROWS, IVF_TRAINING_ROWS, SCAN_CHUNK_ROWS, VectorFile } from './segment.ts';
 
 /** When compaction folds segments. */
 export interface CompactionPolicy {
@@ -48,7 +49,7 @@ export function compactionInputs(
   if (everything) return segments.length > 1 || segments.some((segment) => segment.dead > 0) ? [...segments] : [];
   const inputs = new Set(segments.filter((segment) => segment.dead > policy.deadRatio * segment.rows));
   const small = segments.filter((segment) => segment.kind === 'flat');
-  if (small.length > policy.maxSmallSegments || small.reduce((sum, segment) => sum + live(segment), 0) >= IVF_MIN_ROWS)
+  if (small.length > policy.maxSmallSegments || small.reduce((sum, segment) => sum + live(segment), 0) > FLAT_MAX_ROWS)
     small.forEach((segment) => inputs.add(segment));
   const large = segments.filter((segment) => segment.kind === 'ivf');
   if (large.length > policy.maxLargeSegments) large.forEach((segment) => inputs.add(segment));
@@ -73,14 +74,13 @@ export async function foldSegments(
   });
   try {
     const rows = inputs.reduce((sum, ref) => sum + live(ref), 0);
-    // The largest IVF input's training serves the output: the vectors come from the same model and data.
-    const trained = [...inputs].sort((a, b) => b.rows - a.rows).find((ref) => ref.kind === 'ivf');
+    const trained = trainedIndexOf(store, segments);
     const writer = store.segmentWriter({
       dimensions,
       rows,
-      ...(trained ? { trainedIndex: path.join(store.segmentDir(trained.id), 'trained.faiss') } : {}),
+      ...(trained ? { trainedIndex: trained } : {}),
       sample: () => {
-        // Only small inputs have no training to reuse: reading them whole is cheap.
+        // Only an index with no IVF segment yet has no training to reuse; its segments are small.
         const all = parts.flatMap((part) => liveRows(part, [0, part.ref.rows]));
         const count = Math.min(all.length, IVF_TRAINING_ROWS);
         const sample = new Float32Array(count * dimensions);

@@ -75,6 +75,15 @@ export function tombstone(
   return segments.map((segment, i) => store.addTombstones(segment, rows[i]!));
 }
 
+/**
+ * The trained, empty index of the largest IVF segment among these, if any: new large segments of
+ * the same index reuse it rather than train again (same model, same table).
+ */
+export function trainedIndexOf(store: GenerationStore, segments: readonly SegmentRef[]): string | undefined {
+  const largest = [...segments].sort((a, b) => b.rows - a.rows).find((segment) => segment.kind === 'ivf');
+  return largest && path.join(store.segmentDir(largest.id), 'trained.faiss');
+}
+
 /** One item to write, with its vector. */
 export interface ItemVector {
   readonly entry: IndexEntry;

@@ -8,7 +8,13 @@ import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import path from 'node:path';
 import { type GenerationMeta, GenerationStore, indexedGroups, type SegmentRef } from '../index-store/generations.ts';
 import { entryKey } from '../index-store/index-entry.ts';
-import { HeldItems, heldBeforeBackfill, tombstone, writeSegments } from '../index-store/index-writer.ts';
+import {
+  HeldItems,
+  heldBeforeBackfill,
+  tombstone,
+  trainedIndexOf,
+  writeSegments,
+} from '../index-store/index-writer.ts';
 import { writeFileAtomic } from '../index-store/atomic-file.ts';
 import type { IndexerContext, ModelDescriptor, RunInfo } from './context.ts';
 import { PermanentError } from '../aws/errors.ts';
@@ -160,6 +166,7 @@ export async function mergeShards(
         })),
         model.dimensions,
         (rows) => progress.update(read + (written = base + rows)),
+        trainedIndexOf(store, segments),
       )),
     );
     const meta = store.publish(

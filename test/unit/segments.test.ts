@@ -7,7 +7,7 @@ import { compactionInputs, foldSegments } from '../../index-store/compaction.ts'
 import { GenerationStore, type SegmentRef } from '../../index-store/generations.ts';
 import type { IndexEntry } from '../../index-store/index-entry.ts';
 import { HeldItems, tombstone, writeSegments } from '../../index-store/index-writer.ts';
-import { IVF_MIN_ROWS } from '../../index-store/segment.ts';
+import { FLAT_MAX_ROWS } from '../../index-store/segment.ts';
 import { encodeSegmentKeys, SegmentKeys } from '../../index-store/segment-keys.ts';
 import { EXACT_SCAN_ROWS, SegmentedIndex } from '../../index-store/segmented-index.ts';
 import { tempDir } from '../../local-stack/scratch.ts';
@@ -113,12 +113,12 @@ describe('segmented index', () => {
     }
   });
 
-  it(`makes a segment of ${IVF_MIN_ROWS.toLocaleString('en')} rows IVF, re-ranked, and keeps small groups exact`, async () => {
+  it(`makes a segment of more than ${FLAT_MAX_ROWS.toLocaleString('en')} rows IVF, re-ranked; small groups stay exact`, async () => {
     // Prepare: one large segment; group "rare" is 200 rows, far below the faiss widening's reach
     const dir = tempDir();
     try {
       const store = new GenerationStore(dir.path);
-      const all = items(IVF_MIN_ROWS, 3, 4);
+      const all = items(FLAT_MAX_ROWS, 3, 4);
       const rare = items(200, 1, 5, 'rare-').map((item) => ({ ...item, entry: { ...item.entry, group: 'rare' } }));
       const meta = store.publish(await writeSegments(store, [...all, ...rare], d), MODEL, 'test');
       const index = SegmentedIndex.open(store, meta);
@@ -185,9 +185,9 @@ describe('compaction', () => {
     assert.deepEqual(compactionInputs([big, ref('flat', 10, 3)]), [ref('flat', 10, 3)], 'over 20% dead');
     const five = [1, 2, 3, 4, 5].map((n) => ref('flat', n));
     assert.deepEqual(compactionInputs([big, ...five]), five, 'more than 4 small segments');
-    const heavy = [ref('flat', 30_000), ref('flat', 20_000)];
+    const heavy = [ref('flat', 60_000), ref('flat', 40_001)];
     assert.deepEqual(compactionInputs([big, ...heavy]), heavy, 'small segments worth an IVF one');
-    const large = [1, 2, 3, 4, 5].map((n) => ref('ivf', n * IVF_MIN_ROWS));
+    const large = [1, 2, 3, 4, 5].map((n) => ref('ivf', n * FLAT_MAX_ROWS));
     assert.deepEqual(compactionInputs(large), large, 'more than 4 large segments');
     assert.deepEqual(compactionInputs([big, ref('flat', 10)], true), [big, ref('flat', 10)], 'everything');
   });
