@@ -70,9 +70,9 @@ export function encodeSegmentKeys(entries: readonly IndexEntry[]): Uint8Array {
   });
   groupStarts.push(rows);
   const names = groupNames.map((name) => encoder.encode(name));
-  const ids = entries.map((entry) => encoder.encode(entry.id));
+  const ids = encodeAll(entries.map((entry) => entry.id));
   const namesBytes = names.reduce((sum, bytes) => sum + bytes.length, 0);
-  const idsBytes = ids.reduce((sum, bytes) => sum + bytes.length, 0);
+  const idsBytes = ids.offsets[rows]!;
   const slots = slotCount(rows);
 
   const offsets: number[] = [];
@@ -103,14 +103,8 @@ export function encodeSegmentKeys(entries: readonly IndexEntry[]): Uint8Array {
     written += name.length;
   });
   nameOffsets[names.length] = written;
-  const idOffsets = new Uint32Array(buffer, idOffsetsAt, rows + 1);
-  written = 0;
-  ids.forEach((id, row) => {
-    idOffsets[row] = written;
-    bytes.set(id, idBytesAt + written);
-    written += id.length;
-  });
-  idOffsets[rows] = written;
+  new Uint32Array(buffer, idOffsetsAt, rows + 1).set(ids.offsets);
+  bytes.set(ids.bytes, idBytesAt);
   const versions = new Float64Array(buffer, versionsAt, rows);
   entries.forEach((entry, row) => (versions[row] = entry.version));
 
@@ -127,6 +121,25 @@ export function encodeSegmentKeys(entries: readonly IndexEntry[]): Uint8Array {
     table[slot] = row + 1;
   });
   return bytes;
+}
+
+/** Strings as UTF-8, one after the other, with where each starts: no small array per string. */
+function encodeAll(strings: readonly string[]): { bytes: Uint8Array; offsets: Uint32Array } {
+  const encoder = new TextEncoder();
+  const offsets = new Uint32Array(strings.length + 1);
+  let bytes = new Uint8Array(1024);
+  let length = 0;
+  strings.forEach((text, i) => {
+    offsets[i] = length;
+    if (length + text.length * 3 > bytes.length) {
+      const grown = new Uint8Array(Math.max(bytes.length * 2, length + text.length * 3));
+      grown.set(bytes.subarray(0, length));
+      bytes = grown;
+    }
+    length += encoder.encodeInto(text, bytes.subarray(length)).written;
+  });
+  offsets[strings.length] = length;
+  return { bytes: bytes.subarray(0, length), offsets };
 }
 
 /** A segment's key map, decoded lazily from its bytes: rows to items, groups to row ranges, keys to rows. */

@@ -160,7 +160,7 @@ export class SegmentWriter {
     const bytes = new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength);
     for (let offset = 0; offset < bytes.length;) offset += writeSync(this.vectorsFd, bytes, offset);
     addVectors(this.index, vectors, dimensions);
-    for (const entry of entries) this.entries.push({ group: entry.group, id: entry.id, version: entry.version });
+    for (const entry of entries) this.entries.push(entry);
   }
 
   /** Writes the index and the key map, and renames the folder into place. */
