@@ -39,10 +39,10 @@ export interface IndexChange {
 
 /** The index status mirrored into the table, with what the run that published it changed. */
 export type IndexStatusRecord = Omit<GenerationMeta, 'segments'> & {
-  /** Segments the index is made of (over every group's index under the per-group layout). */
-  readonly segments: number;
+  /** Segments the index is made of (over every group's index under the per-group layout); absent before 0.2. */
+  readonly segments?: number;
   /** Vectors kept in segments though their item was replaced or removed, until compaction drops them. */
-  readonly deadVectors: number;
+  readonly deadVectors?: number;
   readonly layout: 'global' | 'per-group';
   readonly groups?: number;
   readonly change?: IndexChange & { readonly execution: string };

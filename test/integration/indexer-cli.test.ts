@@ -66,6 +66,7 @@ describe('indexer CLI: import, run, backfill, status', () => {
     // Act
     const run = await runCli(['run', '--wait', ...flags()]);
     const status = await runCli(['status', '--json', ...flags()]);
+    const text = await runCli(['status', ...flags()]);
     // Assess
     assert.equal(run.code, 0, run.stdout + run.stderr);
     for (const stage of [
@@ -73,11 +74,14 @@ describe('indexer CLI: import, run, backfill, status', () => {
       'Plan batches',
       'Embed batches',
       'Merge into index',
+      'Compact index',
       'Clear pending flags',
     ]) {
       assert.match(run.stdout, new RegExp(`\\+ ${stage}\\s+succeeded`), stage);
     }
     assert.match(run.stdout, /300 items in 3 batches/);
+    assert.match(run.stdout, /Compact index\s+succeeded.*nothing to compact \(1 segment\)/);
+    assert.match(text.stdout, /300 vectors, 1 segment \(0 dead vectors until compaction\)/);
     assert.match(run.stdout, /SUCCEEDED in/);
     const report = JSON.parse(status.stdout);
     assert.equal(report.index.vectors, 300);

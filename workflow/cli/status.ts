@@ -2,6 +2,7 @@
 import { resolveEndpoints } from '../../local-stack/stack-info.ts';
 import { describeChange } from '../run-progress.ts';
 import { type Command, println } from './command.ts';
+import type { IndexStatusRecord } from '../../table/reserved-items.ts';
 
 export const statusCommand: Command = {
   name: 'status',
@@ -36,7 +37,7 @@ export const statusCommand: Command = {
         io.stdout,
         index
           ? `index      generation ${index.generation}, ${index.vectors} vectors${layout}, ` +
-              `${index.segments} segments (${index.deadVectors} dead vectors until compaction), ` +
+              describeSegments(index) +
               `model ${index.model.name} (${index.model.checksum.slice(0, 12)}), published ${index.publishedAt}`
           : 'index      none published yet',
       );
@@ -61,3 +62,9 @@ export const statusCommand: Command = {
     }
   },
 };
+
+/** "3 segments (120 dead vectors until compaction), ", or nothing for a record ddb-faiss 0.1 wrote. */
+function describeSegments({ segments, deadVectors }: IndexStatusRecord): string {
+  if (segments === undefined) return '';
+  return `${segments} segment${segments === 1 ? '' : 's'} (${deadVectors ?? 0} dead vectors until compaction), `;
+}
