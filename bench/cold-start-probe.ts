@@ -37,9 +37,14 @@ export interface ProbeResult {
 }
 
 const seconds = (since: number) => (performance.now() - since) / 1000;
+// The peak RSS is sampled, not read from getrusage: Linux keeps ru_maxrss across execve, so a
+// child of a bench process holding a 1M-item index would report that process's size.
+let peak = process.memoryUsage().rss;
+const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
 /** Prints the result line, with the process's peak RSS so far. */
 const report = (measured: Partial<Omit<ProbeResult, 'stage' | 'peakRssMb'>>) => {
-  const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  clearInterval(sampler);
+  const peakRssMb = Math.round(Math.max(peak, process.memoryUsage().rss) / 2 ** 20);
   const result: ProbeResult = {
     stage,
     modelLoadS: 0,
@@ -72,13 +77,12 @@ if (stage === 'search') {
 } else if (stage === 'backfill') {
   const t = performance.now();
   const dimensions = readManifest(modelDir).dimensions;
-  const clearList: ShardEntry[] = [];
   const entries = Array.from({ length: Number(items) }, (_, i) => ({
     group: `g${i % 16}`,
     id: `item-${String(i).padStart(8, '0')}`,
     version: 1_764_028_800_000_000 + i,
   }));
-  clearList.push(...entries.map((entry, row) => ({ ...entry, kind: 'vector' as const, row })));
+  const clearList: ShardEntry[] = entries.map((entry, row) => ({ ...entry, kind: 'vector' as const, row }));
   const backfillRoot = path.join(efsRoot, 'backfill');
   await publishFixture(
     backfillRoot,
