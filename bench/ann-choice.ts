@@ -7,7 +7,7 @@
 // index), plus the same with the top 100 candidates re-ranked exactly. Writes bench/ann-choice.json.
 //
 // faiss-node sets no nprobe; an IVF index serializes it, so each setting is written into the
-// serialized index and read back (see `withNprobe`).
+// serialized index and read back (see `withNprobe` in index-store/segment.ts).
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import faiss from 'faiss-node';
 import { loadEmbedder } from '../embedding/runtime.ts';
 import { ensureDefaultBundle } from '../models/default-model/build.ts';
 import { readSts, stsDir } from '../models/sts.ts';
+import { withNprobe } from '../index-store/segment.ts';
 import { seededRandom } from './random.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -30,18 +31,6 @@ const CANDIDATES = [`IVF${NLIST},SQ8`, `IVF${NLIST},SQ4`, `IVF${NLIST},PQ178x4fs
 const NPROBES = [16, 64, 128, 256];
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-
-/**
- * The index with `nprobe` set: IndexIVF's serialized header is the fourcc (4 bytes), d (4),
- * ntotal (8), two unused (8 + 8), is_trained (1), metric_type (4), then nlist (8) and nprobe (8).
- */
-function withNprobe(index: faiss.Index, nprobe: number): faiss.Index {
-  const bytes = index.toBuffer();
-  const NLIST_AT = 4 + 4 + 8 + 8 + 8 + 1 + 4;
-  if (bytes.readBigUInt64LE(NLIST_AT) !== BigInt(NLIST)) throw new Error('not the IVF header this expects');
-  bytes.writeBigUInt64LE(BigInt(nprobe), NLIST_AT + 8);
-  return faiss.Index.fromBuffer(bytes);
-}
 
 const started = performance.now();
 const log = (message: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(0)} s] ${message}`);
@@ -118,7 +107,7 @@ for (const factory of CANDIDATES) {
   const buildS = (performance.now() - t0) / 1000;
   const bytesPerVector = Math.round(index.toBuffer().length / VECTORS);
   const settings = NPROBES.map((nprobe) => {
-    const tuned = withNprobe(index, nprobe);
+    const tuned = withNprobe(index, NLIST, nprobe);
     return { nprobe, ...measure(tuned, false), reranked: measure(tuned, true) };
   });
   results.push({

@@ -21,7 +21,7 @@ import { loadEmbedder } from '../embedding/runtime.ts';
 import { readManifest } from '../embedding/bundle.ts';
 import { GenerationStore } from '../index-store/generations.ts';
 import { compactionInputs, foldSegments } from '../index-store/compaction.ts';
-import { HeldItems, tombstone, writeSegments } from '../index-store/index-writer.ts';
+import { applyChange, HeldItems } from '../index-store/index-writer.ts';
 import { publishFixture } from './index-fixture.ts';
 import { IndexReader } from '../search/index-reader.ts';
 
@@ -119,18 +119,13 @@ if (stage === 'search') {
   const store = new GenerationStore(efsRoot);
   const pointer = store.current();
   if (!pointer) throw new Error(`no published generation under ${efsRoot}`);
-  // What the merge stage does with 1,000 new items: look them up, tombstone, write a segment, publish.
+  // What the merge stage does with 1,000 new items (applyChange), then its publication.
   const meta = store.meta(pointer);
   const dimensions = meta.model.dimensions;
   const vectors = randomUnitVectors(1_000, dimensions, 2);
   const entries = Array.from({ length: 1_000 }, (_, i) => ({ group: 'g0', id: `new-${i}`, version: 1 }));
-  const held = new HeldItems(store, meta.segments);
-  const segments = tombstone(
-    store,
-    held.segments,
-    entries.flatMap((entry) => held.locate(entry.group, entry.id) ?? []),
-  );
   const items = entries.map((entry, i) => ({ entry, vector: vectors.subarray(i * dimensions, (i + 1) * dimensions) }));
-  store.publish([...segments, ...(await writeSegments(store, items, dimensions))], meta.model, 'bench');
+  const held = new HeldItems(store, meta.segments);
+  store.publish(await applyChange(store, held, entries, items, dimensions), meta.model, 'bench');
   report({ seconds: seconds(t) });
 }

@@ -7,6 +7,7 @@
  * flat search of the same live vectors for STS dev sentences (not in the index), and a full
  * compaction. Figures for 10,000,000 items are projected from the measured per-vector costs.
  */
+import { startBenchStack } from './bench-stack.ts';
 import { execFile } from 'node:child_process';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -15,18 +16,13 @@ import { promisify } from 'node:util';
 import type { WriteRequest } from '@aws-sdk/client-dynamodb';
 import faiss from 'faiss-node';
 import { batchWriteItems } from '../aws/dynamodb-batch.ts';
-import { loadEmbedder } from '../embedding/runtime.ts';
 import { FLAT_MAX_ROWS, IVF_PROBES, ivfFactory } from '../index-store/segment.ts';
-import { bootstrapModel } from '../indexer/bootstrap.ts';
 import { compactIndex } from '../indexer/compact.ts';
 import type { RunInfo } from '../indexer/context.ts';
 import { acquireLease, releaseLease } from '../indexer/lease.ts';
 import { mergeShards } from '../indexer/merge.ts';
 import { type ShardDescriptor, writeShard } from '../indexer/run-files.ts';
-import { startLocalStack } from '../local-stack/stack.ts';
-import { freePortConfig, tempDir } from '../local-stack/scratch.ts';
 import { readSts } from '../models/sts.ts';
-import { ensureModelPublished, localStackProps } from '../workflow/local-stack-props.ts';
 import { seededRandom } from './random.ts';
 import type { ScaleProbeResult } from './scale-probe.ts';
 
@@ -53,15 +49,9 @@ export async function benchScale(stsDirectory: string, count = 1_000_000): Promi
   const started = performance.now();
   const log = (message: string) =>
     console.log(`[scale ${((performance.now() - started) / 1000).toFixed(0)} s] ${message}`);
-  const dir = tempDir('ddb-faiss-bench-scale-');
-  const config = freePortConfig(dir.path);
-  const stack = await startLocalStack(localStackProps(config));
+  const { dir, config, stack, context, model, embedder, close } = await startBenchStack('ddb-faiss-bench-scale-');
   try {
-    await ensureModelPublished(stack.clients.s3, config);
-    const context = { config, clients: stack.clients };
-    const model = await bootstrapModel(context);
     const d = model.dimensions;
-    const embedder = await loadEmbedder(path.join(config.efsRoot, model.dir));
 
     // Texts: two STS train sentences each, drawn with a fixed seed; the replacing runs draw new ones.
     const train = readSts(path.join(stsDirectory, 'sts-train.csv')).flatMap((pair) => [pair.first, pair.second]);
@@ -149,7 +139,7 @@ export async function benchScale(stsDirectory: string, count = 1_000_000): Promi
     const questions = readSts(path.join(stsDirectory, 'sts-dev.csv'))
       .map((pair) => pair.first)
       .slice(0, QUERIES);
-    const queriesFile = path.join(dir.path, 'queries.json');
+    const queriesFile = path.join(dir, 'queries.json');
     writeFileSync(queriesFile, JSON.stringify(questions));
     // Asynchronously: the local DynamoDB the probe hydrates from runs in this process.
     const { stdout } = await run(
@@ -159,7 +149,7 @@ export async function benchScale(stsDirectory: string, count = 1_000_000): Promi
         '--import',
         'tsx',
         path.join(HERE, 'scale-probe.ts'),
-        dir.path,
+        dir,
         stack.info.endpoints.dynamodb!,
         queriesFile,
       ],
@@ -259,7 +249,6 @@ export async function benchScale(stsDirectory: string, count = 1_000_000): Promi
       },
     };
   } finally {
-    await stack.close();
-    dir.remove();
+    await close();
   }
 }

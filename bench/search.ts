@@ -4,21 +4,17 @@
  * queries (STS dev sentences) go through the service's query path. Reports p50/p99 of the
  * whole query (embedding + Faiss + hydration) and of Faiss alone, and queries per second.
  */
+import { startBenchStack } from './bench-stack.ts';
 import type { WriteRequest } from '@aws-sdk/client-dynamodb';
 import { batchWriteItems } from '../aws/dynamodb-batch.ts';
 import path from 'node:path';
-import { loadEmbedder } from '../embedding/runtime.ts';
 import { readSts } from '../models/sts.ts';
 import { publishFixture } from './index-fixture.ts';
-import { bootstrapModel } from '../indexer/bootstrap.ts';
-import { startLocalStack } from '../local-stack/stack.ts';
 import { IndexReader } from '../search/index-reader.ts';
 import { search } from '../search/query.ts';
 import { acquireLease } from '../indexer/lease.ts';
 import { mergeShards } from '../indexer/merge.ts';
 import { writeShard } from '../indexer/run-files.ts';
-import { freePortConfig, tempDir } from '../local-stack/scratch.ts';
-import { ensureModelPublished, localStackProps } from '../workflow/local-stack-props.ts';
 
 export interface SearchBench {
   readonly vectors: number;
@@ -41,14 +37,8 @@ const percentile = (values: number[], p: number): number => {
 };
 
 export async function benchSearch(stsDirectory: string, vectors: number, queries = 200): Promise<SearchBench> {
-  const dir = tempDir('ddb-faiss-bench-search-');
-  const config = freePortConfig(dir.path);
-  const stack = await startLocalStack(localStackProps(config));
+  const { config, stack, context, model, embedder, close } = await startBenchStack('ddb-faiss-bench-search-');
   try {
-    await ensureModelPublished(stack.clients.s3, config);
-    const context = { config, clients: stack.clients };
-    const model = await bootstrapModel(context);
-    const embedder = await loadEmbedder(path.join(config.efsRoot, model.dir));
     const base = readSts(path.join(stsDirectory, 'sts-train.csv')).flatMap((pair) => [pair.first, pair.second]);
     const texts = Array.from({ length: vectors }, (_, i) =>
       i < base.length ? base[i]! : `${base[i % base.length]} (${i})`,
@@ -145,7 +135,6 @@ export async function benchSearch(stsDirectory: string, vectors: number, queries
       loadSeconds,
     };
   } finally {
-    await stack.close();
-    dir.remove();
+    await close();
   }
 }

@@ -17,13 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from './atomic-file.ts';
-import {
-  readSegmentKeys,
-  type SegmentBuildOptions,
-  type SegmentInfo,
-  type SegmentKind,
-  SegmentWriter,
-} from './segment.ts';
+import { readSegmentKeys, type SegmentBuildOptions, type SegmentKind, SegmentWriter } from './segment.ts';
 import type { SegmentKeys } from './segment-keys.ts';
 
 /** The model that built a generation; the index refuses to mix models. */
@@ -90,7 +84,7 @@ export function indexedGroups(efsRoot: string): string[] {
 }
 
 /** The live vectors of a list of segments. */
-export const liveVectors = (segments: readonly SegmentRef[]): number =>
+const liveVectors = (segments: readonly SegmentRef[]): number =>
   segments.reduce((sum, segment) => sum + segment.rows - segment.dead, 0);
 
 export class GenerationStore {
@@ -143,11 +137,6 @@ export class GenerationStore {
   /** A segment's key map. */
   keys(segment: Pick<SegmentRef, 'id'>): SegmentKeys {
     return readSegmentKeys(this.segmentDir(segment.id));
-  }
-
-  /** A segment's description, as written with it. */
-  info(segment: Pick<SegmentRef, 'id'>): SegmentInfo {
-    return JSON.parse(readFileSync(path.join(this.segmentDir(segment.id), 'segment.json'), 'utf8')) as SegmentInfo;
   }
 
   /** The dead rows of a segment, from its tombstone files, ascending. */

@@ -65,7 +65,7 @@ export function heldBeforeBackfill(store: GenerationStore): { has(key: string): 
  * Adds tombstones for the items at these locations, segment by segment.
  * @returns the segments, with tombstone files added where rows died
  */
-export function tombstone(
+function tombstone(
   store: GenerationStore,
   segments: readonly SegmentRef[],
   locations: readonly ItemLocation[],
@@ -145,6 +145,35 @@ export async function writeSegments(
     }
   }
   return refs;
+}
+
+/**
+ * A run's change to an index, the way merge makes it: a tombstone for each of `keys` the index
+ * holds (replaced or removed), then new segments for `items` (added or replaced), reusing the
+ * index's IVF training. Nothing is published yet.
+ * @returns the generation's segments after the change
+ *
+ * @example
+ * ```ts
+ * const held = new HeldItems(store, meta.segments);
+ * const segments = await applyChange(store, held, [...replaced, ...removed], replacedWithVectors, 356);
+ * store.publish(segments, meta.model, execution);
+ * ```
+ */
+export async function applyChange(
+  store: GenerationStore,
+  held: HeldItems,
+  keys: readonly Pick<IndexEntry, 'group' | 'id'>[],
+  items: readonly ItemVector[],
+  dimensions: number,
+  onRows?: (rows: number) => void,
+): Promise<SegmentRef[]> {
+  const segments = tombstone(
+    store,
+    held.segments,
+    keys.flatMap((key) => held.locate(key.group, key.id) ?? []),
+  );
+  return [...segments, ...(await writeSegments(store, items, dimensions, onRows, trainedIndexOf(store, segments)))];
 }
 
 /** Up to {@link IVF_TRAINING_ROWS} vectors, evenly spaced through the items. */

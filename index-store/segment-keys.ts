@@ -189,11 +189,6 @@ export class SegmentKeys {
     );
   }
 
-  /** Bytes held in memory. */
-  get byteLength(): number {
-    return this.idBytes.byteLength + this.idOffsets.byteLength + this.versions.byteLength + this.slots.byteLength;
-  }
-
   /** The rows of a group: `[start, end)`, empty when the segment holds none of it. */
   groupRange(group: string): readonly [number, number] {
     const index = this.groupIndex.get(group);

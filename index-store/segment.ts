@@ -85,7 +85,7 @@ export function withNprobe(index: faiss.Index, nlist: number, nprobe: number): f
 }
 
 /** Adds row-major vectors to a faiss index, a bounded chunk at a time. */
-export function addVectors(index: faiss.Index, vectors: Float32Array, dimensions: number): void {
+function addVectors(index: faiss.Index, vectors: Float32Array, dimensions: number): void {
   const rowsPerChunk = Math.max(1, Math.floor(ADD_CHUNK_FLOATS / dimensions));
   for (let row = 0; row * dimensions < vectors.length; row += rowsPerChunk)
     index.add(

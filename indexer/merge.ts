@@ -6,15 +6,9 @@
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import path from 'node:path';
-import { type GenerationMeta, GenerationStore, indexedGroups, type SegmentRef } from '../index-store/generations.ts';
+import { type GenerationMeta, GenerationStore, indexedGroups } from '../index-store/generations.ts';
 import { entryKey } from '../index-store/index-entry.ts';
-import {
-  HeldItems,
-  heldBeforeBackfill,
-  tombstone,
-  trainedIndexOf,
-  writeSegments,
-} from '../index-store/index-writer.ts';
+import { applyChange, HeldItems, heldBeforeBackfill } from '../index-store/index-writer.ts';
 import { writeFileAtomic } from '../index-store/atomic-file.ts';
 import type { IndexerContext, ModelDescriptor, RunInfo } from './context.ts';
 import { PermanentError } from '../aws/errors.ts';
@@ -142,32 +136,23 @@ export async function mergeShards(
     const items = latestPerItem(scope);
     const entries = items.map((item) => item.entry);
     const store = new GenerationStore(config.efsRoot, group);
-    let segments: SegmentRef[];
-    let scopeChange: IndexChange;
-    if (run.mode === 'backfill') {
-      // A backfill starts from nothing: every segment of the old generations goes at the next prune.
-      segments = [];
-      scopeChange = countChange(heldBeforeBackfill(store), entries, true);
-    } else {
-      const current = store.current();
-      const held = new HeldItems(store, current ? sameModel(store.meta(current), model, group).segments : []);
-      scopeChange = countChange(held, entries, false);
-      const replaced = entries.flatMap((entry) => held.locate(entry.group, entry.id) ?? []);
-      segments = tombstone(store, held.segments, replaced);
-    }
+    // A backfill starts from nothing: every segment of the old generations goes at the next prune.
+    const backfill = run.mode === 'backfill';
+    const current = backfill ? undefined : store.current();
+    const held = new HeldItems(store, current ? sameModel(store.meta(current), model, group).segments : []);
+    const scopeChange = countChange(backfill ? heldBeforeBackfill(store) : held, entries, backfill);
     const vectors = items.filter((item): item is Required<MergeItem> => item.vector !== undefined);
     const base = written;
-    segments.push(
-      ...(await writeSegments(
-        store,
-        vectors.map(({ entry, vector }) => ({
-          entry: { group: entry.group, id: entry.id, version: entry.version },
-          vector,
-        })),
-        model.dimensions,
-        (rows) => progress.update(read + (written = base + rows)),
-        trainedIndexOf(store, segments),
-      )),
+    const segments = await applyChange(
+      store,
+      held,
+      entries,
+      vectors.map(({ entry, vector }) => ({
+        entry: { group: entry.group, id: entry.id, version: entry.version },
+        vector,
+      })),
+      model.dimensions,
+      (rows) => progress.update(read + (written = base + rows)),
     );
     const meta = store.publish(
       segments,

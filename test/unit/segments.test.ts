@@ -6,7 +6,7 @@ import { randomUnitVectors } from '../../bench/random.ts';
 import { compactionInputs, foldSegments } from '../../index-store/compaction.ts';
 import { GenerationStore, type SegmentRef } from '../../index-store/generations.ts';
 import type { IndexEntry } from '../../index-store/index-entry.ts';
-import { HeldItems, tombstone, writeSegments } from '../../index-store/index-writer.ts';
+import { applyChange, HeldItems, writeSegments } from '../../index-store/index-writer.ts';
 import { FLAT_MAX_ROWS } from '../../index-store/segment.ts';
 import { encodeSegmentKeys, SegmentKeys } from '../../index-store/segment-keys.ts';
 import { EXACT_SCAN_ROWS, SegmentedIndex } from '../../index-store/segmented-index.ts';
@@ -76,16 +76,11 @@ describe('segmented index', () => {
     try {
       const store = new GenerationStore(dir.path);
       const base = items(3_000, 7, 1);
-      let segments = await writeSegments(store, base, d);
       const replaced = items(30, 7, 2); // same keys i0..i29, new vectors
       const removed = base.slice(100, 110).map((item) => item.entry);
-      const held = new HeldItems(store, segments);
-      const gone = [...replaced.map((item) => item.entry), ...removed].map((entry) =>
-        held.locate(entry.group, entry.id)!,
-      );
-      segments = tombstone(store, held.segments, gone);
-      segments.push(...(await writeSegments(store, replaced, d)));
-      const meta = store.publish(segments, MODEL, 'test');
+      const held = new HeldItems(store, await writeSegments(store, base, d));
+      const keys = [...replaced.map((item) => item.entry), ...removed];
+      const meta = store.publish(await applyChange(store, held, keys, replaced, d), MODEL, 'test');
       const live = [...replaced, ...base.slice(30, 100), ...base.slice(110)];
       // Act
       const index = SegmentedIndex.open(store, meta);
@@ -155,12 +150,8 @@ describe('segmented index', () => {
       // Act: the merge's writes for 10 replaced items
       const change = items(10, 4, 8);
       const held = new HeldItems(store, first.segments);
-      const segments = tombstone(
-        store,
-        held.segments,
-        change.map((item) => held.locate(item.entry.group, item.entry.id)!),
-      );
-      store.publish([...segments, ...(await writeSegments(store, change, d))], MODEL, 'test');
+      const keys = change.map((item) => item.entry);
+      store.publish(await applyChange(store, held, keys, change, d), MODEL, 'test');
       // Assess
       const written = filesUnder(dir.path).filter((file) => !before.has(file) || file.endsWith('CURRENT.json'));
       assert.ok(bytesOf(written) < 0.05 * indexBytes, `${bytesOf(written)} of ${indexBytes} bytes`);
@@ -198,14 +189,9 @@ describe('compaction', () => {
     try {
       const store = new GenerationStore(dir.path);
       const parts = [items(500, 3, 9, 'a'), items(40, 5, 10, 'b'), items(60, 2, 11, 'c')];
-      let segments = (await Promise.all(parts.map((part) => writeSegments(store, part, d)))).flat();
-      const held = new HeldItems(store, segments);
-      segments = tombstone(
-        store,
-        held.segments,
-        parts[0]!.slice(0, 150).map((item) => held.locate(item.entry.group, item.entry.id)!),
-      );
-      const meta = store.publish(segments, MODEL, 'test');
+      const held = new HeldItems(store, (await Promise.all(parts.map((part) => writeSegments(store, part, d)))).flat());
+      const removed = parts[0]!.slice(0, 150).map((item) => item.entry);
+      const meta = store.publish(await applyChange(store, held, removed, [], d), MODEL, 'test');
       const before = SegmentedIndex.open(store, meta);
       // Act
       const { segments: after, folded } = await foldSegments(store, meta.segments, meta.segments, d);
