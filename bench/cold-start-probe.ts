@@ -21,7 +21,7 @@ import { loadEmbedder } from '../embedding/runtime.ts';
 import { readManifest } from '../embedding/bundle.ts';
 import { GenerationStore } from '../index-store/generations.ts';
 import { compactionInputs, foldSegments } from '../index-store/compaction.ts';
-import { applyChange, HeldItems } from '../index-store/index-writer.ts';
+import { applyChange, HeldItems, onePassage } from '../index-store/index-writer.ts';
 import { publishFixture } from './index-fixture.ts';
 import { IndexReader } from '../search/index-reader.ts';
 
@@ -82,7 +82,12 @@ if (stage === 'search') {
     id: `item-${String(i).padStart(8, '0')}`,
     version: 1_764_028_800_000_000 + i,
   }));
-  const clearList: ShardEntry[] = entries.map((entry, row) => ({ ...entry, kind: 'vector' as const, row }));
+  const clearList: ShardEntry[] = entries.map((entry, row) => ({
+    ...entry,
+    kind: 'vector' as const,
+    row,
+    passages: [[0, 0]] as const,
+  }));
   const backfillRoot = path.join(efsRoot, 'backfill');
   await publishFixture(
     backfillRoot,
@@ -124,7 +129,7 @@ if (stage === 'search') {
   const dimensions = meta.model.dimensions;
   const vectors = randomUnitVectors(1_000, dimensions, 2);
   const entries = Array.from({ length: 1_000 }, (_, i) => ({ group: 'g0', id: `new-${i}`, version: 1 }));
-  const items = entries.map((entry, i) => ({ entry, vector: vectors.subarray(i * dimensions, (i + 1) * dimensions) }));
+  const items = entries.map((entry, i) => onePassage(entry, vectors.subarray(i * dimensions, (i + 1) * dimensions)));
   const held = new HeldItems(store, meta.segments);
   store.publish(await applyChange(store, held, entries, items, dimensions), meta.model, 'bench');
   report({ seconds: seconds(t) });

@@ -74,6 +74,7 @@ for (const size of SIZES) {
       version: 1_764_028_800_000_000 + row,
       kind: 'vector',
       row,
+      passages: [[0, 0]],
     }));
     writeFileSync(path.join(dir.path, 'clear.json'), JSON.stringify(clearList));
     const search = probe('search', dir.path, modelDir);

@@ -4,7 +4,7 @@
  */
 import { GenerationStore, type GenerationMeta, type IndexModel } from '../index-store/generations.ts';
 import type { IndexEntry } from '../index-store/index-entry.ts';
-import { writeSegments } from '../index-store/index-writer.ts';
+import { onePassage, writeSegments } from '../index-store/index-writer.ts';
 
 /** Publishes a generation of these items (row i has vector i of `vectors`) as a backfill would. */
 export async function publishFixture(
@@ -15,6 +15,6 @@ export async function publishFixture(
 ): Promise<GenerationMeta> {
   const d = model.dimensions;
   const store = new GenerationStore(efsRoot);
-  const items = entries.map((entry, i) => ({ entry, vector: vectors.subarray(i * d, (i + 1) * d) }));
+  const items = entries.map((entry, i) => onePassage(entry, vectors.subarray(i * d, (i + 1) * d)));
   return store.publish(await writeSegments(store, items, d), model, 'bench');
 }

@@ -101,7 +101,13 @@ export async function benchScale(stsDirectory: string, count = 1_000_000): Promi
         const chunk = rows.slice(start, start + SHARD_ROWS);
         const vectors = new Float32Array(chunk.length * d);
         chunk.forEach((i, row) => vectors.set(live.subarray(i * d, (i + 1) * d), row * d));
-        const entries = chunk.map((i, row) => ({ ...key(i), version: runs, kind: 'vector' as const, row }));
+        const entries = chunk.map((i, row) => ({
+          ...key(i),
+          version: runs,
+          kind: 'vector' as const,
+          row,
+          passages: [[0, 0]] as const,
+        }));
         shards.push(writeShard(config.efsRoot, execution, shards.length, model.checksum, entries, vectors));
       }
       const t0 = performance.now();

@@ -113,7 +113,14 @@ export async function benchSearch(stsDirectory: string, vectors: number, queries
       run.execution,
       1,
       model.checksum,
-      fresh.map((_, i) => ({ group: 'new', id: `n${i}`, version: 1, kind: 'vector' as const, row: i })),
+      fresh.map((_, i) => ({
+        group: 'new',
+        id: `n${i}`,
+        version: 1,
+        kind: 'vector' as const,
+        row: i,
+        passages: [[0, 0]] as const,
+      })),
       flat,
     );
     const m0 = performance.now();

@@ -10,6 +10,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { type BundleManifest, MANIFEST_FILE, readManifest } from './bundle.ts';
+import { type Passage, splitPassages } from './passages.ts';
 
 /** One item's embedding, or why it has none. */
 export type EmbedResult =
@@ -52,6 +53,19 @@ export class Embedder {
   get dimensions(): number {
     return this.manifest.dimensions;
   }
+
+  /**
+   * The passages a text is embedded as: the whole text when it fits the model's token limit,
+   * otherwise overlapping passages cut on sentence boundaries (see `passages.ts`).
+   */
+  passages(text: string): Passage[] {
+    const specialTokens = (this.specialTokens ??= this.tokenizer.encode('').ids.length);
+    return splitPassages(text, {
+      maxTokens: this.manifest.maxTokens - specialTokens,
+      countTokens: (piece) => this.tokenizer.encode(piece, { add_special_tokens: false }).ids.length,
+    });
+  }
+  private specialTokens?: number;
 
   /** Embeds texts; results are in input order. */
   async embed(texts: readonly unknown[]): Promise<EmbedResult[]> {

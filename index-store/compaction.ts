@@ -13,8 +13,8 @@
  * is trained once, by its first large segment.
  */
 import type { GenerationStore, SegmentRef } from './generations.ts';
-import type { IndexEntry } from './index-entry.ts';
-import { trainedIndexOf } from './index-writer.ts';
+import type { ItemRows } from './index-entry.ts';
+import { newSegmentRef, trainedIndexOf } from './index-writer.ts';
 import { FLAT_MAX_ROWS, IVF_TRAINING_ROWS, SCAN_CHUNK_ROWS, VectorFile } from './segment.ts';
 
 /** When compaction folds segments. */
@@ -73,7 +73,7 @@ export async function foldSegments(
     return { ref, keys: store.keys(ref), vectors: new VectorFile(store.segmentDir(ref.id), dimensions), dead };
   });
   try {
-    const rows = inputs.reduce((sum, ref) => sum + live(ref), 0);
+    const rows = inputs.reduce((sum, ref) => sum + live(ref), 0); // every row of a dead item is dead
     const trained = trainedIndexOf(store, segments);
     const writer = store.segmentWriter({
       dimensions,
@@ -93,15 +93,15 @@ export async function foldSegments(
     });
     try {
       const groups = [...new Set(parts.flatMap((part) => part.keys.groupNames))].sort();
-      let entries: IndexEntry[] = [];
+      let items: ItemRows[] = [];
       let chunk: Float32Array[] = [];
       let written = 0;
       const flush = async (): Promise<void> => {
-        const vectors = new Float32Array(entries.length * dimensions);
+        const vectors = new Float32Array(chunk.length * dimensions);
         chunk.forEach((vector, i) => vectors.set(vector, i * dimensions));
-        writer.append(entries, vectors);
-        onRows((written += entries.length));
-        entries = [];
+        writer.append(items, vectors);
+        onRows((written += chunk.length));
+        items = [];
         chunk = [];
         await new Promise((resolve) => setImmediate(resolve)); // let progress reports go out
       };
@@ -113,16 +113,19 @@ export async function foldSegments(
             const vectors = part.vectors.read(from, to);
             for (let row = from; row < to; row++) {
               if (part.dead[row] === 1) continue;
-              entries.push(part.keys.entry(row));
+              // An item is appended with its first row; its passages follow it, row by row.
+              if (part.keys.firstRow(row) === row) items.push(part.keys.itemAt(row));
               chunk.push(vectors.subarray((row - from) * dimensions, (row - from + 1) * dimensions));
             }
-            if (entries.length >= SCAN_CHUNK_ROWS) await flush();
+            // Only whole items go out: an item's later passages may be in the next read.
+            const atItemBoundary = to === end || part.keys.firstRow(to) === to;
+            if (chunk.length >= SCAN_CHUNK_ROWS && atItemBoundary) await flush();
           }
         }
       }
-      if (entries.length > 0) await flush();
+      if (chunk.length > 0) await flush();
       const info = writer.finish();
-      const folded: SegmentRef = { id: info.id, kind: info.kind, rows: info.rows, dead: 0, tombstones: [] };
+      const folded = newSegmentRef(info);
       const replaced = new Set(inputs.map((ref) => ref.id));
       return { segments: [...segments.filter((ref) => !replaced.has(ref.id)), folded], folded };
     } catch (error) {

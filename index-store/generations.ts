@@ -31,9 +31,14 @@ export interface IndexModel {
 export interface SegmentRef {
   readonly id: string;
   readonly kind: SegmentKind;
+  /** Vectors: one per passage of each item. */
   readonly rows: number;
+  /** Items (an item with long content has several rows). */
+  readonly items: number;
   /** Rows whose item was replaced or removed since the segment was written. */
   readonly dead: number;
+  /** Items replaced or removed since (all their rows are dead). */
+  readonly deadItems: number;
   /** The tombstone files listing those rows, one per run that added some. */
   readonly tombstones: readonly string[];
 }
@@ -41,8 +46,10 @@ export interface SegmentRef {
 export interface GenerationMeta {
   readonly generation: number;
   readonly model: IndexModel;
-  /** Live vectors: the items the index holds. */
+  /** Live vectors: one per passage of each item the index holds. */
   readonly vectors: number;
+  /** Live items. */
+  readonly items: number;
   readonly publishedAt: string;
   /** The execution that published it. */
   readonly publishedBy: string;
@@ -157,16 +164,21 @@ export class GenerationStore {
   }
 
   /**
-   * Writes a tombstone file: rows of `segment` whose item this run replaced or removed. It
-   * counts only once a published generation lists it.
+   * Writes a tombstone file: the rows of the `items` of `segment` this run replaced or removed
+   * (every passage of each). It counts only once a published generation lists it.
    * @returns the segment with the file and the rows added
    */
-  addTombstones(segment: SegmentRef, rows: readonly number[]): SegmentRef {
+  addTombstones(segment: SegmentRef, rows: readonly number[], items: number): SegmentRef {
     if (rows.length === 0) return segment;
     const file = `${segment.id}.${randomUUID().slice(0, 8)}.u32`;
     const sorted = Uint32Array.from(rows).sort();
     writeFileAtomic(path.join(this.dir, 'tombstones', file), new Uint8Array(sorted.buffer));
-    return { ...segment, dead: segment.dead + rows.length, tombstones: [...segment.tombstones, file] };
+    return {
+      ...segment,
+      dead: segment.dead + rows.length,
+      deadItems: segment.deadItems + items,
+      tombstones: [...segment.tombstones, file],
+    };
   }
 
   /** A writer of a new segment of this index. */
@@ -184,6 +196,7 @@ export class GenerationStore {
       generation,
       model,
       vectors: liveVectors(segments),
+      items: segments.reduce((sum, segment) => sum + segment.items - segment.deadItems, 0),
       publishedAt: new Date().toISOString(),
       publishedBy,
       // A segment with nothing left alive is dropped rather than searched.

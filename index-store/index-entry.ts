@@ -9,3 +9,12 @@ export interface IndexEntry {
 
 /** The one string that names an item: its group and id, joined by a NUL. */
 export const entryKey = (entry: Pick<IndexEntry, 'group' | 'id'>): string => `${entry.group}\u0000${entry.id}`;
+
+/** Where a passage of an item's content is: characters `[start, end)`. */
+export type PassageSpan = readonly [start: number, end: number];
+
+/** An item as a segment holds it: its entry and its passages, one row (vector) each. */
+export interface ItemRows {
+  readonly entry: IndexEntry;
+  readonly passages: readonly PassageSpan[];
+}

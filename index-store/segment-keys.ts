@@ -1,32 +1,35 @@
 /**
  * A segment's key map in one binary file (`keys.bin`), read without parsing: the item of each
  * row, each group's run of rows (a segment's rows are sorted by group, so a group is one
- * contiguous range), and an open-addressing hash table from key to row. Loading a million keys
- * is one file read and a few typed-array views; looking a key up is a probe or two, never a
- * scan. It replaces the whole-index `entries.json` that every run used to rewrite.
+ * contiguous range), the passages of each item (an item's rows are contiguous: one per passage
+ * of its content), and an open-addressing hash table from key to the item's first row. Loading a
+ * million keys is one file read and a few typed-array views; looking a key up is a probe or two.
  *
  * Layout (little-endian; every section starts on an 8-byte boundary):
  *
- *   header    magic "DDBK", format, rows, groups, slots (u32 each), then 7 section offsets (u32)
- *   groups    rows where each group starts: u32 x (groups + 1)
- *   names     offsets of each group name: u32 x (groups + 1), then the UTF-8 names
- *   ids       offsets of each row's id: u32 x (rows + 1), then the UTF-8 ids
- *   versions  f64 x rows
- *   slots     u32 x slots: row + 1, or 0 for an empty slot
+ *   header      magic "DDBK", format, rows, items, groups, slots (u32 each), then 10 section offsets (u32)
+ *   groups      rows where each group starts: u32 x (groups + 1)
+ *   names       offsets of each group name: u32 x (groups + 1), then the UTF-8 names
+ *   ids         offsets of each item's id: u32 x (items + 1), then the UTF-8 ids
+ *   versions    f64 x items
+ *   itemStarts  the first row of each item: u32 x (items + 1)
+ *   rowItems    the item of each row: u32 x rows
+ *   spans       each row's passage, characters [start, end) of the content: u32 x 2 x rows
+ *   slots       u32 x slots: item + 1, or 0 for an empty slot
  *
  * @example
  * ```ts
- * const bytes = encodeSegmentKeys([{ group: 'g', id: 'a', version: 1 }]);
+ * const bytes = encodeSegmentKeys([{ entry: { group: 'g', id: 'a', version: 1 }, passages: [[0, 12]] }]);
  * const keys = SegmentKeys.decode(bytes);
- * keys.find('g', 'a'); // 0
+ * keys.find('g', 'a'); // 0 (its first row)
  * keys.entry(0);       // { group: 'g', id: 'a', version: 1 }
  * ```
  */
-import type { IndexEntry } from './index-entry.ts';
+import type { IndexEntry, ItemRows } from './index-entry.ts';
 
 const MAGIC = 0x4b424444; // "DDBK"
-const FORMAT = 1;
-const HEADER_WORDS = 5 + 7;
+const FORMAT = 2;
+const HEADER_WORDS = 6 + 10;
 
 /** Thrown when a key file is not one this code wrote. */
 export class SegmentKeysFormatError extends Error {
@@ -52,28 +55,35 @@ export const byGroup = (a: Pick<IndexEntry, 'group'>, b: Pick<IndexEntry, 'group
   a.group < b.group ? -1 : a.group > b.group ? 1 : 0;
 
 /**
- * Encodes the key map of a segment whose rows hold these entries, in this order.
- * @throws when the entries are not sorted by group, or a key appears twice
+ * Encodes the key map of a segment whose rows hold these items' passages, in this order.
+ * @throws when the items are not sorted by group, or a key appears twice
  */
-export function encodeSegmentKeys(entries: readonly IndexEntry[]): Uint8Array {
-  const rows = entries.length;
+export function encodeSegmentKeys(items: readonly ItemRows[]): Uint8Array {
+  const count = items.length;
+  const rows = items.reduce((sum, item) => sum + item.passages.length, 0);
   const encoder = new TextEncoder();
   const groupNames: string[] = [];
   const groupStarts: number[] = [];
-  entries.forEach((entry, row) => {
+  const itemStarts = new Uint32Array(count + 1);
+  let row = 0;
+  items.forEach(({ entry, passages }, item) => {
     const last = groupNames[groupNames.length - 1];
     if (last === undefined || entry.group !== last) {
-      if (last !== undefined && entry.group < last) throw new Error(`rows are not sorted by group at row ${row}`);
+      if (last !== undefined && entry.group < last) throw new Error(`items are not sorted by group at item ${item}`);
       groupNames.push(entry.group);
       groupStarts.push(row);
     }
+    if (passages.length === 0) throw new Error(`item ${entry.group}/${entry.id} has no passage`);
+    itemStarts[item] = row;
+    row += passages.length;
   });
+  itemStarts[count] = rows;
   groupStarts.push(rows);
   const names = groupNames.map((name) => encoder.encode(name));
-  const ids = encodeAll(entries.map((entry) => entry.id));
+  const ids = encodeAll(items.map((item) => item.entry.id));
   const namesBytes = names.reduce((sum, bytes) => sum + bytes.length, 0);
-  const idsBytes = ids.offsets[rows]!;
-  const slots = slotCount(rows);
+  const idsBytes = ids.offsets[count]!;
+  const slots = slotCount(count);
 
   const offsets: number[] = [];
   let at = HEADER_WORDS * 4;
@@ -87,13 +97,16 @@ export function encodeSegmentKeys(entries: readonly IndexEntry[]): Uint8Array {
   const groupsAt = section(4 * groupStarts.length);
   const nameOffsetsAt = section(4 * (names.length + 1));
   const nameBytesAt = section(namesBytes);
-  const idOffsetsAt = section(4 * (rows + 1));
+  const idOffsetsAt = section(4 * (count + 1));
   const idBytesAt = section(idsBytes);
-  const versionsAt = section(8 * rows);
+  const versionsAt = section(8 * count);
+  const itemStartsAt = section(4 * (count + 1));
+  const rowItemsAt = section(4 * rows);
+  const spansAt = section(8 * rows);
   const slotsAt = section(4 * slots);
   const buffer = new ArrayBuffer(align8(at));
   const bytes = new Uint8Array(buffer);
-  new Uint32Array(buffer, 0, HEADER_WORDS).set([MAGIC, FORMAT, rows, groupNames.length, slots, ...offsets]);
+  new Uint32Array(buffer, 0, HEADER_WORDS).set([MAGIC, FORMAT, rows, count, groupNames.length, slots, ...offsets]);
   new Uint32Array(buffer, groupsAt, groupStarts.length).set(groupStarts);
   const nameOffsets = new Uint32Array(buffer, nameOffsetsAt, names.length + 1);
   let written = 0;
@@ -103,22 +116,33 @@ export function encodeSegmentKeys(entries: readonly IndexEntry[]): Uint8Array {
     written += name.length;
   });
   nameOffsets[names.length] = written;
-  new Uint32Array(buffer, idOffsetsAt, rows + 1).set(ids.offsets);
+  new Uint32Array(buffer, idOffsetsAt, count + 1).set(ids.offsets);
   bytes.set(ids.bytes, idBytesAt);
-  const versions = new Float64Array(buffer, versionsAt, rows);
-  entries.forEach((entry, row) => (versions[row] = entry.version));
+  const versions = new Float64Array(buffer, versionsAt, count);
+  new Uint32Array(buffer, itemStartsAt, count + 1).set(itemStarts);
+  const rowItems = new Uint32Array(buffer, rowItemsAt, rows);
+  const spans = new Uint32Array(buffer, spansAt, 2 * rows);
+  items.forEach(({ entry, passages }, item) => {
+    versions[item] = entry.version;
+    passages.forEach(([start, end], passage) => {
+      const at = itemStarts[item]! + passage;
+      rowItems[at] = item;
+      spans[2 * at] = start;
+      spans[2 * at + 1] = end;
+    });
+  });
 
   const table = new Uint32Array(buffer, slotsAt, slots);
   const mask = slots - 1;
-  entries.forEach((entry, row) => {
+  items.forEach(({ entry }, item) => {
     let slot = hashKey(entry.group, entry.id) & mask;
     while (table[slot] !== 0) {
-      const other = entries[table[slot]! - 1]!;
+      const other = items[table[slot]! - 1]!.entry;
       if (other.id === entry.id && other.group === entry.group)
         throw new Error(`item ${entry.group}/${entry.id} appears twice in one segment`);
       slot = (slot + 1) & mask;
     }
-    table[slot] = row + 1;
+    table[slot] = item + 1;
   });
   return bytes;
 }
@@ -142,6 +166,17 @@ function encodeAll(strings: readonly string[]): { bytes: Uint8Array; offsets: Ui
   return { bytes: bytes.subarray(0, length), offsets };
 }
 
+/** Which passage of its item a row holds. */
+export interface RowPassage {
+  /** The passage's number within the item, from 0. */
+  readonly index: number;
+  /** The item's passages. */
+  readonly count: number;
+  /** Characters `[start, end)` of the item's content. */
+  readonly start: number;
+  readonly end: number;
+}
+
 /** A segment's key map, decoded lazily from its bytes: rows to items, groups to row ranges, keys to rows. */
 export class SegmentKeys {
   private readonly decoder = new TextDecoder();
@@ -149,11 +184,15 @@ export class SegmentKeys {
 
   private constructor(
     readonly rows: number,
+    readonly items: number,
     private readonly groupStarts: Uint32Array,
     readonly groupNames: readonly string[],
     private readonly idOffsets: Uint32Array,
     private readonly idBytes: Uint8Array,
     private readonly versions: Float64Array,
+    private readonly itemStarts: Uint32Array,
+    private readonly rowItems: Uint32Array,
+    private readonly spans: Uint32Array,
     private readonly slots: Uint32Array,
   ) {
     groupNames.forEach((name, i) => this.groupIndex.set(name, i));
@@ -166,26 +205,38 @@ export class SegmentKeys {
     const { buffer, byteOffset: base } = aligned;
     if (aligned.byteLength < HEADER_WORDS * 4) throw new SegmentKeysFormatError('key file too short');
     const header = new Uint32Array(buffer, base, HEADER_WORDS);
-    const [magic, format, rows, groups, slots, groupsAt, nameOffsetsAt, nameBytesAt, idOffsetsAt, idBytesAt] = header;
-    const [versionsAt, slotsAt] = [header[10]!, header[11]!];
-    if (magic !== MAGIC || format !== FORMAT) throw new SegmentKeysFormatError('not a ddb-faiss key file');
-    if (base + slotsAt + 4 * slots! > buffer.byteLength) throw new SegmentKeysFormatError('key file truncated');
-    const nameOffsets = new Uint32Array(buffer, base + nameOffsetsAt!, groups! + 1);
+    const [magic, format] = header;
+    if (magic !== MAGIC) throw new SegmentKeysFormatError('not a ddb-faiss key file');
+    if (format !== FORMAT)
+      throw new SegmentKeysFormatError(
+        `key file format ${format} was written by an earlier development version: ` +
+          'start a backfill (ddb-faiss backfill)',
+      );
+    const [rows, items, groups, slots] = [header[2]!, header[3]!, header[4]!, header[5]!];
+    const [groupsAt, nameOffsetsAt, nameBytesAt, idOffsetsAt, idBytesAt] = header.subarray(6, 11);
+    const [versionsAt, itemStartsAt, rowItemsAt, spansAt, slotsAt] = header.subarray(11, 16);
+    if (base + slotsAt! + 4 * slots > buffer.byteLength) throw new SegmentKeysFormatError('key file truncated');
+    const view = (at: number, length: number): Uint32Array => new Uint32Array(buffer, base + at, length);
+    const nameOffsets = view(nameOffsetsAt!, groups + 1);
     const decoder = new TextDecoder();
-    const names = Array.from({ length: groups! }, (_, i) =>
+    const names = Array.from({ length: groups }, (_, i) =>
       decoder.decode(
         new Uint8Array(buffer, base + nameBytesAt! + nameOffsets[i]!, nameOffsets[i + 1]! - nameOffsets[i]!),
       ),
     );
-    const idOffsets = new Uint32Array(buffer, base + idOffsetsAt!, rows! + 1);
+    const idOffsets = view(idOffsetsAt!, items + 1);
     return new SegmentKeys(
-      rows!,
-      new Uint32Array(buffer, base + groupsAt!, groups! + 1),
+      rows,
+      items,
+      view(groupsAt!, groups + 1),
       names,
       idOffsets,
-      new Uint8Array(buffer, base + idBytesAt!, idOffsets[rows!]!),
-      new Float64Array(buffer, base + versionsAt, rows!),
-      new Uint32Array(buffer, base + slotsAt, slots!),
+      new Uint8Array(buffer, base + idBytesAt!, idOffsets[items]!),
+      new Float64Array(buffer, base + versionsAt!, items),
+      view(itemStartsAt!, items + 1),
+      view(rowItemsAt!, rows),
+      view(spansAt!, 2 * rows),
+      view(slotsAt!, slots),
     );
   }
 
@@ -193,6 +244,12 @@ export class SegmentKeys {
   groupRange(group: string): readonly [number, number] {
     const index = this.groupIndex.get(group);
     return index === undefined ? [0, 0] : [this.groupStarts[index]!, this.groupStarts[index + 1]!];
+  }
+
+  /** The items of a group (its rows count each passage). */
+  groupItems(group: string): number {
+    const [start, end] = this.groupRange(group);
+    return start === end ? 0 : this.rowItems[end - 1]! - this.rowItems[start]! + 1;
   }
 
   /** The group of a row (binary search over the group ranges). */
@@ -207,23 +264,60 @@ export class SegmentKeys {
     return this.groupNames[low]!;
   }
 
-  id(row: number): string {
-    return this.decoder.decode(this.idBytes.subarray(this.idOffsets[row]!, this.idOffsets[row + 1]!));
+  /** The first row of the item a row belongs to: the row that stands for the item. */
+  firstRow(row: number): number {
+    return this.itemStarts[this.rowItems[row]!]!;
+  }
+
+  /** The rows of the item whose first row is `first`: `[first, end)`. */
+  itemRows(first: number): readonly [number, number] {
+    return [first, this.itemStarts[this.rowItems[first]! + 1]!];
+  }
+
+  /** Whether some item has more than one passage (rows then need folding into items). */
+  get hasPassages(): boolean {
+    return this.rows > this.items;
   }
 
   /** The item a row holds. */
   entry(row: number): IndexEntry {
-    return { group: this.groupOf(row), id: this.id(row), version: this.versions[row]! };
+    const item = this.rowItems[row]!;
+    return { group: this.groupOf(row), id: this.itemId(item), version: this.versions[item]! };
   }
 
-  /** The row of an item, or -1 when the segment does not hold it. */
+  /** Which passage of its item a row holds. */
+  passage(row: number): RowPassage {
+    const item = this.rowItems[row]!;
+    const first = this.itemStarts[item]!;
+    return {
+      index: row - first,
+      count: this.itemStarts[item + 1]! - first,
+      start: this.spans[2 * row]!,
+      end: this.spans[2 * row + 1]!,
+    };
+  }
+
+  /** The item of the rows `[first, end)` as a writer gives it: its entry and passages. */
+  itemAt(first: number): ItemRows {
+    const [, end] = this.itemRows(first);
+    const passages: (readonly [number, number])[] = [];
+    for (let row = first; row < end; row++) passages.push([this.spans[2 * row]!, this.spans[2 * row + 1]!]);
+    return { entry: this.entry(first), passages };
+  }
+
+  private itemId(item: number): string {
+    return this.decoder.decode(this.idBytes.subarray(this.idOffsets[item]!, this.idOffsets[item + 1]!));
+  }
+
+  /** The first row of an item, or -1 when the segment does not hold it. */
   find(group: string, id: string): number {
     const [start, end] = this.groupRange(group);
     if (start === end) return -1;
     const mask = this.slots.length - 1;
     for (let slot = hashKey(group, id) & mask; this.slots[slot] !== 0; slot = (slot + 1) & mask) {
-      const row = this.slots[slot]! - 1;
-      if (row >= start && row < end && this.id(row) === id) return row;
+      const item = this.slots[slot]! - 1;
+      const row = this.itemStarts[item]!;
+      if (row >= start && row < end && this.itemId(item) === id) return row;
     }
     return -1;
   }

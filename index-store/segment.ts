@@ -32,7 +32,7 @@ import {
 import path from 'node:path';
 import faiss from 'faiss-node';
 import { fsyncPath, publishDirectory } from './atomic-file.ts';
-import type { IndexEntry } from './index-entry.ts';
+import type { ItemRows } from './index-entry.ts';
 import { encodeSegmentKeys, SegmentKeys } from './segment-keys.ts';
 
 /**
@@ -60,7 +60,10 @@ export type SegmentKind = 'flat' | 'ivf';
 export interface SegmentInfo {
   readonly id: string;
   readonly kind: SegmentKind;
+  /** Vectors: one per passage of each item. */
   readonly rows: number;
+  /** Items (an item with long content has several rows). */
+  readonly items: number;
   readonly dimensions: number;
   /** The faiss factory string it was built with. */
   readonly factory: string;
@@ -96,7 +99,7 @@ function addVectors(index: faiss.Index, vectors: Float32Array, dimensions: numbe
 /** How a new segment gets its index. */
 export interface SegmentBuildOptions {
   readonly dimensions: number;
-  /** Rows the segment will hold: chooses flat or IVF. */
+  /** Rows (passages) the segment will hold: chooses flat or IVF. */
   readonly rows: number;
   /** For an IVF segment: a trained, empty index to reuse (a `trained.faiss`), instead of training. */
   readonly trainedIndex?: string;
@@ -110,8 +113,8 @@ export interface SegmentBuildOptions {
  *
  * @example
  * ```ts
- * const writer = new SegmentWriter(dir, { dimensions: 356, rows: entries.length });
- * writer.append(entries, vectors); // sorted by group
+ * const writer = new SegmentWriter(dir, { dimensions: 356, rows: 1 });
+ * writer.append([{ entry: { group: 'g', id: 'a', version: 1 }, passages: [[0, 12]] }], vector); // sorted by group
  * const info = writer.finish();
  * ```
  */
@@ -121,7 +124,8 @@ export class SegmentWriter {
   private readonly staging: string;
   private readonly index: faiss.Index;
   private readonly vectorsFd: number;
-  private readonly entries: IndexEntry[] = [];
+  private readonly items: ItemRows[] = [];
+  private rowsWritten = 0;
   private readonly factory: string;
 
   constructor(
@@ -152,15 +156,20 @@ export class SegmentWriter {
     return withNprobe(index, IVF_LISTS, IVF_PROBES);
   }
 
-  /** Appends rows (their entries, and their vectors row-major); rows arrive sorted by group. */
-  append(entries: readonly IndexEntry[], vectors: Float32Array): void {
+  /**
+   * Appends items, sorted by group, with their vectors row-major: one row per passage of each item,
+   * in order.
+   */
+  append(items: readonly ItemRows[], vectors: Float32Array): void {
     const { dimensions } = this.options;
-    if (vectors.length !== entries.length * dimensions)
-      throw new Error(`expected ${entries.length * dimensions} floats, got ${vectors.length}`);
+    const rows = items.reduce((sum, item) => sum + item.passages.length, 0);
+    if (vectors.length !== rows * dimensions)
+      throw new Error(`expected ${rows * dimensions} floats (${rows} passages), got ${vectors.length}`);
     const bytes = new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength);
     for (let offset = 0; offset < bytes.length;) offset += writeSync(this.vectorsFd, bytes, offset);
     addVectors(this.index, vectors, dimensions);
-    for (const entry of entries) this.entries.push(entry);
+    for (const item of items) this.items.push(item);
+    this.rowsWritten += rows;
   }
 
   /** Writes the index and the key map, and renames the folder into place. */
@@ -170,18 +179,19 @@ export class SegmentWriter {
     } finally {
       closeSync(this.vectorsFd);
     }
-    if (this.entries.length !== this.options.rows)
-      throw new Error(`segment expected ${this.options.rows} rows, was given ${this.entries.length}`);
+    if (this.rowsWritten !== this.options.rows)
+      throw new Error(`segment expected ${this.options.rows} rows, was given ${this.rowsWritten}`);
     const info: SegmentInfo = {
       id: this.id,
       kind: this.kind,
-      rows: this.entries.length,
+      rows: this.rowsWritten,
+      items: this.items.length,
       dimensions: this.options.dimensions,
       factory: this.factory,
       ...(this.kind === 'ivf' ? { nprobe: IVF_PROBES } : {}),
     };
     this.index.write(path.join(this.staging, 'index.faiss'));
-    writeFileSync(path.join(this.staging, 'keys.bin'), encodeSegmentKeys(this.entries));
+    writeFileSync(path.join(this.staging, 'keys.bin'), encodeSegmentKeys(this.items));
     writeFileSync(path.join(this.staging, 'segment.json'), JSON.stringify(info, null, 2));
     for (const file of ['index.faiss', 'keys.bin', 'segment.json', ...(this.kind === 'ivf' ? ['trained.faiss'] : [])])
       fsyncPath(path.join(this.staging, file));
@@ -291,63 +301,99 @@ export class OpenSegment {
   }
 
   /**
-   * Up to `k` best rows of `[start, end)` not in `dead`, by faiss: exact for a flat segment; for
-   * IVF the compressed codes' candidates re-ranked with the exact vectors. Asks faiss for more
-   * rows until it has `k` or faiss has no more. Returns fewer than `k` only when the visited
-   * lists of an IVF index hold fewer; {@link scan} is then exact.
+   * Up to `k` best items with a row in `[start, end)` not in `skip` (dead, or filtered out), by
+   * faiss, each as its best row: exact for a flat segment; for IVF the compressed codes'
+   * candidates re-ranked with the exact vectors. Asks faiss for more rows until they hold `k`
+   * items or faiss has no more. Returns fewer than `k` only when the visited lists of an IVF
+   * index hold fewer; {@link scan} is then exact.
    */
-  search(query: Float32Array, k: number, range: readonly [number, number], dead?: Uint8Array): RowHit[] {
+  search(query: Float32Array, k: number, range: readonly [number, number], skip?: Uint8Array): RowHit[] {
     const [start, end] = range;
     if (end <= start) return [];
     const share = (end - start) / this.rows;
-    const wanted = this.info.kind === 'ivf' ? Math.max(k, RERANK_CANDIDATES) : k;
     const asked = Array.from(query);
-    let fetch = Math.min(this.rows, Math.ceil(wanted / share) + 4);
+    const ivf = this.info.kind === 'ivf';
+    let fetch = Math.min(this.rows, Math.ceil(Math.max(k, ivf ? RERANK_CANDIDATES : 0) / share) + 4);
     for (;;) {
       const { labels, distances } = this.index.search(asked, fetch);
       const hits: RowHit[] = [];
+      const items = new Set<number>();
+      // Rows needed to hold k items (and, for IVF, at least the re-ranked candidates).
+      let needed = 0;
       let returned = 0;
       labels.forEach((row, i) => {
         if (row < 0) return;
         returned += 1;
-        if (row >= start && row < end && dead?.[row] !== 1) hits.push({ row, score: distances[i]! });
+        if (row < start || row >= end || skip?.[row] === 1) return;
+        hits.push({ row, score: distances[i]! });
+        if (items.size < k) {
+          items.add(this.keys.firstRow(row));
+          needed = hits.length;
+        }
       });
-      if (hits.length >= wanted || fetch >= this.rows || returned < fetch) {
-        const ranked =
-          this.info.kind === 'ivf'
-            ? this.exactScores(
-                query,
-                hits.slice(0, wanted).map((hit) => hit.row),
-              )
-            : hits;
-        return ranked.sort((a, b) => b.score - a.score).slice(0, k);
+      if (items.size >= k || fetch >= this.rows || returned < fetch) {
+        const candidates = hits.slice(0, ivf ? Math.max(needed, RERANK_CANDIDATES) : hits.length);
+        const ranked = ivf
+          ? this.exactScores(
+              query,
+              candidates.map((hit) => hit.row),
+            )
+          : candidates;
+        return this.bestPerItem(ranked).slice(0, k);
       }
       fetch = Math.min(this.rows, fetch * 4);
     }
   }
 
-  /** The `k` best rows of `[start, end)` not in `dead`, exactly, reading the range from the vectors file. */
-  scan(query: Float32Array, k: number, range: readonly [number, number], dead?: Uint8Array): RowHit[] {
+  /** Rows ranked best first, one per item (its best row). */
+  private bestPerItem(rows: readonly RowHit[]): RowHit[] {
+    const sorted = [...rows].sort((a, b) => b.score - a.score);
+    if (!this.keys.hasPassages) return sorted;
+    const seen = new Set<number>();
+    return sorted.filter((hit) => {
+      const item = this.keys.firstRow(hit.row);
+      if (seen.has(item)) return false;
+      seen.add(item);
+      return true;
+    });
+  }
+
+  /**
+   * The `k` best items with a row in `[start, end)` not in `skip`, exactly, each as its best row,
+   * reading the range from the vectors file.
+   */
+  scan(query: Float32Array, k: number, range: readonly [number, number], skip?: Uint8Array): RowHit[] {
     const d = this.info.dimensions;
     const best: RowHit[] = [];
     let floor = -Infinity;
+    // An item's rows are contiguous: its best row is known once the scan leaves it.
+    let item = -1;
+    let itemBest: RowHit | undefined;
+    const keep = (hit: RowHit | undefined): void => {
+      if (!hit || (best.length >= k && hit.score <= floor)) return;
+      best.push(hit);
+      if (best.length > k * 2) {
+        best.sort((a, b) => b.score - a.score).length = k;
+        floor = best[k - 1]!.score;
+      }
+    };
     for (let from = range[0]; from < range[1]; from += SCAN_CHUNK_ROWS) {
       const to = Math.min(range[1], from + SCAN_CHUNK_ROWS);
       const vectors = this.vectors.read(from, to);
       for (let row = from; row < to; row++) {
-        if (dead?.[row] === 1) continue;
+        if (skip?.[row] === 1) continue;
         let score = 0;
         const offset = (row - from) * d;
         for (let j = 0; j < d; j++) score += query[j]! * vectors[offset + j]!;
-        if (best.length < k || score > floor) {
-          best.push({ row, score });
-          if (best.length > k * 2) {
-            best.sort((a, b) => b.score - a.score).length = k;
-            floor = best[k - 1]!.score;
-          }
-        }
+        const first = this.keys.firstRow(row);
+        if (first !== item) {
+          keep(itemBest);
+          item = first;
+          itemBest = { row, score };
+        } else if (score > itemBest!.score) itemBest = { row, score };
       }
     }
+    keep(itemBest);
     return best.sort((a, b) => b.score - a.score).slice(0, k);
   }
 }

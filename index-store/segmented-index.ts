@@ -10,8 +10,9 @@
  * if faiss's visited lists hold too few. So a group with at least k items gives k hits.
  */
 import type { GenerationMeta, GenerationStore, SegmentRef } from './generations.ts';
-import type { IndexEntry } from './index-entry.ts';
+import type { IndexEntry, ItemRows } from './index-entry.ts';
 import { OpenSegment, type RowHit } from './segment.ts';
+import type { RowPassage } from './segment-keys.ts';
 
 /** A group with at most this many live rows in a segment is scanned exactly (about 28 MB of vectors). */
 export const EXACT_SCAN_ROWS = 20_000;
@@ -22,35 +23,36 @@ interface LivePart {
   readonly segment: OpenSegment;
   /** 1 at each dead row; absent when none is dead. */
   readonly dead?: Uint8Array;
-  /** Dead rows per group. */
+  /** Dead items per group. */
   readonly deadByGroup: ReadonlyMap<string, number>;
 }
 
-/** One hit of a search over the segments. */
+/** One hit of a search over the segments: an item, scored by its best passage. */
 export interface IndexHit {
   readonly entry: IndexEntry;
   readonly score: number;
+  /** The passage that scored. */
+  readonly passage: RowPassage;
 }
 
 /** Open segments shared between the generations a reader loads, by segment id. */
 export type SegmentCache = Map<string, OpenSegment>;
 
 export class SegmentedIndex {
-  /** Live vectors. */
+  /** Live items. */
   readonly size: number;
-  /** Live vectors per content group, for exact group filtering. */
+  /** Live items per content group, for exact group filtering. */
   readonly groups: ReadonlyMap<string, number>;
 
   private constructor(
     readonly meta: GenerationMeta,
     private readonly parts: readonly LivePart[],
   ) {
-    this.size = parts.reduce((sum, part) => sum + part.ref.rows - part.ref.dead, 0);
+    this.size = parts.reduce((sum, part) => sum + part.ref.items - part.ref.deadItems, 0);
     const groups = new Map<string, number>();
     for (const part of parts) {
       for (const group of part.segment.keys.groupNames) {
-        const [start, end] = part.segment.keys.groupRange(group);
-        const live = end - start - (part.deadByGroup.get(group) ?? 0);
+        const live = part.segment.keys.groupItems(group) - (part.deadByGroup.get(group) ?? 0);
         if (live > 0) groups.set(group, (groups.get(group) ?? 0) + live);
       }
     }
@@ -78,6 +80,7 @@ export class SegmentedIndex {
       const deadByGroup = new Map<string, number>();
       for (const row of store.deadRows(ref)) {
         dead[row] = 1;
+        if (segment.keys.firstRow(row) !== row) continue;
         const group = segment.keys.groupOf(row);
         deadByGroup.set(group, (deadByGroup.get(group) ?? 0) + 1);
       }
@@ -102,10 +105,19 @@ export class SegmentedIndex {
 
   /** Every live item, segment by segment (for tests and audits: O(index)). */
   entries(): IndexEntry[] {
+    return this.liveItems().map(({ part, row }) => part.segment.keys.entry(row));
+  }
+
+  /** Every live item with its passages (for tests and audits: O(index)). */
+  items(): ItemRows[] {
+    return this.liveItems().map(({ part, row }) => part.segment.keys.itemAt(row));
+  }
+
+  private liveItems(): { part: LivePart; row: number }[] {
     return this.parts.flatMap((part) =>
       Array.from({ length: part.ref.rows }, (_, row) => row)
-        .filter((row) => part.dead?.[row] !== 1)
-        .map((row) => part.segment.keys.entry(row)),
+        .filter((row) => part.dead?.[row] !== 1 && part.segment.keys.firstRow(row) === row)
+        .map((row) => ({ part, row })),
     );
   }
 
@@ -115,16 +127,29 @@ export class SegmentedIndex {
     for (const part of this.parts) {
       const { segment, dead } = part;
       const range = group === undefined ? ([0, segment.rows] as const) : segment.keys.groupRange(group);
-      const live = range[1] - range[0] - (group === undefined ? part.ref.dead : (part.deadByGroup.get(group) ?? 0));
+      const liveRows = range[1] - range[0] - (group === undefined ? part.ref.dead : countIn(dead, range));
+      const live =
+        group === undefined
+          ? part.ref.items - part.ref.deadItems
+          : segment.keys.groupItems(group) - (part.deadByGroup.get(group) ?? 0);
       if (live <= 0) continue;
       const want = Math.min(k, live);
       let rows: RowHit[] =
-        group !== undefined && live <= EXACT_SCAN_ROWS
+        group !== undefined && liveRows <= EXACT_SCAN_ROWS
           ? segment.scan(query, want, range, dead)
           : segment.search(query, want, range, dead);
       if (rows.length < want) rows = segment.scan(query, want, range, dead);
-      for (const { row, score } of rows) hits.push({ entry: segment.keys.entry(row), score });
+      for (const { row, score } of rows)
+        hits.push({ entry: segment.keys.entry(row), score, passage: segment.keys.passage(row) });
     }
     return hits.sort((a, b) => b.score - a.score).slice(0, k);
   }
+}
+
+/** The rows marked in `mask` within a range. */
+function countIn(mask: Uint8Array | undefined, [start, end]: readonly [number, number]): number {
+  if (!mask) return 0;
+  let count = 0;
+  for (let row = start; row < end; row++) count += mask[row]!;
+  return count;
 }

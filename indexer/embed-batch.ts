@@ -17,9 +17,60 @@ import {
   readVersion,
   type VersionedKey,
 } from '../table/items.ts';
-import { entryKey } from '../index-store/index-entry.ts';
+import { entryKey, type PassageSpan } from '../index-store/index-entry.ts';
 import { renewLease } from './lease.ts';
 import { type BatchDescriptor, readBatch, type ShardDescriptor, type ShardEntry, writeShard } from './run-files.ts';
+
+/** Passages given to the model per call: bounds a batch's memory whatever its items' lengths. */
+export const PASSAGES_PER_CALL = 256;
+
+/**
+ * Embeds each item's content passage by passage (one passage for content within the model's
+ * limit) and adds a vector entry for each item to `entries` (or a poison entry when no passage
+ * can be embedded). Passages with no known word carry nothing and are left out.
+ * @returns the vectors, row-major, in the order of the entries' rows
+ */
+async function embedPassages(
+  context: IndexerContext,
+  model: ModelDescriptor,
+  items: readonly { key: VersionedKey; text: string }[],
+  entries: ShardEntry[],
+): Promise<Float32Array> {
+  const { config } = context;
+  const embedder = await loadEmbedder(path.join(config.efsRoot, model.dir), { threads: config.embedThreads });
+  // Every passage of every item, in item order; embedded a bounded number at a time across items,
+  // so short items still share the model's batches.
+  const passages = items.flatMap((item, index) => embedder.passages(item.text).map((passage) => ({ index, passage })));
+  const spans: PassageSpan[][] = items.map(() => []);
+  const vectors: Float32Array[][] = items.map(() => []);
+  const errors: (string | undefined)[] = [];
+  for (let from = 0; from < passages.length; from += PASSAGES_PER_CALL) {
+    const chunk = passages.slice(from, from + PASSAGES_PER_CALL);
+    const results = await embedder.embed(chunk.map(({ passage }) => passage.text));
+    results.forEach((result, i) => {
+      const { index, passage } = chunk[i]!;
+      if (!result.ok) errors[index] ??= result.error;
+      else if (!isEmptyEmbedding(result.vector)) {
+        spans[index]!.push([passage.start, passage.end]);
+        vectors[index]!.push(result.vector);
+      }
+    });
+  }
+  const rows: Float32Array[] = [];
+  items.forEach(({ key }, index) => {
+    const error = errors[index];
+    if (error !== undefined) entries.push({ ...key, kind: 'poison', reason: error });
+    else if (vectors[index]!.length === 0)
+      entries.push({ ...key, kind: 'poison', reason: 'no word of the content is known to the model' });
+    else {
+      entries.push({ ...key, kind: 'vector', row: rows.length, passages: spans[index]! });
+      for (const vector of vectors[index]!) rows.push(vector);
+    }
+  });
+  const flat = new Float32Array(rows.length * model.dimensions);
+  rows.forEach((vector, row) => flat.set(vector, row * model.dimensions));
+  return flat;
+}
 
 async function fetchItems(
   context: IndexerContext,
@@ -81,23 +132,6 @@ export async function embedBatch(
     else toEmbed.push({ key: { group: key.group, id: key.id, version }, text: item[config.contentAttribute]!.S! });
   }
 
-  const vectors: Float32Array[] = [];
-  if (toEmbed.length > 0) {
-    const embedder = await loadEmbedder(path.join(config.efsRoot, model.dir), { threads: config.embedThreads });
-    const results = await embedder.embed(toEmbed.map((item) => item.text));
-    results.forEach((result, i) => {
-      const { key } = toEmbed[i]!;
-      if (!result.ok) {
-        entries.push({ ...key, kind: 'poison', reason: result.error });
-      } else if (isEmptyEmbedding(result.vector)) {
-        entries.push({ ...key, kind: 'poison', reason: 'no word of the content is known to the model' });
-      } else {
-        entries.push({ ...key, kind: 'vector', row: vectors.length });
-        vectors.push(result.vector);
-      }
-    });
-  }
-  const flat = new Float32Array(vectors.length * model.dimensions);
-  vectors.forEach((vector, row) => flat.set(vector, row * model.dimensions));
-  return writeShard(config.efsRoot, run.execution, batch.batch, model.checksum, entries, flat);
+  const vectors = toEmbed.length > 0 ? await embedPassages(context, model, toEmbed, entries) : new Float32Array(0);
+  return writeShard(config.efsRoot, run.execution, batch.batch, model.checksum, entries, vectors);
 }

@@ -38,10 +38,10 @@ export interface MergeResult extends IndexChange {
   readonly clearItems: number;
 }
 
-/** One shard entry on its way into an index, with its vector when it has one. */
+/** One shard entry on its way into an index, with its vectors (one per passage) when it has them. */
 export interface MergeItem {
   readonly entry: ShardEntry;
-  readonly vector?: Float32Array;
+  readonly vectors?: Float32Array;
 }
 
 /**
@@ -117,11 +117,11 @@ export async function mergeShards(
     if (shard.model !== model.checksum)
       throw new PermanentError(`shard ${descriptor.file} was embedded by another model`);
     for (const entry of shard.entries) {
-      const vector =
+      const vectors =
         entry.kind === 'vector'
-          ? shard.vectors.subarray(entry.row * model.dimensions, (entry.row + 1) * model.dimensions)
+          ? shard.vectors.subarray(entry.row * model.dimensions, (entry.row + entry.passages.length) * model.dimensions)
           : undefined;
-      scopeOf(entry.group).push(vector ? { entry, vector } : { entry });
+      scopeOf(entry.group).push(vectors ? { entry, vectors } : { entry });
     }
     progress.update((read += shard.entries.length));
   }
@@ -141,15 +141,18 @@ export async function mergeShards(
     const current = backfill ? undefined : store.current();
     const held = new HeldItems(store, current ? sameModel(store.meta(current), model, group).segments : []);
     const scopeChange = countChange(backfill ? heldBeforeBackfill(store) : held, entries, backfill);
-    const vectors = items.filter((item): item is Required<MergeItem> => item.vector !== undefined);
+    const embedded = items.flatMap(({ entry, vectors }) =>
+      entry.kind === 'vector' && vectors ? [{ entry, vectors }] : [],
+    );
     const base = written;
     const segments = await applyChange(
       store,
       held,
       entries,
-      vectors.map(({ entry, vector }) => ({
+      embedded.map(({ entry, vectors }) => ({
         entry: { group: entry.group, id: entry.id, version: entry.version },
-        vector,
+        passages: entry.passages,
+        vectors,
       })),
       model.dimensions,
       (rows) => progress.update(read + (written = base + rows)),

@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../index-store/atomic-file.ts';
+import type { PassageSpan } from '../index-store/index-entry.ts';
 import type { VersionedKey } from '../table/items.ts';
 
 /** What crosses the Map for one batch. */
@@ -16,9 +17,19 @@ export interface BatchDescriptor {
   readonly items: number;
 }
 
+/**
+ * An item to (re)index: its vectors are rows `row` to `row + passages.length - 1` of the shard,
+ * one per passage of its content (one, for content within the model's token limit).
+ */
+export interface VectorEntry extends VersionedKey {
+  readonly kind: 'vector';
+  readonly row: number;
+  readonly passages: readonly PassageSpan[];
+}
+
 /** One shard entry: an item to (re)index, to remove, or that cannot be indexed. */
 export type ShardEntry =
-  | (VersionedKey & { readonly kind: 'vector'; readonly row: number })
+  | VectorEntry
   | (VersionedKey & { readonly kind: 'delete' })
   | (VersionedKey & { readonly kind: 'gone' })
   | (VersionedKey & { readonly kind: 'poison'; readonly reason: string });

@@ -32,11 +32,22 @@ export interface SearchRequest {
   readonly attributes?: readonly string[];
 }
 
+/** The passage of a long item that matched: its text, where it is in the content, which of how many. */
+export interface MatchedPassage {
+  readonly text: string;
+  readonly start: number;
+  readonly end: number;
+  readonly index: number;
+  readonly count: number;
+}
+
 export interface SearchHit {
   readonly group: string;
   readonly id: string;
   readonly score: number;
   readonly content: string;
+  /** For content split into passages (longer than the model's limit): the passage that scored. */
+  readonly passage?: MatchedPassage;
   readonly attributes?: Record<string, unknown>;
 }
 
@@ -183,11 +194,13 @@ export async function search(
         const item = read.get(entryKey(hit.entry));
         const content = item?.[context.config.contentAttribute]?.S;
         if (!item || content === undefined) continue;
+        const { passage } = hit;
         hits.push({
           group: hit.entry.group,
           id: hit.entry.id,
           score: hit.score,
           content,
+          ...(passage.count > 1 ? { passage: { text: content.slice(passage.start, passage.end), ...passage } } : {}),
           ...(request.attributes?.length ? { attributes: pick(item, request.attributes) } : {}),
         });
       }

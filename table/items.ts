@@ -14,8 +14,6 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DdbFaissConfig } from '../config/config.ts';
 
 export const DELETE_MARKER_ATTRIBUTE = 'faiss_delete';
-/** Longest content embedded; longer content is recorded as a poison item. */
-export const MAX_CONTENT_CHARS = 100_000;
 
 export type ItemAttributes = Pick<
   DdbFaissConfig,
@@ -61,7 +59,5 @@ export function poisonReason(config: ItemAttributes, item: Record<string, Attrib
   if (!content) return `missing ${config.contentAttribute}`;
   if (content.S === undefined) return `${config.contentAttribute} is not a string (type ${Object.keys(content)[0]})`;
   if (content.S.trim() === '') return `${config.contentAttribute} is empty`;
-  if (content.S.length > MAX_CONTENT_CHARS)
-    return `${config.contentAttribute} is oversized (${content.S.length} characters, limit ${MAX_CONTENT_CHARS})`;
   return undefined;
 }

@@ -17,6 +17,7 @@ import type { TaskHandler } from './handler.ts';
 import { IndexReader } from '../search/index-reader.ts';
 import { type Observability, observeTask, type TaskObservation } from './observability.ts';
 import { LegacyIndexError } from '../index-store/generations.ts';
+import { SegmentKeysFormatError } from '../index-store/segment-keys.ts';
 import { NoIndexError, search, type SearchContext, type SearchRequest, UnknownGroupError } from '../search/query.ts';
 
 export const MAX_QUERY_CHARS = 2_000;
@@ -149,7 +150,7 @@ export function createSearchHandler(
       };
     } catch (error) {
       if (error instanceof UnknownGroupError) throw badRequest(error.message);
-      if (error instanceof NoIndexError || error instanceof LegacyIndexError)
+      if (error instanceof NoIndexError || error instanceof LegacyIndexError || error instanceof SegmentKeysFormatError)
         throw createError(503, message(error.message), { expose: true });
       throw error;
     }

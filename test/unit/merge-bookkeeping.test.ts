@@ -4,7 +4,14 @@ import { entryKey } from '../../index-store/index-entry.ts';
 import { countChange, latestPerItem, type MergeItem } from '../../indexer/merge.ts';
 import type { ShardEntry } from '../../indexer/run-files.ts';
 
-const vector = (id: string, version = 1): ShardEntry => ({ group: 'g', id, version, kind: 'vector', row: 0 });
+const vector = (id: string, version = 1): ShardEntry => ({
+  group: 'g',
+  id,
+  version,
+  kind: 'vector',
+  row: 0,
+  passages: [[0, 1]],
+});
 const del = (id: string): ShardEntry => ({ group: 'g', id, version: 1, kind: 'delete' });
 const gone = (id: string): ShardEntry => ({ group: 'g', id, version: 1, kind: 'gone' });
 const poison = (id: string): ShardEntry => ({ group: 'g', id, version: 1, kind: 'poison', reason: 'empty' });

@@ -5,8 +5,7 @@ import { describe, it } from 'node:test';
 import { randomUnitVectors } from '../../bench/random.ts';
 import { compactionInputs, foldSegments } from '../../index-store/compaction.ts';
 import { GenerationStore, type SegmentRef } from '../../index-store/generations.ts';
-import type { IndexEntry } from '../../index-store/index-entry.ts';
-import { applyChange, HeldItems, writeSegments } from '../../index-store/index-writer.ts';
+import { applyChange, HeldItems, type ItemVectors, onePassage, writeSegments } from '../../index-store/index-writer.ts';
 import { FLAT_MAX_ROWS } from '../../index-store/segment.ts';
 import { encodeSegmentKeys, SegmentKeys } from '../../index-store/segment-keys.ts';
 import { EXACT_SCAN_ROWS, SegmentedIndex } from '../../index-store/segmented-index.ts';
@@ -18,17 +17,16 @@ const d = MODEL.dimensions;
 /** Items `prefix0..` spread over `groups` groups, with their vectors. */
 function items(count: number, groups: number, seed: number, prefix = 'i') {
   const vectors = randomUnitVectors(count, d, seed);
-  return Array.from({ length: count }, (_, i) => ({
-    entry: { group: `g${i % groups}`, id: `${prefix}${i}`, version: 1 } satisfies IndexEntry,
-    vector: vectors.subarray(i * d, (i + 1) * d),
-  }));
+  return Array.from({ length: count }, (_, i) =>
+    onePassage({ group: `g${i % groups}`, id: `${prefix}${i}`, version: 1 }, vectors.subarray(i * d, (i + 1) * d)),
+  );
 }
 
 /** The k best of the items by exact inner product, optionally of one group. */
 function exact(all: ReturnType<typeof items>, query: Float32Array, k: number, group?: string): string[] {
   return all
     .filter((item) => group === undefined || item.entry.group === group)
-    .map((item) => ({ id: item.entry.id, score: item.vector.reduce((sum, x, j) => sum + x * query[j]!, 0) }))
+    .map((item) => ({ id: item.entry.id, score: item.vectors.reduce((sum, x, j) => sum + x * query[j]!, 0) }))
     .sort((a, b) => b.score - a.score)
     .slice(0, k)
     .map((hit) => hit.id);
@@ -45,7 +43,7 @@ describe('segment key map', () => {
     // Prepare
     const entries = ['a', 'a', 'b', 'c', 'c', 'c'].map((group, i) => ({ group, id: `id-${i}é`, version: i + 0.5 }));
     // Act
-    const keys = SegmentKeys.decode(encodeSegmentKeys(entries));
+    const keys = SegmentKeys.decode(encodeSegmentKeys(entries.map((entry) => ({ entry, passages: [[0, 1]] }))));
     // Assess
     entries.forEach((entry, row) => {
       assert.equal(keys.find(entry.group, entry.id), row);
@@ -58,14 +56,9 @@ describe('segment key map', () => {
   });
 
   it('refuses rows out of group order and a key given twice', () => {
-    assert.throws(
-      () => encodeSegmentKeys(['b', 'a'].map((group) => ({ group, id: 'x', version: 1 }))),
-      /not sorted by group at row 1/,
-    );
-    assert.throws(
-      () => encodeSegmentKeys([1, 2].map(() => ({ group: 'g', id: 'x', version: 1 }))),
-      /g\/x appears twice/,
-    );
+    const item = (group: string) => ({ entry: { group, id: 'x', version: 1 }, passages: [[0, 1]] as const });
+    assert.throws(() => encodeSegmentKeys(['b', 'a'].map(item)), /not sorted by group at item 1/);
+    assert.throws(() => encodeSegmentKeys(['g', 'g'].map(item)), /g\/x appears twice/);
   });
 });
 
@@ -166,7 +159,9 @@ describe('compaction', () => {
     id: `${kind}-${rows}-${dead}`,
     kind,
     rows,
+    items: rows,
     dead,
+    deadItems: dead,
     tombstones: [],
   });
 
@@ -215,6 +210,101 @@ describe('compaction', () => {
         [...meta.segments.map((segment) => segment.id), folded.id].sort(),
         'the inputs stay while a kept generation lists them',
       );
+    } finally {
+      dir.remove();
+    }
+  });
+});
+
+describe('items with several passages', () => {
+  /** Items of 1 to 4 passages, each passage its own vector. */
+  function longItems(count: number, seed: number): ItemVectors[] {
+    const passages = (i: number) => 1 + (i % 4);
+    const total = Array.from({ length: count }, (_, i) => passages(i)).reduce((a, b) => a + b, 0);
+    const vectors = randomUnitVectors(total, d, seed);
+    let row = 0;
+    return Array.from({ length: count }, (_, i) => {
+      const spans = Array.from({ length: passages(i) }, (_, p) => [p * 100, p * 100 + 120] as const);
+      const item = {
+        entry: { group: `g${i % 3}`, id: `doc${i}`, version: 1 },
+        passages: spans,
+        vectors: vectors.subarray(row * d, (row + spans.length) * d),
+      };
+      row += spans.length;
+      return item;
+    });
+  }
+  /** Each item's best passage against the query, best items first. */
+  function exactByItem(all: readonly ItemVectors[], query: Float32Array, k: number, group?: string) {
+    return all
+      .filter((item) => group === undefined || item.entry.group === group)
+      .map((item) => {
+        const scores = item.passages.map((_, p) =>
+          item.vectors.subarray(p * d, (p + 1) * d).reduce((sum, x, j) => sum + x * query[j]!, 0),
+        );
+        const best = scores.indexOf(Math.max(...scores));
+        return { id: item.entry.id, passage: best, start: item.passages[best]![0], score: scores[best]! };
+      })
+      .sort((a, b) => b.score - a.score)
+      .slice(0, k)
+      .map(({ id, passage, start }) => ({ id, passage, start }));
+  }
+
+  it('gives each item once, scored by its best passage, and says which passage matched', async () => {
+    // Prepare
+    const dir = tempDir();
+    try {
+      const store = new GenerationStore(dir.path);
+      const all = longItems(400, 21);
+      const meta = store.publish(await writeSegments(store, all, d), MODEL, 'test');
+      const queries = randomUnitVectors(10, d, 22);
+      // Act
+      const index = SegmentedIndex.open(store, meta);
+      // Assess
+      assert.equal(index.size, 400, 'items, not passages');
+      assert.equal(meta.vectors, 1_000);
+      assert.equal(index.groups.get('g1'), all.filter((item) => item.entry.group === 'g1').length);
+      for (let q = 0; q < 10; q++) {
+        const query = queries.subarray(q * d, (q + 1) * d);
+        for (const group of [undefined, 'g1']) {
+          const hits = index.search(query, 10, group);
+          assert.deepEqual(
+            hits.map((hit) => ({ id: hit.entry.id, passage: hit.passage.index, start: hit.passage.start })),
+            exactByItem(all, query, 10, group),
+          );
+          assert.ok(hits.every((hit) => hit.passage.count === 1 + (Number(hit.entry.id.slice(3)) % 4)));
+        }
+      }
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('replacing or removing an item kills every passage of it; compaction keeps the passages of the rest', async () => {
+    // Prepare: doc3 (4 passages) becomes one passage; doc7 (4 passages) is removed
+    const dir = tempDir();
+    try {
+      const store = new GenerationStore(dir.path);
+      const all = longItems(40, 23);
+      const held = new HeldItems(store, await writeSegments(store, all, d));
+      const doc3 = onePassage({ group: 'g0', id: 'doc3', version: 2 }, randomUnitVectors(1, d, 24), 50);
+      // Act
+      const meta = store.publish(await applyChange(store, held, [doc3.entry, all[7]!.entry], [doc3], d), MODEL, 'test');
+      const { segments } = await foldSegments(store, meta.segments, meta.segments, d);
+      const compacted = store.publish(segments, MODEL, 'test');
+      // Assess
+      assert.equal(meta.segments[0]!.dead, 8, 'four rows each');
+      assert.equal(meta.segments[0]!.deadItems, 2);
+      assert.equal(meta.items, 39);
+      for (const published of [meta, compacted]) {
+        const items = SegmentedIndex.open(store, published).items();
+        const byId = new Map(items.map((item) => [item.entry.id, item]));
+        assert.equal(items.length, 39);
+        assert.equal(byId.has('doc7'), false);
+        assert.deepEqual(byId.get('doc3')!.passages, [[0, 50]]);
+        assert.deepEqual(byId.get('doc11')!.passages, all[11]!.passages);
+      }
+      assert.equal(compacted.vectors, 100 - 8 + 1);
     } finally {
       dir.remove();
     }
