@@ -134,7 +134,11 @@ export class GenerationStore {
   meta(pointer: CurrentPointer): GenerationMeta {
     const file = path.join(this.dir, 'generations', pointer.manifest);
     if (!existsSync(file)) throw new IndexCorruptError(`generation ${pointer.generation}: ${file} is missing`);
-    return JSON.parse(readFileSync(file, 'utf8')) as GenerationMeta;
+    const meta = JSON.parse(readFileSync(file, 'utf8')) as GenerationMeta;
+    // A manifest written before passages counts no items apart: each row was an item.
+    if (meta.items !== undefined) return meta;
+    const segments = meta.segments.map((segment) => ({ ...segment, items: segment.rows, deadItems: segment.dead }));
+    return { ...meta, items: meta.vectors, segments };
   }
 
   segmentDir(id: string): string {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { GenerationStore, SegmentRef } from './generations.ts';
 import { entryKey, type IndexEntry, type ItemRows } from './index-entry.ts';
 import { IVF_TRAINING_ROWS, type SegmentInfo } from './segment.ts';
-import { byGroup, type SegmentKeys, SegmentKeysFormatError } from './segment-keys.ts';
+import { byGroup, type SegmentKeys } from './segment-keys.ts';
 
 /** Where a live item is: which of the generation's segments, which row. */
 export interface ItemLocation {
@@ -59,16 +59,7 @@ export function heldBeforeBackfill(store: GenerationStore): { has(key: string): 
   const currentFile = path.join(store.dir, 'CURRENT.json');
   if (!existsSync(currentFile)) return new Set<string>();
   const pointer = JSON.parse(readFileSync(currentFile, 'utf8')) as { manifest?: string; folder?: string };
-  if (pointer.manifest !== undefined) {
-    const meta = store.meta(store.current()!);
-    try {
-      return new HeldItems(store, meta.segments);
-    } catch (error) {
-      // Key maps of an earlier development format: the backfill rewrites them; only its counts are rougher.
-      if (error instanceof SegmentKeysFormatError) return { has: () => false, size: meta.vectors };
-      throw error;
-    }
-  }
+  if (pointer.manifest !== undefined) return new HeldItems(store, store.meta(store.current()!).segments);
   const legacy = JSON.parse(
     readFileSync(path.join(store.dir, pointer.folder!, 'entries.json'), 'utf8'),
   ) as IndexEntry[];

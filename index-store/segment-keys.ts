@@ -30,6 +30,8 @@ import type { IndexEntry, ItemRows } from './index-entry.ts';
 const MAGIC = 0x4b424444; // "DDBK"
 const FORMAT = 2;
 const HEADER_WORDS = 6 + 10;
+/** Format 1 (one row per item): magic, format, rows, groups, slots, then 7 section offsets. */
+const FORMAT_1_HEADER_WORDS = 5 + 7;
 
 /** Thrown when a key file is not one this code wrote. */
 export class SegmentKeysFormatError extends Error {
@@ -198,24 +200,26 @@ export class SegmentKeys {
     groupNames.forEach((name, i) => this.groupIndex.set(name, i));
   }
 
-  /** Reads a key map from the bytes {@link encodeSegmentKeys} wrote. */
+  /** Reads a key map from the bytes {@link encodeSegmentKeys} wrote (or format 1's, one row per item). */
   static decode(bytes: Uint8Array): SegmentKeys {
     // Typed-array views need aligned offsets: copy only if the bytes do not start on one.
     const aligned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
     const { buffer, byteOffset: base } = aligned;
-    if (aligned.byteLength < HEADER_WORDS * 4) throw new SegmentKeysFormatError('key file too short');
-    const header = new Uint32Array(buffer, base, HEADER_WORDS);
-    const [magic, format] = header;
+    if (aligned.byteLength < FORMAT_1_HEADER_WORDS * 4) throw new SegmentKeysFormatError('key file too short');
+    const [magic, format] = new Uint32Array(buffer, base, 2);
     if (magic !== MAGIC) throw new SegmentKeysFormatError('not a ddb-faiss key file');
-    if (format !== FORMAT)
-      throw new SegmentKeysFormatError(
-        `key file format ${format} was written by an earlier development version: ` +
-          'start a backfill (ddb-faiss backfill)',
-      );
-    const [rows, items, groups, slots] = [header[2]!, header[3]!, header[4]!, header[5]!];
-    const [groupsAt, nameOffsetsAt, nameBytesAt, idOffsetsAt, idBytesAt] = header.subarray(6, 11);
-    const [versionsAt, itemStartsAt, rowItemsAt, spansAt, slotsAt] = header.subarray(11, 16);
-    if (base + slotsAt! + 4 * slots > buffer.byteLength) throw new SegmentKeysFormatError('key file truncated');
+    if (format !== FORMAT && format !== 1) throw new SegmentKeysFormatError(`unknown key file format ${format}`);
+    const header = new Uint32Array(buffer, base, format === 1 ? FORMAT_1_HEADER_WORDS : HEADER_WORDS);
+    // Format 1 (before passages) has no item count and no passage sections: one row per item.
+    const sections = format === 1 ? 5 : 6;
+    const [rows, items] = format === 1 ? [header[2]!, header[2]!] : [header[2]!, header[3]!];
+    const [groups, slots] = [header[sections - 2]!, header[sections - 1]!];
+    const [groupsAt, nameOffsetsAt, nameBytesAt, idOffsetsAt, idBytesAt, versionsAt] = header.subarray(
+      sections,
+      sections + 6,
+    );
+    const slotsAt = header[header.length - 1]!;
+    if (base + slotsAt + 4 * slots > buffer.byteLength) throw new SegmentKeysFormatError('key file truncated');
     const view = (at: number, length: number): Uint32Array => new Uint32Array(buffer, base + at, length);
     const nameOffsets = view(nameOffsetsAt!, groups + 1);
     const decoder = new TextDecoder();
@@ -225,6 +229,8 @@ export class SegmentKeys {
       ),
     );
     const idOffsets = view(idOffsetsAt!, items + 1);
+    const [itemStartsAt, rowItemsAt, spansAt] = format === 1 ? [] : header.subarray(12, 15);
+    const identity = (length: number): Uint32Array => Uint32Array.from({ length }, (_, i) => i);
     return new SegmentKeys(
       rows,
       items,
@@ -233,10 +239,11 @@ export class SegmentKeys {
       idOffsets,
       new Uint8Array(buffer, base + idBytesAt!, idOffsets[items]!),
       new Float64Array(buffer, base + versionsAt!, items),
-      view(itemStartsAt!, items + 1),
-      view(rowItemsAt!, rows),
-      view(spansAt!, 2 * rows),
-      view(slotsAt!, slots),
+      itemStartsAt === undefined ? identity(items + 1) : view(itemStartsAt, items + 1),
+      rowItemsAt === undefined ? identity(rows) : view(rowItemsAt, rows),
+      // Format 1 kept no passage offsets: its items are one passage each, whose span is not reported.
+      spansAt === undefined ? new Uint32Array(2 * rows) : view(spansAt, 2 * rows),
+      view(slotsAt, slots),
     );
   }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, statSync } from 'node:fs';
+import { cpSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { randomUnitVectors } from '../../bench/random.ts';
@@ -305,6 +305,76 @@ describe('items with several passages', () => {
         assert.deepEqual(byId.get('doc11')!.passages, all[11]!.passages);
       }
       assert.equal(compacted.vectors, 100 - 8 + 1);
+    } finally {
+      dir.remove();
+    }
+  });
+});
+
+describe('an index written before passages (key file format 1)', () => {
+  /**
+   * The fixture's live items: `test/fixtures/index-format-1` was written by the code of bea0656
+   * (30 items, item4 replaced, item5 removed).
+   */
+  function fixtureItems(): ItemVectors[] {
+    const vectors = randomUnitVectors(30, d, 7);
+    const all = items(30, 3, 7, 'item').map((item, i) => onePassage(item.entry, vectors.subarray(i * d, (i + 1) * d)));
+    all[4] = onePassage({ ...all[4]!.entry, version: 2 }, randomUnitVectors(1, d, 8));
+    return all.filter((_, i) => i !== 5);
+  }
+
+  it('is searched, updated and compacted without a backfill', async () => {
+    // Prepare
+    const dir = tempDir();
+    try {
+      cpSync(path.join(import.meta.dirname, '../fixtures/index-format-1'), dir.path, { recursive: true });
+      const store = new GenerationStore(dir.path);
+      const live = fixtureItems();
+      const queries = randomUnitVectors(5, d, 9);
+      // Act
+      const before = store.meta(store.current()!);
+      const index = SegmentedIndex.open(store, before);
+      const long = {
+        entry: { group: 'g1', id: 'long', version: 3 },
+        passages: [
+          [0, 10],
+          [8, 20],
+        ] as const,
+        vectors: randomUnitVectors(2, d, 10),
+      };
+      const held = new HeldItems(store, before.segments);
+      const updated = store.publish(
+        await applyChange(store, held, [live.find((item) => item.entry.id === 'item6')!.entry, long.entry], [long], d),
+        MODEL,
+        'test',
+      );
+      const { segments } = await foldSegments(store, updated.segments, updated.segments, d);
+      const compacted = SegmentedIndex.open(store, store.publish(segments, MODEL, 'test'));
+      // Assess
+      assert.equal(before.items, 29);
+      assert.equal(index.size, 29);
+      for (let q = 0; q < 5; q++) {
+        const query = queries.subarray(q * d, (q + 1) * d);
+        assert.deepEqual(
+          index.search(query, 5).map((hit) => hit.entry.id),
+          exact(live, query, 5),
+        );
+        assert.deepEqual(
+          index.search(query, 3, 'g2').map((hit) => hit.entry.id),
+          exact(live, query, 3, 'g2'),
+        );
+      }
+      assert.equal(updated.items, 29, 'item6 removed, long added');
+      assert.equal(updated.vectors, 30);
+      assert.equal(compacted.size, 29);
+      const byId = new Map(compacted.items().map((item) => [item.entry.id, item]));
+      assert.equal(byId.has('item6'), false);
+      assert.equal(byId.has('item5'), false);
+      assert.deepEqual(byId.get('long')!.passages, [
+        [0, 10],
+        [8, 20],
+      ]);
+      assert.equal(byId.get('item4')!.entry.version, 2);
     } finally {
       dir.remove();
     }
