@@ -67,13 +67,20 @@ export function heldBeforeBackfill(store: GenerationStore): { has(key: string): 
 }
 
 /**
- * Adds tombstones for the items at these locations (every row of each), segment by segment.
- * @returns the segments, with tombstone files added where rows died
+ * Tombstones every row (passage) of each held item among `keys`, segment by segment: the first
+ * half of a change, before its new vectors are written.
+ * @returns the held segments, with tombstone files added where rows died (not yet published)
  */
-function tombstone(store: GenerationStore, held: HeldItems, locations: readonly ItemLocation[]): SegmentRef[] {
+export function tombstoneItems(
+  store: GenerationStore,
+  held: HeldItems,
+  keys: readonly Pick<IndexEntry, 'group' | 'id'>[],
+): SegmentRef[] {
   const rows = held.segments.map((): number[] => []);
   const items = held.segments.map(() => 0);
-  for (const location of locations) {
+  for (const key of keys) {
+    const location = held.locate(key.group, key.id);
+    if (!location) continue;
     const [first, end] = held.rowsAt(location);
     for (let row = first; row < end; row++) rows[location.segment]!.push(row);
     items[location.segment]! += 1;
@@ -181,11 +188,7 @@ export async function applyChange(
   dimensions: number,
   onRows?: (rows: number) => void,
 ): Promise<SegmentRef[]> {
-  const segments = tombstone(
-    store,
-    held,
-    keys.flatMap((key) => held.locate(key.group, key.id) ?? []),
-  );
+  const segments = tombstoneItems(store, held, keys);
   return [...segments, ...(await writeSegments(store, items, dimensions, onRows, trainedIndexOf(store, segments)))];
 }
 

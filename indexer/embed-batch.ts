@@ -7,7 +7,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { batchGetItems } from '../aws/dynamodb-batch.ts';
 import path from 'node:path';
-import { isEmptyEmbedding, loadEmbedder } from '../embedding/runtime.ts';
+import { type Embedder, isEmptyEmbedding, loadEmbedder } from '../embedding/runtime.ts';
 import type { IndexerContext, ModelDescriptor, RunInfo } from './context.ts';
 import {
   DELETE_MARKER_ATTRIBUTE,
@@ -19,57 +19,70 @@ import {
 } from '../table/items.ts';
 import { entryKey, type PassageSpan } from '../index-store/index-entry.ts';
 import { renewLease } from './lease.ts';
-import { type BatchDescriptor, readBatch, type ShardDescriptor, type ShardEntry, writeShard } from './run-files.ts';
+import { type BatchDescriptor, readBatch, type ShardDescriptor, ShardWriter } from './run-files.ts';
 
-/** Passages given to the model per call: bounds a batch's memory whatever its items' lengths. */
+/** Passages given to the model per call. */
 export const PASSAGES_PER_CALL = 256;
+/** Items read from the table at once (one BatchGetItem): with the passages per call, bounds a batch's memory. */
+export const ITEMS_PER_READ = 100;
+
+/** An item to embed: its key and version, and its content. */
+interface ContentItem {
+  readonly key: VersionedKey;
+  readonly text: string;
+}
 
 /**
  * Embeds each item's content passage by passage (one passage for content within the model's
- * limit) and adds a vector entry for each item to `entries` (or a poison entry when no passage
- * can be embedded). Passages with no known word carry nothing and are left out.
- * @returns the vectors, row-major, in the order of the entries' rows
+ * limit), a bounded number of passages at a time across items, so short items still share the
+ * model's calls, and adds each item to the shard as soon as its last passage is embedded: its
+ * vectors, or a poison entry when no passage can be embedded. Passages with no known word carry
+ * nothing and are left out.
  */
-async function embedPassages(
-  context: IndexerContext,
-  model: ModelDescriptor,
-  items: readonly { key: VersionedKey; text: string }[],
-  entries: ShardEntry[],
-): Promise<Float32Array> {
-  const { config } = context;
-  const embedder = await loadEmbedder(path.join(config.efsRoot, model.dir), { threads: config.embedThreads });
-  // Every passage of every item, in item order; embedded a bounded number at a time across items,
-  // so short items still share the model's batches.
+async function embedPassages(embedder: Embedder, items: readonly ContentItem[], shard: ShardWriter): Promise<void> {
   const passages = items.flatMap((item, index) => embedder.passages(item.text).map((passage) => ({ index, passage })));
-  const spans: PassageSpan[][] = items.map(() => []);
-  const vectors: Float32Array[][] = items.map(() => []);
-  const errors: (string | undefined)[] = [];
+  // The item being gathered: its passages' spans and vectors so far, or its first error.
+  let current = -1;
+  let spans: PassageSpan[] = [];
+  let vectors: Float32Array[] = [];
+  let error: string | undefined;
+  const complete = (): void => {
+    if (current < 0) return;
+    const { key } = items[current]!;
+    if (error !== undefined) shard.add({ ...key, kind: 'poison', reason: error });
+    else if (vectors.length === 0)
+      shard.add({ ...key, kind: 'poison', reason: 'no word of the content is known to the model' });
+    else shard.addVectors(key, spans, concat(vectors));
+  };
   for (let from = 0; from < passages.length; from += PASSAGES_PER_CALL) {
     const chunk = passages.slice(from, from + PASSAGES_PER_CALL);
     const results = await embedder.embed(chunk.map(({ passage }) => passage.text));
     results.forEach((result, i) => {
       const { index, passage } = chunk[i]!;
-      if (!result.ok) errors[index] ??= result.error;
+      if (index !== current) {
+        complete();
+        [current, spans, vectors, error] = [index, [], [], undefined];
+      }
+      if (!result.ok) error ??= result.error;
       else if (!isEmptyEmbedding(result.vector)) {
-        spans[index]!.push([passage.start, passage.end]);
-        vectors[index]!.push(result.vector);
+        spans.push([passage.start, passage.end]);
+        vectors.push(result.vector);
       }
     });
   }
-  const rows: Float32Array[] = [];
-  items.forEach(({ key }, index) => {
-    const error = errors[index];
-    if (error !== undefined) entries.push({ ...key, kind: 'poison', reason: error });
-    else if (vectors[index]!.length === 0)
-      entries.push({ ...key, kind: 'poison', reason: 'no word of the content is known to the model' });
-    else {
-      entries.push({ ...key, kind: 'vector', row: rows.length, passages: spans[index]! });
-      for (const vector of vectors[index]!) rows.push(vector);
-    }
-  });
-  const flat = new Float32Array(rows.length * model.dimensions);
-  rows.forEach((vector, row) => flat.set(vector, row * model.dimensions));
-  return flat;
+  complete();
+}
+
+/** Vectors of equal length, one after the other. */
+function concat(vectors: readonly Float32Array[]): Float32Array {
+  if (vectors.length === 1) return vectors[0]!;
+  const out = new Float32Array(vectors.reduce((sum, vector) => sum + vector.length, 0));
+  let at = 0;
+  for (const vector of vectors) {
+    out.set(vector, at);
+    at += vector.length;
+  }
+  return out;
 }
 
 async function fetchItems(
@@ -113,25 +126,36 @@ export async function embedBatch(
   // Every batch renews the writer lease: an embed phase longer than the lease keeps the index.
   await renewLease(context, run);
   const keys = readBatch(config.efsRoot, batch);
-  const items = await fetchItems(context, keys);
-  const entries: ShardEntry[] = [];
-  const toEmbed: { key: VersionedKey; text: string }[] = [];
-  for (const key of keys) {
-    const item = items.get(entryKey(key));
-    if (!item) {
-      entries.push({ ...key, kind: 'gone' });
-      continue;
+  const shard = new ShardWriter(config.efsRoot, run.execution, batch.batch, model.checksum, model.dimensions);
+  try {
+    let embedder: Embedder | undefined;
+    // A read's items at a time: a batch of 400 KB items never sits in memory whole.
+    for (let from = 0; from < keys.length; from += ITEMS_PER_READ) {
+      const part = keys.slice(from, from + ITEMS_PER_READ);
+      const items = await fetchItems(context, part);
+      const toEmbed: ContentItem[] = [];
+      for (const key of part) {
+        const item = items.get(entryKey(key));
+        if (!item) {
+          shard.add({ ...key, kind: 'gone' });
+          continue;
+        }
+        const version = readVersion(config, item);
+        if (item[DELETE_MARKER_ATTRIBUTE]?.BOOL === true) {
+          shard.add({ group: key.group, id: key.id, version, kind: 'delete' });
+          continue;
+        }
+        const reason = poisonReason(config, item);
+        if (reason) shard.add({ group: key.group, id: key.id, version, kind: 'poison', reason });
+        else toEmbed.push({ key: { group: key.group, id: key.id, version }, text: item[config.contentAttribute]!.S! });
+      }
+      if (toEmbed.length === 0) continue;
+      embedder ??= await loadEmbedder(path.join(config.efsRoot, model.dir), { threads: config.embedThreads });
+      await embedPassages(embedder, toEmbed, shard);
     }
-    const version = readVersion(config, item);
-    if (item[DELETE_MARKER_ATTRIBUTE]?.BOOL === true) {
-      entries.push({ group: key.group, id: key.id, version, kind: 'delete' });
-      continue;
-    }
-    const reason = poisonReason(config, item);
-    if (reason) entries.push({ group: key.group, id: key.id, version, kind: 'poison', reason });
-    else toEmbed.push({ key: { group: key.group, id: key.id, version }, text: item[config.contentAttribute]!.S! });
+    return shard.finish();
+  } catch (error) {
+    shard.abandon();
+    throw error;
   }
-
-  const vectors = toEmbed.length > 0 ? await embedPassages(context, model, toEmbed, entries) : new Float32Array(0);
-  return writeShard(config.efsRoot, run.execution, batch.batch, model.checksum, entries, vectors);
 }

@@ -6,9 +6,17 @@
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import path from 'node:path';
-import { type GenerationMeta, GenerationStore, indexedGroups } from '../index-store/generations.ts';
+import { type GenerationMeta, GenerationStore, indexedGroups, type SegmentRef } from '../index-store/generations.ts';
 import { entryKey } from '../index-store/index-entry.ts';
-import { applyChange, HeldItems, heldBeforeBackfill } from '../index-store/index-writer.ts';
+import {
+  HeldItems,
+  heldBeforeBackfill,
+  type ItemVectors,
+  MAX_SEGMENT_ROWS,
+  tombstoneItems,
+  trainedIndexOf,
+  writeSegments,
+} from '../index-store/index-writer.ts';
 import { writeFileAtomic } from '../index-store/atomic-file.ts';
 import type { IndexerContext, ModelDescriptor, RunInfo } from './context.ts';
 import { PermanentError } from '../aws/errors.ts';
@@ -17,7 +25,15 @@ import { type IndexChange, indexStatusItem, type IndexStatusRecord } from '../ta
 
 export type { IndexChange };
 import { renewLease } from './lease.ts';
-import { type FailedBatch, readShard, runDir, type ShardDescriptor, type ShardEntry } from './run-files.ts';
+import {
+  type FailedBatch,
+  readShardEntries,
+  readShardVectors,
+  runDir,
+  type ShardDescriptor,
+  type ShardEntry,
+  type VectorEntry,
+} from './run-files.ts';
 import type { PlanResult } from './plan.ts';
 import { reportStageProgress } from './stage-progress.ts';
 
@@ -38,24 +54,41 @@ export interface MergeResult extends IndexChange {
   readonly clearItems: number;
 }
 
-/** One shard entry on its way into an index, with its vectors (one per passage) when it has them. */
-export interface MergeItem {
-  readonly entry: ShardEntry;
-  readonly vectors?: Float32Array;
-}
-
 /**
  * One item per key, its newest version: an item edited while plan paged through the pending
  * index can be seen twice in one run (its new token moves it within the index).
  */
-export function latestPerItem<T extends MergeItem>(items: readonly T[]): T[] {
-  const latest = new Map<string, T>();
-  for (const item of items) {
-    const key = entryKey(item.entry);
+export function latestPerItem(entries: readonly ShardEntry[]): ShardEntry[] {
+  const latest = new Map<string, ShardEntry>();
+  for (const entry of entries) {
+    const key = entryKey(entry);
     const seen = latest.get(key);
-    if (!seen || item.entry.version > seen.entry.version) latest.set(key, item);
+    if (!seen || entry.version > seen.version) latest.set(key, entry);
   }
   return [...latest.values()];
+}
+
+/**
+ * Groups shards, in order, into windows of at most `maxRows` rows (one shard with more is a
+ * window of its own); shards without rows are left out.
+ * @returns each window's shard indexes
+ */
+export function shardWindows(rows: readonly number[], maxRows: number): number[][] {
+  const windows: number[][] = [];
+  let current: number[] = [];
+  let held = 0;
+  rows.forEach((count, index) => {
+    if (count === 0) return;
+    if (current.length > 0 && held + count > maxRows) {
+      windows.push(current);
+      current = [];
+      held = 0;
+    }
+    current.push(index);
+    held += count;
+  });
+  if (current.length > 0) windows.push(current);
+  return windows;
 }
 
 /**
@@ -101,72 +134,91 @@ export async function mergeShards(
 
   // Which index each shard entry belongs to: the global one, or its group's own.
   const perGroup = config.indexLayout === 'per-group';
-  const scopes = new Map<string | undefined, MergeItem[]>();
-  const scopeOf = (group: string): MergeItem[] => {
+  const scopes = new Map<string | undefined, ShardEntry[]>();
+  const scopeOf = (group: string): ShardEntry[] => {
     const key = perGroup ? group : undefined;
     let scope = scopes.get(key);
     if (!scope) scopes.set(key, (scope = []));
     return scope;
   };
-  // Two passes: every shard entry is read, then every vector is written into a segment.
+  // Two passes: every shard's entries are read, then its vectors are written into segments.
   const total = done.reduce((sum, shard) => sum + 2 * shard.vectors + shard.deletes + shard.poison, 0);
   const progress = reportStageProgress(context, run, 'merge', total, 'items read and vectors written');
   let read = 0;
-  for (const descriptor of done) {
-    const shard = readShard(config.efsRoot, descriptor);
+  const shardOf = new Map<ShardEntry, number>();
+  for (const [index, descriptor] of done.entries()) {
+    const shard = readShardEntries(config.efsRoot, descriptor);
     if (shard.model !== model.checksum)
       throw new PermanentError(`shard ${descriptor.file} was embedded by another model`);
     for (const entry of shard.entries) {
-      const vectors =
-        entry.kind === 'vector'
-          ? shard.vectors.subarray(entry.row * model.dimensions, (entry.row + entry.passages.length) * model.dimensions)
-          : undefined;
-      scopeOf(entry.group).push(vectors ? { entry, vectors } : { entry });
+      scopeOf(entry.group).push(entry);
+      if (entry.kind === 'vector') shardOf.set(entry, index);
     }
     progress.update((read += shard.entries.length));
   }
   // A backfill rebuilds every index: groups that no longer have items get an empty one.
   if (perGroup && run.mode === 'backfill') for (const group of indexedGroups(config.efsRoot)) scopeOf(group);
 
+  // Each scope's change: its newest entry per item, and tombstones for every item it held of them.
   const change = { added: 0, replaced: 0, removed: 0 };
   const clearList: ShardEntry[] = [];
-  let published: GenerationMeta | undefined;
-  let written = 0;
+  const work = new Map<string | undefined, { store: GenerationStore; segments: SegmentRef[] }>();
+  // The vector entries that go into the index, by the shard that holds their vectors.
+  const toWrite = done.map((): VectorEntry[] => []);
   for (const [group, scope] of scopes) {
-    const items = latestPerItem(scope);
-    const entries = items.map((item) => item.entry);
+    const entries = latestPerItem(scope);
     const store = new GenerationStore(config.efsRoot, group);
     // A backfill starts from nothing: every segment of the old generations goes at the next prune.
     const backfill = run.mode === 'backfill';
     const current = backfill ? undefined : store.current();
     const held = new HeldItems(store, current ? sameModel(store.meta(current), model, group).segments : []);
     const scopeChange = countChange(backfill ? heldBeforeBackfill(store) : held, entries, backfill);
-    const embedded = items.flatMap(({ entry, vectors }) =>
-      entry.kind === 'vector' && vectors ? [{ entry, vectors }] : [],
-    );
-    const base = written;
-    const segments = await applyChange(
-      store,
-      held,
-      entries,
-      embedded.map(({ entry, vectors }) => ({
-        entry: { group: entry.group, id: entry.id, version: entry.version },
-        passages: entry.passages,
-        vectors,
-      })),
-      model.dimensions,
-      (rows) => progress.update(read + (written = base + rows)),
-    );
+    work.set(group, { store, segments: tombstoneItems(store, held, entries) });
+    for (const entry of entries) if (entry.kind === 'vector') toWrite[shardOf.get(entry)!]!.push(entry);
+    change.added += scopeChange.added;
+    change.replaced += scopeChange.replaced;
+    change.removed += scopeChange.removed;
+    for (const entry of entries) clearList.push(entry); // a spread of a million arguments overflows the stack
+  }
+
+  // The vectors, a window of shards at a time: at most a segment's worth of rows in memory,
+  // written as a new segment of each scope the window holds items of.
+  let written = 0;
+  const rowsOf = (entries: readonly VectorEntry[]): number => entries.reduce((sum, e) => sum + e.passages.length, 0);
+  for (const shards of shardWindows(toWrite.map(rowsOf), MAX_SEGMENT_ROWS)) {
+    const window = new Map<string | undefined, ItemVectors[]>();
+    for (const index of shards) {
+      const vectors = readShardVectors(config.efsRoot, done[index]!);
+      for (const entry of toWrite[index]!) {
+        const scope = perGroup ? entry.group : undefined;
+        let items = window.get(scope);
+        if (!items) window.set(scope, (items = []));
+        const { dimensions } = model;
+        items.push({
+          entry: { group: entry.group, id: entry.id, version: entry.version },
+          passages: entry.passages,
+          vectors: vectors.subarray(entry.row * dimensions, (entry.row + entry.passages.length) * dimensions),
+        });
+      }
+    }
+    for (const [group, items] of window) {
+      const scope = work.get(group)!;
+      const base = written;
+      const trained = trainedIndexOf(scope.store, scope.segments);
+      const onRows = (rows: number): void => progress.update(read + (written = base + rows));
+      for (const ref of await writeSegments(scope.store, items, model.dimensions, onRows, trained))
+        scope.segments.push(ref);
+    }
+  }
+
+  let published: GenerationMeta | undefined;
+  for (const { store, segments } of work.values()) {
     const meta = store.publish(
       segments,
       { name: model.name, checksum: model.checksum, dimensions: model.dimensions },
       run.execution,
     );
     if (!published || meta.generation > published.generation) published = meta;
-    change.added += scopeChange.added;
-    change.replaced += scopeChange.replaced;
-    change.removed += scopeChange.removed;
-    for (const entry of entries) clearList.push(entry); // a spread of a million arguments overflows the stack
   }
   const poison = clearList.filter((entry) => entry.kind === 'poison').length;
   await progress.finish(total);

@@ -3,7 +3,20 @@
  * (the keys of one batch) and shard files written by embed (vectors and what they came from).
  * Only small descriptors of these files cross the state machine.
  */
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../index-store/atomic-file.ts';
 import type { PassageSpan } from '../index-store/index-entry.ts';
@@ -37,7 +50,10 @@ export type ShardEntry =
 export interface ShardDescriptor {
   readonly batch: number;
   readonly file: string;
+  /** Items given vectors. */
   readonly vectors: number;
+  /** Their vectors: one per passage. */
+  readonly rows: number;
   readonly deletes: number;
   readonly poison: number;
   readonly failed?: false;
@@ -71,7 +87,91 @@ export function readBatch(efsRoot: string, descriptor: Pick<BatchDescriptor, 'fi
   return rows.map(([group, id, version]) => ({ group, id, version }));
 }
 
-/** Writes a shard: `<name>.json` (entries, model) then `<name>.f32` (vectors), the JSON last. */
+/**
+ * Writes one shard as its items are embedded, so a batch's memory is one read's items, not the
+ * batch's: vectors are appended to `<name>.f32` as they come; `<name>.json` (the entries and the
+ * model) is written last, so a shard whose JSON exists is whole.
+ *
+ * @example
+ * ```ts
+ * const shard = new ShardWriter(efsRoot, execution, 7, model.checksum, dimensions);
+ * shard.addVectors({ group: 'g', id: 'a', version: 1 }, [[0, 42]], vectors);
+ * shard.add({ group: 'g', id: 'b', version: 1, kind: 'delete' });
+ * const descriptor = shard.finish();
+ * ```
+ */
+export class ShardWriter {
+  private readonly base: string;
+  private readonly entries: ShardEntry[] = [];
+  private readonly fd: number;
+  private readonly temp: string;
+  private rows = 0;
+
+  constructor(
+    private readonly efsRoot: string,
+    execution: string,
+    private readonly batch: number,
+    private readonly model: string,
+    private readonly dimensions: number,
+  ) {
+    this.base = path.join(runDir(execution), 'shards', String(batch).padStart(5, '0'));
+    mkdirSync(path.dirname(path.join(efsRoot, this.base)), { recursive: true });
+    this.temp = path.join(efsRoot, `${this.base}.f32.tmp-${randomUUID()}`);
+    this.fd = openSync(this.temp, 'w');
+  }
+
+  /** Records an entry without vectors: a removal, a vanished item, or poison. */
+  add(entry: Exclude<ShardEntry, VectorEntry>): void {
+    this.entries.push(entry);
+  }
+
+  /** Appends an item's vectors (one per passage, row-major) and its entry. */
+  addVectors(key: VersionedKey, passages: readonly PassageSpan[], vectors: Float32Array): void {
+    if (vectors.length !== passages.length * this.dimensions)
+      throw new Error(
+        `${passages.length} passages need ${passages.length * this.dimensions} floats, got ${vectors.length}`,
+      );
+    const bytes = new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength);
+    for (let offset = 0; offset < bytes.length;) offset += writeSync(this.fd, bytes, offset);
+    this.entries.push({ group: key.group, id: key.id, version: key.version, kind: 'vector', row: this.rows, passages });
+    this.rows += passages.length;
+  }
+
+  /** Makes the shard durable: the vectors under their name, then the entries. */
+  finish(): ShardDescriptor {
+    try {
+      fsyncSync(this.fd);
+    } finally {
+      closeSync(this.fd);
+    }
+    renameSync(this.temp, path.join(this.efsRoot, `${this.base}.f32`));
+    writeFileAtomic(
+      path.join(this.efsRoot, `${this.base}.json`),
+      JSON.stringify({ model: this.model, entries: this.entries }),
+    );
+    const count = (kind: ShardEntry['kind']): number => this.entries.filter((entry) => entry.kind === kind).length;
+    return {
+      batch: this.batch,
+      file: `${this.base}.json`,
+      vectors: count('vector'),
+      rows: this.rows,
+      deletes: count('delete') + count('gone'),
+      poison: count('poison'),
+    };
+  }
+
+  /** Drops an unfinished shard's vectors. */
+  abandon(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed by finish
+    }
+    rmSync(this.temp, { force: true });
+  }
+}
+
+/** Writes a whole shard at once (benches and tests that have every vector already). */
 export function writeShard(
   efsRoot: string,
   execution: string,
@@ -80,33 +180,42 @@ export function writeShard(
   entries: readonly ShardEntry[],
   vectors: Float32Array,
 ): ShardDescriptor {
-  const base = path.join(runDir(execution), 'shards', String(batch).padStart(5, '0'));
-  writeFileAtomic(
-    path.join(efsRoot, `${base}.f32`),
-    new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength),
-  );
-  writeFileAtomic(path.join(efsRoot, `${base}.json`), JSON.stringify({ model, entries }));
-  const count = (kind: ShardEntry['kind']): number => entries.filter((entry) => entry.kind === kind).length;
-  return {
-    batch,
-    file: `${base}.json`,
-    vectors: count('vector'),
-    deletes: count('delete') + count('gone'),
-    poison: count('poison'),
-  };
+  const rows = entries.reduce((sum, entry) => sum + (entry.kind === 'vector' ? entry.passages.length : 0), 0);
+  const dimensions = rows === 0 ? 1 : vectors.length / rows;
+  const writer = new ShardWriter(efsRoot, execution, batch, model, dimensions);
+  try {
+    for (const entry of entries) {
+      if (entry.kind !== 'vector') writer.add(entry);
+      else
+        writer.addVectors(
+          entry,
+          entry.passages,
+          vectors.subarray(entry.row * dimensions, (entry.row + entry.passages.length) * dimensions),
+        );
+    }
+    return writer.finish();
+  } catch (error) {
+    writer.abandon();
+    throw error;
+  }
 }
 
-export function readShard(
+/** A shard's entries and the model that embedded them; its vectors are read apart ({@link readShardVectors}). */
+export function readShardEntries(
   efsRoot: string,
   descriptor: Pick<ShardDescriptor, 'file'>,
-): { model: string; entries: ShardEntry[]; vectors: Float32Array } {
-  const { model, entries } = JSON.parse(readFileSync(path.join(efsRoot, descriptor.file), 'utf8')) as {
+): { model: string; entries: ShardEntry[] } {
+  return JSON.parse(readFileSync(path.join(efsRoot, descriptor.file), 'utf8')) as {
     model: string;
     entries: ShardEntry[];
   };
+}
+
+/** A shard's vectors, row-major, as its entries' rows number them. */
+export function readShardVectors(efsRoot: string, descriptor: Pick<ShardDescriptor, 'file'>): Float32Array {
   const raw = readFileSync(path.join(efsRoot, descriptor.file.replace(/\.json$/, '.f32')));
-  const vectors = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
-  return { model, entries, vectors };
+  const aligned = raw.byteOffset % 4 === 0 ? raw : new Uint8Array(raw); // a copy starts a buffer of its own
+  return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
 }
 
 /** Removes the working files of runs other than `keep` older than `olderThanMs`. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { entryKey } from '../../index-store/index-entry.ts';
-import { countChange, latestPerItem, type MergeItem } from '../../indexer/merge.ts';
+import { countChange, latestPerItem, shardWindows } from '../../indexer/merge.ts';
 import type { ShardEntry } from '../../indexer/run-files.ts';
 
 const vector = (id: string, version = 1): ShardEntry => ({
@@ -51,15 +51,20 @@ describe('merge bookkeeping', () => {
 
   it('keeps one entry per item, its newest version, wherever it was seen first', () => {
     // Prepare: item x seen twice in one run, its newer version in a later batch
-    const items: MergeItem[] = [
-      { entry: vector('x', 5) },
-      { entry: vector('y', 1) },
-      { entry: vector('x', 9) },
-      { entry: del('y') },
-    ];
+    const entries = [vector('x', 5), vector('y', 1), vector('x', 9), del('y')];
     // Act
-    const latest = latestPerItem(items).map((item) => `${item.entry.id}@${item.entry.version}:${item.entry.kind}`);
+    const latest = latestPerItem(entries).map((entry) => `${entry.id}@${entry.version}:${entry.kind}`);
     // Assess: y's delete carries version 1 like its vector; the first seen of equal versions stays
     assert.deepEqual(latest, ['x@9:vector', 'y@1:vector']);
+  });
+});
+
+describe('merge windows', () => {
+  it("groups shards in order into windows of at most a segment's rows, leaving out shards without rows", () => {
+    // Act
+    const windows = shardWindows([400, 300, 0, 500, 1_200, 100, 100], 1_000);
+    // Assess: a shard larger than the window is a window of its own
+    assert.deepEqual(windows, [[0, 1], [3], [4], [5, 6]]);
+    assert.deepEqual(shardWindows([0, 0], 1_000), []);
   });
 });
