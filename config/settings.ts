@@ -132,6 +132,27 @@ const duration = v.pipe(
 
 const anyText = nonEmpty('a string');
 
+/** `*`, or attribute names: comma-separated text, or a JSON list in the config file. */
+const attributeNames = v.pipe(
+  v.union(
+    [v.string(), v.array(v.string())],
+    (issue) => `expected * or attribute names, got ${JSON.stringify(issue.input)}`,
+  ),
+  v.transform((value) =>
+    (Array.isArray(value) ? value : value.split(',')).map((name) => name.trim()).filter((name) => name !== ''),
+  ),
+  v.check((names) => names.length > 0, 'must be * or at least one attribute name'),
+  v.check(
+    (names) => (names.length === 1 && names[0] === '*') || names.every((name) => DYNAMODB_NAME.test(name)),
+    (issue) =>
+      `must be * or attribute names (letters, digits, _ . -): ${issue.input
+        .filter((name) => !DYNAMODB_NAME.test(name))
+        .map(quoted)
+        .join(', ')} is not`,
+  ),
+  v.transform((names): readonly string[] | '*' => (names.length === 1 && names[0] === '*' ? '*' : names)),
+);
+
 const setting = <T>(row: Setting<T>): Setting<T> => row;
 /** A setting with no default: unset means "derive it" or "off". */
 const optional = <T>(row: Omit<Setting<T>, 'default'>): Setting<T | undefined> => ({ ...row, default: undefined });
@@ -336,6 +357,16 @@ export const SETTINGS = {
     flag: 'index-layout',
     doc: '`global` (one index) or `per-group` (one index per content group)',
   }),
+  filterAttributes: setting<readonly string[] | '*'>({
+    schema: attributeNames,
+    default: '*',
+    env: 'DDB_FAISS_FILTER_ATTRIBUTES',
+    flag: 'filter-attributes',
+    defaultDoc: '`*` (every scalar attribute)',
+    doc:
+      'the item attributes kept with the index for search filters: `*` (every scalar top-level attribute ' +
+      'but the text and the keys) or a comma-separated list, which saves space',
+  }),
   leaseSeconds: setting({
     schema: integer(1),
     default: 1800,
@@ -411,6 +442,7 @@ export const DEPLOYED_SETTINGS = [
   'maxConcurrency',
   'embedThreads',
   'indexLayout',
+  'filterAttributes',
   'leaseSeconds',
   'logLevel',
 ] as const satisfies readonly SettingName[];

@@ -15,7 +15,14 @@
 import type { GenerationStore, SegmentRef } from './generations.ts';
 import type { ItemRows } from './index-entry.ts';
 import { newSegmentRef, trainedIndexOf } from './index-writer.ts';
-import { FLAT_MAX_ROWS, IVF_TRAINING_ROWS, SCAN_CHUNK_ROWS, VectorFile } from './segment.ts';
+import {
+  FLAT_MAX_ROWS,
+  IVF_TRAINING_ROWS,
+  readSegmentAttributes,
+  readSegmentLexical,
+  SCAN_CHUNK_ROWS,
+  VectorFile,
+} from './segment.ts';
 
 /** When compaction folds segments. */
 export interface CompactionPolicy {
@@ -70,7 +77,11 @@ export async function foldSegments(
   const parts = inputs.map((ref) => {
     const dead = new Uint8Array(ref.rows);
     for (const row of store.deadRows(ref)) dead[row] = 1;
-    return { ref, keys: store.keys(ref), vectors: new VectorFile(store.segmentDir(ref.id), dimensions), dead };
+    const keys = store.keys(ref);
+    const dir = store.segmentDir(ref.id);
+    const attributes = readSegmentAttributes(dir, keys.items);
+    const lexical = readSegmentLexical(dir, keys.rows);
+    return { ref, keys, attributes, lexical, vectors: new VectorFile(dir, dimensions), dead };
   });
   try {
     const rows = inputs.reduce((sum, ref) => sum + live(ref), 0); // every row of a dead item is dead
@@ -114,7 +125,12 @@ export async function foldSegments(
             for (let row = from; row < to; row++) {
               if (part.dead[row] === 1) continue;
               // An item is appended with its first row; its passages follow it, row by row.
-              if (part.keys.firstRow(row) === row) items.push(part.keys.itemAt(row));
+              if (part.keys.firstRow(row) === row) {
+                const [, end] = part.keys.itemRows(row);
+                const terms = Array.from({ length: end - row }, (_, passage) => part.lexical.termsOf(row + passage));
+                const attributes = part.attributes.valuesOf(part.keys.itemOf(row));
+                items.push({ ...part.keys.itemAt(row), ...(attributes ? { attributes } : {}), terms });
+              }
               chunk.push(vectors.subarray((row - from) * dimensions, (row - from + 1) * dimensions));
             }
             // Only whole items go out: an item's later passages may be in the next read.

@@ -1,4 +1,6 @@
 /** The item a row of the index holds, and the key that names it. */
+import type { ItemScalars } from './attribute-columns.ts';
+import type { TermCounts } from './lexical-terms.ts';
 
 /** One indexed item: its keys and the pending version its vector was embedded from. */
 export interface IndexEntry {
@@ -13,8 +15,11 @@ export const entryKey = (entry: Pick<IndexEntry, 'group' | 'id'>): string => `${
 /** Where a passage of an item's content is: characters `[start, end)`. */
 export type PassageSpan = readonly [start: number, end: number];
 
-/** An item as a segment holds it: its entry and its passages, one row (vector) each. */
+/** An item as a segment holds it: its entry, its passages (one row, a vector, each) and its filterable attributes. */
 export interface ItemRows {
   readonly entry: IndexEntry;
   readonly passages: readonly PassageSpan[];
+  readonly attributes?: ItemScalars;
+  /** Each passage's terms for the lexical index; none: the item is found by its vectors only. */
+  readonly terms?: readonly TermCounts[];
 }

@@ -25,6 +25,7 @@
  * keys.entry(0);       // { group: 'g', id: 'a', version: 1 }
  * ```
  */
+import { align8, encodeStrings } from './binary-sections.ts';
 import type { IndexEntry, ItemRows } from './index-entry.ts';
 
 const MAGIC = 0x4b424444; // "DDBK"
@@ -49,8 +50,6 @@ function hashKey(group: string, id: string): number {
 
 /** Slots of the hash table: a power of two at least twice the rows, so probes stay short. */
 const slotCount = (rows: number): number => 2 ** Math.ceil(Math.log2(Math.max(2, rows * 2)));
-
-const align8 = (offset: number): number => Math.ceil(offset / 8) * 8;
 
 /** Compares two items by group, the order of a segment's rows. */
 export const byGroup = (a: Pick<IndexEntry, 'group'>, b: Pick<IndexEntry, 'group'>): number =>
@@ -82,7 +81,7 @@ export function encodeSegmentKeys(items: readonly ItemRows[]): Uint8Array {
   itemStarts[count] = rows;
   groupStarts.push(rows);
   const names = groupNames.map((name) => encoder.encode(name));
-  const ids = encodeAll(items.map((item) => item.entry.id));
+  const ids = encodeStrings(items.map((item) => item.entry.id));
   const namesBytes = names.reduce((sum, bytes) => sum + bytes.length, 0);
   const idsBytes = ids.offsets[count]!;
   const slots = slotCount(count);
@@ -147,25 +146,6 @@ export function encodeSegmentKeys(items: readonly ItemRows[]): Uint8Array {
     table[slot] = item + 1;
   });
   return bytes;
-}
-
-/** Strings as UTF-8, one after the other, with where each starts: no small array per string. */
-function encodeAll(strings: readonly string[]): { bytes: Uint8Array; offsets: Uint32Array } {
-  const encoder = new TextEncoder();
-  const offsets = new Uint32Array(strings.length + 1);
-  let bytes = new Uint8Array(1024);
-  let length = 0;
-  strings.forEach((text, i) => {
-    offsets[i] = length;
-    if (length + text.length * 3 > bytes.length) {
-      const grown = new Uint8Array(Math.max(bytes.length * 2, length + text.length * 3));
-      grown.set(bytes.subarray(0, length));
-      bytes = grown;
-    }
-    length += encoder.encodeInto(text, bytes.subarray(length)).written;
-  });
-  offsets[strings.length] = length;
-  return { bytes: bytes.subarray(0, length), offsets };
 }
 
 /** Which passage of its item a row holds. */
@@ -269,6 +249,11 @@ export class SegmentKeys {
       else high = middle - 1;
     }
     return this.groupNames[low]!;
+  }
+
+  /** The item (its number in the segment, from 0) a row belongs to. */
+  itemOf(row: number): number {
+    return this.rowItems[row]!;
   }
 
   /** The first row of the item a row belongs to: the row that stands for the item. */

@@ -4,6 +4,8 @@
  *   segments/<id>/index.faiss    a flat index (small segments) or IVF-PQ fast-scan (large ones)
  *   segments/<id>/vectors.f32    the exact vectors, row after row: re-ranking, group scans, compaction
  *   segments/<id>/keys.bin       the key map (see `segment-keys.ts`)
+ *   segments/<id>/attributes.bin the items' filterable attributes (see `attribute-columns.ts`)
+ *   segments/<id>/lexical.bin    the passages' terms for BM25 (see `lexical-index.ts`)
  *   segments/<id>/segment.json   kind, rows, dimensions, how the index was built
  *   segments/<id>/trained.faiss  (IVF only) the trained, empty index: compaction reuses it
  *
@@ -20,6 +22,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   closeSync,
+  existsSync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -33,6 +36,8 @@ import path from 'node:path';
 import faiss from 'faiss-node';
 import { fsyncPath, publishDirectory } from './atomic-file.ts';
 import type { ItemRows } from './index-entry.ts';
+import { AttributeColumns, encodeAttributeColumns } from './attribute-columns.ts';
+import { LexicalBuilder, LexicalIndex } from './lexical-index.ts';
 import { encodeSegmentKeys, SegmentKeys } from './segment-keys.ts';
 
 /**
@@ -55,6 +60,11 @@ export const ivfFactory = (dimensions: number): string =>
   `IVF${IVF_LISTS},PQ${dimensions % 2 === 0 ? dimensions / 2 : dimensions}x4fs`;
 
 export type SegmentKind = 'flat' | 'ivf';
+
+/** The file of a segment's filterable attributes. */
+const ATTRIBUTES_FILE = 'attributes.bin';
+/** The file of a segment's lexical index. */
+const LEXICAL_FILE = 'lexical.bin';
 
 /** What `segment.json` says about a segment. */
 export interface SegmentInfo {
@@ -125,6 +135,7 @@ export class SegmentWriter {
   private readonly index: faiss.Index;
   private readonly vectorsFd: number;
   private readonly items: ItemRows[] = [];
+  private readonly lexical = new LexicalBuilder();
   private rowsWritten = 0;
   private readonly factory: string;
 
@@ -168,7 +179,11 @@ export class SegmentWriter {
     const bytes = new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength);
     for (let offset = 0; offset < bytes.length;) offset += writeSync(this.vectorsFd, bytes, offset);
     addVectors(this.index, vectors, dimensions);
-    for (const item of items) this.items.push(item);
+    for (const { entry, passages, attributes, terms } of items) {
+      // The terms go into the lexical index now; the item is kept for the key map and attributes.
+      for (let passage = 0; passage < passages.length; passage++) this.lexical.addRow(terms?.[passage]);
+      this.items.push({ entry, passages, ...(attributes ? { attributes } : {}) });
+    }
     this.rowsWritten += rows;
   }
 
@@ -192,8 +207,20 @@ export class SegmentWriter {
     };
     this.index.write(path.join(this.staging, 'index.faiss'));
     writeFileSync(path.join(this.staging, 'keys.bin'), encodeSegmentKeys(this.items));
+    writeFileSync(
+      path.join(this.staging, ATTRIBUTES_FILE),
+      encodeAttributeColumns(this.items.map((item) => item.attributes)),
+    );
+    writeFileSync(path.join(this.staging, LEXICAL_FILE), this.lexical.encode());
     writeFileSync(path.join(this.staging, 'segment.json'), JSON.stringify(info, null, 2));
-    for (const file of ['index.faiss', 'keys.bin', 'segment.json', ...(this.kind === 'ivf' ? ['trained.faiss'] : [])])
+    for (const file of [
+      'index.faiss',
+      'keys.bin',
+      ATTRIBUTES_FILE,
+      LEXICAL_FILE,
+      'segment.json',
+      ...(this.kind === 'ivf' ? ['trained.faiss'] : []),
+    ])
       fsyncPath(path.join(this.staging, file));
     publishDirectory(this.staging, path.join(this.segmentsDir, this.id));
     return info;
@@ -213,6 +240,18 @@ export class SegmentWriter {
 /** The key map of a published segment. */
 export const readSegmentKeys = (dir: string): SegmentKeys =>
   SegmentKeys.decode(readFileSync(path.join(dir, 'keys.bin')));
+
+/** A segment's filterable attributes: none for a segment written before filters existed. */
+export function readSegmentAttributes(dir: string, items: number): AttributeColumns {
+  const file = path.join(dir, ATTRIBUTES_FILE);
+  return existsSync(file) ? AttributeColumns.decode(readFileSync(file)) : AttributeColumns.empty(items);
+}
+
+/** A segment's lexical index: no terms for a segment written before lexical search existed. */
+export function readSegmentLexical(dir: string, rows: number): LexicalIndex {
+  const file = path.join(dir, LEXICAL_FILE);
+  return existsSync(file) ? LexicalIndex.decode(readFileSync(file)) : LexicalIndex.empty(rows);
+}
 
 /** One scored row of a segment. */
 export interface RowHit {
@@ -263,6 +302,8 @@ export class OpenSegment {
   private constructor(
     readonly info: SegmentInfo,
     readonly keys: SegmentKeys,
+    readonly attributes: AttributeColumns,
+    readonly lexical: LexicalIndex,
     private readonly index: faiss.Index,
     dir: string,
   ) {
@@ -278,11 +319,17 @@ export class OpenSegment {
       throw new Error(
         `segment ${info.id}: ${index.ntotal()} vectors and ${keys.rows} keys, segment.json says ${info.rows}`,
       );
-    return new OpenSegment(info, keys, index, dir);
+    const attributes = readSegmentAttributes(dir, keys.items);
+    return new OpenSegment(info, keys, attributes, readSegmentLexical(dir, keys.rows), index, dir);
   }
 
   get rows(): number {
     return this.info.rows;
+  }
+
+  /** The exact vectors of rows `[start, end)`, row-major. */
+  vectorsOf(start: number, end: number): Float32Array {
+    return this.vectors.read(start, end);
   }
 
   close(): void {
@@ -305,12 +352,19 @@ export class OpenSegment {
    * faiss, each as its best row: exact for a flat segment; for IVF the compressed codes'
    * candidates re-ranked with the exact vectors. Asks faiss for more rows until they hold `k`
    * items or faiss has no more. Returns fewer than `k` only when the visited lists of an IVF
-   * index hold fewer; {@link scan} is then exact.
+   * index hold fewer; {@link scan} is then exact. `admitted`, the rows of the range not skipped,
+   * sizes the first request so that it rarely needs a second.
    */
-  search(query: Float32Array, k: number, range: readonly [number, number], skip?: Uint8Array): RowHit[] {
+  search(
+    query: Float32Array,
+    k: number,
+    range: readonly [number, number],
+    skip?: Uint8Array,
+    admitted = range[1] - range[0],
+  ): RowHit[] {
     const [start, end] = range;
-    if (end <= start) return [];
-    const share = (end - start) / this.rows;
+    if (end <= start || admitted <= 0) return [];
+    const share = admitted / this.rows;
     const asked = Array.from(query);
     const ivf = this.info.kind === 'ivf';
     let fetch = Math.min(this.rows, Math.ceil(Math.max(k, ivf ? RERANK_CANDIDATES : 0) / share) + 4);
@@ -360,7 +414,7 @@ export class OpenSegment {
 
   /**
    * The `k` best items with a row in `[start, end)` not in `skip`, exactly, each as its best row,
-   * reading the range from the vectors file.
+   * reading only the admitted rows from the vectors file (runs of them, small gaps read through).
    */
   scan(query: Float32Array, k: number, range: readonly [number, number], skip?: Uint8Array): RowHit[] {
     const d = this.info.dimensions;
@@ -377,23 +431,42 @@ export class OpenSegment {
         floor = best[k - 1]!.score;
       }
     };
-    for (let from = range[0]; from < range[1]; from += SCAN_CHUNK_ROWS) {
-      const to = Math.min(range[1], from + SCAN_CHUNK_ROWS);
-      const vectors = this.vectors.read(from, to);
-      for (let row = from; row < to; row++) {
-        if (skip?.[row] === 1) continue;
-        let score = 0;
-        const offset = (row - from) * d;
-        for (let j = 0; j < d; j++) score += query[j]! * vectors[offset + j]!;
-        const first = this.keys.firstRow(row);
-        if (first !== item) {
-          keep(itemBest);
-          item = first;
-          itemBest = { row, score };
-        } else if (score > itemBest!.score) itemBest = { row, score };
+    for (const [runStart, runEnd] of admittedRuns(range, skip)) {
+      for (let from = runStart; from < runEnd; from += SCAN_CHUNK_ROWS) {
+        const to = Math.min(runEnd, from + SCAN_CHUNK_ROWS);
+        const vectors = this.vectors.read(from, to);
+        for (let row = from; row < to; row++) {
+          if (skip?.[row] === 1) continue;
+          let score = 0;
+          const offset = (row - from) * d;
+          for (let j = 0; j < d; j++) score += query[j]! * vectors[offset + j]!;
+          const first = this.keys.firstRow(row);
+          if (first !== item) {
+            keep(itemBest);
+            item = first;
+            itemBest = { row, score };
+          } else if (score > itemBest!.score) itemBest = { row, score };
+        }
       }
     }
     keep(itemBest);
     return best.sort((a, b) => b.score - a.score).slice(0, k);
   }
+}
+
+/** Skipped rows read through rather than starting a new read: one read costs more than a few rows. */
+const READ_THROUGH_ROWS = 16;
+
+/** The runs `[start, end)` of a range that hold every row not in `skip`, joined across small gaps. */
+export function admittedRuns(range: readonly [number, number], skip?: Uint8Array): [number, number][] {
+  const [start, end] = range;
+  if (!skip) return end > start ? [[start, end]] : [];
+  const runs: [number, number][] = [];
+  for (let row = start; row < end; row++) {
+    if (skip[row] === 1) continue;
+    const last = runs[runs.length - 1];
+    if (last && row - last[1] <= READ_THROUGH_ROWS) last[1] = row + 1;
+    else runs.push([row, row + 1]);
+  }
+  return runs;
 }

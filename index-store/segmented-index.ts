@@ -11,6 +11,8 @@
  */
 import type { GenerationMeta, GenerationStore, SegmentRef } from './generations.ts';
 import type { IndexEntry, ItemRows } from './index-entry.ts';
+import type { AttributeFilter, ColumnKinds } from './attribute-columns.ts';
+import { addStats, type LexicalStats, rankLexical, segmentStats } from './bm25.ts';
 import { OpenSegment, type RowHit } from './segment.ts';
 import type { RowPassage } from './segment-keys.ts';
 
@@ -103,6 +105,17 @@ export class SegmentedIndex {
     });
   }
 
+  /** A live item's vectors, one per passage (row-major), or undefined when the index does not hold it. */
+  vectorsOf(group: string, id: string): Float32Array | undefined {
+    for (const { segment, dead } of this.parts) {
+      const first = segment.keys.find(group, id);
+      if (first < 0 || dead?.[first] === 1) continue;
+      const [, end] = segment.keys.itemRows(first);
+      return segment.vectorsOf(first, end);
+    }
+    return undefined;
+  }
+
   /** Every live item, segment by segment (for tests and audits: O(index)). */
   entries(): IndexEntry[] {
     return this.liveItems().map(({ part, row }) => part.segment.keys.entry(row));
@@ -121,29 +134,145 @@ export class SegmentedIndex {
     );
   }
 
-  /** The k nearest live items to a unit query vector, best first, only of `group` when given. */
-  search(query: Float32Array, k: number, group?: string): IndexHit[] {
-    const hits: IndexHit[] = [];
+  /**
+   * The rows a search may return: live, of `scope.group` when given, meeting `scope.filter` when
+   * given (from the attributes kept with the index). Work it out once per query; searches and
+   * their widenings reuse it.
+   */
+  select(scope: SearchScope = {}): Selection {
+    const { group, filter } = scope;
+    const parts: SelectedPart[] = [];
+    let items = 0;
     for (const part of this.parts) {
       const { segment, dead } = part;
       const range = group === undefined ? ([0, segment.rows] as const) : segment.keys.groupRange(group);
-      const liveRows = range[1] - range[0] - (group === undefined ? part.ref.dead : countIn(dead, range));
-      const live =
-        group === undefined
-          ? part.ref.items - part.ref.deadItems
-          : segment.keys.groupItems(group) - (part.deadByGroup.get(group) ?? 0);
+      if (range[1] <= range[0]) continue;
+      let skip = dead;
+      let rows: number;
+      let live: number;
+      if (filter === undefined) {
+        rows = range[1] - range[0] - (group === undefined ? part.ref.dead : countIn(dead, range));
+        live =
+          group === undefined
+            ? part.ref.items - part.ref.deadItems
+            : segment.keys.groupItems(group) - (part.deadByGroup.get(group) ?? 0);
+      } else {
+        const matching = segment.attributes.match(filter);
+        skip = new Uint8Array(segment.rows).fill(1);
+        rows = 0;
+        live = 0;
+        for (let row = range[0]; row < range[1]; row++) {
+          if (dead?.[row] === 1 || matching[segment.keys.itemOf(row)] === 0) continue;
+          skip[row] = 0;
+          rows += 1;
+          if (segment.keys.firstRow(row) === row) live += 1;
+        }
+      }
       if (live <= 0) continue;
-      const want = Math.min(k, live);
-      let rows: RowHit[] =
-        group !== undefined && liveRows <= EXACT_SCAN_ROWS
-          ? segment.scan(query, want, range, dead)
-          : segment.search(query, want, range, dead);
-      if (rows.length < want) rows = segment.scan(query, want, range, dead);
-      for (const { row, score } of rows)
+      parts.push({
+        segment,
+        range,
+        ...(skip ? { skip } : {}),
+        rows,
+        items: live,
+        narrowed: group !== undefined || filter !== undefined,
+      });
+      items += live;
+    }
+    return { items, parts };
+  }
+
+  /**
+   * The k nearest items of a selection (every live item by default) to a unit query vector, best
+   * first, each scored by its best passage. Exact whatever the selection: a segment's admitted
+   * rows are scanned exactly when few, and searched by faiss (then scanned if faiss's visited
+   * lists hold too few) when many.
+   */
+  search(query: Float32Array, k: number, selection: Selection = this.select()): IndexHit[] {
+    const hits: IndexHit[] = [];
+    for (const { segment, range, skip, rows, items, narrowed } of selection.parts) {
+      const want = Math.min(k, items);
+      let found: RowHit[] =
+        narrowed && rows <= EXACT_SCAN_ROWS
+          ? segment.scan(query, want, range, skip)
+          : segment.search(query, want, range, skip, rows);
+      if (found.length < want) found = segment.scan(query, want, range, skip);
+      for (const { row, score } of found)
         hits.push({ entry: segment.keys.entry(row), score, passage: segment.keys.passage(row) });
     }
     return hits.sort((a, b) => b.score - a.score).slice(0, k);
   }
+
+  /** BM25's statistics of this index's live passages for the query terms (see `bm25.ts`). */
+  lexicalStats(terms: readonly string[]): LexicalStats {
+    return addStats(this.parts.map(({ segment, dead }) => segmentStats(segment, dead, terms)));
+  }
+
+  /**
+   * The k best items of a selection for the query terms by BM25 (items holding none of them are
+   * not ranked), each scored by its best passage. `stats` are those of every index the query
+   * reads, so that scores compare across them.
+   */
+  lexicalSearch(
+    terms: readonly string[],
+    k: number,
+    stats: LexicalStats,
+    selection: Selection = this.select(),
+  ): IndexHit[] {
+    const hits: IndexHit[] = [];
+    for (const { segment, range, skip } of selection.parts)
+      for (const { row, score } of rankLexical(segment, range, skip, k, terms, stats))
+        hits.push({ entry: segment.keys.entry(row), score, passage: segment.keys.passage(row) });
+    return hits.sort((a, b) => b.score - a.score).slice(0, k);
+  }
+
+  /** Which kinds of value each filterable attribute holds, over the live segments. */
+  attributeKinds(): Map<string, ColumnKinds> {
+    const kinds = new Map<string, ColumnKinds>();
+    for (const { segment } of this.parts) {
+      for (const name of segment.attributes.names) {
+        const seen = segment.attributes.kinds(name)!;
+        const before = kinds.get(name);
+        kinds.set(
+          name,
+          before
+            ? {
+                strings: before.strings || seen.strings,
+                numbers: before.numbers || seen.numbers,
+                booleans: before.booleans || seen.booleans,
+              }
+            : seen,
+        );
+      }
+    }
+    return kinds;
+  }
+}
+
+/** Which items a search may return: of one content group, meeting an attribute filter. */
+export interface SearchScope {
+  readonly group?: string;
+  readonly filter?: AttributeFilter;
+}
+
+/** A segment's part of a selection: the range to search, the rows in it to skip, what is left. */
+interface SelectedPart {
+  readonly segment: OpenSegment;
+  readonly range: readonly [number, number];
+  readonly skip?: Uint8Array;
+  /** Rows (passages) admitted. */
+  readonly rows: number;
+  /** Items admitted. */
+  readonly items: number;
+  /** Whether a group or filter narrowed it (rather than all live rows): few rows are then scanned. */
+  readonly narrowed: boolean;
+}
+
+/** The rows a search may return, segment by segment ({@link SegmentedIndex.select}). */
+export interface Selection {
+  /** Items admitted, over every segment. */
+  readonly items: number;
+  readonly parts: readonly SelectedPart[];
 }
 
 /** The rows marked in `mask` within a range. */

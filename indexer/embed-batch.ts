@@ -11,13 +11,17 @@ import { type Embedder, isEmptyEmbedding, loadEmbedder } from '../embedding/runt
 import type { IndexerContext, ModelDescriptor, RunInfo } from './context.ts';
 import {
   DELETE_MARKER_ATTRIBUTE,
+  filterableAttributes,
   keyAttributes,
+  ownAttributes,
   poisonReason,
   readKey,
   readVersion,
   type VersionedKey,
 } from '../table/items.ts';
+import type { ItemScalars } from '../index-store/attribute-columns.ts';
 import { entryKey, type PassageSpan } from '../index-store/index-entry.ts';
+import { termCounts, type TermCounts } from '../index-store/lexical-terms.ts';
 import { renewLease } from './lease.ts';
 import { type BatchDescriptor, readBatch, type ShardDescriptor, ShardWriter } from './run-files.ts';
 
@@ -26,17 +30,19 @@ export const PASSAGES_PER_CALL = 256;
 /** Items read from the table at once (one BatchGetItem): with the passages per call, bounds a batch's memory. */
 export const ITEMS_PER_READ = 100;
 
-/** An item to embed: its key and version, and its content. */
+/** An item to embed: its key and version, its content, and its filterable attributes. */
 interface ContentItem {
   readonly key: VersionedKey;
   readonly text: string;
+  readonly attributes?: ItemScalars;
 }
 
 /**
  * Embeds each item's content passage by passage (one passage for content within the model's
  * limit), a bounded number of passages at a time across items, so short items still share the
  * model's calls, and adds each item to the shard as soon as its last passage is embedded: its
- * vectors, or a poison entry when no passage can be embedded. Passages with no known word carry
+ * vectors and each passage's terms for the lexical index, or a poison entry when no passage can
+ * be embedded. Passages with no known word carry
  * nothing and are left out.
  */
 async function embedPassages(embedder: Embedder, items: readonly ContentItem[], shard: ShardWriter): Promise<void> {
@@ -45,14 +51,15 @@ async function embedPassages(embedder: Embedder, items: readonly ContentItem[], 
   let current = -1;
   let spans: PassageSpan[] = [];
   let vectors: Float32Array[] = [];
+  let terms: TermCounts[] = [];
   let error: string | undefined;
   const complete = (): void => {
     if (current < 0) return;
-    const { key } = items[current]!;
+    const { key, attributes } = items[current]!;
     if (error !== undefined) shard.add({ ...key, kind: 'poison', reason: error });
     else if (vectors.length === 0)
       shard.add({ ...key, kind: 'poison', reason: 'no word of the content is known to the model' });
-    else shard.addVectors(key, spans, concat(vectors));
+    else shard.addVectors(key, spans, concat(vectors), attributes, terms);
   };
   for (let from = 0; from < passages.length; from += PASSAGES_PER_CALL) {
     const chunk = passages.slice(from, from + PASSAGES_PER_CALL);
@@ -61,12 +68,13 @@ async function embedPassages(embedder: Embedder, items: readonly ContentItem[], 
       const { index, passage } = chunk[i]!;
       if (index !== current) {
         complete();
-        [current, spans, vectors, error] = [index, [], [], undefined];
+        [current, spans, vectors, terms, error] = [index, [], [], [], undefined];
       }
       if (!result.ok) error ??= result.error;
       else if (!isEmptyEmbedding(result.vector)) {
         spans.push([passage.start, passage.end]);
         vectors.push(result.vector);
+        terms.push(termCounts(passage.text));
       }
     });
   }
@@ -90,22 +98,22 @@ async function fetchItems(
   keys: readonly VersionedKey[],
 ): Promise<Map<string, Record<string, AttributeValue>>> {
   const { config, clients } = context;
+  // Every attribute when every one is filterable; otherwise only ddb-faiss's own and the listed ones.
+  const wanted = config.filterAttributes === '*' ? undefined : [...ownAttributes(config), ...config.filterAttributes];
   const items = await batchGetItems(
     clients.dynamodb,
     config.tableName,
     keys.map((key) => keyAttributes(config, key)),
     {
       consistentRead: true,
-      projection: {
-        expression: '#g, #i, #c, #p, #d',
-        names: {
-          '#g': config.groupAttribute,
-          '#i': config.idAttribute,
-          '#c': config.contentAttribute,
-          '#p': config.pendingAttribute,
-          '#d': DELETE_MARKER_ATTRIBUTE,
-        },
-      },
+      ...(wanted
+        ? {
+            projection: {
+              expression: wanted.map((_, i) => `#a${i}`).join(', '),
+              names: Object.fromEntries(wanted.map((name, i) => [`#a${i}`, name])),
+            },
+          }
+        : {}),
     },
   );
   const found = new Map<string, Record<string, AttributeValue>>();
@@ -147,7 +155,11 @@ export async function embedBatch(
         }
         const reason = poisonReason(config, item);
         if (reason) shard.add({ group: key.group, id: key.id, version, kind: 'poison', reason });
-        else toEmbed.push({ key: { group: key.group, id: key.id, version }, text: item[config.contentAttribute]!.S! });
+        else {
+          const attributes = filterableAttributes(config, config.filterAttributes, item);
+          const text = item[config.contentAttribute]!.S!;
+          toEmbed.push({ key: { group: key.group, id: key.id, version }, text, ...(attributes ? { attributes } : {}) });
+        }
       }
       if (toEmbed.length === 0) continue;
       embedder ??= await loadEmbedder(path.join(config.efsRoot, model.dir), { threads: config.embedThreads });

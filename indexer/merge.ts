@@ -28,6 +28,7 @@ import { renewLease } from './lease.ts';
 import {
   type FailedBatch,
   readShardEntries,
+  readShardTerms,
   readShardVectors,
   runDir,
   type ShardDescriptor,
@@ -43,7 +44,10 @@ export const CAUSE_CHARS = 1_000;
 
 export interface MergeResult extends IndexChange {
   readonly generation: number;
+  /** Vectors the index holds: one per passage of each item. */
   readonly vectors: number;
+  /** Items the index holds. */
+  readonly items: number;
   readonly poison: number;
   /** How many batches failed for good (their items stay pending). */
   readonly failedBatchCount: number;
@@ -189,6 +193,7 @@ export async function mergeShards(
     const window = new Map<string | undefined, ItemVectors[]>();
     for (const index of shards) {
       const vectors = readShardVectors(config.efsRoot, done[index]!);
+      const terms = readShardTerms(config.efsRoot, done[index]!);
       for (const entry of toWrite[index]!) {
         const scope = perGroup ? entry.group : undefined;
         let items = window.get(scope);
@@ -197,6 +202,8 @@ export async function mergeShards(
         items.push({
           entry: { group: entry.group, id: entry.id, version: entry.version },
           passages: entry.passages,
+          ...(entry.attributes ? { attributes: entry.attributes } : {}),
+          ...(terms.length > 0 ? { terms: terms.slice(entry.row, entry.row + entry.passages.length) } : {}),
           vectors: vectors.subarray(entry.row * dimensions, (entry.row + entry.passages.length) * dimensions),
         });
       }
@@ -230,6 +237,7 @@ export async function mergeShards(
   return {
     generation: status.generation,
     vectors: status.vectors,
+    items: status.items ?? status.vectors,
     ...change,
     poison,
     failedBatchCount: failed.length,
@@ -275,6 +283,7 @@ export function indexStatusOf(
     layout: perGroup ? 'per-group' : 'global',
     ...(perGroup ? { groups: metas.filter((group) => group.vectors > 0).length } : {}),
     vectors: metas.reduce((sum, group) => sum + group.vectors, 0),
+    items: metas.reduce((sum, group) => sum + group.items, 0),
     segments: all.length,
     deadVectors: all.reduce((sum, segment) => sum + segment.dead, 0),
   };

@@ -19,7 +19,9 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../index-store/atomic-file.ts';
+import type { ItemScalars } from '../index-store/attribute-columns.ts';
 import type { PassageSpan } from '../index-store/index-entry.ts';
+import type { TermCounts } from '../index-store/lexical-terms.ts';
 import type { VersionedKey } from '../table/items.ts';
 
 /** What crosses the Map for one batch. */
@@ -38,6 +40,8 @@ export interface VectorEntry extends VersionedKey {
   readonly kind: 'vector';
   readonly row: number;
   readonly passages: readonly PassageSpan[];
+  /** Its filterable attributes, kept with the index. */
+  readonly attributes?: ItemScalars;
 }
 
 /** One shard entry: an item to (re)index, to remove, or that cannot be indexed. */
@@ -105,6 +109,9 @@ export class ShardWriter {
   private readonly entries: ShardEntry[] = [];
   private readonly fd: number;
   private readonly temp: string;
+  /** Each row's terms for the lexical index, a JSON line each, written as the rows are. */
+  private readonly termsFd: number;
+  private readonly termsTemp: string;
   private rows = 0;
 
   constructor(
@@ -118,6 +125,8 @@ export class ShardWriter {
     mkdirSync(path.dirname(path.join(efsRoot, this.base)), { recursive: true });
     this.temp = path.join(efsRoot, `${this.base}.f32.tmp-${randomUUID()}`);
     this.fd = openSync(this.temp, 'w');
+    this.termsTemp = path.join(efsRoot, `${this.base}.terms.tmp-${randomUUID()}`);
+    this.termsFd = openSync(this.termsTemp, 'w');
   }
 
   /** Records an entry without vectors: a removal, a vanished item, or poison. */
@@ -125,26 +134,49 @@ export class ShardWriter {
     this.entries.push(entry);
   }
 
-  /** Appends an item's vectors (one per passage, row-major) and its entry. */
-  addVectors(key: VersionedKey, passages: readonly PassageSpan[], vectors: Float32Array): void {
+  /**
+   * Appends an item's vectors (one per passage, row-major), its passages' terms for the lexical
+   * index (none: the item is found by its vectors only), and its entry.
+   */
+  addVectors(
+    key: VersionedKey,
+    passages: readonly PassageSpan[],
+    vectors: Float32Array,
+    attributes?: ItemScalars,
+    terms?: readonly TermCounts[],
+  ): void {
     if (vectors.length !== passages.length * this.dimensions)
       throw new Error(
         `${passages.length} passages need ${passages.length * this.dimensions} floats, got ${vectors.length}`,
       );
     const bytes = new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength);
     for (let offset = 0; offset < bytes.length;) offset += writeSync(this.fd, bytes, offset);
-    this.entries.push({ group: key.group, id: key.id, version: key.version, kind: 'vector', row: this.rows, passages });
+    const lines = passages.map((_, i) => JSON.stringify(encodeTerms(terms?.[i])));
+    writeAll(this.termsFd, `${lines.join('\n')}\n`);
+    const { group, id, version } = key;
+    this.entries.push({
+      group,
+      id,
+      version,
+      kind: 'vector',
+      row: this.rows,
+      passages,
+      ...(attributes ? { attributes } : {}),
+    });
     this.rows += passages.length;
   }
 
-  /** Makes the shard durable: the vectors under their name, then the entries. */
+  /** Makes the shard durable: the vectors and terms under their names, then the entries. */
   finish(): ShardDescriptor {
-    try {
-      fsyncSync(this.fd);
-    } finally {
-      closeSync(this.fd);
+    for (const fd of [this.fd, this.termsFd]) {
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
     }
     renameSync(this.temp, path.join(this.efsRoot, `${this.base}.f32`));
+    renameSync(this.termsTemp, path.join(this.efsRoot, `${this.base}.terms.jsonl`));
     writeFileAtomic(
       path.join(this.efsRoot, `${this.base}.json`),
       JSON.stringify({ model: this.model, entries: this.entries }),
@@ -160,14 +192,17 @@ export class ShardWriter {
     };
   }
 
-  /** Drops an unfinished shard's vectors. */
+  /** Drops an unfinished shard's vectors and terms. */
   abandon(): void {
-    try {
-      closeSync(this.fd);
-    } catch {
-      // already closed by finish
+    for (const fd of [this.fd, this.termsFd]) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed by finish
+      }
     }
     rmSync(this.temp, { force: true });
+    rmSync(this.termsTemp, { force: true });
   }
 }
 
@@ -179,6 +214,7 @@ export function writeShard(
   model: string,
   entries: readonly ShardEntry[],
   vectors: Float32Array,
+  terms?: readonly TermCounts[],
 ): ShardDescriptor {
   const rows = entries.reduce((sum, entry) => sum + (entry.kind === 'vector' ? entry.passages.length : 0), 0);
   const dimensions = rows === 0 ? 1 : vectors.length / rows;
@@ -191,6 +227,8 @@ export function writeShard(
           entry,
           entry.passages,
           vectors.subarray(entry.row * dimensions, (entry.row + entry.passages.length) * dimensions),
+          entry.attributes,
+          terms?.slice(entry.row, entry.row + entry.passages.length),
         );
     }
     return writer.finish();
@@ -209,6 +247,31 @@ export function readShardEntries(
     model: string;
     entries: ShardEntry[];
   };
+}
+
+/** A row's terms in a shard's terms file: its length and its term counts. */
+type EncodedTerms = [length: number, counts: Record<string, number>];
+
+const encodeTerms = (terms: TermCounts | undefined): EncodedTerms =>
+  terms ? [terms.length, Object.fromEntries(terms.terms)] : [0, {}];
+
+function writeAll(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  for (let offset = 0; offset < bytes.length;) offset += writeSync(fd, bytes, offset);
+}
+
+/** A shard's rows' terms for the lexical index, as its entries' rows number them. */
+export function readShardTerms(efsRoot: string, descriptor: Pick<ShardDescriptor, 'file'>): TermCounts[] {
+  const file = path.join(efsRoot, descriptor.file.replace(/\.json$/, '.terms.jsonl'));
+  // A shard written before lexical search existed has no terms file: its rows have no terms.
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const [length, counts] = JSON.parse(line) as EncodedTerms;
+      return { length, terms: new Map(Object.entries(counts)) };
+    });
 }
 
 /** A shard's vectors, row-major, as its entries' rows number them. */

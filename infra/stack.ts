@@ -47,6 +47,7 @@ import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import { bundleLambdas } from './bundle.ts';
 import { writeNativePackages } from './native-packages.ts';
 import { type MetricKey, METRICS, METRICS_NAMESPACE, SERVICE_NAME } from '../tasks/metrics.ts';
+import { SEARCH_ROUTES } from '../tasks/search-routes.ts';
 
 /** The processors the Lambda image is built for. */
 export const LAMBDA_ARCHITECTURES = ['x86_64', 'arm64'] as const;
@@ -380,11 +381,12 @@ export class DdbFaissStack extends Stack {
         allowHeaders: ['content-type'],
       },
     });
-    this.api.addRoutes({
-      path: '/search',
-      methods: [HttpMethod.GET, HttpMethod.POST],
-      integration: new HttpLambdaIntegration('SearchIntegration', this.searchTarget(functions['search']!, props)),
-    });
+    const searchIntegration = new HttpLambdaIntegration(
+      'SearchIntegration',
+      this.searchTarget(functions['search']!, props),
+    );
+    for (const path of SEARCH_ROUTES)
+      this.api.addRoutes({ path, methods: [HttpMethod.GET, HttpMethod.POST], integration: searchIntegration });
 
     // The default stage, with access logs (request id, caller, route, status, latency).
     new HttpStage(this, 'SearchStage', {

@@ -61,3 +61,36 @@ export function poisonReason(config: ItemAttributes, item: Record<string, Attrib
   if (content.S.trim() === '') return `${config.contentAttribute} is empty`;
   return undefined;
 }
+
+/** A scalar attribute's value (S, N, BOOL); undefined for other types (lists, maps, sets, binary, null). */
+export function scalarOf(value: AttributeValue): string | number | boolean | undefined {
+  if (value.S !== undefined) return value.S;
+  if (value.N !== undefined) return Number(value.N);
+  if (value.BOOL !== undefined) return value.BOOL;
+  return undefined;
+}
+
+/** The attributes ddb-faiss itself gives meaning to: never filterable, never copied by `import`. */
+export function ownAttributes(config: ItemAttributes): string[] {
+  const { groupAttribute, idAttribute, contentAttribute, pendingAttribute } = config;
+  return [groupAttribute, idAttribute, contentAttribute, pendingAttribute, DELETE_MARKER_ATTRIBUTE];
+}
+
+/**
+ * An item's filterable attributes: its scalar top-level attributes other than ddb-faiss's own,
+ * only those `allowed` lists unless it is `*`; undefined when it has none.
+ */
+export function filterableAttributes(
+  config: ItemAttributes,
+  allowed: readonly string[] | '*',
+  item: Readonly<Record<string, AttributeValue>>,
+): Record<string, string | number | boolean> | undefined {
+  const own = new Set(ownAttributes(config));
+  let scalars: Record<string, string | number | boolean> | undefined;
+  for (const [name, value] of Object.entries(item)) {
+    if (own.has(name) || (allowed !== '*' && !allowed.includes(name))) continue;
+    const scalar = scalarOf(value);
+    if (scalar !== undefined) (scalars ??= {})[name] = scalar;
+  }
+  return scalars;
+}

@@ -38,7 +38,9 @@ export interface IndexChange {
 }
 
 /** The index status mirrored into the table, with what the run that published it changed. */
-export type IndexStatusRecord = Omit<GenerationMeta, 'segments'> & {
+export type IndexStatusRecord = Omit<GenerationMeta, 'segments' | 'items'> & {
+  /** Items the index holds (each has a vector per passage); absent in a record written before passages. */
+  readonly items?: number;
   /** Segments the index is made of (over every group's index under the per-group layout); absent before 0.2. */
   readonly segments?: number;
   /** Vectors kept in segments though their item was replaced or removed, until compaction drops them. */

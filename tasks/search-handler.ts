@@ -1,7 +1,7 @@
 /**
  * The search service's Lambda handler for API Gateway HTTP API events:
- *   GET  /search?q=...&k=10&group=...&attributes=a,b
- *   POST /search  {"q": "...", "k": 10, "group": "...", "attributes": ["a", "b"]}
+ *   GET  /search?q=...&k=10&mode=hybrid&group=...&filter={"year":{"gte":2020}}&attributes=a,b
+ *   POST /search  {"q": "...", "k": 10, "mode": "vector", "group": "...", "filter": {...}, "attributes": ["a"]}
  * Wrapped with middy's HTTP middlewares: JSON body parsing, CORS, error handling (no stack
  * trace ever reaches a response). Bad input is a 400 saying what is wrong; no published
  * index yet is a 503 saying so.
@@ -18,68 +18,20 @@ import { IndexReader } from '../search/index-reader.ts';
 import { type Observability, observeTask, type TaskObservation } from './observability.ts';
 import { LegacyIndexError } from '../index-store/generations.ts';
 import { SegmentKeysFormatError } from '../index-store/segment-keys.ts';
-import { NoIndexError, search, type SearchContext, type SearchRequest, UnknownGroupError } from '../search/query.ts';
-
-export const MAX_QUERY_CHARS = 2_000;
-export const MAX_K = 100;
-const MAX_ATTRIBUTES = 20;
-const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,255}$/;
+import {
+  FilterError,
+  NoIndexError,
+  NotIndexedError,
+  search,
+  type SearchContext,
+  similar,
+  UnknownGroupError,
+} from '../search/query.ts';
+import { BadRequestError, parseSearchRequest, parseSimilarRequest } from './search-request.ts';
+import { SEARCH_ROUTES } from './search-routes.ts';
 
 const message = (text: string): string => JSON.stringify({ message: text });
 const badRequest = (text: string) => createError(400, message(text));
-
-/** Reads and checks the request; every problem is named. */
-export function parseSearchRequest(event: APIGatewayProxyEventV2 & { body?: unknown }): SearchRequest {
-  const method = event.requestContext?.http?.method ?? 'GET';
-  const fromBody = method === 'POST';
-  const raw = fromBody ? event.body : (event.queryStringParameters ?? {});
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    throw badRequest('the request body must be a JSON object like {"q": "text", "k": 10}');
-  const input = raw as Record<string, unknown>;
-  const problems: string[] = [];
-
-  const q = input['q'];
-  if (typeof q !== 'string' || q.trim() === '') problems.push('q (the query text) is required and must not be empty');
-  else if (q.length > MAX_QUERY_CHARS)
-    problems.push(`q is ${q.length} characters long; the limit is ${MAX_QUERY_CHARS}`);
-
-  let k = 10;
-  if (input['k'] !== undefined) {
-    k =
-      typeof input['k'] === 'number' ? input['k'] : /^\d+$/.test(String(input['k'])) ? Number(input['k']) : Number.NaN;
-    if (!Number.isInteger(k) || k < 1 || k > MAX_K)
-      problems.push(`k must be an integer from 1 to ${MAX_K}, got ${JSON.stringify(input['k'])}`);
-  }
-
-  const group = input['group'];
-  if (group !== undefined && (typeof group !== 'string' || group === ''))
-    problems.push('group must be a non-empty string');
-
-  let attributes: string[] = [];
-  const rawAttributes = input['attributes'];
-  if (rawAttributes !== undefined) {
-    attributes =
-      typeof rawAttributes === 'string'
-        ? rawAttributes
-            .split(',')
-            .map((name) => name.trim())
-            .filter(Boolean)
-        : Array.isArray(rawAttributes)
-          ? (rawAttributes as unknown[]).map(String)
-          : [];
-    if (!Array.isArray(rawAttributes) && typeof rawAttributes !== 'string')
-      problems.push('attributes must be a list of attribute names');
-    else if (attributes.length > MAX_ATTRIBUTES || !attributes.every((name) => ATTRIBUTE_NAME.test(name)))
-      problems.push(`attributes must be at most ${MAX_ATTRIBUTES} attribute names (letters, digits, _ . -)`);
-  }
-  if (problems.length > 0) throw badRequest(problems.join('; '));
-  return {
-    text: q as string,
-    k,
-    ...(group !== undefined ? { group: group as string } : {}),
-    ...(attributes.length ? { attributes } : {}),
-  };
-}
 
 /** json-body-parser answers malformed JSON with 422; to the client it is a bad request. */
 const malformedJsonIsBadRequest = (): MiddlewareObj => ({
@@ -127,19 +79,22 @@ export function createSearchHandler(
   reader = new IndexReader(context.config.efsRoot, context.config.indexLayout),
 ): SearchHandler {
   const handle = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-    const path = event.rawPath ?? event.requestContext?.http?.path ?? '/';
+    const path = (event.rawPath ?? event.requestContext?.http?.path ?? '/').replace(/\/$/, '');
     const method = event.requestContext?.http?.method ?? 'GET';
-    if (path.replace(/\/$/, '') !== '/search')
-      throw createError(404, message(`no route ${method} ${path}; use GET or POST /search`));
+    const route = SEARCH_ROUTES.find((known) => known === path);
+    if (!route) throw createError(404, message(`no route ${method} ${path}; use ${SEARCH_ROUTES.join(' or ')}`));
     if (method !== 'GET' && method !== 'POST')
-      throw createError(405, message(`${method} is not allowed on /search; use GET or POST`));
-    const request = parseSearchRequest(event);
+      throw createError(405, message(`${method} is not allowed on ${route}; use GET or POST`));
     try {
-      const result = await search(context, reader, request);
+      const result =
+        route === '/search'
+          ? await search(context, reader, parseSearchRequest(event))
+          : await similar(context, reader, parseSimilarRequest(event));
       return {
         statusCode: 200,
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({
+          mode: result.mode,
           generation: result.generation,
           model: result.model,
           count: result.hits.length,
@@ -149,7 +104,9 @@ export function createSearchHandler(
         }),
       };
     } catch (error) {
-      if (error instanceof UnknownGroupError) throw badRequest(error.message);
+      if (error instanceof BadRequestError || error instanceof UnknownGroupError || error instanceof FilterError)
+        throw badRequest(error.message);
+      if (error instanceof NotIndexedError) throw createError(404, message(error.message), { expose: true });
       if (error instanceof NoIndexError || error instanceof LegacyIndexError || error instanceof SegmentKeysFormatError)
         throw createError(503, message(error.message), { expose: true });
       throw error;

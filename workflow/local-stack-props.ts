@@ -15,6 +15,7 @@ import { localMetricsFile, localObservability } from '../local-stack/local-obser
 import { localMetricsSource } from './monitor/metrics-source.ts';
 import { createIndexerHandlers } from '../tasks/indexer-handlers.ts';
 import { createSearchHandler } from '../tasks/search-handler.ts';
+import { searchRoutes } from '../tasks/search-routes.ts';
 import { monitorApi } from './monitor/api.ts';
 
 /** Options of {@link localStackProps}. */
@@ -37,7 +38,7 @@ export function localStackProps(config: DdbFaissConfig, options: LocalStackOptio
     createHandlers: ({ clients }) => createIndexerHandlers({ config, clients }, observability),
     httpApp: ({ clients, stateMachineArns }) =>
       apiGateway(
-        { '/search': createSearchHandler({ config, clients }, observability) },
+        searchRoutes(createSearchHandler({ config, clients }, observability)),
         monitorApi({
           config,
           clients,

@@ -107,7 +107,9 @@ function describeOutput(stage: string, output: StateData): string | undefined {
       if (!merge) return undefined;
       const failed = merge.failedBatchCount ? `, ${merge.failedBatchCount} batches failed` : '';
       const change = `${describeChange(merge)}, ${merge.poison} poison${failed}`;
-      return `generation ${merge.generation}: ${merge.vectors} vectors (${change})`;
+      // A result of an older run counts vectors only (one per item then).
+      const size = merge.items === undefined ? `${merge.vectors} vectors` : `${merge.items} items`;
+      return `generation ${merge.generation}: ${size} (${change})`;
     }
     case COMPACT: {
       const compaction = output['compaction'];

@@ -97,7 +97,12 @@ describe('monitor (headless Chromium)', () => {
         'The train arrives at the station.',
       ].flatMap((text, i) =>
         Array.from({ length: 60 }, (_, j) =>
-          JSON.stringify({ id: `item-${i}-${j}`, group: 'web', content: j === 0 ? text : `${text} Take ${j}.` }),
+          JSON.stringify({
+            id: `item-${i}-${j}`,
+            group: 'web',
+            content: j === 0 ? text : `${text} Take ${j}.`,
+            take: j,
+          }),
         ),
       ),
     );
@@ -188,7 +193,7 @@ describe('monitor (headless Chromium)', () => {
     assert.match(await page.locator('[data-stage="Plan batches"] [data-detail]').innerText(), /240 items in 6 batches/);
     assert.match(
       await page.locator('[data-stage="Merge into index"] [data-detail]').innerText(),
-      /generation 1: 240 vectors \(240 added, 0 replaced, 0 removed/,
+      /generation 1: 240 items \(240 added, 0 replaced, 0 removed/,
     );
     assert.equal(await page.locator('[data-inner-state="Embed batch"] [data-count]').innerText(), '6');
     assert.match(await page.locator('[data-state="Embed batches"] [data-iterations]').innerText(), /6 of 6 iterations/);
@@ -212,6 +217,44 @@ describe('monitor (headless Chromium)', () => {
     assert.equal(await page.locator('#search-results li[data-id]').first().getAttribute('data-id'), 'item-1-0');
     assert.match(await page.locator('#search-results li').first().innerText(), /^1\.000/);
     await shot('4-search');
+  });
+
+  it('ranks by the chosen mode within a filter, and shows more like a hit', async () => {
+    // Act: lexical ranking of the dog sentences, only takes 1 to 3
+    await page.fill('#search-q', 'dogs running');
+    await page.selectOption('#search-mode', 'lexical');
+    await page.fill('#search-filter', '{"take": {"gte": 1, "lte": 3}}');
+    await page.click('#search-form button');
+    await page.waitForFunction(() =>
+      /lexical ranking/.test(document.getElementById('search-caption')?.textContent ?? ''),
+    );
+    const lexical = await page
+      .locator('#search-results li[data-id]')
+      .evaluateAll((items) => items.map((item) => item.getAttribute('data-id')));
+    // Act: more like the first hit, within the same filter
+    await page.locator('#search-results button.similar').first().click();
+    await page.waitForFunction(() =>
+      /^items like web\/item-1-\d: \d+ hits/.test(document.getElementById('search-caption')?.textContent ?? ''),
+    );
+    const similar = await page
+      .locator('#search-results li[data-id]')
+      .evaluateAll((items) => items.map((item) => item.getAttribute('data-id')));
+    await shot('4-search-similar');
+    // Assess
+    assert.deepEqual([...lexical].sort(), ['item-1-1', 'item-1-2', 'item-1-3']);
+    assert.equal(similar.length, 10, 'k of the eleven others within the filter');
+    assert.ok(!similar.includes(lexical[0]!), 'never the item itself');
+    assert.deepEqual(
+      similar.slice(0, 2).map((id) => id!.slice(0, 7)),
+      ['item-1-', 'item-1-'],
+      'the other dog sentences first',
+    );
+    assert.ok(
+      similar.every((id) => /^item-\d-[123]$/.test(id!)),
+      'all within the filter',
+    );
+    await page.selectOption('#search-mode', 'vector');
+    await page.fill('#search-filter', '');
   });
 
   it('charts the backlog, the run (duration, items/s) and search latency p50/p99 from the published metrics', async () => {

@@ -18,6 +18,7 @@ import { ensureModelPublished } from '../../workflow/local-stack-props.ts';
 import { readHistory } from '../../workflow/indexer-client.ts';
 import { apiGateway } from '../../local-stack/api-gateway.ts';
 import { createSearchHandler } from '../../tasks/search-handler.ts';
+import { searchRoutes } from '../../tasks/search-routes.ts';
 import { localObservability } from '../../local-stack/local-observability.ts';
 import type { Observability } from '../../tasks/observability.ts';
 import { startTestStack } from './local-stack.ts';
@@ -75,7 +76,7 @@ export class IndexerHarness {
         return createIndexerHandlers(context, observability, stages);
       },
       httpApp: ({ config, clients }) =>
-        apiGateway({ '/search': createSearchHandler({ config, clients }, observability) }),
+        apiGateway(searchRoutes(createSearchHandler({ config, clients }, observability))),
       stateMachines: {},
     });
     const definition = renderIndexerDefinition({

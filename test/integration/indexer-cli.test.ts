@@ -81,7 +81,7 @@ describe('indexer CLI: import, run, backfill, status', () => {
     }
     assert.match(run.stdout, /300 items in 3 batches/);
     assert.match(run.stdout, /Compact index\s+succeeded.*nothing to compact \(1 segment\)/);
-    assert.match(text.stdout, /300 vectors, 1 segment \(0 dead vectors until compaction\)/);
+    assert.match(text.stdout, /300 items, 1 segment \(0 dead vectors until compaction\)/);
     assert.match(run.stdout, /SUCCEEDED in/);
     const report = JSON.parse(status.stdout);
     assert.equal(report.index.vectors, 300);

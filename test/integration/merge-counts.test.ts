@@ -37,7 +37,7 @@ describe('merge counts (local stack)', () => {
     const statusText = (await cli('status')).stdout;
     // Assess
     assert.equal(run.code, 0, run.stdout + run.stderr);
-    assert.match(run.stdout, /generation 2: 65 vectors \(10 added, 5 replaced, 5 removed, 2 poison\)/);
+    assert.match(run.stdout, /generation 2: 65 items \(10 added, 5 replaced, 5 removed, 2 poison\)/);
     assert.deepEqual(status.index.change, { added: 10, replaced: 5, removed: 5, execution: status.executions[0].name });
     assert.equal(status.index.vectors, 65);
     assert.match(statusText, /last change +10 added, 5 replaced, 5 removed by manual-/);

@@ -403,6 +403,7 @@ describe('configuration round trip: CDK context -> every function environment ->
       maxConcurrency: 4,
       embedThreads: 2,
       indexLayout: 'per-group',
+      filterAttributes: ['author', 'year'],
       leaseSeconds: 900,
       logLevel: 'WARN',
     };

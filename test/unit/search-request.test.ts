@@ -2,7 +2,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { MAX_K, MAX_QUERY_CHARS, parseSearchRequest } from '../../tasks/search-handler.ts';
+import {
+  BadRequestError,
+  MAX_K,
+  MAX_QUERY_CHARS,
+  parseSearchRequest,
+  parseSimilarRequest,
+} from '../../tasks/search-request.ts';
 
 const get = (query: Record<string, string>) =>
   ({ requestContext: { http: { method: 'GET' } }, queryStringParameters: query }) as unknown as APIGatewayProxyEventV2;
@@ -10,13 +16,15 @@ const post = (body: unknown) =>
   ({ requestContext: { http: { method: 'POST' } }, body }) as unknown as APIGatewayProxyEventV2 & { body: unknown };
 
 /** The 400's message, as the client reads it. */
-function refusal(event: APIGatewayProxyEventV2): string {
+function refusal(
+  event: APIGatewayProxyEventV2,
+  parse: (event: APIGatewayProxyEventV2) => unknown = parseSearchRequest,
+): string {
   try {
-    parseSearchRequest(event);
+    parse(event);
   } catch (error) {
-    const { statusCode, message } = error as { statusCode?: number; message: string };
-    assert.equal(statusCode, 400);
-    return (JSON.parse(message) as { message: string }).message;
+    assert.ok(error instanceof BadRequestError, String(error));
+    return error.message;
   }
   assert.fail('the request was accepted');
 }
@@ -50,5 +58,27 @@ describe('parseSearchRequest', () => {
     assert.match(refusal(post(['q'])), /the request body must be a JSON object/);
     assert.match(refusal(get({ q: 'x'.repeat(MAX_QUERY_CHARS + 1) })), /characters long; the limit is 2000/);
     assert.match(refusal(get({ q: 'bus', k: '2.5' })), /k must be an integer/);
+  });
+
+  it('reads a mode and a filter (JSON text in a GET), and names a mode or filter it cannot take', () => {
+    assert.deepEqual(parseSearchRequest(get({ q: 'bus', mode: 'hybrid', filter: '{"year":{"gte":2020}}' })), {
+      text: 'bus',
+      k: 10,
+      mode: 'hybrid',
+      filter: { year: { gte: 2020 } },
+    });
+    const message = refusal(post({ q: 'bus', mode: 'fuzzy', filter: { year: { ge: 1 } } }));
+    assert.match(message, /mode must be "vector", "lexical", "hybrid", got "fuzzy"/);
+    assert.match(message, /filter\.year\.ge: unknown operator/);
+    assert.match(refusal(get({ q: 'bus', filter: 'year>2020' })), /filter must be an object of attribute conditions/);
+  });
+});
+
+describe('parseSimilarRequest', () => {
+  it('needs the item: its group and id', () => {
+    assert.deepEqual(parseSimilarRequest(get({ group: 'g', id: 'a', k: '3' })), { group: 'g', id: 'a', k: 3 });
+    const message = refusal(get({ id: '' }), parseSimilarRequest);
+    assert.match(message, /group must be a non-empty string/);
+    assert.match(message, /id must be a non-empty string/);
   });
 });

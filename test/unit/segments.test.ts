@@ -90,7 +90,7 @@ describe('segmented index', () => {
           exact(live, query(q), 10),
         );
         assert.deepEqual(
-          index.search(query(q), 10, 'g5').map((hit) => hit.entry.id),
+          index.search(query(q), 10, index.select({ group: 'g5' })).map((hit) => hit.entry.id),
           exact(live, query(q), 10, 'g5'),
         );
       }
@@ -118,7 +118,7 @@ describe('segmented index', () => {
         const truth = new Set(exact([...all, ...rare], query, 10));
         found += index.search(query, 10).filter((hit) => truth.has(hit.entry.id)).length;
         assert.deepEqual(
-          index.search(query, 10, 'rare').map((hit) => hit.entry.id),
+          index.search(query, 10, index.select({ group: 'rare' })).map((hit) => hit.entry.id),
           exact(rare, query, 10),
         );
       }
@@ -267,7 +267,7 @@ describe('items with several passages', () => {
       for (let q = 0; q < 10; q++) {
         const query = queries.subarray(q * d, (q + 1) * d);
         for (const group of [undefined, 'g1']) {
-          const hits = index.search(query, 10, group);
+          const hits = index.search(query, 10, index.select({ group: group }));
           assert.deepEqual(
             hits.map((hit) => ({ id: hit.entry.id, passage: hit.passage.index, start: hit.passage.start })),
             exactByItem(all, query, 10, group),
@@ -360,7 +360,7 @@ describe('an index written before passages (key file format 1)', () => {
           exact(live, query, 5),
         );
         assert.deepEqual(
-          index.search(query, 3, 'g2').map((hit) => hit.entry.id),
+          index.search(query, 3, index.select({ group: 'g2' })).map((hit) => hit.entry.id),
           exact(live, query, 3, 'g2'),
         );
       }

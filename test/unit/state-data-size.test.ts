@@ -56,6 +56,7 @@ describe('the worst-case state data of an indexer run', () => {
     const merge: MergeResult = {
       generation: COUNT,
       vectors: COUNT,
+      items: COUNT,
       added: COUNT,
       replaced: COUNT,
       removed: COUNT,

@@ -1,6 +1,7 @@
 /**
  * `ddb-faiss import <file.jsonl>`: bulk-loads items marked pending. Each line is a JSON
- * object; the id, group and text fields are mappable by flags. Every line is judged on its
+ * object; the id, group and text fields are mappable by flags, and every other field is copied
+ * onto the item as an attribute (scalar ones can then filter searches). Every line is judged on its
  * own: a bad line, or an item DynamoDB refuses (over 400 KB, a key too long, ...), is reported
  * by line number and skipped; every other line lands. Any bad line makes the exit code 1.
  */
@@ -9,7 +10,8 @@ import { itemSizeBytes, MAX_ITEM_BYTES } from '../../aws/item-size.ts';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { resolveEndpoints } from '../../local-stack/stack-info.ts';
-import { newVersionToken } from '../../table/items.ts';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { newVersionToken, ownAttributes } from '../../table/items.ts';
 import { RESERVED_GROUP } from '../../table/reserved-items.ts';
 import { type Command, println, UsageError } from './command.ts';
 import { progressOutput } from './progress.ts';
@@ -37,10 +39,13 @@ export const importCommand: Command = {
     const file = positionals[0];
     if (!file) throw new UsageError('import needs a JSON-lines file');
     if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
-    const idField = String(values['id-field']);
-    const groupField = String(values['group-field']);
-    const textField = String(values['text-field']);
-    const defaultGroup = String(values['default-group']);
+    const fields: LineFields = {
+      id: String(values['id-field']),
+      group: String(values['group-field']),
+      text: String(values['text-field']),
+      defaultGroup: String(values['default-group']),
+      reserved: ownAttributes(config),
+    };
     const clients = createAwsClients(config, await resolveEndpoints(config));
     const errors: { line: number; reason: string }[] = [];
     let imported = 0;
@@ -91,12 +96,13 @@ export const importCommand: Command = {
         lineNumber += 1;
         readBytes += Buffer.byteLength(line) + 1;
         if (line.trim() === '') continue;
-        const item = parseLine(line, idField, groupField, textField, defaultGroup);
+        const item = parseLine(line, fields);
         if ('reason' in item) {
           errors.push({ line: lineNumber, reason: item.reason });
           continue;
         }
         const attributes: Record<string, AttributeValue> = {
+          ...item.others,
           [config.groupAttribute]: { S: item.group },
           [config.idAttribute]: { S: item.id },
           [config.contentAttribute]: { S: item.text },
@@ -135,13 +141,25 @@ export const importCommand: Command = {
   },
 };
 
-function parseLine(
-  line: string,
-  idField: string,
-  groupField: string,
-  textField: string,
-  defaultGroup: string,
-): { id: string; group: string; text: string } | { reason: string } {
+/** How a line's fields map onto an item. */
+interface LineFields {
+  readonly id: string;
+  readonly group: string;
+  readonly text: string;
+  readonly defaultGroup: string;
+  /** The table attributes ddb-faiss gives meaning to: a line may not set them as plain fields. */
+  readonly reserved: readonly string[];
+}
+
+/** A line's item: its key, its text, and every other field as an attribute. */
+interface LineItem {
+  readonly id: string;
+  readonly group: string;
+  readonly text: string;
+  readonly others: Record<string, AttributeValue>;
+}
+
+function parseLine(line: string, fields: LineFields): LineItem | { reason: string } {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -149,15 +167,19 @@ function parseLine(
     return { reason: `not valid JSON (${(error as Error).message})` };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { reason: 'not a JSON object' };
-  const record = value as Record<string, unknown>;
-  const id = record[idField];
-  if (typeof id !== 'string' && typeof id !== 'number') return { reason: `missing "${idField}" (a string or number)` };
-  const group = record[groupField] ?? defaultGroup;
+  const { [fields.id]: id, [fields.group]: rawGroup, [fields.text]: text, ...rest } = value as Record<string, unknown>;
+  if (typeof id !== 'string' && typeof id !== 'number')
+    return { reason: `missing "${fields.id}" (a string or number)` };
+  const group = rawGroup ?? fields.defaultGroup;
   if (typeof group !== 'string' && typeof group !== 'number')
-    return { reason: `"${groupField}" must be a string or number` };
+    return { reason: `"${fields.group}" must be a string or number` };
   if (String(group) === RESERVED_GROUP) return { reason: `group "${RESERVED_GROUP}" is reserved for ddb-faiss` };
-  const text = record[textField];
-  if (typeof text !== 'string') return { reason: `missing "${textField}" (a string)` };
+  if (typeof text !== 'string') return { reason: `missing "${fields.text}" (a string)` };
   if (String(id) === '' || String(group) === '') return { reason: 'id and group must not be empty' };
-  return { id: String(id), group: String(group), text };
+  const reserved = Object.keys(rest).filter((name) => fields.reserved.includes(name));
+  if (reserved.length > 0)
+    return { reason: `field "${reserved[0]}" is the name of an attribute ddb-faiss keeps itself; rename it` };
+  // Every other field becomes an attribute of the item, as DynamoDB types it (null: NULL, list: L, object: M).
+  const others = marshall(rest, { removeUndefinedValues: true });
+  return { id: String(id), group: String(group), text, others };
 }

@@ -9,7 +9,7 @@ import { embedCommand } from './embed.ts';
 import { importCommand } from './import.ts';
 import { backfillCommand, runCommand } from './run.ts';
 import { scheduleCommand } from './schedule.ts';
-import { searchCommand } from './search.ts';
+import { searchCommand, similarCommand } from './search.ts';
 import { statusCommand } from './status.ts';
 import { modelCommand } from './model.ts';
 import { monitorCommand } from './monitor.ts';
@@ -23,6 +23,7 @@ const COMMANDS: readonly Command[] = [
   backfillCommand,
   statusCommand,
   searchCommand,
+  similarCommand,
   scheduleCommand,
   monitorCommand,
   embedCommand,

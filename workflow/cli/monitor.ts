@@ -8,6 +8,7 @@ import { resolveEndpoints } from '../../local-stack/stack-info.ts';
 import { foreignHost, sendJson } from '../../local-stack/http-guard.ts';
 import { closeServer, listenLocal } from '../../local-stack/listen.ts';
 import { type Command, println, waitForShutdownSignal } from './command.ts';
+import { SEARCH_ROUTES } from '../../tasks/search-routes.ts';
 
 export const monitorCommand: Command = {
   name: 'monitor',
@@ -28,7 +29,8 @@ export const monitorCommand: Command = {
       metrics: metricsSourceFor(config),
     });
     const server = createServer((request, response) => {
-      if (!request.url?.startsWith('/search') || !endpoints.http) {
+      const path = new URL(request.url ?? '/', 'http://127.0.0.1').pathname;
+      if (!(SEARCH_ROUTES as readonly string[]).includes(path) || !endpoints.http) {
         api(request, response);
         return;
       }

@@ -1,68 +1,128 @@
-/** `ddb-faiss search "<text>" [-k 10] [--group g] [--json]`: asks the search service. */
+/**
+ * `ddb-faiss search "<text>"` and `ddb-faiss similar GROUP ID`: ask the search service (the
+ * local stack's, or the deployed API) and print its hits, or its JSON with `--json`.
+ */
 import { resolveEndpoints } from '../../local-stack/stack-info.ts';
-import { type Command, println, UsageError } from './command.ts';
+import { filterFromExpressions } from '../../search/filter.ts';
+import type { DdbFaissConfig } from '../../config/config.ts';
+import { type Command, type CommandIo, println, UsageError } from './command.ts';
 
 /** Thrown when the search service answers with an error (its message is shown as is). */
 export class SearchFailedError extends Error {
   override readonly name = 'SearchFailedError';
 }
 
+/** The options `search` and `similar` share: how many hits, which items, what to show. */
+const SHARED_OPTIONS = {
+  k: { type: 'string', short: 'k', default: '10' },
+  filter: { type: 'string', multiple: true },
+  attributes: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+const SHARED_USAGE = "[-k 10] [--filter name=value] [--filter 'name>=number'] [--attributes a,b] [--json]";
+
+interface AnsweredHit {
+  readonly group: string;
+  readonly id: string;
+  readonly score: number;
+  readonly content: string;
+  readonly passage?: { readonly text: string; readonly index: number; readonly count: number };
+}
+
+/** The request fields the shared options give. */
+function sharedFields(values: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const expressions = (values['filter'] as string[] | undefined) ?? [];
+  const filter = expressions.length > 0 ? filterFromExpressions(expressions) : undefined;
+  if (filter && 'problems' in filter) throw new UsageError(filter.problems.join('\n'));
+  return {
+    k: Number(values['k']),
+    ...(filter ? { filter: filter.filter } : {}),
+    ...(values['attributes'] ? { attributes: String(values['attributes']).split(',') } : {}),
+  };
+}
+
+/** Posts a request to a search route and prints the answer. */
+async function ask(
+  config: DdbFaissConfig,
+  route: '/search' | '/similar',
+  body: Record<string, unknown>,
+  json: boolean,
+  io: CommandIo,
+): Promise<number> {
+  const base = (await resolveEndpoints(config)).http;
+  if (!base)
+    throw new UsageError('no search endpoint for this target: deploy the stack (its API URL) or start `ddb-faiss up`');
+  const response = await fetch(`${base}${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const answer = await response.text();
+  if (!response.ok) {
+    let reason = answer;
+    try {
+      reason = (JSON.parse(answer) as { message?: string }).message ?? answer;
+    } catch {
+      // not JSON: show as is
+    }
+    throw new SearchFailedError(`${route.slice(1)} failed (HTTP ${response.status}): ${reason}`);
+  }
+  if (json) {
+    println(io.stdout, answer);
+    return 0;
+  }
+  const result = JSON.parse(answer) as {
+    mode: string;
+    generation: number;
+    model: string;
+    reason?: string;
+    hits: AnsweredHit[];
+  };
+  const reason = result.reason ? `: ${result.reason}` : '';
+  const ranked = result.mode === 'vector' ? '' : `, ${result.mode} ranking`;
+  println(
+    io.stdout,
+    `${result.hits.length} hits (generation ${result.generation}, model ${result.model}${ranked})${reason}`,
+  );
+  for (const hit of result.hits) {
+    // A long item is shown by the passage that matched, and which of its passages that is.
+    const shown = (hit.passage?.text ?? hit.content).replace(/\s+/g, ' ');
+    const text = shown.length > 100 ? `${shown.slice(0, 97)}...` : shown;
+    const where = hit.passage ? ` (passage ${hit.passage.index + 1} of ${hit.passage.count})` : '';
+    const score = hit.score < 0.1 ? hit.score.toFixed(4) : hit.score.toFixed(3);
+    println(io.stdout, `${score}  ${hit.group}/${hit.id}${where}  ${text}`);
+  }
+  return 0;
+}
+
 export const searchCommand: Command = {
   name: 'search',
   summary: 'find the items most similar to a text',
-  usage: 'ddb-faiss search "<text>" [-k 10] [--group G] [--attributes a,b] [--json]',
+  usage: `ddb-faiss search "<text>" [--mode vector|lexical|hybrid] [--group G] ${SHARED_USAGE}`,
   positionals: true,
-  options: {
-    k: { type: 'string', short: 'k', default: '10' },
-    group: { type: 'string' },
-    attributes: { type: 'string' },
-    json: { type: 'boolean' },
-  },
+  options: { ...SHARED_OPTIONS, mode: { type: 'string' }, group: { type: 'string' } },
   async run({ config, values, positionals }, io) {
     const text = positionals.join(' ');
     if (text.trim() === '') throw new UsageError('search needs the text to search for');
-    const base = (await resolveEndpoints(config)).http;
-    if (!base)
-      throw new UsageError(
-        'no search endpoint for this target: deploy the stack (its API URL) or start `ddb-faiss up`',
-      );
     const body = {
       q: text,
-      k: Number(values['k']),
+      ...(values['mode'] ? { mode: values['mode'] } : {}),
       ...(values['group'] ? { group: values['group'] } : {}),
-      ...(values['attributes'] ? { attributes: String(values['attributes']).split(',') } : {}),
+      ...sharedFields(values),
     };
-    const response = await fetch(`${base}/search`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    const text2 = await response.text();
-    if (!response.ok) {
-      let reason = text2;
-      try {
-        reason = (JSON.parse(text2) as { message?: string }).message ?? text2;
-      } catch {
-        // not JSON: show as is
-      }
-      throw new SearchFailedError(`search failed (HTTP ${response.status}): ${reason}`);
-    }
-    if (values['json']) {
-      println(io.stdout, text2);
-      return 0;
-    }
-    const result = JSON.parse(text2) as {
-      generation: number;
-      model: string;
-      reason?: string;
-      hits: { group: string; id: string; score: number; content: string }[];
-    };
-    const reason = result.reason ? `: ${result.reason}` : '';
-    println(io.stdout, `${result.hits.length} hits (generation ${result.generation}, model ${result.model})${reason}`);
-    for (const hit of result.hits) {
-      const content = hit.content.length > 100 ? `${hit.content.slice(0, 97)}...` : hit.content;
-      println(io.stdout, `${hit.score.toFixed(3)}  ${hit.group}/${hit.id}  ${content}`);
-    }
-    return 0;
+    return ask(config, '/search', body, values['json'] === true, io);
+  },
+};
+
+export const similarCommand: Command = {
+  name: 'similar',
+  summary: "find the items nearest to a stored item's own vector (more like this)",
+  usage: `ddb-faiss similar GROUP ID ${SHARED_USAGE}`,
+  positionals: true,
+  options: SHARED_OPTIONS,
+  async run({ config, values, positionals }, io) {
+    if (positionals.length !== 2) throw new UsageError('similar needs the group and the id of an indexed item');
+    const [group, id] = positionals as [string, string];
+    return ask(config, '/similar', { group, id, ...sharedFields(values) }, values['json'] === true, io);
   },
 };

@@ -36,7 +36,7 @@ export const statusCommand: Command = {
       println(
         io.stdout,
         index
-          ? `index      generation ${index.generation}, ${index.vectors} vectors${layout}, ` +
+          ? `index      generation ${index.generation}, ${describeSize(index)}${layout}, ` +
               describeSegments(index) +
               `model ${index.model.name} (${index.model.checksum.slice(0, 12)}), published ${index.publishedAt}`
           : 'index      none published yet',
@@ -62,6 +62,13 @@ export const statusCommand: Command = {
     }
   },
 };
+
+/** "240 items (260 vectors: long content is a vector per passage)", or the vectors of an older record. */
+function describeSize({ items, vectors }: { items?: number; vectors: number }): string {
+  if (items === undefined || items === vectors)
+    return `${items ?? vectors} ${items === undefined ? 'vectors' : 'items'}`;
+  return `${items} items (${vectors} vectors: long content is a vector per passage)`;
+}
 
 /** "3 segments (120 dead vectors until compaction), ", or nothing for a record ddb-faiss 0.1 wrote. */
 function describeSegments({ segments, deadVectors }: IndexStatusRecord): string {
