@@ -1,9 +1,11 @@
 /**
  * DynamoDB batch reads and writes of any size: chunked to the service limits (100 keys per
  * BatchGetItem, 25 writes per BatchWriteItem), several requests in flight, and unprocessed
- * keys or writes retried with backoff. Running out of retries is a TransientError, which the
- * state machine retries. Writes are judged item by item: DynamoDB refuses a whole request for
- * one invalid item (e.g. over 400 KB), so such a request is split and each write reported.
+ * keys or writes sent again: at once while each request makes progress (a response of large
+ * items holds only some of them), with backoff when one makes none. Eight requests in a row
+ * without progress is a TransientError, which the state machine retries. Writes are judged item
+ * by item: DynamoDB refuses a whole request for one invalid item (e.g. over 400 KB), so such a
+ * request is split and each write reported.
  */
 import {
   type AttributeValue,
@@ -53,12 +55,16 @@ export async function batchGetItems(
           : {}),
       },
     };
-    for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
-      if (attempt === ATTEMPTS)
-        throw new TransientError(`BatchGetItem left keys unprocessed after ${attempt} attempts`);
-      if (attempt > 0) await backoff(attempt);
+    // A response holds at most 16 MB (the local stand-in about 1 MB): large items come back a few
+    // at a time. Only requests that return nothing count against the attempts, and only they wait.
+    for (let stalled = 0; request && Object.keys(request).length > 0;) {
+      if (stalled === ATTEMPTS)
+        throw new TransientError(`BatchGetItem left keys unprocessed after ${stalled} attempts returned nothing`);
+      if (stalled > 0) await backoff(stalled);
       const response: BatchGetItemCommandOutput = await client.send(new BatchGetItemCommand({ RequestItems: request }));
-      items.push(...(response.Responses?.[tableName] ?? []));
+      const returned = response.Responses?.[tableName] ?? [];
+      for (const item of returned) items.push(item);
+      stalled = returned.length > 0 ? 0 : stalled + 1;
       request = response.UnprocessedKeys;
     }
   });
@@ -94,14 +100,17 @@ export async function batchWriteItems(
 ): Promise<BatchWriteResult> {
   const writeChunk = async (chunk: readonly WriteRequest[]): Promise<void> => {
     let unprocessed: WriteRequest[] = [...chunk];
-    for (let attempt = 0; unprocessed.length > 0; attempt++) {
-      if (attempt === ATTEMPTS)
+    // As for reads: only a request that writes nothing counts against the attempts.
+    for (let stalled = 0; unprocessed.length > 0;) {
+      if (stalled === ATTEMPTS)
         throw new TransientError(
-          `BatchWriteItem left ${unprocessed.length} writes unprocessed after ${attempt} attempts`,
+          `BatchWriteItem left ${unprocessed.length} writes unprocessed after ${stalled} attempts wrote nothing`,
         );
-      if (attempt > 0) await backoff(attempt);
+      if (stalled > 0) await backoff(stalled);
       const response = await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: unprocessed } }));
-      unprocessed = response.UnprocessedItems?.[tableName] ?? [];
+      const left = response.UnprocessedItems?.[tableName] ?? [];
+      stalled = left.length < unprocessed.length ? 0 : stalled + 1;
+      unprocessed = left;
     }
   };
   const chunks: { start: number; chunk: WriteRequest[] }[] = [];
