@@ -7,7 +7,8 @@
  *    miss unless the mapping is wrong; its only "misses" are ties with an identical vector
  *    (two texts that differ only in words the model does not know);
  *  - retrieval quality through the real search path (HTTP /search): recall@10 of the paired
- *    sentence, over STS Benchmark dev pairs scored 4 or more.
+ *    sentence, over STS Benchmark dev pairs scored 4 or more, for each ranking mode (vector,
+ *    lexical, hybrid).
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +18,7 @@ import { loadEmbedder } from '../embedding/runtime.ts';
 import { modelDirFor } from '../embedding/bundle.ts';
 import { startLocalStack } from '../local-stack/stack.ts';
 import { IndexReader } from '../search/index-reader.ts';
+import { SEARCH_MODES, type SearchMode } from '../search/query.ts';
 import { main } from '../workflow/cli/main.ts';
 import { readHistory } from '../workflow/indexer-client.ts';
 import { ensureModelPublished, localStackProps } from '../workflow/local-stack-props.ts';
@@ -39,8 +41,14 @@ export interface E2eBench {
   readonly selfMatchNotIndexed: number;
   /** Indexed items whose own text does not find them first or tied: a wrong mapping. Must be 0. */
   readonly selfMatchMissed: number;
-  /** STS dev pairs (score >= 4) queried through /search, and those whose paired sentence was in the top 10. */
-  readonly pairRecall: { readonly pairs: number; readonly found: number; readonly recallAt10: number };
+  /** STS dev pairs (score >= 4) queried through /search, and those whose paired sentence was in the top 10, by mode. */
+  readonly pairRecall: Readonly<Record<SearchMode, PairRecall>>;
+}
+
+export interface PairRecall {
+  readonly pairs: number;
+  readonly found: number;
+  readonly recallAt10: number;
 }
 
 const normalize = (sentence: string): string =>
@@ -82,7 +90,8 @@ async function pairRecallAt10(
   searchUrl: string,
   stsDirectory: string,
   idOf: ReadonlyMap<string, string>,
-): Promise<E2eBench['pairRecall']> {
+  mode: SearchMode,
+): Promise<PairRecall> {
   let pairs = 0;
   let found = 0;
   for (const pair of readSts(path.join(stsDirectory, 'sts-dev.csv')).filter((candidate) => candidate.score >= 4)) {
@@ -92,7 +101,7 @@ async function pairRecallAt10(
     const response = await fetch(`${searchUrl}/search`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ q: pair.first, k: 11 }),
+      body: JSON.stringify({ q: pair.first, k: 11, mode }),
     });
     if (!response.ok) throw new Error(`search failed (HTTP ${response.status}): ${await response.text()}`);
     const { hits } = (await response.json()) as { hits: { id: string }[] };
@@ -173,7 +182,13 @@ export async function benchEndToEnd(stsDirectory: string, count: number): Promis
       }
     });
     const idOf = new Map(sentences.map((sentence, i) => [normalize(sentence), `s${i}`]));
-    const pairRecall = await pairRecallAt10(stack.info.endpoints.http, stsDirectory, idOf);
+    const pairRecall = Object.fromEntries(
+      await Promise.all(
+        SEARCH_MODES.map(
+          async (mode) => [mode, await pairRecallAt10(stack.info.endpoints.http, stsDirectory, idOf, mode)] as const,
+        ),
+      ),
+    ) as Record<SearchMode, PairRecall>;
     return {
       items: count,
       importSeconds: (t1 - t0) / 1000,

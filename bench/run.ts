@@ -8,6 +8,8 @@ import { benchEndToEnd } from './e2e.ts';
 import { withPeakRss } from './rss.ts';
 import { benchEmbedding } from './embedding.ts';
 import { benchSearch, type SearchBench } from './search.ts';
+import { benchLongContent } from './long-content.ts';
+import { SEARCH_MODES } from '../search/query.ts';
 
 const quick = process.argv.includes('--quick');
 if (process.argv.includes('--scale')) {
@@ -35,6 +37,9 @@ const search10k = await phase('search_and_merge_10k', () => benchSearch(stsDir()
 const search100k: SearchBench | null = quick
   ? null
   : await phase('search_and_merge_100k', () => benchSearch(stsDir(), 100_000));
+const longContent = await phase('long_content', () =>
+  quick ? benchLongContent(stsDir(), 40, [20, 40]) : benchLongContent(stsDir(), 250, [100, 250]),
+);
 
 const round = (value: number): number => Number(value.toFixed(2));
 const results = {
@@ -64,8 +69,10 @@ const results = {
   e2e_self_match_tied: e2e.selfMatchTied,
   e2e_self_match_not_indexed: e2e.selfMatchNotIndexed,
   e2e_self_match_missed: e2e.selfMatchMissed,
-  e2e_pair_recall_at_10: Number(e2e.pairRecall.recallAt10.toFixed(4)),
-  e2e_pair_recall_pairs: e2e.pairRecall.pairs,
+  pair_recall_pairs: e2e.pairRecall.vector.pairs,
+  pair_recall_at_10_vector: Number(e2e.pairRecall.vector.recallAt10.toFixed(4)),
+  pair_recall_at_10_lexical: Number(e2e.pairRecall.lexical.recallAt10.toFixed(4)),
+  pair_recall_at_10_hybrid: Number(e2e.pairRecall.hybrid.recallAt10.toFixed(4)),
   merge_1k_into_10k_s: round(search10k.merge1kSeconds),
   merge_1k_into_100k_s: search100k ? round(search100k.merge1kSeconds) : null,
   search_p50_ms_10k: round(search10k.p50Ms),
@@ -82,6 +89,10 @@ const results = {
       hydrate_p50_ms: round(row.hydrateP50Ms),
       queries_per_s: Math.round(row.queriesPerSecond),
       load_s: round(row.loadSeconds),
+      filter_1pct_p50_ms: round(row.otherP50Ms.filter1Percent),
+      filter_50pct_p50_ms: round(row.otherP50Ms.filter50Percent),
+      lexical_p50_ms: round(row.otherP50Ms.lexical),
+      hybrid_p50_ms: round(row.otherP50Ms.hybrid),
     })),
   e2e_100k_items_per_s: e2e100k ? Math.round(e2e100k.itemsPerSecond) : null,
   e2e_100k_stage_s: e2e100k
@@ -96,7 +107,20 @@ const results = {
         missed: e2e100k.selfMatchMissed,
       }
     : null,
-  e2e_100k_pair_recall_at_10: e2e100k ? Number(e2e100k.pairRecall.recallAt10.toFixed(4)) : null,
+  long_content: {
+    items: longContent.items,
+    content_mb: longContent.contentMb,
+    passages: longContent.passages,
+    run_s: round(longContent.runSeconds),
+    passages_per_s: Math.round(longContent.passagesPerSecond),
+    embed_batch: longContent.embed.map((probe) => ({
+      items: probe.items,
+      passages: probe.passages,
+      seconds: round(probe.seconds),
+      peak_rss_mb: probe.peakRssMb,
+    })),
+  },
+  e2e_100k_pair_recall_at_10_vector: e2e100k ? Number(e2e100k.pairRecall.vector.recallAt10.toFixed(4)) : null,
   peak_rss_mb: Math.max(...Object.values(rss)),
   peak_rss_mb_by_phase: rss,
 };
@@ -123,10 +147,10 @@ const rows: [string, string][] = [
     `${e2e.selfMatchFirst} of ${e2e.selfMatchChecked} first, ${e2e.selfMatchTied} tied with an identical vector, ` +
       `${e2e.selfMatchNotIndexed} poison, ${e2e.selfMatchMissed} missed`,
   ],
-  [
-    '  recall@10 of the paired sentence (STS dev >= 4)',
-    `${(e2e.pairRecall.recallAt10 * 100).toFixed(1)}% of ${e2e.pairRecall.pairs} pairs, via /search`,
-  ],
+  ...SEARCH_MODES.map((mode): [string, string] => [
+    `  recall@10 of the paired sentence (STS dev >= 4), ${mode}`,
+    `${(e2e.pairRecall[mode].recallAt10 * 100).toFixed(1)}% of ${e2e.pairRecall[mode].pairs} pairs, via /search`,
+  ]),
   ['end-to-end speed-up over the article', `${Math.round(e2e.itemsPerSecond * ARTICLE_SECONDS_PER_ITEM)}x`],
   ...(e2e100k
     ? [
@@ -148,8 +172,8 @@ const rows: [string, string][] = [
             `${e2e100k.selfMatchNotIndexed} poison, ${e2e100k.selfMatchMissed} missed`,
         ] as [string, string],
         [
-          '  recall@10 of the paired sentence (STS dev >= 4)',
-          `${(e2e100k.pairRecall.recallAt10 * 100).toFixed(1)}% of ${e2e100k.pairRecall.pairs} pairs`,
+          '  recall@10 of the paired sentence (STS dev >= 4), vector',
+          `${(e2e100k.pairRecall.vector.recallAt10 * 100).toFixed(1)}% of ${e2e100k.pairRecall.vector.pairs} pairs`,
         ] as [string, string],
       ]
     : []),
@@ -163,13 +187,31 @@ const rows: [string, string][] = [
       ['  Faiss alone', `p50 ${row.faissP50Ms.toFixed(1)} ms, p99 ${row.faissP99Ms.toFixed(1)} ms`],
       ['  query embedding / hydration', `p50 ${row.embedP50Ms.toFixed(2)} ms / ${row.hydrateP50Ms.toFixed(2)} ms`],
       ['  index load', `${row.loadSeconds.toFixed(2)} s`],
+      [
+        '  p50: filter admitting 1% / 50%',
+        `${row.otherP50Ms.filter1Percent.toFixed(1)} ms / ${row.otherP50Ms.filter50Percent.toFixed(1)} ms`,
+      ],
+      [
+        '  p50: lexical / hybrid ranking',
+        `${row.otherP50Ms.lexical.toFixed(1)} ms / ${row.otherP50Ms.hybrid.toFixed(1)} ms`,
+      ],
       [`merge stage: 1,000 new items into ${row.vectors} vectors`, `${row.merge1kSeconds.toFixed(2)} s`],
     ]),
+  [
+    `long content: ${longContent.items} items of 390 KB (${longContent.contentMb} MB) in one batch`,
+    `${longContent.passages} passages in ${longContent.runSeconds.toFixed(1)} s, ` +
+      `${Math.round(longContent.passagesPerSecond)} passages/s`,
+  ],
+  ...longContent.embed.map((probe): [string, string] => [
+    `  embed stage alone (own process), batch of ${probe.items}`,
+    `${probe.passages} passages in ${probe.seconds.toFixed(1)} s, peak RSS ${probe.peakRssMb} MB`,
+  ]),
   ...Object.entries(rss).map(([name, mb]): [string, string] => [`peak RSS, ${name.replace(/_/g, ' ')}`, `${mb} MB`]),
 ];
 console.log(
   `ddb-faiss bench (${results.mode}, ${results.machine.cores} cores, Node ${process.version}, ` +
     `${embedding.sentences} STS sentences)`,
 );
-for (const [name, value] of rows) console.log(`  ${name.padEnd(52)}${value}`);
+const width = Math.max(...rows.map(([name]) => name.length)) + 2;
+for (const [name, value] of rows) console.log(`  ${name.padEnd(width)}${value}`);
 console.log('written to bench/results.json');

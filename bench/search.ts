@@ -2,7 +2,9 @@
  * Search latency at a given index size: the index is built from real sentence embeddings
  * (STS sentences and numbered variants), the items written to the local DynamoDB, then
  * queries (STS dev sentences) go through the service's query path. Reports p50/p99 of the
- * whole query (embedding + Faiss + hydration) and of Faiss alone, and queries per second.
+ * whole query (embedding + Faiss + hydration) and of Faiss alone, and queries per second; then
+ * p50 of the other kinds of query: an attribute filter admitting 1% and one admitting 50% of the
+ * items, lexical (BM25) and hybrid ranking.
  */
 import { startBenchStack } from './bench-stack.ts';
 import type { WriteRequest } from '@aws-sdk/client-dynamodb';
@@ -11,7 +13,8 @@ import path from 'node:path';
 import { readSts } from '../models/sts.ts';
 import { publishFixture } from './index-fixture.ts';
 import { IndexReader } from '../search/index-reader.ts';
-import { search } from '../search/query.ts';
+import { search, type SearchRequest } from '../search/query.ts';
+import { termCounts } from '../index-store/lexical-terms.ts';
 import { acquireLease } from '../indexer/lease.ts';
 import { mergeShards } from '../indexer/merge.ts';
 import { writeShard } from '../indexer/run-files.ts';
@@ -29,7 +32,17 @@ export interface SearchBench {
   readonly loadSeconds: number;
   /** The merge stage folding 1,000 new items into this index: seconds and peak RSS growth. */
   readonly merge1kSeconds: number;
+  /** p50 of whole queries of other kinds, ms. */
+  readonly otherP50Ms: {
+    readonly filter1Percent: number;
+    readonly filter50Percent: number;
+    readonly lexical: number;
+    readonly hybrid: number;
+  };
 }
+
+/** Item i's filterable attributes: `band` admits 1% of the items per value, `half` 50%. */
+const attributesOf = (i: number) => ({ band: i % 100, half: i % 2 });
 
 const percentile = (values: number[], p: number): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -55,6 +68,7 @@ export async function benchSearch(stsDirectory: string, vectors: number, queries
       { name: model.name, checksum: model.checksum, dimensions: model.dimensions },
       texts.map((_, i) => ({ group: `g${i % 16}`, id: `s${i}`, version: 1 })),
       indexed,
+      (i) => ({ attributes: attributesOf(i), terms: [termCounts(texts[i]!)] }),
     );
 
     // Items, for hydration.
@@ -64,6 +78,8 @@ export async function benchSearch(stsDirectory: string, vectors: number, queries
           [config.groupAttribute]: { S: `g${i % 16}` },
           [config.idAttribute]: { S: `s${i}` },
           [config.contentAttribute]: { S: content },
+          band: { N: String(attributesOf(i).band) },
+          half: { N: String(attributesOf(i).half) },
         },
       },
     }));
@@ -93,6 +109,21 @@ export async function benchSearch(stsDirectory: string, vectors: number, queries
       hydrate.push(result.timings.hydrate);
     }
     const elapsed = (performance.now() - started) / 1000;
+    const p50Of = async (request: Omit<SearchRequest, 'text' | 'k'>): Promise<number> => {
+      const times: number[] = [];
+      for (const question of questions) {
+        const t0 = performance.now();
+        await search(context, reader, { text: question, k: 10, ...request });
+        times.push(performance.now() - t0);
+      }
+      return percentile(times, 50);
+    };
+    const otherP50Ms = {
+      filter1Percent: await p50Of({ filter: { band: { in: [7] } } }),
+      filter50Percent: await p50Of({ filter: { half: { in: [1] } } }),
+      lexical: await p50Of({ mode: 'lexical' }),
+      hybrid: await p50Of({ mode: 'hybrid' }),
+    };
 
     // Merge cost: the real merge stage adds a shard of 1,000 new items to this index.
     const run = {
@@ -130,6 +161,7 @@ export async function benchSearch(stsDirectory: string, vectors: number, queries
       throw new Error(`merge produced ${merged.vectors} vectors, expected ${vectors + 1000}`);
     return {
       merge1kSeconds,
+      otherP50Ms,
       vectors,
       queries: questions.length,
       p50Ms: percentile(totals, 50),

@@ -166,10 +166,18 @@ describe('the CDK stack', () => {
     synth({ scheduleMinutes: 0 }).resourceCountIs('AWS::Scheduler::Schedule', 0);
   });
 
-  it('serves GET and POST /search through an HTTP API', () => {
+  it('serves GET and POST /search and /similar through an HTTP API, both to the search function', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
-    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'GET /search' });
-    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /search' });
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map(
+      (route) => (route as { Properties: { RouteKey: string; Target: unknown } }).Properties,
+    );
+    assert.deepEqual(routes.map((route) => route.RouteKey).sort(), [
+      'GET /search',
+      'GET /similar',
+      'POST /search',
+      'POST /similar',
+    ]);
+    assert.equal(new Set(routes.map((route) => JSON.stringify(route.Target))).size, 1, 'one integration');
   });
 
   it('keeps search instances warm behind a live alias only when asked (searchProvisionedConcurrency)', () => {

@@ -1,0 +1,114 @@
+/**
+ * Long content on the local stack: items of about 390 KB (near DynamoDB's 400 KB item limit),
+ * each made of STS sentences, imported, then
+ *  - the embed stage in a process of its own (`embed-probe.ts`), as one embed iteration runs in
+ *    Lambda, on batches of two sizes: past one read (100 items) its peak memory should not grow
+ *    with the batch (it reads 100 items at a time and writes each item's vectors as soon as they
+ *    are made), though the content does;
+ *  - the whole workflow (one run): the passages indexed, and their rate.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { readSts } from '../models/sts.ts';
+import { startLocalStack } from '../local-stack/stack.ts';
+import { freePortConfig, tempDir } from '../local-stack/scratch.ts';
+import { main } from '../workflow/cli/main.ts';
+import { ensureModelPublished, localStackProps } from '../workflow/local-stack-props.ts';
+
+export interface EmbedProbe {
+  readonly items: number;
+  readonly passages: number;
+  readonly seconds: number;
+  readonly peakRssMb: number;
+}
+
+export interface LongContentBench {
+  readonly items: number;
+  readonly contentMb: number;
+  readonly passages: number;
+  readonly runSeconds: number;
+  readonly passagesPerSecond: number;
+  /** The embed stage alone, on batches of the probes' sizes. */
+  readonly embed: readonly EmbedProbe[];
+}
+
+/** Characters of each item: under the 400 KB limit with its keys and flag. */
+const ITEM_CHARS = 390_000;
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+/** Runs the probe; asynchronously, as the local stack it reads runs in this process. */
+async function embedProbe(dataDir: string, items: number): Promise<EmbedProbe> {
+  const { stdout: output } = await promisify(execFile)(
+    process.execPath,
+    ['--openssl-legacy-provider', '--import', 'tsx', path.join(HERE, 'embed-probe.ts'), dataDir, String(items)],
+    { encoding: 'utf8', maxBuffer: 1 << 20 },
+  );
+  return { items, ...(JSON.parse(output.trim().split('\n').at(-1)!) as Omit<EmbedProbe, 'items'>) };
+}
+
+/**
+ * @param items items imported and indexed by the run
+ * @param probes the batch sizes the embed stage is measured alone on (at most `items`)
+ */
+export async function benchLongContent(
+  stsDirectory: string,
+  items: number,
+  probes: readonly number[],
+): Promise<LongContentBench> {
+  const dir = tempDir('ddb-faiss-bench-long-');
+  // One batch holds every item, as in the probe of all of them.
+  const config = freePortConfig(dir.path, { 'batch-size': String(items) });
+  const stack = await startLocalStack(localStackProps(config));
+  const silent = { stdout: new PassThrough(), stderr: new PassThrough(), stdin: Readable.from([]) };
+  silent.stdout.resume();
+  silent.stderr.resume();
+  try {
+    await ensureModelPublished(stack.clients.s3, config);
+    const sentences = readSts(path.join(stsDirectory, 'sts-train.csv')).flatMap((pair) => [pair.first, pair.second]);
+    let next = 0;
+    const lines = Array.from({ length: items }, (_, i) => {
+      const parts: string[] = [];
+      for (let length = 0; ;) {
+        const sentence = sentences[next++ % sentences.length]!;
+        if (length + sentence.length + 1 > ITEM_CHARS) break;
+        parts.push(sentence);
+        length += sentence.length + 1;
+      }
+      return JSON.stringify({ id: `long-${i}`, group: 'long', content: parts.join(' ') });
+    });
+    const file = path.join(dir.path, 'long.jsonl');
+    writeFileSync(file, lines.join('\n'));
+    if ((await main(['import', file, '--data-dir', dir.path], silent)) !== 0) throw new Error('import failed');
+
+    const embed: EmbedProbe[] = [];
+    for (const count of probes) embed.push(await embedProbe(dir.path, count));
+
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (chunk) => (text += chunk));
+    const t0 = performance.now();
+    const code = await main(['run', '--wait', '--json', '--data-dir', dir.path], { ...silent, stdout: out });
+    const runSeconds = (performance.now() - t0) / 1000;
+    if (code !== 0) throw new Error(`run failed: ${text}`);
+    const { output } = JSON.parse(text.trim().split('\n').at(-1)!) as {
+      output: { merge: { vectors: number; items: number; poison: number } };
+    };
+    if (output.merge.items !== items || output.merge.poison !== 0)
+      throw new Error(`indexed ${output.merge.items} of ${items} items, ${output.merge.poison} poison`);
+    return {
+      items,
+      contentMb: Math.round((items * ITEM_CHARS) / 2 ** 20),
+      passages: output.merge.vectors,
+      runSeconds,
+      passagesPerSecond: output.merge.vectors / runSeconds,
+      embed,
+    };
+  } finally {
+    await stack.close();
+    dir.remove();
+  }
+}
