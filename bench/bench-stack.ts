@@ -1,12 +1,16 @@
 /**
- * A bench's own local stack on free ports, with the default model published, copied to EFS by
- * the real bootstrap stage, and loaded: what the search and scale benches start from.
+ * A bench's own local stack on free ports, with the default model published: for the search and
+ * scale benches, also copied to EFS by the real bootstrap stage and loaded
+ * ({@link startBenchStack}); for the benches that go through the whole workflow, driven through
+ * the CLI ({@link startWorkflowBench}).
  */
 import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import { loadEmbedder } from '../embedding/runtime.ts';
 import { bootstrapModel } from '../indexer/bootstrap.ts';
 import { startLocalStack } from '../local-stack/stack.ts';
 import { freePortConfig, tempDir } from '../local-stack/scratch.ts';
+import { main } from '../workflow/cli/main.ts';
 import { ensureModelPublished, localStackProps } from '../workflow/local-stack-props.ts';
 
 /** Starts the stack in a temporary folder; `close` stops it and removes the folder. */
@@ -28,4 +32,58 @@ export async function startBenchStack(prefix: string) {
     await close();
     throw error;
   }
+}
+
+/** What `ddb-faiss run --wait --json` printed last: the run's ARN, status and output. */
+export interface WorkflowRun {
+  readonly executionArn: string;
+  readonly status: string;
+  readonly output: Record<string, unknown> | null;
+}
+
+/**
+ * A bench's own local stack driven through the CLI, as a user drives it: JSON lines imported
+ * with `ddb-faiss import`, runs made with `ddb-faiss run --wait`. `close` stops it and removes
+ * its folder.
+ */
+export async function startWorkflowBench(prefix: string, flags: Readonly<Record<string, string>>) {
+  const dir = tempDir(prefix);
+  const config = freePortConfig(dir.path, flags);
+  const stack = await startLocalStack(localStackProps(config));
+  const close = async (): Promise<void> => {
+    await stack.close();
+    dir.remove();
+  };
+  /** Runs a CLI command against the stack; what it prints is kept, not shown. */
+  const cli = async (argv: readonly string[]): Promise<{ code: number; stdout: string }> => {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let text = '';
+    stdout.on('data', (chunk) => (text += chunk));
+    stderr.resume();
+    const code = await main([...argv, '--data-dir', dir.path], { stdout, stderr, stdin: Readable.from([]) });
+    return { code, stdout: text };
+  };
+  try {
+    await ensureModelPublished(stack.clients.s3, config);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return {
+    dir: dir.path,
+    config,
+    stack,
+    close,
+    /** Imports a JSON-lines file; every line must land. */
+    async importItems(file: string): Promise<void> {
+      if ((await cli(['import', file])).code !== 0) throw new Error(`import of ${file} failed`);
+    },
+    /** Runs the indexer to its end; a run that does not succeed throws. */
+    async run(): Promise<WorkflowRun> {
+      const { code, stdout } = await cli(['run', '--wait', '--json']);
+      if (code !== 0) throw new Error(`run failed: ${stdout}`);
+      return JSON.parse(stdout.trim().split('\n').at(-1)!) as WorkflowRun;
+    },
+  };
 }

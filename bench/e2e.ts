@@ -12,18 +12,14 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { readSts } from '../models/sts.ts';
 import { loadEmbedder } from '../embedding/runtime.ts';
 import { modelDirFor } from '../embedding/bundle.ts';
-import { startLocalStack } from '../local-stack/stack.ts';
 import { IndexReader } from '../search/index-reader.ts';
-import { SEARCH_MODES, type SearchMode } from '../search/query.ts';
-import { main } from '../workflow/cli/main.ts';
+import { SEARCH_MODES, type SearchMode } from '../search/results.ts';
 import { readHistory } from '../workflow/indexer-client.ts';
-import { ensureModelPublished, localStackProps } from '../workflow/local-stack-props.ts';
 import { summarizeHistory } from '../workflow/run-progress.ts';
-import { freePortConfig, tempDir } from '../local-stack/scratch.ts';
+import { startWorkflowBench } from './bench-stack.ts';
 
 export interface E2eBench {
   readonly items: number;
@@ -118,32 +114,21 @@ async function pairRecallAt10(
 }
 
 export async function benchEndToEnd(stsDirectory: string, count: number): Promise<E2eBench> {
-  const dir = tempDir('ddb-faiss-bench-');
-  const config = freePortConfig(dir.path, { 'batch-size': '1000', 'max-concurrency': '2' });
-  const stack = await startLocalStack(localStackProps(config));
-  const silent = { stdout: new PassThrough(), stderr: new PassThrough(), stdin: Readable.from([]) };
-  silent.stdout.resume();
-  silent.stderr.resume();
+  const bench = await startWorkflowBench('ddb-faiss-bench-', { 'batch-size': '1000', 'max-concurrency': '2' });
+  const { dir, config, stack } = bench;
   try {
-    await ensureModelPublished(stack.clients.s3, config);
     const sentences = corpus(stsDirectory, count);
-    const file = path.join(dir.path, 'items.jsonl');
+    const file = path.join(dir, 'items.jsonl');
     writeFileSync(
       file,
       sentences.map((content, i) => JSON.stringify({ id: `s${i}`, group: `g${i % 8}`, content })).join('\n'),
     );
 
     const t0 = performance.now();
-    if ((await main(['import', file, '--data-dir', dir.path], silent)) !== 0) throw new Error('import failed');
+    await bench.importItems(file);
     const t1 = performance.now();
-    let executionArn = '';
-    const runOut = new PassThrough();
-    let runText = '';
-    runOut.on('data', (chunk) => (runText += chunk));
-    if ((await main(['run', '--wait', '--json', '--data-dir', dir.path], { ...silent, stdout: runOut })) !== 0)
-      throw new Error(`run failed: ${runText}`);
+    const { executionArn } = await bench.run();
     const t2 = performance.now();
-    executionArn = JSON.parse(runText.trim().split('\n').at(-1)!).executionArn;
 
     const progress = summarizeHistory(await readHistory(stack.clients.stepFunctions, executionArn));
     const stageSeconds = Object.fromEntries(
@@ -203,7 +188,6 @@ export async function benchEndToEnd(stsDirectory: string, count: number): Promis
       pairRecall,
     };
   } finally {
-    await stack.close();
-    dir.remove();
+    await bench.close();
   }
 }

@@ -11,13 +11,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { readSts } from '../models/sts.ts';
-import { startLocalStack } from '../local-stack/stack.ts';
-import { freePortConfig, tempDir } from '../local-stack/scratch.ts';
-import { main } from '../workflow/cli/main.ts';
-import { ensureModelPublished, localStackProps } from '../workflow/local-stack-props.ts';
+import { startWorkflowBench } from './bench-stack.ts';
 
 export interface EmbedProbe {
   readonly items: number;
@@ -59,15 +55,9 @@ export async function benchLongContent(
   items: number,
   probes: readonly number[],
 ): Promise<LongContentBench> {
-  const dir = tempDir('ddb-faiss-bench-long-');
   // One batch holds every item, as in the probe of all of them.
-  const config = freePortConfig(dir.path, { 'batch-size': String(items) });
-  const stack = await startLocalStack(localStackProps(config));
-  const silent = { stdout: new PassThrough(), stderr: new PassThrough(), stdin: Readable.from([]) };
-  silent.stdout.resume();
-  silent.stderr.resume();
+  const bench = await startWorkflowBench('ddb-faiss-bench-long-', { 'batch-size': String(items) });
   try {
-    await ensureModelPublished(stack.clients.s3, config);
     const sentences = readSts(path.join(stsDirectory, 'sts-train.csv')).flatMap((pair) => [pair.first, pair.second]);
     let next = 0;
     const lines = Array.from({ length: items }, (_, i) => {
@@ -80,35 +70,27 @@ export async function benchLongContent(
       }
       return JSON.stringify({ id: `long-${i}`, group: 'long', content: parts.join(' ') });
     });
-    const file = path.join(dir.path, 'long.jsonl');
+    const file = path.join(bench.dir, 'long.jsonl');
     writeFileSync(file, lines.join('\n'));
-    if ((await main(['import', file, '--data-dir', dir.path], silent)) !== 0) throw new Error('import failed');
+    await bench.importItems(file);
 
     const embed: EmbedProbe[] = [];
-    for (const count of probes) embed.push(await embedProbe(dir.path, count));
+    for (const count of probes) embed.push(await embedProbe(bench.dir, count));
 
-    const out = new PassThrough();
-    let text = '';
-    out.on('data', (chunk) => (text += chunk));
     const t0 = performance.now();
-    const code = await main(['run', '--wait', '--json', '--data-dir', dir.path], { ...silent, stdout: out });
+    const merge = (await bench.run()).output?.['merge'] as { vectors: number; items: number; poison: number };
     const runSeconds = (performance.now() - t0) / 1000;
-    if (code !== 0) throw new Error(`run failed: ${text}`);
-    const { output } = JSON.parse(text.trim().split('\n').at(-1)!) as {
-      output: { merge: { vectors: number; items: number; poison: number } };
-    };
-    if (output.merge.items !== items || output.merge.poison !== 0)
-      throw new Error(`indexed ${output.merge.items} of ${items} items, ${output.merge.poison} poison`);
+    if (merge.items !== items || merge.poison !== 0)
+      throw new Error(`indexed ${merge.items} of ${items} items, ${merge.poison} poison`);
     return {
       items,
       contentMb: Math.round((items * ITEM_CHARS) / 2 ** 20),
-      passages: output.merge.vectors,
+      passages: merge.vectors,
       runSeconds,
-      passagesPerSecond: output.merge.vectors / runSeconds,
+      passagesPerSecond: merge.vectors / runSeconds,
       embed,
     };
   } finally {
-    await stack.close();
-    dir.remove();
+    await bench.close();
   }
 }

@@ -9,7 +9,7 @@ import { withPeakRss } from './rss.ts';
 import { benchEmbedding } from './embedding.ts';
 import { benchSearch, type SearchBench } from './search.ts';
 import { benchLongContent } from './long-content.ts';
-import { SEARCH_MODES } from '../search/query.ts';
+import { SEARCH_MODES } from '../search/results.ts';
 
 const quick = process.argv.includes('--quick');
 if (process.argv.includes('--scale')) {

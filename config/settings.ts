@@ -365,7 +365,7 @@ export const SETTINGS = {
     defaultDoc: '`*` (every scalar attribute)',
     doc:
       'the item attributes kept with the index for search filters: `*` (every scalar top-level attribute ' +
-      'but the text and the keys) or a comma-separated list, which saves space',
+      'but the text and the id; the group included) or a comma-separated list, which saves space',
   }),
   leaseSeconds: setting({
     schema: integer(1),

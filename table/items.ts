@@ -77,15 +77,16 @@ export function ownAttributes(config: ItemAttributes): string[] {
 }
 
 /**
- * An item's filterable attributes: its scalar top-level attributes other than ddb-faiss's own,
- * only those `allowed` lists unless it is `*`; undefined when it has none.
+ * An item's filterable attributes: its scalar top-level attributes other than its text, its id
+ * and ddb-faiss's own (the group is one, so a filter can name several groups), only those
+ * `allowed` lists unless it is `*`; undefined when it has none.
  */
 export function filterableAttributes(
   config: ItemAttributes,
   allowed: readonly string[] | '*',
   item: Readonly<Record<string, AttributeValue>>,
 ): Record<string, string | number | boolean> | undefined {
-  const own = new Set(ownAttributes(config));
+  const own = new Set(ownAttributes(config).filter((name) => name !== config.groupAttribute));
   let scalars: Record<string, string | number | boolean> | undefined;
   for (const [name, value] of Object.entries(item)) {
     if (own.has(name) || (allowed !== '*' && !allowed.includes(name))) continue;

@@ -18,15 +18,10 @@ import { IndexReader } from '../search/index-reader.ts';
 import { type Observability, observeTask, type TaskObservation } from './observability.ts';
 import { LegacyIndexError } from '../index-store/generations.ts';
 import { SegmentKeysFormatError } from '../index-store/segment-keys.ts';
-import {
-  FilterError,
-  NoIndexError,
-  NotIndexedError,
-  search,
-  type SearchContext,
-  similar,
-  UnknownGroupError,
-} from '../search/query.ts';
+import { search } from '../search/query.ts';
+import type { SearchContext } from '../search/results.ts';
+import { FilterError, NoIndexError, UnknownGroupError } from '../search/scope.ts';
+import { NotIndexedError, similar } from '../search/similar.ts';
 import { BadRequestError, parseSearchRequest, parseSimilarRequest } from './search-request.ts';
 import { SEARCH_ROUTES } from './search-routes.ts';
 

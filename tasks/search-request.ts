@@ -10,7 +10,9 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as v from 'valibot';
 import { type AttributeFilter, ATTRIBUTE_NAME, parseFilter } from '../search/filter.ts';
-import { SEARCH_MODES, type SearchRequest, type SimilarRequest } from '../search/query.ts';
+import type { SearchRequest } from '../search/query.ts';
+import { SEARCH_MODES } from '../search/results.ts';
+import type { SimilarRequest } from '../search/similar.ts';
 
 export const MAX_QUERY_CHARS = 2_000;
 export const MAX_K = 100;
@@ -58,34 +60,26 @@ const keyPart = (name: string) =>
     v.maxLength(MAX_KEY_CHARS, `${name} is longer than ${MAX_KEY_CHARS} characters`),
   );
 
+/** A field checked by `schema`, any problem of it named by one message (the value it was given in view). */
+const checked = <T extends v.GenericSchema>(schema: T, message: (input: unknown) => string) =>
+  v.pipe(
+    v.unknown(),
+    v.rawTransform(({ dataset, addIssue, NEVER }): v.InferOutput<T> => {
+      const parsed = v.safeParse(schema, dataset.value);
+      if (parsed.success) return parsed.output;
+      addIssue({ message: message(dataset.value) });
+      return NEVER;
+    }),
+  );
+
 /** The fields both routes take: how many hits, which attributes to return, and the filter. */
 const common = {
-  k: v.optional(
-    v.pipe(
-      v.unknown(),
-      v.rawTransform(({ dataset, addIssue, NEVER }) => {
-        const parsed = v.safeParse(k, dataset.value);
-        if (parsed.success) return parsed.output;
-        addIssue({ message: kMessage(dataset.value) });
-        return NEVER;
-      }),
-    ),
-    10,
-  ),
+  k: v.optional(checked(k, kMessage), 10),
   attributes: v.optional(
-    v.pipe(
-      v.unknown(),
-      v.rawTransform(({ dataset, addIssue, NEVER }) => {
-        const parsed = v.safeParse(attributeList, dataset.value);
-        if (parsed.success) return parsed.output;
-        addIssue({
-          message:
-            Array.isArray(dataset.value) || typeof dataset.value === 'string'
-              ? attributesMessage
-              : 'attributes must be a list of attribute names',
-        });
-        return NEVER;
-      }),
+    checked(attributeList, (input) =>
+      Array.isArray(input) || typeof input === 'string'
+        ? attributesMessage
+        : 'attributes must be a list of attribute names',
     ),
   ),
   filter: v.optional(

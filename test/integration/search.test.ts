@@ -32,8 +32,14 @@ describe('search service', () => {
       new UpdateItemCommand({
         TableName: h.config.tableName,
         Key: keyAttributes(h.config, { group: 'music', id: 'm1' }),
-        UpdateExpression: 'SET author = :a, stars = :s',
-        ExpressionAttributeValues: { ':a': { S: 'Clara' }, ':s': { N: '5' } },
+        UpdateExpression: 'SET author = :a, stars = :s, tags = :t, shelf = :l, big = :b',
+        ExpressionAttributeValues: {
+          ':a': { S: 'Clara' },
+          ':s': { N: '5' },
+          ':t': { SS: ['strings', 'solo'] },
+          ':l': { M: { row: { N: '3' }, box: { L: [{ S: 'a' }, { BOOL: true }] } } },
+          ':b': { N: '123456789012345678901234' },
+        },
       }),
     );
   });
@@ -64,15 +70,26 @@ describe('search service', () => {
     assert.ok(response.body.hits[0].score >= response.body.hits[1].score);
   });
 
-  it('POST takes a JSON body and returns the attributes asked for', async () => {
+  it('POST takes a JSON body and returns the attributes asked for, as plain JSON of any DynamoDB type', async () => {
     const response = await h.search({
       q: 'someone playing the violin',
       k: 2,
-      attributes: ['author', 'stars', 'missing'],
+      attributes: ['author', 'stars', 'missing', 'tags', 'shelf', 'big', 'content', 'author'],
     });
     assert.equal(response.status, 200, response.text);
     const violin = response.body.hits.find((hit: { id: string }) => hit.id === 'm1');
-    assert.deepEqual(violin.attributes, { author: 'Clara', stars: 5 });
+    // A string set has no order: compare it sorted.
+    assert.deepEqual(
+      { ...violin.attributes, tags: [...violin.attributes.tags].sort() },
+      {
+        author: 'Clara',
+        stars: 5,
+        tags: ['solo', 'strings'],
+        shelf: { row: 3, box: ['a', true] },
+        big: Number('123456789012345678901234'), // past 2^53: rounded, as JSON numbers are
+        content: 'a violinist tunes her violin',
+      },
+    );
   });
 
   it('filters by group exactly: k hits from a small group, even for a query that favours others', async () => {

@@ -22,6 +22,13 @@ export const DEMO_QUERIES = [
   'satellites and rockets to explore outer space',
 ];
 
+/** A search narrowed by an attribute and ranked by both rankings, as `ddb-faiss search` takes it. */
+export const DEMO_FILTERED = {
+  text: 'war overseas and the soldiers who fight it',
+  cli: "--mode hybrid --filter 'year>=1945'",
+  request: { mode: 'hybrid', filter: { year: { gte: 1945 } } },
+} as const;
+
 /** The start of a passage, for one line of output. */
 const excerpt = (text: string): string => (text.length > 160 ? `${text.slice(0, 157)}...` : text);
 
@@ -55,9 +62,13 @@ export const demoCommand: Command = {
       log('\n$ ddb-faiss run --wait');
       if ((await executeCommand(runCommand, ['--wait', ...flags], io)) !== 0) return 1;
       const reader = new IndexReader(config.efsRoot, config.indexLayout);
-      for (const query of DEMO_QUERIES) {
-        const result = await search({ config, clients: stack.clients }, reader, { text: query, k: 3 });
-        log(`\nsearch "${query}" (generation ${result.generation}, model ${result.model})`);
+      const searches = [
+        ...DEMO_QUERIES.map((text) => ({ text, cli: '', request: {} })),
+        { ...DEMO_FILTERED, cli: ` ${DEMO_FILTERED.cli}` },
+      ];
+      for (const { text, cli, request } of searches) {
+        const result = await search({ config, clients: stack.clients }, reader, { text, k: 3, ...request });
+        log(`\nsearch "${text}"${cli} (generation ${result.generation}, model ${result.model})`);
         for (const hit of result.hits)
           log(`  ${hit.score.toFixed(3)}  ${hit.group}, ${hit.id.slice(0, 4)}: ${excerpt(hit.content)}`);
       }
@@ -68,6 +79,10 @@ export const demoCommand: Command = {
       log('  npx ddb-faiss import items.jsonl      your own items: {"id": ..., "group": ..., "content": ...} per line');
       log('  npx ddb-faiss run --wait              index what is pending, stage by stage');
       log('  npx ddb-faiss search "text" --group G  the most similar items (in one group)');
+      log(
+        '  npx ddb-faiss search "text" --filter \'year>=1945\' --mode hybrid   narrowed by an attribute, both rankings',
+      );
+      log('  npx ddb-faiss similar GROUP ID         more like an item');
       return 0;
     } finally {
       rmSync(work, { recursive: true, force: true });

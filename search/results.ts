@@ -1,0 +1,177 @@
+/**
+ * What a search answers, and how its hits are read back from the table: ranked candidates are
+ * read in batched calls, in order, until k of them still exist, dropping items deleted since
+ * indexing (hard, or soft with `faiss_delete = true` before the next run has removed their
+ * vectors) and items edited so that they no longer meet the filter; the ranking widens while
+ * the index has more. Search and "more like this" share it.
+ */
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { batchGetItems } from '../aws/dynamodb-batch.ts';
+import type { AwsClients } from '../aws/clients.ts';
+import type { DdbFaissConfig } from '../config/config.ts';
+import { entryKey, type IndexEntry } from '../index-store/index-entry.ts';
+import type { IndexHit } from '../index-store/segmented-index.ts';
+import { DELETE_MARKER_ATTRIBUTE, keyAttributes } from '../table/items.ts';
+import { type AttributeFilter, matchesItem } from './filter.ts';
+
+/** What a search needs: the configuration and a DynamoDB client (to hydrate hits). */
+export interface SearchContext {
+  readonly config: DdbFaissConfig;
+  readonly clients: Pick<AwsClients, 'dynamodb'>;
+}
+
+/**
+ * How hits are ranked: by vector similarity (the default), by BM25 over the passages' terms
+ * (`lexical`), or by both fused (`hybrid`, reciprocal rank fusion).
+ */
+export const SEARCH_MODES = ['vector', 'lexical', 'hybrid'] as const;
+export type SearchMode = (typeof SEARCH_MODES)[number];
+
+/** The passage of a long item that matched: its text, where it is in the content, which of how many. */
+export interface MatchedPassage {
+  readonly text: string;
+  readonly start: number;
+  readonly end: number;
+  readonly index: number;
+  readonly count: number;
+}
+
+export interface SearchHit {
+  readonly group: string;
+  readonly id: string;
+  readonly score: number;
+  readonly content: string;
+  /** For content split into passages (longer than the model's limit): the passage that scored. */
+  readonly passage?: MatchedPassage;
+  readonly attributes?: Record<string, unknown>;
+}
+
+export interface SearchResult {
+  /** The ranking that answered. */
+  readonly mode: SearchMode;
+  readonly hits: SearchHit[];
+  readonly generation: number;
+  readonly model: string;
+  /** Milliseconds spent embedding the query, ranking in the index (Faiss, BM25), and reading items back. */
+  readonly timings: { embed: number; faiss: number; hydrate: number };
+  /** Why there are no hits although the index has items (e.g. no word of the query is known). */
+  readonly reason?: string;
+}
+
+/** Candidates read back per round while looking for k items that still exist. */
+const KEYS_PER_GET = 100;
+
+/** Hits read back, and the milliseconds spent ranking and reading. */
+export interface Ranked {
+  readonly hits: SearchHit[];
+  readonly faiss: number;
+  readonly hydrate: number;
+}
+
+/** The items a search may return, over the indexes it reads. */
+export interface Pool {
+  /** Items admitted, over every index. */
+  readonly items: number;
+  /** Items admitted by the index that admits most: asking each for this many asks for all. */
+  readonly largest: number;
+}
+
+/**
+ * Reads ranked candidates back from the table in order, a chunk at a time, until `k` of them
+ * still exist (and still meet the filter), widening the ranking while the pool has more.
+ * @param rank the best `fetch` candidates of each index, merged, best first
+ * @param exclude an item (its entry key) never to return
+ */
+export async function rankAndReadBack(
+  context: SearchContext,
+  request: { readonly k: number; readonly filter?: AttributeFilter; readonly attributes?: readonly string[] },
+  pool: Pool,
+  rank: (fetch: number) => IndexHit[],
+  exclude?: string,
+): Promise<Ranked> {
+  // The excluded item may or may not be among the pool: what is left once it is dropped ends the widening.
+  const want = Math.min(request.k, pool.items);
+  // First guess: k candidates (the index applies the group and filter), with slack for deletions.
+  let fetch = want + 4 + (exclude === undefined ? 0 : 1);
+  let hits: SearchHit[] = [];
+  let faiss = 0;
+  let hydrate = 0;
+  if (want <= 0) return { hits, faiss, hydrate };
+  // Items read so far by key; null: deleted (or soft-deleted) since indexing, or no longer meeting the filter.
+  const read = new Map<string, Record<string, AttributeValue> | null>();
+  const { filter } = request;
+  const projected = [...new Set([...(request.attributes ?? []), ...Object.keys(filter ?? {})])];
+  for (;;) {
+    const f0 = performance.now();
+    const candidates = rank(fetch).filter((hit) => entryKey(hit.entry) !== exclude);
+    faiss += performance.now() - f0;
+    hits = [];
+    for (let next = 0; hits.length < want && next < candidates.length;) {
+      const chunk = candidates.slice(next, next + Math.min(KEYS_PER_GET, Math.max(want - hits.length + 2, 4)));
+      next += chunk.length;
+      const missing = chunk.filter((hit) => !read.has(entryKey(hit.entry))).map((hit) => hit.entry);
+      if (missing.length > 0) {
+        const h0 = performance.now();
+        const items = await readItems(context, missing, projected);
+        hydrate += performance.now() - h0;
+        for (const entry of missing) {
+          const item = items.get(entryKey(entry));
+          const live = item && item[DELETE_MARKER_ATTRIBUTE]?.BOOL !== true && (!filter || matchesItem(filter, item));
+          read.set(entryKey(entry), live ? item : null);
+        }
+      }
+      for (const hit of chunk) {
+        const item = read.get(entryKey(hit.entry));
+        const content = item?.[context.config.contentAttribute]?.S;
+        if (!item || content === undefined) continue;
+        const { passage } = hit;
+        hits.push({
+          group: hit.entry.group,
+          id: hit.entry.id,
+          score: hit.score,
+          content,
+          ...(passage.count > 1 ? { passage: { text: content.slice(passage.start, passage.end), ...passage } } : {}),
+          ...(request.attributes?.length ? { attributes: pick(item, request.attributes) } : {}),
+        });
+      }
+    }
+    if (hits.length >= want || fetch >= pool.largest) break;
+    fetch = Math.min(pool.largest, fetch * 4);
+  }
+  return { hits: hits.slice(0, request.k), faiss, hydrate };
+}
+
+/** The attributes asked for, as plain JSON values (a set becomes a list, a number past 2^53 a rounded number). */
+function pick(item: Record<string, AttributeValue>, names: readonly string[]): Record<string, unknown> {
+  const present = Object.fromEntries(names.filter((name) => item[name]).map((name) => [name, item[name]!]));
+  const plain = (_key: string, value: unknown): unknown =>
+    value instanceof Set ? [...(value as Set<unknown>)] : typeof value === 'bigint' ? Number(value) : value;
+  return JSON.parse(JSON.stringify(unmarshall(present), plain)) as Record<string, unknown>;
+}
+
+async function readItems(
+  context: SearchContext,
+  keys: readonly IndexEntry[],
+  attributes: readonly string[] = [],
+): Promise<Map<string, Record<string, AttributeValue>>> {
+  const { config, clients } = context;
+  const names: Record<string, string> = {
+    '#g': config.groupAttribute,
+    '#i': config.idAttribute,
+    '#c': config.contentAttribute,
+    '#d': DELETE_MARKER_ATTRIBUTE,
+  };
+  // Each attribute once: one named twice, or also read anyway, would make the projection overlap.
+  const read = new Set(Object.values(names));
+  attributes.filter((name) => !read.has(name)).forEach((name, i) => (names[`#a${i}`] = name));
+  const items = await batchGetItems(
+    clients.dynamodb,
+    config.tableName,
+    keys.map((key) => keyAttributes(config, key)),
+    { projection: { expression: Object.keys(names).join(', '), names } },
+  );
+  return new Map(
+    items.map((item) => [entryKey({ group: item[config.groupAttribute]!.S!, id: item[config.idAttribute]!.S! }), item]),
+  );
+}

@@ -1,0 +1,72 @@
+/**
+ * More like this: the items nearest to a stored item, found from the item's own vectors in the
+ * index, never by embedding it again.
+ */
+import { entryKey } from '../index-store/index-entry.ts';
+import type { AttributeFilter } from './filter.ts';
+import type { IndexReader } from './index-reader.ts';
+import { rankAndReadBack, type SearchContext, type SearchResult } from './results.ts';
+import { selectItems } from './scope.ts';
+
+/** What "more like this" asks: the items nearest to a stored item. */
+export interface SimilarRequest {
+  readonly group: string;
+  readonly id: string;
+  readonly k: number;
+  /** Conditions on the items' attributes, all of which a hit meets. */
+  readonly filter?: AttributeFilter;
+  /** Extra item attributes to return. */
+  readonly attributes?: readonly string[];
+}
+
+/** Thrown when "more like this" names an item the index does not hold. */
+export class NotIndexedError extends Error {
+  override readonly name = 'NotIndexedError';
+}
+
+/**
+ * More like this: the items nearest to a stored item's own vector, read from the index (the
+ * item is not embedded again), the item itself left out. An item of several passages is
+ * represented by the normalized mean of its passages' vectors. Hits are read back as a search's.
+ * @throws {NotIndexedError} when the index does not hold the item
+ *
+ * @example
+ * ```ts
+ * const { hits } = await similar({ config, clients }, reader, { group: 'news', id: 'a-17', k: 5 });
+ * ```
+ */
+export async function similar(
+  context: SearchContext,
+  reader: IndexReader,
+  request: SimilarRequest,
+): Promise<SearchResult> {
+  const { sources, selections, pool, meta } = selectItems(context, reader, {
+    ...(request.filter ? { filter: request.filter } : {}),
+  });
+  const own = sources.map((source) => source.vectorsOf(request.group, request.id)).find((found) => found !== undefined);
+  if (!own) throw new NotIndexedError(`the index holds no item ${request.group}/${request.id} (is it indexed yet?)`);
+  const query = meanDirection(own, meta.model.dimensions);
+  const ranked = await rankAndReadBack(
+    context,
+    request,
+    pool,
+    (fetch) =>
+      sources.flatMap((source, i) => source.search(query, fetch, selections[i])).sort((a, b) => b.score - a.score),
+    entryKey(request),
+  );
+  return {
+    mode: 'vector',
+    hits: ranked.hits,
+    generation: meta.generation,
+    model: meta.model.name,
+    timings: { embed: 0, faiss: ranked.faiss, hydrate: ranked.hydrate },
+  };
+}
+
+/** The unit vector along the mean of row-major vectors. */
+function meanDirection(vectors: Float32Array, dimensions: number): Float32Array {
+  const mean = new Float32Array(dimensions);
+  for (let at = 0; at < vectors.length; at++) mean[at % dimensions]! += vectors[at]!;
+  const norm = Math.hypot(...mean) || 1;
+  return mean.map((value) => value / norm);
+}
