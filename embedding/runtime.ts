@@ -60,6 +60,10 @@ export class Embedder {
    */
   passages(text: string): Passage[] {
     const specialTokens = (this.specialTokens ??= this.tokenizer.encode('').ids.length);
+    // No tokenizer makes more tokens than a text has bytes (a SentencePiece model one more):
+    // short texts, most of them, need no counting.
+    if (Buffer.byteLength(text) < this.manifest.maxTokens - specialTokens)
+      return [{ start: 0, end: text.length, text }];
     return splitPassages(text, {
       maxTokens: this.manifest.maxTokens - specialTokens,
       countTokens: (piece) => this.tokenizer.encode(piece, { add_special_tokens: false }).ids.length,

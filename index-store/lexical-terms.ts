@@ -22,16 +22,33 @@ const STOP_WORDS = new Set(
 );
 const WORD = /[\p{L}\p{N}]+/gu;
 const ENGLISH = /^[a-z]+$/;
+// eslint-disable-next-line no-control-regex -- every ASCII character, controls included
+const ASCII = /^[\x00-\x7f]*$/;
 const MAX_TERM_CHARS = 64;
+
+/** Stems already worked out: words repeat (a few thousand make most of any text), stemming is slow. */
+const stems = new Map<string, string>();
+const MAX_STEMS = 200_000;
+
+function stemOf(word: string): string {
+  let stem = stems.get(word);
+  if (stem === undefined) {
+    if (stems.size >= MAX_STEMS) stems.clear();
+    stems.set(word, (stem = stemmer(word)));
+  }
+  return stem;
+}
 
 /** A text's terms, in order. */
 export function lexicalTerms(text: string): string[] {
   const terms: string[] = [];
-  for (const [word] of text.normalize('NFKC').toLowerCase().matchAll(WORD)) {
+  // NFKC changes nothing in ASCII text, most text: only other text pays for it.
+  const normalized = ASCII.test(text) ? text : text.normalize('NFKC');
+  for (const [word] of normalized.toLowerCase().matchAll(WORD)) {
     if (word.length > MAX_TERM_CHARS || STOP_WORDS.has(word)) continue;
     // "s" of a possessive ("dog's") or a lone letter says nothing either.
     if (word.length === 1 && !/\p{N}/u.test(word)) continue;
-    terms.push(ENGLISH.test(word) ? stemmer(word) : word);
+    terms.push(ENGLISH.test(word) ? stemOf(word) : word);
   }
   return terms;
 }
