@@ -2,9 +2,9 @@
  * Long content on the local stack: items of about 390 KB (near DynamoDB's 400 KB item limit),
  * each made of STS sentences, imported, then
  *  - the embed stage in a process of its own (`embed-probe.ts`), as one embed iteration runs in
- *    Lambda, on batches of two sizes: past one read (100 items) its peak memory should not grow
- *    with the batch (it reads 100 items at a time and writes each item's vectors as soon as they
- *    are made), though the content does;
+ *    Lambda, on batches of two sizes: what it keeps from one read of 100 items to the next should
+ *    not grow with the batch (each item's vectors are written as soon as they are made), though
+ *    the content does;
  *  - the whole workflow (one run): the passages indexed, and their rate.
  */
 import { execFile } from 'node:child_process';
@@ -20,6 +20,8 @@ export interface EmbedProbe {
   readonly passages: number;
   readonly seconds: number;
   readonly peakRssMb: number;
+  /** The heap in use at each read of items after a full collection, the largest: what one read leaves to the next. */
+  readonly retainedHeapMb: number;
 }
 
 export interface LongContentBench {
@@ -40,7 +42,15 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 async function embedProbe(dataDir: string, items: number): Promise<EmbedProbe> {
   const { stdout: output } = await promisify(execFile)(
     process.execPath,
-    ['--openssl-legacy-provider', '--import', 'tsx', path.join(HERE, 'embed-probe.ts'), dataDir, String(items)],
+    [
+      '--expose-gc',
+      '--openssl-legacy-provider',
+      '--import',
+      'tsx',
+      path.join(HERE, 'embed-probe.ts'),
+      dataDir,
+      String(items),
+    ],
     { encoding: 'utf8', maxBuffer: 1 << 20 },
   );
   return { items, ...(JSON.parse(output.trim().split('\n').at(-1)!) as Omit<EmbedProbe, 'items'>) };

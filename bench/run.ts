@@ -118,6 +118,7 @@ const results = {
       passages: probe.passages,
       seconds: round(probe.seconds),
       peak_rss_mb: probe.peakRssMb,
+      retained_heap_mb: probe.retainedHeapMb,
     })),
   },
   e2e_100k_pair_recall_at_10_vector: e2e100k ? Number(e2e100k.pairRecall.vector.recallAt10.toFixed(4)) : null,
@@ -204,7 +205,8 @@ const rows: [string, string][] = [
   ],
   ...longContent.embed.map((probe): [string, string] => [
     `  embed stage alone (own process), batch of ${probe.items}`,
-    `${probe.passages} passages in ${probe.seconds.toFixed(1)} s, peak RSS ${probe.peakRssMb} MB`,
+    `${probe.passages} passages in ${probe.seconds.toFixed(1)} s, peak RSS ${probe.peakRssMb} MB, ` +
+      `heap kept between reads ${probe.retainedHeapMb} MB`,
   ]),
   ...Object.entries(rss).map(([name, mb]): [string, string] => [`peak RSS, ${name.replace(/_/g, ' ')}`, `${mb} MB`]),
 ];
