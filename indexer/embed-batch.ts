@@ -124,6 +124,43 @@ async function fetchItems(
   return found;
 }
 
+/**
+ * One read's items into the shard: fetched, sorted into removals, poison and content, and the
+ * content embedded. A function of its own so that nothing of one read outlives it: a suspended
+ * async function keeps its locals' last values, and a loop in embedBatch held the previous
+ * read's items (40 MB of 400 KB items) while it awaited the next read.
+ */
+async function embedRead(
+  context: IndexerContext,
+  keys: readonly VersionedKey[],
+  shard: ShardWriter,
+  embedder: () => Promise<Embedder>,
+): Promise<void> {
+  const { config } = context;
+  const items = await fetchItems(context, keys);
+  const toEmbed: ContentItem[] = [];
+  for (const key of keys) {
+    const item = items.get(entryKey(key));
+    if (!item) {
+      shard.add({ ...key, kind: 'gone' });
+      continue;
+    }
+    const version = readVersion(config, item);
+    if (item[DELETE_MARKER_ATTRIBUTE]?.BOOL === true) {
+      shard.add({ group: key.group, id: key.id, version, kind: 'delete' });
+      continue;
+    }
+    const reason = poisonReason(config, item);
+    if (reason) shard.add({ group: key.group, id: key.id, version, kind: 'poison', reason });
+    else {
+      const attributes = filterableAttributes(config, config.filterAttributes, item);
+      const text = item[config.contentAttribute]!.S!;
+      toEmbed.push({ key: { group: key.group, id: key.id, version }, text, ...(attributes ? { attributes } : {}) });
+    }
+  }
+  if (toEmbed.length > 0) await embedPassages(await embedder(), toEmbed, shard);
+}
+
 export async function embedBatch(
   context: IndexerContext,
   run: RunInfo,
@@ -135,36 +172,12 @@ export async function embedBatch(
   await renewLease(context, run);
   const keys = readBatch(config.efsRoot, batch);
   const shard = new ShardWriter(config.efsRoot, run.execution, batch.batch, model.checksum, model.dimensions);
+  // Loaded on the first read with content to embed (a batch of deletes needs no model).
+  const embedder = () => loadEmbedder(path.join(config.efsRoot, model.dir), { threads: config.embedThreads });
   try {
-    let embedder: Embedder | undefined;
     // A read's items at a time: a batch of 400 KB items never sits in memory whole.
-    for (let from = 0; from < keys.length; from += ITEMS_PER_READ) {
-      const part = keys.slice(from, from + ITEMS_PER_READ);
-      const items = await fetchItems(context, part);
-      const toEmbed: ContentItem[] = [];
-      for (const key of part) {
-        const item = items.get(entryKey(key));
-        if (!item) {
-          shard.add({ ...key, kind: 'gone' });
-          continue;
-        }
-        const version = readVersion(config, item);
-        if (item[DELETE_MARKER_ATTRIBUTE]?.BOOL === true) {
-          shard.add({ group: key.group, id: key.id, version, kind: 'delete' });
-          continue;
-        }
-        const reason = poisonReason(config, item);
-        if (reason) shard.add({ group: key.group, id: key.id, version, kind: 'poison', reason });
-        else {
-          const attributes = filterableAttributes(config, config.filterAttributes, item);
-          const text = item[config.contentAttribute]!.S!;
-          toEmbed.push({ key: { group: key.group, id: key.id, version }, text, ...(attributes ? { attributes } : {}) });
-        }
-      }
-      if (toEmbed.length === 0) continue;
-      embedder ??= await loadEmbedder(path.join(config.efsRoot, model.dir), { threads: config.embedThreads });
-      await embedPassages(embedder, toEmbed, shard);
-    }
+    for (let from = 0; from < keys.length; from += ITEMS_PER_READ)
+      await embedRead(context, keys.slice(from, from + ITEMS_PER_READ), shard, embedder);
     return shard.finish();
   } catch (error) {
     shard.abandon();
