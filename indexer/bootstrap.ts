@@ -7,15 +7,15 @@
  * under the published name.
  */
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { isS3NotFound, PermanentError } from '../aws/errors.ts';
+import { PermanentError } from '../aws/errors.ts';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
+import { readPublishedManifest } from '../embedding/published-model.ts';
 import {
   BUNDLE_FILES,
-  type BundleManifest,
   bundleKeyPrefix,
   MANIFEST_FILE,
   modelDirFor,
@@ -30,19 +30,11 @@ export async function bootstrapModel({
   clients,
 }: IndexerContext): Promise<ModelDescriptor & { copied: boolean }> {
   const prefix = bundleKeyPrefix(config.modelPrefix, config.modelName);
-  let manifest: BundleManifest;
-  try {
-    const object = await clients.s3.send(
-      new GetObjectCommand({ Bucket: config.bucketName, Key: `${prefix}${MANIFEST_FILE}` }),
+  const manifest = await readPublishedManifest(clients.s3, config);
+  if (!manifest) {
+    throw new PermanentError(
+      `model "${config.modelName}" is not published in s3://${config.bucketName}/${prefix}: run \`ddb-faiss model publish\``,
     );
-    manifest = JSON.parse(await object.Body!.transformToString()) as BundleManifest;
-  } catch (error) {
-    if (isS3NotFound(error)) {
-      throw new PermanentError(
-        `model "${config.modelName}" is not published in s3://${config.bucketName}/${prefix}: run \`ddb-faiss model publish\``,
-      );
-    }
-    throw error;
   }
   const dir = modelDirFor(config.modelName, manifest.checksum);
   const target = path.join(config.efsRoot, dir);

@@ -29,6 +29,7 @@ import {
   RUN_PROGRESS_KEY,
   type RunProgressRecord,
 } from '../table/reserved-items.ts';
+import { readPublishedManifest } from '../embedding/published-model.ts';
 import { originOf } from './indexer-client.ts';
 
 /** The pending backlog, counted up to a cap. */
@@ -55,8 +56,19 @@ export interface RecentExecution {
   readonly origin: string;
 }
 
+/** A model as the status names it. */
+export interface ModelIdentity {
+  readonly name: string;
+  readonly checksum: string;
+}
+
 export interface IndexStatus extends Backlog {
   readonly index: IndexStatusRecord | null;
+  /**
+   * The model the next run embeds with (the bundle published in S3), or null when none is
+   * published. When it is not the index's model, runs are refused until a backfill.
+   */
+  readonly activeModel: ModelIdentity | null;
   readonly executions: RecentExecution[];
   /** Why the recent executions could not be read (the rest of the status still was). */
   readonly executionsError?: string;
@@ -200,10 +212,17 @@ export async function readIndexStatus(
   bounds: StatusBounds = {},
 ): Promise<IndexStatus> {
   const none: RecentExecutions = { executions: [] };
-  const [index, backlog, runs] = await Promise.all([
+  const [index, activeModel, backlog, runs] = await Promise.all([
     readIndexRecord(config, clients),
+    readPublishedManifest(clients.s3, config),
     readBacklog(config, clients, bounds),
     stateMachineArn ? readRecentExecutions(clients, stateMachineArn, recent) : none,
   ]);
-  return { index, ...backlog, executions: runs.executions, ...(runs.error ? { executionsError: runs.error } : {}) };
+  return {
+    index,
+    activeModel: activeModel && { name: activeModel.name, checksum: activeModel.checksum },
+    ...backlog,
+    executions: runs.executions,
+    ...(runs.error ? { executionsError: runs.error } : {}),
+  };
 }

@@ -7,6 +7,7 @@ import type { LocalStack } from '../../local-stack/stack.ts';
 import { ensureModelPublished, localStackProps } from '../../workflow/local-stack-props.ts';
 import { startLocalStack } from '../../local-stack/stack.ts';
 import { runCli } from '../helpers/cli.ts';
+import { writeTinyBert } from '../helpers/tiny-bert.ts';
 import { FREE_PORT_FLAGS, tempDir, testConfig } from '../helpers/local-stack.ts';
 
 describe('indexer CLI: import, run, backfill, status', () => {
@@ -137,6 +138,30 @@ describe('indexer CLI: import, run, backfill, status', () => {
       result.errors.map((error: { line: number }) => error.line),
       [5, 12],
     );
+  });
+
+  it('says plainly when the active model is not the one that built the index, and what to run', async () => {
+    // Prepare: the index built by the default model; then another bundle published under its name,
+    // as an upgrade that changes the default model does
+    const other = path.join(dir.path, 'other-model');
+    await writeTinyBert(other);
+    const published = await runCli(['model', 'publish', other, '--name', 'default', ...flags()]);
+    assert.equal(published.code, 0, published.stderr);
+    try {
+      // Act
+      const text = await runCli(['status', ...flags()]);
+      const json = JSON.parse((await runCli(['status', '--json', ...flags()])).stdout);
+      // Assess
+      assert.match(
+        text.stdout,
+        /model +tiny-bert \(\w{12}\) is active, but default \(\w{12}\) built the index: run `ddb-faiss backfill --wait`/,
+      );
+      assert.equal(json.activeModel.name, 'tiny-bert');
+      assert.notEqual(json.activeModel.checksum, json.index.model.checksum);
+    } finally {
+      await ensureModelPublished(stack.clients.s3, testConfig(dir.path, { 'batch-size': '100' }));
+    }
+    assert.doesNotMatch((await runCli(['status', ...flags()])).stdout, /^model /m, 'no note once the models agree');
   });
 
   it('says clearly when no local stack serves the data directory', async () => {

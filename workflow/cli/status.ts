@@ -3,6 +3,7 @@ import { resolveEndpoints } from '../../local-stack/stack-info.ts';
 import { describeChange } from '../run-progress.ts';
 import { type Command, println } from './command.ts';
 import type { IndexStatusRecord } from '../../table/reserved-items.ts';
+import type { ModelIdentity } from '../index-status.ts';
 
 export const statusCommand: Command = {
   name: 'status',
@@ -42,6 +43,8 @@ export const statusCommand: Command = {
           : 'index      none published yet',
       );
       if (index?.change) println(io.stdout, `last change ${describeChange(index.change)} by ${index.change.execution}`);
+      const modelNote = describeActiveModel(status.activeModel, index?.model);
+      if (modelNote) println(io.stdout, `model      ${modelNote}`);
       println(io.stdout, `pending    ${status.pending} items`);
       println(io.stdout, `poison     ${status.poison.length} items`);
       for (const item of status.poison.slice(0, 20)) println(io.stdout, `  ${item.group}/${item.id}: ${item.reason}`);
@@ -62,6 +65,23 @@ export const statusCommand: Command = {
     }
   },
 };
+
+/**
+ * Says when the active model (published in S3) is not the one that built the index: runs are
+ * refused until a backfill rebuilds the index, and search answers with the index's model.
+ */
+export function describeActiveModel(
+  active: ModelIdentity | null,
+  built: ModelIdentity | undefined,
+): string | undefined {
+  const name = (model: ModelIdentity) => `${model.name} (${model.checksum.slice(0, 12)})`;
+  if (!active) return 'none published: run `ddb-faiss model publish` (or `ddb-faiss up`) before the next run';
+  if (!built || built.checksum === active.checksum) return undefined;
+  return (
+    `${name(active)} is active, but ${name(built)} built the index: run \`ddb-faiss backfill --wait\` ` +
+    'to rebuild it with the active model (until then runs are refused, and search still answers with the old model)'
+  );
+}
 
 /** "240 items (260 vectors: long content is a vector per passage)", or the vectors of an older record. */
 function describeSize({ items, vectors }: { items?: number; vectors: number }): string {
