@@ -58,6 +58,11 @@ const results = {
     items_per_s: Math.round(row.itemsPerSecond),
   })),
   sts_dev_spearman_x100: Number(embedding.stsDevSpearman.toFixed(2)),
+  sts_train_cv_spearman_x100: {
+    mean: Number(embedding.stsTrainCrossValidation.mean.toFixed(2)),
+    spread: Number(embedding.stsTrainCrossValidation.spread.toFixed(2)),
+    folds: embedding.stsTrainCrossValidation.folds.map((fold) => Number(fold.toFixed(2))),
+  },
   article_items_per_s: 1 / ARTICLE_SECONDS_PER_ITEM,
   e2e_items: e2e.items,
   e2e_items_per_s: Math.round(e2e.itemsPerSecond),
@@ -135,6 +140,11 @@ const rows: [string, string][] = [
   ]),
   ['embed speed-up over the article', `${Math.round(embedding.bestItemsPerSecond * ARTICLE_SECONDS_PER_ITEM)}x`],
   ['STS dev Spearman x100', embedding.stsDevSpearman.toFixed(2)],
+  [
+    'STS train, 5-fold cross-validation, Spearman x100',
+    `${embedding.stsTrainCrossValidation.mean.toFixed(2)} ± ` +
+      `${embedding.stsTrainCrossValidation.spread.toFixed(2)} (standard deviation over the folds)`,
+  ],
   [
     `end to end, ${e2e.items} items (import + run)`,
     `${Math.round(e2e.itemsPerSecond)} items/s ` +

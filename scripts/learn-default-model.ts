@@ -1,15 +1,85 @@
-// Learns the default model's common sentence directions from the STS Benchmark *train*
-// split and writes models/default-model/learned.json (then commit it).
-//   npm run learn-default-model [-- path/to/sts-train.csv]
+// Learns the default model's parameters from the STS Benchmark *train* split and writes
+// models/default-model/learned.json (commit it): the common sentence directions, the semantic
+// map, and the 5-fold cross-validation inside train of the recipe they were learned with.
+//   npm run learn-default-model [-- --explore] [-- --train path/to/sts-train.csv]
+// --explore first cross-validates each part of the recipe on its own, and each left out of the
+// full recipe: how each setting was chosen. The dev split is never read here.
 import { writeFileSync } from 'node:fs';
-import { LEARNED_FILE, learnSentenceDirections } from '../models/default-model/build.ts';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { LEARNED_FILE, recipeHash } from '../models/default-model/build.ts';
+import { crossValidate, FeaturisedPairs, learnFrom } from '../models/default-model/learn.ts';
+import { DEFAULT_RECIPE, type DefaultRecipe } from '../models/default-model/recipe.ts';
+import { buildWordTable, readWinkEmbeddings } from '../models/default-model/word-vectors.ts';
 import { readSts, stsDir } from '../models/sts.ts';
 
-const trainFile = process.argv[2] ?? path.join(stsDir(), 'sts-train.csv');
-const pairs = readSts(trainFile);
-const learned = learnSentenceDirections(pairs.flatMap((pair) => [pair.first, pair.second]));
-writeFileSync(LEARNED_FILE, `${JSON.stringify(learned, null, 1)}\n`);
+const { values } = parseArgs({
+  options: { explore: { type: 'boolean', default: false }, train: { type: 'string' }, only: { type: 'string' } },
+});
+const pairs = readSts(values.train ?? path.join(stsDir(), 'sts-train.csv'));
+const source = readWinkEmbeddings();
+const format = (cv: { mean: number; spread: number }) => `${cv.mean.toFixed(2)} ± ${cv.spread.toFixed(2)}`;
+const evaluate = (recipe: DefaultRecipe) =>
+  crossValidate(new FeaturisedPairs(pairs, recipe, buildWordTable(source, recipe)));
+
+if (values.explore) {
+  /** The recipe of ddb-faiss 0.1: SIF, two common directions removed, hashed words. */
+  const previous: DefaultRecipe = {
+    ...DEFAULT_RECIPE,
+    sifA: 3e-4,
+    sentenceDirectionsRemoved: 2,
+    lexicalShare: 0.25,
+    bigramWeight: 0,
+    negationWindow: 0,
+    negatedVectorFactor: 1,
+    splitContractions: false,
+    mapRidge: null,
+  };
+  const experiments: [string, DefaultRecipe][] = [
+    ['0.1 recipe', previous],
+    ['0.1 + learned linear map', { ...previous, mapRidge: 0 }],
+    ['0.1 + SIF a 0.002', { ...previous, sifA: 2e-3 }],
+    ['0.1 + lexical share 0.35', { ...previous, lexicalShare: 0.35 }],
+    ["0.1 + contractions split (n't -> not)", { ...previous, splitContractions: true }],
+    [
+      '0.1 + negation (the 4 words after)',
+      { ...previous, splitContractions: true, negationWindow: 4, negatedVectorFactor: -0.25 },
+    ],
+    ['0.1 + word pairs 0.25', { ...previous, bigramWeight: 0.25 }],
+    ['new default', DEFAULT_RECIPE],
+    ['new default - learned map', { ...DEFAULT_RECIPE, mapRidge: null, sentenceDirectionsRemoved: 2 }],
+    ['new default - SIF a 0.002', { ...DEFAULT_RECIPE, sifA: 3e-4 }],
+    ['new default - lexical share 0.35', { ...DEFAULT_RECIPE, lexicalShare: 0.25 }],
+    ['new default - negated vectors flipped (x1)', { ...DEFAULT_RECIPE, negatedVectorFactor: 1 }],
+    ['new default - negation', { ...DEFAULT_RECIPE, negationWindow: 0 }],
+    ['new default - word pairs', { ...DEFAULT_RECIPE, bigramWeight: 0 }],
+  ];
+  for (const [name, recipe] of experiments) {
+    if (values.only && !name.includes(values.only)) continue;
+    const cv = evaluate(recipe);
+    console.log(`${name.padEnd(44)} ${format(cv)}  (folds ${cv.folds.map((f) => f.toFixed(1)).join(' ')})`);
+  }
+}
+
+const data = new FeaturisedPairs(pairs, DEFAULT_RECIPE, buildWordTable(source, DEFAULT_RECIPE));
+const crossValidation = crossValidate(data);
+const learned = learnFrom(
+  data,
+  pairs.map((_, row) => row),
+);
+writeFileSync(
+  LEARNED_FILE,
+  `${JSON.stringify(
+    {
+      recipeHash: recipeHash(DEFAULT_RECIPE),
+      sentenceDirections: learned.sentenceDirections,
+      ...(learned.semanticMap ? { semanticMap: Array.from(learned.semanticMap) } : {}),
+      crossValidation,
+    },
+    null,
+    1,
+  )}\n`,
+);
 console.log(
-  `learned ${learned.sentenceDirections.length} directions from ${pairs.length} train pairs -> ${LEARNED_FILE}`,
+  `train ${pairs.length} pairs, 5-fold cross-validation: Spearman x100 ${format(crossValidation)} -> ${LEARNED_FILE}`,
 );

