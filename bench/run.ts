@@ -63,6 +63,7 @@ const results = {
     spread: Number(embedding.stsTrainCrossValidation.spread.toFixed(2)),
     folds: embedding.stsTrainCrossValidation.folds.map((fold) => Number(fold.toFixed(2))),
   },
+  sts_train_cv_pair_recall_at_10: Number(embedding.stsTrainCrossValidation.pairRecallAt10.toFixed(4)),
   article_items_per_s: 1 / ARTICLE_SECONDS_PER_ITEM,
   e2e_items: e2e.items,
   e2e_items_per_s: Math.round(e2e.itemsPerSecond),
@@ -144,6 +145,11 @@ const rows: [string, string][] = [
     'STS train, 5-fold cross-validation, Spearman x100',
     `${embedding.stsTrainCrossValidation.mean.toFixed(2)} ± ` +
       `${embedding.stsTrainCrossValidation.spread.toFixed(2)} (standard deviation over the folds)`,
+  ],
+  [
+    'STS train, 5-fold cross-validation, recall@10 of the paired sentence',
+    `${(embedding.stsTrainCrossValidation.pairRecallAt10 * 100).toFixed(1)}% ` +
+      '(held-out pairs >= 4, among every train sentence)',
   ],
   [
     `end to end, ${e2e.items} items (import + run)`,

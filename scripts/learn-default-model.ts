@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { LEARNED_FILE, recipeHash } from '../models/default-model/build.ts';
-import { crossValidate, FeaturisedPairs, learnFrom } from '../models/default-model/learn.ts';
+import { type CrossValidation, crossValidate, FeaturisedPairs, learnFrom } from '../models/default-model/learn.ts';
 import { DEFAULT_RECIPE, type DefaultRecipe } from '../models/default-model/recipe.ts';
 import { buildWordTable, readWinkEmbeddings } from '../models/default-model/word-vectors.ts';
 import { readSts, stsDir } from '../models/sts.ts';
@@ -18,7 +18,8 @@ const { values } = parseArgs({
 });
 const pairs = readSts(values.train ?? path.join(stsDir(), 'sts-train.csv'));
 const source = readWinkEmbeddings();
-const format = (cv: { mean: number; spread: number }) => `${cv.mean.toFixed(2)} ± ${cv.spread.toFixed(2)}`;
+const format = (cv: CrossValidation) =>
+  `Spearman ${cv.mean.toFixed(2)} ± ${cv.spread.toFixed(2)}, pair recall@10 ${(cv.pairRecallAt10 * 100).toFixed(1)}%`;
 const evaluate = (recipe: DefaultRecipe) =>
   crossValidate(new FeaturisedPairs(pairs, recipe, buildWordTable(source, recipe)));
 
@@ -53,11 +54,13 @@ if (values.explore) {
     ['new default - negated vectors flipped (x1)', { ...DEFAULT_RECIPE, negatedVectorFactor: 1 }],
     ['new default - negation', { ...DEFAULT_RECIPE, negationWindow: 0 }],
     ['new default - word pairs', { ...DEFAULT_RECIPE, bigramWeight: 0 }],
+    ['new default + contrastive term 0.1', { ...DEFAULT_RECIPE, mapContrastiveWeight: 0.1 }],
+    ['new default + contrastive term 0.3', { ...DEFAULT_RECIPE, mapContrastiveWeight: 0.3 }],
   ];
   for (const [name, recipe] of experiments) {
     if (values.only && !name.includes(values.only)) continue;
     const cv = evaluate(recipe);
-    console.log(`${name.padEnd(44)} ${format(cv)}  (folds ${cv.folds.map((f) => f.toFixed(1)).join(' ')})`);
+    console.log(`${name.padEnd(44)} ${format(cv)} (folds ${cv.folds.map((f) => f.toFixed(1)).join(' ')})`);
   }
 }
 
@@ -80,6 +83,4 @@ writeFileSync(
     1,
   )}\n`,
 );
-console.log(
-  `train ${pairs.length} pairs, 5-fold cross-validation: Spearman x100 ${format(crossValidation)} -> ${LEARNED_FILE}`,
-);
+console.log(`train ${pairs.length} pairs, 5-fold cross-validation: ${format(crossValidation)} -> ${LEARNED_FILE}`);

@@ -32,10 +32,16 @@ export interface LearnedParameters {
 }
 
 export interface CrossValidation {
+  /** Spearman x100 on each held-out fold. */
   readonly folds: number[];
   readonly mean: number;
   /** Standard deviation across the folds. */
   readonly spread: number;
+  /**
+   * Recall@10 of the paired sentence over the held-out paraphrase pairs (score >= 4), among
+   * every sentence of the split: what search sees.
+   */
+  readonly pairRecallAt10: number;
 }
 
 /** A sentence as the learning sees it: its semantic sum and lexical vector. */
@@ -130,10 +136,20 @@ function shuffled(count: number, random: () => number): number[] {
   return order;
 }
 
+/** Gold score from which a pair counts as a paraphrase for the contrastive term. */
+const PARAPHRASE_SCORE = 4;
+/** Scale of the cosines in the contrastive softmax (sentence-transformers' default). */
+const CONTRASTIVE_SCALE = 20;
+
 /**
- * Fits the semantic map M (n x n, from the identity) so that the model's similarity,
- * (1 - share) cos(xM, yM) + share lexical, matches the gold score / 5 in squared error, with
- * a ridge penalty pulling M toward the identity. Minibatch Adam, a fixed seed.
+ * Fits the semantic map M (n x n, from the identity) on two terms:
+ * - regression: (1 - share) cos(xM, yM) + share lexical should match the gold score / 5
+ *   (squared error), which orders pairs as people do (Spearman);
+ * - contrastive, weighted by `mapContrastiveWeight`: each paraphrase pair (score >= 4) should
+ *   find its partner first among the minibatch's other second sentences (softmax over scaled
+ *   cosines, the multiple-negatives ranking loss), which keeps retrieval sharp: regression
+ *   alone pulls unrelated sentences together and costs recall.
+ * A ridge penalty pulls M toward the identity. Minibatch Adam, a fixed seed.
  */
 export function fitSemanticMap(
   x: readonly Float64Array[],
@@ -142,7 +158,7 @@ export function fitSemanticMap(
   scores: readonly number[],
   recipe: DefaultRecipe,
 ): Float64Array {
-  const { mapEpochs: epochs, mapLearningRate: rate, lexicalShare: share } = recipe;
+  const { mapEpochs: epochs, mapLearningRate: rate, lexicalShare: share, mapContrastiveWeight: contrastive } = recipe;
   const ridge = recipe.mapRidge ?? 0;
   const size = n * n;
   const map = new Float64Array(size);
@@ -152,46 +168,63 @@ export function fitSemanticMap(
   const gradient = new Float64Array(size);
   const random = seededRandom(7);
   const batchSize = 64;
-  const p = new Float64Array(n);
-  const q = new Float64Array(n);
-  const gp = new Float64Array(n);
-  const gq = new Float64Array(n);
+  const unit = (v: Float64Array, norm: number) => v.map((value) => value / norm);
   let step = 0;
   for (let epoch = 0; epoch < epochs; epoch++) {
     const order = shuffled(x.length, random);
     for (let from = 0; from < order.length; from += batchSize) {
       const batch = order.slice(from, from + batchSize);
       gradient.fill(0);
-      for (const row of batch) {
-        const a = x[row]!;
-        const b = y[row]!;
-        multiply(a, map, p);
-        multiply(b, map, q);
-        let pq = 0;
-        let pp = 0;
-        let qq = 0;
-        for (let j = 0; j < n; j++) {
-          pq += p[j]! * q[j]!;
-          pp += p[j]! * p[j]!;
-          qq += q[j]! * q[j]!;
-        }
-        const np = Math.sqrt(pp) || 1e-12;
-        const nq = Math.sqrt(qq) || 1e-12;
-        const cos = pq / (np * nq);
+      const p = batch.map((row) => multiplied(x[row]!, map));
+      const q = batch.map((row) => multiplied(y[row]!, map));
+      const np = p.map((v) => Math.max(Math.hypot(...v), 1e-12));
+      const nq = q.map((v) => Math.max(Math.hypot(...v), 1e-12));
+      const u = p.map((v, i) => unit(v, np[i]!));
+      const w = q.map((v, i) => unit(v, nq[i]!));
+      // dL/d cos(u_i, w_j), then through the cosines to p_i and q_j.
+      const dCos = batch.map(() => new Float64Array(batch.length));
+      batch.forEach((row, i) => {
+        const cos = dotProduct(u[i]!, w[i]!);
         const similarity = (1 - share) * cos + share * lexical[row]!;
-        const residual = (2 * (similarity - scores[row]! / 5) * (1 - share)) / batch.length;
-        // d cos / dp = q / (|p||q|) - cos p / |p|^2, and symmetrically for q; dp/dM = a^T.
-        for (let j = 0; j < n; j++) {
-          gp[j] = q[j]! / (np * nq) - (cos * p[j]!) / pp;
-          gq[j] = p[j]! / (np * nq) - (cos * q[j]!) / qq;
-        }
-        for (let k = 0; k < n; k++) {
-          const ak = a[k]! * residual;
-          const bk = b[k]! * residual;
-          if (ak === 0 && bk === 0) continue;
-          for (let j = 0; j < n; j++) gradient[k * n + j]! += ak * gp[j]! + bk * gq[j]!;
+        dCos[i]![i]! += (2 * (similarity - scores[row]! / 5) * (1 - share)) / batch.length;
+      });
+      const paraphrases = batch.flatMap((row, i) => (scores[row]! >= PARAPHRASE_SCORE ? [i] : []));
+      if (contrastive > 0 && paraphrases.length > 0) {
+        for (const i of paraphrases) {
+          const logits = w.map((partner) => CONTRASTIVE_SCALE * dotProduct(u[i]!, partner));
+          const top = Math.max(...logits);
+          const exps = logits.map((logit) => Math.exp(logit - top));
+          const total = exps.reduce((sum, value) => sum + value, 0);
+          exps.forEach((value, j) => {
+            const softmax = value / total;
+            dCos[i]![j]! += (contrastive * CONTRASTIVE_SCALE * (softmax - (i === j ? 1 : 0))) / paraphrases.length;
+          });
         }
       }
+      const dp = p.map(() => new Float64Array(n));
+      const dq = q.map(() => new Float64Array(n));
+      for (let i = 0; i < batch.length; i++) {
+        for (let j = 0; j < batch.length; j++) {
+          const c = dCos[i]![j]!;
+          if (c === 0) continue;
+          const cos = dotProduct(u[i]!, w[j]!);
+          // d cos / dp = (w - cos u) / |p|, d cos / dq = (u - cos w) / |q|
+          for (let d = 0; d < n; d++) {
+            dp[i]![d]! += (c * (w[j]![d]! - cos * u[i]![d]!)) / np[i]!;
+            dq[j]![d]! += (c * (u[i]![d]! - cos * w[j]![d]!)) / nq[j]!;
+          }
+        }
+      }
+      batch.forEach((row, i) => {
+        const a = x[row]!;
+        const b = y[row]!;
+        for (let k = 0; k < n; k++) {
+          const ak = a[k]!;
+          const bk = b[k]!;
+          if (ak === 0 && bk === 0) continue;
+          for (let d = 0; d < n; d++) gradient[k * n + d]! += ak * dp[i]![d]! + bk * dq[i]![d]!;
+        }
+      });
       step++;
       for (let i = 0; i < size; i++) {
         const identity = i % (n + 1) === 0 ? 1 : 0;
@@ -204,6 +237,18 @@ export function fitSemanticMap(
     }
   }
   return map;
+}
+
+function dotProduct(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  for (let d = 0; d < a.length; d++) dot += a[d]! * b[d]!;
+  return dot;
+}
+
+function multiplied(vector: Float64Array, matrix: Float64Array): Float64Array {
+  const out = new Float64Array(n);
+  multiply(vector, matrix, out);
+  return out;
 }
 
 function multiply(vector: Float64Array, matrix: Float64Array, out: Float64Array): void {
@@ -238,32 +283,84 @@ export function learnFrom(data: FeaturisedPairs, rows: readonly number[]): Learn
   return { sentenceDirections, semanticMap };
 }
 
-/** Spearman x100 of the model's similarity against the gold scores, on the pairs at `rows`. */
-export function scoreOn(data: FeaturisedPairs, rows: readonly number[], learned: LearnedModel): number {
+/** The model's vectors of some sentences: the semantic part mapped to unit length, and the lexical part. */
+function similarityOf(data: FeaturisedPairs, learned: LearnedModel) {
   const matrix = semanticMatrix(learned.sentenceDirections, learned.semanticMap);
-  const { first, second, scores } = data.rows(rows);
+  const semantic = new Map<SentenceFeatures, Float64Array>();
+  const unit = (s: SentenceFeatures) => {
+    let vector = semantic.get(s);
+    if (!vector) semantic.set(s, (vector = mapToUnit(s.semantic, matrix, n)));
+    return vector;
+  };
   const share = data.recipe.lexicalShare;
-  const similarities = first.map((a, i) => {
-    const b = second[i]!;
-    const u = mapToUnit(a.semantic, matrix, n);
-    const v = mapToUnit(b.semantic, matrix, n);
+  return (a: SentenceFeatures, b: SentenceFeatures): number => {
+    const u = unit(a);
+    const v = unit(b);
     let cos = 0;
     for (let j = 0; j < n; j++) cos += u[j]! * v[j]!;
     return (1 - share) * cos + share * sparseDot(a.lexical, b.lexical);
-  });
-  return spearman(similarities, scores) * 100;
+  };
+}
+
+/** Spearman x100 of the model's similarity against the gold scores, on the pairs at `rows`. */
+export function scoreOn(data: FeaturisedPairs, rows: readonly number[], learned: LearnedModel): number {
+  const similarity = similarityOf(data, learned);
+  const { first, second, scores } = data.rows(rows);
+  return (
+    spearman(
+      first.map((a, i) => similarity(a, second[i]!)),
+      scores,
+    ) * 100
+  );
+}
+
+/**
+ * Retrieval, as search uses the model: for each paraphrase pair at `rows` (score >= 4), whether
+ * the second sentence is among the 10 nearest to the first out of every sentence of the data.
+ * @returns hits and queries
+ */
+export function pairRetrievalOn(
+  data: FeaturisedPairs,
+  rows: readonly number[],
+  learned: LearnedModel,
+): { hits: number; queries: number } {
+  const similarity = similarityOf(data, learned);
+  const corpus = [...new Set([...data.first, ...data.second])];
+  let hits = 0;
+  let queries = 0;
+  for (const row of rows) {
+    if (data.scores[row]! < PARAPHRASE_SCORE) continue;
+    const query = data.first[row]!;
+    const partner = data.second[row]!;
+    const own = similarity(query, partner);
+    let closer = 0;
+    for (const sentence of corpus) {
+      if (sentence !== query && sentence !== partner && similarity(query, sentence) > own && ++closer >= 10) break;
+    }
+    queries++;
+    if (closer < 10) hits++;
+  }
+  return { hits, queries };
 }
 
 /** k-fold cross-validation inside the given (train) pairs: learn on k-1 folds, score the k-th. */
 export function crossValidate(data: FeaturisedPairs, folds = 5): CrossValidation {
   const order = shuffled(data.pairs.length, seededRandom(2017));
   const scores: number[] = [];
+  let hits = 0;
+  let queries = 0;
   for (let fold = 0; fold < folds; fold++) {
     const held = order.filter((_, i) => i % folds === fold);
-    const learnRows = order.filter((_, i) => i % folds !== fold);
-    scores.push(scoreOn(data, held, learnFrom(data, learnRows)));
+    const learned = learnFrom(
+      data,
+      order.filter((_, i) => i % folds !== fold),
+    );
+    scores.push(scoreOn(data, held, learned));
+    const retrieval = pairRetrievalOn(data, held, learned);
+    hits += retrieval.hits;
+    queries += retrieval.queries;
   }
   const mean = scores.reduce((sum, s) => sum + s, 0) / folds;
   const spread = Math.sqrt(scores.reduce((sum, s) => sum + (s - mean) ** 2, 0) / (folds - 1));
-  return { folds: scores, mean, spread };
+  return { folds: scores, mean, spread, pairRecallAt10: hits / queries };
 }

@@ -34,6 +34,8 @@ export interface DefaultRecipe {
   readonly splitContractions: boolean;
   /** Ridge penalty pulling the learned semantic map toward the identity (null: no map). */
   readonly mapRidge: number | null;
+  /** Weight of the map's contrastive term (paraphrases found first among the other pairs; 0: none). */
+  readonly mapContrastiveWeight: number;
   /** Passes over the train pairs when fitting the map. */
   readonly mapEpochs: number;
   /** Adam's step size when fitting the map. */
@@ -55,6 +57,7 @@ export const DEFAULT_RECIPE: DefaultRecipe = {
   negatedVectorFactor: -0.25,
   splitContractions: true,
   mapRidge: 0,
+  mapContrastiveWeight: 0,
   mapEpochs: 3,
   mapLearningRate: 0.005,
   maxTokens: 256,
