@@ -153,6 +153,24 @@ const attributeNames = v.pipe(
   v.transform((names): readonly string[] | '*' => (names.length === 1 && names[0] === '*' ? '*' : names)),
 );
 
+/** A web origin: scheme and host (and port), no path; what a browser sends as `Origin`. */
+const ORIGIN = /^https?:\/\/[^/\s?#]+$/;
+
+const origins = v.pipe(
+  v.union([v.string(), v.array(v.string())], (issue) => `expected origins, got ${JSON.stringify(issue.input)}`),
+  v.transform((value): readonly string[] =>
+    (Array.isArray(value) ? value : value.split(',')).map((origin) => origin.trim()).filter((origin) => origin !== ''),
+  ),
+  v.check(
+    (list) => list.every((origin) => origin === '*' || ORIGIN.test(origin)),
+    (issue) =>
+      `must be origins such as https://app.example.com (scheme and host, no path), or *: ${issue.input
+        .filter((origin) => origin !== '*' && !ORIGIN.test(origin))
+        .map(quoted)
+        .join(', ')} is not`,
+  ),
+);
+
 const setting = <T>(row: Setting<T>): Setting<T> => row;
 /** A setting with no default: unset means "derive it" or "off". */
 const optional = <T>(row: Omit<Setting<T>, 'default'>): Setting<T | undefined> => ({ ...row, default: undefined });
@@ -395,6 +413,30 @@ export const SETTINGS = {
       'trace the Lambda handlers with X-Ray through Powertools Tracer; when off the tracer is not even loaded ' +
       "(the X-Ray SDK's async hooks make every promise about 15x slower)",
   }),
+  apiRateLimit: setting({
+    schema: integer(1),
+    default: 50,
+    env: 'DDB_FAISS_API_RATE_LIMIT',
+    flag: 'api-rate-limit',
+    doc: "requests per second the deployed search API admits, steadily (its stage's throttling; more get HTTP 429)",
+  }),
+  apiBurstLimit: setting({
+    schema: integer(1),
+    default: 100,
+    env: 'DDB_FAISS_API_BURST_LIMIT',
+    flag: 'api-burst-limit',
+    doc: 'requests the deployed search API admits at once, above the steady rate, before it throttles',
+  }),
+  corsOrigins: setting<readonly string[]>({
+    schema: origins,
+    default: [],
+    env: 'DDB_FAISS_CORS_ORIGINS',
+    flag: 'cors-origins',
+    defaultDoc: 'none',
+    doc:
+      'the web origins whose pages may call the deployed search API from a browser (comma-separated, ' +
+      'e.g. `https://app.example.com`; `*` only when set): none answers same-origin and server-side callers only',
+  }),
   cacheDir: setting({
     schema: anyText,
     default: (env) => path.join(env['XDG_CACHE_HOME'] ?? path.join(homedir(), '.cache'), 'ddb-faiss'),
@@ -445,6 +487,9 @@ export const DEPLOYED_SETTINGS = [
   'filterAttributes',
   'leaseSeconds',
   'logLevel',
+  'apiRateLimit',
+  'apiBurstLimit',
+  'corsOrigins',
 ] as const satisfies readonly SettingName[];
 
 /** A setting's default for an environment. */

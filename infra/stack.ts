@@ -372,14 +372,20 @@ export class DdbFaissStack extends Stack {
       });
     }
 
+    // CORS only for the origins the settings list: by default a browser page elsewhere gets no
+    // answer it may read, while server-side callers (and the monitor's proxy) need none.
     this.api = new HttpApi(this, 'SearchApi', {
       apiName: `${this.stackName}-search`,
       createDefaultStage: false,
-      corsPreflight: {
-        allowOrigins: ['*'],
-        allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST],
-        allowHeaders: ['content-type'],
-      },
+      ...(config.corsOrigins.length > 0
+        ? {
+            corsPreflight: {
+              allowOrigins: [...config.corsOrigins],
+              allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST],
+              allowHeaders: ['content-type', 'authorization'],
+            },
+          }
+        : {}),
     });
     const searchIntegration = new HttpLambdaIntegration(
       'SearchIntegration',
@@ -388,11 +394,13 @@ export class DdbFaissStack extends Stack {
     for (const path of SEARCH_ROUTES)
       this.api.addRoutes({ path, methods: [HttpMethod.GET, HttpMethod.POST], integration: searchIntegration });
 
-    // The default stage, with access logs (request id, caller, route, status, latency).
+    // The default stage, with access logs (request id, caller, route, status, latency), and
+    // throttled: whoever calls it cannot read the table as fast as they like.
     new HttpStage(this, 'SearchStage', {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
+      throttle: { rateLimit: config.apiRateLimit, burstLimit: config.apiBurstLimit },
       accessLogSettings: {
         destination: new LogGroupLogDestination(
           new logs.LogGroup(this, 'SearchAccessLogs', {

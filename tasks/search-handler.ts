@@ -107,7 +107,11 @@ export function createSearchHandler(
       throw error;
     }
   };
+  // CORS comes first: middy runs onError in reverse order, so the error handler's answer exists
+  // when CORS adds its headers, and a listed page can read why a request was refused. It grants
+  // the origins the corsOrigins setting lists, as the API's preflight does: none by default.
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(handle)
+    .use(httpCors({ origins: [...context.config.corsOrigins] }))
     .use(
       httpErrorHandler({
         logger: (error) =>
@@ -117,7 +121,6 @@ export function createSearchHandler(
       }),
     )
     .use(observeTask(observability, 'search', SEARCH_OBSERVATION))
-    .use(httpCors({ origins: ['*'] }))
     .use(parseJsonBodyOnPost())
     .use(malformedJsonIsBadRequest());
 }

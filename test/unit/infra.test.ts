@@ -180,6 +180,31 @@ describe('the CDK stack', () => {
     assert.equal(new Set(routes.map((route) => JSON.stringify(route.Target))).size, 1, 'one integration');
   });
 
+  it('throttles the API stage (apiRateLimit, apiBurstLimit) and answers CORS for no origin unless told', () => {
+    // Assess the default: throttling from the settings' defaults, no CORS configuration at all
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+    });
+    const [api] = Object.values(template.findResources('AWS::ApiGatewayV2::Api')) as { Properties: Json }[];
+    assert.equal(api!.Properties['CorsConfiguration'], undefined, 'no CORS: not "*"');
+    // Act: origins and limits given
+    const listed = synth({
+      settings: { corsOrigins: ['https://app.example.com'], apiRateLimit: 5, apiBurstLimit: 10 },
+    });
+    // Assess
+    listed.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: Match.objectLike({ AllowOrigins: ['https://app.example.com'] }),
+    });
+    listed.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
+    });
+    assert.throws(
+      () => createApp({ context: { corsOrigins: 'https://app.example.com/path,app.example.com' } }),
+      /corsOrigins \(CDK context\): must be origins[\s\S]*"https:\/\/app.example.com\/path", "app.example.com" is not/,
+    );
+  });
+
   it('keeps search instances warm behind a live alias only when asked (searchProvisionedConcurrency)', () => {
     // Prepare
     const warm = Template.fromStack(
@@ -414,6 +439,9 @@ describe('configuration round trip: CDK context -> every function environment ->
       filterAttributes: ['author', 'year'],
       leaseSeconds: 900,
       logLevel: 'WARN',
+      apiRateLimit: 20,
+      apiBurstLimit: 40,
+      corsOrigins: ['https://app.example.com', 'https://admin.example.com'],
     };
     assert.deepEqual(Object.keys(given).sort(), [...DEPLOYED_SETTINGS].sort(), 'the test sets every deployed setting');
     for (const name of DEPLOYED_SETTINGS)
