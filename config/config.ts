@@ -128,6 +128,7 @@ function readDeployOutputs(dataDir: string): Partial<Record<SettingName, string>
     BucketName: 'bucketName',
     StateMachineArn: 'stateMachineArn',
     ApiUrl: 'searchUrl',
+    ApiAuthorization: 'apiAuthorization',
   } as const;
   return Object.fromEntries(
     Object.entries(byOutput)

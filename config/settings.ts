@@ -171,6 +171,26 @@ const origins = v.pipe(
   ),
 );
 
+const audiences = v.pipe(
+  v.union([v.string(), v.array(v.string())], (issue) => `expected audiences, got ${JSON.stringify(issue.input)}`),
+  v.transform((value): readonly string[] =>
+    (Array.isArray(value) ? value : value.split(',')).map((name) => name.trim()).filter((name) => name !== ''),
+  ),
+);
+
+/** Who may call the deployed search API. */
+export const API_AUTHORIZATIONS = ['iam', 'jwt', 'none'] as const;
+export type ApiAuthorization = (typeof API_AUTHORIZATIONS)[number];
+
+/** An https URL kept exactly as given: a JWT's `iss` must equal the issuer to the last slash. */
+const issuerUrl = v.pipe(
+  text('a URL'),
+  v.check(
+    (value) => URL.canParse(value) && new URL(value).protocol === 'https:',
+    (issue) => `must be an https URL, got ${quoted(issue.input)}`,
+  ),
+);
+
 const setting = <T>(row: Setting<T>): Setting<T> => row;
 /** A setting with no default: unset means "derive it" or "off". */
 const optional = <T>(row: Omit<Setting<T>, 'default'>): Setting<T | undefined> => ({ ...row, default: undefined });
@@ -413,6 +433,35 @@ export const SETTINGS = {
       'trace the Lambda handlers with X-Ray through Powertools Tracer; when off the tracer is not even loaded ' +
       "(the X-Ray SDK's async hooks make every promise about 15x slower)",
   }),
+  apiAuthorization: setting<ApiAuthorization>({
+    schema: oneOf(API_AUTHORIZATIONS),
+    default: 'iam',
+    env: 'DDB_FAISS_API_AUTHORIZATION',
+    flag: 'api-authorization',
+    doc:
+      'who may call the deployed search API: `iam` (requests signed with AWS credentials allowed ' +
+      '`execute-api:Invoke`), `jwt` (a bearer token from the OIDC issuer `jwtIssuer` for `jwtAudience`) or ' +
+      '`none` (public: anyone with the URL reads the hits)',
+  }),
+  jwtIssuer: optional<string>({
+    schema: issuerUrl,
+    env: 'DDB_FAISS_JWT_ISSUER',
+    flag: 'jwt-issuer',
+    doc: 'the OIDC issuer whose tokens the search API accepts (`jwt` authorization), e.g. a Cognito user pool URL',
+  }),
+  jwtAudience: setting<readonly string[]>({
+    schema: audiences,
+    default: [],
+    env: 'DDB_FAISS_JWT_AUDIENCE',
+    flag: 'jwt-audience',
+    defaultDoc: 'none',
+    doc: "the audiences (client ids) a token's `aud` or `client_id` must name (`jwt` authorization; comma-separated)",
+  }),
+  apiToken: optional<string>({
+    schema: nonEmpty('a token'),
+    env: 'DDB_FAISS_API_TOKEN',
+    doc: '`ddb-faiss search --target aws` sends it as a bearer token when the API takes JWTs',
+  }),
   apiRateLimit: setting({
     schema: integer(1),
     default: 50,
@@ -487,6 +536,9 @@ export const DEPLOYED_SETTINGS = [
   'filterAttributes',
   'leaseSeconds',
   'logLevel',
+  'apiAuthorization',
+  'jwtIssuer',
+  'jwtAudience',
   'apiRateLimit',
   'apiBurstLimit',
   'corsOrigins',
@@ -544,7 +596,11 @@ export const deployedSettingProblems = (given: Readonly<Record<string, unknown>>
 /** The functions' environment for deployed settings: each setting's variable, defaults filled in. */
 export function deployedEnvironment(settings: Partial<DeployedSettings>): Record<string, string> {
   return Object.fromEntries(
-    DEPLOYED_SETTINGS.map((name) => [SETTINGS[name].env, String(settings[name] ?? defaultOf(name))]),
+    DEPLOYED_SETTINGS.flatMap((name) => {
+      const value = settings[name] ?? defaultOf(name);
+      // An optional setting left unset stays out: its variable unset means "unset".
+      return value === undefined ? [] : [[SETTINGS[name].env, String(value)]];
+    }),
   );
 }
 

@@ -15,7 +15,15 @@ import {
   type StackProps,
   Validations,
 } from 'aws-cdk-lib';
-import { CorsHttpMethod, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import {
+  CorsHttpMethod,
+  HttpApi,
+  HttpMethod,
+  HttpStage,
+  type IHttpRouteAuthorizer,
+  LogGroupLogDestination,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -391,8 +399,14 @@ export class DdbFaissStack extends Stack {
       'SearchIntegration',
       this.searchTarget(functions['search']!, props),
     );
+    const authorizer = searchAuthorizer(config);
     for (const path of SEARCH_ROUTES)
-      this.api.addRoutes({ path, methods: [HttpMethod.GET, HttpMethod.POST], integration: searchIntegration });
+      this.api.addRoutes({
+        path,
+        methods: [HttpMethod.GET, HttpMethod.POST],
+        integration: searchIntegration,
+        ...(authorizer ? { authorizer } : {}),
+      });
 
     // The default stage, with access logs (request id, caller, route, status, latency), and
     // throttled: whoever calls it cannot read the table as fast as they like.
@@ -413,10 +427,19 @@ export class DdbFaissStack extends Stack {
     });
 
     this.addDashboardAndAlarms(functions, minutes);
-    this.acknowledgeNagFindings(props, functions);
+    this.acknowledgeNagFindings(props, functions, config);
 
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint });
+    const callers = {
+      iam: 'callers of the search API sign their requests with SigV4 (IAM: execute-api:Invoke)',
+      jwt: `callers of the search API send a JWT from ${config.jwtIssuer ?? ''}`,
+      none: 'PUBLIC: the search API takes no authorization; anyone with its URL reads the hits',
+    } as const;
+    new CfnOutput(this, 'ApiAuthorization', {
+      value: config.apiAuthorization,
+      description: callers[config.apiAuthorization],
+    });
     new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName });
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'FileSystemId', { value: this.fileSystem.fileSystemId });
@@ -496,6 +519,7 @@ export class DdbFaissStack extends Stack {
   private acknowledgeNagFindings(
     props: DdbFaissStackProps,
     functions: Record<string, lambda.DockerImageFunction>,
+    config: DeployedSettings,
   ): void {
     const acknowledge = (scope: Construct, finding: string, reason: string) =>
       Validations.of(scope).acknowledge({ id: `AwsSolutions::AwsSolutions-${finding}`, reason });
@@ -570,12 +594,13 @@ export class DdbFaissStack extends Stack {
         "The Embed Map's ResultWriter writes each map run's results under embed-results/<map run id>/; " +
           'merge reads them.',
       );
-    acknowledge(
-      this,
-      'APIG4',
-      'The search API is open and read-only by default (search results only, no writes); ' +
-        'access control for it is tracked as its own issue.',
-    );
+    if (config.apiAuthorization === 'none')
+      acknowledge(
+        this,
+        'APIG4',
+        'Chosen explicitly with apiAuthorization=none: the search API is public (deploy warns, and the ' +
+          'ApiAuthorization output says so).',
+      );
     if (!props.tracing)
       acknowledge(
         this,
@@ -662,6 +687,20 @@ export class DdbFaissStack extends Stack {
   }
 }
 
+/** The search routes' authorizer for the apiAuthorization setting; none when it is `none`. */
+function searchAuthorizer(config: DeployedSettings): IHttpRouteAuthorizer | undefined {
+  switch (config.apiAuthorization) {
+    case 'iam':
+      return new HttpIamAuthorizer();
+    case 'jwt':
+      return new HttpJwtAuthorizer('SearchJwtAuthorizer', config.jwtIssuer!, {
+        jwtAudience: [...config.jwtAudience],
+      });
+    case 'none':
+      return undefined;
+  }
+}
+
 /** Collects every invalid property. */
 export function validateProps(props: DdbFaissStackProps): string[] {
   const problems: string[] = [];
@@ -675,6 +714,12 @@ export function validateProps(props: DdbFaissStackProps): string[] {
   if (warm !== undefined && (!Number.isInteger(warm) || warm < 0))
     problems.push(`searchProvisionedConcurrency must be a whole number >= 0 (0 = none), got ${warm}`);
   problems.push(...deployedSettingProblems(props.settings ?? {}, 'stack settings'));
+  const settings = props.settings ?? {};
+  if ((settings.apiAuthorization ?? defaultOf('apiAuthorization')) === 'jwt') {
+    if (!settings.jwtIssuer) problems.push('jwtIssuer (stack settings): `jwt` authorization needs the OIDC issuer URL');
+    if ((settings.jwtAudience ?? []).length === 0)
+      problems.push('jwtAudience (stack settings): `jwt` authorization needs at least one audience (client id)');
+  }
   if (props.existingTableName !== undefined && !/^[A-Za-z0-9_.-]{3,255}$/.test(props.existingTableName))
     problems.push(`existingTableName "${props.existingTableName}" is not a valid table name`);
   return problems;

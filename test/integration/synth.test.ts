@@ -80,6 +80,18 @@ describe('ddb-faiss deploy explains itself', () => {
     assert.match(result.stdout, /AWS::StepFunctions::StateMachine +1 /);
   });
 
+  it('warns that the search API will be public when apiAuthorization=none is chosen, and only then', async () => {
+    // Act
+    const open = await runCli(['deploy', '--dry-run', '--context', 'apiAuthorization=none']);
+    const signed = await runCli(['deploy', '--dry-run']);
+    // Assess
+    assert.equal(open.code, 0, open.stderr);
+    assert.match(open.stderr, /warning: apiAuthorization=none makes the search API public/);
+    assert.match(open.stdout, /\n {2}apiAuthorization +none {2}\(-c\)\n/);
+    assert.doesNotMatch(signed.stderr, /public/);
+    assert.match(signed.stdout, /\n {2}apiAuthorization +iam {2}\(default\)\n/);
+  });
+
   it('refuses a bad setting in --context by name before anything else', async () => {
     const result = await runCli(['deploy', '--dry-run', '--context', 'batchSize=lots']);
     assert.equal(result.code, 2);

@@ -188,7 +188,9 @@ describe('the configuration schema', () => {
     const environment = deployedEnvironment({ batchSize: 250 });
     assert.equal(environment['DDB_FAISS_BATCH_SIZE'], '250');
     assert.equal(environment['DDB_FAISS_INDEX_LAYOUT'], 'global');
-    assert.equal(Object.keys(environment).length, DEPLOYED_SETTINGS.length);
+    // Every deployed setting but the one with no default (jwtIssuer): unset stays unset
+    assert.deepEqual(Object.keys(environment).length, DEPLOYED_SETTINGS.length - 1);
+    assert.equal(environment['DDB_FAISS_JWT_ISSUER'], undefined);
   });
 });
 

@@ -180,6 +180,44 @@ describe('the CDK stack', () => {
     assert.equal(new Set(routes.map((route) => JSON.stringify(route.Target))).size, 1, 'one integration');
   });
 
+  it('authorizes every route: IAM by default, JWT by issuer and audience, none only when chosen', () => {
+    // Prepare
+    const routesOf = (t: Template) =>
+      Object.values(t.findResources('AWS::ApiGatewayV2::Route')).map(
+        (route) => (route as { Properties: Json }).Properties,
+      );
+    const outputOf = (t: Template) => Object.values(t.findOutputs('ApiAuthorization'))[0] as Json;
+    // Act
+    const jwt = synth({
+      settings: {
+        apiAuthorization: 'jwt',
+        jwtIssuer: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example',
+        jwtAudience: ['app-client'],
+      },
+    });
+    const open = synth({ settings: { apiAuthorization: 'none' } });
+    // Assess: the default stack's four routes are signed-request (IAM) routes
+    assert.deepEqual(
+      routesOf(template).map((route) => route['AuthorizationType']),
+      ['AWS_IAM', 'AWS_IAM', 'AWS_IAM', 'AWS_IAM'],
+    );
+    assert.equal(outputOf(template)['Value'], 'iam');
+    assert.ok(routesOf(jwt).every((route) => route['AuthorizationType'] === 'JWT' && route['AuthorizerId']));
+    jwt.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      JwtConfiguration: {
+        Issuer: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example',
+        Audience: ['app-client'],
+      },
+    });
+    assert.ok(routesOf(open).every((route) => route['AuthorizationType'] === 'NONE'));
+    assert.match(String(outputOf(open)['Description']), /PUBLIC/);
+    assert.throws(
+      () => synth({ settings: { apiAuthorization: 'jwt' } }),
+      /jwtIssuer \(stack settings\): `jwt` authorization needs[\s\S]*jwtAudience \(stack settings\)/,
+    );
+  });
+
   it('throttles the API stage (apiRateLimit, apiBurstLimit) and answers CORS for no origin unless told', () => {
     // Assess the default: throttling from the settings' defaults, no CORS configuration at all
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
@@ -439,6 +477,9 @@ describe('configuration round trip: CDK context -> every function environment ->
       filterAttributes: ['author', 'year'],
       leaseSeconds: 900,
       logLevel: 'WARN',
+      apiAuthorization: 'jwt',
+      jwtIssuer: 'https://issuer.example.com/',
+      jwtAudience: ['app-client', 'admin-client'],
       apiRateLimit: 20,
       apiBurstLimit: 40,
       corsOrigins: ['https://app.example.com', 'https://admin.example.com'],

@@ -59,6 +59,12 @@ export const deployCommand: Command = {
   async run({ config, values }, io) {
     const context = (values['context'] as string[] | undefined) ?? [];
     const given = contextOf(context);
+    if (given.settings.apiAuthorization === 'none')
+      println(
+        io.stderr,
+        'ddb-faiss deploy: warning: apiAuthorization=none makes the search API public: anyone who learns its URL ' +
+          "searches the table and reads the hits' content (throttled only). `iam` (the default) or `jwt` restrict it.",
+      );
     if (values['dry-run']) {
       const { describeDeployment } = await import('../deploy-plan.ts');
       for (const line of describeDeployment(given.context, given.settings)) println(io.stdout, line);

@@ -19,6 +19,7 @@ export const monitorCommand: Command = {
     const { resolveStateMachineArn } = await import('../indexer-client.ts');
     const { monitorApi } = await import('../monitor/api.ts');
     const { metricsSourceFor } = await import('../monitor/metrics-source.ts');
+    const { callSearchApi } = await import('../search-api-client.ts');
     const endpoints = await resolveEndpoints(config);
     const clients = createAwsClients(config, endpoints);
     const stateMachineArn = await resolveStateMachineArn(config, clients.stepFunctions);
@@ -39,7 +40,8 @@ export const monitorCommand: Command = {
         sendJson(request, response, 403, { message: refused });
         return;
       }
-      void fetch(`${endpoints.http}${request.url}`).then(
+      // The monitor's search box, proxied server-side: signed (or with the token) as the API requires.
+      void callSearchApi(config, `${endpoints.http}${request.url}`, { method: 'GET' }).then(
         async (answer) =>
           response.writeHead(answer.status, { 'content-type': 'application/json' }).end(await answer.text()),
         (error: Error) =>

@@ -52,7 +52,8 @@ async function ask(
   const base = (await resolveEndpoints(config)).http;
   if (!base)
     throw new UsageError('no search endpoint for this target: deploy the stack (its API URL) or start `ddb-faiss up`');
-  const response = await fetch(`${base}${route}`, {
+  const { callSearchApi } = await import('../search-api-client.ts');
+  const response = await callSearchApi(config, `${base}${route}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),

@@ -1,0 +1,90 @@
+/**
+ * Calls the search API the way its deployment requires. Locally (and on a stack deployed with
+ * `apiAuthorization=none`) a request goes as it is; on AWS with `iam` it is signed with SigV4
+ * by the AWS SDK's own signer, with the caller's credentials from the SDK's default chain
+ * (environment, profile, SSO, instance role); with `jwt` it carries the `apiToken` as a bearer
+ * token.
+ */
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { Hash } from '@smithy/hash-node';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { DdbFaissConfig } from '../config/config.ts';
+
+/** The search API needs a credential the configuration does not give. */
+export class SearchApiAuthorizationError extends Error {
+  override readonly name = 'SearchApiAuthorizationError';
+}
+
+/** A request to a search route. */
+export interface SearchApiRequest {
+  readonly method: 'GET' | 'POST';
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string;
+}
+
+/**
+ * Sends a request to the search API at `url`, authorized as the target requires.
+ * @throws {SearchApiAuthorizationError} when the API takes JWTs and no `apiToken` is set
+ * @example
+ * const response = await callSearchApi(config, `${config.searchUrl}/search`, {
+ *   method: 'POST',
+ *   headers: { 'content-type': 'application/json' },
+ *   body: JSON.stringify({ q: 'a man playing music' }),
+ * });
+ */
+export async function callSearchApi(
+  config: Pick<DdbFaissConfig, 'target' | 'apiAuthorization' | 'apiToken' | 'region'>,
+  url: string,
+  request: SearchApiRequest,
+): Promise<Response> {
+  const headers = { ...request.headers };
+  const init = { method: request.method, ...(request.body !== undefined ? { body: request.body } : {}) };
+  if (config.target !== 'aws' || config.apiAuthorization === 'none') return fetch(url, { ...init, headers });
+  if (config.apiAuthorization === 'jwt') {
+    if (!config.apiToken)
+      throw new SearchApiAuthorizationError(
+        'the search API takes JWTs (apiAuthorization=jwt): set DDB_FAISS_API_TOKEN to a token from its issuer',
+      );
+    return fetch(url, { ...init, headers: { ...headers, authorization: `Bearer ${config.apiToken}` } });
+  }
+  const { host: _host, ...signed } = await signRequest(
+    config.region,
+    new URL(url),
+    request.method,
+    headers,
+    request.body,
+  );
+  // fetch sends the same Host itself (the URL's), which the signature covers.
+  return fetch(url, { ...init, headers: signed });
+}
+
+/** The request's headers with SigV4's added (`authorization`, `x-amz-date`, ...), for API Gateway. */
+export async function signRequest(
+  region: string,
+  url: URL,
+  method: string,
+  headers: Readonly<Record<string, string>>,
+  body?: string,
+  signingDate?: Date,
+): Promise<Record<string, string>> {
+  const signer = new SignatureV4({
+    service: 'execute-api',
+    region,
+    credentials: defaultProvider(),
+    sha256: Hash.bind(null, 'sha256'),
+  });
+  const signed = await signer.sign(
+    {
+      method,
+      protocol: url.protocol,
+      hostname: url.hostname,
+      ...(url.port ? { port: Number(url.port) } : {}),
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers: { ...headers, host: url.host },
+      ...(body !== undefined ? { body } : {}),
+    },
+    signingDate ? { signingDate } : {},
+  );
+  return signed.headers;
+}
