@@ -447,6 +447,7 @@ export const SETTINGS = {
     schema: issuerUrl,
     env: 'DDB_FAISS_JWT_ISSUER',
     flag: 'jwt-issuer',
+    defaultDoc: 'none (needed by `jwt`)',
     doc: 'the OIDC issuer whose tokens the search API accepts (`jwt` authorization), e.g. a Cognito user pool URL',
   }),
   jwtAudience: setting<readonly string[]>({
@@ -460,6 +461,7 @@ export const SETTINGS = {
   apiToken: optional<string>({
     schema: nonEmpty('a token'),
     env: 'DDB_FAISS_API_TOKEN',
+    defaultDoc: 'none',
     doc: '`ddb-faiss search --target aws` sends it as a bearer token when the API takes JWTs',
   }),
   apiRateLimit: setting({
