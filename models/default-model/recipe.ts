@@ -57,7 +57,7 @@ export const DEFAULT_RECIPE: DefaultRecipe = {
   negatedVectorFactor: -0.25,
   splitContractions: true,
   mapRidge: 0,
-  mapContrastiveWeight: 0,
+  mapContrastiveWeight: 0.3,
   mapEpochs: 3,
   mapLearningRate: 0.005,
   maxTokens: 256,
