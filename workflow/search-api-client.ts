@@ -67,13 +67,7 @@ export async function signRequest(
   body?: string,
   signingDate?: Date,
 ): Promise<Record<string, string>> {
-  const signer = new SignatureV4({
-    service: 'execute-api',
-    region,
-    credentials: defaultProvider(),
-    sha256: Hash.bind(null, 'sha256'),
-  });
-  const signed = await signer.sign(
+  const signed = await signerFor(region).sign(
     {
       method,
       protocol: url.protocol,
@@ -87,4 +81,19 @@ export async function signRequest(
     signingDate ? { signingDate } : {},
   );
   return signed.headers;
+}
+
+/** One credential chain per process: it caches what it resolves and refreshes it before expiry. */
+let credentials: ReturnType<typeof defaultProvider> | undefined;
+const signers = new Map<string, SignatureV4>();
+
+/** The region's signer, made once: the monitor proxies every query of its search box through it. */
+function signerFor(region: string): SignatureV4 {
+  let signer = signers.get(region);
+  if (!signer) {
+    credentials ??= defaultProvider();
+    signer = new SignatureV4({ service: 'execute-api', region, credentials, sha256: Hash.bind(null, 'sha256') });
+    signers.set(region, signer);
+  }
+  return signer;
 }

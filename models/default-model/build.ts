@@ -59,11 +59,21 @@ export function defaultModelGraph(words: WordTable, learned: LearnedParameters, 
   const eps = float('epsilon', 1e-12);
   const normalize = (x: string): string =>
     g.node('Div', [x, g.node('Max', [g.node('ReduceL2', [x], { axes: [1], keepdims: 1 }), eps])]);
-  const tokens = { from: int64('tokens_from', [0]), to: int64('tokens_to', [-1]), next: int64('tokens_next', [1]) };
-  const end = int64('tokens_end', [Number.MAX_SAFE_INTEGER]);
+  // Slice bounds, added on first use: a recipe without word pairs or negation has no Slice, and
+  // onnxruntime warns about constants nothing reads.
+  const once = (make: () => string) => {
+    let name: string | undefined;
+    return () => (name ??= make());
+  };
+  const tokens = {
+    from: once(() => int64('tokens_from', [0])),
+    to: once(() => int64('tokens_to', [-1])),
+    next: once(() => int64('tokens_next', [1])),
+    end: once(() => int64('tokens_end', [Number.MAX_SAFE_INTEGER])),
+  };
   /** All but the last token, and all but the first (the two sides of each adjacent pair). */
-  const leftOf = (x: string) => g.node('Slice', [x, tokens.from, tokens.to, axis1]);
-  const rightOf = (x: string) => g.node('Slice', [x, tokens.next, end, axis1]);
+  const leftOf = (x: string) => g.node('Slice', [x, tokens.from(), tokens.to(), axis1]);
+  const rightOf = (x: string) => g.node('Slice', [x, tokens.next(), tokens.end(), axis1]);
 
   const mask = g.node('Cast', ['attention_mask'], { to: 1 /* FLOAT */ });
   // Negated tokens: a negation word among the window tokens before (a causal sum by Conv).
@@ -75,7 +85,7 @@ export function defaultModelGraph(words: WordTable, learned: LearnedParameters, 
     const negationWords = g.node('Mul', [g.node('Gather', [flags, 'input_ids'], { axis: 0 }), mask]);
     const kernel = g.constant('negation_window', new Float32Array(k).fill(1), [1, 1, k]);
     const before = g.node('Conv', [g.node('Unsqueeze', [negationWords, axis1]), kernel], { pads: [k, 0] });
-    const window = g.node('Squeeze', [g.node('Slice', [before, tokens.from, tokens.to, axis2]), axis1]);
+    const window = g.node('Squeeze', [g.node('Slice', [before, tokens.from(), tokens.to(), axis2]), axis1]);
     const negated = g.node('Min', [window, float('one', 1)]);
     const factor = g.node('Add', [
       float('one_again', 1),

@@ -89,14 +89,20 @@ export function sparseDot(a: SparseVector, b: SparseVector): number {
   return dot;
 }
 
-/** `vector` x `matrix` (n x n, row-major), as unit length (zero stays zero). */
-export function mapToUnit(vector: ArrayLike<number>, matrix: ArrayLike<number>, n: number): Float64Array {
-  const out = new Float64Array(n);
+/** `vector` x `matrix` (n x n, row-major) into `out`. */
+export function multiplyInto(vector: ArrayLike<number>, matrix: ArrayLike<number>, n: number, out: Float64Array): void {
+  out.fill(0);
   for (let k = 0; k < n; k++) {
     const x = vector[k]!;
     if (x === 0) continue;
     for (let j = 0; j < n; j++) out[j]! += x * matrix[k * n + j]!;
   }
+}
+
+/** `vector` x `matrix` (n x n, row-major), as unit length (zero stays zero). */
+export function mapToUnit(vector: ArrayLike<number>, matrix: ArrayLike<number>, n: number): Float64Array {
+  const out = new Float64Array(n);
+  multiplyInto(vector, matrix, n, out);
   let norm = 0;
   for (let j = 0; j < n; j++) norm += out[j]! * out[j]!;
   norm = Math.max(Math.sqrt(norm), 1e-12);

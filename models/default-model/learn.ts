@@ -6,7 +6,15 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { gram, symmetricEigen } from '../linear-algebra.ts';
 import { spearman, type StsPair } from '../sts.ts';
-import { lexicalVector, mapToUnit, negatedTokens, semanticSum, type SparseVector, sparseDot } from './features.ts';
+import {
+  lexicalVector,
+  mapToUnit,
+  multiplyInto,
+  negatedTokens,
+  semanticSum,
+  type SparseVector,
+  sparseDot,
+} from './features.ts';
 import type { DefaultRecipe } from './recipe.ts';
 import {
   buildWordTable,
@@ -247,17 +255,8 @@ function dotProduct(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 function multiplied(vector: Float64Array, matrix: Float64Array): Float64Array {
   const out = new Float64Array(n);
-  multiply(vector, matrix, out);
+  multiplyInto(vector, matrix, n, out);
   return out;
-}
-
-function multiply(vector: Float64Array, matrix: Float64Array, out: Float64Array): void {
-  out.fill(0);
-  for (let k = 0; k < n; k++) {
-    const v = vector[k]!;
-    if (v === 0) continue;
-    for (let j = 0; j < n; j++) out[j]! += v * matrix[k * n + j]!;
-  }
 }
 
 /** What learning on some pairs gives. */
