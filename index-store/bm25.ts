@@ -34,27 +34,32 @@ export function addStats(all: readonly LexicalStats[]): LexicalStats {
   };
 }
 
-/** A segment's statistics for these query terms, its dead rows left out. */
+/**
+ * A segment's statistics for these query terms over its rows `[start, end)` not in `skip` (the
+ * live rows of the corpus a caller may see: dead rows, and other tenants' groups, left out).
+ */
 export function segmentStats(
   segment: OpenSegment,
-  dead: Uint8Array | undefined,
+  [start, end]: readonly [number, number],
+  skip: Uint8Array | undefined,
   terms: readonly string[],
 ): LexicalStats {
   const { lexical } = segment;
-  let rows = lexical.rows;
-  let length = lexical.totalLength;
-  if (dead)
-    for (let row = 0; row < dead.length; row++)
-      if (dead[row] === 1) {
-        rows -= 1;
-        length -= lexical.rowLength(row);
+  const whole = skip === undefined && start === 0 && end === lexical.rows;
+  let rows = whole ? lexical.rows : 0;
+  let length = whole ? lexical.totalLength : 0;
+  if (!whole)
+    for (let row = start; row < end; row++)
+      if (skip?.[row] !== 1) {
+        rows += 1;
+        length += lexical.rowLength(row);
       }
   const documentFrequency = new Map<string, number>();
   for (const term of terms) {
     const { rows: holding } = lexical.postings(lexical.lookup(term));
-    let live = holding.length;
-    if (dead) for (const row of holding) live -= dead[row]!;
-    documentFrequency.set(term, live);
+    let admitted = 0;
+    for (const row of holding) if (row >= start && row < end && skip?.[row] !== 1) admitted += 1;
+    documentFrequency.set(term, admitted);
   }
   return { rows, length, documentFrequency };
 }

@@ -135,38 +135,43 @@ export class SegmentedIndex {
   }
 
   /**
-   * The rows a search may return: live, of `scope.group` when given, meeting `scope.filter` when
+   * The rows a search may return: live, of `scope.groups` when given, meeting `scope.filter` when
    * given (from the attributes kept with the index). Work it out once per query; searches and
    * their widenings reuse it.
    */
   select(scope: SearchScope = {}): Selection {
-    const { group, filter } = scope;
+    const { groups, filter } = scope;
     const parts: SelectedPart[] = [];
     let items = 0;
     for (const part of this.parts) {
       const { segment, dead } = part;
-      const range = group === undefined ? ([0, segment.rows] as const) : segment.keys.groupRange(group);
-      if (range[1] <= range[0]) continue;
+      // Each group is one range of rows; several groups are the span of theirs, the rows between skipped.
+      const present = groups && [...new Set(groups)].filter((group) => segment.keys.groupItems(group) > 0);
+      if (present?.length === 0) continue;
+      const ranges = present ? present.map((group) => segment.keys.groupRange(group)) : [[0, segment.rows] as const];
+      const range = [Math.min(...ranges.map(([start]) => start)), Math.max(...ranges.map(([, end]) => end))] as const;
       let skip = dead;
       let rows: number;
       let live: number;
-      if (filter === undefined) {
+      if (filter === undefined && ranges.length === 1) {
+        const group = present?.[0];
         rows = range[1] - range[0] - (group === undefined ? part.ref.dead : countIn(dead, range));
         live =
           group === undefined
             ? part.ref.items - part.ref.deadItems
             : segment.keys.groupItems(group) - (part.deadByGroup.get(group) ?? 0);
       } else {
-        const matching = segment.attributes.match(filter);
+        const matching = filter === undefined ? undefined : segment.attributes.match(filter);
         skip = new Uint8Array(segment.rows).fill(1);
         rows = 0;
         live = 0;
-        for (let row = range[0]; row < range[1]; row++) {
-          if (dead?.[row] === 1 || matching[segment.keys.itemOf(row)] === 0) continue;
-          skip[row] = 0;
-          rows += 1;
-          if (segment.keys.firstRow(row) === row) live += 1;
-        }
+        for (const [start, end] of ranges)
+          for (let row = start; row < end; row++) {
+            if (dead?.[row] === 1 || matching?.[segment.keys.itemOf(row)] === 0) continue;
+            skip[row] = 0;
+            rows += 1;
+            if (segment.keys.firstRow(row) === row) live += 1;
+          }
       }
       if (live <= 0) continue;
       parts.push({
@@ -175,7 +180,7 @@ export class SegmentedIndex {
         ...(skip ? { skip } : {}),
         rows,
         items: live,
-        narrowed: group !== undefined || filter !== undefined,
+        narrowed: groups !== undefined || filter !== undefined,
       });
       items += live;
     }
@@ -203,9 +208,13 @@ export class SegmentedIndex {
     return hits.sort((a, b) => b.score - a.score).slice(0, k);
   }
 
-  /** BM25's statistics of this index's live passages for the query terms (see `bm25.ts`). */
-  lexicalStats(terms: readonly string[]): LexicalStats {
-    return addStats(this.parts.map(({ segment, dead }) => segmentStats(segment, dead, terms)));
+  /**
+   * BM25's statistics for the query terms (see `bm25.ts`) over a corpus: every live passage by
+   * default, or the rows of a selection (a tenant's groups, so that other groups' words do not
+   * move its scores).
+   */
+  lexicalStats(terms: readonly string[], corpus: Selection = this.select()): LexicalStats {
+    return addStats(corpus.parts.map(({ segment, range, skip }) => segmentStats(segment, range, skip, terms)));
   }
 
   /**
@@ -249,9 +258,10 @@ export class SegmentedIndex {
   }
 }
 
-/** Which items a search may return: of one content group, meeting an attribute filter. */
+/** Which items a search may return: of some content groups, meeting an attribute filter. */
 export interface SearchScope {
-  readonly group?: string;
+  /** The content groups admitted (every group when absent; none when empty). */
+  readonly groups?: readonly string[];
   readonly filter?: AttributeFilter;
 }
 

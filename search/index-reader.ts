@@ -46,14 +46,14 @@ export class IndexReader {
   }
 
   /**
-   * The generations a query reads: the global index; or, per group, the group's own index
-   * (when a group is asked for) or every group's index.
+   * The generations a query reads: the global index; or, per group, the indexes of the groups
+   * given (those that have one) or of every group.
    */
-  sources(group?: string): LoadedGeneration[] {
+  sources(groups?: readonly string[]): LoadedGeneration[] {
     if (this.layout === 'global')
       return [this.current()].filter((loaded): loaded is LoadedGeneration => loaded !== undefined);
-    const groups = group === undefined ? indexedGroups(this.efsRoot) : [group];
-    return groups
+    const names = groups === undefined ? indexedGroups(this.efsRoot) : [...new Set(groups)];
+    return names
       .map((name) => this.scope(name).current())
       .filter((loaded): loaded is LoadedGeneration => loaded !== undefined && loaded.size > 0);
   }

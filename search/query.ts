@@ -17,9 +17,9 @@ import type { IndexHit } from '../index-store/segmented-index.ts';
 import type { AttributeFilter } from './filter.ts';
 import type { IndexReader } from './index-reader.ts';
 import { rankAndReadBack, type Ranked, type SearchContext, type SearchMode, type SearchResult } from './results.ts';
-import { newestMeta, selectItems } from './scope.ts';
+import { type CallerScope, newestMeta, selectItems } from './scope.ts';
 
-export interface SearchRequest {
+export interface SearchRequest extends CallerScope {
   readonly text: string;
   readonly k: number;
   /** @default 'vector' */
@@ -70,6 +70,7 @@ export async function preloadSearch(context: SearchContext, reader: IndexReader)
  * items deleted since they were indexed or edited so that they no longer meet the filter, until
  * it has `k` of them or the index has no more.
  * @throws {NoIndexError} when no index has been published yet
+ * @throws {ForbiddenGroupError} when the group is not one the caller may read (`allowedGroups`)
  * @throws {UnknownGroupError} when the group filter names a group the index does not hold
  * @throws {FilterError} when the filter names an attribute the index does not keep, or a value of
  *   a kind the attribute never holds
@@ -89,7 +90,7 @@ export async function search(
   request: SearchRequest,
 ): Promise<SearchResult> {
   const mode = request.mode ?? 'vector';
-  const { sources, selections, pool, meta } = selectItems(context, reader, request);
+  const { sources, selections, pool, meta, visible } = selectItems(context, reader, request);
   const answer = (ranked: Ranked, embed: number, reason?: string): SearchResult => ({
     mode,
     hits: ranked.hits,
@@ -118,7 +119,7 @@ export async function search(
   let lexicalRank: ((fetch: number) => IndexHit[]) | undefined;
   const terms = mode === 'vector' ? [] : [...new Set(lexicalTerms(request.text))];
   if (terms.length > 0) {
-    const stats = addStats(sources.map((source) => source.lexicalStats(terms)));
+    const stats = addStats(sources.map((source) => source.lexicalStats(terms, visible(source))));
     lexicalRank = (fetch) =>
       sources
         .flatMap((source, i) => source.lexicalSearch(terms, fetch, stats, selections[i]))

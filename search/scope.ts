@@ -1,7 +1,8 @@
 /**
  * Which indexes a request reads and which of their items it may return: the global index or
- * every group's (per-group layout), narrowed to a group and to the items that meet a filter, the
- * filter first checked against the attributes the index keeps.
+ * every group's (per-group layout), narrowed to the groups the caller may read (tenant
+ * isolation), to a group and to the items that meet a filter, the filter first checked against
+ * the attributes the index keeps.
  */
 import type { ColumnKinds } from '../index-store/attribute-columns.ts';
 import type { GenerationMeta } from '../index-store/generations.ts';
@@ -20,6 +21,30 @@ export class UnknownGroupError extends Error {
   override readonly name = 'UnknownGroupError';
 }
 
+/** Thrown when a request names a group outside those the caller may read. */
+export class ForbiddenGroupError extends Error {
+  override readonly name = 'ForbiddenGroupError';
+}
+
+/** Who may read what: the content groups a caller's identity allows. */
+export interface CallerScope {
+  /**
+   * The content groups the caller may read, from its identity (the authorizer's claims), never
+   * from the request itself. Every group when absent; none when empty.
+   */
+  readonly allowedGroups?: readonly string[];
+}
+
+/**
+ * Refuses a group the caller may not read, before anything is said of the group (whether the
+ * index holds it, how many items it has).
+ * @throws {ForbiddenGroupError} when `group` is outside `scope.allowedGroups`
+ */
+export function assertMayRead(scope: CallerScope, group: string | undefined): void {
+  if (group === undefined || scope.allowedGroups === undefined || scope.allowedGroups.includes(group)) return;
+  throw new ForbiddenGroupError(`group "${group}" is not one of the content groups you may search`);
+}
+
 /** Thrown when a filter cannot be applied to the index: its message names every problem. */
 export class FilterError extends Error {
   override readonly name = 'FilterError';
@@ -32,23 +57,49 @@ export const newestMeta = (sources: readonly LoadedGeneration[]): GenerationMeta
     sources[0]!.meta,
   );
 
-/** The indexes a request reads, the items of each it may return, and how many those are. */
+/** What {@link selectItems} finds: the indexes to read, the items of each a request may return. */
+export interface SelectedItems {
+  readonly sources: LoadedGeneration[];
+  /** Each source's admitted items. */
+  readonly selections: Selection[];
+  readonly pool: Pool;
+  readonly meta: GenerationMeta;
+  /**
+   * Each source's items the caller may see, whatever the request's group and filter: the corpus
+   * whose statistics lexical ranking uses. Every live item when the caller may read every group.
+   */
+  readonly visible: (source: LoadedGeneration) => Selection | undefined;
+}
+
+/**
+ * The indexes a request reads, the items of each it may return, and how many those are.
+ * @throws {ForbiddenGroupError} when the request's group is not one the caller may read
+ * @throws {UnknownGroupError} when the index holds no item of the request's group
+ * @throws {FilterError} naming every problem of the filter
+ * @throws {NoIndexError} when no index has been published
+ */
 export function selectItems(
   context: SearchContext,
   reader: IndexReader,
-  request: { readonly group?: string; readonly filter?: AttributeFilter },
-): { sources: LoadedGeneration[]; selections: Selection[]; pool: Pool; meta: GenerationMeta } {
-  const sources = reader.sources(request.group);
+  request: CallerScope & { readonly group?: string; readonly filter?: AttributeFilter },
+): SelectedItems {
+  assertMayRead(request, request.group);
+  const groups = request.group !== undefined ? [request.group] : request.allowedGroups;
+  const unknownGroup = () =>
+    new UnknownGroupError(`unknown group "${request.group}": the index holds no item of that group`);
+  const sources = reader.sources(groups);
+  let meta: GenerationMeta | undefined;
   if (sources.length === 0) {
-    if (reader.layout === 'per-group' && request.group !== undefined && reader.sources().length > 0) {
-      throw new UnknownGroupError(`unknown group "${request.group}": the index holds no item of that group`);
-    }
-    throw new NoIndexError('no index has been published yet: import items and run the indexer');
+    // Per group, no index of the groups asked for: the group asked is unknown, or the caller's
+    // groups hold nothing yet (an answer with no hit, never another group's index).
+    const every = reader.sources();
+    if (every.length === 0) throw new NoIndexError('no index has been published yet: import items and run the indexer');
+    if (request.group !== undefined) throw unknownGroup();
+    meta = newestMeta(every);
   }
-  // In the global layout a group is a filter over the one index; per group it picks the index.
-  const group = reader.layout === 'global' ? request.group : undefined;
-  if (group !== undefined && !sources[0]!.groups.has(group))
-    throw new UnknownGroupError(`unknown group "${request.group}": the index holds no item of that group`);
+  // In the global layout the groups are a filter over the one index; per group they pick the indexes.
+  if (reader.layout === 'global' && request.group !== undefined && !sources[0]!.groups.has(request.group))
+    throw unknownGroup();
   const { filter } = request;
   if (filter) {
     const kinds = new Map<string, ColumnKinds>();
@@ -60,14 +111,25 @@ export function selectItems(
     const problems = filterProblems(filter, { kinds, allowed: context.config.filterAttributes });
     if (problems.length > 0) throw new FilterError(problems.join('; '));
   }
+  const narrowBy = reader.layout === 'global' ? groups : undefined;
   const selections = sources.map((source) =>
-    source.select({ ...(group !== undefined ? { group } : {}), ...(filter ? { filter } : {}) }),
+    source.select({ ...(narrowBy !== undefined ? { groups: narrowBy } : {}), ...(filter ? { filter } : {}) }),
   );
   const pool = {
     items: selections.reduce((sum, selection) => sum + selection.items, 0),
-    largest: Math.max(...selections.map((selection) => selection.items)),
+    largest: Math.max(0, ...selections.map((selection) => selection.items)),
   };
-  return { sources, selections, pool, meta: newestMeta(sources) };
+  const { allowedGroups } = request;
+  return {
+    sources,
+    selections,
+    pool,
+    meta: meta ?? newestMeta(sources),
+    visible: (source) =>
+      allowedGroups === undefined || reader.layout === 'per-group'
+        ? undefined
+        : source.select({ groups: allowedGroups }),
+  };
 }
 
 const mergeKinds = (a: ColumnKinds, b: ColumnKinds): ColumnKinds => ({

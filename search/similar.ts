@@ -6,10 +6,10 @@ import { entryKey } from '../index-store/index-entry.ts';
 import type { AttributeFilter } from './filter.ts';
 import type { IndexReader } from './index-reader.ts';
 import { rankAndReadBack, type SearchContext, type SearchResult } from './results.ts';
-import { selectItems } from './scope.ts';
+import { assertMayRead, type CallerScope, selectItems } from './scope.ts';
 
 /** What "more like this" asks: the items nearest to a stored item. */
-export interface SimilarRequest {
+export interface SimilarRequest extends CallerScope {
   readonly group: string;
   readonly id: string;
   readonly k: number;
@@ -28,6 +28,7 @@ export class NotIndexedError extends Error {
  * More like this: the items nearest to a stored item's own vector, read from the index (the
  * item is not embedded again), the item itself left out. An item of several passages is
  * represented by the normalized mean of its passages' vectors. Hits are read back as a search's.
+ * @throws {ForbiddenGroupError} when the item's group is not one the caller may read
  * @throws {NotIndexedError} when the index does not hold the item
  *
  * @example
@@ -40,8 +41,10 @@ export async function similar(
   reader: IndexReader,
   request: SimilarRequest,
 ): Promise<SearchResult> {
+  assertMayRead(request, request.group);
   const { sources, selections, pool, meta } = selectItems(context, reader, {
     ...(request.filter ? { filter: request.filter } : {}),
+    ...(request.allowedGroups ? { allowedGroups: request.allowedGroups } : {}),
   });
   const own = sources.map((source) => source.vectorsOf(request.group, request.id)).find((found) => found !== undefined);
   if (!own) throw new NotIndexedError(`the index holds no item ${request.group}/${request.id} (is it indexed yet?)`);

@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GenerationStore, indexedGroups } from '../../index-store/generations.ts';
 import { SegmentedIndex } from '../../index-store/segmented-index.ts';
+import { IndexReader } from '../../search/index-reader.ts';
+import { search } from '../../search/query.ts';
+import { ForbiddenGroupError } from '../../search/scope.ts';
 import { keyAttributes } from '../../table/items.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
 import { tempDir } from '../helpers/local-stack.ts';
@@ -68,6 +71,49 @@ describe('per-group index layout (one index per content_group)', () => {
     const unknown = await h.search({ q: 'x', group: 'gamma' });
     assert.equal(unknown.status, 400);
     assert.match(unknown.body.message, /unknown group "gamma"/);
+  });
+
+  it("reads only a tenant's groups' indexes: k hits of them, none of another group", async () => {
+    // Prepare
+    const reader = new IndexReader(h.config.efsRoot, 'per-group');
+    const context = { config: h.config, clients: h.stack.clients };
+    // Act
+    const tenant = await search(context, reader, {
+      text: 'a violinist tunes her violin',
+      k: 8,
+      allowedGroups: ['beta', 'music/live'],
+    });
+    const everyone = await search(context, reader, { text: 'a violinist tunes her violin', k: 35 });
+    const nothing = await search(context, reader, {
+      text: 'a violinist tunes her violin',
+      k: 5,
+      allowedGroups: ['nobody'],
+    });
+    // Assess
+    assert.equal(tenant.hits.length, 8);
+    assert.ok(tenant.hits.every((hit) => hit.group === 'beta' || hit.group === 'music/live'));
+    assert.deepEqual(
+      tenant.hits.map((hit) => hit.score),
+      everyone.hits
+        .filter((hit) => hit.group !== 'alpha')
+        .slice(0, 8)
+        .map((hit) => hit.score),
+      "the tenant's best items, as a search of every group ranks them",
+    );
+    assert.ok(
+      everyone.hits.some((hit) => hit.group === 'alpha'),
+      'alpha items rank among them otherwise',
+    );
+    assert.deepEqual(nothing.hits, [], 'groups with no index: no hit, and no other group');
+    await assert.rejects(
+      search(context, reader, { text: 'x', k: 5, group: 'alpha', allowedGroups: ['beta'] }),
+      (error: Error) => error instanceof ForbiddenGroupError && /group "alpha" is not one of/.test(error.message),
+    );
+    await assert.rejects(
+      search(context, reader, { text: 'x', k: 5, group: 'gamma', allowedGroups: ['beta'] }),
+      ForbiddenGroupError,
+      'a group outside them is refused before anything is said of it',
+    );
   });
 
   it('publishes a new generation only for the groups a run touched', async () => {

@@ -182,7 +182,7 @@ describe('filtered search over segments', () => {
         const query = queries.subarray(q * d, (q + 1) * d);
         // Act
         const rare = index.select({ filter: { tag: { in: ['rare'] } } });
-        const band = index.select({ group: 'g1', filter: { band: { in: [2] } } });
+        const band = index.select({ groups: ['g1'], filter: { band: { in: [2] } } });
         // Assess
         assert.equal(rare.items, 10);
         assert.deepEqual(

@@ -150,7 +150,8 @@ describe('BM25 over segments', () => {
       const { segments } = await foldSegments(store, meta.segments, meta.segments, d);
       const compacted = store.publish(segments, MODEL, 'test');
       const live = [...all.filter(({ item }) => !['doc3', 'doc4', 'doc7'].includes(item.entry.id)), rewritten].flatMap(
-        ({ item, texts }) => texts.map((text) => ({ id: item.entry.id, text, odd: item.attributes!['odd'] })),
+        ({ item, texts }) =>
+          texts.map((text) => ({ id: item.entry.id, group: item.entry.group, text, odd: item.attributes!['odd'] })),
       );
       for (const published of [meta, compacted]) {
         const index = SegmentedIndex.open(store, published);
@@ -178,6 +179,17 @@ describe('BM25 over segments', () => {
             shown(odd),
             expected.filter((hit) => oddIds.has(hit.id)),
             'the filter narrows what is ranked, not the statistics',
+          );
+          // A tenant's groups are its whole corpus: other groups' words leave its scores as they are.
+          const tenant = index.select({ groups: ['g1'] });
+          assert.deepEqual(
+            shown(index.lexicalSearch(terms, 1_000, index.lexicalStats(terms, tenant), tenant)),
+            bruteBm25(
+              live.filter((passage) => passage.group === 'g1'),
+              query,
+              1_000,
+            ),
+            `${when}: the statistics of a tenant's groups alone`,
           );
         }
       }

@@ -90,10 +90,22 @@ describe('segmented index', () => {
           exact(live, query(q), 10),
         );
         assert.deepEqual(
-          index.search(query(q), 10, index.select({ group: 'g5' })).map((hit) => hit.entry.id),
+          index.search(query(q), 10, index.select({ groups: ['g5'] })).map((hit) => hit.entry.id),
           exact(live, query(q), 10, 'g5'),
         );
+        // Several groups (a tenant's): the k best of their items, the groups between them left out.
+        const tenant = live.filter((item) => ['g1', 'g3', 'g6'].includes(item.entry.group));
+        assert.deepEqual(
+          index.search(query(q), 10, index.select({ groups: ['g6', 'g1', 'g3', 'absent'] })).map((hit) => hit.entry.id),
+          exact(tenant, query(q), 10),
+        );
       }
+      assert.equal(
+        index.select({ groups: ['g1', 'g3', 'g6'] }).items,
+        index.size - [0, 2, 4, 5].reduce((sum, g) => sum + index.groups.get(`g${g}`)!, 0),
+      );
+      assert.equal(index.select({ groups: [] }).items, 0, 'no group: no item');
+      assert.deepEqual(index.search(query(0), 10, index.select({ groups: ['absent'] })), []);
       assert.ok(!index.has('g0', 'i105'), 'a removed item');
       assert.ok(index.has('g0', 'i0'), 'a replaced item lives in the new segment');
     } finally {
@@ -118,9 +130,13 @@ describe('segmented index', () => {
         const truth = new Set(exact([...all, ...rare], query, 10));
         found += index.search(query, 10).filter((hit) => truth.has(hit.entry.id)).length;
         assert.deepEqual(
-          index.search(query, 10, index.select({ group: 'rare' })).map((hit) => hit.entry.id),
+          index.search(query, 10, index.select({ groups: ['rare'] })).map((hit) => hit.entry.id),
           exact(rare, query, 10),
         );
+        // A large group and a small one together: k hits, all of them theirs.
+        const pair = index.search(query, 10, index.select({ groups: ['rare', 'g2'] }));
+        assert.equal(pair.length, 10);
+        assert.ok(pair.every((hit) => hit.entry.group === 'rare' || hit.entry.group === 'g2'));
       }
       // Assess: an IVF segment, whose scores are exact inner products after re-ranking
       assert.equal(meta.segments[0]!.kind, 'ivf');
@@ -267,7 +283,7 @@ describe('items with several passages', () => {
       for (let q = 0; q < 10; q++) {
         const query = queries.subarray(q * d, (q + 1) * d);
         for (const group of [undefined, 'g1']) {
-          const hits = index.search(query, 10, index.select({ group: group }));
+          const hits = index.search(query, 10, index.select(group === undefined ? {} : { groups: [group] }));
           assert.deepEqual(
             hits.map((hit) => ({ id: hit.entry.id, passage: hit.passage.index, start: hit.passage.start })),
             exactByItem(all, query, 10, group),
@@ -360,7 +376,7 @@ describe('an index written before passages (key file format 1)', () => {
           exact(live, query, 5),
         );
         assert.deepEqual(
-          index.search(query, 3, index.select({ group: 'g2' })).map((hit) => hit.entry.id),
+          index.search(query, 3, index.select({ groups: ['g2'] })).map((hit) => hit.entry.id),
           exact(live, query, 3, 'g2'),
         );
       }
