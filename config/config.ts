@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  authorizationProblems,
   type DdbFaissConfig,
   defaultOf,
   parseSetting,
@@ -93,7 +94,7 @@ export function loadConfig(options: LoadConfigOptions = {}): DdbFaissConfig {
     if ('problem' in parsed) problems.push(`${name} (${source}): ${parsed.problem}`);
     else config[name] = parsed.value;
   }
-  problems.push(...crossSettingProblems(config as DdbFaissConfig));
+  problems.push(...crossSettingProblems(config as DdbFaissConfig), ...authorizationProblems(config));
   if (problems.length > 0) throw new ConfigError(problems);
 
   const dataDir = path.resolve(cwd, config['dataDir'] as string);

@@ -191,6 +191,15 @@ const issuerUrl = v.pipe(
   ),
 );
 
+/** A JWT claim's name, as the authorizer passes it on (e.g. `cognito:groups`, `custom:tenant`). */
+const claimName = v.pipe(
+  nonEmpty('a claim name'),
+  v.check(
+    (value) => !/\s/.test(value),
+    (issue) => `must be a claim name without spaces, got ${quoted(issue.input)}`,
+  ),
+);
+
 const setting = <T>(row: Setting<T>): Setting<T> => row;
 /** A setting with no default: unset means "derive it" or "off". */
 const optional = <T>(row: Omit<Setting<T>, 'default'>): Setting<T | undefined> => ({ ...row, default: undefined });
@@ -458,6 +467,32 @@ export const SETTINGS = {
     defaultDoc: 'none',
     doc: "the audiences (client ids) a token's `aud` or `client_id` must name (`jwt` authorization; comma-separated)",
   }),
+  tenantClaim: optional<string>({
+    schema: claimName,
+    env: 'DDB_FAISS_TENANT_CLAIM',
+    flag: 'tenant-claim',
+    defaultDoc: 'none (a caller may search every group)',
+    doc:
+      'tenant isolation with `jwt` authorization: the token claim listing the content groups a caller may search ' +
+      '(e.g. `cognito:groups`, `custom:tenant`); a search reads only those groups, and a `group` outside them is a 403',
+  }),
+  localJwtSecret: optional<string>({
+    schema: nonEmpty('a secret'),
+    env: 'DDB_FAISS_LOCAL_JWT_SECRET',
+    defaultDoc: 'none',
+    doc:
+      'the local stack checks bearer tokens signed with this shared secret (HS256) as API Gateway checks JWTs, ' +
+      'to try `jwt` authorization and tenant isolation before deploying (for tests; environment only)',
+  }),
+  localJwksFile: optional<string>({
+    schema: anyText,
+    env: 'DDB_FAISS_LOCAL_JWKS_FILE',
+    flag: 'local-jwks-file',
+    defaultDoc: 'none',
+    doc:
+      'a JSON Web Key Set file: the local stack checks bearer tokens against its public keys ' +
+      '(`jwt` authorization, locally)',
+  }),
   apiToken: optional<string>({
     schema: nonEmpty('a token'),
     env: 'DDB_FAISS_API_TOKEN',
@@ -541,6 +576,7 @@ export const DEPLOYED_SETTINGS = [
   'apiAuthorization',
   'jwtIssuer',
   'jwtAudience',
+  'tenantClaim',
   'apiRateLimit',
   'apiBurstLimit',
   'corsOrigins',
@@ -617,4 +653,40 @@ export function settingFromEnv<K extends SettingName>(name: K, env: Environment 
   const parsed = parseSetting(name, raw);
   if ('problem' in parsed) throw new Error(`${name} (env ${SETTINGS[name].env}): ${parsed.problem}`);
   return parsed.value;
+}
+
+/** The settings that decide who may call the search API. */
+type AuthorizationSettings = Partial<
+  Pick<
+    DdbFaissConfig,
+    'apiAuthorization' | 'jwtIssuer' | 'jwtAudience' | 'tenantClaim' | 'localJwtSecret' | 'localJwksFile'
+  >
+>;
+
+/**
+ * Rules across the authorization settings, each problem naming its setting: the tenant claim and
+ * local JWT checking are for `jwt` authorization only, and checking tokens (on AWS, or locally
+ * with a secret or key set) needs the issuer and audience they are checked against.
+ * @param deploying whether the settings are a stack's, whose API Gateway checks the tokens
+ */
+export function authorizationProblems(settings: AuthorizationSettings, source?: string, deploying = false): string[] {
+  const at = (name: string): string => (source ? `${name} (${source})` : name);
+  const problems: string[] = [];
+  const mode = settings.apiAuthorization ?? defaultOf('apiAuthorization');
+  const localKeys = (['localJwtSecret', 'localJwksFile'] as const).filter((name) => settings[name] !== undefined);
+  if (mode !== 'jwt') {
+    for (const name of ['tenantClaim', ...localKeys] as const)
+      if (settings[name] !== undefined)
+        problems.push(`${at(name)}: needs apiAuthorization=jwt (it is ${mode}): only a JWT carries claims`);
+    return problems;
+  }
+  if (localKeys.length > 1)
+    problems.push(`${at('localJwksFile')}: set either localJwtSecret or localJwksFile, not both`);
+  if (deploying || localKeys.length > 0) {
+    const checker = deploying ? '`jwt` authorization' : `checking tokens locally (${localKeys[0]})`;
+    if (!settings.jwtIssuer) problems.push(`${at('jwtIssuer')}: ${checker} needs the OIDC issuer URL`);
+    if ((settings.jwtAudience ?? []).length === 0)
+      problems.push(`${at('jwtAudience')}: ${checker} needs at least one audience (client id)`);
+  }
+  return problems;
 }

@@ -49,6 +49,7 @@ import {
   deployedEnvironment,
   DEPLOYED_SETTINGS,
   deployedSettingProblems,
+  authorizationProblems,
 } from '../config/settings.ts';
 import { RESERVED_GROUP } from '../table/reserved-items.ts';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
@@ -714,12 +715,7 @@ export function validateProps(props: DdbFaissStackProps): string[] {
   if (warm !== undefined && (!Number.isInteger(warm) || warm < 0))
     problems.push(`searchProvisionedConcurrency must be a whole number >= 0 (0 = none), got ${warm}`);
   problems.push(...deployedSettingProblems(props.settings ?? {}, 'stack settings'));
-  const settings = props.settings ?? {};
-  if ((settings.apiAuthorization ?? defaultOf('apiAuthorization')) === 'jwt') {
-    if (!settings.jwtIssuer) problems.push('jwtIssuer (stack settings): `jwt` authorization needs the OIDC issuer URL');
-    if ((settings.jwtAudience ?? []).length === 0)
-      problems.push('jwtAudience (stack settings): `jwt` authorization needs at least one audience (client id)');
-  }
+  problems.push(...authorizationProblems(props.settings ?? {}, 'stack settings', true));
   if (props.existingTableName !== undefined && !/^[A-Za-z0-9_.-]{3,255}$/.test(props.existingTableName))
     problems.push(`existingTableName "${props.existingTableName}" is not a valid table name`);
   return problems;

@@ -4,7 +4,8 @@
  *   POST /search  {"q": "...", "k": 10, "mode": "vector", "group": "...", "filter": {...}, "attributes": ["a"]}
  * Wrapped with middy's HTTP middlewares: JSON body parsing, CORS, error handling (no stack
  * trace ever reaches a response). Bad input is a 400 saying what is wrong; no published
- * index yet is a 503 saying so.
+ * index yet is a 503 saying so. With tenant isolation (the tenantClaim setting) a caller reads
+ * only the groups its token lists; a group outside them is a 403.
  */
 import middy from '@middy/core';
 import httpCors from '@middy/http-cors';
@@ -20,8 +21,9 @@ import { LegacyIndexError } from '../index-store/generations.ts';
 import { SegmentKeysFormatError } from '../index-store/segment-keys.ts';
 import { search } from '../search/query.ts';
 import type { SearchContext } from '../search/results.ts';
-import { FilterError, NoIndexError, UnknownGroupError } from '../search/scope.ts';
+import { FilterError, ForbiddenGroupError, NoIndexError, UnknownGroupError } from '../search/scope.ts';
 import { NotIndexedError, similar } from '../search/similar.ts';
+import { allowedGroupsOf, NoTenantClaimError } from './caller-groups.ts';
 import { BadRequestError, parseSearchRequest, parseSimilarRequest } from './search-request.ts';
 import { SEARCH_ROUTES } from './search-routes.ts';
 
@@ -81,10 +83,13 @@ export function createSearchHandler(
     if (method !== 'GET' && method !== 'POST')
       throw createError(405, message(`${method} is not allowed on ${route}; use GET or POST`));
     try {
+      // Who the caller is (the groups its verified token lists) comes before what it asks.
+      const allowedGroups = allowedGroupsOf(event, context.config.tenantClaim);
+      const caller = allowedGroups ? { allowedGroups } : {};
       const result =
         route === '/search'
-          ? await search(context, reader, parseSearchRequest(event))
-          : await similar(context, reader, parseSimilarRequest(event));
+          ? await search(context, reader, { ...parseSearchRequest(event), ...caller })
+          : await similar(context, reader, { ...parseSimilarRequest(event), ...caller });
       return {
         statusCode: 200,
         headers: { 'content-type': 'application/json' },
@@ -101,6 +106,8 @@ export function createSearchHandler(
     } catch (error) {
       if (error instanceof BadRequestError || error instanceof UnknownGroupError || error instanceof FilterError)
         throw badRequest(error.message);
+      if (error instanceof ForbiddenGroupError || error instanceof NoTenantClaimError)
+        throw createError(403, message(error.message), { expose: true });
       if (error instanceof NotIndexedError) throw createError(404, message(error.message), { expose: true });
       if (error instanceof NoIndexError || error instanceof LegacyIndexError || error instanceof SegmentKeysFormatError)
         throw createError(503, message(error.message), { expose: true });

@@ -10,7 +10,7 @@ import { isS3NotFound } from '../aws/errors.ts';
 import { bundleKeyPrefix, readManifest } from '../embedding/bundle.ts';
 import { publishBundle, resolveModel } from '../models/registry.ts';
 import type { LocalStackProps } from '../local-stack/stack.ts';
-import { apiGateway } from '../local-stack/api-gateway.ts';
+import { apiGateway, withLocalJwtAuthorizer } from '../local-stack/api-gateway.ts';
 import { localMetricsFile, localObservability } from '../local-stack/local-observability.ts';
 import { localMetricsSource } from './monitor/metrics-source.ts';
 import { createIndexerHandlers } from '../tasks/indexer-handlers.ts';
@@ -37,15 +37,15 @@ export function localStackProps(config: DdbFaissConfig, options: LocalStackOptio
     config,
     createHandlers: ({ clients }) => createIndexerHandlers({ config, clients }, observability),
     httpApp: ({ clients, stateMachineArns }) =>
-      apiGateway(
-        searchRoutes(createSearchHandler({ config, clients }, observability)),
-        monitorApi({
+      apiGateway(searchRoutes(createSearchHandler({ config, clients }, observability)), {
+        fallback: monitorApi({
           config,
           clients,
           stateMachineArn: () => stateMachineArns[config.stateMachineName] ?? '',
           metrics: localMetricsSource(localMetricsFile(config.dataDir)),
         }),
-      ),
+        ...withLocalJwtAuthorizer(config),
+      }),
     stateMachines: {
       [config.stateMachineName]: renderIndexerDefinition({
         functionArns: localFunctionArns(config.region),

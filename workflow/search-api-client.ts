@@ -3,7 +3,7 @@
  * `apiAuthorization=none`) a request goes as it is; on AWS with `iam` it is signed with SigV4
  * by the AWS SDK's own signer, with the caller's credentials from the SDK's default chain
  * (environment, profile, SSO, instance role); with `jwt` it carries the `apiToken` as a bearer
- * token.
+ * token, on AWS and locally (where the local stack checks it when started with a local key).
  */
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Hash } from '@smithy/hash-node';
@@ -39,14 +39,16 @@ export async function callSearchApi(
 ): Promise<Response> {
   const headers = { ...request.headers };
   const init = { method: request.method, ...(request.body !== undefined ? { body: request.body } : {}) };
-  if (config.target !== 'aws' || config.apiAuthorization === 'none') return fetch(url, { ...init, headers });
   if (config.apiAuthorization === 'jwt') {
-    if (!config.apiToken)
+    // The local stack checks tokens too when started with a local key; the token goes wherever it is set.
+    if (config.apiToken)
+      return fetch(url, { ...init, headers: { ...headers, authorization: `Bearer ${config.apiToken}` } });
+    if (config.target === 'aws')
       throw new SearchApiAuthorizationError(
         'the search API takes JWTs (apiAuthorization=jwt): set DDB_FAISS_API_TOKEN to a token from its issuer',
       );
-    return fetch(url, { ...init, headers: { ...headers, authorization: `Bearer ${config.apiToken}` } });
   }
+  if (config.target !== 'aws' || config.apiAuthorization !== 'iam') return fetch(url, { ...init, headers });
   const { host: _host, ...signed } = await signRequest(
     config.region,
     new URL(url),

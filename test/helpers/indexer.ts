@@ -16,7 +16,7 @@ import type { LocalStack } from '../../local-stack/stack.ts';
 import { createIndexerHandlers, indexerStages } from '../../tasks/indexer-handlers.ts';
 import { ensureModelPublished } from '../../workflow/local-stack-props.ts';
 import { readHistory } from '../../workflow/indexer-client.ts';
-import { apiGateway } from '../../local-stack/api-gateway.ts';
+import { apiGateway, withLocalJwtAuthorizer } from '../../local-stack/api-gateway.ts';
 import { createSearchHandler } from '../../tasks/search-handler.ts';
 import { searchRoutes } from '../../tasks/search-routes.ts';
 import { localObservability } from '../../local-stack/local-observability.ts';
@@ -76,7 +76,10 @@ export class IndexerHarness {
         return createIndexerHandlers(context, observability, stages);
       },
       httpApp: ({ config, clients }) =>
-        apiGateway(searchRoutes(createSearchHandler({ config, clients }, observability))),
+        apiGateway(
+          searchRoutes(createSearchHandler({ config, clients }, observability)),
+          withLocalJwtAuthorizer(config), // as `up` serves it
+        ),
       stateMachines: {},
     });
     const definition = renderIndexerDefinition({

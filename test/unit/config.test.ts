@@ -188,9 +188,56 @@ describe('the configuration schema', () => {
     const environment = deployedEnvironment({ batchSize: 250 });
     assert.equal(environment['DDB_FAISS_BATCH_SIZE'], '250');
     assert.equal(environment['DDB_FAISS_INDEX_LAYOUT'], 'global');
-    // Every deployed setting but the one with no default (jwtIssuer): unset stays unset
-    assert.deepEqual(Object.keys(environment).length, DEPLOYED_SETTINGS.length - 1);
+    // Every deployed setting but those with no default (jwtIssuer, tenantClaim): unset stays unset
+    assert.deepEqual(Object.keys(environment).length, DEPLOYED_SETTINGS.length - 2);
     assert.equal(environment['DDB_FAISS_JWT_ISSUER'], undefined);
+    assert.equal(environment['DDB_FAISS_TENANT_CLAIM'], undefined);
+  });
+});
+
+describe('the authorization settings', () => {
+  const load = (env: Record<string, string>) => () => loadConfig({ env, flags: {}, cwd: '/nonexistent-dir' });
+
+  it('keeps the tenant claim and local token checks to jwt authorization, naming each setting', () => {
+    // Act + Assess
+    assert.throws(
+      load({ DDB_FAISS_TENANT_CLAIM: 'cognito:groups', DDB_FAISS_LOCAL_JWKS_FILE: 'keys.json' }),
+      (error: ConfigError) =>
+        assert.deepEqual(error.problems, [
+          'tenantClaim: needs apiAuthorization=jwt (it is iam): only a JWT carries claims',
+          'localJwksFile: needs apiAuthorization=jwt (it is iam): only a JWT carries claims',
+        ]) ?? true,
+    );
+    assert.throws(
+      load({ DDB_FAISS_TENANT_CLAIM: 'custom: tenant' }),
+      /tenantClaim \(env DDB_FAISS_TENANT_CLAIM\): must be a claim name without spaces/,
+    );
+  });
+
+  it('needs the issuer and audience to check tokens locally, and one key source', () => {
+    // Act + Assess
+    assert.throws(
+      load({
+        DDB_FAISS_API_AUTHORIZATION: 'jwt',
+        DDB_FAISS_LOCAL_JWT_SECRET: 's',
+        DDB_FAISS_LOCAL_JWKS_FILE: 'k.json',
+      }),
+      (error: ConfigError) =>
+        assert.deepEqual(error.problems, [
+          'localJwksFile: set either localJwtSecret or localJwksFile, not both',
+          'jwtIssuer: checking tokens locally (localJwtSecret) needs the OIDC issuer URL',
+          'jwtAudience: checking tokens locally (localJwtSecret) needs at least one audience (client id)',
+        ]) ?? true,
+    );
+    const config = load({
+      DDB_FAISS_API_AUTHORIZATION: 'jwt',
+      DDB_FAISS_TENANT_CLAIM: 'cognito:groups',
+      DDB_FAISS_JWT_ISSUER: 'https://issuer.example.com/',
+      DDB_FAISS_JWT_AUDIENCE: 'app',
+      DDB_FAISS_LOCAL_JWT_SECRET: 'test-secret',
+    })();
+    assert.equal(config.tenantClaim, 'cognito:groups');
+    assert.equal(config.localJwtSecret, 'test-secret');
   });
 });
 

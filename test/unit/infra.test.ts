@@ -216,6 +216,10 @@ describe('the CDK stack', () => {
       () => synth({ settings: { apiAuthorization: 'jwt' } }),
       /jwtIssuer \(stack settings\): `jwt` authorization needs[\s\S]*jwtAudience \(stack settings\)/,
     );
+    assert.throws(
+      () => synth({ settings: { tenantClaim: 'cognito:groups' } }),
+      /tenantClaim \(stack settings\): needs apiAuthorization=jwt \(it is iam\)/,
+    );
   });
 
   it('throttles the API stage (apiRateLimit, apiBurstLimit) and answers CORS for no origin unless told', () => {
@@ -480,6 +484,7 @@ describe('configuration round trip: CDK context -> every function environment ->
       apiAuthorization: 'jwt',
       jwtIssuer: 'https://issuer.example.com/',
       jwtAudience: ['app-client', 'admin-client'],
+      tenantClaim: 'cognito:groups',
       apiRateLimit: 20,
       apiBurstLimit: 40,
       corsOrigins: ['https://app.example.com', 'https://admin.example.com'],

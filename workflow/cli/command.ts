@@ -84,6 +84,8 @@ const EXPECTED_ERRORS = new Set([
   'ModelNotFoundError',
   'StateMachineNotFoundError',
   'SearchFailedError',
+  'SearchApiAuthorizationError',
+  'LocalJwtSettingsError',
 ]);
 
 /** The refused address when an error (or its cause, as fetch wraps it) is a refused connection. */

@@ -23,6 +23,15 @@ export const upCommand: Command = {
     println(io.stdout, `s3              ${endpoints.s3}`);
     println(io.stdout, `stepfunctions   ${endpoints.stepFunctions}`);
     println(io.stdout, `http            ${endpoints.http}`);
+    if (config.localJwtSecret !== undefined || config.localJwksFile !== undefined) {
+      const tenants = config.tenantClaim
+        ? `; each caller searches the groups its "${config.tenantClaim}" claim lists`
+        : '';
+      println(
+        io.stdout,
+        `search API      takes JWTs from ${config.jwtIssuer} for ${config.jwtAudience.join(', ')}${tenants}`,
+      );
+    }
     println(io.stdout, `efs             ${config.efsRoot}`);
     if (stack.info.stateMachineArn) println(io.stdout, `state machine   ${stack.info.stateMachineArn}`);
 
