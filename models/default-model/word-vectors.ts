@@ -48,8 +48,12 @@ export function buildWordTable(source: WinkEmbeddings, recipe: DefaultRecipe): W
 
   // SIF weight from Zipf's law on the frequency rank: p(rank r) = 1 / (r * H_N).
   const harmonic = Math.log(source.size) + 0.5772156649;
-  const table = new Float32Array((FIRST_WORD_ID + words.length) * n);
-  const weights = new Float32Array(FIRST_WORD_ID + words.length);
+  // Numbers have no vector (the word vectors hold none): a zero row, weighted in the lexical part only.
+  const known = new Set(words);
+  const numbers = Array.from({ length: recipe.numberTokens }, (_, i) => String(i)).filter((word) => !known.has(word));
+  const table = new Float32Array((FIRST_WORD_ID + words.length + numbers.length) * n);
+  const weights = new Float32Array(FIRST_WORD_ID + words.length + numbers.length);
+  numbers.forEach((_, i) => (weights[FIRST_WORD_ID + words.length + i] = recipe.numberWeight));
   rows.forEach((row, rank) => {
     const p = 1 / ((rank + 1) * harmonic);
     const weight = recipe.sifA / (recipe.sifA + p);
@@ -57,7 +61,7 @@ export function buildWordTable(source: WinkEmbeddings, recipe: DefaultRecipe): W
     weights[id] = weight;
     for (let d = 0; d < n; d++) table[id * n + d] = weight * row[d]!;
   });
-  return { words, table, weights };
+  return { words: [...words, ...numbers], table, weights };
 }
 
 /** Words that negate what follows them (with "n't", read as "not" when contractions are split). */
