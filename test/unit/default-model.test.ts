@@ -43,14 +43,14 @@ describe('the default model', () => {
     assert.equal(manifest.dimensions, 356);
   });
 
-  it('reaches Spearman x100 >= 78 on the STS Benchmark dev split', { skip: stsAbsent }, async () => {
+  it('reaches Spearman x100 >= 79 on the STS Benchmark dev split', { skip: stsAbsent }, async () => {
     assert.ok(
       existsSync(STS_DEV),
       `the STS Benchmark dev split is expected at ${STS_DEV} (shared/data/stsb beside the checkout); ` +
         'set DDB_FAISS_STS_DIR to its folder',
     );
     const score = await stsSpearman(embedder, readSts(STS_DEV));
-    assert.ok(score >= 78, `STS dev Spearman ${score.toFixed(2)}`);
+    assert.ok(score >= 79, `STS dev Spearman ${score.toFixed(2)}`);
   });
 
   it('finds a State of the Union passage from one of its sentences among 4,000 (data the repository ships)', async () => {
