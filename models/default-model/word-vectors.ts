@@ -50,7 +50,12 @@ export function buildWordTable(source: WinkEmbeddings, recipe: DefaultRecipe): W
   const harmonic = Math.log(source.size) + 0.5772156649;
   // Numbers have no vector (the word vectors hold none): a zero row, weighted in the lexical part only.
   const known = new Set(words);
-  const numbers = Array.from({ length: recipe.numberTokens }, (_, i) => String(i)).filter((word) => !known.has(word));
+  const decimals = [1, 2]
+    .filter((places) => places <= recipe.numberDecimals)
+    .flatMap((places) => Array.from({ length: 100 * 10 ** places }, (_, i) => (i / 10 ** places).toFixed(places)));
+  const numbers = [...Array.from({ length: recipe.numberTokens }, (_, i) => String(i)), ...decimals].filter(
+    (word) => !known.has(word),
+  );
   const table = new Float32Array((FIRST_WORD_ID + words.length + numbers.length) * n);
   const weights = new Float32Array(FIRST_WORD_ID + words.length + numbers.length);
   numbers.forEach((_, i) => (weights[FIRST_WORD_ID + words.length + i] = recipe.numberWeight));
