@@ -29,10 +29,10 @@ const TOPICS = [
   'a dog runs across the green field',
 ];
 
-/** 30 items in each of three groups; those of "rival" are the query's best matches. */
+/** 30 items in each of three groups; those of "rival" hold the query itself, the best match any model can give. */
 const ITEMS = Array.from({ length: 90 }, (_, i) => {
   const group = ['acme', 'beta', 'rival'][i % 3]!;
-  const text = group === 'rival' ? `${QUERY} for guest ${i}` : `${TOPICS[i % TOPICS.length]} ${i}`;
+  const text = group === 'rival' ? QUERY : `${TOPICS[i % TOPICS.length]} ${i}`;
   return { group, id: `${group}-${i}`, text };
 });
 const inTenant = (groups: readonly string[]) => (hit: { group: string }) => groups.includes(hit.group);
