@@ -132,15 +132,18 @@ const duration = v.pipe(
 
 const anyText = nonEmpty('a string');
 
-/** `*`, or attribute names: comma-separated text, or a JSON list in the config file. */
+/** A list: comma-separated text (environment, flag, CDK context), or a JSON list in the config file. */
+const listOf = (kind: string) =>
+  v.pipe(
+    v.union([v.string(), v.array(v.string())], (issue) => `expected ${kind}, got ${JSON.stringify(issue.input)}`),
+    v.transform((value): readonly string[] =>
+      (Array.isArray(value) ? value : value.split(',')).map((entry) => entry.trim()).filter((entry) => entry !== ''),
+    ),
+  );
+
+/** `*`, or attribute names. */
 const attributeNames = v.pipe(
-  v.union(
-    [v.string(), v.array(v.string())],
-    (issue) => `expected * or attribute names, got ${JSON.stringify(issue.input)}`,
-  ),
-  v.transform((value) =>
-    (Array.isArray(value) ? value : value.split(',')).map((name) => name.trim()).filter((name) => name !== ''),
-  ),
+  listOf('* or attribute names'),
   v.check((names) => names.length > 0, 'must be * or at least one attribute name'),
   v.check(
     (names) => (names.length === 1 && names[0] === '*') || names.every((name) => DYNAMODB_NAME.test(name)),
@@ -157,10 +160,7 @@ const attributeNames = v.pipe(
 const ORIGIN = /^https?:\/\/[^/\s?#]+$/;
 
 const origins = v.pipe(
-  v.union([v.string(), v.array(v.string())], (issue) => `expected origins, got ${JSON.stringify(issue.input)}`),
-  v.transform((value): readonly string[] =>
-    (Array.isArray(value) ? value : value.split(',')).map((origin) => origin.trim()).filter((origin) => origin !== ''),
-  ),
+  listOf('origins'),
   v.check(
     (list) => list.every((origin) => origin === '*' || ORIGIN.test(origin)),
     (issue) =>
@@ -171,12 +171,7 @@ const origins = v.pipe(
   ),
 );
 
-const audiences = v.pipe(
-  v.union([v.string(), v.array(v.string())], (issue) => `expected audiences, got ${JSON.stringify(issue.input)}`),
-  v.transform((value): readonly string[] =>
-    (Array.isArray(value) ? value : value.split(',')).map((name) => name.trim()).filter((name) => name !== ''),
-  ),
-);
+const audiences = listOf('audiences');
 
 /** Who may call the deployed search API. */
 export const API_AUTHORIZATIONS = ['iam', 'jwt', 'none'] as const;

@@ -47,16 +47,15 @@ export function localJwtAuthorizer(
 ): LocalAuthorizer | undefined {
   const { localJwtSecret, localJwksFile, jwtIssuer, jwtAudience } = config;
   if (localJwtSecret === undefined && localJwksFile === undefined) return undefined;
-  const secret = new TextEncoder().encode(localJwtSecret ?? '');
-  const keySet = localJwksFile !== undefined ? createLocalJWKSet(readKeySet(localJwksFile)) : undefined;
-  const options = {
-    ...(jwtIssuer !== undefined ? { issuer: jwtIssuer } : {}),
-    requiredClaims: ['exp'],
-  };
-  const verify = (token: string): Promise<{ payload: JWTPayload }> => {
-    if (localJwtSecret !== undefined) return jwtVerify(token, secret, { ...options, algorithms: ['HS256'] });
-    return jwtVerify(token, keySet!, { ...options, algorithms: ASYMMETRIC_ALGORITHMS });
-  };
+  const options = { ...(jwtIssuer !== undefined ? { issuer: jwtIssuer } : {}), requiredClaims: ['exp'] };
+  let verify: (token: string) => Promise<{ payload: JWTPayload }>;
+  if (localJwtSecret !== undefined) {
+    const secret = new TextEncoder().encode(localJwtSecret);
+    verify = (token) => jwtVerify(token, secret, { ...options, algorithms: ['HS256'] });
+  } else {
+    const keySet = createLocalJWKSet(readKeySet(localJwksFile!));
+    verify = (token) => jwtVerify(token, keySet, { ...options, algorithms: ASYMMETRIC_ALGORITHMS });
+  }
   return async (header) => {
     const started = performance.now();
     const token = /^Bearer +(\S+)$/i.exec(header?.trim() ?? '')?.[1];

@@ -119,7 +119,7 @@ export async function search(
   let lexicalRank: ((fetch: number) => IndexHit[]) | undefined;
   const terms = mode === 'vector' ? [] : [...new Set(lexicalTerms(request.text))];
   if (terms.length > 0) {
-    const stats = addStats(sources.map((source) => source.lexicalStats(terms, visible(source))));
+    const stats = addStats(sources.map((source, i) => source.lexicalStats(terms, visible(i))));
     lexicalRank = (fetch) =>
       sources
         .flatMap((source, i) => source.lexicalSearch(terms, fetch, stats, selections[i]))

@@ -65,10 +65,11 @@ export interface SelectedItems {
   readonly pool: Pool;
   readonly meta: GenerationMeta;
   /**
-   * Each source's items the caller may see, whatever the request's group and filter: the corpus
-   * whose statistics lexical ranking uses. Every live item when the caller may read every group.
+   * The items of source `i` the caller may see, whatever the request's group and filter: the
+   * corpus whose statistics lexical ranking uses. Undefined (every live item) when the caller may
+   * read every group, or when the source is one of the caller's own per-group indexes.
    */
-  readonly visible: (source: LoadedGeneration) => Selection | undefined;
+  readonly visible: (i: number) => Selection | undefined;
 }
 
 /**
@@ -125,10 +126,11 @@ export function selectItems(
     selections,
     pool,
     meta: meta ?? newestMeta(sources),
-    visible: (source) =>
-      allowedGroups === undefined || reader.layout === 'per-group'
-        ? undefined
-        : source.select({ groups: allowedGroups }),
+    visible: (i) => {
+      if (allowedGroups === undefined || reader.layout === 'per-group') return undefined;
+      // A request narrowed by nothing but the caller's groups has selected exactly that corpus.
+      return groups === allowedGroups && !filter ? selections[i] : sources[i]!.select({ groups: allowedGroups });
+    },
   };
 }
 

@@ -30,6 +30,7 @@ import {
   type RunProgressRecord,
 } from '../table/reserved-items.ts';
 import { readPublishedManifest } from '../embedding/published-model.ts';
+import type { IndexModel } from '../index-store/generations.ts';
 import { originOf } from './indexer-client.ts';
 
 /** The pending backlog, counted up to a cap. */
@@ -57,10 +58,7 @@ export interface RecentExecution {
 }
 
 /** A model as the status names it. */
-export interface ModelIdentity {
-  readonly name: string;
-  readonly checksum: string;
-}
+export type ModelIdentity = Pick<IndexModel, 'name' | 'checksum'>;
 
 export interface IndexStatus extends Backlog {
   readonly index: IndexStatusRecord | null;

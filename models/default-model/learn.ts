@@ -293,11 +293,7 @@ function similarityOf(data: FeaturisedPairs, learned: LearnedModel) {
   };
   const share = data.recipe.lexicalShare;
   return (a: SentenceFeatures, b: SentenceFeatures): number => {
-    const u = unit(a);
-    const v = unit(b);
-    let cos = 0;
-    for (let j = 0; j < n; j++) cos += u[j]! * v[j]!;
-    return (1 - share) * cos + share * sparseDot(a.lexical, b.lexical);
+    return (1 - share) * dotProduct(unit(a), unit(b)) + share * sparseDot(a.lexical, b.lexical);
   };
 }
 

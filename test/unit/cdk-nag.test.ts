@@ -41,4 +41,30 @@ describe('cdk-nag AwsSolutions checks', () => {
       assert.doesNotThrow(() => synthWithNag(props, path.join(outdir, name.replace(/\W+/g, '-'))));
     });
   }
+
+  it('passes the API Gateway rules without acknowledging any, unless the API is made public', () => {
+    // Prepare: the rules a stack acknowledges, as the construct metadata records them
+    const acknowledged = (props: DdbFaissStackProps): string[] => {
+      const app = new App({ outdir: path.join(outdir, 'acknowledged') });
+      const stack = new DdbFaissStack(app, 'Nag', { dataRemovalPolicy: RemovalPolicy.DESTROY, ...props });
+      return stack.node
+        .findAll()
+        .flatMap((construct) => construct.node.metadata)
+        .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+        .flatMap((entry) => Object.keys(entry.data as Record<string, string>));
+    };
+    // Act
+    const signed = acknowledged({});
+    const open = acknowledged({ settings: { apiAuthorization: 'none' } });
+    // Assess
+    assert.ok(signed.length > 0, 'the stack acknowledges other findings');
+    assert.deepEqual(
+      signed.filter((rule) => rule.includes('APIG')),
+      [],
+    );
+    assert.deepEqual(
+      open.filter((rule) => rule.includes('APIG')),
+      ['AwsSolutions::AwsSolutions-APIG4'],
+    );
+  });
 });
