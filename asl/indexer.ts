@@ -71,7 +71,12 @@ function taskState(task: IndexerTask, fields: Record<string, unknown>, transitio
     ...fields,
     TimeoutSeconds: spec.timeoutSeconds,
     Retry: [RETRY_POLICY],
-    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: spec.onFailure.resultPath, Next: spec.onFailure.next }],
+    Catch: [
+      ...('failsRunOn' in spec
+        ? [{ ErrorEquals: [...spec.failsRunOn], ResultPath: '$.error', Next: RECORD_FAILURE }]
+        : []),
+      { ErrorEquals: ['States.ALL'], ResultPath: spec.onFailure.resultPath, Next: spec.onFailure.next },
+    ],
     ...transition,
   };
 }

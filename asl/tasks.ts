@@ -33,6 +33,8 @@ export interface TaskSpec {
   readonly timeoutSeconds: number;
   /** Where a failure goes once its retries are spent. */
   readonly onFailure: FailureRoute;
+  /** Errors that fail the run whatever `onFailure` says (to Record failure, the error in `$.error`). @default none */
+  readonly failsRunOn?: readonly string[];
 }
 
 /** Names of the states the failure routes lead to. */
@@ -86,9 +88,11 @@ export const INDEXER_TASKS = {
     comment:
       'Folds segments once their count or dead share passes a threshold, and publishes the result; ' +
       'otherwise does nothing. The index holds the same items either way, so a failure here does not stop ' +
-      'the run: its error is kept in $.compaction and the flags are still cleared.',
+      'the run: its error is kept in $.compaction and the flags are still cleared. A damaged segment does ' +
+      'fail the run, naming the file: a backfill heals it.',
     timeoutSeconds: FIFTEEN_MINUTES,
     onFailure: { next: CLEAR_STATE, resultPath: '$.compaction' },
+    failsRunOn: ['IndexDamagedError'],
   },
   clear: {
     state: CLEAR_STATE,

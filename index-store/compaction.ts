@@ -12,17 +12,13 @@
  * and reuses the training of the index's largest IVF segment: memory stays bounded and an index
  * is trained once, by its first large segment.
  */
-import type { GenerationStore, SegmentRef } from './generations.ts';
+import { type GenerationStore, newSegmentRef, type SegmentRef } from './generations.ts';
 import type { ItemRows } from './index-entry.ts';
-import { newSegmentRef, trainedIndexOf } from './index-writer.ts';
-import {
-  FLAT_MAX_ROWS,
-  IVF_TRAINING_ROWS,
-  readSegmentAttributes,
-  readSegmentLexical,
-  SCAN_CHUNK_ROWS,
-  VectorFile,
-} from './segment.ts';
+import { trainedIndexOf } from './index-writer.ts';
+import { FLAT_MAX_ROWS, IVF_TRAINING_ROWS, SCAN_CHUNK_ROWS, type VectorFile } from './segment.ts';
+import type { AttributeColumns } from './attribute-columns.ts';
+import type { LexicalIndex } from './lexical-index.ts';
+import type { SegmentKeys } from './segment-keys.ts';
 
 /** When compaction folds segments. */
 export interface CompactionPolicy {
@@ -74,16 +70,19 @@ export async function foldSegments(
   dimensions: number,
   onRows: (rows: number) => void = () => undefined,
 ): Promise<{ segments: SegmentRef[]; folded: SegmentRef }> {
-  const parts = inputs.map((ref) => {
-    const dead = new Uint8Array(ref.rows);
-    for (const row of store.deadRows(ref)) dead[row] = 1;
-    const keys = store.keys(ref);
-    const dir = store.segmentDir(ref.id);
-    const attributes = readSegmentAttributes(dir, keys.items);
-    const lexical = readSegmentLexical(dir, keys.rows);
-    return { ref, keys, attributes, lexical, vectors: new VectorFile(dir, dimensions), dead };
-  });
+  // Every input is read verified (each vectors row against its checksum): a damaged segment
+  // fails the fold with IndexDamagedError, never carries its damage into a new, checksummed one.
+  const parts: FoldInput[] = [];
   try {
+    for (const ref of inputs) {
+      const dead = new Uint8Array(ref.rows);
+      for (const row of store.deadRows(ref)) dead[row] = 1;
+      const files = store.segmentFiles(ref);
+      const keys = files.keys();
+      const attributes = files.attributes(keys.items);
+      const lexical = files.lexical(keys.rows);
+      parts.push({ ref, keys, attributes, lexical, vectors: files.vectors({ rows: ref.rows, dimensions }), dead });
+    }
     const rows = inputs.reduce((sum, ref) => sum + live(ref), 0); // every row of a dead item is dead
     const trained = trainedIndexOf(store, segments);
     const writer = store.segmentWriter({
@@ -140,8 +139,7 @@ export async function foldSegments(
         }
       }
       if (chunk.length > 0) await flush();
-      const info = writer.finish();
-      const folded = newSegmentRef(info);
+      const folded = newSegmentRef(writer.finish());
       const replaced = new Set(inputs.map((ref) => ref.id));
       return { segments: [...segments.filter((ref) => !replaced.has(ref.id)), folded], folded };
     } catch (error) {
@@ -151,6 +149,16 @@ export async function foldSegments(
   } finally {
     for (const part of parts) part.vectors.close();
   }
+}
+
+/** An input segment of a fold, open. */
+interface FoldInput {
+  readonly ref: SegmentRef;
+  readonly keys: SegmentKeys;
+  readonly attributes: AttributeColumns;
+  readonly lexical: LexicalIndex;
+  readonly vectors: VectorFile;
+  readonly dead: Uint8Array;
 }
 
 /** The live rows of a part within a range. */

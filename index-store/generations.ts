@@ -12,12 +12,31 @@
  * (atomically). No run writes O(index) bytes: what it writes is proportional to its change.
  * Readers follow CURRENT.json and never see a partial index; a crash leaves at most
  * unreferenced files, removed by the next publication.
+ *
+ * Every file is recorded with its size and SHA-256 by what points at it (a segment's files and
+ * tombstones in the generation's manifest, the manifest in CURRENT.json) and verified as it is
+ * read (`integrity.ts`): damage is an `IndexDamagedError` naming the file, never a wrong answer.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from './atomic-file.ts';
-import { readSegmentKeys, type SegmentBuildOptions, type SegmentKind, SegmentWriter } from './segment.ts';
+import {
+  checkSize,
+  checksumOf,
+  type FileChecksum,
+  IndexDamagedError,
+  parseJsonFile,
+  readVerified,
+} from './integrity.ts';
+import {
+  SEGMENT_FILES,
+  type SegmentBuildOptions,
+  SegmentFiles,
+  type SegmentInfo,
+  type SegmentKind,
+  SegmentWriter,
+} from './segment.ts';
 import type { SegmentKeys } from './segment-keys.ts';
 
 /** The model that built a generation; the index refuses to mix models. */
@@ -41,6 +60,10 @@ export interface SegmentRef {
   readonly deadItems: number;
   /** The tombstone files listing those rows, one per run that added some. */
   readonly tombstones: readonly string[];
+  /** Each file of the segment's folder, by name: size and SHA-256 (absent for a segment written before checksums). */
+  readonly checksums?: Readonly<Record<string, FileChecksum>>;
+  /** Each of {@link tombstones}, by name: its size and SHA-256 (absent for files written before checksums). */
+  readonly tombstoneChecksums?: Readonly<Record<string, FileChecksum>>;
 }
 
 export interface GenerationMeta {
@@ -60,11 +83,8 @@ export interface CurrentPointer {
   readonly generation: number;
   /** The generation's manifest, under `generations/`. */
   readonly manifest: string;
-}
-
-/** Thrown when a generation's files disagree with each other or are missing. */
-export class IndexCorruptError extends Error {
-  override readonly name = 'IndexCorruptError';
+  /** The manifest's size and SHA-256 (absent in a pointer written before checksums). */
+  readonly checksum?: FileChecksum;
 }
 
 /** Thrown when the index on EFS is in the single-file layout of ddb-faiss 0.1. */
@@ -95,46 +115,89 @@ const liveVectors = (segments: readonly SegmentRef[]): number =>
   segments.reduce((sum, segment) => sum + segment.rows - segment.dead, 0);
 
 export class GenerationStore {
+  /** The index's folder. */
   readonly dir: string;
+  /** The same folder relative to the EFS root (`index`, `index/groups/g-…`), as errors name files. */
+  readonly relativeDir: string;
 
   /** @param group the content group whose own index this is (per-group layout); none = the global index */
   constructor(
-    efsRoot: string,
+    readonly efsRoot: string,
     readonly group?: string,
   ) {
-    this.dir =
-      group === undefined ? path.join(efsRoot, 'index') : path.join(efsRoot, 'index', 'groups', groupFolder(group));
+    this.relativeDir = group === undefined ? 'index' : `index/groups/${groupFolder(group)}`;
+    this.dir = path.join(efsRoot, this.relativeDir);
   }
 
   private get currentFile(): string {
     return path.join(this.dir, 'CURRENT.json');
   }
 
+  /** A file of this index, relative to the EFS root. */
+  private relative(file: string): string {
+    return `${this.relativeDir}/${file}`;
+  }
+
   /**
    * The current generation's pointer, or undefined before the first publication.
    * @throws {LegacyIndexError} when the index is in ddb-faiss 0.1's layout (a backfill rewrites it)
+   * @throws {IndexDamagedError} when CURRENT.json is not a pointer this code wrote
    */
   current(): CurrentPointer | undefined {
-    if (!existsSync(this.currentFile)) return undefined;
-    const pointer = JSON.parse(readFileSync(this.currentFile, 'utf8')) as Partial<CurrentPointer>;
-    if (pointer.manifest === undefined)
+    const bytes = this.readPointer();
+    if (!bytes) return undefined;
+    const pointer = parseJsonFile<Partial<CurrentPointer> & { folder?: string }>(this.relative('CURRENT.json'), bytes);
+    if (pointer?.manifest === undefined && typeof pointer?.folder === 'string')
       throw new LegacyIndexError(
         `the index in ${this.dir} was written by ddb-faiss 0.1 (one flat file per generation): ` +
           'start a backfill (ddb-faiss backfill) to rewrite it as segments',
       );
+    if (typeof pointer?.generation !== 'number' || typeof pointer.manifest !== 'string')
+      throw new IndexDamagedError(this.relative('CURRENT.json'), 'does not name a generation and its manifest');
     return pointer as CurrentPointer;
   }
 
-  /** The generation number the last publication used, whatever its layout (0 before any). */
-  private lastGeneration(): number {
-    if (!existsSync(this.currentFile)) return 0;
-    return (JSON.parse(readFileSync(this.currentFile, 'utf8')) as { generation: number }).generation;
+  /** CURRENT.json's bytes, or undefined before the first publication. */
+  private readPointer(): Buffer | undefined {
+    try {
+      return readFileSync(this.currentFile);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
   }
 
+  /**
+   * The generation number the last publication used, whatever its layout and state (0 before
+   * any): the larger of what CURRENT.json names and the manifests left, so that a rebuild over a
+   * damaged pointer never reuses a generation number.
+   */
+  private lastGeneration(): number {
+    let last = 0;
+    try {
+      const pointer = JSON.parse(this.readPointer()?.toString('utf8') ?? '{}') as { generation?: unknown };
+      if (typeof pointer?.generation === 'number') last = pointer.generation;
+    } catch {
+      // damaged: the manifests below still say how far the numbering went
+    }
+    const generations = path.join(this.dir, 'generations');
+    if (!existsSync(generations)) return last;
+    for (const name of readdirSync(generations)) {
+      const match = /^gen-(\d+)\.json$/.exec(name);
+      if (match) last = Math.max(last, Number(match[1]));
+    }
+    return last;
+  }
+
+  /**
+   * The generation's manifest, verified against the checksum CURRENT.json records.
+   * @throws {IndexDamagedError} when it is missing, damaged, or not a manifest
+   */
   meta(pointer: CurrentPointer): GenerationMeta {
-    const file = path.join(this.dir, 'generations', pointer.manifest);
-    if (!existsSync(file)) throw new IndexCorruptError(`generation ${pointer.generation}: ${file} is missing`);
-    const meta = JSON.parse(readFileSync(file, 'utf8')) as GenerationMeta;
+    const file = this.relative(`generations/${pointer.manifest}`);
+    const meta = parseJsonFile<GenerationMeta>(file, readVerified(this.efsRoot, file, pointer.checksum));
+    if (!Array.isArray(meta?.segments) || typeof meta.model?.checksum !== 'string')
+      throw new IndexDamagedError(file, 'does not list the segments and model of a generation');
     // A manifest written before passages counts no items apart: each row was an item.
     if (meta.items !== undefined) return meta;
     const segments = meta.segments.map((segment) => ({ ...segment, items: segment.rows, deadItems: segment.dead }));
@@ -145,26 +208,61 @@ export class GenerationStore {
     return path.join(this.dir, 'segments', id);
   }
 
-  /** A segment's key map. */
-  keys(segment: Pick<SegmentRef, 'id'>): SegmentKeys {
-    return readSegmentKeys(this.segmentDir(segment.id));
+  /** A segment's files, read verified against the checksums its generation recorded. */
+  segmentFiles(segment: Pick<SegmentRef, 'id' | 'checksums'>): SegmentFiles {
+    return new SegmentFiles(this.efsRoot, this.relative(`segments/${segment.id}`), segment.checksums);
   }
 
-  /** The dead rows of a segment, from its tombstone files, ascending. */
+  /** A segment's key map, verified. */
+  keys(segment: Pick<SegmentRef, 'id' | 'checksums'>): SegmentKeys {
+    return this.segmentFiles(segment).keys();
+  }
+
+  /**
+   * The dead rows of a segment, from its tombstone files (verified), ascending.
+   * @throws {IndexDamagedError} when a tombstone file is damaged or they disagree with the generation
+   */
   deadRows(segment: SegmentRef): Uint32Array {
     const parts = segment.tombstones.map((file) => {
-      const bytes = readFileSync(path.join(this.dir, 'tombstones', file));
+      const name = this.relative(`tombstones/${file}`);
+      const bytes = readVerified(this.efsRoot, name, segment.tombstoneChecksums?.[file]);
+      if (bytes.byteLength % 4 !== 0) throw new IndexDamagedError(name, 'is not a whole number of rows');
       return new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
     });
     const rows = new Uint32Array(parts.reduce((sum, part) => sum + part.length, 0));
     let at = 0;
     for (const part of parts) rows.set(part, (at += part.length) - part.length);
     rows.sort();
-    if (rows.length !== segment.dead)
-      throw new IndexCorruptError(
-        `segment ${segment.id}: ${rows.length} tombstones, the generation says ${segment.dead}`,
+    if (rows.length !== segment.dead || (rows.length > 0 && rows[rows.length - 1]! >= segment.rows))
+      throw new IndexDamagedError(
+        this.relative(`tombstones/${segment.tombstones[0]}`),
+        `and the other tombstones of segment ${segment.id} list ${rows.length} rows; ` +
+          `the generation says ${segment.dead} of ${segment.rows}`,
       );
     return rows;
+  }
+
+  /**
+   * Checks, without reading them, that every file of the generation's segments is there at the
+   * size its manifest records (a stat each): what a run that reads only key maps does to notice
+   * a truncated or missing file.
+   * @throws {IndexDamagedError} naming the first file that is not
+   */
+  checkSizes(meta: GenerationMeta): void {
+    for (const segment of meta.segments) {
+      for (const [name, checksum] of Object.entries(segment.checksums ?? {}))
+        checkSize(this.efsRoot, this.relative(`segments/${segment.id}/${name}`), checksum.bytes);
+      for (const [name, checksum] of Object.entries(segment.tombstoneChecksums ?? {}))
+        checkSize(this.efsRoot, this.relative(`tombstones/${name}`), checksum.bytes);
+      if (segment.checksums) {
+        const info = this.segmentFiles(segment).info();
+        checkSize(
+          this.efsRoot,
+          this.relative(`segments/${segment.id}/${SEGMENT_FILES.vectors}`),
+          info.rows * info.dimensions * 4,
+        );
+      }
+    }
   }
 
   /**
@@ -175,13 +273,14 @@ export class GenerationStore {
   addTombstones(segment: SegmentRef, rows: readonly number[], items: number): SegmentRef {
     if (rows.length === 0) return segment;
     const file = `${segment.id}.${randomUUID().slice(0, 8)}.u32`;
-    const sorted = Uint32Array.from(rows).sort();
-    writeFileAtomic(path.join(this.dir, 'tombstones', file), new Uint8Array(sorted.buffer));
+    const bytes = new Uint8Array(Uint32Array.from(rows).sort().buffer);
+    writeFileAtomic(path.join(this.dir, 'tombstones', file), bytes);
     return {
       ...segment,
       dead: segment.dead + rows.length,
       deadItems: segment.deadItems + items,
       tombstones: [...segment.tombstones, file],
+      tombstoneChecksums: { ...segment.tombstoneChecksums, [file]: checksumOf(bytes) },
     };
   }
 
@@ -207,8 +306,10 @@ export class GenerationStore {
       segments: segments.filter((segment) => segment.rows > segment.dead),
     };
     const manifest = manifestName(generation);
-    writeFileAtomic(path.join(this.dir, 'generations', manifest), JSON.stringify(meta, null, 2));
-    writeFileAtomic(this.currentFile, JSON.stringify({ generation, manifest } satisfies CurrentPointer));
+    const bytes = Buffer.from(JSON.stringify(meta, null, 2));
+    writeFileAtomic(path.join(this.dir, 'generations', manifest), bytes);
+    const pointer: CurrentPointer = { generation, manifest, checksum: checksumOf(bytes) };
+    writeFileAtomic(this.currentFile, JSON.stringify(pointer));
     this.prune(generation);
     return meta;
   }
@@ -216,15 +317,17 @@ export class GenerationStore {
   /**
    * Removes generations older than the kept ones, then every segment and tombstone file no kept
    * generation lists (left by older generations, a compaction, or a crash before publication),
-   * and the folders of ddb-faiss 0.1's layout.
+   * and the folders of ddb-faiss 0.1's layout. A kept manifest that cannot be read is removed
+   * with the files only it listed: no reader can open that generation anyway.
    */
   private prune(current: number): void {
     const generations = path.join(this.dir, 'generations');
     const kept: GenerationMeta[] = [];
     for (const name of readdirSync(generations)) {
       const match = /^gen-(\d+)\.json$/.exec(name);
-      if (match && Number(match[1]) >= current - GENERATIONS_KEPT)
-        kept.push(JSON.parse(readFileSync(path.join(generations, name), 'utf8')) as GenerationMeta);
+      const manifest =
+        match && Number(match[1]) >= current - GENERATIONS_KEPT ? readManifest(generations, name) : undefined;
+      if (manifest) kept.push(manifest);
       else rmSync(path.join(generations, name), { force: true });
     }
     const segments = new Set(kept.flatMap((meta) => meta.segments.map((segment) => segment.id)));
@@ -242,3 +345,50 @@ export class GenerationStore {
         rmSync(path.join(this.dir, name), { recursive: true, force: true });
   }
 }
+
+/**
+ * The quick check of every published index (the global one, or each group's): its pointer and
+ * manifest read verified, every segment file's size against the manifest (a stat each, no
+ * read). What an incremental run does first, so that a truncated or missing file fails the run
+ * that comes after the damage, even one with nothing to index.
+ * @throws {IndexDamagedError} naming the first damaged file
+ * @throws {LegacyIndexError} when an index is in ddb-faiss 0.1's layout
+ */
+export function checkPublishedIndex(efsRoot: string, perGroup: boolean): void {
+  const stores = perGroup
+    ? indexedGroups(efsRoot).map((group) => new GenerationStore(efsRoot, group))
+    : [new GenerationStore(efsRoot)];
+  for (const store of stores) {
+    const pointer = store.current();
+    if (pointer) store.checkSizes(store.meta(pointer));
+  }
+}
+
+/** A generation manifest as prune reads it: undefined when it is not a readable manifest. */
+function readManifest(dir: string, name: string): GenerationMeta | undefined {
+  try {
+    const meta = JSON.parse(readFileSync(path.join(dir, name), 'utf8')) as GenerationMeta;
+    return Array.isArray(meta?.segments) ? meta : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** How a generation lists a segment just written. */
+export const newSegmentRef = ({
+  info,
+  checksums,
+}: {
+  readonly info: SegmentInfo;
+  readonly checksums: Readonly<Record<string, FileChecksum>>;
+}): SegmentRef => ({
+  id: info.id,
+  kind: info.kind,
+  rows: info.rows,
+  items: info.items,
+  dead: 0,
+  deadItems: 0,
+  tombstones: [],
+  checksums,
+  tombstoneChecksums: {},
+});

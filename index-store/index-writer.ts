@@ -5,9 +5,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { GenerationStore, SegmentRef } from './generations.ts';
+import { type GenerationStore, newSegmentRef, type SegmentRef } from './generations.ts';
 import { entryKey, type IndexEntry, type ItemRows } from './index-entry.ts';
-import { IVF_TRAINING_ROWS, type SegmentInfo } from './segment.ts';
+import { IVF_TRAINING_ROWS, type SegmentFiles } from './segment.ts';
 import { byGroup, type SegmentKeys } from './segment-keys.ts';
 
 /** Where a live item is: which of the generation's segments, which row. */
@@ -51,19 +51,33 @@ export class HeldItems {
   }
 }
 
+/** The items an index held before a backfill, as far as they can still be read. */
+export interface HeldBeforeBackfill {
+  has(key: string): boolean;
+  readonly size: number;
+  /** Why the old index could not be read (damaged): the backfill then counts every item as added. */
+  readonly unreadable?: string;
+}
+
 /**
  * The items a backfill replaces: the current generation's, read from its key maps, or from
  * `entries.json` when the index is still in ddb-faiss 0.1's layout (which a backfill rewrites).
+ * Only counted, never needed: a backfill rebuilds from the table, so an old index that cannot be
+ * read (damaged in any way) is reported as `unreadable` and replaced all the same.
  */
-export function heldBeforeBackfill(store: GenerationStore): { has(key: string): boolean; readonly size: number } {
+export function heldBeforeBackfill(store: GenerationStore): HeldBeforeBackfill {
   const currentFile = path.join(store.dir, 'CURRENT.json');
   if (!existsSync(currentFile)) return new Set<string>();
-  const pointer = JSON.parse(readFileSync(currentFile, 'utf8')) as { manifest?: string; folder?: string };
-  if (pointer.manifest !== undefined) return new HeldItems(store, store.meta(store.current()!).segments);
-  const legacy = JSON.parse(
-    readFileSync(path.join(store.dir, pointer.folder!, 'entries.json'), 'utf8'),
-  ) as IndexEntry[];
-  return new Set(legacy.map(entryKey));
+  try {
+    const pointer = JSON.parse(readFileSync(currentFile, 'utf8')) as { manifest?: string; folder?: string };
+    if (pointer.manifest !== undefined) return new HeldItems(store, store.meta(store.current()!).segments);
+    const legacy = JSON.parse(
+      readFileSync(path.join(store.dir, pointer.folder!, 'entries.json'), 'utf8'),
+    ) as IndexEntry[];
+    return new Set(legacy.map(entryKey));
+  } catch (error) {
+    return { has: () => false, size: 0, unreadable: (error as Error).message };
+  }
 }
 
 /**
@@ -89,12 +103,12 @@ export function tombstoneItems(
 }
 
 /**
- * The trained, empty index of the largest IVF segment among these, if any: new large segments of
- * the same index reuse it rather than train again (same model, same table).
+ * The largest IVF segment among these, if any, whose trained, empty index (`trained.faiss`) new
+ * large segments of the same index reuse rather than train again (same model, same table).
  */
-export function trainedIndexOf(store: GenerationStore, segments: readonly SegmentRef[]): string | undefined {
+export function trainedIndexOf(store: GenerationStore, segments: readonly SegmentRef[]): SegmentFiles | undefined {
   const largest = [...segments].sort((a, b) => b.rows - a.rows).find((segment) => segment.kind === 'ivf');
-  return largest && path.join(store.segmentDir(largest.id), 'trained.faiss');
+  return largest && store.segmentFiles(largest);
 }
 
 /** One item to write, with its vectors: one per passage, row-major. */
@@ -125,7 +139,7 @@ export async function writeSegments(
   items: readonly ItemVectors[],
   dimensions: number,
   onRows: (rows: number) => void = () => undefined,
-  trainedIndex?: string,
+  trainedIndex?: SegmentFiles,
 ): Promise<SegmentRef[]> {
   const sorted = [...items].sort((a, b) => byGroup(a.entry, b.entry));
   const pieces = Math.ceil(rowsOf(sorted) / MAX_SEGMENT_ROWS);
@@ -156,9 +170,9 @@ export async function writeSegments(
         onRows((written += chunk.length));
         await new Promise((resolve) => setImmediate(resolve)); // let progress reports go out
       }
-      const info = writer.finish();
-      if (info.kind === 'ivf') trained ??= path.join(store.segmentDir(info.id), 'trained.faiss');
-      refs.push(newSegmentRef(info));
+      const ref = newSegmentRef(writer.finish());
+      if (ref.kind === 'ivf') trained ??= store.segmentFiles(ref);
+      refs.push(ref);
     } catch (error) {
       writer.abandon();
       throw error;
@@ -203,14 +217,3 @@ function sampleOf(items: readonly ItemVectors[], dimensions: number): Float32Arr
 
 /** The rows (passages) of these items. */
 const rowsOf = (items: readonly ItemRows[]): number => items.reduce((sum, item) => sum + item.passages.length, 0);
-
-/** How a generation lists a segment just written. */
-export const newSegmentRef = (info: SegmentInfo): SegmentRef => ({
-  id: info.id,
-  kind: info.kind,
-  rows: info.rows,
-  items: info.items,
-  dead: 0,
-  deadItems: 0,
-  tombstones: [],
-});

@@ -3,13 +3,16 @@
  *
  *   segments/<id>/index.faiss    a flat index (small segments) or IVF-PQ fast-scan (large ones)
  *   segments/<id>/vectors.f32    the exact vectors, row after row: re-ranking, group scans, compaction
+ *   segments/<id>/vectors.sum    a 32-bit checksum of each row of vectors.f32, checked on every read
  *   segments/<id>/keys.bin       the key map (see `segment-keys.ts`)
  *   segments/<id>/attributes.bin the items' filterable attributes (see `attribute-columns.ts`)
  *   segments/<id>/lexical.bin    the passages' terms for BM25 (see `lexical-index.ts`)
  *   segments/<id>/segment.json   kind, rows, dimensions, how the index was built
  *   segments/<id>/trained.faiss  (IVF only) the trained, empty index: compaction reuses it
  *
- * written under a staging name and renamed into place, never changed afterwards. A segment's rows
+ * written under a staging name and renamed into place, never changed afterwards. The size and SHA-256
+ * of each file go into the generation's manifest ({@link WrittenSegment.checksums}) and are verified
+ * as the file is read ({@link SegmentFiles}); the vectors file is checked row by row. A segment's rows
  * are sorted by group, so one group's rows are one contiguous range of the vectors file: a
  * group-filtered search reads exactly that range.
  *
@@ -26,7 +29,6 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
-  readFileSync,
   readSync,
   rmSync,
   writeFileSync,
@@ -37,6 +39,16 @@ import faiss from 'faiss-node';
 import { fsyncPath, publishDirectory } from './atomic-file.ts';
 import type { ItemRows } from './index-entry.ts';
 import { AttributeColumns, encodeAttributeColumns } from './attribute-columns.ts';
+import {
+  checkSize,
+  checksumOf,
+  type FileChecksum,
+  firstBadRow,
+  IndexDamagedError,
+  parseJsonFile,
+  readVerified,
+  rowChecksums,
+} from './integrity.ts';
 import { LexicalBuilder, LexicalIndex } from './lexical-index.ts';
 import { encodeSegmentKeys, SegmentKeys } from './segment-keys.ts';
 
@@ -61,10 +73,17 @@ export const ivfFactory = (dimensions: number): string =>
 
 export type SegmentKind = 'flat' | 'ivf';
 
-/** The file of a segment's filterable attributes. */
-const ATTRIBUTES_FILE = 'attributes.bin';
-/** The file of a segment's lexical index. */
-const LEXICAL_FILE = 'lexical.bin';
+/** The files of a segment, by what they hold. */
+export const SEGMENT_FILES = {
+  info: 'segment.json',
+  index: 'index.faiss',
+  vectors: 'vectors.f32',
+  rowChecksums: 'vectors.sum',
+  keys: 'keys.bin',
+  attributes: 'attributes.bin',
+  lexical: 'lexical.bin',
+  trained: 'trained.faiss',
+} as const;
 
 /** What `segment.json` says about a segment. */
 export interface SegmentInfo {
@@ -111,8 +130,8 @@ export interface SegmentBuildOptions {
   readonly dimensions: number;
   /** Rows (passages) the segment will hold: chooses flat or IVF. */
   readonly rows: number;
-  /** For an IVF segment: a trained, empty index to reuse (a `trained.faiss`), instead of training. */
-  readonly trainedIndex?: string;
+  /** For an IVF segment: the segment whose trained, empty index (`trained.faiss`) to reuse, instead of training. */
+  readonly trainedIndex?: SegmentFiles;
   /** For an IVF segment without `trainedIndex`: vectors to train on (row-major). */
   readonly sample?: () => Float32Array;
 }
@@ -125,7 +144,7 @@ export interface SegmentBuildOptions {
  * ```ts
  * const writer = new SegmentWriter(dir, { dimensions: 356, rows: 1 });
  * writer.append([{ entry: { group: 'g', id: 'a', version: 1 }, passages: [[0, 12]] }], vector); // sorted by group
- * const info = writer.finish();
+ * const { info, checksums } = writer.finish();
  * ```
  */
 export class SegmentWriter {
@@ -136,6 +155,8 @@ export class SegmentWriter {
   private readonly vectorsFd: number;
   private readonly items: ItemRows[] = [];
   private readonly lexical = new LexicalBuilder();
+  private readonly rowSums: Uint32Array[] = [];
+  private readonly checksums: Record<string, FileChecksum> = {};
   private rowsWritten = 0;
   private readonly factory: string;
 
@@ -153,10 +174,18 @@ export class SegmentWriter {
       this.index = new faiss.IndexFlatIP(dimensions);
     } else {
       this.factory = ivfFactory(dimensions);
-      this.index = options.trainedIndex ? faiss.Index.read(options.trainedIndex) : this.train();
-      this.index.write(path.join(this.staging, 'trained.faiss'));
+      this.index = options.trainedIndex
+        ? faiss.Index.fromBuffer(options.trainedIndex.read(SEGMENT_FILES.trained))
+        : this.train();
+      this.writeFile(SEGMENT_FILES.trained, this.index.toBuffer());
     }
-    this.vectorsFd = openSync(path.join(this.staging, 'vectors.f32'), 'w');
+    this.vectorsFd = openSync(path.join(this.staging, SEGMENT_FILES.vectors), 'w');
+  }
+
+  /** Writes a whole file of the segment and records its checksum. */
+  private writeFile(name: string, bytes: Uint8Array): void {
+    writeFileSync(path.join(this.staging, name), bytes);
+    this.checksums[name] = checksumOf(bytes);
   }
 
   private train(): faiss.Index {
@@ -178,6 +207,7 @@ export class SegmentWriter {
       throw new Error(`expected ${rows * dimensions} floats (${rows} passages), got ${vectors.length}`);
     const bytes = new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength);
     for (let offset = 0; offset < bytes.length;) offset += writeSync(this.vectorsFd, bytes, offset);
+    this.rowSums.push(rowChecksums(vectors, dimensions));
     addVectors(this.index, vectors, dimensions);
     for (const { entry, passages, attributes, terms } of items) {
       // The terms go into the lexical index now; the item is kept for the key map and attributes.
@@ -187,8 +217,8 @@ export class SegmentWriter {
     this.rowsWritten += rows;
   }
 
-  /** Writes the index and the key map, and renames the folder into place. */
-  finish(): SegmentInfo {
+  /** Writes the index, the row checksums and the key map, and renames the folder into place. */
+  finish(): WrittenSegment {
     try {
       fsyncSync(this.vectorsFd);
     } finally {
@@ -205,25 +235,18 @@ export class SegmentWriter {
       factory: this.factory,
       ...(this.kind === 'ivf' ? { nprobe: IVF_PROBES } : {}),
     };
-    this.index.write(path.join(this.staging, 'index.faiss'));
-    writeFileSync(path.join(this.staging, 'keys.bin'), encodeSegmentKeys(this.items));
-    writeFileSync(
-      path.join(this.staging, ATTRIBUTES_FILE),
-      encodeAttributeColumns(this.items.map((item) => item.attributes)),
-    );
-    writeFileSync(path.join(this.staging, LEXICAL_FILE), this.lexical.encode());
-    writeFileSync(path.join(this.staging, 'segment.json'), JSON.stringify(info, null, 2));
-    for (const file of [
-      'index.faiss',
-      'keys.bin',
-      ATTRIBUTES_FILE,
-      LEXICAL_FILE,
-      'segment.json',
-      ...(this.kind === 'ivf' ? ['trained.faiss'] : []),
-    ])
-      fsyncPath(path.join(this.staging, file));
+    const sums = new Uint32Array(this.rowsWritten);
+    let at = 0;
+    for (const chunk of this.rowSums) sums.set(chunk, (at += chunk.length) - chunk.length);
+    this.writeFile(SEGMENT_FILES.index, this.index.toBuffer());
+    this.writeFile(SEGMENT_FILES.rowChecksums, new Uint8Array(sums.buffer));
+    this.writeFile(SEGMENT_FILES.keys, encodeSegmentKeys(this.items));
+    this.writeFile(SEGMENT_FILES.attributes, encodeAttributeColumns(this.items.map((item) => item.attributes)));
+    this.writeFile(SEGMENT_FILES.lexical, this.lexical.encode());
+    this.writeFile(SEGMENT_FILES.info, Buffer.from(JSON.stringify(info, null, 2)));
+    for (const file of Object.keys(this.checksums)) fsyncPath(path.join(this.staging, file));
     publishDirectory(this.staging, path.join(this.segmentsDir, this.id));
-    return info;
+    return { info, checksums: { ...this.checksums } };
   }
 
   /** Drops an unfinished segment. */
@@ -237,20 +260,106 @@ export class SegmentWriter {
   }
 }
 
-/** The key map of a published segment. */
-export const readSegmentKeys = (dir: string): SegmentKeys =>
-  SegmentKeys.decode(readFileSync(path.join(dir, 'keys.bin')));
-
-/** A segment's filterable attributes: none for a segment written before filters existed. */
-export function readSegmentAttributes(dir: string, items: number): AttributeColumns {
-  const file = path.join(dir, ATTRIBUTES_FILE);
-  return existsSync(file) ? AttributeColumns.decode(readFileSync(file)) : AttributeColumns.empty(items);
+/** A segment just written: what `segment.json` says, and the checksum of each of its files, by name. */
+export interface WrittenSegment {
+  readonly info: SegmentInfo;
+  readonly checksums: Readonly<Record<string, FileChecksum>>;
 }
 
-/** A segment's lexical index: no terms for a segment written before lexical search existed. */
-export function readSegmentLexical(dir: string, rows: number): LexicalIndex {
-  const file = path.join(dir, LEXICAL_FILE);
-  return existsSync(file) ? LexicalIndex.decode(readFileSync(file)) : LexicalIndex.empty(rows);
+/**
+ * The files of one published segment, each read whole and verified against the checksum its
+ * generation recorded (a segment written before checksums is read as it is). A file that cannot
+ * be decoded is damage too, named by its path from the EFS root.
+ */
+export class SegmentFiles {
+  /**
+   * @param root the EFS root
+   * @param dir the segment's folder, relative to the root (`index/segments/<id>`)
+   * @param checksums the segment's files' checksums, by name; none for a segment written before them
+   */
+  constructor(
+    readonly root: string,
+    readonly dir: string,
+    readonly checksums?: Readonly<Record<string, FileChecksum>>,
+  ) {}
+
+  /** A file's path relative to the EFS root, as errors name it. */
+  file(name: string): string {
+    return `${this.dir}/${name}`;
+  }
+
+  /** A file's absolute path. */
+  path(name: string): string {
+    return path.join(this.root, this.dir, name);
+  }
+
+  has(name: string): boolean {
+    return this.checksums?.[name] !== undefined || existsSync(this.path(name));
+  }
+
+  /**
+   * A whole file, verified.
+   * @throws {IndexDamagedError} when it is missing or does not match its checksum
+   */
+  read(name: string): Buffer {
+    return readVerified(this.root, this.file(name), this.checksums?.[name]);
+  }
+
+  /**
+   * A file decoded by `decode`; an error of the decoder is damage of the file.
+   * @throws {IndexDamagedError}
+   */
+  decode<T>(name: string, decode: (bytes: Buffer) => T): T {
+    const bytes = this.read(name);
+    try {
+      return decode(bytes);
+    } catch (error) {
+      if (error instanceof IndexDamagedError) throw error;
+      throw new IndexDamagedError(this.file(name), `cannot be read (${(error as Error).message})`, { cause: error });
+    }
+  }
+
+  /** What `segment.json` says. */
+  info(): SegmentInfo {
+    const info = parseJsonFile<Partial<SegmentInfo>>(this.file(SEGMENT_FILES.info), this.read(SEGMENT_FILES.info));
+    if (typeof info.rows !== 'number' || typeof info.dimensions !== 'number' || typeof info.id !== 'string')
+      throw new IndexDamagedError(this.file(SEGMENT_FILES.info), 'lacks the rows, dimensions or id of its segment');
+    return info as SegmentInfo;
+  }
+
+  /** The key map. */
+  keys(): SegmentKeys {
+    return this.decode(SEGMENT_FILES.keys, (bytes) => SegmentKeys.decode(bytes));
+  }
+
+  /** The filterable attributes: none for a segment written before filters existed. */
+  attributes(items: number): AttributeColumns {
+    return this.has(SEGMENT_FILES.attributes)
+      ? this.decode(SEGMENT_FILES.attributes, (bytes) => AttributeColumns.decode(bytes))
+      : AttributeColumns.empty(items);
+  }
+
+  /** The lexical index: no terms for a segment written before lexical search existed. */
+  lexical(rows: number): LexicalIndex {
+    return this.has(SEGMENT_FILES.lexical)
+      ? this.decode(SEGMENT_FILES.lexical, (bytes) => LexicalIndex.decode(bytes))
+      : LexicalIndex.empty(rows);
+  }
+
+  /** The checksum of each row of the vectors file; undefined for a segment written before them. */
+  rowChecksums(rows: number): Uint32Array | undefined {
+    if (this.checksums?.[SEGMENT_FILES.rowChecksums] === undefined) return undefined;
+    return this.decode(SEGMENT_FILES.rowChecksums, (bytes) => {
+      if (bytes.byteLength !== rows * 4) throw new Error(`holds ${bytes.byteLength / 4} rows, not ${rows}`);
+      return new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    });
+  }
+
+  /** Opens the vectors file for reading rows, each row checked against its checksum where there are checksums. */
+  vectors(info: Pick<SegmentInfo, 'rows' | 'dimensions'>): VectorFile {
+    checkSize(this.root, this.file(SEGMENT_FILES.vectors), info.rows * info.dimensions * 4);
+    return new VectorFile(this, info.dimensions, this.rowChecksums(info.rows));
+  }
 }
 
 /** One scored row of a segment. */
@@ -262,28 +371,45 @@ export interface RowHit {
 /** Rows read per call while scanning a segment's vectors file. */
 export const SCAN_CHUNK_ROWS = 4_096;
 
-/** A segment's vectors file, open for reading rows by position. */
+/** A segment's vectors file, open for reading rows by position, each row read checked against its checksum. */
 export class VectorFile {
   private readonly fd: number;
   private readonly rowBytes: number;
 
   constructor(
-    segmentDir: string,
+    private readonly files: SegmentFiles,
     readonly dimensions: number,
+    private readonly sums?: Uint32Array,
   ) {
-    this.fd = openSync(path.join(segmentDir, 'vectors.f32'), 'r');
+    this.fd = openSync(files.path(SEGMENT_FILES.vectors), 'r');
     this.rowBytes = dimensions * 4;
   }
 
-  /** Rows `[start, end)`, row-major. */
+  /**
+   * Rows `[start, end)`, row-major.
+   * @throws {IndexDamagedError} when the file ends early or a row does not match its checksum
+   */
   read(start: number, end: number): Float32Array {
     const bytes = Buffer.allocUnsafe((end - start) * this.rowBytes);
     for (let done = 0; done < bytes.length;) {
       const read = readSync(this.fd, bytes, done, bytes.length - done, start * this.rowBytes + done);
-      if (read === 0) throw new Error(`vectors file ends before row ${end}`);
+      if (read === 0)
+        throw new IndexDamagedError(
+          this.files.file(SEGMENT_FILES.vectors),
+          `ends before row ${end.toLocaleString('en-US')}`,
+        );
       done += read;
     }
-    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+    const vectors = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+    if (this.sums) {
+      const bad = firstBadRow(vectors, this.dimensions, start, this.sums);
+      if (bad >= 0)
+        throw new IndexDamagedError(
+          this.files.file(SEGMENT_FILES.vectors),
+          `row ${bad.toLocaleString('en-US')} does not match its checksum`,
+        );
+    }
+    return vectors;
   }
 
   close(): void {
@@ -297,30 +423,34 @@ export class VectorFile {
  * readable after a later compaction removes them.
  */
 export class OpenSegment {
-  private readonly vectors: VectorFile;
-
   private constructor(
     readonly info: SegmentInfo,
     readonly keys: SegmentKeys,
     readonly attributes: AttributeColumns,
     readonly lexical: LexicalIndex,
     private readonly index: faiss.Index,
-    dir: string,
-  ) {
-    this.vectors = new VectorFile(dir, info.dimensions);
-  }
+    private readonly vectors: VectorFile,
+  ) {}
 
-  static open(dir: string): OpenSegment {
-    const info = JSON.parse(readFileSync(path.join(dir, 'segment.json'), 'utf8')) as SegmentInfo;
-    const keys = readSegmentKeys(dir);
-    const file = path.join(dir, 'index.faiss');
-    const index = info.kind === 'flat' ? faiss.IndexFlatIP.read(file) : faiss.Index.read(file);
+  /**
+   * Opens a published segment, every file verified as it is read (the vectors file by its size
+   * here, then row by row as rows are read).
+   * @throws {IndexDamagedError} naming the first damaged file
+   */
+  static open(files: SegmentFiles): OpenSegment {
+    const info = files.info();
+    const keys = files.keys();
+    const index = files.decode(SEGMENT_FILES.index, (bytes) =>
+      info.kind === 'flat' ? faiss.IndexFlatIP.fromBuffer(bytes) : faiss.Index.fromBuffer(bytes),
+    );
     if (index.ntotal() !== info.rows || keys.rows !== info.rows)
-      throw new Error(
-        `segment ${info.id}: ${index.ntotal()} vectors and ${keys.rows} keys, segment.json says ${info.rows}`,
+      throw new IndexDamagedError(
+        files.file(SEGMENT_FILES.info),
+        `says ${info.rows} rows, but index.faiss holds ${index.ntotal()} vectors and keys.bin ${keys.rows} keys`,
       );
-    const attributes = readSegmentAttributes(dir, keys.items);
-    return new OpenSegment(info, keys, attributes, readSegmentLexical(dir, keys.rows), index, dir);
+    const attributes = files.attributes(keys.items);
+    const lexical = files.lexical(keys.rows);
+    return new OpenSegment(info, keys, attributes, lexical, index, files.vectors(info));
   }
 
   get rows(): number {

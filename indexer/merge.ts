@@ -56,6 +56,11 @@ export interface MergeResult extends IndexChange {
   /** The clear list (relative to the EFS root) and its length. */
   readonly clearFile: string;
   readonly clearItems: number;
+  /**
+   * A backfill that replaced an index it could not read (damaged): why. Every item then counts
+   * as added, since what the old index held is unknown.
+   */
+  readonly replacedDamagedIndex?: string;
 }
 
 /**
@@ -166,6 +171,8 @@ export async function mergeShards(
   // Each scope's change: its newest entry per item, and tombstones for every item it held of them.
   const change = { added: 0, replaced: 0, removed: 0 };
   const clearList: ShardEntry[] = [];
+  // Why an old index a backfill replaced could not be read (its counts then start from nothing).
+  const replacedUnreadable: string[] = [];
   const work = new Map<string | undefined, { store: GenerationStore; segments: SegmentRef[] }>();
   // The vector entries that go into the index, by the shard that holds their vectors.
   const toWrite = done.map((): VectorEntry[] => []);
@@ -173,10 +180,17 @@ export async function mergeShards(
     const entries = latestPerItem(scope);
     const store = new GenerationStore(config.efsRoot, group);
     // A backfill starts from nothing: every segment of the old generations goes at the next prune.
+    // An incremental run checks the index it adds to (every file's size, and the checksums of
+    // the key maps and tombstones it reads) and fails naming any damage: a backfill never reads
+    // the old index but to count what it replaces, so it heals any damage.
     const backfill = run.mode === 'backfill';
     const current = backfill ? undefined : store.current();
-    const held = new HeldItems(store, current ? sameModel(store.meta(current), model, group).segments : []);
-    const scopeChange = countChange(backfill ? heldBeforeBackfill(store) : held, entries, backfill);
+    const meta = current && sameModel(store.meta(current), model, group);
+    if (meta) store.checkSizes(meta);
+    const held = new HeldItems(store, meta ? meta.segments : []);
+    const before = backfill ? heldBeforeBackfill(store) : held;
+    if ('unreadable' in before && before.unreadable !== undefined) replacedUnreadable.push(before.unreadable);
+    const scopeChange = countChange(before, entries, backfill);
     work.set(group, { store, segments: tombstoneItems(store, held, entries) });
     for (const entry of entries) if (entry.kind === 'vector') toWrite[shardOf.get(entry)!]!.push(entry);
     change.added += scopeChange.added;
@@ -248,6 +262,7 @@ export async function mergeShards(
     })),
     clearFile,
     clearItems: clearList.length,
+    ...(replacedUnreadable.length > 0 ? { replacedDamagedIndex: replacedUnreadable[0]!.slice(0, CAUSE_CHARS) } : {}),
   };
 }
 

@@ -13,6 +13,7 @@ import { isReservedKey } from '../table/reserved-items.ts';
 import { releaseLease, renewLease } from './lease.ts';
 import { type BatchDescriptor, removeStaleRuns, writeBatch } from './run-files.ts';
 import { type BatchList, writeBatchList } from './batch-list.ts';
+import { checkPublishedIndex } from '../index-store/generations.ts';
 
 export interface PlanResult {
   readonly batchCount: number;
@@ -38,6 +39,9 @@ export async function planRun(context: IndexerContext, run: RunInfo): Promise<Pl
   removeStaleRuns(config.efsRoot, run.execution, STALE_RUN_MS);
 
   const backfill = run.mode === 'backfill';
+  // A damaged index fails an incremental run here, naming the file, even when nothing is pending;
+  // a backfill rebuilds it whatever its state, so it does not look.
+  if (!backfill) checkPublishedIndex(config.efsRoot, config.indexLayout === 'per-group');
   const limit = backfill ? Number.POSITIVE_INFINITY : config.maxItemsPerRun;
   const batches: BatchDescriptor[] = [];
   let taken = 0;

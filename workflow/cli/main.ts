@@ -14,6 +14,7 @@ import { statusCommand } from './status.ts';
 import { modelCommand } from './model.ts';
 import { monitorCommand } from './monitor.ts';
 import { upCommand } from './up.ts';
+import { verifyCommand } from './verify.ts';
 
 const COMMANDS: readonly Command[] = [
   demoCommand,
@@ -22,6 +23,7 @@ const COMMANDS: readonly Command[] = [
   runCommand,
   backfillCommand,
   statusCommand,
+  verifyCommand,
   searchCommand,
   similarCommand,
   scheduleCommand,
