@@ -92,7 +92,9 @@ export function parseFilter(raw: unknown): { filter: AttributeFilter } | { probl
   const problems: string[] = [];
   if (entries.length > MAX_FILTER_ATTRIBUTES)
     problems.push(`filter names ${entries.length} attributes; the limit is ${MAX_FILTER_ATTRIBUTES}`);
-  const filter: Record<string, AttributeCondition> = {};
+  // Built from entries, so that every name is an own property: `__proto__` or `constructor` is an
+  // attribute name like any other (and refused below as one no item has), never the object's prototype.
+  const conditions: [string, AttributeCondition][] = [];
   for (const [name, given] of entries) {
     if (!ATTRIBUTE_NAME.test(name)) {
       problems.push(`filter.${name}: not an attribute name (letters, digits, _ . -)`);
@@ -106,9 +108,9 @@ export function parseFilter(raw: unknown): { filter: AttributeFilter } | { probl
     }
     const { eq, in: values, ...ranges } = result.output;
     const accepted = eq === undefined ? values : values === undefined ? [eq] : values.filter((value) => value === eq);
-    filter[name] = { ...(accepted ? { in: accepted } : {}), ...ranges };
+    conditions.push([name, { ...(accepted ? { in: accepted } : {}), ...ranges }]);
   }
-  return problems.length > 0 ? { problems } : { filter };
+  return problems.length > 0 ? { problems } : { filter: Object.fromEntries(conditions) };
 }
 
 /** What the index knows of its attributes, to check a filter against. */
@@ -168,7 +170,7 @@ function admits(condition: AttributeCondition, value: ScalarValue | undefined): 
 /** Whether an item, as read from the table, meets every condition of the filter. */
 export function matchesItem(filter: AttributeFilter, item: Readonly<Record<string, AttributeValue>>): boolean {
   return Object.entries(filter).every(([name, condition]) => {
-    const value = item[name];
+    const value = Object.hasOwn(item, name) ? item[name] : undefined;
     return admits(condition, value && scalarOf(value));
   });
 }
@@ -221,11 +223,12 @@ export function filterFromExpressions(
     else condition.ranges[RANGE_OF[operator]] = value;
   }
   if (problems.length > 0) return { problems };
-  const filter: Record<string, unknown> = {};
-  for (const [name, condition] of conditions) {
-    const ranges = condition.ranges;
-    const only = condition.in.length === 1 && Object.keys(ranges).length === 0;
-    filter[name] = only ? condition.in[0] : { ...(condition.in.length ? { in: condition.in } : {}), ...ranges };
-  }
+  const filter = Object.fromEntries(
+    [...conditions].map(([name, condition]) => {
+      const ranges = condition.ranges;
+      const only = condition.in.length === 1 && Object.keys(ranges).length === 0;
+      return [name, only ? condition.in[0] : { ...(condition.in.length ? { in: condition.in } : {}), ...ranges }];
+    }),
+  );
   return { filter };
 }

@@ -9,6 +9,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { batchGetItems } from '../aws/dynamodb-batch.ts';
 import type { AwsClients } from '../aws/clients.ts';
+import { isTransient } from '../aws/errors.ts';
 import type { DdbFaissConfig } from '../config/config.ts';
 import { entryKey, type IndexEntry } from '../index-store/index-entry.ts';
 import type { IndexHit } from '../index-store/segmented-index.ts';
@@ -62,6 +63,20 @@ export interface SearchResult {
 /** Candidates read back per round while looking for k items that still exist. */
 const KEYS_PER_GET = 100;
 
+/**
+ * How long a search's reads from the table may take, retries of throttled reads included, before
+ * it gives up with {@link TableBusyError}: well inside API Gateway's 29 s, so the caller gets a
+ * 503 it can retry rather than a gateway timeout.
+ */
+export const READ_BACK_DEADLINE_MS = 10_000;
+
+/** Thrown when the table does not answer a search's reads in time (throttled, or failing): try again shortly. */
+export class TableBusyError extends Error {
+  override readonly name = 'TableBusyError';
+  /** Seconds after which a retry is worth making. */
+  readonly retryAfterSeconds = 1;
+}
+
 /** Hits read back, and the milliseconds spent ranking and reading. */
 export interface Ranked {
   readonly hits: SearchHit[];
@@ -102,6 +117,7 @@ export async function rankAndReadBack(
   const read = new Map<string, Record<string, AttributeValue> | null>();
   const { filter } = request;
   const projected = [...new Set([...(request.attributes ?? []), ...Object.keys(filter ?? {})])];
+  const deadline = AbortSignal.timeout(READ_BACK_DEADLINE_MS);
   for (;;) {
     const f0 = performance.now();
     const candidates = rank(fetch).filter((hit) => entryKey(hit.entry) !== exclude);
@@ -113,7 +129,7 @@ export async function rankAndReadBack(
       const missing = chunk.filter((hit) => !read.has(entryKey(hit.entry))).map((hit) => hit.entry);
       if (missing.length > 0) {
         const h0 = performance.now();
-        const items = await readItems(context, missing, projected);
+        const items = await readItems(context, missing, projected, deadline);
         hydrate += performance.now() - h0;
         for (const entry of missing) {
           const item = items.get(entryKey(entry));
@@ -142,18 +158,42 @@ export async function rankAndReadBack(
   return { hits: hits.slice(0, request.k), faiss, hydrate };
 }
 
-/** The attributes asked for, as plain JSON values (a set becomes a list, a number past 2^53 a rounded number). */
+/** DynamoDB's attribute value types: an attribute value is an object with exactly one of them. */
+const ATTRIBUTE_TYPES = new Set(['S', 'N', 'B', 'SS', 'NS', 'BS', 'M', 'L', 'NULL', 'BOOL']);
+
+/** Whether a value read back is an attribute value (a stand-in may answer a name like `__proto__` with `{}`). */
+const isAttributeValue = (value: unknown): value is AttributeValue =>
+  typeof value === 'object' &&
+  value !== null &&
+  Object.keys(value).length === 1 &&
+  ATTRIBUTE_TYPES.has(Object.keys(value)[0]!);
+
+/**
+ * The attributes asked for, as plain JSON values (a set becomes a list, a number past 2^53 a
+ * rounded number). Only the item's own attributes: a name like `constructor` is an attribute the
+ * item may or may not have, never something inherited.
+ */
 function pick(item: Record<string, AttributeValue>, names: readonly string[]): Record<string, unknown> {
-  const present = Object.fromEntries(names.filter((name) => item[name]).map((name) => [name, item[name]!]));
+  const present = Object.fromEntries(
+    names
+      .filter((name) => Object.hasOwn(item, name) && isAttributeValue(item[name]))
+      .map((name) => [name, item[name]!]),
+  );
   const plain = (_key: string, value: unknown): unknown =>
     value instanceof Set ? [...(value as Set<unknown>)] : typeof value === 'bigint' ? Number(value) : value;
   return JSON.parse(JSON.stringify(unmarshall(present), plain)) as Record<string, unknown>;
 }
 
-async function readItems(
+/**
+ * Reads items back by key (their key, content and delete marker, and `attributes`), by the entry
+ * key; missing items are absent.
+ * @throws {TableBusyError} when the table throttles or fails the reads past the deadline
+ */
+export async function readItems(
   context: SearchContext,
-  keys: readonly IndexEntry[],
+  keys: readonly Pick<IndexEntry, 'group' | 'id'>[],
   attributes: readonly string[] = [],
+  deadline: AbortSignal = AbortSignal.timeout(READ_BACK_DEADLINE_MS),
 ): Promise<Map<string, Record<string, AttributeValue>>> {
   const { config, clients } = context;
   const names: Record<string, string> = {
@@ -165,12 +205,22 @@ async function readItems(
   // Each attribute once: one named twice, or also read anyway, would make the projection overlap.
   const read = new Set(Object.values(names));
   attributes.filter((name) => !read.has(name)).forEach((name, i) => (names[`#a${i}`] = name));
-  const items = await batchGetItems(
-    clients.dynamodb,
-    config.tableName,
-    keys.map((key) => keyAttributes(config, key)),
-    { projection: { expression: Object.keys(names).join(', '), names } },
-  );
+  let items: Record<string, AttributeValue>[];
+  try {
+    items = await batchGetItems(
+      clients.dynamodb,
+      config.tableName,
+      keys.map((key) => keyAttributes(config, key)),
+      { projection: { expression: Object.keys(names).join(', '), names }, abortSignal: deadline },
+    );
+  } catch (error) {
+    if (!isTransient(error) && !deadline.aborted) throw error;
+    throw new TableBusyError(
+      `the table did not answer the search's reads in time (${(error as Error).name}: ${(error as Error).message}); ` +
+        'try again shortly',
+      { cause: error },
+    );
+  }
   return new Map(
     items.map((item) => [entryKey({ group: item[config.groupAttribute]!.S!, id: item[config.idAttribute]!.S! }), item]),
   );

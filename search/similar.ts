@@ -5,7 +5,8 @@
 import { entryKey } from '../index-store/index-entry.ts';
 import type { AttributeFilter } from './filter.ts';
 import type { IndexReader } from './index-reader.ts';
-import { rankAndReadBack, type SearchContext, type SearchResult } from './results.ts';
+import { DELETE_MARKER_ATTRIBUTE } from '../table/items.ts';
+import { rankAndReadBack, readItems, type SearchContext, type SearchResult } from './results.ts';
 import { assertMayRead, type CallerScope, selectItems } from './scope.ts';
 
 /** What "more like this" asks: the items nearest to a stored item. */
@@ -19,9 +20,9 @@ export interface SimilarRequest extends CallerScope {
   readonly attributes?: readonly string[];
 }
 
-/** Thrown when "more like this" names an item the index does not hold. */
-export class NotIndexedError extends Error {
-  override readonly name = 'NotIndexedError';
+/** Thrown when "more like this" names an item the index does not hold, or the table no longer does. */
+export class ItemNotFoundError extends Error {
+  override readonly name = 'ItemNotFoundError';
 }
 
 /**
@@ -29,7 +30,8 @@ export class NotIndexedError extends Error {
  * item is not embedded again), the item itself left out. An item of several passages is
  * represented by the normalized mean of its passages' vectors. Hits are read back as a search's.
  * @throws {ForbiddenGroupError} when the item's group is not one the caller may read
- * @throws {NotIndexedError} when the index does not hold the item
+ * @throws {ItemNotFoundError} when the index does not hold the item, or the table no longer does
+ *   (deleted, or soft-deleted, since it was indexed)
  *
  * @example
  * ```ts
@@ -47,7 +49,11 @@ export async function similar(
     ...(request.allowedGroups ? { allowedGroups: request.allowedGroups } : {}),
   });
   const own = sources.map((source) => source.vectorsOf(request.group, request.id)).find((found) => found !== undefined);
-  if (!own) throw new NotIndexedError(`the index holds no item ${request.group}/${request.id} (is it indexed yet?)`);
+  const name = `${request.group}/${request.id}`;
+  if (!own) throw new ItemNotFoundError(`the index holds no item ${name} (is it indexed yet?)`);
+  const stored = (await readItems(context, [request])).get(entryKey(request));
+  if (!stored || stored[DELETE_MARKER_ATTRIBUTE]?.BOOL === true)
+    throw new ItemNotFoundError(`the table holds no item ${name} any more (deleted since it was indexed)`);
   const query = meanDirection(own, meta.model.dimensions);
   const ranked = await rankAndReadBack(
     context,

@@ -71,6 +71,26 @@ function scalars(value: unknown): Record<string, unknown> | undefined {
   return Object.fromEntries(Object.entries(value).filter(([, field]) => typeof field !== 'object'));
 }
 
+/**
+ * An HTTP error that refuses a request rather than reports a fault: a 4xx, or a 503 with
+ * Retry-After (busy). Its status and reason (the answer's message), or undefined for anything else.
+ */
+function refusalOf(error: unknown): { statusCode: number; reason: string } | undefined {
+  const { statusCode, message, headers } = (error ?? {}) as {
+    statusCode?: number;
+    message?: string;
+    headers?: Record<string, string>;
+  };
+  if (statusCode === undefined || (statusCode >= 500 && headers?.['Retry-After'] === undefined)) return undefined;
+  let reason = message ?? '';
+  try {
+    reason = (JSON.parse(reason) as { message?: string }).message ?? reason;
+  } catch {
+    // a plain-text message is the reason as it is
+  }
+  return { statusCode, reason };
+}
+
 /** What {@link observeTask} reads from a call, beyond its stage. */
 export interface TaskObservation<E, R> {
   /** The keys of the call's log lines. @default none */
@@ -115,8 +135,12 @@ export function observeTask<E, R>(
       });
     },
     onError: (request: Request<E, R>) => {
-      const call = calls.get(request);
-      (call?.log ?? logger).error(`${stage} failed`, request.error as Error);
+      const log = calls.get(request)?.log ?? logger;
+      const refusal = refusalOf(request.error);
+      // A request refused for what it asked (4xx), or told to come back (503 Retry-After), is the
+      // service working as it should: a warning with the reason, no stack trace.
+      if (refusal) log.warn(`${stage} refused the request`, refusal);
+      else log.error(`${stage} failed`, request.error as Error);
     },
   };
   return [

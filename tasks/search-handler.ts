@@ -4,8 +4,10 @@
  *   POST /search  {"q": "...", "k": 10, "mode": "vector", "group": "...", "filter": {...}, "attributes": ["a"]}
  * Wrapped with middy's HTTP middlewares: JSON body parsing, CORS, error handling (no stack
  * trace ever reaches a response). Bad input is a 400 saying what is wrong; no published
- * index yet is a 503 saying so. With tenant isolation (the tenantClaim setting) a caller reads
- * only the groups its token lists; a group outside them is a 403.
+ * index yet is a 503 saying so, as is a damaged index (naming the file and what heals it) and a
+ * table that throttles the reads past their deadline (with Retry-After). With tenant isolation
+ * (the tenantClaim setting) a caller reads only the groups its token lists; a group outside them
+ * is a 403. Nothing a caller sends gets a 500.
  */
 import middy from '@middy/core';
 import httpCors from '@middy/http-cors';
@@ -18,11 +20,11 @@ import type { TaskHandler } from './handler.ts';
 import { IndexReader } from '../search/index-reader.ts';
 import { type Observability, observeTask, type TaskObservation } from './observability.ts';
 import { LegacyIndexError } from '../index-store/generations.ts';
-import { SegmentKeysFormatError } from '../index-store/segment-keys.ts';
+import { IndexDamagedError } from '../index-store/integrity.ts';
 import { search } from '../search/query.ts';
-import type { SearchContext } from '../search/results.ts';
+import { type SearchContext, TableBusyError } from '../search/results.ts';
 import { FilterError, ForbiddenGroupError, NoIndexError, UnknownGroupError } from '../search/scope.ts';
-import { NotIndexedError, similar } from '../search/similar.ts';
+import { ItemNotFoundError, similar } from '../search/similar.ts';
 import { allowedGroupsOf, NoTenantClaimError } from './caller-groups.ts';
 import { BadRequestError, parseSearchRequest, parseSimilarRequest } from './search-request.ts';
 import { SEARCH_ROUTES } from './search-routes.ts';
@@ -30,11 +32,21 @@ import { SEARCH_ROUTES } from './search-routes.ts';
 const message = (text: string): string => JSON.stringify({ message: text });
 const badRequest = (text: string) => createError(400, message(text));
 
-/** json-body-parser answers malformed JSON with 422; to the client it is a bad request. */
+/**
+ * json-body-parser answers malformed JSON with 422, and a body naming `__proto__` or
+ * `constructor.prototype` with a 422 "Forbidden key" (prototype poisoning): to the client both
+ * are bad requests, said as they are.
+ */
 const malformedJsonIsBadRequest = (): MiddlewareObj => ({
   onError: async (request) => {
-    const error = request.error as { statusCode?: number } | null;
-    if (error?.statusCode === 422) request.error = badRequest('the request body is not valid JSON');
+    const error = request.error as { statusCode?: number; message?: string; cause?: { data?: unknown } } | null;
+    const forbiddenKey = error?.message === 'Forbidden key in JSON body' ? error.cause?.data : undefined;
+    if (error?.statusCode === 422)
+      request.error = badRequest(
+        typeof forbiddenKey === 'string'
+          ? `the request body uses the key "${forbiddenKey}", which is not accepted anywhere in a request`
+          : 'the request body is not valid JSON',
+      );
     if (error?.statusCode === 415)
       request.error = createError(415, message('send the request body as application/json'));
   },
@@ -51,6 +63,26 @@ const parseJsonBodyOnPost = (): MiddlewareObj => {
     },
   };
 };
+
+/** An HTTP error middy's error handler answers with (its message exposed), with headers. */
+const httpError = (status: number, text: string, headers: Record<string, string> = {}): Error =>
+  Object.assign(createError(status, message(text), { expose: true }), { headers });
+
+/**
+ * The answer to a failed request: what the caller got wrong (4xx), or why the service cannot
+ * answer now (503, with Retry-After where waiting helps). Anything else stays an internal error.
+ */
+function httpErrorOf(error: unknown): unknown {
+  if (error instanceof BadRequestError || error instanceof UnknownGroupError || error instanceof FilterError)
+    return badRequest(error.message);
+  if (error instanceof ForbiddenGroupError || error instanceof NoTenantClaimError) return httpError(403, error.message);
+  if (error instanceof ItemNotFoundError) return httpError(404, error.message);
+  if (error instanceof NoIndexError || error instanceof LegacyIndexError || error instanceof IndexDamagedError)
+    return httpError(503, error.message);
+  if (error instanceof TableBusyError)
+    return httpError(503, error.message, { 'Retry-After': String(error.retryAfterSeconds) });
+  return error;
+}
 
 /** A search's metric is its latency; its log line says the status, never the hits (user data). */
 const SEARCH_OBSERVATION: TaskObservation<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> = {
@@ -104,30 +136,19 @@ export function createSearchHandler(
         }),
       };
     } catch (error) {
-      if (error instanceof BadRequestError || error instanceof UnknownGroupError || error instanceof FilterError)
-        throw badRequest(error.message);
-      if (error instanceof ForbiddenGroupError || error instanceof NoTenantClaimError)
-        throw createError(403, message(error.message), { expose: true });
-      if (error instanceof NotIndexedError) throw createError(404, message(error.message), { expose: true });
-      if (error instanceof NoIndexError || error instanceof LegacyIndexError || error instanceof SegmentKeysFormatError)
-        throw createError(503, message(error.message), { expose: true });
-      throw error;
+      throw httpErrorOf(error);
     }
   };
   // CORS comes first: middy runs onError in reverse order, so the error handler's answer exists
   // when CORS adds its headers, and a listed page can read why a request was refused. It grants
   // the origins the corsOrigins setting lists, as the API's preflight does: none by default.
-  return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(handle)
-    .use(httpCors({ origins: [...context.config.corsOrigins] }))
-    .use(
-      httpErrorHandler({
-        logger: (error) =>
-          ((error as { statusCode?: number }).statusCode ?? 500) >= 500 &&
-          observability.logger.error('search failed', error as Error),
-        fallbackMessage: message('internal error'),
-      }),
-    )
-    .use(observeTask(observability, 'search', SEARCH_OBSERVATION))
-    .use(parseJsonBodyOnPost())
-    .use(malformedJsonIsBadRequest());
+  return (
+    middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(handle)
+      .use(httpCors({ origins: [...context.config.corsOrigins] }))
+      // Logged by observeTask (refusals at WARN with their reason, faults at ERROR), not again here.
+      .use(httpErrorHandler({ logger: false, fallbackMessage: message('internal error') }))
+      .use(observeTask(observability, 'search', SEARCH_OBSERVATION))
+      .use(parseJsonBodyOnPost())
+      .use(malformedJsonIsBadRequest())
+  );
 }

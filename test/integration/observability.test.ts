@@ -11,28 +11,7 @@ import { localMetricsFile, localObservability } from '../../local-stack/local-ob
 import { METRICS, METRICS_NAMESPACE } from '../../tasks/metrics.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
 import { tempDir } from '../helpers/local-stack.ts';
-
-type LogLine = Record<string, unknown>;
-
-/** Runs `act` while collecting the ddb-faiss log lines written to stdout (everything else passes through). */
-async function captureLogLines(act: () => Promise<void>): Promise<LogLine[]> {
-  const lines: LogLine[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-    const text = String(chunk);
-    if (text.startsWith('{"level"')) {
-      for (const line of text.trim().split('\n')) lines.push(JSON.parse(line) as LogLine);
-      return true;
-    }
-    return write(chunk, ...rest);
-  }) as typeof process.stdout.write;
-  try {
-    await act();
-  } finally {
-    process.stdout.write = write;
-  }
-  return lines;
-}
+import { captureLogLines, type LogLine } from '../helpers/logs.ts';
 
 describe('logs and metrics of the task handlers', () => {
   const dir = tempDir();
