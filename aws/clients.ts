@@ -5,6 +5,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import type { DdbFaissConfig } from '../config/config.ts';
 
 /** Endpoints of the service APIs; `undefined` means the SDK's default (real AWS). */
@@ -37,6 +38,23 @@ export const REQUEST_TIMEOUTS = {
   throwOnRequestTimeout: true,
 } as const;
 
+/**
+ * Attempts per request, with the SDK's standard retry strategy backing off between them. DynamoDB
+ * throttles as a matter of course (an on-demand table a sudden burst, a provisioned one whenever
+ * it runs hot), so its requests get ten: at 20% of requests throttled, one in ten million fails
+ * them all. Other services throttle rarely, and locally a few attempts keep a stack that went
+ * away from holding a command up.
+ */
+export const ATTEMPTS = { dynamodb: 10, aws: 8, local: 3 } as const;
+
+/**
+ * The wait before DynamoDB attempt `n + 1`: full jitter over 50 ms doubling, at most 5 s (the
+ * base AWS's SDKs long used for DynamoDB; the SDK's default waits a second before a throttled
+ * retry). A search's reads then ride out throttling within their deadline, and all ten attempts
+ * of a task's request span about 10 s on average, 21 s at most.
+ */
+export const dynamodbRetryDelay = (attempt: number): number => Math.random() * Math.min(50 * 2 ** attempt, 5_000);
+
 export function createAwsClients(
   config: Pick<DdbFaissConfig, 'region' | 'target'>,
   endpoints: ServiceEndpoints,
@@ -45,11 +63,16 @@ export function createAwsClients(
   const common = {
     region: config.region,
     ...(local ? { credentials: LOCAL_CREDENTIALS } : {}),
-    maxAttempts: local ? 3 : 8,
+    maxAttempts: local ? ATTEMPTS.local : ATTEMPTS.aws,
     requestHandler: REQUEST_TIMEOUTS,
   };
   return {
-    dynamodb: new DynamoDBClient({ ...common, ...(endpoints.dynamodb ? { endpoint: endpoints.dynamodb } : {}) }),
+    dynamodb: new DynamoDBClient({
+      ...common,
+      maxAttempts: ATTEMPTS.dynamodb,
+      retryStrategy: new ConfiguredRetryStrategy(ATTEMPTS.dynamodb, dynamodbRetryDelay),
+      ...(endpoints.dynamodb ? { endpoint: endpoints.dynamodb } : {}),
+    }),
     s3: new S3Client({
       ...common,
       ...(endpoints.s3 ? { endpoint: endpoints.s3 } : {}),

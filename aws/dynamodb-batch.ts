@@ -33,6 +33,11 @@ export interface BatchGetOptions {
   readonly projection?: { readonly expression: string; readonly names: Record<string, string> };
   /** Requests in flight at once. @default 4 */
   readonly concurrency?: number;
+  /**
+   * Gives up (with the SDK's AbortError) once this signal aborts: a deadline for a caller that
+   * must answer in time. @default none
+   */
+  readonly abortSignal?: AbortSignal;
 }
 
 /** Reads the items with these keys; missing items are simply absent from the result. */
@@ -61,7 +66,10 @@ export async function batchGetItems(
       if (stalled === ATTEMPTS)
         throw new TransientError(`BatchGetItem left keys unprocessed after ${stalled} attempts returned nothing`);
       if (stalled > 0) await backoff(stalled);
-      const response: BatchGetItemCommandOutput = await client.send(new BatchGetItemCommand({ RequestItems: request }));
+      const response: BatchGetItemCommandOutput = await client.send(
+        new BatchGetItemCommand({ RequestItems: request }),
+        options.abortSignal ? { abortSignal: options.abortSignal } : {},
+      );
       const returned = response.Responses?.[tableName] ?? [];
       for (const item of returned) items.push(item);
       stalled = returned.length > 0 ? 0 : stalled + 1;

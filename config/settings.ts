@@ -326,21 +326,27 @@ export const SETTINGS = {
     env: 'DDB_FAISS_DYNAMODB_ENDPOINT',
     flag: 'dynamodb-endpoint',
     defaultDoc: 'from the target',
-    doc: 'DynamoDB endpoint override',
+    doc:
+      "DynamoDB endpoint override: every command, and `up`'s own tasks and search, call it (e.g. a proxy in front of " +
+      'the local stand-in on `--dynamodb-port`)',
   }),
   s3Endpoint: optional({
     schema: httpUrl,
     env: 'DDB_FAISS_S3_ENDPOINT',
     flag: 's3-endpoint',
     defaultDoc: 'from the target',
-    doc: 'S3 endpoint override',
+    doc:
+      "S3 endpoint override: every command, and `up`'s own tasks and search, call it (e.g. a proxy in front of " +
+      'the local stand-in on `--s3-port`)',
   }),
   stepFunctionsEndpoint: optional({
     schema: httpUrl,
     env: 'DDB_FAISS_SFN_ENDPOINT',
     flag: 'sfn-endpoint',
     defaultDoc: 'from the target',
-    doc: 'Step Functions endpoint override',
+    doc:
+      "Step Functions endpoint override: every command, and `up`'s own tasks and search, call it " +
+      '(e.g. a proxy in front of the local stand-in on `--sfn-port`)',
   }),
   batchSize: setting({
     schema: integer(1),

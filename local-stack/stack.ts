@@ -92,12 +92,15 @@ export async function startLocalStack(props: LocalStackProps): Promise<LocalStac
     started.push({ close: () => closeServer(sfnServer) });
     const sfnEndpoint = `http://127.0.0.1:${sfnPort}`;
 
-    clients = createAwsClients(config, {
-      dynamodb: dynamodb.endpoint,
-      s3: s3.endpoint,
-      stepFunctions: sfnEndpoint,
-      http: undefined,
-    });
+    // Every part of the stack (its tasks, search, the engine's S3 reads) goes where the endpoint
+    // settings say, when they say: a proxy in front of a stand-in (e.g. one that throttles) then
+    // sees every request, as every other command's do (stack.json names the same endpoints).
+    const endpoints = {
+      dynamodb: config.dynamodbEndpoint ?? dynamodb.endpoint,
+      s3: config.s3Endpoint ?? s3.endpoint,
+      stepFunctions: config.stepFunctionsEndpoint ?? sfnEndpoint,
+    };
+    clients = createAwsClients(config, { ...endpoints, http: undefined });
     started.push({ close: async () => destroyAwsClients(clients) });
     // Runs before the clients are destroyed: aborted executions may still be using them.
     started.push({ close: () => stepFunctions.shutdown() });
@@ -123,12 +126,7 @@ export async function startLocalStack(props: LocalStackProps): Promise<LocalStac
 
     const info: LocalStackInfo = {
       pid: process.pid,
-      endpoints: {
-        dynamodb: dynamodb.endpoint,
-        s3: s3.endpoint,
-        stepFunctions: sfnEndpoint,
-        http: `http://127.0.0.1:${httpPort}`,
-      },
+      endpoints: { ...endpoints, http: `http://127.0.0.1:${httpPort}` },
       stateMachineArn: stateMachineArns[config.stateMachineName] ?? '',
       startedAt: new Date().toISOString(),
     };
