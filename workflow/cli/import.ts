@@ -7,17 +7,21 @@
  */
 import type { AttributeValue, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { itemSizeBytes, MAX_ITEM_BYTES } from '../../aws/item-size.ts';
-import { createReadStream, existsSync, statSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { existsSync, statSync } from 'node:fs';
+import { isTransient } from '../../aws/errors.ts';
 import { resolveEndpoints } from '../../local-stack/stack-info.ts';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { newVersionToken, ownAttributes } from '../../table/items.ts';
 import { RESERVED_GROUP } from '../../table/reserved-items.ts';
 import { type Command, println, UsageError } from './command.ts';
+import { readJsonLines } from './jsonl.ts';
 import { progressOutput } from './progress.ts';
 
 const WRITE_BATCH = 25;
 const CONCURRENT_WRITES = 8;
+/** Tries of a batch that fails as a whole (each already the SDK's attempts), and the first wait between them. */
+const BATCH_ATTEMPTS = 5;
+const BATCH_RETRY_MS = 1_000;
 
 export const importCommand: Command = {
   name: 'import',
@@ -68,37 +72,65 @@ export const importCommand: Command = {
       }
     };
 
+    // A batch is written, and its writes refused by DynamoDB reported, before it settles; one that
+    // fails as a whole (throttled past the SDK's attempts) is written again, and its lines are
+    // reported only when every attempt failed. An import never stops for it.
     const write = async (requests: WriteRequest[], lines: number[]): Promise<void> => {
-      const result = await batchWriteItems(clients.dynamodb, config.tableName, requests);
-      for (const failure of result.failed)
-        errors.push({ line: lines[failure.index]!, reason: `DynamoDB refused the item: ${failure.error}` });
-      imported += result.written;
-      progress();
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const result = await batchWriteItems(clients.dynamodb, config.tableName, requests);
+          for (const failure of result.failed)
+            errors.push({ line: lines[failure.index]!, reason: `DynamoDB refused the item: ${failure.error}` });
+          imported += result.written;
+          progress();
+          return;
+        } catch (error) {
+          if (!isTransient(error)) throw error;
+          if (attempt === BATCH_ATTEMPTS) {
+            const reason =
+              `DynamoDB did not take the write after ${BATCH_ATTEMPTS} tries (${(error as Error).name}: ` +
+              `${(error as Error).message}); import the line again`;
+            for (const line of lines) errors.push({ line, reason });
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, BATCH_RETRY_MS * 2 ** (attempt - 1)));
+        }
+      }
     };
 
+    // The last line of an id wins, as the file orders them: a line waits for any earlier line of
+    // its key still being written (its batch in flight, retries included) before it is batched.
     const inFlight = new Set<Promise<void>>();
+    const writingKeys = new Map<string, Promise<void>>();
     let batch: WriteRequest[] = [];
     let batchLines: number[] = [];
-    let keysInBatch = new Set<string>();
+    let batchKeys: string[] = [];
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      const pending = write(batch, batchLines).finally(() => inFlight.delete(pending));
+      const keys = batchKeys;
+      const pending: Promise<void> = write(batch, batchLines).finally(() => {
+        inFlight.delete(pending);
+        for (const key of keys) if (writingKeys.get(key) === pending) writingKeys.delete(key);
+      });
       inFlight.add(pending);
+      for (const key of keys) writingKeys.set(key, pending);
       batch = [];
       batchLines = [];
-      keysInBatch = new Set();
+      batchKeys = [];
       if (inFlight.size >= CONCURRENT_WRITES) await Promise.race(inFlight);
     };
 
     try {
-      let lineNumber = 0;
-      for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
-        lineNumber += 1;
-        readBytes += Buffer.byteLength(line) + 1;
-        if (line.trim() === '') continue;
-        const item = parseLine(line, fields);
+      for await (const line of readJsonLines(file)) {
+        readBytes = line.bytesRead;
+        if (line.text === undefined) {
+          errors.push({ line: line.number, reason: line.problem ?? 'unreadable' });
+          continue;
+        }
+        if (line.text.trim() === '') continue;
+        const item = parseLine(line.text, fields);
         if ('reason' in item) {
-          errors.push({ line: lineNumber, reason: item.reason });
+          errors.push({ line: line.number, reason: item.reason });
           continue;
         }
         const attributes: Record<string, AttributeValue> = {
@@ -111,16 +143,18 @@ export const importCommand: Command = {
         const size = itemSizeBytes(attributes);
         if (size > MAX_ITEM_BYTES) {
           errors.push({
-            line: lineNumber,
+            line: line.number,
             reason: `item is ${(size / 1024).toFixed(1)} KB; DynamoDB's item limit is ${MAX_ITEM_BYTES / 1024} KB`,
           });
           continue;
         }
         const key = `${item.group}\u0000${item.id}`;
-        if (keysInBatch.has(key)) await flush(); // one request may not hold a key twice; the later line wins
-        keysInBatch.add(key);
+        if (batchKeys.includes(key)) await flush(); // one request may not hold a key twice
+        const earlier = writingKeys.get(key);
+        if (earlier) await earlier;
+        batchKeys.push(key);
         batch.push({ PutRequest: { Item: attributes } });
-        batchLines.push(lineNumber);
+        batchLines.push(line.number);
         if (batch.length === WRITE_BATCH) await flush();
       }
       await flush();
@@ -159,27 +193,98 @@ interface LineItem {
   readonly others: Record<string, AttributeValue>;
 }
 
+/** The text a key field would be stored as: a string as it is, a JSON number in its shortest form. */
+const keyText = (value: string | number): string => String(value);
+
+/** A number in a key field whose text would change when stored. */
+interface AlteredKey {
+  /** As the line writes it (when the runtime tells: Node 22 does). */
+  readonly written?: string;
+  readonly stored: string;
+  /** Whether digits are lost (an integer past 2^53). */
+  readonly lost: boolean;
+}
+
+/**
+ * Parses a line, catching numbers in the key fields whose text is not their shortest form
+ * (`12345678901234567890` past 2^53, `1.50`, `1e3`): such a key would be stored as another text
+ * than the line shows, and two lines could become one item.
+ */
+function parseWithKeySources(
+  line: string,
+  keyFields: readonly string[],
+): { value: unknown; altered: Map<string, AlteredKey> } {
+  const holders = new WeakMap<object, Map<string, AlteredKey>>();
+  const value: unknown = JSON.parse(
+    line,
+    function (this: object, key: string, field: unknown, context?: { source?: string }) {
+      if (typeof field !== 'number' || !keyFields.includes(key)) return field;
+      const stored = String(field);
+      const lost = Number.isInteger(field) && !Number.isSafeInteger(field);
+      // Node 22 gives each number's source text; without it, only lost digits can be told.
+      if (context?.source !== undefined ? context.source !== stored : lost) {
+        let fields = holders.get(this);
+        if (!fields) holders.set(this, (fields = new Map()));
+        fields.set(key, { ...(context?.source !== undefined ? { written: context.source } : {}), stored, lost });
+      }
+      return field;
+    },
+  );
+  const altered = typeof value === 'object' && value !== null ? holders.get(value) : undefined;
+  return { value, altered: altered ?? new Map() };
+}
+
 function parseLine(line: string, fields: LineFields): LineItem | { reason: string } {
-  let value: unknown;
+  let parsed: ReturnType<typeof parseWithKeySources>;
   try {
-    value = JSON.parse(line);
+    parsed = parseWithKeySources(line, [fields.id, fields.group]);
   } catch (error) {
     return { reason: `not valid JSON (${(error as Error).message})` };
   }
+  const { value, altered } = parsed;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { reason: 'not a JSON object' };
-  const { [fields.id]: id, [fields.group]: rawGroup, [fields.text]: text, ...rest } = value as Record<string, unknown>;
+  const record = value as Record<string, unknown>;
+  const own = (name: string): unknown => (Object.hasOwn(record, name) ? record[name] : undefined);
+  const id = own(fields.id);
+  const rawGroup = own(fields.group);
+  const text = own(fields.text);
+  const rest = Object.fromEntries(
+    Object.entries(record).filter(([name]) => name !== fields.id && name !== fields.group && name !== fields.text),
+  );
+  if (id === undefined) return { reason: `missing "${fields.id}" (a string or number)` };
   if (typeof id !== 'string' && typeof id !== 'number')
-    return { reason: `missing "${fields.id}" (a string or number)` };
+    return { reason: `"${fields.id}" must be a string or number, got ${describe(id)}` };
+  for (const [field, { written, stored, lost }] of altered)
+    return {
+      reason:
+        `"${field}" is the number ${written ?? 'given'}, which would be stored as "${stored}"` +
+        `${lost ? ' (past 2^53, digits are lost)' : ''}; quote it to keep it as written`,
+    };
   const group = rawGroup ?? fields.defaultGroup;
   if (typeof group !== 'string' && typeof group !== 'number')
-    return { reason: `"${fields.group}" must be a string or number` };
-  if (String(group) === RESERVED_GROUP) return { reason: `group "${RESERVED_GROUP}" is reserved for ddb-faiss` };
-  if (typeof text !== 'string') return { reason: `missing "${fields.text}" (a string)` };
-  if (String(id) === '' || String(group) === '') return { reason: 'id and group must not be empty' };
+    return { reason: `"${fields.group}" must be a string or number, got ${describe(group)}` };
+  if (keyText(group) === RESERVED_GROUP) return { reason: `group "${RESERVED_GROUP}" is reserved for ddb-faiss` };
+  if (text === undefined) return { reason: `missing "${fields.text}" (a string)` };
+  if (typeof text !== 'string') return { reason: `"${fields.text}" must be a string, got ${describe(text)}` };
+  if (keyText(id) === '' || keyText(group) === '') return { reason: 'id and group must not be empty' };
   const reserved = Object.keys(rest).filter((name) => fields.reserved.includes(name));
   if (reserved.length > 0)
     return { reason: `field "${reserved[0]}" is the name of an attribute ddb-faiss keeps itself; rename it` };
   // Every other field becomes an attribute of the item, as DynamoDB types it (null: NULL, list: L, object: M).
   const others = marshall(rest, { removeUndefinedValues: true });
-  return { id: String(id), group: String(group), text, others };
+  return { id: keyText(id), group: keyText(group), text, others };
+}
+
+/** A JSON value's kind and a glimpse of it, for a message. */
+function describe(value: unknown): string {
+  const kind =
+    value === null
+      ? 'null'
+      : Array.isArray(value)
+        ? 'a list'
+        : typeof value === 'object'
+          ? 'an object'
+          : `a ${typeof value}`;
+  const shown = JSON.stringify(value) ?? String(value);
+  return `${kind} (${shown.length > 40 ? `${shown.slice(0, 40)}...` : shown})`;
 }
