@@ -251,12 +251,13 @@ export class AttributeColumns {
 
   /** An item's attributes (compaction copies them into the new segment). */
   valuesOf(item: number): ItemScalars | undefined {
-    let values: Record<string, ScalarValue> | undefined;
+    const values: [string, ScalarValue][] = [];
     for (const [name, column] of this.columns) {
       const value = column.value(item);
-      if (value !== undefined) (values ??= {})[name] = value;
+      if (value !== undefined) values.push([name, value]);
     }
-    return values;
+    // From entries: every name, `__proto__` included, is an own property.
+    return values.length > 0 ? Object.fromEntries(values) : undefined;
   }
 
   /** 1 for each item that meets every condition of the filter, 0 for the rest. */

@@ -87,11 +87,12 @@ export function filterableAttributes(
   item: Readonly<Record<string, AttributeValue>>,
 ): Record<string, string | number | boolean> | undefined {
   const own = new Set(ownAttributes(config).filter((name) => name !== config.groupAttribute));
-  let scalars: Record<string, string | number | boolean> | undefined;
+  const scalars: [string, string | number | boolean][] = [];
   for (const [name, value] of Object.entries(item)) {
     if (own.has(name) || (allowed !== '*' && !allowed.includes(name))) continue;
     const scalar = scalarOf(value);
-    if (scalar !== undefined) (scalars ??= {})[name] = scalar;
+    if (scalar !== undefined) scalars.push([name, scalar]);
   }
-  return scalars;
+  // From entries: an attribute named `__proto__` is kept as one, never assigned to the prototype.
+  return scalars.length > 0 ? Object.fromEntries(scalars) : undefined;
 }

@@ -14,6 +14,8 @@ import { SegmentedIndex } from '../../index-store/segmented-index.ts';
 import { tempDir } from '../../local-stack/scratch.ts';
 import { filterFromExpressions, filterProblems, matchesItem, parseFilter } from '../../search/filter.ts';
 import { loadConfig } from '../../config/config.ts';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { filterableAttributes } from '../../table/items.ts';
 
 const MODEL = { name: 'test', checksum: 'c'.repeat(64), dimensions: 16 };
 const d = MODEL.dimensions;
@@ -152,6 +154,29 @@ describe('attribute columns', () => {
     assert.deepEqual(mask({ draft: { in: [false] } }), [1, 0, 0, 0, 0]);
     assert.deepEqual(mask({ colour: { in: ['red'] } }), [0, 0, 0, 0, 0]);
     assert.deepEqual(mask({ author: { in: ['nobody'] } }), [0, 0, 0, 0, 0]);
+  });
+
+  it('keep an attribute named like an inherited property (__proto__, constructor) as the attribute it is', () => {
+    // Prepare: an item as DynamoDB returns it may have any attribute name
+    const config = loadConfig({ env: {}, flags: {} });
+    const item = JSON.parse(
+      '{"content_group": {"S": "g"}, "content_id": {"S": "a"}, "__proto__": {"S": "x"}, "constructor": {"N": "3"}}',
+    ) as Record<string, AttributeValue>;
+    // Act
+    const scalars = filterableAttributes(config, '*', item)!;
+    const columns = AttributeColumns.decode(encodeAttributeColumns([scalars]));
+    // Assess
+    assert.deepEqual(Object.keys(scalars).sort(), ['__proto__', 'constructor', 'content_group']);
+    assert.equal(Object.getPrototypeOf(scalars), Object.prototype);
+    assert.deepEqual(Object.entries(columns.valuesOf(0)!).sort(), [
+      ['__proto__', 'x'],
+      ['constructor', 3],
+      ['content_group', 'g'],
+    ]);
+    const filter = parseFilter(JSON.parse('{"__proto__": "y"}'));
+    assert.ok('filter' in filter);
+    assert.deepEqual(Object.keys(filter.filter), ['__proto__'], 'a key of the filter, not its prototype');
+    assert.deepEqual([...columns.match(filter.filter)], [0]);
   });
 });
 
