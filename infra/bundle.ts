@@ -5,9 +5,11 @@
  */
 import { buildSync } from 'esbuild';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from '../config/project.ts';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// The checkout, found the same from the sources and from the compiled CLI (dist/cli/), which
+// `ddb-faiss deploy` runs: a path relative to this module's own file would point into dist/.
+const REPO_ROOT = PROJECT_ROOT;
 export const LAMBDA_BUNDLE = path.join(REPO_ROOT, 'infra/lambda-image/dist/lambda.mjs');
 /** Native (or native-loading) packages the image provides. */
 export const EXTERNAL_PACKAGES = ['faiss-node', 'onnxruntime-node'];

@@ -13,10 +13,12 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from '../config/project.ts';
 import { EXTERNAL_PACKAGES } from './bundle.ts';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// The checkout, found the same from the sources and from the compiled CLI (dist/cli/), which
+// `ddb-faiss deploy` runs: a path relative to this module's own file would point into dist/.
+const REPO_ROOT = PROJECT_ROOT;
 /** Where the image's build finds them. */
 export const NATIVE_PACKAGES_DIR = path.join(REPO_ROOT, 'infra/lambda-image/native');
 /** Build-time packages of the image besides the externals. */

@@ -38,8 +38,7 @@ import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/a
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from '../config/project.ts';
 import { EMBED_RESULTS_PREFIX, renderIndexerDefinition } from '../asl/indexer.ts';
 import { RUNS_PREFIX } from '../indexer/run-files.ts';
 import { functionNameOf, INDEXER_TASK_NAMES, INDEXER_TASKS, type IndexerTask, placeholderOf } from '../asl/tasks.ts';
@@ -114,7 +113,9 @@ const DEPLOYED_DEFAULTS: DeployedSettings = {
   maxConcurrency: 10,
 };
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// The checkout, found the same from the sources and from the compiled CLI (dist/cli/), which
+// `ddb-faiss deploy` runs: a path relative to this module's own file would point into dist/.
+const REPO_ROOT = PROJECT_ROOT;
 const EFS_MOUNT = '/mnt/efs';
 
 /** How a function reaches the shared file system. */

@@ -39,6 +39,17 @@ describe('the compiled CLI', () => {
     assert.match(status.stderr, /no local stack is running for data directory/);
   });
 
+  it('deploy --dry-run works from the compiled CLI, as users run it: the plan, exit code 0', () => {
+    // Act: the bundler and the image's files are found from dist/cli/ as from the sources
+    const plan = cli('deploy', '--dry-run', '--data-dir', dir.path);
+    // Assess
+    assert.equal(plan.status, 0, plan.stderr);
+    assert.match(plan.stdout, /stack DdbFaiss, synthesized offline; nothing was deployed/);
+    assert.match(plan.stdout, /\n {2}batchSize +\d+ {2}\(default\)\n/);
+    assert.match(plan.stdout, /AWS::StepFunctions::StateMachine +1 /);
+    assert.doesNotMatch(plan.stderr, /Could not resolve|\n\s+at /);
+  });
+
   it('falls back to the sources when one is newer than the build', () => {
     // Prepare: a source file edited after the build
     const source = path.join(root, 'workflow/cli/main.ts');
