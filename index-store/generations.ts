@@ -20,6 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { advise } from '../config/advice.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import {
   checkSize,
@@ -150,7 +151,7 @@ export class GenerationStore {
     if (pointer?.manifest === undefined && typeof pointer?.folder === 'string')
       throw new LegacyIndexError(
         `the index in ${this.dir} was written by ddb-faiss 0.1 (one flat file per generation): ` +
-          'start a backfill (ddb-faiss backfill) to rewrite it as segments',
+          `start a backfill (${advise('backfill')}) to rewrite it as segments`,
       );
     if (typeof pointer?.generation !== 'number' || typeof pointer.manifest !== 'string')
       throw new IndexDamagedError(this.relative('CURRENT.json'), 'does not name a generation and its manifest');

@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { advise } from '../config/advice.ts';
 
 /** A file's size and SHA-256, as a manifest records it. */
 export interface FileChecksum {
@@ -23,7 +24,7 @@ export interface FileChecksum {
 }
 
 /** What heals a damaged index: a backfill rebuilds it from the table, whatever state it is in. */
-export const DAMAGE_REMEDY = 'run `ddb-faiss backfill --wait` to rebuild the index from the table';
+export const DAMAGE_REMEDY = `run ${advise('backfill')} to rebuild the index from the table`;
 
 /**
  * Thrown when a published index file is missing, truncated, or does not match its checksum.

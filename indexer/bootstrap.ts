@@ -6,6 +6,7 @@
  * own copy, one rename wins, and the other discards its copy. Nothing is ever half-written
  * under the published name.
  */
+import { advise } from '../config/advice.ts';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { PermanentError } from '../aws/errors.ts';
 import { randomUUID } from 'node:crypto';
@@ -33,7 +34,8 @@ export async function bootstrapModel({
   const manifest = await readPublishedManifest(clients.s3, config);
   if (!manifest) {
     throw new PermanentError(
-      `model "${config.modelName}" is not published in s3://${config.bucketName}/${prefix}: run \`ddb-faiss model publish\``,
+      `model "${config.modelName}" is not published in s3://${config.bucketName}/${prefix}: ` +
+        `run ${advise('publishModel', config.modelName)}`,
     );
   }
   const dir = modelDirFor(config.modelName, manifest.checksum);

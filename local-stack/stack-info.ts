@@ -8,6 +8,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
+import { advise } from '../config/advice.ts';
 import type { ServiceEndpoints } from '../aws/clients.ts';
 import type { DdbFaissConfig } from '../config/config.ts';
 import { writeFileAtomic } from '../index-store/atomic-file.ts';
@@ -86,14 +87,14 @@ export async function runningStackInfo(config: Pick<DdbFaissConfig, 'dataDir'>):
   if (!info) {
     throw new LocalStackNotRunningError(
       `no local stack is running for data directory ${config.dataDir}: ` +
-        `start one with \`ddb-faiss up --data-dir ${config.dataDir}\``,
+        `start one with ${advise('startStack', config.dataDir)}`,
     );
   }
   if (!(await isStackAlive(info))) {
     throw new LocalStackNotRunningError(
       `the local stack recorded in ${stackInfoFile(config)} (pid ${info.pid}, started ${info.startedAt}) ` +
         'is not running: it stopped without cleaning up (killed?). ' +
-        `Start it again with \`ddb-faiss up --data-dir ${config.dataDir}\``,
+        `Start it again with ${advise('startStack', config.dataDir)}`,
     );
   }
   return info;

@@ -2,6 +2,7 @@
  * Finding, fetching and publishing model bundles. A model is named by a bundle folder, by
  * `default` (built on first use), or by a name cached under `<cache>/models/`.
  */
+import { advise } from '../config/advice.ts';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -32,7 +33,7 @@ export async function resolveModel(model: string, log?: (line: string) => void):
   const cached = cachedBundleDir(model);
   if (existsSync(path.join(cached, MANIFEST_FILE))) return cached;
   throw new ModelNotFoundError(
-    `no model "${model}": pass a bundle folder, "default", or fetch it first with \`ddb-faiss model fetch ${model}\``,
+    `no model "${model}": pass a bundle folder, "default", or fetch it first with ${advise('fetchModel', model)}`,
   );
 }
 
@@ -59,7 +60,18 @@ export async function fetchHuggingFaceModel(repoId: string, options: FetchModelO
   const outDir = options.outDir ?? cachedBundleDir(repoId);
   const url = (file: string): string => `${base}/${repoId}/resolve/${revision}/${file}`;
   const get = async (file: string, required: boolean): Promise<Buffer | undefined> => {
-    const response = await fetch(url(file));
+    let response: Response;
+    try {
+      response = await fetch(url(file));
+    } catch (error) {
+      // Unreachable (no route, no DNS, refused): say where and why, not a stack trace.
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      throw new ModelNotFoundError(
+        `cannot reach ${base} to fetch ${file} (${cause?.code ?? cause?.message ?? (error as Error).message}); ` +
+          'give a reachable hub or mirror with --hub-url, or copy a bundle folder here and publish it',
+        { cause: error },
+      );
+    }
     if (response.ok) return Buffer.from(await response.arrayBuffer());
     if (!required && response.status === 404) return undefined;
     throw new ModelNotFoundError(`fetching ${url(file)} failed: HTTP ${response.status}`);

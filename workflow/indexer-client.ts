@@ -2,6 +2,7 @@
  * Starting and watching indexer executions through `@aws-sdk/client-sfn`: the same calls
  * against the local stack and a deployed one.
  */
+import { advise } from '../config/advice.ts';
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
@@ -45,7 +46,7 @@ export async function resolveStateMachineArn(config: DdbFaissConfig, sfn: SFNCli
   } while (nextToken);
   throw new StateMachineNotFoundError(
     `no state machine named ${config.stateMachineName} (target ${config.target}); ` +
-      'start `ddb-faiss up` or deploy the stack',
+      `start ${advise('startStack', config.target === 'local' ? config.dataDir : undefined)} or deploy the stack`,
   );
 }
 

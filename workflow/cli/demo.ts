@@ -35,8 +35,19 @@ const excerpt = (text: string): string => (text.length > 160 ? `${text.slice(0, 
 export const demoCommand: Command = {
   name: 'demo',
   summary: 'run the whole job on the embedded stack: import, index, search (what `npm start` runs)',
-  usage: 'ddb-faiss demo [--items N] [--data-dir DIR]',
-  options: { items: { type: 'string', default: '4000' } },
+  options: {
+    items: {
+      type: 'string',
+      default: '4000',
+      value: 'N',
+      description: 'how many State of the Union passages to import and index',
+    },
+  },
+  settings: ['data-dir'],
+  examples: [
+    { run: 'ddb-faiss demo', says: 'the whole job on 4,000 passages, in ./.ddb-faiss' },
+    { run: 'ddb-faiss demo --items 500 --data-dir /tmp/demo', says: 'a quicker look, somewhere else' },
+  ],
   async run({ config: base, values }, io) {
     const { startLocalStack } = await import('../../local-stack/stack.ts');
     const { IndexReader } = await import('../../search/index-reader.ts');

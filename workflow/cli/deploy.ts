@@ -5,6 +5,7 @@
  * It checks first that credentials and a Docker engine are there (naming what is missing and
  * how to get it); `--dry-run` synthesizes offline and prints the resources and settings instead.
  */
+import { advise } from '../../config/advice.ts';
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -52,10 +53,26 @@ function contextOf(pairs: readonly string[]): {
 export const deployCommand: Command = {
   name: 'deploy',
   summary: 'deploy the whole system to AWS with the CDK (needs credentials and Docker); --dry-run shows what',
-  usage:
-    'ddb-faiss deploy [--dry-run] [--context scheduleMinutes=15] [--context existingTableName=T] ' +
-    '[--context batchSize=250 ...] [--data-dir DIR]',
-  options: { context: { type: 'string', multiple: true }, 'dry-run': { type: 'boolean' } },
+  options: {
+    'dry-run': {
+      type: 'boolean',
+      description: 'synthesize offline and print the settings, the stack options and the resources; deploy nothing',
+    },
+    context: {
+      type: 'string',
+      multiple: true,
+      value: 'NAME=VALUE',
+      description: 'a deployed setting or stack option, as CDK context (repeatable; see `ddb-faiss help settings`)',
+    },
+  },
+  settings: ['region', 'data-dir'],
+  examples: [
+    { run: 'ddb-faiss deploy --dry-run', says: 'what would be deployed, with no credentials needed' },
+    {
+      run: 'ddb-faiss deploy --context scheduleMinutes=15 --context existingTableName=orders',
+      says: 'deploy over your own table, indexing every 15 minutes',
+    },
+  ],
   async run({ config, values }, io) {
     const context = (values['context'] as string[] | undefined) ?? [];
     const given = contextOf(context);
@@ -81,7 +98,8 @@ export const deployCommand: Command = {
       println(
         io.stderr,
         '  Once per account and region, the CDK also needs its bootstrap stack: ' +
-          '`npx cdk bootstrap aws://<account>/<region>`. `ddb-faiss deploy --dry-run` shows what would be deployed.',
+          '`npx cdk bootstrap aws://<account>/<region>`. ' +
+          `${advise('dryRunDeploy')} shows what would be deployed.`,
       );
       return 1;
     }

@@ -7,7 +7,11 @@ const LINES_PER_BATCH = 256;
 export const embedCommand: Command = {
   name: 'embed',
   summary: 'embed text lines from stdin; prints one JSON array per line',
-  usage: 'ddb-faiss embed [--model <bundle dir or name>] < lines.txt',
+  settings: ['model'],
+  examples: [
+    { run: 'ddb-faiss embed < lines.txt', says: 'one JSON vector per line of lines.txt, by the active model' },
+    { run: "echo 'a red bus' | ddb-faiss embed --model ./my-bundle", says: 'by a bundle of your own' },
+  ],
   async run({ config }, io) {
     const { resolveModel } = await import('../../models/registry.ts');
     const { loadEmbedder } = await import('../../embedding/runtime.ts');

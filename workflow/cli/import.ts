@@ -13,7 +13,7 @@ import { resolveEndpoints } from '../../local-stack/stack-info.ts';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { newVersionToken, ownAttributes } from '../../table/items.ts';
 import { RESERVED_GROUP } from '../../table/reserved-items.ts';
-import { type Command, println, UsageError } from './command.ts';
+import { type Command, JSON_OPTION, println, UsageError } from './command.ts';
 import { readJsonLines } from './jsonl.ts';
 import { progressOutput } from './progress.ts';
 
@@ -26,17 +26,39 @@ const BATCH_RETRY_MS = 1_000;
 export const importCommand: Command = {
   name: 'import',
   summary: 'bulk-load items from a JSON-lines file, marked pending',
-  usage:
-    'ddb-faiss import <file.jsonl> [--id-field id] [--group-field group] [--text-field content] ' +
-    '[--default-group default] [--json]',
-  positionals: true,
+  arguments: '<file.jsonl>',
   options: {
-    'id-field': { type: 'string', default: 'id' },
-    'group-field': { type: 'string', default: 'group' },
-    'text-field': { type: 'string', default: 'content' },
-    'default-group': { type: 'string', default: 'default' },
-    json: { type: 'boolean' },
+    'id-field': { type: 'string', default: 'id', value: 'NAME', description: "the field holding each item's id" },
+    'group-field': {
+      type: 'string',
+      default: 'group',
+      value: 'NAME',
+      description: "the field holding each item's content group",
+    },
+    'text-field': {
+      type: 'string',
+      default: 'content',
+      value: 'NAME',
+      description: 'the field holding the text to index',
+    },
+    'default-group': {
+      type: 'string',
+      default: 'default',
+      value: 'G',
+      description: 'the group of a line without a group field',
+    },
+    json: JSON_OPTION,
   },
+  examples: [
+    {
+      run: 'ddb-faiss import items.jsonl',
+      says: 'one JSON object per line: {"id": "a1", "group": "news", "content": "the text", "year": 2021}',
+    },
+    {
+      run: 'ddb-faiss import products.jsonl --id-field sku --group-field category --text-field description',
+      says: 'lines whose fields have other names',
+    },
+  ],
   async run({ config, values, positionals }, io) {
     const { batchWriteItems } = await import('../../aws/dynamodb-batch.ts');
     const { createAwsClients, destroyAwsClients } = await import('../../aws/clients.ts');

@@ -1,8 +1,10 @@
 /** The `ddb-faiss` command line: dispatches to one command, turns known errors into messages. */
+import { advise } from '../../config/advice.ts';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { projectPath } from '../../config/project.ts';
 import { type Command, type CommandIo, executeCommand, println } from './command.ts';
+import { suggestion } from './suggest.ts';
 import { demoCommand } from './demo.ts';
 import { deployCommand } from './deploy.ts';
 import { embedCommand } from './embed.ts';
@@ -41,12 +43,49 @@ function version(): string {
 }
 
 function help(io: CommandIo): void {
-  println(io.stdout, 'usage: ddb-faiss <command> [options]\n\ncommands:');
+  println(
+    io.stdout,
+    'Semantic similarity search for a DynamoDB table.\n\nUSAGE\n  ddb-faiss <command> [flags]\n\nCOMMANDS',
+  );
   for (const command of COMMANDS) println(io.stdout, `  ${command.name.padEnd(16)}${command.summary}`);
   println(
     io.stdout,
-    '\nEvery command takes the configuration flags (--data-dir, --table, --target, ...); see README.md.',
+    `\n${advise('commandHelp', 'search')} (or \`ddb-faiss search --help\`, any command alike) describes a command, ` +
+      `its flags and examples;\n${advise('helpSettings')} lists the configuration flags every command takes ` +
+      '(--data-dir, --target, ...).',
   );
+}
+
+/** `ddb-faiss help [<command> | settings]`. */
+async function helpFor(topic: string | undefined, io: CommandIo): Promise<number> {
+  if (topic === undefined) {
+    help(io);
+    return 0;
+  }
+  const { commandHelp, settingsHelp } = await import('./help.ts');
+  if (topic === 'settings') {
+    println(io.stdout, await settingsHelp());
+    return 0;
+  }
+  const command = COMMANDS.find((candidate) => candidate.name === topic);
+  if (command) {
+    println(io.stdout, await commandHelp(command));
+    return 0;
+  }
+  return unknownCommand(topic, io);
+}
+
+/** A command nobody declared: the one likely meant, and where the list is. */
+function unknownCommand(name: string, io: CommandIo): number {
+  const meant = suggestion(
+    name,
+    COMMANDS.map((command) => command.name),
+  );
+  println(
+    io.stderr,
+    `ddb-faiss: unknown command "${name}"${meant ? `; did you mean "${meant}"?` : ''} (${advise('help')} lists them)`,
+  );
+  return 2;
 }
 
 /**
@@ -60,18 +99,16 @@ function help(io: CommandIo): void {
  */
 export async function main(argv: readonly string[], io: CommandIo = process): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === 'help' || name === '--help' || name === '-h') {
+  if (!name) {
     help(io);
-    return name ? 0 : 2;
+    return 2;
   }
+  if (name === 'help' || name === '--help' || name === '-h') return helpFor(rest[0], io);
   if (name === '--version' || name === 'version') {
     println(io.stdout, version());
     return 0;
   }
   const command = COMMANDS.find((candidate) => candidate.name === name);
-  if (!command) {
-    println(io.stderr, `ddb-faiss: unknown command "${name}"; run \`ddb-faiss help\``);
-    return 2;
-  }
+  if (!command) return unknownCommand(name, io);
   return executeCommand(command, rest, io);
 }

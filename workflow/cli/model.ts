@@ -1,21 +1,27 @@
 /** `ddb-faiss model build-default | fetch <repo> | publish <bundle>`. */
 import { resolveEndpoints } from '../../local-stack/stack-info.ts';
-import { type Command, println, UsageError } from './command.ts';
+import { type Command, JSON_OPTION, println, UsageError } from './command.ts';
 
 export const modelCommand: Command = {
   name: 'model',
   summary: 'model bundles: build-default, fetch <huggingface-repo>, publish <bundle>',
-  usage:
-    'ddb-faiss model build-default [--out DIR] | fetch <owner/name> [--hub-url URL] [--revision R] [--out DIR] | ' +
-    'publish <bundle dir or name> [--name NAME]',
-  positionals: true,
+  arguments: 'build-default | fetch <owner/name> | publish <bundle dir or name>',
   options: {
-    out: { type: 'string' },
-    'hub-url': { type: 'string' },
-    revision: { type: 'string' },
-    name: { type: 'string' },
-    json: { type: 'boolean' },
+    out: { type: 'string', value: 'DIR', description: 'build-default, fetch: write the bundle into this folder' },
+    'hub-url': { type: 'string', value: 'URL', description: 'fetch: the Hugging Face hub (or a mirror) to fetch from' },
+    revision: { type: 'string', value: 'R', description: 'fetch: the repository revision (a branch, tag or commit)' },
+    name: { type: 'string', value: 'NAME', description: 'publish: the name to publish the bundle under' },
+    json: JSON_OPTION,
   },
+  settings: ['model', 'bucket'],
+  examples: [
+    {
+      run: 'ddb-faiss model publish default',
+      says: 'publish the default model (built on first use) as the active one',
+    },
+    { run: 'ddb-faiss model build-default --out ./bundle', says: 'build the default model into a folder' },
+    { run: 'ddb-faiss model publish ./my-bundle --name mine', says: 'publish a bundle of your own as "mine"' },
+  ],
   async run({ config, values, positionals }, io) {
     const { createAwsClients, destroyAwsClients } = await import('../../aws/clients.ts');
     const { buildDefaultBundle, ensureDefaultBundle } = await import('../../models/default-model/build.ts');

@@ -13,7 +13,8 @@ import { SEARCH_ROUTES } from '../../tasks/search-routes.ts';
 export const monitorCommand: Command = {
   name: 'monitor',
   summary: 'serve the live monitor page for the target (e.g. a deployed stack) on 127.0.0.1',
-  usage: 'ddb-faiss monitor [--target aws] [--http-port N]',
+  settings: ['target', 'http-port'],
+  examples: [{ run: 'ddb-faiss monitor --target aws', says: 'watch the deployed stack at http://127.0.0.1:8603/' }],
   async run({ config }, io) {
     const { createAwsClients, destroyAwsClients } = await import('../../aws/clients.ts');
     const { resolveStateMachineArn } = await import('../indexer-client.ts');

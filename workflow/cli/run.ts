@@ -3,7 +3,7 @@ import { EMBED_MAP } from '../../asl/indexer.ts';
 import { resolveEndpoints } from '../../local-stack/stack-info.ts';
 import type { RunOrigin } from '../indexer-client.ts';
 import { seconds, type StageProgress } from '../run-progress.ts';
-import { type Command, type CommandIo, type ParsedCommand, println } from './command.ts';
+import { type Command, type CommandIo, JSON_OPTION, type ParsedCommand, println } from './command.ts';
 import { progressOutput } from './progress.ts';
 
 const SYMBOL: Record<StageProgress['status'], string> = {
@@ -69,20 +69,29 @@ async function runIndexer(origin: RunOrigin, { config, values }: ParsedCommand, 
   }
 }
 
-const options = { wait: { type: 'boolean' }, json: { type: 'boolean' } } as const;
+const options = {
+  wait: {
+    type: 'boolean',
+    description: 'wait for the run to end, showing each stage and its progress; exit 1 if it fails',
+  },
+  json: JSON_OPTION,
+} as const satisfies Command['options'];
 
 export const runCommand: Command = {
   name: 'run',
   summary: 'start an incremental indexer run (pending items); --wait shows each stage',
-  usage: 'ddb-faiss run [--wait] [--json]',
   options,
+  examples: [
+    { run: 'ddb-faiss run --wait', says: 'index what is pending, stage by stage' },
+    { run: 'ddb-faiss run --target aws', says: 'start a run of the deployed stack and return at once' },
+  ],
   run: (parsed, io) => runIndexer('manual', parsed, io),
 };
 
 export const backfillCommand: Command = {
   name: 'backfill',
-  summary: 'rebuild the index from the whole table (e.g. after a model change)',
-  usage: 'ddb-faiss backfill [--wait] [--json]',
+  summary: 'rebuild the index from the whole table (after a model change, or to heal a damaged index)',
   options,
+  examples: [{ run: 'ddb-faiss backfill --wait', says: 'rebuild the index from every item of the table' }],
   run: (parsed, io) => runIndexer('backfill', parsed, io),
 };

@@ -5,8 +5,10 @@ import { type Command, println, UsageError, waitForShutdownSignal } from './comm
 export const scheduleCommand: Command = {
   name: 'schedule',
   summary: 'start an incremental run every interval (never two at once) until Ctrl-C',
-  usage: 'ddb-faiss schedule --every <duration, e.g. 30s, 5m, 1h>',
-  options: { every: { type: 'string' } },
+  options: {
+    every: { type: 'string', value: 'DURATION', description: 'how often to start a run: 30s, 5m, 1h (required)' },
+  },
+  examples: [{ run: 'ddb-faiss schedule --every 5m', says: 'an incremental run every five minutes until Ctrl-C' }],
   async run({ config, values }, io) {
     const { createAwsClients, destroyAwsClients } = await import('../../aws/clients.ts');
     const { resolveStateMachineArn } = await import('../indexer-client.ts');

@@ -2,10 +2,11 @@
  * `ddb-faiss search "<text>"` and `ddb-faiss similar GROUP ID`: ask the search service (the
  * local stack's, or the deployed API) and print its hits, or its JSON with `--json`.
  */
+import { advise } from '../../config/advice.ts';
 import { resolveEndpoints } from '../../local-stack/stack-info.ts';
 import { filterFromExpressions } from '../../search/filter.ts';
 import type { DdbFaissConfig } from '../../config/config.ts';
-import { type Command, type CommandIo, println, UsageError } from './command.ts';
+import { type Command, type CommandIo, JSON_OPTION, println, UsageError } from './command.ts';
 
 /** Thrown when the search service answers with an error (its message is shown as is). */
 export class SearchFailedError extends Error {
@@ -14,12 +15,22 @@ export class SearchFailedError extends Error {
 
 /** The options `search` and `similar` share: how many hits, which items, what to show. */
 const SHARED_OPTIONS = {
-  k: { type: 'string', short: 'k', default: '10' },
-  filter: { type: 'string', multiple: true },
-  attributes: { type: 'string' },
-  json: { type: 'boolean' },
-} as const;
-const SHARED_USAGE = "[-k 10] [--filter name=value] [--filter 'name>=number'] [--attributes a,b] [--json]";
+  k: { type: 'string', short: 'k', default: '10', value: 'N', description: 'how many hits, 1 to 100' },
+  filter: {
+    type: 'string',
+    multiple: true,
+    value: 'EXPR',
+    description:
+      "only items whose attribute meets it: name=value, 'name>=number' (also >, <=, <); " +
+      'repeat it for more conditions, or the same name with = for either value',
+  },
+  attributes: {
+    type: 'string',
+    value: 'A,B',
+    description: "the items' attributes to show with each hit (comma-separated)",
+  },
+  json: JSON_OPTION,
+} as const satisfies Command['options'];
 
 interface AnsweredHit {
   readonly group: string;
@@ -51,7 +62,10 @@ async function ask(
 ): Promise<number> {
   const base = (await resolveEndpoints(config)).http;
   if (!base)
-    throw new UsageError('no search endpoint for this target: deploy the stack (its API URL) or start `ddb-faiss up`');
+    throw new UsageError(
+      'no search endpoint for this target: deploy the stack (its API URL) or start ' +
+        advise('startStack', config.dataDir),
+    );
   const { callSearchApi } = await import('../search-api-client.ts');
   const response = await callSearchApi(config, `${base}${route}`, {
     method: 'POST',
@@ -99,9 +113,28 @@ async function ask(
 export const searchCommand: Command = {
   name: 'search',
   summary: 'find the items most similar to a text',
-  usage: `ddb-faiss search "<text>" [--mode vector|lexical|hybrid] [--group G] ${SHARED_USAGE}`,
-  positionals: true,
-  options: { ...SHARED_OPTIONS, mode: { type: 'string' }, group: { type: 'string' } },
+  arguments: '"<text>"',
+  options: {
+    ...SHARED_OPTIONS,
+    mode: {
+      type: 'string',
+      value: 'MODE',
+      description:
+        "how hits are ranked: vector (the model's cosine similarity, -1 to 1), lexical (BM25 over words), " +
+        'or hybrid (both fused by reciprocal rank: scores near 0.03 are ranks, not similarities)',
+      default: 'vector',
+    },
+    group: { type: 'string', value: 'G', description: 'only items of this content group' },
+  },
+  settings: ['target'],
+  examples: [
+    { run: 'ddb-faiss search "a man playing music" -k 5', says: 'the five items most similar to the text' },
+    {
+      run: 'ddb-faiss search "tax cuts" --mode hybrid --filter \'year>=1945\' --attributes year,party',
+      says: 'both rankings, items from 1945 on, with two of their attributes',
+    },
+    { run: 'ddb-faiss search "a red bus" --target aws --json', says: 'ask the deployed API, for a script' },
+  ],
   async run({ config, values, positionals }, io) {
     const text = positionals.join(' ');
     if (text.trim() === '') throw new UsageError('search needs the text to search for');
@@ -118,9 +151,10 @@ export const searchCommand: Command = {
 export const similarCommand: Command = {
   name: 'similar',
   summary: "find the items nearest to a stored item's own vector (more like this)",
-  usage: `ddb-faiss similar GROUP ID ${SHARED_USAGE}`,
-  positionals: true,
+  arguments: 'GROUP ID',
   options: SHARED_OPTIONS,
+  settings: ['target'],
+  examples: [{ run: 'ddb-faiss similar Lincoln 1862 -k 3', says: 'the three passages nearest to an indexed item' }],
   async run({ config, values, positionals }, io) {
     if (positionals.length !== 2) throw new UsageError('similar needs the group and the id of an indexed item');
     const [group, id] = positionals as [string, string];

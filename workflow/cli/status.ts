@@ -1,15 +1,20 @@
 /** `ddb-faiss status`: the index, the pending backlog, recent executions, poison items. */
+import { advise } from '../../config/advice.ts';
 import { resolveEndpoints } from '../../local-stack/stack-info.ts';
 import { describeChange } from '../run-progress.ts';
-import { type Command, println } from './command.ts';
+import { type Command, JSON_OPTION, println } from './command.ts';
 import type { IndexStatusRecord } from '../../table/reserved-items.ts';
 import type { ModelIdentity } from '../index-status.ts';
 
 export const statusCommand: Command = {
   name: 'status',
   summary: 'show the index (generation, vectors, model), pending count, recent runs, poison items',
-  usage: 'ddb-faiss status [--json]',
-  options: { json: { type: 'boolean' } },
+  options: { json: JSON_OPTION },
+  settings: ['target'],
+  examples: [
+    { run: 'ddb-faiss status', says: "the local stack's index, backlog and recent runs" },
+    { run: 'ddb-faiss status --target aws --json', says: "the deployed stack's, for a script" },
+  ],
   async run({ config, values }, io) {
     const { createAwsClients, destroyAwsClients } = await import('../../aws/clients.ts');
     const { readIndexStatus } = await import('../index-status.ts');
@@ -43,7 +48,7 @@ export const statusCommand: Command = {
           : 'index      none published yet',
       );
       if (index?.change) println(io.stdout, `last change ${describeChange(index.change)} by ${index.change.execution}`);
-      const modelNote = describeActiveModel(status.activeModel, index?.model);
+      const modelNote = describeActiveModel(status.activeModel, index?.model, config.modelName);
       if (modelNote) println(io.stdout, `model      ${modelNote}`);
       println(io.stdout, `pending    ${status.pending} items`);
       println(io.stdout, `poison     ${status.poison.length} items`);
@@ -73,12 +78,14 @@ export const statusCommand: Command = {
 export function describeActiveModel(
   active: ModelIdentity | null,
   built: ModelIdentity | undefined,
+  modelName: string,
 ): string | undefined {
   const name = (model: ModelIdentity) => `${model.name} (${model.checksum.slice(0, 12)})`;
-  if (!active) return 'none published: run `ddb-faiss model publish` (or `ddb-faiss up`) before the next run';
+  if (!active)
+    return `none published: run ${advise('publishModel', modelName)} (or ${advise('startStack')}) before the next run`;
   if (!built || built.checksum === active.checksum) return undefined;
   return (
-    `${name(active)} is active, but ${name(built)} built the index: run \`ddb-faiss backfill --wait\` ` +
+    `${name(active)} is active, but ${name(built)} built the index: run ${advise('backfill')} ` +
     'to rebuild it with the active model (until then runs are refused, and search still answers with the old model)'
   );
 }

@@ -4,7 +4,11 @@ import { type Command, println, waitForShutdownSignal } from './command.ts';
 export const upCommand: Command = {
   name: 'up',
   summary: 'start the local stack (DynamoDB, S3, Step Functions, EFS folder) on 127.0.0.1',
-  usage: 'ddb-faiss up [--data-dir DIR] [--dynamodb-port N] [--s3-port N] [--sfn-port N] [--http-port N]',
+  settings: ['data-dir', 'dynamodb-port', 's3-port', 'sfn-port', 'http-port', 'schedule-every'],
+  examples: [
+    { run: 'ddb-faiss up', says: 'the stack on its default ports, data in ./.ddb-faiss; Ctrl-C stops it' },
+    { run: 'ddb-faiss up --schedule-every 5m --http-port 0', says: 'with scheduled runs, the monitor on a free port' },
+  ],
   async run({ config }, io) {
     const { startLocalStack } = await import('../../local-stack/stack.ts');
     const { ensureModelPublished, localStackProps } = await import('../local-stack-props.ts');

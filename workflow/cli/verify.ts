@@ -5,21 +5,28 @@
  * deployed stack, run it where the file system is mounted (`--efs-root /mnt/efs`).
  */
 import { existsSync } from 'node:fs';
-import { type Command, println, UsageError } from './command.ts';
+import { type Command, JSON_OPTION, println } from './command.ts';
 
 const megabytes = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 
 export const verifyCommand: Command = {
   name: 'verify',
   summary: 'check every file of the published index against its checksums; say what a backfill would fix',
-  usage: 'ddb-faiss verify [--json] [--efs-root DIR]',
-  options: { json: { type: 'boolean' } },
+  options: { json: JSON_OPTION },
+  settings: ['efs-root', 'index-layout'],
+  examples: [
+    { run: 'ddb-faiss verify', says: "check the local stack's index, every byte" },
+    { run: 'ddb-faiss verify --efs-root /mnt/efs', says: 'check a deployed index where its file system is mounted' },
+  ],
   async run({ config, values }, io) {
-    if (!existsSync(config.efsRoot))
-      throw new UsageError(
-        `no index folder at ${config.efsRoot}: verify reads the EFS file system the index lives on ` +
-          '(locally <data-dir>/efs; for a deployed stack, where EFS is mounted: --efs-root /mnt/efs)',
+    if (!existsSync(config.efsRoot)) {
+      println(
+        io.stderr,
+        `ddb-faiss verify: no index folder at ${config.efsRoot}: verify reads the EFS file system the index lives ` +
+          'on (locally <data-dir>/efs; for a deployed stack, where EFS is mounted: --efs-root /mnt/efs)',
       );
+      return 1;
+    }
     const { verifyIndex } = await import('../../index-store/verify.ts');
     const { DAMAGE_REMEDY } = await import('../../index-store/integrity.ts');
     const started = performance.now();
