@@ -13,7 +13,7 @@ import {
   ScanCommand,
   type ScanCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import type { AwsClients } from '../aws/clients.ts';
 import type { DdbFaissConfig } from '../config/config.ts';
 import { keyAttributes } from '../table/items.ts';
@@ -32,6 +32,7 @@ import {
 import { readPublishedManifest } from '../embedding/published-model.ts';
 import type { IndexModel } from '../index-store/generations.ts';
 import { originOf } from './indexer-client.ts';
+import { outcomeOf, type RunOutcome } from './run-progress.ts';
 
 /** The pending backlog, counted up to a cap. */
 export interface Backlog {
@@ -51,10 +52,13 @@ export interface Backlog {
 
 export interface RecentExecution {
   readonly name: string;
+  /** Step Functions' status; a run that found the index held by another ends SUCCEEDED with `outcome.skipped`. */
   readonly status: string;
   readonly startDate?: string;
   readonly stopDate?: string;
   readonly origin: string;
+  /** What it did (items indexed, or why it did nothing), when asked for and it has ended. */
+  readonly outcome?: RunOutcome;
 }
 
 /** A model as the status names it. */
@@ -78,6 +82,8 @@ export interface StatusBounds {
   readonly pendingCap?: number;
   /** Most poison records read. @default no limit */
   readonly poisonLimit?: number;
+  /** Whether to read each recent run's outcome (a request per run). @default false */
+  readonly outcomes?: boolean;
 }
 
 export async function readIndexRecord(
@@ -177,22 +183,35 @@ export interface RecentExecutions {
   readonly error?: string;
 }
 
+/**
+ * The `recent` newest executions; with `outcomes`, each ended one's outcome too (one
+ * DescribeExecution each: for `status`, not for a page that polls).
+ */
 export async function readRecentExecutions(
   clients: Pick<AwsClients, 'stepFunctions'>,
   stateMachineArn: string,
   recent: number,
+  outcomes = false,
 ): Promise<RecentExecutions> {
   try {
     const listed = await clients.stepFunctions.send(new ListExecutionsCommand({ stateMachineArn, maxResults: recent }));
-    return {
-      executions: (listed.executions ?? []).map((execution) => ({
-        name: execution.name ?? '',
-        status: execution.status ?? '',
-        ...(execution.startDate ? { startDate: execution.startDate.toISOString() } : {}),
-        ...(execution.stopDate ? { stopDate: execution.stopDate.toISOString() } : {}),
-        origin: originOf(execution.name ?? ''),
-      })),
-    };
+    const executions = await Promise.all(
+      (listed.executions ?? []).map(async (execution) => {
+        const ended = execution.status === 'SUCCEEDED' && outcomes && execution.executionArn;
+        const described = ended
+          ? await clients.stepFunctions.send(new DescribeExecutionCommand({ executionArn: execution.executionArn }))
+          : undefined;
+        return {
+          name: execution.name ?? '',
+          status: execution.status ?? '',
+          ...(execution.startDate ? { startDate: execution.startDate.toISOString() } : {}),
+          ...(execution.stopDate ? { stopDate: execution.stopDate.toISOString() } : {}),
+          origin: originOf(execution.name ?? ''),
+          ...(described ? { outcome: outcomeOf(described.output) } : {}),
+        };
+      }),
+    );
+    return { executions };
   } catch (error) {
     return { executions: [], error: `${(error as Error).name}: ${(error as Error).message}` };
   }
@@ -214,7 +233,7 @@ export async function readIndexStatus(
     readIndexRecord(config, clients),
     readPublishedManifest(clients.s3, config),
     readBacklog(config, clients, bounds),
-    stateMachineArn ? readRecentExecutions(clients, stateMachineArn, recent) : none,
+    stateMachineArn ? readRecentExecutions(clients, stateMachineArn, recent, bounds.outcomes) : none,
   ]);
   return {
     index,

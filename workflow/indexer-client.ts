@@ -91,12 +91,12 @@ export async function readProgress(sfn: SFNClient, executionArn: string): Promis
 export async function watchRun(
   sfn: SFNClient,
   executionArn: string,
-  onProgress: (progress: RunProgress, execution: DescribeExecutionCommandOutput) => void,
+  onProgress: (progress: RunProgress, execution: DescribeExecutionCommandOutput) => void | Promise<void>,
   intervalMs = 500,
 ): Promise<DescribeExecutionCommandOutput> {
   for (;;) {
     const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    onProgress(await readProgress(sfn, executionArn), execution);
+    await onProgress(await readProgress(sfn, executionArn), execution);
     if (execution.status !== 'RUNNING') return execution;
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

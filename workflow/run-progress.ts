@@ -133,6 +133,10 @@ function describeOutput(stage: string, output: StateData): string | undefined {
   }
 }
 
+/** How an ended Embed Map went: "8 of 8 batches embedded", ", 1 failed" when some did. */
+const embeddedDetail = (total: number, failed: number): string =>
+  `${total - failed} of ${total} batches embedded${failed ? `, ${failed} failed` : ''}`;
+
 /** A merge's changes for people: "10 added, 5 replaced, 2 removed". */
 export function describeChange(change: {
   readonly added: number;
@@ -217,8 +221,7 @@ export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {
         // The Map's results are on S3: merge is where the failed batches are counted.
         batches.failed = output.merge.failedBatchCount;
         const embed = stages.get(EMBED_MAP)!;
-        const failed = batches.failed ? `, ${batches.failed} failed` : '';
-        embed.detail = `${batches.total - batches.failed} of ${batches.total} batches embedded${failed}`;
+        embed.detail = embeddedDetail(batches.total, batches.failed);
         if (batches.failed > 0) embed.status = 'retried';
       }
     } else if (event.type === 'LambdaFunctionFailed' && current) {
@@ -267,12 +270,43 @@ export function withMapRunCounts(progress: RunProgress, counts: MapRunItemCounts
   const iterations = { started: (counts.total ?? 0) - (counts.pending ?? 0), succeeded, failed };
   // A batch that fails is caught inside its iteration: every ended iteration is a batch done.
   const batches = { ...progress.batches, done: succeeded + failed };
-  const stages = progress.stages.map((stage) =>
-    stage.name === EMBED_MAP && stage.status === 'running'
-      ? { ...stage, detail: `${batches.done} of ${batches.total} batches done` }
-      : stage,
-  );
+  // While the Map runs, how many batches are done; once it has ended, how many were embedded
+  // (the words merge uses too, so a line printed when the Map ends is not printed again).
+  const stages = progress.stages.map((stage) => {
+    if (stage.name !== EMBED_MAP || stage.status === 'waiting') return stage;
+    if (stage.status === 'running') return { ...stage, detail: `${batches.done} of ${batches.total} batches done` };
+    return {
+      ...stage,
+      detail: stage.detail?.includes('embedded') ? stage.detail : embeddedDetail(batches.total, failed),
+    };
+  });
   return { ...progress, stages, batches, iterations };
+}
+
+/** What an ended run did, from its output: what `status` lists and `run --wait` ends with. */
+export interface RunOutcome {
+  /** Items the run added, replaced or removed in the index. */
+  readonly indexed?: number;
+  /** Why a run did nothing: another run held the index (it took no lease, loaded nothing). */
+  readonly skipped?: string;
+  /** A run that found nothing pending. */
+  readonly nothingToIndex?: boolean;
+}
+
+/** What an execution's output says it did; nothing for a failed run (its output is its error). */
+export function outcomeOf(output: string | undefined): RunOutcome {
+  const data = parse(output);
+  if (data.lease && !data.lease.acquired) return { skipped: data.lease.skipped };
+  if (data.merge) return { indexed: data.merge.added + data.merge.replaced + data.merge.removed };
+  if (data.plan && data.plan.itemCount === 0) return { nothingToIndex: true };
+  return {};
+}
+
+/** An outcome for people: "8000 items indexed", "skipped: ...", "nothing pending". */
+export function describeOutcome(outcome: RunOutcome): string {
+  if (outcome.skipped !== undefined) return `skipped: ${outcome.skipped}`;
+  if (outcome.indexed !== undefined) return `${outcome.indexed} items indexed`;
+  return outcome.nothingToIndex ? 'nothing pending' : '';
 }
 
 /** Seconds between two dates, for display. */

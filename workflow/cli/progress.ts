@@ -5,17 +5,20 @@
 export interface ProgressOutput {
   /** A line that stays (a finished stage). */
   line(text: string): void;
-  /** The current state of the work in progress, e.g. a bar; replaced by the next call. */
-  live(label: string, done: number, total: number): void;
+  /** The current state of the work in progress, e.g. a bar; replaced by the next call. `unit`: what is counted. */
+  live(label: string, done: number, total: number, unit?: string): void;
   /** Ends the live line. */
   done(): void;
 }
 
 const BAR_WIDTH = 24;
 
-export function progressBar(done: number, total: number): string {
+/** `3/8`, or `3/8 batches` with what is counted. */
+const counted = (done: number, total: number, unit?: string): string => `${done}/${total}${unit ? ` ${unit}` : ''}`;
+
+export function progressBar(done: number, total: number, unit?: string): string {
   const filled = total > 0 ? Math.round((Math.min(done, total) / total) * BAR_WIDTH) : 0;
-  return `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${done}/${total}`;
+  return `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${counted(done, total, unit)}`;
 }
 
 export function progressOutput(stream: NodeJS.WritableStream & { isTTY?: boolean }): ProgressOutput {
@@ -30,9 +33,9 @@ export function progressOutput(stream: NodeJS.WritableStream & { isTTY?: boolean
         clear();
         stream.write(`${text}\n`);
       },
-      live: (label, done, total) => {
+      live: (label, done, total, unit) => {
         clear();
-        stream.write(`${label} ${progressBar(done, total)}`);
+        stream.write(`${label} ${progressBar(done, total, unit)}`);
         live = true;
       },
       done: clear,
@@ -41,8 +44,8 @@ export function progressOutput(stream: NodeJS.WritableStream & { isTTY?: boolean
   let last = '';
   return {
     line: (text) => stream.write(`${text}\n`),
-    live: (label, done, total) => {
-      const text = `${label} ${done}/${total}`;
+    live: (label, done, total, unit) => {
+      const text = `${label} ${counted(done, total, unit)}`;
       if (text !== last) stream.write(`${text}\n`);
       last = text;
     },

@@ -1,10 +1,19 @@
 /** `ddb-faiss run [--wait]` and `ddb-faiss backfill [--wait]`. */
 import { EMBED_MAP } from '../../asl/indexer.ts';
+import { INDEXER_TASKS } from '../../asl/tasks.ts';
 import { resolveEndpoints } from '../../local-stack/stack-info.ts';
 import type { RunOrigin } from '../indexer-client.ts';
 import { seconds, type StageProgress } from '../run-progress.ts';
 import { type Command, type CommandIo, JSON_OPTION, type ParsedCommand, println } from './command.ts';
 import { progressOutput } from './progress.ts';
+
+/** The stages that report their counts as they go (`indexer/stage-progress.ts`), by their task's name. */
+const STAGE_OF_TASK: Readonly<Record<string, string>> = {
+  merge: INDEXER_TASKS.merge.state,
+  compact: INDEXER_TASKS.compact.state,
+  clear: INDEXER_TASKS.clear.state,
+};
+const STAGES_REPORTING_PROGRESS = new Set(Object.values(STAGE_OF_TASK));
 
 const SYMBOL: Record<StageProgress['status'], string> = {
   waiting: ' ',
@@ -17,6 +26,7 @@ const SYMBOL: Record<StageProgress['status'], string> = {
 async function runIndexer(origin: RunOrigin, { config, values }: ParsedCommand, io: CommandIo): Promise<number> {
   const { createAwsClients, destroyAwsClients } = await import('../../aws/clients.ts');
   const { resolveStateMachineArn, startRun, watchRun } = await import('../indexer-client.ts');
+  const { readRunProgress } = await import('../index-status.ts');
   const clients = createAwsClients(config, await resolveEndpoints(config));
   try {
     const stateMachineArn = await resolveStateMachineArn(config, clients.stepFunctions);
@@ -29,7 +39,8 @@ async function runIndexer(origin: RunOrigin, { config, values }: ParsedCommand, 
     const printed = new Map<string, string>();
     const started = Date.now();
     const output = progressOutput(io.stdout);
-    const final = await watchRun(clients.stepFunctions, executionArn, (progress) => {
+    const execution = executionArn.split(':').pop();
+    const final = await watchRun(clients.stepFunctions, executionArn, async (progress) => {
       if (values['json']) return;
       for (const stage of progress.stages) {
         if (stage.status === 'waiting' || stage.status === 'running') continue;
@@ -42,9 +53,17 @@ async function runIndexer(origin: RunOrigin, { config, values }: ParsedCommand, 
         const line = `${status} ${stage.detail ?? ''} ${took}`;
         output.line(line.trimEnd());
       }
+      // The running stage's progress: the Map's batches, or the counts merge, compact and clear
+      // report as they go (the same record the monitor shows).
       const running = progress.stages.find((stage) => stage.status === 'running');
-      if (running?.name === EMBED_MAP)
-        output.live(`${SYMBOL.running} ${EMBED_MAP.padEnd(20)}`, progress.batches.done, progress.batches.total);
+      const label = `${SYMBOL.running} ${running?.name.padEnd(20)}`;
+      if (running?.name === EMBED_MAP) {
+        output.live(label, progress.batches.done, progress.batches.total, 'batches');
+      } else if (running && STAGES_REPORTING_PROGRESS.has(running.name)) {
+        const counts = await readRunProgress(config, clients);
+        if (counts && counts.execution === execution && STAGE_OF_TASK[counts.stage] === running.name)
+          output.live(label, counts.done, counts.total, counts.unit);
+      }
     });
     output.done();
     const ok = final.status === 'SUCCEEDED';

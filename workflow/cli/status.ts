@@ -1,7 +1,7 @@
 /** `ddb-faiss status`: the index, the pending backlog, recent executions, poison items. */
 import { advise } from '../../config/advice.ts';
 import { resolveEndpoints } from '../../local-stack/stack-info.ts';
-import { describeChange } from '../run-progress.ts';
+import { describeChange, describeOutcome, seconds } from '../run-progress.ts';
 import { type Command, JSON_OPTION, println } from './command.ts';
 import type { IndexStatusRecord } from '../../table/reserved-items.ts';
 import type { ModelIdentity } from '../index-status.ts';
@@ -31,7 +31,7 @@ export const statusCommand: Command = {
         if (!(error instanceof StateMachineNotFoundError)) throw error;
         noStateMachine = error.message;
       }
-      const status = await readIndexStatus(config, clients, stateMachineArn);
+      const status = await readIndexStatus(config, clients, stateMachineArn, 10, { outcomes: true });
       const failed = status.executionsError !== undefined;
       if (values['json']) {
         println(io.stdout, JSON.stringify(status));
@@ -56,9 +56,15 @@ export const statusCommand: Command = {
       println(io.stdout, 'recent runs');
       for (const execution of status.executions) {
         const started = execution.startDate ?? '';
+        const status = execution.outcome?.skipped !== undefined ? 'SKIPPED' : execution.status;
+        const took = execution.startDate
+          ? seconds(new Date(execution.startDate), execution.stopDate ? new Date(execution.stopDate) : undefined)
+          : '';
+        const did = execution.outcome ? describeOutcome(execution.outcome) : '';
         println(
           io.stdout,
-          `  ${execution.status.padEnd(10)} ${execution.origin.padEnd(9)} ${started}  ${execution.name}`,
+          `  ${status.padEnd(10)} ${execution.origin.padEnd(9)} ${started}  ${took.padStart(8)}  ${execution.name}` +
+            (did ? `  ${did}` : ''),
         );
       }
       if (noStateMachine) println(io.stdout, `  none: ${noStateMachine}`);

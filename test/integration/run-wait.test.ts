@@ -1,0 +1,77 @@
+/**
+ * What `run --wait` and `status` tell a user about runs: each stage once, with its counts; the
+ * progress of every long stage as it goes (the Map's batches, the flags cleared), with what is
+ * counted; and in `status`, each recent run's duration and what it did, a run that found the
+ * index held by another shown as skipped rather than as a run that succeeded.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { LocalStack } from '../../local-stack/stack.ts';
+import { startLocalStack } from '../../local-stack/stack.ts';
+import { ensureModelPublished, localStackProps } from '../../workflow/local-stack-props.ts';
+import { runCli } from '../helpers/cli.ts';
+import { tempDir, testConfig } from '../helpers/local-stack.ts';
+
+const ITEMS = 3_000;
+
+describe('run --wait and status, as a user reads them', () => {
+  const dir = tempDir();
+  let stack: LocalStack;
+  const flags = (): string[] => ['--data-dir', dir.path];
+  before(async () => {
+    const config = testConfig(dir.path, { 'batch-size': '500' });
+    stack = await startLocalStack(localStackProps(config));
+    await ensureModelPublished(stack.clients.s3, config);
+    const file = path.join(dir.path, 'items.jsonl');
+    const lines = Array.from({ length: ITEMS }, (_, i) =>
+      JSON.stringify({ id: `i${i}`, group: `g${i % 5}`, content: `item ${i} about a quiet river and a tall tree` }),
+    );
+    writeFileSync(file, lines.join('\n'));
+    assert.equal((await runCli(['import', file, ...flags()])).code, 0);
+  });
+  after(async () => {
+    await stack.close();
+    dir.remove();
+  });
+
+  it('prints each stage once, and the progress of the Map and of clearing flags as they go', async () => {
+    // Act: output not a terminal (CI, a pipe): plain lines
+    const run = await runCli(['run', '--wait', ...flags()]);
+    // Assess
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const embedLines = run.stdout.split('\n').filter((line) => line.startsWith('+ Embed batches'));
+    assert.deepEqual(embedLines.length, 1, run.stdout);
+    assert.match(embedLines[0]!, /\+ Embed batches +succeeded +6 of 6 batches embedded/);
+    assert.doesNotMatch(run.stdout, /0 of 6 batches done/);
+    assert.match(run.stdout, /^> Embed batches +\d\/6 batches$/m);
+    assert.match(run.stdout, new RegExp(`^> Clear pending flags +\\d+/${ITEMS} flags cleared$`, 'm'));
+    assert.match(run.stdout, new RegExp(`\\+ Clear pending flags +succeeded +${ITEMS} flags cleared`));
+  });
+
+  it('lists recent runs in status with their durations and what they did, a skipped run as SKIPPED', async () => {
+    // Prepare: a run while another holds the index
+    const pending = path.join(dir.path, 'more.jsonl');
+    writeFileSync(pending, JSON.stringify({ id: 'late', group: 'g0', content: 'one more item' }));
+    await runCli(['import', pending, ...flags()]);
+    // Two runs at once: one takes the writer lease, the other finds it held and does nothing.
+    const both = await Promise.all([0, 1].map(() => runCli(['run', '--wait', '--json', ...flags()])));
+    const outputs = both.map((run) => JSON.parse(run.stdout).output);
+    assert.equal(outputs.filter((output) => output.lease.acquired === false).length, 1, JSON.stringify(outputs));
+    // Act
+    const status = await runCli(['status', ...flags()]);
+    const json = JSON.parse((await runCli(['status', '--json', ...flags()])).stdout);
+    // Assess
+    const runs = status.stdout.split('recent runs\n')[1]!.split('\n').filter(Boolean);
+    assert.equal(runs.length, 3, status.stdout);
+    const line = (pattern: RegExp) => runs.filter((run) => pattern.test(run));
+    assert.equal(line(/^ {2}SKIPPED +manual +\S+ +\d+\.\d s +manual-\S+ +skipped: another run \(manual-/).length, 1);
+    assert.equal(line(/^ {2}SUCCEEDED +manual +\S+ +\d+\.\d s +manual-\S+ +1 items indexed$/).length, 1);
+    assert.match(
+      runs[2]!,
+      new RegExp(`^ {2}SUCCEEDED +manual +\\S+ +\\d+\\.\\d s +manual-\\S+ +${ITEMS} items indexed$`),
+    );
+    assert.deepEqual(json.executions[2].outcome, { indexed: ITEMS });
+  });
+});
