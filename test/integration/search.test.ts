@@ -228,11 +228,28 @@ describe('search service', () => {
     assert.equal(answers.at(-1)!.generation, 2, 'the newer generation is used without a restart');
   });
 
-  it('ddb-faiss search prints the hits', async () => {
+  it('ddb-faiss search prints the hits, what their scores are, and the attributes asked for', async () => {
     const run = await runCli(['search', 'the', 'choir', 'sings', '-k', '2', '--data-dir', dir.path]);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /2 hits \(generation 2, model default\)/);
+    assert.match(run.stdout, /2 hits \(generation 2, model default; scores are cosine similarity, -1 to 1\)/);
     assert.match(run.stdout, /music\/m4 {2}the choir sings in the church/);
+    const hybrid = await runCli(['search', 'violinist', '--mode', 'hybrid', '-k', '1', '--data-dir', dir.path]);
+    assert.match(hybrid.stdout, /scores are fused ranks: the sum of 1\/\(60 \+ rank\) over both rankings/);
+    const attributes = await runCli([
+      'search',
+      'a violinist tunes her violin',
+      '-k',
+      '2',
+      '--attributes',
+      'author,stars,tags',
+      '--data-dir',
+      dir.path,
+    ]);
+    assert.match(
+      attributes.stdout,
+      /music\/m1 {2}a violinist tunes her violin\n {7}author="Clara" {2}stars=5 {2}tags=\["strings","solo"\]\n/,
+    );
+    assert.match(attributes.stdout, /\n {7}\(no author, stars, tags\)\n/, 'a hit without them says so');
     const bad = await runCli(['search', 'x', '-k', '500', '--data-dir', dir.path]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /search failed \(HTTP 400\): k must be an integer from 1 to 100/);

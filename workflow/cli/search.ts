@@ -38,6 +38,7 @@ interface AnsweredHit {
   readonly score: number;
   readonly content: string;
   readonly passage?: { readonly text: string; readonly index: number; readonly count: number };
+  readonly attributes?: Readonly<Record<string, unknown>>;
 }
 
 /** The request fields the shared options give. */
@@ -94,10 +95,11 @@ async function ask(
     hits: AnsweredHit[];
   };
   const reason = result.reason ? `: ${result.reason}` : '';
-  const ranked = result.mode === 'vector' ? '' : `, ${result.mode} ranking`;
+  const asked = (body['attributes'] as string[] | undefined) ?? [];
   println(
     io.stdout,
-    `${result.hits.length} hits (generation ${result.generation}, model ${result.model}${ranked})${reason}`,
+    `${result.hits.length} hits (generation ${result.generation}, model ${result.model}; ` +
+      `${SCORE_MEANING[result.mode] ?? `${result.mode} ranking`})${reason}`,
   );
   for (const hit of result.hits) {
     // A long item is shown by the passage that matched, and which of its passages that is.
@@ -106,9 +108,27 @@ async function ask(
     const where = hit.passage ? ` (passage ${hit.passage.index + 1} of ${hit.passage.count})` : '';
     const score = hit.score < 0.1 ? hit.score.toFixed(4) : hit.score.toFixed(3);
     println(io.stdout, `${score}  ${hit.group}/${hit.id}${where}  ${text}`);
+    // The attributes asked for, under their hit: `year=1862  party="Republican"`.
+    const attributes = Object.entries(hit.attributes ?? {});
+    if (asked.length > 0)
+      println(
+        io.stdout,
+        `${' '.repeat(score.length + 2)}${
+          attributes.length > 0
+            ? attributes.map(([name, value]) => `${name}=${JSON.stringify(value)}`).join('  ')
+            : `(no ${asked.join(', ')})`
+        }`,
+      );
   }
   return 0;
 }
+
+/** What a hit's score is, by ranking: vector scores and fused ranks are not on one scale. */
+const SCORE_MEANING: Readonly<Record<string, string>> = {
+  vector: 'scores are cosine similarity, -1 to 1',
+  lexical: 'scores are BM25, higher is better, unbounded',
+  hybrid: 'scores are fused ranks: the sum of 1/(60 + rank) over both rankings, at most 0.033',
+};
 
 export const searchCommand: Command = {
   name: 'search',
