@@ -108,6 +108,41 @@ describe('import, line by line', () => {
     assert.equal(await content('7', '43'), 'a string id and a numeric group');
   });
 
+  it('says which flag names the key fields when no line has them, instead of fifty lines of one reason', async () => {
+    // Prepare: products whose fields have other names
+    const file = path.join(dir.path, 'products.jsonl');
+    const lines = Array.from({ length: 100 }, (_, i) =>
+      JSON.stringify({ sku: `p${i}`, category: 'tools', description: `tool number ${i}`, price: i }),
+    );
+    writeFileSync(file, lines.join('\n'));
+    // Act
+    const run = await runCli(['import', file, '--data-dir', dir.path]);
+    // Assess
+    assert.equal(run.code, 1);
+    const said = run.stderr.split('\n').filter(Boolean);
+    assert.equal(said.filter((line) => line.startsWith('line ')).length, 3, run.stderr);
+    assert.match(run.stderr, /^\.\.\. and 97 more bad lines$/m);
+    assert.match(
+      run.stderr,
+      /^hint: no line has "id"; every line has "sku", "category", "description", "price": name the field with --id-field \(e\.g\. --id-field sku\), and the group with --group-field$/m,
+    );
+    assert.match(run.stderr, /^hint: no line has "content"; .*--text-field/m);
+    const fixed = await runCli([
+      'import',
+      file,
+      '--id-field',
+      'sku',
+      '--group-field',
+      'category',
+      '--text-field',
+      'description',
+      '--data-dir',
+      dir.path,
+    ]);
+    assert.equal(fixed.code, 0, fixed.stderr);
+    assert.match(fixed.stdout, /imported 100 items/);
+  });
+
   it('drops a byte order mark, and says what a field of the wrong kind is', async () => {
     const { result } = await importFile(
       'bom.jsonl',

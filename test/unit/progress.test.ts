@@ -15,6 +15,11 @@ describe('progress output', () => {
   it('draws a bar', () => {
     assert.equal(progressBar(3, 12), `[${'#'.repeat(6)}${'-'.repeat(18)}] 3/12`);
     assert.equal(progressBar(0, 0), `[${'-'.repeat(24)}] 0/0`);
+    assert.equal(
+      progressBar(3, 8, 'batches'),
+      `[${'#'.repeat(9)}${'-'.repeat(15)}] 3/8 batches`,
+      'with what it counts',
+    );
   });
 
   it('redraws one line in place on a terminal', () => {

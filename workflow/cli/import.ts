@@ -88,7 +88,8 @@ export const importCommand: Command = {
         output.done();
         println(io.stdout, text);
       } else if (io.stdout.isTTY) {
-        output.live(`${text} `, Math.round((readBytes / Math.max(1, totalBytes)) * 100), 100);
+        const [scale, unit] = totalBytes >= 10e6 ? [1e6, 'MB read'] : [1e3, 'KB read'];
+        output.live(`${text} `, Math.round(readBytes / scale), Math.round(totalBytes / scale), unit);
       } else if (imported % 5000 === 0) {
         println(io.stdout, text);
       }
@@ -97,6 +98,7 @@ export const importCommand: Command = {
     // A batch is written, and its writes refused by DynamoDB reported, before it settles; one that
     // fails as a whole (throttled past the SDK's attempts) is written again, and its lines are
     // reported only when every attempt failed. An import never stops for it.
+    const shapes = new LineShapes();
     const write = async (requests: WriteRequest[], lines: number[]): Promise<void> => {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -151,6 +153,7 @@ export const importCommand: Command = {
         }
         if (line.text.trim() === '') continue;
         const item = parseLine(line.text, fields);
+        shapes.add(item);
         if ('reason' in item) {
           errors.push({ line: line.number, reason: item.reason });
           continue;
@@ -190,12 +193,50 @@ export const importCommand: Command = {
       println(io.stdout, JSON.stringify({ imported, skipped: errors.length, errors }));
     } else {
       progress(true);
-      for (const error of errors.slice(0, 50)) println(io.stderr, `line ${error.line}: ${error.reason}`);
-      if (errors.length > 50) println(io.stderr, `... and ${errors.length - 50} more bad lines`);
+      // When every line misses a field the same way, the field is named otherwise: say which flag
+      // names it, with the fields every line has, rather than fifty lines of the same reason.
+      const hints = shapes.hints(fields);
+      const shown = hints.length > 0 ? 3 : 50;
+      for (const error of errors.slice(0, shown)) println(io.stderr, `line ${error.line}: ${error.reason}`);
+      if (errors.length > shown) println(io.stderr, `... and ${errors.length - shown} more bad lines`);
+      for (const hint of hints) println(io.stderr, hint);
     }
     return errors.length > 0 ? 1 : 0;
   },
 };
+
+/** What the lines' objects have in common: the fields every one has, and the key fields every one lacks. */
+class LineShapes {
+  private objects = 0;
+  private common: Set<string> | undefined;
+  /** Every field any line has. */
+  private readonly seen = new Set<string>();
+
+  add(line: LineItem | LineProblem): void {
+    if (line.fields === undefined) return; // not an object
+    this.objects += 1;
+    this.common = this.common ? new Set(line.fields.filter((field) => this.common!.has(field))) : new Set(line.fields);
+    for (const field of line.fields) this.seen.add(field);
+  }
+
+  /** A hint for each key field that every line lacks, when every line has some other fields. */
+  hints(fields: LineFields): string[] {
+    const common = [...(this.common ?? [])];
+    if (this.objects === 0 || common.length === 0) return [];
+    const flags: [string, string][] = [
+      [fields.id, 'id-field'],
+      [fields.text, 'text-field'],
+    ];
+    return flags
+      .filter(([field]) => !this.seen.has(field))
+      .map(
+        ([field, flag]) =>
+          `hint: no line has "${field}"; every line has ${common.map((name) => `"${name}"`).join(', ')}: ` +
+          `name the field with --${flag} (e.g. --${flag} ${common[0]})` +
+          (flag === 'id-field' ? ', and the group with --group-field' : ''),
+      );
+  }
+}
 
 /** How a line's fields map onto an item. */
 interface LineFields {
@@ -213,6 +254,14 @@ interface LineItem {
   readonly group: string;
   readonly text: string;
   readonly others: Record<string, AttributeValue>;
+  /** The line's fields. */
+  readonly fields: readonly string[];
+}
+
+/** Why a line is refused, and, for an object, its fields. */
+interface LineProblem {
+  readonly reason: string;
+  readonly fields?: readonly string[];
 }
 
 /** The text a key field would be stored as: a string as it is, a JSON number in its shortest form. */
@@ -256,7 +305,7 @@ function parseWithKeySources(
   return { value, altered: altered ?? new Map() };
 }
 
-function parseLine(line: string, fields: LineFields): LineItem | { reason: string } {
+function parseLine(line: string, fields: LineFields): LineItem | LineProblem {
   let parsed: ReturnType<typeof parseWithKeySources>;
   try {
     parsed = parseWithKeySources(line, [fields.id, fields.group]);
@@ -266,6 +315,7 @@ function parseLine(line: string, fields: LineFields): LineItem | { reason: strin
   const { value, altered } = parsed;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { reason: 'not a JSON object' };
   const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
   const own = (name: string): unknown => (Object.hasOwn(record, name) ? record[name] : undefined);
   const id = own(fields.id);
   const rawGroup = own(fields.group);
@@ -273,28 +323,34 @@ function parseLine(line: string, fields: LineFields): LineItem | { reason: strin
   const rest = Object.fromEntries(
     Object.entries(record).filter(([name]) => name !== fields.id && name !== fields.group && name !== fields.text),
   );
-  if (id === undefined) return { reason: `missing "${fields.id}" (a string or number)` };
+  if (id === undefined) return { reason: `missing "${fields.id}" (a string or number)`, fields: keys };
   if (typeof id !== 'string' && typeof id !== 'number')
-    return { reason: `"${fields.id}" must be a string or number, got ${describe(id)}` };
+    return { reason: `"${fields.id}" must be a string or number, got ${describe(id)}`, fields: keys };
   for (const [field, { written, stored, lost }] of altered)
     return {
+      fields: keys,
       reason:
         `"${field}" is the number ${written ?? 'given'}, which would be stored as "${stored}"` +
         `${lost ? ' (past 2^53, digits are lost)' : ''}; quote it to keep it as written`,
     };
   const group = rawGroup ?? fields.defaultGroup;
   if (typeof group !== 'string' && typeof group !== 'number')
-    return { reason: `"${fields.group}" must be a string or number, got ${describe(group)}` };
-  if (keyText(group) === RESERVED_GROUP) return { reason: `group "${RESERVED_GROUP}" is reserved for ddb-faiss` };
-  if (text === undefined) return { reason: `missing "${fields.text}" (a string)` };
-  if (typeof text !== 'string') return { reason: `"${fields.text}" must be a string, got ${describe(text)}` };
-  if (keyText(id) === '' || keyText(group) === '') return { reason: 'id and group must not be empty' };
+    return { reason: `"${fields.group}" must be a string or number, got ${describe(group)}`, fields: keys };
+  if (keyText(group) === RESERVED_GROUP)
+    return { reason: `group "${RESERVED_GROUP}" is reserved for ddb-faiss`, fields: keys };
+  if (text === undefined) return { reason: `missing "${fields.text}" (a string)`, fields: keys };
+  if (typeof text !== 'string')
+    return { reason: `"${fields.text}" must be a string, got ${describe(text)}`, fields: keys };
+  if (keyText(id) === '' || keyText(group) === '') return { reason: 'id and group must not be empty', fields: keys };
   const reserved = Object.keys(rest).filter((name) => fields.reserved.includes(name));
   if (reserved.length > 0)
-    return { reason: `field "${reserved[0]}" is the name of an attribute ddb-faiss keeps itself; rename it` };
+    return {
+      reason: `field "${reserved[0]}" is the name of an attribute ddb-faiss keeps itself; rename it`,
+      fields: keys,
+    };
   // Every other field becomes an attribute of the item, as DynamoDB types it (null: NULL, list: L, object: M).
   const others = marshall(rest, { removeUndefinedValues: true });
-  return { id: keyText(id), group: keyText(group), text, others };
+  return { id: keyText(id), group: keyText(group), text, others, fields: keys };
 }
 
 /** A JSON value's kind and a glimpse of it, for a message. */
