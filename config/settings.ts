@@ -20,6 +20,10 @@ export type Target = 'local' | 'aws';
 export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** How the local stack prints log lines: for people, or for machines (Lambda always writes JSON). */
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 /** One index for the whole table, or one index per content group (the original article's layout). */
 export type IndexLayout = 'global' | 'per-group';
 
@@ -433,6 +437,15 @@ export const SETTINGS = {
     doc:
       "the task handlers' structured JSON log lines (Powertools Logger): " +
       '`DEBUG`, `INFO`, `WARN`, `ERROR` or `SILENT`; locally only `up` prints them',
+  }),
+  logFormat: setting<LogFormat>({
+    schema: oneOf(LOG_FORMATS),
+    default: 'text',
+    env: 'DDB_FAISS_LOG_FORMAT',
+    flag: 'log-format',
+    doc:
+      "how `up` prints the task handlers' log lines: `text` (one readable line each: time, level, stage, run, " +
+      "what happened) or `json` (Powertools' structured lines, as Lambda writes them to CloudWatch)",
   }),
   tracing: setting<boolean>({
     schema: booleanText,

@@ -8,7 +8,8 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { LogLevel } from '../config/settings.ts';
+import type { LogFormat, LogLevel } from '../config/settings.ts';
+import { TextLogger } from './text-logger.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../tasks/metrics.ts';
 import type { Observability } from '../tasks/observability.ts';
 
@@ -45,11 +46,16 @@ export interface LocalObservabilityProps {
   readonly dataDir: string;
   /** The log lines' level; `SILENT` keeps a command's own output clean. */
   readonly logLevel: LogLevel;
+  /** Readable lines (`up`'s default) or Powertools' JSON. @default 'json' */
+  readonly logFormat?: LogFormat;
 }
 
 export function localObservability(props: LocalObservabilityProps): Observability {
   return {
-    logger: new Logger({ serviceName: SERVICE_NAME, logLevel: props.logLevel }),
+    logger:
+      props.logFormat === 'text'
+        ? new TextLogger({ serviceName: SERVICE_NAME, logLevel: props.logLevel })
+        : new Logger({ serviceName: SERVICE_NAME, logLevel: props.logLevel }),
     metrics: new FileMetrics(localMetricsFile(props.dataDir)),
   };
 }

@@ -32,6 +32,7 @@ export function localStackProps(config: DdbFaissConfig, options: LocalStackOptio
   const observability = localObservability({
     dataDir: config.dataDir,
     logLevel: options.taskLogs ? config.logLevel : 'SILENT',
+    logFormat: config.logFormat,
   });
   return {
     config,

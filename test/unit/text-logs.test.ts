@@ -1,0 +1,75 @@
+/**
+ * What `ddb-faiss up` prints of the task handlers' logs: one readable line per event (time,
+ * level, stage, run, message, duration, counts), none of Lambda's context; a fault's error in
+ * one line; JSON only when asked for (`--log-format json`, as Lambda writes it).
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { localObservability } from '../../local-stack/local-observability.ts';
+import { localLambdaContext } from '../../local-stack/engine/lambda-context.ts';
+import { stageHandler } from '../../tasks/indexer-handlers.ts';
+import { tempDir } from '../helpers/local-stack.ts';
+
+/** Runs `act` and returns what it wrote to stdout and stderr. */
+async function written(act: () => Promise<unknown>): Promise<{ out: string; err: string }> {
+  const captured = { out: '', err: '' };
+  const restore = (['out', 'err'] as const).map((name) => {
+    const stream = name === 'out' ? process.stdout : process.stderr;
+    const write = stream.write.bind(stream);
+    stream.write = ((chunk: string | Uint8Array) => {
+      captured[name] += String(chunk);
+      return true;
+    }) as typeof stream.write;
+    return () => {
+      stream.write = write;
+    };
+  });
+  try {
+    await act().catch(() => undefined);
+  } finally {
+    for (const undo of restore) undo();
+  }
+  return captured;
+}
+
+describe("up's log lines", () => {
+  const dir = tempDir();
+  after(() => dir.remove());
+  const run = { mode: 'incremental', execution: 'manual-20261206-0123', executionArn: 'arn:x' } as const;
+
+  it('are one readable line per event by default, with the stage, the run and the counts', async () => {
+    // Prepare
+    const observability = localObservability({ dataDir: dir.path, logLevel: 'INFO', logFormat: 'text' });
+    const plan = stageHandler('plan', async () => ({ batchCount: 3, itemCount: 1200, capped: false }), observability);
+    // Act
+    const { out } = await written(() => plan({ run } as never, localLambdaContext('ddb-faiss-plan', 60_000)));
+    // Assess
+    const lines = out.trim().split('\n');
+    assert.equal(lines.length, 2, out);
+    assert.match(lines[0]!, /^\d\d:\d\d:\d\d\.\d{3} +INFO +plan +manual-20261206-0123 +plan started$/);
+    assert.match(
+      lines[1]!,
+      /^\d\d:\d\d:\d\d\.\d{3} +INFO +plan +manual-20261206-0123 +plan succeeded +\d+\.\d s +batchCount=3 +itemCount=1200 +capped=false$/,
+    );
+    assert.doesNotMatch(out, /function_arn|cold_start|\{"level"/);
+  });
+
+  it('say a failure in one line on stderr, and are JSON when asked for', async () => {
+    const failing = async () => {
+      throw Object.assign(new Error('the table is gone'), { name: 'ResourceNotFoundException' });
+    };
+    const text = localObservability({ dataDir: dir.path, logLevel: 'INFO', logFormat: 'text' });
+    const failed = await written(() =>
+      stageHandler('clear', failing, text)({ run } as never, localLambdaContext('ddb-faiss-clear', 60_000)),
+    );
+    assert.match(
+      failed.err,
+      /^\d\d:\d\d:\d\d\.\d{3} +ERROR +clear +manual-20261206-0123 +clear failed +ResourceNotFoundException: the table is gone( \(at .+\))?\n$/,
+    );
+    const json = localObservability({ dataDir: dir.path, logLevel: 'INFO', logFormat: 'json' });
+    const machine = await written(() =>
+      stageHandler('clear', failing, json)({ run } as never, localLambdaContext('ddb-faiss-clear', 60_000)),
+    );
+    assert.equal(JSON.parse(machine.err).message, 'clear failed');
+  });
+});
