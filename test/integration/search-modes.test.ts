@@ -125,7 +125,7 @@ describe('search modes and more like this on the real workflow (local stack)', (
     const run = await runCli(['search', 'pulse button', '--mode', 'hybrid', '-k', '3', ...flags()]);
     // Assess
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^3 hits \(generation \d+, model \S+, hybrid ranking\)/);
+    assert.match(run.stdout, /^3 hits \(generation \d+, model \S+; scores are fused ranks: /);
     assert.match(run.stdout, /g\/manual/);
   });
 });

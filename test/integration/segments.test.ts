@@ -111,7 +111,7 @@ describe('segmented index in the workflow (local stack)', () => {
     assert.equal(searched.status, 503);
     assert.match(searched.body.message, /written by ddb-faiss 0\.1.*start a backfill/);
     assert.equal(incremental.status, 'FAILED');
-    assert.match(incremental.cause ?? '', /start a backfill \(ddb-faiss backfill\)/);
+    assert.match(incremental.cause ?? '', /start a backfill \(`ddb-faiss backfill --wait`\)/);
     assert.equal(backfill.status, 'SUCCEEDED', backfill.cause);
     assert.equal(backfill.output['merge'].replaced, 1, 'the one item 0.1 held');
     assert.equal(meta().generation, 8);
