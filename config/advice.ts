@@ -37,7 +37,7 @@ export const ADVICE = {
 export type Advice = keyof typeof ADVICE;
 
 /** One argument as a shell takes it back: quoted when it holds anything but plain characters. */
-const shellWord = (word: string): string =>
+export const shellWord = (word: string): string =>
   /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 
 /** The command line of a piece of advice: `ddb-faiss backfill --wait`. */

@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { shellWord } from '../../config/advice.ts';
 import { defaultOf } from '../../config/settings.ts';
 import { sotuPassages } from '../demo-corpus.ts';
 import { type Command, executeCommand, println, UsageError, waitForShutdownSignal } from './command.ts';
@@ -29,10 +30,6 @@ export const DEMO_FILTERED = {
   text: 'war overseas and the soldiers who fight it',
   args: ['--mode', 'hybrid', '--filter', 'year>=1945', '--attributes', 'year,party'],
 } as const;
-
-/** One argument as a shell takes it: quoted when it holds anything but plain characters. */
-const shellWord = (word: string): string =>
-  /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 
 /** Resolves when a line is read from a terminal (Enter). */
 const enterPressed = (stdin: NodeJS.ReadableStream): Promise<void> =>
