@@ -1,7 +1,7 @@
 /**
  * The size DynamoDB counts for an item, by its documented rules: each attribute is its name's
  * UTF-8 bytes plus its value's (strings: UTF-8 bytes; numbers: about one byte per two
- * significant digits, plus one, as dynalite measured DynamoDB to count them; binary: bytes;
+ * significant digits, plus one, as DynamoDB counts them (checked against DynamoDB Local); binary: bytes;
  * booleans and nulls: one byte; lists and maps: three bytes plus one per element, plus their
  * elements). An item may be at most 400 KB.
  */

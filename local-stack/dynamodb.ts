@@ -1,6 +1,6 @@
 /**
- * The DynamoDB stand-in (dynalite, persisted with LevelDB) and the idempotent creation of
- * the items table with its sparse pending GSI.
+ * The local stack's DynamoDB (AWS's DynamoDB Local: `dynamodb-local.ts`) and the idempotent
+ * creation of the items table with its sparse pending GSI.
  */
 import {
   CreateTableCommand,
@@ -9,23 +9,17 @@ import {
   ResourceNotFoundException,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
-import type { Server } from 'node:http';
 import type { DdbFaissConfig } from '../config/config.ts';
-import { answerOnlyOwnHost } from './http-guard.ts';
-import { closeServer, listenLocal } from './listen.ts';
+import { startDynamoDbLocal } from './dynamodb-local.ts';
 
 export interface RunningService {
   readonly endpoint: string;
   close(): Promise<void>;
 }
 
-/** Starts dynalite on 127.0.0.1, persisting under `path`. */
-export async function startDynamoDb(path: string, port: number): Promise<RunningService> {
-  const server: Server = answerOnlyOwnHost(dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }));
-  const bound = await listenLocal(server, port, 'DynamoDB', 'dynamodb-port');
-  return { endpoint: `http://127.0.0.1:${bound}`, close: () => closeServer(server) };
-}
+/** Starts DynamoDB Local on 127.0.0.1, its data under `dataDir`. */
+export const startDynamoDb = (dataDir: string, port: number, cacheDir: string): Promise<RunningService> =>
+  startDynamoDbLocal({ dataDir, port, cacheDir });
 
 type TableConfig = Pick<
   DdbFaissConfig,
@@ -34,9 +28,9 @@ type TableConfig = Pick<
 
 /**
  * Creates the items table when it is missing: keys (group S, id S), on-demand, and the
- * sparse GSI on the pending attribute. The GSI has the id as sort key: dynalite keeps only a
- * 24-bit hash of the table key for a hash-only GSI, so items sharing one flag value would
- * collide and vanish from the index. A sort key is harmless on real DynamoDB.
+ * sparse GSI on the pending attribute. The GSI has the id as sort key, so one flag value shared by
+ * many items still pages in a stable order (and a stand-in that hashes hash-only GSI keys, as
+ * dynalite did, loses none); on DynamoDB it costs nothing.
  * @returns whether the table was created
  */
 export async function ensureItemsTable(client: DynamoDBClient, config: TableConfig): Promise<boolean> {

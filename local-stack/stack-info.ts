@@ -9,6 +9,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { advise } from '../config/advice.ts';
+import { endOrphanedDynamoDbLocal } from './dynamodb-local.ts';
 import type { ServiceEndpoints } from '../aws/clients.ts';
 import type { DdbFaissConfig } from '../config/config.ts';
 import { writeFileAtomic } from '../index-store/atomic-file.ts';
@@ -91,6 +92,8 @@ export async function runningStackInfo(config: Pick<DdbFaissConfig, 'dataDir'>):
     );
   }
   if (!(await isStackAlive(info))) {
+    // A stack killed with SIGKILL may have left its DynamoDB Local running (until it notices).
+    await endOrphanedDynamoDbLocal(path.join(config.dataDir, 'dynamodb'));
     throw new LocalStackNotRunningError(
       `the local stack recorded in ${stackInfoFile(config)} (pid ${info.pid}, started ${info.startedAt}) ` +
         'is not running: it stopped without cleaning up (killed?). ' +

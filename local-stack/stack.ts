@@ -1,5 +1,5 @@
 /**
- * The embedded local AWS stack behind `ddb-faiss up`: DynamoDB (dynalite), S3 (s3rver), a
+ * The embedded local AWS stack behind `ddb-faiss up`: DynamoDB (AWS's DynamoDB Local, a child `java`), S3 (s3rver), a
  * Step Functions-compatible endpoint and the EFS folder, all on 127.0.0.1 in this process,
  * persisted under the data directory. It creates what is missing (table, GSI, bucket).
  */
@@ -70,7 +70,7 @@ export async function startLocalStack(props: LocalStackProps): Promise<LocalStac
     for (const service of started.reverse()) await service.close();
   };
   try {
-    const dynamodb = await startDynamoDb(path.join(config.dataDir, 'dynamodb'), config.dynamodbPort);
+    const dynamodb = await startDynamoDb(path.join(config.dataDir, 'dynamodb'), config.dynamodbPort, config.cacheDir);
     started.push(dynamodb);
     const s3 = await startS3(path.join(config.dataDir, 's3'), config.s3Port);
     started.push(s3);

@@ -1,8 +1,9 @@
 // `npm start` and `npm test` call this first so that a fresh clone needs no other command:
 // it installs Node 22 where the machine's Node is older (scripts/node-runtime.js), runs `npm ci`
 // on it when node_modules is missing or older than package-lock.json (`npm ci`'s postinstall
-// installs the Debian packages and builds faiss-node). With `--browser` (npm test)
-// it also installs Debian's Chromium for the monitor's browser test when it is missing.
+// installs the Debian packages and builds faiss-node), and installs what the machine lacks: Java 17
+// for the local DynamoDB (AWS's DynamoDB Local); with `--browser` (npm test), Debian's Chromium
+// for the monitor's browser test.
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -27,10 +28,16 @@ if (!cliBuildIsCurrent()) {
   // The compiled CLI starts without transpiling; rebuild it when the sources changed (~0.1 s).
   execFileSync(process.execPath, [path.join(root, 'scripts/build-cli.js')], { cwd: root, stdio: 'inherit' });
 }
-if (process.argv.includes('--browser')) {
-  // Idempotent and quick when everything is there: it asks dpkg, and runs apt only for what is missing.
-  execFileSync('bash', [path.join(root, 'scripts/install-system-deps.sh'), '--browser'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+// Every time, not only with npm ci: Java (for DynamoDB Local) may be missing from a checkout
+// installed before it was needed. Idempotent and quick when everything is there: it asks dpkg
+// and `java -version`, and runs apt only for what is missing. With --browser (npm test), Chromium too.
+try {
+  execFileSync(
+    'bash',
+    [path.join(root, 'scripts/install-system-deps.sh'), ...(process.argv.includes('--browser') ? ['--browser'] : [])],
+    { cwd: root, stdio: 'inherit' },
+  );
+} catch (error) {
+  // The script has said what is missing and the command that installs it: no stack trace.
+  process.exit(error.status ?? 1);
 }

