@@ -27,6 +27,8 @@ export interface E2eBench {
   readonly runSeconds: number;
   readonly itemsPerSecond: number;
   readonly stageSeconds: Record<string, number>;
+  /** DynamoDB requests the clear stage made per 1,000 items (flags cleared 25 to a request). */
+  readonly clearRequestsPer1000: number | null;
   /** The self-match check of the label mapping: items checked (all up to 10,000, else a sample). */
   readonly selfMatchChecked: number;
   /** Items whose own text finds them first. */
@@ -127,7 +129,8 @@ export async function benchEndToEnd(stsDirectory: string, count: number): Promis
     const t0 = performance.now();
     await bench.importItems(file);
     const t1 = performance.now();
-    const { executionArn } = await bench.run();
+    const { executionArn, output } = await bench.run();
+    const clearRequests = (output as { clear?: { requests?: number } } | null)?.clear?.requests;
     const t2 = performance.now();
 
     const progress = summarizeHistory(await readHistory(stack.clients.stepFunctions, executionArn));
@@ -180,6 +183,7 @@ export async function benchEndToEnd(stsDirectory: string, count: number): Promis
       runSeconds: (t2 - t1) / 1000,
       itemsPerSecond: count / ((t2 - t0) / 1000),
       stageSeconds,
+      clearRequestsPer1000: clearRequests === undefined ? null : Number(((clearRequests / count) * 1000).toFixed(1)),
       selfMatchChecked: checked.length,
       selfMatchFirst: first,
       selfMatchTied: tied,

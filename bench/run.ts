@@ -71,6 +71,7 @@ const results = {
   e2e_import_s: Number(e2e.importSeconds.toFixed(2)),
   e2e_run_s: Number(e2e.runSeconds.toFixed(2)),
   e2e_stage_s: Object.fromEntries(Object.entries(e2e.stageSeconds).map(([stage, s]) => [stage, Number(s.toFixed(2))])),
+  e2e_clear_requests_per_1000_items: e2e.clearRequestsPer1000,
   e2e_self_match_first: e2e.selfMatchFirst,
   e2e_self_match_tied: e2e.selfMatchTied,
   e2e_self_match_not_indexed: e2e.selfMatchNotIndexed,
@@ -101,6 +102,7 @@ const results = {
       hybrid_p50_ms: round(row.otherP50Ms.hybrid),
     })),
   e2e_100k_items_per_s: e2e100k ? Math.round(e2e100k.itemsPerSecond) : null,
+  e2e_100k_clear_requests_per_1000_items: e2e100k ? e2e100k.clearRequestsPer1000 : null,
   e2e_100k_stage_s: e2e100k
     ? Object.fromEntries(Object.entries(e2e100k.stageSeconds).map(([stage, s]) => [stage, Number(s.toFixed(2))]))
     : null,
@@ -159,6 +161,7 @@ const rows: [string, string][] = [
   ['  import', `${e2e.importSeconds.toFixed(1)} s`],
   ['  indexer run', `${e2e.runSeconds.toFixed(1)} s`],
   ...Object.entries(e2e.stageSeconds).map(([stage, s]): [string, string] => [`    ${stage}`, `${s.toFixed(1)} s`]),
+  ['  clear: DynamoDB requests per 1,000 items', String(e2e.clearRequestsPer1000 ?? 'not reported')],
   [
     '  self-match check (label mapping)',
     `${e2e.selfMatchFirst} of ${e2e.selfMatchChecked} first, ${e2e.selfMatchTied} tied with an identical vector, ` +

@@ -5,27 +5,41 @@
  * are recorded with their reason and their flag cleared, so they never block the queue.
  * Finally the writer lease is released.
  *
- * The stage resumes where it stopped: what it has settled is checkpointed on EFS
- * (`runs/<execution>/clear-checkpoint.json`, at most once a second), so a retry after a failure
- * (a request throttled past the SDK's attempts, a timeout) starts after the entries already done,
- * with their counts, rather than from the top of a list of 100,000.
+ * Flags are cleared 25 to a request: PartiQL `BatchExecuteStatement`, one conditional `UPDATE`
+ * per item (`... REMOVE <flag> WHERE <group> = ? AND <id> = ? AND <flag> = <version>`), each
+ * statement judged on its own: a stale version comes back alone as `ConditionalCheckFailed` and
+ * the item stays pending; a throttled statement is sent again, alone with the others throttled,
+ * after a backoff. Deletes (rare: soft-deleted items) stay conditional `DeleteItem`s.
+ *
+ * The stage resumes where it stopped: what it has settled is checkpointed in the table (a reserved
+ * item, at most once a second), so a retry after a failure (a request throttled past every
+ * attempt, a timeout) starts after the entries already done, with their counts, rather than from
+ * the top of a list of 100,000.
  */
 import {
+  type AttributeValue,
+  BatchExecuteStatementCommand,
+  type BatchStatementRequest,
   ConditionalCheckFailedException,
   DeleteItemCommand,
+  GetItemCommand,
   PutItemCommand,
-  UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { forEachConcurrently } from '../aws/concurrency.ts';
-import { writeFileAtomic } from '../index-store/atomic-file.ts';
+import { PermanentError, TransientError } from '../aws/errors.ts';
 import type { IndexerContext, RunInfo } from './context.ts';
 import { keyAttributes } from '../table/items.ts';
-import { poisonRecordItem } from '../table/reserved-items.ts';
+import {
+  CLEAR_CHECKPOINT_KEY,
+  clearCheckpointItem,
+  poisonRecordItem,
+  readClearCheckpointItem,
+} from '../table/reserved-items.ts';
 import { releaseLease, renewLease } from './lease.ts';
 import type { MergeResult } from './merge.ts';
-import { runDir, type ShardEntry } from './run-files.ts';
+import type { ShardEntry } from './run-files.ts';
 import { reportStageProgress } from './stage-progress.ts';
 
 export interface ClearResult {
@@ -34,34 +48,59 @@ export interface ClearResult {
   /** Items whose token changed since they were embedded: they stay pending for the next run. */
   readonly keptPending: number;
   readonly poisonRecorded: number;
+  /** DynamoDB requests the stage made for them (BatchExecuteStatement, DeleteItem, PutItem), retries included. */
+  readonly requests?: number;
 }
 
-// Conditional updates in flight at once: each is one small request, so overlap hides latency.
-const CONCURRENCY = 32;
+/** Statements per BatchExecuteStatement: DynamoDB's limit. */
+export const STATEMENTS_PER_REQUEST = 25;
+/** Requests in flight at once: each carries 25 updates, so a few overlap the latency. */
+const CONCURRENCY = 8;
 /** The least time between two checkpoint writes. */
 const CHECKPOINT_INTERVAL_MS = 1_000;
+/** Tries of a statement DynamoDB throttles (each request also has the SDK's own attempts). */
+const STATEMENT_ATTEMPTS = 8;
+
+/** The error codes of a statement that is worth sending again (DynamoDB's BatchStatementErrorCodeEnum). */
+const RETRIED_CODES = new Set([
+  'ProvisionedThroughputExceeded',
+  'ThrottlingError',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'TransactionConflict',
+]);
 
 /**
  * How far a clear got: every entry below `settledBelow` is settled, and so are those listed in
- * `settledAbove` (entries settle out of order, 32 at a time); the counts are theirs.
+ * `settledAbove` (entries settle out of order, a request's 25 at a time); the counts are theirs.
  */
 interface ClearCheckpoint {
   readonly execution: string;
   readonly entries: number;
   readonly settledBelow: number;
   readonly settledAbove: readonly number[];
-  readonly counts: ClearResult;
+  readonly counts: Omit<ClearResult, 'requests'>;
 }
 
-/** The checkpoint of a clear of `entries` entries by this run, if an earlier attempt left one. */
-function readCheckpoint(file: string, execution: string, entries: number): ClearCheckpoint | undefined {
-  try {
-    const checkpoint = JSON.parse(readFileSync(file, 'utf8')) as ClearCheckpoint;
-    return checkpoint.execution === execution && checkpoint.entries === entries ? checkpoint : undefined;
-  } catch {
-    return undefined; // none yet (or unreadable: starting over only repeats conditional writes)
-  }
+/** A PartiQL identifier: double-quoted, a quote inside doubled. */
+const identifier = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+
+/** The statement that clears one item's flag if its version is still the one indexed. */
+export function clearFlagStatement(
+  config: IndexerContext['config'],
+  entry: Pick<ShardEntry, 'group' | 'id' | 'version'>,
+): BatchStatementRequest {
+  const flag = identifier(config.pendingAttribute);
+  return {
+    Statement:
+      `UPDATE ${identifier(config.tableName)} REMOVE ${flag} ` +
+      `WHERE ${identifier(config.groupAttribute)} = ? AND ${identifier(config.idAttribute)} = ? AND ${flag} = ?`,
+    Parameters: [{ S: entry.group }, { S: entry.id }, { N: String(entry.version) }] satisfies AttributeValue[],
+  };
 }
+
+const pause = (attempt: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50 * 2 ** attempt, 2_000)));
 
 export async function clearFlags(
   context: IndexerContext,
@@ -71,109 +110,148 @@ export async function clearFlags(
   const { config, clients } = context;
   await renewLease(context, run);
   const entries = JSON.parse(readFileSync(path.join(config.efsRoot, merge.clearFile), 'utf8')) as ShardEntry[];
-  const checkpointFile = path.join(config.efsRoot, runDir(run.execution), 'clear-checkpoint.json');
-  const resumed = readCheckpoint(checkpointFile, run.execution, entries.length);
-  let { cleared, deleted, keptPending, poisonRecorded } = resumed?.counts ?? {
-    cleared: 0,
-    deleted: 0,
-    keptPending: 0,
-    poisonRecorded: 0,
-  };
+  /** Requests made for the entries (not the checkpoint's or progress's): the stage's cost. */
+  let requests = 0;
+
+  // Where an earlier attempt of this stage got.
+  const { Item: saved } = await clients.dynamodb.send(
+    new GetItemCommand({
+      TableName: config.tableName,
+      Key: keyAttributes(config, CLEAR_CHECKPOINT_KEY),
+      ConsistentRead: true,
+    }),
+  );
+  const found = readClearCheckpointItem(saved) as ClearCheckpoint | undefined;
+  const resumed = found?.execution === run.execution && found.entries === entries.length ? found : undefined;
+  const counts = { cleared: 0, deleted: 0, keptPending: 0, poisonRecorded: 0, ...resumed?.counts };
   const settled = new Uint8Array(entries.length);
   settled.fill(1, 0, resumed?.settledBelow ?? 0);
   for (const index of resumed?.settledAbove ?? []) settled[index] = 1;
   let settledBelow = resumed?.settledBelow ?? 0;
-  let lastCheckpoint = Date.now();
+  let lastCheckpoint = 0;
+  let checkpoints: Promise<void> = Promise.resolve();
   const checkpoint = (): void => {
     while (settledBelow < entries.length && settled[settledBelow] === 1) settledBelow += 1;
     const settledAbove: number[] = [];
     for (let index = settledBelow; index < entries.length; index++) if (settled[index] === 1) settledAbove.push(index);
-    const counts = { cleared, deleted, keptPending, poisonRecorded };
     const record: ClearCheckpoint = {
       execution: run.execution,
       entries: entries.length,
       settledBelow,
       settledAbove,
-      counts,
+      counts: { ...counts },
     };
-    writeFileAtomic(checkpointFile, JSON.stringify(record));
+    const put = new PutItemCommand({ TableName: config.tableName, Item: clearCheckpointItem(config, record) });
     lastCheckpoint = Date.now();
-  };
-  const condition = {
-    ConditionExpression: '#p = :v',
-    ExpressionAttributeNames: { '#p': config.pendingAttribute },
+    // In order; a checkpoint that is not written only means more to do again after a failure.
+    checkpoints = checkpoints.then(() =>
+      clients.dynamodb.send(put).then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
   };
 
-  /** Settles one entry; what it did is counted by the caller, with the entry marked settled in the same step. */
-  const clearOne = async (entry: ShardEntry): Promise<Partial<ClearResult>> => {
-    const outcome: { -readonly [K in keyof ClearResult]?: number } = {};
-    if (entry.kind === 'poison') {
-      await clients.dynamodb.send(
-        new PutItemCommand({
-          TableName: config.tableName,
-          Item: poisonRecordItem(config, {
-            group: entry.group,
-            id: entry.id,
-            reason: entry.reason,
-            recordedAt: new Date().toISOString(),
-            execution: run.execution,
-          }),
+  /** Clears the flags of these entries, 25 to a request; each statement that is throttled goes again. */
+  const clearBatch = async (batch: readonly number[]): Promise<Map<number, 'cleared' | 'keptPending'>> => {
+    const outcome = new Map<number, 'cleared' | 'keptPending'>();
+    let left = [...batch];
+    for (let attempt = 0; left.length > 0; attempt++) {
+      if (attempt === STATEMENT_ATTEMPTS)
+        throw new TransientError(`${left.length} flag clears were throttled ${STATEMENT_ATTEMPTS} times`);
+      if (attempt > 0) await pause(attempt);
+      requests += 1;
+      const { Responses: responses = [] } = await clients.dynamodb.send(
+        new BatchExecuteStatementCommand({
+          Statements: left.map((index) => clearFlagStatement(config, entries[index]!)),
         }),
       );
-      outcome.poisonRecorded = 1;
-    }
-    if (entry.version === 0 || entry.kind === 'gone') return outcome; // no flag to clear
-    const values = { ':v': { N: String(entry.version) } };
-    try {
-      if (entry.kind === 'delete') {
-        await clients.dynamodb.send(
-          new DeleteItemCommand({
-            TableName: config.tableName,
-            Key: keyAttributes(config, entry),
-            ...condition,
-            ExpressionAttributeValues: values,
-          }),
-        );
-        outcome.deleted = 1;
-      } else {
-        await clients.dynamodb.send(
-          new UpdateItemCommand({
-            TableName: config.tableName,
-            Key: keyAttributes(config, entry),
-            UpdateExpression: 'REMOVE #p',
-            ...condition,
-            ExpressionAttributeValues: values,
-          }),
-        );
-        outcome.cleared = 1;
-      }
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      outcome.keptPending = 1;
+      const again: number[] = [];
+      left.forEach((index, i) => {
+        const error = responses[i]?.Error;
+        if (!error) outcome.set(index, 'cleared');
+        else if (error.Code === 'ConditionalCheckFailed') outcome.set(index, 'keptPending');
+        else if (RETRIED_CODES.has(error.Code ?? '')) again.push(index);
+        else {
+          const { group, id } = entries[index]!;
+          throw new PermanentError(`clearing the flag of ${group}/${id} failed: ${error.Code}: ${error.Message}`);
+        }
+      });
+      left = again;
     }
     return outcome;
   };
 
+  /** Settles one request's worth of entries: poison records, deletes, then every flag at once. */
+  const settle = async (batch: readonly number[]): Promise<void> => {
+    const done: Partial<Record<keyof typeof counts, number>> = {};
+    const add = (count: keyof typeof counts): void => void (done[count] = (done[count] ?? 0) + 1);
+    const flags: number[] = [];
+    for (const index of batch) {
+      const entry = entries[index]!;
+      if (entry.kind === 'poison') {
+        requests += 1;
+        await clients.dynamodb.send(
+          new PutItemCommand({
+            TableName: config.tableName,
+            Item: poisonRecordItem(config, {
+              group: entry.group,
+              id: entry.id,
+              reason: entry.reason,
+              recordedAt: new Date().toISOString(),
+              execution: run.execution,
+            }),
+          }),
+        );
+        add('poisonRecorded');
+      }
+      if (entry.version === 0 || entry.kind === 'gone') continue; // no flag to clear
+      if (entry.kind !== 'delete') {
+        flags.push(index);
+        continue;
+      }
+      try {
+        requests += 1;
+        await clients.dynamodb.send(
+          new DeleteItemCommand({
+            TableName: config.tableName,
+            Key: keyAttributes(config, entry),
+            ConditionExpression: '#p = :v',
+            ExpressionAttributeNames: { '#p': config.pendingAttribute },
+            ExpressionAttributeValues: { ':v': { N: String(entry.version) } },
+          }),
+        );
+        add('deleted');
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        add('keptPending');
+      }
+    }
+    if (flags.length > 0) for (const outcome of (await clearBatch(flags)).values()) add(outcome);
+    // Counted and marked settled in one step: a checkpoint never counts what it does not mark.
+    for (const [count, value] of Object.entries(done)) counts[count as keyof typeof counts] += value;
+    for (const index of batch) settled[index] = 1;
+  };
+
   const progress = reportStageProgress(context, run, 'clear', entries.length, 'flags cleared');
-  const todo = entries.flatMap((entry, index) => (settled[index] === 1 ? [] : [index]));
+  const todo = entries.flatMap((_entry, index) => (settled[index] === 1 ? [] : [index]));
+  const batches: number[][] = [];
+  for (let at = 0; at < todo.length; at += STATEMENTS_PER_REQUEST)
+    batches.push(todo.slice(at, at + STATEMENTS_PER_REQUEST));
   let done = entries.length - todo.length;
   progress.update(done);
   try {
-    await forEachConcurrently(todo, CONCURRENCY, async (index) => {
-      const outcome = await clearOne(entries[index]!);
-      cleared += outcome.cleared ?? 0;
-      deleted += outcome.deleted ?? 0;
-      keptPending += outcome.keptPending ?? 0;
-      poisonRecorded += outcome.poisonRecorded ?? 0;
-      settled[index] = 1;
-      progress.update(++done);
+    await forEachConcurrently(batches, CONCURRENCY, async (batch) => {
+      await settle(batch);
+      progress.update((done += batch.length));
       if (Date.now() - lastCheckpoint >= CHECKPOINT_INTERVAL_MS) checkpoint();
     });
   } finally {
     // Also after a failure: the retry resumes after every entry settled so far.
     checkpoint();
+    await checkpoints;
   }
   await progress.finish();
   await releaseLease(context, run);
-  return { cleared, deleted, keptPending, poisonRecorded };
+  return { ...counts, requests };
 }

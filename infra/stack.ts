@@ -506,9 +506,10 @@ export class DdbFaissStack extends Stack {
     reserved('merge', ['dynamodb:UpdateItem', 'dynamodb:PutItem']); // renew; index status
     reserved('compact', ['dynamodb:UpdateItem', 'dynamodb:PutItem']); // renew; index status
     grant('merge', ['s3:GetObject'], [this.bucket.arnForObjects(`${EMBED_RESULTS_PREFIX}/*`)]); // the Map's results
-    // Conditional flag clears and deletes; the lease.
-    grant('clear', ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [table]);
-    reserved('clear', ['dynamodb:PutItem']); // poison records
+    // Flags cleared 25 to a request (PartiQL UPDATE, conditional on the version); soft deletes.
+    grant('clear', ['dynamodb:PartiQLUpdate', 'dynamodb:DeleteItem'], [table]);
+    // Poison records, the stage's checkpoint and progress; renew the lease.
+    reserved('clear', ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem']);
     reserved('release', ['dynamodb:DeleteItem']);
     grant('search', ['dynamodb:BatchGetItem'], [table]);
   }

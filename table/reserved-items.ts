@@ -3,7 +3,8 @@
  * writes to them with `dynamodb:LeadingKeys`, and no stage ever indexes them):
  * - the writer lease (`writer-lease`), which one run holds at a time;
  * - the index status (`index-status`), mirrored from the newest generation for `status`;
- * - poison records (`poison#<group>#<id>`), one per item that cannot be embedded.
+ * - poison records (`poison#<group>#<id>`), one per item that cannot be embedded;
+ * - the running stage's progress (`run-progress`) and the clear stage's checkpoint (`clear-checkpoint`).
  * Their keys, attributes and codecs live here and nowhere else.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -96,6 +97,22 @@ export function readPoisonRecordItem(item: Item): PoisonRecord {
     recordedAt: item['recordedAt']?.S ?? '',
   };
 }
+
+/**
+ * The clear checkpoint's key: how far the clear stage of a run got, so that a retry of the stage
+ * resumes there. One record serves, as for run progress; it names its execution.
+ */
+export const CLEAR_CHECKPOINT_KEY = { group: RESERVED_GROUP, id: 'clear-checkpoint' } as const;
+
+/** A clear checkpoint as a table item (its record as JSON: the stage alone reads it). */
+export const clearCheckpointItem = (config: ItemAttributes, record: unknown): Item => ({
+  ...keyAttributes(config, CLEAR_CHECKPOINT_KEY),
+  checkpoint: { S: JSON.stringify(record) },
+});
+
+/** The record a clear checkpoint item holds, or undefined. */
+export const readClearCheckpointItem = (item: Item | undefined): unknown =>
+  item?.['checkpoint']?.S === undefined ? undefined : JSON.parse(item['checkpoint'].S);
 
 /**
  * The run-progress record's key: live counts of the stage running now. One record serves,

@@ -6,7 +6,7 @@
  * failed. Screenshots go to test-artifacts/.
  *
  * To make progress observable at the page's one poll a second, the real handlers are slowed
- * (each embed call by 700 ms, each flag clear by 250 ms), and one run's merge is made to fail.
+ * (each embed call by 700 ms, each request clearing 25 flags by 2 s), and one run's merge is made to fail.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -63,11 +63,10 @@ describe('monitor (headless Chromium)', () => {
     stack = await startLocalStack({
       ...localStackProps(config),
       createHandlers: (context) => {
-        // Each flag clear (UpdateItem REMOVE) is slowed, so the clear stage lasts a few seconds.
+        // Each request clearing flags (25 at a time) is slowed, so the clear stage lasts a few seconds.
         context.clients.dynamodb.middlewareStack.add(
           (next, info) => async (args) => {
-            const input = args.input as { UpdateExpression?: string };
-            if (info.commandName === 'UpdateItemCommand' && input.UpdateExpression === 'REMOVE #p') await sleep(250);
+            if (info.commandName === 'BatchExecuteStatementCommand') await sleep(2_000);
             return next(args);
           },
           { step: 'initialize', name: 'slowFlagClears' },

@@ -2,14 +2,17 @@
  * The local stack's DynamoDB is AWS's own DynamoDB Local, and behaves as DynamoDB does where
  * ddb-faiss depends on it: its validation (an item's 400 KB counted as `aws/item-size.ts` counts
  * it, a 1,024-byte sort key, table names of 3 characters or more), Streams (INSERT, MODIFY and
- * REMOVE records, read through @aws-sdk/client-dynamodb-streams). And it is run as a part of the stack should be: on
+ * REMOVE records, read through @aws-sdk/client-dynamodb-streams), PartiQL batches whose
+ * statements succeed or fail one by one. And it is run as a part of the stack should be: on
  * 127.0.0.1 only, answering only requests addressed to it, never left behind after a `kill -9`
  * of `up`, and refusing what it cannot run with one clear line.
  */
 import {
   type AttributeValue,
+  BatchExecuteStatementCommand,
   CreateTableCommand,
   type DynamoDBClient,
+  GetItemCommand,
   PutItemCommand,
   UpdateItemCommand,
   DeleteItemCommand,
@@ -30,6 +33,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { itemSizeBytes, MAX_ITEM_BYTES } from '../../aws/item-size.ts';
+import { clearFlagStatement } from '../../indexer/clear.ts';
 import type { LocalStack } from '../../local-stack/stack.ts';
 import { runCli } from '../helpers/cli.ts';
 import { FREE_PORT_FLAGS, startTestStack, tempDir } from '../helpers/local-stack.ts';
@@ -159,6 +163,37 @@ describe("the local DynamoDB: AWS's DynamoDB Local", () => {
     );
     assert.equal(Records![1]!.dynamodb!.OldImage!['v']!.N, '1');
     assert.equal(Records![1]!.dynamodb!.NewImage!['v']!.N, '2');
+  });
+
+  it('clears flags 25 to a PartiQL request, a stale version failing alone', async () => {
+    // Prepare: 25 pending items; the 7th edited since (another version)
+    const { config } = stack;
+    const items = Array.from({ length: 25 }, (_, i) => ({ group: 'fidelity', id: `flag-${i}`, version: 1_000 + i }));
+    for (const item of items)
+      await client.send(
+        new PutItemCommand({
+          TableName: table(),
+          Item: {
+            ...key(item.id),
+            [config.pendingAttribute]: { N: String(item.version === 1_006 ? 9_999 : item.version) },
+          },
+        }),
+      );
+    // Act
+    const { Responses } = await client.send(
+      new BatchExecuteStatementCommand({ Statements: items.map((item) => clearFlagStatement(config, item)) }),
+    );
+    // Assess
+    assert.deepEqual(
+      Responses!.flatMap((response, i) => (response.Error ? [[i, response.Error.Code]] : [])),
+      [[6, 'ConditionalCheckFailed']],
+    );
+    const pending = async (id: string) =>
+      (await client.send(new GetItemCommand({ TableName: table(), Key: key(id), ConsistentRead: true }))).Item?.[
+        config.pendingAttribute
+      ]?.N;
+    assert.equal(await pending('flag-0'), undefined);
+    assert.equal(await pending('flag-6'), '9999');
   });
 
   it('listens on 127.0.0.1 only, and answers only requests addressed to it', async () => {

@@ -95,7 +95,7 @@ describe('indexer guarantees (local stack)', () => {
   });
 
   it('b3. heals a crash halfway through clearing flags', async () => {
-    // Prepare: the clear stage's DynamoDB client fails for good after 60 updates
+    // Prepare: the clear stage's DynamoDB client fails for good after two requests (50 flags, 25 to a request)
     await h.put(sentences(120));
     h.overrides = (_real, context) => {
       const faulty = new DynamoDBClient({
@@ -104,10 +104,10 @@ describe('indexer guarantees (local stack)', () => {
         credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
         maxAttempts: 1,
       });
-      let updates = 0;
+      let requests = 0;
       faulty.middlewareStack.add(
         (next, info) => async (args) => {
-          if ((info as { commandName?: string }).commandName === 'UpdateItemCommand' && ++updates > 60)
+          if ((info as { commandName?: string }).commandName === 'BatchExecuteStatementCommand' && ++requests > 2)
             throw new Error('injected crash while clearing');
           return next(args);
         },

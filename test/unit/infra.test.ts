@@ -403,8 +403,10 @@ describe('the CDK stack', () => {
       clear: [
         ...efs(false),
         'dynamodb:DeleteItem on the table',
+        'dynamodb:GetItem on reserved items',
+        'dynamodb:PartiQLUpdate on the table',
         'dynamodb:PutItem on reserved items',
-        'dynamodb:UpdateItem on the table',
+        'dynamodb:UpdateItem on reserved items',
       ].sort(),
       release: ['dynamodb:DeleteItem on reserved items'],
       search: [...efs(false), 'dynamodb:BatchGetItem on the table'].sort(),
