@@ -5,7 +5,12 @@
  * once and nothing left pending, the clear stage resumes where it stopped, `import` lands every
  * line, and search retries its reads and answers 503 with Retry-After only when it cannot.
  */
-import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  BatchExecuteStatementCommand,
+  type BatchExecuteStatementInput,
+  type DynamoDBClient,
+  GetItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -122,6 +127,35 @@ describe('a throttled table', () => {
     assert.deepEqual(await h.pendingIds(), []);
   });
 
+  it('sends a statement DynamoDB throttled within a batch again, alone, and counts each item once', async () => {
+    // Prepare: 30 items; in the first request clearing flags, the 4th statement comes back throttled
+    proxy.throttle(0);
+    await h.put(distinctItems(30, 'statement', 2));
+    const sizes: number[] = [];
+    h.overrides = (real, context) => ({
+      clear: (event) =>
+        indexerStages({
+          ...context,
+          clients: { ...context.clients, dynamodb: throttleOneStatement(context.clients.dynamodb, 3, sizes) },
+        }).clear(event),
+    });
+    // Act
+    const run = await h.run();
+    h.overrides = () => ({});
+    // Assess
+    assert.equal(run.status, 'SUCCEEDED', `${run.error}: ${run.cause}`);
+    const { requests, ...counts } = run.output['clear'];
+    assert.deepEqual(counts, { cleared: 30, deleted: 0, keptPending: 0, poisonRecorded: 0 });
+    assert.deepEqual(
+      [...sizes].sort((a, b) => a - b),
+      [1, 5, 25],
+      'the list in two requests (25 and 5), then the throttled statement alone',
+    );
+    assert.equal(sizes.at(-1), 1, 'the throttled statement last, alone');
+    assert.equal(requests, 3);
+    assert.deepEqual(await h.pendingIds(), []);
+  });
+
   it('imports every line under 20% throttling, the last line of an id winning', async () => {
     // Prepare: 2,000 lines, each of 100 ids given 20 times, 100 lines apart (in batches written at once)
     proxy.throttle(0.2);
@@ -169,6 +203,38 @@ describe('a throttled table', () => {
     assert.equal((await h.search('q=the+red+horse&k=3')).status, 200);
   });
 });
+
+/**
+ * A DynamoDB client whose first flag-clearing request answers statement `index` as throttled
+ * (ThrottlingError) without running it, as DynamoDB answers a statement it throttles within a
+ * batch; `sizes` collects the statements of every such request.
+ */
+function throttleOneStatement(client: DynamoDBClient, index: number, sizes: number[]): DynamoDBClient {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      if (property !== 'send') return Reflect.get(target, property, receiver);
+      return async (
+        command: { constructor: { name: string }; input: BatchExecuteStatementInput },
+        ...rest: unknown[]
+      ) => {
+        const send = (target.send as (...args: unknown[]) => Promise<unknown>).bind(target);
+        if (command.constructor.name !== 'BatchExecuteStatementCommand') return send(command, ...rest);
+        const statements = command.input.Statements ?? [];
+        sizes.push(statements.length);
+        if (sizes.length > 1) return send(command, ...rest);
+        const run = statements.filter((_, i) => i !== index);
+        const answer = (await send(new BatchExecuteStatementCommand({ Statements: run }))) as {
+          Responses: unknown[];
+        };
+        const throttled = { Error: { Code: 'ThrottlingError', Message: 'throttled (test)' } };
+        return {
+          ...answer,
+          Responses: [...answer.Responses.slice(0, index), throttled, ...answer.Responses.slice(index)],
+        };
+      };
+    },
+  });
+}
 
 /**
  * A DynamoDB client that sends `requests` flag-clearing requests (BatchExecuteStatement) through
