@@ -27,13 +27,15 @@ import { PortInUseError } from './listen.ts';
 /** The Java version DynamoDB Local 3 needs, at least. */
 export const JAVA_MAJOR = 17;
 /**
- * The JVM's flags, chosen by measuring (start to listening, then 30,000 items written 25 to a
- * request, 8 in flight, on this machine's 2 cores): DynamoDB Local holds little in the heap (its
- * data is in SQLite), so 256 MB and the serial collector do (a quarter of the machine's memory is
- * the default); the first JIT tier alone starts it in 0.77 s instead of 1.09 s and keeps it at
- * 189 MB resident instead of 229 MB, at the same 970-990 writes a second.
+ * The JVM's flags, chosen by measuring on this machine's 2 cores. The heap: DynamoDB Local keeps
+ * its data in SQLite, but builds each answer whole, and 8 BatchGetItems of 400 KB items in flight
+ * (16 MB answers each, as embed reads long content) need about 900 MB: at 256 MB they failed with
+ * Jetty's 500; 1 GB at most instead of the default quarter of the machine's memory. The serial
+ * collector suits one small process; the first JIT tier alone starts it in 0.77 s instead of
+ * 1.09 s and keeps it at 189 MB resident instead of 229 MB after 30,000 writes, at the same
+ * 970-990 writes a second.
  */
-export const JVM_FLAGS = ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1'] as const;
+export const JVM_FLAGS = ['-Xmx1g', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1'] as const;
 /** How long DynamoDB Local may take to answer before `up` gives up on it. */
 const START_TIMEOUT_MS = 60_000;
 
