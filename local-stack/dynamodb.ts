@@ -10,16 +10,12 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import type { DdbFaissConfig } from '../config/config.ts';
-import { startDynamoDbLocal } from './dynamodb-local.ts';
 
+/** A stand-in the local stack started: where it answers, and how to stop it. */
 export interface RunningService {
   readonly endpoint: string;
   close(): Promise<void>;
 }
-
-/** Starts DynamoDB Local on 127.0.0.1, its data under `dataDir`. */
-export const startDynamoDb = (dataDir: string, port: number, cacheDir: string): Promise<RunningService> =>
-  startDynamoDbLocal({ dataDir, port, cacheDir });
 
 type TableConfig = Pick<
   DdbFaissConfig,

@@ -12,7 +12,8 @@ import { isStackAlive, type LocalStackInfo, readStackInfo, removeStackInfo, writ
 import { LocalStepFunctions } from './engine/local-engine.ts';
 import { createStepFunctionsServer } from './engine/sfn-endpoint.ts';
 import type { TaskHandlerRegistry } from '../tasks/handler.ts';
-import { ensureItemsTable, type RunningService, startDynamoDb } from './dynamodb.ts';
+import { ensureItemsTable, type RunningService } from './dynamodb.ts';
+import { startDynamoDbLocal } from './dynamodb-local.ts';
 import { closeServer, listenLocal } from './listen.ts';
 import { ensureBucket, startS3 } from './s3.ts';
 
@@ -70,7 +71,11 @@ export async function startLocalStack(props: LocalStackProps): Promise<LocalStac
     for (const service of started.reverse()) await service.close();
   };
   try {
-    const dynamodb = await startDynamoDb(path.join(config.dataDir, 'dynamodb'), config.dynamodbPort, config.cacheDir);
+    const dynamodb = await startDynamoDbLocal({
+      dataDir: path.join(config.dataDir, 'dynamodb'),
+      port: config.dynamodbPort,
+      cacheDir: config.cacheDir,
+    });
     started.push(dynamodb);
     const s3 = await startS3(path.join(config.dataDir, 's3'), config.s3Port);
     started.push(s3);
