@@ -27,6 +27,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { dynamodbRetryDelay } from '../aws/clients.ts';
 import { forEachConcurrently } from '../aws/concurrency.ts';
 import { PermanentError, TransientError } from '../aws/errors.ts';
 import type { IndexerContext, RunInfo } from './context.ts';
@@ -99,8 +100,9 @@ export function clearFlagStatement(
   };
 }
 
+/** The wait before a throttled statement's next try: the one backoff of every DynamoDB request. */
 const pause = (attempt: number): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50 * 2 ** attempt, 2_000)));
+  new Promise((resolve) => setTimeout(resolve, dynamodbRetryDelay(attempt)));
 
 export async function clearFlags(
   context: IndexerContext,

@@ -1,22 +1,28 @@
 /**
- * Captures the ddb-faiss log lines a piece of work writes: Powertools Logger's JSON lines, which
- * go to stdout (DEBUG, INFO) and stderr (WARN, ERROR).
+ * What a piece of work writes to stdout and stderr, and the ddb-faiss log lines among it
+ * (Powertools Logger's JSON lines: DEBUG and INFO on stdout, WARN and ERROR on stderr).
  */
 
 export type LogLine = Record<string, unknown>;
 
-/** Runs `act` while collecting the ddb-faiss log lines it writes (everything else passes through). */
-export async function captureLogLines(act: () => Promise<void>): Promise<LogLine[]> {
-  const lines: LogLine[] = [];
-  const restore = [process.stdout, process.stderr].map((stream) => {
+/**
+ * Runs `act` with stdout and stderr captured: lines `keep` accepts are taken, everything else
+ * passes through (every line is taken when there is no `keep`).
+ * @returns what was taken from each stream
+ */
+export async function captureOutput(
+  act: () => Promise<unknown>,
+  keep: (text: string) => boolean = () => true,
+): Promise<{ out: string; err: string }> {
+  const captured = { out: '', err: '' };
+  const restore = (['out', 'err'] as const).map((name) => {
+    const stream = name === 'out' ? process.stdout : process.stderr;
     const write = stream.write.bind(stream);
     stream.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
       const text = String(chunk);
-      if (text.startsWith('{"level"')) {
-        for (const line of text.trim().split('\n')) lines.push(JSON.parse(line) as LogLine);
-        return true;
-      }
-      return write(chunk, ...rest);
+      if (!keep(text)) return write(chunk, ...rest);
+      captured[name] += text;
+      return true;
     }) as typeof stream.write;
     return () => {
       stream.write = write;
@@ -27,5 +33,14 @@ export async function captureLogLines(act: () => Promise<void>): Promise<LogLine
   } finally {
     for (const undo of restore) undo();
   }
-  return lines;
+  return captured;
+}
+
+/** Runs `act` while collecting the ddb-faiss log lines it writes (everything else passes through). */
+export async function captureLogLines(act: () => Promise<void>): Promise<LogLine[]> {
+  const { out, err } = await captureOutput(act, (text) => text.startsWith('{"level"'));
+  return `${out}${err}`
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as LogLine);
 }

@@ -6,7 +6,7 @@
  * `ddb-faiss backfill --wait` restores right answers from any of these states.
  */
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -16,6 +16,7 @@ import { IndexReader } from '../../search/index-reader.ts';
 import { createSearchHandler } from '../../tasks/search-handler.ts';
 import { runCli } from '../helpers/cli.ts';
 import { IndexerHarness, sentences, testObservability } from '../helpers/indexer.ts';
+import { change, garbage, truncate } from '../helpers/damage.ts';
 import { tempDir } from '../helpers/local-stack.ts';
 
 const ITEMS = sentences(240);
@@ -114,15 +115,6 @@ describe('a damaged index, through search, runs, verify and backfill', () => {
     how(path.join(h.config.efsRoot, file));
     return file;
   };
-  const truncate = (file: string) => truncateSync(file, Math.floor(readFileSync(file).length / 2));
-  const change = (at: number, length: number) => (file: string) => {
-    const bytes = readFileSync(file);
-    const start = Math.floor(Math.min(at * bytes.length, bytes.length - 1));
-    for (let i = start; i < Math.min(bytes.length, start + length); i++) bytes[i] = bytes[i]! ^ 0xa5;
-    writeFileSync(file, bytes);
-  };
-  const garbage = (file: string) => writeFileSync(file, '{"not": "what was written"');
-
   // [what, which file, how, whether an incremental run sees it without reading the file whole]
   const CASES: [string, Parameters<typeof damage>[0], (file: string) => void, boolean][] = [
     ['index.faiss truncated', (f) => `${f.first}/index.faiss`, truncate, true],

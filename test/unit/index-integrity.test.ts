@@ -5,7 +5,7 @@
  * the file, or gives the exact answer; `verifyIndex` names it; a reader remembers a failed open.
  */
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { randomUnitVectors } from '../../bench/random.ts';
@@ -15,6 +15,7 @@ import { IndexDamagedError, rowChecksum } from '../../index-store/integrity.ts';
 import { SegmentedIndex } from '../../index-store/segmented-index.ts';
 import { verifyIndex } from '../../index-store/verify.ts';
 import { tempDir } from '../../local-stack/scratch.ts';
+import { change, garbage, truncate } from '../helpers/damage.ts';
 import { IndexReader, REOPEN_BACKOFF_MS } from '../../search/index-reader.ts';
 
 const MODEL = { name: 'test', checksum: 'c'.repeat(64), dimensions: 16 };
@@ -97,29 +98,18 @@ describe('a damaged index', () => {
     damage(target);
     return target;
   };
-  const flip =
-    (offset: (size: number) => number, length = 4096) =>
-    (file: string) => {
-      const bytes = readFileSync(file);
-      const at = Math.floor(Math.max(0, Math.min(offset(bytes.length), bytes.length - 1)));
-      for (let i = at; i < Math.min(bytes.length, at + length); i++) bytes[i] = bytes[i]! ^ 0x5a;
-      writeFileSync(file, bytes);
-    };
-  const truncate = (file: string) => truncateSync(file, Math.floor(readFileSync(file).length / 2));
-  const garbage = (file: string) => writeFileSync(file, 'this is not what was written {');
-
   const cases: [string, Parameters<typeof damaged>[0], (file: string) => void][] = [
     ['index.faiss truncated', (f) => `${f.segment}/index.faiss`, truncate],
-    ['index.faiss changed', (f) => `${f.segment}/index.faiss`, flip((size) => size / 2, 64)],
-    ['vectors.f32 changed (4 KB)', (f) => `${f.segment}/vectors.f32`, flip((size) => size / 3)],
+    ['index.faiss changed', (f) => `${f.segment}/index.faiss`, change(0.5, 64)],
+    ['vectors.f32 changed (4 KB)', (f) => `${f.segment}/vectors.f32`, change(1 / 3)],
     ['vectors.f32 truncated', (f) => `${f.segment}/vectors.f32`, truncate],
-    ['vectors.sum changed', (f) => `${f.segment}/vectors.sum`, flip(() => 40, 8)],
-    ['keys.bin changed', (f) => `${f.segment}/keys.bin`, flip((size) => size / 2, 64)],
+    ['vectors.sum changed', (f) => `${f.segment}/vectors.sum`, change(0.02, 8)],
+    ['keys.bin changed', (f) => `${f.segment}/keys.bin`, change(0.5, 64)],
     ['keys.bin truncated', (f) => `${f.segment}/keys.bin`, truncate],
-    ['attributes.bin changed', (f) => `${f.segment}/attributes.bin`, flip(() => 0, 8)],
+    ['attributes.bin changed', (f) => `${f.segment}/attributes.bin`, change(0, 8)],
     ['lexical.bin truncated', (f) => `${f.newest}/lexical.bin`, truncate],
     ['segment.json garbage', (f) => `${f.segment}/segment.json`, garbage],
-    ['a tombstone file changed', (f) => f.tombstone, flip(() => 0, 8)],
+    ['a tombstone file changed', (f) => f.tombstone, change(0, 8)],
     ['the generation manifest garbage', () => 'generations/gen-000001.json', garbage],
     ['CURRENT.json garbage', () => 'CURRENT.json', garbage],
   ];

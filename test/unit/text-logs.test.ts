@@ -9,28 +9,7 @@ import { localObservability } from '../../local-stack/local-observability.ts';
 import { localLambdaContext } from '../../local-stack/engine/lambda-context.ts';
 import { stageHandler } from '../../tasks/indexer-handlers.ts';
 import { tempDir } from '../helpers/local-stack.ts';
-
-/** Runs `act` and returns what it wrote to stdout and stderr. */
-async function written(act: () => Promise<unknown>): Promise<{ out: string; err: string }> {
-  const captured = { out: '', err: '' };
-  const restore = (['out', 'err'] as const).map((name) => {
-    const stream = name === 'out' ? process.stdout : process.stderr;
-    const write = stream.write.bind(stream);
-    stream.write = ((chunk: string | Uint8Array) => {
-      captured[name] += String(chunk);
-      return true;
-    }) as typeof stream.write;
-    return () => {
-      stream.write = write;
-    };
-  });
-  try {
-    await act().catch(() => undefined);
-  } finally {
-    for (const undo of restore) undo();
-  }
-  return captured;
-}
+import { captureOutput } from '../helpers/logs.ts';
 
 describe("up's log lines", () => {
   const dir = tempDir();
@@ -42,7 +21,7 @@ describe("up's log lines", () => {
     const observability = localObservability({ dataDir: dir.path, logLevel: 'INFO', logFormat: 'text' });
     const plan = stageHandler('plan', async () => ({ batchCount: 3, itemCount: 1200, capped: false }), observability);
     // Act
-    const { out } = await written(() => plan({ run } as never, localLambdaContext('ddb-faiss-plan', 60_000)));
+    const { out } = await captureOutput(() => plan({ run } as never, localLambdaContext('ddb-faiss-plan', 60_000)));
     // Assess
     const lines = out.trim().split('\n');
     assert.equal(lines.length, 2, out);
@@ -59,17 +38,20 @@ describe("up's log lines", () => {
       throw Object.assign(new Error('the table is gone'), { name: 'ResourceNotFoundException' });
     };
     const text = localObservability({ dataDir: dir.path, logLevel: 'INFO', logFormat: 'text' });
-    const failed = await written(() =>
-      stageHandler('clear', failing, text)({ run } as never, localLambdaContext('ddb-faiss-clear', 60_000)),
-    );
+    // The stage's failure is what is logged; the call's rejection is not what this test is about.
+    const fail = (observability: typeof text) => () =>
+      stageHandler(
+        'clear',
+        failing,
+        observability,
+      )({ run } as never, localLambdaContext('ddb-faiss-clear', 60_000)).catch(() => undefined);
+    const failed = await captureOutput(fail(text));
     assert.match(
       failed.err,
       /^\d\d:\d\d:\d\d\.\d{3} +ERROR +clear +manual-20261206-0123 +clear failed +ResourceNotFoundException: the table is gone( \(at .+\))?\n$/,
     );
     const json = localObservability({ dataDir: dir.path, logLevel: 'INFO', logFormat: 'json' });
-    const machine = await written(() =>
-      stageHandler('clear', failing, json)({ run } as never, localLambdaContext('ddb-faiss-clear', 60_000)),
-    );
+    const machine = await captureOutput(fail(json));
     assert.equal(JSON.parse(machine.err).message, 'clear failed');
   });
 });
