@@ -44,6 +44,10 @@ export const EMBED_RESULTS_PREFIX = 'embed-results';
 const REJECT_INPUT = 'Reject input';
 const INDEX_HELD = 'Index held by another run';
 const NOTHING_TO_INDEX = 'Nothing to index';
+const WAIT_FOR_CHANGES = 'Wait for more changes';
+const WAIT_FOR_LEASE = 'Wait for the writer lease';
+/** How often a run for captured changes asks for the lease while another run holds it. */
+const LEASE_WAIT_SECONDS = 2;
 
 /** The stages a user thinks in, in order: what `run --wait` and the monitor track. */
 export const INDEXER_STAGES = [
@@ -57,7 +61,15 @@ export const INDEXER_STAGES = [
 ] as const;
 
 /** The states off the main path: where a run ends early or fails. */
-export const SIDE_STATES = [REJECT_INPUT, INDEX_HELD, NOTHING_TO_INDEX, RECORD_FAILURE, RUN_FAILED] as const;
+export const SIDE_STATES = [
+  REJECT_INPUT,
+  WAIT_FOR_CHANGES,
+  WAIT_FOR_LEASE,
+  INDEX_HELD,
+  NOTHING_TO_INDEX,
+  RECORD_FAILURE,
+  RUN_FAILED,
+] as const;
 
 type Transition = { readonly Next: string } | { readonly End: true };
 
@@ -106,7 +118,7 @@ export function indexerDefinition(): AslDefinition {
       'Read input': {
         Type: 'Pass',
         Comment: 'Pairs the input with its defaults: an empty input means an incremental run.',
-        Parameters: { defaults: { mode: 'incremental' }, 'given.$': '$' },
+        Parameters: { defaults: { mode: 'incremental', trigger: 'start', debounceSeconds: 0 }, 'given.$': '$' },
         Next: 'Apply input defaults',
       },
       'Apply input defaults': {
@@ -118,6 +130,15 @@ export function indexerDefinition(): AslDefinition {
       'Choose run mode': {
         Type: 'Choice',
         Choices: [
+          {
+            And: [
+              { Variable: '$.mode', StringEquals: 'incremental' },
+              { Variable: '$.trigger', StringEquals: 'capture' },
+              { Variable: '$.debounceSeconds', IsNumeric: true },
+              { Variable: '$.debounceSeconds', NumericGreaterThan: 0 },
+            ],
+            Next: WAIT_FOR_CHANGES,
+          },
           { Variable: '$.mode', StringEquals: 'incremental', Next: 'Incremental run' },
           { Variable: '$.mode', StringEquals: 'backfill', Next: 'Backfill run' },
         ],
@@ -128,6 +149,13 @@ export function indexerDefinition(): AslDefinition {
         Error: 'InvalidInput',
         Cause: 'the execution input must be {} or {"mode": "incremental"} or {"mode": "backfill"}',
       },
+      [WAIT_FOR_CHANGES]: {
+        Type: 'Wait',
+        Comment:
+          'A run started by captured changes waits the debounce first, so a burst of writes is indexed by one run.',
+        SecondsPath: '$.debounceSeconds',
+        Next: 'Incremental run',
+      },
       'Incremental run': runDescriptor('incremental'),
       'Backfill run': runDescriptor('backfill'),
       [INDEXER_TASKS.lease.state]: taskState(
@@ -137,8 +165,20 @@ export function indexerDefinition(): AslDefinition {
       ),
       'Writer lease taken?': {
         Type: 'Choice',
-        Choices: [{ Variable: '$.lease.acquired', BooleanEquals: true, Next: INDEXER_TASKS.bootstrap.state }],
+        Choices: [
+          { Variable: '$.lease.acquired', BooleanEquals: true, Next: INDEXER_TASKS.bootstrap.state },
+          // Captured changes wait their turn: the run holding the index may have planned before they came.
+          { Variable: '$.trigger', StringEquals: 'capture', Next: WAIT_FOR_LEASE },
+        ],
         Default: INDEX_HELD,
+      },
+      [WAIT_FOR_LEASE]: {
+        Type: 'Wait',
+        Comment:
+          'A run for captured changes does not end when another run holds the index: that run may have planned ' +
+          'before the changes came, and this run is the one they asked for (one at most waits: the run request).',
+        Seconds: LEASE_WAIT_SECONDS,
+        Next: INDEXER_TASKS.lease.state,
       },
       [INDEX_HELD]: {
         Type: 'Succeed',

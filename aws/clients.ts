@@ -3,6 +3,7 @@
  * stand-ins with fixed dummy credentials; on AWS they use the standard credential chain.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
@@ -93,4 +94,23 @@ export function destroyAwsClients(clients: AwsClients): void {
   clients.dynamodb.destroy();
   clients.s3.destroy();
   clients.stepFunctions.destroy();
+}
+
+/**
+ * A DynamoDB Streams client (the local stack's stream follower, `capture redrive`): the
+ * streams API answers on DynamoDB's endpoint locally, on its own on AWS.
+ */
+export function createStreamsClient(
+  config: Pick<DdbFaissConfig, 'region' | 'target'>,
+  dynamodbEndpoint: string | undefined,
+): DynamoDBStreamsClient {
+  const local = config.target === 'local';
+  return new DynamoDBStreamsClient({
+    region: config.region,
+    ...(local ? { credentials: LOCAL_CREDENTIALS } : {}),
+    maxAttempts: ATTEMPTS.dynamodb,
+    retryStrategy: new ConfiguredRetryStrategy(ATTEMPTS.dynamodb, dynamodbRetryDelay),
+    requestHandler: REQUEST_TIMEOUTS,
+    ...(local && dynamodbEndpoint ? { endpoint: dynamodbEndpoint } : {}),
+  });
 }

@@ -10,7 +10,7 @@
 import { homedir } from 'node:os';
 import path from 'node:path';
 import * as v from 'valibot';
-import { isDuration } from './duration.ts';
+import { isDuration, parseDuration } from './duration.ts';
 import { PROJECT_ROOT } from './project.ts';
 
 /** Where the system runs: the embedded local stack, or a deployed AWS stack. */
@@ -23,6 +23,13 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** How the local stack prints log lines: for people, or for machines (Lambda always writes JSON). */
 export const LOG_FORMATS = ['text', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/**
+ * How changes reach the index: the table's stream (a capture step reads it; writers set nothing and
+ * may delete as they like) or pending flags every writer sets (deletes soft, with `faiss_delete`).
+ */
+export const CHANGE_CAPTURES = ['stream', 'flags'] as const;
+export type ChangeCapture = (typeof CHANGE_CAPTURES)[number];
 
 /** One index for the whole table, or one index per content group (the original article's layout). */
 export type IndexLayout = 'global' | 'per-group';
@@ -131,6 +138,15 @@ const duration = v.pipe(
   v.check(
     (value) => isDuration(value),
     (issue) => `${quoted(issue.input)} is not a duration: use e.g. 30s, 5m, 1h`,
+  ),
+);
+
+/** A duration of whole seconds (a Wait state's `Seconds`). */
+const wholeSeconds = v.pipe(
+  duration,
+  v.check(
+    (value) => parseDuration(value) % 1000 === 0,
+    (issue) => `${quoted(issue.input)} is not a whole number of seconds: use e.g. 0s, 1s, 5s`,
   ),
 );
 
@@ -402,6 +418,25 @@ export const SETTINGS = {
     defaultDoc: 'unset (no schedule)',
     doc: '`up` starts an incremental run this often (e.g. `5m`)',
   }),
+  changeCapture: setting<ChangeCapture>({
+    schema: oneOf(CHANGE_CAPTURES),
+    default: 'flags',
+    env: 'DDB_FAISS_CHANGE_CAPTURE',
+    flag: 'change-capture',
+    doc:
+      'how changes reach the index: `stream` (ddb-faiss follows the table\'s stream; writers set nothing, hard ' +
+      'deletes and TTL expiries are honoured, and a run starts seconds after a write) or `flags` (every writer sets ' +
+      'the pending attribute and deletes softly; runs come from the schedule or by hand)',
+  }),
+  captureDebounce: setting({
+    schema: wholeSeconds,
+    default: '1s',
+    env: 'DDB_FAISS_CAPTURE_DEBOUNCE',
+    flag: 'capture-debounce',
+    doc:
+      'stream mode: how long a run started by captured changes waits for more changes before it plans, so a ' +
+      "burst of writes is indexed by one run rather than many (whole seconds, as a Wait state counts; `0s` for none)",
+  }),
   indexLayout: setting<IndexLayout>({
     schema: oneOf(['global', 'per-group']),
     default: 'global',
@@ -577,6 +612,8 @@ export const DEPLOYED_SETTINGS = [
   'contentAttribute',
   'pendingAttribute',
   'pendingIndexName',
+  'changeCapture',
+  'captureDebounce',
   'modelPrefix',
   'modelName',
   'batchSize',

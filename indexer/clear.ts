@@ -5,6 +5,9 @@
  * are recorded with their reason and their flag cleared, so they never block the queue.
  * Finally the writer lease is released.
  *
+ * In stream mode the pending version lives on the item's change marker, not on the item: the
+ * marker's pending attribute is cleared the same way, and a captured item is never written.
+ *
  * Flags are cleared 25 to a request: PartiQL `BatchExecuteStatement`, one conditional `UPDATE`
  * per item (`... REMOVE <flag> WHERE <group> = ? AND <id> = ? AND <flag> = <version>`), each
  * statement judged on its own: a stale version comes back alone as `ConditionalCheckFailed` and
@@ -33,6 +36,7 @@ import { PermanentError, TransientError } from '../aws/errors.ts';
 import type { IndexerContext, RunInfo } from './context.ts';
 import { keyAttributes } from '../table/items.ts';
 import {
+  changeMarkerKey,
   CLEAR_CHECKPOINT_KEY,
   clearCheckpointItem,
   poisonRecordItem,
@@ -86,17 +90,22 @@ interface ClearCheckpoint {
 /** A PartiQL identifier: double-quoted, a quote inside doubled. */
 const identifier = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 
-/** The statement that clears one item's flag if its version is still the one indexed. */
+/**
+ * The statement that clears one item's flag (or, for a captured item, its change marker's) if its
+ * version is still the one indexed. A marker keeps its other attributes: its sequence number absorbs
+ * replays of records it has seen.
+ */
 export function clearFlagStatement(
   config: IndexerContext['config'],
-  entry: Pick<ShardEntry, 'group' | 'id' | 'version'>,
+  entry: Pick<ShardEntry, 'group' | 'id' | 'version' | 'marker'>,
 ): BatchStatementRequest {
   const flag = identifier(config.pendingAttribute);
+  const key = entry.marker ? changeMarkerKey(entry) : entry;
   return {
     Statement:
       `UPDATE ${identifier(config.tableName)} REMOVE ${flag} ` +
       `WHERE ${identifier(config.groupAttribute)} = ? AND ${identifier(config.idAttribute)} = ? AND ${flag} = ?`,
-    Parameters: [{ S: entry.group }, { S: entry.id }, { N: String(entry.version) }] satisfies AttributeValue[],
+    Parameters: [{ S: key.group }, { S: key.id }, { N: String(entry.version) }] satisfies AttributeValue[],
   };
 }
 
@@ -207,8 +216,8 @@ export async function clearFlags(
         );
         add('poisonRecorded');
       }
-      if (entry.version === 0 || entry.kind === 'gone') continue; // no flag to clear
-      if (entry.kind !== 'delete') {
+      if (entry.version === 0 || (entry.kind === 'gone' && !entry.marker)) continue; // no flag to clear
+      if (entry.kind !== 'delete' || entry.marker) {
         flags.push(index);
         continue;
       }

@@ -145,17 +145,27 @@ async function embedRead(
       shard.add({ ...key, kind: 'gone' });
       continue;
     }
-    const version = readVersion(config, item);
+    // A marker's version is the marker's: the clear stage settles the marker, never the writer's item.
+    const versioned: VersionedKey = key.marker
+      ? key
+      : { group: key.group, id: key.id, version: readVersion(config, item) };
     if (item[DELETE_MARKER_ATTRIBUTE]?.BOOL === true) {
-      shard.add({ group: key.group, id: key.id, version, kind: 'delete' });
+      // Soft-deleted: a flagged item is deleted by the clear stage; a captured one is only left out.
+      shard.add({ ...versioned, kind: key.marker ? 'gone' : 'delete' });
+      continue;
+    }
+    // In stream mode an item without the text attribute is another kind of item (or lost its
+    // text): not indexed, and no poison; a flagged one asked to be indexed, so it is poison.
+    if (key.marker && item[config.contentAttribute] === undefined) {
+      shard.add({ ...versioned, kind: 'gone' });
       continue;
     }
     const reason = poisonReason(config, item);
-    if (reason) shard.add({ group: key.group, id: key.id, version, kind: 'poison', reason });
+    if (reason) shard.add({ ...versioned, kind: 'poison', reason });
     else {
       const attributes = filterableAttributes(config, config.filterAttributes, item);
       const text = item[config.contentAttribute]!.S!;
-      toEmbed.push({ key: { group: key.group, id: key.id, version }, text, ...(attributes ? { attributes } : {}) });
+      toEmbed.push({ key: versioned, text, ...(attributes ? { attributes } : {}) });
     }
   }
   if (toEmbed.length > 0) await embedPassages(await embedder(), toEmbed, shard);

@@ -1,6 +1,7 @@
 /**
  * Plan stage: with the writer lease held (taken by the run's first stage), page through the
- * pending items (the sparse GSI; for a backfill, the whole table) in parallel scan segments, cutting batches of
+ * pending items (the sparse GSI: flagged items and, in stream mode, change markers standing for
+ * their items; for a backfill, the whole table) in parallel scan segments, cutting batches of
  * `batchSize` keys into batch files as it goes: memory holds at most one page and one
  * partial batch per segment, never every pending item. Incremental runs stop at
  * `maxItemsPerRun`; the rest waits for the next run. The batch descriptors go to S3 as one list
@@ -9,7 +10,8 @@
 import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { IndexerContext, RunInfo } from './context.ts';
 import { readKey, readVersion, type VersionedKey } from '../table/items.ts';
-import { isReservedKey } from '../table/reserved-items.ts';
+import { isReservedKey, itemOfChangeMarker } from '../table/reserved-items.ts';
+import { takeRunRequest } from './capture.ts';
 import { releaseLease, renewLease } from './lease.ts';
 import { type BatchDescriptor, removeStaleRuns, writeBatch } from './run-files.ts';
 import { type BatchList, writeBatchList } from './batch-list.ts';
@@ -42,6 +44,8 @@ export async function planRun(context: IndexerContext, run: RunInfo): Promise<Pl
   // A damaged index fails an incremental run here, naming the file, even when nothing is pending;
   // a backfill rebuilds it whatever its state, so it does not look.
   if (!backfill) checkPublishedIndex(config.efsRoot, config.indexLayout === 'per-group');
+  // Before reading what is pending: a change captured from now on asks for the next run.
+  await takeRunRequest(context);
   const limit = backfill ? Number.POSITIVE_INFINITY : config.maxItemsPerRun;
   const batches: BatchDescriptor[] = [];
   let taken = 0;
@@ -75,7 +79,10 @@ export async function planRun(context: IndexerContext, run: RunInfo): Promise<Pl
         }),
       );
       for (const item of page.Items ?? []) {
-        const key = readKey(config, item);
+        const read = readKey(config, item);
+        // A change marker (stream mode) stands for its item; every other reserved item is ddb-faiss's own.
+        const marked = read && !backfill ? itemOfChangeMarker(read) : undefined;
+        const key = marked ?? read;
         if (!key || isReservedKey(key)) continue;
         if (taken >= limit) {
           capped = true;
@@ -84,7 +91,7 @@ export async function planRun(context: IndexerContext, run: RunInfo): Promise<Pl
         taken += 1;
         const version = readVersion(config, item);
         if (version >= TIMESTAMP_TOKEN_MIN) oldestToken = Math.min(oldestToken, version);
-        pending.push({ ...key, version });
+        pending.push({ ...key, version, ...(marked ? { marker: true } : {}) });
       }
       cut(false);
       startKey = page.LastEvaluatedKey;

@@ -82,13 +82,14 @@ export function writeBatch(
   keys: readonly VersionedKey[],
 ): BatchDescriptor {
   const file = path.join(runDir(execution), 'batches', `${String(batch).padStart(5, '0')}.json`);
-  writeFileAtomic(path.join(efsRoot, file), JSON.stringify(keys.map((key) => [key.group, key.id, key.version])));
+  const rows = keys.map((key) => (key.marker ? [key.group, key.id, key.version, 1] : [key.group, key.id, key.version]));
+  writeFileAtomic(path.join(efsRoot, file), JSON.stringify(rows));
   return { batch, file, items: keys.length };
 }
 
 export function readBatch(efsRoot: string, descriptor: Pick<BatchDescriptor, 'file'>): VersionedKey[] {
-  const rows = JSON.parse(readFileSync(path.join(efsRoot, descriptor.file), 'utf8')) as [string, string, number][];
-  return rows.map(([group, id, version]) => ({ group, id, version }));
+  const rows = JSON.parse(readFileSync(path.join(efsRoot, descriptor.file), 'utf8')) as [string, string, number, 1?][];
+  return rows.map(([group, id, version, marker]) => ({ group, id, version, ...(marker ? { marker: true } : {}) }));
 }
 
 /**
@@ -153,11 +154,12 @@ export class ShardWriter {
     for (let offset = 0; offset < bytes.length;) offset += writeSync(this.fd, bytes, offset);
     const lines = passages.map((_, i) => JSON.stringify(encodeTerms(terms?.[i])));
     writeAll(this.termsFd, `${lines.join('\n')}\n`);
-    const { group, id, version } = key;
+    const { group, id, version, marker } = key;
     this.entries.push({
       group,
       id,
       version,
+      ...(marker ? { marker } : {}),
       kind: 'vector',
       row: this.rows,
       passages,

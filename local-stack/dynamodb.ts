@@ -7,6 +7,7 @@ import {
   DescribeTableCommand,
   type DynamoDBClient,
   ResourceNotFoundException,
+  UpdateTableCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import type { DdbFaissConfig } from '../config/config.ts';
@@ -22,8 +23,12 @@ type TableConfig = Pick<
   'tableName' | 'groupAttribute' | 'idAttribute' | 'pendingAttribute' | 'pendingIndexName'
 >;
 
+/** The stream the capture step reads: old and new images, so it can tell what a write changed. */
+export const ITEMS_STREAM = { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } as const;
+
 /**
- * Creates the items table when it is missing: keys (group S, id S), on-demand, and the
+ * Creates the items table when it is missing: keys (group S, id S), on-demand, its stream (new
+ * and old images; locally always on, so switching to stream mode needs no table change), and the
  * sparse GSI on the pending attribute. The GSI has the id as sort key, so one flag value shared by
  * many items still pages in a stable order (and a stand-in that hashes hash-only GSI keys, as
  * dynalite did, loses none); on DynamoDB it costs nothing.
@@ -31,7 +36,10 @@ type TableConfig = Pick<
  */
 export async function ensureItemsTable(client: DynamoDBClient, config: TableConfig): Promise<boolean> {
   try {
-    await client.send(new DescribeTableCommand({ TableName: config.tableName }));
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: config.tableName }));
+    // A table from before streams: turn its stream on (changes from now on are captured).
+    if (!Table?.StreamSpecification?.StreamEnabled)
+      await client.send(new UpdateTableCommand({ TableName: config.tableName, StreamSpecification: ITEMS_STREAM }));
     return false;
   } catch (error) {
     if (!(error instanceof ResourceNotFoundException)) throw error;
@@ -40,6 +48,7 @@ export async function ensureItemsTable(client: DynamoDBClient, config: TableConf
     new CreateTableCommand({
       TableName: config.tableName,
       BillingMode: 'PAY_PER_REQUEST',
+      StreamSpecification: ITEMS_STREAM,
       AttributeDefinitions: [
         { AttributeName: config.groupAttribute, AttributeType: 'S' },
         { AttributeName: config.idAttribute, AttributeType: 'S' },

@@ -7,7 +7,9 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import path from 'node:path';
 import type { DdbFaissConfig } from '../config/config.ts';
-import { type AwsClients, createAwsClients, destroyAwsClients } from '../aws/clients.ts';
+import { type AwsClients, createAwsClients, createStreamsClient, destroyAwsClients } from '../aws/clients.ts';
+import { captureFilterPattern, type CaptureHandler } from '../tasks/capture-handler.ts';
+import { StreamFollower } from './stream-follower.ts';
 import { isStackAlive, type LocalStackInfo, readStackInfo, removeStackInfo, writeStackInfo } from './stack-info.ts';
 import { LocalStepFunctions } from './engine/local-engine.ts';
 import { createStepFunctionsServer } from './engine/sfn-endpoint.ts';
@@ -29,6 +31,11 @@ export interface LocalStackProps {
   readonly handlers?: TaskHandlerRegistry;
   /** Task handlers that need the stack's clients, created once they exist. @default none */
   readonly createHandlers?: (context: Pick<LocalStackContext, 'config' | 'clients'>) => TaskHandlerRegistry;
+  /**
+   * The capture step's handler, which the stack's stream follower calls in stream mode
+   * (`changeCapture: stream`). @default none: the stream is not followed
+   */
+  readonly createCaptureHandler?: (context: LocalStackContext) => CaptureHandler;
   /** State machines to create or update at start, by name (ASL JSON text). @default {} */
   readonly stateMachines?: Readonly<Record<string, string>>;
   /**
@@ -119,6 +126,26 @@ export async function startLocalStack(props: LocalStackProps): Promise<LocalStac
       stateMachineArns[name] = stepFunctions.createOrUpdateStateMachine(name, definition).stateMachineArn;
     }
     const context: LocalStackContext = { config, clients, stepFunctions, stateMachineArns };
+    if (config.changeCapture === 'stream' && props.createCaptureHandler) {
+      const streams = createStreamsClient(config, endpoints.dynamodb);
+      const follower = new StreamFollower({
+        dynamodb: clients.dynamodb,
+        streams,
+        tableName: config.tableName,
+        handler: props.createCaptureHandler(context),
+        filter: captureFilterPattern(config),
+        dataDir: config.dataDir,
+        log,
+      });
+      follower.start();
+      // Stops before the engine: a batch in flight may still start a run.
+      started.push({
+        close: async () => {
+          await follower.stop();
+          streams.destroy();
+        },
+      });
+    }
 
     const httpServer: Server = createServer(
       props.httpApp?.(context) ??

@@ -28,6 +28,11 @@ export interface ItemKey {
 /** A key plus the pending version token seen for it (0 when the item had no flag). */
 export interface VersionedKey extends ItemKey {
   readonly version: number;
+  /**
+   * Where the version lives: absent for the item's own pending flag, `true` for its change marker
+   * (stream mode, `table/reserved-items.ts`), which the clear stage then settles instead.
+   */
+  readonly marker?: true;
 }
 
 let lastToken = 0;

@@ -4,7 +4,9 @@
  * - the writer lease (`writer-lease`), which one run holds at a time;
  * - the index status (`index-status`), mirrored from the newest generation for `status`;
  * - poison records (`poison#<group>#<id>`), one per item that cannot be embedded;
- * - the running stage's progress (`run-progress`) and the clear stage's checkpoint (`clear-checkpoint`).
+ * - the running stage's progress (`run-progress`) and the clear stage's checkpoint (`clear-checkpoint`);
+ * - in stream mode, change markers (`change#<group>#<id>`), one per item the stream said changed, and
+ *   the run request (`run-request`) by which captured changes start one run, not one per batch.
  * Their keys, attributes and codecs live here and nowhere else.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -142,3 +144,47 @@ export function readRunProgressItem(item: Item | undefined): RunProgressRecord |
   const text = item?.['progress']?.S;
   return text ? (JSON.parse(text) as RunProgressRecord) : null;
 }
+
+/**
+ * The sort-key prefix of change markers. A marker says "this item changed: read it again"; it
+ * holds no content, so the index always reflects the item as the table holds it when a run reads
+ * it. While pending it carries the pending attribute (so it feeds the same sparse index as a flag);
+ * once a run has indexed the item, the clear stage removes that attribute and the marker stays,
+ * keeping the newest stream sequence number it has seen (`sequence`), so an older record replayed
+ * later is absorbed rather than starting work again.
+ */
+export const CHANGE_ID_PREFIX = 'change#';
+
+/**
+ * The key of the change marker of an item. The group is URI-encoded so the first `#` after the
+ * prefix ends it, whatever the group and id hold.
+ */
+export const changeMarkerKey = (item: ItemKey): ItemKey => ({
+  group: RESERVED_GROUP,
+  id: `${CHANGE_ID_PREFIX}${encodeURIComponent(item.group)}#${item.id}`,
+});
+
+/** The item a change marker stands for, from the marker's key; undefined for any other key. */
+export function itemOfChangeMarker(key: ItemKey): ItemKey | undefined {
+  if (key.group !== RESERVED_GROUP || !key.id.startsWith(CHANGE_ID_PREFIX)) return undefined;
+  const rest = key.id.slice(CHANGE_ID_PREFIX.length);
+  const hash = rest.indexOf('#');
+  if (hash < 0) return undefined;
+  return { group: decodeURIComponent(rest.slice(0, hash)), id: rest.slice(hash + 1) };
+}
+
+/** The attribute of a change marker holding the newest stream sequence number captured for its item. */
+export const MARKER_SEQUENCE_ATTRIBUTE = 'sequence';
+
+/**
+ * Stream sequence numbers are decimal strings of 21 to 40 digits, increasing per shard (and a key's
+ * records stay in one shard's lineage). Padded to 40 digits they compare as DynamoDB compares strings.
+ */
+export const sortableSequence = (sequenceNumber: string): string => sequenceNumber.padStart(40, '0');
+
+/**
+ * The run request's key. Captured changes start a run only when they create this item; the run's
+ * plan stage deletes it before it reads what is pending, so every change captured after that starts
+ * (at most) one more run, and a burst of captures starts one.
+ */
+export const RUN_REQUEST_KEY = { group: RESERVED_GROUP, id: 'run-request' } as const;

@@ -13,6 +13,8 @@ import { type IndexerHandlers, indexerHandlers, indexerStages } from './indexer-
 import { lambdaObservability, type Observability } from './observability.ts';
 import { createSearchHandler, isProvisionedSearchInit, type SearchHandler } from './search-handler.ts';
 import { IndexReader } from '../search/index-reader.ts';
+import { type CaptureHandler, createCaptureHandler } from './capture-handler.ts';
+import type { StreamEvent } from '../indexer/capture.ts';
 import { preloadSearch } from '../search/query.ts';
 
 let context: IndexerContext | undefined;
@@ -48,6 +50,18 @@ const taskExports = Object.fromEntries(
 
 // The container image's CMD names these exports (`lambda.<task>`); a test checks the bundle has one per task.
 export const { lease, bootstrap, plan, embed, merge, compact, clear, release } = taskExports;
+
+let captureHandler: CaptureHandler | undefined;
+
+/** The capture step (stream mode): behind the event source mapping on the table's stream. */
+export const capture = async (event: StreamEvent, lambdaContext: Context) => {
+  const context = indexerContext();
+  captureHandler ??= createCaptureHandler(
+    { ...context, stateMachineArn: () => context.config.stateMachineArn ?? '' },
+    await lambdaReporting(),
+  );
+  return captureHandler(event, lambdaContext);
+};
 
 let searchReader: IndexReader | undefined;
 const indexReader = (): IndexReader => {

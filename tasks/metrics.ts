@@ -25,6 +25,14 @@ export const METRICS = {
   runDuration: { name: 'RunDurationSeconds', unit: MetricUnit.Seconds },
   /** A run's changes per second of its wall time. */
   itemsPerSecond: { name: 'ItemsIndexedPerSecond', unit: MetricUnit.CountPerSecond },
+  /** Stream records one capture call read (stream mode). */
+  streamRecords: { name: 'StreamRecords', unit: MetricUnit.Count },
+  /** Of them, the records that changed an item's indexed view: the user changes. */
+  changesCaptured: { name: 'ChangesCaptured', unit: MetricUnit.Count },
+  /** Of them, the records whose change marker could not be written (the batch's failures). */
+  captureFailures: { name: 'CaptureFailures', unit: MetricUnit.Count },
+  /** How old the oldest record of a captured batch was when captured: the capture lag. */
+  captureLag: { name: 'CaptureLagSeconds', unit: MetricUnit.Seconds },
   /** One search request, from the request read to the response built. */
   searchLatency: { name: 'SearchLatency', unit: MetricUnit.Milliseconds },
 } as const;

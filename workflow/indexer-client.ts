@@ -15,16 +15,10 @@ import {
 } from '@aws-sdk/client-sfn';
 import type { DdbFaissConfig } from '../config/config.ts';
 import { readStackInfo } from '../local-stack/stack-info.ts';
+import { executionNameFor, type RunOrigin } from '../asl/run-origins.ts';
 import { type RunProgress, summarizeHistory, withMapRunCounts } from './run-progress.ts';
 
-/** How an execution can be started; the origin prefixes the execution name, so history shows it. */
-export const RUN_ORIGINS = ['manual', 'backfill', 'scheduled'] as const;
-export type RunOrigin = (typeof RUN_ORIGINS)[number];
-
-/** How an execution was started, read from its name (`other` for executions started elsewhere). */
-export function originOf(executionName: string): RunOrigin | 'other' {
-  return RUN_ORIGINS.find((origin) => executionName.startsWith(`${origin}-`)) ?? 'other';
-}
+export { originOf, RUN_ORIGINS, type RunOrigin } from '../asl/run-origins.ts';
 
 /** Thrown when the indexer state machine cannot be found for the target. */
 export class StateMachineNotFoundError extends Error {
@@ -50,13 +44,17 @@ export async function resolveStateMachineArn(config: DdbFaissConfig, sfn: SFNCli
   );
 }
 
-export async function startRun(sfn: SFNClient, stateMachineArn: string, origin: RunOrigin): Promise<string> {
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+/** Starts a run by hand or on a schedule (captured changes start theirs in `indexer/capture.ts`). */
+export async function startRun(
+  sfn: SFNClient,
+  stateMachineArn: string,
+  origin: Exclude<RunOrigin, 'captured'>,
+): Promise<string> {
   const input = origin === 'backfill' ? { mode: 'backfill' } : { mode: 'incremental' };
   const { executionArn } = await sfn.send(
     new StartExecutionCommand({
       stateMachineArn,
-      name: `${origin}-${stamp}-${Math.random().toString(36).slice(2, 6)}`,
+      name: executionNameFor(origin),
       input: JSON.stringify(input),
     }),
   );

@@ -15,6 +15,7 @@ import { localMetricsFile, localObservability } from '../local-stack/local-obser
 import { localMetricsSource } from './monitor/metrics-source.ts';
 import { createIndexerHandlers } from '../tasks/indexer-handlers.ts';
 import { createSearchHandler } from '../tasks/search-handler.ts';
+import { createCaptureHandler } from '../tasks/capture-handler.ts';
 import { searchRoutes } from '../tasks/search-routes.ts';
 import { monitorApi } from './monitor/api.ts';
 
@@ -37,6 +38,11 @@ export function localStackProps(config: DdbFaissConfig, options: LocalStackOptio
   return {
     config,
     createHandlers: ({ clients }) => createIndexerHandlers({ config, clients }, observability),
+    createCaptureHandler: ({ clients, stateMachineArns }) =>
+      createCaptureHandler(
+        { config, clients, stateMachineArn: () => stateMachineArns[config.stateMachineName] ?? '' },
+        observability,
+      ),
     httpApp: ({ clients, stateMachineArns }) =>
       apiGateway(searchRoutes(createSearchHandler({ config, clients }, observability)), {
         fallback: monitorApi({

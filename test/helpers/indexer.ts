@@ -18,6 +18,7 @@ import { ensureModelPublished } from '../../workflow/local-stack-props.ts';
 import { readHistory } from '../../workflow/indexer-client.ts';
 import { apiGateway, withLocalJwtAuthorizer } from '../../local-stack/api-gateway.ts';
 import { createSearchHandler } from '../../tasks/search-handler.ts';
+import { createCaptureHandler } from '../../tasks/capture-handler.ts';
 import { searchRoutes } from '../../tasks/search-routes.ts';
 import { localObservability } from '../../local-stack/local-observability.ts';
 import type { Observability } from '../../tasks/observability.ts';
@@ -75,6 +76,8 @@ export class IndexerHarness {
         ) as unknown as Stages;
         return createIndexerHandlers(context, observability, stages);
       },
+      createCaptureHandler: ({ config, clients, stateMachineArns }) =>
+        createCaptureHandler({ config, clients, stateMachineArn: () => stateMachineArns['indexer'] ?? '' }, observability),
       httpApp: ({ config, clients }) =>
         apiGateway(
           searchRoutes(createSearchHandler({ config, clients }, observability)),

@@ -55,8 +55,12 @@ describe('asl/indexer.asl.json', () => {
         choice['BooleanEquals'],
         choice['Next'],
       ]),
-      [['$.lease.acquired', true, 'Bootstrap model']],
+      [
+        ['$.lease.acquired', true, 'Bootstrap model'],
+        ['$.trigger', undefined, 'Wait for the writer lease'],
+      ],
     );
+    assert.equal(next('Wait for the writer lease'), 'Take writer lease', 'captured changes wait their turn');
     assert.equal(
       definition.States[String(leaseChoice['Default'])]!['Type'],
       'Succeed',
@@ -71,8 +75,10 @@ describe('asl/indexer.asl.json', () => {
     const choices = definition.States['Choose run mode']!['Choices'] as State[];
     assert.deepEqual(
       choices.map((choice) => choice['Next']),
-      ['Incremental run', 'Backfill run'],
+      ['Wait for more changes', 'Incremental run', 'Backfill run'],
     );
+    assert.equal(next('Wait for more changes'), 'Incremental run');
+    assert.equal(definition.States['Wait for more changes']!['SecondsPath'], '$.debounceSeconds');
   });
 
   it('retries only transient errors, with backoff, and catches everything else to a recorded failure', () => {
