@@ -121,9 +121,13 @@ export class SegmentedIndex {
     return this.liveItems().map(({ part, row }) => part.segment.keys.entry(row));
   }
 
-  /** Every live item with its passages (for tests and audits: O(index)). */
+  /** Every live item with its passages and filterable attributes (for tests and audits: O(index)). */
   items(): ItemRows[] {
-    return this.liveItems().map(({ part, row }) => part.segment.keys.itemAt(row));
+    return this.liveItems().map(({ part, row }) => {
+      const item = part.segment.keys.itemAt(row);
+      const attributes = part.segment.attributes.valuesOf(part.segment.keys.itemOf(row));
+      return attributes ? { ...item, attributes } : item;
+    });
   }
 
   private liveItems(): { part: LivePart; row: number }[] {

@@ -3,7 +3,7 @@
  * rewriting a writer's item.
  *
  * A record whose item's indexed view changed (its text, a filterable attribute, or the item is
- * gone) becomes a *change marker* (`table/reserved-items.ts`): a small item under the reserved
+ * gone), or that sets a fresh pending flag (a writer from flags mode), becomes a *change marker* (`table/reserved-items.ts`): a small item under the reserved
  * group carrying the pending attribute, so it feeds the same sparse index a flag does. A marker
  * holds no content: the run reads the item as the table holds it then (a consistent read), so
  * the index never reflects anything older than the newest change captured. Every other record
@@ -136,6 +136,10 @@ export function decideChange(config: IndexerContext['config'], record: StreamRec
   // A soft delete's removal is the run's own: the flag that asked for it already removed the vector.
   if (record.eventName === 'REMOVE' && data.OldImage?.[DELETE_MARKER_ATTRIBUTE]?.BOOL === true)
     return { kind: 'ignore', reason: 'soft delete' };
+  // A writer that still sets pending flags asks for the item to be indexed; a flag cleared (the
+  // clear stage's own write) asks for nothing.
+  const flag = data.NewImage?.[config.pendingAttribute]?.N;
+  if (flag !== undefined && flag !== data.OldImage?.[config.pendingAttribute]?.N) return change;
   const before = indexedView(config, data.OldImage);
   const after = record.eventName === 'REMOVE' ? undefined : indexedView(config, data.NewImage);
   if (before === undefined && after === undefined) return { kind: 'ignore', reason: 'no text' };

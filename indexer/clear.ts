@@ -44,7 +44,7 @@ import {
 } from '../table/reserved-items.ts';
 import { releaseLease, renewLease } from './lease.ts';
 import type { MergeResult } from './merge.ts';
-import type { ShardEntry } from './run-files.ts';
+import type { ClearEntry, ShardEntry } from './run-files.ts';
 import { reportStageProgress } from './stage-progress.ts';
 
 export interface ClearResult {
@@ -120,7 +120,7 @@ export async function clearFlags(
 ): Promise<ClearResult> {
   const { config, clients } = context;
   await renewLease(context, run);
-  const entries = JSON.parse(readFileSync(path.join(config.efsRoot, merge.clearFile), 'utf8')) as ShardEntry[];
+  const entries = JSON.parse(readFileSync(path.join(config.efsRoot, merge.clearFile), 'utf8')) as ClearEntry[];
   /** Requests made for the entries (not the checkpoint's or progress's): the stage's cost. */
   let requests = 0;
 
@@ -238,7 +238,12 @@ export async function clearFlags(
         add('keptPending');
       }
     }
-    if (flags.length > 0) for (const outcome of (await clearBatch(flags)).values()) add(outcome);
+    if (flags.length > 0)
+      for (const [index, outcome] of await clearBatch(flags)) {
+        // A superseded entry's flag already moved on (a newer version): nothing kept pending for it.
+        if (outcome === 'keptPending' && entries[index]!.kind === 'superseded') continue;
+        add(outcome);
+      }
     // Counted and marked settled in one step: a checkpoint never counts what it does not mark.
     for (const [count, value] of Object.entries(done)) counts[count as keyof typeof counts] += value;
     for (const index of batch) settled[index] = 1;

@@ -100,10 +100,12 @@ async function fetchItems(
   const { config, clients } = context;
   // Every attribute when every one is filterable; otherwise only ddb-faiss's own and the listed ones.
   const wanted = config.filterAttributes === '*' ? undefined : [...ownAttributes(config), ...config.filterAttributes];
+  // One read per item: an item both flagged and captured is in the batch twice (BatchGetItem refuses duplicates).
+  const unique = new Map(keys.map((key) => [entryKey(key), key]));
   const items = await batchGetItems(
     clients.dynamodb,
     config.tableName,
-    keys.map((key) => keyAttributes(config, key)),
+    [...unique.values()].map((key) => keyAttributes(config, key)),
     {
       consistentRead: true,
       ...(wanted

@@ -4,6 +4,7 @@
  * the old vector, add the new one), so a batch merged twice (a retry, or a rerun after a
  * crash before the flags were cleared) never duplicates a vector.
  */
+import type { ClearEntry } from './run-files.ts';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import path from 'node:path';
 import { type GenerationMeta, GenerationStore, indexedGroups, type SegmentRef } from '../index-store/generations.ts';
@@ -170,7 +171,7 @@ export async function mergeShards(
 
   // Each scope's change: its newest entry per item, and tombstones for every item it held of them.
   const change = { added: 0, replaced: 0, removed: 0 };
-  const clearList: ShardEntry[] = [];
+  const clearList: ClearEntry[] = [];
   // Why an old index a backfill replaced could not be read (its counts then start from nothing).
   const replacedUnreadable: string[] = [];
   const work = new Map<string | undefined, { store: GenerationStore; segments: SegmentRef[] }>();
@@ -197,6 +198,14 @@ export async function mergeShards(
     change.replaced += scopeChange.replaced;
     change.removed += scopeChange.removed;
     for (const entry of entries) clearList.push(entry); // a spread of a million arguments overflows the stack
+    if (entries.length < scope.length) {
+      const kept = new Set<ShardEntry>(entries);
+      for (const entry of scope) {
+        if (kept.has(entry)) continue;
+        const { group, id, version, marker } = entry;
+        clearList.push({ group, id, version, ...(marker ? { marker } : {}), kind: 'superseded' });
+      }
+    }
   }
 
   // The vectors, a window of shards at a time: at most a segment's worth of rows in memory,

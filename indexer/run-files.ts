@@ -51,6 +51,14 @@ export type ShardEntry =
   | (VersionedKey & { readonly kind: 'gone' })
   | (VersionedKey & { readonly kind: 'poison'; readonly reason: string });
 
+/**
+ * What the clear stage settles: the entries the index now reflects, plus each entry a newer one of
+ * the same item superseded in this run (an item both flagged and captured, or seen twice while plan
+ * paged). A superseded entry's flag or marker is cleared too: its version was read at plan, before
+ * either entry's item was read, so the index is at least as new as the write that set it.
+ */
+export type ClearEntry = ShardEntry | (VersionedKey & { readonly kind: 'superseded' });
+
 export interface ShardDescriptor {
   readonly batch: number;
   readonly file: string;

@@ -5,16 +5,14 @@
  * Step Functions it cannot read instead of showing "no runs".
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
-import { FREE_PORT_FLAGS, tempDir } from '../helpers/local-stack.ts';
-
-const cli = new URL('../../bin/ddb-faiss.js', import.meta.url).pathname;
+import { tempDir } from '../helpers/local-stack.ts';
+import { up } from '../helpers/up.ts';
 
 /** A port nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {
@@ -23,35 +21,6 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-/** Starts `ddb-faiss up`, resolving once it prints `ready`. */
-function up(
-  dataDir: string,
-): Promise<{ kill: (signal: NodeJS.Signals) => Promise<number | null>; output: () => string }> {
-  const child = spawn(
-    process.execPath,
-    ['--openssl-legacy-provider', cli, 'up', '--data-dir', dataDir, ...FREE_PORT_FLAGS],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  return new Promise((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (/^ready$/m.test(output)) {
-        clearInterval(timer);
-        resolve({ kill: (signal) => (child.kill(signal), exit), output: () => output });
-      }
-    }, 50);
-    void exit.then(() => {
-      clearInterval(timer);
-      reject(new Error(`up exited early:\n${output}`));
-    });
-  });
 }
 
 const needsStack = (dataDir: string): string[][] => [

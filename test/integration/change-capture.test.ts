@@ -1,0 +1,216 @@
+/**
+ * Stream mode (issue 32): writers use the plain SDK (no ddb-faiss attribute, hard deletes), the
+ * local stack follows the table's stream and the index follows the table within seconds; the
+ * changes ddb-faiss makes itself start no work; a record that cannot be captured goes to the
+ * failure destination without holding up the records behind it.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  type AttributeValue,
+  BatchWriteItemCommand,
+  DeleteItemCommand,
+  PutItemCommand,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
+import { IndexerHarness } from '../helpers/indexer.ts';
+import { tempDir } from '../helpers/local-stack.ts';
+import { capturedChanges, indexedRevisions, settle } from '../helpers/capture.ts';
+import { readCaptureState, readFailureMessages } from '../../local-stack/stream-follower.ts';
+
+const TEXTS = [
+  'a lighthouse keeper counts the ships at dawn',
+  'the bakery sells warm rye bread every morning',
+  'a violin string snapped during the concert',
+  'volcanic ash covered the small island village',
+  'the chess champion resigned after forty moves',
+  'fresh snow fell on the mountain pass overnight',
+  'a beekeeper harvested honey from twelve hives',
+  'the submarine surfaced near the frozen coast',
+];
+
+describe('stream mode: plain writes, hard deletes', () => {
+  const dir = tempDir();
+  let h: IndexerHarness;
+  before(async () => {
+    h = await IndexerHarness.start(dir.path, { 'change-capture': 'stream', 'capture-debounce': '0s' });
+  });
+  after(async () => {
+    await h.close();
+    dir.remove();
+  });
+
+  const item = (id: string, rev: number, text: string): Record<string, AttributeValue> => ({
+    [h.config.groupAttribute]: { S: 'g' },
+    [h.config.idAttribute]: { S: id },
+    [h.config.contentAttribute]: { S: text },
+    rev: { N: String(rev) },
+  });
+  const key = (id: string): Record<string, AttributeValue> => ({
+    [h.config.groupAttribute]: { S: 'g' },
+    [h.config.idAttribute]: { S: id },
+  });
+  const table = () => h.config.tableName;
+  /** The user changes written by the first test, each one changing what the index reflects. */
+  let userChanges = 0;
+
+  it('reflects PutItem, UpdateItem, DeleteItem, BatchWriteItem and TransactWriteItems with no ddb-faiss attribute', async () => {
+    // Prepare
+    const ddb = h.stack.clients.dynamodb;
+    const send = async (write: Promise<unknown>, changes: number): Promise<void> => {
+      await write;
+      userChanges += changes;
+    };
+    // Act
+    for (const [i, id] of ['a1', 'a2', 'a3'].entries())
+      await send(ddb.send(new PutItemCommand({ TableName: table(), Item: item(id, 1, TEXTS[i]!) })), 1);
+    await send(
+      ddb.send(
+        new UpdateItemCommand({
+          TableName: table(),
+          Key: key('a1'),
+          UpdateExpression: 'SET #c = :c, rev = :r',
+          ExpressionAttributeNames: { '#c': h.config.contentAttribute },
+          ExpressionAttributeValues: { ':c': { S: TEXTS[3]! }, ':r': { N: '2' } },
+        }),
+      ),
+      1,
+    );
+    await send(ddb.send(new DeleteItemCommand({ TableName: table(), Key: key('a2') })), 1);
+    await send(
+      ddb.send(
+        new BatchWriteItemCommand({
+          RequestItems: {
+            [table()]: [
+              { PutRequest: { Item: item('b1', 1, TEXTS[4]!) } },
+              { PutRequest: { Item: item('b2', 1, TEXTS[5]!) } },
+              { PutRequest: { Item: item('b3', 1, TEXTS[6]!) } },
+              { DeleteRequest: { Key: key('a3') } },
+            ],
+          },
+        }),
+      ),
+      4,
+    );
+    await send(
+      ddb.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            { Put: { TableName: table(), Item: item('c1', 1, TEXTS[7]!) } },
+            {
+              Update: {
+                TableName: table(),
+                Key: key('b1'),
+                UpdateExpression: 'SET #c = :c, rev = :r',
+                ExpressionAttributeNames: { '#c': h.config.contentAttribute },
+                ExpressionAttributeValues: { ':c': { S: `${TEXTS[4]!} and then some` }, ':r': { N: '2' } },
+              },
+            },
+            { Delete: { TableName: table(), Key: key('b2') } },
+          ],
+        }),
+      ),
+      3,
+    );
+    // Another kind of item in the same table (no text): never indexed, never poison.
+    await send(
+      ddb.send(
+        new PutItemCommand({
+          TableName: table(),
+          Item: { ...key('profile'), kind: { S: 'profile' } },
+        }),
+      ),
+      0,
+    );
+    // Deleted, then written again: ends indexed with the new text.
+    await send(
+      ddb.send(new PutItemCommand({ TableName: table(), Item: item('d1', 1, 'an old note about gardening') })),
+      1,
+    );
+    await send(ddb.send(new DeleteItemCommand({ TableName: table(), Key: key('d1') })), 1);
+    await send(ddb.send(new PutItemCommand({ TableName: table(), Item: item('d1', 3, TEXTS[0]!) })), 1);
+
+    // Assess
+    const expected = new Map([
+      ['a1', 2],
+      ['b1', 2],
+      ['b3', 1],
+      ['c1', 1],
+      ['d1', 3],
+    ]);
+    const indexed = await settle(h, expected);
+    assert.deepEqual(indexed, expected);
+    assert.deepEqual(h.indexedIds(), [...expected.keys()].sort(), 'each item indexed exactly once');
+    for (const [i, deleted] of [
+      [1, 'a2'],
+      [5, 'b2'],
+    ] as const) {
+      const { body } = await h.search({ q: TEXTS[i], k: 10 });
+      assert.ok(!body.hits.some((hit: { id: string }) => hit.id === deleted), `${deleted} is never returned`);
+    }
+    const items = await h.items();
+    for (const [id, stored] of items)
+      assert.equal(stored[h.config.pendingAttribute], undefined, `${id}: capture never writes a writer's item`);
+  });
+
+  it('counts as captured exactly the user changes: flag clears, markers, the lease and status start nothing', async () => {
+    // Prepare: a write that changes nothing the index reflects (not a change), and a flags-mode writer's flag (one)
+    const ddb = h.stack.clients.dynamodb;
+    await ddb.send(new PutItemCommand({ TableName: table(), Item: item('c1', 1, TEXTS[7]!) }));
+    await ddb.send(
+      new UpdateItemCommand({
+        TableName: table(),
+        Key: key('b3'),
+        UpdateExpression: 'SET #p = :p',
+        ExpressionAttributeNames: { '#p': h.config.pendingAttribute },
+        ExpressionAttributeValues: { ':p': { N: '7' } },
+      }),
+    );
+    userChanges += 1; // the flag asks for b3 to be indexed again; the run clears it (a MODIFY capture ignores)
+    await settle(h, new Map([...(await indexedRevisions(h))]), { pendingFlags: 0 });
+    // Act: wait for the system to be quiet, then watch it stay quiet
+    const executions = async (): Promise<number> =>
+      (
+        await h.stack.clients.stepFunctions.send(
+          new ListExecutionsCommand({ stateMachineArn: h.stack.stateMachineArns['indexer'] }),
+        )
+      ).executions?.length ?? 0;
+    const before = await executions();
+    const capturedBefore = capturedChanges(dir.path);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // Assess
+    assert.equal(capturedBefore, userChanges, 'captured changes = user changes');
+    assert.equal(capturedChanges(dir.path), capturedBefore, 'nothing captured while quiet');
+    assert.equal(await executions(), before, 'no run starts while quiet: ddb-faiss never feeds itself');
+    assert.equal(readCaptureState(dir.path).totals.failedBatches, 0);
+  });
+
+  it('sends a record that cannot be captured to the failure destination, and captures the records behind it', async () => {
+    // Prepare: an id so long that its change marker's key is over DynamoDB's 1,024-byte sort key
+    const ddb = h.stack.clients.dynamodb;
+    const longId = `long-${'x'.repeat(1_018)}`;
+    // Act: the poison first, then good records in the same batch
+    await ddb.send(
+      new BatchWriteItemCommand({
+        RequestItems: {
+          [table()]: [
+            { PutRequest: { Item: item(longId, 1, 'an item whose key is too long for its marker') } },
+            { PutRequest: { Item: item('e1', 1, 'a tortoise crossed the desert road slowly') } },
+            { PutRequest: { Item: item('e2', 1, 'the orchestra tuned before the overture') } },
+          ],
+        },
+      }),
+    );
+    // Assess
+    const indexed = await settle(h, new Map([...(await indexedRevisions(h)), ['e1', 1], ['e2', 1]]));
+    assert.equal(indexed.get('e1'), 1);
+    assert.equal(indexed.get('e2'), 1);
+    const failures = readFailureMessages(dir.path);
+    assert.equal(failures.length, 1, 'one batch failed for good');
+    assert.equal(failures[0]!.requestContext.condition, 'RetryAttemptsExhausted');
+    assert.equal(failures[0]!.DDBStreamBatchInfo.batchSize >= 1, true);
+    assert.equal(readCaptureState(dir.path).totals.failedBatches, 1);
+  });
+});
