@@ -134,13 +134,19 @@ export const RETRY_POLICY = {
   JitterStrategy: 'FULL',
 } as const;
 
+/**
+ * Every Lambda function: one per task, plus the search API's and the capture step's (stream mode,
+ * behind the event source mapping on the table's stream).
+ */
+export type FunctionName = IndexerTask | 'search' | 'capture';
+
 /** The ASL placeholder a task's function ARN replaces: `merge` -> `MergeFunctionArn`. */
 export function placeholderOf(task: IndexerTask): string {
   return `${task[0]!.toUpperCase()}${task.slice(1)}FunctionArn`;
 }
 
 /** A task's Lambda function name under a prefix (`ddb-faiss` locally, the stack name on AWS). */
-export function functionNameOf(prefix: string, task: IndexerTask | 'search'): string {
+export function functionNameOf(prefix: string, task: FunctionName): string {
   return `${prefix}-${task}`;
 }
 

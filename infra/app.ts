@@ -41,6 +41,10 @@ export const STACK_OPTIONS: Readonly<
     prop: (text) => ({ lambdaArchitecture: text as LambdaArchitecture }),
   },
   existingTableName: { unset: '(a new table)', prop: (text) => (text ? { existingTableName: text } : {}) },
+  existingTableStreamArn: {
+    unset: "(the new table's; `deploy` enables an existing table's in stream mode)",
+    prop: (text) => (text ? { existingTableStreamArn: text } : {}),
+  },
 };
 
 export function createApp(props: AppProps = {}): App {

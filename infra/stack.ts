@@ -41,7 +41,17 @@ import type { Construct } from 'constructs';
 import { PROJECT_ROOT } from '../config/project.ts';
 import { EMBED_RESULTS_PREFIX, renderIndexerDefinition } from '../asl/indexer.ts';
 import { RUNS_PREFIX } from '../indexer/run-files.ts';
-import { functionNameOf, INDEXER_TASK_NAMES, INDEXER_TASKS, type IndexerTask, placeholderOf } from '../asl/tasks.ts';
+import {
+  type FunctionName,
+  functionNameOf,
+  INDEXER_TASK_NAMES,
+  INDEXER_TASKS,
+  type IndexerTask,
+  placeholderOf,
+} from '../asl/tasks.ts';
+import { CAPTURE_EVENT_SOURCE, captureFilterPattern } from '../tasks/capture-handler.ts';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import {
   defaultOf,
   type DeployedSettings,
@@ -79,6 +89,12 @@ export const DEFAULT_SCHEDULE_MINUTES = 15;
 export interface DdbFaissStackProps extends StackProps {
   /** Use this existing table (it must have the sparse GSI) instead of creating one. @default a new table */
   readonly existingTableName?: string;
+  /**
+   * The existing table's stream (its `LatestStreamArn`, new and old images), which stream mode
+   * (`changeCapture: stream`) follows; `ddb-faiss deploy` enables the stream and fills this in.
+   * @default none: needed with `existingTableName` in stream mode
+   */
+  readonly existingTableStreamArn?: string;
   /** Minutes between scheduled incremental runs; 0 turns the schedule off. @default 15 */
   readonly scheduleMinutes?: number;
   /**
@@ -129,7 +145,7 @@ type EfsAccess = 'read-write' | 'read-only' | 'none';
  * run outside the VPC: the lease function must reach the Step Functions API (DescribeExecution),
  * which the isolated subnets (gateway endpoints for S3 and DynamoDB only, no NAT) cannot.
  */
-const FUNCTIONS: Record<IndexerTask | 'search', { memory: number; efs: EfsAccess }> = {
+const FUNCTIONS: Record<FunctionName, { memory: number; efs: EfsAccess }> = {
   lease: { memory: 512, efs: 'none' },
   bootstrap: { memory: 1024, efs: 'read-write' },
   plan: { memory: 1024, efs: 'read-write' },
@@ -139,14 +155,24 @@ const FUNCTIONS: Record<IndexerTask | 'search', { memory: number; efs: EfsAccess
   clear: { memory: 2048, efs: 'read-only' },
   release: { memory: 256, efs: 'none' },
   search: { memory: 3008, efs: 'read-only' },
+  capture: { memory: 512, efs: 'none' },
 };
+
+/** The functions a stack has: the capture step's only in stream mode. */
+const functionsOf = (config: DeployedSettings): FunctionName[] =>
+  (Object.keys(FUNCTIONS) as FunctionName[]).filter((name) => name !== 'capture' || config.changeCapture === 'stream');
 
 /**
  * A function's timeout: its Task state's (`asl/tasks.ts`), so Lambda and Step Functions agree;
  * search's fits API Gateway's 29 s.
  */
-const timeoutOf = (name: IndexerTask | 'search'): Duration =>
-  Duration.seconds(name === 'search' ? 29 : INDEXER_TASKS[name].timeoutSeconds);
+const timeoutOf = (name: FunctionName): Duration =>
+  Duration.seconds(
+    name === 'search' ? 29 : name === 'capture' ? CAPTURE_TIMEOUT_SECONDS : INDEXER_TASKS[name].timeoutSeconds,
+  );
+
+/** A capture call writes at most a batch's markers: a minute is ample, and a stuck call soon retried. */
+const CAPTURE_TIMEOUT_SECONDS = 60;
 
 /** An EFS mount granted ClientMount only (lambda.FileSystem's constructor is protected). */
 class ReadOnlyFileSystem extends lambda.FileSystem {
@@ -170,6 +196,8 @@ export class DdbFaissStack extends Stack {
   readonly stateMachine: sfn.StateMachine;
   readonly api: HttpApi;
   readonly functions: Readonly<Record<string, lambda.DockerImageFunction>>;
+  /** Stream mode: the failure destination of stream records the capture step could not take. */
+  readonly captureFailures?: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: DdbFaissStackProps = {}) {
     super(scope, id, props);
@@ -237,7 +265,10 @@ export class DdbFaissStack extends Stack {
     });
 
     this.table = props.existingTableName
-      ? dynamodb.Table.fromTableName(this, 'Table', props.existingTableName)
+      ? dynamodb.Table.fromTableAttributes(this, 'Table', {
+          tableName: props.existingTableName,
+          ...(props.existingTableStreamArn ? { tableStreamArn: props.existingTableStreamArn } : {}),
+        })
       : this.createTable(config, removal);
 
     // Server access logs of the assets bucket go to a bucket of their own (which cannot log to itself).
@@ -290,7 +321,8 @@ export class DdbFaissStack extends Stack {
     const readWrite = lambda.FileSystem.fromEfsAccessPoint(accessPoint, EFS_MOUNT);
     const readOnly = ReadOnlyFileSystem.of(readWrite);
     const functions: Record<string, lambda.DockerImageFunction> = {};
-    for (const [name, spec] of Object.entries(FUNCTIONS)) {
+    for (const name of functionsOf(config)) {
+      const spec = FUNCTIONS[name];
       const network =
         spec.efs === 'none'
           ? {}
@@ -301,11 +333,11 @@ export class DdbFaissStack extends Stack {
               filesystem: spec.efs === 'read-write' ? readWrite : readOnly,
             };
       functions[name] = new lambda.DockerImageFunction(this, `${name[0]!.toUpperCase()}${name.slice(1)}Function`, {
-        functionName: functionNameOf(this.stackName, name as keyof typeof FUNCTIONS),
+        functionName: functionNameOf(this.stackName, name),
         code: image(name),
         architecture: arm64 ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
         memorySize: spec.memory,
-        timeout: timeoutOf(name as keyof typeof FUNCTIONS),
+        timeout: timeoutOf(name),
         ...network,
         environment,
         tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
@@ -317,6 +349,7 @@ export class DdbFaissStack extends Stack {
     }
     this.functions = functions;
     this.grantExactly(functions, config);
+    if (functions['capture']) this.captureFailures = this.followStream(functions['capture'], config);
 
     const stateMachineLogs = new logs.LogGroup(this, 'IndexerLogs', {
       retention: logs.RetentionDays.ONE_MONTH,
@@ -445,10 +478,55 @@ export class DdbFaissStack extends Stack {
     new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName });
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'FileSystemId', { value: this.fileSystem.fileSystemId });
+    if (this.captureFailures)
+      new CfnOutput(this, 'CaptureFailureQueueUrl', {
+        value: this.captureFailures.queueUrl,
+        description: 'stream records the capture step could not take: `ddb-faiss capture redrive` tries them again',
+      });
+  }
+
+  /**
+   * Stream mode: the capture function follows the table's stream through an event source mapping
+   * with the settings the local follower uses (`CAPTURE_EVENT_SOURCE`): ddb-faiss's own items
+   * filtered out, bisection, bounded retries, partial batch responses, and an SQS failure destination.
+   */
+  private followStream(capture: lambda.DockerImageFunction, config: DeployedSettings): sqs.Queue {
+    const failures = new sqs.Queue(this, 'CaptureFailures', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    const source = CAPTURE_EVENT_SOURCE;
+    capture.addEventSource(
+      new DynamoEventSource(this.table, {
+        startingPosition: lambda.StartingPosition[source.startingPosition],
+        batchSize: source.batchSize,
+        maxBatchingWindow: Duration.seconds(source.maxBatchingWindowSeconds),
+        bisectBatchOnError: source.bisectBatchOnError,
+        retryAttempts: source.retryAttempts,
+        reportBatchItemFailures: source.reportBatchItemFailures,
+        onFailure: new SqsDlq(failures),
+        filters: [lambda.FilterCriteria.filter(captureFilterPattern(config))],
+      }),
+    );
+    // Captured changes start runs: the state machine's ARN by name (a reference would be a cycle).
+    const stateMachineArn = this.formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: `${this.stackName}-indexer`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    capture.addEnvironment('DDB_FAISS_STATE_MACHINE_ARN', stateMachineArn);
+    capture.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachineArn] }),
+    );
+    return failures;
   }
 
   private createTable(config: DeployedSettings, removal: RemovalPolicy): dynamodb.Table {
     const table = new dynamodb.Table(this, 'Table', {
+      // Stream mode follows the table's stream; old and new images tell what a write changed.
+      ...(config.changeCapture === 'stream' ? { stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES } : {}),
       partitionKey: { name: config.groupAttribute, type: dynamodb.AttributeType.STRING },
       sortKey: { name: config.idAttribute, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -512,6 +590,8 @@ export class DdbFaissStack extends Stack {
     reserved('clear', ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem']);
     reserved('release', ['dynamodb:DeleteItem']);
     grant('search', ['dynamodb:BatchGetItem'], [table]);
+    // Change markers (conditional on the stream's order) and the run request.
+    if (functions['capture']) reserved('capture', ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']);
   }
 
   /**
@@ -549,6 +629,12 @@ export class DdbFaissStack extends Stack {
           : []),
         ...(props.tracing
           ? ['X-Ray: xray:PutTraceSegments/PutTelemetryRecords have no resource-level permissions.']
+          : []),
+        ...(name === 'capture'
+          ? [
+              "Stream: dynamodb:ListStreams, which the event source mapping's role needs, has no resource-level " +
+                'permissions (the stream reads themselves are granted on the table\'s stream only).',
+            ]
           : []),
       ];
       if (reasons.length > 0) acknowledge(fn, 'IAM5[Resource::*]', reasons.join(' '));
@@ -596,6 +682,13 @@ export class DdbFaissStack extends Stack {
         objects(`${EMBED_RESULTS_PREFIX}/`),
         "The Embed Map's ResultWriter writes each map run's results under embed-results/<map run id>/; " +
           'merge reads them.',
+      );
+    if (this.captureFailures)
+      acknowledge(
+        this.captureFailures,
+        'SQS3',
+        "This queue is itself a failure destination (the stream event source mapping's on-failure queue): its " +
+          'messages name stream records, which `ddb-faiss capture redrive` reads again; a queue behind it would hold nothing.',
       );
     if (config.apiAuthorization === 'none')
       acknowledge(
@@ -720,5 +813,17 @@ export function validateProps(props: DdbFaissStackProps): string[] {
   problems.push(...authorizationProblems(props.settings ?? {}, 'stack settings', true));
   if (props.existingTableName !== undefined && !/^[A-Za-z0-9_.-]{3,255}$/.test(props.existingTableName))
     problems.push(`existingTableName "${props.existingTableName}" is not a valid table name`);
+  const streamMode = (props.settings?.changeCapture ?? defaultOf('changeCapture')) === 'stream';
+  if (streamMode && props.existingTableName !== undefined && props.existingTableStreamArn === undefined)
+    problems.push(
+      `existingTableStreamArn: stream mode follows the table's stream; enable it with \`aws dynamodb update-table ` +
+        `--table-name ${props.existingTableName} --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES\` ` +
+        '(or let `ddb-faiss deploy` do it) and pass its LatestStreamArn',
+    );
+  if (
+    props.existingTableStreamArn !== undefined &&
+    !/^arn:aws[\w-]*:dynamodb:[\w-]+:\d{12}:table\/[\w.-]+\/stream\/.+$/.test(props.existingTableStreamArn)
+  )
+    problems.push(`existingTableStreamArn "${props.existingTableStreamArn}" is not a DynamoDB stream ARN`);
   return problems;
 }

@@ -1,19 +1,32 @@
 /** Waiting for stream mode to catch up, and reading what it did, for integration tests. */
 import { existsSync, readFileSync } from 'node:fs';
-import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
+import { type AttributeValue, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { ListExecutionsCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import type { DdbFaissConfig } from '../../config/config.ts';
 import { GenerationStore } from '../../index-store/generations.ts';
 import { SegmentedIndex } from '../../index-store/segmented-index.ts';
 import { localMetricsFile } from '../../local-stack/local-observability.ts';
+import { RESERVED_GROUP } from '../../table/reserved-items.ts';
 import { METRICS } from '../../tasks/metrics.ts';
-import type { IndexerHarness } from './indexer.ts';
 
-/** Each indexed item's `rev` attribute (as the index keeps it), by id; duplicates would show as a short map. */
-export async function indexedRevisions(h: IndexerHarness): Promise<Map<string, number>> {
-  const store = new GenerationStore(h.config.efsRoot);
+/** A stack to watch: the harness's or one `up` serves. */
+export interface WatchedStack {
+  readonly config: DdbFaissConfig;
+  readonly dynamodb: DynamoDBClient;
+  readonly stepFunctions: SFNClient;
+  readonly stateMachineArn: string;
+}
+
+/** Each indexed item's `rev` attribute (as the index keeps it), by id, and how many entries the index holds. */
+export function indexedRevisions(config: DdbFaissConfig): { revisions: Map<string, number>; entries: number } {
+  const store = new GenerationStore(config.efsRoot);
   const current = store.current();
-  if (!current) return new Map();
+  if (!current) return { revisions: new Map(), entries: 0 };
   const items = SegmentedIndex.open(store, store.meta(current)).items();
-  return new Map(items.map((item) => [item.entry.id, Number(item.attributes?.['rev'] ?? 0)]));
+  return {
+    revisions: new Map(items.map((item) => [item.entry.id, Number(item.attributes?.['rev'] ?? 0)])),
+    entries: items.length,
+  };
 }
 
 /** The sum of the ChangesCaptured metric the capture handler published (the local EMF file). */
@@ -26,33 +39,53 @@ export function capturedChanges(dataDir: string): number {
     .reduce((sum, line) => sum + Number((JSON.parse(line) as Record<string, number>)[METRICS.changesCaptured.name]), 0);
 }
 
+/** Items with the pending attribute: ddb-faiss's change markers and writers' flags, counted apart. */
+async function pendingCounts(stack: WatchedStack): Promise<{ markers: number; flags: number }> {
+  const { config } = stack;
+  let markers = 0;
+  let flags = 0;
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await stack.dynamodb.send(
+      new ScanCommand({ TableName: config.tableName, IndexName: config.pendingIndexName, ExclusiveStartKey: startKey }),
+    );
+    for (const item of page.Items ?? []) {
+      if (item[config.groupAttribute]?.S === RESERVED_GROUP) markers += 1;
+      else flags += 1;
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return { markers, flags };
+}
+
 /**
- * Waits until the index holds exactly `expected` (id to rev), nothing is pending (no change marker,
- * and with `pendingFlags: 0` no flag either) and no run is running.
+ * Waits until the index holds exactly `expected` (id to rev), once each, nothing is pending (no
+ * change marker, no flag) and no run is running.
  * @returns the index's revisions once settled
- * @throws naming what is still unsettled after 90 s
+ * @throws naming what is still unsettled after `timeoutMs`
  */
 export async function settle(
-  h: IndexerHarness,
+  stack: WatchedStack,
   expected: ReadonlyMap<string, number>,
-  options: { readonly pendingFlags?: 0 } = {},
+  timeoutMs = 90_000,
 ): Promise<Map<string, number>> {
-  const deadline = Date.now() + 90_000;
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const indexed = await indexedRevisions(h);
-    const same = indexed.size === expected.size && [...expected].every(([id, rev]) => indexed.get(id) === rev);
-    const reserved = await h.reservedItems();
-    const markersPending = reserved.filter((item) => item[h.config.pendingAttribute] !== undefined).length;
-    const flagsPending = options.pendingFlags === 0 ? (await h.pendingIds()).length : 0;
-    const { executions = [] } = await h.stack.clients.stepFunctions.send(
-      new ListExecutionsCommand({ stateMachineArn: h.stack.stateMachineArns['indexer'], statusFilter: 'RUNNING' }),
+    const { revisions, entries } = indexedRevisions(stack.config);
+    const same = entries === expected.size && [...expected].every(([id, rev]) => revisions.get(id) === rev);
+    const pending = await pendingCounts(stack);
+    const { executions = [] } = await stack.stepFunctions.send(
+      new ListExecutionsCommand({ stateMachineArn: stack.stateMachineArn, statusFilter: 'RUNNING' }),
     );
-    if (same && markersPending === 0 && flagsPending === 0 && executions.length === 0) return indexed;
-    if (Date.now() > deadline)
+    if (same && pending.markers === 0 && pending.flags === 0 && executions.length === 0) return revisions;
+    if (Date.now() > deadline) {
+      const wrong = [...expected].filter(([id, rev]) => revisions.get(id) !== rev).slice(0, 5);
       throw new Error(
-        `not settled after 90 s: index ${JSON.stringify([...indexed])}, expected ${JSON.stringify([...expected])}; ` +
-          `${markersPending} markers and ${flagsPending} flags pending, ${executions.length} runs running`,
+        `not settled after ${timeoutMs / 1000} s: the index holds ${entries} entries for ${expected.size} expected ` +
+          `(first differences: ${JSON.stringify(wrong.map(([id, rev]) => [id, rev, revisions.get(id)]))}); ` +
+          `${pending.markers} markers and ${pending.flags} flags pending, ${executions.length} runs running`,
       );
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

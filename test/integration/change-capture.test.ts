@@ -17,7 +17,7 @@ import {
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { IndexerHarness } from '../helpers/indexer.ts';
 import { tempDir } from '../helpers/local-stack.ts';
-import { capturedChanges, indexedRevisions, settle } from '../helpers/capture.ts';
+import { capturedChanges, indexedRevisions, settle, type WatchedStack } from '../helpers/capture.ts';
 import { readCaptureState, readFailureMessages } from '../../local-stack/stream-follower.ts';
 
 const TEXTS = [
@@ -40,6 +40,12 @@ describe('stream mode: plain writes, hard deletes', () => {
   after(async () => {
     await h.close();
     dir.remove();
+  });
+  const watched = (): WatchedStack => ({
+    config: h.config,
+    dynamodb: h.stack.clients.dynamodb,
+    stepFunctions: h.stack.clients.stepFunctions,
+    stateMachineArn: h.stack.stateMachineArns['indexer']!,
   });
 
   const item = (id: string, rev: number, text: string): Record<string, AttributeValue> => ({
@@ -140,7 +146,7 @@ describe('stream mode: plain writes, hard deletes', () => {
       ['c1', 1],
       ['d1', 3],
     ]);
-    const indexed = await settle(h, expected);
+    const indexed = await settle(watched(), expected);
     assert.deepEqual(indexed, expected);
     assert.deepEqual(h.indexedIds(), [...expected.keys()].sort(), 'each item indexed exactly once');
     for (const [i, deleted] of [
@@ -169,7 +175,7 @@ describe('stream mode: plain writes, hard deletes', () => {
       }),
     );
     userChanges += 1; // the flag asks for b3 to be indexed again; the run clears it (a MODIFY capture ignores)
-    await settle(h, new Map([...(await indexedRevisions(h))]), { pendingFlags: 0 });
+    await settle(watched(), indexedRevisions(h.config).revisions);
     // Act: wait for the system to be quiet, then watch it stay quiet
     const executions = async (): Promise<number> =>
       (
@@ -204,7 +210,7 @@ describe('stream mode: plain writes, hard deletes', () => {
       }),
     );
     // Assess
-    const indexed = await settle(h, new Map([...(await indexedRevisions(h)), ['e1', 1], ['e2', 1]]));
+    const indexed = await settle(watched(), new Map([...indexedRevisions(h.config).revisions, ['e1', 1], ['e2', 1]]));
     assert.equal(indexed.get('e1'), 1);
     assert.equal(indexed.get('e2'), 1);
     const failures = readFailureMessages(dir.path);

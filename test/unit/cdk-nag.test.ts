@@ -35,6 +35,18 @@ describe('cdk-nag AwsSolutions checks', () => {
         settings: { indexLayout: 'per-group' as const, modelPrefix: 'bundles/' },
       },
     ],
+    [
+      'in stream mode (the capture function, its event source mapping and failure queue)',
+      { settings: { changeCapture: 'stream' as const } },
+    ],
+    [
+      'in stream mode over an existing table',
+      {
+        existingTableName: 'my-items',
+        existingTableStreamArn: 'arn:aws:dynamodb:us-east-1:123456789012:table/my-items/stream/2026-12-06T00:00:00.000',
+        settings: { changeCapture: 'stream' as const },
+      },
+    ],
   ] as const) {
     it(`leave no unacknowledged finding: ${name}`, () => {
       // Act and assess: synthesis fails with a validation report on any open finding

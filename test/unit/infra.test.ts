@@ -7,6 +7,7 @@ import { renderIndexerDefinition } from '../../asl/indexer.ts';
 import { INDEXER_TASK_NAMES, type IndexerTask, placeholderOf } from '../../asl/tasks.ts';
 import { createApp } from '../../infra/app.ts';
 import { DdbFaissStack, validateProps } from '../../infra/stack.ts';
+import { CAPTURE_EVENT_SOURCE } from '../../tasks/capture-handler.ts';
 import { loadConfig } from '../../config/config.ts';
 import { DEPLOYED_SETTINGS, type DeployedSettings, defaultOf } from '../../config/settings.ts';
 
@@ -490,6 +491,8 @@ describe('configuration round trip: CDK context -> every function environment ->
       apiRateLimit: 20,
       apiBurstLimit: 40,
       corsOrigins: ['https://app.example.com', 'https://admin.example.com'],
+      changeCapture: 'stream',
+      captureDebounce: '3s',
     };
     assert.deepEqual(Object.keys(given).sort(), [...DEPLOYED_SETTINGS].sort(), 'the test sets every deployed setting');
     for (const name of DEPLOYED_SETTINGS)
@@ -501,7 +504,7 @@ describe('configuration round trip: CDK context -> every function environment ->
       (fn) => (fn as { Properties: Json }).Properties['PackageType'] === 'Image',
     );
     // Assess: each function reads back exactly the settings given
-    assert.equal(functions.length, INDEXER_TASK_NAMES.length + 1, 'one function per task and search');
+    assert.equal(functions.length, INDEXER_TASK_NAMES.length + 2, 'one function per task, search and capture');
     for (const fn of functions) {
       const variables = (fn as { Properties: Json }).Properties['Environment']['Variables'] as Record<string, unknown>;
       // CloudFormation references (the table, the bucket) resolve at deploy time: any name stands in here.
@@ -516,5 +519,63 @@ describe('configuration round trip: CDK context -> every function environment ->
       assert.equal(config.target, 'aws');
       assert.equal(config.efsRoot, '/mnt/efs');
     }
+  });
+});
+
+describe('DdbFaissStack in stream mode', () => {
+  let template: Template;
+  before(() => {
+    template = synth({ settings: { changeCapture: 'stream' } });
+  });
+
+  it('turns the table stream on and follows it with the capture function, as the local follower does', () => {
+    // Assess
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+    });
+    const [mapping] = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')) as {
+      Properties: Json;
+    }[];
+    const props = mapping!.Properties;
+    assert.equal(props['BatchSize'], CAPTURE_EVENT_SOURCE.batchSize);
+    assert.equal(props['MaximumRetryAttempts'], CAPTURE_EVENT_SOURCE.retryAttempts);
+    assert.equal(props['BisectBatchOnFunctionError'], true);
+    assert.deepEqual(props['FunctionResponseTypes'], ['ReportBatchItemFailures']);
+    assert.equal(props['StartingPosition'], 'TRIM_HORIZON');
+    assert.deepEqual(JSON.parse(props['FilterCriteria'].Filters[0].Pattern), {
+      dynamodb: { Keys: { content_group: { S: [{ 'anything-but': ['__ddb-faiss__'] }] } } },
+    });
+    assert.ok(props['DestinationConfig'].OnFailure.Destination['Fn::GetAtt'][0].startsWith('CaptureFailures'));
+    template.hasOutput('CaptureFailureQueueUrl', {});
+  });
+
+  it('lets the capture function write only reserved items and start only the indexer', () => {
+    // Assess
+    const policies = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) =>
+      id.startsWith('CaptureFunction'),
+    );
+    const statements = policies.flatMap(([, policy]) => (policy as Json).Properties.PolicyDocument.Statement as Json[]);
+    const writes = statements.find((statement) => [statement['Action']].flat().includes('dynamodb:UpdateItem'))!;
+    assert.deepEqual(writes['Condition'], {
+      'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['__ddb-faiss__'] },
+    });
+    const start = statements.find((statement) => statement['Action'] === 'states:StartExecution')!;
+    assert.match(JSON.stringify(start['Resource']), /:stateMachine:Test-indexer/);
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')) as { Properties: Json }[];
+    const capture = functions.find((fn) => String(fn.Properties['FunctionName']).endsWith('-capture'))!;
+    assert.equal(capture.Properties['VpcConfig'], undefined, 'outside the VPC: it calls Step Functions');
+  });
+
+  it('has no capture function in flags mode, and says how to enable an existing table stream', () => {
+    // Act
+    const flags = synth({});
+    const problems = validateProps({ existingTableName: 'orders', settings: { changeCapture: 'stream' } });
+    // Assess
+    assert.deepEqual(flags.findResources('AWS::Lambda::EventSourceMapping'), {});
+    assert.equal(problems.length, 1);
+    assert.match(
+      problems[0]!,
+      /aws dynamodb update-table --table-name orders --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES/,
+    );
   });
 });

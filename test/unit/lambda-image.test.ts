@@ -134,7 +134,7 @@ describe('the Lambda image (without Docker)', () => {
       faissAnswer: number;
       onnx: string;
     };
-    assert.deepEqual(found.exports, [...INDEXER_TASK_NAMES, 'search'].sort());
+    assert.deepEqual(found.exports, [...INDEXER_TASK_NAMES, 'search', 'capture'].sort());
     for (const resolved of found.resolved) assert.ok(resolved.startsWith(`${taskRoot}/node_modules/`), resolved);
     assert.equal(found.faissAnswer, 1);
     assert.equal(found.onnx, 'function');

@@ -11,8 +11,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { deployOutputsFile, loadConfig } from '../../config/config.ts';
 import { PROJECT_ROOT } from '../../config/project.ts';
-import { DEPLOYED_SETTINGS, type DeployedSettings, parseDeployedSettings } from '../../config/settings.ts';
-import { type Command, executeCommand, println, UsageError } from './command.ts';
+import { DEPLOYED_SETTINGS, type DeployedSettings, defaultOf, parseDeployedSettings } from '../../config/settings.ts';
+import { type Command, type CommandIo, executeCommand, println, UsageError } from './command.ts';
 import { modelCommand } from './model.ts';
 
 /** The `cdk deploy` command line (kept apart so it can be checked without AWS). */
@@ -48,6 +48,33 @@ function contextOf(pairs: readonly string[]): {
   const { settings, problems } = parseDeployedSettings(given, '--context');
   if (problems.length > 0) throw new UsageError(problems.join('; '));
   return { context, settings };
+}
+
+/**
+ * Stream mode over an existing table: its stream, enabled here when it is off, as the stack's
+ * `existingTableStreamArn` context. @returns the context to add, or null when it cannot be had
+ */
+async function existingTableStream(
+  given: ReturnType<typeof contextOf>,
+  region: string,
+  io: CommandIo,
+): Promise<string[] | null> {
+  const table = given.context['existingTableName'];
+  const streamMode = (given.settings.changeCapture ?? defaultOf('changeCapture')) === 'stream';
+  if (!table || !streamMode || given.context['existingTableStreamArn']) return [];
+  const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+  const { ensureTableStream } = await import('../table-stream.ts');
+  const client = new DynamoDBClient({ region });
+  try {
+    const { streamArn, enabled } = await ensureTableStream(client, table);
+    println(io.stdout, `${enabled ? 'enabled the stream of' : 'following the stream of'} ${table}: ${streamArn}`);
+    return [`existingTableStreamArn=${streamArn}`];
+  } catch (error) {
+    println(io.stderr, `ddb-faiss deploy: ${(error as Error).message}`);
+    return null;
+  } finally {
+    client.destroy();
+  }
 }
 
 export const deployCommand: Command = {
@@ -104,7 +131,9 @@ export const deployCommand: Command = {
       return 1;
     }
     mkdirSync(config.dataDir, { recursive: true });
-    const args = cdkDeployArgs(config.dataDir, context);
+    const streamContext = await existingTableStream(given, config.region, io);
+    if (streamContext === null) return 1;
+    const args = cdkDeployArgs(config.dataDir, [...context, ...streamContext]);
     println(io.stdout, `$ cdk ${args.slice(1).join(' ')}`);
     const code = await new Promise<number>((resolve) => {
       const child = spawn(process.execPath, args, {
