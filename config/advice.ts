@@ -24,6 +24,8 @@ export const ADVICE = {
   startStack: (dataDir?: string) => ['up', ...(dataDir === undefined ? [] : ['--data-dir', dataDir])],
   /** See what a deploy would do, offline. */
   dryRunDeploy: () => ['deploy', '--dry-run'],
+  /** Send the stream records the capture step could not take through it again. */
+  redriveCapture: () => ['capture', 'redrive'],
   /** Check every file of the published index. */
   verify: () => ['verify'],
   /** The list of commands. */

@@ -28,6 +28,7 @@ import {
   type Shard,
   TrimmedDataAccessException,
 } from '@aws-sdk/client-dynamodb-streams';
+import { advise } from '../config/advice.ts';
 import { writeFileAtomic } from '../index-store/atomic-file.ts';
 import type { StreamRecord } from '../indexer/capture.ts';
 import { CAPTURE_EVENT_SOURCE, type CaptureHandler } from '../tasks/capture-handler.ts';
@@ -82,9 +83,8 @@ export function readCaptureState(dataDir: string): CaptureState {
   return JSON.parse(readFileSync(file, 'utf8')) as CaptureState;
 }
 
-/** The failure destination's messages in a data directory. */
-export function readFailureMessages(dataDir: string): StreamFailureMessage[] {
-  const file = captureFiles(dataDir).failures;
+/** The failure destination's messages in a data directory (or in another file of its messages). */
+export function readFailureMessages(dataDir: string, file = captureFiles(dataDir).failures): StreamFailureMessage[] {
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8')
     .split('\n')
@@ -363,7 +363,7 @@ export class StreamFollower {
     this.state = { ...this.state, totals: { ...totals, failedBatches: totals.failedBatches + 1 } };
     this.props.log?.(
       `capture: ${batch.length} records (${first!.SequenceNumber} to ${last!.SequenceNumber}) failed ${invokeCount} times: ` +
-        `sent to ${this.files.failures}; \`ddb-faiss capture redrive\` tries them again`,
+        `sent to ${this.files.failures}; ${advise('redriveCapture')} tries them again`,
     );
   }
 
@@ -371,7 +371,7 @@ export class StreamFollower {
     const lost = {
       at: new Date().toISOString(),
       reason,
-      remedy: 'a backfill (`ddb-faiss backfill`) indexes the table as it is, recovering what was not captured',
+      remedy: `a backfill (${advise('backfill')}) indexes the table as it is, recovering what was not captured`,
     };
     this.props.log?.(`capture: ${reason}: ${lost.remedy}`);
     this.save({ ...this.state, lost });

@@ -19,6 +19,7 @@ import { readHistory } from '../../workflow/indexer-client.ts';
 import { apiGateway, withLocalJwtAuthorizer } from '../../local-stack/api-gateway.ts';
 import { createSearchHandler } from '../../tasks/search-handler.ts';
 import { createCaptureHandler } from '../../tasks/capture-handler.ts';
+import type { StreamEvent } from '../../indexer/capture.ts';
 import { searchRoutes } from '../../tasks/search-routes.ts';
 import { localObservability } from '../../local-stack/local-observability.ts';
 import type { Observability } from '../../tasks/observability.ts';
@@ -54,6 +55,8 @@ export const testObservability = (dataDir: string) => localObservability({ dataD
 
 export class IndexerHarness {
   overrides: StageOverrides = () => ({});
+  /** Called before each capture call (stream mode): a test makes it throw to fail the call. */
+  captureFault: (event: StreamEvent) => void = () => {};
   private constructor(readonly stack: LocalStack) {}
 
   /** @param observability the handlers' logs and metrics; silent logs and file metrics by default */
@@ -76,8 +79,17 @@ export class IndexerHarness {
         ) as unknown as Stages;
         return createIndexerHandlers(context, observability, stages);
       },
-      createCaptureHandler: ({ config, clients, stateMachineArns }) =>
-        createCaptureHandler({ config, clients, stateMachineArn: () => stateMachineArns['indexer'] ?? '' }, observability),
+      createCaptureHandler: ({ config, clients, stateMachineArns }) => {
+        const real = createCaptureHandler(
+          { config, clients, stateMachineArn: () => stateMachineArns['indexer'] ?? '' },
+          observability,
+        );
+        // Resolved per call, so a test can make the capture step fail and heal.
+        return async (event, context) => {
+          harness!.captureFault(event);
+          return real(event, context);
+        };
+      },
       httpApp: ({ config, clients }) =>
         apiGateway(
           searchRoutes(createSearchHandler({ config, clients }, observability)),

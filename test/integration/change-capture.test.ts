@@ -16,6 +16,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { IndexerHarness } from '../helpers/indexer.ts';
+import { runCli } from '../helpers/cli.ts';
+import type { StreamEvent } from '../../indexer/capture.ts';
 import { tempDir } from '../helpers/local-stack.ts';
 import { capturedChanges, indexedRevisions, settle, type WatchedStack } from '../helpers/capture.ts';
 import { readCaptureState, readFailureMessages } from '../../local-stack/stream-follower.ts';
@@ -218,5 +220,94 @@ describe('stream mode: plain writes, hard deletes', () => {
     assert.equal(failures[0]!.requestContext.condition, 'RetryAttemptsExhausted');
     assert.equal(failures[0]!.DDBStreamBatchInfo.batchSize >= 1, true);
     assert.equal(readCaptureState(dir.path).totals.failedBatches, 1);
+  });
+});
+
+describe('stream mode: a failing capture call, then the re-drive', () => {
+  const dir = tempDir();
+  let h: IndexerHarness;
+  before(async () => {
+    h = await IndexerHarness.start(dir.path, { 'change-capture': 'stream', 'capture-debounce': '0s' });
+  });
+  after(async () => {
+    await h.close();
+    dir.remove();
+  });
+
+  it('bisects a failing batch down to the failing record, and `capture redrive` captures it once healed', async () => {
+    // Prepare: every call holding a "flaky" item fails
+    const watched: WatchedStack = {
+      config: h.config,
+      dynamodb: h.stack.clients.dynamodb,
+      stepFunctions: h.stack.clients.stepFunctions,
+      stateMachineArn: h.stack.stateMachineArns['indexer']!,
+    };
+    const id = (record: StreamEvent['Records'][number]) => record.dynamodb?.Keys?.[h.config.idAttribute]?.S ?? '';
+    h.captureFault = (event) => {
+      if (event.Records.some((record) => id(record).startsWith('flaky'))) throw new Error('the capture call failed');
+    };
+    const item = (key: string, text: string) => ({
+      PutRequest: {
+        Item: {
+          [h.config.groupAttribute]: { S: 'g' },
+          [h.config.idAttribute]: { S: key },
+          [h.config.contentAttribute]: { S: text },
+          rev: { N: '1' },
+        },
+      },
+    });
+    // Act: one batch with the flaky record between two good ones
+    await h.stack.clients.dynamodb.send(
+      new BatchWriteItemCommand({
+        RequestItems: {
+          [h.config.tableName]: [
+            item('ok-1', 'the ferry left the harbour at noon'),
+            item('flaky-1', 'a kite caught in the old oak tree'),
+            item('ok-2', 'the glacier retreated a mile in ten years'),
+          ],
+        },
+      }),
+    );
+    const before = await settle(
+      watched,
+      new Map([
+        ['ok-1', 1],
+        ['ok-2', 1],
+      ]),
+    );
+    const failures = readFailureMessages(dir.path);
+    h.captureFault = () => {};
+    const redrive = await runCli([
+      'capture',
+      'redrive',
+      '--json',
+      '--data-dir',
+      dir.path,
+      '--state-machine-arn',
+      watched.stateMachineArn,
+    ]);
+    // Assess
+    assert.deepEqual([...before.keys()].sort(), ['ok-1', 'ok-2'], 'the good records are captured meanwhile');
+    assert.equal(failures.length, 1);
+    assert.equal(failures[0]!.DDBStreamBatchInfo.batchSize, 1, 'bisection isolates the failing record');
+    assert.equal(failures[0]!.requestContext.approximateInvokeCount, 4, 'the first call and three retries');
+    assert.equal(redrive.code, 0, redrive.stderr);
+    assert.deepEqual(JSON.parse(redrive.stdout), { messages: 1, redriven: 1, records: 1, stillFailing: 0, expired: 0 });
+    assert.deepEqual(
+      [
+        ...(
+          await settle(
+            watched,
+            new Map([
+              ['ok-1', 1],
+              ['ok-2', 1],
+              ['flaky-1', 1],
+            ]),
+          )
+        ).keys(),
+      ].sort(),
+      ['flaky-1', 'ok-1', 'ok-2'],
+    );
+    assert.deepEqual(readFailureMessages(dir.path), [], 'the failure file is empty once re-driven');
   });
 });

@@ -21,6 +21,7 @@ const SAMPLES: { [K in Advice]: Parameters<(typeof ADVICE)[K]> } = {
   fetchModel: ['sentence-transformers/all-MiniLM-L6-v2'],
   startStack: ['DATA_DIR'],
   dryRunDeploy: [],
+  redriveCapture: [],
   verify: [],
   help: [],
   commandHelp: ['search'],

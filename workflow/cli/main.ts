@@ -10,6 +10,7 @@ import { deployCommand } from './deploy.ts';
 import { embedCommand } from './embed.ts';
 import { importCommand } from './import.ts';
 import { backfillCommand, runCommand } from './run.ts';
+import { captureCommand } from './capture.ts';
 import { scheduleCommand } from './schedule.ts';
 import { searchCommand, similarCommand } from './search.ts';
 import { statusCommand } from './status.ts';
@@ -26,6 +27,7 @@ const COMMANDS: readonly Command[] = [
   backfillCommand,
   statusCommand,
   verifyCommand,
+  captureCommand,
   searchCommand,
   similarCommand,
   scheduleCommand,

@@ -1,0 +1,123 @@
+/**
+ * Re-driving the capture step's failure destination: each message names a range of stream records
+ * (Lambda's on-failure message for a stream batch); the records are read from the stream again and
+ * handed to the capture handler once more. A message whose records all went through is removed; one
+ * that fails again stays; one whose records the stream no longer holds (24 hours) is removed and
+ * counted as expired, since only a backfill recovers it.
+ *
+ * @example
+ * ```ts
+ * const result = await redriveFailures({ dataDir, streams, handler, filter });
+ * // { messages: 1, redriven: 1, records: 3, stillFailing: 0, expired: 0 }
+ * ```
+ */
+import { appendFileSync, existsSync, renameSync, rmSync } from 'node:fs';
+import {
+  type DynamoDBStreamsClient,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  TrimmedDataAccessException,
+} from '@aws-sdk/client-dynamodb-streams';
+import type { StreamRecord } from '../indexer/capture.ts';
+import { sortableSequence } from '../table/reserved-items.ts';
+import type { CaptureHandler } from '../tasks/capture-handler.ts';
+import { localLambdaContext } from '../local-stack/engine/lambda-context.ts';
+import { matchesPattern } from '../local-stack/event-filter.ts';
+import {
+  captureFiles,
+  readFailureMessages,
+  type StreamFailureMessage,
+  toLambdaRecord,
+} from '../local-stack/stream-follower.ts';
+
+/** What a re-drive did, counted. */
+export interface RedriveResult {
+  /** Messages in the failure destination when it started. */
+  readonly messages: number;
+  /** Messages whose records all went through: removed. */
+  readonly redriven: number;
+  /** Stream records handed to the handler. */
+  readonly records: number;
+  /** Messages whose records failed again: kept. */
+  readonly stillFailing: number;
+  /** Messages whose records the stream no longer holds: removed (a backfill recovers them). */
+  readonly expired: number;
+}
+
+/** Empty pages read in a row before an open shard is taken to hold nothing more of a range. */
+const EMPTY_PAGES = 3;
+
+/** The records of one message's range, in order, as Lambda's event carries them. */
+async function readRange(
+  streams: DynamoDBStreamsClient,
+  info: StreamFailureMessage['DDBStreamBatchInfo'],
+): Promise<StreamRecord[]> {
+  const end = sortableSequence(info.endSequenceNumber);
+  let { ShardIterator: iterator } = await streams.send(
+    new GetShardIteratorCommand({
+      StreamArn: info.streamArn,
+      ShardId: info.shardId,
+      ShardIteratorType: 'AT_SEQUENCE_NUMBER',
+      SequenceNumber: info.startSequenceNumber,
+    }),
+  );
+  const records: StreamRecord[] = [];
+  let empty = 0;
+  while (iterator && empty < EMPTY_PAGES) {
+    const page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
+    const got = page.Records ?? [];
+    empty = got.length === 0 ? empty + 1 : 0;
+    for (const record of got) {
+      if (sortableSequence(record.dynamodb?.SequenceNumber ?? '') > end) return records;
+      records.push(toLambdaRecord(record, info.streamArn));
+    }
+    iterator = page.NextShardIterator;
+  }
+  return records;
+}
+
+export interface RedriveProps {
+  readonly dataDir: string;
+  readonly streams: DynamoDBStreamsClient;
+  readonly handler: CaptureHandler;
+  /** The mapping's filter pattern: records it drops are not handed over again. */
+  readonly filter: Readonly<Record<string, unknown>>;
+}
+
+/** Re-drives the local failure destination (`capture/failures.jsonl`). */
+export async function redriveFailures(props: RedriveProps): Promise<RedriveResult> {
+  const { failures } = captureFiles(props.dataDir);
+  if (!existsSync(failures)) return { messages: 0, redriven: 0, records: 0, stillFailing: 0, expired: 0 };
+  // Taken aside first: the stream follower keeps appending new failures to a fresh file meanwhile.
+  const taken = `${failures}.redriving-${process.pid}`;
+  renameSync(failures, taken);
+  const messages = readFailureMessages(props.dataDir, taken);
+  const kept: StreamFailureMessage[] = [];
+  let [redriven, records, expired] = [0, 0, 0];
+  try {
+    for (const [index, message] of messages.entries()) {
+      try {
+        const batch = (await readRange(props.streams, message.DDBStreamBatchInfo)).filter((record) =>
+          matchesPattern(props.filter, record),
+        );
+        records += batch.length;
+        const response =
+          batch.length === 0
+            ? { batchItemFailures: [] }
+            : await props.handler({ Records: batch }, localLambdaContext('ddb-faiss-capture', 300_000));
+        if (response.batchItemFailures.length === 0) redriven += 1;
+        else kept.push(message);
+      } catch (error) {
+        if (error instanceof TrimmedDataAccessException) expired += 1;
+        else {
+          kept.push(...messages.slice(index));
+          throw error;
+        }
+      }
+    }
+  } finally {
+    for (const message of kept) appendFileSync(failures, `${JSON.stringify(message)}\n`);
+    rmSync(taken, { force: true });
+  }
+  return { messages: messages.length, redriven, records, stillFailing: kept.length, expired };
+}
