@@ -66,6 +66,8 @@ export interface CaptureState {
   readonly totals: { readonly records: number; readonly filtered: number; readonly failedBatches: number };
   /** When a batch was last handed to the handler, and how old its oldest record was then. */
   readonly lastCapture?: { readonly at: string; readonly lagSeconds: number };
+  /** Whether the last read of every open shard found nothing new (the capture lag is then nil). */
+  readonly caughtUp?: boolean;
   /** Changes the stream no longer held when the follower came for them: what happened and the remedy. */
   readonly lost?: { readonly at: string; readonly reason: string; readonly remedy: string };
 }
@@ -191,6 +193,8 @@ export class StreamFollower {
       if (parent && known.has(parent) && !this.state.shards[parent]?.finished) continue;
       worked = (await this.pollShard(streamArn, id)) || worked;
     }
+    // Saved on a change only: a poll that finds nothing writes nothing.
+    if (worked === Boolean(this.state.caughtUp)) this.save({ ...this.state, caughtUp: !worked });
     return worked;
   }
 
@@ -199,8 +203,7 @@ export class StreamFollower {
     const arn = Table?.StreamSpecification?.StreamEnabled ? Table.LatestStreamArn : undefined;
     if (arn && this.state.streamArn !== arn) {
       // A checkpoint in another stream: what was written between the two streams was never captured.
-      if (this.state.streamArn)
-        this.noteLost(`the table's stream was replaced (${this.state.streamArn} by ${arn})`);
+      if (this.state.streamArn) this.noteLost(`the table's stream was replaced (${this.state.streamArn} by ${arn})`);
       this.save({ ...this.state, streamArn: arn, shards: {} });
       this.iterators.clear();
       this.shardsReadAt = 0;
@@ -280,13 +283,18 @@ export class StreamFollower {
     const oldest = Math.min(...records.map((record) => record.dynamodb?.ApproximateCreationDateTime ?? Infinity));
     this.state = {
       ...this.state,
-      totals: { ...totals, records: totals.records + records.length, filtered: totals.filtered + records.length - kept.length },
+      totals: {
+        ...totals,
+        records: totals.records + records.length,
+        filtered: totals.filtered + records.length - kept.length,
+      },
       lastCapture: {
         at: new Date().toISOString(),
         lagSeconds: Number.isFinite(oldest) ? Math.max(0, Date.now() / 1000 - oldest) : 0,
       },
     };
-    const queue: { batch: readonly StreamRecord[]; attempts: number }[] = kept.length > 0 ? [{ batch: kept, attempts: 0 }] : [];
+    const queue: { batch: readonly StreamRecord[]; attempts: number }[] =
+      kept.length > 0 ? [{ batch: kept, attempts: 0 }] : [];
     while (queue.length > 0) {
       let { batch, attempts } = queue.shift()!;
       for (;;) {

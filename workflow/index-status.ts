@@ -32,6 +32,9 @@ import {
 import { readPublishedManifest } from '../embedding/published-model.ts';
 import type { IndexModel } from '../index-store/generations.ts';
 import { originOf } from './indexer-client.ts';
+import { type CaptureStatus, readLocalCaptureStatus } from './capture-status.ts';
+import { captureFiles } from '../local-stack/stream-follower.ts';
+import { existsSync } from 'node:fs';
 import { outcomeOf, type RunOutcome } from './run-progress.ts';
 
 /** The pending backlog, counted up to a cap. */
@@ -74,6 +77,8 @@ export interface IndexStatus extends Backlog {
   readonly executions: RecentExecution[];
   /** Why the recent executions could not be read (the rest of the status still was). */
   readonly executionsError?: string;
+  /** A local stack in stream mode: how the capture step is doing. */
+  readonly capture?: CaptureStatus;
 }
 
 /** Bounds of one status read. */
@@ -241,5 +246,9 @@ export async function readIndexStatus(
     ...backlog,
     executions: runs.executions,
     ...(runs.error ? { executionsError: runs.error } : {}),
+    // Whatever this command's flags say: the stack that follows the stream leaves its state there.
+    ...(config.target === 'local' && existsSync(captureFiles(config.dataDir).state)
+      ? { capture: readLocalCaptureStatus(config.dataDir) }
+      : {}),
   };
 }

@@ -20,7 +20,8 @@ import { runCli } from '../helpers/cli.ts';
 import type { StreamEvent } from '../../indexer/capture.ts';
 import { tempDir } from '../helpers/local-stack.ts';
 import { capturedChanges, indexedRevisions, settle, type WatchedStack } from '../helpers/capture.ts';
-import { readCaptureState, readFailureMessages } from '../../local-stack/stream-follower.ts';
+import { captureFiles, readCaptureState, readFailureMessages } from '../../local-stack/stream-follower.ts';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 const TEXTS = [
   'a lighthouse keeper counts the ships at dawn',
@@ -276,6 +277,7 @@ describe('stream mode: a failing capture call, then the re-drive', () => {
       ]),
     );
     const failures = readFailureMessages(dir.path);
+    const status = await runCli(['status', '--data-dir', dir.path, '--state-machine-arn', watched.stateMachineArn]);
     h.captureFault = () => {};
     const redrive = await runCli([
       'capture',
@@ -291,6 +293,8 @@ describe('stream mode: a failing capture call, then the re-drive', () => {
     assert.equal(failures.length, 1);
     assert.equal(failures[0]!.DDBStreamBatchInfo.batchSize, 1, 'bisection isolates the failing record');
     assert.equal(failures[0]!.requestContext.approximateInvokeCount, 4, 'the first call and three retries');
+    assert.match(status.stdout, /^capture {4}stream, caught up: \d+ records read/m);
+    assert.match(status.stdout, /1 failed batch in .*failures\.jsonl: `ddb-faiss capture redrive` captures them again/);
     assert.equal(redrive.code, 0, redrive.stderr);
     assert.deepEqual(JSON.parse(redrive.stdout), { messages: 1, redriven: 1, records: 1, stillFailing: 0, expired: 0 });
     assert.deepEqual(
@@ -309,5 +313,34 @@ describe('stream mode: a failing capture call, then the re-drive', () => {
       ['flaky-1', 'ok-1', 'ok-2'],
     );
     assert.deepEqual(readFailureMessages(dir.path), [], 'the failure file is empty once re-driven');
+  });
+});
+
+describe('stream mode: changes the stream lost before capture', () => {
+  it('names them in status, with the backfill that heals them', async () => {
+    // Prepare: a stack that followed a stream, then finds the table on another (disabled and enabled again)
+    const dir = tempDir();
+    let h = await IndexerHarness.start(dir.path, { 'change-capture': 'stream' });
+    const { state } = captureFiles(dir.path);
+    while (!existsSync(state)) await new Promise((resolve) => setTimeout(resolve, 50));
+    await h.close();
+    const saved = JSON.parse(readFileSync(state, 'utf8')) as { streamArn: string };
+    writeFileSync(state, JSON.stringify({ ...saved, streamArn: `${saved.streamArn}-before` }));
+    // Act
+    h = await IndexerHarness.start(dir.path, { 'change-capture': 'stream' });
+    const status = await runCli([
+      'status',
+      '--data-dir',
+      dir.path,
+      '--state-machine-arn',
+      h.stack.stateMachineArns['indexer']!,
+    ]);
+    await h.close();
+    dir.remove();
+    // Assess
+    assert.match(
+      status.stdout,
+      /LOST .*the table's stream was replaced .*: a backfill \(`ddb-faiss backfill --wait`\) indexes the table as it is/,
+    );
   });
 });

@@ -5,6 +5,7 @@ import { describeChange, describeOutcome, seconds } from '../run-progress.ts';
 import { type Command, JSON_OPTION, println } from './command.ts';
 import type { IndexStatusRecord } from '../../table/reserved-items.ts';
 import type { ModelIdentity } from '../index-status.ts';
+import type { CaptureStatus } from '../capture-status.ts';
 
 export const statusCommand: Command = {
   name: 'status',
@@ -51,6 +52,7 @@ export const statusCommand: Command = {
       const modelNote = describeActiveModel(status.activeModel, index?.model, config.modelName);
       if (modelNote) println(io.stdout, `model      ${modelNote}`);
       println(io.stdout, `pending    ${status.pending} items`);
+      if (status.capture) for (const line of describeCapture(status.capture)) println(io.stdout, line);
       println(io.stdout, `poison     ${status.poison.length} items`);
       for (const item of status.poison.slice(0, 20)) println(io.stdout, `  ${item.group}/${item.id}: ${item.reason}`);
       println(io.stdout, 'recent runs');
@@ -94,6 +96,25 @@ export function describeActiveModel(
     `${name(active)} is active, but ${name(built)} built the index: run ${advise('backfill')} ` +
     'to rebuild it with the active model (until then runs are refused, and search still answers with the old model)'
   );
+}
+
+/** Stream mode's capture, in a line or three: progress, then what needs a hand (failures, lost changes). */
+export function describeCapture(capture: CaptureStatus): string[] {
+  const state = capture.caughtUp
+    ? 'caught up'
+    : `behind (the last batch's oldest record was ${capture.lagSeconds ?? 0} s old)`;
+  const lines = [
+    `capture    stream, ${state}: ${capture.recordsRead} records read (${capture.recordsFiltered} of ddb-faiss's own ` +
+      `filtered out), ${capture.recordsPerMinute} records and ${capture.changesPerMinute} changes a minute lately` +
+      (capture.lastCaptureAt ? `; last batch ${capture.lastCaptureAt}` : ''),
+  ];
+  if (capture.failedBatches > 0)
+    lines.push(
+      `           ${capture.failedBatches} failed batch${capture.failedBatches === 1 ? '' : 'es'} in ` +
+        `${capture.failureDestination}: ${advise('redriveCapture')} captures them again`,
+    );
+  if (capture.lost) lines.push(`           LOST ${capture.lost.at}: ${capture.lost.reason}: ${capture.lost.remedy}`);
+  return lines;
 }
 
 /** "240 items (260 vectors: long content is a vector per passage)", or the vectors of an older record. */
