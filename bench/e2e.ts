@@ -59,7 +59,8 @@ const normalize = (sentence: string): string =>
  * Distinct sentences: STS dev first (so its pairs are always indexed), then train,
  * deduplicated ignoring case and punctuation (exact ties would make the self-match ambiguous).
  */
-function corpus(stsDirectory: string, count: number): string[] {
+/** Distinct STS sentences (dev, then train), repeated with a variant number past the end. */
+export function corpus(stsDirectory: string, count: number): string[] {
   const seen = new Set<string>();
   const out: string[] = [];
   for (const file of ['sts-dev.csv', 'sts-train.csv']) {
