@@ -23,7 +23,9 @@ import {
   type AttributeValue,
   ConditionalCheckFailedException,
   DeleteItemCommand,
+  GetItemCommand,
   PutItemCommand,
+  ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
@@ -47,6 +49,7 @@ import {
   sortableSequence,
 } from '../table/reserved-items.ts';
 import type { IndexerContext } from './context.ts';
+import { executionState } from './lease.ts';
 import { entryKey } from '../index-store/index-entry.ts';
 
 /** One DynamoDB stream record as Lambda passes it (and as the local follower builds it). */
@@ -158,7 +161,10 @@ export interface CaptureContext extends IndexerContext {
  * waiting. A record whose marker cannot be written is reported (its sequence number), never thrown,
  * so the records behind it are still captured; a failure to start the run fails the batch (thrown).
  */
-export async function captureChanges(context: CaptureContext, records: readonly StreamRecord[]): Promise<CaptureResult> {
+export async function captureChanges(
+  context: CaptureContext,
+  records: readonly StreamRecord[],
+): Promise<CaptureResult> {
   const { config, clients } = context;
   const ignored: Partial<Record<IgnoreReason, number>> = {};
   // Per key, the newest change in the batch and every record it stands for.
@@ -211,9 +217,13 @@ export async function captureChanges(context: CaptureContext, records: readonly 
     }
   });
 
-  const runStarted = markers > 0 ? await requestRun(context) : undefined;
-  const age =
-    Number.isFinite(oldestCreation) ? { oldestRecordAgeSeconds: Math.max(0, Date.now() / 1000 - oldestCreation) } : {};
+  // Changes that were all absorbed (a replay after a crash) still ask: their markers may be pending
+  // with no run to take them. A request already waiting makes this a read.
+  const runStarted =
+    markers > 0 ? await requestRun(context) : stale > 0 ? await requestRunForPending(context) : undefined;
+  const age = Number.isFinite(oldestCreation)
+    ? { oldestRecordAgeSeconds: Math.max(0, Date.now() / 1000 - oldestCreation) }
+    : {};
   return {
     records: records.length,
     changes,
@@ -226,32 +236,65 @@ export async function captureChanges(context: CaptureContext, records: readonly 
   };
 }
 
+/** The execution ARN a name will have under a state machine. */
+const executionArnOf = (stateMachineArn: string, name: string): string =>
+  `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+
+/** How long a run request may name an execution that does not exist yet (between the put and the start). */
+const START_GRACE_MS = 10_000;
+
 /**
- * Starts a run for captured changes unless one is already requested and not yet planning.
+ * Starts a run for captured changes unless one is already requested and not yet planning. A request
+ * whose execution has ended without planning (failed early, aborted, lost with a local stack that
+ * was killed) is taken over, as the writer lease is: its run will never take what is pending.
  * @returns the execution's ARN when this call started one
  */
 async function requestRun(context: CaptureContext, now = Date.now()): Promise<string | undefined> {
   const { config, clients } = context;
   const key = keyAttributes(config, RUN_REQUEST_KEY);
-  try {
-    await clients.dynamodb.send(
+  const name = executionNameFor('captured');
+  const executionArn = executionArnOf(context.stateMachineArn(), name);
+  const put = (condition: string, values: Record<string, AttributeValue>) =>
+    clients.dynamodb.send(
       new PutItemCommand({
         TableName: config.tableName,
-        Item: { ...key, requestedAt: { N: String(now) }, expiresAt: { N: String(now + RUN_REQUEST_TTL_MS) } },
-        ConditionExpression: 'attribute_not_exists(#g) OR expiresAt < :now',
+        Item: {
+          ...key,
+          execution: { S: executionArn },
+          requestedAt: { N: String(now) },
+          expiresAt: { N: String(now + RUN_REQUEST_TTL_MS) },
+        },
+        ConditionExpression: condition,
         ExpressionAttributeNames: { '#g': config.groupAttribute },
-        ExpressionAttributeValues: { ':now': { N: String(now) } },
+        ExpressionAttributeValues: values,
       }),
     );
+  try {
+    await put('attribute_not_exists(#g) OR expiresAt < :now', { ':now': { N: String(now) } });
   } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return undefined; // a run is on its way
-    throw error;
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    const { Item: held } = await clients.dynamodb.send(
+      new GetItemCommand({ TableName: config.tableName, Key: key, ConsistentRead: true }),
+    );
+    const heldArn = held?.['execution']?.S;
+    const requestedAt = Number(held?.['requestedAt']?.N ?? now);
+    if (!heldArn || now - requestedAt < START_GRACE_MS) return undefined; // a run is on its way
+    if ((await executionState(context, heldArn)).state !== 'ended') return undefined;
+    try {
+      await put('#g = :g AND execution = :held', {
+        ':g': key[config.groupAttribute]!,
+        ':held': { S: heldArn },
+      });
+    } catch (takeover) {
+      if (takeover instanceof ConditionalCheckFailedException) return undefined; // another batch took it over
+      throw takeover;
+    }
   }
   try {
-    const { executionArn } = await clients.stepFunctions.send(
+    await clients.stepFunctions.send(
       new StartExecutionCommand({
         stateMachineArn: context.stateMachineArn(),
-        name: executionNameFor('captured'),
+        name,
         input: JSON.stringify(captureRunInput(config)),
       }),
     );
@@ -263,6 +306,20 @@ async function requestRun(context: CaptureContext, now = Date.now()): Promise<st
       .catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Starts a run when anything is pending (a change marker or a flag): what a capture that starts
+ * after a crash does, since the markers written before it may have lost their run, and the stream
+ * holds nothing new to ask for one.
+ * @returns the execution's ARN when this call started one
+ */
+export async function requestRunForPending(context: CaptureContext): Promise<string | undefined> {
+  const { config, clients } = context;
+  const { Count: pending = 0 } = await clients.dynamodb.send(
+    new ScanCommand({ TableName: config.tableName, IndexName: config.pendingIndexName, Limit: 1, Select: 'COUNT' }),
+  );
+  return pending > 0 ? requestRun(context) : undefined;
 }
 
 /** The input of a run started by captured changes. */

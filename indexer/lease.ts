@@ -58,12 +58,12 @@ const leaseMs = ({ config }: IndexerContext): number => config.leaseSeconds * 10
 export async function acquireLease(context: IndexerContext, run: RunInfo, now = Date.now()): Promise<LeaseResult> {
   const until = now + leaseMs(context);
   let seen: HeldLease | undefined;
-  let holder: HolderStatus = { state: 'running', status: 'RUNNING' };
+  let holder: ExecutionState = { state: 'running', status: 'RUNNING' };
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     if (await putLease(context, run, until, freeOrOurs(now, run))) return { acquired: true, expiresAt: until };
     seen = await readLease(context);
     if (!seen) continue; // released in the meantime: try again
-    holder = await holderStatus(context, seen.holderArn);
+    holder = await executionState(context, seen.holderArn);
     if (holder.state !== 'ended') break;
     if (await putLease(context, run, until, stillHeldBy(seen))) {
       return { acquired: true, expiresAt: until, tookOverFrom: { holder: seen.holder, status: holder.status } };
@@ -182,17 +182,20 @@ async function readLease({ config, clients }: IndexerContext): Promise<HeldLease
 }
 
 /**
- * Whether the lease holder still runs, as Step Functions' DescribeExecution says: `ended` (it
- * can never renew or release the lease) for a closed execution or one that does not exist,
- * `unknown` when its status cannot be read (the lease is then left to its expiry).
+ * Whether an execution still runs, as Step Functions' DescribeExecution says: `ended` (a lease
+ * holder can never renew or release the lease, a requested run never plans) for a closed execution
+ * or one that does not exist, `unknown` when its status cannot be read (then left to its expiry).
  */
-interface HolderStatus {
+export interface ExecutionState {
   readonly state: 'running' | 'ended' | 'unknown';
   /** The execution status (e.g. ABORTED), DOES_NOT_EXIST, or why it is unknown. */
   readonly status: string;
 }
 
-async function holderStatus({ clients }: IndexerContext, executionArn: string | undefined): Promise<HolderStatus> {
+export async function executionState(
+  { clients }: Pick<IndexerContext, 'clients'>,
+  executionArn: string | undefined,
+): Promise<ExecutionState> {
   if (!executionArn)
     return { state: 'unknown', status: "UNKNOWN (the lease does not name the holder's execution ARN)" };
   try {

@@ -590,8 +590,12 @@ export class DdbFaissStack extends Stack {
     reserved('clear', ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem']);
     reserved('release', ['dynamodb:DeleteItem']);
     grant('search', ['dynamodb:BatchGetItem'], [table]);
-    // Change markers (conditional on the stream's order) and the run request.
-    if (functions['capture']) reserved('capture', ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']);
+    // Change markers (conditional on the stream's order), the run request, and whether its run still runs.
+    if (functions['capture']) {
+      reserved('capture', ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem']);
+      grant('capture', ['dynamodb:Scan'], [`${table}/index/${config.pendingIndexName}`]); // anything pending?
+      grant('capture', ['states:DescribeExecution'], [indexerExecutions]);
+    }
   }
 
   /**
@@ -633,7 +637,7 @@ export class DdbFaissStack extends Stack {
         ...(name === 'capture'
           ? [
               "Stream: dynamodb:ListStreams, which the event source mapping's role needs, has no resource-level " +
-                'permissions (the stream reads themselves are granted on the table\'s stream only).',
+                "permissions (the stream reads themselves are granted on the table's stream only).",
             ]
           : []),
       ];
@@ -663,6 +667,12 @@ export class DdbFaissStack extends Stack {
       executions,
       "The lease function describes this state machine's executions (is the lease holder still running?).",
     );
+    if (functions['capture'])
+      acknowledge(
+        functions['capture'],
+        executions,
+        "The capture function describes this state machine's executions (does the requested run still run?).",
+      );
     const objects = (prefix: string) => `IAM5[Resource::<${logicalId(this.bucket)}.Arn>/${prefix}*]`;
     const { modelPrefix } = { ...DEPLOYED_DEFAULTS, ...props.settings };
     acknowledge(

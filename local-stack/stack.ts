@@ -8,7 +8,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import path from 'node:path';
 import type { DdbFaissConfig } from '../config/config.ts';
 import { type AwsClients, createAwsClients, createStreamsClient, destroyAwsClients } from '../aws/clients.ts';
-import { captureFilterPattern, type CaptureHandler } from '../tasks/capture-handler.ts';
+import { captureFilterPattern, type CaptureStep } from '../tasks/capture-handler.ts';
 import { StreamFollower } from './stream-follower.ts';
 import { isStackAlive, type LocalStackInfo, readStackInfo, removeStackInfo, writeStackInfo } from './stack-info.ts';
 import { LocalStepFunctions } from './engine/local-engine.ts';
@@ -32,10 +32,10 @@ export interface LocalStackProps {
   /** Task handlers that need the stack's clients, created once they exist. @default none */
   readonly createHandlers?: (context: Pick<LocalStackContext, 'config' | 'clients'>) => TaskHandlerRegistry;
   /**
-   * The capture step's handler, which the stack's stream follower calls in stream mode
+   * The capture step, whose handler the stack's stream follower calls in stream mode
    * (`changeCapture: stream`). @default none: the stream is not followed
    */
-  readonly createCaptureHandler?: (context: LocalStackContext) => CaptureHandler;
+  readonly createCapture?: (context: LocalStackContext) => CaptureStep;
   /** State machines to create or update at start, by name (ASL JSON text). @default {} */
   readonly stateMachines?: Readonly<Record<string, string>>;
   /**
@@ -126,13 +126,16 @@ export async function startLocalStack(props: LocalStackProps): Promise<LocalStac
       stateMachineArns[name] = stepFunctions.createOrUpdateStateMachine(name, definition).stateMachineArn;
     }
     const context: LocalStackContext = { config, clients, stepFunctions, stateMachineArns };
-    if (config.changeCapture === 'stream' && props.createCaptureHandler) {
+    if (config.changeCapture === 'stream' && props.createCapture) {
+      const capture = props.createCapture(context);
+      // Markers left pending by a stack that was killed get their run (the stream has nothing new to ask for one).
+      await capture.resume();
       const streams = createStreamsClient(config, endpoints.dynamodb);
       const follower = new StreamFollower({
         dynamodb: clients.dynamodb,
         streams,
         tableName: config.tableName,
-        handler: props.createCaptureHandler(context),
+        handler: capture.handler,
         filter: captureFilterPattern(config),
         dataDir: config.dataDir,
         log,

@@ -52,6 +52,13 @@ export const captureFilterPattern = (config: Pick<DdbFaissConfig, 'groupAttribut
 
 export type CaptureHandler = TaskHandler<StreamEvent, StreamBatchResponse>;
 
+/** The capture step as a local stack hosts it: the handler, and what a (re)start of its follower does first. */
+export interface CaptureStep {
+  readonly handler: CaptureHandler;
+  /** Starts a run when anything is pending: markers written before a crash may have lost theirs. */
+  readonly resume: () => Promise<unknown>;
+}
+
 /**
  * Each call's counts, keyed by its response's failure list (one object per call, so calls in
  * flight together never mix): the log line and metrics read them, Lambda reads only the failures.
@@ -96,4 +103,3 @@ export function createCaptureHandler(context: CaptureContext, observability: Obs
     )
     .use(classifyErrors());
 }
-

@@ -16,6 +16,7 @@ import { localMetricsSource } from './monitor/metrics-source.ts';
 import { createIndexerHandlers } from '../tasks/indexer-handlers.ts';
 import { createSearchHandler } from '../tasks/search-handler.ts';
 import { createCaptureHandler } from '../tasks/capture-handler.ts';
+import { requestRunForPending } from '../indexer/capture.ts';
 import { searchRoutes } from '../tasks/search-routes.ts';
 import { monitorApi } from './monitor/api.ts';
 
@@ -38,11 +39,10 @@ export function localStackProps(config: DdbFaissConfig, options: LocalStackOptio
   return {
     config,
     createHandlers: ({ clients }) => createIndexerHandlers({ config, clients }, observability),
-    createCaptureHandler: ({ clients, stateMachineArns }) =>
-      createCaptureHandler(
-        { config, clients, stateMachineArn: () => stateMachineArns[config.stateMachineName] ?? '' },
-        observability,
-      ),
+    createCapture: ({ clients, stateMachineArns }) => {
+      const context = { config, clients, stateMachineArn: () => stateMachineArns[config.stateMachineName] ?? '' };
+      return { handler: createCaptureHandler(context, observability), resume: () => requestRunForPending(context) };
+    },
     httpApp: ({ clients, stateMachineArns }) =>
       apiGateway(searchRoutes(createSearchHandler({ config, clients }, observability)), {
         fallback: monitorApi({

@@ -19,7 +19,7 @@ import { readHistory } from '../../workflow/indexer-client.ts';
 import { apiGateway, withLocalJwtAuthorizer } from '../../local-stack/api-gateway.ts';
 import { createSearchHandler } from '../../tasks/search-handler.ts';
 import { createCaptureHandler } from '../../tasks/capture-handler.ts';
-import type { StreamEvent } from '../../indexer/capture.ts';
+import { requestRunForPending, type StreamEvent } from '../../indexer/capture.ts';
 import { searchRoutes } from '../../tasks/search-routes.ts';
 import { localObservability } from '../../local-stack/local-observability.ts';
 import type { Observability } from '../../tasks/observability.ts';
@@ -79,15 +79,16 @@ export class IndexerHarness {
         ) as unknown as Stages;
         return createIndexerHandlers(context, observability, stages);
       },
-      createCaptureHandler: ({ config, clients, stateMachineArns }) => {
-        const real = createCaptureHandler(
-          { config, clients, stateMachineArn: () => stateMachineArns['indexer'] ?? '' },
-          observability,
-        );
-        // Resolved per call, so a test can make the capture step fail and heal.
-        return async (event, context) => {
-          harness!.captureFault(event);
-          return real(event, context);
+      createCapture: ({ config, clients, stateMachineArns }) => {
+        const context = { config, clients, stateMachineArn: () => stateMachineArns['indexer'] ?? '' };
+        const real = createCaptureHandler(context, observability);
+        return {
+          // Resolved per call, so a test can make the capture step fail and heal.
+          handler: async (event, lambdaContext) => {
+            harness!.captureFault(event);
+            return real(event, lambdaContext);
+          },
+          resume: () => requestRunForPending(context),
         };
       },
       httpApp: ({ config, clients }) =>

@@ -43,7 +43,7 @@ describe('npm run synth', () => {
       { getRemainingTimeInMillis: () => 1000, functionName: 'release', awsRequestId: 'x' },
     );
     // Assess
-    assert.deepEqual(Object.keys(handlers).sort(), [...INDEXER_TASK_NAMES, 'search'].sort());
+    assert.deepEqual(Object.keys(handlers).sort(), [...INDEXER_TASK_NAMES, 'search', 'capture'].sort());
     assert.equal(released, undefined, 'a run rejected before it started holds no lease');
     // Tracing is off (DDB_FAISS_TRACING unset): the X-Ray SDK, whose async hooks slow every
     // promise, was not loaded. Loading it sets process.namespaces (cls-hooked).
