@@ -38,8 +38,16 @@ const SINGLES = 20;
 const BURST = 1_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function benchFreshness(stsDirectory: string, singles = SINGLES, burst = BURST): Promise<FreshnessBench> {
-  const bench = await startWorkflowBench('ddb-faiss-bench-fresh-', { 'change-capture': 'stream' });
+export async function benchFreshness(
+  stsDirectory: string,
+  debounce?: string,
+  singles = SINGLES,
+  burst = BURST,
+): Promise<FreshnessBench> {
+  const bench = await startWorkflowBench('ddb-faiss-bench-fresh-', {
+    'change-capture': 'stream',
+    ...(debounce ? { 'capture-debounce': debounce } : {}),
+  });
   const { config, stack } = bench;
   const search = `${stack.info.endpoints.http}/search`;
   const topHit = async (text: string): Promise<string | undefined> => {
@@ -200,12 +208,15 @@ export function freshnessResults(bench: FreshnessBench) {
   };
 }
 
-// `npm run bench:freshness`: this bench alone, its figures merged into bench/results.json.
+// `npm run bench:freshness`: this bench alone, its figures merged into bench/results.json; with
+// `-- --capture-debounce=0s`, another debounce, printed only (the results keep the default's).
 if (process.argv[1]?.endsWith('freshness.ts')) {
   const { readFileSync, writeFileSync } = await import('node:fs');
   const { stsDir } = await import('../models/sts.ts');
-  const figures = freshnessResults(await benchFreshness(stsDir()));
+  const debounce = process.argv.find((arg) => arg.startsWith('--capture-debounce='))?.split('=')[1];
+  const figures = freshnessResults(await benchFreshness(stsDir(), debounce));
   const file = new URL('./results.json', import.meta.url);
-  writeFileSync(file, `${JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), ...figures }, null, 2)}\n`);
+  if (!debounce)
+    writeFileSync(file, `${JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), ...figures }, null, 2)}\n`);
   console.log(JSON.stringify(figures, null, 2));
 }
