@@ -107,6 +107,10 @@ try {
 const file = new URL('./results.json', import.meta.url);
 writeFileSync(
   file,
-  `${JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), capture_write_units_per_change: results }, null, 2)}\n`,
+  `${JSON.stringify(
+    { ...JSON.parse(readFileSync(file, 'utf8')), capture_write_units_per_change: results },
+    null,
+    2,
+  )}\n`,
 );
 console.log(JSON.stringify(results, null, 2));

@@ -424,7 +424,7 @@ export const SETTINGS = {
     env: 'DDB_FAISS_CHANGE_CAPTURE',
     flag: 'change-capture',
     doc:
-      'how changes reach the index: `stream` (ddb-faiss follows the table\'s stream; writers set nothing, hard ' +
+      "how changes reach the index: `stream` (ddb-faiss follows the table's stream; writers set nothing, hard " +
       'deletes and TTL expiries are honoured, and a run starts seconds after a write) or `flags` (every writer sets ' +
       'the pending attribute and deletes softly; runs come from the schedule or by hand)',
   }),
@@ -435,7 +435,7 @@ export const SETTINGS = {
     flag: 'capture-debounce',
     doc:
       'stream mode: how long a run started by captured changes waits for more changes before it plans, so a ' +
-      "burst of writes is indexed by one run rather than many (whole seconds, as a Wait state counts; `0s` for none)",
+      'burst of writes is indexed by one run rather than many (whole seconds, as a Wait state counts; `0s` for none)',
   }),
   indexLayout: setting<IndexLayout>({
     schema: oneOf(['global', 'per-group']),

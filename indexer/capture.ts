@@ -3,8 +3,9 @@
  * rewriting a writer's item.
  *
  * A record whose item's indexed view changed (its text, a filterable attribute, or the item is
- * gone), or that sets a fresh pending flag (a writer from flags mode), becomes a *change marker* (`table/reserved-items.ts`): a small item under the reserved
- * group carrying the pending attribute, so it feeds the same sparse index a flag does. A marker
+ * gone), or that sets a fresh pending flag (a writer from flags mode), becomes a *change marker*
+ * (`table/reserved-items.ts`): a small item under the reserved group carrying the pending
+ * attribute, so it feeds the same sparse index a flag does. A marker
  * holds no content: the run reads the item as the table holds it then (a consistent read), so
  * the index never reflects anything older than the newest change captured. Every other record
  * (the text and filterable attributes unchanged, e.g. a flag cleared; ddb-faiss's own items;
@@ -16,21 +17,15 @@
  * along a key's shard lineage, while creation times are approximate and two writes in the same
  * instant tie.
  *
- * A batch that wrote markers asks for a run: it creates the run request item (unless one is
- * already waiting) and starts an execution that waits the debounce, then for the writer lease.
+ * A batch that wrote markers asks for a run (`tasks/capture-run.ts`); the plan stage takes the
+ * run request ({@link takeRunRequest}) before it reads what is pending.
  */
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
   DeleteItemCommand,
-  GetItemCommand,
-  PutItemCommand,
-  ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { parseDuration } from '../config/duration.ts';
-import { executionNameFor } from '../asl/run-origins.ts';
 import { forEachConcurrently } from '../aws/concurrency.ts';
 import {
   DELETE_MARKER_ATTRIBUTE,
@@ -49,7 +44,6 @@ import {
   sortableSequence,
 } from '../table/reserved-items.ts';
 import type { IndexerContext } from './context.ts';
-import { executionState } from './lease.ts';
 import { entryKey } from '../index-store/index-entry.ts';
 
 /** One DynamoDB stream record as Lambda passes it (and as the local follower builds it). */
@@ -94,16 +88,12 @@ export interface CaptureResult {
   readonly ignored: Readonly<Partial<Record<IgnoreReason, number>>>;
   /** Sequence numbers of records whose marker could not be written: the batch's failures. */
   readonly failed: readonly string[];
-  /** The execution started for the changes, if this batch started one. */
-  readonly runStarted?: string;
   /** Age in seconds of the batch's oldest record when captured (the stream's iterator age). */
   readonly oldestRecordAgeSeconds?: number;
 }
 
 /** Marker writes in flight at once. */
 const CONCURRENCY = 16;
-/** A run request older than this is taken to be lost (its execution never started, or failed early). */
-export const RUN_REQUEST_TTL_MS = 15 * 60 * 1000;
 
 /** The part of an item the index reflects: its text and filterable attributes, as canonical JSON. */
 function indexedView(
@@ -150,19 +140,12 @@ export function decideChange(config: IndexerContext['config'], record: StreamRec
   return change;
 }
 
-/** Where captured work goes: the table, and the state machine a batch with changes starts. */
-export interface CaptureContext extends IndexerContext {
-  /** The indexer state machine's ARN (asked at each run started: a local stack may create it later). */
-  readonly stateMachineArn: () => string;
-}
-
 /**
- * Captures one batch of stream records: markers for the changes, a run for the batch if none is
- * waiting. A record whose marker cannot be written is reported (its sequence number), never thrown,
- * so the records behind it are still captured; a failure to start the run fails the batch (thrown).
+ * Captures one batch of stream records as change markers. A record whose marker cannot be written
+ * is reported (its sequence number), never thrown, so the records behind it are still captured.
  */
 export async function captureChanges(
-  context: CaptureContext,
+  context: IndexerContext,
   records: readonly StreamRecord[],
 ): Promise<CaptureResult> {
   const { config, clients } = context;
@@ -217,10 +200,6 @@ export async function captureChanges(
     }
   });
 
-  // Changes that were all absorbed (a replay after a crash) still ask: their markers may be pending
-  // with no run to take them. A request already waiting makes this a read.
-  const runStarted =
-    markers > 0 ? await requestRun(context) : stale > 0 ? await requestRunForPending(context) : undefined;
   const age = Number.isFinite(oldestCreation)
     ? { oldestRecordAgeSeconds: Math.max(0, Date.now() / 1000 - oldestCreation) }
     : {};
@@ -231,104 +210,9 @@ export async function captureChanges(
     stale,
     ignored,
     failed,
-    ...(runStarted ? { runStarted } : {}),
     ...age,
   };
 }
-
-/** The execution ARN a name will have under a state machine. */
-const executionArnOf = (stateMachineArn: string, name: string): string =>
-  `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
-
-/** How long a run request may name an execution that does not exist yet (between the put and the start). */
-const START_GRACE_MS = 10_000;
-
-/**
- * Starts a run for captured changes unless one is already requested and not yet planning. A request
- * whose execution has ended without planning (failed early, aborted, lost with a local stack that
- * was killed) is taken over, as the writer lease is: its run will never take what is pending.
- * @returns the execution's ARN when this call started one
- */
-async function requestRun(context: CaptureContext, now = Date.now()): Promise<string | undefined> {
-  const { config, clients } = context;
-  const key = keyAttributes(config, RUN_REQUEST_KEY);
-  const name = executionNameFor('captured');
-  const executionArn = executionArnOf(context.stateMachineArn(), name);
-  const put = (condition: string, values: Record<string, AttributeValue>) =>
-    clients.dynamodb.send(
-      new PutItemCommand({
-        TableName: config.tableName,
-        Item: {
-          ...key,
-          execution: { S: executionArn },
-          requestedAt: { N: String(now) },
-          expiresAt: { N: String(now + RUN_REQUEST_TTL_MS) },
-        },
-        ConditionExpression: condition,
-        ExpressionAttributeNames: { '#g': config.groupAttribute },
-        ExpressionAttributeValues: values,
-      }),
-    );
-  try {
-    await put('attribute_not_exists(#g) OR expiresAt < :now', { ':now': { N: String(now) } });
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    const { Item: held } = await clients.dynamodb.send(
-      new GetItemCommand({ TableName: config.tableName, Key: key, ConsistentRead: true }),
-    );
-    const heldArn = held?.['execution']?.S;
-    const requestedAt = Number(held?.['requestedAt']?.N ?? now);
-    if (!heldArn || now - requestedAt < START_GRACE_MS) return undefined; // a run is on its way
-    if ((await executionState(context, heldArn)).state !== 'ended') return undefined;
-    try {
-      await put('#g = :g AND execution = :held', {
-        ':g': key[config.groupAttribute]!,
-        ':held': { S: heldArn },
-      });
-    } catch (takeover) {
-      if (takeover instanceof ConditionalCheckFailedException) return undefined; // another batch took it over
-      throw takeover;
-    }
-  }
-  try {
-    await clients.stepFunctions.send(
-      new StartExecutionCommand({
-        stateMachineArn: context.stateMachineArn(),
-        name,
-        input: JSON.stringify(captureRunInput(config)),
-      }),
-    );
-    return executionArn;
-  } catch (error) {
-    // No run will plan: the next batch must be free to ask again.
-    await clients.dynamodb
-      .send(new DeleteItemCommand({ TableName: config.tableName, Key: key }))
-      .catch(() => undefined);
-    throw error;
-  }
-}
-
-/**
- * Starts a run when anything is pending (a change marker or a flag): what a capture that starts
- * after a crash does, since the markers written before it may have lost their run, and the stream
- * holds nothing new to ask for one.
- * @returns the execution's ARN when this call started one
- */
-export async function requestRunForPending(context: CaptureContext): Promise<string | undefined> {
-  const { config, clients } = context;
-  const { Count: pending = 0 } = await clients.dynamodb.send(
-    new ScanCommand({ TableName: config.tableName, IndexName: config.pendingIndexName, Limit: 1, Select: 'COUNT' }),
-  );
-  return pending > 0 ? requestRun(context) : undefined;
-}
-
-/** The input of a run started by captured changes. */
-export const captureRunInput = (config: Pick<IndexerContext['config'], 'captureDebounce'>) =>
-  ({
-    mode: 'incremental',
-    trigger: 'capture',
-    debounceSeconds: parseDuration(config.captureDebounce) / 1000,
-  }) as const;
 
 /**
  * Deletes the run request: the plan stage does, before it reads what is pending, so changes

@@ -698,7 +698,8 @@ export class DdbFaissStack extends Stack {
         this.captureFailures,
         'SQS3',
         "This queue is itself a failure destination (the stream event source mapping's on-failure queue): its " +
-          'messages name stream records, which `ddb-faiss capture redrive` reads again; a queue behind it would hold nothing.',
+          'messages name stream records, which `ddb-faiss capture redrive` reads again; a queue behind it ' +
+          'would hold nothing.',
       );
     if (config.apiAuthorization === 'none')
       acknowledge(
@@ -827,7 +828,8 @@ export function validateProps(props: DdbFaissStackProps): string[] {
   if (streamMode && props.existingTableName !== undefined && props.existingTableStreamArn === undefined)
     problems.push(
       `existingTableStreamArn: stream mode follows the table's stream; enable it with \`aws dynamodb update-table ` +
-        `--table-name ${props.existingTableName} --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES\` ` +
+        `--table-name ${props.existingTableName} --stream-specification ` +
+        'StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES` ' +
         '(or let `ddb-faiss deploy` do it) and pass its LatestStreamArn',
     );
   if (

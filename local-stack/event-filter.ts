@@ -37,7 +37,8 @@ export function matchesPattern(pattern: Readonly<Record<string, unknown>>, event
   const fields = (event ?? {}) as Record<string, unknown>;
   return Object.entries(pattern).every(([name, rule]) => {
     const present = Object.hasOwn(fields, name);
-    if (Array.isArray(rule)) return (rule as Condition[]).some((condition) => matchesCondition(condition, present, fields[name]));
+    if (Array.isArray(rule))
+      return (rule as Condition[]).some((condition) => matchesCondition(condition, present, fields[name]));
     return present && matchesPattern(rule as Record<string, unknown>, fields[name]);
   });
 }

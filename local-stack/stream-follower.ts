@@ -161,7 +161,7 @@ export class StreamFollower {
   private async run(): Promise<void> {
     const pollMs = this.props.pollMs ?? 100;
     while (!this.stopped) {
-      let worked = false;
+      let worked: boolean;
       try {
         worked = await this.pollOnce();
       } catch (error) {
@@ -276,7 +276,7 @@ export class StreamFollower {
     return records.length > 0;
   }
 
-  /** Filters a batch and calls the handler on what is left, with Lambda's retries, bisection and failure destination. */
+  /** Filters a batch and calls the handler on the rest, with Lambda's retries, bisection and failure destination. */
   private async deliver(streamArn: string, shardId: string, records: readonly StreamRecord[]): Promise<void> {
     const kept = records.filter((record) => matchesPattern(this.props.filter, record));
     const totals = this.state.totals;
@@ -370,7 +370,8 @@ export class StreamFollower {
     const totals = this.state.totals;
     this.state = { ...this.state, totals: { ...totals, failedBatches: totals.failedBatches + 1 } };
     this.props.log?.(
-      `capture: ${batch.length} records (${first!.SequenceNumber} to ${last!.SequenceNumber}) failed ${invokeCount} times: ` +
+      `capture: ${batch.length} records (${first!.SequenceNumber} to ${last!.SequenceNumber}) ` +
+        `failed ${invokeCount} times: ` +
         `sent to ${this.files.failures}; ${advise('redriveCapture')} tries them again`,
     );
   }

@@ -12,7 +12,8 @@
  */
 import middy from '@middy/core';
 import type { DdbFaissConfig } from '../config/config.ts';
-import { type CaptureContext, captureChanges, type CaptureResult, type StreamEvent } from '../indexer/capture.ts';
+import { captureChanges, type CaptureResult, type StreamEvent } from '../indexer/capture.ts';
+import { type CaptureContext, requestRun, requestRunForPending } from './capture-run.ts';
 import { RESERVED_GROUP } from '../table/reserved-items.ts';
 import type { TaskHandler } from './handler.ts';
 import { classifyErrors } from './middleware.ts';
@@ -63,12 +64,21 @@ export interface CaptureStep {
  * Each call's counts, keyed by its response's failure list (one object per call, so calls in
  * flight together never mix): the log line and metrics read them, Lambda reads only the failures.
  */
-const lastResults = new WeakMap<object, CaptureResult>();
+const lastResults = new WeakMap<object, CaptureResult & { readonly runStarted?: string }>();
 
 /** The capture handler: markers for the batch's changes, a run if none is waiting, its failures reported. */
 export function createCaptureHandler(context: CaptureContext, observability: Observability): CaptureHandler {
   return middy<StreamEvent, StreamBatchResponse>(async (event: StreamEvent) => {
-    const result = await captureChanges(context, event.Records);
+    const captured = await captureChanges(context, event.Records);
+    // Changes that were all absorbed (a replay after a crash) still ask when markers are pending:
+    // their run may have been lost. A request already waiting makes either a read.
+    const runStarted =
+      captured.markers > 0
+        ? await requestRun(context)
+        : captured.stale > 0
+          ? await requestRunForPending(context)
+          : undefined;
+    const result = { ...captured, ...(runStarted ? { runStarted } : {}) };
     const failures = result.failed.map((itemIdentifier) => ({ itemIdentifier }));
     if (failures.length > 0)
       observability.logger.warn('capture could not write some change markers', { failed: result.failed.length });

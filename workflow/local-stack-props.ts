@@ -16,7 +16,7 @@ import { localMetricsSource } from './monitor/metrics-source.ts';
 import { createIndexerHandlers } from '../tasks/indexer-handlers.ts';
 import { createSearchHandler } from '../tasks/search-handler.ts';
 import { createCaptureHandler } from '../tasks/capture-handler.ts';
-import { requestRunForPending } from '../indexer/capture.ts';
+import { requestRunForPending } from '../tasks/capture-run.ts';
 import { searchRoutes } from '../tasks/search-routes.ts';
 import { monitorApi } from './monitor/api.ts';
 

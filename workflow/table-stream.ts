@@ -36,7 +36,8 @@ export async function ensureTableStream(
       throw new TableStreamError(
         `table ${tableName} has a stream of ${spec.StreamViewType}: stream mode needs NEW_AND_OLD_IMAGES to tell ` +
           'what a write changed. A table has one stream: if nothing else reads it, turn it off and on with both ' +
-          `images (\`aws dynamodb update-table --table-name ${tableName} --stream-specification StreamEnabled=false\`, ` +
+          `images (\`aws dynamodb update-table --table-name ${tableName} ` +
+          '--stream-specification StreamEnabled=false`, ' +
           `then \`... StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES\`); otherwise keep changeCapture=flags`,
       );
     return { streamArn: Table.LatestStreamArn, enabled: false };

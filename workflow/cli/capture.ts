@@ -20,7 +20,7 @@ export const captureCommand: Command = {
     if (action !== 'redrive') throw new UsageError(`capture takes one action: redrive (got ${action ?? 'none'})`);
     if (config.target !== 'local')
       throw new UsageError(
-        'capture redrive re-drives the local stack\'s failure file; on AWS the failed batches wait in the ' +
+        "capture redrive re-drives the local stack's failure file; on AWS the failed batches wait in the " +
           'CaptureFailureQueueUrl queue (re-driving them from there is not built yet)',
       );
     const { createAwsClients, createStreamsClient, destroyAwsClients } = await import('../../aws/clients.ts');

@@ -23,7 +23,11 @@ const SYMBOL: Record<StageProgress['status'], string> = {
   retried: '~',
 };
 
-async function runIndexer(origin: Exclude<RunOrigin, 'captured'>, { config, values }: ParsedCommand, io: CommandIo): Promise<number> {
+async function runIndexer(
+  origin: Exclude<RunOrigin, 'captured'>,
+  { config, values }: ParsedCommand,
+  io: CommandIo,
+): Promise<number> {
   const { createAwsClients, destroyAwsClients } = await import('../../aws/clients.ts');
   const { resolveStateMachineArn, startRun, watchRun } = await import('../indexer-client.ts');
   const { readRunProgress } = await import('../index-status.ts');
