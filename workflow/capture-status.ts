@@ -54,6 +54,11 @@ function recentSums(dataDir: string, names: readonly string[], now: number): Map
   return sums;
 }
 
+/** The local stack's capture status when it follows the table's stream (it left its state), else undefined. */
+export function readCaptureStatusIfFollowed(dataDir: string): CaptureStatus | undefined {
+  return existsSync(captureFiles(dataDir).state) ? readLocalCaptureStatus(dataDir) : undefined;
+}
+
 /** The local stack's capture status. */
 export function readLocalCaptureStatus(dataDir: string, now = Date.now()): CaptureStatus {
   const state = readCaptureState(dataDir);

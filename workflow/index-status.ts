@@ -32,9 +32,9 @@ import {
 import { readPublishedManifest } from '../embedding/published-model.ts';
 import type { IndexModel } from '../index-store/generations.ts';
 import { originOf } from './indexer-client.ts';
-import { type CaptureStatus, readLocalCaptureStatus } from './capture-status.ts';
-import { captureFiles } from '../local-stack/stream-follower.ts';
-import { existsSync } from 'node:fs';
+import { type CaptureStatus, readCaptureStatusIfFollowed } from './capture-status.ts';
+
+const captureOf = (capture: CaptureStatus | undefined) => (capture ? { capture } : {});
 import { outcomeOf, type RunOutcome } from './run-progress.ts';
 
 /** The pending backlog, counted up to a cap. */
@@ -247,8 +247,6 @@ export async function readIndexStatus(
     executions: runs.executions,
     ...(runs.error ? { executionsError: runs.error } : {}),
     // Whatever this command's flags say: the stack that follows the stream leaves its state there.
-    ...(config.target === 'local' && existsSync(captureFiles(config.dataDir).state)
-      ? { capture: readLocalCaptureStatus(config.dataDir) }
-      : {}),
+    ...(config.target === 'local' ? captureOf(readCaptureStatusIfFollowed(config.dataDir)) : {}),
   };
 }

@@ -278,6 +278,10 @@ describe('stream mode: a failing capture call, then the re-drive', () => {
     );
     const failures = readFailureMessages(dir.path);
     const status = await runCli(['status', '--data-dir', dir.path, '--state-machine-arn', watched.stateMachineArn]);
+    const run = await runCli(['run', '--wait', '--data-dir', dir.path, '--state-machine-arn', watched.stateMachineArn]);
+    const monitor = await h.serveMonitor();
+    const shown = (await (await fetch(`${monitor.base}/api/status`)).json()) as { capture?: { failedBatches: number } };
+    await monitor.close();
     h.captureFault = () => {};
     const redrive = await runCli([
       'capture',
@@ -295,6 +299,8 @@ describe('stream mode: a failing capture call, then the re-drive', () => {
     assert.equal(failures[0]!.requestContext.approximateInvokeCount, 4, 'the first call and three retries');
     assert.match(status.stdout, /^capture {4}stream, caught up: \d+ records read/m);
     assert.match(status.stdout, /1 failed batch in .*failures\.jsonl: `ddb-faiss capture redrive` captures them again/);
+    assert.match(run.stdout, /^capture {4}stream, caught up: .*\n {11}1 failed batch in /m, 'run --wait shows it too');
+    assert.equal(shown.capture?.failedBatches, 1, 'and the monitor');
     assert.equal(redrive.code, 0, redrive.stderr);
     assert.deepEqual(JSON.parse(redrive.stdout), { messages: 1, redriven: 1, records: 1, stillFailing: 0, expired: 0 });
     assert.deepEqual(

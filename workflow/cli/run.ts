@@ -31,6 +31,8 @@ async function runIndexer(
   const { createAwsClients, destroyAwsClients } = await import('../../aws/clients.ts');
   const { resolveStateMachineArn, startRun, watchRun } = await import('../indexer-client.ts');
   const { readRunProgress } = await import('../index-status.ts');
+  const { readCaptureStatusIfFollowed } = await import('../capture-status.ts');
+  const { describeCapture } = await import('./status.ts');
   const clients = createAwsClients(config, await resolveEndpoints(config));
   try {
     const stateMachineArn = await resolveStateMachineArn(config, clients.stepFunctions);
@@ -85,6 +87,9 @@ async function runIndexer(
     } else {
       const why = ok ? '' : `: ${final.error ?? ''} ${final.cause ?? ''}`;
       println(io.stdout, `${final.status} in ${((Date.now() - started) / 1000).toFixed(1)} s${why}`);
+      // A stack in stream mode: how the capture is doing, as status shows it.
+      const capture = config.target === 'local' ? readCaptureStatusIfFollowed(config.dataDir) : undefined;
+      if (capture) for (const line of describeCapture(capture)) println(io.stdout, line);
     }
     return ok ? 0 : 1;
   } finally {

@@ -18,6 +18,7 @@
  * (see `local-stack/http-guard.ts`): under `monitor --target aws` a POST acts with the user's
  * AWS credentials, so no other web page may send one.
  */
+import { type CaptureStatus, readCaptureStatusIfFollowed } from '../capture-status.ts';
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
@@ -224,6 +225,13 @@ export function monitorApi(props: MonitorProps): RequestListener {
   const sfn = clients.stepFunctions;
   const bounds = { ...MONITOR_BACKLOG, ...props.backlog };
   const backlog = cachedBacklog(() => readBacklog(config, clients, bounds), bounds.refreshMs);
+  // Stream mode: the capture's status reads the metrics file, so it is read at most every few seconds.
+  let capture: { at: number; status: CaptureStatus | undefined } | undefined;
+  const captureStatus = (): CaptureStatus | undefined => {
+    if (!capture || Date.now() - capture.at >= (bounds.refreshMs ?? 5_000))
+      capture = { at: Date.now(), status: readCaptureStatusIfFollowed(config.dataDir) };
+    return capture.status;
+  };
   const executionArn = async (name: string): Promise<string> =>
     (await props.stateMachineArn()).replace(':stateMachine:', ':execution:') + `:${name}`;
   // A finished execution never changes: its run point is read once.
@@ -292,7 +300,8 @@ export function monitorApi(props: MonitorProps): RequestListener {
     }
     if (method === 'GET' && path === '/api/status') {
       const [index, counted] = await Promise.all([readIndexRecord(config, clients), backlog()]);
-      send(200, { index, ...counted });
+      const capture = config.target === 'local' ? captureStatus() : undefined;
+      send(200, { index, ...counted, ...(capture ? { capture } : {}) });
       return;
     }
     if (method === 'GET' && path === '/favicon.ico') {
