@@ -7,9 +7,9 @@ import {
   DescribeTableCommand,
   type DynamoDBClient,
   ResourceNotFoundException,
-  UpdateTableCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
+import { prepareExistingTable } from '../aws/existing-table.ts';
 import type { DdbFaissConfig } from '../config/config.ts';
 
 /** A stand-in the local stack started: where it answers, and how to stop it. */
@@ -32,18 +32,26 @@ export const ITEMS_STREAM = { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_
  * sparse GSI on the pending attribute. The GSI has the id as sort key, so one flag value shared by
  * many items still pages in a stable order (and a stand-in that hashes hash-only GSI keys, as
  * dynalite did, loses none); on DynamoDB it costs nothing.
- * @returns whether the table was created
+ * A table that is already there is adopted: keys checked, pending index and stream added where missing.
+ * @returns whether the table was created, and what was added to one that was there
  */
-export async function ensureItemsTable(client: DynamoDBClient, config: TableConfig): Promise<boolean> {
+export async function ensureItemsTable(
+  client: DynamoDBClient,
+  config: TableConfig,
+): Promise<{ created: boolean; changes: string[] }> {
   try {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: config.tableName }));
-    // A table from before streams: turn its stream on (changes from now on are captured).
-    if (!Table?.StreamSpecification?.StreamEnabled)
-      await client.send(new UpdateTableCommand({ TableName: config.tableName, StreamSpecification: ITEMS_STREAM }));
-    return false;
+    await client.send(new DescribeTableCommand({ TableName: config.tableName }));
   } catch (error) {
     if (!(error instanceof ResourceNotFoundException)) throw error;
+    await createItemsTable(client, config);
+    return { created: true, changes: [] };
   }
+  // A table that is already there (ddb-faiss's own from before streams, or one of the user's that
+  // the settings point at): its keys checked, its pending index and stream added where missing.
+  return { created: false, changes: await prepareExistingTable(client, config, { stream: true }) };
+}
+
+async function createItemsTable(client: DynamoDBClient, config: TableConfig): Promise<void> {
   await client.send(
     new CreateTableCommand({
       TableName: config.tableName,
@@ -71,5 +79,4 @@ export async function ensureItemsTable(client: DynamoDBClient, config: TableConf
     }),
   );
   await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 1 }, { TableName: config.tableName });
-  return true;
 }

@@ -57,6 +57,13 @@ export interface LocalStackContext {
 
 export interface LocalStack extends LocalStackContext {
   readonly info: LocalStackInfo;
+  /**
+   * Stream mode: what a (re)started capture does once the model is published: a run for what is
+   * pending (markers written before a crash may have lost theirs), or, when nothing is indexed yet,
+   * a backfill of what the table holds (its stream already captures every change after). @returns
+   * what it started, if anything; nothing outside stream mode
+   */
+  resumeCapture(): Promise<unknown>;
   /** Stops executions (recorded as aborted), servers and databases, in that order. */
   close(): Promise<void>;
 }
@@ -116,8 +123,9 @@ export async function startLocalStack(props: LocalStackProps): Promise<LocalStac
     started.push({ close: async () => destroyAwsClients(clients) });
     // Runs before the clients are destroyed: aborted executions may still be using them.
     started.push({ close: () => stepFunctions.shutdown() });
-    if (await ensureItemsTable(clients.dynamodb, config))
-      log(`created table ${config.tableName} with sparse index ${config.pendingIndexName}`);
+    const table = await ensureItemsTable(clients.dynamodb, config);
+    if (table.created) log(`created table ${config.tableName} with sparse index ${config.pendingIndexName}`);
+    for (const change of table.changes) log(`table ${config.tableName}: ${change}`);
     if (await ensureBucket(clients.s3, config.bucketName)) log(`created bucket ${config.bucketName}`);
 
     for (const [name, handler] of props.createHandlers?.({ config, clients }) ?? []) handlers.set(name, handler);
@@ -126,10 +134,10 @@ export async function startLocalStack(props: LocalStackProps): Promise<LocalStac
       stateMachineArns[name] = stepFunctions.createOrUpdateStateMachine(name, definition).stateMachineArn;
     }
     const context: LocalStackContext = { config, clients, stepFunctions, stateMachineArns };
+    let resumeCapture: () => Promise<unknown> = async () => undefined;
     if (config.changeCapture === 'stream' && props.createCapture) {
       const capture = props.createCapture(context);
-      // Markers left pending by a stack that was killed get their run (the stream has nothing new to ask for one).
-      await capture.resume();
+      resumeCapture = capture.resume;
       const streams = createStreamsClient(config, endpoints.dynamodb);
       const follower = new StreamFollower({
         dynamodb: clients.dynamodb,
@@ -167,7 +175,7 @@ export async function startLocalStack(props: LocalStackProps): Promise<LocalStac
     };
     writeStackInfo(config, info);
     started.push({ close: async () => removeStackInfo(config) });
-    return { ...context, info, close: closeAll };
+    return { ...context, info, resumeCapture: () => resumeCapture(), close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;

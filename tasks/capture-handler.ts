@@ -56,8 +56,8 @@ export type CaptureHandler = TaskHandler<StreamEvent, StreamBatchResponse>;
 /** The capture step as a local stack hosts it: the handler, and what a (re)start of its follower does first. */
 export interface CaptureStep {
   readonly handler: CaptureHandler;
-  /** Starts a run when anything is pending: markers written before a crash may have lost theirs. */
-  readonly resume: () => Promise<unknown>;
+  /** What a (re)started capture does first: see `LocalStack.resumeCapture`. @returns the execution it started */
+  readonly resume: () => Promise<string | undefined>;
 }
 
 /**

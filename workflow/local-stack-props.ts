@@ -17,6 +17,8 @@ import { createIndexerHandlers } from '../tasks/indexer-handlers.ts';
 import { createSearchHandler } from '../tasks/search-handler.ts';
 import { createCaptureHandler } from '../tasks/capture-handler.ts';
 import { requestRunForPending } from '../tasks/capture-run.ts';
+import { readIndexRecord } from './index-status.ts';
+import { startRun } from './indexer-client.ts';
 import { searchRoutes } from '../tasks/search-routes.ts';
 import { monitorApi } from './monitor/api.ts';
 
@@ -41,7 +43,11 @@ export function localStackProps(config: DdbFaissConfig, options: LocalStackOptio
     createHandlers: ({ clients }) => createIndexerHandlers({ config, clients }, observability),
     createCapture: ({ clients, stateMachineArns }) => {
       const context = { config, clients, stateMachineArn: () => stateMachineArns[config.stateMachineName] ?? '' };
-      return { handler: createCaptureHandler(context, observability), resume: () => requestRunForPending(context) };
+      const resume = async (): Promise<string | undefined> =>
+        (await readIndexRecord(config, clients))
+          ? requestRunForPending(context)
+          : startRun(clients.stepFunctions, context.stateMachineArn(), 'backfill');
+      return { handler: createCaptureHandler(context, observability), resume };
     },
     httpApp: ({ clients, stateMachineArns }) =>
       apiGateway(searchRoutes(createSearchHandler({ config, clients }, observability)), {

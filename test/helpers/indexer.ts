@@ -109,6 +109,7 @@ export class IndexerHarness {
     ).stateMachineArn;
     await ensureModelPublished(stack.clients.s3, stack.config);
     harness = new IndexerHarness(stack);
+    await stack.resumeCapture();
     return harness;
   }
 

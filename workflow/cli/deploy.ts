@@ -7,13 +7,14 @@
  */
 import { advise } from '../../config/advice.ts';
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { deployOutputsFile, loadConfig } from '../../config/config.ts';
 import { PROJECT_ROOT } from '../../config/project.ts';
 import { DEPLOYED_SETTINGS, type DeployedSettings, defaultOf, parseDeployedSettings } from '../../config/settings.ts';
 import { type Command, type CommandIo, executeCommand, println, UsageError } from './command.ts';
 import { modelCommand } from './model.ts';
+import { backfillCommand } from './run.ts';
 
 /** The `cdk deploy` command line (kept apart so it can be checked without AWS). */
 export function cdkDeployArgs(dataDir: string, context: readonly string[]): string[] {
@@ -51,24 +52,34 @@ function contextOf(pairs: readonly string[]): {
 }
 
 /**
- * Stream mode over an existing table: its stream, enabled here when it is off, as the stack's
- * `existingTableStreamArn` context. @returns the context to add, or null when it cannot be had
+ * Over an existing table: its keys checked and its sparse index created where missing (the stack
+ * needs it), and in stream mode its stream enabled where off and passed to the stack as
+ * `existingTableStreamArn` context. @returns the context to add, or null when the table cannot serve
  */
-async function existingTableStream(
+async function prepareTable(
   given: ReturnType<typeof contextOf>,
   region: string,
   io: CommandIo,
 ): Promise<string[] | null> {
-  const table = given.context['existingTableName'];
-  const streamMode = (given.settings.changeCapture ?? defaultOf('changeCapture')) === 'stream';
-  if (!table || !streamMode || given.context['existingTableStreamArn']) return [];
+  const tableName = given.context['existingTableName'];
+  if (!tableName) return [];
+  const settings = (name: keyof DeployedSettings) => given.settings[name] ?? defaultOf(name);
+  const stream = settings('changeCapture') === 'stream';
   const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-  const { ensureTableStream } = await import('../table-stream.ts');
+  const { ensureTableStream, prepareExistingTable } = await import('../../aws/existing-table.ts');
   const client = new DynamoDBClient({ region });
   try {
-    const { streamArn, enabled } = await ensureTableStream(client, table);
-    println(io.stdout, `${enabled ? 'enabled the stream of' : 'following the stream of'} ${table}: ${streamArn}`);
-    return [`existingTableStreamArn=${streamArn}`];
+    const table = {
+      tableName,
+      groupAttribute: settings('groupAttribute') as string,
+      idAttribute: settings('idAttribute') as string,
+      pendingAttribute: settings('pendingAttribute') as string,
+      pendingIndexName: settings('pendingIndexName') as string,
+    };
+    for (const change of await prepareExistingTable(client, table, { stream }))
+      println(io.stdout, `${tableName}: ${change}`);
+    if (!stream || given.context['existingTableStreamArn']) return [];
+    return [`existingTableStreamArn=${(await ensureTableStream(client, tableName)).streamArn}`];
   } catch (error) {
     println(io.stderr, `ddb-faiss deploy: ${(error as Error).message}`);
     return null;
@@ -131,8 +142,12 @@ export const deployCommand: Command = {
       return 1;
     }
     mkdirSync(config.dataDir, { recursive: true });
-    const streamContext = await existingTableStream(given, config.region, io);
+    const streamContext = await prepareTable(given, config.region, io);
     if (streamContext === null) return 1;
+    const adopting =
+      given.context['existingTableName'] !== undefined &&
+      (given.settings.changeCapture ?? defaultOf('changeCapture')) === 'stream' &&
+      !existsSync(deployOutputsFile(config.dataDir));
     const args = cdkDeployArgs(config.dataDir, [...context, ...streamContext]);
     println(io.stdout, `$ cdk ${args.slice(1).join(' ')}`);
     const code = await new Promise<number>((resolve) => {
@@ -148,6 +163,15 @@ export const deployCommand: Command = {
     if (code !== 0) return code;
     println(io.stdout, `outputs written to ${deployOutputsFile(config.dataDir)}`);
     const aws = loadConfig({ flags: { target: 'aws', 'data-dir': config.dataDir } });
-    return executeCommand(modelCommand, ['publish', aws.modelName, '--target', 'aws', '--data-dir', aws.dataDir], io);
+    const published = await executeCommand(
+      modelCommand,
+      ['publish', aws.modelName, '--target', 'aws', '--data-dir', aws.dataDir],
+      io,
+    );
+    if (published !== 0 || !adopting) return published;
+    // The first deploy over a table in stream mode: its stream already holds every change from
+    // here on, so a backfill now indexes what it held before, and nothing is missed between.
+    println(io.stdout, 'stream mode over an existing table: indexing what it holds (a backfill)');
+    return executeCommand(backfillCommand, ['--target', 'aws', '--data-dir', aws.dataDir], io);
   },
 };

@@ -17,6 +17,15 @@ export const upCommand: Command = {
     const stack = await startLocalStack({ ...localStackProps(config, { taskLogs: true }), log });
     try {
       await ensureModelPublished(stack.clients.s3, config, log);
+      const resumed = await stack.resumeCapture();
+      if (typeof resumed === 'string') {
+        const name = resumed.split(':').pop() ?? '';
+        log(
+          name.startsWith('backfill-')
+            ? `capture: nothing is indexed yet: ${name} indexes what the table holds (changes are captured meanwhile)`
+            : `capture: changes were pending from before: ${name} indexes them`,
+        );
+      }
     } catch (error) {
       await stack.close();
       throw error;

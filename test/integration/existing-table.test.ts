@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import { ensureTableStream, TableStreamError } from '../../workflow/table-stream.ts';
+import { ensureTableStream, TableSetupError } from '../../aws/existing-table.ts';
 import { useTestStack } from '../helpers/local-stack.ts';
 
 describe("an existing table's stream", () => {
@@ -44,7 +44,7 @@ describe("an existing table's stream", () => {
     await assert.rejects(
       ensureTableStream(test.stack.clients.dynamodb, 'invoices'),
       (error: Error) =>
-        error instanceof TableStreamError &&
+        error instanceof TableSetupError &&
         /KEYS_ONLY: stream mode needs NEW_AND_OLD_IMAGES/.test(error.message) &&
         /update-table --table-name invoices --stream-specification StreamEnabled=false/.test(error.message),
     );
