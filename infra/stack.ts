@@ -716,6 +716,40 @@ export class DdbFaissStack extends Stack {
       );
   }
 
+  /**
+   * Stream mode on the dashboard: the capture lag (the oldest record of each batch, as the handler
+   * publishes it) and records and changes a minute; alarms when the lag passes five minutes and
+   * when a batch lands in the failure queue (`ddb-faiss capture redrive` is the remedy).
+   */
+  private addCaptureWatch(
+    dashboard: cloudwatch.Dashboard,
+    lag: cloudwatch.Metric,
+    pace: cloudwatch.Metric[],
+    failures: sqs.Queue,
+  ): void {
+    const waiting = failures.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) });
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Capture: lag (s) and pace a minute', left: [lag], right: pace }),
+      new cloudwatch.GraphWidget({ title: 'Capture: failed batches waiting', left: [waiting] }),
+    );
+    new cloudwatch.Alarm(this, 'CaptureLagAlarm', {
+      alarmDescription: 'The capture step is more than five minutes behind the table stream',
+      metric: lag,
+      threshold: 300,
+      evaluationPeriods: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    new cloudwatch.Alarm(this, 'CaptureFailuresAlarm', {
+      alarmDescription: 'Stream records the capture step could not take wait in the failure queue',
+      metric: waiting,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
   /** What the search API calls: the function, or its `live` alias with instances kept warm. */
   private searchTarget(search: lambda.DockerImageFunction, props: DdbFaissStackProps): lambda.IFunction {
     const warm = props.searchProvisionedConcurrency ?? 0;
@@ -783,6 +817,16 @@ export class DdbFaissStack extends Stack {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    if (this.captureFailures)
+      this.addCaptureWatch(
+        dashboard,
+        metric('captureLag', 'Maximum', undefined, Duration.minutes(1)),
+        [
+          metric('streamRecords', 'Sum', 'records', Duration.minutes(1)),
+          metric('changesCaptured', 'Sum', 'changes', Duration.minutes(1)),
+        ],
+        this.captureFailures,
+      );
     new cloudwatch.Alarm(this, 'BacklogAgeAlarm', {
       alarmDescription: 'Pending items have waited longer than three schedule intervals',
       metric: backlogAge,

@@ -547,6 +547,11 @@ describe('DdbFaissStack in stream mode', () => {
     });
     assert.ok(props['DestinationConfig'].OnFailure.Destination['Fn::GetAtt'][0].startsWith('CaptureFailures'));
     template.hasOutput('CaptureFailureQueueUrl', {});
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Threshold: 1,
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'CaptureLagSeconds', Threshold: 300 });
   });
 
   it('lets the capture function write only reserved items and start only the indexer', () => {
