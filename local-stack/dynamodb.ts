@@ -20,19 +20,20 @@ export interface RunningService {
 
 type TableConfig = Pick<
   DdbFaissConfig,
-  'tableName' | 'groupAttribute' | 'idAttribute' | 'pendingAttribute' | 'pendingIndexName'
+  'tableName' | 'groupAttribute' | 'idAttribute' | 'pendingAttribute' | 'pendingIndexName' | 'changeCapture'
 >;
 
 /** The stream the capture step reads: old and new images, so it can tell what a write changed. */
 export const ITEMS_STREAM = { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } as const;
 
 /**
- * Creates the items table when it is missing: keys (group S, id S), on-demand, its stream (new
- * and old images; locally always on, so switching to stream mode needs no table change), and the
+ * Creates the items table when it is missing: keys (group S, id S), on-demand, in stream mode its
+ * stream (new and old images; off otherwise, as on AWS: a stream makes every write a little
+ * slower on DynamoDB Local; turned on when a stack starts in stream mode over the table), and the
  * sparse GSI on the pending attribute. The GSI has the id as sort key, so one flag value shared by
  * many items still pages in a stable order (and a stand-in that hashes hash-only GSI keys, as
  * dynalite did, loses none); on DynamoDB it costs nothing.
- * A table that is already there is adopted: keys checked, pending index and stream added where missing.
+ * A table that is already there is adopted: keys checked, pending index (and in stream mode the stream) added where missing.
  * @returns whether the table was created, and what was added to one that was there
  */
 export async function ensureItemsTable(
@@ -48,7 +49,10 @@ export async function ensureItemsTable(
   }
   // A table that is already there (ddb-faiss's own from before streams, or one of the user's that
   // the settings point at): its keys checked, its pending index and stream added where missing.
-  return { created: false, changes: await prepareExistingTable(client, config, { stream: true }) };
+  return {
+    created: false,
+    changes: await prepareExistingTable(client, config, { stream: config.changeCapture === 'stream' }),
+  };
 }
 
 async function createItemsTable(client: DynamoDBClient, config: TableConfig): Promise<void> {
@@ -56,7 +60,7 @@ async function createItemsTable(client: DynamoDBClient, config: TableConfig): Pr
     new CreateTableCommand({
       TableName: config.tableName,
       BillingMode: 'PAY_PER_REQUEST',
-      StreamSpecification: ITEMS_STREAM,
+      ...(config.changeCapture === 'stream' ? { StreamSpecification: ITEMS_STREAM } : {}),
       AttributeDefinitions: [
         { AttributeName: config.groupAttribute, AttributeType: 'S' },
         { AttributeName: config.idAttribute, AttributeType: 'S' },
