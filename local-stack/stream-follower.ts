@@ -136,6 +136,7 @@ export class StreamFollower {
   private readonly iterators = new Map<string, string>();
   private shards: Shard[] = [];
   private shardsReadAt = 0;
+  private currentArn: string | undefined;
   private stopped = false;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
@@ -179,9 +180,13 @@ export class StreamFollower {
 
   /** One pass over the open shards. @returns whether any records came */
   private async pollOnce(): Promise<boolean> {
-    const streamArn = await this.streamArn();
+    // The table's stream and its shards are read again every few seconds, not at every poll.
+    if (!this.currentArn || Date.now() - this.shardsReadAt > SHARD_REFRESH_MS) {
+      this.currentArn = await this.streamArn();
+      if (this.currentArn) await this.readShards(this.currentArn);
+    }
+    const streamArn = this.currentArn;
     if (!streamArn) return false;
-    if (Date.now() - this.shardsReadAt > SHARD_REFRESH_MS) await this.readShards(streamArn);
     let worked = false;
     const known = new Set(this.shards.map((shard) => shard.ShardId));
     for (const shard of this.shards) {
