@@ -33,7 +33,8 @@ export const ITEMS_STREAM = { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_
  * sparse GSI on the pending attribute. The GSI has the id as sort key, so one flag value shared by
  * many items still pages in a stable order (and a stand-in that hashes hash-only GSI keys, as
  * dynalite did, loses none); on DynamoDB it costs nothing.
- * A table that is already there is adopted: keys checked, pending index (and in stream mode the stream) added where missing.
+ * A table that is already there is adopted: keys checked, pending index (and in stream mode the
+ * stream) added where missing.
  * @returns whether the table was created, and what was added to one that was there
  */
 export async function ensureItemsTable(
