@@ -66,7 +66,7 @@ export interface CaptureState {
   readonly totals: { readonly records: number; readonly filtered: number; readonly failedBatches: number };
   /** When a batch was last handed to the handler, and how old its oldest record was then. */
   readonly lastCapture?: { readonly at: string; readonly lagSeconds: number };
-  /** Whether the last read of every open shard found nothing new (the capture lag is then nil). */
+  /** Whether the last read of every open shard left nothing waiting (the capture lag is then nil). */
   readonly caughtUp?: boolean;
   /** Changes the stream no longer held when the follower came for them: what happened and the remedy. */
   readonly lost?: { readonly at: string; readonly reason: string; readonly remedy: string };
@@ -188,6 +188,7 @@ export class StreamFollower {
     const streamArn = this.currentArn;
     if (!streamArn) return false;
     let worked = false;
+    let behind = false;
     const known = new Set(this.shards.map((shard) => shard.ShardId));
     for (const shard of this.shards) {
       if (this.stopped) break;
@@ -196,10 +197,12 @@ export class StreamFollower {
       // A child shard waits until its parent is drained: a key's records stay in order.
       const parent = shard.ParentShardId;
       if (parent && known.has(parent) && !this.state.shards[parent]?.finished) continue;
-      worked = (await this.pollShard(streamArn, id)) || worked;
+      const read = await this.pollShard(streamArn, id);
+      worked ||= read.came;
+      behind ||= !read.drained;
     }
-    // Saved on a change only: a poll that finds nothing writes nothing.
-    if (worked === Boolean(this.state.caughtUp)) this.save({ ...this.state, caughtUp: !worked });
+    // Caught up: every shard's last read left nothing waiting. Saved on a change only.
+    if (behind === (this.state.caughtUp ?? true)) this.save({ ...this.state, caughtUp: !behind });
     return worked;
   }
 
@@ -250,10 +253,13 @@ export class StreamFollower {
     }
   }
 
-  /** Reads one batch of a shard and hands it over. @returns whether records came */
-  private async pollShard(streamArn: string, shardId: string): Promise<boolean> {
+  /**
+   * Reads one batch of a shard and hands it over.
+   * @returns whether records came, and whether the read drained the shard (fewer than a batch came)
+   */
+  private async pollShard(streamArn: string, shardId: string): Promise<{ came: boolean; drained: boolean }> {
     let iterator = this.iterators.get(shardId) ?? (await this.iteratorFor(streamArn, shardId));
-    if (!iterator) return false;
+    if (!iterator) return { came: false, drained: true };
     let page;
     try {
       page = await this.props.streams.send(
@@ -264,7 +270,7 @@ export class StreamFollower {
       this.iterators.delete(shardId);
       if (error instanceof TrimmedDataAccessException)
         this.noteLost(`records of shard ${shardId} expired before they were captured`);
-      return false;
+      return { came: false, drained: false };
     }
     const records = (page.Records ?? []).map((record) => toLambdaRecord(record, streamArn));
     if (records.length > 0) await this.deliver(streamArn, shardId, records);
@@ -278,7 +284,7 @@ export class StreamFollower {
         ...this.state,
         shards: { ...this.state.shards, [shardId]: iterator ? shardState : { ...shardState, finished: true } },
       });
-    return records.length > 0;
+    return { came: records.length > 0, drained: records.length < CAPTURE_EVENT_SOURCE.batchSize };
   }
 
   /** Filters a batch and calls the handler on the rest, with Lambda's retries, bisection and failure destination. */

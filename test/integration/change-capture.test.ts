@@ -297,7 +297,10 @@ describe('stream mode: a failing capture call, then the re-drive', () => {
     assert.equal(failures.length, 1);
     assert.equal(failures[0]!.DDBStreamBatchInfo.batchSize, 1, 'bisection isolates the failing record');
     assert.equal(failures[0]!.requestContext.approximateInvokeCount, 4, 'the first call and three retries');
-    assert.match(status.stdout, /^capture {4}stream, caught up: \d+ records read/m);
+    assert.match(
+      status.stdout,
+      /^capture {4}stream, caught up: \d+ records read \(\d+ of ddb-faiss's own filtered out\)/m,
+    );
     assert.match(status.stdout, /1 failed batch in .*failures\.jsonl: `ddb-faiss capture redrive` captures them again/);
     assert.match(run.stdout, /^capture {4}stream, caught up: .*\n {11}1 failed batch in /m, 'run --wait shows it too');
     assert.equal(shown.capture?.failedBatches, 1, 'and the monitor');
