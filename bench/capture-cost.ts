@@ -9,7 +9,7 @@
  *   and the clear stage removes the marker's pending attribute: two writes of a small item.
  * The writer's own write and the embed stage's read of the item cost the same in both modes.
  */
-import { PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { changeMarkerKey, MARKER_SEQUENCE_ATTRIBUTE } from '../table/reserved-items.ts';
 import { keyAttributes } from '../table/items.ts';
@@ -22,6 +22,22 @@ const stack = await startLocalStack({ config, handlers: new Map() });
 const ddb = stack.clients.dynamodb;
 const units = (output: { ConsumedCapacity?: { CapacityUnits?: number } }): number =>
   output.ConsumedCapacity?.CapacityUnits ?? Number.NaN;
+
+/** The clear stage's write: the pending attribute removed if its version is still the one indexed. */
+const clearPending = async (key: Record<string, AttributeValue>, version: number): Promise<number> =>
+  units(
+    await ddb.send(
+      new UpdateItemCommand({
+        TableName: config.tableName,
+        Key: key,
+        UpdateExpression: 'REMOVE #p',
+        ConditionExpression: '#p = :v',
+        ExpressionAttributeNames: { '#p': config.pendingAttribute },
+        ExpressionAttributeValues: { ':v': { N: String(version) } },
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    ),
+  );
 
 const results: Record<string, Record<string, number>> = {};
 try {
@@ -40,19 +56,7 @@ try {
         }),
       ),
     );
-    const flagClear = units(
-      await ddb.send(
-        new UpdateItemCommand({
-          TableName: config.tableName,
-          Key: keyAttributes(config, key),
-          UpdateExpression: 'REMOVE #p',
-          ConditionExpression: '#p = :v',
-          ExpressionAttributeNames: { '#p': config.pendingAttribute },
-          ExpressionAttributeValues: { ':v': { N: '1' } },
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      ),
-    );
+    const flagClear = await clearPending(keyAttributes(config, key), 1);
     const writerPlain = units(
       await ddb.send(new PutItemCommand({ TableName: config.tableName, Item: item, ReturnConsumedCapacity: 'TOTAL' })),
     );
@@ -75,19 +79,7 @@ try {
         }),
       ),
     );
-    const markerClear = units(
-      await ddb.send(
-        new UpdateItemCommand({
-          TableName: config.tableName,
-          Key: marker,
-          UpdateExpression: 'REMOVE #p',
-          ConditionExpression: '#p = :v',
-          ExpressionAttributeNames: { '#p': config.pendingAttribute },
-          ExpressionAttributeValues: { ':v': { N: '1796531346347000' } },
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      ),
-    );
+    const markerClear = await clearPending(marker, 1796531346347000);
     // What ddb-faiss adds to a change: in flags mode the flag on the writer's write (its sparse
     // index entry) and the flag's clear; in stream mode the marker's write and its clear.
     results[label] = {

@@ -8,6 +8,11 @@ import { SegmentedIndex } from '../../index-store/segmented-index.ts';
 import { localMetricsFile } from '../../local-stack/local-observability.ts';
 import { RESERVED_GROUP } from '../../table/reserved-items.ts';
 import { METRICS } from '../../tasks/metrics.ts';
+import type { AwsClients } from '../../aws/clients.ts';
+import { readStackInfo } from '../../local-stack/stack-info.ts';
+import { after, before } from 'node:test';
+import { IndexerHarness } from './indexer.ts';
+import { tempDir } from './local-stack.ts';
 
 /** A stack to watch: the harness's or one `up` serves. */
 export interface WatchedStack {
@@ -15,6 +20,48 @@ export interface WatchedStack {
   readonly dynamodb: DynamoDBClient;
   readonly stepFunctions: SFNClient;
   readonly stateMachineArn: string;
+}
+
+/** The harness's stack, to watch. */
+export const watchedHarness = (h: IndexerHarness): WatchedStack => ({
+  config: h.config,
+  dynamodb: h.stack.clients.dynamodb,
+  stepFunctions: h.stack.clients.stepFunctions,
+  stateMachineArn: h.stack.stateMachineArns['indexer']!,
+});
+
+/** The stack `up` serves for a configuration (its stack.json), through these clients, to watch. */
+export const watchedUp = (
+  config: DdbFaissConfig,
+  clients: Pick<AwsClients, 'dynamodb' | 'stepFunctions'>,
+): WatchedStack => ({
+  config,
+  dynamodb: clients.dynamodb,
+  stepFunctions: clients.stepFunctions,
+  stateMachineArn: readStackInfo(config)!.stateMachineArn,
+});
+
+/**
+ * A harness in stream mode (no debounce) for one `describe` block: started before its tests,
+ * closed and its folder removed after them.
+ */
+export function useStreamHarness(): { readonly h: IndexerHarness; readonly dataDir: string } {
+  const dir = tempDir();
+  let harness: IndexerHarness | undefined;
+  before(async () => {
+    harness = await IndexerHarness.start(dir.path, { 'change-capture': 'stream', 'capture-debounce': '0s' });
+  });
+  after(async () => {
+    await harness?.close();
+    dir.remove();
+  });
+  return {
+    get h(): IndexerHarness {
+      if (!harness) throw new Error('the harness starts in before(): use it inside a test');
+      return harness;
+    },
+    dataDir: dir.path,
+  };
 }
 
 /** Each indexed item's `rev` attribute (as the index keeps it), by id, and how many entries the index holds. */

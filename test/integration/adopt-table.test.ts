@@ -13,7 +13,7 @@ import { batchWriteItems } from '../../aws/dynamodb-batch.ts';
 import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { loadConfig } from '../../config/config.ts';
 import { readStackInfo } from '../../local-stack/stack-info.ts';
-import { settle } from '../helpers/capture.ts';
+import { settle, watchedUp } from '../helpers/capture.ts';
 import { sentences } from '../helpers/indexer.ts';
 import { FREE_PORTS, tempDir } from '../helpers/local-stack.ts';
 import { up } from '../helpers/up.ts';
@@ -79,16 +79,7 @@ describe('adopting a table that already holds items', () => {
         ...range(50, 100).map((i): [string, number] => [texts[i]!.id, 2]),
         ...range(100, 400).map((i): [string, number] => [texts[i]!.id, 1]),
       ]);
-      const indexed = await settle(
-        {
-          config,
-          dynamodb: clients.dynamodb,
-          stepFunctions: clients.stepFunctions,
-          stateMachineArn: readStackInfo(config)!.stateMachineArn,
-        },
-        expected,
-        180_000,
-      );
+      const indexed = await settle(watchedUp(config, clients), expected, 180_000);
       const { executions = [] } = await clients.stepFunctions.send(
         new ListExecutionsCommand({ stateMachineArn: readStackInfo(config)!.stateMachineArn }),
       );

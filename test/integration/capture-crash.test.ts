@@ -12,7 +12,7 @@ import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { loadConfig } from '../../config/config.ts';
 import { readStackInfo } from '../../local-stack/stack-info.ts';
 import { readCaptureState } from '../../local-stack/stream-follower.ts';
-import { settle } from '../helpers/capture.ts';
+import { settle, watchedUp } from '../helpers/capture.ts';
 import { FREE_PORTS, tempDir } from '../helpers/local-stack.ts';
 import { sentences } from '../helpers/indexer.ts';
 import { up } from '../helpers/up.ts';
@@ -78,16 +78,7 @@ describe('stream mode through kill -9 of up', () => {
       // (puts and deletes of the same values: the table ends as if written once).
       const resumed = await writeFrom(Math.max(0, stoppedAt));
       const expected = new Map(range(0, ITEMS / 2).map((i) => [texts[i]!.id, 2]));
-      const indexed = await settle(
-        {
-          config,
-          dynamodb: clients.dynamodb,
-          stepFunctions: clients.stepFunctions,
-          stateMachineArn: readStackInfo(config)!.stateMachineArn,
-        },
-        expected,
-        240_000,
-      );
+      const indexed = await settle(watchedUp(config, clients), expected, 240_000);
       // Assess
       assert.equal(resumed, batches.length, 'every batch written after the restart');
       assert.ok(

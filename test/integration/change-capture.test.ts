@@ -5,7 +5,7 @@
  * failure destination without holding up the records behind it.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import {
   type AttributeValue,
   BatchWriteItemCommand,
@@ -19,7 +19,14 @@ import { IndexerHarness } from '../helpers/indexer.ts';
 import { runCli } from '../helpers/cli.ts';
 import type { StreamEvent } from '../../indexer/capture.ts';
 import { tempDir } from '../helpers/local-stack.ts';
-import { capturedChanges, indexedRevisions, settle, type WatchedStack } from '../helpers/capture.ts';
+import {
+  capturedChanges,
+  indexedRevisions,
+  settle,
+  useStreamHarness,
+  type WatchedStack,
+  watchedHarness,
+} from '../helpers/capture.ts';
 import { captureFiles, readCaptureState, readFailureMessages } from '../../local-stack/stream-follower.ts';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
@@ -35,21 +42,13 @@ const TEXTS = [
 ];
 
 describe('stream mode: plain writes, hard deletes', () => {
-  const dir = tempDir();
+  const stack = useStreamHarness();
+  const dir = { path: stack.dataDir };
   let h: IndexerHarness;
-  before(async () => {
-    h = await IndexerHarness.start(dir.path, { 'change-capture': 'stream', 'capture-debounce': '0s' });
+  before(() => {
+    h = stack.h;
   });
-  after(async () => {
-    await h.close();
-    dir.remove();
-  });
-  const watched = (): WatchedStack => ({
-    config: h.config,
-    dynamodb: h.stack.clients.dynamodb,
-    stepFunctions: h.stack.clients.stepFunctions,
-    stateMachineArn: h.stack.stateMachineArns['indexer']!,
-  });
+  const watched = (): WatchedStack => watchedHarness(h);
 
   const item = (id: string, rev: number, text: string): Record<string, AttributeValue> => ({
     [h.config.groupAttribute]: { S: 'g' },
@@ -225,24 +224,16 @@ describe('stream mode: plain writes, hard deletes', () => {
 });
 
 describe('stream mode: a failing capture call, then the re-drive', () => {
-  const dir = tempDir();
+  const stack = useStreamHarness();
+  const dir = { path: stack.dataDir };
   let h: IndexerHarness;
-  before(async () => {
-    h = await IndexerHarness.start(dir.path, { 'change-capture': 'stream', 'capture-debounce': '0s' });
-  });
-  after(async () => {
-    await h.close();
-    dir.remove();
+  before(() => {
+    h = stack.h;
   });
 
   it('bisects a failing batch down to the failing record, and `capture redrive` captures it once healed', async () => {
     // Prepare: every call holding a "flaky" item fails
-    const watched: WatchedStack = {
-      config: h.config,
-      dynamodb: h.stack.clients.dynamodb,
-      stepFunctions: h.stack.clients.stepFunctions,
-      stateMachineArn: h.stack.stateMachineArns['indexer']!,
-    };
+    const watched = watchedHarness(h);
     const id = (record: StreamEvent['Records'][number]) => record.dynamodb?.Keys?.[h.config.idAttribute]?.S ?? '';
     h.captureFault = (event) => {
       if (event.Records.some((record) => id(record).startsWith('flaky'))) throw new Error('the capture call failed');
