@@ -22,7 +22,19 @@ export function describeDeployment(
   context: Readonly<Record<string, string>>,
   settings: Partial<DeployedSettings>,
 ): string[] {
-  const app = createApp({ context: { ...context } });
+  // Over an existing table in stream mode, the deploy itself reads (or enables) the table's stream
+  // first; offline, a stand-in ARN shows the stack it would deploy.
+  const streamMode = (settings.changeCapture ?? defaultOf('changeCapture')) === 'stream';
+  const table = context['existingTableName'];
+  const streamFromDeploy = streamMode && table !== undefined && context['existingTableStreamArn'] === undefined;
+  const app = createApp({
+    context: {
+      ...context,
+      ...(streamFromDeploy
+        ? { existingTableStreamArn: `arn:aws:dynamodb:us-east-1:000000000000:table/${table}/stream/(read-at-deploy)` }
+        : {}),
+    },
+  });
   const stackName = context['stackName'] ?? DEFAULT_STACK_NAME;
   const template = app.synth().getStackByName(stackName).template as {
     Resources?: Record<string, { Type: string }>;
@@ -37,6 +49,13 @@ export function describeDeployment(
   const typeWidth = Math.max(...types.map(([type]) => type.length)) + 2;
   return [
     `ddb-faiss deploy --dry-run: stack ${stackName}, synthesized offline; nothing was deployed`,
+    ...(streamFromDeploy
+      ? [
+          `stream mode over ${table}: the deploy checks its keys, creates its sparse index and enables its ` +
+            'stream (new and old images) where missing, passes the stream ARN to the stack, and on the first ' +
+            'deploy starts a backfill',
+        ]
+      : []),
     '',
     "settings, in every function's environment:",
     ...DEPLOYED_SETTINGS.map((name) =>

@@ -80,6 +80,26 @@ describe('ddb-faiss deploy explains itself', () => {
     assert.match(result.stdout, /AWS::StepFunctions::StateMachine +1 /);
   });
 
+  it('--dry-run over an existing table in stream mode says what the deploy does to the table first', async () => {
+    // Act: from the compiled CLI, as a user runs it
+    const result = await runCli([
+      'deploy',
+      '--dry-run',
+      '--context',
+      'changeCapture=stream',
+      '--context',
+      'existingTableName=orders',
+    ]);
+    // Assess
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stdout,
+      /stream mode over orders: the deploy checks its keys, creates its sparse index and enables its stream/,
+    );
+    assert.match(result.stdout, /AWS::Lambda::EventSourceMapping +1 /);
+    assert.match(result.stdout, /AWS::SQS::Queue +1 /);
+  });
+
   it('warns that the search API will be public when apiAuthorization=none is chosen, and only then', async () => {
     // Act
     const open = await runCli(['deploy', '--dry-run', '--context', 'apiAuthorization=none']);
