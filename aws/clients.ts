@@ -5,6 +5,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import type { DdbFaissConfig } from '../config/config.ts';
@@ -113,4 +114,12 @@ export function createStreamsClient(
     requestHandler: REQUEST_TIMEOUTS,
     ...(local && dynamodbEndpoint ? { endpoint: dynamodbEndpoint } : {}),
   });
+}
+
+/**
+ * An SQS client for a deployed stack's capture failure queue (`status`, `capture redrive`); the
+ * queue URL names its region and endpoint.
+ */
+export function createSqsClient(config: Pick<DdbFaissConfig, 'region'>): SQSClient {
+  return new SQSClient({ region: config.region, maxAttempts: ATTEMPTS.aws, requestHandler: REQUEST_TIMEOUTS });
 }

@@ -118,7 +118,7 @@ export function deployOutputsFile(dataDir: string): string {
   return path.join(dataDir, 'aws-outputs.json');
 }
 
-/** The deployed stack's outputs as settings (table, bucket, state machine, search URL). */
+/** The deployed stack's outputs as settings (table, bucket, state machine, search URL, capture failure queue). */
 function readDeployOutputs(dataDir: string): Partial<Record<SettingName, string>> {
   const file = deployOutputsFile(dataDir);
   if (!existsSync(file)) return {};
@@ -130,6 +130,7 @@ function readDeployOutputs(dataDir: string): Partial<Record<SettingName, string>
     StateMachineArn: 'stateMachineArn',
     ApiUrl: 'searchUrl',
     ApiAuthorization: 'apiAuthorization',
+    CaptureFailureQueueUrl: 'captureFailureQueueUrl',
   } as const;
   return Object.fromEntries(
     Object.entries(byOutput)

@@ -411,6 +411,13 @@ export const SETTINGS = {
     defaultDoc: "from `ddb-faiss deploy`'s outputs",
     doc: "the deployed search API's base URL (aws target)",
   }),
+  captureFailureQueueUrl: optional({
+    schema: httpUrl,
+    env: 'DDB_FAISS_CAPTURE_FAILURE_QUEUE_URL',
+    flag: 'capture-failure-queue-url',
+    defaultDoc: "from `ddb-faiss deploy`'s outputs (stream mode)",
+    doc: "the deployed capture step's failure queue: `status` counts it, `capture redrive` re-drives it (aws target)",
+  }),
   scheduleEvery: optional({
     schema: duration,
     env: 'DDB_FAISS_SCHEDULE_EVERY',

@@ -15,7 +15,7 @@
  * A checkpoint the stream no longer holds (records expired after 24 hours, or the stream was
  * replaced) is named in the state file with the backfill that heals it.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -28,34 +28,18 @@ import {
   type Shard,
   TrimmedDataAccessException,
 } from '@aws-sdk/client-dynamodb-streams';
+import {
+  type FailureDestination,
+  parseFailureMessage,
+  type StreamFailureMessage,
+  type TakenFailure,
+} from '../aws/capture-failures.ts';
 import { advise } from '../config/advice.ts';
 import { writeFileAtomic } from '../index-store/atomic-file.ts';
 import type { StreamRecord } from '../indexer/capture.ts';
 import { CAPTURE_EVENT_SOURCE, type CaptureHandler } from '../tasks/capture-handler.ts';
 import { localLambdaContext } from './engine/lambda-context.ts';
 import { matchesPattern } from './event-filter.ts';
-
-/** Lambda's on-failure message for a DynamoDB stream batch whose retries were spent. */
-export interface StreamFailureMessage {
-  readonly requestContext: {
-    readonly requestId: string;
-    readonly functionArn: string;
-    readonly condition: 'RetryAttemptsExhausted';
-    readonly approximateInvokeCount: number;
-  };
-  readonly responseContext: { readonly statusCode: number; readonly functionError?: string };
-  readonly version: '1.0';
-  readonly timestamp: string;
-  readonly DDBStreamBatchInfo: {
-    readonly shardId: string;
-    readonly startSequenceNumber: string;
-    readonly endSequenceNumber: string;
-    readonly approximateArrivalOfFirstRecord?: string;
-    readonly approximateArrivalOfLastRecord?: string;
-    readonly batchSize: number;
-    readonly streamArn: string;
-  };
-}
 
 /** Where the follower got, and what it saw: `capture/state.json` under the data directory. */
 export interface CaptureState {
@@ -85,13 +69,52 @@ export function readCaptureState(dataDir: string): CaptureState {
   return JSON.parse(readFileSync(file, 'utf8')) as CaptureState;
 }
 
-/** The failure destination's messages in a data directory (or in another file of its messages). */
-export function readFailureMessages(dataDir: string, file = captureFiles(dataDir).failures): StreamFailureMessage[] {
+/** The failure file's lines, each with Lambda's on-failure message it holds (undefined where it holds none). */
+function readFailureLines(file: string): { readonly line: string; readonly message?: StreamFailureMessage }[] {
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8')
     .split('\n')
     .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as StreamFailureMessage);
+    .map((line) => ({ line, message: parseFailureMessage(line) }));
+}
+
+/** The failure file's messages in a data directory. */
+export function readFailureMessages(dataDir: string): StreamFailureMessage[] {
+  return readFailureLines(captureFiles(dataDir).failures).flatMap(({ message }) => (message ? [message] : []));
+}
+
+/**
+ * The local failure destination, `capture/failures.jsonl`: a re-drive takes the file aside first
+ * (the follower appends new failures to a fresh one meanwhile) and writes back what it kept.
+ */
+export function failureFile(dataDir: string): FailureDestination {
+  const file = captureFiles(dataDir).failures;
+  return {
+    where: file,
+    async count() {
+      return readFailureLines(file).length;
+    },
+    async *take() {
+      if (!existsSync(file)) return;
+      const taken = `${file}.redriving-${process.pid}`;
+      renameSync(file, taken);
+      const lines = readFailureLines(taken);
+      const done = new Set<number>();
+      try {
+        for (const [index, { message }] of lines.entries()) {
+          yield {
+            message,
+            async settle(outcome) {
+              if (outcome === 'done') done.add(index);
+            },
+          } satisfies TakenFailure;
+        }
+      } finally {
+        for (const [index, { line }] of lines.entries()) if (!done.has(index)) appendFileSync(file, `${line}\n`);
+        rmSync(taken, { force: true });
+      }
+    },
+  };
 }
 
 /** A stream record as the SDK returns it, in the shape Lambda's event carries. */

@@ -1,34 +1,31 @@
 /**
- * Re-driving the capture step's failure destination: each message names a range of stream records
- * (Lambda's on-failure message for a stream batch); the records are read from the stream again and
- * handed to the capture handler once more. A message whose records all went through is removed; one
- * that fails again stays; one whose records the stream no longer holds (24 hours) is removed and
- * counted as expired, since only a backfill recovers it.
+ * Re-driving the capture step's failure destination (the local stack's failure file, or the SQS
+ * queue of a deployed stack): each message names a range of stream records (Lambda's on-failure
+ * message for a stream batch); the records are read from the stream again and handed to the
+ * capture handler once more. A message whose records all went through is removed; one that fails
+ * again stays; one whose records the stream no longer holds (24 hours) is removed and counted as
+ * expired, since only a backfill recovers it; one that is not such a message at all stays and is
+ * counted as unreadable.
  *
  * @example
  * ```ts
- * const result = await redriveFailures({ dataDir, streams, handler, filter });
- * // { messages: 1, redriven: 1, records: 3, stillFailing: 0, expired: 0 }
+ * const result = await redriveFailures({ destination: failureFile(dataDir), streams, handler, filter });
+ * // { messages: 1, redriven: 1, records: 3, stillFailing: 0, expired: 0, unreadable: 0 }
  * ```
  */
-import { appendFileSync, existsSync, renameSync, rmSync } from 'node:fs';
 import {
   type DynamoDBStreamsClient,
   GetRecordsCommand,
   GetShardIteratorCommand,
   TrimmedDataAccessException,
 } from '@aws-sdk/client-dynamodb-streams';
+import type { FailureDestination, StreamFailureMessage } from '../aws/capture-failures.ts';
 import type { StreamRecord } from '../indexer/capture.ts';
 import { sortableSequence } from '../table/reserved-items.ts';
 import type { CaptureHandler } from '../tasks/capture-handler.ts';
 import { localLambdaContext } from '../local-stack/engine/lambda-context.ts';
 import { matchesPattern } from '../local-stack/event-filter.ts';
-import {
-  captureFiles,
-  readFailureMessages,
-  type StreamFailureMessage,
-  toLambdaRecord,
-} from '../local-stack/stream-follower.ts';
+import { toLambdaRecord } from '../local-stack/stream-follower.ts';
 
 /** What a re-drive did, counted. */
 export interface RedriveResult {
@@ -42,6 +39,8 @@ export interface RedriveResult {
   readonly stillFailing: number;
   /** Messages whose records the stream no longer holds: removed (a backfill recovers them). */
   readonly expired: number;
+  /** Messages that are not Lambda's on-failure message for a stream batch: kept, for a person to look at. */
+  readonly unreadable: number;
 }
 
 /** Empty pages read in a row before an open shard is taken to hold nothing more of a range. */
@@ -77,47 +76,42 @@ async function readRange(
 }
 
 export interface RedriveProps {
-  readonly dataDir: string;
+  /** Where the failed batches wait. */
+  readonly destination: FailureDestination;
   readonly streams: DynamoDBStreamsClient;
   readonly handler: CaptureHandler;
   /** The mapping's filter pattern: records it drops are not handed over again. */
   readonly filter: Readonly<Record<string, unknown>>;
 }
 
-/** Re-drives the local failure destination (`capture/failures.jsonl`). */
+/** Re-drives a failure destination, message by message; what a message's outcome was decides whether it stays. */
 export async function redriveFailures(props: RedriveProps): Promise<RedriveResult> {
-  const { failures } = captureFiles(props.dataDir);
-  if (!existsSync(failures)) return { messages: 0, redriven: 0, records: 0, stillFailing: 0, expired: 0 };
-  // Taken aside first: the stream follower keeps appending new failures to a fresh file meanwhile.
-  const taken = `${failures}.redriving-${process.pid}`;
-  renameSync(failures, taken);
-  const messages = readFailureMessages(props.dataDir, taken);
-  const kept: StreamFailureMessage[] = [];
-  let [redriven, records, expired] = [0, 0, 0];
-  try {
-    for (const [index, message] of messages.entries()) {
-      try {
-        const batch = (await readRange(props.streams, message.DDBStreamBatchInfo)).filter((record) =>
-          matchesPattern(props.filter, record),
-        );
-        records += batch.length;
-        const response =
-          batch.length === 0
-            ? { batchItemFailures: [] }
-            : await props.handler({ Records: batch }, localLambdaContext('ddb-faiss-capture', 300_000));
-        if (response.batchItemFailures.length === 0) redriven += 1;
-        else kept.push(message);
-      } catch (error) {
-        if (error instanceof TrimmedDataAccessException) expired += 1;
-        else {
-          kept.push(...messages.slice(index));
-          throw error;
-        }
-      }
+  const counts = { messages: 0, redriven: 0, records: 0, stillFailing: 0, expired: 0, unreadable: 0 };
+  for await (const taken of props.destination.take()) {
+    counts.messages += 1;
+    if (!taken.message) {
+      counts.unreadable += 1;
+      continue; // never settled: kept
     }
-  } finally {
-    for (const message of kept) appendFileSync(failures, `${JSON.stringify(message)}\n`);
-    rmSync(taken, { force: true });
+    let batch: StreamRecord[];
+    try {
+      batch = (await readRange(props.streams, taken.message.DDBStreamBatchInfo)).filter((record) =>
+        matchesPattern(props.filter, record),
+      );
+    } catch (error) {
+      if (!(error instanceof TrimmedDataAccessException)) throw error;
+      counts.expired += 1;
+      await taken.settle('done');
+      continue;
+    }
+    counts.records += batch.length;
+    const response =
+      batch.length === 0
+        ? { batchItemFailures: [] }
+        : await props.handler({ Records: batch }, localLambdaContext('ddb-faiss-capture', 300_000));
+    const outcome = response.batchItemFailures.length === 0 ? 'done' : 'kept';
+    counts[outcome === 'done' ? 'redriven' : 'stillFailing'] += 1;
+    await taken.settle(outcome);
   }
-  return { messages: messages.length, redriven, records, stillFailing: kept.length, expired };
+  return counts;
 }

@@ -1,20 +1,31 @@
 /**
- * How stream mode's capture is doing, for `status` and the monitor: records read and per minute,
- * changes captured per minute, the lag, the failure destination's batches, and changes the stream
- * lost before capture (with the backfill that heals them). Read from the local stack's capture
- * folder and metrics file; a deployed stack's come from CloudWatch and SQS (not built yet).
+ * How stream mode's capture is doing, for `status`, `run --wait` and the monitor: the failure
+ * destination's batches, and on the local stack what its follower records besides (records read and
+ * per minute, changes captured per minute, the lag, changes the stream lost before capture with the
+ * backfill that heals them). A deployed stack's failed batches wait in its SQS queue; its lag and
+ * rates are Lambda's and the capture function's metrics, on the stack's dashboard.
  *
  * @example
  * ```ts
- * const capture = readLocalCaptureStatus(config.dataDir);
+ * const capture = await readCaptureStatus(config); // undefined when the stack does not follow a stream
  * ```
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { type FailureDestination, sqsFailureQueue } from '../aws/capture-failures.ts';
+import { createSqsClient } from '../aws/clients.ts';
+import type { DdbFaissConfig } from '../config/config.ts';
 import { localMetricsFile } from '../local-stack/local-observability.ts';
-import { captureFiles, readCaptureState, readFailureMessages } from '../local-stack/stream-follower.ts';
+import { captureFiles, failureFile, readCaptureState } from '../local-stack/stream-follower.ts';
 import { METRICS } from '../tasks/metrics.ts';
 
-export interface CaptureStatus {
+/** Batches waiting in the failure destination (`ddb-faiss capture redrive`), and where it is. */
+export interface CaptureFailures {
+  readonly failedBatches: number;
+  readonly failureDestination: string;
+}
+
+/** What the local stack's follower records of its progress. */
+export interface CaptureProgress {
   /** Stream records read since the stack's data began, and of them those the filter dropped (ddb-faiss's own). */
   readonly recordsRead: number;
   readonly recordsFiltered: number;
@@ -26,12 +37,13 @@ export interface CaptureStatus {
   /** Whether the capture has read everything the stream holds; else the age of the oldest record it last took. */
   readonly caughtUp: boolean;
   readonly lagSeconds?: number;
-  /** Batches waiting in the failure destination (`ddb-faiss capture redrive`), and where it is. */
-  readonly failedBatches: number;
-  readonly failureDestination: string;
   /** Changes the stream no longer held when the capture came for them. */
   readonly lost?: { readonly at: string; readonly reason: string; readonly remedy: string };
 }
+
+/** The capture's status: the local follower's (progress and failures), or a deployed stack's (failures). */
+export type CaptureStatus = CaptureFailures &
+  (({ readonly where: 'local' } & CaptureProgress) | { readonly where: 'aws' });
 
 const WINDOW_MS = 5 * 60_000;
 
@@ -54,19 +66,38 @@ function recentSums(dataDir: string, names: readonly string[], now: number): Map
   return sums;
 }
 
-/** The local stack's capture status when it follows the table's stream (it left its state), else undefined. */
-export function readCaptureStatusIfFollowed(dataDir: string): CaptureStatus | undefined {
-  return existsSync(captureFiles(dataDir).state) ? readLocalCaptureStatus(dataDir) : undefined;
+/** The failure destination's count, and where it is. */
+export async function readCaptureFailures(destination: FailureDestination): Promise<CaptureFailures> {
+  return { failedBatches: await destination.count(), failureDestination: destination.where };
+}
+
+/**
+ * The capture's status, or undefined where nothing follows a stream: a local stack whose follower
+ * left no state, a deployed stack without a capture failure queue among its outputs (flags mode).
+ */
+export async function readCaptureStatus(
+  config: Pick<DdbFaissConfig, 'target' | 'dataDir' | 'region' | 'captureFailureQueueUrl'>,
+): Promise<CaptureStatus | undefined> {
+  if (config.target === 'local')
+    return existsSync(captureFiles(config.dataDir).state) ? readLocalCaptureStatus(config.dataDir) : undefined;
+  if (!config.captureFailureQueueUrl) return undefined;
+  const sqs = createSqsClient(config);
+  try {
+    return { where: 'aws', ...(await readCaptureFailures(sqsFailureQueue(sqs, config.captureFailureQueueUrl))) };
+  } finally {
+    sqs.destroy();
+  }
 }
 
 /** The local stack's capture status. */
-export function readLocalCaptureStatus(dataDir: string, now = Date.now()): CaptureStatus {
+async function readLocalCaptureStatus(dataDir: string, now = Date.now()): Promise<CaptureStatus> {
   const state = readCaptureState(dataDir);
   const { streamRecords, changesCaptured } = METRICS;
   const sums = recentSums(dataDir, [streamRecords.name, changesCaptured.name], now);
   const perMinute = (name: string): number => Math.round((sums.get(name)! / (WINDOW_MS / 60_000)) * 10) / 10;
   const caughtUp = state.caughtUp ?? true;
   return {
+    where: 'local',
     recordsRead: state.totals.records,
     recordsFiltered: state.totals.filtered,
     recordsPerMinute: perMinute(streamRecords.name),
@@ -74,8 +105,7 @@ export function readLocalCaptureStatus(dataDir: string, now = Date.now()): Captu
     ...(state.lastCapture ? { lastCaptureAt: state.lastCapture.at } : {}),
     caughtUp,
     ...(!caughtUp && state.lastCapture ? { lagSeconds: Math.round(state.lastCapture.lagSeconds) } : {}),
-    failedBatches: readFailureMessages(dataDir).length,
-    failureDestination: captureFiles(dataDir).failures,
+    ...(await readCaptureFailures(failureFile(dataDir))),
     ...(state.lost ? { lost: state.lost } : {}),
   };
 }

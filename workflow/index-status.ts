@@ -32,9 +32,7 @@ import {
 import { readPublishedManifest } from '../embedding/published-model.ts';
 import type { IndexModel } from '../index-store/generations.ts';
 import { originOf } from './indexer-client.ts';
-import { type CaptureStatus, readCaptureStatusIfFollowed } from './capture-status.ts';
-
-const captureOf = (capture: CaptureStatus | undefined) => (capture ? { capture } : {});
+import { type CaptureStatus, readCaptureStatus } from './capture-status.ts';
 import { outcomeOf, type RunOutcome } from './run-progress.ts';
 
 /** The pending backlog, counted up to a cap. */
@@ -77,8 +75,10 @@ export interface IndexStatus extends Backlog {
   readonly executions: RecentExecution[];
   /** Why the recent executions could not be read (the rest of the status still was). */
   readonly executionsError?: string;
-  /** A local stack in stream mode: how the capture step is doing. */
+  /** A stack in stream mode: how the capture step is doing. */
   readonly capture?: CaptureStatus;
+  /** Why the capture's status could not be read (the rest of the status still was). */
+  readonly captureError?: string;
 }
 
 /** Bounds of one status read. */
@@ -234,11 +234,17 @@ export async function readIndexStatus(
   bounds: StatusBounds = {},
 ): Promise<IndexStatus> {
   const none: RecentExecutions = { executions: [] };
-  const [index, activeModel, backlog, runs] = await Promise.all([
+  const [index, activeModel, backlog, runs, capture] = await Promise.all([
     readIndexRecord(config, clients),
     readPublishedManifest(clients.s3, config),
     readBacklog(config, clients, bounds),
     stateMachineArn ? readRecentExecutions(clients, stateMachineArn, recent, bounds.outcomes) : none,
+    // Whatever this command's flags say: the local stack that follows the stream leaves its state
+    // in the data directory; a deployed one names its failure queue in its outputs.
+    readCaptureStatus(config).then(
+      (status) => (status ? { capture: status } : {}),
+      (error: Error) => ({ captureError: `${error.name}: ${error.message}` }),
+    ),
   ]);
   return {
     index,
@@ -246,7 +252,6 @@ export async function readIndexStatus(
     ...backlog,
     executions: runs.executions,
     ...(runs.error ? { executionsError: runs.error } : {}),
-    // Whatever this command's flags say: the stack that follows the stream leaves its state there.
-    ...(config.target === 'local' ? captureOf(readCaptureStatusIfFollowed(config.dataDir)) : {}),
+    ...capture,
   };
 }

@@ -296,7 +296,14 @@ describe('stream mode: a failing capture call, then the re-drive', () => {
     assert.match(run.stdout, /^capture {4}stream, caught up: .*\n {11}1 failed batch in /m, 'run --wait shows it too');
     assert.equal(shown.capture?.failedBatches, 1, 'and the monitor');
     assert.equal(redrive.code, 0, redrive.stderr);
-    assert.deepEqual(JSON.parse(redrive.stdout), { messages: 1, redriven: 1, records: 1, stillFailing: 0, expired: 0 });
+    assert.deepEqual(JSON.parse(redrive.stdout), {
+      messages: 1,
+      redriven: 1,
+      records: 1,
+      stillFailing: 0,
+      expired: 0,
+      unreadable: 0,
+    });
     assert.deepEqual(
       [
         ...(

@@ -100,7 +100,7 @@ describe('loadConfig', () => {
 });
 
 describe('loadConfig for a deployed stack', () => {
-  it('takes table, bucket, state machine and search URL from the deploy outputs, explicit settings still winning', () => {
+  it('takes table, bucket, state machine, search URL and capture failure queue from the deploy outputs, explicit settings still winning', () => {
     // Prepare
     const dir = tempDir();
     const dataDir = path.join(dir.path, '.ddb-faiss');
@@ -113,6 +113,7 @@ describe('loadConfig for a deployed stack', () => {
           BucketName: 'ddbfaiss-assets-1',
           StateMachineArn: 'arn:aws:states:eu-west-1:123:stateMachine:DdbFaiss-indexer',
           ApiUrl: 'https://abc.execute-api.eu-west-1.amazonaws.com',
+          CaptureFailureQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123/DdbFaiss-CaptureFailures',
         },
       }),
     );
@@ -124,6 +125,7 @@ describe('loadConfig for a deployed stack', () => {
     assert.equal(aws.bucketName, 'my-own-bucket');
     assert.equal(aws.stateMachineArn, 'arn:aws:states:eu-west-1:123:stateMachine:DdbFaiss-indexer');
     assert.equal(aws.searchUrl, 'https://abc.execute-api.eu-west-1.amazonaws.com');
+    assert.equal(aws.captureFailureQueueUrl, 'https://sqs.eu-west-1.amazonaws.com/123/DdbFaiss-CaptureFailures');
     assert.equal(local.tableName, 'ddb-faiss-items', 'the local target ignores deploy outputs');
     dir.remove();
   });

@@ -8,22 +8,30 @@ export const captureCommand: Command = {
   summary: 'stream mode: redrive the stream records the capture step could not take',
   arguments: 'redrive',
   options: { json: JSON_OPTION },
-  settings: ['data-dir'],
+  settings: ['data-dir', 'target', 'capture-failure-queue-url'],
   examples: [
     {
       run: 'ddb-faiss capture redrive',
       says: 'read the failed records from the stream again and capture them (the local stack must be up)',
     },
+    {
+      run: 'ddb-faiss capture redrive --target aws',
+      says: "the same for a deployed stack: its failure queue (deploy's outputs name it) loses what went through",
+    },
   ],
   async run({ config, values, positionals }, io) {
     const [action] = positionals;
     if (action !== 'redrive') throw new UsageError(`capture takes one action: redrive (got ${action ?? 'none'})`);
-    if (config.target !== 'local')
+    const queueUrl = config.captureFailureQueueUrl;
+    if (config.target === 'aws' && !queueUrl)
       throw new UsageError(
-        "capture redrive re-drives the local stack's failure file; on AWS the failed batches wait in the " +
-          'CaptureFailureQueueUrl queue (re-driving them from there is not built yet)',
+        "the deployed stack names no capture failure queue: deploy's outputs have no CaptureFailureQueueUrl " +
+          '(a stack in flags mode has none); give it with --capture-failure-queue-url',
       );
-    const { createAwsClients, createStreamsClient, destroyAwsClients } = await import('../../aws/clients.ts');
+    const { createAwsClients, createSqsClient, createStreamsClient, destroyAwsClients } =
+      await import('../../aws/clients.ts');
+    const { sqsFailureQueue } = await import('../../aws/capture-failures.ts');
+    const { failureFile } = await import('../../local-stack/stream-follower.ts');
     const { redriveFailures } = await import('../capture-redrive.ts');
     const { captureFilterPattern, createCaptureHandler } = await import('../../tasks/capture-handler.ts');
     const { localObservability } = await import('../../local-stack/local-observability.ts');
@@ -31,6 +39,8 @@ export const captureCommand: Command = {
     const endpoints = await resolveEndpoints(config);
     const clients = createAwsClients(config, endpoints);
     const streams = createStreamsClient(config, endpoints.dynamodb);
+    const sqs = queueUrl && config.target === 'aws' ? createSqsClient(config) : undefined;
+    const destination = sqs && queueUrl ? sqsFailureQueue(sqs, queueUrl) : failureFile(config.dataDir);
     try {
       const stateMachineArn = await resolveStateMachineArn(config, clients.stepFunctions);
       const handler = createCaptureHandler(
@@ -38,7 +48,7 @@ export const captureCommand: Command = {
         localObservability({ dataDir: config.dataDir, logLevel: 'SILENT' }),
       );
       const result = await redriveFailures({
-        dataDir: config.dataDir,
+        destination,
         streams,
         handler,
         filter: captureFilterPattern(config),
@@ -48,15 +58,19 @@ export const captureCommand: Command = {
         println(
           io.stdout,
           `${result.messages} failed batches: ${result.redriven} captured (${result.records} records), ` +
-            `${result.stillFailing} failed again, ${result.expired} expired from the stream`,
+            `${result.stillFailing} failed again, ${result.expired} expired from the stream` +
+            (result.unreadable > 0 ? `, ${result.unreadable} not a failed stream batch at all` : ''),
         );
         if (result.stillFailing > 0)
-          println(io.stdout, `the batches that failed again stay in the failure file; the run's log says why`);
+          println(io.stdout, `the batches that failed again stay in ${destination.where}; the capture's log says why`);
+        if (result.unreadable > 0)
+          println(io.stdout, `the messages that are not failed stream batches stay in ${destination.where}, untouched`);
         if (result.expired > 0)
           println(io.stdout, `expired records cannot be read again: ${advise('backfill')} indexes the table as it is`);
       }
-      return result.stillFailing > 0 ? 1 : 0;
+      return result.stillFailing + result.unreadable > 0 ? 1 : 0;
     } finally {
+      sqs?.destroy();
       streams.destroy();
       destroyAwsClients(clients);
     }

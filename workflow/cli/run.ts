@@ -31,7 +31,7 @@ async function runIndexer(
   const { createAwsClients, destroyAwsClients } = await import('../../aws/clients.ts');
   const { resolveStateMachineArn, startRun, watchRun } = await import('../indexer-client.ts');
   const { readRunProgress } = await import('../index-status.ts');
-  const { readCaptureStatusIfFollowed } = await import('../capture-status.ts');
+  const { readCaptureStatus } = await import('../capture-status.ts');
   const { describeCapture } = await import('./status.ts');
   const clients = createAwsClients(config, await resolveEndpoints(config));
   try {
@@ -88,7 +88,10 @@ async function runIndexer(
       const why = ok ? '' : `: ${final.error ?? ''} ${final.cause ?? ''}`;
       println(io.stdout, `${final.status} in ${((Date.now() - started) / 1000).toFixed(1)} s${why}`);
       // A stack in stream mode: how the capture is doing, as status shows it.
-      const capture = config.target === 'local' ? readCaptureStatusIfFollowed(config.dataDir) : undefined;
+      const capture = await readCaptureStatus(config).catch((error: Error) => {
+        println(io.stdout, `capture    could not be read: ${error.name}: ${error.message}`);
+        return undefined;
+      });
       if (capture) for (const line of describeCapture(capture)) println(io.stdout, line);
     }
     return ok ? 0 : 1;

@@ -53,6 +53,7 @@ export const statusCommand: Command = {
       if (modelNote) println(io.stdout, `model      ${modelNote}`);
       println(io.stdout, `pending    ${status.pending} items`);
       if (status.capture) for (const line of describeCapture(status.capture)) println(io.stdout, line);
+      if (status.captureError) println(io.stdout, `capture    could not be read: ${status.captureError}`);
       println(io.stdout, `poison     ${status.poison.length} items`);
       for (const item of status.poison.slice(0, 20)) println(io.stdout, `  ${item.group}/${item.id}: ${item.reason}`);
       println(io.stdout, 'recent runs');
@@ -98,22 +99,30 @@ export function describeActiveModel(
   );
 }
 
-/** Stream mode's capture, in a line or three: progress, then what needs a hand (failures, lost changes). */
+/**
+ * Stream mode's capture, in a line or three: progress, then what needs a hand (failures, lost
+ * changes). A deployed stack's progress is its dashboard's; status reads only its failure queue.
+ */
 export function describeCapture(capture: CaptureStatus): string[] {
-  const state = capture.caughtUp
-    ? 'caught up'
-    : `behind (the last batch's oldest record was ${capture.lagSeconds ?? 0} s old)`;
-  const lines = [
-    `capture    stream, ${state}: ${capture.recordsRead} records read (${capture.recordsFiltered} of ddb-faiss's own ` +
-      `filtered out), ${capture.recordsPerMinute} records and ${capture.changesPerMinute} changes a minute lately` +
-      (capture.lastCaptureAt ? `; last batch ${capture.lastCaptureAt}` : ''),
-  ];
+  const lines =
+    capture.where === 'aws'
+      ? ["capture    stream: its lag and records a minute are graphed on the stack's dashboard (Capture)"]
+      : [
+          `capture    stream, ${
+            capture.caughtUp
+              ? 'caught up'
+              : `behind (the last batch's oldest record was ${capture.lagSeconds ?? 0} s old)`
+          }: ${capture.recordsRead} records read (${capture.recordsFiltered} of ddb-faiss's own filtered out), ` +
+            `${capture.recordsPerMinute} records and ${capture.changesPerMinute} changes a minute lately` +
+            (capture.lastCaptureAt ? `; last batch ${capture.lastCaptureAt}` : ''),
+        ];
   if (capture.failedBatches > 0)
     lines.push(
       `           ${capture.failedBatches} failed batch${capture.failedBatches === 1 ? '' : 'es'} in ` +
         `${capture.failureDestination}: ${advise('redriveCapture')} captures them again`,
     );
-  if (capture.lost) lines.push(`           LOST ${capture.lost.at}: ${capture.lost.reason}: ${capture.lost.remedy}`);
+  if (capture.where === 'local' && capture.lost)
+    lines.push(`           LOST ${capture.lost.at}: ${capture.lost.reason}: ${capture.lost.remedy}`);
   return lines;
 }
 

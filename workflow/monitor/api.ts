@@ -18,7 +18,7 @@
  * (see `local-stack/http-guard.ts`): under `monitor --target aws` a POST acts with the user's
  * AWS credentials, so no other web page may send one.
  */
-import { type CaptureStatus, readCaptureStatusIfFollowed } from '../capture-status.ts';
+import { type CaptureStatus, readCaptureStatus } from '../capture-status.ts';
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
@@ -225,11 +225,17 @@ export function monitorApi(props: MonitorProps): RequestListener {
   const sfn = clients.stepFunctions;
   const bounds = { ...MONITOR_BACKLOG, ...props.backlog };
   const backlog = cachedBacklog(() => readBacklog(config, clients, bounds), bounds.refreshMs);
-  // Stream mode: the capture's status reads the metrics file, so it is read at most every few seconds.
-  let capture: { at: number; status: CaptureStatus | undefined } | undefined;
-  const captureStatus = (): CaptureStatus | undefined => {
-    if (!capture || Date.now() - capture.at >= (bounds.refreshMs ?? 5_000))
-      capture = { at: Date.now(), status: readCaptureStatusIfFollowed(config.dataDir) };
+  // Stream mode: the capture's status reads the metrics file (or the failure queue), so it is read
+  // at most every few seconds; a failed read is shown as none, and tried again next time.
+  let capture: { at: number; status: Promise<CaptureStatus | undefined> } | undefined;
+  const captureStatus = (): Promise<CaptureStatus | undefined> => {
+    if (!capture || Date.now() - capture.at >= (bounds.refreshMs ?? 5_000)) {
+      const status = readCaptureStatus(config).catch(() => {
+        capture = undefined;
+        return undefined;
+      });
+      capture = { at: Date.now(), status };
+    }
     return capture.status;
   };
   const executionArn = async (name: string): Promise<string> =>
@@ -299,8 +305,11 @@ export function monitorApi(props: MonitorProps): RequestListener {
       return;
     }
     if (method === 'GET' && path === '/api/status') {
-      const [index, counted] = await Promise.all([readIndexRecord(config, clients), backlog()]);
-      const capture = config.target === 'local' ? captureStatus() : undefined;
+      const [index, counted, capture] = await Promise.all([
+        readIndexRecord(config, clients),
+        backlog(),
+        captureStatus(),
+      ]);
       send(200, { index, ...counted, ...(capture ? { capture } : {}) });
       return;
     }
