@@ -21,10 +21,12 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import type { DdbFaissConfig } from '../config/config.ts';
+import { UserFacingError } from '../config/errors.ts';
 
 /** Thrown when a table cannot serve ddb-faiss as it is, with what to do. */
-export class TableSetupError extends Error {
+export class TableSetupError extends UserFacingError {
   override readonly name = 'TableSetupError';
+  readonly code = 'table-setup';
 }
 
 type TableSettings = Pick<

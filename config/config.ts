@@ -16,6 +16,7 @@ import {
   SETTINGS,
   type SettingName,
 } from './settings.ts';
+import { UserFacingError } from './errors.ts';
 
 export type { DdbFaissConfig, IndexLayout, Target } from './settings.ts';
 
@@ -23,8 +24,9 @@ export type { DdbFaissConfig, IndexLayout, Target } from './settings.ts';
 export const DEFAULT_CONFIG_FILE = 'ddb-faiss.config.json';
 
 /** Thrown when configuration is invalid; `problems` lists every bad setting. */
-export class ConfigError extends Error {
+export class ConfigError extends UserFacingError {
   override readonly name = 'ConfigError';
+  readonly code = 'invalid-config';
   constructor(readonly problems: readonly string[]) {
     super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }

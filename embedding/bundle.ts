@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../index-store/atomic-file.ts';
 import path from 'node:path';
+import { UserFacingError } from '../config/errors.ts';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const BUNDLE_FORMAT = 'ddb-faiss-bundle/1';
@@ -51,8 +52,9 @@ export interface BundleManifest {
 }
 
 /** Thrown when a bundle is missing a file, malformed, or does not match its manifest. */
-export class BundleError extends Error {
+export class BundleError extends UserFacingError {
   override readonly name = 'BundleError';
+  readonly code = 'model-bundle';
 }
 
 export const BUNDLE_FILES = ['model.onnx', 'tokenizer.json'] as const;

@@ -39,6 +39,7 @@ import {
   SegmentWriter,
 } from './segment.ts';
 import type { SegmentKeys } from './segment-keys.ts';
+import { RequestError } from '../config/errors.ts';
 
 /** The model that built a generation; the index refuses to mix models. */
 export interface IndexModel {
@@ -89,8 +90,10 @@ export interface CurrentPointer {
 }
 
 /** Thrown when the index on EFS is in the single-file layout of ddb-faiss 0.1. */
-export class LegacyIndexError extends Error {
+export class LegacyIndexError extends RequestError {
   override readonly name = 'LegacyIndexError';
+  readonly code = 'legacy-index';
+  readonly status = 503;
 }
 
 /** Generations kept besides the current one, for readers still loading an older one. */

@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { advise } from '../config/advice.ts';
+import { RequestError } from '../config/errors.ts';
 
 /** A file's size and SHA-256, as a manifest records it. */
 export interface FileChecksum {
@@ -31,8 +32,10 @@ export const DAMAGE_REMEDY = `run ${advise('backfill')} to rebuild the index fro
  * Never retried: the same bytes fail the same way. Search answers it with a 503; a run fails
  * with it (a backfill does not read the old index, so it always heals).
  */
-export class IndexDamagedError extends Error {
+export class IndexDamagedError extends RequestError {
   override readonly name = 'IndexDamagedError';
+  readonly code = 'index-damaged';
+  readonly status = 503;
 
   /**
    * @param file the damaged file, relative to the EFS root (`index/segments/<id>/keys.bin`)

@@ -23,6 +23,7 @@ import path from 'node:path';
 import { projectPath } from '../config/project.ts';
 import { replaceDirectory, writeFileAtomic } from '../index-store/atomic-file.ts';
 import { PortInUseError } from './listen.ts';
+import { UserFacingError } from '../config/errors.ts';
 
 /** The Java version DynamoDB Local 3 needs, at least. */
 export const JAVA_MAJOR = 17;
@@ -44,13 +45,15 @@ const LAUNCHER_SOURCE = projectPath('local-stack/dynamodb-local/LoopbackDynamoDb
 const LAUNCHER_CLASS = 'LoopbackDynamoDbLocal';
 
 /** Thrown when DynamoDB Local cannot start: no Java, too old a Java, or the jar failing. */
-export class DynamoDbLocalError extends Error {
+export class DynamoDbLocalError extends UserFacingError {
   override readonly name = 'DynamoDbLocalError';
+  readonly code = 'dynamodb-local';
 }
 
 /** Thrown when the data directory holds a database of another DynamoDB stand-in (dynalite's LevelDB). */
-export class ForeignDatabaseError extends Error {
+export class ForeignDatabaseError extends UserFacingError {
   override readonly name = 'ForeignDatabaseError';
+  readonly code = 'foreign-database';
 }
 
 /** The folder of the DynamoDB Local release inside the npm package. */

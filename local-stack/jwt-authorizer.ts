@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTPayload, jwtVerify } from 'jose';
 import type { APIGatewayEventRequestContextJWTAuthorizer } from 'aws-lambda';
 import type { DdbFaissConfig } from '../config/config.ts';
+import { UserFacingError } from '../config/errors.ts';
 
 /** What an admitted token passes on to the handler (`requestContext.authorizer`), as API Gateway does. */
 export type JwtAuthorizerContext = APIGatewayEventRequestContextJWTAuthorizer;
@@ -23,8 +24,9 @@ export type Authorization = { readonly context: JwtAuthorizerContext } | { reado
 export type LocalAuthorizer = (authorizationHeader: string | undefined) => Promise<Authorization>;
 
 /** Thrown when the local JWT settings cannot be used (e.g. the key set file is not one). */
-export class LocalJwtSettingsError extends Error {
+export class LocalJwtSettingsError extends UserFacingError {
   override readonly name = 'LocalJwtSettingsError';
+  readonly code = 'local-jwt-settings';
 }
 
 /** The algorithms of a key set's public keys (API Gateway takes RSA; EC keys are common too). */

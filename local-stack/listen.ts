@@ -1,10 +1,12 @@
 /** Binding servers to 127.0.0.1 with errors a person can act on. */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { UserFacingError } from '../config/errors.ts';
 
 /** Thrown when a port the local stack needs is taken. */
-export class PortInUseError extends Error {
+export class PortInUseError extends UserFacingError {
   override readonly name = 'PortInUseError';
+  readonly code = 'port-in-use';
   constructor(
     readonly service: string,
     readonly port: number,

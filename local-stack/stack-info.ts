@@ -13,6 +13,7 @@ import { endOrphanedDynamoDbLocal } from './dynamodb-local.ts';
 import type { ServiceEndpoints } from '../aws/clients.ts';
 import type { DdbFaissConfig } from '../config/config.ts';
 import { writeFileAtomic } from '../index-store/atomic-file.ts';
+import { UserFacingError } from '../config/errors.ts';
 
 /** What a running local stack publishes about itself. */
 export interface LocalStackInfo {
@@ -28,8 +29,9 @@ export interface LocalStackInfo {
 }
 
 /** Thrown when the local target is asked for but no `ddb-faiss up` serves the data directory. */
-export class LocalStackNotRunningError extends Error {
+export class LocalStackNotRunningError extends UserFacingError {
   override readonly name = 'LocalStackNotRunningError';
+  readonly code = 'local-stack-not-running';
 }
 
 export function stackInfoFile(config: Pick<DdbFaissConfig, 'dataDir'>): string {

@@ -18,10 +18,12 @@ import { ensureItemsTable, type RunningService } from './dynamodb.ts';
 import { startDynamoDbLocal } from './dynamodb-local.ts';
 import { closeServer, listenLocal } from './listen.ts';
 import { ensureBucket, startS3 } from './s3.ts';
+import { UserFacingError } from '../config/errors.ts';
 
 /** Thrown when another `up` already serves the data directory. */
-export class StackAlreadyRunningError extends Error {
+export class StackAlreadyRunningError extends UserFacingError {
   override readonly name = 'StackAlreadyRunningError';
+  readonly code = 'stack-already-running';
 }
 
 /** Options of {@link startLocalStack}. */

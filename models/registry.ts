@@ -17,10 +17,12 @@ import {
 } from '../embedding/bundle.ts';
 import { ensureDefaultBundle, modelCacheDir } from './default-model/build.ts';
 import { replaceDirectory } from '../index-store/atomic-file.ts';
+import { UserFacingError } from '../config/errors.ts';
 
 /** Thrown when a model name or folder cannot be resolved or fetched. */
-export class ModelNotFoundError extends Error {
+export class ModelNotFoundError extends UserFacingError {
   override readonly name = 'ModelNotFoundError';
+  readonly code = 'model-not-found';
 }
 
 const cachedBundleDir = (name: string): string =>

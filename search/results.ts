@@ -15,6 +15,7 @@ import { entryKey, type IndexEntry } from '../index-store/index-entry.ts';
 import type { IndexHit } from '../index-store/segmented-index.ts';
 import { DELETE_MARKER_ATTRIBUTE, keyAttributes } from '../table/items.ts';
 import { type AttributeFilter, matchesItem } from './filter.ts';
+import { RequestError } from '../config/errors.ts';
 
 /** What a search needs: the configuration and a DynamoDB client (to hydrate hits). */
 export interface SearchContext {
@@ -71,10 +72,15 @@ const KEYS_PER_GET = 100;
 export const READ_BACK_DEADLINE_MS = 10_000;
 
 /** Thrown when the table does not answer a search's reads in time (throttled, or failing): try again shortly. */
-export class TableBusyError extends Error {
+export class TableBusyError extends RequestError {
   override readonly name = 'TableBusyError';
+  readonly code = 'table-busy';
+  readonly status = 503;
   /** Seconds after which a retry is worth making. */
   readonly retryAfterSeconds = 1;
+  override get headers(): Readonly<Record<string, string>> {
+    return { 'Retry-After': String(this.retryAfterSeconds) };
+  }
 }
 
 /** Hits read back, and the milliseconds spent ranking and reading. */

@@ -10,20 +10,27 @@ import type { Selection } from '../index-store/segmented-index.ts';
 import { type AttributeFilter, filterProblems } from './filter.ts';
 import type { IndexReader, LoadedGeneration } from './index-reader.ts';
 import type { Pool, SearchContext } from './results.ts';
+import { RequestError } from '../config/errors.ts';
 
 /** Thrown when no index has been published yet. */
-export class NoIndexError extends Error {
+export class NoIndexError extends RequestError {
   override readonly name = 'NoIndexError';
+  readonly code = 'no-index';
+  readonly status = 503;
 }
 
 /** Thrown when the group filter names a group the index does not hold. */
-export class UnknownGroupError extends Error {
+export class UnknownGroupError extends RequestError {
   override readonly name = 'UnknownGroupError';
+  readonly code = 'unknown-group';
+  readonly status = 400;
 }
 
 /** Thrown when a request names a group outside those the caller may read. */
-export class ForbiddenGroupError extends Error {
+export class ForbiddenGroupError extends RequestError {
   override readonly name = 'ForbiddenGroupError';
+  readonly code = 'forbidden-group';
+  readonly status = 403;
 }
 
 /** Who may read what: the content groups a caller's identity allows. */
@@ -46,8 +53,10 @@ export function assertMayRead(scope: CallerScope, group: string | undefined): vo
 }
 
 /** Thrown when a filter cannot be applied to the index: its message names every problem. */
-export class FilterError extends Error {
+export class FilterError extends RequestError {
   override readonly name = 'FilterError';
+  readonly code = 'bad-filter';
+  readonly status = 400;
 }
 
 /** The newest generation's meta among the loaded indexes (each group's, under the per-group layout). */

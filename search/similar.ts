@@ -8,6 +8,7 @@ import type { IndexReader } from './index-reader.ts';
 import { DELETE_MARKER_ATTRIBUTE } from '../table/items.ts';
 import { rankAndReadBack, readItems, type SearchContext, type SearchResult } from './results.ts';
 import { assertMayRead, type CallerScope, selectItems } from './scope.ts';
+import { RequestError } from '../config/errors.ts';
 
 /** What "more like this" asks: the items nearest to a stored item. */
 export interface SimilarRequest extends CallerScope {
@@ -21,8 +22,10 @@ export interface SimilarRequest extends CallerScope {
 }
 
 /** Thrown when "more like this" names an item the index does not hold, or the table no longer does. */
-export class ItemNotFoundError extends Error {
+export class ItemNotFoundError extends RequestError {
   override readonly name = 'ItemNotFoundError';
+  readonly code = 'item-not-found';
+  readonly status = 404;
 }
 
 /**

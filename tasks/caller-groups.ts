@@ -5,10 +5,13 @@
  * `cognito:groups: ["acme", "beta"]` arrives as `"[acme beta]"`, a number as its digits.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { RequestError } from '../config/errors.ts';
 
 /** Thrown when the search API isolates tenants and the caller's identity says no group. */
-export class NoTenantClaimError extends Error {
+export class NoTenantClaimError extends RequestError {
   override readonly name = 'NoTenantClaimError';
+  readonly code = 'no-tenant-claim';
+  readonly status = 403;
 }
 
 /** A claim's value as an authorizer context may carry it (API Gateway: always text). */

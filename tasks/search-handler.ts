@@ -19,18 +19,17 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import type { TaskHandler } from './handler.ts';
 import { IndexReader } from '../search/index-reader.ts';
 import { type Observability, observeTask, type TaskObservation } from './observability.ts';
-import { LegacyIndexError } from '../index-store/generations.ts';
-import { IndexDamagedError } from '../index-store/integrity.ts';
+import { RequestError } from '../config/errors.ts';
 import { search } from '../search/query.ts';
-import { type SearchContext, TableBusyError } from '../search/results.ts';
-import { FilterError, ForbiddenGroupError, NoIndexError, UnknownGroupError } from '../search/scope.ts';
-import { ItemNotFoundError, similar } from '../search/similar.ts';
-import { allowedGroupsOf, NoTenantClaimError } from './caller-groups.ts';
-import { BadRequestError, parseSearchRequest, parseSimilarRequest } from './search-request.ts';
+import type { SearchContext } from '../search/results.ts';
+import { similar } from '../search/similar.ts';
+import { allowedGroupsOf } from './caller-groups.ts';
+import { parseSearchRequest, parseSimilarRequest } from './search-request.ts';
 import { SEARCH_ROUTES } from './search-routes.ts';
 
-const message = (text: string): string => JSON.stringify({ message: text });
-const badRequest = (text: string) => createError(400, message(text));
+/** An error's body: what went wrong, and for an error of ours its stable code. */
+const message = (text: string, code?: string): string => JSON.stringify({ message: text, ...(code ? { code } : {}) });
+const badRequest = (text: string) => createError(400, message(text, 'bad-request'));
 
 /**
  * json-body-parser answers malformed JSON with 422, and a body naming `__proto__` or
@@ -64,24 +63,19 @@ const parseJsonBodyOnPost = (): MiddlewareObj => {
   };
 };
 
-/** An HTTP error middy's error handler answers with (its message exposed), with headers. */
-const httpError = (status: number, text: string, headers: Record<string, string> = {}): Error =>
-  Object.assign(createError(status, message(text), { expose: true }), { headers });
+/** The HTTP error middy's error handler answers a {@link RequestError} with: message and code exposed, headers. */
+const httpError = (error: RequestError): Error =>
+  Object.assign(createError(error.status, message(error.message, error.code), { expose: true }), {
+    headers: { ...error.headers },
+  });
 
 /**
- * The answer to a failed request: what the caller got wrong (4xx), or why the service cannot
- * answer now (503, with Retry-After where waiting helps). Anything else stays an internal error.
+ * The answer to a failed request: a {@link RequestError} says its own status, what the caller got
+ * wrong (4xx) or why the service cannot answer now (503, with Retry-After where waiting helps).
+ * Anything else stays an internal error.
  */
 function httpErrorOf(error: unknown): unknown {
-  if (error instanceof BadRequestError || error instanceof UnknownGroupError || error instanceof FilterError)
-    return badRequest(error.message);
-  if (error instanceof ForbiddenGroupError || error instanceof NoTenantClaimError) return httpError(403, error.message);
-  if (error instanceof ItemNotFoundError) return httpError(404, error.message);
-  if (error instanceof NoIndexError || error instanceof LegacyIndexError || error instanceof IndexDamagedError)
-    return httpError(503, error.message);
-  if (error instanceof TableBusyError)
-    return httpError(503, error.message, { 'Retry-After': String(error.retryAfterSeconds) });
-  return error;
+  return error instanceof RequestError ? httpError(error) : error;
 }
 
 /** A search's metric is its latency; its log line says the status, never the hits (user data). */

@@ -13,6 +13,7 @@ import { type AttributeFilter, ATTRIBUTE_NAME, parseFilter } from '../search/fil
 import type { SearchRequest } from '../search/query.ts';
 import { SEARCH_MODES } from '../search/results.ts';
 import type { SimilarRequest } from '../search/similar.ts';
+import { RequestError } from '../config/errors.ts';
 
 export const MAX_QUERY_CHARS = 2_000;
 export const MAX_K = 100;
@@ -21,8 +22,10 @@ const MAX_ATTRIBUTES = 20;
 const MAX_KEY_CHARS = 2_048;
 
 /** Thrown for a request that cannot be served as asked: its message names every problem. */
-export class BadRequestError extends Error {
+export class BadRequestError extends RequestError {
   override readonly name = 'BadRequestError';
+  readonly code = 'bad-request';
+  readonly status = 400;
 }
 
 const show = (value: unknown): string => JSON.stringify(value) ?? String(value);

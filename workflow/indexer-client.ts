@@ -17,12 +17,14 @@ import type { DdbFaissConfig } from '../config/config.ts';
 import { readStackInfo } from '../local-stack/stack-info.ts';
 import { executionNameFor, type RunOrigin } from '../asl/run-origins.ts';
 import { type RunProgress, summarizeHistory, withMapRunCounts } from './run-progress.ts';
+import { UserFacingError } from '../config/errors.ts';
 
 export { originOf, RUN_ORIGINS, type RunOrigin } from '../asl/run-origins.ts';
 
 /** Thrown when the indexer state machine cannot be found for the target. */
-export class StateMachineNotFoundError extends Error {
+export class StateMachineNotFoundError extends UserFacingError {
   override readonly name = 'StateMachineNotFoundError';
+  readonly code = 'state-machine-not-found';
 }
 
 export async function resolveStateMachineArn(config: DdbFaissConfig, sfn: SFNClient): Promise<string> {

@@ -9,10 +9,12 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { DdbFaissConfig } from '../config/config.ts';
+import { UserFacingError } from '../config/errors.ts';
 
 /** The search API needs a credential the configuration does not give. */
-export class SearchApiAuthorizationError extends Error {
+export class SearchApiAuthorizationError extends UserFacingError {
   override readonly name = 'SearchApiAuthorizationError';
+  readonly code = 'search-api-authorization';
 }
 
 /** A request to a search route. */

@@ -115,9 +115,13 @@ describe('search modes and more like this on the real workflow (local stack)', (
     assert.equal(cli.code, 0, cli.stderr);
     assert.deepEqual(ids(JSON.parse(cli.stdout)), ids(get.body));
     assert.equal(missing.status, 404);
-    assert.match(((await missing.json()) as { message: string }).message, /the index holds no item g\/nothing/);
+    const missingBody = (await missing.json()) as { message: string; code: string };
+    assert.match(missingBody.message, /the index holds no item g\/nothing/);
+    assert.equal(missingBody.code, 'item-not-found', 'the error names itself for scripts');
     assert.equal(noId.status, 400);
-    assert.match(((await noId.json()) as { message: string }).message, /id must be a non-empty string/);
+    const noIdBody = (await noId.json()) as { message: string; code: string };
+    assert.match(noIdBody.message, /id must be a non-empty string/);
+    assert.equal(noIdBody.code, 'bad-request');
   });
 
   it('the CLI takes --mode and shows the ranking that answered', async () => {

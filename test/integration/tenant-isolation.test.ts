@@ -39,7 +39,12 @@ const inTenant = (groups: readonly string[]) => (hit: { group: string }) => grou
 
 interface Answer {
   readonly status: number;
-  readonly body: { count?: number; hits?: { group: string; id: string; score: number }[]; message?: string };
+  readonly body: {
+    count?: number;
+    hits?: { group: string; id: string; score: number }[];
+    message?: string;
+    code?: string;
+  };
 }
 
 describe('tenant isolation (jwt authorization, tenantClaim)', () => {
@@ -160,7 +165,8 @@ describe('tenant isolation (jwt authorization, tenantClaim)', () => {
       // Assess
       assert.equal(other.status, 403);
       assert.match(other.body.message!, /group "rival" is not one of the content groups you may search/);
-      assert.deepEqual(Object.keys(other.body), ['message'], 'no hit and no count');
+      assert.deepEqual(Object.keys(other.body), ['message', 'code'], 'no hit and no count');
+      assert.equal(other.body.code, 'forbidden-group');
       assert.equal(unknown.status, 403, 'the same answer whether the group exists or not');
       assert.equal(own.status, 200);
       assert.ok(own.body.count === 5 && own.body.hits!.every(inTenant(['beta'])));

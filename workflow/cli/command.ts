@@ -4,6 +4,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, configFlagOptions, type DdbFaissConfig, loadConfig } from '../../config/config.ts';
 import { commandHelp, usageOf } from './help.ts';
 import { suggestion } from './suggest.ts';
+import { isUserFacing, UserFacingError } from '../../config/errors.ts';
 
 /** Where a command writes; tests pass their own. */
 export interface CommandIo {
@@ -80,8 +81,9 @@ export interface ParsedCommand {
 }
 
 /** A mistake in how a command was called: printed with the usage, exit code 2. */
-export class UsageError extends Error {
+export class UsageError extends UserFacingError {
   override readonly name = 'UsageError';
+  readonly code = 'usage';
 }
 
 /** A command's flags as node's parseArgs takes them. */
@@ -138,23 +140,6 @@ function parseProblem(error: Error & { code?: string }, flags: readonly string[]
   return error.message;
 }
 
-/** Errors whose message is the whole story: no stack trace for the user. */
-const EXPECTED_ERRORS = new Set([
-  'ConfigError',
-  'PortInUseError',
-  'StackAlreadyRunningError',
-  'LocalStackNotRunningError',
-  'UsageError',
-  'BundleError',
-  'ModelNotFoundError',
-  'StateMachineNotFoundError',
-  'SearchFailedError',
-  'SearchApiAuthorizationError',
-  'LocalJwtSettingsError',
-  'DynamoDbLocalError',
-  'ForeignDatabaseError',
-]);
-
 /** The refused address when an error (or its cause, as fetch wraps it) is a refused connection. */
 function connectionRefused(error: unknown): string | undefined {
   for (let e = error as { code?: string; message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
@@ -199,11 +184,12 @@ export async function executeCommand(command: Command, argv: readonly string[], 
       );
       return 1;
     }
-    const known = error instanceof Error && EXPECTED_ERRORS.has(error.name);
+    // An error meant for a person is its message (and hint); anything else is a defect, with its stack.
     println(
       io.stderr,
-      `ddb-faiss ${command.name}: ${known ? error.message : ((error as Error).stack ?? String(error))}`,
+      `ddb-faiss ${command.name}: ${isUserFacing(error) ? error.message : ((error as Error).stack ?? String(error))}`,
     );
+    if (isUserFacing(error) && error.hint) println(io.stderr, error.hint);
     if (error instanceof UsageError)
       println(io.stderr, `usage: ${usageOf(command)}  (${advise('commandHelp', command.name)} says more)`);
     return error instanceof UsageError || error instanceof ConfigError ? 2 : 1;

@@ -7,10 +7,12 @@ import { resolveEndpoints } from '../../local-stack/stack-info.ts';
 import { filterFromExpressions } from '../../search/filter.ts';
 import type { DdbFaissConfig } from '../../config/config.ts';
 import { type Command, type CommandIo, JSON_OPTION, println, UsageError } from './command.ts';
+import { UserFacingError } from '../../config/errors.ts';
 
 /** Thrown when the search service answers with an error (its message is shown as is). */
-export class SearchFailedError extends Error {
+export class SearchFailedError extends UserFacingError {
   override readonly name = 'SearchFailedError';
+  readonly code = 'search-failed';
 }
 
 /** The options `search` and `similar` share: how many hits, which items, what to show. */
