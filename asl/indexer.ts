@@ -46,7 +46,7 @@ const INDEX_HELD = 'Index held by another run';
 const NOTHING_TO_INDEX = 'Nothing to index';
 const WAIT_FOR_CHANGES = 'Wait for more changes';
 const WAIT_FOR_LEASE = 'Wait for the writer lease';
-/** How often a run for captured changes asks for the lease while another run holds it. */
+/** How often a run that waits for the lease (see the lease stage) asks for it while another run holds it. */
 const LEASE_WAIT_SECONDS = 2;
 
 /** The stages a user thinks in, in order: what `run --wait` and the monitor track. */
@@ -167,16 +167,16 @@ export function indexerDefinition(): AslDefinition {
         Type: 'Choice',
         Choices: [
           { Variable: '$.lease.acquired', BooleanEquals: true, Next: INDEXER_TASKS.bootstrap.state },
-          // Captured changes wait their turn: the run holding the index may have planned before they came.
-          { Variable: '$.trigger', StringEquals: 'capture', Next: WAIT_FOR_LEASE },
+          // The lease stage says which runs wait their turn (captured changes; in stream mode a run by hand).
+          { Variable: '$.lease.waits', BooleanEquals: true, Next: WAIT_FOR_LEASE },
         ],
         Default: INDEX_HELD,
       },
       [WAIT_FOR_LEASE]: {
         Type: 'Wait',
         Comment:
-          'A run for captured changes does not end when another run holds the index: that run may have planned ' +
-          'before the changes came, and this run is the one they asked for (one at most waits: the run request).',
+          'A run for captured changes (and in stream mode a run started by hand) does not end when another run ' +
+          'holds the index: that run may have planned before the changes came. It asks again every few seconds.',
         Seconds: LEASE_WAIT_SECONDS,
         Next: INDEXER_TASKS.lease.state,
       },

@@ -13,10 +13,17 @@ import { freePortConfig, tempDir } from '../local-stack/scratch.ts';
 import { main } from '../workflow/cli/main.ts';
 import { ensureModelPublished, localStackProps } from '../workflow/local-stack-props.ts';
 
+/**
+ * The benches' stacks are in flags mode unless a bench asks for stream mode (the freshness bench):
+ * their figures are those of the runs they start, with no captured run beside them, and stay
+ * comparable with the figures measured before stream mode was the default.
+ */
+const FLAGS_MODE = { 'change-capture': 'flags' } as const;
+
 /** Starts the stack in a temporary folder; `close` stops it and removes the folder. */
 export async function startBenchStack(prefix: string) {
   const dir = tempDir(prefix);
-  const config = freePortConfig(dir.path);
+  const config = freePortConfig(dir.path, FLAGS_MODE);
   const stack = await startLocalStack(localStackProps(config));
   const close = async (): Promise<void> => {
     await stack.close();
@@ -48,7 +55,7 @@ export interface WorkflowRun {
  */
 export async function startWorkflowBench(prefix: string, flags: Readonly<Record<string, string>>) {
   const dir = tempDir(prefix);
-  const config = freePortConfig(dir.path, flags);
+  const config = freePortConfig(dir.path, { ...FLAGS_MODE, ...flags });
   const stack = await startLocalStack(localStackProps(config));
   const close = async (): Promise<void> => {
     await stack.close();

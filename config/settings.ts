@@ -427,7 +427,7 @@ export const SETTINGS = {
   }),
   changeCapture: setting<ChangeCapture>({
     schema: oneOf(CHANGE_CAPTURES),
-    default: 'flags',
+    default: 'stream',
     env: 'DDB_FAISS_CHANGE_CAPTURE',
     flag: 'change-capture',
     doc:

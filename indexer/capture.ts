@@ -3,9 +3,10 @@
  * rewriting a writer's item.
  *
  * A record whose item's indexed view changed (its text, a filterable attribute, or the item is
- * gone), or that sets a fresh pending flag (a writer from flags mode), becomes a *change marker*
- * (`table/reserved-items.ts`): a small item under the reserved group carrying the pending
- * attribute, so it feeds the same sparse index a flag does. A marker
+ * gone) becomes a *change marker* (`table/reserved-items.ts`): a small item under the reserved
+ * group carrying the pending attribute, so it feeds the same sparse index a flag does. A record
+ * whose writer set a fresh pending flag (`import`, a writer from flags mode) is pending already:
+ * it needs a run, not a marker. A marker
  * holds no content: the run reads the item as the table holds it then (a consistent read), so
  * the index never reflects anything older than the newest change captured. Every other record
  * (the text and filterable attributes unchanged, e.g. a flag cleared; ddb-faiss's own items;
@@ -17,7 +18,7 @@
  * along a key's shard lineage, while creation times are approximate and two writes in the same
  * instant tie.
  *
- * A batch that wrote markers asks for a run (`tasks/capture-run.ts`); the plan stage takes the
+ * A batch that wrote markers or saw fresh flags asks for a run (`tasks/capture-run.ts`); the plan stage takes the
  * run request ({@link takeRunRequest}) before it reads what is pending.
  */
 import {
@@ -70,6 +71,8 @@ export interface StreamEvent {
 /** What a record means for the index. */
 export type ChangeDecision =
   | { readonly kind: 'change'; readonly key: ItemKey; readonly sequence: string }
+  /** The writer set a fresh pending flag (flags mode's protocol): the flag is the pending work. */
+  | { readonly kind: 'flagged' }
   | { readonly kind: 'ignore'; readonly reason: IgnoreReason };
 
 export type IgnoreReason = 'own item' | 'unchanged' | 'no text' | 'soft delete' | 'unreadable';
@@ -82,6 +85,8 @@ export interface CaptureResult {
   readonly changes: number;
   /** Change markers written (records of one key in one batch share one). */
   readonly markers: number;
+  /** Changes whose writer set a fresh pending flag: pending already, they need a run but no marker. */
+  readonly flagged: number;
   /** Records older than the marker's newest: absorbed. */
   readonly stale: number;
   /** Records that mean nothing to the index, by reason. */
@@ -129,10 +134,12 @@ export function decideChange(config: IndexerContext['config'], record: StreamRec
   // A soft delete's removal is the run's own: the flag that asked for it already removed the vector.
   if (record.eventName === 'REMOVE' && data.OldImage?.[DELETE_MARKER_ATTRIBUTE]?.BOOL === true)
     return { kind: 'ignore', reason: 'soft delete' };
-  // A writer that still sets pending flags asks for the item to be indexed; a flag cleared (the
-  // clear stage's own write) asks for nothing.
+  // A writer that sets a fresh pending flag (as `import` does, or a writer from flags mode) has made
+  // the item pending itself: a marker as well would index it twice. A flag cleared (the clear
+  // stage's own write) asks for nothing. A write that leaves an older flag as it was is judged by
+  // what it changed: that flag's run may have read the item before it.
   const flag = data.NewImage?.[config.pendingAttribute]?.N;
-  if (flag !== undefined && flag !== data.OldImage?.[config.pendingAttribute]?.N) return change;
+  if (flag !== undefined && flag !== data.OldImage?.[config.pendingAttribute]?.N) return { kind: 'flagged' };
   const before = indexedView(config, data.OldImage);
   const after = record.eventName === 'REMOVE' ? undefined : indexedView(config, data.NewImage);
   if (before === undefined && after === undefined) return { kind: 'ignore', reason: 'no text' };
@@ -153,6 +160,7 @@ export async function captureChanges(
   // Per key, the newest change in the batch and every record it stands for.
   const newest = new Map<string, { key: ItemKey; sequence: string; records: string[] }>();
   let changes = 0;
+  let flagged = 0;
   let oldestCreation = Number.POSITIVE_INFINITY;
   for (const record of records) {
     const created = record.dynamodb?.ApproximateCreationDateTime;
@@ -163,6 +171,10 @@ export async function captureChanges(
       continue;
     }
     changes += 1;
+    if (decision.kind === 'flagged') {
+      flagged += 1;
+      continue;
+    }
     const id = entryKey(decision.key);
     const seen = newest.get(id);
     const sequence = sortableSequence(decision.sequence);
@@ -207,6 +219,7 @@ export async function captureChanges(
     records: records.length,
     changes,
     markers,
+    flagged,
     stale,
     ignored,
     failed,

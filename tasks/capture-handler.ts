@@ -73,7 +73,7 @@ export function createCaptureHandler(context: CaptureContext, observability: Obs
     // Changes that were all absorbed (a replay after a crash) still ask when markers are pending:
     // their run may have been lost. A request already waiting makes either a read.
     const runStarted =
-      captured.markers > 0
+      captured.markers + captured.flagged > 0
         ? await requestRun(context)
         : captured.stale > 0
           ? await requestRunForPending(context)
@@ -103,6 +103,7 @@ export function createCaptureHandler(context: CaptureContext, observability: Obs
                 records: result.records,
                 changes: result.changes,
                 markers: result.markers,
+                flagged: result.flagged,
                 stale: result.stale,
                 failed: result.failed.length,
                 ...(result.runStarted ? { runStarted: result.runStarted.split(':').pop() } : {}),

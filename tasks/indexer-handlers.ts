@@ -14,6 +14,8 @@ import { planRun, type PlanResult } from '../indexer/plan.ts';
 import type { BatchDescriptor, ShardDescriptor } from '../indexer/run-files.ts';
 import { type MapResults, readMapResults } from '../indexer/batch-list.ts';
 import { functionNameOf, INDEXER_TASK_NAMES, type IndexerTask, LOCAL_FUNCTION_PREFIX } from '../asl/tasks.ts';
+import { originOf } from '../asl/run-origins.ts';
+import type { DdbFaissConfig } from '../config/config.ts';
 import type { TaskHandler } from './handler.ts';
 import { classifyErrors } from './middleware.ts';
 import { type MetricValues, type Observability, observeTask, type TaskLogKeys } from './observability.ts';
@@ -29,8 +31,11 @@ interface StageEvents {
   release: { run?: RunInfo };
 }
 
+/** The lease stage's answer to the state machine: the lease, and whether a run that found it held waits its turn. */
+export type LeaseTaskResult = LeaseResult & { readonly waits: boolean };
+
 interface StageResults {
-  lease: LeaseResult;
+  lease: LeaseTaskResult;
   bootstrap: Awaited<ReturnType<typeof bootstrapModel>>;
   plan: PlanResult;
   embed: ShardDescriptor;
@@ -43,10 +48,25 @@ interface StageResults {
 /** The stage functions behind each task, by task. */
 export type IndexerStages = { [T in IndexerTask]: (event: StageEvents[T]) => Promise<StageResults[T]> };
 
+/**
+ * Whether a run that finds the index held waits for it (asking every few seconds) rather than
+ * ending SKIPPED. A run for captured changes always waits: the run holding the index may have
+ * planned before the changes came. In stream mode a run started by hand (`run`, `backfill`) waits
+ * too: runs for captured changes come seconds after every write, and `run --wait` promises that
+ * what was pending is indexed when it returns. A scheduled run, a safety net, ends.
+ */
+export function waitsForLease(config: Pick<DdbFaissConfig, 'changeCapture'>, execution: string): boolean {
+  const origin = originOf(execution);
+  return origin === 'captured' || (config.changeCapture === 'stream' && (origin === 'manual' || origin === 'backfill'));
+}
+
 /** The stage functions behind each task; tests may wrap them to inject faults. */
 export function indexerStages(context: IndexerContext): IndexerStages {
   return {
-    lease: (event) => acquireLease(context, event.run),
+    lease: async (event) => {
+      const lease = await acquireLease(context, event.run);
+      return { ...lease, waits: !lease.acquired && waitsForLease(context.config, event.run.execution) };
+    },
     bootstrap: () => bootstrapModel(context),
     plan: (event) => planRun(context, event.run),
     embed: (event) => embedBatch(context, event.run, event.model, event.batch),

@@ -63,7 +63,8 @@ export interface RunProgress {
 
 /** The state data after a stage: each stage's result under its ResultPath (see asl/indexer.ts). */
 interface StateData {
-  readonly lease?: LeaseResult;
+  /** The lease stage's answer (`tasks/indexer-handlers.ts`); runs made before it said `waits` lack it. */
+  readonly lease?: LeaseResult & { readonly waits?: boolean };
   readonly model?: ModelDescriptor & { readonly copied?: boolean };
   readonly plan?: Pick<PlanResult, 'itemCount' | 'batchCount' | 'capped'>;
   readonly merge?: MergeResult;
@@ -85,7 +86,8 @@ function describeOutput(stage: string, output: StateData): string | undefined {
     case LEASE: {
       const lease = output['lease'];
       if (!lease) return undefined;
-      if (!lease.acquired) return `skipped: ${lease.skipped}`;
+      // A run that waits for the lease asks again; one that does not ends here.
+      if (!lease.acquired) return `${lease.waits ? 'waiting' : 'skipped'}: ${lease.skipped}`;
       return lease.tookOverFrom
         ? `taken over from ${lease.tookOverFrom.holder} (${lease.tookOverFrom.status})`
         : 'taken';

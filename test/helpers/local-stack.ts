@@ -4,7 +4,13 @@ import { freePortConfig, tempDir } from '../../local-stack/scratch.ts';
 import { type LocalStack, type LocalStackProps, startLocalStack } from '../../local-stack/stack.ts';
 
 export { FREE_PORT_FLAGS, FREE_PORTS, tempDir } from '../../local-stack/scratch.ts';
-export const testConfig = freePortConfig;
+
+/**
+ * A test stack's configuration: on free ports, and in flags mode unless the test asks for stream
+ * mode, so that what a test writes is indexed by the runs it starts and by no captured run.
+ */
+export const testConfig = (dataDir: string, flags: Record<string, string> = {}) =>
+  freePortConfig(dataDir, { 'change-capture': 'flags', ...flags });
 
 export async function startTestStack(
   dataDir: string,

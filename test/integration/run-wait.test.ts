@@ -75,3 +75,51 @@ describe('run --wait and status, as a user reads them', () => {
     assert.deepEqual(json.executions[2].outcome, { indexed: ITEMS });
   });
 });
+
+describe('run --wait in stream mode (the default), where captured runs come with every write', () => {
+  const dir = tempDir();
+  let stack: LocalStack;
+  const flags = (): string[] => ['--data-dir', dir.path];
+  before(async () => {
+    const config = testConfig(dir.path, { 'change-capture': 'stream', 'capture-debounce': '0s' });
+    stack = await startLocalStack(localStackProps(config));
+    await ensureModelPublished(stack.clients.s3, config);
+  });
+  after(async () => {
+    await stack.close();
+    dir.remove();
+  });
+
+  it('waits for the run holding the index, then returns with everything pending indexed', async () => {
+    // Prepare: an import, whose writes start a captured run within a second
+    const file = path.join(dir.path, 'items.jsonl');
+    const lines = Array.from({ length: 400 }, (_, i) =>
+      JSON.stringify({ id: `i${i}`, group: 'g', content: `item ${i} about a slow barge on a wide canal` }),
+    );
+    writeFileSync(file, lines.join('\n'));
+    assert.equal((await runCli(['import', file, ...flags()])).code, 0);
+    // Act: two runs by hand at once, beside the captured ones
+    const both = await Promise.all([0, 1].map(() => runCli(['run', '--wait', '--json', ...flags()])));
+    const status = JSON.parse((await runCli(['status', '--json', ...flags()])).stdout);
+    // Assess: at most one of them found the index free; the other waited its turn instead of ending SKIPPED
+    const runs = both.map(
+      (run) => JSON.parse(run.stdout) as { status: string; output: { lease: { acquired: boolean } } },
+    );
+    assert.deepEqual(
+      runs.map((run) => [run.status, run.output.lease.acquired]),
+      [
+        ['SUCCEEDED', true],
+        ['SUCCEEDED', true],
+      ],
+    );
+    assert.equal(status.pending, 0, 'nothing pending once they returned');
+    assert.equal(status.index.items, 400);
+    const manual = (status.executions as { name: string; outcome?: { skipped?: string } }[]).filter((run) =>
+      run.name.startsWith('manual-'),
+    );
+    assert.deepEqual(
+      manual.map((run) => run.outcome?.skipped),
+      [undefined, undefined],
+    );
+  });
+});

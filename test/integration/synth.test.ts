@@ -23,7 +23,9 @@ describe('npm run synth', () => {
     // Assess
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /DdbFaiss: \d+ resources/);
-    assert.match(run.stdout, /9 AWS::Lambda::Function/);
+    // One function per task, search and capture (stream mode, the default), and its event source mapping
+    assert.match(run.stdout, new RegExp(` ${INDEXER_TASK_NAMES.length + 2} AWS::Lambda::Function`));
+    assert.match(run.stdout, / 1 AWS::Lambda::EventSourceMapping/);
     const template = JSON.parse(readFileSync(path.join(root, 'cdk.out/DdbFaiss.template.json'), 'utf8'));
     assert.ok(
       Object.values(template.Resources).some(
@@ -76,7 +78,8 @@ describe('ddb-faiss deploy explains itself', () => {
     assert.match(result.stdout, /\n {2}batchSize +250 {2}\(-c\)\n/);
     assert.match(result.stdout, /\n {2}indexLayout +global {2}\(default\)\n/);
     assert.match(result.stdout, /\n {2}tracing +true {2}\(-c\)\n/);
-    assert.match(result.stdout, new RegExp(`AWS::Lambda::Function +${INDEXER_TASK_NAMES.length + 1} `));
+    assert.match(result.stdout, /\n {2}changeCapture +stream {2}\(default\)\n/);
+    assert.match(result.stdout, new RegExp(`AWS::Lambda::Function +${INDEXER_TASK_NAMES.length + 2} `));
     assert.match(result.stdout, /AWS::StepFunctions::StateMachine +1 /);
   });
 

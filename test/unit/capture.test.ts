@@ -2,6 +2,7 @@
  * What a stream record means for the index (stream mode), and the event filter the local stream
  * follower applies as Lambda's event source mapping does.
  */
+import { waitsForLease } from '../../tasks/indexer-handlers.ts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -48,8 +49,12 @@ describe('decideChange', () => {
       ],
       ['text dropped', record('MODIFY', image('hello'), image(undefined))],
       [
-        'a fresh flag from a flags-mode writer',
-        record('MODIFY', image('hello'), image('hello', { faiss_pending: { N: '7' } })),
+        'text edited by a writer that left an older flag as it was',
+        record(
+          'MODIFY',
+          image('hello', { faiss_pending: { N: '7' } }),
+          image('hello there', { faiss_pending: { N: '7' } }),
+        ),
       ],
       ['a keys-only stream (no images)', record('MODIFY')],
     ];
@@ -59,6 +64,21 @@ describe('decideChange', () => {
         { kind: 'change', key: { group: 'g', id: 'a' }, sequence: '100' },
         name,
       );
+  });
+
+  it('leaves a write that set a fresh flag (import, a flags-mode writer) to its flag: a run, no marker', () => {
+    for (const [name, given] of [
+      [
+        'a flag set on an unchanged item',
+        record('MODIFY', image('hello'), image('hello', { faiss_pending: { N: '7' } })),
+      ],
+      ['an import', record('INSERT', undefined, image('hello', { faiss_pending: { N: '7' } }))],
+      [
+        'a text edit with a fresh flag',
+        record('MODIFY', image('hello', { faiss_pending: { N: '6' } }), image('bye', { faiss_pending: { N: '7' } })),
+      ],
+    ] as const)
+      assert.deepEqual(decideChange(config, given), { kind: 'flagged' }, name);
   });
 
   it('ignores what the index does not reflect, and every write of its own', () => {
@@ -117,5 +137,28 @@ describe('the capture filter, as the local follower applies it', () => {
     assert.equal(matchesPattern({ a: [{ prefix: 'ab' }] }, { a: 'abc' }), true);
     assert.equal(matchesPattern({ a: ['x', 'y'] }, { a: 'y' }), true);
     assert.throws(() => matchesPattern({ a: [{ numeric: ['>', 1] }] }, { a: 2 }), UnsupportedPatternError);
+  });
+});
+
+describe('who waits for the writer lease', () => {
+  it('a captured run always; in stream mode a run by hand too; a scheduled run never', () => {
+    // Prepare
+    const name = (origin: string) => `${origin}-2026-12-06T08-00-00-000Z-abcd`;
+    const modes = ['stream', 'flags'] as const;
+    // Act
+    const waits = Object.fromEntries(
+      ['captured', 'manual', 'backfill', 'scheduled', 'other'].map((origin) => [
+        origin,
+        modes.map((changeCapture) => waitsForLease({ changeCapture }, name(origin))),
+      ]),
+    );
+    // Assess: [stream, flags]
+    assert.deepEqual(waits, {
+      captured: [true, true],
+      manual: [true, false],
+      backfill: [true, false],
+      scheduled: [false, false],
+      other: [false, false],
+    });
   });
 });

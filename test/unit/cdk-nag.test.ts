@@ -25,20 +25,17 @@ describe('cdk-nag AwsSolutions checks', () => {
   after(() => rmSync(outdir, { recursive: true, force: true }));
 
   for (const [name, props] of [
-    ['the default stack', {}],
+    ['the default stack (stream mode: the capture function, its event source mapping and failure queue)', {}],
     [
       'with tracing, a per-group layout, a model prefix of its own, an existing table and warm search instances',
       {
         tracing: true,
         searchProvisionedConcurrency: 2,
         existingTableName: 'my-items',
-        settings: { indexLayout: 'per-group' as const, modelPrefix: 'bundles/' },
+        settings: { indexLayout: 'per-group' as const, modelPrefix: 'bundles/', changeCapture: 'flags' as const },
       },
     ],
-    [
-      'in stream mode (the capture function, its event source mapping and failure queue)',
-      { settings: { changeCapture: 'stream' as const } },
-    ],
+    ['in flags mode (no stream, no capture function)', { settings: { changeCapture: 'flags' as const } }],
     [
       'in stream mode over an existing table',
       {

@@ -57,10 +57,10 @@ describe('asl/indexer.asl.json', () => {
       ]),
       [
         ['$.lease.acquired', true, 'Bootstrap model'],
-        ['$.trigger', undefined, 'Wait for the writer lease'],
+        ['$.lease.waits', true, 'Wait for the writer lease'],
       ],
     );
-    assert.equal(next('Wait for the writer lease'), 'Take writer lease', 'captured changes wait their turn');
+    assert.equal(next('Wait for the writer lease'), 'Take writer lease', 'a run the lease stage says waits asks again');
     assert.equal(
       definition.States[String(leaseChoice['Default'])]!['Type'],
       'Succeed',

@@ -18,10 +18,10 @@ function synth(props: ConstructorParameters<typeof DdbFaissStack>[2] = {}): Temp
   return Template.fromStack(new DdbFaissStack(app, 'Test', { dataRemovalPolicy: RemovalPolicy.DESTROY, ...props }));
 }
 
-describe('the CDK stack', () => {
+describe('the CDK stack (in flags mode; the stream mode it has by default is below)', () => {
   let template: Template;
   before(() => {
-    template = synth({ scheduleMinutes: 20, settings: { maxConcurrency: 7 } });
+    template = synth({ scheduleMinutes: 20, settings: { maxConcurrency: 7, changeCapture: 'flags' } });
   });
 
   it('puts everything in an isolated VPC with S3 and DynamoDB gateway endpoints and no NAT', () => {
@@ -76,7 +76,7 @@ describe('the CDK stack', () => {
   });
 
   it('can use an existing table instead', () => {
-    const existing = synth({ existingTableName: 'my-items' });
+    const existing = synth({ existingTableName: 'my-items', settings: { changeCapture: 'flags' } });
     existing.resourceCountIs('AWS::DynamoDB::Table', 0);
     existing.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ DDB_FAISS_TABLE: 'my-items' }) },
@@ -436,7 +436,8 @@ describe('the CDK stack', () => {
         existingTableName: 'a b',
         searchProvisionedConcurrency: 1.5,
       }).length,
-      5,
+      6,
+      'the five above, and the stream of the existing table that stream mode (the default) follows',
     );
     assert.throws(
       () => synth({ scheduleMinutes: -5, settings: { maxConcurrency: 0 } }),
@@ -491,7 +492,7 @@ describe('configuration round trip: CDK context -> every function environment ->
       apiRateLimit: 20,
       apiBurstLimit: 40,
       corsOrigins: ['https://app.example.com', 'https://admin.example.com'],
-      changeCapture: 'stream',
+      changeCapture: 'flags',
       captureDebounce: '3s',
     };
     assert.deepEqual(Object.keys(given).sort(), [...DEPLOYED_SETTINGS].sort(), 'the test sets every deployed setting');
@@ -504,7 +505,7 @@ describe('configuration round trip: CDK context -> every function environment ->
       (fn) => (fn as { Properties: Json }).Properties['PackageType'] === 'Image',
     );
     // Assess: each function reads back exactly the settings given
-    assert.equal(functions.length, INDEXER_TASK_NAMES.length + 2, 'one function per task, search and capture');
+    assert.equal(functions.length, INDEXER_TASK_NAMES.length + 1, 'one function per task and search (flags mode)');
     for (const fn of functions) {
       const variables = (fn as { Properties: Json }).Properties['Environment']['Variables'] as Record<string, unknown>;
       // CloudFormation references (the table, the bucket) resolve at deploy time: any name stands in here.
@@ -522,10 +523,10 @@ describe('configuration round trip: CDK context -> every function environment ->
   });
 });
 
-describe('DdbFaissStack in stream mode', () => {
+describe('DdbFaissStack in stream mode (the default)', () => {
   let template: Template;
   before(() => {
-    template = synth({ settings: { changeCapture: 'stream' } });
+    template = synth();
   });
 
   it('turns the table stream on and follows it with the capture function, as the local follower does', () => {
@@ -573,8 +574,8 @@ describe('DdbFaissStack in stream mode', () => {
 
   it('has no capture function in flags mode, and says how to enable an existing table stream', () => {
     // Act
-    const flags = synth({});
-    const problems = validateProps({ existingTableName: 'orders', settings: { changeCapture: 'stream' } });
+    const flags = synth({ settings: { changeCapture: 'flags' } });
+    const problems = validateProps({ existingTableName: 'orders' });
     // Assess
     assert.deepEqual(flags.findResources('AWS::Lambda::EventSourceMapping'), {});
     assert.equal(problems.length, 1);
