@@ -29,7 +29,7 @@ import { toLambdaRecord } from '../local-stack/stream-follower.ts';
 
 /** What a re-drive did, counted. */
 export interface RedriveResult {
-  /** Messages in the failure destination when it started. */
+  /** Messages taken from the failure destination (those arriving meanwhile wait for the next re-drive). */
   readonly messages: number;
   /** Messages whose records all went through: removed. */
   readonly redriven: number;
