@@ -21,7 +21,9 @@ import {
   RETRY_POLICY,
   RUN_FAILED,
   functionNameOf,
+  parametersOf,
   placeholderOf,
+  type TaskSpec,
 } from './tasks.ts';
 
 export const INDEXER_ASL_FILE = new URL('./indexer.asl.json', import.meta.url);
@@ -73,20 +75,23 @@ export const SIDE_STATES = [
 
 type Transition = { readonly Next: string } | { readonly End: true };
 
-/** A Task state of one task: its resource placeholder, timeout, retry and catch from the definition. */
-function taskState(task: IndexerTask, fields: Record<string, unknown>, transition: Transition): AslState {
-  const spec = INDEXER_TASKS[task];
+/**
+ * A Task state of one task: its resource placeholder, input (`Parameters`), result path, timeout,
+ * retry and catch, all from the task's definition.
+ */
+function taskState(task: IndexerTask, transition: Transition): AslState {
+  const spec: TaskSpec = INDEXER_TASKS[task];
   return {
     Type: 'Task',
-    ...('comment' in spec ? { Comment: spec.comment } : {}),
+    ...(spec.comment ? { Comment: spec.comment } : {}),
     Resource: `\${${placeholderOf(task)}}`,
-    ...fields,
+    // The Map's task takes the iteration's input as the Map's ItemSelector shapes it.
+    ...(spec.mapItem ? {} : { Parameters: parametersOf(spec) }),
+    ...(spec.resultPath === undefined ? {} : { ResultPath: spec.resultPath }),
     TimeoutSeconds: spec.timeoutSeconds,
     Retry: [RETRY_POLICY],
     Catch: [
-      ...('failsRunOn' in spec
-        ? [{ ErrorEquals: [...spec.failsRunOn], ResultPath: '$.error', Next: RECORD_FAILURE }]
-        : []),
+      ...(spec.failsRunOn ? [{ ErrorEquals: [...spec.failsRunOn], ResultPath: '$.error', Next: RECORD_FAILURE }] : []),
       { ErrorEquals: ['States.ALL'], ResultPath: spec.onFailure.resultPath, Next: spec.onFailure.next },
     ],
     ...transition,
@@ -158,11 +163,7 @@ export function indexerDefinition(): AslDefinition {
       },
       'Incremental run': runDescriptor('incremental'),
       'Backfill run': runDescriptor('backfill'),
-      [INDEXER_TASKS.lease.state]: taskState(
-        'lease',
-        { Parameters: { 'run.$': '$.run' }, ResultPath: '$.lease' },
-        { Next: 'Writer lease taken?' },
-      ),
+      [INDEXER_TASKS.lease.state]: taskState('lease', { Next: 'Writer lease taken?' }),
       'Writer lease taken?': {
         Type: 'Choice',
         Choices: [
@@ -186,16 +187,8 @@ export function indexerDefinition(): AslDefinition {
           'Another run holds the index: this one ends at once, without loading the model or the index ' +
           '($.lease.skipped says who holds it and until when).',
       },
-      [INDEXER_TASKS.bootstrap.state]: taskState(
-        'bootstrap',
-        { Parameters: { 'run.$': '$.run' }, ResultPath: '$.model' },
-        { Next: INDEXER_TASKS.plan.state },
-      ),
-      [INDEXER_TASKS.plan.state]: taskState(
-        'plan',
-        { Parameters: { 'run.$': '$.run', 'model.$': '$.model' }, ResultPath: '$.plan' },
-        { Next: 'Anything to index?' },
-      ),
+      [INDEXER_TASKS.bootstrap.state]: taskState('bootstrap', { Next: INDEXER_TASKS.plan.state }),
+      [INDEXER_TASKS.plan.state]: taskState('plan', { Next: 'Anything to index?' }),
       'Anything to index?': {
         Type: 'Choice',
         Choices: [{ Variable: '$.plan.batchCount', NumericGreaterThan: 0, Next: EMBED_MAP }],
@@ -213,13 +206,13 @@ export function indexerDefinition(): AslDefinition {
           ReaderConfig: { InputType: 'JSON' },
           Parameters: { 'Bucket.$': '$.plan.batchList.bucket', 'Key.$': '$.plan.batchList.key' },
         },
-        ItemSelector: { 'batch.$': '$$.Map.Item.Value', 'run.$': '$.run', 'model.$': '$.model' },
+        ItemSelector: parametersOf(INDEXER_TASKS.embed),
         MaxConcurrency: 2,
         ItemProcessor: {
           ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
           StartAt: INDEXER_TASKS.embed.state,
           States: {
-            [INDEXER_TASKS.embed.state]: taskState('embed', {}, { End: true }),
+            [INDEXER_TASKS.embed.state]: taskState('embed', { End: true }),
             [BATCH_FAILED]: {
               Type: 'Pass',
               Comment: 'A batch that fails for good leaves its items pending; the other batches are still merged.',
@@ -241,35 +234,11 @@ export function indexerDefinition(): AslDefinition {
         Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: RECORD_FAILURE }],
         Next: INDEXER_TASKS.merge.state,
       },
-      [INDEXER_TASKS.merge.state]: taskState(
-        'merge',
-        {
-          Parameters: {
-            'run.$': '$.run',
-            'model.$': '$.model',
-            'plan.$': '$.plan',
-            'embedResults.$': '$.embedResults.ResultWriterDetails',
-          },
-          ResultPath: '$.merge',
-        },
-        { Next: INDEXER_TASKS.compact.state },
-      ),
-      [INDEXER_TASKS.compact.state]: taskState(
-        'compact',
-        { Parameters: { 'run.$': '$.run', 'model.$': '$.model', 'merge.$': '$.merge' }, ResultPath: '$.compaction' },
-        { Next: INDEXER_TASKS.clear.state },
-      ),
-      [INDEXER_TASKS.clear.state]: taskState(
-        'clear',
-        { Parameters: { 'run.$': '$.run', 'merge.$': '$.merge' }, ResultPath: '$.clear' },
-        { Next: 'Indexed' },
-      ),
+      [INDEXER_TASKS.merge.state]: taskState('merge', { Next: INDEXER_TASKS.compact.state }),
+      [INDEXER_TASKS.compact.state]: taskState('compact', { Next: INDEXER_TASKS.clear.state }),
+      [INDEXER_TASKS.clear.state]: taskState('clear', { Next: 'Indexed' }),
       Indexed: { Type: 'Succeed' },
-      [RECORD_FAILURE]: taskState(
-        'release',
-        { Parameters: { 'run.$': '$.run' }, ResultPath: null },
-        { Next: RUN_FAILED },
-      ),
+      [RECORD_FAILURE]: taskState('release', { Next: RUN_FAILED }),
       [RUN_FAILED]: {
         Type: 'Fail',
         Comment: 'Ends the execution with the error and cause of the stage that failed.',

@@ -4,7 +4,9 @@
  * `${...FunctionArn}` placeholder, the Lambda function and its export (`tasks/lambda.ts`),
  * the CDK function (`infra/stack.ts`) and the local engine's handler map. The handler behind
  * each task is the stage of the same name in `tasks/indexer-handlers.ts`, which TypeScript
- * holds to exactly these names.
+ * holds to exactly these names. Each task's `input` is its one contract with its handler: the
+ * Task state's `Parameters` (the embed Map's `ItemSelector`) are rendered from it, and the
+ * handler's event type is derived from it, field by field.
  *
  * @example
  * ```ts
@@ -23,12 +25,28 @@ export interface FailureRoute {
   readonly resultPath: string | null;
 }
 
+/**
+ * The state data a task's input may name, each a field of the handler's event; its type is in
+ * `tasks/indexer-handlers.ts` (`TaskInputTypes`), which must give one for every name here.
+ */
+export const TASK_INPUT_FIELDS = ['run', 'model', 'plan', 'batch', 'embedResults', 'merge'] as const;
+export type TaskInputField = (typeof TASK_INPUT_FIELDS)[number];
+
 /** One task of the workflow. */
 export interface TaskSpec {
   /** The Task state's name, as the console, `run --wait` and the monitor show it. */
   readonly state: string;
   /** The state's comment in the ASL. @default none */
   readonly comment?: string;
+  /**
+   * The handler's event: each field, and the path in the state data it is taken from. Rendered as
+   * the Task state's `Parameters`, or for the Map's task as the Map's `ItemSelector`.
+   */
+  readonly input: Readonly<Partial<Record<TaskInputField, string>>>;
+  /** Where the handler's result goes in the state data (`null`: nowhere). @default the whole state (a Map's task) */
+  readonly resultPath?: string | null;
+  /** The task is the Map's item processor: its input is the Map's `ItemSelector`. @default false */
+  readonly mapItem?: true;
   /** How long one attempt may take; above the local engine's 60 s default. */
   readonly timeoutSeconds: number;
   /** Where a failure goes once its retries are spent. */
@@ -53,6 +71,8 @@ export const INDEXER_TASKS = {
     comment:
       'The first work of every run: takes the writer lease, or finds it held by a running execution. ' +
       'A holder that has ended (failed, aborted, timed out) loses it at once.',
+    input: { run: '$.run' },
+    resultPath: '$.lease',
     timeoutSeconds: 120,
     onFailure: TO_RECORD_FAILURE,
   },
@@ -61,17 +81,23 @@ export const INDEXER_TASKS = {
     comment:
       'Copies the active model bundle from S3 to EFS when missing or changed; verifies it; ' +
       'publishes it by atomic rename.',
+    input: { run: '$.run' },
+    resultPath: '$.model',
     timeoutSeconds: FIFTEEN_MINUTES,
     onFailure: TO_RECORD_FAILURE,
   },
   plan: {
     state: 'Plan batches',
     comment: 'Pages through the pending index (or scans the table for a backfill) and writes batch files to EFS.',
+    input: { run: '$.run', model: '$.model' },
+    resultPath: '$.plan',
     timeoutSeconds: FIFTEEN_MINUTES,
     onFailure: TO_RECORD_FAILURE,
   },
   embed: {
     state: 'Embed batch',
+    input: { batch: '$$.Map.Item.Value', run: '$.run', model: '$.model' },
+    mapItem: true,
     timeoutSeconds: FIFTEEN_MINUTES,
     onFailure: { next: BATCH_FAILED, resultPath: '$.error' },
   },
@@ -80,6 +106,8 @@ export const INDEXER_TASKS = {
     comment:
       'Folds the shards into the index: a new segment for what was added or replaced, tombstones for what was ' +
       'replaced or removed; publishes a new generation atomically.',
+    input: { run: '$.run', model: '$.model', plan: '$.plan', embedResults: '$.embedResults.ResultWriterDetails' },
+    resultPath: '$.merge',
     timeoutSeconds: FIFTEEN_MINUTES,
     onFailure: TO_RECORD_FAILURE,
   },
@@ -90,6 +118,8 @@ export const INDEXER_TASKS = {
       'otherwise does nothing. The index holds the same items either way, so a failure here does not stop ' +
       'the run: its error is kept in $.compaction and the flags are still cleared. A damaged segment does ' +
       'fail the run, naming the file: a backfill heals it.',
+    input: { run: '$.run', model: '$.model', merge: '$.merge' },
+    resultPath: '$.compaction',
     timeoutSeconds: FIFTEEN_MINUTES,
     onFailure: { next: CLEAR_STATE, resultPath: '$.compaction' },
     failsRunOn: ['IndexDamagedError'],
@@ -98,16 +128,28 @@ export const INDEXER_TASKS = {
     state: CLEAR_STATE,
     comment:
       'Clears the pending flag only on items whose indexed version is still current, then releases the writer lease.',
+    input: { run: '$.run', merge: '$.merge' },
+    resultPath: '$.clear',
     timeoutSeconds: FIFTEEN_MINUTES,
     onFailure: TO_RECORD_FAILURE,
   },
   release: {
     state: RECORD_FAILURE,
     comment: 'Releases the writer lease if this run holds it, so the next run need not wait for it to expire.',
+    input: { run: '$.run' },
+    resultPath: null,
     timeoutSeconds: 120,
     onFailure: { next: RUN_FAILED, resultPath: null },
   },
 } as const satisfies Record<string, TaskSpec>;
+
+/**
+ * A task's input as ASL renders it: `{ "run.$": "$.run", ... }` (the Task state's `Parameters`, or
+ * the Map's `ItemSelector`).
+ */
+export function parametersOf(spec: Pick<TaskSpec, 'input'>): Record<string, string> {
+  return Object.fromEntries(Object.entries(spec.input).map(([field, path]) => [`${field}.$`, path]));
+}
 
 /** A task's name: `lease`, `bootstrap`, `plan`, `embed`, `merge`, `compact`, `clear` or `release`. */
 export type IndexerTask = keyof typeof INDEXER_TASKS;

@@ -13,23 +13,44 @@ import { acquireLease, type LeaseResult, releaseLease } from '../indexer/lease.t
 import { planRun, type PlanResult } from '../indexer/plan.ts';
 import type { BatchDescriptor, ShardDescriptor } from '../indexer/run-files.ts';
 import { type MapResults, readMapResults } from '../indexer/batch-list.ts';
-import { functionNameOf, INDEXER_TASK_NAMES, type IndexerTask, LOCAL_FUNCTION_PREFIX } from '../asl/tasks.ts';
+import {
+  functionNameOf,
+  INDEXER_TASK_NAMES,
+  type INDEXER_TASKS,
+  type IndexerTask,
+  LOCAL_FUNCTION_PREFIX,
+  type TaskInputField,
+} from '../asl/tasks.ts';
 import { originOf } from '../asl/run-origins.ts';
 import type { DdbFaissConfig } from '../config/config.ts';
 import type { TaskHandler } from './handler.ts';
 import { classifyErrors } from './middleware.ts';
 import { type MetricValues, type Observability, observeTask, type TaskLogKeys } from './observability.ts';
 
-interface StageEvents {
-  lease: { run: RunInfo };
-  bootstrap: { run: RunInfo };
-  plan: { run: RunInfo; model: ModelDescriptor };
-  embed: { run: RunInfo; model: ModelDescriptor; batch: BatchDescriptor };
-  merge: { run: RunInfo; model: ModelDescriptor; plan: PlanResult; embedResults: MapResults };
-  compact: { run: RunInfo; model: ModelDescriptor; merge: MergeResult };
-  clear: { run: RunInfo; merge: MergeResult };
-  release: { run?: RunInfo };
-}
+/**
+ * The type of each state-data field a task's input may name (`TASK_INPUT_FIELDS`): indexing the
+ * object by every name is what makes a name without a type here a compile error.
+ */
+type TaskInputTypes = {
+  [F in TaskInputField]: {
+    run: RunInfo;
+    model: ModelDescriptor;
+    plan: PlanResult;
+    batch: BatchDescriptor;
+    embedResults: MapResults;
+    merge: MergeResult;
+  }[F];
+};
+
+/**
+ * A task's event, derived from its one declaration (`input` in `asl/tasks.ts`, which also renders
+ * the Task state's `Parameters`): a field per name it takes, of that field's type.
+ */
+export type StageEvent<T extends IndexerTask> = {
+  readonly [F in keyof (typeof INDEXER_TASKS)[T]['input'] & TaskInputField]: TaskInputTypes[F];
+};
+
+type StageEvents = { [T in IndexerTask]: StageEvent<T> };
 
 /** The lease stage's answer to the state machine: the lease, and whether a run that found it held waits its turn. */
 export type LeaseTaskResult = LeaseResult & { readonly waits: boolean };
@@ -75,8 +96,7 @@ export function indexerStages(context: IndexerContext): IndexerStages {
       mergeShards(context, event.run, event.model, event.plan, await readMapResults(context, event.embedResults)),
     compact: (event) => compactIndex(context, event.run, event.model, event.merge),
     clear: (event) => clearFlags(context, event.run, event.merge),
-    // A run rejected before it started (bad input) has no run descriptor and holds nothing.
-    release: async (event) => (event.run ? releaseLease(context, event.run) : undefined),
+    release: (event) => releaseLease(context, event.run),
   };
 }
 
