@@ -77,14 +77,26 @@ const booleanText = v.pipe(
   v.transform((value) => value === 'true'),
 );
 
+/** The attribute names ddb-faiss is told (item keys, text, pending, filterable): letters, digits, _ . -. */
 const DYNAMODB_NAME = /^[A-Za-z0-9_.-]{1,255}$/;
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** Whether a name is a valid DynamoDB table or index name (AWS: 3 to 255 of letters, digits, _ . -). */
+export const isTableName = (name: string): boolean => /^[A-Za-z0-9_.-]{3,255}$/.test(name);
 
 const dynamodbName = v.pipe(
   nonEmpty('a DynamoDB name'),
   v.check(
     (value) => DYNAMODB_NAME.test(value),
     (issue) => `${quoted(issue.input)} is not a valid DynamoDB name (letters, digits, _ . -)`,
+  ),
+);
+
+const tableName = v.pipe(
+  nonEmpty('a DynamoDB table or index name'),
+  v.check(
+    (value) => isTableName(value),
+    (issue) => `${quoted(issue.input)} is not a valid table or index name (3 to 255 letters, digits, _ . -)`,
   ),
 );
 
@@ -244,7 +256,7 @@ export const SETTINGS = {
     doc: 'the shared file system root (EFS)',
   }),
   tableName: setting({
-    schema: dynamodbName,
+    schema: tableName,
     default: 'ddb-faiss-items',
     env: 'DDB_FAISS_TABLE',
     flag: 'table',
@@ -279,7 +291,7 @@ export const SETTINGS = {
     doc: 'numeric attribute marking items waiting to be indexed; feeds the sparse GSI',
   }),
   pendingIndexName: setting({
-    schema: dynamodbName,
+    schema: tableName,
     default: 'faiss_pending-index',
     env: 'DDB_FAISS_PENDING_INDEX',
     flag: 'pending-index',

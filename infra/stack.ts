@@ -59,6 +59,7 @@ import {
   DEPLOYED_SETTINGS,
   deployedSettingProblems,
   authorizationProblems,
+  isTableName,
 } from '../config/settings.ts';
 import { RESERVED_GROUP } from '../table/reserved-items.ts';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
@@ -866,8 +867,10 @@ export function validateProps(props: DdbFaissStackProps): string[] {
     problems.push(`searchProvisionedConcurrency must be a whole number >= 0 (0 = none), got ${warm}`);
   problems.push(...deployedSettingProblems(props.settings ?? {}, 'stack settings'));
   problems.push(...authorizationProblems(props.settings ?? {}, 'stack settings', true));
-  if (props.existingTableName !== undefined && !/^[A-Za-z0-9_.-]{3,255}$/.test(props.existingTableName))
-    problems.push(`existingTableName "${props.existingTableName}" is not a valid table name`);
+  if (props.existingTableName !== undefined && !isTableName(props.existingTableName))
+    problems.push(
+      `existingTableName "${props.existingTableName}" is not a valid table name (3 to 255 letters, digits, _ . -)`,
+    );
   const streamMode = (props.settings?.changeCapture ?? defaultOf('changeCapture')) === 'stream';
   if (streamMode && props.existingTableName !== undefined && props.existingTableStreamArn === undefined)
     problems.push(

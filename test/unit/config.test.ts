@@ -161,8 +161,16 @@ describe('the configuration schema', () => {
     });
     assert.deepEqual(parseSetting('searchUrl', 'not a url'), { problem: 'must be a URL, got "not a url"' });
     assert.deepEqual(parseSetting('tableName', 'my table'), {
-      problem: '"my table" is not a valid DynamoDB name (letters, digits, _ . -)',
+      problem: '"my table" is not a valid table or index name (3 to 255 letters, digits, _ . -)',
     });
+    // AWS's rule for table and index names (3 to 255), the CDK stack's too; attribute names may be shorter
+    assert.deepEqual(parseSetting('tableName', 'ab'), {
+      problem: '"ab" is not a valid table or index name (3 to 255 letters, digits, _ . -)',
+    });
+    assert.deepEqual(parseSetting('pendingIndexName', 'ix'), {
+      problem: '"ix" is not a valid table or index name (3 to 255 letters, digits, _ . -)',
+    });
+    assert.deepEqual(parseSetting('groupAttribute', 'g'), { value: 'g' });
     assert.deepEqual(parseSetting('bucketName', 'Bad_Bucket'), {
       problem: '"Bad_Bucket" is not a valid S3 bucket name',
     });

@@ -439,6 +439,11 @@ describe('the CDK stack (in flags mode; the stream mode it has by default is bel
       6,
       'the five above, and the stream of the existing table that stream mode (the default) follows',
     );
+    assert.deepEqual(
+      validateProps({ existingTableName: 'ab', settings: { changeCapture: 'flags' } }),
+      ['existingTableName "ab" is not a valid table name (3 to 255 letters, digits, _ . -)'],
+      "AWS's rule, the settings' too",
+    );
     assert.throws(
       () => synth({ scheduleMinutes: -5, settings: { maxConcurrency: 0 } }),
       /scheduleMinutes must be[\s\S]*maxConcurrency \(stack settings\): must be/,
