@@ -96,7 +96,8 @@ export function indexerStages(context: IndexerContext): IndexerStages {
       mergeShards(context, event.run, event.model, event.plan, await readMapResults(context, event.embedResults)),
     compact: (event) => compactIndex(context, event.run, event.model, event.merge),
     clear: (event) => clearFlags(context, event.run, event.merge),
-    release: (event) => releaseLease(context, event.run),
+    // The state machine always passes the run; an invocation made by hand without one holds nothing.
+    release: async (event) => (event.run ? releaseLease(context, event.run) : undefined),
   };
 }
 

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { INDEXER_TASK_NAMES } from '../../asl/tasks.ts';
+import { bundleLambdas } from '../../infra/bundle.ts';
 import { cdkDeployArgs } from '../../workflow/cli/deploy.ts';
 import { runCli } from '../helpers/cli.ts';
 
@@ -34,10 +35,13 @@ describe('npm run synth', () => {
     );
   });
 
-  it('bundles the Lambda handlers offline with esbuild into one module that loads and runs', async () => {
-    // Prepare: synth (previous test) wrote the bundle
-    const bundle = path.join(root, 'infra/lambda-image/dist/lambda.mjs');
-    assert.ok(existsSync(bundle), 'synth bundles the handlers');
+  it('bundles the Lambda handlers offline with esbuild into one module that loads and runs', async (t) => {
+    // Prepare: a bundle of its own (beside synth's, so its external packages resolve), whatever ran before
+    const bundle = path.join(root, `infra/lambda-image/dist/lambda-test-${process.pid}.mjs`);
+    bundleLambdas(bundle);
+    t.after(() => {
+      for (const file of [bundle, `${bundle}.map`]) rmSync(file, { force: true });
+    });
     // Act
     const handlers = (await import(bundle)) as Record<string, (event: unknown, context: unknown) => Promise<unknown>>;
     const released = await handlers['release']!(
