@@ -20,18 +20,21 @@ describe('indexer stages', () => {
     dir.remove();
   });
 
-  it('bootstrap: two cold starts at once publish one verified bundle and leave no partial copy', async () => {
+  it('bootstrap: two cold starts at once publish one verified bundle and leave no partial copy', async (t) => {
+    // Prepare: an EFS folder of its own, empty whatever ran before
+    const efs = tempDir();
+    t.after(() => efs.remove());
     // Act: both find EFS empty and copy at the same time
-    const context = { config: h.config, clients: h.stack.clients };
+    const context = { config: { ...h.config, efsRoot: efs.path }, clients: h.stack.clients };
     const [first, second] = await Promise.all([bootstrapModel(context), bootstrapModel(context)]);
     const again = await bootstrapModel(context);
     // Assess
     assert.equal(first.dir, second.dir);
     assert.ok(first.copied || second.copied);
-    const manifest = await verifyBundle(path.join(h.config.efsRoot, first.dir));
+    const manifest = await verifyBundle(path.join(efs.path, first.dir));
     assert.equal(manifest.checksum, first.checksum);
     assert.deepEqual(
-      readdirSync(path.join(h.config.efsRoot, 'models')),
+      readdirSync(path.join(efs.path, 'models')),
       [path.basename(first.dir)],
       'no staging folder left',
     );
@@ -57,7 +60,7 @@ describe('indexer stages', () => {
   });
 
   it("embed: each Map iteration receives a small descriptor, never the batch's keys", async () => {
-    // Prepare (after the plan test, which counts its own items): one batch of 50 keys
+    // Prepare: one batch of 50 keys (the other tests leave nothing pending)
     // (their JSON alone would be about 2 KB)
     await h.put(sentences(50, 'descriptor'));
     // Act
