@@ -33,11 +33,7 @@ describe('indexer stages', () => {
     assert.ok(first.copied || second.copied);
     const manifest = await verifyBundle(path.join(efs.path, first.dir));
     assert.equal(manifest.checksum, first.checksum);
-    assert.deepEqual(
-      readdirSync(path.join(efs.path, 'models')),
-      [path.basename(first.dir)],
-      'no staging folder left',
-    );
+    assert.deepEqual(readdirSync(path.join(efs.path, 'models')), [path.basename(first.dir)], 'no staging folder left');
     assert.equal(again.copied, false, 'a later run finds it there');
   });
 
