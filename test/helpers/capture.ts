@@ -1,6 +1,6 @@
 /** Waiting for stream mode to catch up, and reading what it did, for integration tests. */
 import { existsSync, readFileSync } from 'node:fs';
-import { type AttributeValue, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, BatchWriteItemCommand, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ListExecutionsCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { DdbFaissConfig } from '../../config/config.ts';
 import { GenerationStore } from '../../index-store/generations.ts';
@@ -135,4 +135,35 @@ export async function settle(
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * Makes every capture call holding an item whose id starts with "flaky" fail (until the test
+ * resets `captureFault`), then writes the items (id and text each, `rev` 1) in one BatchWriteItem:
+ * one stream batch with the flaky records among good ones.
+ */
+export async function writeWithFlakyCapture(
+  h: IndexerHarness,
+  items: readonly (readonly [id: string, text: string])[],
+): Promise<void> {
+  h.captureFault = (event) => {
+    const ids = event.Records.map((record) => record.dynamodb?.Keys?.[h.config.idAttribute]?.S ?? '');
+    if (ids.some((id) => id.startsWith('flaky'))) throw new Error('the capture call failed');
+  };
+  await h.stack.clients.dynamodb.send(
+    new BatchWriteItemCommand({
+      RequestItems: {
+        [h.config.tableName]: items.map(([id, text]) => ({
+          PutRequest: {
+            Item: {
+              [h.config.groupAttribute]: { S: 'g' },
+              [h.config.idAttribute]: { S: id },
+              [h.config.contentAttribute]: { S: text },
+              rev: { N: '1' },
+            },
+          },
+        })),
+      },
+    }),
+  );
 }

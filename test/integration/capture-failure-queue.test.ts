@@ -9,17 +9,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { rmSync, writeFileSync } from 'node:fs';
-import { BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
 import { sqsFailureQueue } from '../../aws/capture-failures.ts';
 import { createStreamsClient } from '../../aws/clients.ts';
-import type { StreamEvent } from '../../indexer/capture.ts';
 import { captureFiles, failureFile, readFailureMessages } from '../../local-stack/stream-follower.ts';
 import { localObservability } from '../../local-stack/local-observability.ts';
 import { type CaptureHandler, captureFilterPattern, createCaptureHandler } from '../../tasks/capture-handler.ts';
 import { readCaptureFailures } from '../../workflow/capture-status.ts';
 import { redriveFailures } from '../../workflow/capture-redrive.ts';
 import { describeCapture } from '../../workflow/cli/status.ts';
-import { settle, useStreamHarness, watchedHarness } from '../helpers/capture.ts';
+import { settle, useStreamHarness, watchedHarness, writeWithFlakyCapture } from '../helpers/capture.ts';
 import type { IndexerHarness } from '../helpers/indexer.ts';
 import { startTestQueue, type TestQueue } from '../helpers/sqs.ts';
 
@@ -44,30 +42,10 @@ describe("stream mode on AWS: the capture's failure queue", () => {
     // Prepare: a batch fails for good (every call holding the flaky item fails), and its message
     // waits in the queue instead of the local file
     const watched = watchedHarness(h);
-    const id = (record: StreamEvent['Records'][number]) => record.dynamodb?.Keys?.[h.config.idAttribute]?.S ?? '';
-    h.captureFault = (event) => {
-      if (event.Records.some((record) => id(record).startsWith('flaky'))) throw new Error('the capture call failed');
-    };
-    const put = (key: string, text: string) => ({
-      PutRequest: {
-        Item: {
-          [h.config.groupAttribute]: { S: 'g' },
-          [h.config.idAttribute]: { S: key },
-          [h.config.contentAttribute]: { S: text },
-          rev: { N: '1' },
-        },
-      },
-    });
-    await h.stack.clients.dynamodb.send(
-      new BatchWriteItemCommand({
-        RequestItems: {
-          [h.config.tableName]: [
-            put('ok-1', 'the ferry left the harbour at noon'),
-            put('flaky-1', 'a kite caught in the old oak tree'),
-          ],
-        },
-      }),
-    );
+    await writeWithFlakyCapture(h, [
+      ['ok-1', 'the ferry left the harbour at noon'],
+      ['flaky-1', 'a kite caught in the old oak tree'],
+    ]);
     await settle(watched, new Map([['ok-1', 1]]));
     const failed = readFailureMessages(stack.dataDir);
     assert.equal(failed.length, 1, 'one batch failed for good');

@@ -17,7 +17,6 @@ import {
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { IndexerHarness } from '../helpers/indexer.ts';
 import { runCli } from '../helpers/cli.ts';
-import type { StreamEvent } from '../../indexer/capture.ts';
 import { tempDir } from '../helpers/local-stack.ts';
 import {
   capturedChanges,
@@ -26,6 +25,7 @@ import {
   useStreamHarness,
   type WatchedStack,
   watchedHarness,
+  writeWithFlakyCapture,
 } from '../helpers/capture.ts';
 import { captureFiles, readCaptureState, readFailureMessages } from '../../local-stack/stream-follower.ts';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -232,34 +232,13 @@ describe('stream mode: a failing capture call, then the re-drive', () => {
   });
 
   it('bisects a failing batch down to the failing record, and `capture redrive` captures it once healed', async () => {
-    // Prepare: every call holding a "flaky" item fails
+    // Prepare and act: every call holding a "flaky" item fails; one batch with it between two good ones
     const watched = watchedHarness(h);
-    const id = (record: StreamEvent['Records'][number]) => record.dynamodb?.Keys?.[h.config.idAttribute]?.S ?? '';
-    h.captureFault = (event) => {
-      if (event.Records.some((record) => id(record).startsWith('flaky'))) throw new Error('the capture call failed');
-    };
-    const item = (key: string, text: string) => ({
-      PutRequest: {
-        Item: {
-          [h.config.groupAttribute]: { S: 'g' },
-          [h.config.idAttribute]: { S: key },
-          [h.config.contentAttribute]: { S: text },
-          rev: { N: '1' },
-        },
-      },
-    });
-    // Act: one batch with the flaky record between two good ones
-    await h.stack.clients.dynamodb.send(
-      new BatchWriteItemCommand({
-        RequestItems: {
-          [h.config.tableName]: [
-            item('ok-1', 'the ferry left the harbour at noon'),
-            item('flaky-1', 'a kite caught in the old oak tree'),
-            item('ok-2', 'the glacier retreated a mile in ten years'),
-          ],
-        },
-      }),
-    );
+    await writeWithFlakyCapture(h, [
+      ['ok-1', 'the ferry left the harbour at noon'],
+      ['flaky-1', 'a kite caught in the old oak tree'],
+      ['ok-2', 'the glacier retreated a mile in ten years'],
+    ]);
     const before = await settle(
       watched,
       new Map([

@@ -39,8 +39,9 @@ export const captureCommand: Command = {
     const endpoints = await resolveEndpoints(config);
     const clients = createAwsClients(config, endpoints);
     const streams = createStreamsClient(config, endpoints.dynamodb);
-    const sqs = queueUrl && config.target === 'aws' ? createSqsClient(config) : undefined;
-    const destination = sqs && queueUrl ? sqsFailureQueue(sqs, queueUrl) : failureFile(config.dataDir);
+    // A deployed stack's failed batches wait in its SQS queue; the local stack's in its failure file.
+    const sqs = config.target === 'aws' ? createSqsClient(config) : undefined;
+    const destination = sqs ? sqsFailureQueue(sqs, queueUrl!) : failureFile(config.dataDir);
     try {
       const stateMachineArn = await resolveStateMachineArn(config, clients.stepFunctions);
       const handler = createCaptureHandler(
