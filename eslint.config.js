@@ -8,8 +8,23 @@ import tseslint from 'typescript-eslint';
 
 /** The production core: the code a Lambda function runs. */
 const CORE = ['asl', 'tasks', 'table', 'indexer', 'search', 'index-store', 'embedding', 'config', 'aws'];
-/** Local tools: the embedded stack and engine, the CLI and monitor, the CDK app, model building, bench, tests. */
-const LOCAL = ['local-stack', 'workflow', 'infra', 'models', 'bench', 'scripts', 'test', 'bin'];
+/**
+ * Local tools: the embedded stack and engine, handlers hosted in this process (`lambda-host`: Lambda's
+ * context, event filtering, stream records, file observability), local HTTP servers (`local-http`), the CLI
+ * and monitor, the CDK app, model building, bench, tests.
+ */
+const LOCAL = [
+  'local-stack',
+  'lambda-host',
+  'local-http',
+  'workflow',
+  'infra',
+  'models',
+  'bench',
+  'scripts',
+  'test',
+  'bin',
+];
 const dirs = (names) => names.map((name) => `./${name}`);
 
 /**
@@ -31,14 +46,21 @@ const zones = [
       'local-stack-not-to-tools: the local stack and engine depend on the core only; the CLI and tools build on them.',
   },
   {
+    target: dirs(['lambda-host', 'local-http']),
+    from: dirs(LOCAL.filter((dir) => dir !== 'lambda-host' && dir !== 'local-http')),
+    message:
+      'hosting-not-to-emulator: hosting a handler in this process and serving HTTP locally need the core only; ' +
+      'the CLI runs them against AWS too, so they never load the local stack.',
+  },
+  {
     target: dirs(['infra']),
-    from: dirs(['local-stack', 'workflow', 'models', 'bench', 'scripts', 'test']),
+    from: dirs(['local-stack', 'lambda-host', 'local-http', 'workflow', 'models', 'bench', 'scripts', 'test']),
     message: 'infra-to-core-only: the CDK app deploys the core; it never needs the local tools.',
   },
   {
-    target: dirs(['workflow', 'models', 'bench', 'scripts', 'infra', 'local-stack']),
+    target: dirs(['workflow', 'models', 'scripts', 'infra', 'local-stack', 'lambda-host', 'local-http']),
     from: dirs(['test']),
-    message: 'tools-not-to-tests: tests use the tools, never the reverse.',
+    message: "tools-not-to-tests: tests use the tools, never the reverse (benches share the tests' scratch helpers).",
   },
   // Within the core, lower layers never import higher ones.
   {

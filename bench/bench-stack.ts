@@ -9,7 +9,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { loadEmbedder } from '../embedding/runtime.ts';
 import { bootstrapModel } from '../indexer/bootstrap.ts';
 import { startLocalStack } from '../local-stack/stack.ts';
-import { freePortConfig, tempDir } from '../local-stack/scratch.ts';
+import { freePortConfig, tempDir } from '../test/helpers/scratch.ts';
 import { main } from '../workflow/cli/main.ts';
 import { ensureModelPublished, localStackProps } from '../workflow/local-stack-props.ts';
 

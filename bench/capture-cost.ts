@@ -14,7 +14,7 @@ import { writeFileSync, readFileSync } from 'node:fs';
 import { changeMarkerKey, MARKER_SEQUENCE_ATTRIBUTE } from '../table/reserved-items.ts';
 import { keyAttributes } from '../table/items.ts';
 import { startLocalStack } from '../local-stack/stack.ts';
-import { freePortConfig, tempDir } from '../local-stack/scratch.ts';
+import { freePortConfig, tempDir } from '../test/helpers/scratch.ts';
 
 const dir = tempDir('ddb-faiss-bench-cost-');
 const config = freePortConfig(dir.path);

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { publishFixture } from './index-fixture.ts';
 import { readManifest } from '../embedding/bundle.ts';
 import { ensureDefaultBundle } from '../models/default-model/build.ts';
-import { tempDir } from '../local-stack/scratch.ts';
+import { tempDir } from '../test/helpers/scratch.ts';
 import { randomUnitVectors } from './random.ts';
 import type { ProbeResult, Stage } from './cold-start-probe.ts';
 import type { ShardEntry } from '../indexer/run-files.ts';

@@ -12,7 +12,7 @@ import { bootstrapModel } from '../indexer/bootstrap.ts';
 import { embedBatch } from '../indexer/embed-batch.ts';
 import { acquireLease, releaseLease } from '../indexer/lease.ts';
 import { writeBatch } from '../indexer/run-files.ts';
-import { resolveEndpoints } from '../local-stack/stack-info.ts';
+import { resolveEndpoints } from '../workflow/endpoints.ts';
 
 let peak = process.memoryUsage().rss;
 const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);

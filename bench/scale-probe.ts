@@ -5,7 +5,7 @@
 // Arguments: <data dir> <DynamoDB endpoint> <queries file (JSON array of texts)>
 import { readFileSync } from 'node:fs';
 import { createAwsClients } from '../aws/clients.ts';
-import { freePortConfig } from '../local-stack/scratch.ts';
+import { freePortConfig } from '../test/helpers/scratch.ts';
 import { IndexReader } from '../search/index-reader.ts';
 import { preloadSearch, search } from '../search/query.ts';
 

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FREE_PORT_FLAGS, tempDir } from '../local-stack/scratch.ts';
+import { FREE_PORT_FLAGS, tempDir } from '../test/helpers/scratch.ts';
 
 const checkout = path.resolve(process.argv[2] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..'));
 const ROUNDS = 5;

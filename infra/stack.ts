@@ -62,6 +62,7 @@ import {
   isTableName,
 } from '../config/settings.ts';
 import { RESERVED_GROUP } from '../table/reserved-items.ts';
+import { type KeyAttribute, itemsTableDefinition } from '../table/definition.ts';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import { bundleLambdas } from './bundle.ts';
 import { writeNativePackages } from './native-packages.ts';
@@ -525,19 +526,23 @@ export class DdbFaissStack extends Stack {
   }
 
   private createTable(config: DeployedSettings, removal: RemovalPolicy): dynamodb.Table {
+    const definition = itemsTableDefinition(config);
+    const attribute = (key: KeyAttribute): dynamodb.Attribute => ({
+      name: key.name,
+      type: key.type === 'S' ? dynamodb.AttributeType.STRING : dynamodb.AttributeType.NUMBER,
+    });
     const table = new dynamodb.Table(this, 'Table', {
-      // Stream mode follows the table's stream; old and new images tell what a write changed.
-      ...(config.changeCapture === 'stream' ? { stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES } : {}),
-      partitionKey: { name: config.groupAttribute, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: config.idAttribute, type: dynamodb.AttributeType.STRING },
+      ...(definition.stream ? { stream: dynamodb.StreamViewType[definition.stream] } : {}),
+      partitionKey: attribute(definition.keys.partition),
+      sortKey: attribute(definition.keys.sort),
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: removal,
     });
     table.addGlobalSecondaryIndex({
-      indexName: config.pendingIndexName,
-      partitionKey: { name: config.pendingAttribute, type: dynamodb.AttributeType.NUMBER },
-      sortKey: { name: config.idAttribute, type: dynamodb.AttributeType.STRING },
+      indexName: definition.pendingIndex.name,
+      partitionKey: attribute(definition.pendingIndex.partition),
+      sortKey: attribute(definition.pendingIndex.sort),
       projectionType: dynamodb.ProjectionType.KEYS_ONLY,
     });
     return table;

@@ -11,10 +11,10 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import { localLambdaContext } from './engine/lambda-context.ts';
+import { localLambdaContext } from '../lambda-host/lambda-context.ts';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { foreignHost, readRequestBody, RequestBodyTooLargeError, sendJson } from './http-guard.ts';
+import { foreignHost, readRequestBody, RequestBodyTooLargeError, sendJson } from '../local-http/guard.ts';
 import { type JwtAuthorizerContext, type LocalAuthorizer, localJwtAuthorizer } from './jwt-authorizer.ts';
 
 export type HttpLambdaHandler = (

@@ -22,7 +22,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { projectPath } from '../config/project.ts';
 import { replaceDirectory, writeFileAtomic } from '../index-store/atomic-file.ts';
-import { PortInUseError } from './listen.ts';
+import { PortInUseError } from '../local-http/listen.ts';
 import { UserFacingError } from '../config/errors.ts';
 
 /** The Java version DynamoDB Local 3 needs, at least. */

@@ -11,8 +11,8 @@ import { createServer } from 'node:http';
 import S3rver from 's3rver';
 import { isS3NotFound } from '../aws/errors.ts';
 import type { RunningService } from './dynamodb.ts';
-import { answerOnlyOwnHost } from './http-guard.ts';
-import { closeServer, listenLocal } from './listen.ts';
+import { answerOnlyOwnHost } from '../local-http/guard.ts';
+import { closeServer, listenLocal } from '../local-http/listen.ts';
 
 export async function startS3(directory: string, port: number): Promise<RunningService> {
   mkdirSync(directory, { recursive: true });

@@ -10,7 +10,6 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import { advise } from '../config/advice.ts';
 import { endOrphanedDynamoDbLocal } from './dynamodb-local.ts';
-import type { ServiceEndpoints } from '../aws/clients.ts';
 import type { DdbFaissConfig } from '../config/config.ts';
 import { writeFileAtomic } from '../index-store/atomic-file.ts';
 import { UserFacingError } from '../config/errors.ts';
@@ -103,24 +102,4 @@ export async function runningStackInfo(config: Pick<DdbFaissConfig, 'dataDir'>):
     );
   }
   return info;
-}
-
-/** Resolves the endpoints for the configured target. @throws {LocalStackNotRunningError} */
-export async function resolveEndpoints(config: DdbFaissConfig): Promise<ServiceEndpoints> {
-  if (config.target === 'aws') {
-    return {
-      dynamodb: config.dynamodbEndpoint,
-      s3: config.s3Endpoint,
-      stepFunctions: config.stepFunctionsEndpoint,
-      http: config.searchUrl,
-    };
-  }
-  const explicit = config.dynamodbEndpoint && config.s3Endpoint && config.stepFunctionsEndpoint;
-  const info = explicit ? undefined : await runningStackInfo(config);
-  return {
-    dynamodb: config.dynamodbEndpoint ?? info?.endpoints.dynamodb,
-    s3: config.s3Endpoint ?? info?.endpoints.s3,
-    stepFunctions: config.stepFunctionsEndpoint ?? info?.endpoints.stepFunctions,
-    http: info?.endpoints.http,
-  };
 }

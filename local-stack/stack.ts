@@ -16,7 +16,7 @@ import { createStepFunctionsServer } from './engine/sfn-endpoint.ts';
 import type { TaskHandlerRegistry } from '../tasks/handler.ts';
 import { ensureItemsTable, type RunningService } from './dynamodb.ts';
 import { startDynamoDbLocal } from './dynamodb-local.ts';
-import { closeServer, listenLocal } from './listen.ts';
+import { closeServer, listenLocal } from '../local-http/listen.ts';
 import { ensureBucket, startS3 } from './s3.ts';
 import { UserFacingError } from '../config/errors.ts';
 

@@ -24,7 +24,6 @@ import {
   ExpiredIteratorException,
   GetRecordsCommand,
   GetShardIteratorCommand,
-  type _Record as SdkRecord,
   type Shard,
   TrimmedDataAccessException,
 } from '@aws-sdk/client-dynamodb-streams';
@@ -38,8 +37,9 @@ import { advise } from '../config/advice.ts';
 import { writeFileAtomic } from '../index-store/atomic-file.ts';
 import type { StreamRecord } from '../indexer/capture.ts';
 import { CAPTURE_EVENT_SOURCE, type CaptureHandler } from '../tasks/capture-handler.ts';
-import { localLambdaContext } from './engine/lambda-context.ts';
-import { matchesPattern } from './event-filter.ts';
+import { localLambdaContext } from '../lambda-host/lambda-context.ts';
+import { matchesPattern } from '../lambda-host/event-filter.ts';
+import { toLambdaRecord } from '../lambda-host/stream-records.ts';
 
 /** Where the follower got, and what it saw: `capture/state.json` under the data directory. */
 export interface CaptureState {
@@ -114,24 +114,6 @@ export function failureFile(dataDir: string): FailureDestination {
         rmSync(taken, { force: true });
       }
     },
-  };
-}
-
-/** A stream record as the SDK returns it, in the shape Lambda's event carries. */
-export function toLambdaRecord(record: SdkRecord, streamArn: string): StreamRecord & { eventSourceARN: string } {
-  const { dynamodb, ...rest } = record;
-  const created = dynamodb?.ApproximateCreationDateTime;
-  return {
-    ...(rest as Omit<StreamRecord, 'dynamodb'>),
-    eventSourceARN: streamArn,
-    ...(dynamodb
-      ? {
-          dynamodb: {
-            ...(dynamodb as NonNullable<StreamRecord['dynamodb']>),
-            ...(created ? { ApproximateCreationDateTime: created.getTime() / 1000 } : {}),
-          },
-        }
-      : {}),
   };
 }
 

@@ -23,9 +23,9 @@ import type { FailureDestination, StreamFailureMessage } from '../aws/capture-fa
 import type { StreamRecord } from '../indexer/capture.ts';
 import { sortableSequence } from '../table/reserved-items.ts';
 import type { CaptureHandler } from '../tasks/capture-handler.ts';
-import { localLambdaContext } from '../local-stack/engine/lambda-context.ts';
-import { matchesPattern } from '../local-stack/event-filter.ts';
-import { toLambdaRecord } from '../local-stack/stream-follower.ts';
+import { localLambdaContext } from '../lambda-host/lambda-context.ts';
+import { matchesPattern } from '../lambda-host/event-filter.ts';
+import { toLambdaRecord } from '../lambda-host/stream-records.ts';
 
 /** What a re-drive did, counted. */
 export interface RedriveResult {

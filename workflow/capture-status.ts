@@ -14,8 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { type FailureDestination, sqsFailureQueue } from '../aws/capture-failures.ts';
 import { createSqsClient } from '../aws/clients.ts';
 import type { DdbFaissConfig } from '../config/config.ts';
-import { localMetricsFile } from '../local-stack/local-observability.ts';
-import { captureFiles, failureFile, readCaptureState } from '../local-stack/stream-follower.ts';
+import { localMetricsFile } from '../lambda-host/observability.ts';
 import { METRICS } from '../tasks/metrics.ts';
 
 /** Batches waiting in the failure destination (`ddb-faiss capture redrive`), and where it is. */
@@ -78,8 +77,7 @@ export async function readCaptureFailures(destination: FailureDestination): Prom
 export async function readCaptureStatus(
   config: Pick<DdbFaissConfig, 'target' | 'dataDir' | 'region' | 'captureFailureQueueUrl'>,
 ): Promise<CaptureStatus | undefined> {
-  if (config.target === 'local')
-    return existsSync(captureFiles(config.dataDir).state) ? readLocalCaptureStatus(config.dataDir) : undefined;
+  if (config.target === 'local') return readLocalCaptureStatus(config.dataDir);
   if (!config.captureFailureQueueUrl) return undefined;
   const sqs = createSqsClient(config);
   try {
@@ -89,8 +87,10 @@ export async function readCaptureStatus(
   }
 }
 
-/** The local stack's capture status. */
-async function readLocalCaptureStatus(dataDir: string, now = Date.now()): Promise<CaptureStatus> {
+/** The local stack's capture status, from its follower's files (the emulator is loaded for the local target only). */
+async function readLocalCaptureStatus(dataDir: string, now = Date.now()): Promise<CaptureStatus | undefined> {
+  const { captureFiles, failureFile, readCaptureState } = await import('../local-stack/stream-follower.ts');
+  if (!existsSync(captureFiles(dataDir).state)) return undefined;
   const state = readCaptureState(dataDir);
   const { streamRecords, changesCaptured } = METRICS;
   const sums = recentSums(dataDir, [streamRecords.name, changesCaptured.name], now);

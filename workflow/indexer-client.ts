@@ -14,7 +14,6 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import type { DdbFaissConfig } from '../config/config.ts';
-import { readStackInfo } from '../local-stack/stack-info.ts';
 import { executionNameFor, type RunOrigin } from '../asl/run-origins.ts';
 import { type RunProgress, summarizeHistory, withMapRunCounts } from './run-progress.ts';
 import { UserFacingError } from '../config/errors.ts';
@@ -30,6 +29,7 @@ export class StateMachineNotFoundError extends UserFacingError {
 export async function resolveStateMachineArn(config: DdbFaissConfig, sfn: SFNClient): Promise<string> {
   if (config.stateMachineArn) return config.stateMachineArn;
   if (config.target === 'local') {
+    const { readStackInfo } = await import('../local-stack/stack-info.ts');
     const arn = readStackInfo(config)?.stateMachineArn;
     if (arn) return arn;
   }

@@ -11,7 +11,7 @@ import { bundleKeyPrefix, readManifest } from '../embedding/bundle.ts';
 import { publishBundle, resolveModel } from '../models/registry.ts';
 import type { LocalStackProps } from '../local-stack/stack.ts';
 import { apiGateway, withLocalJwtAuthorizer } from '../local-stack/api-gateway.ts';
-import { localMetricsFile, localObservability } from '../local-stack/local-observability.ts';
+import { localMetricsFile, localObservability } from '../lambda-host/observability.ts';
 import { localMetricsSource } from './monitor/metrics-source.ts';
 import { createIndexerHandlers } from '../tasks/indexer-handlers.ts';
 import { createSearchHandler } from '../tasks/search-handler.ts';

@@ -4,7 +4,7 @@
  * `@aws-sdk/client-sfn` speaks.
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { foreignHost, readRequestBody, RequestBodyTooLargeError } from '../http-guard.ts';
+import { foreignHost, readRequestBody, RequestBodyTooLargeError } from '../../local-http/guard.ts';
 import { StepFunctionsApiError } from './errors.ts';
 import type { LocalStepFunctions } from './local-engine.ts';
 

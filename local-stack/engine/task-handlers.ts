@@ -5,7 +5,7 @@
  */
 import type { TaskHandlerRegistry } from '../../tasks/handler.ts';
 import { invalid } from './errors.ts';
-import { localLambdaContext } from './lambda-context.ts';
+import { localLambdaContext } from '../../lambda-host/lambda-context.ts';
 
 type JsonObject = { [key: string]: unknown };
 

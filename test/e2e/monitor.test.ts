@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { PermanentError } from '../../aws/errors.ts';
-import { localObservability } from '../../local-stack/local-observability.ts';
+import { localObservability } from '../../lambda-host/observability.ts';
 import { type LocalStack, startLocalStack } from '../../local-stack/stack.ts';
 import { createIndexerHandlers, indexerStages } from '../../tasks/indexer-handlers.ts';
 import { ensureModelPublished, localStackProps } from '../../workflow/local-stack-props.ts';

@@ -5,7 +5,7 @@ import { ListExecutionsCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { DdbFaissConfig } from '../../config/config.ts';
 import { GenerationStore } from '../../index-store/generations.ts';
 import { SegmentedIndex } from '../../index-store/segmented-index.ts';
-import { localMetricsFile } from '../../local-stack/local-observability.ts';
+import { localMetricsFile } from '../../lambda-host/observability.ts';
 import { RESERVED_GROUP } from '../../table/reserved-items.ts';
 import { METRICS } from '../../tasks/metrics.ts';
 import type { AwsClients } from '../../aws/clients.ts';

@@ -22,12 +22,12 @@ import { createCaptureHandler } from '../../tasks/capture-handler.ts';
 import type { StreamEvent } from '../../indexer/capture.ts';
 import { requestRunForPending } from '../../tasks/capture-run.ts';
 import { searchRoutes } from '../../tasks/search-routes.ts';
-import { localObservability } from '../../local-stack/local-observability.ts';
+import { localObservability } from '../../lambda-host/observability.ts';
 import type { Observability } from '../../tasks/observability.ts';
 import { startTestStack } from './local-stack.ts';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { localMetricsFile } from '../../local-stack/local-observability.ts';
+import { localMetricsFile } from '../../lambda-host/observability.ts';
 import { monitorApi, type MonitorProps } from '../../workflow/monitor/api.ts';
 import { localMetricsSource } from '../../workflow/monitor/metrics-source.ts';
 

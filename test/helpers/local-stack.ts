@@ -1,9 +1,9 @@
 /** Starts a local stack on free ports in a fresh temporary data directory. */
 import { after, before } from 'node:test';
-import { freePortConfig, tempDir } from '../../local-stack/scratch.ts';
+import { freePortConfig, tempDir } from './scratch.ts';
 import { type LocalStack, type LocalStackProps, startLocalStack } from '../../local-stack/stack.ts';
 
-export { FREE_PORT_FLAGS, FREE_PORTS, tempDir } from '../../local-stack/scratch.ts';
+export { FREE_PORT_FLAGS, FREE_PORTS, tempDir } from './scratch.ts';
 
 /**
  * A test stack's configuration: on free ports, and in flags mode unless the test asks for stream

@@ -12,7 +12,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { sqsFailureQueue } from '../../aws/capture-failures.ts';
 import { createStreamsClient } from '../../aws/clients.ts';
 import { captureFiles, failureFile, readFailureMessages } from '../../local-stack/stream-follower.ts';
-import { localObservability } from '../../local-stack/local-observability.ts';
+import { localObservability } from '../../lambda-host/observability.ts';
 import { type CaptureHandler, captureFilterPattern, createCaptureHandler } from '../../tasks/capture-handler.ts';
 import { readCaptureFailures } from '../../workflow/capture-status.ts';
 import { redriveFailures } from '../../workflow/capture-redrive.ts';

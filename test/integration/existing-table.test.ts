@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import { ensureTableStream, TableSetupError } from '../../aws/existing-table.ts';
+import { ensureTableStream, TableSetupError } from '../../table/existing-table.ts';
 import { useTestStack } from '../helpers/local-stack.ts';
 
 describe("an existing table's stream", () => {

@@ -7,7 +7,7 @@
 import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { localObservability } from '../../local-stack/local-observability.ts';
+import { localObservability } from '../../lambda-host/observability.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
 import { tempDir } from '../helpers/local-stack.ts';
 import { captureLogLines } from '../helpers/logs.ts';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { GenerationStore } from '../../index-store/generations.ts';
-import { localLambdaContext } from '../../local-stack/engine/lambda-context.ts';
+import { localLambdaContext } from '../../lambda-host/lambda-context.ts';
 import { IndexReader } from '../../search/index-reader.ts';
 import { createSearchHandler } from '../../tasks/search-handler.ts';
 import { runCli } from '../helpers/cli.ts';

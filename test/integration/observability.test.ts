@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { localMetricsFile, localObservability } from '../../local-stack/local-observability.ts';
+import { localMetricsFile, localObservability } from '../../lambda-host/observability.ts';
 import { METRICS, METRICS_NAMESPACE } from '../../tasks/metrics.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
 import { tempDir } from '../helpers/local-stack.ts';

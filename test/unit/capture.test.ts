@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { loadConfig } from '../../config/config.ts';
 import { decideChange, type StreamRecord } from '../../indexer/capture.ts';
-import { matchesPattern, UnsupportedPatternError } from '../../local-stack/event-filter.ts';
+import { matchesPattern, UnsupportedPatternError } from '../../lambda-host/event-filter.ts';
 import { changeMarkerKey, itemOfChangeMarker, RESERVED_GROUP, sortableSequence } from '../../table/reserved-items.ts';
 import { captureFilterPattern } from '../../tasks/capture-handler.ts';
 

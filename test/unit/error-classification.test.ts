@@ -12,9 +12,9 @@ import { REQUEST_TIMEOUTS } from '../../aws/clients.ts';
 import { PermanentError } from '../../aws/errors.ts';
 import { LeaseLostError } from '../../indexer/errors.ts';
 import { stageHandler } from '../../tasks/indexer-handlers.ts';
-import { localObservability } from '../../local-stack/local-observability.ts';
+import { localObservability } from '../../lambda-host/observability.ts';
 import { tempDir } from '../helpers/local-stack.ts';
-import { localLambdaContext } from '../../local-stack/engine/lambda-context.ts';
+import { localLambdaContext } from '../../lambda-host/lambda-context.ts';
 
 type Behaviour = (response: ServerResponse) => void;
 

@@ -11,7 +11,7 @@ import {
 import { GenerationStore } from '../../index-store/generations.ts';
 import { onePassage, writeSegments } from '../../index-store/index-writer.ts';
 import { SegmentedIndex } from '../../index-store/segmented-index.ts';
-import { tempDir } from '../../local-stack/scratch.ts';
+import { tempDir } from '../helpers/scratch.ts';
 import { filterFromExpressions, filterProblems, matchesItem, parseFilter } from '../../search/filter.ts';
 import { loadConfig } from '../../config/config.ts';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';

@@ -14,7 +14,7 @@ import { applyChange, HeldItems, onePassage, writeSegments } from '../../index-s
 import { IndexDamagedError, rowChecksum } from '../../index-store/integrity.ts';
 import { SegmentedIndex } from '../../index-store/segmented-index.ts';
 import { verifyIndex } from '../../index-store/verify.ts';
-import { tempDir } from '../../local-stack/scratch.ts';
+import { tempDir } from '../helpers/scratch.ts';
 import { change, garbage, truncate } from '../helpers/damage.ts';
 import { IndexReader, REOPEN_BACKOFF_MS } from '../../search/index-reader.ts';
 

@@ -9,6 +9,7 @@ import { createApp } from '../../infra/app.ts';
 import { DdbFaissStack, validateProps } from '../../infra/stack.ts';
 import { CAPTURE_EVENT_SOURCE } from '../../tasks/capture-handler.ts';
 import { loadConfig } from '../../config/config.ts';
+import { createTableInput, itemsTableDefinition } from '../../table/definition.ts';
 import { DEPLOYED_SETTINGS, type DeployedSettings, defaultOf } from '../../config/settings.ts';
 
 type Json = Record<string, any>;
@@ -73,6 +74,29 @@ describe('the CDK stack (in flags mode; the stream mode it has by default is bel
         },
       ],
     });
+  });
+
+  it("builds its table from the core's definition, as the local stack does: the same keys, index and stream", () => {
+    for (const changeCapture of ['flags', 'stream'] as const) {
+      // Prepare
+      const settings = { ...loadConfig({ flags: {}, env: {} }), changeCapture };
+      const local = createTableInput('items', itemsTableDefinition(settings));
+
+      // Act
+      const tables = synth({ settings: { changeCapture } }).findResources('AWS::DynamoDB::Table');
+
+      // Assess
+      const deployed = Object.values(tables)[0]!.Properties as Json;
+      const sortedDefinitions = (definitions: Json[]) =>
+        [...definitions].sort((a, b) => String(a['AttributeName']).localeCompare(b['AttributeName']));
+      assert.deepEqual(deployed['KeySchema'], local.KeySchema, changeCapture);
+      assert.deepEqual(
+        sortedDefinitions(deployed['AttributeDefinitions']),
+        sortedDefinitions(local.AttributeDefinitions as Json[]),
+      );
+      assert.deepEqual(deployed['GlobalSecondaryIndexes'], local.GlobalSecondaryIndexes);
+      assert.equal(deployed['StreamSpecification']?.['StreamViewType'], local.StreamSpecification?.StreamViewType);
+    }
   });
 
   it('can use an existing table instead', () => {

@@ -8,7 +8,7 @@ import { applyChange, HeldItems, type ItemVectors, writeSegments } from '../../i
 import { LexicalBuilder, LexicalIndex } from '../../index-store/lexical-index.ts';
 import { lexicalTerms, termCounts } from '../../index-store/lexical-terms.ts';
 import { SegmentedIndex } from '../../index-store/segmented-index.ts';
-import { tempDir } from '../../local-stack/scratch.ts';
+import { tempDir } from '../helpers/scratch.ts';
 import { fuseRanks } from '../../search/query.ts';
 
 const MODEL = { name: 'test', checksum: 'c'.repeat(64), dimensions: 16 };

@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { loadConfig } from '../../config/config.ts';
-import { localObservability } from '../../local-stack/local-observability.ts';
+import { localObservability } from '../../lambda-host/observability.ts';
 import { createSearchHandler } from '../../tasks/search-handler.ts';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'search-cors-'));

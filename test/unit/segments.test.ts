@@ -9,7 +9,7 @@ import { applyChange, HeldItems, type ItemVectors, onePassage, writeSegments } f
 import { FLAT_MAX_ROWS } from '../../index-store/segment.ts';
 import { encodeSegmentKeys, SegmentKeys } from '../../index-store/segment-keys.ts';
 import { EXACT_SCAN_ROWS, SegmentedIndex } from '../../index-store/segmented-index.ts';
-import { tempDir } from '../../local-stack/scratch.ts';
+import { tempDir } from '../helpers/scratch.ts';
 
 const MODEL = { name: 'test', checksum: 'c'.repeat(64), dimensions: 16 };
 const d = MODEL.dimensions;

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { localObservability } from '../../local-stack/local-observability.ts';
-import { localLambdaContext } from '../../local-stack/engine/lambda-context.ts';
+import { localObservability } from '../../lambda-host/observability.ts';
+import { localLambdaContext } from '../../lambda-host/lambda-context.ts';
 import { stageHandler } from '../../tasks/indexer-handlers.ts';
 import { tempDir } from '../helpers/local-stack.ts';
 import { captureOutput } from '../helpers/logs.ts';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { TableSetupError } from '../../aws/existing-table.ts';
+import { TableSetupError } from '../../table/existing-table.ts';
 import { RequestError, UserFacingError } from '../../config/errors.ts';
 import { IndexDamagedError } from '../../index-store/integrity.ts';
 import { TableBusyError } from '../../search/results.ts';

@@ -1,6 +1,6 @@
 /** `ddb-faiss capture redrive`: stream mode's failure destination, sent through the capture step again. */
 import { advise } from '../../config/advice.ts';
-import { resolveEndpoints } from '../../local-stack/stack-info.ts';
+import { resolveEndpoints } from '../endpoints.ts';
 import { type Command, JSON_OPTION, println, UsageError } from './command.ts';
 
 export const captureCommand: Command = {
@@ -31,17 +31,18 @@ export const captureCommand: Command = {
     const { createAwsClients, createSqsClient, createStreamsClient, destroyAwsClients } =
       await import('../../aws/clients.ts');
     const { sqsFailureQueue } = await import('../../aws/capture-failures.ts');
-    const { failureFile } = await import('../../local-stack/stream-follower.ts');
     const { redriveFailures } = await import('../capture-redrive.ts');
     const { captureFilterPattern, createCaptureHandler } = await import('../../tasks/capture-handler.ts');
-    const { localObservability } = await import('../../local-stack/local-observability.ts');
+    const { localObservability } = await import('../../lambda-host/observability.ts');
     const { resolveStateMachineArn } = await import('../indexer-client.ts');
     const endpoints = await resolveEndpoints(config);
     const clients = createAwsClients(config, endpoints);
     const streams = createStreamsClient(config, endpoints.dynamodb);
     // A deployed stack's failed batches wait in its SQS queue; the local stack's in its failure file.
     const sqs = config.target === 'aws' ? createSqsClient(config) : undefined;
-    const destination = sqs ? sqsFailureQueue(sqs, queueUrl!) : failureFile(config.dataDir);
+    const destination = sqs
+      ? sqsFailureQueue(sqs, queueUrl!)
+      : (await import('../../local-stack/stream-follower.ts')).failureFile(config.dataDir);
     try {
       const stateMachineArn = await resolveStateMachineArn(config, clients.stepFunctions);
       const handler = createCaptureHandler(

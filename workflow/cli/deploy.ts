@@ -66,7 +66,7 @@ async function prepareTable(
   const settings = (name: keyof DeployedSettings) => given.settings[name] ?? defaultOf(name);
   const stream = settings('changeCapture') === 'stream';
   const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-  const { ensureTableStream, prepareExistingTable } = await import('../../aws/existing-table.ts');
+  const { ensureTableStream, prepareExistingTable } = await import('../../table/existing-table.ts');
   const client = new DynamoDBClient({ region });
   try {
     const table = {

@@ -9,7 +9,7 @@ import type { AttributeValue, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { itemSizeBytes, MAX_ITEM_BYTES } from '../../aws/item-size.ts';
 import { existsSync, statSync } from 'node:fs';
 import { isTransient } from '../../aws/errors.ts';
-import { resolveEndpoints } from '../../local-stack/stack-info.ts';
+import { resolveEndpoints } from '../endpoints.ts';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { newVersionToken, ownAttributes } from '../../table/items.ts';
 import { RESERVED_GROUP } from '../../table/reserved-items.ts';

@@ -1,5 +1,5 @@
 /** `ddb-faiss model build-default | fetch <repo> | publish <bundle>`. */
-import { resolveEndpoints } from '../../local-stack/stack-info.ts';
+import { resolveEndpoints } from '../endpoints.ts';
 import { type Command, JSON_OPTION, println, UsageError } from './command.ts';
 
 export const modelCommand: Command = {

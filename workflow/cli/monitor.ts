@@ -4,9 +4,9 @@
  * the page's API reads through the AWS SDK, and `/search` is forwarded to the deployed API.
  */
 import { createServer } from 'node:http';
-import { resolveEndpoints } from '../../local-stack/stack-info.ts';
-import { foreignHost, sendJson } from '../../local-stack/http-guard.ts';
-import { closeServer, listenLocal } from '../../local-stack/listen.ts';
+import { resolveEndpoints } from '../endpoints.ts';
+import { foreignHost, sendJson } from '../../local-http/guard.ts';
+import { closeServer, listenLocal } from '../../local-http/listen.ts';
 import { type Command, println, waitForShutdownSignal } from './command.ts';
 import { SEARCH_ROUTES } from '../../tasks/search-routes.ts';
 

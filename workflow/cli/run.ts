@@ -1,7 +1,7 @@
 /** `ddb-faiss run [--wait]` and `ddb-faiss backfill [--wait]`. */
 import { EMBED_MAP } from '../../asl/indexer.ts';
 import { INDEXER_TASKS } from '../../asl/tasks.ts';
-import { resolveEndpoints } from '../../local-stack/stack-info.ts';
+import { resolveEndpoints } from '../endpoints.ts';
 import type { RunOrigin } from '../indexer-client.ts';
 import { seconds, type StageProgress } from '../run-progress.ts';
 import { type Command, type CommandIo, JSON_OPTION, type ParsedCommand, println } from './command.ts';

@@ -1,5 +1,5 @@
 /** `ddb-faiss schedule --every 5m`: scheduled incremental runs until SIGINT/SIGTERM. */
-import { resolveEndpoints } from '../../local-stack/stack-info.ts';
+import { resolveEndpoints } from '../endpoints.ts';
 import { type Command, println, UsageError, waitForShutdownSignal } from './command.ts';
 
 export const scheduleCommand: Command = {

@@ -3,7 +3,7 @@
  * local stack's, or the deployed API) and print its hits, or its JSON with `--json`.
  */
 import { advise } from '../../config/advice.ts';
-import { resolveEndpoints } from '../../local-stack/stack-info.ts';
+import { resolveEndpoints } from '../endpoints.ts';
 import { filterFromExpressions } from '../../search/filter.ts';
 import type { DdbFaissConfig } from '../../config/config.ts';
 import { type Command, type CommandIo, JSON_OPTION, println, UsageError } from './command.ts';

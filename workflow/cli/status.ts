@@ -1,6 +1,6 @@
 /** `ddb-faiss status`: the index, the pending backlog, recent executions, poison items. */
 import { advise } from '../../config/advice.ts';
-import { resolveEndpoints } from '../../local-stack/stack-info.ts';
+import { resolveEndpoints } from '../endpoints.ts';
 import { describeChange, describeOutcome, seconds } from '../run-progress.ts';
 import { type Command, JSON_OPTION, println } from './command.ts';
 import type { IndexStatusRecord } from '../../table/reserved-items.ts';

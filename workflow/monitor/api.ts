@@ -15,7 +15,7 @@
  *   POST /api/runs                {"mode": "incremental" | "backfill"}: start a run
  *   POST /api/executions/<name>/stop
  * It answers only to its loopback host name, and takes POSTs only as JSON from its own page
- * (see `local-stack/http-guard.ts`): under `monitor --target aws` a POST acts with the user's
+ * (see `local-http/guard.ts`): under `monitor --target aws` a POST acts with the user's
  * AWS credentials, so no other web page may send one.
  */
 import { type CaptureStatus, readCaptureStatus } from '../capture-status.ts';
@@ -39,7 +39,7 @@ import {
   readRequestBody,
   RequestBodyTooLargeError,
   sendJson,
-} from '../../local-stack/http-guard.ts';
+} from '../../local-http/guard.ts';
 import { type Backlog, readBacklog, readIndexRecord, readRunProgress } from '../index-status.ts';
 import { originOf, readProgress, RUN_ORIGINS, startRun } from '../indexer-client.ts';
 import type { RunProgress } from '../run-progress.ts';

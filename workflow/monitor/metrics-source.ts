@@ -7,7 +7,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import type { DdbFaissConfig } from '../../config/config.ts';
-import { localMetricsFile } from '../../local-stack/local-observability.ts';
+import { localMetricsFile } from '../../lambda-host/observability.ts';
 import { METRICS, METRICS_NAMESPACE, SERVICE_NAME } from '../../tasks/metrics.ts';
 
 /** One point of the backlog: when (epoch ms) and how many items were pending. */

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type DdbFaissConfig, loadConfig } from '../config/config.ts';
+import { type DdbFaissConfig, loadConfig } from '../../config/config.ts';
 
 /** Flags that let the OS pick every local port. */
 export const FREE_PORTS = { 'dynamodb-port': '0', 's3-port': '0', 'sfn-port': '0', 'http-port': '0' } as const;

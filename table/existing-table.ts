@@ -13,15 +13,20 @@
  * ```
  */
 import {
-  type AttributeDefinition,
   DescribeTableCommand,
   type DynamoDBClient,
   type TableDescription,
   UpdateTableCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import type { DdbFaissConfig } from '../config/config.ts';
 import { UserFacingError } from '../config/errors.ts';
+import {
+  attributeDefinitions,
+  type ItemsTableDefinition,
+  type ItemsTableSettings,
+  itemsTableDefinition,
+  pendingIndexInput,
+} from './definition.ts';
 
 /** Thrown when a table cannot serve ddb-faiss as it is, with what to do. */
 export class TableSetupError extends UserFacingError {
@@ -29,10 +34,7 @@ export class TableSetupError extends UserFacingError {
   readonly code = 'table-setup';
 }
 
-type TableSettings = Pick<
-  DdbFaissConfig,
-  'tableName' | 'groupAttribute' | 'idAttribute' | 'pendingAttribute' | 'pendingIndexName'
->;
+type TableSettings = Omit<ItemsTableSettings, 'changeCapture'> & { readonly tableName: string };
 
 /** How long an index being built may take before we stop waiting (DynamoDB backfills it from the table). */
 const INDEX_WAIT_MS = 30 * 60_000;
@@ -89,23 +91,15 @@ export async function ensurePendingIndex(
   }
   const provisioned =
     table.BillingModeSummary?.BillingMode === 'PROVISIONED' || table.ProvisionedThroughput?.WriteCapacityUnits;
-  const definitions: AttributeDefinition[] = [
-    { AttributeName: config.pendingAttribute, AttributeType: 'N' },
-    { AttributeName: config.idAttribute, AttributeType: 'S' },
-  ];
+  const definition: ItemsTableDefinition = itemsTableDefinition({ ...config, changeCapture: 'flags' });
   await client.send(
     new UpdateTableCommand({
       TableName: config.tableName,
-      AttributeDefinitions: definitions,
+      AttributeDefinitions: attributeDefinitions(definition.pendingIndex),
       GlobalSecondaryIndexUpdates: [
         {
           Create: {
-            IndexName: config.pendingIndexName,
-            KeySchema: [
-              { AttributeName: config.pendingAttribute, KeyType: 'HASH' },
-              { AttributeName: config.idAttribute, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'KEYS_ONLY' },
+            ...pendingIndexInput(definition),
             ...(provisioned
               ? {
                   ProvisionedThroughput: {
