@@ -2,7 +2,7 @@
  * The indexer workflow's tasks, defined once. Each task's name is the key; from it and its
  * entry derive the Task state (name, timeout, Retry, Catch) in `asl/indexer.asl.json`, the
  * `${...FunctionArn}` placeholder, the Lambda function and its export (`tasks/lambda.ts`),
- * the CDK function (`infra/stack.ts`) and the local engine's handler map. The handler behind
+ * the CDK function (`infra/functions.ts`) and the local engine's handler map. The handler behind
  * each task is the stage of the same name in `tasks/indexer-handlers.ts`, which TypeScript
  * holds to exactly these names. Each task's `input` is its one contract with its handler: the
  * Task state's `Parameters` (the embed Map's `ItemSelector`) are rendered from it, and the

@@ -1,7 +1,7 @@
 /**
- * Bundles the Lambda entry points (`tasks/lambda.ts`) with esbuild, offline, at synth time,
- * into `infra/lambda-image/dist/lambda.mjs`; the container image copies that file. Native
- * modules stay external: the image installs them for Amazon Linux.
+ * Bundles the Lambda entry points (`tasks/lambda.ts`) with esbuild, offline, into one module;
+ * the image's build context holds it as `infra/lambda-image/dist/lambda.mjs` (`lambda-image.ts`).
+ * Native modules stay external: the image installs them for Amazon Linux.
  */
 import { buildSync } from 'esbuild';
 import path from 'node:path';
@@ -10,7 +10,6 @@ import { PROJECT_ROOT } from '../config/project.ts';
 // The checkout, found the same from the sources and from the compiled CLI (dist/cli/), which
 // `ddb-faiss deploy` runs: a path relative to this module's own file would point into dist/.
 const REPO_ROOT = PROJECT_ROOT;
-export const LAMBDA_BUNDLE = path.join(REPO_ROOT, 'infra/lambda-image/dist/lambda.mjs');
 /** Native (or native-loading) packages the image provides. */
 export const EXTERNAL_PACKAGES = ['faiss-node', 'onnxruntime-node'];
 
@@ -25,13 +24,13 @@ export interface LambdaBundle {
 }
 
 /**
- * Bundles the Lambda entry points.
+ * Bundles the Lambda entry points into `outfile` (and its source map beside it).
  * @example
  * ```ts
- * const { bytes, inputs } = bundleLambdas(); // infra/lambda-image/dist/lambda.mjs
+ * const { bytes, inputs } = bundleLambdas(path.join(contextDir, 'infra/lambda-image/dist/lambda.mjs'));
  * ```
  */
-export function bundleLambdas(outfile: string = LAMBDA_BUNDLE): LambdaBundle {
+export function bundleLambdas(outfile: string): LambdaBundle {
   const result = buildSync({
     absWorkingDir: REPO_ROOT,
     entryPoints: [path.join(REPO_ROOT, 'tasks/lambda.ts')],

@@ -19,8 +19,6 @@ import { EXTERNAL_PACKAGES } from './bundle.ts';
 // The checkout, found the same from the sources and from the compiled CLI (dist/cli/), which
 // `ddb-faiss deploy` runs: a path relative to this module's own file would point into dist/.
 const REPO_ROOT = PROJECT_ROOT;
-/** Where the image's build finds them. */
-export const NATIVE_PACKAGES_DIR = path.join(REPO_ROOT, 'infra/lambda-image/native');
 /** Build-time packages of the image besides the externals. */
 const BUILD_PACKAGES = ['node-addon-api'];
 
@@ -94,8 +92,8 @@ export function nativePackages(lockfilePath = path.join(REPO_ROOT, 'package-lock
   };
 }
 
-/** Writes them where the Dockerfile copies them from. */
-export function writeNativePackages(dir = NATIVE_PACKAGES_DIR): string {
+/** Writes them into `dir` (the image's build context has them where the Dockerfile copies them from). */
+export function writeNativePackages(dir: string): string {
   const { manifest, lockfile } = nativePackages();
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -1,6 +1,6 @@
 /**
  * The routes of the search API, defined once: the search function serves them, API Gateway
- * (`infra/stack.ts`) and the local stack route them to it, the monitor forwards them. Kept apart
+ * (`infra/search-api.ts`) and the local stack route them to it, the monitor forwards them. Kept apart
  * from the handler so that the CDK app and the CLI read them without loading the search code.
  */
 export const SEARCH_ROUTES = ['/search', '/similar'] as const;

@@ -1,6 +1,6 @@
 /**
  * AWS best practices (cdk-nag's AwsSolutions rules) over the synthesized stack: no finding
- * stays unaddressed. Each one left is acknowledged in infra/stack.ts with its evidence;
+ * stays unaddressed. Each one left is acknowledged in infra/nag.ts with its evidence;
  * a new finding fails synthesis and this test.
  */
 import assert from 'node:assert/strict';

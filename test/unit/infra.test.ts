@@ -1,12 +1,19 @@
-import { App, RemovalPolicy } from 'aws-cdk-lib';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { METRICS, METRICS_NAMESPACE, SERVICE_NAME } from '../../tasks/metrics.ts';
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { renderIndexerDefinition } from '../../asl/indexer.ts';
 import { INDEXER_TASK_NAMES, type IndexerTask, placeholderOf } from '../../asl/tasks.ts';
 import { createApp } from '../../infra/app.ts';
+import { DdbFaiss, DdbFaissPropsError } from '../../infra/ddb-faiss.ts';
+import { copiedSources } from '../../infra/lambda-image.ts';
 import { DdbFaissStack, validateProps } from '../../infra/stack.ts';
+import { PROJECT_ROOT } from '../../config/project.ts';
 import { CAPTURE_EVENT_SOURCE } from '../../tasks/capture-handler.ts';
 import { loadConfig } from '../../config/config.ts';
 import { createTableInput, itemsTableDefinition } from '../../table/definition.ts';
@@ -612,5 +619,82 @@ describe('DdbFaissStack in stream mode (the default)', () => {
       problems[0]!,
       /aws dynamodb update-table --table-name orders --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES/,
     );
+  });
+});
+
+describe('the DdbFaiss construct', () => {
+  it("composes into a user's own App and Stack, beside their resources, and synthesizes", () => {
+    // Prepare: the user's app, in an output folder of its own
+    const outdir = mkdtempSync(path.join(tmpdir(), 'ddb-faiss-construct-'));
+    after(() => rmSync(outdir, { recursive: true, force: true }));
+    const app = new App({ outdir });
+    const stack = new Stack(app, 'UserStack');
+    const theirs = new Queue(stack, 'TheirQueue');
+
+    // Act
+    const search = new DdbFaiss(stack, 'Search', {
+      dataRemovalPolicy: RemovalPolicy.DESTROY,
+      scheduleMinutes: 30,
+      settings: { apiAuthorization: 'iam', changeCapture: 'flags' },
+    });
+    const assembly = app.synth();
+
+    // Assess: the system is in their stack, under the construct's path, next to their queue
+    const template = Template.fromJSON(assembly.getStackByName('UserStack').template as Json);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    template.resourceCountIs('AWS::SQS::Queue', 1);
+    assert.ok(stack.resolve(theirs.queueArn));
+    const ids = Object.keys(template.findResources('AWS::Lambda::Function'));
+    assert.ok(ids.length > 0 && ids.every((id) => id.startsWith('Search')), ids.join());
+    assert.deepEqual(Object.keys(template.toJSON()['Outputs'] ?? {}), [], "outputs are the stack owner's to add");
+    assert.equal(search.settings.apiAuthorization, 'iam');
+    assert.ok(search.functions.search && search.api && search.stateMachine && search.dashboard);
+    // The image's build context was bundled into the app's output, at the paths the Dockerfile names
+    const contexts = readdirSync(outdir).filter((entry) =>
+      existsSync(path.join(outdir, entry, 'infra/lambda-image/dist/lambda.mjs')),
+    );
+    assert.ok(contexts.length > 0, readdirSync(outdir).join()); // staged, and the image asset's copy of it
+    for (const source of copiedSources()) assert.ok(existsSync(path.join(outdir, contexts[0]!, source)), source);
+  });
+
+  it('writes nothing into the checkout when constructed and synthesized', () => {
+    // Prepare
+    const outdir = mkdtempSync(path.join(tmpdir(), 'ddb-faiss-construct-'));
+    after(() => rmSync(outdir, { recursive: true, force: true }));
+    const infraFiles = () =>
+      readdirSync(path.join(PROJECT_ROOT, 'infra'), { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isFile())
+        .map((entry) => {
+          const file = path.join(entry.parentPath, entry.name);
+          return `${path.relative(PROJECT_ROOT, file)} ${statSync(file).mtimeMs}`;
+        })
+        .sort();
+    const before = infraFiles();
+
+    // Act
+    const app = new App({ outdir });
+    new DdbFaiss(new Stack(app, 'Quiet'), 'DdbFaiss', { dataRemovalPolicy: RemovalPolicy.DESTROY });
+    app.synth();
+
+    // Assess
+    assert.deepEqual(infraFiles(), before);
+  });
+
+  it('reports every invalid property at once, as a typed error', () => {
+    // Act
+    const construct = () =>
+      new DdbFaiss(new Stack(new App(), 'Invalid'), 'DdbFaiss', {
+        scheduleMinutes: -1,
+        lambdaArchitecture: 'sparc' as 'arm64',
+        existingTableName: 'ab',
+      });
+
+    // Assess
+    assert.throws(construct, (error: unknown) => {
+      assert.ok(error instanceof DdbFaissPropsError);
+      assert.equal(error.problems.length, 4, error.problems.join('\n'));
+      assert.match(error.message, /scheduleMinutes[\s\S]*lambdaArchitecture[\s\S]*existingTableName/);
+      return true;
+    });
   });
 });
