@@ -38,6 +38,8 @@ export interface TaskSpec {
   readonly state: string;
   /** The state's comment in the ASL. @default none */
   readonly comment?: string;
+  /** The module that does the task's work, which its handler calls (one hop from a state to its code). */
+  readonly stage: string;
   /**
    * The handler's event: each field, and the path in the state data it is taken from. Rendered as
    * the Task state's `Parameters`, or for the Map's task as the Map's `ItemSelector`.
@@ -71,6 +73,7 @@ export const INDEXER_TASKS = {
     comment:
       'The first work of every run: takes the writer lease, or finds it held by a running execution. ' +
       'A holder that has ended (failed, aborted, timed out) loses it at once.',
+    stage: 'indexer/lease.ts',
     input: { run: '$.run' },
     resultPath: '$.lease',
     timeoutSeconds: 120,
@@ -81,6 +84,7 @@ export const INDEXER_TASKS = {
     comment:
       'Copies the active model bundle from S3 to EFS when missing or changed; verifies it; ' +
       'publishes it by atomic rename.',
+    stage: 'indexer/bootstrap.ts',
     input: { run: '$.run' },
     resultPath: '$.model',
     timeoutSeconds: FIFTEEN_MINUTES,
@@ -89,6 +93,7 @@ export const INDEXER_TASKS = {
   plan: {
     state: 'Plan batches',
     comment: 'Pages through the pending index (or scans the table for a backfill) and writes batch files to EFS.',
+    stage: 'indexer/plan.ts',
     input: { run: '$.run', model: '$.model' },
     resultPath: '$.plan',
     timeoutSeconds: FIFTEEN_MINUTES,
@@ -96,6 +101,7 @@ export const INDEXER_TASKS = {
   },
   embed: {
     state: 'Embed batch',
+    stage: 'indexer/embed-batch.ts',
     input: { batch: '$$.Map.Item.Value', run: '$.run', model: '$.model' },
     mapItem: true,
     timeoutSeconds: FIFTEEN_MINUTES,
@@ -106,6 +112,7 @@ export const INDEXER_TASKS = {
     comment:
       'Folds the shards into the index: a new segment for what was added or replaced, tombstones for what was ' +
       'replaced or removed; publishes a new generation atomically.',
+    stage: 'indexer/merge.ts',
     input: { run: '$.run', model: '$.model', plan: '$.plan', embedResults: '$.embedResults.ResultWriterDetails' },
     resultPath: '$.merge',
     timeoutSeconds: FIFTEEN_MINUTES,
@@ -118,6 +125,7 @@ export const INDEXER_TASKS = {
       'otherwise does nothing. The index holds the same items either way, so a failure here does not stop ' +
       'the run: its error is kept in $.compaction and the flags are still cleared. A damaged segment does ' +
       'fail the run, naming the file: a backfill heals it.',
+    stage: 'indexer/compact.ts',
     input: { run: '$.run', model: '$.model', merge: '$.merge' },
     resultPath: '$.compaction',
     timeoutSeconds: FIFTEEN_MINUTES,
@@ -128,6 +136,7 @@ export const INDEXER_TASKS = {
     state: CLEAR_STATE,
     comment:
       'Clears the pending flag only on items whose indexed version is still current, then releases the writer lease.',
+    stage: 'indexer/clear.ts',
     input: { run: '$.run', merge: '$.merge' },
     resultPath: '$.clear',
     timeoutSeconds: FIFTEEN_MINUTES,
@@ -136,6 +145,7 @@ export const INDEXER_TASKS = {
   release: {
     state: RECORD_FAILURE,
     comment: 'Releases the writer lease if this run holds it, so the next run need not wait for it to expire.',
+    stage: 'indexer/lease.ts',
     input: { run: '$.run' },
     resultPath: null,
     timeoutSeconds: 120,

@@ -1,5 +1,5 @@
 // `npm run bench:cold-start`: what a cold search or merge function pays at 100k and 1M items,
-// measured on this machine, for the README's AWS figures. For each size it publishes a
+// measured on this machine, for the AWS figures of docs/deploying.md. For each size it publishes a
 // generation (random unit vectors of the default model's dimensions, keys like the demo's),
 // then runs the search function's and the merge stage's loading (and, once, an embed batch)
 // in fresh processes

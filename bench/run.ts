@@ -1,6 +1,6 @@
 // `npm run bench [-- --quick]`: measures ddb-faiss and writes bench/results.json plus a table.
 // Fields not measured yet are null, so runs can be compared over time as stages are added.
-// bench/results.json is committed: the README's figures are quoted from it, with its machine and date.
+// bench/results.json is committed: docs/benchmarks.md's tables are generated from it (npm run generate).
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { stsDir } from '../models/sts.ts';

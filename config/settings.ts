@@ -2,9 +2,10 @@
  * The one configuration schema of ddb-faiss. Each setting is one row: its valibot schema
  * (which coerces a string from the environment or a flag, or a JSON value from the config
  * file, into the typed value, with the message a user sees), its default, its environment
- * variable, its flag, and one line for the README's table; {@link DEPLOYED_SETTINGS} names those
+ * variable, its flag, and one line for the settings table (docs/configuration.md);
+ * {@link DEPLOYED_SETTINGS} names those
  * the CDK app deploys (`-c <setting>=<value>` context, into the functions' environment). {@link DdbFaissConfig},
- * the CLI's flags, the CDK context and the README table are all derived from these rows;
+ * the CLI's flags, the CDK context and the settings table are all derived from these rows;
  * `config/config.ts` loads them. Only `config/` reads `process.env`.
  */
 import { homedir } from 'node:os';
@@ -48,9 +49,9 @@ export interface Setting<T> {
   readonly env: string;
   /** The command-line flag; none for settings the model tools read from the environment alone. */
   readonly flag?: string;
-  /** What the setting is, for the README. */
+  /** What the setting is, for the settings table. */
   readonly doc: string;
-  /** The default as the README shows it. @default the default value */
+  /** The default as the settings table shows it. @default the default value */
   readonly defaultDoc?: string;
 }
 
@@ -231,7 +232,7 @@ const setting = <T>(row: Setting<T>): Setting<T> => row;
 /** A setting with no default: unset means "derive it" or "off". */
 const optional = <T>(row: Omit<Setting<T>, 'default'>): Setting<T | undefined> => ({ ...row, default: undefined });
 
-/** Every setting, in the README's order. */
+/** Every setting, in the settings table's order. */
 export const SETTINGS = {
   target: setting<Target>({
     schema: oneOf(['local', 'aws']),
@@ -618,7 +619,7 @@ export type DdbFaissConfig = {
   readonly efsRoot: string;
 };
 
-/** Every setting's name, in the README's order. */
+/** Every setting's name, in the settings table's order. */
 export const SETTING_NAMES = Object.keys(SETTINGS) as SettingName[];
 
 /**

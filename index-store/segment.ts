@@ -18,9 +18,9 @@
  *
  * Which index a segment gets is chosen by its size, from the measurements in
  * `bench/ann-choice.json` (1,000,000 vectors of the default model): flat up to
- * {@link FLAT_MAX_ROWS}; above, IVF with 4-bit PQ fast-scan codes (100 bytes per vector instead of
- * 1,424) searched with nprobe 128 of 1,024 lists, whose top {@link RERANK_CANDIDATES} are re-ranked
- * exactly from the vectors file: recall@10 0.96 at 1.6 ms, where flat search takes 117 ms.
+ * {@link FLAT_MAX_ROWS}; above, IVF with 4-bit PQ fast-scan codes searched with nprobe 128 of 1,024
+ * lists, whose top {@link RERANK_CANDIDATES} are re-ranked exactly from the vectors file: the first
+ * setting past recall@10 0.95, at a fraction of flat search's time (docs/benchmarks.md).
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -53,13 +53,12 @@ import { LexicalBuilder, LexicalIndex } from './lexical-index.ts';
 import { encodeSegmentKeys, SegmentKeys } from './segment-keys.ts';
 
 /**
- * Up to this many rows a segment is flat (exact); above, IVF-PQ. Flat search costs about 0.1 µs
- * per vector here: 10.5 ms at 100,000, the whole 10 ms budget of a query. Below that, exact
- * search is affordable and approximate search loses recall on near-duplicates (an IVF segment of
- * 100,000 STS sentences and their variants missed 1% of items' own texts).
+ * Up to this many rows a segment is flat (exact); above, IVF-PQ. At this size a flat search takes
+ * the whole budget of a query; below it, exact search is affordable and approximate search loses
+ * recall on near-duplicates (docs/benchmarks.md, "Choosing the large segments' index").
  */
 export const FLAT_MAX_ROWS = 100_000;
-/** Inverted lists of an IVF segment, and how many a query visits (12.5%, measured at 1M). */
+/** Inverted lists of an IVF segment, and how many a query visits (chosen by `npm run bench:ann`). */
 export const IVF_LISTS = 1_024;
 export const IVF_PROBES = 128;
 /** Vectors an IVF segment is trained on, at most (a sample of its rows). */

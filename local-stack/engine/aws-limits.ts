@@ -57,7 +57,7 @@ export const HISTORY_EVENT_LIMIT = 25_000;
 
 /**
  * The failure recorded as event 25,000. AWS documents that the execution fails there; the error's
- * name is not documented, and `States.Runtime` is this engine's choice (see the README).
+ * name is not documented, and `States.Runtime` is this engine's choice (see docs/local-stack.md).
  */
 export const historyLimitReached = (): { readonly error: string; readonly cause: string } => ({
   error: 'States.Runtime',

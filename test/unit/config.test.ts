@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../config/config.ts';
 import { parseDuration } from '../../config/duration.ts';
-import { settingsTable, withSettingsTable } from '../../config/readme-table.ts';
+import { settingsTable, withGeneratedSections } from '../../scripts/doc-sections.ts';
 import {
   DEPLOYED_SETTINGS,
   deployedEnvironment,
@@ -132,13 +132,13 @@ describe('loadConfig for a deployed stack', () => {
 });
 
 describe('the configuration schema', () => {
-  it('is what the README documents: its table is generated from the schema (npm run generate)', () => {
+  it('is what docs/configuration.md documents: its table is generated from the schema (npm run generate)', () => {
     // Prepare
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const page = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
     // Act
-    const regenerated = withSettingsTable(readme);
+    const regenerated = withGeneratedSections('docs/configuration.md', page);
     // Assess
-    assert.equal(readme, regenerated, 'README.md is out of date: run `npm run generate`');
+    assert.equal(page, regenerated, 'docs/configuration.md is out of date: run `npm run generate`');
     for (const name of SETTING_NAMES)
       assert.match(settingsTable(), new RegExp(`^\\| ${name} \\| .* \\| \`${SETTINGS[name].env}\` \\|`, 'm'));
   });

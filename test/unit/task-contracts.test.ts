@@ -59,4 +59,16 @@ describe('task contracts', () => {
     );
     assert.equal(states.get(INDEXER_TASKS.embed.state)!['Parameters'], undefined, 'the Map shapes its input');
   });
+
+  it("names the module doing each task's work, one the handlers import (one hop from a state to its code)", () => {
+    // Prepare
+    const handlers = readFileSync(new URL('../../tasks/indexer-handlers.ts', import.meta.url), 'utf8');
+
+    // Act
+    const imported = new Set([...handlers.matchAll(/from '\.\.\/(indexer\/[\w-]+\.ts)'/g)].map((match) => match[1]));
+
+    // Assess
+    for (const task of INDEXER_TASK_NAMES)
+      assert.ok(imported.has(INDEXER_TASKS[task].stage), `${task}: ${INDEXER_TASKS[task].stage}`);
+  });
 });

@@ -80,7 +80,7 @@ export interface MonitorProps {
   readonly backlog?: { readonly pendingCap?: number; readonly poisonLimit?: number; readonly refreshMs?: number };
 }
 
-/** The monitor's default backlog bounds (README: "The monitor's reads"). */
+/** The monitor's default backlog bounds (docs/operations.md: "The monitor's reads"). */
 export const MONITOR_BACKLOG = { pendingCap: 10_000, poisonLimit: 100, refreshMs: 5_000 } as const;
 
 /** One backlog count shared by every poll within `refreshMs`; a count in flight is shared too. */

@@ -1,0 +1,472 @@
+/**
+ * The parts of `docs/` generated from a single definition, so a page cannot drift from what it
+ * describes: the settings table (from `config/settings.ts`), the workflow's diagram and its states
+ * (from the rendered ASL and `asl/tasks.ts`), and the benchmark tables (from `bench/*.json`, the one
+ * place measured figures live). `npm run generate` writes each between its markers; a unit test
+ * checks every page holds what these render.
+ *
+ * @example
+ * ```ts
+ * const page = readFileSync('docs/configuration.md', 'utf8');
+ * writeFileSync('docs/configuration.md', withGeneratedSections('docs/configuration.md', page));
+ * ```
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { indexerDefinitionText } from '../asl/indexer.ts';
+import { INDEXER_TASKS, type IndexerTask } from '../asl/tasks.ts';
+import { PROJECT_ROOT } from '../config/project.ts';
+import { defaultOf, DEPLOYED_SETTINGS, type Setting, SETTING_NAMES, SETTINGS } from '../config/settings.ts';
+
+const code = (text: string): string => `\`${text}\``;
+const table = (header: readonly string[], rows: readonly (readonly string[])[]): string =>
+  [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
+/** A number as people read it: thousands separated, at most `digits` decimals. */
+const num = (value: number, digits = 2): string =>
+  value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+const json = <T>(file: string): T => JSON.parse(readFileSync(path.join(PROJECT_ROOT, file), 'utf8')) as T;
+const day = (iso: string): string => iso.slice(0, 10);
+
+/** The configuration table: one row per setting. */
+export function settingsTable(): string {
+  const rows = SETTING_NAMES.map((name) => {
+    const row = SETTINGS[name] as Setting<unknown>;
+    const fallback = defaultOf(name);
+    const shown = row.defaultDoc ?? (typeof fallback === 'string' ? code(fallback) : String(fallback));
+    const deployed = (DEPLOYED_SETTINGS as readonly string[]).includes(name) ? code(`-c ${name}=…`) : '';
+    const flag = row.flag === undefined ? '(environment only)' : code(`--${row.flag}`);
+    return [name, flag, code(row.env), shown, deployed, row.doc];
+  });
+  return table(['setting', 'flag', 'env', 'default', 'CDK context', 'what it is'], rows);
+}
+
+interface AslState {
+  readonly Type: string;
+  readonly Comment?: string;
+  readonly Next?: string;
+  readonly Default?: string;
+  readonly Choices?: readonly { readonly Next: string }[];
+  readonly Catch?: readonly { readonly Next: string }[];
+  readonly End?: boolean;
+}
+
+const indexerStates = (): [string, AslState][] =>
+  Object.entries((JSON.parse(indexerDefinitionText()) as { States: Record<string, AslState> }).States);
+
+/** The task whose Task (or Map) state this is. */
+function taskOf(state: string): IndexerTask | undefined {
+  const byState = Object.entries(INDEXER_TASKS).find(([, spec]) => spec.state === state)?.[0] as
+    IndexerTask | undefined;
+  return byState ?? (state === 'Embed batches' ? 'embed' : undefined);
+}
+
+/** The workflow as a Mermaid flowchart, drawn from the ASL: every state and every way out of it. */
+export function workflowDiagram(): string {
+  const states = indexerStates();
+  const id = new Map(states.map(([name], index) => [name, `s${index}`]));
+  const shape = (name: string, state: AslState): string => {
+    const label = `"${name}"`;
+    if (state.Type === 'Choice') return `{${label}}`;
+    if (state.Type === 'Succeed' || state.Type === 'Fail') return `([${label}])`;
+    return `[${label}]`;
+  };
+  const lines = ['```mermaid', 'flowchart TD'];
+  for (const [name, state] of states) lines.push(`  ${id.get(name)}${shape(name, state)}`);
+  for (const [name, state] of states) {
+    const from = id.get(name)!;
+    if (state.Next) lines.push(`  ${from} --> ${id.get(state.Next)}`);
+    for (const choice of state.Choices ?? []) lines.push(`  ${from} --> ${id.get(choice.Next)}`);
+    if (state.Default) lines.push(`  ${from} -->|otherwise| ${id.get(state.Default)}`);
+    for (const target of new Set((state.Catch ?? []).map((entry) => entry.Next)))
+      lines.push(`  ${from} -.->|fails| ${id.get(target)}`);
+  }
+  return [...lines, '```'].join('\n');
+}
+
+/** Every state, what it does, and (for a task) the handler and the module that does the work. */
+export function workflowStates(): string {
+  const rows = indexerStates().map(([name, state]) => {
+    const task = taskOf(name);
+    const spec = task ? INDEXER_TASKS[task] : undefined;
+    const comment = (state.Comment ?? (spec && 'comment' in spec ? spec.comment : '') ?? '').replace(/\|/g, '\\|');
+    const work = task
+      ? `${code(task)} in ${code('tasks/indexer-handlers.ts')} -> ${code(INDEXER_TASKS[task].stage)}`
+      : '';
+    return [`**${name}**`, state.Type, comment, work];
+  });
+  return table(['state', 'type', 'what it does', 'handler -> stage'], rows);
+}
+
+interface LocalBench {
+  date: string;
+  mode: string;
+  machine: { cores: number; cpu: string; memory_gb: number; node: string };
+  embed_items_per_s: number;
+  embed_by_batch_size: { batch_size: number; items_per_s: number }[];
+  sts_dev_spearman_x100: number;
+  sts_train_cv_spearman_x100: { mean: number; spread: number };
+  sts_train_cv_pair_recall_at_10: number;
+  article_items_per_s: number;
+  e2e_items: number;
+  e2e_items_per_s: number;
+  e2e_import_s: number;
+  e2e_stage_s: Record<string, number>;
+  e2e_clear_requests_per_1000_items: number;
+  e2e_self_match_first: number;
+  e2e_self_match_tied: number;
+  e2e_self_match_missed: number;
+  pair_recall_pairs: number;
+  pair_recall_at_10_vector: number;
+  pair_recall_at_10_lexical: number;
+  pair_recall_at_10_hybrid: number;
+  merge_1k_into_10k_s: number;
+  merge_1k_into_100k_s?: number;
+  search_p50_ms_10k: number;
+  search_p99_ms_10k: number;
+  search_p50_ms_100k?: number;
+  search_p99_ms_100k?: number;
+  search_detail: {
+    vectors: number;
+    faiss_p50_ms: number;
+    embed_p50_ms: number;
+    hydrate_p50_ms: number;
+    filter_1pct_p50_ms: number;
+    filter_50pct_p50_ms: number;
+    lexical_p50_ms: number;
+    hybrid_p50_ms: number;
+  }[];
+  e2e_100k_items_per_s?: number;
+  e2e_100k_stage_s?: Record<string, number>;
+  e2e_100k_pair_recall_at_10_vector?: number;
+  long_content?: {
+    items: number;
+    content_mb: number;
+    passages: number;
+    run_s: number;
+    passages_per_s: number;
+    embed_batch: { items: number; passages: number; peak_rss_mb: number; retained_heap_mb: number }[];
+  };
+  peak_rss_mb_by_phase: Record<string, number>;
+  capture_write_units_per_change?: Record<string, Record<string, number>>;
+  freshness_p50_s?: Record<string, number>;
+  freshness_p99_s?: Record<string, number>;
+  freshness_detail?: { capture_debounce_s: number; burst_items: number; small_run_stage_ms: Record<string, number> };
+}
+
+const stages = (seconds: Record<string, number>, unit = 's'): string =>
+  Object.entries(seconds)
+    .map(([stage, value]) => `${stage.toLowerCase()} ${num(value, 2)} ${unit}`)
+    .join(', ');
+const percent = (share: number): string => `${num(share * 100, 1)}%`;
+
+/** `npm run bench`'s figures (`bench/results.json`). */
+export function localBenchTable(): string {
+  const bench = json<LocalBench>('bench/results.json');
+  const [small, large] = bench.search_detail;
+  const rows: string[][] = [
+    [
+      'run',
+      `${day(bench.date)}, ${bench.mode} mode, ${bench.machine.cores} cores (${bench.machine.cpu}), ` +
+        `Node ${bench.machine.node}`,
+    ],
+    [
+      'embedding, default model',
+      `${num(bench.embed_items_per_s)} items/s at the best batch size (${bench.embed_by_batch_size
+        .map((entry) => `${entry.batch_size}: ${num(entry.items_per_s)}`)
+        .join(', ')})`,
+    ],
+    [
+      'STS quality',
+      `dev Spearman x100 ${bench.sts_dev_spearman_x100}; train cross-validation ` +
+        `${bench.sts_train_cv_spearman_x100.mean} ± ${bench.sts_train_cv_spearman_x100.spread}; ` +
+        `cross-validated pair recall@10 ${percent(bench.sts_train_cv_pair_recall_at_10)}`,
+    ],
+    [
+      `end to end, ${num(bench.e2e_items)} items, import -> searchable`,
+      `${num(bench.e2e_items_per_s)} items/s ` +
+        `(${num(bench.e2e_items_per_s / bench.article_items_per_s, 0)}x the article's 0.75 s/item): ` +
+        `import ${num(bench.e2e_import_s)} s, ${stages(bench.e2e_stage_s)}`,
+    ],
+    ['clear stage, DynamoDB requests per 1,000 items', String(bench.e2e_clear_requests_per_1000_items)],
+  ];
+  if (bench.e2e_100k_items_per_s && bench.e2e_100k_stage_s)
+    rows.push([
+      'end to end, 100,000 items',
+      `${num(bench.e2e_100k_items_per_s)} items/s: ${stages(bench.e2e_100k_stage_s)}`,
+    ]);
+  rows.push(
+    [
+      `recall@10 of the paired sentence (${bench.pair_recall_pairs} STS dev pairs scored 4+)`,
+      `vector ${percent(bench.pair_recall_at_10_vector)}, ` +
+        `lexical ${percent(bench.pair_recall_at_10_lexical)}, hybrid ${percent(bench.pair_recall_at_10_hybrid)}` +
+        (bench.e2e_100k_pair_recall_at_10_vector
+          ? ` (vector among 100,000 items: ${percent(bench.e2e_100k_pair_recall_at_10_vector)})`
+          : ''),
+    ],
+    [
+      'self-match check of the label mapping',
+      `${num(bench.e2e_self_match_first)} first, ${bench.e2e_self_match_tied} tied with an identical vector, ` +
+        `${bench.e2e_self_match_missed} missed`,
+    ],
+    [
+      'merge stage, +1,000 items',
+      `into 10,000: ${bench.merge_1k_into_10k_s} s` +
+        (bench.merge_1k_into_100k_s === undefined ? '' : `; into 100,000: ${bench.merge_1k_into_100k_s} s`),
+    ],
+  );
+  for (const detail of [small, large]) {
+    if (!detail) continue;
+    const p50 = detail.vectors === 10_000 ? bench.search_p50_ms_10k : bench.search_p50_ms_100k;
+    const p99 = detail.vectors === 10_000 ? bench.search_p99_ms_10k : bench.search_p99_ms_100k;
+    rows.push([
+      `search, ${num(detail.vectors)} vectors`,
+      `p50 ${p50} / p99 ${p99} ms (Faiss ${detail.faiss_p50_ms}, query embedding ${detail.embed_p50_ms}, hydration ` +
+        `${detail.hydrate_p50_ms} ms); p50 with a filter admitting 1%: ${detail.filter_1pct_p50_ms} ms, 50%: ` +
+        `${detail.filter_50pct_p50_ms} ms; lexical ${detail.lexical_p50_ms} ms, hybrid ${detail.hybrid_p50_ms} ms`,
+    ]);
+  }
+  const long = bench.long_content;
+  if (long)
+    rows.push(
+      [
+        `long content, ${long.items} items (${long.content_mb} MB)`,
+        `${num(long.passages)} passages in ${num(long.run_s, 0)} s through a run ` +
+          `(${num(long.passages_per_s)} passages/s)`,
+      ],
+      [
+        'embed stage alone, one batch of such items',
+        long.embed_batch
+          .map(
+            (batch) =>
+              `${batch.items} items: peak RSS ${num(batch.peak_rss_mb)} MB, heap kept ${batch.retained_heap_mb} MB`,
+          )
+          .join('; '),
+      ],
+    );
+  rows.push([
+    'peak RSS per phase (the bench process)',
+    Object.entries(bench.peak_rss_mb_by_phase)
+      .map(([phase, mb]) => `${phase.replace(/_/g, ' ')} ${num(mb)} MB`)
+      .join(', '),
+  ]);
+  return table(['figure', 'value'], rows);
+}
+
+/** Stream mode's figures (`npm run bench:freshness`, `bench:capture-cost`, merged into `bench/results.json`). */
+export function captureBenchTable(): string {
+  const bench = json<LocalBench>('bench/results.json');
+  const rows: string[][] = [];
+  if (bench.freshness_p50_s && bench.freshness_p99_s && bench.freshness_detail) {
+    const detail = bench.freshness_detail;
+    rows.push(
+      [
+        'write -> searchable, single writes',
+        `p50 ${bench.freshness_p50_s['single']} s, p99 ${bench.freshness_p99_s['single']} s`,
+      ],
+      [
+        `write -> searchable, a burst of ${num(detail.burst_items)}`,
+        `p50 ${bench.freshness_p50_s['burst_1000']} s, p99 ${bench.freshness_p99_s['burst_1000']} s`,
+      ],
+      ['capture debounce', `${detail.capture_debounce_s} s`],
+      ['a small run, by stage', stages(detail.small_run_stage_ms, 'ms')],
+    );
+  }
+  for (const [size, units] of Object.entries(bench.capture_write_units_per_change ?? {}))
+    rows.push([
+      `write units ddb-faiss adds per change, ${size} item`,
+      `flags mode ${units['flags_mode_added_per_change']}, stream mode ${units['stream_mode_added_per_change']}`,
+    ]);
+  return table(['figure', 'value'], rows);
+}
+
+interface ScaleBench {
+  date: string;
+  scale_vectors: number;
+  large_segment: { factory: string; nprobe: number; above_rows: number };
+  search_p50_ms_1m: number;
+  search_p99_ms_1m: number;
+  recall_at_10_1m: number;
+  recall_queries: number;
+  merge_base_s: number;
+  merge_1k_into_1m_s: number;
+  merge_1k_replacing_s: number[];
+  compaction_1m_s: number;
+  index_load_s_1m: number;
+  search_rss_mb_1m: number;
+  index_bytes_per_vector: number;
+  disk_bytes_per_vector: number;
+  projected_10m: Record<string, { value: number; formula: string }>;
+}
+
+/** `npm run bench -- --scale`'s figures (`bench/results-scale.json`), with the 10M projection and its formulas. */
+export function scaleBenchTable(): string {
+  const bench = json<ScaleBench>('bench/results-scale.json');
+  const rows = [
+    [
+      'run',
+      `${day(bench.date)}, ${num(bench.scale_vectors)} items; large segments ` +
+        `${code(bench.large_segment.factory)}, nprobe ${bench.large_segment.nprobe}`,
+    ],
+    ['search p50 / p99, whole query', `${bench.search_p50_ms_1m} / ${bench.search_p99_ms_1m} ms`],
+    [`recall@10 against exact search (${bench.recall_queries} queries)`, String(bench.recall_at_10_1m)],
+    [
+      'merge stage: the base / +1,000 items / each run replacing 1,000',
+      `${bench.merge_base_s} s / ${bench.merge_1k_into_1m_s} s / ${bench.merge_1k_replacing_s.join(', ')} s`,
+    ],
+    ['full compaction', `${bench.compaction_1m_s} s`],
+    ['index load (search cold start, from the page cache)', `${bench.index_load_s_1m} s`],
+    ['search process peak RSS', `${num(bench.search_rss_mb_1m)} MB`],
+    ['index bytes in memory per vector', num(bench.index_bytes_per_vector, 1)],
+    ['bytes on disk per vector (with the exact vectors)', num(bench.disk_bytes_per_vector, 1)],
+    ...Object.entries(bench.projected_10m).map(([name, { value, formula }]) => [
+      `projected to 10M: ${name.replace(/_/g, ' ')}`,
+      `${num(value)} (${formula})`,
+    ]),
+  ];
+  return table(['figure', 'value'], rows);
+}
+
+interface AnnBench {
+  date: string;
+  vectors: number;
+  queries: number;
+  results: {
+    factory: string;
+    bytes_per_vector: number;
+    recall_at_10?: number;
+    p50_ms?: number;
+    settings?: {
+      nprobe: number;
+      recall_at_10: number;
+      p50_ms: number;
+      reranked: { recall_at_10: number; p50_ms: number };
+    }[];
+  }[];
+}
+
+/** `npm run bench:ann`'s figures (`bench/ann-choice.json`): how the large segments' index type was chosen. */
+export function annBenchTable(): string {
+  const bench = json<AnnBench>('bench/ann-choice.json');
+  const rows = bench.results.flatMap((result) =>
+    result.settings
+      ? result.settings.map((setting) => [
+          `${code(result.factory)}, nprobe ${setting.nprobe}`,
+          num(result.bytes_per_vector),
+          `${setting.recall_at_10}, ${setting.p50_ms} ms`,
+          `${setting.reranked.recall_at_10}, ${setting.reranked.p50_ms} ms`,
+        ])
+      : [
+          [
+            `${result.factory} (exact)`,
+            num(result.bytes_per_vector),
+            `${result.recall_at_10}, ${result.p50_ms} ms`,
+            '',
+          ],
+        ],
+  );
+  return `${day(bench.date)}, ${num(bench.vectors)} vectors, ${bench.queries} queries:\n\n${table(
+    ['index', 'bytes/vector', 'recall@10, p50', 'top 100 re-ranked exactly'],
+    rows,
+  )}`;
+}
+
+interface ColdStartRun {
+  seconds: number;
+  peakRssMb: number;
+  modelLoadS: number;
+  indexLoadS: number;
+  firstQueryMs: number;
+}
+interface ColdStartBench {
+  date: string;
+  embed: ColdStartRun;
+  sizes: ({ items: number; generation_mb: number } & Record<
+    'search' | 'merge' | 'compact' | 'clear' | 'backfill',
+    ColdStartRun
+  >)[];
+}
+
+/** `npm run bench:cold-start`'s figures (`bench/cold-start.json`): what each function needs, by index size. */
+export function coldStartTable(): string {
+  const bench = json<ColdStartBench>('bench/cold-start.json');
+  const header = [
+    'stage',
+    ...bench.sizes.map((size) => `at ${num(size.items)} items (generation ${num(size.generation_mb, 0)} MB)`),
+  ];
+  const cell = (run: ColdStartRun, search = false) =>
+    search
+      ? `model ${num(run.modelLoadS)} s + index ${num(run.indexLoadS)} s + first query ` +
+        `${num(run.firstQueryMs, 1)} ms; peak ${num(run.peakRssMb)} MB`
+      : `${num(run.seconds)} s; peak ${num(run.peakRssMb)} MB`;
+  const rows = [
+    ['search (cold)', ...bench.sizes.map((size) => cell(size.search, true))],
+    ...(['merge', 'compact', 'clear', 'backfill'] as const).map((stage) => [
+      stage,
+      ...bench.sizes.map((size) => cell(size[stage])),
+    ]),
+    ['embed (one batch)', ...bench.sizes.map(() => cell(bench.embed))],
+  ];
+  return `${day(bench.date)}:\n\n${table(header, rows)}`;
+}
+
+/** `npm run bench:up`'s figures (`bench/results-up.json`): how soon `up` is ready, and what it holds. */
+export function upBenchTable(): string {
+  const bench = json<{
+    date: string;
+    rounds: number;
+    fresh: { ready_s: number; up_rss_mb: number; children_rss_mb: number };
+    restart: { ready_s: number; up_rss_mb: number; children_rss_mb: number };
+  }>('bench/results-up.json');
+  const row = (name: string, run: typeof bench.fresh) => [
+    name,
+    `${run.ready_s} s`,
+    `${run.up_rss_mb} MB`,
+    `${run.children_rss_mb} MB`,
+  ];
+  return `${day(bench.date)}, medians of ${bench.rounds}:\n\n${table(
+    ['data directory', 'ready after', '`up` RSS', "DynamoDB Local's java RSS"],
+    [row('fresh', bench.fresh), row('over the data it left', bench.restart)],
+  )}`;
+}
+
+/** Every generated section, by page and marker name. */
+export const GENERATED_SECTIONS: Readonly<Record<string, Readonly<Record<string, () => string>>>> = {
+  'docs/configuration.md': { settings: settingsTable },
+  'docs/architecture.md': { 'workflow-diagram': workflowDiagram, 'workflow-states': workflowStates },
+  'docs/benchmarks.md': {
+    'bench-local': localBenchTable,
+    'bench-capture': captureBenchTable,
+    'bench-scale': scaleBenchTable,
+    'bench-ann': annBenchTable,
+    'bench-cold-start': coldStartTable,
+    'bench-up': upBenchTable,
+  },
+};
+
+const startMarker = (name: string): string => `<!-- generated:${name}:start (by \`npm run generate\`; do not edit) -->`;
+const endMarker = (name: string): string => `<!-- generated:${name}:end -->`;
+
+/** Thrown when a page lacks a section's markers. */
+export class MissingSectionError extends Error {
+  override readonly name = 'MissingSectionError';
+}
+
+/** The page with each of its generated sections rendered anew. @throws {MissingSectionError} */
+export function withGeneratedSections(page: string, text: string): string {
+  let result = text;
+  for (const [name, render] of Object.entries(GENERATED_SECTIONS[page] ?? {})) {
+    const [start, end] = [startMarker(name), endMarker(name)];
+    const from = result.indexOf(start);
+    const to = result.indexOf(end);
+    if (from < 0 || to < from) throw new MissingSectionError(`${page} lacks the markers ${start} ... ${end}`);
+    result = `${result.slice(0, from + start.length)}\n${render()}\n${result.slice(to)}`;
+  }
+  return result;
+}
+
+/** A section's markers with nothing between them, for a page to hold where the section goes. */
+export const emptySection = (name: string): string => `${startMarker(name)}\n${endMarker(name)}`;
