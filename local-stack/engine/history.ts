@@ -3,6 +3,7 @@
  * GetExecutionHistory returns them (type names and `*EventDetails` fields), so that the
  * monitor and the CLI read local and AWS histories the same way.
  */
+import { HistoryEventType } from '@aws-sdk/client-sfn';
 import type { StateMachine } from 'aws-local-stepfunctions';
 
 /** One event of aws-local-stepfunctions' stream (its type is not exported). */
@@ -13,14 +14,26 @@ export interface HistoryEventRecord {
   readonly id: number;
   readonly previousEventId: number;
   readonly timestamp: number;
-  readonly type: string;
+  readonly type: HistoryEventType;
   readonly [details: string]: unknown;
 }
 
 /** A history event before the engine numbers and timestamps it. */
-export type HistoryDraft = { type: string; [details: string]: unknown };
+export type HistoryDraft = { type: HistoryEventType; [details: string]: unknown };
 
 export const json = (value: unknown): string => JSON.stringify(value ?? null);
+
+const EVENT_TYPES = new Set<string>(Object.values(HistoryEventType));
+
+/**
+ * The history event a state of `stateType` records as it is entered, exits or fails, when Step
+ * Functions records one: a Fail state never exits (the execution fails), and only Map and Parallel
+ * states have a failed event of their own (another state's failure is the execution's).
+ */
+function stateEvent(stateType: string, phase: 'Entered' | 'Exited' | 'Failed'): HistoryEventType | undefined {
+  const type = `${stateType}State${phase}`;
+  return EVENT_TYPES.has(type) ? (type as HistoryEventType) : undefined;
+}
 /** An error's cause as a history event carries it: text. */
 export const causeText = (cause: unknown): string =>
   typeof cause === 'string' ? cause : cause instanceof Error ? cause.message : JSON.stringify(cause ?? '');
@@ -41,8 +54,10 @@ export function toHistoryEvents(event: EngineEvent, roleArn: string): HistoryDra
     case 'ExecutionTimeout':
       return [{ type: 'ExecutionTimedOut', executionTimedOutEventDetails: { error: 'States.Timeout' } }];
     case 'StateEntered': {
+      const type = stateEvent(event.state.type, 'Entered');
+      if (!type) return [];
       const entered: HistoryDraft = {
-        type: `${event.state.type}StateEntered`,
+        type,
         stateEnteredEventDetails: { name: event.state.name, input: json(event.state.input) },
       };
       if (event.state.type !== 'Task') return [entered];
@@ -55,8 +70,10 @@ export function toHistoryEvents(event: EngineEvent, roleArn: string): HistoryDra
       ];
     }
     case 'StateExited': {
+      const type = stateEvent(event.state.type, 'Exited');
+      if (!type) return [];
       const exited: HistoryDraft = {
-        type: `${event.state.type}StateExited`,
+        type,
         stateExitedEventDetails: { name: event.state.name, output: json(event.state.output) },
       };
       if (event.state.type !== 'Task') return [exited];
@@ -74,15 +91,19 @@ export function toHistoryEvents(event: EngineEvent, roleArn: string): HistoryDra
           },
         ];
       }
-      return [
-        {
-          type: `${event.state.type}StateFailed`,
-          stateExitedEventDetails: {
-            name: event.state.name,
-            output: json({ Error: event.Error, Cause: causeText(event.Cause) }),
+      {
+        const type = stateEvent(event.state.type, 'Failed');
+        if (!type) return []; // the execution's failure follows, naming the error
+        return [
+          {
+            type,
+            stateExitedEventDetails: {
+              name: event.state.name,
+              output: json({ Error: event.Error, Cause: causeText(event.Cause) }),
+            },
           },
-        },
-      ];
+        ];
+      }
     case 'StateRetried':
       // AWS shows a retry as the function scheduled again after its failure.
       return [

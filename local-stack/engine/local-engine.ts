@@ -1,34 +1,44 @@
 /**
  * A Step Functions service in one process: state machines and executions with persisted
- * histories, executions run in the background by aws-local-stepfunctions. Its methods take
- * and return the Step Functions API's JSON shapes; {@link startStepFunctionsEndpoint} serves
- * them over HTTP so `@aws-sdk/client-sfn` works against it unchanged.
+ * histories, executions run in the background by aws-local-stepfunctions (`execution-run.ts`).
+ * Its operations take and return `@aws-sdk/client-sfn`'s own shapes as the JSON protocol carries
+ * them (`api.ts`); `sfn-endpoint.ts` serves them over HTTP so the SDK works against it unchanged.
  */
-import { ExecutionAbortedError, StateMachine } from 'aws-local-stepfunctions';
+import { StateMachine } from 'aws-local-stepfunctions';
 import { randomUUID } from 'node:crypto';
 import { notFound, invalid } from './errors.ts';
 import { type ExecutionRecord, ExecutionStore, type StateMachineRecord } from './execution-store.ts';
-import { type HistoryEventRecord, toHistoryEvents } from './history.ts';
+import type { HistoryEventRecord } from './history.ts';
 import type { TaskHandler, TaskHandlerRegistry } from '../../tasks/handler.ts';
-import { bindTaskHandlers, type StateDataCheck } from './task-handlers.ts';
+import { bindTaskHandlers } from './task-handlers.ts';
 import type { S3Client } from '@aws-sdk/client-s3';
-import {
-  distributedMapHandlers,
-  isHelperState,
-  rewriteDistributedMaps,
-  withoutHelperData,
-  withoutHelperDataIn,
-} from './distributed-map.ts';
-import {
-  dataLimitExceeded,
-  HISTORY_EVENT_LIMIT,
-  historyLimitReached,
-  isValidName,
-  jsonBytes,
-  nameProblem,
-  STATE_DATA_LIMIT_BYTES,
-} from './aws-limits.ts';
-import { type MapRunRecord, MapRunStore, MapRunTracker } from './map-runs.ts';
+import { distributedMapHandlers, rewriteDistributedMaps } from './distributed-map.ts';
+import { isValidName, nameProblem, STATE_DATA_LIMIT_BYTES } from './aws-limits.ts';
+import { type MapRunRecord, MapRunStore } from './map-runs.ts';
+import { type CheckedDefinition, ExecutionRun } from './execution-run.ts';
+import type { StepFunctionsApi, Wire } from './api.ts';
+import type {
+  CreateStateMachineInput,
+  CreateStateMachineOutput,
+  DescribeExecutionInput,
+  DescribeExecutionOutput,
+  DescribeMapRunInput,
+  DescribeMapRunOutput,
+  DescribeStateMachineInput,
+  DescribeStateMachineOutput,
+  ExecutionListItem,
+  GetExecutionHistoryInput,
+  GetExecutionHistoryOutput,
+  ListExecutionsInput,
+  ListExecutionsOutput,
+  ListMapRunsInput,
+  ListMapRunsOutput,
+  ListStateMachinesOutput,
+  StartExecutionInput,
+  StartExecutionOutput,
+  StopExecutionInput,
+  StopExecutionOutput,
+} from '@aws-sdk/client-sfn';
 
 type Json = Record<string, unknown>;
 const ACCOUNT = '000000000000';
@@ -47,51 +57,13 @@ export interface LocalStepFunctionsProps {
   readonly s3?: () => S3Client;
 }
 
-interface RunningExecution {
-  readonly abort: () => void;
-  done: Promise<void>;
-  aborting?: { error?: string; cause?: string };
-  /** Set when a state's data broke the size limit: the execution fails with it. */
-  failing?: { readonly error: string; readonly cause: string };
-}
-
-/** A definition as written, and as the engine runs it (its Distributed Maps rewritten). */
-interface CheckedDefinition {
-  readonly written: Json;
-  readonly runnable: Json;
-}
-
 const seconds = (ms: number): number => ms / 1000;
 
-/** The failure AWS reports for state data of `bytes`, if that is over the limit. */
-const overLimit = (state: string, which: 'input' | 'output', bytes: number) =>
-  bytes > STATE_DATA_LIMIT_BYTES ? dataLimitExceeded(state, which, bytes) : undefined;
-
-/** The same for a Task's input or result, before it is serialized (a Task is checked before the engine moves on). */
-function oversized(state: string, which: 'input' | 'output', value: unknown) {
-  // The Distributed Map helpers carry the items and results that, on AWS, never enter the state data.
-  if (isHelperState(state)) return undefined;
-  return overLimit(state, which, jsonBytes(withoutHelperData(value)));
-}
-
-/** The same for the state data that history events (already serialized) carry. */
-function oversizedInHistory(drafts: ReturnType<typeof toHistoryEvents>) {
-  for (const draft of drafts) {
-    const entered = draft['stateEnteredEventDetails'] as { name: string; input: string } | undefined;
-    const exited = draft['stateExitedEventDetails'] as { name: string; output: string } | undefined;
-    const failure =
-      (entered && overLimit(entered.name, 'input', Buffer.byteLength(entered.input))) ||
-      (exited && overLimit(exited.name, 'output', Buffer.byteLength(exited.output)));
-    if (failure) return failure;
-  }
-  return undefined;
-}
-
-export class LocalStepFunctions {
+export class LocalStepFunctions implements StepFunctionsApi {
   private readonly store: ExecutionStore;
   private readonly machines = new Map<string, StateMachineRecord>();
   private readonly executions = new Map<string, ExecutionRecord>();
-  private readonly running = new Map<string, RunningExecution>();
+  private readonly running = new Map<string, ExecutionRun>();
   private readonly mapRunStore: MapRunStore;
   private readonly mapRuns = new Map<string, MapRunRecord>();
   /** The child executions of the Map Runs still running, by ARN (an ended run's are read from disk). */
@@ -237,17 +209,13 @@ export class LocalStepFunctions {
 
   // --- API operations -------------------------------------------------------------------
 
-  CreateStateMachine(request: Json): Json {
-    const record = this.createOrUpdateStateMachine(
-      String(request['name'] ?? ''),
-      String(request['definition'] ?? ''),
-      request['roleArn'] as string | undefined,
-    );
+  CreateStateMachine(request: CreateStateMachineInput): Wire<CreateStateMachineOutput> {
+    const record = this.createOrUpdateStateMachine(request.name ?? '', request.definition ?? '', request.roleArn);
     return { stateMachineArn: record.stateMachineArn, creationDate: seconds(record.creationDate) };
   }
 
-  DescribeStateMachine(request: Json): Json {
-    const machine = this.machine(String(request['stateMachineArn']));
+  DescribeStateMachine(request: DescribeStateMachineInput): Wire<DescribeStateMachineOutput> {
+    const machine = this.machine(String(request.stateMachineArn));
     return {
       stateMachineArn: machine.stateMachineArn,
       name: machine.name,
@@ -259,7 +227,7 @@ export class LocalStepFunctions {
     };
   }
 
-  ListStateMachines(): Json {
+  ListStateMachines(): Wire<ListStateMachinesOutput> {
     return {
       stateMachines: [...this.machines.values()].map((machine) => ({
         stateMachineArn: machine.stateMachineArn,
@@ -270,11 +238,11 @@ export class LocalStepFunctions {
     };
   }
 
-  StartExecution(request: Json): Json {
-    const machine = this.machine(String(request['stateMachineArn']));
-    const name = request['name'] === undefined ? randomUUID() : String(request['name']);
+  StartExecution(request: StartExecutionInput): Wire<StartExecutionOutput> {
+    const machine = this.machine(String(request.stateMachineArn));
+    const name = request.name ?? randomUUID();
     if (!isValidName(name)) throw invalid('InvalidName', nameProblem('execution', name));
-    const inputText = request['input'] === undefined ? '{}' : String(request['input']);
+    const inputText = request.input ?? '{}';
     if (Buffer.byteLength(inputText, 'utf8') > STATE_DATA_LIMIT_BYTES)
       throw invalid(
         'ValidationException',
@@ -312,121 +280,29 @@ export class LocalStepFunctions {
   private run(
     machine: StateMachineRecord,
     record: ExecutionRecord,
-    { written, runnable }: CheckedDefinition,
+    definition: CheckedDefinition,
     input: unknown,
   ): void {
-    const engine = new StateMachine(runnable as never, { validationOptions: { checkArn: false } });
-    // A Task's data over the limit ends the execution at once, before the engine goes on; other
-    // states' data is checked as their events arrive (below).
-    const checkStateData: StateDataCheck = (state, which, value) => {
-      const failure = oversized(state, which, value);
-      if (!failure) return;
-      running.failing ??= failure;
-      running.abort();
-      throw Object.assign(new Error(failure.cause), { name: failure.error });
-    };
-    const execution = engine.run(input as never, {
-      overrides: {
-        taskResourceLocalHandlers: bindTaskHandlers(runnable, this.registry, this.taskCalls, checkStateData) as never,
-      },
-      context: {
-        Execution: {
-          Id: record.executionArn,
-          Name: record.name,
-          Input: input as never,
-          StartTime: new Date(record.startDate).toISOString(),
-          RoleArn: machine.roleArn,
-        },
-        StateMachine: { Id: machine.stateMachineArn, Name: machine.name },
-      },
-    });
-    let eventId = 0;
-    const append = (type: string, details: Json, timestampMs = Date.now()): void => {
-      eventId += 1;
-      const event: HistoryEventRecord = {
-        id: eventId,
-        previousEventId: eventId - 1,
-        timestamp: seconds(timestampMs),
-        type,
-        ...details,
-      };
-      this.store.appendHistory(machine.name, record.name, event);
-    };
-    const running: RunningExecution = { abort: execution.abort, done: Promise.resolve() };
-    const tracker = new MapRunTracker(
-      { executionArn: record.executionArn, roleArn: machine.roleArn },
-      written['States'] as Record<string, Json>,
-      this.mapRunStore,
-      {
-        mapRunChanged: (run) => this.mapRunChanged(run),
+    const run = new ExecutionRun({
+      machine,
+      record,
+      definition,
+      input,
+      handlers: this.registry,
+      taskCalls: this.taskCalls,
+      store: this.store,
+      mapRunStore: this.mapRunStore,
+      listener: {
+        mapRunChanged: (changed) => this.mapRunChanged(changed),
         childChanged: (child) => this.children.set(child.executionArn, child),
       },
-    );
-    running.done = (async () => {
-      // Always drain the stream: the engine waits on its consumer.
-      for await (const event of execution.eventLogs) {
-        if (running.failing) {
-          // Only the end of the execution remains to record: failed, with the limit it broke.
-          if (event.type.startsWith('Execution') && event.type !== 'ExecutionStarted')
-            append('ExecutionFailed', { executionFailedEventDetails: running.failing }, event.timestamp);
-          continue;
-        }
-        // A Distributed Map's iterations go to child executions, with their own histories.
-        const routed = tracker.take(event);
-        // The Distributed Map helpers are local plumbing: AWS's history has no such states.
-        if (!routed && 'state' in event && isHelperState(event.state.name)) continue;
-        const drafts = routed ?? toHistoryEvents(withoutHelperDataIn(event), machine.roleArn);
-        // A state's data is measured as its history event carries it, serialized once.
-        const failure = oversizedInHistory(drafts);
-        if (failure) {
-          running.failing = failure;
-          execution.abort();
-          continue;
-        }
-        for (const { type, ...details } of drafts) {
-          // Event 25,000 may only end the execution successfully; anything else fails it there.
-          if (eventId >= HISTORY_EVENT_LIMIT - 1 && type !== 'ExecutionSucceeded') {
-            running.failing = historyLimitReached();
-            execution.abort();
-            break;
-          }
-          if (type === 'ExecutionAborted' && running.aborting)
-            Object.assign(details, { executionAbortedEventDetails: running.aborting });
-          append(type, details, event.timestamp);
-        }
-      }
-      try {
-        const output = await execution.result;
-        // The engine may have finished before the oversized data's event was read.
-        if (running.failing) throw new Error(running.failing.cause);
-        record.status = 'SUCCEEDED';
-        record.output = JSON.stringify(output ?? null);
-      } catch (error) {
-        if (running.failing) {
-          record.status = 'FAILED';
-          record.error = running.failing.error;
-          record.cause = running.failing.cause;
-        } else if (error instanceof ExecutionAbortedError || running.aborting) {
-          record.status = 'ABORTED';
-          record.error = running.aborting?.error;
-          record.cause = running.aborting?.cause;
-        } else {
-          const { Error: errorName, Cause } = failureOf(error);
-          record.status = (error as Error).name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : 'FAILED';
-          record.error = errorName;
-          record.cause = Cause;
-        }
-      }
-      record.stopDate = Date.now();
-      tracker.close(record.status);
-      this.store.saveExecution(machine.name, record);
-      this.running.delete(record.executionArn);
-    })();
-    this.running.set(record.executionArn, running);
+      ended: () => this.running.delete(record.executionArn),
+    });
+    this.running.set(record.executionArn, run);
   }
 
-  DescribeExecution(request: Json): Json {
-    const execution = this.execution(String(request['executionArn']));
+  DescribeExecution(request: DescribeExecutionInput): Wire<DescribeExecutionOutput> {
+    const execution = this.execution(String(request.executionArn));
     return {
       ...executionListItem(execution),
       input: execution.input,
@@ -436,13 +312,12 @@ export class LocalStepFunctions {
     };
   }
 
-  ListExecutions(request: Json): Json {
-    const statusFilter = request['statusFilter'] as string | undefined;
-    const mapRunArn = request['mapRunArn'] as string | undefined;
-    if ((mapRunArn === undefined) === (request['stateMachineArn'] === undefined))
+  ListExecutions(request: ListExecutionsInput): Wire<ListExecutionsOutput> {
+    const { statusFilter, mapRunArn } = request;
+    if ((mapRunArn === undefined) === (request.stateMachineArn === undefined))
       throw invalid('ValidationException', 'give exactly one of stateMachineArn and mapRunArn');
     // A Map Run's children are listed by its ARN, and never among their parent machine's executions.
-    const machineArn = mapRunArn ? undefined : this.machine(String(request['stateMachineArn'])).stateMachineArn;
+    const machineArn = mapRunArn ? undefined : this.machine(String(request.stateMachineArn)).stateMachineArn;
     const candidates = mapRunArn
       ? this.childrenOf(this.mapRun(mapRunArn))
       : [...this.executions.values()].filter((execution) => execution.stateMachineArn === machineArn);
@@ -456,19 +331,19 @@ export class LocalStepFunctions {
     };
   }
 
-  GetExecutionHistory(request: Json): Json {
-    const execution = this.execution(String(request['executionArn']));
+  GetExecutionHistory(request: GetExecutionHistoryInput): Wire<GetExecutionHistoryOutput> {
+    const execution = this.execution(String(request.executionArn));
     let events = execution.mapRunArn
       ? this.mapRunStore.loadChildHistory(execution.mapRunArn, execution.name)
       : this.store.loadHistory(this.machine(execution.stateMachineArn).name, execution.name);
-    if (request['includeExecutionData'] === false) events = events.map(withoutData);
-    if (request['reverseOrder'] === true) events = events.reverse();
+    if (request.includeExecutionData === false) events = events.map(withoutData);
+    if (request.reverseOrder === true) events = events.reverse();
     const { page, nextToken } = paginate(events, request);
     return { events: page, ...(nextToken ? { nextToken } : {}) };
   }
 
-  DescribeMapRun(request: Json): Json {
-    const run = this.mapRun(String(request['mapRunArn']));
+  DescribeMapRun(request: DescribeMapRunInput): Wire<DescribeMapRunOutput> {
+    const run = this.mapRun(String(request.mapRunArn));
     const { stateMachineArn: _children, startDate, stopDate, itemCounts, ...rest } = run;
     return {
       ...rest,
@@ -481,8 +356,8 @@ export class LocalStepFunctions {
     };
   }
 
-  ListMapRuns(request: Json): Json {
-    const execution = this.execution(String(request['executionArn']));
+  ListMapRuns(request: ListMapRunsInput): Wire<ListMapRunsOutput> {
+    const execution = this.execution(String(request.executionArn));
     const runs = [...this.mapRuns.values()]
       .filter((run) => run.executionArn === execution.executionArn)
       .sort((a, b) => b.startDate - a.startDate);
@@ -499,16 +374,13 @@ export class LocalStepFunctions {
     };
   }
 
-  StopExecution(request: Json): Json {
-    const execution = this.execution(String(request['executionArn']));
+  StopExecution(request: StopExecutionInput): Wire<StopExecutionOutput> {
+    const execution = this.execution(String(request.executionArn));
     const running = this.running.get(execution.executionArn);
-    if (running) {
-      running.aborting = {
-        ...(request['error'] !== undefined ? { error: String(request['error']) } : {}),
-        ...(request['cause'] !== undefined ? { cause: String(request['cause']) } : {}),
-      };
-      running.abort();
-    }
+    running?.stop({
+      ...(request.error !== undefined ? { error: request.error } : {}),
+      ...(request.cause !== undefined ? { cause: request.cause } : {}),
+    });
     return { stopDate: seconds(execution.stopDate ?? Date.now()) };
   }
 
@@ -523,10 +395,8 @@ export class LocalStepFunctions {
    */
   async shutdown(taskCallGraceMs = 15_000): Promise<void> {
     const running = [...this.running.values()];
-    for (const execution of running) {
-      execution.aborting = { error: 'States.Runtime', cause: 'the local stack was shut down' };
-      execution.abort();
-    }
+    for (const execution of running)
+      execution.stop({ error: 'States.Runtime', cause: 'the local stack was shut down' });
     await Promise.allSettled(running.map((execution) => execution.done));
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, taskCallGraceMs)));
@@ -536,7 +406,7 @@ export class LocalStepFunctions {
 }
 
 /** An execution as ListExecutions lists it (DescribeExecution adds input, output, error). */
-function executionListItem(execution: ExecutionRecord): Json {
+function executionListItem(execution: ExecutionRecord): Wire<ExecutionListItem> {
   return {
     executionArn: execution.executionArn,
     stateMachineArn: execution.stateMachineArn,
@@ -548,20 +418,12 @@ function executionListItem(execution: ExecutionRecord): Json {
   };
 }
 
-function failureOf(error: unknown): { Error: string; Cause: string } {
-  // ExecutionError wraps the state's error as `cause`.
-  const inner = (error as { cause?: unknown }).cause;
-  const source = inner instanceof Error ? inner : (error as Error);
-  const cause = (source as { cause?: unknown }).cause;
-  return {
-    Error: source.name || 'States.Runtime',
-    Cause: typeof cause === 'string' ? cause : source.message,
-  };
-}
-
-function paginate<T>(items: readonly T[], request: Json): { page: T[]; nextToken?: string } {
-  const max = Number(request['maxResults'] ?? 0) || 1000;
-  const start = request['nextToken'] ? Number(Buffer.from(String(request['nextToken']), 'base64url').toString()) : 0;
+function paginate<T>(
+  items: readonly T[],
+  request: { readonly maxResults?: number; readonly nextToken?: string },
+): { page: T[]; nextToken?: string } {
+  const max = Number(request.maxResults ?? 0) || 1000;
+  const start = request.nextToken ? Number(Buffer.from(request.nextToken, 'base64url').toString()) : 0;
   if (!Number.isInteger(start) || start < 0) throw invalid('InvalidToken', 'invalid nextToken');
   const page = items.slice(start, start + max);
   const next = start + max;

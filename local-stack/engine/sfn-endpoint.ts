@@ -6,22 +6,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { foreignHost, readRequestBody, RequestBodyTooLargeError } from '../../local-http/guard.ts';
 import { StepFunctionsApiError } from './errors.ts';
-import type { LocalStepFunctions } from './local-engine.ts';
-
-const OPERATIONS = [
-  'CreateStateMachine',
-  'DescribeStateMachine',
-  'ListStateMachines',
-  'StartExecution',
-  'DescribeExecution',
-  'ListExecutions',
-  'GetExecutionHistory',
-  'StopExecution',
-  'DescribeMapRun',
-  'ListMapRuns',
-] as const;
-type Operation = (typeof OPERATIONS)[number];
-const isOperation = (name: string): name is Operation => (OPERATIONS as readonly string[]).includes(name);
+import { isOperation, type Operation, type StepFunctionsApi } from './api.ts';
 
 /** Step Functions takes definitions of up to 1 MB; a request is that plus its envelope. */
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
@@ -41,7 +26,7 @@ function sendError(response: ServerResponse, error: StepFunctionsApiError): void
 }
 
 /** An HTTP server (not yet listening) that dispatches API calls to the engine. */
-export function createStepFunctionsServer(engine: LocalStepFunctions): Server {
+export function createStepFunctionsServer(engine: StepFunctionsApi): Server {
   return createServer((request, response) => {
     void (async () => {
       const refused = foreignHost(request);
@@ -58,10 +43,10 @@ export function createStepFunctionsServer(engine: LocalStepFunctions): Server {
         );
         return;
       }
-      let body: Record<string, unknown>;
+      let body: object;
       try {
         const text = await readRequestBody(request, MAX_BODY_BYTES);
-        body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+        body = text ? (JSON.parse(text) as object) : {};
       } catch (error) {
         if (error instanceof RequestBodyTooLargeError) {
           response.setHeader('connection', 'close');
@@ -72,11 +57,20 @@ export function createStepFunctionsServer(engine: LocalStepFunctions): Server {
         return;
       }
       try {
-        send(response, 200, engine[operation](body));
+        send(response, 200, call(engine, operation, body));
       } catch (error) {
         if (error instanceof StepFunctionsApiError) sendError(response, error);
         else sendError(response, new StepFunctionsApiError('InternalFailure', (error as Error).message, 500));
       }
     })();
   });
+}
+
+/**
+ * Calls one operation with the request the SDK sent: its JSON is the operation's input shape (the
+ * engine checks what it relies on, as the service does, and names what is wrong).
+ */
+function call(engine: StepFunctionsApi, operation: Operation, request: object): unknown {
+  const method = engine[operation] as (this: StepFunctionsApi, input: object) => unknown;
+  return method.call(engine, request);
 }
