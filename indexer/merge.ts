@@ -141,45 +141,119 @@ export async function mergeShards(
       `all ${plan.batchCount} batches failed; first: ${failed[0]?.error ?? 'unknown'}: ${failed[0]?.cause ?? ''}`,
     );
   }
-
-  // Which index each shard entry belongs to: the global one, or its group's own.
   const perGroup = config.indexLayout === 'per-group';
-  const scopes = new Map<string | undefined, ShardEntry[]>();
-  const scopeOf = (group: string): ShardEntry[] => {
-    const key = perGroup ? group : undefined;
-    let scope = scopes.get(key);
-    if (!scope) scopes.set(key, (scope = []));
-    return scope;
-  };
   // Two passes: every shard's entries are read, then its vectors are written into segments.
   const total = done.reduce((sum, shard) => sum + 2 * shard.vectors + shard.deletes + shard.poison, 0);
   const progress = reportStageProgress(context, run, 'merge', total, 'items read and vectors written');
-  let read = 0;
+
+  const read = readShards(config.efsRoot, done, model, progress);
+  const scopes = scopesOf(read.entries, perGroup);
+  // A backfill rebuilds every index: groups that no longer have items get an empty one.
+  if (perGroup && run.mode === 'backfill') for (const group of indexedGroups(config.efsRoot)) scopes.of(group);
+  const changes = planChanges(config.efsRoot, run, model, scopes.all, read.shardOf, done.length);
+  await writeVectors(config.efsRoot, model, done, changes, { perGroup, progress, read: read.count });
+  const published = publishGenerations(changes.work, model, run);
+  await progress.finish(total);
+
+  const status = indexStatusOf(config.efsRoot, perGroup, published);
+  await recordIndexStatus(context, { ...status, change: { ...changes.change, execution: run.execution } });
+  const clearFile = path.join(runDir(run.execution), 'clear.json');
+  writeFileAtomic(path.join(config.efsRoot, clearFile), JSON.stringify(changes.clearList));
+  return {
+    generation: status.generation,
+    vectors: status.vectors,
+    items: status.items ?? status.vectors,
+    ...changes.change,
+    poison: changes.clearList.filter((entry) => entry.kind === 'poison').length,
+    failedBatchCount: failed.length,
+    failedBatches: failed.slice(0, FAILED_BATCH_SAMPLES).map((batch) => ({
+      batch: batch.batch.batch,
+      error: batch.error.slice(0, CAUSE_CHARS),
+      cause: batch.cause.slice(0, CAUSE_CHARS),
+    })),
+    clearFile,
+    clearItems: changes.clearList.length,
+    ...(changes.replacedUnreadable.length > 0
+      ? { replacedDamagedIndex: changes.replacedUnreadable[0]!.slice(0, CAUSE_CHARS) }
+      : {}),
+  };
+}
+
+type Progress = ReturnType<typeof reportStageProgress>;
+
+/** Every shard's entries, each vector entry with the shard that holds its vectors. */
+function readShards(
+  efsRoot: string,
+  done: readonly ShardDescriptor[],
+  model: ModelDescriptor,
+  progress: Progress,
+): { entries: ShardEntry[]; shardOf: Map<ShardEntry, number>; count: number } {
+  const entries: ShardEntry[] = [];
   const shardOf = new Map<ShardEntry, number>();
+  let count = 0;
   for (const [index, descriptor] of done.entries()) {
-    const shard = readShardEntries(config.efsRoot, descriptor);
+    const shard = readShardEntries(efsRoot, descriptor);
     if (shard.model !== model.checksum)
       throw new PermanentError(`shard ${descriptor.file} was embedded by another model`);
     for (const entry of shard.entries) {
-      scopeOf(entry.group).push(entry);
+      entries.push(entry);
       if (entry.kind === 'vector') shardOf.set(entry, index);
     }
-    progress.update((read += shard.entries.length));
+    progress.update((count += shard.entries.length));
   }
-  // A backfill rebuilds every index: groups that no longer have items get an empty one.
-  if (perGroup && run.mode === 'backfill') for (const group of indexedGroups(config.efsRoot)) scopeOf(group);
+  return { entries, shardOf, count };
+}
 
-  // Each scope's change: its newest entry per item, and tombstones for every item it held of them.
-  const change = { added: 0, replaced: 0, removed: 0 };
-  const clearList: ClearEntry[] = [];
-  // Why an old index a backfill replaced could not be read (its counts then start from nothing).
-  const replacedUnreadable: string[] = [];
-  const work = new Map<string | undefined, { store: GenerationStore; segments: SegmentRef[] }>();
-  // The vector entries that go into the index, by the shard that holds their vectors.
-  const toWrite = done.map((): VectorEntry[] => []);
+/** The entries by the index they belong to: the global one (`undefined`), or each group's own. */
+function scopesOf(
+  entries: readonly ShardEntry[],
+  perGroup: boolean,
+): { all: Map<string | undefined, ShardEntry[]>; of: (group: string) => ShardEntry[] } {
+  const all = new Map<string | undefined, ShardEntry[]>();
+  const of = (group: string): ShardEntry[] => {
+    const key = perGroup ? group : undefined;
+    let scope = all.get(key);
+    if (!scope) all.set(key, (scope = []));
+    return scope;
+  };
+  for (const entry of entries) of(entry.group).push(entry);
+  return { all, of };
+}
+
+/** What a run changes in each index: its counts, its clear list, and the segments and vectors to write. */
+export interface PlannedChanges {
+  readonly change: { added: number; replaced: number; removed: number };
+  readonly clearList: ClearEntry[];
+  /** Why an old index a backfill replaced could not be read (its counts then start from nothing). */
+  readonly replacedUnreadable: string[];
+  /** Each index's store and the segments its next generation holds (tombstoned, new ones appended). */
+  readonly work: Map<string | undefined, { store: GenerationStore; segments: SegmentRef[] }>;
+  /** The vector entries that go into the index, by the shard that holds their vectors. */
+  readonly toWrite: VectorEntry[][];
+}
+
+/**
+ * Each scope's change: its newest entry per item, tombstones for every item it held of them, the
+ * counts, and the clear list (each entry settled, a superseded one as such).
+ */
+export function planChanges(
+  efsRoot: string,
+  run: RunInfo,
+  model: ModelDescriptor,
+  scopes: ReadonlyMap<string | undefined, readonly ShardEntry[]>,
+  shardOf: ReadonlyMap<ShardEntry, number>,
+  shardCount: number,
+): PlannedChanges {
+  const planned: PlannedChanges = {
+    change: { added: 0, replaced: 0, removed: 0 },
+    clearList: [],
+    replacedUnreadable: [],
+    work: new Map(),
+    toWrite: Array.from({ length: shardCount }, (): VectorEntry[] => []),
+  };
   for (const [group, scope] of scopes) {
     const entries = latestPerItem(scope);
-    const store = new GenerationStore(config.efsRoot, group);
+    const store = new GenerationStore(efsRoot, group);
     // A backfill starts from nothing: every segment of the old generations goes at the next prune.
     // An incremental run checks the index it adds to (every file's size, and the checksums of
     // the key maps and tombstones it reads) and fails naming any damage: a backfill never reads
@@ -190,33 +264,44 @@ export async function mergeShards(
     if (meta) store.checkSizes(meta);
     const held = new HeldItems(store, meta ? meta.segments : []);
     const before = backfill ? heldBeforeBackfill(store) : held;
-    if ('unreadable' in before && before.unreadable !== undefined) replacedUnreadable.push(before.unreadable);
+    if ('unreadable' in before && before.unreadable !== undefined) planned.replacedUnreadable.push(before.unreadable);
     const scopeChange = countChange(before, entries, backfill);
-    work.set(group, { store, segments: tombstoneItems(store, held, entries) });
-    for (const entry of entries) if (entry.kind === 'vector') toWrite[shardOf.get(entry)!]!.push(entry);
-    change.added += scopeChange.added;
-    change.replaced += scopeChange.replaced;
-    change.removed += scopeChange.removed;
-    for (const entry of entries) clearList.push(entry); // a spread of a million arguments overflows the stack
+    planned.work.set(group, { store, segments: tombstoneItems(store, held, entries) });
+    for (const entry of entries) if (entry.kind === 'vector') planned.toWrite[shardOf.get(entry)!]!.push(entry);
+    planned.change.added += scopeChange.added;
+    planned.change.replaced += scopeChange.replaced;
+    planned.change.removed += scopeChange.removed;
+    for (const entry of entries) planned.clearList.push(entry); // a spread of a million arguments overflows the stack
     if (entries.length < scope.length) {
       const kept = new Set<ShardEntry>(entries);
       for (const entry of scope) {
         if (kept.has(entry)) continue;
-        const { group, id, version, marker } = entry;
-        clearList.push({ group, id, version, ...(marker ? { marker } : {}), kind: 'superseded' });
+        const { group: entryGroup, id, version, marker } = entry;
+        planned.clearList.push({ group: entryGroup, id, version, ...(marker ? { marker } : {}), kind: 'superseded' });
       }
     }
   }
+  return planned;
+}
 
-  // The vectors, a window of shards at a time: at most a segment's worth of rows in memory,
-  // written as a new segment of each scope the window holds items of.
+/**
+ * The vectors, a window of shards at a time: at most a segment's worth of rows in memory, written
+ * as a new segment of each scope the window holds items of.
+ */
+async function writeVectors(
+  efsRoot: string,
+  model: ModelDescriptor,
+  done: readonly ShardDescriptor[],
+  { toWrite, work }: Pick<PlannedChanges, 'toWrite' | 'work'>,
+  { perGroup, progress, read }: { perGroup: boolean; progress: Progress; read: number },
+): Promise<void> {
   let written = 0;
   const rowsOf = (entries: readonly VectorEntry[]): number => entries.reduce((sum, e) => sum + e.passages.length, 0);
   for (const shards of shardWindows(toWrite.map(rowsOf), MAX_SEGMENT_ROWS)) {
     const window = new Map<string | undefined, ItemVectors[]>();
     for (const index of shards) {
-      const vectors = readShardVectors(config.efsRoot, done[index]!);
-      const terms = readShardTerms(config.efsRoot, done[index]!);
+      const vectors = readShardVectors(efsRoot, done[index]!);
+      const terms = readShardTerms(efsRoot, done[index]!);
       for (const entry of toWrite[index]!) {
         const scope = perGroup ? entry.group : undefined;
         let items = window.get(scope);
@@ -240,7 +325,10 @@ export async function mergeShards(
         scope.segments.push(ref);
     }
   }
+}
 
+/** Publishes each index's next generation. @returns the newest of them */
+function publishGenerations(work: PlannedChanges['work'], model: ModelDescriptor, run: RunInfo): GenerationMeta {
   let published: GenerationMeta | undefined;
   for (const { store, segments } of work.values()) {
     const meta = store.publish(
@@ -250,29 +338,7 @@ export async function mergeShards(
     );
     if (!published || meta.generation > published.generation) published = meta;
   }
-  const poison = clearList.filter((entry) => entry.kind === 'poison').length;
-  await progress.finish(total);
-
-  const status = indexStatusOf(config.efsRoot, perGroup, published!);
-  await recordIndexStatus(context, { ...status, change: { ...change, execution: run.execution } });
-  const clearFile = path.join(runDir(run.execution), 'clear.json');
-  writeFileAtomic(path.join(config.efsRoot, clearFile), JSON.stringify(clearList));
-  return {
-    generation: status.generation,
-    vectors: status.vectors,
-    items: status.items ?? status.vectors,
-    ...change,
-    poison,
-    failedBatchCount: failed.length,
-    failedBatches: failed.slice(0, FAILED_BATCH_SAMPLES).map((batch) => ({
-      batch: batch.batch.batch,
-      error: batch.error.slice(0, CAUSE_CHARS),
-      cause: batch.cause.slice(0, CAUSE_CHARS),
-    })),
-    clearFile,
-    clearItems: clearList.length,
-    ...(replacedUnreadable.length > 0 ? { replacedDamagedIndex: replacedUnreadable[0]!.slice(0, CAUSE_CHARS) } : {}),
-  };
+  return published!;
 }
 
 /** The current generation, refused when another model built it (only a backfill may switch). */
