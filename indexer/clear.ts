@@ -113,18 +113,37 @@ export function clearFlagStatement(
 const pause = (attempt: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, dynamodbRetryDelay(attempt)));
 
+/**
+ * Clears what the merge's clear list names, resuming where an earlier attempt of this run stopped,
+ * then releases the writer lease.
+ *
+ * @example
+ * ```ts
+ * const { cleared, keptPending, requests } = await clearFlags(context, run, merge);
+ * ```
+ */
 export async function clearFlags(
   context: IndexerContext,
   run: RunInfo,
   merge: Pick<MergeResult, 'clearFile'>,
 ): Promise<ClearResult> {
-  const { config, clients } = context;
   await renewLease(context, run);
+  const { config } = context;
   const entries = JSON.parse(readFileSync(path.join(config.efsRoot, merge.clearFile), 'utf8')) as ClearEntry[];
-  /** Requests made for the entries (not the checkpoint's or progress's): the stage's cost. */
-  let requests = 0;
+  const clear = new ClearRun(context, run, entries, await readCheckpoint(context, run, entries.length));
+  const result = await clear.settleAll();
+  await releaseLease(context, run);
+  return result;
+}
 
-  // Where an earlier attempt of this stage got.
+type Counts = { -readonly [K in keyof Omit<ClearResult, 'requests'>]: number };
+
+/** Where an earlier attempt of this run's clear stage got, if it cleared this very list. */
+async function readCheckpoint(
+  { config, clients }: IndexerContext,
+  run: RunInfo,
+  entries: number,
+): Promise<ClearCheckpoint | undefined> {
   const { Item: saved } = await clients.dynamodb.send(
     new GetItemCommand({
       TableName: config.tableName,
@@ -133,48 +152,135 @@ export async function clearFlags(
     }),
   );
   const found = readClearCheckpointItem(saved) as ClearCheckpoint | undefined;
-  const resumed = found?.execution === run.execution && found.entries === entries.length ? found : undefined;
-  const counts = { cleared: 0, deleted: 0, keptPending: 0, poisonRecorded: 0, ...resumed?.counts };
-  const settled = new Uint8Array(entries.length);
-  settled.fill(1, 0, resumed?.settledBelow ?? 0);
-  for (const index of resumed?.settledAbove ?? []) settled[index] = 1;
-  let settledBelow = resumed?.settledBelow ?? 0;
-  let lastCheckpoint = 0;
-  let checkpoints: Promise<void> = Promise.resolve();
-  const checkpoint = (): void => {
-    while (settledBelow < entries.length && settled[settledBelow] === 1) settledBelow += 1;
-    const settledAbove: number[] = [];
-    for (let index = settledBelow; index < entries.length; index++) if (settled[index] === 1) settledAbove.push(index);
-    const record: ClearCheckpoint = {
-      execution: run.execution,
-      entries: entries.length,
-      settledBelow,
-      settledAbove,
-      counts: { ...counts },
-    };
-    const put = new PutItemCommand({ TableName: config.tableName, Item: clearCheckpointItem(config, record) });
-    lastCheckpoint = Date.now();
-    // In order; a checkpoint that is not written only means more to do again after a failure.
-    checkpoints = checkpoints.then(() =>
-      clients.dynamodb.send(put).then(
-        () => undefined,
-        () => undefined,
-      ),
+  return found?.execution === run.execution && found.entries === entries ? found : undefined;
+}
+
+/** One clear stage's work: which entries are settled, their counts, the requests made, the checkpoints. */
+class ClearRun {
+  private readonly counts: Counts;
+  /** Requests made for the entries (not the checkpoint's or progress's): the stage's cost. */
+  private requests = 0;
+  private readonly settled: Uint8Array;
+  private settledBelow: number;
+  private lastCheckpoint = 0;
+  private checkpoints: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly context: IndexerContext,
+    private readonly run: RunInfo,
+    private readonly entries: readonly ClearEntry[],
+    resumed: ClearCheckpoint | undefined,
+  ) {
+    this.counts = { cleared: 0, deleted: 0, keptPending: 0, poisonRecorded: 0, ...resumed?.counts };
+    this.settled = new Uint8Array(entries.length);
+    this.settledBelow = resumed?.settledBelow ?? 0;
+    this.settled.fill(1, 0, this.settledBelow);
+    for (const index of resumed?.settledAbove ?? []) this.settled[index] = 1;
+  }
+
+  /** Settles every entry not yet settled, a request's worth at a time, checkpointing as it goes. */
+  async settleAll(): Promise<ClearResult> {
+    const { entries } = this;
+    const progress = reportStageProgress(this.context, this.run, 'clear', entries.length, 'flags cleared');
+    const todo = entries.flatMap((_entry, index) => (this.settled[index] === 1 ? [] : [index]));
+    const batches: number[][] = [];
+    for (let at = 0; at < todo.length; at += STATEMENTS_PER_REQUEST)
+      batches.push(todo.slice(at, at + STATEMENTS_PER_REQUEST));
+    let done = entries.length - todo.length;
+    progress.update(done);
+    try {
+      await forEachConcurrently(batches, CONCURRENCY, async (batch) => {
+        await this.settle(batch);
+        progress.update((done += batch.length));
+        if (Date.now() - this.lastCheckpoint >= CHECKPOINT_INTERVAL_MS) this.checkpoint();
+      });
+    } finally {
+      // Also after a failure: the retry resumes after every entry settled so far.
+      this.checkpoint();
+      await this.checkpoints;
+    }
+    await progress.finish();
+    return { ...this.counts, requests: this.requests };
+  }
+
+  /** Settles one request's worth of entries: poison records, deletes, then every flag at once. */
+  private async settle(batch: readonly number[]): Promise<void> {
+    const done: Partial<Counts> = {};
+    const add = (count: keyof Counts): void => void (done[count] = (done[count] ?? 0) + 1);
+    const flags: number[] = [];
+    for (const index of batch) {
+      const entry = this.entries[index]!;
+      if (entry.kind === 'poison') {
+        await this.recordPoison(entry);
+        add('poisonRecorded');
+      }
+      if (entry.version === 0 || (entry.kind === 'gone' && !entry.marker)) continue; // no flag to clear
+      if (entry.kind !== 'delete' || entry.marker) flags.push(index);
+      else add(await this.deleteItem(entry));
+    }
+    if (flags.length > 0)
+      for (const [index, outcome] of await this.clearBatch(flags)) {
+        // A superseded entry's flag already moved on (a newer version): nothing kept pending for it.
+        if (outcome === 'keptPending' && this.entries[index]!.kind === 'superseded') continue;
+        add(outcome);
+      }
+    // Counted and marked settled in one step: a checkpoint never counts what it does not mark.
+    for (const [count, value] of Object.entries(done)) this.counts[count as keyof Counts] += value;
+    for (const index of batch) this.settled[index] = 1;
+  }
+
+  /** Records a poison item with its reason (`ddb-faiss status` lists them). */
+  private async recordPoison(entry: ClearEntry & { kind: 'poison' }): Promise<void> {
+    const { config, clients } = this.context;
+    this.requests += 1;
+    await clients.dynamodb.send(
+      new PutItemCommand({
+        TableName: config.tableName,
+        Item: poisonRecordItem(config, {
+          group: entry.group,
+          id: entry.id,
+          reason: entry.reason,
+          recordedAt: new Date().toISOString(),
+          execution: this.run.execution,
+        }),
+      }),
     );
-  };
+  }
+
+  /** Deletes a soft-deleted item, only while its version is the one indexed. */
+  private async deleteItem(entry: ClearEntry): Promise<'deleted' | 'keptPending'> {
+    const { config, clients } = this.context;
+    try {
+      this.requests += 1;
+      await clients.dynamodb.send(
+        new DeleteItemCommand({
+          TableName: config.tableName,
+          Key: keyAttributes(config, entry),
+          ConditionExpression: '#p = :v',
+          ExpressionAttributeNames: { '#p': config.pendingAttribute },
+          ExpressionAttributeValues: { ':v': { N: String(entry.version) } },
+        }),
+      );
+      return 'deleted';
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return 'keptPending';
+    }
+  }
 
   /** Clears the flags of these entries, 25 to a request; each statement that is throttled goes again. */
-  const clearBatch = async (batch: readonly number[]): Promise<Map<number, 'cleared' | 'keptPending'>> => {
+  private async clearBatch(batch: readonly number[]): Promise<Map<number, 'cleared' | 'keptPending'>> {
+    const { config, clients } = this.context;
     const outcome = new Map<number, 'cleared' | 'keptPending'>();
     let left = [...batch];
     for (let attempt = 0; left.length > 0; attempt++) {
       if (attempt === STATEMENT_ATTEMPTS)
         throw new TransientError(`${left.length} flag clears were throttled ${STATEMENT_ATTEMPTS} times`);
       if (attempt > 0) await pause(attempt);
-      requests += 1;
+      this.requests += 1;
       const { Responses: responses = [] } = await clients.dynamodb.send(
         new BatchExecuteStatementCommand({
-          Statements: left.map((index) => clearFlagStatement(config, entries[index]!)),
+          Statements: left.map((index) => clearFlagStatement(config, this.entries[index]!)),
         }),
       );
       const again: number[] = [];
@@ -184,90 +290,37 @@ export async function clearFlags(
         else if (error.Code === 'ConditionalCheckFailed') outcome.set(index, 'keptPending');
         else if (RETRIED_CODES.has(error.Code ?? '')) again.push(index);
         else {
-          const { group, id } = entries[index]!;
+          const { group, id } = this.entries[index]!;
           throw new PermanentError(`clearing the flag of ${group}/${id} failed: ${error.Code}: ${error.Message}`);
         }
       });
       left = again;
     }
     return outcome;
-  };
-
-  /** Settles one request's worth of entries: poison records, deletes, then every flag at once. */
-  const settle = async (batch: readonly number[]): Promise<void> => {
-    const done: Partial<Record<keyof typeof counts, number>> = {};
-    const add = (count: keyof typeof counts): void => void (done[count] = (done[count] ?? 0) + 1);
-    const flags: number[] = [];
-    for (const index of batch) {
-      const entry = entries[index]!;
-      if (entry.kind === 'poison') {
-        requests += 1;
-        await clients.dynamodb.send(
-          new PutItemCommand({
-            TableName: config.tableName,
-            Item: poisonRecordItem(config, {
-              group: entry.group,
-              id: entry.id,
-              reason: entry.reason,
-              recordedAt: new Date().toISOString(),
-              execution: run.execution,
-            }),
-          }),
-        );
-        add('poisonRecorded');
-      }
-      if (entry.version === 0 || (entry.kind === 'gone' && !entry.marker)) continue; // no flag to clear
-      if (entry.kind !== 'delete' || entry.marker) {
-        flags.push(index);
-        continue;
-      }
-      try {
-        requests += 1;
-        await clients.dynamodb.send(
-          new DeleteItemCommand({
-            TableName: config.tableName,
-            Key: keyAttributes(config, entry),
-            ConditionExpression: '#p = :v',
-            ExpressionAttributeNames: { '#p': config.pendingAttribute },
-            ExpressionAttributeValues: { ':v': { N: String(entry.version) } },
-          }),
-        );
-        add('deleted');
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        add('keptPending');
-      }
-    }
-    if (flags.length > 0)
-      for (const [index, outcome] of await clearBatch(flags)) {
-        // A superseded entry's flag already moved on (a newer version): nothing kept pending for it.
-        if (outcome === 'keptPending' && entries[index]!.kind === 'superseded') continue;
-        add(outcome);
-      }
-    // Counted and marked settled in one step: a checkpoint never counts what it does not mark.
-    for (const [count, value] of Object.entries(done)) counts[count as keyof typeof counts] += value;
-    for (const index of batch) settled[index] = 1;
-  };
-
-  const progress = reportStageProgress(context, run, 'clear', entries.length, 'flags cleared');
-  const todo = entries.flatMap((_entry, index) => (settled[index] === 1 ? [] : [index]));
-  const batches: number[][] = [];
-  for (let at = 0; at < todo.length; at += STATEMENTS_PER_REQUEST)
-    batches.push(todo.slice(at, at + STATEMENTS_PER_REQUEST));
-  let done = entries.length - todo.length;
-  progress.update(done);
-  try {
-    await forEachConcurrently(batches, CONCURRENCY, async (batch) => {
-      await settle(batch);
-      progress.update((done += batch.length));
-      if (Date.now() - lastCheckpoint >= CHECKPOINT_INTERVAL_MS) checkpoint();
-    });
-  } finally {
-    // Also after a failure: the retry resumes after every entry settled so far.
-    checkpoint();
-    await checkpoints;
   }
-  await progress.finish();
-  await releaseLease(context, run);
-  return { ...counts, requests };
+
+  /** Writes where the stage got, in order; a checkpoint that is not written only means more to do again. */
+  private checkpoint(): void {
+    const { entries, settled } = this;
+    while (this.settledBelow < entries.length && settled[this.settledBelow] === 1) this.settledBelow += 1;
+    const settledAbove: number[] = [];
+    for (let index = this.settledBelow; index < entries.length; index++)
+      if (settled[index] === 1) settledAbove.push(index);
+    const record: ClearCheckpoint = {
+      execution: this.run.execution,
+      entries: entries.length,
+      settledBelow: this.settledBelow,
+      settledAbove,
+      counts: { ...this.counts },
+    };
+    const { config, clients } = this.context;
+    const put = new PutItemCommand({ TableName: config.tableName, Item: clearCheckpointItem(config, record) });
+    this.lastCheckpoint = Date.now();
+    this.checkpoints = this.checkpoints.then(() =>
+      clients.dynamodb.send(put).then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+  }
 }
