@@ -12,7 +12,11 @@ import { runCli } from '../helpers/cli.ts';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 describe('npm run synth', () => {
-  it('synthesizes the stack offline with no credentials', () => {
+  it('synthesizes the stack offline with no credentials, leaving the checkout as it was', () => {
+    // Prepare
+    const status = () =>
+      spawnSync('git', ['status', '--porcelain', '--ignored', '--', 'infra'], { cwd: root, encoding: 'utf8' }).stdout;
+    const before = status();
     // Act: no AWS credentials or region in the environment
     const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('AWS_')));
     const run = spawnSync('npm', ['run', '-s', 'synth'], {
@@ -23,6 +27,7 @@ describe('npm run synth', () => {
     });
     // Assess
     assert.equal(run.status, 0, run.stderr);
+    assert.equal(status(), before, 'synth wrote into infra/ (the image context belongs in cdk.out)');
     assert.match(run.stdout, /DdbFaiss: \d+ resources/);
     // One function per task, search and capture (stream mode, the default), and its event source mapping
     assert.match(run.stdout, new RegExp(` ${INDEXER_TASK_NAMES.length + 2} AWS::Lambda::Function`));
