@@ -9,6 +9,12 @@ import { after, before, describe, it } from 'node:test';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
 import { tempDir } from '../helpers/local-stack.ts';
 
+/**
+ * The refresh interval under test: long enough that eleven polls on a loaded machine (a parallel
+ * test run) all fall inside one, short enough to wait out.
+ */
+const REFRESH_MS = 2_000;
+
 describe('monitor reads (local stack)', () => {
   const dir = tempDir();
   let h: IndexerHarness;
@@ -38,7 +44,7 @@ describe('monitor reads (local stack)', () => {
     );
     monitor = await h.serveMonitor({
       clients: { ...h.stack.clients, dynamodb },
-      backlog: { pendingCap: 20, refreshMs: 400 },
+      backlog: { pendingCap: 20, refreshMs: REFRESH_MS },
     });
     base = monitor.base;
   });
@@ -55,7 +61,7 @@ describe('monitor reads (local stack)', () => {
     const first = await Promise.all(Array.from({ length: 10 }, poll));
     await poll();
     const afterBurst = { ...reads };
-    await new Promise((resolve) => setTimeout(resolve, 450));
+    await new Promise((resolve) => setTimeout(resolve, REFRESH_MS + 100));
     await poll();
     // Assess
     assert.ok(
