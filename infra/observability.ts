@@ -32,11 +32,29 @@ const metric = (key: MetricKey, statistic: string, label?: string, period = Dura
     ...(label ? { label } : {}),
   });
 
-/** Alarm options shared by every alarm: one comparison, missing data is fine. */
-const alarmWhen = (comparison: cloudwatch.ComparisonOperator) => ({
-  comparisonOperator: comparison,
-  treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-});
+/**
+ * An alarm on one metric: `over` a threshold (greater than), or `atLeast` one (greater or equal),
+ * for `periods` periods in a row; missing data is fine.
+ */
+function addAlarm(
+  scope: Construct,
+  id: string,
+  props: { description: string; metric: cloudwatch.IMetric; periods: number } & (
+    { over: number } | { atLeast: number }
+  ),
+): void {
+  const over = 'over' in props;
+  new cloudwatch.Alarm(scope, id, {
+    alarmDescription: props.description,
+    metric: props.metric,
+    threshold: over ? props.over : props.atLeast,
+    evaluationPeriods: props.periods,
+    comparisonOperator: over
+      ? cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+      : cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+}
 
 /** Builds the dashboard and the alarms in `scope`. */
 export function addDashboardAndAlarms(scope: Construct, props: ObservabilityProps): cloudwatch.Dashboard {
@@ -80,20 +98,18 @@ export function addDashboardAndAlarms(scope: Construct, props: ObservabilityProp
       left: Object.entries(functions).map(([name, fn]) => fn.metricErrors({ label: name })),
     }),
   );
-  new cloudwatch.Alarm(scope, 'FailedExecutionsAlarm', {
-    alarmDescription: 'An indexer execution failed',
+  addAlarm(scope, 'FailedExecutionsAlarm', {
+    description: 'An indexer execution failed',
     metric: stateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
-    threshold: 1,
-    evaluationPeriods: 1,
-    ...alarmWhen(cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD),
+    atLeast: 1,
+    periods: 1,
   });
   if (props.captureFailures) addCaptureWatch(scope, dashboard, props.captureFailures);
-  new cloudwatch.Alarm(scope, 'BacklogAgeAlarm', {
-    alarmDescription: 'Pending items have waited longer than three schedule intervals',
+  addAlarm(scope, 'BacklogAgeAlarm', {
+    description: 'Pending items have waited longer than three schedule intervals',
     metric: backlogAge,
-    threshold: Math.max(15, props.scheduleMinutes) * 60 * 3,
-    evaluationPeriods: 2,
-    ...alarmWhen(cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD),
+    over: Math.max(15, props.scheduleMinutes) * 60 * 3,
+    periods: 2,
   });
   return dashboard;
 }
@@ -112,18 +128,16 @@ function addCaptureWatch(scope: Construct, dashboard: cloudwatch.Dashboard, fail
     new cloudwatch.GraphWidget({ title: 'Capture: lag (s) and pace a minute', left: [lag], right: pace }),
     new cloudwatch.GraphWidget({ title: 'Capture: failed batches waiting', left: [waiting] }),
   );
-  new cloudwatch.Alarm(scope, 'CaptureLagAlarm', {
-    alarmDescription: 'The capture step is more than five minutes behind the table stream',
+  addAlarm(scope, 'CaptureLagAlarm', {
+    description: 'The capture step is more than five minutes behind the table stream',
     metric: lag,
-    threshold: 300,
-    evaluationPeriods: 3,
-    ...alarmWhen(cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD),
+    over: 300,
+    periods: 3,
   });
-  new cloudwatch.Alarm(scope, 'CaptureFailuresAlarm', {
-    alarmDescription: 'Stream records the capture step could not take wait in the failure queue',
+  addAlarm(scope, 'CaptureFailuresAlarm', {
+    description: 'Stream records the capture step could not take wait in the failure queue',
     metric: waiting,
-    threshold: 1,
-    evaluationPeriods: 1,
-    ...alarmWhen(cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD),
+    atLeast: 1,
+    periods: 1,
   });
 }

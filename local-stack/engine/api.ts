@@ -56,6 +56,10 @@ export interface StepFunctionsApi {
 }
 
 export type Operation = keyof StepFunctionsApi;
+/** An operation's input, as the SDK sends it. */
+export type InputOf<Op extends Operation> = Parameters<StepFunctionsApi[Op]>[0];
+/** An operation's output, as the SDK reads it off the wire. */
+export type OutputOf<Op extends Operation> = ReturnType<StepFunctionsApi[Op]>;
 
 /** The operations by name, as the `X-Amz-Target` header names them. */
 export const OPERATIONS = [

@@ -16,29 +16,8 @@ import { distributedMapHandlers, rewriteDistributedMaps } from './distributed-ma
 import { isValidName, nameProblem, STATE_DATA_LIMIT_BYTES } from './aws-limits.ts';
 import { type MapRunRecord, MapRunStore } from './map-runs.ts';
 import { type CheckedDefinition, ExecutionRun } from './execution-run.ts';
-import type { StepFunctionsApi, Wire } from './api.ts';
-import type {
-  CreateStateMachineInput,
-  CreateStateMachineOutput,
-  DescribeExecutionInput,
-  DescribeExecutionOutput,
-  DescribeMapRunInput,
-  DescribeMapRunOutput,
-  DescribeStateMachineInput,
-  DescribeStateMachineOutput,
-  ExecutionListItem,
-  GetExecutionHistoryInput,
-  GetExecutionHistoryOutput,
-  ListExecutionsInput,
-  ListExecutionsOutput,
-  ListMapRunsInput,
-  ListMapRunsOutput,
-  ListStateMachinesOutput,
-  StartExecutionInput,
-  StartExecutionOutput,
-  StopExecutionInput,
-  StopExecutionOutput,
-} from '@aws-sdk/client-sfn';
+import type { ExecutionListItem } from '@aws-sdk/client-sfn';
+import type { InputOf, OutputOf, StepFunctionsApi, Wire } from './api.ts';
 
 type Json = Record<string, unknown>;
 const ACCOUNT = '000000000000';
@@ -209,12 +188,12 @@ export class LocalStepFunctions implements StepFunctionsApi {
 
   // --- API operations -------------------------------------------------------------------
 
-  CreateStateMachine(request: CreateStateMachineInput): Wire<CreateStateMachineOutput> {
+  CreateStateMachine(request: InputOf<'CreateStateMachine'>): OutputOf<'CreateStateMachine'> {
     const record = this.createOrUpdateStateMachine(request.name ?? '', request.definition ?? '', request.roleArn);
     return { stateMachineArn: record.stateMachineArn, creationDate: seconds(record.creationDate) };
   }
 
-  DescribeStateMachine(request: DescribeStateMachineInput): Wire<DescribeStateMachineOutput> {
+  DescribeStateMachine(request: InputOf<'DescribeStateMachine'>): OutputOf<'DescribeStateMachine'> {
     const machine = this.machine(String(request.stateMachineArn));
     return {
       stateMachineArn: machine.stateMachineArn,
@@ -227,7 +206,7 @@ export class LocalStepFunctions implements StepFunctionsApi {
     };
   }
 
-  ListStateMachines(): Wire<ListStateMachinesOutput> {
+  ListStateMachines(): OutputOf<'ListStateMachines'> {
     return {
       stateMachines: [...this.machines.values()].map((machine) => ({
         stateMachineArn: machine.stateMachineArn,
@@ -238,7 +217,7 @@ export class LocalStepFunctions implements StepFunctionsApi {
     };
   }
 
-  StartExecution(request: StartExecutionInput): Wire<StartExecutionOutput> {
+  StartExecution(request: InputOf<'StartExecution'>): OutputOf<'StartExecution'> {
     const machine = this.machine(String(request.stateMachineArn));
     const name = request.name ?? randomUUID();
     if (!isValidName(name)) throw invalid('InvalidName', nameProblem('execution', name));
@@ -301,7 +280,7 @@ export class LocalStepFunctions implements StepFunctionsApi {
     this.running.set(record.executionArn, run);
   }
 
-  DescribeExecution(request: DescribeExecutionInput): Wire<DescribeExecutionOutput> {
+  DescribeExecution(request: InputOf<'DescribeExecution'>): OutputOf<'DescribeExecution'> {
     const execution = this.execution(String(request.executionArn));
     return {
       ...executionListItem(execution),
@@ -312,7 +291,7 @@ export class LocalStepFunctions implements StepFunctionsApi {
     };
   }
 
-  ListExecutions(request: ListExecutionsInput): Wire<ListExecutionsOutput> {
+  ListExecutions(request: InputOf<'ListExecutions'>): OutputOf<'ListExecutions'> {
     const { statusFilter, mapRunArn } = request;
     if ((mapRunArn === undefined) === (request.stateMachineArn === undefined))
       throw invalid('ValidationException', 'give exactly one of stateMachineArn and mapRunArn');
@@ -331,7 +310,7 @@ export class LocalStepFunctions implements StepFunctionsApi {
     };
   }
 
-  GetExecutionHistory(request: GetExecutionHistoryInput): Wire<GetExecutionHistoryOutput> {
+  GetExecutionHistory(request: InputOf<'GetExecutionHistory'>): OutputOf<'GetExecutionHistory'> {
     const execution = this.execution(String(request.executionArn));
     let events = execution.mapRunArn
       ? this.mapRunStore.loadChildHistory(execution.mapRunArn, execution.name)
@@ -342,7 +321,7 @@ export class LocalStepFunctions implements StepFunctionsApi {
     return { events: page, ...(nextToken ? { nextToken } : {}) };
   }
 
-  DescribeMapRun(request: DescribeMapRunInput): Wire<DescribeMapRunOutput> {
+  DescribeMapRun(request: InputOf<'DescribeMapRun'>): OutputOf<'DescribeMapRun'> {
     const run = this.mapRun(String(request.mapRunArn));
     const { stateMachineArn: _children, startDate, stopDate, itemCounts, ...rest } = run;
     return {
@@ -356,7 +335,7 @@ export class LocalStepFunctions implements StepFunctionsApi {
     };
   }
 
-  ListMapRuns(request: ListMapRunsInput): Wire<ListMapRunsOutput> {
+  ListMapRuns(request: InputOf<'ListMapRuns'>): OutputOf<'ListMapRuns'> {
     const execution = this.execution(String(request.executionArn));
     const runs = [...this.mapRuns.values()]
       .filter((run) => run.executionArn === execution.executionArn)
@@ -374,7 +353,7 @@ export class LocalStepFunctions implements StepFunctionsApi {
     };
   }
 
-  StopExecution(request: StopExecutionInput): Wire<StopExecutionOutput> {
+  StopExecution(request: InputOf<'StopExecution'>): OutputOf<'StopExecution'> {
     const execution = this.execution(String(request.executionArn));
     const running = this.running.get(execution.executionArn);
     running?.stop({

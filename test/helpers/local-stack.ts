@@ -1,5 +1,6 @@
 /** Starts a local stack on free ports in a fresh temporary data directory. */
 import { after, before } from 'node:test';
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { freePortConfig, tempDir } from './scratch.ts';
 import { type LocalStack, type LocalStackProps, startLocalStack } from '../../local-stack/stack.ts';
 
@@ -44,4 +45,19 @@ export function useTestStack(props: Parameters<typeof startTestStack>[1] = {}): 
     },
     dataDir: dir.path,
   };
+}
+
+/** How many items a group holds in the stack's table (a consistent count). */
+export async function groupItemCount(stack: LocalStack, group: string): Promise<number> {
+  const { Count } = await stack.clients.dynamodb.send(
+    new QueryCommand({
+      TableName: stack.config.tableName,
+      KeyConditionExpression: '#g = :g',
+      ExpressionAttributeNames: { '#g': stack.config.groupAttribute },
+      ExpressionAttributeValues: { ':g': { S: group } },
+      Select: 'COUNT',
+      ConsistentRead: true,
+    }),
+  );
+  return Count ?? 0;
 }

@@ -1,4 +1,3 @@
-import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -8,7 +7,7 @@ import { ensureModelPublished, localStackProps } from '../../workflow/local-stac
 import { startLocalStack } from '../../local-stack/stack.ts';
 import { runCli } from '../helpers/cli.ts';
 import { writeTinyBert } from '../helpers/tiny-bert.ts';
-import { FREE_PORT_FLAGS, tempDir, testConfig } from '../helpers/local-stack.ts';
+import { FREE_PORT_FLAGS, groupItemCount, tempDir, testConfig } from '../helpers/local-stack.ts';
 
 describe('indexer CLI: import, run, backfill, status', () => {
   const dir = tempDir();
@@ -116,22 +115,14 @@ describe('indexer CLI: import, run, backfill, status', () => {
     // Act
     const run = await runCli(['import', file, ...flags()]);
     const json = await runCli(['import', file, '--json', ...flags()]);
-    const landed = await stack.clients.dynamodb.send(
-      new QueryCommand({
-        TableName: stack.config.tableName,
-        KeyConditionExpression: '#g = :g',
-        ExpressionAttributeNames: { '#g': stack.config.groupAttribute },
-        ExpressionAttributeValues: { ':g': { S: 'refusals' } },
-        Select: 'COUNT',
-      }),
-    );
+    const landed = await groupItemCount(stack, 'refusals');
     // Assess
     assert.equal(run.code, 1);
     assert.match(run.stdout, /imported 28 items/);
     assert.match(run.stderr, /^line 5: item is 500\.\d KB; DynamoDB's item limit is 400 KB$/m);
     assert.match(run.stderr, /^line 12: DynamoDB refused the item: .*1024 bytes/m);
     assert.doesNotMatch(run.stderr, /\n\s+at |Exception:/, 'no stack trace');
-    assert.equal(landed.Count, 28, 'every other line landed');
+    assert.equal(landed, 28, 'every other line landed');
     const result = JSON.parse(json.stdout);
     assert.equal(result.imported, 28);
     assert.deepEqual(

@@ -20,7 +20,7 @@ import { createAwsClients, destroyAwsClients } from '../../aws/clients.ts';
 import { batchWriteItems } from '../../aws/dynamodb-batch.ts';
 import type { LocalStack } from '../../local-stack/stack.ts';
 import type { TaskHandler } from '../../tasks/handler.ts';
-import { FREE_PORT_FLAGS, startTestStack, tempDir, testConfig } from '../helpers/local-stack.ts';
+import { FREE_PORT_FLAGS, groupItemCount, startTestStack, tempDir, testConfig } from '../helpers/local-stack.ts';
 
 const tinyMachine = JSON.stringify({
   StartAt: 'Double',
@@ -334,17 +334,8 @@ describe('ddb-faiss up (the command)', () => {
     // The data is intact: a new stack reads the 40 items back (besides them the table holds
     // ddb-faiss's own items: `up` follows the table's stream by default, and captured the writes).
     const stack = await startTestStack(dir.path);
-    const kept = await stack.clients.dynamodb.send(
-      new QueryCommand({
-        TableName: stack.config.tableName,
-        KeyConditionExpression: '#g = :g',
-        ExpressionAttributeNames: { '#g': stack.config.groupAttribute },
-        ExpressionAttributeValues: { ':g': { S: 'kept' } },
-        Select: 'COUNT',
-        ConsistentRead: true,
-      }),
-    );
-    assert.equal(kept.Count, 40);
+    const kept = await groupItemCount(stack, 'kept');
+    assert.equal(kept, 40);
     await stack.close();
     dir.remove();
   });
