@@ -3,7 +3,7 @@
  * container image, each sized for its work, reaching the file system only where its stage needs it,
  * and granted exactly the actions its stage calls.
  */
-import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -16,6 +16,7 @@ import { type FunctionName, functionNameOf, INDEXER_TASKS } from '../asl/tasks.t
 import { type DeployedSettings, deployedEnvironment } from '../config/settings.ts';
 import { RUNS_PREFIX } from '../indexer/run-files.ts';
 import { RESERVED_GROUP } from '../table/reserved-items.ts';
+import { indexerExecutionsArn } from './indexer-names.ts';
 import { type LambdaArchitecture, lambdaImage } from './lambda-image.ts';
 import type { NetworkAndStorage } from './network-storage.ts';
 
@@ -135,17 +136,6 @@ export function createFunctions(scope: Construct, props: FunctionsProps): DdbFai
   const built = functions as DdbFaissFunctions;
   grantExactly(scope, built, { table: parts.table, bucket: parts.bucket, config });
   return built;
-}
-
-/** The ARN of every execution of the stack's indexer state machine. */
-export function indexerExecutionsArn(scope: Construct): string {
-  const stack = Stack.of(scope);
-  return stack.formatArn({
-    service: 'states',
-    resource: 'execution',
-    resourceName: `${stack.stackName}-indexer:*`,
-    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-  });
 }
 
 /**

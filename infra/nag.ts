@@ -13,6 +13,7 @@ import type { FunctionName } from '../asl/tasks.ts';
 import type { DeployedSettings } from '../config/settings.ts';
 import { RUNS_PREFIX } from '../indexer/run-files.ts';
 import { type DdbFaissFunctions, mountsFileSystem } from './functions.ts';
+import { indexerName } from './indexer-names.ts';
 
 /** What the findings concern. */
 export interface NagScope {
@@ -74,7 +75,7 @@ export function acknowledgeNagFindings(scope: Construct, parts: NagScope): void 
       "lambda:InvokeFunction on the function's versions and aliases, as CDK grants it.",
     );
   const region = 'arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>';
-  const executions = `IAM5[Resource::${region}:execution:${Stack.of(scope).stackName}-indexer:*]`;
+  const executions = `IAM5[Resource::${region}:execution:${indexerName(scope)}:*]`;
   acknowledge(
     stateMachine,
     executions,

@@ -3,7 +3,7 @@
  * substituted by CloudFormation), its schedule, and in stream mode the capture function's event
  * source mapping on the table's stream with its failure queue.
  */
-import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -20,18 +20,8 @@ import { INDEXER_TASK_NAMES, type IndexerTask, placeholderOf } from '../asl/task
 import type { DeployedSettings } from '../config/settings.ts';
 import { RUNS_PREFIX } from '../indexer/run-files.ts';
 import { CAPTURE_EVENT_SOURCE, captureFilterPattern } from '../tasks/capture-handler.ts';
-import { type DdbFaissFunctions, indexerExecutionsArn } from './functions.ts';
-
-/** The indexer state machine's name in its stack: the capture function names it (a reference would be a cycle). */
-const indexerName = (scope: Construct): string => `${Stack.of(scope).stackName}-indexer`;
-
-const indexerArn = (scope: Construct): string =>
-  Stack.of(scope).formatArn({
-    service: 'states',
-    resource: 'stateMachine',
-    resourceName: indexerName(scope),
-    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-  });
+import type { DdbFaissFunctions } from './functions.ts';
+import { indexerArn, indexerExecutionsArn, indexerName } from './indexer-names.ts';
 
 /** What the state machine is built with. */
 export interface IndexerProps {

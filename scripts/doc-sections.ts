@@ -14,6 +14,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { indexerDefinitionText } from '../asl/indexer.ts';
+import type { ProbeResult } from '../bench/cold-start-probe.ts';
 import { INDEXER_TASKS, type IndexerTask } from '../asl/tasks.ts';
 import { PROJECT_ROOT } from '../config/project.ts';
 import { defaultOf, DEPLOYED_SETTINGS, type Setting, SETTING_NAMES, SETTINGS } from '../config/settings.ts';
@@ -374,19 +375,12 @@ export function annBenchTable(): string {
   )}`;
 }
 
-interface ColdStartRun {
-  seconds: number;
-  peakRssMb: number;
-  modelLoadS: number;
-  indexLoadS: number;
-  firstQueryMs: number;
-}
 interface ColdStartBench {
   date: string;
-  embed: ColdStartRun;
+  embed: ProbeResult;
   sizes: ({ items: number; generation_mb: number } & Record<
     'search' | 'merge' | 'compact' | 'clear' | 'backfill',
-    ColdStartRun
+    ProbeResult
   >)[];
 }
 
@@ -397,7 +391,7 @@ export function coldStartTable(): string {
     'stage',
     ...bench.sizes.map((size) => `at ${num(size.items)} items (generation ${num(size.generation_mb, 0)} MB)`),
   ];
-  const cell = (run: ColdStartRun, search = false) =>
+  const cell = (run: ProbeResult, search = false) =>
     search
       ? `model ${num(run.modelLoadS)} s + index ${num(run.indexLoadS)} s + first query ` +
         `${num(run.firstQueryMs, 1)} ms; peak ${num(run.peakRssMb)} MB`

@@ -39,11 +39,11 @@ export interface ItemsTableDefinition {
   readonly stream?: 'NEW_AND_OLD_IMAGES';
 }
 
-/** The settings the definition is made from. */
+/** The settings the definition is made from (without `changeCapture`, a table without a stream). */
 export type ItemsTableSettings = Pick<
   DdbFaissConfig,
-  'groupAttribute' | 'idAttribute' | 'pendingAttribute' | 'pendingIndexName' | 'changeCapture'
->;
+  'groupAttribute' | 'idAttribute' | 'pendingAttribute' | 'pendingIndexName'
+> & { readonly changeCapture?: DdbFaissConfig['changeCapture'] };
 
 /** The items table for these settings. */
 export function itemsTableDefinition(config: ItemsTableSettings): ItemsTableDefinition {

@@ -22,7 +22,6 @@ import {
 import { UserFacingError } from '../config/errors.ts';
 import {
   attributeDefinitions,
-  type ItemsTableDefinition,
   type ItemsTableSettings,
   itemsTableDefinition,
   pendingIndexInput,
@@ -34,7 +33,7 @@ export class TableSetupError extends UserFacingError {
   readonly code = 'table-setup';
 }
 
-type TableSettings = Omit<ItemsTableSettings, 'changeCapture'> & { readonly tableName: string };
+type TableSettings = ItemsTableSettings & { readonly tableName: string };
 
 /** How long an index being built may take before we stop waiting (DynamoDB backfills it from the table). */
 const INDEX_WAIT_MS = 30 * 60_000;
@@ -77,21 +76,22 @@ export async function ensurePendingIndex(
   table: TableDescription,
   config: TableSettings,
 ): Promise<boolean> {
-  const existing = table.GlobalSecondaryIndexes?.find((index) => index.IndexName === config.pendingIndexName);
+  const { pendingIndex: wanted } = itemsTableDefinition(config);
+  const existing = table.GlobalSecondaryIndexes?.find((index) => index.IndexName === wanted.name);
   if (existing) {
     const [hash, range] = ['HASH', 'RANGE'].map(
       (type) => existing.KeySchema?.find((key) => key.KeyType === type)?.AttributeName,
     );
-    if (hash !== config.pendingAttribute || range !== config.idAttribute)
+    if (hash !== wanted.partition.name || range !== wanted.sort.name)
       throw new TableSetupError(
-        `table ${config.tableName} has an index ${config.pendingIndexName} on ${hash}/${range}, not on ` +
-          `${config.pendingAttribute}/${config.idAttribute}: name another with --pending-index`,
+        `table ${config.tableName} has an index ${wanted.name} on ${hash}/${range}, not on ` +
+          `${wanted.partition.name}/${wanted.sort.name}: name another with --pending-index`,
       );
     return false;
   }
   const provisioned =
     table.BillingModeSummary?.BillingMode === 'PROVISIONED' || table.ProvisionedThroughput?.WriteCapacityUnits;
-  const definition: ItemsTableDefinition = itemsTableDefinition({ ...config, changeCapture: 'flags' });
+  const definition = itemsTableDefinition(config);
   await client.send(
     new UpdateTableCommand({
       TableName: config.tableName,
