@@ -19,7 +19,8 @@ const MERGE = INDEXER_TASKS.merge.state;
 const COMPACT = INDEXER_TASKS.compact.state;
 const CLEAR = INDEXER_TASKS.clear.state;
 
-export type StageStatus = 'waiting' | 'running' | 'succeeded' | 'failed' | 'retried';
+/** A stage's status; `aborted` is a stage a stopped run left unfinished (not a failure of its own). */
+export type StageStatus = 'waiting' | 'running' | 'succeeded' | 'failed' | 'retried' | 'aborted';
 
 export interface StageProgress {
   readonly name: string;
@@ -35,8 +36,8 @@ export interface StageProgress {
 /** How one state of the definition (the Map's inner states included) was visited by a run. */
 export interface StateVisit {
   readonly name: string;
-  /** The last visit's status; `caught` is a failure a Catch sent on. */
-  status: 'running' | 'succeeded' | 'failed' | 'caught';
+  /** The last visit's status; `caught` is a failure a Catch sent on, `aborted` a state a stop cut short. */
+  status: 'running' | 'succeeded' | 'failed' | 'caught' | 'aborted';
   /** Times entered (a Map's inner state: once per iteration) and exited. */
   entered: number;
   exited: number;
@@ -148,6 +149,13 @@ export function describeChange(change: {
   return `${change.added} added, ${change.replaced} replaced, ${change.removed} removed`;
 }
 
+/** Why a run was stopped, from its ExecutionAborted event: " (User.Stop: stopped from the monitor)". */
+function stopReason(event: HistoryEvent): string {
+  const details = event.executionAbortedEventDetails;
+  if (!details?.error && !details?.cause) return '';
+  return ` (${[details.error, details.cause].filter(Boolean).join(': ')})`;
+}
+
 export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {
   const stages = new Map<string, StageProgress>(
     INDEXER_STAGES.map((name) => [name, { name, status: 'waiting', retries: 0 }]),
@@ -200,13 +208,11 @@ export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {
       iterations.started += 1;
     } else if (event.type === 'MapIterationFailed') {
       iterations.failed += 1;
-    } else if (
-      event.type === 'ExecutionFailed' ||
-      event.type === 'ExecutionAborted' ||
-      event.type === 'ExecutionTimedOut'
-    ) {
+    } else if (event.type === 'ExecutionFailed' || event.type === 'ExecutionTimedOut') {
       for (const visit of visits.values())
         if (visit.status === 'running' || visit.status === 'caught') visit.status = 'failed';
+    } else if (event.type === 'ExecutionAborted') {
+      for (const visit of visits.values()) if (visit.status === 'running') visit.status = 'aborted';
     }
     if (event.type?.endsWith('StateEntered') && stage) {
       stage.status = 'running';
@@ -238,8 +244,15 @@ export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {
       batches.done += 1;
       const embed = stages.get(EMBED_MAP)!;
       if (embed.status === 'running') embed.detail = `${batches.done} of ${batches.total} batches done`;
-    } else if (event.type === 'ExecutionFailed' || event.type === 'ExecutionAborted') {
+    } else if (event.type === 'ExecutionFailed' || event.type === 'ExecutionTimedOut') {
       if (current && current.status === 'running') current.status = 'failed';
+    } else if (event.type === 'ExecutionAborted') {
+      // Stopped: the stage it was in did not fail, it was cut short.
+      if (current && current.status === 'running') {
+        current.status = 'aborted';
+        current.endedAt = event.timestamp;
+        current.detail = `stopped${stopReason(event)}`;
+      }
     }
   }
   return {
@@ -302,6 +315,18 @@ export function outcomeOf(output: string | undefined): RunOutcome {
   if (data.merge) return { indexed: data.merge.added + data.merge.replaced + data.merge.removed };
   if (data.plan && data.plan.itemCount === 0) return { nothingToIndex: true };
   return {};
+}
+
+/** Whether an ended run did no work: the index was held by another run, or nothing was pending. */
+export const isSkipped = (outcome: RunOutcome): boolean =>
+  outcome.skipped !== undefined || outcome.nothingToIndex === true;
+
+/**
+ * The status to show people: Step Functions' own, but `SKIPPED` for a run that succeeded without
+ * doing any work, so a skipped run never reads like a real one (`status`, `run --wait`, the monitor).
+ */
+export function displayStatus(status: string | undefined, outcome: RunOutcome | undefined): string {
+  return status === 'SUCCEEDED' && outcome && isSkipped(outcome) ? 'SKIPPED' : (status ?? 'UNKNOWN');
 }
 
 /** An outcome for people: "8000 items indexed", "skipped: ...", "nothing pending". */

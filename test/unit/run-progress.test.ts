@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { INDEXER_STAGES } from '../../asl/indexer.ts';
-import { summarizeHistory, withMapRunCounts } from '../../workflow/run-progress.ts';
+import { displayStatus, outcomeOf, summarizeHistory, withMapRunCounts } from '../../workflow/run-progress.ts';
 
 let clock = Date.parse('2026-11-24T10:00:00Z');
 let id = 0;
@@ -96,6 +96,26 @@ describe('summarizeHistory', () => {
     assert.equal(byName.get('Plan batches')!.status, 'waiting');
   });
 
+  it('marks the stage a stopped run was in aborted, not failed, with the reason it was stopped', () => {
+    // Act
+    const progress = summarizeHistory([
+      entered('Take writer lease'),
+      exited('Take writer lease', { lease: { acquired: true, expiresAt: 1 } }),
+      entered('Bootstrap model'),
+      event('LambdaFunctionScheduled'),
+      event('ExecutionAborted', {
+        executionAbortedEventDetails: { error: 'User.Stop', cause: 'stopped from the monitor' },
+      }),
+    ]);
+    // Assess
+    const bootstrap = progress.stages.find((stage) => stage.name === 'Bootstrap model')!;
+    assert.deepEqual(
+      [bootstrap.status, bootstrap.detail],
+      ['aborted', 'stopped (User.Stop: stopped from the monitor)'],
+    );
+    assert.equal(progress.states.find((visit) => visit.name === 'Bootstrap model')!.status, 'aborted');
+  });
+
   it('records every state visited with counts, the Map iterations, and the transitions taken, a Catch path included', () => {
     // Prepare: two batches (one caught inside the Map), then merge fails and its Catch records the failure
     const inner = (type: string, name: string) =>
@@ -169,5 +189,19 @@ describe('withMapRunCounts', () => {
     assert.deepEqual(progress.iterations, { started: 4, succeeded: 2, failed: 1 });
     assert.deepEqual(progress.batches, { done: 3, failed: 0, total: 5 });
     assert.equal(progress.stages.find((stage) => stage.name === 'Embed batches')?.detail, '3 of 5 batches done');
+  });
+});
+
+describe('displayStatus', () => {
+  it('shows a run that succeeded without doing any work as SKIPPED, whichever the reason', () => {
+    // Prepare: held by another run; nothing pending; a real run; a failed run
+    const held = JSON.stringify({ lease: { acquired: false, holder: 'x', expiresAt: 1, skipped: 'held by x' } });
+    const nothing = JSON.stringify({ lease: { acquired: true }, plan: { itemCount: 0, batchCount: 0 } });
+    const indexed = JSON.stringify({ merge: { added: 3, replaced: 0, removed: 1 } });
+    // Act and assess
+    assert.equal(displayStatus('SUCCEEDED', outcomeOf(held)), 'SKIPPED');
+    assert.equal(displayStatus('SUCCEEDED', outcomeOf(nothing)), 'SKIPPED');
+    assert.equal(displayStatus('SUCCEEDED', outcomeOf(indexed)), 'SUCCEEDED');
+    assert.equal(displayStatus('FAILED', {}), 'FAILED');
   });
 });

@@ -3,7 +3,7 @@ import { EMBED_MAP } from '../../asl/indexer.ts';
 import { INDEXER_TASKS } from '../../asl/tasks.ts';
 import { resolveEndpoints } from '../endpoints.ts';
 import type { RunOrigin } from '../indexer-client.ts';
-import { seconds, type StageProgress } from '../run-progress.ts';
+import { describeOutcome, displayStatus, isSkipped, outcomeOf, seconds, type StageProgress } from '../run-progress.ts';
 import { type Command, type CommandIo, JSON_OPTION, type ParsedCommand, println } from './command.ts';
 import { progressOutput } from './progress.ts';
 
@@ -21,6 +21,7 @@ const SYMBOL: Record<StageProgress['status'], string> = {
   succeeded: '+',
   failed: 'x',
   retried: '~',
+  aborted: '-',
 };
 
 async function runIndexer(
@@ -85,8 +86,15 @@ async function runIndexer(
         }),
       );
     } else {
-      const why = ok ? '' : `: ${final.error ?? ''} ${final.cause ?? ''}`;
-      println(io.stdout, `${final.status} in ${((Date.now() - started) / 1000).toFixed(1)} s${why}`);
+      // A run that did no work says so (SKIPPED, and why), rather than reading like a real one.
+      const outcome = ok ? outcomeOf(final.output) : undefined;
+      const why = ok
+        ? isSkipped(outcome!)
+          ? `: ${describeOutcome(outcome!)}`
+          : ''
+        : `: ${final.error ?? ''} ${final.cause ?? ''}`;
+      const took = ((Date.now() - started) / 1000).toFixed(1);
+      println(io.stdout, `${displayStatus(final.status, outcome)} in ${took} s${why}`);
       // A stack in stream mode: how the capture is doing, as status shows it.
       const capture = await readCaptureStatus(config).catch((error: Error) => {
         println(io.stdout, `capture    could not be read: ${error.name}: ${error.message}`);

@@ -1,7 +1,7 @@
 /** `ddb-faiss status`: the index, the pending backlog, recent executions, poison items. */
 import { advise } from '../../config/advice.ts';
 import { resolveEndpoints } from '../endpoints.ts';
-import { describeChange, describeOutcome, seconds } from '../run-progress.ts';
+import { describeChange, describeOutcome, displayStatus, seconds } from '../run-progress.ts';
 import { type Command, JSON_OPTION, println } from './command.ts';
 import type { IndexStatusRecord } from '../../table/reserved-items.ts';
 import type { ModelIdentity } from '../index-status.ts';
@@ -59,7 +59,7 @@ export const statusCommand: Command = {
       println(io.stdout, 'recent runs');
       for (const execution of status.executions) {
         const started = execution.startDate ?? '';
-        const status = execution.outcome?.skipped !== undefined ? 'SKIPPED' : execution.status;
+        const status = displayStatus(execution.status, execution.outcome);
         const took = execution.startDate
           ? seconds(new Date(execution.startDate), execution.stopDate ? new Date(execution.stopDate) : undefined)
           : '';
