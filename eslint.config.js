@@ -168,6 +168,26 @@ export default tseslint.config(
     rules: { 'import-x/no-extraneous-dependencies': ['error', { devDependencies: false, includeTypes: false }] },
   },
   {
+    // The monitor page builds its markup in template literals: a line of markup reads best whole.
+    files: ['workflow/monitor/page/**/*.ts'],
+    rules: {
+      '@stylistic/max-len': [
+        'error',
+        { code: 120, ignoreUrls: true, ignoreRegExpLiterals: true, ignoreTemplateLiterals: true, ignoreStrings: true },
+      ],
+    },
+  },
+  {
+    // The page runs in the browser: it imports only the monitor's view types and browser packages.
+    files: ['workflow/monitor/page/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^node:', message: 'the monitor page runs in the browser: no Node.js modules' }] },
+      ],
+    },
+  },
+  {
     // Tests inspect JSON answers loosely.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -40,7 +40,25 @@ describe('monitor (headless Chromium)', () => {
   let browser: Browser;
   let page: Page;
   let failMerge = false;
+  let holdEmbed = false;
+  /** The last question the page asked (every action is confirmed; the test says yes). */
+  let asked = '';
   const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `monitor-${name}.png`), fullPage: true });
+  const base = () => stack.info.endpoints.http;
+  /** Opens a run's page from its row of the list, as a user clicks its link. @returns its name */
+  const openRow = async (row: string): Promise<string> => {
+    await page.goto(`${base()}/`);
+    await page.waitForSelector(row, { timeout: 60_000 });
+    const name = (await page.locator(row).first().getAttribute('data-name'))!;
+    await page.locator(`${row} a`).first().click();
+    await page.waitForURL(`**/executions/${name}`);
+    await page.waitForFunction(
+      (expected) => document.getElementById('execution-heading')?.textContent === expected,
+      name,
+    );
+    return name;
+  };
+  let firstRun = '';
   const importItems = async (name: string, lines: string[]) => {
     writeFileSync(path.join(dir.path, name), lines.join('\n'));
     const imported = await runCli(['import', path.join(dir.path, name), '--data-dir', dir.path]);
@@ -75,7 +93,7 @@ describe('monitor (headless Chromium)', () => {
         const stages = {
           ...real,
           embed: async (event: Parameters<typeof real.embed>[0]) => {
-            await sleep(700);
+            await sleep(holdEmbed ? 15_000 : 700);
             return real.embed(event);
           },
           merge: async (event: Parameters<typeof real.merge>[0]) => {
@@ -119,6 +137,10 @@ describe('monitor (headless Chromium)', () => {
       ],
     });
     page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
+    page.on('dialog', (dialog) => {
+      asked = dialog.message();
+      void dialog.accept();
+    });
   });
   after(async () => {
     await browser?.close();
@@ -279,11 +301,7 @@ describe('monitor (headless Chromium)', () => {
   });
 
   it('starts a backfill after confirmation, shows it succeed, and filters the list by mode', async () => {
-    let asked = '';
-    page.once('dialog', (dialog) => {
-      asked = dialog.message();
-      void dialog.accept();
-    });
+    asked = '';
     await page.click('#start-backfill');
     await page.waitForFunction(
       () => document.querySelector('tr.execution[data-origin="backfill"] td.status-SUCCEEDED') !== null,
@@ -302,6 +320,60 @@ describe('monitor (headless Chromium)', () => {
     );
     await page.selectOption('#filter-mode', '');
     await page.waitForFunction(() => document.querySelectorAll('tr.execution').length === 2);
+  });
+
+  it("opens a run's own page from its row: outcome, timeline, events, Map Run batches; a reload and back work", async () => {
+    // Act: the first run is the oldest manual one
+    firstRun = await openRow('tr.execution[data-origin="manual"][data-status="SUCCEEDED"]:last-child');
+    await page.waitForSelector('#events tr[data-type="ExecutionSucceeded"]');
+    // Assess: the outcome, what it changed, a span per state, the batches, the events with their data
+    assert.equal(await page.locator('#execution-status').innerText(), 'SUCCEEDED');
+    assert.equal(await page.locator('#execution-outcome').innerText(), '240 items indexed');
+    assert.match(
+      await page.locator('#execution-change').innerText(),
+      /^Generation 1: 240 added, 0 replaced, 0 removed/,
+    );
+    assert.notEqual(await page.locator('#execution-ended').innerText(), 'ended\nstill running');
+    for (const state of [
+      'Take writer lease',
+      'Plan batches',
+      'Embed batches',
+      'Merge into index',
+      'Clear pending flags',
+    ])
+      assert.equal(await page.locator(`.span-row[data-span="${state}"] .span-bar`).count(), 1, state);
+    assert.equal(await page.locator('#batches tr.batch[data-status="embedded"]').count(), 6);
+    assert.equal(await page.locator('[data-count-of="succeeded"]').innerText(), 'succeeded: 6');
+    const mergeEntered = page.locator('#events tr[data-type="TaskStateEntered"]', { hasText: 'Merge into index' });
+    assert.equal(await mergeEntered.count(), 1);
+    await mergeEntered.locator('summary').first().click();
+    assert.match(await mergeEntered.locator('pre').first().innerText(), /"embedResults"/);
+    await shot('7-run-page');
+    // Act: reload the link
+    await page.reload();
+    await page.waitForSelector('#events tr[data-type="ExecutionSucceeded"]');
+    // Assess
+    assert.equal(await page.locator('#execution-heading').innerText(), firstRun);
+    assert.equal(await page.locator('#dashboard-view').isHidden(), true);
+    // Act: back to the list
+    await page.goBack();
+    await page.waitForFunction(() => !document.getElementById('dashboard-view')!.hidden);
+    assert.equal(new URL(page.url()).pathname, '/');
+  });
+
+  it('shows a run that found nothing pending as SKIPPED, in the list and on its page', async () => {
+    // Act
+    await page.goto(`${base()}/`);
+    await page.click('#start-run');
+    const name = await openRow('tr.execution[data-status="SKIPPED"]');
+    // Assess
+    await page.waitForFunction(() => document.getElementById('execution-status')?.textContent === 'SKIPPED');
+    assert.equal(await page.locator('#execution-outcome').innerText(), 'nothing pending');
+    assert.equal(await page.locator('#execution-failure').count(), 0);
+    assert.ok(name.startsWith('manual-'));
+    await page.setViewportSize({ width: 1400, height: 900 });
+    await shot('run-skipped');
+    await page.setViewportSize({ width: 1500, height: 1000 });
   });
 
   it("shows a failed run's error and cause beside the stage that failed, and the Catch path it took", async () => {
@@ -323,4 +395,96 @@ describe('monitor (headless Chromium)', () => {
     await shot('6-failed-run');
     failMerge = false;
   });
+
+  it("shows a failed run's page: why, in words first, and the failure path it took in red", async () => {
+    // Act
+    await openRow('tr.execution[data-status="FAILED"]');
+    await page.waitForSelector('#execution-failure');
+    // Assess
+    assert.equal(await page.locator('#execution-failure b').innerText(), `Merge into index failed: ${MERGE_FAILURE}`);
+    assert.equal(
+      await page.locator('.span-row[data-span="Merge into index"] .span-bar').getAttribute('data-status'),
+      'failed',
+    );
+    const recordFailure = page.locator('[data-state="Record failure"]');
+    assert.equal(await recordFailure.getAttribute('data-failure-path'), '');
+    assert.equal(await recordFailure.evaluate((box) => getComputedStyle(box).borderTopColor), 'rgb(198, 40, 40)');
+    assert.equal(
+      await page.locator('#events tr[data-type="LambdaFunctionFailed"] .error').first().innerText(),
+      `PermanentError: ${MERGE_FAILURE}`,
+    );
+    await page.setViewportSize({ width: 1400, height: 900 });
+    await shot('run-failed');
+    await page.setViewportSize({ width: 1500, height: 1000 });
+  });
+
+  it('shows a stopped run as aborted, not failed: its stage cut short, the reason given', async () => {
+    // Prepare: the pending item's embedding is held, so the run is stopped mid-stage
+    holdEmbed = true;
+    await page.goto(`${base()}/`);
+    await page.click('#start-run');
+    await page.waitForFunction(
+      () =>
+        (document.querySelector('[data-stage="Embed batches"]') as HTMLElement | null)?.dataset['status'] === 'running',
+      undefined,
+      { timeout: 60_000 },
+    );
+    // Act
+    asked = '';
+    await page.click('#stop-run');
+    await page.waitForFunction(
+      () => document.getElementById('execution-status')?.textContent === 'ABORTED',
+      undefined,
+      {
+        timeout: 30_000,
+      },
+    );
+    // Assess
+    assert.match(asked, /^Stop manual-/);
+    assert.equal(await page.locator('[data-stage="Embed batches"]').getAttribute('data-status'), 'aborted');
+    assert.match(
+      await page.locator('#execution-failure b').innerText(),
+      /^Stopped during Embed batches: stopped from the monitor\.$/,
+    );
+    holdEmbed = false;
+  });
+
+  for (const width of [390, 900, 1400]) {
+    it(`fits ${width} px: no horizontal scroll, and no box outside its card`, async () => {
+      await page.setViewportSize({ width, height: 900 });
+      for (const where of ['/', `/executions/${firstRun}`]) {
+        // Act
+        await page.goto(`${base()}${where}`);
+        await page.waitForFunction(() => document.getElementById('execution-status') !== null);
+        await page.waitForTimeout(300);
+        // Assess
+        const overflow = await page.evaluate(() => ({
+          by: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+          // What sticks out (a wide table scrolls inside its own frame, so its cells are not counted).
+          past: [...document.querySelectorAll('body *')]
+            .filter((element) => !element.closest('.table-wrap'))
+            .filter((element) => element.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+            .map((element) => `${element.tagName}#${element.id}.${element.className}`),
+        }));
+        assert.equal(overflow.by, 0, `${where} scrolls sideways at ${width} px: ${overflow.past.join(', ')}`);
+        const spilled = await page.evaluate(() =>
+          [...document.querySelectorAll('section')].flatMap((section) => {
+            const card = section.getBoundingClientRect();
+            // A wide table scrolls inside its own frame: the frame is what must fit.
+            return [
+              ...section.querySelectorAll('.state, .callout, button, input, select, .table-wrap, canvas, .summary'),
+            ]
+              .filter((element) => !element.parentElement?.closest('.table-wrap'))
+              .filter((element) => {
+                const box = element.getBoundingClientRect();
+                return box.width > 0 && (box.right > card.right + 1 || box.left < card.left - 1);
+              })
+              .map((element) => element.getAttribute('data-state') ?? element.id ?? element.tagName);
+          }),
+        );
+        assert.deepEqual(spilled, [], `${where} at ${width} px`);
+      }
+      await shot(`width-${width}`);
+    });
+  }
 });
