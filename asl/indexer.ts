@@ -90,10 +90,17 @@ function taskState(task: IndexerTask, transition: Transition): AslState {
     ...(spec.resultPath === undefined ? {} : { ResultPath: spec.resultPath }),
     TimeoutSeconds: spec.timeoutSeconds,
     Retry: [RETRY_POLICY],
-    Catch: [
-      ...(spec.failsRunOn ? [{ ErrorEquals: [...spec.failsRunOn], ResultPath: '$.error', Next: RECORD_FAILURE }] : []),
-      { ErrorEquals: ['States.ALL'], ResultPath: spec.onFailure.resultPath, Next: spec.onFailure.next },
-    ],
+    // No Catch: a failure ends the run at this state, from which a redrive continues.
+    ...(spec.onFailure
+      ? {
+          Catch: [
+            ...(spec.failsRunOn
+              ? [{ ErrorEquals: [...spec.failsRunOn], ResultPath: '$.error', Next: RECORD_FAILURE }]
+              : []),
+            { ErrorEquals: ['States.ALL'], ResultPath: spec.onFailure.resultPath, Next: spec.onFailure.next },
+          ],
+        }
+      : {}),
     ...transition,
   };
 }
@@ -231,7 +238,7 @@ export function indexerDefinition(): AslDefinition {
           Parameters: { 'Bucket.$': '$.plan.batchList.bucket', Prefix: EMBED_RESULTS_PREFIX },
         },
         ResultPath: '$.embedResults',
-        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: RECORD_FAILURE }],
+        // No Catch: a Map that fails ends the run here; a redrive runs its Map Run again.
         Next: INDEXER_TASKS.merge.state,
       },
       [INDEXER_TASKS.merge.state]: taskState('merge', { Next: INDEXER_TASKS.compact.state }),
@@ -241,7 +248,7 @@ export function indexerDefinition(): AslDefinition {
       [RECORD_FAILURE]: taskState('release', { Next: RUN_FAILED }),
       [RUN_FAILED]: {
         Type: 'Fail',
-        Comment: 'Ends the execution with the error and cause of the stage that failed.',
+        Comment: 'Ends the run that found the index damaged, with the damage named (a backfill heals it).',
         ErrorPath: '$.error.Error',
         CausePath: '$.error.Cause',
       },

@@ -51,9 +51,13 @@ export interface TaskSpec {
   readonly mapItem?: true;
   /** How long one attempt may take; above the local engine's 60 s default. */
   readonly timeoutSeconds: number;
-  /** Where a failure goes once its retries are spent. */
-  readonly onFailure: FailureRoute;
-  /** Errors that fail the run whatever `onFailure` says (to Record failure, the error in `$.error`). @default none */
+  /**
+   * Where a failure goes once its retries are spent. @default nowhere: the run fails at this state,
+   * which keeps the writer lease, so the run can be redriven from this state (`RedriveExecution`
+   * continues from the state that failed; a failure a Catch sent elsewhere is redriven from there).
+   */
+  readonly onFailure?: FailureRoute;
+  /** Errors that end the run whatever `onFailure` says (to Record failure, the error in `$.error`). @default none */
   readonly failsRunOn?: readonly string[];
 }
 
@@ -62,7 +66,6 @@ export const RECORD_FAILURE = 'Record failure';
 export const RUN_FAILED = 'Run failed';
 export const BATCH_FAILED = 'Batch failed';
 
-const TO_RECORD_FAILURE: FailureRoute = { next: RECORD_FAILURE, resultPath: '$.error' };
 const CLEAR_STATE = 'Clear pending flags';
 const FIFTEEN_MINUTES = 900;
 
@@ -77,7 +80,6 @@ export const INDEXER_TASKS = {
     input: { run: '$.run' },
     resultPath: '$.lease',
     timeoutSeconds: 120,
-    onFailure: TO_RECORD_FAILURE,
   },
   bootstrap: {
     state: 'Bootstrap model',
@@ -88,7 +90,6 @@ export const INDEXER_TASKS = {
     input: { run: '$.run' },
     resultPath: '$.model',
     timeoutSeconds: FIFTEEN_MINUTES,
-    onFailure: TO_RECORD_FAILURE,
   },
   plan: {
     state: 'Plan batches',
@@ -97,7 +98,6 @@ export const INDEXER_TASKS = {
     input: { run: '$.run', model: '$.model' },
     resultPath: '$.plan',
     timeoutSeconds: FIFTEEN_MINUTES,
-    onFailure: TO_RECORD_FAILURE,
   },
   embed: {
     state: 'Embed batch',
@@ -116,7 +116,6 @@ export const INDEXER_TASKS = {
     input: { run: '$.run', model: '$.model', plan: '$.plan', embedResults: '$.embedResults.ResultWriterDetails' },
     resultPath: '$.merge',
     timeoutSeconds: FIFTEEN_MINUTES,
-    onFailure: TO_RECORD_FAILURE,
   },
   compact: {
     state: 'Compact index',
@@ -140,11 +139,12 @@ export const INDEXER_TASKS = {
     input: { run: '$.run', merge: '$.merge' },
     resultPath: '$.clear',
     timeoutSeconds: FIFTEEN_MINUTES,
-    onFailure: TO_RECORD_FAILURE,
   },
   release: {
     state: RECORD_FAILURE,
-    comment: 'Releases the writer lease if this run holds it, so the next run need not wait for it to expire.',
+    comment:
+      'Ends a run that found the index damaged, which a redrive cannot mend: gives the writer lease back, so a ' +
+      'backfill (which heals the index) may start at once.',
     stage: 'indexer/lease.ts',
     input: { run: '$.run' },
     resultPath: null,

@@ -98,8 +98,11 @@ export async function renewLease(context: IndexerContext, run: Pick<RunInfo, 'ex
     );
   } catch (error) {
     if (error instanceof ConditionalCheckFailedException) {
+      // A redriven run comes here when another run has indexed since it failed: its work is stale.
       throw new LeaseLostError(
-        `execution ${run.execution} no longer holds the writer lease; the index was not changed`,
+        `execution ${run.execution} no longer holds the writer lease: another run has taken it (after this one ` +
+          'failed or stopped, if it was redriven); the index was not changed. Start a new run: the items this one ' +
+          'left pending are indexed by that run or the next.',
       );
     }
     throw error;

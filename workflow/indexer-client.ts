@@ -46,13 +46,16 @@ export async function resolveStateMachineArn(config: DdbFaissConfig, sfn: SFNCli
   );
 }
 
-/** Starts a run by hand or on a schedule (captured changes start theirs in `indexer/capture.ts`). */
+/**
+ * Starts a run by hand or on a schedule (captured changes start theirs in `indexer/capture.ts`), with
+ * the workflow's input given, or the one its origin implies.
+ */
 export async function startRun(
   sfn: SFNClient,
   stateMachineArn: string,
   origin: Exclude<RunOrigin, 'captured'>,
+  input: Readonly<Record<string, unknown>> = origin === 'backfill' ? { mode: 'backfill' } : { mode: 'incremental' },
 ): Promise<string> {
-  const input = origin === 'backfill' ? { mode: 'backfill' } : { mode: 'incremental' };
   const { executionArn } = await sfn.send(
     new StartExecutionCommand({
       stateMachineArn,

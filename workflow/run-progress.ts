@@ -332,7 +332,7 @@ export function displayStatus(status: string | undefined, outcome: RunOutcome | 
 /** An outcome for people: "8000 items indexed", "skipped: ...", "nothing pending". */
 export function describeOutcome(outcome: RunOutcome): string {
   if (outcome.skipped !== undefined) return `skipped: ${outcome.skipped}`;
-  if (outcome.indexed !== undefined) return `${outcome.indexed} items indexed`;
+  if (outcome.indexed !== undefined) return `${outcome.indexed} item${outcome.indexed === 1 ? '' : 's'} indexed`;
   return outcome.nothingToIndex ? 'nothing pending' : '';
 }
 

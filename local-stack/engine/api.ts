@@ -26,6 +26,8 @@ import type {
   ListMapRunsOutput,
   ListStateMachinesInput,
   ListStateMachinesOutput,
+  RedriveExecutionInput,
+  RedriveExecutionOutput,
   StartExecutionInput,
   StartExecutionOutput,
   StopExecutionInput,
@@ -51,6 +53,7 @@ export interface StepFunctionsApi {
   ListExecutions(request: ListExecutionsInput): Wire<ListExecutionsOutput>;
   GetExecutionHistory(request: GetExecutionHistoryInput): Wire<GetExecutionHistoryOutput>;
   StopExecution(request: StopExecutionInput): Wire<StopExecutionOutput>;
+  RedriveExecution(request: RedriveExecutionInput): Wire<RedriveExecutionOutput>;
   DescribeMapRun(request: DescribeMapRunInput): Wire<DescribeMapRunOutput>;
   ListMapRuns(request: ListMapRunsInput): Wire<ListMapRunsOutput>;
 }
@@ -71,6 +74,7 @@ export const OPERATIONS = [
   'ListExecutions',
   'GetExecutionHistory',
   'StopExecution',
+  'RedriveExecution',
   'DescribeMapRun',
   'ListMapRuns',
 ] as const satisfies readonly Operation[];

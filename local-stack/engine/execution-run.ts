@@ -49,6 +49,11 @@ export interface ExecutionRunProps {
   readonly listener: MapRunListener;
   /** Called once the record is settled and saved. */
   readonly ended: () => void;
+  /**
+   * A redrive: the history goes on from `lastEventId`, and the engine's ExecutionStarted is recorded
+   * as ExecutionRedriven, as Step Functions records it. @default a new execution
+   */
+  readonly redrive?: { readonly lastEventId: number; readonly redriveCount: number };
 }
 
 const seconds = (ms: number): number => ms / 1000;
@@ -129,6 +134,7 @@ export class ExecutionRun {
       props.mapRunStore,
       props.listener,
     );
+    this.eventId = props.redrive?.lastEventId ?? 0;
     this.done = this.follow();
   }
 
@@ -183,6 +189,11 @@ export class ExecutionRun {
     const failure = oversizedInHistory(drafts);
     if (failure) return this.fail(failure);
     for (const { type, ...details } of drafts) {
+      if (type === 'ExecutionStarted' && this.props.redrive) {
+        const redriven = { executionRedrivenEventDetails: { redriveCount: this.props.redrive.redriveCount } };
+        this.append('ExecutionRedriven', redriven, event.timestamp);
+        continue;
+      }
       // Event 25,000 may only end the execution successfully; anything else fails it there.
       if (this.eventId >= HISTORY_EVENT_LIMIT - 1 && type !== 'ExecutionSucceeded')
         return this.fail(historyLimitReached());

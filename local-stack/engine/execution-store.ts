@@ -33,6 +33,9 @@ export interface ExecutionRecord {
   cause?: string;
   /** A Distributed Map's child execution: its Map Run. */
   readonly mapRunArn?: string;
+  /** How often it was redriven, and when last (epoch ms). */
+  redriveCount?: number;
+  redriveDate?: number;
 }
 
 export class ExecutionStore {

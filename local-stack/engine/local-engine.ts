@@ -15,7 +15,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { distributedMapHandlers, rewriteDistributedMaps } from './distributed-map.ts';
 import { isValidName, nameProblem, STATE_DATA_LIMIT_BYTES } from './aws-limits.ts';
 import { type MapRunRecord, MapRunStore } from './map-runs.ts';
-import { type CheckedDefinition, ExecutionRun } from './execution-run.ts';
+import { type CheckedDefinition, ExecutionRun, type ExecutionRunProps } from './execution-run.ts';
+import { enteredAt, redrivePoint, redriveRefusal } from './redrive.ts';
 import type { ExecutionListItem } from '@aws-sdk/client-sfn';
 import type { InputOf, OutputOf, StepFunctionsApi, Wire } from './api.ts';
 
@@ -261,12 +262,14 @@ export class LocalStepFunctions implements StepFunctionsApi {
     record: ExecutionRecord,
     definition: CheckedDefinition,
     input: unknown,
+    redrive?: ExecutionRunProps['redrive'],
   ): void {
     const run = new ExecutionRun({
       machine,
       record,
       definition,
       input,
+      ...(redrive ? { redrive } : {}),
       handlers: this.registry,
       taskCalls: this.taskCalls,
       store: this.store,
@@ -280,10 +283,43 @@ export class LocalStepFunctions implements StepFunctionsApi {
     this.running.set(record.executionArn, run);
   }
 
+  /**
+   * Redrives an execution that did not succeed: it goes on from the state that did not succeed, with
+   * that state's input, under the same ARN (see `redrive.ts`).
+   */
+  RedriveExecution(request: InputOf<'RedriveExecution'>): OutputOf<'RedriveExecution'> {
+    const execution = this.execution(String(request.executionArn));
+    const refusal = redriveRefusal(execution);
+    if (refusal) throw invalid('ExecutionNotRedrivable', refusal);
+    const machine = this.machine(execution.stateMachineArn);
+    const history = this.store.loadHistory(machine.name, execution.name);
+    const written = JSON.parse(machine.definition) as Json;
+    const from = redrivePoint(history, { startAt: String(written['StartAt']), input: execution.input });
+    // The same definition, entered at the state that did not succeed (Distributed Maps rewritten after).
+    const definition = this.checkDefinition(JSON.stringify(enteredAt(written, from.state)));
+    execution.status = 'RUNNING';
+    execution.redriveCount = (execution.redriveCount ?? 0) + 1;
+    execution.redriveDate = Date.now();
+    delete execution.stopDate;
+    delete execution.output;
+    delete execution.error;
+    delete execution.cause;
+    this.store.saveExecution(machine.name, execution);
+    this.run(machine, execution, definition, from.input, {
+      lastEventId: history.at(-1)?.id ?? 0,
+      redriveCount: execution.redriveCount,
+    });
+    return { redriveDate: seconds(execution.redriveDate) };
+  }
+
   DescribeExecution(request: InputOf<'DescribeExecution'>): OutputOf<'DescribeExecution'> {
     const execution = this.execution(String(request.executionArn));
+    const refusal = redriveRefusal(execution);
     return {
       ...executionListItem(execution),
+      redriveCount: execution.redriveCount ?? 0,
+      redriveStatus: refusal ? 'NOT_REDRIVABLE' : 'REDRIVABLE',
+      ...(refusal ? { redriveStatusReason: refusal } : {}),
       input: execution.input,
       ...(execution.output !== undefined ? { output: execution.output } : {}),
       ...(execution.error !== undefined ? { error: execution.error } : {}),
@@ -394,6 +430,8 @@ function executionListItem(execution: ExecutionRecord): Wire<ExecutionListItem> 
     status: execution.status,
     startDate: seconds(execution.startDate),
     ...(execution.stopDate !== undefined ? { stopDate: seconds(execution.stopDate) } : {}),
+    ...(execution.redriveCount ? { redriveCount: execution.redriveCount } : {}),
+    ...(execution.redriveDate !== undefined ? { redriveDate: seconds(execution.redriveDate) } : {}),
   };
 }
 

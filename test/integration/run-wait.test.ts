@@ -67,12 +67,20 @@ describe('run --wait and status, as a user reads them', () => {
     assert.equal(runs.length, 3, status.stdout);
     const line = (pattern: RegExp) => runs.filter((run) => pattern.test(run));
     assert.equal(line(/^ {2}SKIPPED +manual +\S+ +\d+\.\d s +manual-\S+ +skipped: another run \(manual-/).length, 1);
-    assert.equal(line(/^ {2}SUCCEEDED +manual +\S+ +\d+\.\d s +manual-\S+ +1 items indexed$/).length, 1);
+    assert.equal(line(/^ {2}SUCCEEDED +manual +\S+ +\d+\.\d s +manual-\S+ +1 item indexed$/).length, 1);
     assert.match(
       runs[2]!,
       new RegExp(`^ {2}SUCCEEDED +manual +\\S+ +\\d+\\.\\d s +manual-\\S+ +${ITEMS} items indexed$`),
     );
     assert.deepEqual(json.executions[2].outcome, { indexed: ITEMS });
+  });
+
+  it('says SKIPPED, and why, for a run that found nothing to index', async () => {
+    // Act: everything is indexed by now
+    const run = await runCli(['run', '--wait', ...flags()]);
+    // Assess
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^SKIPPED in \d+\.\d s: nothing pending$/m);
   });
 });
 

@@ -1,9 +1,10 @@
 /**
  * The writer lease against real executions on the local stack: it is the first work of a run,
- * a holder that has ended loses it at once, a live holder keeps it for as long as it runs, and
- * every failure path (including a failure of the Map itself) gives it back.
+ * a holder that has ended loses it at once, a live holder keeps it for as long as it runs. A run that
+ * fails keeps it, so a redrive (which goes on from the stage that failed) may go on only while no other
+ * run has taken it since.
  */
-import { StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { RedriveExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { localFunctionArns, renderIndexerDefinition } from '../../asl/indexer.ts';
@@ -126,11 +127,10 @@ describe('writer lease (local stack)', () => {
     assert.deepEqual(h.indexedIds(), ids(250));
   });
 
-  it('a failure of the Map itself goes to Record failure, which gives the lease back', async () => {
-    // Prepare: a definition whose iterations do not catch their own failures, so a batch that
-    // fails for good fails the Map (on AWS a Distributed Map fails this way when its tolerated
-    // failures are exceeded, or its item reader or result writer fails)
-    await start();
+  /** A definition whose iterations do not catch their own failures, so a batch that fails for good fails the Map. */
+  const withUncaughtBatches = (): void => {
+    // On AWS a Distributed Map fails this way when its tolerated failures are exceeded, or its item
+    // reader or result writer fails.
     const definition = JSON.parse(renderIndexerDefinition({ functionArns: localFunctionArns(h.config.region) }));
     const iteration = definition.States['Embed batches'].ItemProcessor.States;
     delete iteration['Embed batch'].Catch;
@@ -140,21 +140,75 @@ describe('writer lease (local stack)', () => {
       JSON.stringify(definition),
     );
     (h.stack.stateMachineArns as Record<string, string>)['uncaught-batches'] = stateMachineArn;
-    await h.put(sentences(120));
     h.overrides = (real) => ({
       embed: async (event) => {
         if (event.batch.batch === 2) throw new PermanentError('injected: this batch cannot be embedded');
         return real.embed(event);
       },
     });
+  };
+  const holder = async (): Promise<string | undefined> => (await h.lease())?.['holder']?.S;
+
+  it('a failure of the Map itself fails the run there, keeping the lease; a redrive goes on from the Map', async () => {
+    // Prepare
+    await start();
+    withUncaughtBatches();
+    await h.put(sentences(120));
     // Act
     const run = await h.outcome(await h.start(undefined, 'uncaught-batches'));
-    // Assess
+    // Assess: failed at the Map (as on AWS, one failed child fails it when no failures are tolerated)
     assert.equal(run.status, 'FAILED');
-    // As on AWS: with no tolerated failures set, one failed child execution fails the Distributed Map.
     assert.equal(run.error, 'States.ExceedToleratedFailureThreshold');
-    assert.ok((await h.statesEntered(run.executionArn)).includes('Record failure'), 'the failure path ran');
-    assert.equal(await h.lease(), undefined, 'the lease was given back');
+    const name = run.executionArn.split(':').pop();
+    assert.equal(await holder(), name, 'the failed run keeps the lease, for its redrive');
     assert.deepEqual(await h.pendingIds(), ids(120), 'nothing was cleared');
+    // Act: mend the batch and redrive
+    h.overrides = () => ({});
+    await h.stack.clients.stepFunctions.send(new RedriveExecutionCommand({ executionArn: run.executionArn }));
+    const redriven = await h.outcome(run.executionArn);
+    // Assess: the Map ran again, the stages before it did not; every item is indexed, the lease is given back
+    assert.equal(redriven.status, 'SUCCEEDED', redriven.cause);
+    assert.equal(redriven.output['merge'].added, 120);
+    const entered = await h.statesEntered(run.executionArn);
+    assert.deepEqual(
+      ['Plan batches', 'Embed batches', 'Merge into index'].map((state) => entered.filter((s) => s === state).length),
+      [1, 2, 1],
+    );
+    assert.deepEqual(h.indexedIds(), ids(120));
+    assert.deepEqual(await h.pendingIds(), []);
+    assert.equal(await h.lease(), undefined);
+  });
+
+  it('a redrive after another run has taken the lease fails at once, changing nothing', async () => {
+    // Prepare: a run fails in its merge; the next run takes the lease over from it and indexes everything
+    await start();
+    await h.put(sentences(60));
+    h.overrides = () => ({
+      merge: async () => {
+        throw new PermanentError('injected: the merge cannot go on');
+      },
+    });
+    const failed = await h.run();
+    assert.equal(failed.status, 'FAILED');
+    assert.deepEqual([failed.error, failed.cause], ['PermanentError', 'injected: the merge cannot go on']);
+    h.overrides = () => ({});
+    const next = await h.run();
+    assert.equal(next.status, 'SUCCEEDED', next.cause);
+    assert.equal(next.output['lease'].tookOverFrom.status, 'FAILED');
+    const generation = h.index()!.generation;
+    // Act
+    await h.stack.clients.stepFunctions.send(new RedriveExecutionCommand({ executionArn: failed.executionArn }));
+    const redriven = await h.outcome(failed.executionArn);
+    // Assess: it went on from its merge, which found the lease taken, and says what to do instead
+    assert.equal(redriven.status, 'FAILED');
+    assert.equal(redriven.error, 'LeaseLostError');
+    assert.match(String(redriven.cause), /no longer holds the writer lease: another run has taken it.*Start a new run/);
+    const entered = await h.statesEntered(failed.executionArn);
+    assert.deepEqual(
+      entered.slice(entered.lastIndexOf('Plan batches') + 1).filter((s) => s === 'Merge into index'),
+      ['Merge into index', 'Merge into index'],
+    );
+    assert.equal(h.index()!.generation, generation, 'the index was not changed');
+    assert.deepEqual(h.indexedIds(), ids(60));
   });
 });

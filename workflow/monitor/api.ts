@@ -14,8 +14,10 @@
  *   GET  /api/executions/<name>      one execution in full (`execution-view.ts`)
  *   GET  /api/charts                 the last 50 runs (duration, items/s), the pending backlog and
  *                                    search latency p50/p99 over the last 24 hours
- *   POST /api/runs                   {"mode": "incremental" | "backfill"}: start a run
+ *   POST /api/runs                   {"mode": "incremental" | "backfill", "input"?: {...}}: start a run, with
+ *                                    the input given (the workflow's own input: mode, trigger, debounceSeconds)
  *   POST /api/executions/<name>/stop
+ *   POST /api/executions/<name>/redrive   go on from the state that failed (RedriveExecution)
  * It answers only to its loopback host name, and takes POSTs only as JSON from its own page
  * (see `local-http/guard.ts`): under `monitor --target aws` a POST acts with the user's
  * AWS credentials, so no other web page may send one.
@@ -26,6 +28,7 @@ import {
   DescribeStateMachineCommand,
   type ExecutionListItem,
   ListExecutionsCommand,
+  RedriveExecutionCommand,
   type SFNClient,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
@@ -152,10 +155,18 @@ const ExecutionsQuery = v.object({
   nextToken: v.optional(v.string()),
 });
 
+const RUN_MODES = ['incremental', 'backfill'] as const;
 const RunBody = v.object({
-  mode: v.optional(v.picklist(['incremental', 'backfill'], 'mode must be "incremental" or "backfill"'), 'incremental'),
+  mode: v.optional(v.picklist(RUN_MODES, 'mode must be "incremental" or "backfill"'), 'incremental'),
+  /** The execution's input as the workflow reads it; its `mode` wins over the body's. */
+  input: v.optional(
+    v.looseObject(
+      { mode: v.optional(v.picklist(RUN_MODES, 'input.mode must be "incremental" or "backfill"')) },
+      'input must be a JSON object (the workflow\'s input, e.g. {"mode": "backfill"})',
+    ),
+  ),
 });
-const StopBody = v.object({});
+const EmptyBody = v.object({});
 
 /** A request the monitor refuses: 400 with every problem named. */
 class MonitorRequestError extends Error {
@@ -334,7 +345,7 @@ export function monitorRoutes(props: MonitorProps): readonly MonitorRoute[] {
       method: 'POST',
       path: new RegExp(`^/api/executions/(${EXECUTION_NAME})/stop$`),
       handle: async ({ params, body, send }) => {
-        parseWith(StopBody, await body());
+        parseWith(EmptyBody, await body());
         await sfn.send(
           new StopExecutionCommand({
             executionArn: await executionArn(params[0]!),
@@ -347,10 +358,27 @@ export function monitorRoutes(props: MonitorProps): readonly MonitorRoute[] {
     },
     {
       method: 'POST',
+      path: new RegExp(`^/api/executions/(${EXECUTION_NAME})/redrive$`),
+      handle: async ({ params, body, send }) => {
+        parseWith(EmptyBody, await body());
+        const { redriveDate } = await sfn.send(
+          new RedriveExecutionCommand({ executionArn: await executionArn(params[0]!) }),
+        );
+        send(200, { redriven: params[0], redriveDate });
+      },
+    },
+    {
+      method: 'POST',
       path: /^\/api\/runs$/,
       handle: async ({ body, send }) => {
-        const { mode } = parseWith(RunBody, await body());
-        const arn = await startRun(sfn, await props.stateMachineArn(), mode === 'backfill' ? 'backfill' : 'manual');
+        const request = parseWith(RunBody, await body());
+        const input = { ...request.input, mode: request.input?.mode ?? request.mode };
+        const arn = await startRun(
+          sfn,
+          await props.stateMachineArn(),
+          input.mode === 'backfill' ? 'backfill' : 'manual',
+          input,
+        );
         send(202, { name: arn.split(':').pop() });
       },
     },
@@ -362,6 +390,7 @@ function statusOf(error: unknown): number {
   if (error instanceof RequestBodyTooLargeError) return 413;
   const name = (error as { name?: string }).name;
   if (name === 'ExecutionDoesNotExist') return 404;
+  if (name === 'ExecutionNotRedrivable' || name === 'ExecutionAlreadyExists') return 409;
   if (name === 'SyntaxError' || name === 'MonitorRequestError') return 400;
   return 502;
 }

@@ -110,6 +110,9 @@ export interface ExecutionView extends ExecutionRowView {
   readonly error?: string;
   readonly cause?: string;
   readonly redriveCount: number;
+  /** Whether it may be redriven (it did not succeed, in the last 14 days), and from which state. */
+  readonly redrivable: boolean;
+  readonly redriveFrom?: string;
   readonly stages: readonly StageView[];
   readonly states: readonly StateVisit[];
   readonly edges: readonly TakenEdge[];

@@ -111,6 +111,10 @@ function showStatus(status: Status): void {
 function showExecution(execution: ExecutionView | null): void {
   byId('execution-title').textContent = execution ? `— ${execution.name} (${execution.origin})` : '';
   byId('stop-run').hidden = !execution || execution.status !== 'RUNNING';
+  const redrive = byId<HTMLButtonElement>('redrive-run');
+  redrive.hidden = !execution?.redrivable;
+  if (execution?.redriveFrom) redrive.dataset['from'] = execution.redriveFrom;
+  else delete redrive.dataset['from'];
   paintRun(execution, view.layout, view.stages);
   showSummary(execution);
   if (execution && !byId('execution-view').hidden) showExecutionPage(execution);
@@ -149,8 +153,8 @@ function poll(): void {
   if (tick++ % 5 === 0 && byId('execution-view').hidden) chartsNow();
 }
 
-async function start(mode: 'incremental' | 'backfill'): Promise<void> {
-  const { name } = await postJson<{ name: string }>('/api/runs', { mode });
+async function start(body: { readonly mode?: 'incremental' | 'backfill'; readonly input?: unknown }): Promise<void> {
+  const { name } = await postJson<{ name: string }>('/api/runs', body);
   // Following the newest run shows the one just started; its own page is a click away.
   history.pushState(null, '', '/');
   route();
@@ -158,21 +162,47 @@ async function start(mode: 'incremental' | 'backfill'): Promise<void> {
 }
 
 function wireActions(): void {
+  const failed = (error: Error): void => {
+    byId('execution-error').textContent = `monitor: ${error.message}`;
+  };
   byId('start-run').addEventListener('click', () => {
-    if (confirm('Start a run? It indexes what is pending now.')) void start('incremental');
+    if (confirm('Start a run? It indexes what is pending now.')) start({ mode: 'incremental' }).catch(failed);
   });
   byId('start-backfill').addEventListener('click', () => {
-    if (
-      confirm(
-        'Rebuild the whole index from the table? Searches keep using the current index until the new one is published.',
-      )
-    )
-      void start('backfill');
+    const question =
+      'Rebuild the whole index from the table? Searches keep using the current index until the new one is published.';
+    if (confirm(question)) start({ mode: 'backfill' }).catch(failed);
+  });
+  byId('start-with-input').addEventListener('click', () => {
+    const text = prompt(
+      'Start a run with this input (mode: "incremental" or "backfill"; trigger and debounceSeconds as the workflow reads them):',
+      '{"mode": "incremental"}',
+    );
+    if (text === null) return;
+    let input: unknown;
+    try {
+      input = JSON.parse(text);
+    } catch {
+      failed(new Error(`the input is not JSON: ${text}`));
+      return;
+    }
+    start({ input }).catch(failed);
   });
   byId('stop-run').addEventListener('click', () => {
     const name = view.selected;
     if (!name || !confirm(`Stop ${name}? Its stage ends at once; what it has not published is not used.`)) return;
-    void postJson(`/api/executions/${encodeURIComponent(name)}/stop`, {}).finally(() => void refresh());
+    postJson(`/api/executions/${encodeURIComponent(name)}/stop`, {})
+      .catch(failed)
+      .finally(() => void refresh());
+  });
+  byId('redrive-run').addEventListener('click', () => {
+    const name = view.selected;
+    const from = byId('redrive-run').dataset['from'];
+    const question = `Redrive ${name} from ${from ?? 'where it failed'}? The states that succeeded are not run again.`;
+    if (!name || !confirm(question)) return;
+    postJson(`/api/executions/${encodeURIComponent(name)}/redrive`, {})
+      .catch(failed)
+      .finally(() => void refresh());
   });
   byId('home').addEventListener('click', (event) => {
     event.preventDefault();
