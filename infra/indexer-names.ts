@@ -17,3 +17,7 @@ export const indexerArn = (scope: Construct): string => statesArn(scope, 'stateM
 /** The ARN of every execution of the indexer state machine. */
 export const indexerExecutionsArn = (scope: Construct): string =>
   statesArn(scope, 'execution', `${indexerName(scope)}:*`);
+
+/** The ARN of every child execution of the indexer's Map Runs (`execution:<machine>/<map run label>:<id>`). */
+export const indexerMapRunExecutionsArn = (scope: Construct): string =>
+  statesArn(scope, 'execution', `${indexerName(scope)}/*:*`);

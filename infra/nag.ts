@@ -82,6 +82,12 @@ export function acknowledgeNagFindings(scope: Construct, parts: NagScope): void 
     "The Distributed Map starts, describes and stops this state machine's own child executions.",
   );
   acknowledge(
+    stateMachine,
+    `IAM5[Resource::${region}:execution:${indexerName(scope)}/*:*]`,
+    "A redrive of a run whose Map Run failed redrives that Map Run's failed child executions, whose names " +
+      'Step Functions makes up.',
+  );
+  acknowledge(
     functions.lease,
     executions,
     "The lease function describes this state machine's executions (is the lease holder still running?).",

@@ -21,7 +21,7 @@ import type { DeployedSettings } from '../config/settings.ts';
 import { RUNS_PREFIX } from '../indexer/run-files.ts';
 import { CAPTURE_EVENT_SOURCE, captureFilterPattern } from '../tasks/capture-handler.ts';
 import type { DdbFaissFunctions } from './functions.ts';
-import { indexerArn, indexerExecutionsArn, indexerName } from './indexer-names.ts';
+import { indexerArn, indexerExecutionsArn, indexerMapRunExecutionsArn, indexerName } from './indexer-names.ts';
 
 /** What the state machine is built with. */
 export interface IndexerProps {
@@ -72,6 +72,11 @@ export function createIndexer(scope: Construct, props: IndexerProps): sfn.StateM
       actions: ['states:StartExecution', 'states:DescribeExecution', 'states:StopExecution'],
       resources: [indexerArn(scope), indexerExecutionsArn(scope)],
     }),
+  );
+  // Redriving a run whose Map Run failed redrives that Map Run's failed children, as this role
+  // (the grant the CDK's own DistributedMap state adds).
+  stateMachine.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ['states:RedriveExecution'], resources: [indexerMapRunExecutionsArn(scope)] }),
   );
   return stateMachine;
 }

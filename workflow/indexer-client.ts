@@ -7,9 +7,12 @@ import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
   DescribeMapRunCommand,
+  ExecutionDoesNotExist,
+  ExecutionNotRedrivable,
   GetExecutionHistoryCommand,
   type HistoryEvent,
   ListStateMachinesCommand,
+  RedriveExecutionCommand,
   type SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
@@ -46,6 +49,12 @@ export async function resolveStateMachineArn(config: DdbFaissConfig, sfn: SFNCli
   );
 }
 
+/** Thrown when a run asked to be redriven does not exist, or cannot be redriven (it succeeded, or still runs). */
+export class RunNotRedrivableError extends UserFacingError {
+  override readonly name = 'RunNotRedrivableError';
+  readonly code = 'run-not-redrivable';
+}
+
 /**
  * Starts a run by hand or on a schedule (captured changes start theirs in `indexer/capture.ts`), with
  * the workflow's input given, or the one its origin implies.
@@ -64,6 +73,30 @@ export async function startRun(
     }),
   );
   return executionArn!;
+}
+
+/**
+ * Redrives a run by name: it goes on from the state that did not succeed, with that state's input
+ * (Step Functions' RedriveExecution; the local engine does the same). @returns its ARN, unchanged
+ */
+export async function redriveRun(sfn: SFNClient, stateMachineArn: string, execution: string): Promise<string> {
+  const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${execution}`;
+  try {
+    await sfn.send(new RedriveExecutionCommand({ executionArn }));
+  } catch (error) {
+    if (error instanceof ExecutionDoesNotExist)
+      throw new RunNotRedrivableError(`no run named ${execution}`, {
+        hint: 'ddb-faiss status lists the recent runs by name',
+        cause: error,
+      });
+    if (error instanceof ExecutionNotRedrivable)
+      throw new RunNotRedrivableError(`${execution} cannot be redriven: ${error.message}`, {
+        hint: 'only a run that failed, was stopped or timed out in the last 14 days can be; start a new run instead',
+        cause: error,
+      });
+    throw error;
+  }
+  return executionArn;
 }
 
 export async function readHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {

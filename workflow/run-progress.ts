@@ -168,7 +168,10 @@ export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {
   let lastTopLevel: string | undefined;
   let mapDepth = 0;
   let lastFailure: StateVisit | undefined;
+  /** Set by a redrive, until the state it goes on from is entered. */
+  let redriven = false;
   for (const event of events) {
+    if (event.type === 'ExecutionRedriven') redriven = true;
     const name = event.stateEnteredEventDetails?.name ?? event.stateExitedEventDetails?.name;
     const stage = name ? stages.get(name) : undefined;
     if (name && event.type?.endsWith('StateEntered')) {
@@ -216,7 +219,11 @@ export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {
     }
     if (event.type?.endsWith('StateEntered') && stage) {
       stage.status = 'running';
-      stage.startedAt ??= event.timestamp;
+      // A stage entered again keeps its first start (the lease is asked for again while waiting for
+      // it), but a redrive starts it anew.
+      if (redriven || !stage.startedAt) stage.startedAt = event.timestamp;
+      stage.endedAt = undefined;
+      redriven = false;
       current = stage;
     } else if (event.type?.endsWith('StateExited') && stage) {
       stage.status = stage.status === 'failed' ? 'failed' : stage.retries > 0 ? 'retried' : 'succeeded';
@@ -245,7 +252,11 @@ export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {
       const embed = stages.get(EMBED_MAP)!;
       if (embed.status === 'running') embed.detail = `${batches.done} of ${batches.total} batches done`;
     } else if (event.type === 'ExecutionFailed' || event.type === 'ExecutionTimedOut') {
-      if (current && current.status === 'running') current.status = 'failed';
+      // The stage the run ended in failed there, then (a failed stage is never exited).
+      if (current && (current.status === 'running' || current.status === 'failed')) {
+        current.status = 'failed';
+        current.endedAt = event.timestamp;
+      }
     } else if (event.type === 'ExecutionAborted') {
       // Stopped: the stage it was in did not fail, it was cut short.
       if (current && current.status === 'running') {

@@ -44,6 +44,14 @@ describe('monitor (headless Chromium)', () => {
   /** The last question the page asked (every action is confirmed; the test says yes). */
   let asked = '';
   const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `monitor-${name}.png`), fullPage: true });
+  /** A picture of a run's page for the docs (`docs/monitor-run-*.png`): 1,400 px wide, the first screenful. */
+  const runShot = async (kind: 'succeeded' | 'failed' | 'skipped'): Promise<void> => {
+    await page.setViewportSize({ width: 1400, height: 1000 });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: path.join(ARTIFACTS, `monitor-run-${kind}.png`) });
+    await page.setViewportSize({ width: 1500, height: 1000 });
+  };
   const base = () => stack.info.endpoints.http;
   /** Opens a run's page from its row of the list, as a user clicks its link. @returns its name */
   const openRow = async (row: string): Promise<string> => {
@@ -297,6 +305,11 @@ describe('monitor (headless Chromium)', () => {
       assert.equal(await page.locator(`#${id} canvas`).count(), 1, `${id} has no canvas`);
     assert.match(await page.locator('#chart-search').innerText(), /p50 \(ms\)[\s\S]*p99 \(ms\)/);
     await page.locator('#chart-runs').scrollIntoViewIfNeeded();
+    // Assess: the legend shows the run under the pointer (its duration and pace), not "--"
+    await page.locator('#chart-runs .u-over').hover();
+    const legend = await page.locator('#chart-runs .u-legend .u-value').allInnerTexts();
+    assert.match(legend[1] ?? '', /^\d+\.\d s$/, legend.join(' | '));
+    assert.match(legend[2] ?? '', /^\d+\.\d$/, legend.join(' | '));
     await shot('5-charts');
   });
 
@@ -349,6 +362,7 @@ describe('monitor (headless Chromium)', () => {
     await mergeEntered.locator('summary').first().click();
     assert.match(await mergeEntered.locator('pre').first().innerText(), /"embedResults"/);
     await shot('7-run-page');
+    await runShot('succeeded');
     // Act: reload the link
     await page.reload();
     await page.waitForSelector('#events tr[data-type="ExecutionSucceeded"]');
@@ -371,9 +385,7 @@ describe('monitor (headless Chromium)', () => {
     assert.equal(await page.locator('#execution-outcome').innerText(), 'nothing pending');
     assert.equal(await page.locator('#execution-failure').count(), 0);
     assert.ok(name.startsWith('manual-'));
-    await page.setViewportSize({ width: 1400, height: 900 });
-    await shot('run-skipped');
-    await page.setViewportSize({ width: 1500, height: 1000 });
+    await runShot('skipped');
   });
 
   it("shows a failed run's error beside the stage that failed, where the run ended", async () => {
@@ -409,9 +421,7 @@ describe('monitor (headless Chromium)', () => {
       `PermanentError: ${MERGE_FAILURE}`,
     );
     assert.equal(await page.locator('#redrive-run').isVisible(), true);
-    await page.setViewportSize({ width: 1400, height: 900 });
-    await shot('run-failed');
-    await page.setViewportSize({ width: 1500, height: 1000 });
+    await runShot('failed');
   });
 
   it('redrives the failed run from its failed stage after confirmation; it succeeds without running the rest again', async () => {

@@ -137,4 +137,54 @@ describe('monitor API (local stack)', () => {
     assert.ok(edges.includes('Embed batches -> Merge into index'), edges.join('\n'));
     assert.ok(edges.includes('Clear pending flags -> Indexed'));
   });
+
+  it("reports a run's page: its outcome, the timeline of its states, its events and its Map Run's batches", async () => {
+    // Act
+    const { body } = await get(`/api/executions/${runs[0]}`);
+    // Assess
+    assert.deepEqual(body['outcome'], { indexed: 30, display: 'SUCCEEDED', words: '30 items indexed' });
+    assert.deepEqual(body['change'], { generation: 1, added: 30, replaced: 0, removed: 0, poison: 0 });
+    const spans = body['timeline'] as { state: string; startMs: number; endMs: number }[];
+    assert.ok(spans.some((span) => span.state === 'Merge into index' && span.endMs >= span.startMs));
+    const events = body['events'] as { type: string; elapsedMs: number }[];
+    assert.equal(events[0]!.type, 'ExecutionStarted');
+    assert.equal(events.at(-1)!.type, 'ExecutionSucceeded');
+    const mapRun = body['mapRun'] as { counts: Record<string, number>; batches: { status: string; items: number }[] };
+    assert.equal(mapRun.counts['succeeded'], 2);
+    assert.deepEqual(
+      mapRun.batches.map((batch) => [batch.status, batch.items]),
+      [
+        ['embedded', 20],
+        ['embedded', 10],
+      ],
+    );
+    assert.equal(body['redrivable'], false);
+  });
+
+  it('serves the page and its bundled script; refuses a bad start and a redrive of a run that succeeded', async () => {
+    // Act
+    const page = await fetch(`${base}/executions/${runs[0]}`);
+    const script = await fetch(`${base}/assets/monitor.js`);
+    const post = (path: string, body: unknown) =>
+      fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: base },
+        body: JSON.stringify(body),
+      });
+    const badStart = await post('/api/runs', { mode: 'hourly', input: [1] });
+    const redrive = await post(`/api/executions/${runs[0]}/redrive`, {});
+    // Assess
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<script type="module" src="\/assets\/monitor.js">/);
+    assert.equal(script.status, 200);
+    assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/);
+    assert.ok((await script.text()).length > 10_000, 'the page code with uPlot');
+    assert.equal(badStart.status, 400);
+    assert.match(
+      ((await badStart.json()) as { message: string }).message,
+      /mode must be "incremental" or "backfill".*input must be a JSON object/,
+    );
+    assert.equal(redrive.status, 409);
+    assert.match(((await redrive.json()) as { message: string }).message, /SUCCEEDED and cannot be redriven/);
+  });
 });

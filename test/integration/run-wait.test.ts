@@ -75,6 +75,29 @@ describe('run --wait and status, as a user reads them', () => {
     assert.deepEqual(json.executions[2].outcome, { indexed: ITEMS });
   });
 
+  it('redrives a stopped run by name: it goes on from where it stopped, and indexes what was pending', async () => {
+    // Prepare: one more item; a run stopped as soon as it started
+    const file = path.join(dir.path, 'one-more.jsonl');
+    writeFileSync(file, JSON.stringify({ id: 'late', group: 'g0', content: 'a late item about a quiet lake' }));
+    assert.equal((await runCli(['import', file, ...flags()])).code, 0);
+    const { executionArn } = JSON.parse((await runCli(['run', '--json', ...flags()])).stdout) as {
+      executionArn: string;
+    };
+    stack.stepFunctions.StopExecution({ executionArn, error: 'User.Stop', cause: 'stopped by the test' });
+    await stack.stepFunctions.settled(executionArn);
+    const name = executionArn.split(':').pop()!;
+    // Act
+    const redriven = await runCli(['run', '--redrive', name, '--wait', ...flags()]);
+    const again = await runCli(['run', '--redrive', name, ...flags()]);
+    // Assess
+    assert.equal(redriven.code, 0, redriven.stdout + redriven.stderr);
+    assert.match(redriven.stdout, new RegExp(`^redriven ${executionArn}$`, 'm'));
+    assert.match(redriven.stdout, /^SUCCEEDED in \d+\.\d s$/m);
+    assert.equal(stack.stepFunctions.DescribeExecution({ executionArn }).redriveCount, 1);
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /cannot be redriven: Execution is SUCCEEDED and cannot be redriven/);
+  });
+
   it('says SKIPPED, and why, for a run that found nothing to index', async () => {
     // Act: everything is indexed by now
     const run = await runCli(['run', '--wait', ...flags()]);

@@ -363,6 +363,17 @@ describe('the CDK stack (in flags mode; the stream mode it has by default is bel
     }
   });
 
+  it("lets the state machine redrive its own Map Runs' children, as a redrive of a run whose Map Run failed does", () => {
+    // Act
+    const statements = Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.startsWith('IndexerRole'))
+      .flatMap(([, policy]) => (policy.Properties as Json)['PolicyDocument']['Statement'] as Json[]);
+    // Assess
+    const redrive = statements.filter((statement) => statement['Action'] === 'states:RedriveExecution');
+    assert.equal(redrive.length, 1);
+    assert.match(JSON.stringify(redrive[0]!['Resource']), /:execution:Test-indexer\/\*:\*"/);
+  });
+
   it("grants each function exactly the actions its stage calls, writes to ddb-faiss's own items only under their key", () => {
     // Prepare: every statement of every function's role as "action on resource"
     const describe = (action: string, resource: unknown, condition: unknown): string => {

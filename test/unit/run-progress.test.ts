@@ -94,6 +94,37 @@ describe('summarizeHistory', () => {
     assert.equal(byName.get('Bootstrap model')!.status, 'failed');
     assert.equal(byName.get('Bootstrap model')!.error, 'PermanentError: no model');
     assert.equal(byName.get('Plan batches')!.status, 'waiting');
+    assert.ok(byName.get('Bootstrap model')!.endedAt, 'it ended when the run failed, and its time stops there');
+  });
+
+  it('times a redriven stage from its redrive, and shows it retried once it succeeds', () => {
+    // Prepare: bootstrap fails, the run is redriven from it an hour later, and it succeeds
+    const history = [
+      entered('Take writer lease'),
+      exited('Take writer lease', { lease: { acquired: true, expiresAt: 1 } }),
+      entered('Bootstrap model'),
+      event('LambdaFunctionScheduled'),
+      event('LambdaFunctionFailed', {
+        lambdaFunctionFailedEventDetails: { error: 'PermanentError', cause: 'no model' },
+      }),
+      event('ExecutionFailed'),
+    ];
+    clock += 3600_000;
+    const redrive = event('ExecutionRedriven', { executionRedrivenEventDetails: { redriveCount: 1 } });
+    const again = entered('Bootstrap model');
+    // Act
+    const progress = summarizeHistory([
+      ...history,
+      redrive,
+      again,
+      event('LambdaFunctionScheduled'),
+      exited('Bootstrap model', { model: { name: 'default', dimensions: 356 } }),
+    ]);
+    // Assess
+    const bootstrap = progress.stages.find((stage) => stage.name === 'Bootstrap model')!;
+    assert.equal(bootstrap.status, 'retried');
+    assert.deepEqual(bootstrap.startedAt, again.timestamp);
+    assert.ok(bootstrap.endedAt! > bootstrap.startedAt!);
   });
 
   it('marks the stage a stopped run was in aborted, not failed, with the reason it was stopped', () => {

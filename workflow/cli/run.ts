@@ -30,19 +30,23 @@ async function runIndexer(
   io: CommandIo,
 ): Promise<number> {
   const { createAwsClients, destroyAwsClients } = await import('../../aws/clients.ts');
-  const { resolveStateMachineArn, startRun, watchRun } = await import('../indexer-client.ts');
+  const { redriveRun, resolveStateMachineArn, startRun, watchRun } = await import('../indexer-client.ts');
   const { readRunProgress } = await import('../index-status.ts');
   const { readCaptureStatus } = await import('../capture-status.ts');
   const { describeCapture } = await import('./status.ts');
   const clients = createAwsClients(config, await resolveEndpoints(config));
   try {
     const stateMachineArn = await resolveStateMachineArn(config, clients.stepFunctions);
-    const executionArn = await startRun(clients.stepFunctions, stateMachineArn, origin);
+    const redrive = typeof values['redrive'] === 'string' ? values['redrive'] : undefined;
+    const executionArn = redrive
+      ? await redriveRun(clients.stepFunctions, stateMachineArn, redrive)
+      : await startRun(clients.stepFunctions, stateMachineArn, origin);
+    const did = redrive ? 'redriven' : 'started';
     if (!values['wait']) {
-      println(io.stdout, values['json'] ? JSON.stringify({ executionArn }) : `started ${executionArn}`);
+      println(io.stdout, values['json'] ? JSON.stringify({ executionArn }) : `${did} ${executionArn}`);
       return 0;
     }
-    if (!values['json']) println(io.stdout, `started ${executionArn}`);
+    if (!values['json']) println(io.stdout, `${did} ${executionArn}`);
     const printed = new Map<string, string>();
     const started = Date.now();
     const output = progressOutput(io.stdout);
@@ -119,9 +123,18 @@ const options = {
 export const runCommand: Command = {
   name: 'run',
   summary: 'start an incremental indexer run (pending items); --wait shows each stage',
-  options,
+  options: {
+    ...options,
+    redrive: {
+      type: 'string',
+      description:
+        'redrive this failed (or stopped) run instead: it goes on from the stage that failed, the stages that ' +
+        'succeeded are not run again',
+    },
+  },
   examples: [
     { run: 'ddb-faiss run --wait', says: 'index what is pending, stage by stage' },
+    { run: 'ddb-faiss run --redrive manual-2026-12-06T10-00-00-000Z-ab12 --wait', says: 'go on from where it failed' },
     { run: 'ddb-faiss run --target aws', says: 'start a run of the deployed stack and return at once' },
   ],
   run: (parsed, io) => runIndexer('manual', parsed, io),

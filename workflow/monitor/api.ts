@@ -156,13 +156,21 @@ const ExecutionsQuery = v.object({
 });
 
 const RUN_MODES = ['incremental', 'backfill'] as const;
+const INPUT_MESSAGE = 'input must be a JSON object (the workflow\'s input, e.g. {"mode": "backfill"})';
 const RunBody = v.object({
   mode: v.optional(v.picklist(RUN_MODES, 'mode must be "incremental" or "backfill"'), 'incremental'),
   /** The execution's input as the workflow reads it; its `mode` wins over the body's. */
   input: v.optional(
-    v.looseObject(
-      { mode: v.optional(v.picklist(RUN_MODES, 'input.mode must be "incremental" or "backfill"')) },
-      'input must be a JSON object (the workflow\'s input, e.g. {"mode": "backfill"})',
+    v.pipe(
+      // valibot takes an array for an object: the workflow's input is never one.
+      v.custom<Record<string, unknown>>(
+        (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+        INPUT_MESSAGE,
+      ),
+      v.looseObject(
+        { mode: v.optional(v.picklist(RUN_MODES, 'input.mode must be "incremental" or "backfill"')) },
+        INPUT_MESSAGE,
+      ),
     ),
   ),
 });

@@ -31,7 +31,8 @@ function summaryHtml(execution: ExecutionView): string {
     cell('duration', formatSeconds(execution.seconds), 'execution-duration') +
     (execution.redriveCount ? cell('redriven', `${execution.redriveCount} times`) : '') +
     '</div>' +
-    `<p id="execution-outcome">${esc(outcome?.words ?? '')}</p>` +
+    // A failure is told below, in words first: the outcome's line would say it twice.
+    `<p id="execution-outcome"${execution.failure ? ' hidden' : ''}>${esc(outcome?.words ?? '')}</p>` +
     (execution.failure
       ? `<div class="failure" id="execution-failure"><b>${esc(execution.failure.words)}</b>` +
         (execution.failure.error ? `<div class="muted">${esc(execution.failure.error)}</div>` : '') +

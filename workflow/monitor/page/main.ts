@@ -56,6 +56,10 @@ function route(): void {
   view.following = named === null;
   byId('dashboard-view').hidden = named !== null;
   byId('execution-view').hidden = named === null;
+  // A run's page leads with its summary (outcome, why it failed); the dashboard keeps it under the graph.
+  const summary = byId('execution-section');
+  if (named) document.querySelector('#execution-view a.back')!.after(summary);
+  else byId('graph-section').after(summary);
   document.title = named ? `${named} · ddb-faiss monitor` : 'ddb-faiss monitor';
   void refresh();
 }
