@@ -245,6 +245,16 @@ describe('monitor (headless Chromium)', () => {
     await page.waitForSelector('#search-results li[data-id]');
     assert.equal(await page.locator('#search-results li[data-id]').first().getAttribute('data-id'), 'item-1-0');
     assert.match(await page.locator('#search-results li').first().innerText(), /^1\.000/);
+    assert.match(await page.locator('#score-note').innerText(), /cosine similarity/);
+    // Act: within a group, with an attribute shown on each hit
+    await page.fill('#search-group', 'web');
+    await page.fill('#search-attributes', 'take');
+    await page.click('#search-form button');
+    await page.waitForSelector('#search-results li[data-id] .hit-attributes');
+    // Assess
+    assert.equal(await page.locator('#search-results li[data-id] .hit-attributes').first().innerText(), 'take: 0');
+    await page.fill('#search-group', '');
+    await page.fill('#search-attributes', '');
     await shot('4-search');
   });
 
@@ -257,6 +267,7 @@ describe('monitor (headless Chromium)', () => {
     await page.waitForFunction(() =>
       /lexical ranking/.test(document.getElementById('search-caption')?.textContent ?? ''),
     );
+    assert.match(await page.locator('#score-note').innerText(), /^Scores are BM25/);
     const lexical = await page
       .locator('#search-results li[data-id]')
       .evaluateAll((items) => items.map((item) => item.getAttribute('data-id')));
@@ -520,6 +531,13 @@ describe('monitor (headless Chromium)', () => {
           }),
         );
         assert.deepEqual(spilled, [], `${where} at ${width} px`);
+        // A stage's details wrap inside its box: none runs past its border.
+        const overflowing = await page.evaluate(() =>
+          [...document.querySelectorAll<HTMLElement>('.state[data-stage]')]
+            .filter((box) => box.scrollHeight > box.clientHeight + 1)
+            .map((box) => `${box.dataset['stage']} (${box.scrollHeight} > ${box.clientHeight} px): ${box.innerText}`),
+        );
+        assert.deepEqual(overflowing, [], `${where} at ${width} px`);
       }
       await shot(`width-${width}`);
     });

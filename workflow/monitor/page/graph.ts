@@ -11,12 +11,17 @@ const BOX_W = 164;
 const COL_GAP = 236;
 const ROW_GAP = 28;
 const BOX_H = 38;
-const STAGE_H = 78;
+/** A stage box holds its name, status line and up to four lines of details (wrapped, never cut). */
+const STAGE_H = 98;
 const MAP_EXTRA = 116;
-/** A Map's box holds its title and counts, its inner states side by side and its progress bar. */
-const MAP_H = 100;
-const INNER_W = 118;
-const INNER_STEP = 136;
+/**
+ * A Map's box holds its title and counts, two lines of details, its inner states side by side (from
+ * `INNER_TOP`) and its progress bar.
+ */
+const MAP_H = 112;
+const INNER_TOP = 56;
+const INNER_W = 124;
+const INNER_STEP = 138;
 
 interface Place {
   readonly col: number;
@@ -145,7 +150,7 @@ function boxHtml(
         const first = innerName === processor.StartAt ? ' data-first' : '';
         return (
           `<div class="state inner${failure ? ' failure' : ''}" data-inner-state="${esc(innerName)}"${first} ` +
-          `style="left:${12 + i * INNER_STEP}px;top:44px;width:${INNER_W}px">${esc(innerName)}<span class="count" data-count></span></div>`
+          `style="left:${12 + i * INNER_STEP}px;top:${INNER_TOP}px;width:${INNER_W}px">${esc(innerName)}<span class="count" data-count></span></div>`
         );
       })
       .join('');
@@ -196,7 +201,7 @@ function edgesHtml(layout: Layout): string {
         if (j < 0) continue;
         const x0 = p.x + 12 + i * INNER_STEP + INNER_W;
         const x1 = p.x + 12 + j * INNER_STEP;
-        const yy = p.y + 44 + 14;
+        const yy = p.y + INNER_TOP + 14;
         paths.push(
           `<path class="edge catch" data-from="${esc(innerName)}" data-to="${esc(to)}" d="M${x0},${yy} L${x1},${yy}" ${arrow(true)}/>`,
         );
