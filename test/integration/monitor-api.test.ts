@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { PermanentError } from '../../aws/errors.ts';
 import { readRunProgress } from '../../workflow/index-status.ts';
 import { startRun } from '../../workflow/indexer-client.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
@@ -186,5 +187,33 @@ describe('monitor API (local stack)', () => {
     );
     assert.equal(redrive.status, 409);
     assert.match(((await redrive.json()) as { message: string }).message, /SUCCEEDED and cannot be redriven/);
+  });
+
+  it("names each failed batch on the run's page, with its error, cause and the items it left pending", async () => {
+    // Prepare: 50 items in 3 batches; the second cannot be embedded
+    await h.put(sentences(50, 'd'));
+    h.overrides = (real) => ({
+      embed: async (event) => {
+        if (event.batch.batch === 2) throw new PermanentError('injected: this batch cannot be embedded');
+        return real.embed(event);
+      },
+    });
+    const arn = await startRun(h.stack.clients.stepFunctions, h.stack.stateMachineArns['indexer']!, 'manual');
+    assert.equal((await h.outcome(arn)).status, 'SUCCEEDED');
+    h.overrides = () => ({});
+    // Act
+    const { body } = await get(`/api/executions/${arn.split(':').pop()}`);
+    // Assess
+    const mapRun = body['mapRun'] as {
+      batches: { batch: number; items: number; status: string; error?: string; cause?: string }[];
+      itemsLeftPending: number;
+    };
+    const failed = mapRun.batches.filter((batch) => batch.status === 'failed');
+    assert.deepEqual(
+      failed.map((batch) => [batch.batch, batch.items, batch.error, batch.cause]),
+      [[2, 20, 'PermanentError', 'injected: this batch cannot be embedded']],
+    );
+    assert.equal(mapRun.itemsLeftPending, 20);
+    assert.equal(mapRun.batches.filter((batch) => batch.status === 'embedded').length, 2);
   });
 });
