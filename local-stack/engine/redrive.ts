@@ -5,6 +5,7 @@
  * the history goes on under the same ARN after an `ExecutionRedriven` event.
  * https://docs.aws.amazon.com/step-functions/latest/dg/redrive-executions.html
  */
+import { type RedriveHistoryEvent, redriveState } from '../../asl/redrive-point.ts';
 import type { HistoryEventRecord } from './history.ts';
 import type { ExecutionRecord } from './execution-store.ts';
 
@@ -27,37 +28,15 @@ export interface RedrivePoint {
   readonly input: unknown;
 }
 
-const ENDINGS = new Set(['ExecutionFailed', 'ExecutionAborted', 'ExecutionTimedOut']);
-
 /**
- * The top-level state that was entered and never exited before the execution ended, with its input
- * (a Fail state is such a state: a run that a Catch sent there fails there again). Without one (the
+ * The state a redrive goes on from (`asl/redrive-point.ts`), with its input; without one (the
  * execution ended before entering any state), the start, with the execution's input.
  */
 export function redrivePoint(
   history: readonly HistoryEventRecord[],
   start: { readonly startAt: string; readonly input: string },
 ): RedrivePoint {
-  let open: { state: string; input: string } | undefined;
-  let ended: { state: string; input: string } | undefined;
-  let depth = 0;
-  for (const event of history) {
-    const entered = event['stateEnteredEventDetails'] as { name: string; input?: string } | undefined;
-    // Only a state that exited succeeded (a Map's failed event names the state too).
-    const exited = event.type.endsWith('StateExited')
-      ? (event['stateExitedEventDetails'] as { name: string } | undefined)
-      : undefined;
-    if (entered && depth === 0) open = { state: entered.name, input: entered.input ?? '{}' };
-    if (event.type === 'MapStateEntered' || event.type === 'ParallelStateEntered') depth += 1;
-    const leaves = ['MapStateExited', 'MapStateFailed', 'ParallelStateExited', 'ParallelStateFailed'];
-    if (leaves.includes(event.type)) depth = Math.max(0, depth - 1);
-    if (exited && depth === 0 && open?.state === exited.name) open = undefined;
-    if (ENDINGS.has(event.type)) {
-      ended = open;
-      depth = 0;
-    }
-  }
-  const from = ended ?? { state: start.startAt, input: start.input };
+  const from = redriveState(history as readonly RedriveHistoryEvent[]) ?? { state: start.startAt, input: start.input };
   return { state: from.state, input: JSON.parse(from.input) as unknown };
 }
 

@@ -23,6 +23,7 @@ import {
   withMapRunCounts,
 } from '../run-progress.ts';
 import type { MergeResult } from '../../indexer/merge.ts';
+import { redriveState } from '../../asl/redrive-point.ts';
 import type {
   BatchView,
   ChangeView,
@@ -306,7 +307,7 @@ export async function readExecutionView(
     ...(execution.cause ? { cause: execution.cause } : {}),
     redriveCount: execution.redriveCount ?? 0,
     redrivable: execution.redriveStatus === 'REDRIVABLE',
-    ...(execution.redriveStatus === 'REDRIVABLE' ? { redriveFrom: redriveFromOf(history) } : {}),
+    ...(execution.redriveStatus === 'REDRIVABLE' ? { redriveFrom: redriveState(history)?.state } : {}),
     stages,
     states: progress.states,
     edges: progress.edges,
@@ -318,21 +319,6 @@ export async function readExecutionView(
     ...(change ? { change } : {}),
     ...(failure ? { failure } : {}),
   };
-}
-
-/** The state a redrive goes on from: the last top-level state entered and not left (as Step Functions picks it). */
-function redriveFromOf(history: readonly HistoryEvent[]): string | undefined {
-  let open: string | undefined;
-  let depth = 0;
-  for (const event of history) {
-    const entered = event.stateEnteredEventDetails?.name;
-    if (entered && depth === 0) open = entered;
-    if (event.type === 'MapStateEntered') depth += 1;
-    if (event.type === 'MapStateExited' || event.type === 'MapStateFailed') depth = Math.max(0, depth - 1);
-    if (event.type?.endsWith('StateExited') && event.stateExitedEventDetails?.name === open && depth === 0)
-      open = undefined;
-  }
-  return open;
 }
 
 function parseJson(text: string | undefined): unknown {
