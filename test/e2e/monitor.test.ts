@@ -43,6 +43,8 @@ describe('monitor (headless Chromium)', () => {
   let holdEmbed = false;
   /** The last question the page asked (every action is confirmed; the test says yes). */
   let asked = '';
+  /** What the test types into the next prompt (the default text when unset). */
+  let answer: string | undefined;
   const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `monitor-${name}.png`), fullPage: true });
   /** A picture of a run's page for the docs (`docs/monitor-run-*.png`): 1,400 px wide, the first screenful. */
   const runShot = async (kind: 'succeeded' | 'failed' | 'skipped'): Promise<void> => {
@@ -147,7 +149,8 @@ describe('monitor (headless Chromium)', () => {
     page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
     page.on('dialog', (dialog) => {
       asked = dialog.message();
-      void dialog.accept();
+      void dialog.accept(dialog.type() === 'prompt' ? (answer ?? dialog.defaultValue()) : undefined);
+      answer = undefined;
     });
   });
   after(async () => {
@@ -495,6 +498,28 @@ describe('monitor (headless Chromium)', () => {
       /^Stopped during Embed batches: stopped from the monitor\.$/,
     );
     holdEmbed = false;
+  });
+
+  it('starts a run with the input typed, and refuses one the workflow would reject, naming what is wrong', async () => {
+    // Act: a mode the workflow does not know
+    await page.goto(`${base()}/`);
+    answer = '{"mode": "hourly"}';
+    await page.click('#start-with-input');
+    await page.waitForFunction(() =>
+      /input\.mode must be/.test(document.getElementById('action-error')?.textContent ?? ''),
+    );
+    await page.waitForTimeout(1_500); // a poll or two later, it is still up
+    assert.equal(await page.locator('#action-error').isVisible(), true);
+    // Act: a backfill, by its input
+    answer = '{"mode": "backfill"}';
+    await page.click('#start-with-input');
+    // Assess
+    assert.match(asked, /^Start a run with this input/);
+    await page.waitForFunction(
+      () => document.querySelectorAll('tr.execution[data-origin="backfill"]').length === 2,
+      undefined,
+      { timeout: 30_000 },
+    );
   });
 
   for (const width of [390, 900, 1400]) {

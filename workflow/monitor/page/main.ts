@@ -166,9 +166,14 @@ async function start(body: { readonly mode?: 'incremental' | 'backfill'; readonl
 }
 
 function wireActions(): void {
+  // What an action could not do stays up (the poll clears only its own errors) until the next action.
   const failed = (error: Error): void => {
-    byId('execution-error').textContent = `monitor: ${error.message}`;
+    const banner = byId('action-error');
+    banner.textContent = error.message;
+    banner.hidden = false;
   };
+  for (const id of ['start-run', 'start-backfill', 'start-with-input', 'stop-run', 'redrive-run'])
+    byId(id).addEventListener('click', () => (byId('action-error').hidden = true), { capture: true });
   byId('start-run').addEventListener('click', () => {
     if (confirm('Start a run? It indexes what is pending now.')) start({ mode: 'incremental' }).catch(failed);
   });
