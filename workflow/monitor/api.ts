@@ -24,7 +24,6 @@
  */
 import { type CaptureStatus, readCaptureStatus } from '../capture-status.ts';
 import {
-  type DescribeExecutionCommandOutput,
   DescribeStateMachineCommand,
   type ExecutionListItem,
   ListExecutionsCommand,
@@ -120,12 +119,6 @@ function withLiveCounts(progress: RunProgress, record: RunProgressRecord | null,
     ...(endedAt ? { endedAt: endedAt.toISOString() } : {}),
     ...(byStage[stage.name] ? { progress: byStage[stage.name] } : {}),
   }));
-}
-
-/** The items a finished run changed in the index, from its output (null when it merged nothing). */
-function itemsIndexed(execution: DescribeExecutionCommandOutput): number | null {
-  const outcome = outcomeView(execution);
-  return outcome.indexed ?? null;
 }
 
 // ---- requests, checked ---------------------------------------------------------------------
@@ -224,16 +217,12 @@ export function monitorRoutes(props: MonitorProps): readonly MonitorRoute[] {
       ? executionRowView(item)
       : executionRowView(item, outcomeView(await ended.describe(item.executionArn, item.stopDate)));
   const runPoint = async (item: ExecutionListItem): Promise<RunPointView> => {
-    const row = executionRowView(item);
-    const described =
-      item.status !== 'RUNNING' && item.executionArn
-        ? await ended.describe(item.executionArn, item.stopDate)
-        : undefined;
-    const items = described ? itemsIndexed(described) : null;
+    const row = await rowOf(item);
+    const items = row.outcome?.indexed ?? null;
     return {
       name: row.name,
       origin: row.origin,
-      status: described ? outcomeView(described).display : row.status,
+      status: row.outcome?.display ?? row.status,
       ...(row.startDate ? { startDate: row.startDate } : {}),
       seconds: row.seconds,
       items,
