@@ -88,7 +88,10 @@ function describeOutput(stage: string, output: StateData): string | undefined {
       const lease = output['lease'];
       if (!lease) return undefined;
       // A run that waits for the lease asks again; one that does not ends here.
-      if (!lease.acquired) return `${lease.waits ? 'waiting' : 'skipped'}: ${lease.skipped}`;
+      // The holder renews its lease as it goes: while waiting, its expiry is left out, so the line
+      // `run --wait` prints does not change (and print again) with every renewal.
+      if (!lease.acquired)
+        return lease.waits ? `waiting: ${lease.skipped.replace(/ until \S+$/, '')}` : `skipped: ${lease.skipped}`;
       return lease.tookOverFrom
         ? `taken over from ${lease.tookOverFrom.holder} (${lease.tookOverFrom.status})`
         : 'taken';

@@ -127,6 +127,27 @@ describe('summarizeHistory', () => {
     assert.ok(bootstrap.endedAt! > bootstrap.startedAt!);
   });
 
+  it('says once that a run waits for the lease, however often its holder renews it', () => {
+    // Prepare: the lease asked for twice while its holder renews it
+    const waiting = (until: string) =>
+      exited('Take writer lease', {
+        lease: {
+          acquired: false,
+          waits: true,
+          holder: 'b',
+          expiresAt: 1,
+          skipped: `another run (b) holds the index until ${until}`,
+        },
+      });
+    // Act
+    const first = summarizeHistory([entered('Take writer lease'), waiting('2026-12-06T10:00:05.000Z')]);
+    const second = summarizeHistory([entered('Take writer lease'), waiting('2026-12-06T10:00:09.000Z')]);
+    // Assess
+    const detail = (progress: ReturnType<typeof summarizeHistory>) => progress.stages[0]!.detail;
+    assert.equal(detail(first), 'waiting: another run (b) holds the index');
+    assert.equal(detail(first), detail(second));
+  });
+
   it('marks the stage a stopped run was in aborted, not failed, with the reason it was stopped', () => {
     // Act
     const progress = summarizeHistory([
