@@ -535,7 +535,7 @@ describe('monitor (headless Chromium)', () => {
           by: document.documentElement.scrollWidth - document.documentElement.clientWidth,
           // What sticks out (a wide table scrolls inside its own frame, so its cells are not counted).
           past: [...document.querySelectorAll('body *')]
-            .filter((element) => !element.closest('.table-wrap'))
+            .filter((element) => !element.closest('.table-wrap, .graph-frame'))
             .filter((element) => element.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
             .map((element) => `${element.tagName}#${element.id}.${element.className}`),
         }));
@@ -543,11 +543,13 @@ describe('monitor (headless Chromium)', () => {
         const spilled = await page.evaluate(() =>
           [...document.querySelectorAll('section')].flatMap((section) => {
             const card = section.getBoundingClientRect();
-            // A wide table scrolls inside its own frame: the frame is what must fit.
+            // A wide table, or the graph on a narrow card, scrolls inside its own frame: the frame is what must fit.
             return [
-              ...section.querySelectorAll('.state, .callout, button, input, select, .table-wrap, canvas, .summary'),
+              ...section.querySelectorAll(
+                '.state, .callout, button, input, select, .table-wrap, .graph-frame, canvas, .summary',
+              ),
             ]
-              .filter((element) => !element.parentElement?.closest('.table-wrap'))
+              .filter((element) => !element.parentElement?.closest('.table-wrap, .graph-frame'))
               .filter((element) => {
                 const box = element.getBoundingClientRect();
                 return box.width > 0 && (box.right > card.right + 1 || box.left < card.left - 1);
@@ -556,6 +558,8 @@ describe('monitor (headless Chromium)', () => {
           }),
         );
         assert.deepEqual(spilled, [], `${where} at ${width} px`);
+        // The graph stays legible: a narrow card scrolls it inside its frame rather than shrinking it further.
+        assert.ok(Number(await page.locator('#graph').getAttribute('data-scale')) >= 0.55);
         // A stage's details wrap inside its box: none runs past its border.
         const overflowing = await page.evaluate(() =>
           [...document.querySelectorAll<HTMLElement>('.state[data-stage]')]

@@ -38,6 +38,8 @@ export interface Layout {
   readonly states: AslDefinition['States'];
   /** States off the main path that only a failure reaches (Record failure, Run failed). */
   readonly failurePath: ReadonlySet<string>;
+  /** Where the main path runs down the drawing (x), for a narrow card to show first. */
+  readonly spineX: number;
 }
 
 const transitions = (state: AslState | undefined): string[] =>
@@ -113,7 +115,9 @@ export function layoutOf(definition: AslDefinition, stages: readonly string[]): 
   // Room on the right of the last column for its Catch paths' elbows.
   const width = (maxCol - minCol) * COL_GAP + BOX_W + MAP_EXTRA;
   for (const p of place.values()) p.x = (p.col - minCol) * COL_GAP + MAP_EXTRA / 2 + (BOX_W - p.w) / 2;
-  return { place, width, height: y, states, failurePath };
+  const start = place.get(definition.StartAt);
+  const spineX = start ? start.x + start.w / 2 : width / 2;
+  return { place, width, height: y, states, failurePath, spineX };
 }
 
 function boxHtml(
@@ -216,16 +220,29 @@ const marker = (id: string, color: string): string =>
   `<marker id="${id}" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" ` +
   `markerHeight="9" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${color}"/></marker>`;
 
-/** Scales the drawing to its card's width (never up), so no box spills out of it. */
+/**
+ * Below this the boxes' text is too small to read: a narrower card (a phone) scrolls the drawing
+ * sideways inside its frame instead of shrinking it further.
+ */
+const MIN_SCALE = 0.55;
+
+/**
+ * Scales the drawing to its card's width (never up, never below {@link MIN_SCALE}), so no box
+ * spills out of the card: what does not fit scrolls inside the graph's own frame.
+ */
 export function fitGraph(layout: Layout | undefined): void {
   if (!layout) return;
   const frame = byId('graph-frame');
-  const scale = Math.min(1, frame.clientWidth / layout.width);
+  const sizer = byId('graph-sizer');
   const graph = byId('graph');
+  const scale = Math.min(1, Math.max(MIN_SCALE, frame.clientWidth / layout.width));
   graph.style.transform = scale < 1 ? `scale(${scale})` : '';
-  graph.style.marginLeft = scale < 1 ? '0' : `${Math.max(0, (frame.clientWidth - layout.width) / 2)}px`;
-  frame.style.height = `${layout.height * scale}px`;
+  sizer.style.width = `${layout.width * scale}px`;
+  sizer.style.height = `${layout.height * scale}px`;
+  sizer.style.marginLeft = `${Math.max(0, (frame.clientWidth - layout.width * scale) / 2)}px`;
   graph.dataset['scale'] = scale.toFixed(3);
+  // When it scrolls, the main path is shown first.
+  frame.scrollLeft = Math.max(0, layout.spineX * scale - frame.clientWidth / 2);
 }
 
 export function drawGraph(definition: AslDefinition, stages: readonly string[], side: ReadonlySet<string>): Layout {
