@@ -31,6 +31,28 @@ export const INDEXER_ASL_FILE = new URL('./indexer.asl.json', import.meta.url);
 /** A state of the definition, as JSON. */
 export type AslState = Readonly<Record<string, unknown>>;
 
+/**
+ * The fields of a state that tools read to draw or describe the workflow (the docs' diagram, the
+ * monitor's graph); a state as JSON may hold more.
+ */
+export interface AslStateShape {
+  readonly Type: string;
+  readonly Comment?: string;
+  readonly Next?: string;
+  readonly Default?: string;
+  readonly End?: boolean;
+  readonly Choices?: readonly { readonly Next: string }[];
+  readonly Catch?: readonly { readonly Next: string }[];
+  readonly ItemProcessor?: AslGraph;
+  readonly Iterator?: AslGraph;
+}
+
+/** A state machine, or a Map's item processor, as those tools read it. */
+export interface AslGraph {
+  readonly StartAt: string;
+  readonly States: Readonly<Record<string, AslStateShape>>;
+}
+
 /** The state machine definition, as JSON. */
 export interface AslDefinition {
   readonly Comment: string;

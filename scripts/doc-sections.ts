@@ -13,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { indexerDefinitionText } from '../asl/indexer.ts';
+import { type AslGraph, type AslStateShape, indexerDefinitionText } from '../asl/indexer.ts';
 import type { ProbeResult } from '../bench/cold-start-probe.ts';
 import { INDEXER_TASKS, type IndexerTask } from '../asl/tasks.ts';
 import { PROJECT_ROOT } from '../config/project.ts';
@@ -45,18 +45,8 @@ export function settingsTable(): string {
   return table(['setting', 'flag', 'env', 'default', 'CDK context', 'what it is'], rows);
 }
 
-interface AslState {
-  readonly Type: string;
-  readonly Comment?: string;
-  readonly Next?: string;
-  readonly Default?: string;
-  readonly Choices?: readonly { readonly Next: string }[];
-  readonly Catch?: readonly { readonly Next: string }[];
-  readonly End?: boolean;
-}
-
-const indexerStates = (): [string, AslState][] =>
-  Object.entries((JSON.parse(indexerDefinitionText()) as { States: Record<string, AslState> }).States);
+const indexerStates = (): [string, AslStateShape][] =>
+  Object.entries((JSON.parse(indexerDefinitionText()) as AslGraph).States);
 
 /** The task whose Task (or Map) state this is. */
 function taskOf(state: string): IndexerTask | undefined {
@@ -69,7 +59,7 @@ function taskOf(state: string): IndexerTask | undefined {
 export function workflowDiagram(): string {
   const states = indexerStates();
   const id = new Map(states.map(([name], index) => [name, `s${index}`]));
-  const shape = (name: string, state: AslState): string => {
+  const shape = (name: string, state: AslStateShape): string => {
     const label = `"${name}"`;
     if (state.Type === 'Choice') return `{${label}}`;
     if (state.Type === 'Succeed' || state.Type === 'Fail') return `([${label}])`;

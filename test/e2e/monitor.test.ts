@@ -69,6 +69,11 @@ describe('monitor (headless Chromium)', () => {
     return name;
   };
   let firstRun = '';
+  /** Waits until the page shows the run's outcome as `status`. */
+  const outcomeShown = (status: string, timeout = 30_000) =>
+    page.waitForFunction((expected) => document.getElementById('execution-status')?.textContent === expected, status, {
+      timeout,
+    });
   const importItems = async (name: string, lines: string[]) => {
     writeFileSync(path.join(dir.path, name), lines.join('\n'));
     const imported = await runCli(['import', path.join(dir.path, name), '--data-dir', dir.path]);
@@ -395,7 +400,7 @@ describe('monitor (headless Chromium)', () => {
     await page.click('#start-run');
     const name = await openRow('tr.execution[data-status="SKIPPED"]');
     // Assess
-    await page.waitForFunction(() => document.getElementById('execution-status')?.textContent === 'SKIPPED');
+    await outcomeShown('SKIPPED');
     assert.equal(await page.locator('#execution-outcome').innerText(), 'nothing pending');
     assert.equal(await page.locator('#execution-failure').count(), 0);
     assert.ok(name.startsWith('manual-'));
@@ -411,7 +416,7 @@ describe('monitor (headless Chromium)', () => {
     await page.waitForSelector('.callout[data-error-for="Merge into index"]', { timeout: 60_000 });
     // Assess
     assert.equal(await page.locator('.callout').innerText(), `PermanentError: ${MERGE_FAILURE}`);
-    await page.waitForFunction(() => document.getElementById('execution-status')?.textContent === 'FAILED');
+    await outcomeShown('FAILED');
     assert.equal(await page.locator('[data-stage="Merge into index"]').getAttribute('data-status'), 'failed');
     assert.equal(await page.locator('[data-state="Compact index"]').getAttribute('data-status'), 'waiting');
     assert.equal(await page.locator('path.edge.taken[data-from="Merge into index"]').count(), 0);
@@ -445,13 +450,7 @@ describe('monitor (headless Chromium)', () => {
     asked = '';
     // Act
     await page.click('#redrive-run');
-    await page.waitForFunction(
-      () => document.getElementById('execution-status')?.textContent === 'SUCCEEDED',
-      undefined,
-      {
-        timeout: 60_000,
-      },
-    );
+    await outcomeShown('SUCCEEDED', 60_000);
     await page.waitForSelector('#events tr[data-type="ExecutionSucceeded"]');
     // Assess: asked first; went on from the merge; the item it had left pending is indexed
     assert.equal(asked, `Redrive ${name} from Merge into index? The states that succeeded are not run again.`);
@@ -483,13 +482,7 @@ describe('monitor (headless Chromium)', () => {
     // Act
     asked = '';
     await page.click('#stop-run');
-    await page.waitForFunction(
-      () => document.getElementById('execution-status')?.textContent === 'ABORTED',
-      undefined,
-      {
-        timeout: 30_000,
-      },
-    );
+    await outcomeShown('ABORTED');
     // Assess
     assert.match(asked, /^Stop manual-/);
     assert.equal(await page.locator('[data-stage="Embed batches"]').getAttribute('data-status'), 'aborted');

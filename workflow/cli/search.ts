@@ -5,6 +5,8 @@
 import { advise } from '../../config/advice.ts';
 import { resolveEndpoints } from '../endpoints.ts';
 import { filterFromExpressions } from '../../search/filter.ts';
+import type { SearchResult } from '../../search/results.ts';
+import { SCORE_MEANING } from '../../search/score-meaning.ts';
 import type { DdbFaissConfig } from '../../config/config.ts';
 import { type Command, type CommandIo, JSON_OPTION, println, UsageError } from './command.ts';
 import { UserFacingError } from '../../config/errors.ts';
@@ -33,15 +35,6 @@ const SHARED_OPTIONS = {
   },
   json: JSON_OPTION,
 } as const satisfies Command['options'];
-
-interface AnsweredHit {
-  readonly group: string;
-  readonly id: string;
-  readonly score: number;
-  readonly content: string;
-  readonly passage?: { readonly text: string; readonly index: number; readonly count: number };
-  readonly attributes?: Readonly<Record<string, unknown>>;
-}
 
 /** The request fields the shared options give. */
 function sharedFields(values: Readonly<Record<string, unknown>>): Record<string, unknown> {
@@ -89,19 +82,13 @@ async function ask(
     println(io.stdout, answer);
     return 0;
   }
-  const result = JSON.parse(answer) as {
-    mode: string;
-    generation: number;
-    model: string;
-    reason?: string;
-    hits: AnsweredHit[];
-  };
+  const result = JSON.parse(answer) as SearchResult;
   const reason = result.reason ? `: ${result.reason}` : '';
   const asked = (body['attributes'] as string[] | undefined) ?? [];
   println(
     io.stdout,
     `${result.hits.length} hits (generation ${result.generation}, model ${result.model}; ` +
-      `${SCORE_MEANING[result.mode] ?? `${result.mode} ranking`})${reason}`,
+      `${SCORE_MEANING[result.mode]})${reason}`,
   );
   for (const hit of result.hits) {
     // A long item is shown by the passage that matched, and which of its passages that is.
@@ -124,13 +111,6 @@ async function ask(
   }
   return 0;
 }
-
-/** What a hit's score is, by ranking: vector scores and fused ranks are not on one scale. */
-const SCORE_MEANING: Readonly<Record<string, string>> = {
-  vector: 'scores are cosine similarity, -1 to 1',
-  lexical: 'scores are BM25, higher is better, unbounded',
-  hybrid: 'scores are fused ranks: the sum of 1/(60 + rank) over both rankings, at most 0.033',
-};
 
 export const searchCommand: Command = {
   name: 'search',

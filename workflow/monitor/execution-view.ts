@@ -234,22 +234,45 @@ function parseObject(text: string | undefined): Record<string, unknown> {
   }
 }
 
+/** The most ended executions (and run views) kept; the oldest go first. */
+const MAX_KEPT = 5_000;
+
 /**
- * Reads executions once they have ended: an ended child never changes, so each is described once
- * (a page polls every second, and a Map Run may have many children).
+ * What never changes once an execution has ended, read once: its description (a Map Run may have
+ * many children) and the view of its page (the page polls every second). A redrive gives it a new
+ * stop date, and so a new key.
  */
 export class EndedExecutions {
-  private readonly known = new Map<string, DescribeExecutionCommandOutput>();
+  private readonly described = new Map<string, DescribeExecutionCommandOutput>();
+  private readonly views = new Map<string, ExecutionView>();
   constructor(private readonly sfn: SFNClient) {}
 
   async describe(executionArn: string, stopDate?: Date): Promise<DescribeExecutionCommandOutput> {
-    const key = `${executionArn}@${stopDate?.getTime() ?? ''}`;
-    const known = this.known.get(key);
+    const key = keyOf(executionArn, stopDate);
+    const known = this.described.get(key);
     if (known) return known;
     const described = await this.sfn.send(new DescribeExecutionCommand({ executionArn }));
-    if (described.status !== 'RUNNING') this.known.set(key, described);
+    if (described.status !== 'RUNNING') keep(this.described, key, described);
     return described;
   }
+
+  /** The view of an ended execution, made once by `make`. */
+  async view(execution: DescribeExecutionCommandOutput, make: () => Promise<ExecutionView>): Promise<ExecutionView> {
+    if (execution.status === 'RUNNING' || !execution.executionArn) return make();
+    const key = keyOf(execution.executionArn, execution.stopDate);
+    const known = this.views.get(key);
+    if (known) return known;
+    const view = await make();
+    keep(this.views, key, view);
+    return view;
+  }
+}
+
+const keyOf = (executionArn: string, stopDate?: Date): string => `${executionArn}@${stopDate?.getTime() ?? ''}`;
+
+function keep<T>(map: Map<string, T>, key: string, value: T): void {
+  map.set(key, value);
+  if (map.size > MAX_KEPT) map.delete(map.keys().next().value!);
 }
 
 /** The Map Run's counts by status and its first page of batches. */
@@ -290,7 +313,16 @@ export async function readExecutionView(
   withLive: (progress: RunProgress, execution: DescribeExecutionCommandOutput) => Promise<StageView[]>,
 ): Promise<ExecutionView> {
   const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-  const history = await readHistory(sfn, executionArn);
+  return ended.view(execution, () => viewOf(sfn, execution, ended, withLive));
+}
+
+async function viewOf(
+  sfn: SFNClient,
+  execution: DescribeExecutionCommandOutput,
+  ended: EndedExecutions,
+  withLive: (progress: RunProgress, execution: DescribeExecutionCommandOutput) => Promise<StageView[]>,
+): Promise<ExecutionView> {
+  const history = await readHistory(sfn, execution.executionArn!);
   const mapRunArn = history.findLast((event) => event.mapRunStartedEventDetails)?.mapRunStartedEventDetails?.mapRunArn;
   const mapRun = mapRunArn ? await readMapRun(sfn, mapRunArn, ended) : undefined;
   let progress = summarizeHistory(history);

@@ -3,6 +3,7 @@
  * `execution-view.ts`) and the page reads them (`page/`), both typed by this module. Dates are
  * ISO strings, as JSON carries them.
  */
+import type { AslGraph } from '../../asl/indexer.ts';
 import type { RunOutcome, StageProgress, StateVisit, TakenEdge } from '../run-progress.ts';
 
 /** A run's outcome for people: what it did, or why it did nothing or ended early. */
@@ -128,26 +129,10 @@ export interface ExecutionView extends ExecutionRowView {
 /** The state machine as the page draws it. */
 export interface DefinitionView {
   readonly name?: string;
-  readonly definition: AslDefinition;
+  readonly definition: AslGraph;
   /** The stages, in order, and the states off the main path (from `asl/tasks.ts`). */
   readonly stages: readonly string[];
   readonly side: readonly string[];
-}
-
-/** The parts of an ASL definition the page draws. */
-export interface AslState {
-  readonly Type: string;
-  readonly Next?: string;
-  readonly Default?: string;
-  readonly End?: boolean;
-  readonly Choices?: readonly { readonly Next: string }[];
-  readonly Catch?: readonly { readonly Next: string }[];
-  readonly ItemProcessor?: AslDefinition;
-  readonly Iterator?: AslDefinition;
-}
-export interface AslDefinition {
-  readonly StartAt: string;
-  readonly States: Readonly<Record<string, AslState>>;
 }
 
 /** A run as the run chart plots it: its duration and the items it indexed per second. */

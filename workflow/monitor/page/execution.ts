@@ -138,8 +138,14 @@ export function showSummary(execution: ExecutionView | null): void {
   keepingOpen(detail, () => (detail.innerHTML = summaryHtml(execution)));
 }
 
+/** What the run's page last drew: an ended run (same stop date) is not drawn again every second. */
+let drawn = '';
+
 /** The run's own page: timeline, Map Run, events. */
 export function showExecutionPage(execution: ExecutionView): void {
+  const ended = execution.status === 'RUNNING' ? '' : `${execution.name}@${execution.stopDate ?? ''}`;
+  if (ended && ended === drawn) return;
+  drawn = ended;
   byId('timeline').innerHTML = timelineHtml(execution.timeline, execution);
   byId('map-run').innerHTML = mapRunHtml(execution.mapRun);
   const events = byId('events');

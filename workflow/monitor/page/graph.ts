@@ -4,7 +4,8 @@
  * to one side), edges drawn beneath them in one SVG, and one run's progress painted on top. The
  * drawing is scaled to its card, so it never spills out of it at any width.
  */
-import type { AslDefinition, AslState, ExecutionView, StageView } from '../view.ts';
+import type { AslGraph, AslStateShape } from '../../../asl/indexer.ts';
+import type { ExecutionView, StageView } from '../view.ts';
 import { byId, esc } from './dom.ts';
 
 const BOX_W = 164;
@@ -35,22 +36,22 @@ export interface Layout {
   readonly place: ReadonlyMap<string, Place>;
   readonly width: number;
   readonly height: number;
-  readonly states: AslDefinition['States'];
+  readonly states: AslGraph['States'];
   /** States off the main path that only a failure reaches (Record failure, Run failed). */
   readonly failurePath: ReadonlySet<string>;
   /** Where the main path runs down the drawing (x), for a narrow card to show first. */
   readonly spineX: number;
 }
 
-const transitions = (state: AslState | undefined): string[] =>
+const transitions = (state: AslStateShape | undefined): string[] =>
   [state?.Next, state?.Default, ...(state?.Choices ?? []).map((choice) => choice.Next)].filter((name): name is string =>
     Boolean(name),
   );
-const catches = (state: AslState | undefined): string[] => (state?.Catch ?? []).map((c) => c.Next);
-const processorOf = (state: AslState): AslDefinition | undefined => state.ItemProcessor ?? state.Iterator;
+const catches = (state: AslStateShape | undefined): string[] => (state?.Catch ?? []).map((c) => c.Next);
+const processorOf = (state: AslStateShape): AslGraph | undefined => state.ItemProcessor ?? state.Iterator;
 
 /** Rows by longest path from StartAt (Catch edges included); a spine down the middle. */
-export function layoutOf(definition: AslDefinition, stages: readonly string[]): Layout {
+export function layoutOf(definition: AslGraph, stages: readonly string[]): Layout {
   const states = definition.States;
   const names = Object.keys(states);
   const depth = new Map<string, number>([[definition.StartAt, 0]]);
@@ -122,7 +123,7 @@ export function layoutOf(definition: AslDefinition, stages: readonly string[]): 
 
 function boxHtml(
   name: string,
-  state: AslState,
+  state: AslStateShape,
   p: Place,
   layout: Layout,
   stages: readonly string[],
@@ -245,7 +246,7 @@ export function fitGraph(layout: Layout | undefined): void {
   frame.scrollLeft = Math.max(0, layout.spineX * scale - frame.clientWidth / 2);
 }
 
-export function drawGraph(definition: AslDefinition, stages: readonly string[], side: ReadonlySet<string>): Layout {
+export function drawGraph(definition: AslGraph, stages: readonly string[], side: ReadonlySet<string>): Layout {
   const layout = layoutOf(definition, stages);
   const graph = byId('graph');
   graph.style.width = `${layout.width}px`;

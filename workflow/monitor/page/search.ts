@@ -2,30 +2,13 @@
  * Search in the monitor, as the CLI searches: text, ranking, group, filter and the attributes to
  * show with each hit; "more like this" per hit; and what a score means in the ranking that answered.
  */
+import type { SearchHit, SearchResult } from '../../../search/results.ts';
+import { SCORE_MEANING } from '../../../search/score-meaning.ts';
 import { byId, esc, getJson } from './dom.ts';
 
-interface Hit {
-  readonly group: string;
-  readonly id: string;
-  readonly score: number;
-  readonly content: string;
-  readonly passage?: { readonly text: string; readonly index: number; readonly count: number };
-  readonly attributes?: Readonly<Record<string, unknown>>;
-}
-interface SearchAnswer {
-  readonly mode: 'vector' | 'lexical' | 'hybrid';
-  readonly hits: readonly Hit[];
-  readonly reason?: string;
-}
-
-/** What a score means in each ranking (the search API's own: `search/query.ts`). */
-export const SCORE_MEANING: Readonly<Record<SearchAnswer['mode'], string>> = {
-  vector: 'Scores are cosine similarity of the meanings: 1 is the same meaning, around 0 unrelated.',
-  lexical: 'Scores are BM25 over the words: higher means more of the rarer query words; no upper bound.',
-  hybrid:
-    'Scores are reciprocal rank fusion of the vector and lexical rankings: each adds 1/(60 + rank), ' +
-    'so the best possible is about 0.033; only the order matters.',
-};
+/** The meaning, as a sentence of its own. */
+const scoreNote = (mode: SearchResult['mode']): string =>
+  `${SCORE_MEANING[mode][0]!.toUpperCase()}${SCORE_MEANING[mode].slice(1)}.`;
 
 const value = (id: string): string => byId<HTMLInputElement>(id).value.trim();
 
@@ -36,7 +19,7 @@ function common(query: URLSearchParams): URLSearchParams {
   return query;
 }
 
-function hitHtml(hit: Hit): string {
+function hitHtml(hit: SearchHit): string {
   const text = hit.passage
     ? `<span class="passage">${esc(hit.passage.text)}</span> <span class="muted">(passage ${hit.passage.index + 1} of ${hit.passage.count})</span>`
     : esc(hit.content);
@@ -55,9 +38,9 @@ function hitHtml(hit: Hit): string {
 async function showHits(url: string, caption: string, after: () => void): Promise<void> {
   byId('search-caption').textContent = caption;
   try {
-    const result = await getJson<SearchAnswer>(url);
+    const result = await getJson<SearchResult>(url);
     byId('search-caption').textContent = `${caption}: ${result.hits.length} hits, ${result.mode} ranking`;
-    byId('score-note').textContent = SCORE_MEANING[result.mode];
+    byId('score-note').textContent = scoreNote(result.mode);
     byId('search-results').innerHTML =
       result.hits.map(hitHtml).join('') ||
       `<li class="muted">no hits${result.reason ? `: ${esc(result.reason)}` : ''}</li>`;
