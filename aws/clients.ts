@@ -9,6 +9,19 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import type { DdbFaissConfig } from '../config/config.ts';
+import { type MeteredClient, requestMeter } from './request-meter.ts';
+
+/**
+ * `client`, its requests counted by the process's {@link requestMeter}: every SDK client the code
+ * creates is made through this (a unit test holds the code to it), so what a run costs is counted
+ * from every request it sends.
+ *
+ * @example
+ * ```ts
+ * const cloudWatch = metered(new CloudWatchClient({ region }));
+ * ```
+ */
+export const metered = <C extends MeteredClient>(client: C): C => requestMeter.attach(client);
 
 /** Endpoints of the service APIs; `undefined` means the SDK's default (real AWS). */
 export interface ServiceEndpoints {
@@ -69,25 +82,31 @@ export function createAwsClients(
     requestHandler: REQUEST_TIMEOUTS,
   };
   return {
-    dynamodb: new DynamoDBClient({
-      ...common,
-      maxAttempts: ATTEMPTS.dynamodb,
-      retryStrategy: new ConfiguredRetryStrategy(ATTEMPTS.dynamodb, dynamodbRetryDelay),
-      ...(endpoints.dynamodb ? { endpoint: endpoints.dynamodb } : {}),
-    }),
-    s3: new S3Client({
-      ...common,
-      ...(endpoints.s3 ? { endpoint: endpoints.s3 } : {}),
-      forcePathStyle: local,
-      // s3rver stores streamed bodies with their aws-chunked framing (silently corrupt)
-      // unless checksums are only sent when an operation requires them.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    }),
-    stepFunctions: new SFNClient({
-      ...common,
-      ...(endpoints.stepFunctions ? { endpoint: endpoints.stepFunctions } : {}),
-    }),
+    dynamodb: metered(
+      new DynamoDBClient({
+        ...common,
+        maxAttempts: ATTEMPTS.dynamodb,
+        retryStrategy: new ConfiguredRetryStrategy(ATTEMPTS.dynamodb, dynamodbRetryDelay),
+        ...(endpoints.dynamodb ? { endpoint: endpoints.dynamodb } : {}),
+      }),
+    ),
+    s3: metered(
+      new S3Client({
+        ...common,
+        ...(endpoints.s3 ? { endpoint: endpoints.s3 } : {}),
+        forcePathStyle: local,
+        // s3rver stores streamed bodies with their aws-chunked framing (silently corrupt)
+        // unless checksums are only sent when an operation requires them.
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      }),
+    ),
+    stepFunctions: metered(
+      new SFNClient({
+        ...common,
+        ...(endpoints.stepFunctions ? { endpoint: endpoints.stepFunctions } : {}),
+      }),
+    ),
   };
 }
 
@@ -106,14 +125,16 @@ export function createStreamsClient(
   dynamodbEndpoint: string | undefined,
 ): DynamoDBStreamsClient {
   const local = config.target === 'local';
-  return new DynamoDBStreamsClient({
-    region: config.region,
-    ...(local ? { credentials: LOCAL_CREDENTIALS } : {}),
-    maxAttempts: ATTEMPTS.dynamodb,
-    retryStrategy: new ConfiguredRetryStrategy(ATTEMPTS.dynamodb, dynamodbRetryDelay),
-    requestHandler: REQUEST_TIMEOUTS,
-    ...(local && dynamodbEndpoint ? { endpoint: dynamodbEndpoint } : {}),
-  });
+  return metered(
+    new DynamoDBStreamsClient({
+      region: config.region,
+      ...(local ? { credentials: LOCAL_CREDENTIALS } : {}),
+      maxAttempts: ATTEMPTS.dynamodb,
+      retryStrategy: new ConfiguredRetryStrategy(ATTEMPTS.dynamodb, dynamodbRetryDelay),
+      requestHandler: REQUEST_TIMEOUTS,
+      ...(local && dynamodbEndpoint ? { endpoint: dynamodbEndpoint } : {}),
+    }),
+  );
 }
 
 /**
@@ -121,5 +142,5 @@ export function createStreamsClient(
  * queue URL names its region and endpoint.
  */
 export function createSqsClient(config: Pick<DdbFaissConfig, 'region'>): SQSClient {
-  return new SQSClient({ region: config.region, maxAttempts: ATTEMPTS.aws, requestHandler: REQUEST_TIMEOUTS });
+  return metered(new SQSClient({ region: config.region, maxAttempts: ATTEMPTS.aws, requestHandler: REQUEST_TIMEOUTS }));
 }
