@@ -47,8 +47,9 @@ import { createIndexer, followStream, scheduleRuns } from './workflow.ts';
 
 export { LAMBDA_ARCHITECTURES, type LambdaArchitecture } from './lambda-image.ts';
 
-/** How often the schedule starts an incremental run, unless `scheduleMinutes` says otherwise. */
-export const DEFAULT_SCHEDULE_MINUTES = 15;
+import { DEFAULT_SCHEDULE_MINUTES } from './sizing.ts';
+
+export { DEFAULT_SCHEDULE_MINUTES };
 
 /** Properties of {@link DdbFaiss}. */
 export interface DdbFaissProps {

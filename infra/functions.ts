@@ -17,35 +17,12 @@ import { type DeployedSettings, deployedEnvironment } from '../config/settings.t
 import { RUNS_PREFIX } from '../indexer/run-files.ts';
 import { RESERVED_GROUP } from '../table/reserved-items.ts';
 import { indexerExecutionsArn } from './indexer-names.ts';
+import { FUNCTIONS } from './sizing.ts';
 import { type LambdaArchitecture, lambdaImage } from './lambda-image.ts';
 import type { NetworkAndStorage } from './network-storage.ts';
 
 /** Where the functions mount the file system. */
 const EFS_MOUNT = '/mnt/efs';
-
-/** How a function reaches the shared file system. */
-type EfsAccess = 'read-write' | 'read-only' | 'none';
-
-/**
- * Memory and EFS access of each function, sized for its work at 1,000,000 items (peak RSS from
- * `npm run bench:cold-start`, docs/benchmarks.md): search holds the index and the model, merge the
- * index while it publishes the next generation, clear a backfill's clear list, embed the model and
- * one batch (its memory buys CPU). Functions without EFS run outside the VPC: the lease function
- * must reach the Step Functions API (DescribeExecution), which the isolated subnets (gateway
- * endpoints for S3 and DynamoDB only, no NAT) cannot.
- */
-export const FUNCTIONS: Readonly<Record<FunctionName, { readonly memory: number; readonly efs: EfsAccess }>> = {
-  lease: { memory: 512, efs: 'none' },
-  bootstrap: { memory: 1024, efs: 'read-write' },
-  plan: { memory: 1024, efs: 'read-write' },
-  embed: { memory: 3008, efs: 'read-write' },
-  merge: { memory: 4096, efs: 'read-write' },
-  compact: { memory: 4096, efs: 'read-write' },
-  clear: { memory: 2048, efs: 'read-only' },
-  release: { memory: 256, efs: 'none' },
-  search: { memory: 3008, efs: 'read-only' },
-  capture: { memory: 512, efs: 'none' },
-};
 
 /** The stack's functions by name: the capture step's only in stream mode. */
 export type DdbFaissFunctions = Readonly<Record<Exclude<FunctionName, 'capture'>, lambda.DockerImageFunction>> & {
