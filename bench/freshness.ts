@@ -44,8 +44,11 @@ export async function benchFreshness(
   singles = SINGLES,
   burst = BURST,
 ): Promise<FreshnessBench> {
+  // Writes here come one after another's run: with runs spaced (captureRunSpacing), each would wait
+  // out the spacing. Measured is the freshness of a change after a quiet spell, so runs are not spaced.
   const bench = await startWorkflowBench('ddb-faiss-bench-fresh-', {
     'change-capture': 'stream',
+    'capture-run-spacing': '0s',
     ...(debounce ? { 'capture-debounce': debounce } : {}),
   });
   const { config, stack } = bench;

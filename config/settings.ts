@@ -457,6 +457,17 @@ export const SETTINGS = {
       'stream mode: how long a run started by captured changes waits for more changes before it plans, so a ' +
       'burst of writes is indexed by one run rather than many (whole seconds, as a Wait state counts; `0s` for none)',
   }),
+  captureRunSpacing: setting({
+    schema: wholeSeconds,
+    default: '60s',
+    env: 'DDB_FAISS_CAPTURE_RUN_SPACING',
+    flag: 'capture-run-spacing',
+    doc:
+      'stream mode: the least time from one run taking what is pending to the next captured run doing so. ' +
+      'A change after a quiet spell is indexed within seconds; under a steady trickle, runs come this far ' +
+      'apart and carry what gathered, since a run costs about as much whatever it carries ' +
+      '(docs/cost.md; `0s`: a run per burst)',
+  }),
   indexLayout: setting<IndexLayout>({
     schema: oneOf(['global', 'per-group']),
     default: 'global',
@@ -634,6 +645,7 @@ export const DEPLOYED_SETTINGS = [
   'pendingIndexName',
   'changeCapture',
   'captureDebounce',
+  'captureRunSpacing',
   'modelPrefix',
   'modelName',
   'batchSize',

@@ -24,7 +24,7 @@
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
-  DeleteItemCommand,
+  PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { forEachConcurrently } from '../aws/concurrency.ts';
@@ -228,12 +228,16 @@ export async function captureChanges(
 }
 
 /**
- * Deletes the run request: the plan stage does, before it reads what is pending, so changes
- * captured from then on ask for the next run.
+ * Takes the run request: the plan stage does, before it reads what is pending, so changes captured
+ * from then on ask for the next run. The item stays, holding when it was taken (`takenAt`), so the
+ * next request can space its run from this one (`captureRunSpacing`).
  */
-export async function takeRunRequest(context: IndexerContext): Promise<void> {
+export async function takeRunRequest(context: IndexerContext, now = Date.now()): Promise<void> {
   const { config, clients } = context;
   await clients.dynamodb.send(
-    new DeleteItemCommand({ TableName: config.tableName, Key: keyAttributes(config, RUN_REQUEST_KEY) }),
+    new PutItemCommand({
+      TableName: config.tableName,
+      Item: { ...keyAttributes(config, RUN_REQUEST_KEY), takenAt: { N: String(now) } },
+    }),
   );
 }

@@ -183,8 +183,9 @@ export const MARKER_SEQUENCE_ATTRIBUTE = 'sequence';
 export const sortableSequence = (sequenceNumber: string): string => sequenceNumber.padStart(40, '0');
 
 /**
- * The run request's key. Captured changes start a run only when they create this item; the run's
- * plan stage deletes it before it reads what is pending, so every change captured after that starts
- * (at most) one more run, and a burst of captures starts one.
+ * The run request's key. Captured changes start a run only when they make this item a request (it
+ * names the execution); the run's plan stage takes it before it reads what is pending (the item then
+ * holds only when), so every change captured after that starts (at most) one more run, spaced from
+ * this one, and a burst of captures starts one.
  */
 export const RUN_REQUEST_KEY = { group: RESERVED_GROUP, id: 'run-request' } as const;

@@ -1,9 +1,10 @@
 /**
  * Runs for captured changes (stream mode): a batch that wrote change markers asks for a run, and
  * one run comes for every burst. The batch that creates the reserved run request item starts an
- * execution (named `captured-...`, with the debounce in its input); while the request waits, other
- * batches start nothing; the run's plan stage deletes it (`takeRunRequest`) before it reads what is
- * pending, so changes captured from then on ask for the next run.
+ * execution (named `captured-...`, with the debounce in its input, or the rest of the run spacing when
+ * the last run took what was pending less than `captureRunSpacing` ago); while the request waits,
+ * other batches start nothing; the run's plan stage takes it (`takeRunRequest`: it stays, marked
+ * with when) before it reads what is pending, so changes captured from then on ask for the next run.
  *
  * @example
  * ```ts
@@ -56,6 +57,7 @@ export async function requestRun(context: CaptureContext, now = Date.now()): Pro
   const put = (condition: string, values: Record<string, AttributeValue>) =>
     clients.dynamodb.send(
       new PutItemCommand({
+        ReturnValues: 'ALL_OLD',
         TableName: config.tableName,
         Item: {
           ...key,
@@ -68,8 +70,14 @@ export async function requestRun(context: CaptureContext, now = Date.now()): Pro
         ExpressionAttributeValues: values,
       }),
     );
+  // Free: no request, the last one taken by its run's plan (no `execution`), or one lost.
+  let lastTakenAt: number | undefined;
   try {
-    await put('attribute_not_exists(#g) OR expiresAt < :now', { ':now': { N: String(now) } });
+    const { Attributes: previous } = await put(
+      'attribute_not_exists(#g) OR attribute_not_exists(execution) OR expiresAt < :now',
+      { ':now': { N: String(now) } },
+    );
+    lastTakenAt = previous?.['takenAt']?.N === undefined ? undefined : Number(previous['takenAt'].N);
   } catch (error) {
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
     const { Item: held } = await clients.dynamodb.send(
@@ -94,7 +102,7 @@ export async function requestRun(context: CaptureContext, now = Date.now()): Pro
       new StartExecutionCommand({
         stateMachineArn: context.stateMachineArn(),
         name,
-        input: JSON.stringify(captureRunInput(config)),
+        input: JSON.stringify(captureRunInput(config, lastTakenAt === undefined ? undefined : now - lastTakenAt)),
       }),
     );
     return executionArn;
@@ -121,10 +129,17 @@ export async function requestRunForPending(context: CaptureContext): Promise<str
   return pending > 0 ? requestRun(context) : undefined;
 }
 
-/** The input of a run started by captured changes. */
-export const captureRunInput = (config: Pick<IndexerContext['config'], 'captureDebounce'>) =>
-  ({
-    mode: 'incremental',
-    trigger: 'capture',
-    debounceSeconds: parseDuration(config.captureDebounce) / 1000,
-  }) as const;
+/**
+ * The input of a run started by captured changes: it waits the debounce, or longer when the last run
+ * took what was pending less than `captureRunSpacing` ago (`sinceLastRunMs`), so under a steady
+ * trickle of changes runs come that far apart, each carrying what gathered.
+ */
+export const captureRunInput = (
+  config: Pick<IndexerContext['config'], 'captureDebounce' | 'captureRunSpacing'>,
+  sinceLastRunMs?: number,
+) => {
+  const debounce = parseDuration(config.captureDebounce) / 1000;
+  const spacingLeft =
+    sinceLastRunMs === undefined ? 0 : Math.ceil((parseDuration(config.captureRunSpacing) - sinceLastRunMs) / 1000);
+  return { mode: 'incremental', trigger: 'capture', debounceSeconds: Math.max(debounce, spacingLeft) } as const;
+};

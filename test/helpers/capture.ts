@@ -49,7 +49,11 @@ export function useStreamHarness(): { readonly h: IndexerHarness; readonly dataD
   const dir = tempDir();
   let harness: IndexerHarness | undefined;
   before(async () => {
-    harness = await IndexerHarness.start(dir.path, { 'change-capture': 'stream', 'capture-debounce': '0s' });
+    harness = await IndexerHarness.start(dir.path, {
+      'change-capture': 'stream',
+      'capture-debounce': '0s',
+      'capture-run-spacing': '0s',
+    });
   });
   after(async () => {
     await harness?.close();

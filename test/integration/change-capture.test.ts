@@ -330,3 +330,67 @@ describe('stream mode: changes the stream lost before capture', () => {
     );
   });
 });
+
+describe('stream mode: runs spaced by captureRunSpacing', () => {
+  it('indexes a change after a quiet spell at once, and one soon after the last run only once the spacing is out', async () => {
+    // Prepare: a stack whose captured runs are at least 4 s apart (no debounce)
+    const dir = tempDir();
+    const h = await IndexerHarness.start(dir.path, {
+      'change-capture': 'stream',
+      'capture-debounce': '0s',
+      'capture-run-spacing': '4s',
+    });
+    const watched = watchedHarness(h);
+    const put = (id: string, text: string) =>
+      h.stack.clients.dynamodb.send(
+        new PutItemCommand({
+          TableName: h.config.tableName,
+          Item: {
+            [h.config.groupAttribute]: { S: 'g' },
+            [h.config.idAttribute]: { S: id },
+            [h.config.contentAttribute]: { S: text },
+            rev: { N: '1' },
+          },
+        }),
+      );
+    const capturedInputs = async (): Promise<number[]> => {
+      const { executions = [] } = await h.stack.clients.stepFunctions.send(
+        new ListExecutionsCommand({ stateMachineArn: watched.stateMachineArn }),
+      );
+      const waits: number[] = [];
+      for (const execution of executions.filter((run) => run.name?.startsWith('captured-'))) {
+        const { DescribeExecutionCommand } = await import('@aws-sdk/client-sfn');
+        const described = await h.stack.clients.stepFunctions.send(
+          new DescribeExecutionCommand({ executionArn: execution.executionArn }),
+        );
+        waits.push((JSON.parse(described.input ?? '{}') as { debounceSeconds: number }).debounceSeconds);
+      }
+      return waits.reverse(); // oldest first
+    };
+    try {
+      // Act: a change after a quiet spell, then one right after its run
+      await put('first', TEXTS[0]!);
+      await settle(watched, new Map([['first', 1]]));
+      await put('second', TEXTS[1]!);
+      await settle(
+        watched,
+        new Map([
+          ['first', 1],
+          ['second', 1],
+        ]),
+      );
+      // Assess
+      const [first, second] = await capturedInputs();
+      assert.equal(first, 0, 'the first change is indexed with no wait');
+      assert.ok(
+        second !== undefined && second >= 1 && second <= 4,
+        `the second waits out the spacing left: ${second} s`,
+      );
+      const request = (await h.reservedItems()).find((item) => item[h.config.idAttribute]?.S === 'run-request');
+      assert.ok(request?.['takenAt'] && !request['execution'], 'the request stays, taken, marked with when');
+    } finally {
+      await h.close();
+      dir.remove();
+    }
+  });
+});

@@ -112,7 +112,11 @@ describe('run --wait in stream mode (the default), where captured runs come with
   let stack: LocalStack;
   const flags = (): string[] => ['--data-dir', dir.path];
   before(async () => {
-    const config = testConfig(dir.path, { 'change-capture': 'stream', 'capture-debounce': '0s' });
+    const config = testConfig(dir.path, {
+      'change-capture': 'stream',
+      'capture-debounce': '0s',
+      'capture-run-spacing': '0s',
+    });
     stack = await startLocalStack(localStackProps(config));
     await ensureModelPublished(stack.clients.s3, config);
   });

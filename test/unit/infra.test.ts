@@ -541,6 +541,7 @@ describe('configuration round trip: CDK context -> every function environment ->
       corsOrigins: ['https://app.example.com', 'https://admin.example.com'],
       changeCapture: 'flags',
       captureDebounce: '3s',
+      captureRunSpacing: '90s',
     };
     assert.deepEqual(Object.keys(given).sort(), [...DEPLOYED_SETTINGS].sort(), 'the test sets every deployed setting');
     for (const name of DEPLOYED_SETTINGS)
