@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { projectPath } from '../../config/project.ts';
 import { type Command, type CommandIo, executeCommand, println } from './command.ts';
 import { suggestion } from './suggest.ts';
+import { costCommand } from './cost.ts';
 import { demoCommand } from './demo.ts';
 import { deployCommand } from './deploy.ts';
 import { embedCommand } from './embed.ts';
@@ -35,6 +36,7 @@ const COMMANDS: readonly Command[] = [
   embedCommand,
   modelCommand,
   deployCommand,
+  costCommand,
 ];
 
 /** The version, and whether this is the compiled CLI (dist/cli/) or the sources run through tsx. */
