@@ -2,13 +2,13 @@
  * A bench's own local stack on free ports, with the default model published: for the search and
  * scale benches, also copied to EFS by the real bootstrap stage and loaded
  * ({@link startBenchStack}); for the benches that go through the whole workflow, driven through
- * the CLI ({@link startWorkflowBench}).
+ * the CLI ({@link startWorkflowBench}, whose stack a bench may instrument: its handlers timed).
  */
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { loadEmbedder } from '../embedding/runtime.ts';
 import { bootstrapModel } from '../indexer/bootstrap.ts';
-import { startLocalStack } from '../local-stack/stack.ts';
+import { type LocalStackProps, startLocalStack } from '../local-stack/stack.ts';
 import { freePortConfig, tempDir } from '../test/helpers/scratch.ts';
 import { main } from '../workflow/cli/main.ts';
 import { ensureModelPublished, localStackProps } from '../workflow/local-stack-props.ts';
@@ -53,10 +53,14 @@ export interface WorkflowRun {
  * with `ddb-faiss import`, runs made with `ddb-faiss run --wait`. `close` stops it and removes
  * its folder.
  */
-export async function startWorkflowBench(prefix: string, flags: Readonly<Record<string, string>>) {
+export async function startWorkflowBench(
+  prefix: string,
+  flags: Readonly<Record<string, string>>,
+  instrument: (props: LocalStackProps) => LocalStackProps = (props) => props,
+) {
   const dir = tempDir(prefix);
   const config = freePortConfig(dir.path, { ...FLAGS_MODE, ...flags });
-  const stack = await startLocalStack(localStackProps(config));
+  const stack = await startLocalStack(instrument(localStackProps(config)));
   const close = async (): Promise<void> => {
     await stack.close();
     dir.remove();
@@ -82,6 +86,7 @@ export async function startWorkflowBench(prefix: string, flags: Readonly<Record<
     config,
     stack,
     close,
+    cli,
     /** Imports a JSON-lines file; every line must land. */
     async importItems(file: string): Promise<void> {
       if ((await cli(['import', file])).code !== 0) throw new Error(`import of ${file} failed`);

@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick]`: measures ddb-faiss and writes bench/results.json plus a table.
 // Fields not measured yet are null, so runs can be compared over time as stages are added.
 // bench/results.json is committed: docs/benchmarks.md's tables are generated from it (npm run generate).
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { stsDir } from '../models/sts.ts';
 import { benchEndToEnd } from './e2e.ts';
@@ -133,7 +133,10 @@ const results = {
   peak_rss_mb: Math.max(...Object.values(rss)),
   peak_rss_mb_by_phase: rss,
 };
-writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+// The figures other benches merge in (stream mode's, the cost's) are kept until they run again.
+const resultsFile = new URL('./results.json', import.meta.url);
+const kept = existsSync(resultsFile) ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, unknown>) : {};
+writeFileSync(resultsFile, `${JSON.stringify({ ...kept, ...results }, null, 2)}\n`);
 
 const rows: [string, string][] = [
   ['article (one Python Lambda, 2020)', `${results.article_items_per_s.toFixed(2)} items/s`],
