@@ -17,6 +17,8 @@ import { type AslGraph, type AslStateShape, indexerDefinitionText } from '../asl
 import type { ProbeResult } from '../bench/cold-start-probe.ts';
 import { INDEXER_TASKS, type IndexerTask } from '../asl/tasks.ts';
 import { PROJECT_ROOT } from '../config/project.ts';
+import { readMeasuredUsage } from '../cost/measured.ts';
+import { measuredCostTable, pricesTable, runSpacingTable, workloadsSummary, workloadsTable } from '../cost/tables.ts';
 import { defaultOf, DEPLOYED_SETTINGS, type Setting, SETTING_NAMES, SETTINGS } from '../config/settings.ts';
 
 const code = (text: string): string => `\`${text}\``;
@@ -421,6 +423,13 @@ export function upBenchTable(): string {
 export const GENERATED_SECTIONS: Readonly<Record<string, Readonly<Record<string, () => string>>>> = {
   'docs/configuration.md': { settings: settingsTable },
   'docs/architecture.md': { 'workflow-diagram': workflowDiagram, 'workflow-states': workflowStates },
+  'docs/cost.md': {
+    'cost-measured': () => measuredCostTable(readMeasuredUsage()),
+    'cost-workloads': () => workloadsTable(readMeasuredUsage()),
+    'cost-spacing': () => runSpacingTable(readMeasuredUsage()),
+    'cost-prices': pricesTable,
+  },
+  'README.md': { 'cost-summary': () => workloadsSummary(readMeasuredUsage()) },
   'docs/benchmarks.md': {
     'bench-local': localBenchTable,
     'bench-capture': captureBenchTable,
