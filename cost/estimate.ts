@@ -444,7 +444,7 @@ export function monthlyEstimate(workload: Workload, measured: MeasuredUsage): Es
     ),
     line(
       'search cold starts',
-      `${count(coldStarts)} index and model loads of ${(coldStartBytes / 1e6).toFixed(0)} MB`,
+      `${count(coldStarts)} index and model loads of ${count(coldStartBytes / 1e6)} MB`,
       withTotal({ ...zero(), efs: ((coldStarts * coldStartBytes) / GB) * PRICES.efsReadGb.usd }),
     ),
     line(

@@ -8,23 +8,9 @@ import { describe, it } from 'node:test';
 import { configFlagOptions } from '../../config/config.ts';
 import { searchCommand } from '../../workflow/cli/search.ts';
 import { runCli } from '../helpers/cli.ts';
+import { COMMANDS } from '../../workflow/cli/main.ts';
 
-const COMMAND_NAMES = [
-  'demo',
-  'up',
-  'import',
-  'run',
-  'backfill',
-  'status',
-  'verify',
-  'search',
-  'similar',
-  'schedule',
-  'monitor',
-  'embed',
-  'model',
-  'deploy',
-];
+const COMMAND_NAMES = COMMANDS.map((command) => command.name);
 
 describe('the CLI help', () => {
   it('describes `search`: every flag with its sentence, the configuration flags it reads, and examples', async () => {
@@ -54,6 +40,8 @@ describe('the CLI help', () => {
       assert.equal(help.code, 0, `${name}: ${help.stderr}`);
       assert.match(help.stdout, new RegExp(`USAGE\\n {2}ddb-faiss ${name}`));
       assert.match(help.stdout, /EXAMPLES\n/, `${name} shows examples`);
+      const wide = help.stdout.split('\n').filter((line) => line.length > 100);
+      assert.deepEqual(wide, [], `${name}: lines fit 100 columns`);
       assert.equal((await runCli(['help', name])).stdout, help.stdout, '`help <command>` says the same');
     }
   });

@@ -16,7 +16,7 @@ export const captureCommand: Command = {
     },
     {
       run: 'ddb-faiss capture redrive --target aws',
-      says: "the same for a deployed stack: its failure queue (deploy's outputs name it) loses what went through",
+      says: "the same for a deployed stack: its failure queue (in deploy's outputs) loses what went through",
     },
   ],
   async run({ config, values, positionals }, io) {

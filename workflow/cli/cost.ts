@@ -38,11 +38,20 @@ export function workloadOf(values: Readonly<Record<string, unknown>>): Workload 
   const queriesPerDay = whole('queries-per-day', true);
   const provisionedConcurrency = whole('provisioned-concurrency', false);
   const scheduleMinutes = whole('schedule-minutes', false, 15);
+  const searchColdStartsPerDay = whole('search-cold-starts-per-day', false, 24);
   const itemBytes = parseBytes(String(values['item-size'] ?? '1KB'));
   if (itemBytes === undefined || itemBytes <= 0 || itemBytes > MAX_ITEM_BYTES)
     problems.push(`--item-size must be a size up to 400KB (1000, 1KB, 30KB), got "${String(values['item-size'])}"`);
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
-  return { items, itemBytes: itemBytes!, changesPerDay, queriesPerDay, provisionedConcurrency, scheduleMinutes };
+  return {
+    items,
+    itemBytes: itemBytes!,
+    changesPerDay,
+    queriesPerDay,
+    provisionedConcurrency,
+    scheduleMinutes,
+    searchColdStartsPerDay,
+  };
 }
 
 const count = (value: number): string => value.toLocaleString('en-US');
@@ -93,6 +102,14 @@ export const costCommand: Command = {
       default: '15',
       description: "minutes between scheduled runs, 0 for none (the stack's scheduleMinutes)",
     },
+    'search-cold-starts-per-day': {
+      type: 'string',
+      value: 'N',
+      default: '24',
+      description:
+        'new search instances a day, each loading the index and the model from EFS (Lambda does not publish when ' +
+        'it starts or retires one; 24 is an assumption)',
+    },
     alternatives: {
       type: 'boolean',
       description: "also price the workload on S3 Vectors, DynamoDB's vector indexes and OpenSearch Serverless",
@@ -105,13 +122,15 @@ export const costCommand: Command = {
       says: 'the month by part: indexing, runs, search, storage, schedule',
     },
     {
-      run:
-        'ddb-faiss cost --items 100000 --item-size 30KB --changes-per-day 1000 --queries-per-day 10000 ' +
-        '--alternatives',
-      says: 'long items, beside the alternatives',
+      run: 'ddb-faiss cost --items 1000000 --changes-per-day 10000 --queries-per-day 100000 --alternatives',
+      says: "beside S3 Vectors, DynamoDB's vector indexes and OpenSearch Serverless",
+    },
+    {
+      run: 'ddb-faiss cost --items 100000 --item-size 30KB --changes-per-day 1000 --queries-per-day 10000',
+      says: 'items of 30 KB: a vector for each passage',
     },
   ],
-  settings: ['captureRunSpacing'],
+  settings: ['capture-run-spacing'],
   async run({ config, values }, io) {
     const { alternativeEstimates, monthlyEstimate } = await import('../../cost/estimate.ts');
     const { readMeasuredUsage } = await import('../../cost/measured.ts');

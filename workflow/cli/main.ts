@@ -20,7 +20,8 @@ import { monitorCommand } from './monitor.ts';
 import { upCommand } from './up.ts';
 import { verifyCommand } from './verify.ts';
 
-const COMMANDS: readonly Command[] = [
+/** Every command, in the order help lists them. */
+export const COMMANDS: readonly Command[] = [
   demoCommand,
   upCommand,
   importCommand,
