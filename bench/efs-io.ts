@@ -46,6 +46,17 @@ export function countEfsBytes(root: string): EfsBytes {
   const fds = new Set<number>();
   let read = 0;
   let written = 0;
+  // readFileSync and writeFileSync open, read and write through the fs functions patched here: the
+  // bytes are counted once, by the outer call.
+  let inWholeFileCall = 0;
+  const whole = <T>(call: () => T): T => {
+    inWholeFileCall += 1;
+    try {
+      return call();
+    } finally {
+      inWholeFileCall -= 1;
+    }
+  };
   const original = {
     openSync: fs.openSync,
     closeSync: fs.closeSync,
@@ -59,7 +70,7 @@ export function countEfsBytes(root: string): EfsBytes {
   const patches: { [K in Patched]: (typeof fs)[K] } = {
     openSync: ((file: fs.PathLike, ...rest: unknown[]) => {
       const fd = (original.openSync as (...args: unknown[]) => number)(file, ...rest);
-      if (under(file)) fds.add(fd);
+      if (inWholeFileCall === 0 && under(file)) fds.add(fd);
       return fd;
     }) as typeof fs.openSync,
     closeSync: ((fd: number) => {
@@ -68,21 +79,21 @@ export function countEfsBytes(root: string): EfsBytes {
     }) as typeof fs.closeSync,
     readSync: ((fd: number, ...rest: unknown[]) => {
       const bytes = (original.readSync as (...args: unknown[]) => number)(fd, ...rest);
-      if (fds.has(fd)) read += bytes;
+      if (inWholeFileCall === 0 && fds.has(fd)) read += bytes;
       return bytes;
     }) as typeof fs.readSync,
     writeSync: ((fd: number, ...rest: unknown[]) => {
       const bytes = (original.writeSync as (...args: unknown[]) => number)(fd, ...rest);
-      if (fds.has(fd)) written += bytes;
+      if (inWholeFileCall === 0 && fds.has(fd)) written += bytes;
       return bytes;
     }) as typeof fs.writeSync,
     readFileSync: ((file: fs.PathOrFileDescriptor, ...rest: unknown[]) => {
-      const data = (original.readFileSync as (...args: unknown[]) => unknown)(file, ...rest);
+      const data = whole(() => (original.readFileSync as (...args: unknown[]) => unknown)(file, ...rest));
       if (under(file) || (typeof file === 'number' && fds.has(file))) read += byteLength(data);
       return data;
     }) as typeof fs.readFileSync,
     writeFileSync: ((file: fs.PathOrFileDescriptor, data: unknown, ...rest: unknown[]) => {
-      (original.writeFileSync as (...args: unknown[]) => void)(file, data, ...rest);
+      whole(() => (original.writeFileSync as (...args: unknown[]) => void)(file, data, ...rest));
       if (under(file) || (typeof file === 'number' && fds.has(file))) written += byteLength(data);
     }) as typeof fs.writeFileSync,
     createReadStream: ((file: fs.PathLike, ...rest: unknown[]) => {
