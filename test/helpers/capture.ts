@@ -10,9 +10,7 @@ import { RESERVED_GROUP } from '../../table/reserved-items.ts';
 import { METRICS } from '../../tasks/metrics.ts';
 import type { AwsClients } from '../../aws/clients.ts';
 import { readStackInfo } from '../../local-stack/stack-info.ts';
-import { after, before } from 'node:test';
-import { IndexerHarness } from './indexer.ts';
-import { tempDir } from './local-stack.ts';
+import { type IndexerHarness, useHarness } from './indexer.ts';
 
 /** A stack to watch: the harness's or one `up` serves. */
 export interface WatchedStack {
@@ -42,31 +40,11 @@ export const watchedUp = (
 });
 
 /**
- * A harness in stream mode (no debounce) for one `describe` block: started before its tests,
- * closed and its folder removed after them.
+ * A harness in stream mode (no debounce, runs not spaced) for one `describe` block: started before
+ * its tests, closed and its folder removed after them.
  */
-export function useStreamHarness(): { readonly h: IndexerHarness; readonly dataDir: string } {
-  const dir = tempDir();
-  let harness: IndexerHarness | undefined;
-  before(async () => {
-    harness = await IndexerHarness.start(dir.path, {
-      'change-capture': 'stream',
-      'capture-debounce': '0s',
-      'capture-run-spacing': '0s',
-    });
-  });
-  after(async () => {
-    await harness?.close();
-    dir.remove();
-  });
-  return {
-    get h(): IndexerHarness {
-      if (!harness) throw new Error('the harness starts in before(): use it inside a test');
-      return harness;
-    },
-    dataDir: dir.path,
-  };
-}
+export const useStreamHarness = (): { readonly h: IndexerHarness; readonly dataDir: string } =>
+  useHarness({ 'change-capture': 'stream', 'capture-debounce': '0s', 'capture-run-spacing': '0s' });
 
 /** Each indexed item's `rev` attribute (as the index keeps it), by id, and how many entries the index holds. */
 export function indexedRevisions(config: DdbFaissConfig): { revisions: Map<string, number>; entries: number } {

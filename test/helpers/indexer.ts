@@ -24,7 +24,7 @@ import { requestRunForPending } from '../../tasks/capture-run.ts';
 import { searchRoutes } from '../../tasks/search-routes.ts';
 import { localObservability } from '../../lambda-host/observability.ts';
 import type { Observability } from '../../tasks/observability.ts';
-import { startTestStack } from './local-stack.ts';
+import { startTestStack, useForDescribe } from './local-stack.ts';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { localMetricsFile } from '../../lambda-host/observability.ts';
@@ -353,3 +353,20 @@ const OBJECTS = [
   'the piano',
   'a bicycle',
 ];
+
+/**
+ * A harness (flags mode unless `flags` say otherwise) for one `describe` block: started before its
+ * tests, closed and its folder removed after them.
+ */
+export function useHarness(flags: Record<string, string> = {}): {
+  readonly h: IndexerHarness;
+  readonly dataDir: string;
+} {
+  const used = useForDescribe('harness', (dataDir) => IndexerHarness.start(dataDir, flags));
+  return {
+    get h(): IndexerHarness {
+      return used.get();
+    },
+    dataDir: used.dataDir,
+  };
+}

@@ -29,19 +29,36 @@ export function useTestStack(props: Parameters<typeof startTestStack>[1] = {}): 
   readonly stack: LocalStack;
   readonly dataDir: string;
 } {
+  const used = useForDescribe('test stack', (dataDir) => startTestStack(dataDir, props));
+  return {
+    get stack(): LocalStack {
+      return used.get();
+    },
+    dataDir: used.dataDir,
+  };
+}
+
+/**
+ * Something started in a fresh folder before a `describe` block's tests (`start`), closed and its
+ * folder removed after them; `get` reads it inside a test.
+ */
+export function useForDescribe<T extends { close(): Promise<void> }>(
+  what: string,
+  start: (dataDir: string) => Promise<T>,
+): { readonly get: () => T; readonly dataDir: string } {
   const dir = tempDir();
-  let stack: LocalStack | undefined;
+  let started: T | undefined;
   before(async () => {
-    stack = await startTestStack(dir.path, props);
+    started = await start(dir.path);
   });
   after(async () => {
-    await stack?.close();
+    await started?.close();
     dir.remove();
   });
   return {
-    get stack(): LocalStack {
-      if (!stack) throw new Error('the test stack starts in before(): use it inside a test');
-      return stack;
+    get: () => {
+      if (!started) throw new Error(`the ${what} starts in before(): use it inside a test`);
+      return started;
     },
     dataDir: dir.path,
   };
