@@ -11,9 +11,10 @@ const CORE = ['asl', 'tasks', 'table', 'indexer', 'search', 'index-store', 'embe
 /**
  * Local tools: the embedded stack and engine, handlers hosted in this process (`lambda-host`: Lambda's
  * context, event filtering, stream records, file observability), local HTTP servers (`local-http`), the CLI
- * and monitor, the CDK app, model building, bench, tests.
+ * and monitor, the CDK app, the cost model, model building, bench, tests.
  */
 const LOCAL = [
+  'cost',
   'local-stack',
   'lambda-host',
   'local-http',
@@ -58,7 +59,14 @@ const zones = [
     message: 'infra-to-core-only: the CDK app deploys the core; it never needs the local tools.',
   },
   {
-    target: dirs(['workflow', 'models', 'scripts', 'infra', 'local-stack', 'lambda-host', 'local-http']),
+    target: dirs(['cost']),
+    from: dirs(['local-stack', 'lambda-host', 'local-http', 'workflow', 'models', 'bench', 'scripts', 'test']),
+    message:
+      'cost-from-definitions: the cost model prices from the price table, the measured usage and the ' +
+      "stack's sizing; the CLI and the bench build on it, never the reverse.",
+  },
+  {
+    target: dirs(['workflow', 'models', 'scripts', 'infra', 'local-stack', 'lambda-host', 'local-http', 'cost']),
     from: dirs(['test']),
     message: "tools-not-to-tests: tests use the tools, never the reverse (benches share the tests' scratch helpers).",
   },
