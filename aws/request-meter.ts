@@ -41,6 +41,17 @@ export interface RequestTally {
   readonly bytesReceived: number;
 }
 
+/** The counts a tally adds up, attempt by attempt. */
+const COUNTS = ['failed', 'readUnits', 'writeUnits', 'unreportedItems', 'bytesSent', 'bytesReceived'] as const;
+
+/** A tally of nothing yet, for `service`'s `operation`. */
+export const emptyTally = (service: string, operation: string): RequestTally => ({
+  service,
+  operation,
+  requests: 0,
+  ...(Object.fromEntries(COUNTS.map((name) => [name, 0])) as Record<(typeof COUNTS)[number], number>),
+});
+
 /** The name the meter's middleware has in a client's stack. */
 export const REQUEST_METER_MIDDLEWARE = 'ddbFaissRequestMeter';
 
@@ -98,6 +109,10 @@ interface MiddlewareStack {
 const operationOf = (context: { commandName?: string }): string =>
   (context.commandName ?? 'Unknown').replace(/Command$/, '');
 
+/** Whether the operation reads or writes DynamoDB capacity; undefined for any other. */
+const capacityKindOf = (context: { clientName?: string; commandName?: string }): 'read' | 'write' | undefined =>
+  context.clientName === 'DynamoDBClient' ? CAPACITY_OPERATIONS[operationOf(context)] : undefined;
+
 const contentLength = (message: unknown): number => {
   const value = (message as HttpMessage | undefined)?.headers?.['content-length'];
   const bytes = value === undefined ? 0 : Number(value);
@@ -126,28 +141,13 @@ export class RequestMeter {
   private readonly rows = new Map<string, { -readonly [K in keyof RequestTally]: RequestTally[K] }>();
   private readonly scope = new AsyncLocalStorage<'unmetered'>();
 
-  /** Counts one attempt. */
+  /** Counts one attempt: its service and operation, and what it adds to each count. */
   record(attempt: Omit<RequestTally, 'requests'>): void {
     if (this.scope.getStore() === 'unmetered') return;
     const key = `${attempt.service}.${attempt.operation}`;
-    const row = this.rows.get(key) ?? {
-      service: attempt.service,
-      operation: attempt.operation,
-      requests: 0,
-      failed: 0,
-      readUnits: 0,
-      writeUnits: 0,
-      unreportedItems: 0,
-      bytesSent: 0,
-      bytesReceived: 0,
-    };
+    const row = this.rows.get(key) ?? { ...emptyTally(attempt.service, attempt.operation) };
     row.requests += 1;
-    row.failed += attempt.failed;
-    row.readUnits += attempt.readUnits;
-    row.writeUnits += attempt.writeUnits;
-    row.unreportedItems += attempt.unreportedItems;
-    row.bytesSent += attempt.bytesSent;
-    row.bytesReceived += attempt.bytesReceived;
+    for (const name of COUNTS) row[name] += attempt[name];
     this.rows.set(key, row);
   }
 
@@ -177,8 +177,7 @@ export class RequestMeter {
     // Asked for before the input is serialized; counted per attempt, after the retry middleware.
     stack.add(
       (next, context) => async (args) =>
-        context.clientName === 'DynamoDBClient' &&
-        CAPACITY_OPERATIONS[operationOf(context)] &&
+        capacityKindOf(context) &&
         (args.input as { ReturnConsumedCapacity?: string }).ReturnConsumedCapacity === undefined
           ? next({ ...args, input: { ...args.input, ReturnConsumedCapacity: 'TOTAL' } })
           : next(args),
@@ -188,32 +187,24 @@ export class RequestMeter {
       (next, context) => async (args) => {
         const service = (context.clientName ?? 'Unknown').replace(/Client$/, '');
         const operation = operationOf(context);
-        const kind = service === 'DynamoDB' ? CAPACITY_OPERATIONS[operation] : undefined;
-        const bytesSent = contentLength(args.request);
+        const kind = capacityKindOf(context);
+        const sent = { ...emptyTally(service, operation), bytesSent: contentLength(args.request) };
         try {
           const result = await next(args);
           const units = kind ? capacityOf(result.output, kind) : undefined;
           const statements = (args.input as { Statements?: readonly unknown[] }).Statements;
           this.record({
-            service,
-            operation,
-            failed: 0,
+            ...sent,
             readUnits: units?.read ?? 0,
             writeUnits: units?.write ?? 0,
             unreportedItems: kind && !units ? (statements?.length ?? 1) : 0,
-            bytesSent,
             bytesReceived: contentLength(result.response),
           });
           return result;
         } catch (error) {
           this.record({
-            service,
-            operation,
+            ...sent,
             failed: 1,
-            readUnits: 0,
-            writeUnits: 0,
-            unreportedItems: 0,
-            bytesSent,
             bytesReceived: contentLength((error as { $response?: unknown }).$response),
           });
           throw error;

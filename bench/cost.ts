@@ -25,7 +25,6 @@ import {
   type BatchWriteItemCommandOutput,
   QueryCommand,
   ScanCommand,
-  type ScanCommandInput,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -203,13 +202,19 @@ async function costStack(prefix: string) {
   const efs = countEfsBytes(config.efsRoot);
   const unmetered = <T>(work: () => Promise<T>): Promise<T> => requestMeter.unmetered(work);
 
-  const scanCount = (input: Omit<ScanCommandInput, 'TableName'>) =>
+  /** Items pending: change markers and flags, in the sparse index. */
+  const pendingCount = () =>
     unmetered(async () => {
       let found = 0;
       let startKey: Record<string, AttributeValue> | undefined;
       do {
         const page = await ddb.send(
-          new ScanCommand({ TableName: config.tableName, ...input, ExclusiveStartKey: startKey }),
+          new ScanCommand({
+            TableName: config.tableName,
+            IndexName: config.pendingIndexName,
+            Select: 'COUNT',
+            ExclusiveStartKey: startKey,
+          }),
         );
         found += page.Count ?? 0;
         startKey = page.LastEvaluatedKey;
@@ -226,15 +231,13 @@ async function costStack(prefix: string) {
   const settle = async (): Promise<void> => {
     for (let quiet = 0; quiet < 3;) {
       await sleep(1_000);
-      const idle =
-        (await running()) === 0 && (await scanCount({ IndexName: config.pendingIndexName, Select: 'COUNT' })) === 0;
+      const idle = (await running()) === 0 && (await pendingCount()) === 0;
       quiet = idle ? quiet + 1 : 0;
     }
   };
   return {
     config,
     stack,
-    times,
     settle,
     /** The user's writes (not counted): items of the given texts, 25 to a request. */
     writeItems: (prefix: string, contents: readonly string[]): Promise<void> =>

@@ -106,10 +106,8 @@ export interface MeasuredUsage {
   readonly atScale: IndexAtScale;
 }
 
-/** How a deployment is priced. */
+/** How a deployment is priced (x86_64, the stack's default architecture). */
 export interface Deployment {
-  /** @default 'x86_64' (the stack's default) */
-  readonly architecture?: 'x86_64' | 'arm64';
   /** Searches run on provisioned concurrency. @default false */
   readonly provisioned?: boolean;
 }
@@ -139,23 +137,20 @@ const S3_FREE_OPERATIONS = new Set(['DeleteObject', 'DeleteObjects', 'AbortMulti
  */
 export const UNREPORTED_STATEMENT_WRITE_UNITS = 2;
 
-const zero = (): Record<CostService, number> => ({
-  lambda: 0,
-  dynamodb: 0,
-  stepFunctions: 0,
-  s3: 0,
-  efs: 0,
-  apiGateway: 0,
-  sqs: 0,
-});
-const withTotal = (parts: Record<CostService, number>): ServiceDollars => ({
-  ...parts,
-  total: COST_SERVICES.reduce((sum, service) => sum + parts[service], 0),
-});
+/** Dollars by service, each from `dollarsOf`, with their total. */
+const byService = (dollarsOf: (service: CostService) => number): ServiceDollars => {
+  const parts = Object.fromEntries(COST_SERVICES.map((service) => [service, dollarsOf(service)])) as Record<
+    CostService,
+    number
+  >;
+  return { ...parts, total: COST_SERVICES.reduce((sum, service) => sum + parts[service], 0) };
+};
+/** Dollars of the given services only. */
+const only = (parts: Partial<Record<CostService, number>>): ServiceDollars =>
+  byService((service) => parts[service] ?? 0);
 
 /** What a function's run costs per GB-second, on demand or on provisioned concurrency. */
 function gbSecondPrice(name: FunctionName, deployment: Deployment): number {
-  if (deployment.architecture === 'arm64') return PRICES.lambdaGbSecondArm.usd;
   return name === 'search' && deployment.provisioned
     ? PRICES.lambdaProvisionedDurationGbSecondX86.usd
     : PRICES.lambdaGbSecondX86.usd;
@@ -167,55 +162,48 @@ function gbSecondPrice(name: FunctionName, deployment: Deployment): number {
  * calls are free (its transitions are billed).
  */
 export function priceUsage(usage: ScenarioUsage, deployment: Deployment = {}): ServiceDollars {
-  const parts = zero();
-  for (const [name, use] of Object.entries(usage.lambda) as [FunctionName, LambdaUse][]) {
-    parts.lambda +=
-      use.invocations * PRICES.lambdaRequest.usd +
-      use.seconds * (FUNCTIONS[name].memory / 1024) * gbSecondPrice(name, deployment);
-  }
-  for (const row of usage.requests) {
-    if (row.service === 'DynamoDB')
-      parts.dynamodb +=
+  const sum = <T>(rows: readonly T[], dollarsOf: (row: T) => number): number =>
+    rows.reduce((total, row) => total + dollarsOf(row), 0);
+  const requests = (service: string) => usage.requests.filter((row) => row.service === service);
+  return only({
+    lambda: sum(
+      Object.entries(usage.lambda) as [FunctionName, LambdaUse][],
+      ([name, use]) =>
+        use.invocations * PRICES.lambdaRequest.usd +
+        use.seconds * (FUNCTIONS[name].memory / 1024) * gbSecondPrice(name, deployment),
+    ),
+    dynamodb: sum(
+      requests('DynamoDB'),
+      (row) =>
         row.readUnits * PRICES.dynamodbReadUnit.usd +
-        (row.writeUnits + row.unreportedItems * UNREPORTED_STATEMENT_WRITE_UNITS) * PRICES.dynamodbWriteUnit.usd;
-    else if (row.service === 'S3' && !S3_FREE_OPERATIONS.has(row.operation))
-      parts.s3 +=
-        row.requests * (S3_WRITE_OPERATIONS.has(row.operation) ? PRICES.s3WriteRequest.usd : PRICES.s3ReadRequest.usd);
-    else if (row.service === 'SQS') parts.sqs += row.requests * PRICES.sqsRequest.usd;
-  }
-  parts.stepFunctions = usage.transitions * PRICES.stepFunctionsTransition.usd;
-  parts.efs = (usage.efsReadBytes / GB) * PRICES.efsReadGb.usd + (usage.efsWrittenBytes / GB) * PRICES.efsWriteGb.usd;
-  parts.apiGateway = usage.httpRequests * PRICES.apiGatewayHttpRequest.usd;
-  return withTotal(parts);
+        (row.writeUnits + row.unreportedItems * UNREPORTED_STATEMENT_WRITE_UNITS) * PRICES.dynamodbWriteUnit.usd,
+    ),
+    s3: sum(
+      requests('S3').filter((row) => !S3_FREE_OPERATIONS.has(row.operation)),
+      (row) =>
+        row.requests * (S3_WRITE_OPERATIONS.has(row.operation) ? PRICES.s3WriteRequest.usd : PRICES.s3ReadRequest.usd),
+    ),
+    sqs: sum(requests('SQS'), (row) => row.requests * PRICES.sqsRequest.usd),
+    stepFunctions: usage.transitions * PRICES.stepFunctionsTransition.usd,
+    efs: (usage.efsReadBytes / GB) * PRICES.efsReadGb.usd + (usage.efsWrittenBytes / GB) * PRICES.efsWriteGb.usd,
+    apiGateway: usage.httpRequests * PRICES.apiGatewayHttpRequest.usd,
+  });
 }
 
 const scale = (dollars: ServiceDollars, factor: number): ServiceDollars =>
-  withTotal(
-    Object.fromEntries(COST_SERVICES.map((service) => [service, dollars[service] * factor])) as Record<
-      CostService,
-      number
-    >,
-  );
+  byService((service) => dollars[service] * factor);
 const add = (...all: ServiceDollars[]): ServiceDollars =>
-  withTotal(
-    Object.fromEntries(
-      COST_SERVICES.map((service) => [service, all.reduce((sum, dollars) => sum + dollars[service], 0)]),
-    ) as Record<CostService, number>,
-  );
+  byService((service) => all.reduce((sum, dollars) => sum + dollars[service], 0));
 
 /**
  * Dollars per item a stream-captured change costs beyond the runs that carry it: the scenario's
  * cost less its runs' fixed part (a one-item run's cost, each), never below zero for a service.
  */
-function perChangedItem(measured: MeasuredUsage, size: ItemSize, deployment: Deployment): ServiceDollars {
+function perChangedItem(measured: MeasuredUsage, size: ItemSize): ServiceDollars {
   const scenario = measured.scenarios[size === '1kb' ? 'stream_1kb' : 'stream_30kb'];
-  const all = priceUsage(scenario, deployment);
-  const runs = scale(priceUsage(measured.scenarios.small_run, deployment), scenario.executions);
-  return withTotal(
-    Object.fromEntries(
-      COST_SERVICES.map((service) => [service, Math.max(0, all[service] - runs[service]) / scenario.units]),
-    ) as Record<CostService, number>,
-  );
+  const all = priceUsage(scenario);
+  const runs = scale(priceUsage(measured.scenarios.small_run), scenario.executions);
+  return byService((service) => Math.max(0, all[service] - runs[service]) / scenario.units);
 }
 
 /** `at1kb` and `at30kb` drawn through the item's size (bytes), linearly, never below the 1 KB figure. */
@@ -225,11 +213,7 @@ function bySize<T extends number>(itemBytes: number, at1kb: T, at30kb: T): numbe
   return at1kb + (at30kb - at1kb) * t;
 }
 const dollarsBySize = (itemBytes: number, at1kb: ServiceDollars, at30kb: ServiceDollars): ServiceDollars =>
-  withTotal(
-    Object.fromEntries(
-      COST_SERVICES.map((service) => [service, bySize(itemBytes, at1kb[service], at30kb[service])]),
-    ) as Record<CostService, number>,
-  );
+  byService((service) => bySize(itemBytes, at1kb[service], at30kb[service]));
 
 /** Vectors an item of `itemBytes` has: one for a short item, one a passage for a long one (as measured). */
 export function vectorsPerItem(itemBytes: number, measured: MeasuredUsage): number {
@@ -257,28 +241,22 @@ function bytesPerVectorAt(
 export function indexBytesAt(vectors: number, measured: MeasuredUsage): { disk: number; searchLoad: number } {
   const small = measured.atRest['1kb'];
   const { atScale } = measured;
+  const at = (smallBytes: number, bytesPerVectorAtScale: number): number =>
+    vectors *
+    bytesPerVectorAt(
+      vectors,
+      { vectors: small.items, bytes: smallBytes / small.items },
+      { vectors: atScale.vectors, bytes: bytesPerVectorAtScale },
+    );
   return {
-    disk:
-      vectors *
-      bytesPerVectorAt(
-        vectors,
-        { vectors: small.items, bytes: small.indexBytes / small.items },
-        { vectors: atScale.vectors, bytes: atScale.diskBytesPerVector },
-      ),
-    searchLoad:
-      vectors *
-      bytesPerVectorAt(
-        vectors,
-        { vectors: small.items, bytes: small.searchLoadBytes / small.items },
-        { vectors: atScale.vectors, bytes: atScale.searchBytesPerVector },
-      ),
+    disk: at(small.indexBytes, atScale.diskBytesPerVector),
+    searchLoad: at(small.searchLoadBytes, atScale.searchBytesPerVector),
   };
 }
 
 /** What stays whatever the items: the model bundle on EFS and in S3, and ddb-faiss's other S3 objects. */
 function fixedAtRest(rest: AtRest): ServiceDollars {
-  return withTotal({
-    ...zero(),
+  return only({
     efs: (rest.modelBytes / GB) * PRICES.efsStorageGbMonth.usd,
     s3: (rest.s3Bytes / GB) * PRICES.s3StorageGbMonth.usd,
   });
@@ -293,8 +271,7 @@ export function atRestMonth(items: number, itemBytes: number, measured: Measured
   const small = measured.atRest['1kb'];
   const index = indexBytesAt(items * vectorsPerItem(itemBytes, measured), measured);
   return add(
-    withTotal({
-      ...zero(),
+    only({
       efs: (index.disk / GB) * PRICES.efsStorageGbMonth.usd,
       dynamodb: ((items * small.ownItemBytes) / small.items / GB) * PRICES.dynamodbStorageGbMonth.usd,
     }),
@@ -358,6 +335,14 @@ export interface Workload {
   readonly searchColdStartsPerDay?: number;
 }
 
+/** A workload's defaults (the stack's, and for cold starts an assumption: one an hour). */
+export const WORKLOAD_DEFAULTS = {
+  itemBytes: MEASURED_ITEM_BYTES['1kb'],
+  provisionedConcurrency: 0,
+  scheduleMinutes: DEFAULT_SCHEDULE_MINUTES,
+  searchColdStartsPerDay: 24,
+} as const satisfies Partial<Workload>;
+
 /** One line of an estimate. */
 export interface EstimateLine {
   readonly part: string;
@@ -396,11 +381,8 @@ export function capturedRunsPerMonth(
 /** The month of `workload` on ddb-faiss, by part. */
 export function monthlyEstimate(workload: Workload, measured: MeasuredUsage): Estimate {
   const full: Required<Workload> = {
-    itemBytes: MEASURED_ITEM_BYTES['1kb'],
-    provisionedConcurrency: 0,
-    scheduleMinutes: DEFAULT_SCHEDULE_MINUTES,
+    ...WORKLOAD_DEFAULTS,
     runSpacingSeconds: parseDuration(defaultOf('captureRunSpacing')) / 1000,
-    searchColdStartsPerDay: 24,
     ...workload,
   };
   const provisioned = full.provisionedConcurrency > 0;
@@ -413,11 +395,7 @@ export function monthlyEstimate(workload: Workload, measured: MeasuredUsage): Es
     parseDuration(defaultOf('captureDebounce')) / 1000,
   );
   const scheduled = scheduledRunsPerMonth(full.scheduleMinutes);
-  const perItem = dollarsBySize(
-    full.itemBytes,
-    perChangedItem(measured, '1kb', {}),
-    perChangedItem(measured, '30kb', {}),
-  );
+  const perItem = dollarsBySize(full.itemBytes, perChangedItem(measured, '1kb'), perChangedItem(measured, '30kb'));
   const perQuery = scale(priceUsage(measured.scenarios.queries, { provisioned }), 1 / measured.scenarios.queries.units);
   const vectors = full.items * vectorsPerItem(full.itemBytes, measured);
   const index = indexBytesAt(vectors, measured);
@@ -440,12 +418,12 @@ export function monthlyEstimate(workload: Workload, measured: MeasuredUsage): Es
     line(
       'provisioned concurrency',
       `${full.provisionedConcurrency} warm search instance(s)`,
-      withTotal({ ...zero(), lambda: full.provisionedConcurrency * provisionedInstanceMonth() }),
+      only({ lambda: full.provisionedConcurrency * provisionedInstanceMonth() }),
     ),
     line(
       'search cold starts',
       `${count(coldStarts)} index and model loads of ${count(coldStartBytes / 1e6)} MB`,
-      withTotal({ ...zero(), efs: ((coldStarts * coldStartBytes) / GB) * PRICES.efsReadGb.usd }),
+      only({ efs: ((coldStarts * coldStartBytes) / GB) * PRICES.efsReadGb.usd }),
     ),
     line(
       'storage',
@@ -479,13 +457,13 @@ const VECTOR_BYTES = 384 * 4 + 200;
  * cost (capture and embed per change, search per query).
  */
 export function alternativeEstimates(workload: Workload, measured: MeasuredUsage): AlternativeEstimate[] {
-  const itemBytes = workload.itemBytes ?? MEASURED_ITEM_BYTES['1kb'];
+  const itemBytes = workload.itemBytes ?? WORKLOAD_DEFAULTS.itemBytes;
   const changes = workload.changesPerDay * DAYS_PER_MONTH;
   const queries = workload.queriesPerDay * DAYS_PER_MONTH;
   const lambdaPerItem = bySize(
     itemBytes,
-    perChangedItem(measured, '1kb', {}).lambda,
-    perChangedItem(measured, '30kb', {}).lambda,
+    perChangedItem(measured, '1kb').lambda,
+    perChangedItem(measured, '30kb').lambda,
   );
   const vectorsOfItem = vectorsPerItem(itemBytes, measured);
   const queryEmbedding = (priceUsage(measured.scenarios.queries).lambda / measured.scenarios.queries.units) * queries;

@@ -13,6 +13,7 @@ import {
   COST_SERVICES,
   costDollars,
   type CostService,
+  type ItemSize,
   indexBytesAt,
   MEASURED_ITEM_BYTES,
   vectorsPerItem,
@@ -27,10 +28,10 @@ import { DEFAULT_SCHEDULE_MINUTES } from '../infra/sizing.ts';
 import { PRICES } from './prices.ts';
 
 /** The three workloads every page prices. */
-export const REFERENCE_WORKLOADS: readonly (Workload & { readonly name: string })[] = [
-  { name: 'small', items: 100_000, changesPerDay: 1_000, queriesPerDay: 10_000 },
-  { name: 'medium', items: 1_000_000, changesPerDay: 10_000, queriesPerDay: 100_000 },
-  { name: 'large', items: 10_000_000, changesPerDay: 100_000, queriesPerDay: 1_000_000 },
+export const REFERENCE_WORKLOADS: readonly Workload[] = [
+  { items: 100_000, changesPerDay: 1_000, queriesPerDay: 10_000 },
+  { items: 1_000_000, changesPerDay: 10_000, queriesPerDay: 100_000 },
+  { items: 10_000_000, changesPerDay: 100_000, queriesPerDay: 1_000_000 },
 ];
 
 const SERVICE_NAMES: Readonly<Record<CostService, string>> = {
@@ -70,31 +71,31 @@ export function measuredCostTable(measured: MeasuredUsage): string {
   const bytesPerItemAtMillion = (itemBytes: number): string =>
     count(Math.round(indexBytesAt(1e6 * vectorsPerItem(itemBytes, measured), measured).disk / 1e6));
   const { scenarios } = measured;
+  const sizes = ['1kb', '30kb'] as const;
+  const label = (size: ItemSize): string => `${MEASURED_ITEM_BYTES[size] / 1000} KB`;
+  const indexed = sizes.flatMap((size) =>
+    (['captured', 'backfill'] as const).map((mode) => {
+      const scenario = scenarios[`${mode === 'captured' ? 'stream' : 'backfill'}_${size}`];
+      const cost = dollars.per_million_items_indexed[size][mode];
+      return [
+        `1,000,000 items of ${label(size)}, ${mode === 'captured' ? 'captured as they are written' : 'backfilled'}`,
+        usd(cost.total),
+        split(cost),
+        `${count(scenario.units)} items, ${runs(scenario.executions)}`,
+      ];
+    }),
+  );
+  const atRest = sizes.map((size) => {
+    const cost = dollars.per_month_at_rest_per_million_items[size];
+    return [
+      `a month at rest, 1,000,000 items of ${label(size)}`,
+      usd(cost.total),
+      split(cost),
+      `index ${bytesPerItemAtMillion(MEASURED_ITEM_BYTES[size])} bytes an item on EFS at 1,000,000 items`,
+    ];
+  });
   const rows = [
-    [
-      '1,000,000 items of 1 KB, captured as they are written',
-      usd(dollars.per_million_items_indexed['1kb'].captured.total),
-      split(dollars.per_million_items_indexed['1kb'].captured),
-      `${count(scenarios.stream_1kb.units)} items, ${runs(scenarios.stream_1kb.executions)}`,
-    ],
-    [
-      '1,000,000 items of 1 KB, backfilled',
-      usd(dollars.per_million_items_indexed['1kb'].backfill.total),
-      split(dollars.per_million_items_indexed['1kb'].backfill),
-      `${count(scenarios.backfill_1kb.units)} items, one run`,
-    ],
-    [
-      '1,000,000 items of 30 KB, captured',
-      usd(dollars.per_million_items_indexed['30kb'].captured.total),
-      split(dollars.per_million_items_indexed['30kb'].captured),
-      `${count(scenarios.stream_30kb.units)} items, ${runs(scenarios.stream_30kb.executions)}`,
-    ],
-    [
-      '1,000,000 items of 30 KB, backfilled',
-      usd(dollars.per_million_items_indexed['30kb'].backfill.total),
-      split(dollars.per_million_items_indexed['30kb'].backfill),
-      `${count(scenarios.backfill_30kb.units)} items, one run`,
-    ],
+    ...indexed,
     [
       'a run, whatever it carries (one item)',
       usd(dollars.per_run_fixed.total),
@@ -114,18 +115,7 @@ export function measuredCostTable(measured: MeasuredUsage): string {
         `${usd(dollars.per_million_queries.provisioned_instance_per_month)} a month per warm instance`,
       'the same queries',
     ],
-    [
-      'a month at rest, 1,000,000 items of 1 KB',
-      usd(dollars.per_month_at_rest_per_million_items['1kb'].total),
-      split(dollars.per_month_at_rest_per_million_items['1kb']),
-      `index ${bytesPerItemAtMillion(MEASURED_ITEM_BYTES['1kb'])} bytes an item on EFS at 1,000,000 items`,
-    ],
-    [
-      'a month at rest, 1,000,000 items of 30 KB',
-      usd(dollars.per_month_at_rest_per_million_items['30kb'].total),
-      split(dollars.per_month_at_rest_per_million_items['30kb']),
-      `index ${bytesPerItemAtMillion(MEASURED_ITEM_BYTES['30kb'])} bytes an item on EFS at 1,000,000 items`,
-    ],
+    ...atRest,
     [
       `a month idle (nothing changed; a scheduled run every ${DEFAULT_SCHEDULE_MINUTES} min)`,
       usd(dollars.per_month_idle.dollars.total),

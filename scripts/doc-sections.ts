@@ -17,6 +17,7 @@ import { type AslGraph, type AslStateShape, indexerDefinitionText } from '../asl
 import type { ProbeResult } from '../bench/cold-start-probe.ts';
 import { INDEXER_TASKS, type IndexerTask } from '../asl/tasks.ts';
 import { PROJECT_ROOT } from '../config/project.ts';
+import type { MeasuredUsage } from '../cost/estimate.ts';
 import { readMeasuredUsage } from '../cost/measured.ts';
 import { measuredCostTable, pricesTable, runSpacingTable, workloadsSummary, workloadsTable } from '../cost/tables.ts';
 import { defaultOf, DEPLOYED_SETTINGS, type Setting, SETTING_NAMES, SETTINGS } from '../config/settings.ts';
@@ -420,16 +421,20 @@ export function upBenchTable(): string {
 }
 
 /** Every generated section, by page and marker name. */
+/** The cost bench's usage, read once for every cost table. */
+let measured: MeasuredUsage | undefined;
+const measuredUsage = (): MeasuredUsage => (measured ??= readMeasuredUsage());
+
 export const GENERATED_SECTIONS: Readonly<Record<string, Readonly<Record<string, () => string>>>> = {
   'docs/configuration.md': { settings: settingsTable },
   'docs/architecture.md': { 'workflow-diagram': workflowDiagram, 'workflow-states': workflowStates },
   'docs/cost.md': {
-    'cost-measured': () => measuredCostTable(readMeasuredUsage()),
-    'cost-workloads': () => workloadsTable(readMeasuredUsage()),
-    'cost-spacing': () => runSpacingTable(readMeasuredUsage()),
+    'cost-measured': () => measuredCostTable(measuredUsage()),
+    'cost-workloads': () => workloadsTable(measuredUsage()),
+    'cost-spacing': () => runSpacingTable(measuredUsage()),
     'cost-prices': pricesTable,
   },
-  'README.md': { 'cost-summary': () => workloadsSummary(readMeasuredUsage()) },
+  'README.md': { 'cost-summary': () => workloadsSummary(measuredUsage()) },
   'docs/benchmarks.md': {
     'bench-local': localBenchTable,
     'bench-capture': captureBenchTable,

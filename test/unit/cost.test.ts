@@ -15,6 +15,7 @@ import {
   UNREPORTED_STATEMENT_WRITE_UNITS,
 } from '../../cost/estimate.ts';
 import { readMeasuredUsage } from '../../cost/measured.ts';
+import { emptyTally } from '../../aws/request-meter.ts';
 import { PRICES } from '../../cost/prices.ts';
 import { projectPath } from '../../config/project.ts';
 import { FUNCTIONS } from '../../infra/sizing.ts';
@@ -40,18 +41,7 @@ const request = (
   service: string,
   operation: string,
   counts: Partial<{ requests: number; writeUnits: number; unreportedItems: number }>,
-) => ({
-  service,
-  operation,
-  requests: 1,
-  failed: 0,
-  readUnits: 0,
-  writeUnits: 0,
-  unreportedItems: 0,
-  bytesSent: 0,
-  bytesReceived: 0,
-  ...counts,
-});
+) => ({ ...emptyTally(service, operation), requests: 1, ...counts });
 const close = (actual: number, expected: number): void =>
   assert.ok(Math.abs(actual - expected) < 1e-9 * Math.max(1, expected), `${actual} is not ${expected}`);
 
@@ -146,25 +136,9 @@ describe('ddb-faiss cost', () => {
       .find((line) => line.startsWith('| 1,000,000 items; 10,000 changes, 100,000 queries a day |'));
     const readmeTotal = row?.split('|')[2]?.trim();
     // Act
-    const { code, out } = await cli([
-      'cost',
-      '--items',
-      '1000000',
-      '--changes-per-day',
-      '10000',
-      '--queries-per-day',
-      '100000',
-    ]);
-    const json = await cli([
-      'cost',
-      '--items',
-      '1000000',
-      '--changes-per-day',
-      '10000',
-      '--queries-per-day',
-      '100000',
-      '--json',
-    ]);
+    const workload = ['--items', '1000000', '--changes-per-day', '10000', '--queries-per-day', '100000'];
+    const { code, out } = await cli(['cost', ...workload]);
+    const json = await cli(['cost', ...workload, '--json']);
     // Assess
     assert.equal(code, 0, out);
     const parts = [

@@ -4,12 +4,10 @@
  * and searches were measured to use (`npm run bench:cost`, `bench/results.json`); `--alternatives`
  * prices the same workload on S3 Vectors, DynamoDB's vector indexes and OpenSearch Serverless.
  */
-import type { AlternativeEstimate, Estimate, Workload } from '../../cost/estimate.ts';
+import { MAX_ITEM_BYTES } from '../../aws/item-size.ts';
+import { type AlternativeEstimate, type Estimate, type Workload, WORKLOAD_DEFAULTS } from '../../cost/estimate.ts';
 import { usd } from '../../cost/tables.ts';
 import { type Command, JSON_OPTION, println, UsageError } from './command.ts';
-
-/** The largest item DynamoDB stores. */
-const MAX_ITEM_BYTES = 400 * 1024;
 
 /** A size in bytes: `1000`, `1KB`, `30 KB`, `0.5MB` (KB = 1,000 bytes, as the bench measures them). */
 export function parseBytes(text: string): number | undefined {
@@ -22,11 +20,11 @@ export function parseBytes(text: string): number | undefined {
 /** The workload the flags describe, or every flag that is wrong. */
 export function workloadOf(values: Readonly<Record<string, unknown>>): Workload {
   const problems: string[] = [];
-  const whole = (flag: string, required: boolean, fallback = 0): number => {
+  const whole = (flag: string, required: boolean): number | undefined => {
     const raw = values[flag];
     if (raw === undefined) {
       if (required) problems.push(`--${flag} is required (a whole number >= 0)`);
-      return fallback;
+      return undefined;
     }
     const value = Number(String(raw).replace(/[_,]/g, ''));
     if (!Number.isInteger(value) || value < 0)
@@ -37,20 +35,22 @@ export function workloadOf(values: Readonly<Record<string, unknown>>): Workload 
   const changesPerDay = whole('changes-per-day', true);
   const queriesPerDay = whole('queries-per-day', true);
   const provisionedConcurrency = whole('provisioned-concurrency', false);
-  const scheduleMinutes = whole('schedule-minutes', false, 15);
-  const searchColdStartsPerDay = whole('search-cold-starts-per-day', false, 24);
-  const itemBytes = parseBytes(String(values['item-size'] ?? '1KB'));
+  const scheduleMinutes = whole('schedule-minutes', false);
+  const searchColdStartsPerDay = whole('search-cold-starts-per-day', false);
+  const itemBytes =
+    values['item-size'] === undefined ? WORKLOAD_DEFAULTS.itemBytes : parseBytes(String(values['item-size']));
   if (itemBytes === undefined || itemBytes <= 0 || itemBytes > MAX_ITEM_BYTES)
     problems.push(`--item-size must be a size up to 400KB (1000, 1KB, 30KB), got "${String(values['item-size'])}"`);
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
+  // Each given or its default: the checks above refused every wrong or missing one.
   return {
-    items,
+    items: items!,
+    changesPerDay: changesPerDay!,
+    queriesPerDay: queriesPerDay!,
     itemBytes: itemBytes!,
-    changesPerDay,
-    queriesPerDay,
-    provisionedConcurrency,
-    scheduleMinutes,
-    searchColdStartsPerDay,
+    ...(provisionedConcurrency === undefined ? {} : { provisionedConcurrency }),
+    ...(scheduleMinutes === undefined ? {} : { scheduleMinutes }),
+    ...(searchColdStartsPerDay === undefined ? {} : { searchColdStartsPerDay }),
   };
 }
 
@@ -85,7 +85,7 @@ export const costCommand: Command = {
     'item-size': {
       type: 'string',
       value: 'SIZE',
-      default: '1KB',
+      default: `${WORKLOAD_DEFAULTS.itemBytes / 1000}KB`,
       description: "the items' average size: 1000, 1KB, 30KB",
     },
     'changes-per-day': { type: 'string', value: 'N', description: 'items written or deleted a day (required)' },
@@ -93,22 +93,22 @@ export const costCommand: Command = {
     'provisioned-concurrency': {
       type: 'string',
       value: 'N',
-      default: '0',
+      default: String(WORKLOAD_DEFAULTS.provisionedConcurrency),
       description: "search instances kept warm (the stack's searchProvisionedConcurrency)",
     },
     'schedule-minutes': {
       type: 'string',
       value: 'N',
-      default: '15',
+      default: String(WORKLOAD_DEFAULTS.scheduleMinutes),
       description: "minutes between scheduled runs, 0 for none (the stack's scheduleMinutes)",
     },
     'search-cold-starts-per-day': {
       type: 'string',
       value: 'N',
-      default: '24',
+      default: String(WORKLOAD_DEFAULTS.searchColdStartsPerDay),
       description:
         'new search instances a day, each loading the index and the model from EFS (Lambda does not publish when ' +
-        'it starts or retires one; 24 is an assumption)',
+        'it starts or retires one: the default is an assumption)',
     },
     alternatives: {
       type: 'boolean',
