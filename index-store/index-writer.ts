@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type GenerationStore, newSegmentRef, type SegmentRef } from './generations.ts';
 import { entryKey, type IndexEntry, type ItemRows } from './index-entry.ts';
-import { IVF_TRAINING_ROWS, type SegmentFiles } from './segment.ts';
+import { listsOf, SEGMENT_FILES, type SegmentFiles } from './segment.ts';
 import { byGroup, type SegmentKeys } from './segment-keys.ts';
 
 /** Where a live item is: which of the generation's segments, which row. */
@@ -103,12 +103,16 @@ export function tombstoneItems(
 }
 
 /**
- * The largest IVF segment among these, if any, whose trained, empty index (`trained.faiss`) new
- * large segments of the same index reuse rather than train again (same model, same table).
+ * Finds, among these segments, one whose trained, empty IVF index (`trained.faiss`) has a given
+ * number of lists: new IVF segments of the same index and size reuse it rather than train again
+ * (same model, same table), so an index is trained once a size.
  */
-export function trainedIndexOf(store: GenerationStore, segments: readonly SegmentRef[]): SegmentFiles | undefined {
-  const largest = [...segments].sort((a, b) => b.rows - a.rows).find((segment) => segment.kind === 'ivf');
-  return largest && store.segmentFiles(largest);
+export function trainedIndexOf(
+  store: GenerationStore,
+  segments: readonly SegmentRef[],
+): (lists: number) => SegmentFiles | undefined {
+  const ivf = segments.filter((segment) => segment.kind === 'ivf').map((segment) => store.segmentFiles(segment));
+  return (lists) => ivf.find((files) => files.has(SEGMENT_FILES.trained) && listsOf(files.info()) === lists);
 }
 
 /** One item to write, with its vectors: one per passage, row-major. */
@@ -139,12 +143,12 @@ export async function writeSegments(
   items: readonly ItemVectors[],
   dimensions: number,
   onRows: (rows: number) => void = () => undefined,
-  trainedIndex?: SegmentFiles,
+  trainedIndex?: (lists: number) => SegmentFiles | undefined,
 ): Promise<SegmentRef[]> {
   const sorted = [...items].sort((a, b) => byGroup(a.entry, b.entry));
   const pieces = Math.ceil(rowsOf(sorted) / MAX_SEGMENT_ROWS);
   const refs: SegmentRef[] = [];
-  let trained = trainedIndex;
+  const trainedHere = new Map<number, SegmentFiles>(); // trained by an earlier piece of this write
   let written = 0;
   for (let piece = 0; piece < pieces; piece++) {
     const rows = sorted.slice(
@@ -154,8 +158,8 @@ export async function writeSegments(
     const writer = store.segmentWriter({
       dimensions,
       rows: rowsOf(rows),
-      ...(trained ? { trainedIndex: trained } : {}),
-      sample: () => sampleOf(sorted, dimensions),
+      trainedIndex: (lists) => trainedHere.get(lists) ?? trainedIndex?.(lists),
+      sample: (count) => sampleOf(sorted, dimensions, count),
     });
     try {
       for (let start = 0; start < rows.length; start += APPEND_ROWS) {
@@ -170,8 +174,9 @@ export async function writeSegments(
         onRows((written += chunk.length));
         await new Promise((resolve) => setImmediate(resolve)); // let progress reports go out
       }
-      const ref = newSegmentRef(writer.finish());
-      if (ref.kind === 'ivf') trained ??= store.segmentFiles(ref);
+      const segment = writer.finish();
+      const ref = newSegmentRef(segment);
+      if (segment.info.lists !== undefined) trainedHere.set(segment.info.lists, store.segmentFiles(ref));
       refs.push(ref);
     } catch (error) {
       writer.abandon();
@@ -206,9 +211,9 @@ export async function applyChange(
   return [...segments, ...(await writeSegments(store, items, dimensions, onRows, trainedIndexOf(store, segments)))];
 }
 
-/** Up to {@link IVF_TRAINING_ROWS} vectors (each item's first passage), evenly spaced through the items. */
-function sampleOf(items: readonly ItemVectors[], dimensions: number): Float32Array {
-  const count = Math.min(items.length, IVF_TRAINING_ROWS);
+/** Up to `rows` vectors (each item's first passage), evenly spaced through the items. */
+function sampleOf(items: readonly ItemVectors[], dimensions: number, rows: number): Float32Array {
+  const count = Math.min(items.length, rows);
   const sample = new Float32Array(count * dimensions);
   for (let i = 0; i < count; i++)
     sample.set(items[Math.floor((i * items.length) / count)]!.vectors.subarray(0, dimensions), i * dimensions);

@@ -1,8 +1,9 @@
 /**
  * Segments: the immutable parts an index generation is made of. A segment is a folder
  *
- *   segments/<id>/index.faiss    a flat index (small segments) or IVF-PQ fast-scan (large ones)
- *   segments/<id>/vectors.f32    the exact vectors, row after row: re-ranking, group scans, compaction
+ *   segments/<id>/vectors.f32    the exact vectors, row after row: a flat segment's index; an IVF
+ *                                segment's re-ranking; group scans, compaction
+ *   segments/<id>/index.faiss    (IVF only) the IVF index of 4-bit PQ fast-scan codes
  *   segments/<id>/vectors.sum    a 32-bit checksum of each row of vectors.f32, checked on every read
  *   segments/<id>/keys.bin       the key map (see `segment-keys.ts`)
  *   segments/<id>/attributes.bin the items' filterable attributes (see `attribute-columns.ts`)
@@ -16,11 +17,11 @@
  * are sorted by group, so one group's rows are one contiguous range of the vectors file: a
  * group-filtered search reads exactly that range.
  *
- * Which index a segment gets is chosen by its size, from the measurements in
- * `bench/ann-choice.json` (1,000,000 vectors of the default model): flat up to
- * {@link FLAT_MAX_ROWS}; above, IVF with 4-bit PQ fast-scan codes searched with nprobe 128 of 1,024
- * lists, whose top {@link RERANK_CANDIDATES} are re-ranked exactly from the vectors file: the first
- * setting past recall@10 0.95, at a fraction of flat search's time (docs/benchmarks.md).
+ * Which index a segment gets is chosen by its size ({@link indexPlanFor}), from the measurements
+ * in `bench/ann-choice.json`: flat up to {@link FLAT_MAX_ROWS} rows, built in memory from the
+ * vectors file as the segment opens (stored once); above, IVF with 4-bit PQ fast-scan codes and
+ * about sqrt(rows) lists, whose best candidates are re-ranked exactly from the vectors file, each
+ * size with the fastest setting past recall@10 0.95 (docs/benchmarks.md).
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -53,22 +54,68 @@ import { LexicalBuilder, LexicalIndex } from './lexical-index.ts';
 import { encodeSegmentKeys, SegmentKeys } from './segment-keys.ts';
 
 /**
- * Up to this many rows a segment is flat (exact); above, IVF-PQ. At this size a flat search takes
- * the whole budget of a query; below it, exact search is affordable and approximate search loses
- * recall on near-duplicates (docs/benchmarks.md, "Choosing the large segments' index").
+ * Up to this many rows a segment is flat (exact), its vectors file its index; above, IVF. At this
+ * size a flat search costs about what an IVF search of a segment ten times larger does
+ * (bench/ann-choice.json), and approximate search loses recall on near-duplicates.
  */
-export const FLAT_MAX_ROWS = 100_000;
-/** Inverted lists of an IVF segment, and how many a query visits (chosen by `npm run bench:ann`). */
-export const IVF_LISTS = 1_024;
-export const IVF_PROBES = 128;
-/** Vectors an IVF segment is trained on, at most (a sample of its rows). */
-export const IVF_TRAINING_ROWS = 100_000;
-/** Candidates an IVF search takes from the compressed codes and re-ranks with the exact vectors. */
-export const RERANK_CANDIDATES = 100;
+export const FLAT_MAX_ROWS = 20_000;
 
-/** The faiss factory string of a large segment: IVF with 4-bit PQ fast-scan, two dimensions per code. */
-export const ivfFactory = (dimensions: number): string =>
-  `IVF${IVF_LISTS},PQ${dimensions % 2 === 0 ? dimensions / 2 : dimensions}x4fs`;
+/** How an IVF segment is built and searched. */
+export interface IvfPlan {
+  readonly kind: 'ivf';
+  /** Inverted lists (k-means centroids). */
+  readonly lists: number;
+  /** Lists a query visits. */
+  readonly probes: number;
+  /** Candidates taken from the compressed codes and re-ranked with the exact vectors. */
+  readonly rerank: number;
+}
+
+/** How a segment of a given size is indexed: exactly, or by IVF with these settings. */
+export type IndexPlan = { readonly kind: 'flat' } | IvfPlan;
+
+/**
+ * IVF settings by segment size: at each size measured by `npm run bench:ann`
+ * (bench/ann-choice.json, 20,000 to 1,000,000 vectors of the default model), the fastest setting
+ * whose recall@10 reached 0.96 there, a margin over the 0.95 promised. The lists grow with the
+ * size, so a list holds a few hundred rows and a query's work grows with about sqrt(rows); the
+ * candidates re-ranked from the vectors file are few (each is a read). The smallest IVF segments
+ * re-rank 100, not 50: 0.05 ms more, and on vectors less clustered than the model's (uniformly
+ * random ones, `test/unit/segments.test.ts`) recall@10 0.878 with 50 rose past 0.9.
+ */
+export const IVF_TIERS: readonly (IvfPlan & { readonly upToRows: number })[] = [
+  { kind: 'ivf', upToRows: 60_000, lists: 64, probes: 32, rerank: 100 },
+  { kind: 'ivf', upToRows: 200_000, lists: 256, probes: 128, rerank: 50 },
+  { kind: 'ivf', upToRows: 600_000, lists: 512, probes: 128, rerank: 50 },
+  { kind: 'ivf', upToRows: Infinity, lists: 2_048, probes: 128, rerank: 50 },
+];
+
+/**
+ * The index a segment of `rows` rows gets.
+ * @example
+ * ```ts
+ * indexPlanFor(5_000); // { kind: 'flat' }
+ * indexPlanFor(1_000_000); // { kind: 'ivf', lists: 2048, probes: 128, rerank: 50 }
+ * ```
+ */
+export function indexPlanFor(rows: number): IndexPlan {
+  if (rows <= FLAT_MAX_ROWS) return { kind: 'flat' };
+  const { upToRows: _, ...plan } = IVF_TIERS.find((tier) => rows <= tier.upToRows)!;
+  return plan;
+}
+
+/** The faiss factory string of an IVF segment: 4-bit PQ fast-scan codes, two dimensions per code. */
+export const ivfFactory = (dimensions: number, lists: number): string =>
+  `IVF${lists},PQ${dimensions % 2 === 0 ? dimensions / 2 : dimensions}x4fs`;
+
+/**
+ * Vectors an IVF index of `lists` lists is trained on: 64 a list (faiss's k-means wants at
+ * least 39 and samples at most 256 a list).
+ */
+export const trainingRowsFor = (lists: number): number => 64 * lists;
+
+/** Re-rank depth of an IVF segment written before the depth was recorded in `segment.json`. */
+const LEGACY_RERANK = 100;
 
 export type SegmentKind = 'flat' | 'ivf';
 
@@ -97,10 +144,38 @@ export interface SegmentInfo {
   readonly factory: string;
   /** For IVF: lists visited per query. */
   readonly nprobe?: number;
+  /** For IVF: its lists (absent in segments written before sizes had their own; the factory says). */
+  readonly lists?: number;
+  /** For IVF: candidates re-ranked with the exact vectors (absent before it was recorded: 100). */
+  readonly rerank?: number;
 }
 
-/** Values crossing into faiss-node per `add` call: bounds the number[] copy it needs. */
-const ADD_CHUNK_FLOATS = 4_000_000;
+/** An IVF segment's lists, from `segment.json` (or, for a segment written before it said, its factory string). */
+export const listsOf = (info: Pick<SegmentInfo, 'lists' | 'factory'>): number | undefined =>
+  info.lists ?? numberOrUndefined(/^IVF(\d+),/.exec(info.factory)?.[1]);
+const numberOrUndefined = (text: string | undefined) => (text === undefined ? undefined : Number(text));
+
+/** Bytes of faiss's serialized IndexFlatIP before its vectors: fourcc, d, ntotal, 2 unused, trained, metric, size. */
+const FLAT_HEADER_BYTES = 4 + 4 + 8 + 8 + 8 + 1 + 4 + 8;
+
+/**
+ * A flat index over row-major vectors, made without copying them through `number[]` (faiss-node's
+ * `add` costs about 0.35 µs a value): the bytes faiss would have serialized, read back.
+ */
+export function flatIndexOf(vectors: Float32Array, dimensions: number): faiss.IndexFlatIP {
+  const rows = vectors.length / dimensions;
+  const bytes = Buffer.alloc(FLAT_HEADER_BYTES + vectors.byteLength);
+  let at = bytes.write('IxFI', 0, 'latin1');
+  at = bytes.writeInt32LE(dimensions, at);
+  at = bytes.writeBigInt64LE(BigInt(rows), at);
+  at = bytes.writeBigInt64LE(1n << 20n, at); // unused by faiss, written as it writes them
+  at = bytes.writeBigInt64LE(1n << 20n, at);
+  at = bytes.writeUInt8(1, at); // is_trained
+  at = bytes.writeInt32LE(faiss.MetricType.METRIC_INNER_PRODUCT, at);
+  at = bytes.writeBigUInt64LE(BigInt(vectors.length), at);
+  Buffer.from(vectors.buffer, vectors.byteOffset, vectors.byteLength).copy(bytes, at);
+  return faiss.IndexFlatIP.fromBuffer(bytes);
+}
 
 /**
  * The IVF index with `nprobe` set. faiss-node has no setter, but an IndexIVF serializes it: the
@@ -115,24 +190,26 @@ export function withNprobe(index: faiss.Index, nlist: number, nprobe: number): f
   return faiss.Index.fromBuffer(bytes);
 }
 
-/** Adds row-major vectors to a faiss index, a bounded chunk at a time. */
-function addVectors(index: faiss.Index, vectors: Float32Array, dimensions: number): void {
-  const rowsPerChunk = Math.max(1, Math.floor(ADD_CHUNK_FLOATS / dimensions));
-  for (let row = 0; row * dimensions < vectors.length; row += rowsPerChunk)
-    index.add(
-      Array.from(vectors.subarray(row * dimensions, Math.min(vectors.length, (row + rowsPerChunk) * dimensions))),
-    );
+/**
+ * Adds row-major vectors to a faiss index, handed over in place (faiss-node as ddb-faiss builds
+ * it takes a Float32Array: `scripts/faiss-node-binding.js`).
+ */
+function addVectors(index: faiss.Index, vectors: Float32Array): void {
+  index.add(vectors);
 }
 
 /** How a new segment gets its index. */
 export interface SegmentBuildOptions {
   readonly dimensions: number;
-  /** Rows (passages) the segment will hold: chooses flat or IVF. */
+  /** Rows (passages) the segment will hold: chooses its index ({@link indexPlanFor}). */
   readonly rows: number;
-  /** For an IVF segment: the segment whose trained, empty index (`trained.faiss`) to reuse, instead of training. */
-  readonly trainedIndex?: SegmentFiles;
-  /** For an IVF segment without `trainedIndex`: vectors to train on (row-major). */
-  readonly sample?: () => Float32Array;
+  /**
+   * For an IVF segment: the segment, if any, whose trained, empty index (`trained.faiss`) of
+   * `lists` lists to reuse instead of training (same model, same table).
+   */
+  readonly trainedIndex?: (lists: number) => SegmentFiles | undefined;
+  /** For an IVF segment without a reusable `trainedIndex`: up to `rows` vectors to train on (row-major). */
+  readonly sample?: (rows: number) => Float32Array;
 }
 
 /**
@@ -149,8 +226,10 @@ export interface SegmentBuildOptions {
 export class SegmentWriter {
   readonly id: string;
   readonly kind: SegmentKind;
+  readonly plan: IndexPlan;
   private readonly staging: string;
-  private readonly index: faiss.Index;
+  /** The IVF index being filled; a flat segment's index is its vectors file. */
+  private readonly index?: faiss.Index;
   private readonly vectorsFd: number;
   private readonly items: ItemRows[] = [];
   private readonly lexical = new LexicalBuilder();
@@ -166,16 +245,19 @@ export class SegmentWriter {
     this.id = `seg-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
     this.staging = path.join(segmentsDir, `.staging-${this.id}`);
     mkdirSync(this.staging, { recursive: true });
-    const { dimensions, rows } = options;
-    this.kind = rows > FLAT_MAX_ROWS ? 'ivf' : 'flat';
-    if (this.kind === 'flat') {
-      this.factory = 'Flat';
-      this.index = new faiss.IndexFlatIP(dimensions);
-    } else {
-      this.factory = ivfFactory(dimensions);
-      this.index = options.trainedIndex
-        ? faiss.Index.fromBuffer(options.trainedIndex.read(SEGMENT_FILES.trained))
-        : this.train();
+    const { dimensions, rows, trainedIndex } = options;
+    this.plan = indexPlanFor(rows);
+    this.kind = this.plan.kind;
+    if (this.plan.kind === 'flat') this.factory = 'Flat';
+    else {
+      const { lists, probes } = this.plan;
+      this.factory = ivfFactory(dimensions, lists);
+      const trained = trainedIndex?.(lists);
+      this.index = withNprobe(
+        trained ? faiss.Index.fromBuffer(trained.read(SEGMENT_FILES.trained)) : this.train(lists),
+        lists,
+        probes,
+      );
       this.writeFile(SEGMENT_FILES.trained, this.index.toBuffer());
     }
     this.vectorsFd = openSync(path.join(this.staging, SEGMENT_FILES.vectors), 'w');
@@ -187,12 +269,12 @@ export class SegmentWriter {
     this.checksums[name] = checksumOf(bytes);
   }
 
-  private train(): faiss.Index {
-    const sample = this.options.sample?.();
+  private train(lists: number): faiss.Index {
+    const sample = this.options.sample?.(trainingRowsFor(lists));
     if (!sample) throw new Error('an IVF segment needs a training sample or a trained index');
     const index = faiss.Index.fromFactory(this.options.dimensions, this.factory, faiss.MetricType.METRIC_INNER_PRODUCT);
-    index.train(Array.from(sample));
-    return withNprobe(index, IVF_LISTS, IVF_PROBES);
+    index.train(sample);
+    return index;
   }
 
   /**
@@ -207,7 +289,7 @@ export class SegmentWriter {
     const bytes = new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength);
     for (let offset = 0; offset < bytes.length;) offset += writeSync(this.vectorsFd, bytes, offset);
     this.rowSums.push(rowChecksums(vectors, dimensions));
-    addVectors(this.index, vectors, dimensions);
+    if (this.index) addVectors(this.index, vectors);
     for (const { entry, passages, attributes, terms } of items) {
       // The terms go into the lexical index now; the item is kept for the key map and attributes.
       for (let passage = 0; passage < passages.length; passage++) this.lexical.addRow(terms?.[passage]);
@@ -232,12 +314,14 @@ export class SegmentWriter {
       items: this.items.length,
       dimensions: this.options.dimensions,
       factory: this.factory,
-      ...(this.kind === 'ivf' ? { nprobe: IVF_PROBES } : {}),
+      ...(this.plan.kind === 'ivf'
+        ? { nprobe: this.plan.probes, lists: this.plan.lists, rerank: this.plan.rerank }
+        : {}),
     };
     const sums = new Uint32Array(this.rowsWritten);
     let at = 0;
     for (const chunk of this.rowSums) sums.set(chunk, (at += chunk.length) - chunk.length);
-    this.writeFile(SEGMENT_FILES.index, this.index.toBuffer());
+    if (this.index) this.writeFile(SEGMENT_FILES.index, this.index.toBuffer());
     this.writeFile(SEGMENT_FILES.rowChecksums, new Uint8Array(sums.buffer));
     this.writeFile(SEGMENT_FILES.keys, encodeSegmentKeys(this.items));
     this.writeFile(SEGMENT_FILES.attributes, encodeAttributeColumns(this.items.map((item) => item.attributes)));
@@ -439,17 +523,22 @@ export class OpenSegment {
   static open(files: SegmentFiles): OpenSegment {
     const info = files.info();
     const keys = files.keys();
-    const index = files.decode(SEGMENT_FILES.index, (bytes) =>
-      info.kind === 'flat' ? faiss.IndexFlatIP.fromBuffer(bytes) : faiss.Index.fromBuffer(bytes),
-    );
+    const vectors = files.vectors(info);
+    // A flat segment's index is its vectors file (segments written before this have index.faiss too).
+    const index =
+      info.kind === 'flat' && !files.has(SEGMENT_FILES.index)
+        ? flatIndexOf(vectors.read(0, info.rows), info.dimensions)
+        : files.decode(SEGMENT_FILES.index, (bytes) =>
+            info.kind === 'flat' ? faiss.IndexFlatIP.fromBuffer(bytes) : faiss.Index.fromBuffer(bytes),
+          );
     if (index.ntotal() !== info.rows || keys.rows !== info.rows)
       throw new IndexDamagedError(
         files.file(SEGMENT_FILES.info),
-        `says ${info.rows} rows, but index.faiss holds ${index.ntotal()} vectors and keys.bin ${keys.rows} keys`,
+        `says ${info.rows} rows, but its index holds ${index.ntotal()} vectors and keys.bin ${keys.rows} keys`,
       );
     const attributes = files.attributes(keys.items);
     const lexical = files.lexical(keys.rows);
-    return new OpenSegment(info, keys, attributes, lexical, index, files.vectors(info));
+    return new OpenSegment(info, keys, attributes, lexical, index, vectors);
   }
 
   get rows(): number {
@@ -496,7 +585,8 @@ export class OpenSegment {
     const share = admitted / this.rows;
     const asked = Array.from(query);
     const ivf = this.info.kind === 'ivf';
-    let fetch = Math.min(this.rows, Math.ceil(Math.max(k, ivf ? RERANK_CANDIDATES : 0) / share) + 4);
+    const rerank = ivf ? (this.info.rerank ?? LEGACY_RERANK) : 0;
+    let fetch = Math.min(this.rows, Math.ceil(Math.max(k, rerank) / share) + 4);
     for (;;) {
       const { labels, distances } = this.index.search(asked, fetch);
       const hits: RowHit[] = [];
@@ -515,7 +605,7 @@ export class OpenSegment {
         }
       });
       if (items.size >= k || fetch >= this.rows || returned < fetch) {
-        const candidates = hits.slice(0, ivf ? Math.max(needed, RERANK_CANDIDATES) : hits.length);
+        const candidates = hits.slice(0, ivf ? Math.max(needed, rerank) : hits.length);
         const ranked = ivf
           ? this.exactScores(
               query,

@@ -92,7 +92,9 @@ function verifySegment(
   });
   check(SEGMENT_FILES.keys, (bytes) => SegmentKeys.decode(bytes));
   // Without a checksum, decoding is the only check there is; with one, the bytes are known good.
-  check(SEGMENT_FILES.index, (bytes) => (ref.checksums ? bytes : faiss.Index.fromBuffer(bytes)));
+  // A flat segment written since its vectors file became its index has no index.faiss.
+  if (ref.kind === 'ivf' || files.has(SEGMENT_FILES.index))
+    check(SEGMENT_FILES.index, (bytes) => (ref.checksums ? bytes : faiss.Index.fromBuffer(bytes)));
   if (files.has(SEGMENT_FILES.attributes)) check(SEGMENT_FILES.attributes, (bytes) => AttributeColumns.decode(bytes));
   if (files.has(SEGMENT_FILES.lexical)) check(SEGMENT_FILES.lexical, (bytes) => LexicalIndex.decode(bytes));
   if (ref.kind === 'ivf' && files.has(SEGMENT_FILES.trained)) check(SEGMENT_FILES.trained, (bytes) => bytes);

@@ -117,8 +117,8 @@ describe('a damaged index, through search, runs, verify and backfill', () => {
   };
   // [what, which file, how, whether an incremental run sees it without reading the file whole]
   const CASES: [string, Parameters<typeof damage>[0], (file: string) => void, boolean][] = [
-    ['index.faiss truncated', (f) => `${f.first}/index.faiss`, truncate, true],
-    ['index.faiss changed', (f) => `${f.first}/index.faiss`, change(0.5, 64), false],
+    // A flat segment's index is its vectors file (an IVF segment's index.faiss: the unit tests).
+    ['vectors.f32 truncated', (f) => `${f.first}/vectors.f32`, truncate, true],
     ['4 KB of vectors.f32 changed', (f) => `${f.first}/vectors.f32`, change(0.3, 4096), false],
     ['keys.bin changed', (f) => `${f.first}/keys.bin`, change(0.6, 64), true],
     ['keys.bin truncated', (f) => `${f.second}/keys.bin`, truncate, true],
@@ -171,7 +171,7 @@ describe('a damaged index, through search, runs, verify and backfill', () => {
 
   it('keeps memory flat over 2,000 searches that fail, each one trying the damaged index again', async () => {
     // Prepare: the open is retried on every search (a clock past the backoff each time)
-    damage((f) => `${f.first}/index.faiss`, truncate);
+    damage((f) => `${f.first}/vectors.f32`, truncate);
     let now = 0;
     const ask = coldSearch(() => (now += 3_600_000));
     const searchMany = async (count: number): Promise<void> => {
