@@ -20,7 +20,7 @@ import { randomUnitVectors } from './random.ts';
 import { loadEmbedder } from '../embedding/runtime.ts';
 import { readManifest } from '../embedding/bundle.ts';
 import { GenerationStore } from '../index-store/generations.ts';
-import { compactionInputs, foldSegments } from '../index-store/compaction.ts';
+import { compactionFolds, foldSegments } from '../index-store/compaction.ts';
 import { applyChange, HeldItems, onePassage } from '../index-store/index-writer.ts';
 import { publishFixture } from './index-fixture.ts';
 import { IndexReader } from '../search/index-reader.ts';
@@ -102,7 +102,7 @@ if (stage === 'search') {
   const t = performance.now();
   const store = new GenerationStore(efsRoot);
   const meta = store.meta(store.current()!);
-  const inputs = compactionInputs(meta.segments, true);
+  const [inputs = []] = compactionFolds(meta.segments, { everything: true });
   const { segments } = await foldSegments(store, meta.segments, inputs, meta.model.dimensions);
   store.publish(segments, meta.model, 'bench');
   report({ seconds: seconds(t) });

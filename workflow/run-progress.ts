@@ -120,13 +120,15 @@ function describeOutput(stage: string, output: StateData): string | undefined {
     case COMPACT: {
       const compaction = output['compaction'];
       if (!compaction) return undefined;
-      if ('Error' in compaction) return `failed (${compaction.Error}); the index is unchanged and still correct`;
+      if ('Error' in compaction)
+        return `failed (${compaction.Error}); the index is as its last published fold left it, and correct`;
       const segments = `${compaction.segments} segment${compaction.segments === 1 ? '' : 's'}`;
       return compaction.compacted === 0
         ? `nothing to compact (${segments})`
-        : `${compaction.segmentsFolded} segments folded into ${compaction.compacted}, ` +
+        : `${compaction.segmentsFolded} segments folded into ${compaction.folds ?? compaction.compacted}, ` +
             `${compaction.deadDropped} dead vectors dropped; generation ${compaction.generation}, ` +
-            segments;
+            segments +
+            (compaction.morePending ? '; more next run (one step is bounded)' : '');
     }
     case CLEAR: {
       const clear = output['clear'];

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { compactionInputs, foldSegments } from '../../index-store/compaction.ts';
+import { compactionFolds, foldSegments } from '../../index-store/compaction.ts';
 import { GenerationStore } from '../../index-store/generations.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
 import { tempDir } from '../helpers/local-stack.ts';
@@ -65,7 +65,7 @@ describe('segmented index in the workflow (local stack)', () => {
         const { folded } = await foldSegments(
           store(),
           current.segments,
-          compactionInputs(current.segments),
+          compactionFolds(current.segments)[0]!,
           event.model.dimensions,
         );
         orphan = folded.id;

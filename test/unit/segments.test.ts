@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { cpSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import faiss from 'faiss-node';
 import { randomUnitVectors } from '../../bench/random.ts';
-import { compactionInputs, foldSegments } from '../../index-store/compaction.ts';
+import { compactionFolds, compactStep, foldSegments } from '../../index-store/compaction.ts';
 import { GenerationStore, type SegmentRef } from '../../index-store/generations.ts';
 import { applyChange, HeldItems, type ItemVectors, onePassage, writeSegments } from '../../index-store/index-writer.ts';
-import { FLAT_MAX_ROWS } from '../../index-store/segment.ts';
+import { FLAT_MAX_ROWS, flatIndexOf } from '../../index-store/segment.ts';
 import { encodeSegmentKeys, SegmentKeys } from '../../index-store/segment-keys.ts';
 import { EXACT_SCAN_ROWS, SegmentedIndex } from '../../index-store/segmented-index.ts';
 import { tempDir } from '../helpers/scratch.ts';
@@ -147,6 +148,32 @@ describe('segmented index', () => {
     }
   });
 
+  it("stores a flat segment's vectors once: its vectors file is its index, searched as faiss would", async () => {
+    // Prepare
+    const dir = tempDir();
+    try {
+      const store = new GenerationStore(dir.path);
+      const all = items(300, 2, 21);
+      // Act
+      const meta = store.publish(await writeSegments(store, all, d), MODEL, 'test');
+      const index = SegmentedIndex.open(store, meta);
+      // Assess
+      const files = readdirSync(path.join(store.dir, 'segments', meta.segments[0]!.id)).sort();
+      assert.ok(!files.includes('index.faiss'), files.join(', '));
+      const vectors = new Float32Array(all.flatMap((item) => [...item.vectors]));
+      const byAdd = new faiss.IndexFlatIP(d);
+      byAdd.add(Array.from(vectors));
+      const query = randomUnitVectors(1, d, 22);
+      assert.deepEqual(flatIndexOf(vectors, d).search(Array.from(query), 10), byAdd.search(Array.from(query), 10));
+      assert.deepEqual(
+        index.search(query, 10).map((hit) => hit.entry.id),
+        exact(all, query, 10),
+      );
+    } finally {
+      dir.remove();
+    }
+  });
+
   it("writes what a run changed, not the index: a 10-item change into 3,000 items writes under 5% of the index's bytes", async () => {
     // Prepare
     const dir = tempDir();
@@ -181,17 +208,93 @@ describe('compaction', () => {
     tombstones: [],
   });
 
-  it('folds by the policy: dead share, small segment count or size, large segment count', () => {
+  it('folds by the policy: dead share, flat segments by count or size, IVF segments by size tier, within a step', () => {
     const big = ref('ivf', 1_000_000);
-    assert.deepEqual(compactionInputs([big, ref('flat', 10), ref('flat', 20)]), []);
-    assert.deepEqual(compactionInputs([big, ref('flat', 10, 3)]), [ref('flat', 10, 3)], 'over 20% dead');
+    assert.deepEqual(compactionFolds([big, ref('flat', 10), ref('flat', 20)]), []);
+    assert.deepEqual(compactionFolds([big, ref('flat', 10, 3)]), [[ref('flat', 10, 3)]], 'over 20% dead');
     const five = [1, 2, 3, 4, 5].map((n) => ref('flat', n));
-    assert.deepEqual(compactionInputs([big, ...five]), five, 'more than 4 small segments');
-    const heavy = [ref('flat', 60_000), ref('flat', 40_001)];
-    assert.deepEqual(compactionInputs([big, ...heavy]), heavy, 'small segments worth an IVF one');
-    const large = [1, 2, 3, 4, 5].map((n) => ref('ivf', n * FLAT_MAX_ROWS));
-    assert.deepEqual(compactionInputs(large), large, 'more than 4 large segments');
-    assert.deepEqual(compactionInputs([big, ref('flat', 10)], true), [big, ref('flat', 10)], 'everything');
+    assert.deepEqual(compactionFolds([big, ...five]), [five], 'more than 4 flat segments');
+    const heavy = [ref('flat', 8_001), ref('flat', 12_000)];
+    assert.deepEqual(compactionFolds([big, ...heavy]), [heavy], 'flat segments worth an IVF one');
+    const tier = [30, 31, 32, 33, 34].map((n) => ref('ivf', n * 1_000));
+    assert.deepEqual(compactionFolds([big, ...tier]), [tier], 'more than 4 IVF segments of one size');
+    const spread = [30_000, 120_000, 500_000, 1_900_000, 8_000_000].map((rows) => ref('ivf', rows));
+    assert.deepEqual(compactionFolds(spread), [], 'IVF segments of different sizes stay');
+    const millions = [1, 2, 3, 4, 5].map((n) => ref('ivf', 900_000 + n));
+    assert.deepEqual(compactionFolds(millions), [millions.slice(0, 2)], 'a fold within a step');
+    const full = [1, 2, 3, 4, 5, 6].map((n) => ref('ivf', 2_000_000 + n));
+    assert.deepEqual(compactionFolds(full), [], 'segments of a whole step are not folded together');
+    assert.deepEqual(
+      compactionFolds([big, ref('flat', 10)], { everything: true }),
+      [[ref('flat', 10), big]],
+      'everything',
+    );
+  });
+
+  it('compacts in bounded steps over several runs: each step writes at most its budget, the index searchable and exact after each', async () => {
+    // Prepare: eight flat segments of 100 items, a quarter of two of them removed; a step of 300 rows
+    const dir = tempDir();
+    try {
+      const store = new GenerationStore(dir.path);
+      const parts = Array.from({ length: 8 }, (_, n) => items(100, 3, 40 + n, `p${n}-`));
+      const written = store.publish(
+        (await Promise.all(parts.map((part) => writeSegments(store, part, d)))).flat(),
+        MODEL,
+        'test',
+      );
+      const removed = [...parts[2]!.slice(0, 25), ...parts[5]!.slice(0, 25)];
+      store.publish(
+        await applyChange(
+          store,
+          new HeldItems(store, written.segments),
+          removed.map((item) => item.entry),
+          [],
+          d,
+        ),
+        MODEL,
+        'test',
+      );
+      const gone = new Set(removed.map((item) => item.entry.id));
+      const alive = parts.flat().filter((item) => !gone.has(item.entry.id));
+      const policy = { deadRatio: 0.2, maxPerTier: 2, tierGrowth: 4, stepRows: 300 };
+      const queries = randomUnitVectors(20, d, 50);
+      // Act: one step a run, until the policy asks for nothing
+      const steps: number[] = [];
+      while (compactionFolds(store.meta(store.current()!).segments, { policy }).length > 0 && steps.length < 20) {
+        const step = await compactStep(store, { execution: `run-${steps.length}`, policy });
+        steps.push(step.rowsWritten);
+        // Assess after each step: every live item held once, search exact (recall 1)
+        const index = SegmentedIndex.open(store, store.meta(store.current()!));
+        assert.deepEqual(
+          index
+            .entries()
+            .map((entry) => entry.id)
+            .sort(),
+          alive.map((item) => item.entry.id).sort(),
+        );
+        let found = 0;
+        for (let q = 0; q < 20; q++) {
+          const query = queries.subarray(q * d, (q + 1) * d);
+          const truth = new Set(exact(alive, query, 10));
+          found += index.search(query, 10).filter((hit) => truth.has(hit.entry.id)).length;
+        }
+        assert.equal(found / 200, 1, `recall@10 after step ${steps.length}`);
+      }
+      // Assess: several steps, each within its budget, ending with no dead rows and few segments
+      const after = store.meta(store.current()!);
+      assert.ok(steps.length >= 3, `${steps.length} steps: ${steps.join(', ')}`);
+      assert.ok(
+        steps.every((rows) => rows > 0 && rows <= 300),
+        `rows written by each step: ${steps.join(', ')}`,
+      );
+      assert.equal(
+        after.segments.reduce((sum, segment) => sum + segment.dead, 0),
+        0,
+      );
+      assert.ok(after.segments.length < 8, `${after.segments.length} segments`);
+    } finally {
+      dir.remove();
+    }
   });
 
   it('folds segments into one holding the same live items, dead rows dropped, sorted by group', async () => {
