@@ -18,7 +18,7 @@ import { ensureModelPublished, localStackProps } from '../workflow/local-stack-p
  * their figures are those of the runs they start, with no captured run beside them, and stay
  * comparable with the figures measured before stream mode was the default.
  */
-const FLAGS_MODE = { 'change-capture': 'flags' } as const;
+export const FLAGS_MODE = { 'change-capture': 'flags' } as const;
 
 /** Starts the stack in a temporary folder; `close` stops it and removes the folder. */
 export async function startBenchStack(prefix: string) {

@@ -164,14 +164,14 @@ function folderBytes(dir: string, skip: (name: string) => boolean = () => false)
 
 /** The index at a million vectors, as `npm run bench -- --scale` measured it. */
 function indexAtScale(): IndexAtScale {
-  const scale = JSON.parse(readFileSync(new URL('./results-scale.json', import.meta.url), 'utf8')) as {
-    date: string;
-    scale_vectors: number;
-    index_bytes_per_vector: number;
-    disk_bytes_per_vector: number;
+  const { sizes } = JSON.parse(readFileSync(new URL('./results-scale.json', import.meta.url), 'utf8')) as {
+    sizes: { date: string; vectors: number; index_bytes_per_vector: number; disk_bytes_per_vector: number }[];
   };
+  const scale = sizes.find((size) => size.vectors === 1_000_000);
+  if (!scale)
+    throw new Error('bench/results-scale.json has no figures at 1,000,000 items: run npm run bench -- --scale');
   return {
-    vectors: scale.scale_vectors,
+    vectors: scale.vectors,
     diskBytesPerVector: scale.disk_bytes_per_vector,
     searchBytesPerVector: scale.index_bytes_per_vector,
     date: scale.date,

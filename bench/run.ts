@@ -10,13 +10,18 @@ import { benchEmbedding } from './embedding.ts';
 import { benchSearch, type SearchBench } from './search.ts';
 import { benchLongContent } from './long-content.ts';
 import { SEARCH_MODES } from '../search/results.ts';
+import type { ScaleResult } from './scale.ts';
 
 const quick = process.argv.includes('--quick');
 if (process.argv.includes('--scale')) {
   const { benchScale } = await import('./scale.ts');
   const vectors = process.argv.find((arg) => arg.startsWith('--scale-vectors='))?.split('=')[1];
   const results = await benchScale(stsDir(), vectors ? Number(vectors) : undefined);
-  writeFileSync(new URL('./results-scale.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+  // By size: a run of one size keeps the figures of the others.
+  const file = new URL('./results-scale.json', import.meta.url);
+  const before = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { sizes?: ScaleResult[] }) : {};
+  const sizes = [...(before.sizes ?? []).filter((size) => size.vectors !== results.vectors), results];
+  writeFileSync(file, `${JSON.stringify({ sizes: sizes.sort((a, b) => a.vectors - b.vectors) }, null, 2)}\n`);
   console.log(JSON.stringify(results, null, 2));
   process.exit(0);
 }

@@ -1,45 +1,75 @@
 // The search side of `npm run bench -- --scale`, in a fresh process so its load time and memory
-// are a search instance's own: opens the published index (timed), answers the queries one at a
-// time through the service's query path (hydrating from the bench's local DynamoDB), and prints
-// one JSON line: load seconds, per-query milliseconds, the ids of each query's hits, peak RSS.
-// Arguments: <data dir> <DynamoDB endpoint> <queries file (JSON array of texts)>
+// are a search instance's own: opens the published index (timed), then answers each query one at
+// a time, timing its three parts as the search service runs them: the query embedded (the default
+// model), the index searched (SegmentedIndex, as `search` calls it), and the ten hits read back
+// from the table by key (`readItems`, the service's read-back). The table holds the first
+// `tableItems` items only (at 10,000,000 items, the first 1,000,000): a hit beyond them is read as
+// the item of the same group at its id modulo `tableItems`, which is there, so every read-back
+// reads ten items from a table of at least a million. A whole query is the sum of its parts.
+// Prints one JSON line. Arguments: <data dir> <DynamoDB endpoint> <queries file> <table items>
 import { readFileSync } from 'node:fs';
 import { createAwsClients } from '../aws/clients.ts';
-import { freePortConfig } from '../test/helpers/scratch.ts';
+import { loadEmbedder } from '../embedding/runtime.ts';
+import { ensureDefaultBundle } from '../models/default-model/build.ts';
 import { IndexReader } from '../search/index-reader.ts';
-import { preloadSearch, search } from '../search/query.ts';
+import { readItems } from '../search/results.ts';
+import { freePortConfig } from '../test/helpers/scratch.ts';
+import { FLAGS_MODE } from './bench-stack.ts';
 
 export interface ScaleProbeResult {
   readonly indexLoadS: number;
   readonly vectors: number;
-  readonly queryMs: number[];
-  readonly hitIds: string[][];
+  readonly segments: number;
+  readonly embedMs: number[];
+  readonly indexMs: number[];
+  readonly hydrateMs: number[];
+  /** Each query's hits, as row numbers of the bench (ids `s<row>`). */
+  readonly hitRows: number[][];
   readonly peakRssMb: number;
 }
 
-const [dataDir, dynamodb, queriesFile] = process.argv.slice(2) as [string, string, string];
-const config = freePortConfig(dataDir);
+const [dataDir, dynamodb, queriesFile, tableItemsArg] = process.argv.slice(2) as [string, string, string, string];
+const tableItems = Number(tableItemsArg);
+const config = freePortConfig(dataDir, FLAGS_MODE);
 const clients = createAwsClients(config, { dynamodb, s3: undefined, stepFunctions: undefined, http: undefined });
 const context = { config, clients };
 const queries = JSON.parse(readFileSync(queriesFile, 'utf8')) as string[];
+const embedder = await loadEmbedder(await ensureDefaultBundle());
 
 let peak = process.memoryUsage().rss;
 const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
 const reader = new IndexReader(config.efsRoot, config.indexLayout);
 const t0 = performance.now();
-reader.current();
+const index = reader.current()!;
 const indexLoadS = (performance.now() - t0) / 1000;
-const vectors = await preloadSearch(context, reader); // the model too, so the first query pays no load
-const queryMs: number[] = [];
-const hitIds: string[][] = [];
+await embedder.embed(['a first query loads what the model loads lazily']);
+const row = (id: string) => Number(id.slice(1));
+const result: Omit<ScaleProbeResult, 'indexLoadS' | 'peakRssMb'> = {
+  vectors: index.size,
+  segments: index.meta.segments.length,
+  embedMs: [],
+  indexMs: [],
+  hydrateMs: [],
+  hitRows: [],
+};
 for (const text of queries) {
-  const t = performance.now();
-  const result = await search(context, reader, { text, k: 10 });
-  queryMs.push(performance.now() - t);
-  hitIds.push(result.hits.map((hit) => hit.id));
+  const e0 = performance.now();
+  const [query] = await embedder.embed([text]);
+  if (!query?.ok) throw new Error(`cannot embed ${text}`);
+  const i0 = performance.now();
+  const hits = index.search(query.vector, 10);
+  const h0 = performance.now();
+  const keys = hits.map(({ entry }) => ({ group: entry.group, id: `s${row(entry.id) % tableItems}` }));
+  const items = await readItems(context, keys);
+  const h1 = performance.now();
+  if (items.size !== keys.length) throw new Error(`read back ${items.size} of ${keys.length} items`);
+  result.embedMs.push(i0 - e0);
+  result.indexMs.push(h0 - i0);
+  result.hydrateMs.push(h1 - h0);
+  result.hitRows.push(hits.map(({ entry }) => row(entry.id)));
 }
 clearInterval(sample);
 peak = Math.max(peak, process.memoryUsage().rss);
-const result: ScaleProbeResult = { indexLoadS, vectors, queryMs, hitIds, peakRssMb: Math.round(peak / 2 ** 20) };
-console.log(JSON.stringify(result));
+const output: ScaleProbeResult = { ...result, indexLoadS, peakRssMb: Math.round(peak / 2 ** 20) };
+console.log(JSON.stringify(output));
 clients.dynamodb.destroy();

@@ -1,30 +1,37 @@
 /**
- * `npm run bench -- --scale`: ddb-faiss at 1,000,000 items. The index is built through the real
- * merge stage in several runs (a base of 999,000, then 1,000 new items, then three runs each
- * replacing 1,000), its vectors written as shard files directly (embedding is measured by the
- * main bench); every item is in the local DynamoDB table, which search hydrates from. Then:
- * search (a fresh process: load time, one query at a time, peak RSS), recall@10 against exact
- * flat search of the same live vectors for STS dev sentences (not in the index), and a full
- * compaction. Figures for 10,000,000 items are projected from the measured per-vector costs.
+ * `npm run bench -- --scale [--scale-vectors=N]`: ddb-faiss at 1,000,000 items (the default) or
+ * more (10,000,000: about an hour here). The index is built through the real merge stage in
+ * several runs (the base in runs of at most a million, then 1,000 new items, then three runs each
+ * replacing 1,000), and compacted in bounded steps until every segment is folded as far as a step
+ * allows (`compactIndex` with `everything`); each merge and compaction step runs in a fresh
+ * process (bench/scale-step.ts), as a Lambda invocation would, for its own time and peak memory.
+ * Vectors are written as shard files directly (embedding is measured by the main bench) and kept
+ * on disk, not in memory. Then search in a fresh process (bench/scale-probe.ts: load time, each
+ * query's embedding, index search and read-back timed, peak RSS) and recall@10 against exact
+ * search of the live vectors, streamed a chunk at a time, for 200 STS dev sentences (not in the
+ * index). The table holds the first 1,000,000 items (all of them below that): the read-back of
+ * a larger index is measured against it (see the probe). Results go to `bench/results-scale.json`
+ * by size, beside the other sizes measured.
  */
 import { startBenchStack } from './bench-stack.ts';
-import { execFile } from 'node:child_process';
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { WriteRequest } from '@aws-sdk/client-dynamodb';
-import faiss from 'faiss-node';
 import { batchWriteItems } from '../aws/dynamodb-batch.ts';
-import { FLAT_MAX_ROWS, IVF_PROBES, ivfFactory } from '../index-store/segment.ts';
-import { compactIndex } from '../indexer/compact.ts';
+import { COMPACTION_POLICY } from '../index-store/compaction.ts';
+import { GenerationStore, type SegmentRef } from '../index-store/generations.ts';
+import { MAX_SEGMENT_ROWS } from '../index-store/index-writer.ts';
+import { FLAT_MAX_ROWS, flatIndexOf, IVF_TIERS } from '../index-store/segment.ts';
 import type { RunInfo } from '../indexer/context.ts';
-import { acquireLease, releaseLease } from '../indexer/lease.ts';
-import { mergeShards } from '../indexer/merge.ts';
 import { type ShardDescriptor, writeShard } from '../indexer/run-files.ts';
 import { readSts } from '../models/sts.ts';
 import { seededRandom } from './random.ts';
 import type { ScaleProbeResult } from './scale-probe.ts';
+import type { ScaleStep, ScaleStepResult } from './scale-step.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
@@ -32,7 +39,10 @@ const INCREMENT = 1_000;
 const REPLACING_RUNS = 3;
 const QUERIES = 200;
 const SHARD_ROWS = 10_000;
-const PROJECT_TO = 10_000_000;
+/** Items in the table that search reads back from (all of them in a smaller index). */
+const TABLE_ITEMS = 1_000_000;
+/** Rows of the live vectors compared with a query at once when finding the exact answers. */
+const TRUTH_CHUNK_ROWS = 500_000;
 
 const percentile = (values: readonly number[], p: number): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -44,63 +54,120 @@ const bytesUnder = (dir: string, match: (file: string) => boolean): number =>
     .filter((entry) => entry.isFile() && match(entry.name))
     .reduce((sum, entry) => sum + statSync(path.join(entry.parentPath, entry.name)).size, 0);
 
-/** @param count the index size: 1,000,000 for the figures, smaller to try the bench out */
-export async function benchScale(stsDirectory: string, count = 1_000_000): Promise<Record<string, unknown>> {
+/** One size's figures (`bench/results-scale.json` holds one a size). */
+export type ScaleResult = { readonly vectors: number } & Readonly<Record<string, unknown>>;
+
+/** The live vectors, row by row, in a file: a 10M index's (14 GB) do not fit beside the rest. */
+class LiveVectors {
+  private readonly fd: number;
+  constructor(
+    file: string,
+    private readonly d: number,
+  ) {
+    this.fd = openSync(file, 'w+');
+  }
+  write(row: number, vectors: Float32Array): void {
+    const bytes = new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength);
+    for (let done = 0; done < bytes.length;)
+      done += writeSync(this.fd, bytes, done, bytes.length - done, row * this.d * 4 + done);
+  }
+  read(from: number, to: number): Float32Array {
+    const bytes = Buffer.alloc((to - from) * this.d * 4);
+    for (let done = 0; done < bytes.length;)
+      done += readSync(this.fd, bytes, done, bytes.length - done, from * this.d * 4 + done);
+    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  }
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** @param count the index size: 1,000,000 by default, 10,000,000 for the large figures, smaller to try it out */
+export async function benchScale(stsDirectory: string, count = 1_000_000): Promise<ScaleResult> {
   const started = performance.now();
   const log = (message: string) =>
     console.log(`[scale ${((performance.now() - started) / 1000).toFixed(0)} s] ${message}`);
-  const { dir, config, stack, context, model, embedder, close } = await startBenchStack('ddb-faiss-bench-scale-');
+  const { dir, config, stack, model, embedder, close } = await startBenchStack('ddb-faiss-bench-scale-');
+  const live = new LiveVectors(path.join(dir, 'live.f32'), model.dimensions);
   try {
     const d = model.dimensions;
+    const tableItems = Math.min(count, TABLE_ITEMS);
+    const endpoints = JSON.stringify(stack.info.endpoints);
 
     // Texts: two STS train sentences each, drawn with a fixed seed; the replacing runs draw new ones.
     const train = readSts(path.join(stsDirectory, 'sts-train.csv')).flatMap((pair) => [pair.first, pair.second]);
     const draw = seededRandom(2026);
     const text = () => `${train[Math.floor(draw() * train.length)]!} ${train[Math.floor(draw() * train.length)]!}`;
-    const texts = Array.from({ length: count }, text);
-    const live = new Float32Array(count * d);
-    const embed = async (batch: readonly string[], into: Float32Array, at: number) => {
-      for (let start = 0; start < batch.length; start += 10_000) {
-        const results = await embedder.embed(batch.slice(start, start + 10_000));
-        results.forEach((result, i) => result.ok && into.set(result.vector, (at + start + i) * d));
-      }
-    };
-    await embed(texts, live, 0);
-    log(`embedded ${count.toLocaleString('en')} texts`);
     const key = (i: number) => ({ group: `g${i % 16}`, id: `s${i}` });
-
-    // Every item in the table, for hydration.
-    const put = async (rows: readonly number[]) => {
-      const requests: WriteRequest[] = rows.map((i) => ({
-        PutRequest: {
-          Item: {
-            [config.groupAttribute]: { S: key(i).group },
-            [config.idAttribute]: { S: key(i).id },
-            [config.contentAttribute]: { S: texts[i]! },
-          },
-        },
-      }));
+    const embed = async (texts: readonly string[]): Promise<Float32Array> => {
+      const out = new Float32Array(texts.length * d);
+      const results = await embedder.embed(texts);
+      results.forEach((result, i) => result.ok && out.set(result.vector, i * d));
+      return out;
+    };
+    /** Items in the table, for the read-back (only the first `tableItems`). */
+    const put = async (rows: readonly number[], texts: readonly string[]) => {
+      const requests: WriteRequest[] = rows.flatMap((i, at) =>
+        i < tableItems
+          ? [
+              {
+                PutRequest: {
+                  Item: {
+                    [config.groupAttribute]: { S: key(i).group },
+                    [config.idAttribute]: { S: key(i).id },
+                    [config.contentAttribute]: { S: texts[at]! },
+                  },
+                },
+              },
+            ]
+          : [],
+      );
       const written = await batchWriteItems(stack.clients.dynamodb, config.tableName, requests, 16);
       if (written.failed.length > 0) throw new Error(`DynamoDB refused ${written.failed.length} bench items`);
     };
-    await put(texts.map((_, i) => i));
-    log('items written to the local table');
+    for (let from = 0; from < count; from += 10_000) {
+      const rows = Array.from({ length: Math.min(10_000, count - from) }, (_, i) => from + i);
+      const texts = rows.map(text);
+      live.write(from, await embed(texts));
+      await put(rows, texts);
+      if ((from / 10_000) % 100 === 99) log(`embedded ${(from + 10_000).toLocaleString('en')} texts`);
+    }
+    log(`${count.toLocaleString('en')} texts embedded, the first ${tableItems.toLocaleString('en')} in the table`);
 
-    // Runs through the real merge stage: shards of the given rows, merged into the index.
+    // Each step in a fresh process, as a Lambda invocation.
     let runs = 0;
-    const runMerge = async (rows: readonly number[]): Promise<{ seconds: number; run: RunInfo }> => {
+    const step = async (command: ScaleStep): Promise<ScaleStepResult> => {
+      const { stdout } = await run(
+        process.execPath,
+        [
+          '--openssl-legacy-provider',
+          '--import',
+          'tsx',
+          path.join(HERE, 'scale-step.ts'),
+          dir,
+          endpoints,
+          JSON.stringify(command),
+        ],
+        { encoding: 'utf8', maxBuffer: 64 << 20 },
+      );
+      return JSON.parse(stdout.trim().split('\n').at(-1)!) as ScaleStepResult;
+    };
+    const newRun = (): RunInfo => {
       const execution = `bench-scale-${++runs}`;
-      const run: RunInfo = {
+      return {
         mode: 'incremental',
         execution,
         executionArn: `arn:aws:states:us-east-1:000000000000:execution:bench:${execution}`,
       };
-      await acquireLease(context, run);
+    };
+    /** A run's merge: shards of the given rows (their live vectors), merged in a fresh process. */
+    const runMerge = async (rows: readonly number[]): Promise<ScaleStepResult> => {
+      const info = newRun();
       const shards: ShardDescriptor[] = [];
       for (let start = 0; start < rows.length; start += SHARD_ROWS) {
         const chunk = rows.slice(start, start + SHARD_ROWS);
         const vectors = new Float32Array(chunk.length * d);
-        chunk.forEach((i, row) => vectors.set(live.subarray(i * d, (i + 1) * d), row * d));
+        chunk.forEach((i, at) => vectors.set(live.read(i, i + 1), at * d));
         const entries = chunk.map((i, row) => ({
           ...key(i),
           version: runs,
@@ -108,38 +175,43 @@ export async function benchScale(stsDirectory: string, count = 1_000_000): Promi
           row,
           passages: [[0, 0]] as const,
         }));
-        shards.push(writeShard(config.efsRoot, execution, shards.length, model.checksum, entries, vectors));
+        shards.push(writeShard(config.efsRoot, info.execution, shards.length, model.checksum, entries, vectors));
       }
-      const t0 = performance.now();
-      await mergeShards(context, run, model, { batchCount: shards.length }, shards);
-      const seconds = (performance.now() - t0) / 1000;
-      return { seconds, run };
+      return step({ kind: 'merge', run: info, model, shards });
     };
-    const baseRows = Array.from({ length: count - INCREMENT }, (_, i) => i);
-    const base = await runMerge(baseRows);
-    await releaseLease(context, base.run);
-    log(`base of ${baseRows.length.toLocaleString('en')} merged in ${base.seconds.toFixed(1)} s`);
-    const added = await runMerge(Array.from({ length: INCREMENT }, (_, i) => count - INCREMENT + i));
-    await releaseLease(context, added.run);
-    log(`${INCREMENT} new items merged into the index in ${added.seconds.toFixed(2)} s`);
-    const replaceSeconds: number[] = [];
-    for (let r = 0; r < REPLACING_RUNS; r++) {
-      const rows = Array.from({ length: INCREMENT }, () => Math.floor(draw() * (count - INCREMENT)));
-      const unique = [...new Set(rows)];
-      for (const i of unique) texts[i] = text();
-      const fresh = new Float32Array(unique.length * d);
-      await embed(
-        unique.map((i) => texts[i]!),
-        fresh,
-        0,
+
+    // The base, in runs of at most a million items (a run's segment is at most MAX_SEGMENT_ROWS).
+    const baseCount = count - INCREMENT;
+    const baseRuns: ScaleStepResult[] = [];
+    for (let from = 0; from < baseCount; from += MAX_SEGMENT_ROWS) {
+      const rows = Array.from({ length: Math.min(MAX_SEGMENT_ROWS, baseCount - from) }, (_, i) => from + i);
+      baseRuns.push(await runMerge(rows));
+      log(
+        `base run ${baseRuns.length}: ${rows.length.toLocaleString('en')} items ` +
+          `in ${baseRuns.at(-1)!.seconds.toFixed(1)} s`,
       );
-      unique.forEach((i, row) => live.set(fresh.subarray(row * d, (row + 1) * d), i * d));
-      await put(unique);
-      const replaced = await runMerge(unique);
-      await releaseLease(context, replaced.run);
-      replaceSeconds.push(replaced.seconds);
     }
-    log(`three runs replacing ${INCREMENT} items each: ${replaceSeconds.map((s) => s.toFixed(2)).join(', ')} s`);
+    const added = await runMerge(Array.from({ length: INCREMENT }, (_, i) => baseCount + i));
+    log(`${INCREMENT} new items merged in ${added.seconds.toFixed(2)} s`);
+    const replacing: ScaleStepResult[] = [];
+    for (let r = 0; r < REPLACING_RUNS; r++) {
+      const rows = [...new Set(Array.from({ length: INCREMENT }, () => Math.floor(draw() * baseCount)))];
+      const texts = rows.map(text);
+      const vectors = await embed(texts);
+      rows.forEach((i, at) => live.write(i, vectors.subarray(at * d, (at + 1) * d)));
+      await put(rows, texts);
+      replacing.push(await runMerge(rows));
+    }
+    log(`three runs replacing ${INCREMENT} items each: ${replacing.map((s) => s.seconds.toFixed(2)).join(', ')} s`);
+
+    // Compaction in bounded steps, one a run, until nothing is left to fold.
+    const compactions: ScaleStepResult[] = [];
+    for (;;) {
+      const compacted = await step({ kind: 'compact', run: newRun(), model, everything: true });
+      compactions.push(compacted);
+      log(`compaction step ${compactions.length}: ${JSON.stringify(compacted)}`);
+      if (compacted.result['morePending'] !== true) break;
+    }
 
     // Search in a fresh process; recall against exact search of the same live vectors.
     const questions = readSts(path.join(stsDirectory, 'sts-dev.csv'))
@@ -147,7 +219,7 @@ export async function benchScale(stsDirectory: string, count = 1_000_000): Promi
       .slice(0, QUERIES);
     const queriesFile = path.join(dir, 'queries.json');
     writeFileSync(queriesFile, JSON.stringify(questions));
-    // Asynchronously: the local DynamoDB the probe hydrates from runs in this process.
+    // Asynchronously: the local DynamoDB the probe reads back from runs in this process.
     const { stdout } = await run(
       process.execPath,
       [
@@ -158,103 +230,93 @@ export async function benchScale(stsDirectory: string, count = 1_000_000): Promi
         dir,
         stack.info.endpoints.dynamodb!,
         queriesFile,
+        String(tableItems),
       ],
       { encoding: 'utf8', maxBuffer: 64 << 20 },
     );
     const probe = JSON.parse(stdout.trim().split('\n').at(-1)!) as ScaleProbeResult;
-    log(`search: index loaded in ${probe.indexLoadS.toFixed(2)} s, p50 ${percentile(probe.queryMs, 50).toFixed(2)} ms`);
-    const flat = new faiss.IndexFlatIP(d);
-    for (let start = 0; start < count; start += 50_000)
-      flat.add(Array.from(live.subarray(start * d, Math.min(count, start + 50_000) * d)));
-    const queryVectors = new Float32Array(QUERIES * d);
-    await embed(questions, queryVectors, 0);
+    const whole = probe.indexMs.map((ms, q) => ms + probe.embedMs[q]! + probe.hydrateMs[q]!);
+    log(`search: loaded in ${probe.indexLoadS.toFixed(2)} s, whole query p50 ${percentile(whole, 50).toFixed(2)} ms`);
+
+    const queryVectors = await embed(questions);
+    const best = questions.map((): { row: number; score: number }[] => []);
+    for (let from = 0; from < count; from += TRUTH_CHUNK_ROWS) {
+      const to = Math.min(count, from + TRUTH_CHUNK_ROWS);
+      const flat = flatIndexOf(live.read(from, to), d);
+      questions.forEach((_, q) => {
+        const { labels, distances } = flat.search(Array.from(queryVectors.subarray(q * d, (q + 1) * d)), 10);
+        best[q] = [...best[q]!, ...labels.map((label, i) => ({ row: from + label, score: distances[i]! }))]
+          .sort((a, b) => b.score - a.score)
+          .slice(0, 10);
+      });
+    }
     let found = 0;
-    questions.forEach((_, q) => {
-      const truth = new Set(
-        flat.search(Array.from(queryVectors.subarray(q * d, (q + 1) * d)), 10).labels.map((i) => key(i).id),
-      );
-      found += probe.hitIds[q]!.filter((id) => truth.has(id)).length;
+    probe.hitRows.forEach((rows, q) => {
+      const truth = new Set(best[q]!.map((hit) => hit.row));
+      found += rows.filter((row) => truth.has(row)).length;
     });
     const recall = found / (QUERIES * 10);
     log(`recall@10 ${recall.toFixed(4)} against exact search`);
 
-    const indexDir = path.join(config.efsRoot, 'index');
-    const memoryBytes = bytesUnder(indexDir, (name) => name === 'index.faiss' || name === 'keys.bin');
-    const diskBytes = bytesUnder(path.join(indexDir, 'segments'), () => true);
-    const segmentsBefore = readdirSync(path.join(indexDir, 'segments')).length;
-
-    // A full compaction: every segment folded into one, dead vectors dropped.
-    const compactRun: RunInfo = {
-      mode: 'incremental',
-      execution: 'bench-scale-compact',
-      executionArn: 'arn:aws:states:us-east-1:000000000000:execution:bench:bench-scale-compact',
-    };
-    await acquireLease(context, compactRun);
-    const c0 = performance.now();
-    const compaction = await compactIndex(
-      context,
-      compactRun,
-      model,
-      { added: 0, replaced: 0, removed: 0 },
-      { everything: true },
+    // The current generation's segments: on disk, and what a search holds in memory (IVF codes,
+    // key maps, and flat segments' vectors, their index).
+    const store = new GenerationStore(config.efsRoot);
+    const segments = store.meta(store.current()!).segments;
+    const fileBytes = (match: (segment: SegmentRef, file: string) => boolean) =>
+      segments.reduce(
+        (sum, segment) =>
+          sum + bytesUnder(path.join(store.dir, 'segments', segment.id), (file) => match(segment, file)),
+        0,
+      );
+    const memoryBytes = fileBytes(
+      (segment, file) =>
+        file === 'index.faiss' || file === 'keys.bin' || (segment.kind === 'flat' && file === 'vectors.f32'),
     );
-    const compactionSeconds = (performance.now() - c0) / 1000;
-    await releaseLease(context, compactRun);
-    const folded = compaction.vectorsWritten.toLocaleString('en');
-    log(`full compaction of ${folded} vectors in ${compactionSeconds.toFixed(1)} s`);
-
-    const perVector = memoryBytes / count;
-    const scale = PROJECT_TO / count;
-    const p50 = percentile(probe.queryMs, 50);
+    const diskBytes = fileBytes(() => true);
+    const merges = [...baseRuns, added, ...replacing];
+    const steps = [...merges, ...compactions];
+    const seconds = (results: readonly ScaleStepResult[]) => results.map((result) => round(result.seconds));
+    const peakOf = (results: readonly ScaleStepResult[]) => Math.max(...results.map((result) => result.peakRssMb));
     return {
       date: new Date().toISOString(),
-      scale_vectors: count,
-      dimensions: d,
-      segments_searched: segmentsBefore,
-      large_segment: { factory: ivfFactory(d), nprobe: IVF_PROBES, above_rows: FLAT_MAX_ROWS },
-      search_p50_ms_1m: round(p50),
-      search_p99_ms_1m: round(percentile(probe.queryMs, 99)),
-      recall_at_10_1m: round(recall, 4),
-      recall_queries: QUERIES,
-      merge_base_s: round(base.seconds, 1),
-      merge_1k_into_1m_s: round(added.seconds),
-      merge_1k_replacing_s: replaceSeconds.map((s) => round(s)),
-      compaction_1m_s: round(compactionSeconds, 1),
-      index_load_s_1m: round(probe.indexLoadS),
-      search_rss_mb_1m: probe.peakRssMb,
-      index_bytes_per_vector: round(perVector, 1),
-      disk_bytes_per_vector: round(diskBytes / count, 1),
-      projected_10m: {
-        index_memory_gb: {
-          value: round((perVector * PROJECT_TO) / 2 ** 30),
-          formula: 'index_bytes_per_vector x 10,000,000 (IVF-PQ codes and key maps held in memory)',
-        },
-        search_rss_mb: {
-          value: Math.round(probe.peakRssMb + ((scale - 1) * memoryBytes) / 2 ** 20),
-          formula: 'search_rss_mb_1m + 9 x the 1M index bytes held in memory',
-        },
-        index_load_s: {
-          value: round(probe.indexLoadS * scale),
-          formula: 'index_load_s_1m x 10 (reading is linear in the index bytes)',
-        },
-        search_p50_ms: {
-          value: round(p50 + (scale - 1) * (p50 - 2)),
-          formula:
-            'search_p50_ms_1m + 9 x (search_p50_ms_1m - 2 ms): the codes scanned grow 10x at fixed nprobe; ' +
-            'embedding and hydration (about 2 ms) do not',
-        },
-        merge_1k_s: {
-          value: round(added.seconds * scale),
-          formula: 'merge_1k_into_1m_s x 10 (upper bound: only reading the key maps grows with the index)',
-        },
-        compaction_s: {
-          value: round(compactionSeconds * scale, 1),
-          formula: 'compaction_1m_s x 10 (every live vector is re-encoded; training is reused)',
-        },
-        disk_gb: { value: round((diskBytes * scale) / 2 ** 30), formula: 'disk_bytes_per_vector x 10,000,000' },
+      commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(),
+      machine: {
+        cores: availableParallelism(),
+        cpu: cpus()[0]?.model ?? 'unknown',
+        memory_gb: Math.round(totalmem() / 2 ** 30),
       },
+      vectors: count,
+      dimensions: d,
+      table_items: tableItems,
+      index_plan: {
+        flat_max_rows: FLAT_MAX_ROWS,
+        ivf_tiers: IVF_TIERS.map(({ kind: _, ...tier }) => tier),
+        compaction_step_rows: COMPACTION_POLICY.stepRows,
+      },
+      segments_searched: probe.segments,
+      search_p50_ms: round(percentile(whole, 50)),
+      search_p99_ms: round(percentile(whole, 99)),
+      index_search_p50_ms: round(percentile(probe.indexMs, 50)),
+      index_search_p99_ms: round(percentile(probe.indexMs, 99)),
+      embed_p50_ms: round(percentile(probe.embedMs, 50)),
+      read_back_p50_ms: round(percentile(probe.hydrateMs, 50)),
+      recall_at_10: round(recall, 4),
+      recall_queries: QUERIES,
+      merge_base_runs_s: seconds(baseRuns),
+      merge_1k_s: round(added.seconds, 3),
+      merge_1k_replacing_s: replacing.map((result) => round(result.seconds, 3)),
+      compaction_steps_s: seconds(compactions),
+      longest_step_s: round(Math.max(...steps.map((result) => result.seconds)), 1),
+      index_load_s: round(probe.indexLoadS),
+      search_rss_mb: probe.peakRssMb,
+      merge_peak_rss_mb: peakOf(merges),
+      merge_1k_peak_rss_mb: added.peakRssMb,
+      compaction_peak_rss_mb: peakOf(compactions),
+      index_bytes_per_vector: round(memoryBytes / count, 1),
+      disk_bytes_per_vector: round(diskBytes / count, 1),
     };
   } finally {
+    live.close();
     await close();
   }
 }
