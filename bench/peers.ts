@@ -18,7 +18,7 @@
 // optimize() with IVF_PQ; cosine ranks unit vectors the same. IVF_RQ needs a dimension divisible
 // by 8 (the default model has 356).
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
@@ -62,7 +62,15 @@ const percentile = (values: readonly number[], p: number): number => {
 };
 const round = (value: number, digits = 2): number => Number(value.toFixed(digits));
 
-/** A probe process (bench/peers-probe.ts) for one system, answering one command at a time. */
+/** A probe that did not answer in time (it is stopped): its later figures are not measured. */
+class ProbeTimeoutError extends Error {
+  override readonly name = 'ProbeTimeoutError';
+}
+
+/** Past this, a write or optimize() is reported as not finished and its system left out after. */
+const WRITE_TIMEOUT_MS = 180_000;
+
+/** A probe (bench/peers-probe.ts) for one system, answering one command at a time. */
 class Probe {
   private readonly child: ChildProcessWithoutNullStreams;
   private readonly lines: Interface;
@@ -89,17 +97,25 @@ class Probe {
     });
   }
 
-  async ask<T>(command: PeerCommand): Promise<T> {
-    const line = await new Promise<string>((resolve) => {
+  /** Sends a command; past `timeoutMs`, the probe is stopped and the answer is a ProbeTimeoutError. */
+  async ask<T>(command: PeerCommand, timeoutMs = Infinity): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const line = await new Promise<string>((resolve, reject) => {
       this.pending.push(resolve);
       this.child.stdin.write(`${JSON.stringify(command)}\n`);
-    });
+      if (Number.isFinite(timeoutMs))
+        timer = setTimeout(() => {
+          this.child.kill('SIGKILL');
+          reject(new ProbeTimeoutError(`${this.system} did not finish ${command.op} in ${timeoutMs / 1000} s`));
+        }, timeoutMs);
+    }).finally(() => clearTimeout(timer));
     const answer = JSON.parse(line) as { ok: boolean; error?: string } & T;
     if (!answer.ok) throw new Error(`${this.system} failed ${command.op}: ${answer.error}`);
     return answer;
   }
 
   async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.child.stdin.end();
     await new Promise((resolve) => this.child.once('exit', resolve));
   }
@@ -168,7 +184,28 @@ async function searchRound(probes: readonly Probe[], truth: readonly Set<number>
   }));
 }
 
-const sizes: Record<string, unknown>[] = [];
+// Sizes measured before and not now are kept: a run of one size adds to the others.
+const resultsFile = path.join(HERE, 'results-peers.json');
+const kept = existsSync(resultsFile)
+  ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as { sizes: { vectors: number }[] }).sizes.filter(
+      (size) => !SIZES.includes(size.vectors),
+    )
+  : [];
+const sizes: ({ vectors: number } & Record<string, unknown>)[] = [];
+/** Writes the figures so far (after each size: a later failure keeps them). */
+function saveReport(): void {
+  const report = {
+    date: new Date().toISOString(),
+    machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown' },
+    lancedb: LANCEDB_VERSION,
+    dimensions: d,
+    queries: QUERIES,
+    target_recall_at_10: TARGET_RECALL,
+    sizes: [...kept, ...sizes].sort((a, b) => a.vectors - b.vectors),
+  };
+  writeFileSync(resultsFile, `${JSON.stringify(report, null, 2)}\n`);
+  log('written to bench/results-peers.json');
+}
 try {
   for (const size of SIZES) {
     const base = Array.from({ length: size }, (_, i) => i);
@@ -217,47 +254,67 @@ try {
       });
     }
     log(`${size.toLocaleString('en')}: ${JSON.stringify(measured)}`);
-
-    // +1,000 items, then 1,000 replaced: the same rows for every system.
+    // And each system alone, the others idle: interleaving costs each some of its caches.
     for (const probe of probes) {
-      const add = await probe.ask<{ written: number; searchable: number }>({
+      const [alone] = await searchRound([probe], truth);
+      result[probe.system]!['search_p50_ms_alone'] = alone!.p50Ms;
+    }
+
+    // +1,000 items, then 1,000 replaced: the same rows for every system. A system that does not
+    // finish a write in time is stopped, said so, and left out after.
+    let live = [...probes];
+    const write = async <T>(probe: Probe, command: PeerCommand): Promise<T | undefined> => {
+      try {
+        return await probe.ask<T>(command, WRITE_TIMEOUT_MS);
+      } catch (error) {
+        if (!(error instanceof ProbeTimeoutError)) throw error;
+        result[probe.system]![`${command.op}_not_finished`] = error.message;
+        live = live.filter((other) => other !== probe);
+        log(error.message);
+        return undefined;
+      }
+    };
+    for (const probe of [...live]) {
+      const add = await write<{ written: number; searchable: number | null }>(probe, {
         op: 'add',
         from: largest,
         to: largest + CHANGE,
       });
-      Object.assign(result[probe.system]!, {
-        add_1k_written_s: round(add.written, 3),
-        add_1k_searchable_s: round(add.searchable, 3),
-      });
+      if (add)
+        Object.assign(result[probe.system]!, {
+          add_1k_written_s: round(add.written, 3),
+          add_1k_searchable_s: add.searchable === null ? null : round(add.searchable, 3),
+        });
     }
     const pick = seededRandom(size);
     const replaced = [...new Set(Array.from({ length: CHANGE * 2 }, () => Math.floor(pick() * size)))].slice(0, CHANGE);
-    for (const probe of probes) {
-      const replace = await probe.ask<{ written: number; searchable: number }>({
+    for (const probe of [...live]) {
+      const replace = await write<{ written: number; searchable: number | null }>(probe, {
         op: 'replace',
         ids: replaced,
         from: largest + CHANGE,
       });
-      result[probe.system]!['replace_1k_searchable_s'] = round(replace.searchable, 3);
+      if (replace)
+        result[probe.system]!['replace_1k_searchable_s'] =
+          replace.searchable === null ? null : round(replace.searchable, 3);
     }
     // The truth after: the replaced ids hold their new vectors, the added ids theirs.
     const liveRows = [...base];
     replaced.forEach((id, i) => (liveRows[id] = largest + CHANGE + i));
     const added = Array.from({ length: CHANGE }, (_, i) => largest + i);
     const truthAfter = exactTop([...base, ...added], [...liveRows, ...added]);
-    const changed = await searchRound(probes, truthAfter);
-    probes.forEach((probe, i) =>
+    const changed = await searchRound(live, truthAfter);
+    live.forEach((probe, i) =>
       Object.assign(result[probe.system]!, {
         search_p50_ms_after_changes: changed[i]!.p50Ms,
         recall_at_10_after_changes: changed[i]!.recall,
       }),
     );
-    const lance = probes.filter((probe) => probe.system !== 'ddb-faiss');
-    for (const probe of lance)
-      result[probe.system]!['optimize_s'] = round(
-        (await probe.ask<{ seconds: number }>({ op: 'optimize' })).seconds,
-        1,
-      );
+    for (const probe of live.filter((probe) => probe.system !== 'ddb-faiss')) {
+      const optimized = await write<{ seconds: number }>(probe, { op: 'optimize' });
+      if (optimized) result[probe.system]!['optimize_s'] = round(optimized.seconds, 1);
+    }
+    const lance = live.filter((probe) => probe.system !== 'ddb-faiss');
     const optimized = await searchRound(lance, truthAfter);
     lance.forEach((probe, i) =>
       Object.assign(result[probe.system]!, {
@@ -269,20 +326,9 @@ try {
     log(`${size.toLocaleString('en')}: after changes ${JSON.stringify(changed)}`);
     log(`${size.toLocaleString('en')}: LanceDB after optimize ${JSON.stringify(optimized)}`);
     sizes.push({ vectors: size, ...result });
+    saveReport();
     for (const system of SYSTEMS) rmSync(path.join(work, system), { recursive: true, force: true });
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
-
-const report = {
-  date: new Date().toISOString(),
-  machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown' },
-  lancedb: LANCEDB_VERSION,
-  dimensions: d,
-  queries: QUERIES,
-  target_recall_at_10: TARGET_RECALL,
-  sizes,
-};
-writeFileSync(path.join(HERE, 'results-peers.json'), `${JSON.stringify(report, null, 2)}\n`);
-log('written to bench/results-peers.json');

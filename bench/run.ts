@@ -15,8 +15,13 @@ import type { ScaleResult } from './scale.ts';
 const quick = process.argv.includes('--quick');
 if (process.argv.includes('--scale')) {
   const { benchScale } = await import('./scale.ts');
-  const vectors = process.argv.find((arg) => arg.startsWith('--scale-vectors='))?.split('=')[1];
-  const results = await benchScale(stsDir(), vectors ? Number(vectors) : undefined);
+  const flag = (name: string) => process.argv.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1];
+  const [vectors, tableItems] = [flag('scale-vectors'), flag('scale-table-items')];
+  const results = await benchScale(
+    stsDir(),
+    vectors ? Number(vectors) : undefined,
+    tableItems ? Number(tableItems) : undefined,
+  );
   // By size: a run of one size keeps the figures of the others.
   const file = new URL('./results-scale.json', import.meta.url);
   const before = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { sizes?: ScaleResult[] }) : {};

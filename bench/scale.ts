@@ -9,8 +9,8 @@
  * on disk, not in memory. Then search in a fresh process (bench/scale-probe.ts: load time, each
  * query's embedding, index search and read-back timed, peak RSS) and recall@10 against exact
  * search of the live vectors, streamed a chunk at a time, for 200 STS dev sentences (not in the
- * index). The table holds the first 1,000,000 items (all of them below that): the read-back of
- * a larger index is measured against it (see the probe). Results go to `bench/results-scale.json`
+ * index). The table holds the first 1,000,000 items (all of them below that; `--scale-table-items`
+ * sets it): the read-back of a larger index is measured against it (see the probe). Results go to `bench/results-scale.json`
  * by size, beside the other sizes measured.
  */
 import { startBenchStack } from './bench-stack.ts';
@@ -39,8 +39,8 @@ const INCREMENT = 1_000;
 const REPLACING_RUNS = 3;
 const QUERIES = 200;
 const SHARD_ROWS = 10_000;
-/** Items in the table that search reads back from (all of them in a smaller index). */
-const TABLE_ITEMS = 1_000_000;
+/** Items in the table that search reads back from, by default (all of them in a smaller index). */
+export const TABLE_ITEMS = 1_000_000;
 /** Rows of the live vectors compared with a query at once when finding the exact answers. */
 const TRUTH_CHUNK_ROWS = 500_000;
 
@@ -82,8 +82,16 @@ class LiveVectors {
   }
 }
 
-/** @param count the index size: 1,000,000 by default, 10,000,000 for the large figures, smaller to try it out */
-export async function benchScale(stsDirectory: string, count = 1_000_000): Promise<ScaleResult> {
+/**
+ * @param count the index size: 1,000,000 by default, 10,000,000 for the large figures, smaller to try it out
+ * @param tableItems items written to the table for the read-back (at most `count`): DynamoDB Local
+ *   writes about 1,000 items a second here, so a million take 17 minutes
+ */
+export async function benchScale(
+  stsDirectory: string,
+  count = 1_000_000,
+  tableItemsWanted = TABLE_ITEMS,
+): Promise<ScaleResult> {
   const started = performance.now();
   const log = (message: string) =>
     console.log(`[scale ${((performance.now() - started) / 1000).toFixed(0)} s] ${message}`);
@@ -91,7 +99,7 @@ export async function benchScale(stsDirectory: string, count = 1_000_000): Promi
   const live = new LiveVectors(path.join(dir, 'live.f32'), model.dimensions);
   try {
     const d = model.dimensions;
-    const tableItems = Math.min(count, TABLE_ITEMS);
+    const tableItems = Math.min(count, tableItemsWanted);
     const endpoints = JSON.stringify(stack.info.endpoints);
 
     // Texts: two STS train sentences each, drawn with a fixed seed; the replacing runs draw new ones.
