@@ -60,8 +60,8 @@ interface System {
   open(): Promise<void>;
   tune(setting: PeerSetting): void;
   search(query: Float32Array): Promise<number[]>;
-  /** Writes rows (ids `ids`, vectors of rows `from`..): resolves when they are written. */
-  write(ids: readonly number[], from: number): Promise<void>;
+  /** Writes rows (ids `ids`, vectors of rows `from`..), new or `replacing` rows of those ids: resolves when written. */
+  write(ids: readonly number[], from: number, replacing: boolean): Promise<void>;
   optimize(): Promise<void>;
 }
 
@@ -148,9 +148,11 @@ async function lance(kind: 'ivf-pq' | 'hnsw-sq'): Promise<System> {
       if (setting.ef !== undefined) request = request.ef(setting.ef);
       return (await request.toArray()).map((row) => Number(row.id));
     },
-    async write(ids, from) {
+    async write(ids, from, replacing) {
       const batch = records(ids, rowsOf(from, from + ids.length));
-      await table!.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(batch);
+      // New rows are added; replaced ones upserted by id (the way to update rows in place).
+      if (replacing) await table!.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(batch);
+      else await table!.add(batch);
     },
     async optimize() {
       await table!.optimize();
@@ -183,7 +185,7 @@ async function answer(command: PeerCommand): Promise<Record<string, unknown>> {
         command.op === 'add'
           ? Array.from({ length: command.to - command.from }, (_, i) => command.from + i)
           : command.ids;
-      await peer.write(ids, command.from);
+      await peer.write(ids, command.from, command.op === 'replace');
       const written = seconds(t0);
       // Searchable: a search for the first written row's vector finds that row first (null: not
       // within SEARCHABLE_WAIT_S).

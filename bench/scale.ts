@@ -10,8 +10,8 @@
  * query's embedding, index search and read-back timed, peak RSS) and recall@10 against exact
  * search of the live vectors, streamed a chunk at a time, for 200 STS dev sentences (not in the
  * index). The table holds the first 1,000,000 items (all of them below that; `--scale-table-items`
- * sets it): the read-back of a larger index is measured against it (see the probe). Results go to `bench/results-scale.json`
- * by size, beside the other sizes measured.
+ * sets it): the read-back of a larger index is measured against it (see the probe). Results go to
+ * `bench/results-scale.json` by size, beside the other sizes measured.
  */
 import { startBenchStack } from './bench-stack.ts';
 import { execFile, execFileSync } from 'node:child_process';

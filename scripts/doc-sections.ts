@@ -324,48 +324,129 @@ export function scaleBenchTable(): string {
   return table(['figure', 'value'], rows);
 }
 
+interface AnnSetting {
+  nlist: number;
+  nprobe: number;
+  rerank: number;
+  recall_at_10: number;
+  p50_ms: number;
+}
 interface AnnBench {
   date: string;
-  vectors: number;
   queries: number;
-  results: {
-    factory: string;
-    bytes_per_vector: number;
-    recall_at_10?: number;
-    p50_ms?: number;
-    settings?: {
-      nprobe: number;
-      recall_at_10: number;
-      p50_ms: number;
-      reranked: { recall_at_10: number; p50_ms: number };
-    }[];
+  target_recall_at_10: number;
+  sizes: {
+    rows: number;
+    flat_p50_ms: number;
+    chosen?: AnnSetting;
+    builds: { nlist: number; training_rows: number; train_s: number; build_s: number; bytes_per_vector: number }[];
+    settings: AnnSetting[];
   }[];
 }
 
-/** `npm run bench:ann`'s figures (`bench/ann-choice.json`): how the large segments' index type was chosen. */
+/** `npm run bench:ann`'s figures (`bench/ann-choice.json`): how each size's index settings were chosen. */
 export function annBenchTable(): string {
   const bench = json<AnnBench>('bench/ann-choice.json');
-  const rows = bench.results.flatMap((result) =>
-    result.settings
-      ? result.settings.map((setting) => [
-          `${code(result.factory)}, nprobe ${setting.nprobe}`,
-          num(result.bytes_per_vector),
-          `${setting.recall_at_10}, ${setting.p50_ms} ms`,
-          `${setting.reranked.recall_at_10}, ${setting.reranked.p50_ms} ms`,
-        ])
-      : [
-          [
-            `${result.factory} (exact)`,
-            num(result.bytes_per_vector),
-            `${result.recall_at_10}, ${result.p50_ms} ms`,
-            '',
-          ],
-        ],
+  const rows = bench.sizes.flatMap((size) =>
+    size.builds.map((build) => {
+      const fastest = (floor: number) =>
+        size.settings
+          .filter((s) => s.nlist === build.nlist && s.recall_at_10 >= floor)
+          .sort((a, b) => a.p50_ms - b.p50_ms)[0];
+      const cell = (s: AnnSetting | undefined) =>
+        s ? `${s.p50_ms} ms (nprobe ${s.nprobe}, top ${s.rerank} re-ranked; ${s.recall_at_10})` : 'not reached';
+      return [
+        num(size.rows),
+        `${size.flat_p50_ms} ms`,
+        `IVF${build.nlist}`,
+        `${num(build.training_rows)} rows, ${build.train_s} s`,
+        num(build.bytes_per_vector),
+        cell(fastest(0.95)),
+        cell(fastest(0.96)),
+      ];
+    }),
   );
-  return `${day(bench.date)}, ${num(bench.vectors)} vectors, ${bench.queries} queries:\n\n${table(
-    ['index', 'bytes/vector', 'recall@10, p50', 'top 100 re-ranked exactly'],
+  const heading = `${day(bench.date)}, ${bench.queries} queries; IVF with 4-bit PQ fast-scan codes, vectors in memory`;
+  return `${heading}:\n\n${table(
+    ['rows', 'flat p50', 'lists', 'trained on', 'bytes/vector', 'fastest at recall 0.95', 'fastest at recall 0.96'],
     rows,
   )}`;
+}
+
+/** One system at one size in `npm run bench:peers` (bench/peers.ts). */
+interface PeerFigures {
+  build_s: number;
+  load_s: number;
+  setting?: Record<string, number>;
+  search_p50_ms: number;
+  search_p99_ms: number;
+  recall_at_10: number;
+  search_rss_mb: number;
+  disk_mb: number;
+  add_1k_written_s: number;
+  add_1k_searchable_s: number;
+  replace_1k_searchable_s: number;
+  search_p50_ms_after_changes: number;
+  recall_at_10_after_changes: number;
+  search_p50_ms_after_optimize?: number;
+  recall_at_10_after_optimize?: number;
+}
+interface PeersBench {
+  date: string;
+  machine: { cores: number; cpu: string };
+  lancedb: string;
+  queries: number;
+  sizes: ({ vectors: number } & Record<'ddb-faiss' | 'lancedb-ivf-pq' | 'lancedb-hnsw-sq', PeerFigures>)[];
+}
+
+/** `npm run bench:peers`'s figures (`bench/results-peers.json`): ddb-faiss beside LanceDB, a row a measure. */
+export function peersBenchTable(summary = false): string {
+  const bench = json<PeersBench>('bench/results-peers.json');
+  const systems = ['ddb-faiss', 'lancedb-ivf-pq', 'lancedb-hnsw-sq'] as const;
+  const rows = bench.sizes.flatMap((size) => {
+    const at = num(size.vectors);
+    const row = (name: string, value: (f: PeerFigures) => string) => [
+      `${at}: ${name}`,
+      ...systems.map((s) => value(size[s])),
+    ];
+    const searched = row(
+      'search p50 / p99 (recall@10)',
+      (f) => `${f.search_p50_ms} / ${f.search_p99_ms} ms (${f.recall_at_10})`,
+    );
+    const memory = row('search process RSS', (f) => `${num(f.search_rss_mb)} MB`);
+    const added = row(
+      '+1,000 items: written / searchable',
+      (f) => `${f.add_1k_written_s} / ${f.add_1k_searchable_s} s`,
+    );
+    if (summary) return [searched, memory, added];
+    return [
+      searched,
+      row('setting', (f) =>
+        f.setting
+          ? Object.entries(f.setting)
+              .map(([name, value]) => `${name} ${value}`)
+              .join(', ') || 'defaults'
+          : 'its own (by segment size)',
+      ),
+      row('search process RSS', (f) => `${num(f.search_rss_mb)} MB`),
+      row('+1,000 items: written / searchable', (f) => `${f.add_1k_written_s} / ${f.add_1k_searchable_s} s`),
+      row(
+        'p50 after +1,000 and 1,000 replaced (recall)',
+        (f) => `${f.search_p50_ms_after_changes} ms (${f.recall_at_10_after_changes})`,
+      ),
+      row('p50 after optimize() (recall)', (f) =>
+        f.search_p50_ms_after_optimize === undefined
+          ? 'n/a'
+          : `${f.search_p50_ms_after_optimize} ms (${f.recall_at_10_after_optimize})`,
+      ),
+      row('build / load', (f) => `${num(f.build_s)} s / ${f.load_s} s`),
+      row('disk', (f) => `${num(f.disk_mb)} MB`),
+    ];
+  });
+  const heading =
+    `${day(bench.date)}, ${bench.machine.cores} cores, LanceDB ${bench.lancedb}, ` +
+    `${bench.queries} STS dev queries, index layer only`;
+  return `${heading}:\n\n${table(['size: measure', 'ddb-faiss', 'LanceDB IVF_PQ', 'LanceDB IVF_HNSW_SQ'], rows)}`;
 }
 
 interface ColdStartBench {
@@ -434,11 +515,15 @@ export const GENERATED_SECTIONS: Readonly<Record<string, Readonly<Record<string,
     'cost-spacing': () => runSpacingTable(measuredUsage()),
     'cost-prices': pricesTable,
   },
-  'README.md': { 'cost-summary': () => workloadsSummary(measuredUsage()) },
+  'README.md': {
+    'cost-summary': () => workloadsSummary(measuredUsage()),
+    'peers-summary': () => peersBenchTable(true),
+  },
   'docs/benchmarks.md': {
     'bench-local': localBenchTable,
     'bench-capture': captureBenchTable,
     'bench-scale': scaleBenchTable,
+    'bench-peers': peersBenchTable,
     'bench-ann': annBenchTable,
     'bench-cold-start': coldStartTable,
     'bench-up': upBenchTable,
