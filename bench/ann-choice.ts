@@ -21,6 +21,7 @@ import { loadEmbedder } from '../embedding/runtime.ts';
 import { ensureDefaultBundle } from '../models/default-model/build.ts';
 import { readSts, stsDir } from '../models/sts.ts';
 import { ivfFactory, trainingRowsFor, withNprobe } from '../index-store/segment.ts';
+import { embedTexts } from './embed-texts.ts';
 import { seededRandom } from './random.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -52,14 +53,7 @@ const queries = readSts(path.join(stsDir(), 'sts-dev.csv'))
   .map((pair) => pair.first)
   .slice(0, QUERIES);
 
-async function embedAll(texts: readonly string[]): Promise<Float32Array> {
-  const out = new Float32Array(texts.length * dimensions);
-  for (let start = 0; start < texts.length; start += 10_000) {
-    const results = await embedder.embed(texts.slice(start, start + 10_000));
-    results.forEach((result, i) => result.ok && out.set(result.vector, (start + i) * dimensions));
-  }
-  return out;
-}
+const embedAll = (texts: readonly string[]) => embedTexts(embedder, texts);
 
 const largest = Math.max(...SIZES);
 const draw = seededRandom(2026);

@@ -28,6 +28,7 @@ import { flatIndexOf } from '../index-store/segment.ts';
 import { ensureDefaultBundle } from '../models/default-model/build.ts';
 import { readSts, stsDir } from '../models/sts.ts';
 import { ensureLanceDb, LANCEDB_VERSION, type PeerCommand, type PeerSetting } from './peers-lance.ts';
+import { embedTexts } from './embed-texts.ts';
 import { seededRandom } from './random.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -128,14 +129,7 @@ const largest = Math.max(...SIZES);
 const train = readSts(path.join(stsDir(), 'sts-train.csv')).flatMap((pair) => [pair.first, pair.second]);
 const draw = seededRandom(2026);
 const text = () => `${train[Math.floor(draw() * train.length)]!} ${train[Math.floor(draw() * train.length)]!}`;
-async function embedAll(texts: readonly string[]): Promise<Float32Array> {
-  const out = new Float32Array(texts.length * d);
-  for (let start = 0; start < texts.length; start += 10_000) {
-    const results = await embedder.embed(texts.slice(start, start + 10_000));
-    results.forEach((result, i) => result.ok && out.set(result.vector, (start + i) * d));
-  }
-  return out;
-}
+const embedAll = (texts: readonly string[]) => embedTexts(embedder, texts);
 const lanceModule = ensureLanceDb(ROOT);
 const work = mkdtempSync(path.join(tmpdir(), 'ddb-faiss-peers-'));
 const vectors = await embedAll(Array.from({ length: largest + 2 * CHANGE }, text));

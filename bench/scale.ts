@@ -54,6 +54,19 @@ const bytesUnder = (dir: string, match: (file: string) => boolean): number =>
     .filter((entry) => entry.isFile() && match(entry.name))
     .reduce((sum, entry) => sum + statSync(path.join(entry.parentPath, entry.name)).size, 0);
 
+/**
+ * Runs a bench script of this folder in a fresh process (asynchronously: the local stack it talks
+ * to runs in this one) and parses the JSON line it prints last.
+ */
+async function lastJsonLineOf<T>(script: string, args: readonly string[]): Promise<T> {
+  const { stdout } = await run(
+    process.execPath,
+    ['--openssl-legacy-provider', '--import', 'tsx', path.join(HERE, script), ...args],
+    { encoding: 'utf8', maxBuffer: 64 << 20 },
+  );
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as T;
+}
+
 /** One size's figures (`bench/results-scale.json` holds one a size). */
 export type ScaleResult = { readonly vectors: number } & Readonly<Record<string, unknown>>;
 
@@ -144,22 +157,8 @@ export async function benchScale(
 
     // Each step in a fresh process, as a Lambda invocation.
     let runs = 0;
-    const step = async (command: ScaleStep): Promise<ScaleStepResult> => {
-      const { stdout } = await run(
-        process.execPath,
-        [
-          '--openssl-legacy-provider',
-          '--import',
-          'tsx',
-          path.join(HERE, 'scale-step.ts'),
-          dir,
-          endpoints,
-          JSON.stringify(command),
-        ],
-        { encoding: 'utf8', maxBuffer: 64 << 20 },
-      );
-      return JSON.parse(stdout.trim().split('\n').at(-1)!) as ScaleStepResult;
-    };
+    const step = (command: ScaleStep) =>
+      lastJsonLineOf<ScaleStepResult>('scale-step.ts', [dir, endpoints, JSON.stringify(command)]);
     const newRun = (): RunInfo => {
       const execution = `bench-scale-${++runs}`;
       return {
@@ -228,21 +227,12 @@ export async function benchScale(
     const queriesFile = path.join(dir, 'queries.json');
     writeFileSync(queriesFile, JSON.stringify(questions));
     // Asynchronously: the local DynamoDB the probe reads back from runs in this process.
-    const { stdout } = await run(
-      process.execPath,
-      [
-        '--openssl-legacy-provider',
-        '--import',
-        'tsx',
-        path.join(HERE, 'scale-probe.ts'),
-        dir,
-        stack.info.endpoints.dynamodb!,
-        queriesFile,
-        String(tableItems),
-      ],
-      { encoding: 'utf8', maxBuffer: 64 << 20 },
-    );
-    const probe = JSON.parse(stdout.trim().split('\n').at(-1)!) as ScaleProbeResult;
+    const probe = await lastJsonLineOf<ScaleProbeResult>('scale-probe.ts', [
+      dir,
+      stack.info.endpoints.dynamodb!,
+      queriesFile,
+      String(tableItems),
+    ]);
     const whole = probe.indexMs.map((ms, q) => ms + probe.embedMs[q]! + probe.hydrateMs[q]!);
     log(`search: loaded in ${probe.indexLoadS.toFixed(2)} s, whole query p50 ${percentile(whole, 50).toFixed(2)} ms`);
 
