@@ -25,13 +25,14 @@ import { batchWriteItems } from '../aws/dynamodb-batch.ts';
 import { COMPACTION_POLICY } from '../index-store/compaction.ts';
 import { GenerationStore, type SegmentRef } from '../index-store/generations.ts';
 import { MAX_SEGMENT_ROWS } from '../index-store/index-writer.ts';
-import { FLAT_MAX_ROWS, flatIndexOf, IVF_TIERS } from '../index-store/segment.ts';
+import { FLAT_MAX_ROWS, IVF_TIERS } from '../index-store/segment.ts';
 import type { RunInfo } from '../indexer/context.ts';
 import { type ShardDescriptor, writeShard } from '../indexer/run-files.ts';
 import { readSts } from '../models/sts.ts';
 import { seededRandom } from './random.ts';
 import type { ScaleProbeResult } from './scale-probe.ts';
 import type { ScaleStep, ScaleStepResult } from './scale-step.ts';
+import type { TruthPart } from './scale-truth.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
@@ -74,7 +75,7 @@ export type ScaleResult = { readonly vectors: number } & Readonly<Record<string,
 class LiveVectors {
   private readonly fd: number;
   constructor(
-    file: string,
+    readonly file: string,
     private readonly d: number,
   ) {
     this.fd = openSync(file, 'w+');
@@ -236,14 +237,25 @@ export async function benchScale(
     const whole = probe.indexMs.map((ms, q) => ms + probe.embedMs[q]! + probe.hydrateMs[q]!);
     log(`search: loaded in ${probe.indexLoadS.toFixed(2)} s, whole query p50 ${percentile(whole, 50).toFixed(2)} ms`);
 
+    // Exact answers, a part of the live vectors at a time, each part in a process of its own.
     const queryVectors = await embed(questions);
+    const queryVectorsFile = path.join(dir, 'queries.f32');
+    writeFileSync(
+      queryVectorsFile,
+      new Uint8Array(queryVectors.buffer, queryVectors.byteOffset, queryVectors.byteLength),
+    );
     const best = questions.map((): { row: number; score: number }[] => []);
     for (let from = 0; from < count; from += TRUTH_CHUNK_ROWS) {
       const to = Math.min(count, from + TRUTH_CHUNK_ROWS);
-      const flat = flatIndexOf(live.read(from, to), d);
-      questions.forEach((_, q) => {
-        const { labels, distances } = flat.search(Array.from(queryVectors.subarray(q * d, (q + 1) * d)), 10);
-        best[q] = [...best[q]!, ...labels.map((label, i) => ({ row: from + label, score: distances[i]! }))]
+      const part = await lastJsonLineOf<TruthPart>('scale-truth.ts', [
+        live.file,
+        String(d),
+        String(from),
+        String(to),
+        queryVectorsFile,
+      ]);
+      part.forEach((hits, q) => {
+        best[q] = [...best[q]!, ...hits.map(([row, score]) => ({ row, score }))]
           .sort((a, b) => b.score - a.score)
           .slice(0, 10);
       });

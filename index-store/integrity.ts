@@ -13,7 +13,7 @@
  * ```
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { advise } from '../config/advice.ts';
 import { RequestError } from '../config/errors.ts';
@@ -87,6 +87,43 @@ export function readVerified(root: string, file: string, expected: FileChecksum 
       throw new IndexDamagedError(file, 'does not match its checksum (its content changed since it was written)');
   }
   return bytes;
+}
+
+/** Bytes read at a time by {@link checkFile}: one buffer, reused. */
+const CHECK_CHUNK_BYTES = 4 << 20;
+
+/**
+ * Checks a file against its recorded checksum, streamed through one small buffer: for a large file
+ * that a library then reads itself (a faiss index), where reading it whole first would hold it
+ * twice and fault in fresh memory for the copy (about 1.5 s of a 100 MB index's 2 s load here).
+ * @throws {IndexDamagedError} when the file is missing, of another size, or of other content
+ */
+export function checkFile(root: string, file: string, expected: FileChecksum): void {
+  let fd: number;
+  try {
+    fd = openSync(path.join(root, file), 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new IndexDamagedError(file, 'is missing');
+    throw error;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size !== expected.bytes)
+      throw new IndexDamagedError(file, `is ${formatBytes(size)}; its manifest says ${formatBytes(expected.bytes)}`);
+    const hash = createHash('sha256');
+    const chunk = Buffer.allocUnsafe(Math.min(CHECK_CHUNK_BYTES, Math.max(1, size)));
+    for (let done = 0; done < size;) {
+      const read = readSync(fd, chunk, 0, Math.min(chunk.length, size - done), done);
+      if (read === 0)
+        throw new IndexDamagedError(file, `ends at ${formatBytes(done)}; its manifest says ${formatBytes(size)}`);
+      hash.update(chunk.subarray(0, read));
+      done += read;
+    }
+    if (hash.digest('hex') !== expected.sha256)
+      throw new IndexDamagedError(file, 'does not match its checksum (its content changed since it was written)');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

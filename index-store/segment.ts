@@ -41,6 +41,7 @@ import { fsyncPath, publishDirectory } from './atomic-file.ts';
 import type { ItemRows } from './index-entry.ts';
 import { AttributeColumns, encodeAttributeColumns } from './attribute-columns.ts';
 import {
+  checkFile,
   checkSize,
   checksumOf,
   type FileChecksum,
@@ -402,6 +403,24 @@ export class SegmentFiles {
     }
   }
 
+  /**
+   * The faiss index file, checked against its checksum by a streamed read, then read by faiss
+   * itself: one copy of its bytes in memory rather than three (the file read whole, the binding's
+   * copy, faiss's), each faulted in fresh.
+   * @throws {IndexDamagedError} when it is missing, does not match its checksum, or faiss cannot read it
+   */
+  faissIndex(kind: SegmentInfo['kind']): faiss.Index {
+    const name = SEGMENT_FILES.index;
+    const expected = this.checksums?.[name];
+    if (expected) checkFile(this.root, this.file(name), expected);
+    else if (!existsSync(this.path(name))) throw new IndexDamagedError(this.file(name), 'is missing');
+    try {
+      return kind === 'flat' ? faiss.IndexFlatIP.read(this.path(name)) : faiss.Index.read(this.path(name));
+    } catch (error) {
+      throw new IndexDamagedError(this.file(name), `cannot be read (${(error as Error).message})`, { cause: error });
+    }
+  }
+
   /** What `segment.json` says. */
   info(): SegmentInfo {
     const info = parseJsonFile<Partial<SegmentInfo>>(this.file(SEGMENT_FILES.info), this.read(SEGMENT_FILES.info));
@@ -528,9 +547,7 @@ export class OpenSegment {
     const index =
       info.kind === 'flat' && !files.has(SEGMENT_FILES.index)
         ? flatIndexOf(vectors.read(0, info.rows), info.dimensions)
-        : files.decode(SEGMENT_FILES.index, (bytes) =>
-            info.kind === 'flat' ? faiss.IndexFlatIP.fromBuffer(bytes) : faiss.Index.fromBuffer(bytes),
-          );
+        : files.faissIndex(info.kind);
     if (index.ntotal() !== info.rows || keys.rows !== info.rows)
       throw new IndexDamagedError(
         files.file(SEGMENT_FILES.info),
