@@ -1,12 +1,14 @@
 /**
  * The writer's side of a segmented index: finding where an item lives now (to count and
  * tombstone what a run replaces or removes), and writing a run's vectors as new segments.
- * Both cost what the run changes, plus reading the key maps: never rewriting the index.
+ * Both cost what the run changes, plus reading the key filters and the key maps of the segments
+ * that hold what it replaces or removes: never rewriting the index.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type GenerationStore, newSegmentRef, type SegmentRef } from './generations.ts';
 import { entryKey, type IndexEntry, type ItemRows } from './index-entry.ts';
+import type { KeyFilter } from './key-filter.ts';
 import { listsOf, SEGMENT_FILES, type SegmentFiles } from './segment.ts';
 import { byGroup, type SegmentKeys } from './segment-keys.ts';
 
@@ -16,26 +18,34 @@ export interface ItemLocation {
   readonly row: number;
 }
 
-/** The live items of a generation, looked up by key through its segments' key maps. */
+/**
+ * The live items of a generation, looked up by key through its segments' key maps. A segment's
+ * key map (and its dead rows) is read only when a lookup needs it: when its key filter says it
+ * may hold the key (segments written before filters: always). Adding items to a large index
+ * then reads no key map at all.
+ */
 export class HeldItems {
-  private readonly keys: SegmentKeys[];
+  private readonly filters: (KeyFilter | undefined)[];
+  private readonly keys: (SegmentKeys | undefined)[];
   private readonly dead: (Set<number> | undefined)[];
   readonly size: number;
 
   constructor(
-    store: GenerationStore,
+    private readonly store: GenerationStore,
     readonly segments: readonly SegmentRef[],
   ) {
-    this.keys = segments.map((segment) => store.keys(segment));
-    this.dead = segments.map((segment) => (segment.dead > 0 ? new Set(store.deadRows(segment)) : undefined));
+    this.filters = segments.map((segment) => store.segmentFiles(segment).keyFilter());
+    this.keys = segments.map(() => undefined);
+    this.dead = segments.map(() => undefined);
     this.size = segments.reduce((sum, segment) => sum + segment.items - segment.deadItems, 0);
   }
 
   /** Where the item is alive (its first row), or undefined. */
   locate(group: string, id: string): ItemLocation | undefined {
-    for (let segment = 0; segment < this.keys.length; segment++) {
-      const row = this.keys[segment]!.find(group, id);
-      if (row >= 0 && !this.dead[segment]?.has(row)) return { segment, row };
+    for (let segment = 0; segment < this.segments.length; segment++) {
+      if (this.filters[segment]?.mayHold(group, id) === false) continue;
+      const row = this.keysOf(segment).find(group, id);
+      if (row >= 0 && !this.deadOf(segment)?.has(row)) return { segment, row };
     }
     return undefined;
   }
@@ -47,7 +57,35 @@ export class HeldItems {
 
   /** Every row (passage) of the item at a location. */
   rowsAt({ segment, row }: ItemLocation): readonly [number, number] {
-    return this.keys[segment]!.itemRows(row);
+    return this.keysOf(segment).itemRows(row);
+  }
+
+  /**
+   * Reads every segment's key map and dead rows now, rather than at the lookups that need them:
+   * for a caller that must learn of damage at once.
+   * @throws {IndexDamagedError} naming the first damaged file
+   */
+  readAll(): this {
+    this.segments.forEach((_, segment) => {
+      this.keysOf(segment);
+      this.deadOf(segment);
+    });
+    return this;
+  }
+
+  /** How many segments' key maps lookups have read so far. */
+  get keyMapsRead(): number {
+    return this.keys.filter((keys) => keys !== undefined).length;
+  }
+
+  private keysOf(segment: number): SegmentKeys {
+    return (this.keys[segment] ??= this.store.keys(this.segments[segment]!));
+  }
+
+  private deadOf(segment: number): Set<number> | undefined {
+    const ref = this.segments[segment]!;
+    if (ref.dead === 0) return undefined;
+    return (this.dead[segment] ??= new Set(this.store.deadRows(ref)));
   }
 }
 
@@ -70,7 +108,7 @@ export function heldBeforeBackfill(store: GenerationStore): HeldBeforeBackfill {
   if (!existsSync(currentFile)) return new Set<string>();
   try {
     const pointer = JSON.parse(readFileSync(currentFile, 'utf8')) as { manifest?: string; folder?: string };
-    if (pointer.manifest !== undefined) return new HeldItems(store, store.meta(store.current()!).segments);
+    if (pointer.manifest !== undefined) return new HeldItems(store, store.meta(store.current()!).segments).readAll();
     const legacy = JSON.parse(
       readFileSync(path.join(store.dir, pointer.folder!, 'entries.json'), 'utf8'),
     ) as IndexEntry[];

@@ -51,6 +51,7 @@ import {
   readVerified,
   rowChecksums,
 } from './integrity.ts';
+import { KeyFilter } from './key-filter.ts';
 import { LexicalBuilder, LexicalIndex } from './lexical-index.ts';
 import { encodeSegmentKeys, SegmentKeys } from './segment-keys.ts';
 
@@ -127,6 +128,7 @@ export const SEGMENT_FILES = {
   vectors: 'vectors.f32',
   rowChecksums: 'vectors.sum',
   keys: 'keys.bin',
+  keyFilter: 'keys.filter',
   attributes: 'attributes.bin',
   lexical: 'lexical.bin',
   trained: 'trained.faiss',
@@ -325,6 +327,7 @@ export class SegmentWriter {
     if (this.index) this.writeFile(SEGMENT_FILES.index, this.index.toBuffer());
     this.writeFile(SEGMENT_FILES.rowChecksums, new Uint8Array(sums.buffer));
     this.writeFile(SEGMENT_FILES.keys, encodeSegmentKeys(this.items));
+    this.writeFile(SEGMENT_FILES.keyFilter, KeyFilter.of(this.items.map((item) => item.entry)).encode());
     this.writeFile(SEGMENT_FILES.attributes, encodeAttributeColumns(this.items.map((item) => item.attributes)));
     this.writeFile(SEGMENT_FILES.lexical, this.lexical.encode());
     this.writeFile(SEGMENT_FILES.info, Buffer.from(JSON.stringify(info, null, 2)));
@@ -432,6 +435,13 @@ export class SegmentFiles {
   /** The key map. */
   keys(): SegmentKeys {
     return this.decode(SEGMENT_FILES.keys, (bytes) => SegmentKeys.decode(bytes));
+  }
+
+  /** The key filter: none for a segment written before filters (its key map is then read to look a key up). */
+  keyFilter(): KeyFilter | undefined {
+    return this.has(SEGMENT_FILES.keyFilter)
+      ? this.decode(SEGMENT_FILES.keyFilter, (bytes) => KeyFilter.decode(bytes))
+      : undefined;
   }
 
   /** The filterable attributes: none for a segment written before filters existed. */

@@ -18,6 +18,7 @@ import { AttributeColumns } from './attribute-columns.ts';
 import { IndexDamagedError } from './integrity.ts';
 import { LexicalIndex } from './lexical-index.ts';
 import { SCAN_CHUNK_ROWS, SEGMENT_FILES, type SegmentInfo } from './segment.ts';
+import { KeyFilter } from './key-filter.ts';
 import { SegmentKeys } from './segment-keys.ts';
 
 /** A damaged file. */
@@ -91,6 +92,7 @@ function verifySegment(
     tally(0);
   });
   check(SEGMENT_FILES.keys, (bytes) => SegmentKeys.decode(bytes));
+  if (files.has(SEGMENT_FILES.keyFilter)) check(SEGMENT_FILES.keyFilter, (bytes) => KeyFilter.decode(bytes));
   // Without a checksum, decoding is the only check there is; with one, the bytes are known good.
   // A flat segment written since its vectors file became its index has no index.faiss.
   if (ref.kind === 'ivf' || files.has(SEGMENT_FILES.index))

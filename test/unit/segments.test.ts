@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import faiss from 'faiss-node';
@@ -7,6 +7,8 @@ import { randomUnitVectors } from '../../bench/random.ts';
 import { compactionFolds, compactStep, foldSegments } from '../../index-store/compaction.ts';
 import { GenerationStore, type SegmentRef } from '../../index-store/generations.ts';
 import { applyChange, HeldItems, type ItemVectors, onePassage, writeSegments } from '../../index-store/index-writer.ts';
+import { IndexDamagedError } from '../../index-store/integrity.ts';
+import { KeyFilter, KeyFilterFormatError } from '../../index-store/key-filter.ts';
 import { FLAT_MAX_ROWS, flatIndexOf } from '../../index-store/segment.ts';
 import { encodeSegmentKeys, SegmentKeys } from '../../index-store/segment-keys.ts';
 import { EXACT_SCAN_ROWS, SegmentedIndex } from '../../index-store/segmented-index.ts';
@@ -191,6 +193,66 @@ describe('segmented index', () => {
       // Assess
       const written = filesUnder(dir.path).filter((file) => !before.has(file) || file.endsWith('CURRENT.json'));
       assert.ok(bytesOf(written) < 0.05 * indexBytes, `${bytesOf(written)} of ${indexBytes} bytes`);
+    } finally {
+      dir.remove();
+    }
+  });
+});
+
+describe('key filters', () => {
+  it('say "may hold" of every key a segment holds and "does not" of others but about once in 100,000', () => {
+    // Prepare
+    const held = Array.from({ length: 20_000 }, (_, i) => ({ group: `g${i % 9}`, id: `item-${i}` }));
+    const absent = Array.from({ length: 200_000 }, (_, i) => ({ group: `g${i % 9}`, id: `other-${i}` }));
+    // Act
+    const filter = KeyFilter.decode(KeyFilter.of(held).encode());
+    // Assess
+    assert.ok(held.every((key) => filter.mayHold(key.group, key.id)));
+    assert.ok(!filter.mayHold('g1', 'item-0'), 'the id of another group');
+    const falsePositives = absent.filter((key) => filter.mayHold(key.group, key.id)).length;
+    assert.ok(falsePositives <= 10, `${falsePositives} false positives in 200,000`);
+    assert.throws(() => KeyFilter.decode(new Uint8Array(64)), KeyFilterFormatError);
+  });
+
+  it('lets a run add items without reading a key map, and read only the key maps of the segments holding what it replaces', async () => {
+    // Prepare: three segments; the first's key map damaged (same size, other bytes)
+    const dir = tempDir();
+    try {
+      const store = new GenerationStore(dir.path);
+      const runs = [items(300, 3, 21, 'a'), items(300, 3, 22, 'b'), items(300, 3, 23, 'c')];
+      const segments: SegmentRef[] = [];
+      for (const run of runs) segments.push(...(await writeSegments(store, run, d)));
+      const meta = store.publish(segments, MODEL, 'test');
+      const keysFile = path.join(store.segmentDir(meta.segments[0]!.id), 'keys.bin');
+      const bytes = readFileSync(keysFile);
+      bytes.fill(7, 64, 128);
+      writeFileSync(keysFile, bytes);
+      // Act: a run adding 50 items
+      const added = items(50, 3, 24, 'new');
+      const held = new HeldItems(store, meta.segments);
+      const after = store.publish(
+        await applyChange(
+          store,
+          held,
+          added.map((item) => item.entry),
+          added,
+          d,
+        ),
+        MODEL,
+        'test',
+      );
+      // Assess
+      assert.equal(held.keyMapsRead, 0);
+      assert.equal(after.segments.length, 4);
+      // Act, Assess: replacing an item of the third segment reads its key map only
+      const replacing = new HeldItems(store, after.segments);
+      assert.equal(replacing.locate('g1', 'c1')?.segment, 2);
+      assert.equal(replacing.keyMapsRead, 1);
+      // ... and an item of the damaged segment fails naming its key map
+      assert.throws(
+        () => replacing.locate('g1', 'a1'),
+        (error) => error instanceof IndexDamagedError && /keys\.bin/.test(error.file),
+      );
     } finally {
       dir.remove();
     }
