@@ -29,6 +29,7 @@ import { FLAT_MAX_ROWS, IVF_TIERS } from '../index-store/segment.ts';
 import type { RunInfo } from '../indexer/context.ts';
 import { type ShardDescriptor, writeShard } from '../indexer/run-files.ts';
 import { readSts } from '../models/sts.ts';
+import { embedTexts } from './embed-texts.ts';
 import { seededRandom } from './random.ts';
 import type { ScaleProbeResult } from './scale-probe.ts';
 import type { ScaleStep, ScaleStepResult } from './scale-step.ts';
@@ -121,12 +122,7 @@ export async function benchScale(
     const draw = seededRandom(2026);
     const text = () => `${train[Math.floor(draw() * train.length)]!} ${train[Math.floor(draw() * train.length)]!}`;
     const key = (i: number) => ({ group: `g${i % 16}`, id: `s${i}` });
-    const embed = async (texts: readonly string[]): Promise<Float32Array> => {
-      const out = new Float32Array(texts.length * d);
-      const results = await embedder.embed(texts);
-      results.forEach((result, i) => result.ok && out.set(result.vector, i * d));
-      return out;
-    };
+    const embed = (texts: readonly string[]) => embedTexts(embedder, texts);
     /** Items in the table, for the read-back (only the first `tableItems`). */
     const put = async (rows: readonly number[], texts: readonly string[]) => {
       const requests: WriteRequest[] = rows.flatMap((i, at) =>

@@ -63,6 +63,20 @@ export const checksumOf = (bytes: Uint8Array): FileChecksum => ({
 
 const formatBytes = (bytes: number): string => `${bytes.toLocaleString('en-US')} bytes`;
 
+/** Runs `open` on a file, a missing file being damage (any other error is not). */
+function existing<T>(file: string, open: () => T): T {
+  try {
+    return open();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new IndexDamagedError(file, 'is missing');
+    throw error;
+  }
+}
+
+/** The damage of a file of another size than its manifest records. */
+const sizeDamage = (file: string, size: number, expected: number): IndexDamagedError =>
+  new IndexDamagedError(file, `is ${formatBytes(size)}; its manifest says ${formatBytes(expected)}`);
+
 /**
  * Reads a whole file, checked against its recorded checksum when there is one (files written
  * before checksums have none, and are read as they are).
@@ -70,19 +84,9 @@ const formatBytes = (bytes: number): string => `${bytes.toLocaleString('en-US')}
  * @throws {IndexDamagedError} when the file is missing, of another size, or of other content
  */
 export function readVerified(root: string, file: string, expected: FileChecksum | undefined): Buffer {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path.join(root, file));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new IndexDamagedError(file, 'is missing');
-    throw error;
-  }
+  const bytes = existing(file, () => readFileSync(path.join(root, file)));
   if (expected) {
-    if (bytes.byteLength !== expected.bytes)
-      throw new IndexDamagedError(
-        file,
-        `is ${formatBytes(bytes.byteLength)}; its manifest says ${formatBytes(expected.bytes)}`,
-      );
+    if (bytes.byteLength !== expected.bytes) throw sizeDamage(file, bytes.byteLength, expected.bytes);
     if (checksumOf(bytes).sha256 !== expected.sha256)
       throw new IndexDamagedError(file, 'does not match its checksum (its content changed since it was written)');
   }
@@ -99,17 +103,10 @@ const CHECK_CHUNK_BYTES = 4 << 20;
  * @throws {IndexDamagedError} when the file is missing, of another size, or of other content
  */
 export function checkFile(root: string, file: string, expected: FileChecksum): void {
-  let fd: number;
-  try {
-    fd = openSync(path.join(root, file), 'r');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new IndexDamagedError(file, 'is missing');
-    throw error;
-  }
+  const fd = existing(file, () => openSync(path.join(root, file), 'r'));
   try {
     const size = fstatSync(fd).size;
-    if (size !== expected.bytes)
-      throw new IndexDamagedError(file, `is ${formatBytes(size)}; its manifest says ${formatBytes(expected.bytes)}`);
+    if (size !== expected.bytes) throw sizeDamage(file, size, expected.bytes);
     const hash = createHash('sha256');
     const chunk = Buffer.allocUnsafe(Math.min(CHECK_CHUNK_BYTES, Math.max(1, size)));
     for (let done = 0; done < size;) {
@@ -132,15 +129,8 @@ export function checkFile(root: string, file: string, expected: FileChecksum): v
  * @throws {IndexDamagedError} when the file is missing or of another size
  */
 export function checkSize(root: string, file: string, bytes: number): void {
-  let size: number;
-  try {
-    size = statSync(path.join(root, file)).size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new IndexDamagedError(file, 'is missing');
-    throw error;
-  }
-  if (size !== bytes)
-    throw new IndexDamagedError(file, `is ${formatBytes(size)}; its manifest says ${formatBytes(bytes)}`);
+  const { size } = existing(file, () => statSync(path.join(root, file)));
+  if (size !== bytes) throw sizeDamage(file, size, bytes);
 }
 
 /**

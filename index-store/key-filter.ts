@@ -20,6 +20,7 @@
  * ```
  */
 import type { IndexEntry } from './index-entry.ts';
+import { hashKey } from './segment-keys.ts';
 
 const MAGIC = 0x46424444; // "DDBF"
 const FORMAT = 1;
@@ -34,20 +35,17 @@ export class KeyFilterFormatError extends Error {
 }
 
 /**
- * Two independent 32-bit hashes of a key (FNV-1a with two offset bases, the second over the key
- * backwards): 64 bits, so that two keys agree on every probe only as often as the filter allows.
+ * Two independent 32-bit hashes of a key: the key map's (FNV-1a) and FNV-1a from another offset
+ * basis over the key backwards: 64 bits, so that two keys agree on every probe only as often as
+ * the filter allows.
  */
 function keyHashes(group: string, id: string): [number, number] {
-  let first = 0x811c9dc5;
   let second = 0x050c5d1f;
-  for (let i = 0; i < group.length; i++) first = Math.imul(first ^ group.charCodeAt(i), 0x01000193);
-  first = Math.imul(first, 0x01000193);
-  for (let i = 0; i < id.length; i++) first = Math.imul(first ^ id.charCodeAt(i), 0x01000193);
   for (let i = id.length - 1; i >= 0; i--) second = Math.imul(second ^ id.charCodeAt(i), 0x01000193);
   second = Math.imul(second, 0x01000193);
   for (let i = group.length - 1; i >= 0; i--) second = Math.imul(second ^ group.charCodeAt(i), 0x01000193);
   // An odd step visits distinct bits for every probe of a power-of-two table.
-  return [first >>> 0, (second | 1) >>> 0];
+  return [hashKey(group, id), (second | 1) >>> 0];
 }
 
 /** A Bloom filter over item keys: "may hold" or "certainly does not". */

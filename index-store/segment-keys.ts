@@ -40,7 +40,7 @@ export class SegmentKeysFormatError extends Error {
 }
 
 /** 32-bit FNV-1a of a key's UTF-16 code units: the same string always lands in the same slot. */
-function hashKey(group: string, id: string): number {
+export function hashKey(group: string, id: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < group.length; i++) hash = Math.imul(hash ^ group.charCodeAt(i), 0x01000193);
   hash = Math.imul(hash ^ 0, 0x01000193);
