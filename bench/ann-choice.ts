@@ -11,8 +11,7 @@
 //   npm run bench:ann                                   # 100k, 300k, 1M (~25 min here)
 //   npm run bench:ann -- --sizes=100000 --lists=128,256 # one size, chosen list counts (kept beside the others)
 //
-// faiss-node sets no nprobe; an IVF index serializes it, so each setting is written into the
-// serialized index and read back (see `withNprobe` in index-store/segment.ts).
+// nprobe is set on the built index (`setNprobe`, added by scripts/faiss-node-binding.js).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +19,7 @@ import faiss from 'faiss-node';
 import { loadEmbedder } from '../embedding/runtime.ts';
 import { ensureDefaultBundle } from '../models/default-model/build.ts';
 import { readSts, stsDir } from '../models/sts.ts';
-import { ivfFactory, trainingRowsFor, withNprobe } from '../index-store/segment.ts';
+import { ivfFactory, trainingRowsFor } from '../index-store/segment.ts';
 import { embedTexts } from './embed-texts.ts';
 import { seededRandom } from './random.ts';
 
@@ -140,8 +139,8 @@ for (const rows of SIZES) {
       bytes_per_vector: Math.round(index.toBuffer().length / rows),
     });
     for (const nprobe of NPROBES.filter((probes) => probes <= nlist / 2)) {
-      const tuned = withNprobe(index, nlist, nprobe);
-      for (const rerank of RERANKS) settings.push({ nlist, nprobe, rerank, ...measure(tuned, rerank) });
+      index.setNprobe(nprobe);
+      for (const rerank of RERANKS) settings.push({ nlist, nprobe, rerank, ...measure(index, rerank) });
     }
     const reached = settings.filter((s) => s.nlist === nlist && s.recall_at_10 >= TARGET_RECALL);
     log(

@@ -153,6 +153,17 @@ export interface SegmentInfo {
   readonly rerank?: number;
 }
 
+/**
+ * How an IVF segment is searched: by today's tier for its size when it was built with that
+ * tier's lists, so that re-measured probes and depths reach segments already written; else as
+ * its `segment.json` recorded (probes absent: as faiss serialized them).
+ */
+export function ivfSearchOf(info: SegmentInfo): { readonly probes?: number; readonly rerank: number } {
+  const plan = indexPlanFor(info.rows);
+  if (plan.kind === 'ivf' && plan.lists === listsOf(info)) return { probes: plan.probes, rerank: plan.rerank };
+  return { ...(info.nprobe === undefined ? {} : { probes: info.nprobe }), rerank: info.rerank ?? LEGACY_RERANK };
+}
+
 /** An IVF segment's lists, from `segment.json` (or, for a segment written before it said, its factory string). */
 export const listsOf = (info: Pick<SegmentInfo, 'lists' | 'factory'>): number | undefined =>
   info.lists ?? numberOrUndefined(/^IVF(\d+),/.exec(info.factory)?.[1]);
@@ -178,19 +189,6 @@ export function flatIndexOf(vectors: Float32Array, dimensions: number): faiss.In
   at = bytes.writeBigUInt64LE(BigInt(vectors.length), at);
   Buffer.from(vectors.buffer, vectors.byteOffset, vectors.byteLength).copy(bytes, at);
   return faiss.IndexFlatIP.fromBuffer(bytes);
-}
-
-/**
- * The IVF index with `nprobe` set. faiss-node has no setter, but an IndexIVF serializes it: the
- * header is the fourcc (4 bytes), d (4), ntotal (8), two unused (8 + 8), is_trained (1),
- * metric_type (4), then nlist (8) and nprobe (8). Done on the trained, empty index.
- */
-export function withNprobe(index: faiss.Index, nlist: number, nprobe: number): faiss.Index {
-  const bytes = index.toBuffer();
-  const nlistAt = 4 + 4 + 8 + 8 + 8 + 1 + 4;
-  if (bytes.readBigUInt64LE(nlistAt) !== BigInt(nlist)) throw new Error('not the IVF index header this expects');
-  bytes.writeBigUInt64LE(BigInt(nprobe), nlistAt + 8);
-  return faiss.Index.fromBuffer(bytes);
 }
 
 /**
@@ -256,11 +254,8 @@ export class SegmentWriter {
       const { lists, probes } = this.plan;
       this.factory = ivfFactory(dimensions, lists);
       const trained = trainedIndex?.(lists);
-      this.index = withNprobe(
-        trained ? faiss.Index.fromBuffer(trained.read(SEGMENT_FILES.trained)) : this.train(lists),
-        lists,
-        probes,
-      );
+      this.index = trained ? faiss.Index.fromBuffer(trained.read(SEGMENT_FILES.trained)) : this.train(lists);
+      this.index.setNprobe(probes);
       this.writeFile(SEGMENT_FILES.trained, this.index.toBuffer());
     }
     this.vectorsFd = openSync(path.join(this.staging, SEGMENT_FILES.vectors), 'w');
@@ -474,6 +469,28 @@ export class SegmentFiles {
   }
 }
 
+/** A segment to search for one query ({@link OpenSegment.candidatesOf}). */
+export interface CandidateAsk {
+  readonly segment: OpenSegment;
+  /** Items wanted. */
+  readonly k: number;
+  /** The rows `[start, end)` searched. */
+  readonly range: readonly [number, number];
+  /** 1 at each row not to return (dead, or filtered out). */
+  readonly skip?: Uint8Array;
+  /** Rows of the range not skipped (all of them by default). */
+  readonly admitted?: number;
+}
+
+/** A segment's candidates for one query, best first by faiss's score. */
+export interface Candidates {
+  readonly hits: RowHit[];
+  /** Whether the scores are the compressed codes' (IVF), to be re-ranked with the exact vectors. */
+  readonly approximate: boolean;
+  /** Items among the hits, at most the `k` asked: fewer when faiss had no more. */
+  readonly items: number;
+}
+
 /** One scored row of a segment. */
 export interface RowHit {
   readonly row: number;
@@ -542,6 +559,8 @@ export class OpenSegment {
     readonly lexical: LexicalIndex,
     private readonly index: faiss.Index,
     private readonly vectors: VectorFile,
+    /** Candidates an IVF segment re-ranks with exact vectors when searched alone (0 for a flat one). */
+    readonly rerankDepth: number,
   ) {}
 
   /**
@@ -565,7 +584,13 @@ export class OpenSegment {
       );
     const attributes = files.attributes(keys.items);
     const lexical = files.lexical(keys.rows);
-    return new OpenSegment(info, keys, attributes, lexical, index, vectors);
+    let rerankDepth = 0;
+    if (info.kind === 'ivf') {
+      const { probes, rerank } = ivfSearchOf(info);
+      if (probes !== undefined) index.setNprobe(probes);
+      rerankDepth = rerank;
+    }
+    return new OpenSegment(info, keys, attributes, lexical, index, vectors, rerankDepth);
   }
 
   get rows(): number {
@@ -581,41 +606,64 @@ export class OpenSegment {
     this.vectors.close();
   }
 
-  /** The exact score of each row against the query. */
-  private exactScores(query: Float32Array, rows: readonly number[]): RowHit[] {
+  /**
+   * The exact score of each row against the query, its vectors read in row order (rows close
+   * together are then read from the same pages).
+   */
+  rerank(query: Float32Array, rows: readonly number[]): RowHit[] {
     const d = this.info.dimensions;
-    return rows.map((row) => {
-      const vector = this.vectors.read(row, row + 1);
-      let score = 0;
-      for (let j = 0; j < d; j++) score += query[j]! * vector[j]!;
-      return { row, score };
-    });
+    return [...rows]
+      .sort((a, b) => a - b)
+      .map((row) => {
+        const vector = this.vectors.read(row, row + 1);
+        let score = 0;
+        for (let j = 0; j < d; j++) score += query[j]! * vector[j]!;
+        return { row, score };
+      });
   }
 
   /**
-   * Up to `k` best items with a row in `[start, end)` not in `skip` (dead, or filtered out), by
-   * faiss, each as its best row: exact for a flat segment; for IVF the compressed codes'
-   * candidates re-ranked with the exact vectors. Asks faiss for more rows until they hold `k`
-   * items or faiss has no more. Returns fewer than `k` only when the visited lists of an IVF
-   * index hold fewer; {@link scan} is then exact. `admitted`, the rows of the range not skipped,
-   * sizes the first request so that it rarely needs a second.
+   * Each segment's candidates for one query: up to `k` best items with a row in `range` not in
+   * `skip` (dead, or filtered out), by faiss. A flat segment's are exact; an IVF segment's are
+   * scored by its compressed codes, as many rows as hold `k` items and at least its re-rank
+   * depth, for the caller to re-rank with {@link rerank}. The first faiss request of every
+   * segment is made at once (`faiss.searchEach`: the segments side by side on every core); a
+   * segment whose rows fall short of `k` items asks again for more on its own, until faiss has
+   * no more (`items` is then under `k`: the visited lists of an IVF index hold fewer, and
+   * {@link scan} is exact). `admitted`, the rows of the range not skipped, sizes the first
+   * request so that it rarely needs a second.
    */
-  search(
+  static candidatesOf(query: Float32Array, asks: readonly CandidateAsk[]): Candidates[] {
+    const first = asks.map(({ segment, k, range, admitted = range[1] - range[0] }) =>
+      range[1] <= range[0] || admitted <= 0
+        ? 0
+        : Math.min(segment.rows, Math.ceil(Math.max(k, segment.rerankDepth) / (admitted / segment.rows)) + 4),
+    );
+    const asked = asks.flatMap((_, i) => (first[i]! > 0 ? [i] : []));
+    const answers = faiss.searchEach(
+      asked.map((i) => asks[i]!.segment.index),
+      query,
+      asked.map((i) => first[i]!),
+    );
+    const answerOf = new Map(asked.map((i, at) => [i, answers[at]!]));
+    return asks.map((ask, i) => {
+      const answer = answerOf.get(i);
+      return answer
+        ? ask.segment.collect(query, ask, first[i]!, answer)
+        : { hits: [], approximate: false, items: 0 };
+    });
+  }
+
+  /** A segment's candidates from faiss's answer to a request of `fetch` rows, asking again while they fall short. */
+  private collect(
     query: Float32Array,
-    k: number,
-    range: readonly [number, number],
-    skip?: Uint8Array,
-    admitted = range[1] - range[0],
-  ): RowHit[] {
-    const [start, end] = range;
-    if (end <= start || admitted <= 0) return [];
-    const share = admitted / this.rows;
-    const asked = Array.from(query);
+    { k, range: [start, end], skip }: CandidateAsk,
+    fetch: number,
+    answer: faiss.SearchEachResult,
+  ): Candidates {
     const ivf = this.info.kind === 'ivf';
-    const rerank = ivf ? (this.info.rerank ?? LEGACY_RERANK) : 0;
-    let fetch = Math.min(this.rows, Math.ceil(Math.max(k, rerank) / share) + 4);
     for (;;) {
-      const { labels, distances } = this.index.search(asked, fetch);
+      const { labels, distances } = answer;
       const hits: RowHit[] = [];
       const items = new Set<number>();
       // Rows needed to hold k items (and, for IVF, at least the re-ranked candidates).
@@ -631,22 +679,41 @@ export class OpenSegment {
           needed = hits.length;
         }
       });
-      if (items.size >= k || fetch >= this.rows || returned < fetch) {
-        const candidates = hits.slice(0, ivf ? Math.max(needed, rerank) : hits.length);
-        const ranked = ivf
-          ? this.exactScores(
-              query,
-              candidates.map((hit) => hit.row),
-            )
-          : candidates;
-        return this.bestPerItem(ranked).slice(0, k);
-      }
+      if (items.size >= k || fetch >= this.rows || returned < fetch)
+        return {
+          hits: ivf ? hits.slice(0, Math.max(needed, this.rerankDepth)) : hits,
+          approximate: ivf,
+          items: items.size,
+        };
       fetch = Math.min(this.rows, fetch * 4);
+      [answer] = faiss.searchEach([this.index], query, [fetch]) as [faiss.SearchEachResult];
     }
   }
 
+  /**
+   * Up to `k` best items with a row in `[start, end)` not in `skip`, each as its best row: the
+   * segment searched alone ({@link candidatesOf}), an IVF segment's candidates re-ranked with
+   * the exact vectors. Fewer than `k` only when faiss's visited lists hold fewer.
+   */
+  search(
+    query: Float32Array,
+    k: number,
+    range: readonly [number, number],
+    skip?: Uint8Array,
+    admitted = range[1] - range[0],
+  ): RowHit[] {
+    const [found] = OpenSegment.candidatesOf(query, [{ segment: this, k, range, skip, admitted }]) as [Candidates];
+    const ranked = found.approximate
+      ? this.rerank(
+          query,
+          found.hits.map((hit) => hit.row),
+        )
+      : found.hits;
+    return this.bestPerItem(ranked).slice(0, k);
+  }
+
   /** Rows ranked best first, one per item (its best row). */
-  private bestPerItem(rows: readonly RowHit[]): RowHit[] {
+  bestPerItem(rows: readonly RowHit[]): RowHit[] {
     const sorted = [...rows].sort((a, b) => b.score - a.score);
     if (!this.keys.hasPassages) return sorted;
     const seen = new Set<number>();

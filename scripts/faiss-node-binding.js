@@ -3,9 +3,12 @@
 // It replaces faiss-node's binding.gyp: node-addon-api 8 with C++ exceptions (faiss errors
 // become JS exceptions instead of aborting the process; faiss-node's own node-addon-api 6
 // aborts on some of them), -O3 and OpenMP, the AVX2 flags when the library is the AVX2 build.
-// And one change to faiss-node's source (FLOAT32_PATCH): `add` and `train` also take a
+// And two changes to faiss-node's source (SOURCE_PATCH): `add` and `train` also take a
 // Float32Array, read in place, where faiss-node copies a number[] value by value through N-API
-// (about 0.35 µs a value: 2 minutes to add a million vectors of 356 dimensions).
+// (about 0.35 µs a value: 2 minutes to add a million vectors of 356 dimensions); and
+// `searchEach(indexes, query, ks)` searches several indexes for one query at once, one OpenMP
+// thread an index, where faiss searches one query on one thread (an index's segments are
+// searched side by side on every core); and `setNprobe` on an IVF index (faiss-node sets none).
 //
 //   node scripts/faiss-node-binding.js /path/to/libfaiss_avx2.a   # from the folder holding node_modules
 import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
@@ -34,7 +37,7 @@ export function buildFaissNode({ root, faissLib, log = () => {} }) {
     node: process.versions.modules,
     addonApiVersion,
     faissLib,
-    patch: FLOAT32_PATCH.version,
+    patch: SOURCE_PATCH.version,
   });
   if (existsSync(addon) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return false;
 
@@ -72,7 +75,7 @@ export function buildFaissNode({ root, faissLib, log = () => {} }) {
   writeFileSync(path.join(faissDir, 'binding.gyp'), JSON.stringify(bindingGyp, null, 2));
   writeFileSync(
     path.join(faissDir, 'src/faiss-ddb.cc'),
-    withFloat32Arrays(readFileSync(path.join(faissDir, 'src/faiss.cc'), 'utf8')),
+    withSourcePatch(readFileSync(path.join(faissDir, 'src/faiss.cc'), 'utf8')),
   );
 
   const nodeGyp = npmNodeGyp();
@@ -95,11 +98,11 @@ export function buildFaissNode({ root, faissLib, log = () => {} }) {
   return true;
 }
 
-/** The change to faiss-node's source: `add` and `train` take a Float32Array as well as a number[]. */
-const FLOAT32_PATCH = {
-  version: 1,
+/** The changes to faiss-node's source: Float32Array `add` and `train`, `searchEach`, `setNprobe`. */
+const SOURCE_PATCH = {
+  version: 2,
   /** A Float32Array argument handed to faiss in place, for `add` (faiss's add) or `train`. */
-  branch: (call) => `    if (info.Length() == 1 && info[0].IsTypedArray() &&
+  float32Branch: (call) => `    if (info.Length() == 1 && info[0].IsTypedArray() &&
         info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array)
     {
       Napi::Float32Array typed = info[0].As<Napi::Float32Array>();
@@ -110,20 +113,127 @@ const FLOAT32_PATCH = {
       return env.Undefined();
     }
 `,
+  /** What every index class gets: its faiss index, and whether a JS value is one of its instances. */
+  indexAccess: `public:
+  faiss::Index *ddbIndex() const { return index_.get(); }
+
+  Napi::Value setNprobe(const Napi::CallbackInfo &info)
+  {
+    Napi::Env env = info.Env();
+    faiss::IndexIVF *ivf = dynamic_cast<faiss::IndexIVF *>(index_.get());
+    if (!ivf) throw Napi::TypeError::New(env, "setNprobe: not an IVF index.");
+    if (info.Length() != 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "setNprobe(nprobe: number)");
+    const int64_t nprobe = info[0].As<Napi::Number>().Int64Value();
+    if (nprobe < 1 || static_cast<size_t>(nprobe) > ivf->nlist)
+      throw Napi::Error::New(env, "setNprobe: " + std::to_string(nprobe) + " is not within 1.." + std::to_string(ivf->nlist) + ".");
+    ivf->nprobe = static_cast<size_t>(nprobe);
+    return env.Undefined();
+  }
+  static bool ddbHolds(const Napi::Object &object) { return object.InstanceOf(constructor->Value()); }
+
+`,
+  /** searchEach(indexes, query, ks): each index searched for the one query, in parallel. */
+  searchEach: `
+static faiss::Index *ddbIndexOf(const Napi::Env &env, const Napi::Value &value)
+{
+  if (value.IsObject())
+  {
+    Napi::Object object = value.As<Napi::Object>();
+    if (Index::ddbHolds(object)) return Napi::ObjectWrap<Index>::Unwrap(object)->ddbIndex();
+    if (IndexFlatIP::ddbHolds(object)) return Napi::ObjectWrap<IndexFlatIP>::Unwrap(object)->ddbIndex();
+    if (IndexFlatL2::ddbHolds(object)) return Napi::ObjectWrap<IndexFlatL2>::Unwrap(object)->ddbIndex();
+  }
+  throw Napi::TypeError::New(env, "searchEach: every index must be a faiss-node Index, IndexFlatIP or IndexFlatL2.");
+}
+
+static Napi::Value searchEach(const Napi::CallbackInfo &info)
+{
+  Napi::Env env = info.Env();
+  if (info.Length() != 3 || !info[0].IsArray() || !info[1].IsTypedArray() || !info[2].IsArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Napi::TypeError::New(env, "searchEach(indexes: Index[], query: Float32Array, ks: number[])");
+  Napi::Array indexes = info[0].As<Napi::Array>();
+  Napi::Float32Array query = info[1].As<Napi::Float32Array>();
+  Napi::Array ks = info[2].As<Napi::Array>();
+  const size_t n = indexes.Length();
+  if (ks.Length() != n) throw Napi::Error::New(env, "searchEach: one k per index.");
+  std::vector<faiss::Index *> targets(n);
+  std::vector<idx_t> kOf(n);
+  for (size_t i = 0; i < n; i++)
+  {
+    targets[i] = ddbIndexOf(env, indexes.Get(i));
+    if (query.ElementLength() != static_cast<size_t>(targets[i]->d))
+      throw Napi::Error::New(env, "searchEach: the query has " + std::to_string(query.ElementLength()) +
+                                      " dimensions, index " + std::to_string(i) + " " + std::to_string(targets[i]->d) + ".");
+    Napi::Value k = ks.Get(i);
+    if (!k.IsNumber()) throw Napi::TypeError::New(env, "searchEach: each k must be a number.");
+    kOf[i] = k.As<Napi::Number>().Int64Value();
+    if (kOf[i] < 1 || kOf[i] > targets[i]->ntotal)
+      throw Napi::Error::New(env, "searchEach: k " + std::to_string(kOf[i]) + " of index " + std::to_string(i) +
+                                      " is not within 1.." + std::to_string(targets[i]->ntotal) + ".");
+  }
+  std::vector<std::vector<float>> distances(n);
+  std::vector<std::vector<idx_t>> labels(n);
+  std::vector<std::string> errors(n);
+  const float *x = query.Data();
+#pragma omp parallel for schedule(dynamic, 1)
+  for (size_t i = 0; i < n; i++)
+  {
+    try
+    {
+      distances[i].resize(kOf[i]);
+      labels[i].resize(kOf[i]);
+      targets[i]->search(1, x, kOf[i], distances[i].data(), labels[i].data());
+    }
+    catch (const std::exception &ex)
+    {
+      errors[i] = ex.what();
+    }
+  }
+  Napi::Array results = Napi::Array::New(env, n);
+  for (size_t i = 0; i < n; i++)
+  {
+    if (!errors[i].empty()) throw Napi::Error::New(env, errors[i]);
+    Napi::Float32Array d = Napi::Float32Array::New(env, kOf[i]);
+    Napi::Float64Array l = Napi::Float64Array::New(env, kOf[i]);
+    for (idx_t j = 0; j < kOf[i]; j++)
+    {
+      d[j] = distances[i][j];
+      l[j] = static_cast<double>(labels[i][j]);
+    }
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("distances", d);
+    result.Set("labels", l);
+    results.Set(i, result);
+  }
+  return results;
+}
+
+`,
 };
 
 /**
- * faiss-node's source with {@link FLOAT32_PATCH}: in \`add\` and \`train\`, a Float32Array branch
- * before the number[] one. Throws when the source is not the one the patch was written for.
+ * faiss-node's source with {@link SOURCE_PATCH}. Throws when the source is not the one the
+ * patch was written for.
  * @param {string} source
  */
-export function withFloat32Arrays(source) {
+export function withSourcePatch(source) {
   let patched = source;
+  const replaceOnce = (head, replacement, what) => {
+    if (patched.split(head).length !== 2) throw new Error(`faiss-node's source has no single ${what} to patch`);
+    patched = patched.replace(head, replacement);
+  };
   for (const call of ['add', 'train']) {
     const head = `  Napi::Value ${call}(const Napi::CallbackInfo &info)\n  {\n    Napi::Env env = info.Env();\n\n`;
-    if (patched.split(head).length !== 2) throw new Error(`faiss-node's source has no single ${call}() to patch`);
-    patched = patched.replace(head, `${head}${FLOAT32_PATCH.branch(call)}`);
+    replaceOnce(head, `${head}${SOURCE_PATCH.float32Branch(call)}`, `${call}()`);
   }
+  const members = 'protected:\n  std::unique_ptr<faiss::Index> index_;';
+  replaceOnce(members, `${SOURCE_PATCH.indexAccess}${members}`, 'index_ member');
+  const search = '      InstanceMethod("search", &Index::search),\n';
+  replaceOnce(search, `${search}      InstanceMethod("setNprobe", &Index::setNprobe),\n`, 'Index search method');
+  replaceOnce('#include <faiss/IndexFlat.h>\n', '#include <faiss/IndexFlat.h>\n#include <faiss/IndexIVF.h>\n', 'IndexFlat include');
+  const init = 'Napi::Object Init(Napi::Env env, Napi::Object exports)\n{\n';
+  replaceOnce(init, `${SOURCE_PATCH.searchEach}${init}  exports.Set("searchEach", Napi::Function::New(env, searchEach));\n`, 'Init()');
   return patched;
 }
 

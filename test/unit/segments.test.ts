@@ -11,7 +11,7 @@ import { IndexDamagedError } from '../../index-store/integrity.ts';
 import { KeyFilter, KeyFilterFormatError } from '../../index-store/key-filter.ts';
 import { FLAT_MAX_ROWS, flatIndexOf } from '../../index-store/segment.ts';
 import { encodeSegmentKeys, SegmentKeys } from '../../index-store/segment-keys.ts';
-import { EXACT_SCAN_ROWS, SegmentedIndex } from '../../index-store/segmented-index.ts';
+import { EXACT_SCAN_ROWS, rerankedRows, SegmentedIndex } from '../../index-store/segmented-index.ts';
 import { tempDir } from '../helpers/scratch.ts';
 
 const MODEL = { name: 'test', checksum: 'c'.repeat(64), dimensions: 16 };
@@ -148,6 +148,93 @@ describe('segmented index', () => {
     } finally {
       dir.remove();
     }
+  });
+
+  it('searches several IVF segments side by side and re-ranks their candidates once, together, with recall', async () => {
+    // Prepare: three IVF segments, written by three runs
+    const dir = tempDir();
+    try {
+      const store = new GenerationStore(dir.path);
+      const runs = [0, 1, 2].map((run) => items(FLAT_MAX_ROWS + 1_000, 4, 40 + run, `r${run}-`));
+      const segments: SegmentRef[] = [];
+      for (const run of runs) segments.push(...(await writeSegments(store, run, d)));
+      const index = SegmentedIndex.open(store, store.publish(segments, MODEL, 'test'));
+      const queries = randomUnitVectors(50, d, 43);
+      // Act
+      let found = 0;
+      for (let q = 0; q < 50; q++) {
+        const query = queries.subarray(q * d, (q + 1) * d);
+        const truth = new Set(exact(runs.flat(), query, 10));
+        const hits = index.search(query, 10);
+        found += hits.filter((hit) => truth.has(hit.entry.id)).length;
+        // Assess: each score is the exact inner product (re-ranked), best first
+        for (const hit of hits) {
+          const item = runs.flat().find((one) => one.entry.id === hit.entry.id)!;
+          const score = item.vectors.reduce((sum, x, j) => sum + x * query[j]!, 0);
+          assert.ok(Math.abs(hit.score - score) < 1e-5, `${hit.entry.id}: ${hit.score} vs ${score}`);
+        }
+      }
+      assert.deepEqual(
+        segments.map((segment) => segment.kind),
+        ['ivf', 'ivf', 'ivf'],
+      );
+      assert.ok(found / 500 >= 0.9, `recall@10 ${found / 500}`);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('re-ranks the best candidates over all segments by their approximate scores, and more while they hold under k items', () => {
+    // Prepare: candidates of three segments; segment 2 has the best, segment 0 an item of three passages
+    const candidates = [
+      { ask: 0, hit: { row: 10, score: 0.5 } },
+      { ask: 0, hit: { row: 11, score: 0.49 } },
+      { ask: 1, hit: { row: 3, score: 0.7 } },
+      { ask: 2, hit: { row: 7, score: 0.9 } },
+      { ask: 2, hit: { row: 8, score: 0.8 } },
+      { ask: 1, hit: { row: 4, score: 0.1 } },
+    ];
+    const itemOf = (ask: number, row: number): number => (ask === 0 ? 10 : row); // rows 10, 11 are one item
+    // Act
+    const three = rerankedRows(candidates, 3, 2, itemOf);
+    const fewItems = rerankedRows(
+      candidates.filter((candidate) => candidate.ask === 0),
+      1,
+      2,
+      itemOf,
+    );
+    // Assess: the three best whatever their segment; the rows of one item do not count as two
+    assert.deepEqual([...three.entries()].sort(), [
+      [1, [3]],
+      [2, [7, 8]],
+    ]);
+    assert.deepEqual([...fewItems.entries()], [[0, [10, 11]]]);
+  });
+
+  it('faiss.searchEach answers each index as its own search does, and names a bad k', () => {
+    // Prepare: a flat index and two IVF indexes of different sizes
+    const vectors = randomUnitVectors(3_000, d, 44);
+    const flat = flatIndexOf(vectors.subarray(0, 500 * d), d);
+    const ivfs = [2_000, 3_000].map((rows) => {
+      const ivf = faiss.Index.fromFactory(d, 'IVF16,Flat', faiss.MetricType.METRIC_INNER_PRODUCT);
+      ivf.train(vectors.subarray(0, rows * d));
+      ivf.add(vectors.subarray(0, rows * d));
+      return ivf;
+    });
+    const query = randomUnitVectors(1, d, 45);
+    // Act
+    const answers = faiss.searchEach([flat, ...ivfs], query, [5, 7, 9]);
+    // Assess
+    [flat, ...ivfs].forEach((index, i) => {
+      const own = index.search(Array.from(query), [5, 7, 9][i]!);
+      assert.deepEqual(Array.from(answers[i]!.labels), own.labels);
+      assert.deepEqual(
+        Array.from(answers[i]!.distances, (x) => x.toFixed(5)),
+        own.distances.map((x) => x.toFixed(5)),
+      );
+    });
+    assert.throws(() => faiss.searchEach([flat], query, [501]), /k 501 of index 0 is not within 1\.\.500/);
+    assert.throws(() => faiss.searchEach([flat], query.subarray(1), [1]), /15 dimensions, index 0 16/);
   });
 
   it("stores a flat segment's vectors once: its vectors file is its index, searched as faiss would", async () => {

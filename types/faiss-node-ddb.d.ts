@@ -1,0 +1,29 @@
+// faiss-node as ddb-faiss builds it (scripts/faiss-node-binding.js, SOURCE_PATCH): `add` and
+// `train` also take a Float32Array, read in place instead of copied value by value; and
+// `searchEach` searches several indexes for one query in parallel; `setNprobe`.
+import 'faiss-node';
+
+declare module 'faiss-node' {
+  interface Index {
+    add(x: number[] | Float32Array): void;
+    train(x: number[] | Float32Array): void;
+    /**
+     * Lists an IVF index visits per query.
+     * @throws {TypeError} when the index is not IVF
+     */
+    setNprobe(nprobe: number): void;
+  }
+
+  /** One index's answer to {@link searchEach}: labels (rows, -1 past the end) best first, and their distances. */
+  interface SearchEachResult {
+    distances: Float32Array;
+    labels: Float64Array;
+  }
+
+  /**
+   * Searches each index for its `ks[i]` nearest rows to one query, the indexes side by side on
+   * faiss's OpenMP threads (faiss itself searches one query on one thread).
+   * @throws {Error} when a k is outside 1..ntotal or the query's length is not an index's dimension
+   */
+  function searchEach(indexes: readonly Index[], query: Float32Array, ks: readonly number[]): SearchEachResult[];
+}
