@@ -4,6 +4,7 @@
  * ({@link startBenchStack}); for the benches that go through the whole workflow, driven through
  * the CLI ({@link startWorkflowBench}, whose stack a bench may instrument: its handlers timed).
  */
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { loadEmbedder } from '../embedding/runtime.ts';
@@ -20,14 +21,32 @@ import { ensureModelPublished, localStackProps } from '../workflow/local-stack-p
  */
 export const FLAGS_MODE = { 'change-capture': 'flags' } as const;
 
-/** Starts the stack in a temporary folder; `close` stops it and removes the folder. */
-export async function startBenchStack(prefix: string) {
+/** Where a bench may keep DynamoDB Local's database in memory: Linux's tmpfs. */
+const TMPFS = '/dev/shm';
+
+/**
+ * Starts the stack in a temporary folder; `close` stops it and removes the folder.
+ * @param options.tableOnTmpfs DynamoDB Local's database file on tmpfs (Linux's `/dev/shm`, when
+ *   there is one): the same engine and file, without the disk's flushes. Here it writes about
+ *   2,200 items a second instead of 450 once the table holds a few hundred thousand, which is
+ *   what a bench filling a table of a million items waits for.
+ */
+export async function startBenchStack(prefix: string, { tableOnTmpfs = false } = {}) {
   const dir = tempDir(prefix);
+  const table = tableOnTmpfs && existsSync(TMPFS) ? mkdtempSync(path.join(TMPFS, prefix)) : undefined;
+  if (table) symlinkSync(table, path.join(dir.path, 'dynamodb'));
+  const removeFolders = (): void => {
+    dir.remove();
+    if (table) rmSync(table, { recursive: true, force: true });
+  };
   const config = freePortConfig(dir.path, FLAGS_MODE);
-  const stack = await startLocalStack(localStackProps(config));
+  const stack = await startLocalStack(localStackProps(config)).catch((error: unknown) => {
+    removeFolders();
+    throw error;
+  });
   const close = async (): Promise<void> => {
     await stack.close();
-    dir.remove();
+    removeFolders();
   };
   try {
     await ensureModelPublished(stack.clients.s3, config);
