@@ -73,7 +73,55 @@ async function lastJsonLineOf<T>(script: string, args: readonly string[]): Promi
 }
 
 /** One size's figures (`bench/results-scale.json` holds one a size). */
-export type ScaleResult = { readonly vectors: number } & Readonly<Record<string, unknown>>;
+/** One size's figures (`bench/results-scale.json` holds one a size). */
+export interface ScaleResult {
+  readonly date: string;
+  readonly commit: string;
+  readonly machine: { readonly cores: number; readonly cpu: string; readonly memory_gb: number };
+  readonly vectors: number;
+  readonly dimensions: number;
+  readonly table_items: number;
+  readonly index_plan: {
+    readonly flat_max_rows: number;
+    readonly ivf_tiers: readonly {
+      /** null: no bound (JSON's Infinity). */
+      readonly upToRows: number | null;
+      readonly lists: number;
+      readonly probes: number;
+      readonly rerank: number;
+    }[];
+    readonly compaction_step_rows: number;
+  };
+  readonly segments_searched: number;
+  readonly search_p50_ms: number;
+  readonly search_p99_ms: number;
+  readonly index_search_p50_ms: number;
+  readonly index_search_p99_ms: number;
+  readonly embed_p50_ms: number;
+  readonly read_back_p50_ms: number;
+  /** Hits whose exact score reaches the exact answer's tenth (ties count), a share of 10 a query. */
+  readonly recall_at_10: number;
+  /** Hits that are rows of the exact answer (absent before ties were counted). */
+  readonly recall_at_10_by_id?: number;
+  readonly recall_queries: number;
+  readonly merge_base_runs_s: readonly number[];
+  readonly merge_1k_s: number;
+  readonly merge_1k_replacing_s: readonly number[];
+  readonly compaction_steps_s: readonly number[];
+  readonly longest_step_s: number;
+  readonly index_load_s: number;
+  readonly search_rss_mb: number;
+  readonly merge_peak_rss_mb: number;
+  readonly merge_1k_peak_rss_mb: number;
+  readonly compaction_peak_rss_mb: number;
+  readonly index_bytes_per_vector: number;
+  readonly disk_bytes_per_vector: number;
+}
+
+/** Scores this close to the exact answer's tenth are ties (float32 sums over a few hundred dimensions). */
+const TIE = 1e-5;
+
+const dot = (a: Float32Array, b: Float32Array): number => a.reduce((sum, x, j) => sum + x * b[j]!, 0);
 
 /** The live vectors, row by row, in a file: a 10M index's (14 GB) do not fit beside the rest. */
 class LiveVectors {
@@ -260,13 +308,20 @@ export async function benchScale(
           .slice(0, 10);
       });
     }
+    // Many of the texts are the same two sentences (10M draws of two of ~11,500): a hit tied with
+    // the exact answer's tenth score is as right as the row exact search happened to list.
     let found = 0;
+    let foundById = 0;
     probe.hitRows.forEach((rows, q) => {
       const truth = new Set(best[q]!.map((hit) => hit.row));
-      found += rows.filter((row) => truth.has(row)).length;
+      const tenth = best[q]!.at(-1)!.score;
+      const query = queryVectors.subarray(q * d, (q + 1) * d);
+      foundById += rows.filter((row) => truth.has(row)).length;
+      found += rows.filter((row) => truth.has(row) || dot(query, live.read(row, row + 1)) >= tenth - TIE).length;
     });
     const recall = found / (QUERIES * 10);
-    log(`recall@10 ${recall.toFixed(4)} against exact search`);
+    const recallById = foundById / (QUERIES * 10);
+    log(`recall@10 ${recall.toFixed(4)} against exact search (${recallById.toFixed(4)} by row)`);
 
     // The current generation's segments: on disk, and what a search holds in memory (IVF codes,
     // key maps, and flat segments' vectors, their index).
@@ -311,6 +366,7 @@ export async function benchScale(
       embed_p50_ms: round(percentile(probe.embedMs, 50)),
       read_back_p50_ms: round(percentile(probe.hydrateMs, 50)),
       recall_at_10: round(recall, 4),
+      recall_at_10_by_id: round(recallById, 4),
       recall_queries: QUERIES,
       merge_base_runs_s: seconds(baseRuns),
       merge_1k_s: round(added.seconds, 3),

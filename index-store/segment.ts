@@ -648,9 +648,7 @@ export class OpenSegment {
     const answerOf = new Map(asked.map((i, at) => [i, answers[at]!]));
     return asks.map((ask, i) => {
       const answer = answerOf.get(i);
-      return answer
-        ? ask.segment.collect(query, ask, first[i]!, answer)
-        : { hits: [], approximate: false, items: 0 };
+      return answer ? ask.segment.collect(query, ask, first[i]!, answer) : { hits: [], approximate: false, items: 0 };
     });
   }
 

@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type AslGraph, type AslStateShape, indexerDefinitionText } from '../asl/indexer.ts';
 import type { ProbeResult } from '../bench/cold-start-probe.ts';
+import type { ScaleResult } from '../bench/scale.ts';
 import { INDEXER_TASKS, type IndexerTask } from '../asl/tasks.ts';
 import { PROJECT_ROOT } from '../config/project.ts';
 import type { MeasuredUsage } from '../cost/estimate.ts';
@@ -277,42 +278,12 @@ export function captureBenchTable(): string {
   return table(['figure', 'value'], rows);
 }
 
-/** One size's figures of `npm run bench -- --scale` (`bench/results-scale.json`: one a size). */
-interface ScaleFigures {
-  date: string;
-  commit: string;
-  machine: { cores: number; cpu: string; memory_gb: number };
-  vectors: number;
-  table_items: number;
-  segments_searched: number;
-  search_p50_ms: number;
-  search_p99_ms: number;
-  index_search_p50_ms: number;
-  index_search_p99_ms: number;
-  embed_p50_ms: number;
-  read_back_p50_ms: number;
-  recall_at_10: number;
-  recall_queries: number;
-  merge_base_runs_s: number[];
-  merge_1k_s: number;
-  merge_1k_replacing_s: number[];
-  compaction_steps_s: number[];
-  longest_step_s: number;
-  index_load_s: number;
-  search_rss_mb: number;
-  merge_peak_rss_mb: number;
-  merge_1k_peak_rss_mb: number;
-  compaction_peak_rss_mb: number;
-  index_bytes_per_vector: number;
-  disk_bytes_per_vector: number;
-}
-
 /** Issue 36's targets at 10,000,000 items on this 2-core machine: the figure, the target, whether a size meets it. */
 const SCALE_TARGETS: readonly {
   measure: string;
-  value: (f: ScaleFigures) => string;
+  value: (f: ScaleResult) => string;
   target: string;
-  met: (f: ScaleFigures) => boolean;
+  met: (f: ScaleResult) => boolean;
 }[] = [
   {
     measure: 'search p50 / p99, whole query',
@@ -353,14 +324,20 @@ const SCALE_TARGETS: readonly {
 ];
 
 /** Each measure of the scale bench, rendered from one size's figures. */
-const SCALE_MEASURES: readonly [string, (f: ScaleFigures) => string][] = [
+const SCALE_MEASURES: readonly [string, (f: ScaleResult) => string][] = [
   ['run', (f) => `${day(f.date)}, commit ${code(f.commit)}, ${f.machine.cores} cores, ${f.machine.memory_gb} GB`],
   ['segments searched', (f) => String(f.segments_searched)],
   ['search p50 / p99, whole query', (f) => `${f.search_p50_ms} / ${f.search_p99_ms} ms`],
   ['of which the index: p50 / p99', (f) => `${f.index_search_p50_ms} / ${f.index_search_p99_ms} ms`],
   ['of which embedding / read-back: p50', (f) => `${f.embed_p50_ms} / ${f.read_back_p50_ms} ms`],
   ['read-back table', (f) => `${num(f.table_items)} items`],
-  ['recall@10 against exact search', (f) => `${f.recall_at_10} (${f.recall_queries} queries)`],
+  [
+    'recall@10 against exact search (ties counted)',
+    (f) =>
+      `${f.recall_at_10} (${f.recall_queries} queries` +
+      (f.recall_at_10_by_id === undefined ? ', ties not counted' : `; ${f.recall_at_10_by_id} by row`) +
+      ')',
+  ],
   ['merge: base runs of up to 1M items', (f) => `${f.merge_base_runs_s.join(', ')} s`],
   ['merge: +1,000 items / runs replacing 1,000', (f) => `${f.merge_1k_s} s / ${f.merge_1k_replacing_s.join(', ')} s`],
   ['compaction steps (at most 2M rows each)', (f) => `${f.compaction_steps_s.join(', ')} s`],
@@ -380,7 +357,7 @@ const SCALE_MEASURES: readonly [string, (f: ScaleFigures) => string][] = [
 
 /** `npm run bench -- --scale`'s figures by size (`bench/results-scale.json`), a column a size. */
 export function scaleBenchTable(): string {
-  const { sizes } = json<{ sizes: ScaleFigures[] }>('bench/results-scale.json');
+  const { sizes } = json<{ sizes: ScaleResult[] }>('bench/results-scale.json');
   return table(
     ['measure', ...sizes.map((size) => `${num(size.vectors)} items`)],
     SCALE_MEASURES.map(([name, value]) => [name, ...sizes.map(value)]),
@@ -389,7 +366,7 @@ export function scaleBenchTable(): string {
 
 /** Every size beside the targets, and whether the largest meets each: what the README quotes. */
 export function scaleSummary(): string {
-  const { sizes } = json<{ sizes: ScaleFigures[] }>('bench/results-scale.json');
+  const { sizes } = json<{ sizes: ScaleResult[] }>('bench/results-scale.json');
   const largest = sizes.at(-1)!;
   return table(
     ['measure', ...sizes.map((size) => `${num(size.vectors)} items`), `target at ${num(largest.vectors)}`, ''],
