@@ -73,9 +73,12 @@ export class SegmentedIndex {
    * ```
    */
   static open(store: GenerationStore, meta: GenerationMeta, cache: SegmentCache = new Map()): SegmentedIndex {
+    const unopened = meta.segments.filter((ref) => !cache.has(ref.id));
+    OpenSegment.openEach(unopened.map((ref) => store.segmentFiles(ref))).forEach((segment, at) =>
+      cache.set(unopened[at]!.id, segment),
+    );
     const parts = meta.segments.map((ref): LivePart => {
-      let segment = cache.get(ref.id);
-      if (!segment) cache.set(ref.id, (segment = OpenSegment.open(store.segmentFiles(ref))));
+      const segment = cache.get(ref.id)!;
       if (segment.rows !== ref.rows) throw new Error(`segment ${ref.id} holds ${segment.rows} rows, not ${ref.rows}`);
       if (ref.dead === 0) return { ref, segment, deadByGroup: new Map() };
       const dead = new Uint8Array(ref.rows);

@@ -8,7 +8,9 @@
 // (about 0.35 µs a value: 2 minutes to add a million vectors of 356 dimensions); and
 // `searchEach(indexes, query, ks)` searches several indexes for one query at once, one OpenMP
 // thread an index, where faiss searches one query on one thread (an index's segments are
-// searched side by side on every core); and `setNprobe` on an IVF index (faiss-node sets none).
+// searched side by side on every core); `readEach(paths)`, index files read side by side the
+// same way (a 10M index is a gigabyte of codes to read); and `setNprobe` on an IVF index
+// (faiss-node sets none).
 //
 //   node scripts/faiss-node-binding.js /path/to/libfaiss_avx2.a   # from the folder holding node_modules
 import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
@@ -98,9 +100,9 @@ export function buildFaissNode({ root, faissLib, log = () => {} }) {
   return true;
 }
 
-/** The changes to faiss-node's source: Float32Array `add` and `train`, `searchEach`, `setNprobe`. */
+/** The changes to faiss-node's source: Float32Array `add` and `train`, `searchEach`, `readEach`, `setNprobe`. */
 const SOURCE_PATCH = {
-  version: 2,
+  version: 3,
   /** A Float32Array argument handed to faiss in place, for `add` (faiss's add) or `train`. */
   float32Branch: (call) => `    if (info.Length() == 1 && info[0].IsTypedArray() &&
         info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array)
@@ -131,9 +133,17 @@ const SOURCE_PATCH = {
   }
   static bool ddbHolds(const Napi::Object &object) { return object.InstanceOf(constructor->Value()); }
 
+  /** A new JS instance holding a faiss index read elsewhere (it owns it from then on). */
+  static Napi::Object ddbAdopt(faiss::Index *index)
+  {
+    Napi::Object instance = T::constructor->New({});
+    Napi::ObjectWrap<T>::Unwrap(instance)->index_ = std::unique_ptr<faiss::Index>(index);
+    return instance;
+  }
+
 `,
-  /** searchEach(indexes, query, ks): each index searched for the one query, in parallel. */
-  searchEach: `
+  /** searchEach(indexes, query, ks): each index searched for the one query; readEach(paths): each file read; in parallel. */
+  eachFunctions: `
 static faiss::Index *ddbIndexOf(const Napi::Env &env, const Napi::Value &value)
 {
   if (value.IsObject())
@@ -144,6 +154,51 @@ static faiss::Index *ddbIndexOf(const Napi::Env &env, const Napi::Value &value)
     if (IndexFlatL2::ddbHolds(object)) return Napi::ObjectWrap<IndexFlatL2>::Unwrap(object)->ddbIndex();
   }
   throw Napi::TypeError::New(env, "searchEach: every index must be a faiss-node Index, IndexFlatIP or IndexFlatL2.");
+}
+
+static Napi::Value readEach(const Napi::CallbackInfo &info)
+{
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "readEach(paths: string[])");
+  Napi::Array paths = info[0].As<Napi::Array>();
+  const size_t n = paths.Length();
+  std::vector<std::string> names(n);
+  for (size_t i = 0; i < n; i++)
+  {
+    Napi::Value name = paths.Get(i);
+    if (!name.IsString()) throw Napi::TypeError::New(env, "readEach: each path must be a string.");
+    names[i] = name.As<Napi::String>().Utf8Value();
+  }
+  std::vector<faiss::Index *> read(n, nullptr);
+  std::vector<std::string> errors(n);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (size_t i = 0; i < n; i++)
+  {
+    try
+    {
+      read[i] = faiss::read_index(names[i].c_str());
+    }
+    catch (const std::exception &ex)
+    {
+      errors[i] = ex.what();
+    }
+  }
+  Napi::Array results = Napi::Array::New(env, n);
+  for (size_t i = 0; i < n; i++)
+  {
+    if (!errors[i].empty())
+    {
+      for (faiss::Index *index : read) delete index;
+      throw Napi::Error::New(env, names[i] + ": " + errors[i]);
+    }
+  }
+  for (size_t i = 0; i < n; i++)
+  {
+    Napi::Object instance = Index::ddbAdopt(read[i]);
+    read[i] = nullptr;
+    results.Set(i, instance);
+  }
+  return results;
 }
 
 static Napi::Value searchEach(const Napi::CallbackInfo &info)
@@ -233,7 +288,12 @@ export function withSourcePatch(source) {
   replaceOnce(search, `${search}      InstanceMethod("setNprobe", &Index::setNprobe),\n`, 'Index search method');
   replaceOnce('#include <faiss/IndexFlat.h>\n', '#include <faiss/IndexFlat.h>\n#include <faiss/IndexIVF.h>\n', 'IndexFlat include');
   const init = 'Napi::Object Init(Napi::Env env, Napi::Object exports)\n{\n';
-  replaceOnce(init, `${SOURCE_PATCH.searchEach}${init}  exports.Set("searchEach", Napi::Function::New(env, searchEach));\n`, 'Init()');
+  replaceOnce(
+    init,
+    `${SOURCE_PATCH.eachFunctions}${init}  exports.Set("searchEach", Napi::Function::New(env, searchEach));\n` +
+      `  exports.Set("readEach", Napi::Function::New(env, readEach));\n`,
+    'Init()',
+  );
   return patched;
 }
 

@@ -1,6 +1,7 @@
 // faiss-node as ddb-faiss builds it (scripts/faiss-node-binding.js, SOURCE_PATCH): `add` and
 // `train` also take a Float32Array, read in place instead of copied value by value; and
-// `searchEach` searches several indexes for one query in parallel; `setNprobe`.
+// `searchEach` searches several indexes for one query and `readEach` reads several index files,
+// each in parallel; `setNprobe`.
 import 'faiss-node';
 
 declare module 'faiss-node' {
@@ -26,4 +27,10 @@ declare module 'faiss-node' {
    * @throws {Error} when a k is outside 1..ntotal or the query's length is not an index's dimension
    */
   function searchEach(indexes: readonly Index[], query: Float32Array, ks: readonly number[]): SearchEachResult[];
+
+  /**
+   * Reads each index file, the files side by side on faiss's OpenMP threads.
+   * @throws {Error} naming the first file faiss could not read
+   */
+  function readEach(paths: readonly string[]): Index[];
 }

@@ -9,7 +9,7 @@ import { GenerationStore, type SegmentRef } from '../../index-store/generations.
 import { applyChange, HeldItems, type ItemVectors, onePassage, writeSegments } from '../../index-store/index-writer.ts';
 import { IndexDamagedError } from '../../index-store/integrity.ts';
 import { KeyFilter, KeyFilterFormatError } from '../../index-store/key-filter.ts';
-import { FLAT_MAX_ROWS, flatIndexOf } from '../../index-store/segment.ts';
+import { FLAT_MAX_ROWS, flatIndexOf, OpenSegment, SegmentFiles } from '../../index-store/segment.ts';
 import { encodeSegmentKeys, SegmentKeys } from '../../index-store/segment-keys.ts';
 import { EXACT_SCAN_ROWS, rerankedRows, SegmentedIndex } from '../../index-store/segmented-index.ts';
 import { tempDir } from '../helpers/scratch.ts';
@@ -179,6 +179,36 @@ describe('segmented index', () => {
         ['ivf', 'ivf', 'ivf'],
       );
       assert.ok(found / 500 >= 0.9, `recall@10 ${found / 500}`);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it("opens IVF segments' indexes side by side, and names an unreadable one even without its checksum", async () => {
+    // Prepare: two IVF segments; the second's index.faiss garbage, its checksums not recorded (as before checksums)
+    const dir = tempDir();
+    try {
+      const store = new GenerationStore(dir.path);
+      const refs: SegmentRef[] = [];
+      for (const run of [0, 1])
+        refs.push(...(await writeSegments(store, items(FLAT_MAX_ROWS + 10, 2, 50 + run, `o${run}-`), d)));
+      const [good, bad] = refs.map((ref) => store.segmentFiles(ref)) as [SegmentFiles, SegmentFiles];
+      const legacy = new SegmentFiles(bad.root, bad.dir);
+      writeFileSync(legacy.path('index.faiss'), Buffer.alloc(4_096, 7));
+      // Act
+      const opened = OpenSegment.openEach([good]);
+      const refused = (() => {
+        try {
+          OpenSegment.openEach([good, legacy]);
+        } catch (error) {
+          return error;
+        }
+        return undefined;
+      })();
+      // Assess
+      assert.equal(opened[0]!.rows, FLAT_MAX_ROWS + 10);
+      assert.ok(refused instanceof IndexDamagedError, String(refused));
+      assert.match(refused.message, new RegExp(`${legacy.file('index.faiss')} cannot be read`));
     } finally {
       dir.remove();
     }
