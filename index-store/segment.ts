@@ -730,28 +730,6 @@ export class OpenSegment {
     }
   }
 
-  /**
-   * Up to `k` best items with a row in `[start, end)` not in `skip`, each as its best row: the
-   * segment searched alone ({@link candidatesOf}), an IVF segment's candidates re-ranked with
-   * the exact vectors. Fewer than `k` only when faiss's visited lists hold fewer.
-   */
-  search(
-    query: Float32Array,
-    k: number,
-    range: readonly [number, number],
-    skip?: Uint8Array,
-    admitted = range[1] - range[0],
-  ): RowHit[] {
-    const [found] = OpenSegment.candidatesOf(query, [{ segment: this, k, range, skip, admitted }]) as [Candidates];
-    const ranked = found.approximate
-      ? this.rerank(
-          query,
-          found.hits.map((hit) => hit.row),
-        )
-      : found.hits;
-    return this.bestPerItem(ranked).slice(0, k);
-  }
-
   /** Rows ranked best first, one per item (its best row). */
   bestPerItem(rows: readonly RowHit[]): RowHit[] {
     const sorted = [...rows].sort((a, b) => b.score - a.score);

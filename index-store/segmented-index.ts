@@ -204,7 +204,7 @@ export class SegmentedIndex {
    */
   search(query: Float32Array, k: number, selection: Selection = this.select()): IndexHit[] {
     const ranked: { segment: OpenSegment; hits: readonly RowHit[] }[] = [];
-    const asks: (CandidateAsk & { readonly segment: OpenSegment })[] = [];
+    const asks: CandidateAsk[] = [];
     for (const { segment, range, skip, rows, items, narrowed } of selection.parts) {
       const want = Math.min(k, items);
       if (narrowed && rows <= EXACT_SCAN_ROWS) ranked.push({ segment, hits: segment.scan(query, want, range, skip) });
