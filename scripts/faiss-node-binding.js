@@ -3,7 +3,7 @@
 // It replaces faiss-node's binding.gyp: node-addon-api 8 with C++ exceptions (faiss errors
 // become JS exceptions instead of aborting the process; faiss-node's own node-addon-api 6
 // aborts on some of them), -O3 and OpenMP, the AVX2 flags when the library is the AVX2 build.
-// And two changes to faiss-node's source (SOURCE_PATCH): `add` and `train` also take a
+// And changes to faiss-node's source (SOURCE_PATCH): `add` and `train` also take a
 // Float32Array, read in place, where faiss-node copies a number[] value by value through N-API
 // (about 0.35 µs a value: 2 minutes to add a million vectors of 356 dimensions); and
 // `searchEach(indexes, query, ks)` searches several indexes for one query at once, one OpenMP
@@ -115,7 +115,11 @@ const SOURCE_PATCH = {
       return env.Undefined();
     }
 `,
-  /** What every index class gets: its faiss index, and whether a JS value is one of its instances. */
+  /**
+   * What every index class gets: its faiss index, `setNprobe` (registered on `Index`, the class
+   * IVF indexes are read as), whether a JS value is one of its instances, and adopting an index
+   * read outside it.
+   */
   indexAccess: `public:
   faiss::Index *ddbIndex() const { return index_.get(); }
 
@@ -127,7 +131,8 @@ const SOURCE_PATCH = {
     if (info.Length() != 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "setNprobe(nprobe: number)");
     const int64_t nprobe = info[0].As<Napi::Number>().Int64Value();
     if (nprobe < 1 || static_cast<size_t>(nprobe) > ivf->nlist)
-      throw Napi::Error::New(env, "setNprobe: " + std::to_string(nprobe) + " is not within 1.." + std::to_string(ivf->nlist) + ".");
+      throw Napi::Error::New(env, "setNprobe: " + std::to_string(nprobe) + " is not within 1.." +
+                                      std::to_string(ivf->nlist) + ".");
     ivf->nprobe = static_cast<size_t>(nprobe);
     return env.Undefined();
   }
@@ -142,7 +147,10 @@ const SOURCE_PATCH = {
   }
 
 `,
-  /** searchEach(indexes, query, ks): each index searched for the one query; readEach(paths): each file read; in parallel. */
+  /**
+   * searchEach(indexes, query, ks): each index searched for the one query; readEach(paths): each
+   * file read; the indexes or files side by side.
+   */
   eachFunctions: `
 static faiss::Index *ddbIndexOf(const Napi::Env &env, const Napi::Value &value)
 {
@@ -219,7 +227,8 @@ static Napi::Value searchEach(const Napi::CallbackInfo &info)
     targets[i] = ddbIndexOf(env, indexes.Get(i));
     if (query.ElementLength() != static_cast<size_t>(targets[i]->d))
       throw Napi::Error::New(env, "searchEach: the query has " + std::to_string(query.ElementLength()) +
-                                      " dimensions, index " + std::to_string(i) + " " + std::to_string(targets[i]->d) + ".");
+                                      " dimensions, index " + std::to_string(i) + " " +
+                                      std::to_string(targets[i]->d) + ".");
     Napi::Value k = ks.Get(i);
     if (!k.IsNumber()) throw Napi::TypeError::New(env, "searchEach: each k must be a number.");
     kOf[i] = k.As<Napi::Number>().Int64Value();
@@ -286,7 +295,8 @@ export function withSourcePatch(source) {
   replaceOnce(members, `${SOURCE_PATCH.indexAccess}${members}`, 'index_ member');
   const search = '      InstanceMethod("search", &Index::search),\n';
   replaceOnce(search, `${search}      InstanceMethod("setNprobe", &Index::setNprobe),\n`, 'Index search method');
-  replaceOnce('#include <faiss/IndexFlat.h>\n', '#include <faiss/IndexFlat.h>\n#include <faiss/IndexIVF.h>\n', 'IndexFlat include');
+  const include = '#include <faiss/IndexFlat.h>\n';
+  replaceOnce(include, `${include}#include <faiss/IndexIVF.h>\n`, 'IndexFlat include');
   const init = 'Napi::Object Init(Napi::Env env, Napi::Object exports)\n{\n';
   replaceOnce(
     init,
