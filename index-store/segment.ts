@@ -585,10 +585,10 @@ export class OpenSegment {
    * Opens a published segment, every file verified as it is read (the vectors file by its size
    * here, then row by row as rows are read).
    * @param faissIndex its faiss index, already read and checked ({@link openEach})
+   * @param info its `segment.json`, already read
    * @throws {IndexDamagedError} naming the first damaged file
    */
-  static open(files: SegmentFiles, faissIndex?: faiss.Index): OpenSegment {
-    const info = files.info();
+  static open(files: SegmentFiles, faissIndex?: faiss.Index, info = files.info()): OpenSegment {
     const keys = files.keys();
     const vectors = files.vectors(info);
     // A flat segment's index is its vectors file (segments written before this have index.faiss too).
@@ -620,7 +620,8 @@ export class OpenSegment {
    * @throws {IndexDamagedError} naming the first damaged file
    */
   static openEach(segments: readonly SegmentFiles[]): OpenSegment[] {
-    const ivf = segments.filter((files) => files.info().kind === 'ivf');
+    const infos = new Map(segments.map((files) => [files, files.info()]));
+    const ivf = segments.filter((files) => infos.get(files)!.kind === 'ivf');
     const read = new Map<SegmentFiles, faiss.Index>();
     if (ivf.length > 0) {
       for (const files of ivf) files.checkFaissIndex();
@@ -632,7 +633,7 @@ export class OpenSegment {
         // Read one by one below: the error then names its segment's file.
       }
     }
-    return segments.map((files) => OpenSegment.open(files, read.get(files)));
+    return segments.map((files) => OpenSegment.open(files, read.get(files), infos.get(files)));
   }
 
   get rows(): number {

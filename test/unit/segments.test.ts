@@ -29,11 +29,22 @@ function items(count: number, groups: number, seed: number, prefix = 'i') {
 function exact(all: ReturnType<typeof items>, query: Float32Array, k: number, group?: string): string[] {
   return all
     .filter((item) => group === undefined || item.entry.group === group)
-    .map((item) => ({ id: item.entry.id, score: item.vectors.reduce((sum, x, j) => sum + x * query[j]!, 0) }))
+    .map((item) => ({ id: item.entry.id, score: scoreOf(item, query) }))
     .sort((a, b) => b.score - a.score)
     .slice(0, k)
     .map((hit) => hit.id);
 }
+
+/** Each run's items written as the segments a run writes, in order. */
+async function writeRuns(store: GenerationStore, runs: readonly ReturnType<typeof items>[]): Promise<SegmentRef[]> {
+  const segments: SegmentRef[] = [];
+  for (const run of runs) segments.push(...(await writeSegments(store, run, d)));
+  return segments;
+}
+
+/** An item's exact inner product with the query. */
+const scoreOf = (item: ReturnType<typeof items>[number], query: Float32Array): number =>
+  item.vectors.reduce((sum, x, j) => sum + x * query[j]!, 0);
 
 const bytesOf = (files: string[]): number => files.reduce((sum, file) => sum + statSync(file).size, 0);
 const filesUnder = (dir: string): string[] =>
@@ -156,8 +167,7 @@ describe('segmented index', () => {
     try {
       const store = new GenerationStore(dir.path);
       const runs = [0, 1, 2].map((run) => items(FLAT_MAX_ROWS + 1_000, 4, 40 + run, `r${run}-`));
-      const segments: SegmentRef[] = [];
-      for (const run of runs) segments.push(...(await writeSegments(store, run, d)));
+      const segments = await writeRuns(store, runs);
       const index = SegmentedIndex.open(store, store.publish(segments, MODEL, 'test'));
       const queries = randomUnitVectors(50, d, 43);
       // Act
@@ -169,8 +179,10 @@ describe('segmented index', () => {
         found += hits.filter((hit) => truth.has(hit.entry.id)).length;
         // Assess: each score is the exact inner product (re-ranked), best first
         for (const hit of hits) {
-          const item = runs.flat().find((one) => one.entry.id === hit.entry.id)!;
-          const score = item.vectors.reduce((sum, x, j) => sum + x * query[j]!, 0);
+          const score = scoreOf(
+            runs.flat().find((one) => one.entry.id === hit.entry.id)!,
+            query,
+          );
           assert.ok(Math.abs(hit.score - score) < 1e-5, `${hit.entry.id}: ${hit.score} vs ${score}`);
         }
       }
@@ -189,9 +201,10 @@ describe('segmented index', () => {
     const dir = tempDir();
     try {
       const store = new GenerationStore(dir.path);
-      const refs: SegmentRef[] = [];
-      for (const run of [0, 1])
-        refs.push(...(await writeSegments(store, items(FLAT_MAX_ROWS + 10, 2, 50 + run, `o${run}-`), d)));
+      const refs = await writeRuns(
+        store,
+        [0, 1].map((run) => items(FLAT_MAX_ROWS + 10, 2, 50 + run, `o${run}-`)),
+      );
       const [good, bad] = refs.map((ref) => store.segmentFiles(ref)) as [SegmentFiles, SegmentFiles];
       const legacy = new SegmentFiles(bad.root, bad.dir);
       writeFileSync(legacy.path('index.faiss'), Buffer.alloc(4_096, 7));
@@ -337,8 +350,7 @@ describe('key filters', () => {
     try {
       const store = new GenerationStore(dir.path);
       const runs = [items(300, 3, 21, 'a'), items(300, 3, 22, 'b'), items(300, 3, 23, 'c')];
-      const segments: SegmentRef[] = [];
-      for (const run of runs) segments.push(...(await writeSegments(store, run, d)));
+      const segments = await writeRuns(store, runs);
       const meta = store.publish(segments, MODEL, 'test');
       const keysFile = path.join(store.segmentDir(meta.segments[0]!.id), 'keys.bin');
       const bytes = readFileSync(keysFile);
