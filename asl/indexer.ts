@@ -70,6 +70,8 @@ const INDEX_HELD = 'Index held by another run';
 const NOTHING_TO_INDEX = 'Nothing to index';
 const WAIT_FOR_CHANGES = 'Wait for more changes';
 const WAIT_FOR_LEASE = 'Wait for the writer lease';
+/** The Choice after each merge invocation: a run larger than one window is merged a window at a time. */
+export const MORE_TO_MERGE = 'More to merge?';
 /** How often a run that waits for the lease (see the lease stage) asks for it while another run holds it. */
 const LEASE_WAIT_SECONDS = 2;
 
@@ -263,7 +265,23 @@ export function indexerDefinition(): AslDefinition {
         // No Catch: a Map that fails ends the run here; a redrive runs its Map Run again.
         Next: INDEXER_TASKS.merge.state,
       },
-      [INDEXER_TASKS.merge.state]: taskState('merge', { Next: INDEXER_TASKS.compact.state }),
+      [INDEXER_TASKS.merge.state]: taskState('merge', { Next: MORE_TO_MERGE }),
+      [MORE_TO_MERGE]: {
+        Type: 'Choice',
+        Comment:
+          'A merge invocation folds in at most one window of rows (1M): a larger run (a backfill of a large table) ' +
+          'is merged again, a window each time, and published after the last.',
+        Choices: [
+          {
+            And: [
+              { Variable: '$.merge.complete', IsPresent: true },
+              { Variable: '$.merge.complete', BooleanEquals: false },
+            ],
+            Next: INDEXER_TASKS.merge.state,
+          },
+        ],
+        Default: INDEXER_TASKS.compact.state,
+      },
       [INDEXER_TASKS.compact.state]: taskState('compact', { Next: INDEXER_TASKS.clear.state }),
       [INDEXER_TASKS.clear.state]: taskState('clear', { Next: 'Indexed' }),
       Indexed: { Type: 'Succeed' },

@@ -30,6 +30,14 @@ if (process.argv.includes('--scale')) {
   console.log(JSON.stringify(results, null, 2));
   process.exit(0);
 }
+if (process.argv.some((arg) => arg.startsWith('--backfill-windows'))) {
+  const { benchBackfillWindows } = await import('./backfill-windows.ts');
+  const items = process.argv.find((arg) => arg.startsWith('--backfill-windows='))?.split('=')[1];
+  const results = await benchBackfillWindows(items ? Number(items) : undefined);
+  writeFileSync(new URL('./results-backfill.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+  console.log(JSON.stringify(results, null, 2));
+  process.exit(0);
+}
 const ARTICLE_SECONDS_PER_ITEM = 0.75;
 
 // Phases run one after another; each reports the peak RSS sampled while it ran.

@@ -17,9 +17,9 @@
  * `bench/results-scale.json` by size, beside the other sizes measured.
  */
 import { startBenchStack } from './bench-stack.ts';
-import { execFile, execFileSync } from 'node:child_process';
+import { type BenchProvenance, benchProvenance } from './provenance.ts';
+import { execFile } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { availableParallelism, cpus, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -63,7 +63,7 @@ const bytesUnder = (dir: string, match: (file: string) => boolean): number =>
  * Runs a bench script of this folder in a fresh process (asynchronously: the local stack it talks
  * to runs in this one) and parses the JSON line it prints last.
  */
-async function lastJsonLineOf<T>(script: string, args: readonly string[]): Promise<T> {
+export async function lastJsonLineOf<T>(script: string, args: readonly string[]): Promise<T> {
   const { stdout } = await run(
     process.execPath,
     ['--openssl-legacy-provider', '--import', 'tsx', path.join(HERE, script), ...args],
@@ -74,10 +74,7 @@ async function lastJsonLineOf<T>(script: string, args: readonly string[]): Promi
 
 /** One size's figures (`bench/results-scale.json` holds one a size). */
 /** One size's figures (`bench/results-scale.json` holds one a size). */
-export interface ScaleResult {
-  readonly date: string;
-  readonly commit: string;
-  readonly machine: { readonly cores: number; readonly cpu: string; readonly memory_gb: number };
+export interface ScaleResult extends BenchProvenance {
   readonly vectors: number;
   readonly dimensions: number;
   readonly table_items: number;
@@ -343,13 +340,7 @@ export async function benchScale(
     const seconds = (results: readonly ScaleStepResult[]) => results.map((result) => round(result.seconds));
     const peakOf = (results: readonly ScaleStepResult[]) => Math.max(...results.map((result) => result.peakRssMb));
     return {
-      date: new Date().toISOString(),
-      commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(),
-      machine: {
-        cores: availableParallelism(),
-        cpu: cpus()[0]?.model ?? 'unknown',
-        memory_gb: Math.round(totalmem() / 2 ** 30),
-      },
+      ...benchProvenance(),
       vectors: count,
       dimensions: d,
       table_items: tableItems,

@@ -157,8 +157,8 @@ export async function benchSearch(stsDirectory: string, vectors: number, queries
     const m0 = performance.now();
     const merged = await mergeShards(context, run, model, { batchCount: 1 }, [shard]);
     const merge1kSeconds = (performance.now() - m0) / 1000;
-    if (merged.vectors !== vectors + 1000)
-      throw new Error(`merge produced ${merged.vectors} vectors, expected ${vectors + 1000}`);
+    if (!merged.complete || merged.vectors !== vectors + 1000)
+      throw new Error(`merge produced ${JSON.stringify(merged)}, expected ${vectors + 1000} vectors`);
     return {
       merge1kSeconds,
       otherP50Ms,

@@ -55,6 +55,11 @@ export class HeldItems {
     return this.locate(group, id) !== undefined;
   }
 
+  /** The item at a location: its keys and the version its vector was embedded from. */
+  entryAt({ segment, row }: ItemLocation): IndexEntry {
+    return this.keysOf(segment).entry(row);
+  }
+
   /** Every row (passage) of the item at a location. */
   rowsAt({ segment, row }: ItemLocation): readonly [number, number] {
     return this.keysOf(segment).itemRows(row);

@@ -44,7 +44,7 @@ import {
 } from '../table/reserved-items.ts';
 import { releaseLease, renewLease } from './lease.ts';
 import type { MergeResult } from './merge.ts';
-import type { ClearEntry, ShardEntry } from './run-files.ts';
+import { type ClearEntry, clearListFile, type ShardEntry } from './run-files.ts';
 import { reportStageProgress } from './stage-progress.ts';
 
 export interface ClearResult {
@@ -125,13 +125,19 @@ const pause = (attempt: number): Promise<void> =>
 export async function clearFlags(
   context: IndexerContext,
   run: RunInfo,
-  merge: Pick<MergeResult, 'clearFile'>,
+  merge: Pick<MergeResult, 'windows' | 'clearItems'>,
 ): Promise<ClearResult> {
   await renewLease(context, run);
   const { config } = context;
-  const entries = JSON.parse(readFileSync(path.join(config.efsRoot, merge.clearFile), 'utf8')) as ClearEntry[];
-  const clear = new ClearRun(context, run, entries, await readCheckpoint(context, run, entries.length));
-  const result = await clear.settleAll();
+  const clear = new ClearRun(context, run, merge.clearItems, await readCheckpoint(context, run, merge.clearItems));
+  // A clear list at a time (one a merge window): the memory is one list's, whatever the run's size.
+  const lists = (function* (): Generator<readonly ClearEntry[]> {
+    for (let window = 0; window < merge.windows; window++) {
+      const file = path.join(config.efsRoot, clearListFile(run.execution, window));
+      yield JSON.parse(readFileSync(file, 'utf8')) as ClearEntry[];
+    }
+  })();
+  const result = await clear.settleAll(lists);
   await releaseLease(context, run);
   return result;
 }
@@ -155,7 +161,10 @@ async function readCheckpoint(
   return found?.execution === run.execution && found.entries === entries ? found : undefined;
 }
 
-/** One clear stage's work: which entries are settled, their counts, the requests made, the checkpoints. */
+/**
+ * One clear stage's work: which entries are settled, their counts, the requests made, the
+ * checkpoints. Entries are numbered across the run's clear lists, in order; one list is held at a time.
+ */
 class ClearRun {
   private readonly counts: Counts;
   /** Requests made for the entries (not the checkpoint's or progress's): the stage's cost. */
@@ -164,36 +173,46 @@ class ClearRun {
   private settledBelow: number;
   private lastCheckpoint = 0;
   private checkpoints: Promise<void> = Promise.resolve();
+  /** The list being settled, and the number of its first entry. */
+  private list: readonly ClearEntry[] = [];
+  private offset = 0;
 
   constructor(
     private readonly context: IndexerContext,
     private readonly run: RunInfo,
-    private readonly entries: readonly ClearEntry[],
+    private readonly total: number,
     resumed: ClearCheckpoint | undefined,
   ) {
     this.counts = { cleared: 0, deleted: 0, keptPending: 0, poisonRecorded: 0, ...resumed?.counts };
-    this.settled = new Uint8Array(entries.length);
+    this.settled = new Uint8Array(total);
     this.settledBelow = resumed?.settledBelow ?? 0;
     this.settled.fill(1, 0, this.settledBelow);
     for (const index of resumed?.settledAbove ?? []) this.settled[index] = 1;
   }
 
-  /** Settles every entry not yet settled, a request's worth at a time, checkpointing as it goes. */
-  async settleAll(): Promise<ClearResult> {
-    const { entries } = this;
-    const progress = reportStageProgress(this.context, this.run, 'clear', entries.length, 'flags cleared');
-    const todo = entries.flatMap((_entry, index) => (this.settled[index] === 1 ? [] : [index]));
-    const batches: number[][] = [];
-    for (let at = 0; at < todo.length; at += STATEMENTS_PER_REQUEST)
-      batches.push(todo.slice(at, at + STATEMENTS_PER_REQUEST));
-    let done = entries.length - todo.length;
+  /** Settles every entry of the lists not yet settled, a request's worth at a time, checkpointing as it goes. */
+  async settleAll(lists: Iterable<readonly ClearEntry[]>): Promise<ClearResult> {
+    const { total } = this;
+    const progress = reportStageProgress(this.context, this.run, 'clear', total, 'flags cleared');
+    let done = this.settled.reduce((sum, settled) => sum + settled, 0);
     progress.update(done);
     try {
-      await forEachConcurrently(batches, CONCURRENCY, async (batch) => {
-        await this.settle(batch);
-        progress.update((done += batch.length));
-        if (Date.now() - this.lastCheckpoint >= CHECKPOINT_INTERVAL_MS) this.checkpoint();
-      });
+      for (const list of lists) {
+        const end = this.offset + list.length;
+        if (end > total) throw new PermanentError(`the clear lists hold more than the ${total} entries merge counted`);
+        this.list = list;
+        const todo: number[] = [];
+        for (let index = this.offset; index < end; index++) if (this.settled[index] !== 1) todo.push(index);
+        const batches: number[][] = [];
+        for (let at = 0; at < todo.length; at += STATEMENTS_PER_REQUEST)
+          batches.push(todo.slice(at, at + STATEMENTS_PER_REQUEST));
+        await forEachConcurrently(batches, CONCURRENCY, async (batch) => {
+          await this.settle(batch);
+          progress.update((done += batch.length));
+          if (Date.now() - this.lastCheckpoint >= CHECKPOINT_INTERVAL_MS) this.checkpoint();
+        });
+        this.offset = end;
+      }
     } finally {
       // Also after a failure: the retry resumes after every entry settled so far.
       this.checkpoint();
@@ -203,13 +222,18 @@ class ClearRun {
     return { ...this.counts, requests: this.requests };
   }
 
+  /** The entry numbered `index` (of the list being settled). */
+  private entry(index: number): ClearEntry {
+    return this.list[index - this.offset]!;
+  }
+
   /** Settles one request's worth of entries: poison records, deletes, then every flag at once. */
   private async settle(batch: readonly number[]): Promise<void> {
     const done: Partial<Counts> = {};
     const add = (count: keyof Counts): void => void (done[count] = (done[count] ?? 0) + 1);
     const flags: number[] = [];
     for (const index of batch) {
-      const entry = this.entries[index]!;
+      const entry = this.entry(index);
       if (entry.kind === 'poison') {
         await this.recordPoison(entry);
         add('poisonRecorded');
@@ -221,7 +245,7 @@ class ClearRun {
     if (flags.length > 0)
       for (const [index, outcome] of await this.clearBatch(flags)) {
         // A superseded entry's flag already moved on (a newer version): nothing kept pending for it.
-        if (outcome === 'keptPending' && this.entries[index]!.kind === 'superseded') continue;
+        if (outcome === 'keptPending' && this.entry(index).kind === 'superseded') continue;
         add(outcome);
       }
     // Counted and marked settled in one step: a checkpoint never counts what it does not mark.
@@ -280,7 +304,7 @@ class ClearRun {
       this.requests += 1;
       const { Responses: responses = [] } = await clients.dynamodb.send(
         new BatchExecuteStatementCommand({
-          Statements: left.map((index) => clearFlagStatement(config, this.entries[index]!)),
+          Statements: left.map((index) => clearFlagStatement(config, this.entry(index))),
         }),
       );
       const again: number[] = [];
@@ -290,7 +314,7 @@ class ClearRun {
         else if (error.Code === 'ConditionalCheckFailed') outcome.set(index, 'keptPending');
         else if (RETRIED_CODES.has(error.Code ?? '')) again.push(index);
         else {
-          const { group, id } = this.entries[index]!;
+          const { group, id } = this.entry(index);
           throw new PermanentError(`clearing the flag of ${group}/${id} failed: ${error.Code}: ${error.Message}`);
         }
       });
@@ -301,14 +325,13 @@ class ClearRun {
 
   /** Writes where the stage got, in order; a checkpoint that is not written only means more to do again. */
   private checkpoint(): void {
-    const { entries, settled } = this;
-    while (this.settledBelow < entries.length && settled[this.settledBelow] === 1) this.settledBelow += 1;
+    const { total, settled } = this;
+    while (this.settledBelow < total && settled[this.settledBelow] === 1) this.settledBelow += 1;
     const settledAbove: number[] = [];
-    for (let index = this.settledBelow; index < entries.length; index++)
-      if (settled[index] === 1) settledAbove.push(index);
+    for (let index = this.settledBelow; index < total; index++) if (settled[index] === 1) settledAbove.push(index);
     const record: ClearCheckpoint = {
       execution: this.run.execution,
-      entries: entries.length,
+      entries: total,
       settledBelow: this.settledBelow,
       settledAbove,
       counts: { ...this.counts },

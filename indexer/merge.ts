@@ -1,11 +1,18 @@
 /**
  * Merge stage: fold the shards into the index and publish a new generation, then record
- * what the index now holds in a clear list for the clear stage. Replacing is by key (remove
+ * what the index now holds in clear lists for the clear stage. Replacing is by key (remove
  * the old vector, add the new one), so a batch merged twice (a retry, or a rerun after a
  * crash before the flags were cleared) never duplicates a vector.
+ *
+ * A run of more than {@link MERGE_WINDOW_ROWS} rows (a backfill of a large table) is merged a
+ * window of shards per invocation: each window is an incremental change to what the run's earlier
+ * windows wrote (unpublished), so memory and time per invocation stay those of one window whatever
+ * the table's size, and readers see nothing of the run until the last window publishes it all.
  */
 import type { ClearEntry } from './run-files.ts';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type GenerationMeta, GenerationStore, indexedGroups, type SegmentRef } from '../index-store/generations.ts';
 import { entryKey } from '../index-store/index-entry.ts';
@@ -27,6 +34,7 @@ import { type IndexChange, indexStatusItem, type IndexStatusRecord } from '../ta
 export type { IndexChange };
 import { renewLease } from './lease.ts';
 import {
+  clearListFile,
   type FailedBatch,
   readShardEntries,
   readShardTerms,
@@ -54,8 +62,10 @@ export interface MergeResult extends IndexChange {
   readonly failedBatchCount: number;
   /** The first {@link FAILED_BATCH_SAMPLES} of them, causes cut at {@link CAUSE_CHARS}: the result stays small. */
   readonly failedBatches: { readonly batch: number; readonly error: string; readonly cause: string }[];
-  /** The clear list (relative to the EFS root) and its length. */
-  readonly clearFile: string;
+  readonly complete: true;
+  /** Invocations the merge took: one a window of at most `windowRows` rows. */
+  readonly windows: number;
+  /** Entries of the run's clear lists (one a window, `clearListFile`), settled in order by the clear stage. */
   readonly clearItems: number;
   /**
    * A backfill that replaced an index it could not read (damaged): why. Every item then counts
@@ -102,6 +112,20 @@ export function shardWindows(rows: readonly number[], maxRows: number): number[]
 }
 
 /**
+ * What one entry of a run counts as, given whether the index held its item before the run: a
+ * vector adds or replaces; anything else removes a held item, except in a rebuild (backfill),
+ * where what is removed is every held item not given a vector again.
+ */
+export function contributionOf(
+  kind: ShardEntry['kind'],
+  wasHeld: boolean,
+  rebuild: boolean,
+): keyof IndexChange | undefined {
+  if (kind === 'vector') return wasHeld ? 'replaced' : 'added';
+  return wasHeld && !rebuild ? 'removed' : undefined;
+}
+
+/**
  * What folding these entries (one per item) into an index that held `held` changes. A rebuild
  * (backfill) starts from nothing, so every key held before and not given a vector again is removed.
  */
@@ -110,28 +134,64 @@ export function countChange(
   entries: readonly ShardEntry[],
   rebuild: boolean,
 ): IndexChange {
-  let added = 0;
-  let replaced = 0;
-  let removed = 0;
+  const change = { added: 0, replaced: 0, removed: 0 };
   for (const entry of entries) {
-    const wasHeld = held.has(entryKey(entry));
-    if (entry.kind === 'vector') {
-      if (wasHeld) replaced += 1;
-      else added += 1;
-    } else if (wasHeld) {
-      removed += 1;
-    }
+    const counted = contributionOf(entry.kind, held.has(entryKey(entry)), rebuild);
+    if (counted) change[counted] += 1;
   }
-  return { added, replaced, removed: rebuild ? held.size - replaced : removed };
+  if (rebuild) change.removed = held.size - change.replaced;
+  return change;
 }
 
+/** Rows one merge invocation folds in at most: what the rest of the run's rows wait for is the next. */
+export const MERGE_WINDOW_ROWS = MAX_SEGMENT_ROWS;
+
+/** Options of {@link mergeShards}. */
+export interface MergeOptions {
+  /**
+   * Rows (vectors, deletes and poison entries) one invocation merges at most: a larger run is merged
+   * a window of shards at a time, one invocation each, and published after the last.
+   * @default MERGE_WINDOW_ROWS
+   */
+  readonly windowRows?: number;
+}
+
+/**
+ * How a merge that spans several invocations goes: after a window that is not the last, the state
+ * machine calls the merge again.
+ */
+export interface MergeWindowResult {
+  readonly complete: false;
+  /** Windows merged so far (none of them published yet). */
+  readonly windowsMerged: number;
+  readonly windows: number;
+}
+
+/** What one merge invocation answers: the next window to come, or the whole run's merge. */
+export type MergeStepResult = MergeResult | MergeWindowResult;
+
+/**
+ * Merges the run's shards into the index, a window of at most `windowRows` rows an invocation, and
+ * publishes a new generation after the last window. Between windows, what the run has written so far
+ * (its unpublished segments and tombstones, its counts and clear lists) is kept in the run's folder,
+ * written atomically once a window is done: a window that fails or times out is merged again from
+ * the start, and the published index is never touched until the run's whole change is ready.
+ *
+ * @example
+ * ```ts
+ * let step = await mergeShards(context, run, model, plan, shards);
+ * while (!step.complete) step = await mergeShards(context, run, model, plan, shards);
+ * console.log(`generation ${step.generation}: ${step.added} added`);
+ * ```
+ */
 export async function mergeShards(
   context: IndexerContext,
   run: RunInfo,
   model: ModelDescriptor,
   plan: Pick<PlanResult, 'batchCount'>,
   shards: readonly (ShardDescriptor | FailedBatch)[],
-): Promise<MergeResult> {
+  options: MergeOptions = {},
+): Promise<MergeStepResult> {
   const { config } = context;
   await renewLease(context, run);
   const failed = shards.filter((shard): shard is FailedBatch => shard.failed === true);
@@ -141,40 +201,163 @@ export async function mergeShards(
       `all ${plan.batchCount} batches failed; first: ${failed[0]?.error ?? 'unknown'}: ${failed[0]?.cause ?? ''}`,
     );
   }
-  const perGroup = config.indexLayout === 'per-group';
-  // Two passes: every shard's entries are read, then its vectors are written into segments.
-  const total = done.reduce((sum, shard) => sum + 2 * shard.vectors + shard.deletes + shard.poison, 0);
-  const progress = reportStageProgress(context, run, 'merge', total, 'items read and vectors written');
+  const windowRows = options.windowRows ?? MERGE_WINDOW_ROWS;
+  // Every shard is in some window, even one of nothing but `gone` entries.
+  const windows = shardWindows(
+    done.map((shard) => Math.max(1, shard.rows + shard.deletes + shard.poison)),
+    windowRows,
+  );
+  const stateFile = path.join(config.efsRoot, runDir(run.execution), 'merge-state.json');
+  const state = readMergeState(stateFile, shardsFingerprint(done, windowRows));
+  // Two passes over each shard: its entries are read, then its vectors are written into segments.
+  const cost = (shard: ShardDescriptor): number => 2 * shard.vectors + shard.deletes + shard.poison;
+  const total = done.reduce((sum, shard) => sum + cost(shard), 0);
+  const window = windows[state.windowsMerged];
+  if (window) {
+    const before = windows.slice(0, state.windowsMerged).flat();
+    const start = before.reduce((sum, index) => sum + cost(done[index]!), 0);
+    const progress = reportStageProgress(context, run, 'merge', total, 'items read and vectors written', start);
+    await mergeWindow(context, run, model, state, {
+      shards: window.map((index) => done[index]!),
+      progress,
+      start,
+    });
+    writeFileAtomic(stateFile, JSON.stringify(state));
+    if (state.windowsMerged < windows.length) {
+      await progress.finish();
+      return { complete: false, windowsMerged: state.windowsMerged, windows: windows.length };
+    }
+    await progress.finish(total);
+  }
+  return finishMerge(context, run, model, state, { failed, windows: windows.length });
+}
 
-  const read = readShards(config.efsRoot, done, model, progress);
+/**
+ * What a run's merge has done so far, kept in its folder between invocations. Plain JSON: it is
+ * read back by the next invocation.
+ */
+export interface MergeState {
+  /** The shards and window size it was made for: another list (a redriven Map) starts over. */
+  readonly shards: string;
+  windowsMerged: number;
+  /** Each index the run changes: its segments as they will be published. */
+  readonly scopes: ScopeState[];
+  clearItems: number;
+  poison: number;
+  readonly replacedUnreadable: string[];
+}
+
+export interface ScopeState {
+  /** The group of a per-group index; null for the global one. */
+  readonly group: string | null;
+  segments: SegmentRef[];
+  /** Items the index held before the run: a backfill removes all it does not give a vector again. */
+  readonly heldBefore: number;
+  readonly change: Record<keyof IndexChange, number>;
+}
+
+/** The state of a merge that has merged nothing yet, for these shards. */
+export const newMergeState = (shards = ''): MergeState => ({
+  shards,
+  windowsMerged: 0,
+  scopes: [],
+  clearItems: 0,
+  poison: 0,
+  replacedUnreadable: [],
+});
+
+function readMergeState(file: string, shards: string): MergeState {
+  if (existsSync(file)) {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as MergeState;
+    if (saved.shards === shards) return saved;
+  }
+  return newMergeState(shards);
+}
+
+/**
+ * The run's change so far, over every index it changes. A rebuild (backfill) removes every item an
+ * index held before and not given a vector again.
+ */
+export function mergedChange(state: Pick<MergeState, 'scopes'>, rebuild: boolean): IndexChange {
+  const change = { added: 0, replaced: 0, removed: 0 };
+  for (const scope of state.scopes) {
+    change.added += scope.change.added;
+    change.replaced += scope.change.replaced;
+    change.removed += rebuild ? scope.heldBefore - scope.change.replaced : scope.change.removed;
+  }
+  return change;
+}
+
+function shardsFingerprint(done: readonly ShardDescriptor[], windowRows: number): string {
+  const shards = done.map((shard) => [shard.file, shard.rows, shard.vectors, shard.deletes, shard.poison]);
+  return createHash('sha256').update(JSON.stringify({ windowRows, shards })).digest('hex');
+}
+
+/** Folds one window of shards into the state: tombstones, new segments, counts and a clear list. */
+async function mergeWindow(
+  context: IndexerContext,
+  run: RunInfo,
+  model: ModelDescriptor,
+  state: MergeState,
+  { shards, progress, start }: { shards: readonly ShardDescriptor[]; progress: Progress; start: number },
+): Promise<void> {
+  const { config } = context;
+  const perGroup = config.indexLayout === 'per-group';
+  const read = readShards(config.efsRoot, shards, model, progress, start);
   const scopes = scopesOf(read.entries, perGroup);
   // A backfill rebuilds every index: groups that no longer have items get an empty one.
-  if (perGroup && run.mode === 'backfill') for (const group of indexedGroups(config.efsRoot)) scopes.of(group);
-  const changes = planChanges(config.efsRoot, run, model, scopes.all, read.shardOf, done.length);
-  await writeVectors(config.efsRoot, model, done, changes, { perGroup, progress, read: read.count });
-  const published = publishGenerations(changes.work, model, run);
-  await progress.finish(total);
+  if (perGroup && run.mode === 'backfill' && state.windowsMerged === 0)
+    for (const group of indexedGroups(config.efsRoot)) scopes.of(group);
+  const changes = planChanges(config.efsRoot, run, model, scopes.all, read.shardOf, shards.length, state);
+  await writeVectors(config.efsRoot, model, shards, changes, { perGroup, progress, read: read.count + start });
+  for (const [group, { segments }] of changes.work) scopeStateOf(state, group)!.segments = segments;
+  writeFileAtomic(
+    path.join(config.efsRoot, clearListFile(run.execution, state.windowsMerged)),
+    JSON.stringify(changes.clearList),
+  );
+  state.clearItems += changes.clearList.length;
+  state.poison += changes.clearList.filter((entry) => entry.kind === 'poison').length;
+  state.replacedUnreadable.push(...changes.replacedUnreadable);
+  state.windowsMerged += 1;
+}
 
+/** Publishes every index the run changed, records the status, and answers the whole run's merge. */
+async function finishMerge(
+  context: IndexerContext,
+  run: RunInfo,
+  model: ModelDescriptor,
+  state: MergeState,
+  { failed, windows }: { failed: readonly FailedBatch[]; windows: number },
+): Promise<MergeResult> {
+  const { config } = context;
+  const perGroup = config.indexLayout === 'per-group';
+  const change = mergedChange(state, run.mode === 'backfill');
+  const work = new Map(
+    state.scopes.map((scope) => [
+      scope.group ?? undefined,
+      { store: new GenerationStore(config.efsRoot, scope.group ?? undefined), segments: scope.segments },
+    ]),
+  );
+  const published = publishGenerations(work, model, run);
   const status = indexStatusOf(config.efsRoot, perGroup, published);
-  await recordIndexStatus(context, { ...status, change: { ...changes.change, execution: run.execution } });
-  const clearFile = path.join(runDir(run.execution), 'clear.json');
-  writeFileAtomic(path.join(config.efsRoot, clearFile), JSON.stringify(changes.clearList));
+  await recordIndexStatus(context, { ...status, change: { ...change, execution: run.execution } });
   return {
+    complete: true,
+    windows,
     generation: status.generation,
     vectors: status.vectors,
     items: status.items ?? status.vectors,
-    ...changes.change,
-    poison: changes.clearList.filter((entry) => entry.kind === 'poison').length,
+    ...change,
+    poison: state.poison,
     failedBatchCount: failed.length,
     failedBatches: failed.slice(0, FAILED_BATCH_SAMPLES).map((batch) => ({
       batch: batch.batch.batch,
       error: batch.error.slice(0, CAUSE_CHARS),
       cause: batch.cause.slice(0, CAUSE_CHARS),
     })),
-    clearFile,
-    clearItems: changes.clearList.length,
-    ...(changes.replacedUnreadable.length > 0
-      ? { replacedDamagedIndex: changes.replacedUnreadable[0]!.slice(0, CAUSE_CHARS) }
+    clearItems: state.clearItems,
+    ...(state.replacedUnreadable.length > 0
+      ? { replacedDamagedIndex: state.replacedUnreadable[0]!.slice(0, CAUSE_CHARS) }
       : {}),
   };
 }
@@ -187,6 +370,7 @@ function readShards(
   done: readonly ShardDescriptor[],
   model: ModelDescriptor,
   progress: Progress,
+  start: number,
 ): { entries: ShardEntry[]; shardOf: Map<ShardEntry, number>; count: number } {
   const entries: ShardEntry[] = [];
   const shardOf = new Map<ShardEntry, number>();
@@ -199,7 +383,7 @@ function readShards(
       entries.push(entry);
       if (entry.kind === 'vector') shardOf.set(entry, index);
     }
-    progress.update((count += shard.entries.length));
+    progress.update(start + (count += shard.entries.length));
   }
   return { entries, shardOf, count };
 }
@@ -220,9 +404,8 @@ function scopesOf(
   return { all, of };
 }
 
-/** What a run changes in each index: its counts, its clear list, and the segments and vectors to write. */
+/** What a window changes in each index: its clear list, and the segments and vectors to write. */
 export interface PlannedChanges {
-  readonly change: { added: number; replaced: number; removed: number };
   readonly clearList: ClearEntry[];
   /** Why an old index a backfill replaced could not be read (its counts then start from nothing). */
   readonly replacedUnreadable: string[];
@@ -232,9 +415,13 @@ export interface PlannedChanges {
   readonly toWrite: VectorEntry[][];
 }
 
+const scopeStateOf = (state: MergeState, group: string | undefined): ScopeState | undefined =>
+  state.scopes.find((scope) => scope.group === (group ?? null));
+
 /**
- * Each scope's change: its newest entry per item, tombstones for every item it held of them, the
- * counts, and the clear list (each entry settled, a superseded one as such).
+ * Each scope's change in this window: its newest entry per item (and newer than what an earlier
+ * window of the run wrote), tombstones for every item the run's segments hold of them, the counts
+ * (into `state`), and the clear list (each entry settled, a superseded one as such).
  */
 export function planChanges(
   efsRoot: string,
@@ -243,42 +430,66 @@ export function planChanges(
   scopes: ReadonlyMap<string | undefined, readonly ShardEntry[]>,
   shardOf: ReadonlyMap<ShardEntry, number>,
   shardCount: number,
+  state: MergeState,
 ): PlannedChanges {
   const planned: PlannedChanges = {
-    change: { added: 0, replaced: 0, removed: 0 },
     clearList: [],
     replacedUnreadable: [],
     work: new Map(),
     toWrite: Array.from({ length: shardCount }, (): VectorEntry[] => []),
   };
+  const backfill = run.mode === 'backfill';
   for (const [group, scope] of scopes) {
-    const entries = latestPerItem(scope);
     const store = new GenerationStore(efsRoot, group);
     // A backfill starts from nothing: every segment of the old generations goes at the next prune.
     // An incremental run checks the index it adds to (every file's size, and the checksums of
     // the key maps and tombstones it reads) and fails naming any damage: a backfill never reads
     // the old index but to count what it replaces, so it heals any damage.
-    const backfill = run.mode === 'backfill';
     const current = backfill ? undefined : store.current();
     const meta = current && sameModel(store.meta(current), model, group);
-    if (meta) store.checkSizes(meta);
-    const held = new HeldItems(store, meta ? meta.segments : []);
-    const before = backfill ? heldBeforeBackfill(store) : held;
-    if ('unreadable' in before && before.unreadable !== undefined) planned.replacedUnreadable.push(before.unreadable);
-    const scopeChange = countChange(before, entries, backfill);
-    planned.work.set(group, { store, segments: tombstoneItems(store, held, entries) });
-    for (const entry of entries) if (entry.kind === 'vector') planned.toWrite[shardOf.get(entry)!]!.push(entry);
-    planned.change.added += scopeChange.added;
-    planned.change.replaced += scopeChange.replaced;
-    planned.change.removed += scopeChange.removed;
-    for (const entry of entries) planned.clearList.push(entry); // a spread of a million arguments overflows the stack
-    if (entries.length < scope.length) {
-      const kept = new Set<ShardEntry>(entries);
-      for (const entry of scope) {
-        if (kept.has(entry)) continue;
-        const { group: entryGroup, id, version, marker } = entry;
-        planned.clearList.push({ group: entryGroup, id, version, ...(marker ? { marker } : {}), kind: 'superseded' });
-      }
+    const original = meta ? meta.segments : [];
+    let scopeState = scopeStateOf(state, group);
+    if (!scopeState && meta) store.checkSizes(meta);
+    const before = backfill ? heldBeforeBackfill(store) : new HeldItems(store, original);
+    if (!scopeState) {
+      if ('unreadable' in before && before.unreadable !== undefined) planned.replacedUnreadable.push(before.unreadable);
+      scopeState = {
+        group: group ?? null,
+        segments: [...original],
+        heldBefore: before.size,
+        change: { added: 0, replaced: 0, removed: 0 },
+      };
+      state.scopes.push(scopeState);
+    }
+    const held = new HeldItems(store, scopeState.segments);
+    const runSegments = new Set(scopeState.segments.map((segment) => segment.id));
+    for (const segment of original) runSegments.delete(segment.id);
+    const kept: ShardEntry[] = [];
+    for (const entry of latestPerItem(scope)) {
+      const location = held.locate(entry.group, entry.id);
+      const wroteIt = location !== undefined && runSegments.has(held.segments[location.segment]!.id);
+      // An earlier window of the run wrote a version at least as new: this one is superseded.
+      if (wroteIt && held.entryAt(location).version >= entry.version) continue;
+      kept.push(entry);
+      const wasHeld = before.has(entryKey(entry));
+      // What an earlier window already counted for the item: its vector, or (incremental) its removal.
+      const prior = wroteIt
+        ? contributionOf('vector', wasHeld, backfill)
+        : !backfill && wasHeld && !location
+          ? 'removed'
+          : undefined;
+      const next = contributionOf(entry.kind, wasHeld, backfill);
+      if (prior) scopeState.change[prior] -= 1;
+      if (next) scopeState.change[next] += 1;
+    }
+    planned.work.set(group, { store, segments: tombstoneItems(store, held, kept) });
+    for (const entry of kept) if (entry.kind === 'vector') planned.toWrite[shardOf.get(entry)!]!.push(entry);
+    for (const entry of kept) planned.clearList.push(entry); // a spread of a million arguments overflows the stack
+    const settled = new Set<ShardEntry>(kept);
+    for (const entry of scope) {
+      if (settled.has(entry)) continue;
+      const { group: entryGroup, id, version, marker } = entry;
+      planned.clearList.push({ group: entryGroup, id, version, ...(marker ? { marker } : {}), kind: 'superseded' });
     }
   }
   return planned;

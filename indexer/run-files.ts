@@ -83,6 +83,10 @@ export const RUNS_PREFIX = 'runs/';
 
 export const runDir = (execution: string): string => path.join(RUNS_PREFIX, execution.replace(/[^A-Za-z0-9_-]/g, '_'));
 
+/** The clear list of one merge window of a run (relative to the EFS root): what the clear stage settles. */
+export const clearListFile = (execution: string, window: number): string =>
+  path.join(runDir(execution), `clear-${window}.json`);
+
 export function writeBatch(
   efsRoot: string,
   execution: string,

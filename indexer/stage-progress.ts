@@ -19,7 +19,8 @@ export interface StageProgressReporter {
 const WRITE_INTERVAL_MS = 1_000;
 
 /**
- * A reporter of `total` units of work for `stage` of `run`, starting at 0 (written at once).
+ * A reporter of `total` units of work for `stage` of `run`, starting at `start` (written at once):
+ * a stage that spans several invocations (merge, a window each) goes on from where the last left.
  * @example
  * ```ts
  * const progress = reportStageProgress(context, run, 'clear', entries.length, 'flags cleared');
@@ -33,9 +34,10 @@ export function reportStageProgress(
   stage: string,
   total: number,
   unit: string,
+  start = 0,
 ): StageProgressReporter {
   const { config, clients } = context;
-  let done = 0;
+  let done = start;
   let lastWrite = 0;
   let writes: Promise<void> = Promise.resolve();
   const write = (): void => {

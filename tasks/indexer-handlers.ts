@@ -8,7 +8,7 @@ import { bootstrapModel } from '../indexer/bootstrap.ts';
 import { type ClearResult, clearFlags } from '../indexer/clear.ts';
 import { compactIndex, type CompactionResult } from '../indexer/compact.ts';
 import { embedBatch } from '../indexer/embed-batch.ts';
-import { mergeShards, type MergeResult } from '../indexer/merge.ts';
+import { mergeShards, type MergeResult, type MergeStepResult } from '../indexer/merge.ts';
 import { acquireLease, type LeaseResult, releaseLease } from '../indexer/lease.ts';
 import { planRun, type PlanResult } from '../indexer/plan.ts';
 import type { BatchDescriptor, ShardDescriptor } from '../indexer/run-files.ts';
@@ -60,7 +60,7 @@ interface StageResults {
   bootstrap: Awaited<ReturnType<typeof bootstrapModel>>;
   plan: PlanResult;
   embed: ShardDescriptor;
-  merge: MergeResult;
+  merge: MergeStepResult;
   compact: CompactionResult;
   clear: ClearResult;
   release: void;

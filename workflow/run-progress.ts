@@ -9,7 +9,7 @@ import type { ClearResult } from '../indexer/clear.ts';
 import type { ModelDescriptor } from '../indexer/context.ts';
 import type { LeaseResult } from '../indexer/lease.ts';
 import type { CompactionResult } from '../indexer/compact.ts';
-import type { MergeResult } from '../indexer/merge.ts';
+import type { MergeStepResult } from '../indexer/merge.ts';
 import type { PlanResult } from '../indexer/plan.ts';
 
 const LEASE = INDEXER_TASKS.lease.state;
@@ -68,7 +68,7 @@ interface StateData {
   readonly lease?: LeaseResult & { readonly waits?: boolean };
   readonly model?: ModelDescriptor & { readonly copied?: boolean };
   readonly plan?: Pick<PlanResult, 'itemCount' | 'batchCount' | 'capped'>;
-  readonly merge?: MergeResult;
+  readonly merge?: MergeStepResult;
   /** The compaction's result, or the error it failed with (the run goes on: see asl/tasks.ts). */
   readonly compaction?: CompactionResult | { readonly Error: string; readonly Cause?: string };
   readonly clear?: ClearResult;
@@ -111,6 +111,8 @@ function describeOutput(stage: string, output: StateData): string | undefined {
     case MERGE: {
       const merge = output['merge'];
       if (!merge) return undefined;
+      if (merge.complete === false)
+        return `${merge.windowsMerged} of ${merge.windows} windows merged (published after the last)`;
       const failed = merge.failedBatchCount ? `, ${merge.failedBatchCount} batches failed` : '';
       const change = `${describeChange(merge)}, ${merge.poison} poison${failed}`;
       // A result of an older run counts vectors only (one per item then).
@@ -237,8 +239,8 @@ export function summarizeHistory(events: readonly HistoryEvent[]): RunProgress {
       stage.detail = describeOutput(stage.name, output) ?? stage.detail;
       if (stage.name === PLAN) batches.total = Number(output['plan']?.batchCount ?? 0);
       if (stage.name === EMBED_MAP) stage.detail = `${batches.done} of ${batches.total} batches done`;
-      if (stage.name === MERGE && output.merge) {
-        // The Map's results are on S3: merge is where the failed batches are counted.
+      if (stage.name === MERGE && output.merge && output.merge.complete !== false) {
+        // The Map's results are on S3: merge is where the failed batches are counted (by its last window).
         batches.failed = output.merge.failedBatchCount;
         const embed = stages.get(EMBED_MAP)!;
         embed.detail = embeddedDetail(batches.total, batches.failed);
@@ -328,7 +330,8 @@ export interface RunOutcome {
 export function outcomeOf(output: string | undefined): RunOutcome {
   const data = parse(output);
   if (data.lease && !data.lease.acquired) return { skipped: data.lease.skipped };
-  if (data.merge) return { indexed: data.merge.added + data.merge.replaced + data.merge.removed };
+  if (data.merge && data.merge.complete !== false)
+    return { indexed: data.merge.added + data.merge.replaced + data.merge.removed };
   if (data.plan && data.plan.itemCount === 0) return { nothingToIndex: true };
   return {};
 }

@@ -30,6 +30,13 @@ import type { AddressInfo } from 'node:net';
 import { localMetricsFile } from '../../lambda-host/observability.ts';
 import { monitorApi, type MonitorProps } from '../../workflow/monitor/api.ts';
 import { localMetricsSource } from '../../workflow/monitor/metrics-source.ts';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { writeBatchList } from '../../indexer/batch-list.ts';
+import { type BatchDescriptor, writeBatch } from '../../indexer/run-files.ts';
+import { loadEmbedder } from '../../embedding/runtime.ts';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 
 export type Stages = ReturnType<typeof indexerStages>;
 /** Replaces some stages; each gets the real stages to call through. */
@@ -368,5 +375,39 @@ export function useHarness(flags: Record<string, string> = {}): {
       return used.get();
     },
     dataDir: used.dataDir,
+  };
+}
+
+/** The id of the best match for a text in the current index (default model). */
+export async function topHit(h: IndexerHarness, text: string): Promise<string | undefined> {
+  const store = new GenerationStore(h.config.efsRoot);
+  const index = SegmentedIndex.open(store, store.meta(store.current()!));
+  const model = path.join(h.config.efsRoot, 'models');
+  const bundle = readdirSync(model).find((name) => name.startsWith('default@'))!;
+  const embedder = await loadEmbedder(path.join(model, bundle));
+  const [query] = await embedder.embed([text]);
+  assert.ok(query?.ok);
+  return index.search(query.vector, 1)[0]?.entry.id;
+}
+
+/** The plan with one more batch listing `id` at its current version: the item seen twice in one run. */
+export async function listedAgain(
+  h: IndexerHarness,
+  event: Parameters<Stages['plan']>[0],
+  plan: Awaited<ReturnType<Stages['plan']>>,
+  id: string,
+): Promise<Awaited<ReturnType<Stages['plan']>>> {
+  const version = Number((await h.items()).get(id)![h.config.pendingAttribute]!.N);
+  const again = writeBatch(h.config.efsRoot, event.run.execution, plan.batchCount + 1, [{ group: 'g', id, version }]);
+  const listed = await h.stack.clients.s3.send(
+    new GetObjectCommand({ Bucket: plan.batchList!.bucket, Key: plan.batchList!.key }),
+  );
+  const batches = JSON.parse(await listed.Body!.transformToString()) as BatchDescriptor[];
+  const context = { config: h.config, clients: h.stack.clients };
+  return {
+    ...plan,
+    batchCount: plan.batchCount + 1,
+    itemCount: plan.itemCount + 1,
+    batchList: await writeBatchList(context, event.run, [...batches, again]),
   };
 }

@@ -1,20 +1,14 @@
-import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { writeBatchList } from '../../indexer/batch-list.ts';
 import { DeleteItemCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { loadEmbedder } from '../../embedding/runtime.ts';
 import { GenerationStore } from '../../index-store/generations.ts';
-import { SegmentedIndex } from '../../index-store/segmented-index.ts';
 import { PermanentError, TransientError } from '../../aws/errors.ts';
 import { keyAttributes } from '../../table/items.ts';
 import { LEASE_KEY } from '../../table/reserved-items.ts';
-import { type BatchDescriptor, readBatch, writeBatch } from '../../indexer/run-files.ts';
+import { readBatch } from '../../indexer/run-files.ts';
 import { indexerStages } from '../../tasks/indexer-handlers.ts';
-import { IndexerHarness, sentences } from '../helpers/indexer.ts';
+import { IndexerHarness, listedAgain, sentences, topHit } from '../helpers/indexer.ts';
 import { tempDir } from '../helpers/local-stack.ts';
 
 const ids = (n: number, prefix = 'item'): string[] =>
@@ -178,21 +172,7 @@ describe('indexer guarantees (local stack)', () => {
       plan: async (event) => {
         const plan = await real.plan(event);
         await h.edit('item-0005', 'a lighthouse keeper climbs the winding stairs');
-        const version = Number((await h.items()).get('item-0005')![h.config.pendingAttribute]!.N);
-        const again = writeBatch(h.config.efsRoot, event.run.execution, plan.batchCount + 1, [
-          { group: 'g', id: 'item-0005', version },
-        ]);
-        const listed = await h.stack.clients.s3.send(
-          new GetObjectCommand({ Bucket: plan.batchList!.bucket, Key: plan.batchList!.key }),
-        );
-        const batches = JSON.parse(await listed.Body!.transformToString()) as BatchDescriptor[];
-        const context = { config: h.config, clients: h.stack.clients };
-        return {
-          ...plan,
-          batchCount: plan.batchCount + 1,
-          itemCount: plan.itemCount + 1,
-          batchList: await writeBatchList(context, event.run, [...batches, again]),
-        };
+        return listedAgain(h, event, plan, 'item-0005');
       },
     });
     // Act
@@ -356,15 +336,3 @@ describe('indexer guarantees (local stack)', () => {
     assert.match(described.cause ?? '', /"mode": "backfill"/);
   });
 });
-
-/** The id of the best match for a text in the current index (default model). */
-async function topHit(h: IndexerHarness, text: string): Promise<string | undefined> {
-  const store = new GenerationStore(h.config.efsRoot);
-  const index = SegmentedIndex.open(store, store.meta(store.current()!));
-  const model = path.join(h.config.efsRoot, 'models');
-  const bundle = readdirSync(model).find((name) => name.startsWith('default@'))!;
-  const embedder = await loadEmbedder(path.join(model, bundle));
-  const [query] = await embedder.embed([text]);
-  assert.ok(query?.ok);
-  return index.search(query.vector, 1)[0]?.entry.id;
-}

@@ -69,7 +69,14 @@ describe('asl/indexer.asl.json', () => {
     assert.equal(next('Bootstrap model'), 'Plan batches');
     assert.equal(next('Plan batches'), 'Anything to index?');
     assert.equal(next('Embed batches'), 'Merge into index');
-    assert.equal(next('Merge into index'), 'Compact index');
+    assert.equal(next('Merge into index'), 'More to merge?');
+    const mergeChoice = definition.States['More to merge?']!;
+    assert.equal(
+      (mergeChoice['Choices'] as State[])[0]!['Next'],
+      'Merge into index',
+      'a merge that has windows left is called again',
+    );
+    assert.equal(mergeChoice['Default'], 'Compact index');
     assert.equal(next('Compact index'), 'Clear pending flags');
     assert.equal(next('Clear pending flags'), 'Indexed');
     const choices = definition.States['Choose run mode']!['Choices'] as State[];

@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 import { GenerationStore } from '../../index-store/generations.ts';
 import { writeSegments } from '../../index-store/index-writer.ts';
 import type { ModelDescriptor, RunInfo } from '../../indexer/context.ts';
-import { planChanges } from '../../indexer/merge.ts';
+import { mergedChange, newMergeState, planChanges } from '../../indexer/merge.ts';
 import type { ShardEntry } from '../../indexer/run-files.ts';
 import { tempDir } from '../helpers/scratch.ts';
 
@@ -55,6 +55,7 @@ describe("the merge stage's plan", () => {
     const entries = [vector('a', 2, 0), vector('a', 3, 1), del('b', 2), vector('c', 1, 2), poison('d', 1)];
 
     // Act
+    const state = newMergeState();
     const planned = planChanges(
       efsRoot,
       run('incremental'),
@@ -62,10 +63,11 @@ describe("the merge stage's plan", () => {
       new Map([[undefined, entries]]),
       shardsOf(entries),
       1,
+      state,
     );
 
     // Assess
-    assert.deepEqual(planned.change, { added: 1, replaced: 1, removed: 1 });
+    assert.deepEqual(mergedChange(state, false), { added: 1, replaced: 1, removed: 1 });
     const cleared = planned.clearList.map((entry) => `${entry.id}@${entry.version}:${entry.kind}`).sort();
     assert.deepEqual(cleared, ['a@2:superseded', 'a@3:vector', 'b@2:delete', 'c@1:vector', 'd@1:poison']);
     assert.deepEqual(
@@ -82,11 +84,62 @@ describe("the merge stage's plan", () => {
     const entries = [vector('a', 5, 0), vector('d', 5, 1)];
 
     // Act
-    const planned = planChanges(efsRoot, run('backfill'), MODEL, new Map([[undefined, entries]]), shardsOf(entries), 1);
+    const state = newMergeState();
+    const scopes = new Map([[undefined, entries]]);
+    const planned = planChanges(efsRoot, run('backfill'), MODEL, scopes, shardsOf(entries), 1, state);
 
     // Assess
-    assert.deepEqual(planned.change, { added: 1, replaced: 1, removed: 2 });
+    assert.deepEqual(mergedChange(state, true), { added: 1, replaced: 1, removed: 2 });
     assert.deepEqual(planned.work.get(undefined)!.segments, [], 'a backfill starts its index from nothing');
+  });
+
+  it('counts a run merged over several windows as one merge would: once an item, whichever windows see it', async () => {
+    // Prepare: the index holds a, b and c. Window 0 sees a@2, b deleted, n new; window 1 sees a@1 (older
+    // than window 0's), n@3 (newer), c@2, then n deleted in window 2 and b given a vector again.
+    const efsRoot = `${dir.path}/windows`;
+    await publishedIndex(efsRoot, ['a', 'b', 'c']);
+    const state = newMergeState();
+    const windows = [
+      [vector('a', 2, 0), del('b', 2), vector('n', 2, 1)],
+      [vector('a', 1, 0), vector('n', 3, 1), vector('c', 2, 2)],
+      [del('n', 4), vector('b', 3, 0)],
+    ];
+
+    // Act: each window planned and its vectors written, as the merge stage does between invocations
+    const cleared: string[] = [];
+    for (const entries of windows) {
+      const planned = planChanges(
+        efsRoot,
+        run('incremental'),
+        MODEL,
+        new Map([[undefined, entries]]),
+        shardsOf(entries),
+        1,
+        state,
+      );
+      const { store, segments } = planned.work.get(undefined)!;
+      const items = planned.toWrite[0]!.map((entry) => ({
+        entry: { group: entry.group, id: entry.id, version: entry.version },
+        passages: [[0, 1]] as [number, number][],
+        vectors: new Float32Array([0, 1]),
+      }));
+      state.scopes[0]!.segments = [...segments, ...(await writeSegments(store, items, MODEL.dimensions))];
+      cleared.push(...planned.clearList.map((entry) => `${entry.id}@${entry.version}:${entry.kind}`));
+    }
+
+    // Assess: a replaced (by a@2), b replaced (deleted, then back), c replaced, n never in the index
+    assert.deepEqual(mergedChange(state, false), { added: 0, replaced: 3, removed: 0 });
+    assert.ok(cleared.includes('a@1:superseded'), 'an older version than an earlier window wrote is superseded');
+    const store = new GenerationStore(efsRoot, undefined);
+    const published = store.publish(state.scopes[0]!.segments, { ...MODEL }, 'windows');
+    const live = new Map<string, number>();
+    for (const segment of published.segments) {
+      const keys = store.keys(segment);
+      const dead = new Set(store.deadRows(segment));
+      for (let row = 0; row < segment.rows; row++)
+        if (!dead.has(row)) live.set(keys.entry(row).id, keys.entry(row).version);
+    }
+    assert.deepEqual(Object.fromEntries([...live].sort()), { a: 2, b: 3, c: 2 }, 'each item once, its newest version');
   });
 
   it('refuses an incremental run of another model than the one that built the index', async () => {
@@ -104,6 +157,7 @@ describe("the merge stage's plan", () => {
         new Map([[undefined, entries]]),
         shardsOf(entries),
         1,
+        newMergeState(),
       );
 
     // Assess

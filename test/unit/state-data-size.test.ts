@@ -67,7 +67,8 @@ describe('the worst-case state data of an indexer run', () => {
         error: text(CAUSE_CHARS),
         cause: text(CAUSE_CHARS),
       })),
-      clearFile: text(S3_KEY),
+      complete: true,
+      windows: COUNT,
       clearItems: COUNT,
     };
     const clear: ClearResult = { cleared: COUNT, deleted: COUNT, keptPending: COUNT, poisonRecorded: COUNT };
