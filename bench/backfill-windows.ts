@@ -19,7 +19,7 @@ import type { ScaleStep, ScaleStepResult } from './scale-step.ts';
 /** Items a shard holds: an embed batch's worth, as the scale bench writes them. */
 const SHARD_ROWS = 10_000;
 
-/** What `bench/results-backfill.json` holds. */
+/** One size's backfill through the merge stage. */
 export interface BackfillWindowsResult extends BenchProvenance {
   readonly items: number;
   readonly dimensions: number;
@@ -28,6 +28,11 @@ export interface BackfillWindowsResult extends BenchProvenance {
   readonly invocations: readonly { readonly seconds: number; readonly peak_rss_mb: number }[];
   readonly generation: number;
   readonly vectors_published: number;
+}
+
+/** `bench/results-backfill.json`: one result a size. */
+export interface BackfillResults {
+  readonly sizes: readonly BackfillWindowsResult[];
 }
 
 export async function benchBackfillWindows(items = 3_000_000): Promise<BackfillWindowsResult> {

@@ -11,6 +11,7 @@ import { benchSearch, type SearchBench } from './search.ts';
 import { benchLongContent } from './long-content.ts';
 import { SEARCH_MODES } from '../search/results.ts';
 import type { ScaleResult } from './scale.ts';
+import type { BackfillResults } from './backfill-windows.ts';
 
 const quick = process.argv.includes('--quick');
 if (process.argv.includes('--scale')) {
@@ -34,7 +35,11 @@ if (process.argv.some((arg) => arg.startsWith('--backfill-windows'))) {
   const { benchBackfillWindows } = await import('./backfill-windows.ts');
   const items = process.argv.find((arg) => arg.startsWith('--backfill-windows='))?.split('=')[1];
   const results = await benchBackfillWindows(items ? Number(items) : undefined);
-  writeFileSync(new URL('./results-backfill.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+  // By size, as the scale bench's: a run of one size keeps the figures of the others.
+  const file = new URL('./results-backfill.json', import.meta.url);
+  const before = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as BackfillResults) : { sizes: [] };
+  const sizes = [...before.sizes.filter((size) => size.items !== results.items), results];
+  writeFileSync(file, `${JSON.stringify({ sizes: sizes.sort((a, b) => a.items - b.items) }, null, 2)}\n`);
   console.log(JSON.stringify(results, null, 2));
   process.exit(0);
 }

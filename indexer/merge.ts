@@ -245,7 +245,16 @@ export interface MergeState {
   clearItems: number;
   poison: number;
   readonly replacedUnreadable: string[];
+  /**
+   * Versions an earlier window indexed and a later one replaced with a newer version of the same
+   * item (edited while plan paged): their entries in the earlier clear lists are marked superseded
+   * before the clear stage reads them, as one merge would have listed them.
+   */
+  readonly supersededEarlier: ItemVersion[];
 }
+
+/** An item's version, as a clear list names it. */
+type ItemVersion = Pick<ShardEntry, 'group' | 'id' | 'version'>;
 
 export interface ScopeState {
   /** The group of a per-group index; null for the global one. */
@@ -264,6 +273,7 @@ export const newMergeState = (shards = ''): MergeState => ({
   clearItems: 0,
   poison: 0,
   replacedUnreadable: [],
+  supersededEarlier: [],
 });
 
 function readMergeState(file: string, shards: string): MergeState {
@@ -332,6 +342,7 @@ async function finishMerge(
   const { config } = context;
   const perGroup = config.indexLayout === 'per-group';
   const change = mergedChange(state, run.mode === 'backfill');
+  markSupersededEarlier(config.efsRoot, run.execution, state);
   const work = new Map(
     state.scopes.map((scope) => [
       scope.group ?? undefined,
@@ -360,6 +371,28 @@ async function finishMerge(
       ? { replacedDamagedIndex: state.replacedUnreadable[0]!.slice(0, CAUSE_CHARS) }
       : {}),
   };
+}
+
+/**
+ * Marks, in the clear lists of the windows before the last, each entry a later window superseded
+ * (see {@link MergeState.supersededEarlier}): its flag is then settled as superseded, not counted as
+ * kept pending. Rare (items edited while plan paged); a list is rewritten only when it changes.
+ */
+function markSupersededEarlier(efsRoot: string, execution: string, state: MergeState): void {
+  if (state.supersededEarlier.length === 0) return;
+  const superseded = new Set(state.supersededEarlier.map((item) => `${entryKey(item)}\u0000${item.version}`));
+  for (let window = 0; window < state.windowsMerged - 1; window++) {
+    const file = path.join(efsRoot, clearListFile(execution, window));
+    const list = JSON.parse(readFileSync(file, 'utf8')) as ClearEntry[];
+    let marked = 0;
+    const updated = list.map((entry): ClearEntry => {
+      if (entry.kind === 'superseded' || !superseded.has(`${entryKey(entry)}\u0000${entry.version}`)) return entry;
+      marked += 1;
+      const { group, id, version, marker } = entry;
+      return { group, id, version, ...(marker ? { marker } : {}), kind: 'superseded' };
+    });
+    if (marked > 0) writeFileAtomic(file, JSON.stringify(updated));
+  }
 }
 
 type Progress = ReturnType<typeof reportStageProgress>;
@@ -450,7 +483,10 @@ export function planChanges(
     const original = meta ? meta.segments : [];
     let scopeState = scopeStateOf(state, group);
     if (!scopeState && meta) store.checkSizes(meta);
-    const before = backfill ? heldBeforeBackfill(store) : new HeldItems(store, original);
+    // The run's segments so far (the index's own, in its first window), and what the index held
+    // before the run: the same segments in an incremental run's first window, read once.
+    const held = new HeldItems(store, scopeState?.segments ?? original);
+    const before = backfill ? heldBeforeBackfill(store) : scopeState ? new HeldItems(store, original) : held;
     if (!scopeState) {
       if ('unreadable' in before && before.unreadable !== undefined) planned.replacedUnreadable.push(before.unreadable);
       scopeState = {
@@ -461,15 +497,18 @@ export function planChanges(
       };
       state.scopes.push(scopeState);
     }
-    const held = new HeldItems(store, scopeState.segments);
     const runSegments = new Set(scopeState.segments.map((segment) => segment.id));
     for (const segment of original) runSegments.delete(segment.id);
     const kept: ShardEntry[] = [];
     for (const entry of latestPerItem(scope)) {
       const location = held.locate(entry.group, entry.id);
       const wroteIt = location !== undefined && runSegments.has(held.segments[location.segment]!.id);
-      // An earlier window of the run wrote a version at least as new: this one is superseded.
-      if (wroteIt && held.entryAt(location).version >= entry.version) continue;
+      if (wroteIt) {
+        const written = held.entryAt(location);
+        // An earlier window of the run wrote a version at least as new: this one is superseded.
+        if (written.version >= entry.version) continue;
+        state.supersededEarlier.push({ group: written.group, id: written.id, version: written.version });
+      }
       kept.push(entry);
       const wasHeld = before.has(entryKey(entry));
       // What an earlier window already counted for the item: its vector, or (incremental) its removal.

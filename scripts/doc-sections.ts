@@ -16,6 +16,7 @@ import path from 'node:path';
 import { type AslGraph, type AslStateShape, indexerDefinitionText } from '../asl/indexer.ts';
 import type { ProbeResult } from '../bench/cold-start-probe.ts';
 import type { ScaleResult } from '../bench/scale.ts';
+import type { BackfillResults } from '../bench/backfill-windows.ts';
 import { INDEXER_TASKS, type IndexerTask } from '../asl/tasks.ts';
 import { PROJECT_ROOT } from '../config/project.ts';
 import type { MeasuredUsage } from '../cost/estimate.ts';
@@ -552,6 +553,24 @@ export function upBenchTable(): string {
   )}`;
 }
 
+/** `npm run bench -- --backfill-windows`'s figures (`bench/results-backfill.json`): a row a size. */
+export function backfillBenchTable(): string {
+  const { sizes } = json<BackfillResults>('bench/results-backfill.json');
+  const rows = sizes.map((size) => {
+    const seconds = size.invocations.map((invocation) => invocation.seconds);
+    const peaks = size.invocations.map((invocation) => invocation.peak_rss_mb);
+    return [
+      `${num(size.items)} items`,
+      `${day(size.date)}, commit ${code(size.commit)}`,
+      String(size.invocations.length),
+      `${Math.min(...seconds)} to ${Math.max(...seconds)} s`,
+      `${num(Math.min(...peaks))} to ${num(Math.max(...peaks))} MB`,
+      `${num(Math.round(seconds.reduce((sum, s) => sum + s, 0)))} s`,
+    ];
+  });
+  return table(['backfill', 'run', 'merge invocations', 'each took', 'each peak RSS', 'merge in all'], rows);
+}
+
 /** Every generated section, by page and marker name. */
 /** The cost bench's usage, read once for every cost table. */
 let measured: MeasuredUsage | undefined;
@@ -575,6 +594,7 @@ export const GENERATED_SECTIONS: Readonly<Record<string, Readonly<Record<string,
     'bench-local': localBenchTable,
     'bench-capture': captureBenchTable,
     'bench-scale': scaleBenchTable,
+    'bench-backfill': backfillBenchTable,
     'bench-peers': peersBenchTable,
     'bench-ann': annBenchTable,
     'bench-cold-start': coldStartTable,

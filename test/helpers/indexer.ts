@@ -10,7 +10,7 @@ import { GenerationStore } from '../../index-store/generations.ts';
 import { SegmentedIndex } from '../../index-store/segmented-index.ts';
 import type { IndexEntry } from '../../index-store/index-entry.ts';
 import type { IndexerContext } from '../../indexer/context.ts';
-import { DELETE_MARKER_ATTRIBUTE, newVersionToken } from '../../table/items.ts';
+import { DELETE_MARKER_ATTRIBUTE, newVersionToken, readVersion } from '../../table/items.ts';
 import { RESERVED_GROUP } from '../../table/reserved-items.ts';
 import type { LocalStack } from '../../local-stack/stack.ts';
 import { createIndexerHandlers, indexerStages } from '../../tasks/indexer-handlers.ts';
@@ -397,7 +397,7 @@ export async function listedAgain(
   plan: Awaited<ReturnType<Stages['plan']>>,
   id: string,
 ): Promise<Awaited<ReturnType<Stages['plan']>>> {
-  const version = Number((await h.items()).get(id)![h.config.pendingAttribute]!.N);
+  const version = readVersion(h.config, (await h.items()).get(id)!);
   const again = writeBatch(h.config.efsRoot, event.run.execution, plan.batchCount + 1, [{ group: 'g', id, version }]);
   const listed = await h.stack.clients.s3.send(
     new GetObjectCommand({ Bucket: plan.batchList!.bucket, Key: plan.batchList!.key }),

@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { TransientError } from '../../aws/errors.ts';
 import { readMapResults } from '../../indexer/batch-list.ts';
 import { mergeShards } from '../../indexer/merge.ts';
-import { runDir } from '../../indexer/run-files.ts';
+import { readBatch, runDir } from '../../indexer/run-files.ts';
 import { INDEXER_TASKS } from '../../asl/tasks.ts';
 import { keyAttributes } from '../../table/items.ts';
 import { IndexerHarness, listedAgain, type Stages, sentences, topHit } from '../helpers/indexer.ts';
@@ -53,11 +53,12 @@ describe('merge windows (local stack)', () => {
 
   it('merges a backfill a window an invocation, publishes once after the last, and counts as one merge would', async () => {
     // Prepare: 130 items indexed; then 10 edited, one soft-deleted, one deleted behind the index's back;
-    // item-0005 is edited again after plan and listed by a fourth batch (a later window than its first)
+    // item-0005 is listed again by a fourth batch (a later window than its first), and edited after its
+    // first batch was embedded and before the fourth is: each window indexes a version of its own
     await h.put(sentences(130));
     assert.equal((await h.run()).status, 'SUCCEEDED');
     const generation = h.index()!.generation;
-    for (const id of ids(130).slice(20, 30)) await h.edit(id, `an edited text about ${id}`);
+    for (const id of [...ids(130).slice(20, 30), 'item-0005']) await h.edit(id, `an edited text about ${id}`);
     await h.softDelete('item-0040');
     await h.stack.clients.dynamodb.send(
       new DeleteItemCommand({
@@ -67,11 +68,24 @@ describe('merge windows (local stack)', () => {
     );
     const windows: unknown[] = [];
     const publishedDuring: number[] = [];
+    let extraBatch = 0;
+    let firstEmbedded = (): void => {};
+    const embeddedOnce = new Promise<void>((resolve) => (firstEmbedded = resolve));
     h.overrides = (real, context) => ({
       plan: async (event) => {
         const plan = await real.plan(event);
-        await h.edit('item-0005', 'a lighthouse keeper climbs the winding stairs');
+        extraBatch = plan.batchCount + 1;
         return listedAgain(h, event, plan, 'item-0005');
+      },
+      embed: async (event) => {
+        if (event.batch.batch === extraBatch) {
+          await embeddedOnce;
+          await h.edit('item-0005', 'a lighthouse keeper climbs the winding stairs');
+          return real.embed(event);
+        }
+        const shard = await real.embed(event);
+        if (readBatch(h.config.efsRoot, event.batch).some((key) => key.id === 'item-0005')) firstEmbedded();
+        return shard;
       },
       merge: windowedMerge(context, (result) => {
         windows.push(result);
@@ -101,6 +115,7 @@ describe('merge windows (local stack)', () => {
     );
     assert.equal(await topHit(h, 'a lighthouse keeper climbs the winding stairs'), 'item-0005', 'its newest version');
     assert.deepEqual(await h.pendingIds(), [], 'every flag cleared, from every window');
+    assert.equal(run.output['clear'].keptPending, 0, "item-0005's first version is superseded, not kept pending");
     assert.equal(run.output['clear'].deleted, 1);
     assert.equal((await h.items()).has('item-0040'), false);
   });
