@@ -72,6 +72,8 @@ const WAIT_FOR_CHANGES = 'Wait for more changes';
 const WAIT_FOR_LEASE = 'Wait for the writer lease';
 /** The Choice after each merge invocation: a run larger than one window is merged a window at a time. */
 export const MORE_TO_MERGE = 'More to merge?';
+/** The Choice after each clear invocation: a clear longer than one invocation's budget goes on in the next. */
+export const MORE_TO_CLEAR = 'More to clear?';
 /** How often a run that waits for the lease (see the lease stage) asks for it while another run holds it. */
 const LEASE_WAIT_SECONDS = 2;
 
@@ -128,6 +130,19 @@ function taskState(task: IndexerTask, transition: Transition): AslState {
     ...transition,
   };
 }
+
+/**
+ * The Choice rule that sends a stage's invocation that has more to do (`complete: false` in its
+ * result at `resultPath`) back to its state. A result without `complete` (a run started before the
+ * stage was bounded) goes on: a Choice on a missing field would fail the run.
+ */
+const incomplete = (resultPath: string, state: string) => ({
+  And: [
+    { Variable: `${resultPath}.complete`, IsPresent: true },
+    { Variable: `${resultPath}.complete`, BooleanEquals: false },
+  ],
+  Next: state,
+});
 
 const runDescriptor = (mode: 'incremental' | 'backfill'): AslState => ({
   Type: 'Pass',
@@ -271,19 +286,19 @@ export function indexerDefinition(): AslDefinition {
         Comment:
           'A merge invocation folds in at most one window of rows (1M): a larger run (a backfill of a large table) ' +
           'is merged again, a window each time, and published after the last.',
-        Choices: [
-          {
-            And: [
-              { Variable: '$.merge.complete', IsPresent: true },
-              { Variable: '$.merge.complete', BooleanEquals: false },
-            ],
-            Next: INDEXER_TASKS.merge.state,
-          },
-        ],
+        Choices: [incomplete('$.merge', INDEXER_TASKS.merge.state)],
         Default: INDEXER_TASKS.compact.state,
       },
       [INDEXER_TASKS.compact.state]: taskState('compact', { Next: INDEXER_TASKS.clear.state }),
-      [INDEXER_TASKS.clear.state]: taskState('clear', { Next: 'Indexed' }),
+      [INDEXER_TASKS.clear.state]: taskState('clear', { Next: MORE_TO_CLEAR }),
+      [MORE_TO_CLEAR]: {
+        Type: 'Choice',
+        Comment:
+          'A clear invocation works a few minutes, then checkpoints: a large run (a backfill of millions of items) ' +
+          'is cleared in several, and the lease is released by the last.',
+        Choices: [incomplete('$.clear', INDEXER_TASKS.clear.state)],
+        Default: 'Indexed',
+      },
       Indexed: { Type: 'Succeed' },
       [RECORD_FAILURE]: taskState('release', { Next: RUN_FAILED }),
       [RUN_FAILED]: {

@@ -18,6 +18,11 @@
  * item, at most once a second), so a retry after a failure (a request throttled past every
  * attempt, a timeout) starts after the entries already done, with their counts, rather than from
  * the top of a list of 100,000.
+ *
+ * One invocation works for at most {@link CLEAR_INVOCATION_MS}, then checkpoints and answers how far
+ * it got; the state machine calls it again (`More to clear?`) until every entry is settled, and only
+ * then is the lease released. A backfill's 10M flags are cleared in invocations of minutes, not one
+ * that Lambda's 15-minute limit would cut.
  */
 import {
   type AttributeValue,
@@ -53,9 +58,42 @@ export interface ClearResult {
   /** Items whose token changed since they were embedded: they stay pending for the next run. */
   readonly keptPending: number;
   readonly poisonRecorded: number;
-  /** DynamoDB requests the stage made for them (BatchExecuteStatement, DeleteItem, PutItem), retries included. */
+  /**
+   * DynamoDB requests the stage made for them (BatchExecuteStatement, DeleteItem, PutItem) over all
+   * its invocations, retries included.
+   */
   readonly requests?: number;
+  /** Every entry settled and the lease released (a result without it is from before clears were bounded). */
+  readonly complete?: true;
 }
+
+/** A clear that handed the rest of its entries to the next invocation (checkpointed; the lease kept). */
+export interface UnfinishedClear {
+  readonly complete: false;
+  /** Entries settled so far, of `total`. */
+  readonly settled: number;
+  readonly total: number;
+}
+
+/** What one clear invocation answers: the whole stage's counts, or how far it got. */
+export type ClearStepResult = ClearResult | UnfinishedClear;
+
+/** Options of {@link clearFlags}. */
+export interface ClearOptions {
+  /**
+   * How long one invocation settles entries before it hands the rest to the next (checkpointed): at
+   * least one request's entries are settled whatever the budget.
+   * @default CLEAR_INVOCATION_MS
+   */
+  readonly budgetMs?: number;
+}
+
+/**
+ * How long one clear invocation works: a backfill of 10M items has 10M flags to clear, hours at a
+ * few thousand a second, so the stage goes on in invocations of a few minutes each, far inside
+ * Lambda's 15.
+ */
+export const CLEAR_INVOCATION_MS = 4 * 60_000;
 
 /** Statements per BatchExecuteStatement: DynamoDB's limit. */
 export const STATEMENTS_PER_REQUEST = 25;
@@ -84,7 +122,9 @@ interface ClearCheckpoint {
   readonly entries: number;
   readonly settledBelow: number;
   readonly settledAbove: readonly number[];
-  readonly counts: Omit<ClearResult, 'requests'>;
+  readonly counts: Counts;
+  /** The requests made so far (absent in a checkpoint written before clears were bounded). */
+  readonly requests?: number;
 }
 
 /** A PartiQL identifier: double-quoted, a quote inside doubled. */
@@ -126,10 +166,13 @@ export async function clearFlags(
   context: IndexerContext,
   run: RunInfo,
   merge: Pick<MergeResult, 'windows' | 'clearItems'>,
-): Promise<ClearResult> {
+  options: ClearOptions = {},
+): Promise<ClearStepResult> {
   await renewLease(context, run);
   const { config } = context;
-  const clear = new ClearRun(context, run, merge.clearItems, await readCheckpoint(context, run, merge.clearItems));
+  const deadline = Date.now() + (options.budgetMs ?? CLEAR_INVOCATION_MS);
+  const resumed = await readCheckpoint(context, run, merge.clearItems);
+  const clear = new ClearRun(context, run, { total: merge.clearItems, deadline }, resumed);
   // A clear list at a time (one a merge window): the memory is one list's, whatever the run's size.
   const lists = (function* (): Generator<readonly ClearEntry[]> {
     for (let window = 0; window < merge.windows; window++) {
@@ -138,11 +181,11 @@ export async function clearFlags(
     }
   })();
   const result = await clear.settleAll(lists);
-  await releaseLease(context, run);
+  if (result.complete) await releaseLease(context, run);
   return result;
 }
 
-type Counts = { -readonly [K in keyof Omit<ClearResult, 'requests'>]: number };
+type Counts = { -readonly [K in keyof Omit<ClearResult, 'requests' | 'complete'>]: number };
 
 /** Where an earlier attempt of this run's clear stage got, if it cleared this very list. */
 async function readCheckpoint(
@@ -168,7 +211,11 @@ async function readCheckpoint(
 class ClearRun {
   private readonly counts: Counts;
   /** Requests made for the entries (not the checkpoint's or progress's): the stage's cost. */
-  private requests = 0;
+  private requests: number;
+  private readonly total: number;
+  /** When this invocation stops starting requests; it makes at least one. */
+  private readonly deadline: number;
+  private batchesStarted = 0;
   private readonly settled: Uint8Array;
   private settledBelow: number;
   private lastCheckpoint = 0;
@@ -180,10 +227,13 @@ class ClearRun {
   constructor(
     private readonly context: IndexerContext,
     private readonly run: RunInfo,
-    private readonly total: number,
+    { total, deadline }: { total: number; deadline: number },
     resumed: ClearCheckpoint | undefined,
   ) {
+    this.total = total;
+    this.deadline = deadline;
     this.counts = { cleared: 0, deleted: 0, keptPending: 0, poisonRecorded: 0, ...resumed?.counts };
+    this.requests = resumed?.requests ?? 0;
     this.settled = new Uint8Array(total);
     this.settledBelow = resumed?.settledBelow ?? 0;
     this.settled.fill(1, 0, this.settledBelow);
@@ -191,11 +241,11 @@ class ClearRun {
   }
 
   /** Settles every entry of the lists not yet settled, a request's worth at a time, checkpointing as it goes. */
-  async settleAll(lists: Iterable<readonly ClearEntry[]>): Promise<ClearResult> {
+  async settleAll(lists: Iterable<readonly ClearEntry[]>): Promise<ClearStepResult> {
     const { total } = this;
-    const progress = reportStageProgress(this.context, this.run, 'clear', total, 'flags cleared');
     let done = this.settled.reduce((sum, settled) => sum + settled, 0);
-    progress.update(done);
+    const progress = reportStageProgress(this.context, this.run, 'clear', total, 'flags cleared', done);
+    let stopped = false;
     try {
       for (const list of lists) {
         const end = this.offset + list.length;
@@ -207,10 +257,16 @@ class ClearRun {
         for (let at = 0; at < todo.length; at += STATEMENTS_PER_REQUEST)
           batches.push(todo.slice(at, at + STATEMENTS_PER_REQUEST));
         await forEachConcurrently(batches, CONCURRENCY, async (batch) => {
+          if (this.batchesStarted > 0 && Date.now() >= this.deadline) {
+            stopped = true; // the rest is the next invocation's
+            return;
+          }
+          this.batchesStarted += 1;
           await this.settle(batch);
           progress.update((done += batch.length));
           if (Date.now() - this.lastCheckpoint >= CHECKPOINT_INTERVAL_MS) this.checkpoint();
         });
+        if (stopped) break;
         this.offset = end;
       }
     } finally {
@@ -219,7 +275,8 @@ class ClearRun {
       await this.checkpoints;
     }
     await progress.finish();
-    return { ...this.counts, requests: this.requests };
+    if (stopped) return { complete: false, settled: done, total };
+    return { ...this.counts, requests: this.requests, complete: true };
   }
 
   /** The entry numbered `index` (of the list being settled). */
@@ -335,6 +392,7 @@ class ClearRun {
       settledBelow: this.settledBelow,
       settledAbove,
       counts: { ...this.counts },
+      requests: this.requests,
     };
     const { config, clients } = this.context;
     const put = new PutItemCommand({ TableName: config.tableName, Item: clearCheckpointItem(config, record) });

@@ -17,6 +17,7 @@ import { type AslGraph, type AslStateShape, indexerDefinitionText } from '../asl
 import type { ProbeResult } from '../bench/cold-start-probe.ts';
 import type { ScaleResult } from '../bench/scale.ts';
 import type { BackfillResults } from '../bench/backfill-windows.ts';
+import { CLEAR_INVOCATION_MS } from '../indexer/clear.ts';
 import { INDEXER_TASKS, type IndexerTask } from '../asl/tasks.ts';
 import { PROJECT_ROOT } from '../config/project.ts';
 import type { MeasuredUsage } from '../cost/estimate.ts';
@@ -571,6 +572,25 @@ export function backfillBenchTable(): string {
   return table(['backfill', 'run', 'merge invocations', 'each took', 'each peak RSS', 'merge in all'], rows);
 }
 
+/** The benchmarks page's section on backfills, from the README. */
+const BACKFILL_BENCH_LINK =
+  'docs/benchmarks.md#a-large-backfill-merged-a-window-an-invocation-npm-run-bench----backfill-windows';
+
+/** The largest backfill measured, in a sentence: what the README quotes. */
+export function backfillSummary(): string {
+  const largest = json<BackfillResults>('bench/results-backfill.json').sizes.at(-1)!;
+  const seconds = largest.invocations.map((invocation) => invocation.seconds);
+  const peak = Math.max(...largest.invocations.map((invocation) => invocation.peak_rss_mb));
+  return (
+    `A backfill of any size stays inside Lambda's limits: its merge folds in a window of ` +
+    `${num(largest.window_rows)} rows an invocation and publishes once after the last ` +
+    `(${num(largest.items)} items: ${largest.invocations.length} invocations of ` +
+    `${Math.round(Math.min(...seconds))} to ${Math.round(Math.max(...seconds))} s and at most ${num(peak)} MB each, ` +
+    `[measured](${BACKFILL_BENCH_LINK})), ` +
+    `and its clear goes on ${CLEAR_INVOCATION_MS / 60_000} minutes an invocation from a checkpoint.`
+  );
+}
+
 /** Every generated section, by page and marker name. */
 /** The cost bench's usage, read once for every cost table. */
 let measured: MeasuredUsage | undefined;
@@ -589,6 +609,7 @@ export const GENERATED_SECTIONS: Readonly<Record<string, Readonly<Record<string,
     'cost-summary': () => workloadsSummary(measuredUsage()),
     'peers-summary': () => peersBenchTable(true),
     'scale-summary': scaleSummary,
+    'backfill-summary': backfillSummary,
   },
   'docs/benchmarks.md': {
     'bench-local': localBenchTable,

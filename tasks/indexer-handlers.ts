@@ -5,7 +5,7 @@
 import middy from '@middy/core';
 import type { IndexerContext, ModelDescriptor, RunInfo } from '../indexer/context.ts';
 import { bootstrapModel } from '../indexer/bootstrap.ts';
-import { type ClearResult, clearFlags } from '../indexer/clear.ts';
+import { clearFlags, type ClearStepResult } from '../indexer/clear.ts';
 import { compactIndex, type CompactionResult } from '../indexer/compact.ts';
 import { embedBatch } from '../indexer/embed-batch.ts';
 import { mergeShards, type MergeResult, type MergeStepResult } from '../indexer/merge.ts';
@@ -62,7 +62,7 @@ interface StageResults {
   embed: ShardDescriptor;
   merge: MergeStepResult;
   compact: CompactionResult;
-  clear: ClearResult;
+  clear: ClearStepResult;
   release: void;
 }
 
@@ -109,7 +109,8 @@ const TASK_METRICS: { [T in IndexerTask]?: (event: StageEvents[T], result: Stage
       ? { pendingItems: plan.itemCount, oldestPendingAge: plan.oldestPendingAgeSeconds ?? 0 }
       : {},
   embed: (_event, shard) => ({ itemsEmbedded: shard.vectors + shard.deletes + shard.poison }),
-  clear: (event) => {
+  clear: (event, result) => {
+    if (result.complete === false) return {}; // counted once, by the invocation that ends the run
     const indexed = event.merge.added + event.merge.replaced + event.merge.removed;
     const startedAt = Date.parse(event.run.startedAt ?? '');
     const seconds = (Date.now() - startedAt) / 1000;

@@ -5,7 +5,7 @@
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { EMBED_MAP, INDEXER_STAGES } from '../asl/indexer.ts';
 import { INDEXER_TASKS } from '../asl/tasks.ts';
-import type { ClearResult } from '../indexer/clear.ts';
+import type { ClearStepResult } from '../indexer/clear.ts';
 import type { ModelDescriptor } from '../indexer/context.ts';
 import type { LeaseResult } from '../indexer/lease.ts';
 import type { CompactionResult } from '../indexer/compact.ts';
@@ -71,7 +71,7 @@ interface StateData {
   readonly merge?: MergeStepResult;
   /** The compaction's result, or the error it failed with (the run goes on: see asl/tasks.ts). */
   readonly compaction?: CompactionResult | { readonly Error: string; readonly Cause?: string };
-  readonly clear?: ClearResult;
+  readonly clear?: ClearStepResult;
 }
 
 const parse = (text: string | undefined): StateData => {
@@ -134,6 +134,7 @@ function describeOutput(stage: string, output: StateData): string | undefined {
     }
     case CLEAR: {
       const clear = output['clear'];
+      if (clear?.complete === false) return `${clear.settled} of ${clear.total} flags settled (more to come)`;
       return clear
         ? `${clear.cleared} flags cleared, ${clear.deleted} deleted, ${clear.keptPending} edited in flight kept pending`
         : undefined;

@@ -78,7 +78,14 @@ describe('asl/indexer.asl.json', () => {
     );
     assert.equal(mergeChoice['Default'], 'Compact index');
     assert.equal(next('Compact index'), 'Clear pending flags');
-    assert.equal(next('Clear pending flags'), 'Indexed');
+    assert.equal(next('Clear pending flags'), 'More to clear?');
+    const clearChoice = definition.States['More to clear?']!;
+    assert.equal(
+      (clearChoice['Choices'] as State[])[0]!['Next'],
+      'Clear pending flags',
+      'a clear with entries left is called again',
+    );
+    assert.equal(clearChoice['Default'], 'Indexed');
     const choices = definition.States['Choose run mode']!['Choices'] as State[];
     assert.deepEqual(
       choices.map((choice) => choice['Next']),

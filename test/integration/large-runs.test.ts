@@ -1,8 +1,10 @@
 /**
- * A run larger than one merge window is merged a window an invocation (the state machine loops
- * through `More to merge?`), and published once, after the last window: the same index, counts and
- * cleared flags as one invocation would give, with a window small enough that 50-item batches make
- * several.
+ * Runs too large for one invocation of a stage (a backfill of millions of items), with windows and
+ * budgets small enough that a few hundred items need several: a merge folds in a window of rows an
+ * invocation (the state machine loops through `More to merge?`) and publishes once, after the last,
+ * with the same index, counts and cleared flags as one invocation would give; a clear settles
+ * entries for a budget of time an invocation (`More to clear?`), resuming from its checkpoint, and
+ * releases the lease only at the end.
  */
 import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import assert from 'node:assert/strict';
@@ -12,6 +14,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { TransientError } from '../../aws/errors.ts';
 import { readMapResults } from '../../indexer/batch-list.ts';
 import { mergeShards } from '../../indexer/merge.ts';
+import { clearFlags } from '../../indexer/clear.ts';
 import { readBatch, runDir } from '../../indexer/run-files.ts';
 import { INDEXER_TASKS } from '../../asl/tasks.ts';
 import { keyAttributes } from '../../table/items.ts';
@@ -27,7 +30,7 @@ const ids = (n: number, prefix = 'item'): string[] =>
 /** Rows a merge invocation takes in these tests: one 50-item batch. */
 const WINDOW_ROWS = 50;
 
-describe('merge windows (local stack)', () => {
+describe('large runs: merge windows and clear invocations (local stack)', () => {
   let dir: ReturnType<typeof tempDir>;
   let h: IndexerHarness;
   beforeEach(async () => {
@@ -163,5 +166,40 @@ describe('merge windows (local stack)', () => {
     );
     assert.deepEqual(await h.pendingIds(), []);
     assert.equal(run.output['clear'].deleted, 2);
+  });
+
+  it("clears a run's flags over several invocations, each resuming where the last stopped, and keeps the lease to the end", async () => {
+    // Prepare: a clear that may start one request (25 flags) an invocation
+    await h.put(sentences(130));
+    const steps: { settled?: number; leaseHeld: boolean }[] = [];
+    h.overrides = (_real, context) => ({
+      clear: async (event) => {
+        const result = await clearFlags(context, event.run, event.merge, { budgetMs: 0 });
+        const lease = await h.lease();
+        steps.push({
+          ...(result.complete === false ? { settled: result.settled } : {}),
+          leaseHeld: lease?.['holder']?.S === event.run.execution,
+        });
+        return result;
+      },
+    });
+    // Act
+    const run = await h.run();
+    // Assess
+    assert.equal(run.status, 'SUCCEEDED', run.cause);
+    const entered = await h.statesEntered(run.executionArn);
+    assert.equal(entered.filter((state) => state === INDEXER_TASKS.clear.state).length, 6, '130 flags, 25 a call');
+    assert.deepEqual(
+      steps.map((step) => step.settled),
+      [25, 50, 75, 100, 125, undefined],
+      'each invocation goes on from the last',
+    );
+    assert.deepEqual(
+      steps.map((step) => step.leaseHeld),
+      [true, true, true, true, true, false],
+      'released by the last',
+    );
+    assert.equal(run.output['clear'].cleared, 130, 'the counts of every invocation');
+    assert.deepEqual(await h.pendingIds(), []);
   });
 });
