@@ -234,7 +234,8 @@ describe('monitor (headless Chromium)', () => {
     );
     assert.equal(await page.locator('[data-inner-state="Embed batch"] [data-count]').innerText(), '6');
     assert.match(await page.locator('[data-state="Embed batches"] [data-iterations]').innerText(), /6 of 6 iterations/);
-    assert.ok(await page.locator('path.edge.taken[data-from="Merge into index"][data-to="Compact index"]').count());
+    assert.ok(await page.locator('path.edge.taken[data-from="Merge into index"][data-to="More to merge?"]').count());
+    assert.ok(await page.locator('path.edge.taken[data-from="More to merge?"][data-to="Compact index"]').count());
     assert.match(
       await page.locator('[data-stage="Compact index"] [data-detail]').innerText(),
       /nothing to compact \(1 segment\)/,
