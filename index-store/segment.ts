@@ -521,7 +521,7 @@ export const SCAN_CHUNK_ROWS = 4_096;
 /** A segment's vectors file, open for reading rows by position, each row read checked against its checksum. */
 export class VectorFile {
   private readonly fd: number;
-  readonly rowBytes: number;
+  private readonly rowBytes: number;
 
   constructor(
     private readonly files: SegmentFiles,
@@ -548,47 +548,15 @@ export class VectorFile {
       done += read;
     }
     const vectors = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
-    this.check(vectors, start);
-    return vectors;
-  }
-
-  /**
-   * Rows of several vectors files, each `{ file, row }` read by `pread` side by side (faiss-node's
-   * `readRows`, up to 16 in flight: on EFS each read is a network round trip), each checked against
-   * its checksum. The files must share a dimension. When the reads fail, each is read again alone,
-   * which names the file and the row.
-   * @returns each row's vector, in the order asked
-   * @throws {IndexDamagedError} when a file ends before a row or a row does not match its checksum
-   */
-  static readEach(reads: readonly { readonly file: VectorFile; readonly row: number }[]): Float32Array[] {
-    if (reads.length === 0) return [];
-    const rowBytes = reads[0]!.file.rowBytes;
-    let bytes: Buffer;
-    try {
-      bytes = faiss.readRows(
-        Int32Array.from(reads, ({ file }) => file.fd),
-        Float64Array.from(reads, ({ file, row }) => row * file.rowBytes),
-        rowBytes,
-      );
-    } catch {
-      return reads.map(({ file, row }) => file.read(row, row + 1));
+    if (this.sums) {
+      const bad = firstBadRow(vectors, this.dimensions, start, this.sums);
+      if (bad >= 0)
+        throw new IndexDamagedError(
+          this.files.file(SEGMENT_FILES.vectors),
+          `row ${bad.toLocaleString('en-US')} does not match its checksum`,
+        );
     }
-    return reads.map(({ file, row }, at) => {
-      const vector = new Float32Array(bytes.buffer, bytes.byteOffset + at * rowBytes, rowBytes / 4);
-      file.check(vector, row);
-      return vector;
-    });
-  }
-
-  /** @throws {IndexDamagedError} when the rows from `start` on do not match their checksums */
-  private check(vectors: Float32Array, start: number): void {
-    if (!this.sums) return;
-    const bad = firstBadRow(vectors, this.dimensions, start, this.sums);
-    if (bad >= 0)
-      throw new IndexDamagedError(
-        this.files.file(SEGMENT_FILES.vectors),
-        `row ${bad.toLocaleString('en-US')} does not match its checksum`,
-      );
+    return vectors;
   }
 
   close(): void {
@@ -682,26 +650,19 @@ export class OpenSegment {
   }
 
   /**
-   * The exact score of each row of each segment against the query, the rows of every segment read
-   * side by side ({@link VectorFile.readEach}).
-   * @returns each request's rows scored, in row order
+   * The exact score of each row against the query, its vectors read in row order (rows close
+   * together are then read from the same pages).
    */
-  static rerankEach(
-    query: Float32Array,
-    requests: readonly { readonly segment: OpenSegment; readonly rows: readonly number[] }[],
-  ): RowHit[][] {
-    const sorted = requests.map(({ rows }) => [...rows].sort((a, b) => a - b));
-    const reads = requests.flatMap(({ segment }, at) => sorted[at]!.map((row) => ({ file: segment.vectors, row })));
-    const vectors = VectorFile.readEach(reads);
-    let next = 0;
-    return sorted.map((rows) =>
-      rows.map((row) => {
-        const vector = vectors[next++]!;
+  rerank(query: Float32Array, rows: readonly number[]): RowHit[] {
+    const d = this.info.dimensions;
+    return [...rows]
+      .sort((a, b) => a - b)
+      .map((row) => {
+        const vector = this.vectors.read(row, row + 1);
         let score = 0;
-        for (let j = 0; j < vector.length; j++) score += query[j]! * vector[j]!;
+        for (let j = 0; j < d; j++) score += query[j]! * vector[j]!;
         return { row, score };
-      }),
-    );
+      });
   }
 
   /**

@@ -217,13 +217,12 @@ export class SegmentedIndex {
       else if (!found.approximate) ranked.push({ segment, hits: segment.bestPerItem(found.hits).slice(0, want) });
       else for (const hit of found.hits) approximate.push({ ask, hit });
     });
-    const reranked = [
-      ...rerankedRows(approximate, rerankDepth(asks), k, (ask, row) => asks[ask]!.segment.keys.firstRow(row)),
-    ].map(([ask, rows]) => ({ ...asks[ask]!, rows }));
-    OpenSegment.rerankEach(query, reranked).forEach((scored, at) => {
-      const { segment, k: want } = reranked[at]!;
-      ranked.push({ segment, hits: segment.bestPerItem(scored).slice(0, want) });
-    });
+    for (const [ask, rows] of rerankedRows(approximate, rerankDepth(asks), k, (ask, row) =>
+      asks[ask]!.segment.keys.firstRow(row),
+    )) {
+      const { segment, k: want } = asks[ask]!;
+      ranked.push({ segment, hits: segment.bestPerItem(segment.rerank(query, rows)).slice(0, want) });
+    }
     const hits: IndexHit[] = [];
     for (const { segment, hits: found } of ranked)
       for (const { row, score } of found)

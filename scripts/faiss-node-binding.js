@@ -9,10 +9,8 @@
 // `searchEach(indexes, query, ks)` searches several indexes for one query at once, one OpenMP
 // thread an index, where faiss searches one query on one thread (an index's segments are
 // searched side by side on every core); `readEach(paths)`, index files read side by side the
-// same way (a 10M index is a gigabyte of codes to read); `setNprobe` on an IVF index
-// (faiss-node sets none); and `readRows(fds, offsets, rowBytes)`, rows of files read by `pread`
-// side by side, up to 16 at once (the re-rank's exact vectors: on EFS each read is a round trip),
-// those already in the page cache first, on the calling thread.
+// same way (a 10M index is a gigabyte of codes to read); and `setNprobe` on an IVF index
+// (faiss-node sets none).
 //
 //   node scripts/faiss-node-binding.js /path/to/libfaiss_avx2.a   # from the folder holding node_modules
 import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
@@ -102,12 +100,9 @@ export function buildFaissNode({ root, faissLib, log = () => {} }) {
   return true;
 }
 
-/**
- * The changes to faiss-node's source: Float32Array `add` and `train`, `searchEach`, `readEach`,
- * `setNprobe`, `readRows`.
- */
+/** The changes to faiss-node's source: Float32Array `add` and `train`, `searchEach`, `readEach`, `setNprobe`. */
 const SOURCE_PATCH = {
-  version: 5,
+  version: 3,
   /** A Float32Array argument handed to faiss in place, for `add` (faiss's add) or `train`. */
   float32Branch: (call) => `    if (info.Length() == 1 && info[0].IsTypedArray() &&
         info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array)
@@ -214,60 +209,6 @@ static Napi::Value readEach(const Napi::CallbackInfo &info)
   return results;
 }
 
-// Reads in flight at once: each waits on the disk or the network (EFS), not on a core.
-static const int DDB_READS_IN_FLIGHT = 16;
-
-static Napi::Value readRows(const Napi::CallbackInfo &info)
-{
-  Napi::Env env = info.Env();
-  if (info.Length() != 3 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsNumber() ||
-      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
-      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
-    throw Napi::TypeError::New(env, "readRows(fds: Int32Array, offsets: Float64Array, rowBytes: number)");
-  Napi::Int32Array fds = info[0].As<Napi::Int32Array>();
-  Napi::Float64Array offsets = info[1].As<Napi::Float64Array>();
-  const int64_t rowBytes = info[2].As<Napi::Number>().Int64Value();
-  const size_t n = fds.ElementLength();
-  if (offsets.ElementLength() != n) throw Napi::Error::New(env, "readRows: one offset per file descriptor.");
-  if (rowBytes < 1) throw Napi::Error::New(env, "readRows: rowBytes must be at least 1.");
-  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, n * rowBytes);
-  // Rows already in the page cache are read here, without waking a thread (RWF_NOWAIT: EAGAIN
-  // when a read would wait, EOPNOTSUPP where the file system cannot say); the rest side by side.
-  std::vector<size_t> waiting;
-  for (size_t i = 0; i < n; i++)
-  {
-    struct iovec row = {out.Data() + i * rowBytes, static_cast<size_t>(rowBytes)};
-    if (preadv2(fds[i], &row, 1, static_cast<off_t>(offsets[i]), RWF_NOWAIT) != rowBytes) waiting.push_back(i);
-  }
-  std::vector<int> failures(n, 0); // errno, or -1 for a file that ends before the row does
-  const int threads = static_cast<int>(std::min<size_t>(std::max<size_t>(waiting.size(), 1), DDB_READS_IN_FLIGHT));
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (!waiting.empty())
-  for (size_t w = 0; w < waiting.size(); w++)
-  {
-    const size_t i = waiting[w];
-    uint8_t *row = out.Data() + i * rowBytes;
-    int64_t done = 0;
-    while (done < rowBytes)
-    {
-      const ssize_t read = pread(fds[i], row + done, rowBytes - done, static_cast<off_t>(offsets[i]) + done);
-      if (read < 0 && errno == EINTR) continue;
-      if (read <= 0)
-      {
-        failures[i] = read < 0 ? errno : -1;
-        break;
-      }
-      done += read;
-    }
-  }
-  for (size_t i = 0; i < n; i++)
-    if (failures[i] != 0)
-      throw Napi::Error::New(env, "readRows: row " + std::to_string(i) + " (offset " +
-                                      std::to_string(static_cast<int64_t>(offsets[i])) + "): " +
-                                      (failures[i] < 0 ? std::string("the file ends before it")
-                                                       : std::string(std::strerror(failures[i]))) + ".");
-  return out;
-}
-
 static Napi::Value searchEach(const Napi::CallbackInfo &info)
 {
   Napi::Env env = info.Env();
@@ -355,19 +296,12 @@ export function withSourcePatch(source) {
   const search = '      InstanceMethod("search", &Index::search),\n';
   replaceOnce(search, `${search}      InstanceMethod("setNprobe", &Index::setNprobe),\n`, 'Index search method');
   const include = '#include <faiss/IndexFlat.h>\n';
-  replaceOnce(
-    include,
-    `${include}${['faiss/IndexIVF.h', 'algorithm', 'cerrno', 'cstring', 'sys/uio.h', 'unistd.h']
-      .map((header) => `#include <${header}>\n`)
-      .join('')}`,
-    'IndexFlat include',
-  );
+  replaceOnce(include, `${include}#include <faiss/IndexIVF.h>\n`, 'IndexFlat include');
   const init = 'Napi::Object Init(Napi::Env env, Napi::Object exports)\n{\n';
   replaceOnce(
     init,
     `${SOURCE_PATCH.eachFunctions}${init}  exports.Set("searchEach", Napi::Function::New(env, searchEach));\n` +
-      `  exports.Set("readEach", Napi::Function::New(env, readEach));\n` +
-      `  exports.Set("readRows", Napi::Function::New(env, readRows));\n`,
+      `  exports.Set("readEach", Napi::Function::New(env, readEach));\n`,
     'Init()',
   );
   return patched;

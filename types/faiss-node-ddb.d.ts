@@ -1,7 +1,7 @@
 // faiss-node as ddb-faiss builds it (scripts/faiss-node-binding.js, SOURCE_PATCH): `add` and
 // `train` also take a Float32Array, read in place instead of copied value by value; and
 // `searchEach` searches several indexes for one query and `readEach` reads several index files,
-// each in parallel; `setNprobe`; `readRows` reads rows of files by `pread`, up to 16 at once.
+// each in parallel; `setNprobe`.
 import 'faiss-node';
 
 declare module 'faiss-node' {
@@ -33,12 +33,4 @@ declare module 'faiss-node' {
    * @throws {Error} naming the first file faiss could not read
    */
   function readEach(paths: readonly string[]): Index[];
-
-  /**
-   * Reads `rowBytes` bytes at each `offsets[i]` of the file open as `fds[i]`, into one buffer (row i
-   * at `i * rowBytes`), the reads side by side on up to 16 threads (each waits on the disk or, on
-   * EFS, the network).
-   * @throws {Error} naming the first row whose read failed or whose file ends before it
-   */
-  function readRows(fds: Int32Array, offsets: Float64Array, rowBytes: number): Buffer;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { closeSync, cpSync, openSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import faiss from 'faiss-node';
@@ -278,102 +278,6 @@ describe('segmented index', () => {
     });
     assert.throws(() => faiss.searchEach([flat], query, [501]), /k 501 of index 0 is not within 1\.\.500/);
     assert.throws(() => faiss.searchEach([flat], query.subarray(1), [1]), /15 dimensions, index 0 16/);
-  });
-
-  it('faiss.readRows reads rows of several files side by side, as pread would, and names a row it cannot read', () => {
-    // Prepare: two files of rows, open
-    const dir = tempDir();
-    const fds: number[] = [];
-    try {
-      const contents = [0, 1].map((file) => Buffer.from(randomUnitVectors(40, d, 60 + file).buffer));
-      const files = contents.map((bytes, file) => {
-        const name = path.join(dir.path, `rows-${file}.f32`);
-        writeFileSync(name, bytes);
-        return name;
-      });
-      fds.push(...files.map((name) => openSync(name, 'r')));
-      const rowBytes = d * 4;
-      const asked = [
-        [1, 39],
-        [0, 0],
-        [1, 2],
-        [0, 17],
-      ] as const;
-      // Act
-      const read = faiss.readRows(
-        Int32Array.from(asked, ([file]) => fds[file]!),
-        Float64Array.from(asked, ([, row]) => row * rowBytes),
-        rowBytes,
-      );
-      // Assess
-      asked.forEach(([file, row], at) =>
-        assert.deepEqual(
-          read.subarray(at * rowBytes, (at + 1) * rowBytes),
-          contents[file]!.subarray(row * rowBytes, (row + 1) * rowBytes),
-        ),
-      );
-      const one = (offset: number, fd = fds[0]!) =>
-        faiss.readRows(Int32Array.of(fd), Float64Array.of(offset), rowBytes);
-      assert.throws(() => one(39 * rowBytes + 4), /row 0 \(offset 2500\): the file ends before it/);
-      closeSync(fds.pop()!);
-      assert.throws(() => one(0, -1), /row 0 \(offset 0\): Bad file descriptor/);
-      assert.throws(
-        () => faiss.readRows(new Int32Array(1), new Float64Array(2), rowBytes),
-        /one offset per file descriptor/,
-      );
-    } finally {
-      for (const fd of fds) closeSync(fd);
-      dir.remove();
-    }
-  });
-
-  it('re-ranks rows of several segments read side by side, and names a damaged row or a vectors file cut short', async () => {
-    // Prepare: two flat segments, open
-    const dir = tempDir();
-    try {
-      const store = new GenerationStore(dir.path);
-      const runs = [0, 1].map((run) => items(60, 2, 70 + run, `v${run}-`));
-      const refs = await writeRuns(store, runs);
-      const [a, b] = OpenSegment.openEach(refs.map((ref) => store.segmentFiles(ref))) as [OpenSegment, OpenSegment];
-      const query = randomUnitVectors(1, d, 72);
-      const exactScore = (segment: OpenSegment, row: number) =>
-        scoreOf(
-          runs.flat().find((item) => item.entry.id === segment.keys.entry(row).id)!,
-          query,
-        );
-      // Act
-      const scored = OpenSegment.rerankEach(query, [
-        { segment: a, rows: [9, 1, 5] },
-        { segment: b, rows: [3] },
-      ]);
-      // Assess: each request's rows in row order, scored exactly
-      assert.deepEqual(
-        scored.map((hits) => hits.map((hit) => hit.row)),
-        [[1, 5, 9], [3]],
-      );
-      scored.forEach((hits, at) =>
-        hits.forEach(({ row, score }) => assert.ok(Math.abs(score - exactScore([a, b][at]!, row)) < 1e-6)),
-      );
-      // A row whose bytes changed, then a vectors file cut short
-      const vectorsOf = (ref: SegmentRef) => store.segmentFiles(ref).path('vectors.f32');
-      const damaged = readFileSync(vectorsOf(refs[1]!));
-      damaged.writeUInt32LE(damaged.readUInt32LE(7 * d * 4) ^ 1, 7 * d * 4);
-      writeFileSync(vectorsOf(refs[1]!), damaged);
-      assert.throws(
-        () => OpenSegment.rerankEach(query, [{ segment: b, rows: [2, 7] }]),
-        (error: Error) =>
-          error instanceof IndexDamagedError && /vectors\.f32 row 7 does not match its checksum/.test(error.message),
-      );
-      truncateSync(vectorsOf(refs[0]!), 50 * d * 4);
-      assert.throws(
-        () => OpenSegment.rerankEach(query, [{ segment: a, rows: [1, 55] }]),
-        (error: Error) => error instanceof IndexDamagedError && /vectors\.f32 ends before row 56/.test(error.message),
-      );
-      a.close();
-      b.close();
-    } finally {
-      dir.remove();
-    }
   });
 
   it("stores a flat segment's vectors once: its vectors file is its index, searched as faiss would", async () => {
