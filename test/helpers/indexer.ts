@@ -24,7 +24,7 @@ import { requestRunForPending } from '../../tasks/capture-run.ts';
 import { searchRoutes } from '../../tasks/search-routes.ts';
 import { localObservability } from '../../lambda-host/observability.ts';
 import type { Observability } from '../../tasks/observability.ts';
-import { startTestStack, useForDescribe } from './local-stack.ts';
+import { startTestStack, tempDir, useForDescribe } from './local-stack.ts';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { localMetricsFile } from '../../lambda-host/observability.ts';
@@ -37,6 +37,7 @@ import { loadEmbedder } from '../../embedding/runtime.ts';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { afterEach, beforeEach } from 'node:test';
 
 export type Stages = ReturnType<typeof indexerStages>;
 /** Replaces some stages; each gets the real stages to call through. */
@@ -410,4 +411,24 @@ export async function listedAgain(
     itemCount: plan.itemCount + 1,
     batchList: await writeBatchList(context, event.run, [...batches, again]),
   };
+}
+
+/** The ids of `sentences(n, prefix)`, sorted: what an index holding them lists. */
+export const sortedIds = (n: number, prefix = 'item'): string[] =>
+  sentences(n, prefix)
+    .map((item) => item.id)
+    .sort();
+
+/** A harness on a fresh data folder for each test of the describe it is called in, handed to `use`. */
+export function harnessForEachTest(use: (harness: IndexerHarness) => void): void {
+  let dir: ReturnType<typeof tempDir>;
+  let harness: IndexerHarness;
+  beforeEach(async () => {
+    dir = tempDir();
+    use((harness = await IndexerHarness.start(dir.path)));
+  });
+  afterEach(async () => {
+    await harness.close();
+    dir.remove();
+  });
 }

@@ -1,32 +1,27 @@
 import { DeleteItemCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { GenerationStore } from '../../index-store/generations.ts';
 import { PermanentError, TransientError } from '../../aws/errors.ts';
 import { keyAttributes } from '../../table/items.ts';
 import { LEASE_KEY } from '../../table/reserved-items.ts';
 import { readBatch } from '../../indexer/run-files.ts';
 import { indexerStages } from '../../tasks/indexer-handlers.ts';
-import { IndexerHarness, listedAgain, sentences, topHit } from '../helpers/indexer.ts';
-import { tempDir } from '../helpers/local-stack.ts';
+import {
+  harnessForEachTest,
+  type IndexerHarness,
+  sortedIds,
+  listedAgain,
+  sentences,
+  topHit,
+} from '../helpers/indexer.ts';
 
-const ids = (n: number, prefix = 'item'): string[] =>
-  sentences(n, prefix)
-    .map((item) => item.id)
-    .sort();
+const ids = sortedIds;
 
 describe('indexer guarantees (local stack)', () => {
-  let dir: ReturnType<typeof tempDir>;
   let h: IndexerHarness;
-  beforeEach(async () => {
-    dir = tempDir();
-    h = await IndexerHarness.start(dir.path);
-  });
-  afterEach(async () => {
-    await h.close();
-    dir.remove();
-  });
+  harnessForEachTest((harness) => (h = harness));
 
   it('a. indexes every pending item exactly once; a run with nothing pending changes nothing', async () => {
     // Prepare

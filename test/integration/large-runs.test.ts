@@ -10,7 +10,7 @@ import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { TransientError } from '../../aws/errors.ts';
 import { readMapResults } from '../../indexer/batch-list.ts';
 import { mergeShards } from '../../indexer/merge.ts';
@@ -18,29 +18,25 @@ import { clearFlags } from '../../indexer/clear.ts';
 import { readBatch, runDir } from '../../indexer/run-files.ts';
 import { INDEXER_TASKS } from '../../asl/tasks.ts';
 import { keyAttributes } from '../../table/items.ts';
-import { IndexerHarness, listedAgain, type Stages, sentences, topHit } from '../helpers/indexer.ts';
-import { tempDir } from '../helpers/local-stack.ts';
+import {
+  harnessForEachTest,
+  type IndexerHarness,
+  sortedIds,
+  listedAgain,
+  type Stages,
+  sentences,
+  topHit,
+} from '../helpers/indexer.ts';
 import type { IndexerContext } from '../../indexer/context.ts';
 
-const ids = (n: number, prefix = 'item'): string[] =>
-  sentences(n, prefix)
-    .map((item) => item.id)
-    .sort();
+const ids = sortedIds;
 
 /** Rows a merge invocation takes in these tests: one 50-item batch. */
 const WINDOW_ROWS = 50;
 
 describe('large runs: merge windows and clear invocations (local stack)', () => {
-  let dir: ReturnType<typeof tempDir>;
   let h: IndexerHarness;
-  beforeEach(async () => {
-    dir = tempDir();
-    h = await IndexerHarness.start(dir.path);
-  });
-  afterEach(async () => {
-    await h.close();
-    dir.remove();
-  });
+  harnessForEachTest((harness) => (h = harness));
 
   /** The real merge with small windows; `observe` sees each invocation's result. */
   const windowedMerge =
@@ -108,14 +104,7 @@ describe('large runs: merge windows and clear invocations (local stack)', () => 
     assert.equal(h.index()!.generation, generation + 1, 'one generation for the run');
     const expected = ids(130).filter((id) => id !== 'item-0040' && id !== 'item-0050');
     assert.deepEqual(h.indexedIds(), expected, 'every item once');
-    assert.deepEqual(
-      { added: merge.added, replaced: merge.replaced, removed: merge.removed },
-      {
-        added: 0,
-        replaced: 128,
-        removed: 2,
-      },
-    );
+    assert.deepEqual(changeOf(merge), { added: 0, replaced: 128, removed: 2 });
     assert.equal(await topHit(h, 'a lighthouse keeper climbs the winding stairs'), 'item-0005', 'its newest version');
     assert.deepEqual(await h.pendingIds(), [], 'every flag cleared, from every window');
     assert.equal(run.output['clear'].keptPending, 0, "item-0005's first version is superseded, not kept pending");
@@ -156,14 +145,7 @@ describe('large runs: merge windows and clear invocations (local stack)', () => 
     assert.equal(calls, merge.windows + 1, 'one window merged twice');
     const expected = [...ids(60), ...ids(100, 'new')].filter((id) => id !== 'item-0030' && id !== 'item-0031').sort();
     assert.deepEqual(h.indexedIds(), expected, 'every item once');
-    assert.deepEqual(
-      { added: merge.added, replaced: merge.replaced, removed: merge.removed },
-      {
-        added: 100,
-        replaced: 5,
-        removed: 2,
-      },
-    );
+    assert.deepEqual(changeOf(merge), { added: 100, replaced: 5, removed: 2 });
     assert.deepEqual(await h.pendingIds(), []);
     assert.equal(run.output['clear'].deleted, 2);
   });
@@ -202,4 +184,11 @@ describe('large runs: merge windows and clear invocations (local stack)', () => 
     assert.equal(run.output['clear'].cleared, 130, 'the counts of every invocation');
     assert.deepEqual(await h.pendingIds(), []);
   });
+});
+
+/** What a merge result says the run changed. */
+const changeOf = ({ added, replaced, removed }: { added: number; replaced: number; removed: number }) => ({
+  added,
+  replaced,
+  removed,
 });

@@ -56,15 +56,7 @@ describe("the merge stage's plan", () => {
 
     // Act
     const state = newMergeState();
-    const planned = planChanges(
-      efsRoot,
-      run('incremental'),
-      MODEL,
-      new Map([[undefined, entries]]),
-      shardsOf(entries),
-      1,
-      state,
-    );
+    const planned = planOf(efsRoot, 'incremental', entries, state);
 
     // Assess
     assert.deepEqual(mergedChange(state, false), { added: 1, replaced: 1, removed: 1 });
@@ -108,15 +100,7 @@ describe("the merge stage's plan", () => {
     // Act: each window planned and its vectors written, as the merge stage does between invocations
     const cleared: string[] = [];
     for (const entries of windows) {
-      const planned = planChanges(
-        efsRoot,
-        run('incremental'),
-        MODEL,
-        new Map([[undefined, entries]]),
-        shardsOf(entries),
-        1,
-        state,
-      );
+      const planned = planOf(efsRoot, 'incremental', entries, state);
       const { store, segments } = planned.work.get(undefined)!;
       const items = planned.toWrite[0]!.map((entry) => ({
         entry: { group: entry.group, id: entry.id, version: entry.version },
@@ -164,6 +148,15 @@ describe("the merge stage's plan", () => {
     assert.throws(plan, { name: 'ModelMismatchError' });
   });
 });
+
+/** `planChanges` of one scope's entries, all in shard 0. */
+const planOf = (
+  efsRoot: string,
+  mode: RunInfo['mode'],
+  entries: readonly ShardEntry[],
+  state = newMergeState(),
+  model = MODEL,
+) => planChanges(efsRoot, run(mode), model, new Map([[undefined, entries]]), shardsOf(entries), 1, state);
 
 /** Every vector entry held by shard 0. */
 const shardsOf = (entries: readonly ShardEntry[]): Map<ShardEntry, number> =>
