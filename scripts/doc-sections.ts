@@ -280,6 +280,9 @@ export function captureBenchTable(): string {
 }
 
 /** Issue 36's targets at 10,000,000 items on this 2-core machine: the figure, the target, whether a size meets it. */
+/** The issue's bound on any one step of a run at 10M: five minutes. */
+const STEP_TARGET_S = 300;
+
 const SCALE_TARGETS: readonly {
   measure: string;
   value: (f: ScaleResult) => string;
@@ -320,7 +323,7 @@ const SCALE_TARGETS: readonly {
     measure: 'longest single step',
     value: (f) => `${f.longest_step_s} s`,
     target: 'at most 5 minutes',
-    met: (f) => f.longest_step_s <= 300,
+    met: (f) => f.longest_step_s <= STEP_TARGET_S,
   },
 ];
 
@@ -374,13 +377,12 @@ export function scaleSummary(): string {
   const backfillOf = (size: ScaleResult): string => {
     const backfill = backfills.find((measured) => measured.items === size.vectors);
     if (!backfill) return 'not measured';
-    const seconds = backfill.invocations.map((invocation) => invocation.seconds);
-    const peak = Math.max(...backfill.invocations.map((invocation) => invocation.peak_rss_mb));
-    return `${backfill.invocations.length} of at most ${Math.round(Math.max(...seconds))} s, ${num(peak)} MB`;
+    const { seconds, peaks } = invocationsOf(backfill);
+    return `${seconds.length} of at most ${Math.round(Math.max(...seconds))} s, ${num(Math.max(...peaks))} MB`;
   };
   const backfillMet = backfills.some(
     (measured) =>
-      measured.items === largest.vectors && measured.invocations.every((invocation) => invocation.seconds <= 300),
+      measured.items === largest.vectors && invocationsOf(measured).seconds.every((s) => s <= STEP_TARGET_S),
   );
   return table(
     ['measure', ...sizes.map((size) => `${num(size.vectors)} items`), `target at ${num(largest.vectors)}`, ''],
@@ -574,12 +576,17 @@ export function upBenchTable(): string {
   )}`;
 }
 
+/** Each merge invocation's seconds and peak RSS of one backfill. */
+const invocationsOf = (backfill: BackfillResults['sizes'][number]) => ({
+  seconds: backfill.invocations.map((invocation) => invocation.seconds),
+  peaks: backfill.invocations.map((invocation) => invocation.peak_rss_mb),
+});
+
 /** `npm run bench -- --backfill-windows`'s figures (`bench/results-backfill.json`): a row a size. */
 export function backfillBenchTable(): string {
   const { sizes } = json<BackfillResults>('bench/results-backfill.json');
   const rows = sizes.map((size) => {
-    const seconds = size.invocations.map((invocation) => invocation.seconds);
-    const peaks = size.invocations.map((invocation) => invocation.peak_rss_mb);
+    const { seconds, peaks } = invocationsOf(size);
     return [
       `${num(size.items)} items`,
       `${day(size.date)}, commit ${code(size.commit)}`,
