@@ -192,8 +192,29 @@ export async function mergeShards(
   shards: readonly (ShardDescriptor | FailedBatch)[],
   options: MergeOptions = {},
 ): Promise<MergeStepResult> {
+  // The lease is renewed while the window is read and written, and confirmed before anything is
+  // kept (the merge state, a publication): its round trip is then off a small merge's critical path.
+  const leased = renewLease(context, run);
+  leased.catch(() => undefined);
+  try {
+    return await mergeHoldingLease(context, run, model, plan, shards, options, leased);
+  } catch (error) {
+    // Work done without the lease may fail for that reason (files another run swept): say so.
+    await leased;
+    throw error;
+  }
+}
+
+async function mergeHoldingLease(
+  context: IndexerContext,
+  run: RunInfo,
+  model: ModelDescriptor,
+  plan: Pick<PlanResult, 'batchCount'>,
+  shards: readonly (ShardDescriptor | FailedBatch)[],
+  options: MergeOptions,
+  leased: Promise<void>,
+): Promise<MergeStepResult> {
   const { config } = context;
-  await renewLease(context, run);
   const failed = shards.filter((shard): shard is FailedBatch => shard.failed === true);
   const done = shards.filter((shard): shard is ShardDescriptor => shard.failed !== true);
   if (done.length === 0) {
@@ -222,6 +243,7 @@ export async function mergeShards(
       progress,
       start,
     });
+    await leased;
     writeFileAtomic(stateFile, JSON.stringify(state));
     if (state.windowsMerged < windows.length) {
       await progress.finish();
@@ -229,6 +251,7 @@ export async function mergeShards(
     }
     await progress.finish(total);
   }
+  await leased;
   return finishMerge(context, run, model, state, { failed, windows: windows.length });
 }
 

@@ -1,7 +1,10 @@
 /**
  * Live progress inside a long stage (merge, clear), for the monitor: the stage reports its
  * counts and they reach the run-progress record in the table at most once a second, and once
- * more at the end. A failed progress write never fails the stage: it is only a view.
+ * more at the end. A stage that ends within its first second writes nothing: the record is read
+ * only while a stage runs, and a merge of a thousand items (tens of milliseconds) would otherwise
+ * spend two of its three table round trips on it. A failed progress write never fails the
+ * stage: it is only a view.
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { runProgressItem } from '../table/reserved-items.ts';
@@ -19,8 +22,9 @@ export interface StageProgressReporter {
 const WRITE_INTERVAL_MS = 1_000;
 
 /**
- * A reporter of `total` units of work for `stage` of `run`, starting at `start` (written at once):
- * a stage that spans several invocations (merge, a window each) goes on from where the last left.
+ * A reporter of `total` units of work for `stage` of `run`, starting at `start`: first written once
+ * the stage has run for a second, then at most once a second, and at the end if it was written at
+ * all. A stage that spans several invocations (merge, a window each) goes on from where the last left.
  * @example
  * ```ts
  * const progress = reportStageProgress(context, run, 'clear', entries.length, 'flags cleared');
@@ -38,10 +42,13 @@ export function reportStageProgress(
 ): StageProgressReporter {
   const { config, clients } = context;
   let done = start;
-  let lastWrite = 0;
+  // As if written when the stage began: the first write comes a second in.
+  let lastWrite = Date.now();
+  let written = false;
   let writes: Promise<void> = Promise.resolve();
   const write = (): void => {
     lastWrite = Date.now();
+    written = true;
     const record = { execution: run.execution, stage, done, total, unit, updatedAt: new Date(lastWrite).toISOString() };
     const put = new PutItemCommand({ TableName: config.tableName, Item: runProgressItem(config, record) });
     // Chained, so writes land in order; a failure is dropped (the next write repeats the count).
@@ -52,7 +59,6 @@ export function reportStageProgress(
       ),
     );
   };
-  write();
   return {
     update(count) {
       done = count;
@@ -60,7 +66,7 @@ export function reportStageProgress(
     },
     async finish(count = done) {
       done = count;
-      write();
+      if (written) write();
       await writes;
     },
   };

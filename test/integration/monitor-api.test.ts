@@ -1,12 +1,13 @@
 /**
  * The monitor's API over real runs on the local stack: the execution list filtered by mode
  * and status and paged, the charts' series (each run's duration and items/s, the backlog,
- * search latency p50/p99 from the published metrics), and the live progress record the
- * merge and clear stages keep.
+ * search latency p50/p99 from the published metrics), and the live progress record a long
+ * merge or clear stage keeps.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PermanentError } from '../../aws/errors.ts';
+import { reportStageProgress } from '../../indexer/stage-progress.ts';
 import { readRunProgress } from '../../workflow/index-status.ts';
 import { startRun } from '../../workflow/indexer-client.ts';
 import { IndexerHarness, sentences } from '../helpers/indexer.ts';
@@ -114,15 +115,48 @@ describe('monitor API (local stack)', () => {
     assert.ok(latency.every((point) => point.p50 > 0 && point.p99 >= point.p50));
   });
 
-  it('keeps the live progress of the last stage that reported it, complete at its end', async () => {
-    // Act
-    const record = await readRunProgress(h.config, h.stack.clients);
-    // Assess: the backfill's clear was the last stage to report: all 50 items' flags settled
+  it('keeps the progress of a stage running past a second, complete at its end; none of a shorter one', async (t) => {
+    // Prepare: the clock in the test's hands (Date only; the table's requests run in real time)
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    const context = { config: h.config, clients: h.stack.clients };
+    const runOf = (execution: string) => ({
+      mode: 'incremental' as const,
+      execution,
+      executionArn: `arn:${execution}`,
+    });
+    const recorded = async () => {
+      const record = await readRunProgress(h.config, h.stack.clients);
+      return record && { execution: record.execution, stage: record.stage, done: record.done, total: record.total };
+    };
+    // Act: a stage over within its first second (the runs' own: 50 items at most each)
+    const brief = reportStageProgress(context, runOf('brief'), 'clear', 50, 'flags cleared');
+    brief.update(50);
+    await brief.finish();
+    const afterBrief = await recorded();
+    // Act: a stage that reports at 0.5 s, 1 s and 2.5 s, then ends
+    const long = reportStageProgress(context, runOf('long'), 'merge', 300, 'items read and vectors written');
+    const counts: ({ done: number } | null)[] = [];
+    for (const [elapsedMs, done] of [
+      [500, 10],
+      [500, 40],
+      [1_500, 200],
+    ] as const) {
+      t.mock.timers.tick(elapsedMs);
+      long.update(done);
+      // The write is chained, not awaited by update: give it time to land.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      counts.push(await recorded());
+    }
+    await long.finish(300);
+    // Assess
+    assert.ok(afterBrief?.execution !== 'brief', `a stage over within a second wrote ${JSON.stringify(afterBrief)}`);
     assert.deepEqual(
-      record && { execution: record.execution, stage: record.stage, done: record.done, total: record.total },
-      { execution: runs[3], stage: 'clear', done: 50, total: 50 },
+      counts.map((count) => count?.done ?? null),
+      [afterBrief?.done ?? null, 40, 200],
+      'first written a second in, then at most once a second',
     );
-    assert.equal(record?.unit, 'flags cleared');
+    assert.deepEqual(await recorded(), { execution: 'long', stage: 'merge', done: 300, total: 300 });
+    assert.equal((await readRunProgress(h.config, h.stack.clients))?.unit, 'items read and vectors written');
   });
 
   it('reports a finished execution with every state visited, its transitions and the Map iterations', async () => {
