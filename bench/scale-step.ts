@@ -19,11 +19,15 @@ export type ScaleStep =
       readonly run: RunInfo;
       readonly model: ModelDescriptor;
       readonly shards: readonly ShardDescriptor[];
+      /** Runs merged after it in the same process, as a warm Lambda container would merge them: each timed. */
+      readonly warmRuns?: readonly { readonly run: RunInfo; readonly shards: readonly ShardDescriptor[] }[];
     }
   | { readonly kind: 'compact'; readonly run: RunInfo; readonly model: ModelDescriptor; readonly everything: boolean };
 
 export interface ScaleStepResult {
   readonly seconds: number;
+  /** The seconds of each of the step's warm runs, in order. */
+  readonly warmSeconds?: readonly number[];
   readonly peakRssMb: number;
   readonly result: Record<string, unknown>;
 }
@@ -52,10 +56,19 @@ const result =
       );
 const seconds = (performance.now() - t0) / 1000;
 await releaseLease(context, step.run);
+const warmSeconds: number[] = [];
+for (const { run, shards } of step.kind === 'merge' ? (step.warmRuns ?? []) : []) {
+  await acquireLease(context, run);
+  const started = performance.now();
+  await mergeShards(context, run, step.model, { batchCount: shards.length }, shards);
+  warmSeconds.push((performance.now() - started) / 1000);
+  await releaseLease(context, run);
+}
 clearInterval(sampler);
 peak = Math.max(peak, process.memoryUsage().rss);
 const output: ScaleStepResult = {
   seconds,
+  ...(warmSeconds.length > 0 ? { warmSeconds } : {}),
   peakRssMb: Math.round(peak / 2 ** 20),
   result: result as unknown as Record<string, unknown>,
 };

@@ -1,10 +1,11 @@
 /**
  * `npm run bench -- --scale [--scale-vectors=N]`: ddb-faiss at 1,000,000 items (the default) or
  * more (10,000,000: about an hour here). The index is built through the real merge stage in
- * several runs (the base in runs of at most a million, then 1,000 new items, then three runs each
- * replacing 1,000), and compacted in bounded steps until every segment is folded as far as a step
- * allows (`compactIndex` with `everything`); each merge and compaction step runs in a fresh
- * process (bench/scale-step.ts), as a Lambda invocation would, for its own time and peak memory.
+ * several runs (the base in runs of at most a million, then 1,000 new items and five more runs of
+ * 1,000 in the same process, as a warm container, then three runs each replacing 1,000), and
+ * compacted in bounded steps until every segment is folded as far as a step allows (`compactIndex`
+ * with `everything`); each merge and compaction step runs in a fresh process (bench/scale-step.ts),
+ * as a Lambda invocation would, for its own time and peak memory.
  * Vectors are written as shard files directly (embedding is measured by the main bench) and kept
  * on disk, not in memory. Then search in a fresh process (bench/scale-probe.ts: load time, each
  * query's embedding, index search and read-back timed, peak RSS) and recall@10 against exact
@@ -42,6 +43,8 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
 const INCREMENT = 1_000;
 const REPLACING_RUNS = 3;
+/** Runs of +1,000 new items merged after the first in the same process: a warm container's merges. */
+const WARM_RUNS = 5;
 const QUERIES = 200;
 const SHARD_ROWS = 10_000;
 /** Items in the table that search reads back from, by default (all of them in a smaller index). */
@@ -103,6 +106,11 @@ export interface ScaleResult extends BenchProvenance {
   readonly recall_queries: number;
   readonly merge_base_runs_s: readonly number[];
   readonly merge_1k_s: number;
+  /**
+   * +1,000 new items merged by a process that has merged before (a warm Lambda container), each of
+   * {@link WARM_RUNS} runs (absent before it was measured).
+   */
+  readonly merge_1k_warm_s?: readonly number[];
   readonly merge_1k_replacing_s: readonly number[];
   readonly compaction_steps_s: readonly number[];
   readonly longest_step_s: number;
@@ -213,8 +221,8 @@ export async function benchScale(
         executionArn: `arn:aws:states:us-east-1:000000000000:execution:bench:${execution}`,
       };
     };
-    /** A run's merge: shards of the given rows (their live vectors), merged in a fresh process. */
-    const runMerge = async (rows: readonly number[]): Promise<ScaleStepResult> => {
+    /** A run of the given rows: their live vectors written as its shards. */
+    const runOf = (rows: readonly number[]): { run: RunInfo; shards: ShardDescriptor[] } => {
       const info = newRun();
       const shards: ShardDescriptor[] = [];
       for (let start = 0; start < rows.length; start += SHARD_ROWS) {
@@ -230,11 +238,14 @@ export async function benchScale(
         }));
         shards.push(writeShard(config.efsRoot, info.execution, shards.length, model.checksum, entries, vectors));
       }
-      return step({ kind: 'merge', run: info, model, shards });
+      return { run: info, shards };
     };
+    /** A run's merge in a fresh process; then `warmRuns` merged in the same process, each timed. */
+    const runMerge = (rows: readonly number[], warmRuns: readonly (readonly number[])[] = []) =>
+      step({ kind: 'merge', model, ...runOf(rows), warmRuns: warmRuns.map(runOf) });
 
     // The base, in runs of at most a million items (a run's segment is at most MAX_SEGMENT_ROWS).
-    const baseCount = count - INCREMENT;
+    const baseCount = count - INCREMENT * (1 + WARM_RUNS);
     const baseRuns: ScaleStepResult[] = [];
     for (let from = 0; from < baseCount; from += MAX_SEGMENT_ROWS) {
       const rows = Array.from({ length: Math.min(MAX_SEGMENT_ROWS, baseCount - from) }, (_, i) => from + i);
@@ -244,8 +255,13 @@ export async function benchScale(
           `in ${baseRuns.at(-1)!.seconds.toFixed(1)} s`,
       );
     }
-    const added = await runMerge(Array.from({ length: INCREMENT }, (_, i) => baseCount + i));
-    log(`${INCREMENT} new items merged in ${added.seconds.toFixed(2)} s`);
+    const newRows = (run: number) => Array.from({ length: INCREMENT }, (_, i) => baseCount + run * INCREMENT + i);
+    const added = await runMerge(
+      newRows(0),
+      Array.from({ length: WARM_RUNS }, (_, run) => newRows(run + 1)),
+    );
+    const warm = added.warmSeconds ?? [];
+    log(`${INCREMENT} new items merged in ${added.seconds.toFixed(2)} s; then, warm: ${warm.map(String).join(', ')} s`);
     const replacing: ScaleStepResult[] = [];
     for (let r = 0; r < REPLACING_RUNS; r++) {
       const rows = [...new Set(Array.from({ length: INCREMENT }, () => Math.floor(draw() * baseCount)))];
@@ -361,6 +377,7 @@ export async function benchScale(
       recall_queries: QUERIES,
       merge_base_runs_s: seconds(baseRuns),
       merge_1k_s: round(added.seconds, 3),
+      merge_1k_warm_s: warm.map((seconds) => round(seconds, 3)),
       merge_1k_replacing_s: replacing.map((result) => round(result.seconds, 3)),
       compaction_steps_s: seconds(compactions),
       longest_step_s: round(Math.max(...steps.map((result) => result.seconds)), 1),
