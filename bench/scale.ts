@@ -336,8 +336,9 @@ export async function benchScale(
     const recallById = foundById / (QUERIES * 10);
     log(`recall@10 ${recall.toFixed(4)} against exact search (${recallById.toFixed(4)} by row)`);
 
-    // The current generation's segments: on disk, and what a search holds in memory (IVF codes,
-    // key maps, and flat segments' vectors, their index).
+    // The current generation's segments: on disk, and what a search holds in memory once open (IVF
+    // codes, row checksums, flat segments' vectors, their index; key maps whole where a segment has
+    // no page checksums, else those, its pages then read as hits need them).
     const store = new GenerationStore(config.efsRoot);
     const segments = store.meta(store.current()!).segments;
     const fileBytes = (match: (segment: SegmentRef, file: string) => boolean) =>
@@ -348,7 +349,9 @@ export async function benchScale(
       );
     const memoryBytes = fileBytes(
       (segment, file) =>
-        file === 'index.faiss' || file === 'keys.bin' || (segment.kind === 'flat' && file === 'vectors.f32'),
+        ['index.faiss', 'vectors.sum', 'keys.sum'].includes(file) ||
+        (file === 'keys.bin' && segment.checksums?.['keys.sum'] === undefined) ||
+        (segment.kind === 'flat' && file === 'vectors.f32'),
     );
     const diskBytes = fileBytes(() => true);
     const merges = [...baseRuns, added, ...replacing];

@@ -27,6 +27,7 @@
  */
 import { align8, encodeStrings } from './binary-sections.ts';
 import type { IndexEntry, ItemRows } from './index-entry.ts';
+import { BufferSource, type ByteSource } from './paged-file.ts';
 
 const MAGIC = 0x4b424444; // "DDBK"
 const FORMAT = 2;
@@ -159,72 +160,100 @@ export interface RowPassage {
   readonly end: number;
 }
 
-/** A segment's key map, decoded lazily from its bytes: rows to items, groups to row ranges, keys to rows. */
+/** Where a key map's sections start in its file, and how many of each there are. */
+interface KeyMapLayout {
+  readonly rows: number;
+  readonly items: number;
+  readonly slots: number;
+  readonly idOffsetsAt: number;
+  readonly idBytesAt: number;
+  readonly versionsAt: number;
+  /** Absent in format 1 (one row per item): an item's first row is its number. */
+  readonly itemStartsAt?: number;
+  /** Absent in format 1: a row's item is its number. */
+  readonly rowItemsAt?: number;
+  /** Absent in format 1: its items' passages are not reported. */
+  readonly spansAt?: number;
+  readonly slotsAt: number;
+}
+
+/**
+ * A segment's key map, read lazily from its bytes: rows to items, groups to row ranges, keys to
+ * rows. Only the header and the group names are read when it opens; every other value is read
+ * where it lies when asked for, from bytes in memory or from the file a page at a time
+ * ({@link ByteSource}).
+ */
 export class SegmentKeys {
   private readonly decoder = new TextDecoder();
   private readonly groupIndex = new Map<string, number>();
+  readonly rows: number;
+  readonly items: number;
 
   private constructor(
-    readonly rows: number,
-    readonly items: number,
+    private readonly source: ByteSource,
+    private readonly layout: KeyMapLayout,
     private readonly groupStarts: Uint32Array,
     readonly groupNames: readonly string[],
-    private readonly idOffsets: Uint32Array,
-    private readonly idBytes: Uint8Array,
-    private readonly versions: Float64Array,
-    private readonly itemStarts: Uint32Array,
-    private readonly rowItems: Uint32Array,
-    private readonly spans: Uint32Array,
-    private readonly slots: Uint32Array,
   ) {
+    this.rows = layout.rows;
+    this.items = layout.items;
     groupNames.forEach((name, i) => this.groupIndex.set(name, i));
   }
 
   /** Reads a key map from the bytes {@link encodeSegmentKeys} wrote (or format 1's, one row per item). */
   static decode(bytes: Uint8Array): SegmentKeys {
-    // Typed-array views need aligned offsets: copy only if the bytes do not start on one.
-    const aligned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
-    const { buffer, byteOffset: base } = aligned;
-    if (aligned.byteLength < FORMAT_1_HEADER_WORDS * 4) throw new SegmentKeysFormatError('key file too short');
-    const [magic, format] = new Uint32Array(buffer, base, 2);
+    return SegmentKeys.open(new BufferSource(bytes));
+  }
+
+  /**
+   * Opens a key map over its bytes, reading its header and group names now and the rest as asked.
+   * @throws {SegmentKeysFormatError} when the bytes are not a key map this code wrote
+   */
+  static open(source: ByteSource): SegmentKeys {
+    if (source.byteLength < FORMAT_1_HEADER_WORDS * 4) throw new SegmentKeysFormatError('key file too short');
+    const word = (index: number): number => source.u32(4 * index);
+    const [magic, format] = [word(0), word(1)];
     if (magic !== MAGIC) throw new SegmentKeysFormatError('not a ddb-faiss key file');
     if (format !== FORMAT && format !== 1) throw new SegmentKeysFormatError(`unknown key file format ${format}`);
-    const header = new Uint32Array(buffer, base, format === 1 ? FORMAT_1_HEADER_WORDS : HEADER_WORDS);
     // Format 1 (before passages) has no item count and no passage sections: one row per item.
     const sections = format === 1 ? 5 : 6;
-    const [rows, items] = format === 1 ? [header[2]!, header[2]!] : [header[2]!, header[3]!];
-    const [groups, slots] = [header[sections - 2]!, header[sections - 1]!];
-    const [groupsAt, nameOffsetsAt, nameBytesAt, idOffsetsAt, idBytesAt, versionsAt] = header.subarray(
-      sections,
-      sections + 6,
-    );
-    const slotsAt = header[header.length - 1]!;
-    if (base + slotsAt + 4 * slots > buffer.byteLength) throw new SegmentKeysFormatError('key file truncated');
-    const view = (at: number, length: number): Uint32Array => new Uint32Array(buffer, base + at, length);
-    const nameOffsets = view(nameOffsetsAt!, groups + 1);
-    const decoder = new TextDecoder();
-    const names = Array.from({ length: groups }, (_, i) =>
-      decoder.decode(
-        new Uint8Array(buffer, base + nameBytesAt! + nameOffsets[i]!, nameOffsets[i + 1]! - nameOffsets[i]!),
-      ),
-    );
-    const idOffsets = view(idOffsetsAt!, items + 1);
-    const [itemStartsAt, rowItemsAt, spansAt] = format === 1 ? [] : header.subarray(12, 15);
-    const identity = (length: number): Uint32Array => Uint32Array.from({ length }, (_, i) => i);
-    return new SegmentKeys(
-      rows,
-      items,
-      view(groupsAt!, groups + 1),
-      names,
-      idOffsets,
-      new Uint8Array(buffer, base + idBytesAt!, idOffsets[items]!),
-      new Float64Array(buffer, base + versionsAt!, items),
-      itemStartsAt === undefined ? identity(items + 1) : view(itemStartsAt, items + 1),
-      rowItemsAt === undefined ? identity(rows) : view(rowItemsAt, rows),
-      // Format 1 kept no passage offsets: its items are one passage each, whose span is not reported.
-      spansAt === undefined ? new Uint32Array(2 * rows) : view(spansAt, 2 * rows),
-      view(slotsAt, slots),
-    );
+    const headerWords = format === 1 ? FORMAT_1_HEADER_WORDS : HEADER_WORDS;
+    const [rows, items] = format === 1 ? [word(2), word(2)] : [word(2), word(3)];
+    const [groups, slots] = [word(sections - 2), word(sections - 1)];
+    const [groupsAt, nameOffsetsAt, nameBytesAt, idOffsetsAt, idBytesAt, versionsAt] = Array.from(
+      { length: 6 },
+      (_, i) => word(sections + i),
+    ) as [number, number, number, number, number, number];
+    const slotsAt = word(headerWords - 1);
+    if (slotsAt + 4 * slots > source.byteLength) throw new SegmentKeysFormatError('key file truncated');
+    const groupStarts = Uint32Array.from({ length: groups + 1 }, (_, i) => source.u32(groupsAt + 4 * i));
+    const names = Array.from({ length: groups }, (_, i) => {
+      const [from, to] = [source.u32(nameOffsetsAt + 4 * i), source.u32(nameOffsetsAt + 4 * i + 4)];
+      return new TextDecoder().decode(source.bytes(nameBytesAt + from, to - from));
+    });
+    const passages = format === 1 ? {} : { itemStartsAt: word(12), rowItemsAt: word(13), spansAt: word(14) };
+    const layout = { rows, items, slots, idOffsetsAt, idBytesAt, versionsAt, ...passages, slotsAt };
+    return new SegmentKeys(source, layout, groupStarts, names);
+  }
+
+  /** Lets go of the key map's file, when it is read a page at a time. */
+  close(): void {
+    this.source.close();
+  }
+
+  private rowItem(row: number): number {
+    const at = this.layout.rowItemsAt;
+    return at === undefined ? row : this.source.u32(at + 4 * row);
+  }
+
+  private itemStart(item: number): number {
+    const at = this.layout.itemStartsAt;
+    return at === undefined ? item : this.source.u32(at + 4 * item);
+  }
+
+  private span(row: number): readonly [number, number] {
+    const at = this.layout.spansAt;
+    return at === undefined ? [0, 0] : [this.source.u32(at + 8 * row), this.source.u32(at + 8 * row + 4)];
   }
 
   /** The rows of a group: `[start, end)`, empty when the segment holds none of it. */
@@ -236,7 +265,7 @@ export class SegmentKeys {
   /** The items of a group (its rows count each passage). */
   groupItems(group: string): number {
     const [start, end] = this.groupRange(group);
-    return start === end ? 0 : this.rowItems[end - 1]! - this.rowItems[start]! + 1;
+    return start === end ? 0 : this.rowItem(end - 1) - this.rowItem(start) + 1;
   }
 
   /** The group of a row (binary search over the group ranges). */
@@ -253,17 +282,20 @@ export class SegmentKeys {
 
   /** The item (its number in the segment, from 0) a row belongs to. */
   itemOf(row: number): number {
-    return this.rowItems[row]!;
+    return this.rowItem(row);
   }
 
   /** The first row of the item a row belongs to: the row that stands for the item. */
   firstRow(row: number): number {
-    return this.itemStarts[this.rowItems[row]!]!;
+    // One passage an item (most segments): a row is its item's first, with nothing to read.
+    if (this.rows === this.items) return row;
+    return this.itemStart(this.rowItem(row));
   }
 
   /** The rows of the item whose first row is `first`: `[first, end)`. */
   itemRows(first: number): readonly [number, number] {
-    return [first, this.itemStarts[this.rowItems[first]! + 1]!];
+    if (this.rows === this.items) return [first, first + 1];
+    return [first, this.itemStart(this.rowItem(first) + 1)];
   }
 
   /** Whether some item has more than one passage (rows then need folding into items). */
@@ -273,42 +305,47 @@ export class SegmentKeys {
 
   /** The item a row holds. */
   entry(row: number): IndexEntry {
-    const item = this.rowItems[row]!;
-    return { group: this.groupOf(row), id: this.itemId(item), version: this.versions[item]! };
+    const item = this.rowItem(row);
+    return {
+      group: this.groupOf(row),
+      id: this.itemId(item),
+      version: this.source.f64(this.layout.versionsAt + 8 * item),
+    };
   }
 
   /** Which passage of its item a row holds. */
   passage(row: number): RowPassage {
-    const item = this.rowItems[row]!;
-    const first = this.itemStarts[item]!;
-    return {
-      index: row - first,
-      count: this.itemStarts[item + 1]! - first,
-      start: this.spans[2 * row]!,
-      end: this.spans[2 * row + 1]!,
-    };
+    const item = this.rowItem(row);
+    const first = this.itemStart(item);
+    const [start, end] = this.span(row);
+    return { index: row - first, count: this.itemStart(item + 1) - first, start, end };
   }
 
   /** The item of the rows `[first, end)` as a writer gives it: its entry and passages. */
   itemAt(first: number): ItemRows {
     const [, end] = this.itemRows(first);
     const passages: (readonly [number, number])[] = [];
-    for (let row = first; row < end; row++) passages.push([this.spans[2 * row]!, this.spans[2 * row + 1]!]);
+    for (let row = first; row < end; row++) passages.push(this.span(row));
     return { entry: this.entry(first), passages };
   }
 
   private itemId(item: number): string {
-    return this.decoder.decode(this.idBytes.subarray(this.idOffsets[item]!, this.idOffsets[item + 1]!));
+    const { idOffsetsAt, idBytesAt } = this.layout;
+    const [from, to] = [this.source.u32(idOffsetsAt + 4 * item), this.source.u32(idOffsetsAt + 4 * item + 4)];
+    return this.decoder.decode(this.source.bytes(idBytesAt + from, to - from));
   }
 
   /** The first row of an item, or -1 when the segment does not hold it. */
   find(group: string, id: string): number {
     const [start, end] = this.groupRange(group);
     if (start === end) return -1;
-    const mask = this.slots.length - 1;
-    for (let slot = hashKey(group, id) & mask; this.slots[slot] !== 0; slot = (slot + 1) & mask) {
-      const item = this.slots[slot]! - 1;
-      const row = this.itemStarts[item]!;
+    const { slots, slotsAt } = this.layout;
+    const mask = slots - 1;
+    for (let slot = hashKey(group, id) & mask; ; slot = (slot + 1) & mask) {
+      const taken = this.source.u32(slotsAt + 4 * slot);
+      if (taken === 0) break;
+      const item = taken - 1;
+      const row = this.itemStart(item);
       if (row >= start && row < end && this.itemId(item) === id) return row;
     }
     return -1;

@@ -53,6 +53,7 @@ import {
 } from './integrity.ts';
 import { KeyFilter } from './key-filter.ts';
 import { LexicalBuilder, LexicalIndex } from './lexical-index.ts';
+import { PagedFile, pageChecksums } from './paged-file.ts';
 import { encodeSegmentKeys, SegmentKeys } from './segment-keys.ts';
 
 /**
@@ -128,6 +129,7 @@ export const SEGMENT_FILES = {
   vectors: 'vectors.f32',
   rowChecksums: 'vectors.sum',
   keys: 'keys.bin',
+  keyPageChecksums: 'keys.sum',
   keyFilter: 'keys.filter',
   attributes: 'attributes.bin',
   lexical: 'lexical.bin',
@@ -321,7 +323,9 @@ export class SegmentWriter {
     for (const chunk of this.rowSums) sums.set(chunk, (at += chunk.length) - chunk.length);
     if (this.index) this.writeFile(SEGMENT_FILES.index, this.index.toBuffer());
     this.writeFile(SEGMENT_FILES.rowChecksums, new Uint8Array(sums.buffer));
-    this.writeFile(SEGMENT_FILES.keys, encodeSegmentKeys(this.items));
+    const keys = encodeSegmentKeys(this.items);
+    this.writeFile(SEGMENT_FILES.keys, keys);
+    this.writeFile(SEGMENT_FILES.keyPageChecksums, pageChecksums(keys));
     this.writeFile(SEGMENT_FILES.keyFilter, KeyFilter.of(this.items.map((item) => item.entry)).encode());
     this.writeFile(SEGMENT_FILES.attributes, encodeAttributeColumns(this.items.map((item) => item.attributes)));
     this.writeFile(SEGMENT_FILES.lexical, this.lexical.encode());
@@ -445,9 +449,31 @@ export class SegmentFiles {
     return info as SegmentInfo;
   }
 
-  /** The key map. */
+  /** The key map, read whole: for a caller that goes through most of it (compaction, a merge's lookups). */
   keys(): SegmentKeys {
     return this.decode(SEGMENT_FILES.keys, (bytes) => SegmentKeys.decode(bytes));
+  }
+
+  /**
+   * The key map, read a page at a time as lookups need it, each page checked against `keys.sum`:
+   * for a search, which reads a few pages for each hit and need not hold the rest. A segment
+   * written before page checksums is read whole. Close it with the segment.
+   * @throws {IndexDamagedError} when the key map's header or page checksums are damaged
+   */
+  pagedKeys(): SegmentKeys {
+    const expected = this.checksums?.[SEGMENT_FILES.keys];
+    if (!expected || !this.checksums?.[SEGMENT_FILES.keyPageChecksums]) return this.keys();
+    const sums = this.read(SEGMENT_FILES.keyPageChecksums);
+    const source = PagedFile.open(this.root, this.file(SEGMENT_FILES.keys), expected.bytes, sums);
+    try {
+      return SegmentKeys.open(source);
+    } catch (error) {
+      source.close();
+      if (error instanceof IndexDamagedError) throw error;
+      throw new IndexDamagedError(this.file(SEGMENT_FILES.keys), `cannot be read (${(error as Error).message})`, {
+        cause: error,
+      });
+    }
   }
 
   /** The key filter: none for a segment written before filters (its key map is then read to look a key up). */
@@ -589,28 +615,36 @@ export class OpenSegment {
    * @throws {IndexDamagedError} naming the first damaged file
    */
   static open(files: SegmentFiles, faissIndex?: faiss.Index, info = files.info()): OpenSegment {
-    const keys = files.keys();
-    const vectors = files.vectors(info);
-    // A flat segment's index is its vectors file (segments written before this have index.faiss too).
-    const index =
-      faissIndex ??
-      (info.kind === 'flat' && !files.has(SEGMENT_FILES.index)
-        ? flatIndexOf(vectors.read(0, info.rows), info.dimensions)
-        : files.faissIndex(info.kind));
-    if (index.ntotal() !== info.rows || keys.rows !== info.rows)
-      throw new IndexDamagedError(
-        files.file(SEGMENT_FILES.info),
-        `says ${info.rows} rows, but its index holds ${index.ntotal()} vectors and keys.bin ${keys.rows} keys`,
-      );
-    const attributes = files.attributes(keys.items);
-    const lexical = files.lexical(keys.rows);
-    let rerankDepth = 0;
-    if (info.kind === 'ivf') {
-      const { probes, rerank } = ivfSearchOf(info);
-      if (probes !== undefined) index.setNprobe(probes);
-      rerankDepth = rerank;
+    const keys = files.pagedKeys();
+    let vectors: VectorFile | undefined;
+    try {
+      vectors = files.vectors(info);
+      // A flat segment's index is its vectors file (segments written before this have index.faiss too).
+      const index =
+        faissIndex ??
+        (info.kind === 'flat' && !files.has(SEGMENT_FILES.index)
+          ? flatIndexOf(vectors.read(0, info.rows), info.dimensions)
+          : files.faissIndex(info.kind));
+      if (index.ntotal() !== info.rows || keys.rows !== info.rows)
+        throw new IndexDamagedError(
+          files.file(SEGMENT_FILES.info),
+          `says ${info.rows} rows, but its index holds ${index.ntotal()} vectors and keys.bin ${keys.rows} keys`,
+        );
+      const attributes = files.attributes(keys.items);
+      const lexical = files.lexical(keys.rows);
+      let rerankDepth = 0;
+      if (info.kind === 'ivf') {
+        const { probes, rerank } = ivfSearchOf(info);
+        if (probes !== undefined) index.setNprobe(probes);
+        rerankDepth = rerank;
+      }
+      return new OpenSegment(info, keys, attributes, lexical, index, vectors, rerankDepth);
+    } catch (error) {
+      // The files held open so far are let go of: a search retries a damaged index at every query.
+      vectors?.close();
+      keys.close();
+      throw error;
     }
-    return new OpenSegment(info, keys, attributes, lexical, index, vectors, rerankDepth);
   }
 
   /**
@@ -647,6 +681,7 @@ export class OpenSegment {
 
   close(): void {
     this.vectors.close();
+    this.keys.close();
   }
 
   /**

@@ -223,11 +223,18 @@ export class SegmentedIndex {
       const { segment, k: want } = asks[ask]!;
       ranked.push({ segment, hits: segment.bestPerItem(segment.rerank(query, rows)).slice(0, want) });
     }
-    const hits: IndexHit[] = [];
+    // Only the k best are named: a key map is read from its file, a few pages a hit.
+    const best: { segment: OpenSegment; row: number; score: number }[] = [];
     for (const { segment, hits: found } of ranked)
-      for (const { row, score } of found)
-        hits.push({ entry: segment.keys.entry(row), score, passage: segment.keys.passage(row) });
-    return hits.sort((a, b) => b.score - a.score).slice(0, k);
+      for (const { row, score } of found) best.push({ segment, row, score });
+    return best
+      .sort((a, b) => b.score - a.score)
+      .slice(0, k)
+      .map(({ segment, row, score }) => ({
+        entry: segment.keys.entry(row),
+        score,
+        passage: segment.keys.passage(row),
+      }));
   }
 
   /**

@@ -92,6 +92,8 @@ function verifySegment(
     tally(0);
   });
   check(SEGMENT_FILES.keys, (bytes) => SegmentKeys.decode(bytes));
+  // What a search checks each page of the key map against, as it reads the pages it needs.
+  if (files.has(SEGMENT_FILES.keyPageChecksums)) check(SEGMENT_FILES.keyPageChecksums, (bytes) => bytes);
   if (files.has(SEGMENT_FILES.keyFilter)) check(SEGMENT_FILES.keyFilter, (bytes) => KeyFilter.decode(bytes));
   // Without a checksum, decoding is the only check there is; with one, the bytes are known good.
   // A flat segment written since its vectors file became its index has no index.faiss.
