@@ -13,6 +13,7 @@
  * ```
  */
 import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { advise } from '../config/advice.ts';
@@ -22,6 +23,12 @@ import { RequestError } from '../config/errors.ts';
 export interface FileChecksum {
   readonly bytes: number;
   readonly sha256: string;
+  /**
+   * Its CRC-32 (zlib's): what a search checks a faiss index file against, computed by the native
+   * reader as faiss reads the file, where the SHA-256 would need a read of its own (0.7 s of a
+   * 10M index's load). Absent in manifests written before it.
+   */
+  readonly crc32?: number;
 }
 
 /** What heals a damaged index: a backfill rebuilds it from the table, whatever state it is in. */
@@ -55,10 +62,11 @@ export class IndexDamagedError extends RequestError {
   }
 }
 
-/** The size and SHA-256 of bytes about to be written. */
+/** The size, SHA-256 and CRC-32 of bytes about to be written. */
 export const checksumOf = (bytes: Uint8Array): FileChecksum => ({
   bytes: bytes.byteLength,
   sha256: createHash('sha256').update(bytes).digest('hex'),
+  crc32: crc32(bytes),
 });
 
 const formatBytes = (bytes: number): string => `${bytes.toLocaleString('en-US')} bytes`;

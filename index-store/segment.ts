@@ -658,14 +658,30 @@ export class OpenSegment {
     const ivf = segments.filter((files) => infos.get(files)!.kind === 'ivf');
     const read = new Map<SegmentFiles, faiss.Index>();
     if (ivf.length > 0) {
-      for (const files of ivf) files.checkFaissIndex();
+      // A file whose manifest has its CRC-32 is checked after the read, against the CRC-32 the
+      // reader computed: one read of the codes. Older files are checked by SHA-256 first.
+      const crcOf = (files: SegmentFiles) => files.checksums?.[SEGMENT_FILES.index];
+      for (const files of ivf) {
+        const expected = crcOf(files);
+        if (expected?.crc32 !== undefined) checkSize(files.root, files.file(SEGMENT_FILES.index), expected.bytes);
+        else files.checkFaissIndex();
+      }
+      let answers: faiss.ReadEachResult[] = [];
       try {
-        faiss
-          .readEach(ivf.map((files) => files.path(SEGMENT_FILES.index)))
-          .forEach((index, at) => read.set(ivf[at]!, index));
+        answers = faiss.readEach(ivf.map((files) => files.path(SEGMENT_FILES.index)));
       } catch {
         // Read one by one below: the error then names its segment's file.
       }
+      answers.forEach(({ index, crc32, bytes }, at) => {
+        const files = ivf[at]!;
+        const expected = crcOf(files);
+        if (expected?.crc32 !== undefined && (crc32 !== expected.crc32 || bytes !== expected.bytes))
+          throw new IndexDamagedError(
+            files.file(SEGMENT_FILES.index),
+            'does not match its checksum (its content changed since it was written)',
+          );
+        read.set(files, index);
+      });
     }
     return segments.map((files) => OpenSegment.open(files, read.get(files), infos.get(files)));
   }

@@ -9,8 +9,9 @@
 // `searchEach(indexes, query, ks)` searches several indexes for one query at once, one OpenMP
 // thread an index, where faiss searches one query on one thread (an index's segments are
 // searched side by side on every core); `readEach(paths)`, index files read side by side the
-// same way (a 10M index is a gigabyte of codes to read); and `setNprobe` on an IVF index
-// (faiss-node sets none).
+// same way (a 10M index is a gigabyte of codes to read), each file's CRC-32 computed as faiss
+// reads it (zlib's, the one Node exports: checking a file's checksum then costs no second read);
+// and `setNprobe` on an IVF index (faiss-node sets none).
 //
 //   node scripts/faiss-node-binding.js /path/to/libfaiss_avx2.a   # from the folder holding node_modules
 import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
@@ -102,7 +103,7 @@ export function buildFaissNode({ root, faissLib, log = () => {} }) {
 
 /** The changes to faiss-node's source: Float32Array `add` and `train`, `searchEach`, `readEach`, `setNprobe`. */
 const SOURCE_PATCH = {
-  version: 3,
+  version: 6,
   /** A Float32Array argument handed to faiss in place, for `add` (faiss's add) or `train`. */
   float32Branch: (call) => `    if (info.Length() == 1 && info[0].IsTypedArray() &&
         info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array)
@@ -149,9 +150,53 @@ const SOURCE_PATCH = {
 `,
   /**
    * searchEach(indexes, query, ks): each index searched for the one query; readEach(paths): each
-   * file read; the indexes or files side by side.
+   * file read, with its CRC-32 and size; the indexes or files side by side.
    */
   eachFunctions: `
+/** A file faiss reads through, its CRC-32 (zlib's) and size counted over every byte read. */
+struct DdbChecksummedReader : faiss::IOReader
+{
+  FILE *file;
+  uLong crc = crc32(0L, Z_NULL, 0);
+  size_t bytes = 0;
+
+  explicit DdbChecksummedReader(const std::string &path) : file(fopen(path.c_str(), "rb"))
+  {
+    name = path;
+    if (!file) throw std::runtime_error("cannot open " + path + ": " + strerror(errno));
+  }
+  ~DdbChecksummedReader() override { fclose(file); }
+  DdbChecksummedReader(const DdbChecksummedReader &) = delete;
+  DdbChecksummedReader &operator=(const DdbChecksummedReader &) = delete;
+
+  size_t operator()(void *ptr, size_t size, size_t nitems) override
+  {
+    const size_t read = fread(ptr, size, nitems, file);
+    count(static_cast<const Bytef *>(ptr), read * size);
+    return read;
+  }
+
+  /** Reads what faiss left unread, so that the checksum and size cover the whole file. */
+  void finish()
+  {
+    std::vector<Bytef> rest(1 << 16);
+    for (size_t read; (read = fread(rest.data(), 1, rest.size(), file)) > 0;) count(rest.data(), read);
+  }
+
+private:
+  void count(const Bytef *data, size_t length)
+  {
+    // zlib takes at most 4 GB a call.
+    for (size_t done = 0; done < length;)
+    {
+      const uInt part = static_cast<uInt>(std::min<size_t>(length - done, 1u << 30));
+      crc = crc32(crc, data + done, part);
+      done += part;
+    }
+    bytes += length;
+  }
+};
+
 static faiss::Index *ddbIndexOf(const Napi::Env &env, const Napi::Value &value)
 {
   if (value.IsObject())
@@ -179,12 +224,18 @@ static Napi::Value readEach(const Napi::CallbackInfo &info)
   }
   std::vector<faiss::Index *> read(n, nullptr);
   std::vector<std::string> errors(n);
+  std::vector<uLong> crcs(n);
+  std::vector<size_t> sizes(n);
 #pragma omp parallel for schedule(dynamic, 1)
   for (size_t i = 0; i < n; i++)
   {
     try
     {
-      read[i] = faiss::read_index(names[i].c_str());
+      DdbChecksummedReader reader(names[i]);
+      read[i] = faiss::read_index(&reader);
+      reader.finish();
+      crcs[i] = reader.crc;
+      sizes[i] = reader.bytes;
     }
     catch (const std::exception &ex)
     {
@@ -202,9 +253,12 @@ static Napi::Value readEach(const Napi::CallbackInfo &info)
   }
   for (size_t i = 0; i < n; i++)
   {
-    Napi::Object instance = Index::ddbAdopt(read[i]);
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("index", Index::ddbAdopt(read[i]));
     read[i] = nullptr;
-    results.Set(i, instance);
+    result.Set("crc32", Napi::Number::New(env, static_cast<double>(crcs[i])));
+    result.Set("bytes", Napi::Number::New(env, static_cast<double>(sizes[i])));
+    results.Set(i, result);
   }
   return results;
 }
@@ -296,7 +350,12 @@ export function withSourcePatch(source) {
   const search = '      InstanceMethod("search", &Index::search),\n';
   replaceOnce(search, `${search}      InstanceMethod("setNprobe", &Index::setNprobe),\n`, 'Index search method');
   const include = '#include <faiss/IndexFlat.h>\n';
-  replaceOnce(include, `${include}#include <faiss/IndexIVF.h>\n`, 'IndexFlat include');
+  replaceOnce(
+    include,
+    `${include}#include <faiss/IndexIVF.h>\n#include <faiss/impl/io.h>\n#include <zlib.h>\n#include <cerrno>\n` +
+      `#include <cstdio>\n#include <cstring>\n`,
+    'IndexFlat include',
+  );
   const init = 'Napi::Object Init(Napi::Env env, Napi::Object exports)\n{\n';
   replaceOnce(
     init,

@@ -1,7 +1,7 @@
 // faiss-node as ddb-faiss builds it (scripts/faiss-node-binding.js, SOURCE_PATCH): `add` and
 // `train` also take a Float32Array, read in place instead of copied value by value; and
-// `searchEach` searches several indexes for one query and `readEach` reads several index files,
-// each in parallel; `setNprobe`.
+// `searchEach` searches several indexes for one query and `readEach` reads several index files
+// (with each file's CRC-32), each in parallel; `setNprobe`.
 import 'faiss-node';
 
 declare module 'faiss-node' {
@@ -28,9 +28,17 @@ declare module 'faiss-node' {
    */
   function searchEach(indexes: readonly Index[], query: Float32Array, ks: readonly number[]): SearchEachResult[];
 
+  /** One file's answer to {@link readEach}: its index, and the CRC-32 (zlib's) and size of every byte read. */
+  interface ReadEachResult {
+    index: Index;
+    crc32: number;
+    bytes: number;
+  }
+
   /**
-   * Reads each index file, the files side by side on faiss's OpenMP threads.
+   * Reads each index file, the files side by side on faiss's OpenMP threads, each file's CRC-32
+   * computed as it is read (the whole file, what faiss leaves unread included).
    * @throws {Error} naming the first file faiss could not read
    */
-  function readEach(paths: readonly string[]): Index[];
+  function readEach(paths: readonly string[]): ReadEachResult[];
 }

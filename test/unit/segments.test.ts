@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { crc32 } from 'node:zlib';
 import { describe, it } from 'node:test';
 import faiss from 'faiss-node';
 import { randomUnitVectors } from '../../bench/random.ts';
@@ -278,6 +279,36 @@ describe('segmented index', () => {
     });
     assert.throws(() => faiss.searchEach([flat], query, [501]), /k 501 of index 0 is not within 1\.\.500/);
     assert.throws(() => faiss.searchEach([flat], query.subarray(1), [1]), /15 dimensions, index 0 16/);
+  });
+
+  it('faiss.readEach reads each file as faiss.Index.read does, with the CRC-32 and size of the whole file', () => {
+    // Prepare: two IVF index files, one with bytes after the index (faiss leaves them unread)
+    const dir = tempDir();
+    try {
+      const vectors = randomUnitVectors(2_000, d, 46);
+      const files = [1_000, 2_000].map((rows, i) => {
+        const ivf = faiss.Index.fromFactory(d, 'IVF8,Flat', faiss.MetricType.METRIC_INNER_PRODUCT);
+        ivf.train(vectors.subarray(0, rows * d));
+        ivf.add(vectors.subarray(0, rows * d));
+        const file = path.join(dir.path, `index-${i}.faiss`);
+        ivf.write(file);
+        return file;
+      });
+      writeFileSync(files[1]!, Buffer.concat([readFileSync(files[1]!), Buffer.from('trailing bytes')]));
+      const query = Array.from(randomUnitVectors(1, d, 47));
+      // Act
+      const answers = faiss.readEach(files);
+      // Assess
+      answers.forEach(({ index, crc32: crc, bytes }, i) => {
+        const whole = readFileSync(files[i]!);
+        assert.equal(crc, crc32(whole));
+        assert.equal(bytes, whole.byteLength);
+        assert.deepEqual(index.search(query, 5), faiss.Index.read(files[i]!).search(query, 5));
+      });
+      assert.throws(() => faiss.readEach([path.join(dir.path, 'absent.faiss')]), /absent\.faiss/);
+    } finally {
+      dir.remove();
+    }
   });
 
   it("stores a flat segment's vectors once: its vectors file is its index, searched as faiss would", async () => {
