@@ -18,7 +18,12 @@ describe('ddb-faiss demo (what npm start runs)', () => {
     // Assess
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.match(run.stdout, /imported 300 items/);
-    assert.match(run.stdout, /\+ Clear pending flags\s+succeeded 300 flags cleared/);
+    // The run clears the 300 flags; or, on a busy machine, the captured run the import's stream
+    // started holds the index first, and this one waits for it and finds nothing left to do.
+    assert.match(
+      run.stdout,
+      /\+ Clear pending flags\s+succeeded 300 flags cleared|waiting: another run \(captured-[^)]+\) holds the index[^]*SKIPPED in [\d.]+ s: nothing pending/,
+    );
     // Real text: passages of State of the Union addresses, each hit naming its president and year.
     assert.match(run.stdout, /import sotu\.jsonl --data-dir \S+ {3}\(300 passages of State of the Union addresses/);
     // Each search shown as the command it is, its hits naming president and year.
