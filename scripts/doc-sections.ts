@@ -282,7 +282,7 @@ export function captureBenchTable(): string {
 /** A +1,000 merge in a warm process (the median of the bench's warm runs), or why there is no figure. */
 const warmMerge = (f: ScaleResult): string => {
   const warm = [...(f.merge_1k_warm_s ?? [])].sort((a, b) => a - b);
-  return warm.length === 0 ? 'not measured' : `${warm[(warm.length - 1) >> 1]} s warm`;
+  return warm.length === 0 ? 'not measured' : `${warm[(warm.length - 1) >> 1]} s`;
 };
 
 /** Issue 36's targets at 10,000,000 items on this 2-core machine: the figure, the target, whether a size meets it. */
