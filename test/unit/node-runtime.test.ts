@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import semver from 'semver';
 // @ts-expect-error: a plain-JS install script, without type declarations
-import { pinnedNode } from '../../scripts/node-runtime.js';
+import { oldestNode, pinnedNode } from '../../scripts/node-runtime.js';
 import { PROJECT_ROOT } from '../../config/project.ts';
 
 interface Manifest {
@@ -55,5 +55,14 @@ describe('the Node runtime', () => {
     // Assess
     assert.ok(semver.satisfies(pinned.version, manifest.engines?.node ?? ''), `engines.node ${manifest.engines?.node}`);
     assert.equal(semver.major(process.version), pinned.major, `the tests run on ${process.version}`);
+  });
+
+  it('accepts a Node on PATH only from the engines range on (22.2: zlib.crc32)', () => {
+    // Act
+    const oldest = (oldestNode as () => [number, number])();
+    // Assess: the range's own lower bound, and the Node these tests run on within it
+    const manifest = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as Manifest;
+    assert.equal(semver.minVersion(manifest.engines?.node ?? '')?.version, `${oldest.join('.')}.0`);
+    assert.ok(semver.gte(process.version, `${oldest.join('.')}.0`));
   });
 });
