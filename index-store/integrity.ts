@@ -72,7 +72,7 @@ export const checksumOf = (bytes: Uint8Array): FileChecksum => ({
 const formatBytes = (bytes: number): string => `${bytes.toLocaleString('en-US')} bytes`;
 
 /** Runs `open` on a file, a missing file being damage (any other error is not). */
-function existing<T>(file: string, open: () => T): T {
+export function existing<T>(file: string, open: () => T): T {
   try {
     return open();
   } catch (error) {
@@ -82,7 +82,7 @@ function existing<T>(file: string, open: () => T): T {
 }
 
 /** The damage of a file of another size than its manifest records. */
-const sizeDamage = (file: string, size: number, expected: number): IndexDamagedError =>
+export const sizeDamage = (file: string, size: number, expected: number): IndexDamagedError =>
   new IndexDamagedError(file, `is ${formatBytes(size)}; its manifest says ${formatBytes(expected)}`);
 
 /**

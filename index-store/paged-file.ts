@@ -16,7 +16,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
-import { IndexDamagedError, rowChecksum } from './integrity.ts';
+import { existing, IndexDamagedError, rowChecksum, sizeDamage } from './integrity.ts';
 
 /** Bytes a page holds: the page cache's unit, so a page read is one cached page. */
 export const PAGE_BYTES = 4_096;
@@ -118,17 +118,11 @@ export class PagedFile implements ByteSource {
   static open(root: string, file: string, bytes: number, sums: Uint8Array): PagedFile {
     if (sums.byteLength !== 4 * Math.ceil(bytes / PAGE_BYTES))
       throw new IndexDamagedError(file, `has ${sums.byteLength / 4} page checksums for ${bytes} bytes`);
-    let fd: number;
-    try {
-      fd = openSync(path.join(root, file), 'r');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new IndexDamagedError(file, 'is missing');
-      throw error;
-    }
+    const fd = existing(file, () => openSync(path.join(root, file), 'r'));
     const size = fstatSync(fd).size;
     if (size !== bytes) {
       closeSync(fd);
-      throw new IndexDamagedError(file, `is ${size} bytes; its manifest says ${bytes}`);
+      throw sizeDamage(file, size, bytes);
     }
     const words = new Uint32Array(sums.byteLength / 4);
     new Uint8Array(words.buffer).set(sums);

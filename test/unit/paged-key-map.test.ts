@@ -86,7 +86,7 @@ describe('a key map read a page at a time', () => {
   it('refuses a file of another size than its manifest says, or checksums that do not cover it', () => {
     assert.throws(
       () => PagedFile.open(dir.path, file, bytes.byteLength + 8, pageChecksums(bytes)),
-      /is \d+ bytes; its manifest says/,
+      /is [\d,]+ bytes; its manifest says [\d,]+ bytes/,
     );
     assert.throws(() => PagedFile.open(dir.path, file, bytes.byteLength, new Uint8Array(8)), /page checksums for/);
   });
