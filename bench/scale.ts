@@ -29,7 +29,7 @@ import { batchWriteItems } from '../aws/dynamodb-batch.ts';
 import { COMPACTION_POLICY } from '../index-store/compaction.ts';
 import { GenerationStore, type SegmentRef } from '../index-store/generations.ts';
 import { MAX_SEGMENT_ROWS } from '../index-store/index-writer.ts';
-import { FLAT_MAX_ROWS, IVF_TIERS } from '../index-store/segment.ts';
+import { FLAT_MAX_ROWS, IVF_TIERS, SEGMENT_FILES } from '../index-store/segment.ts';
 import type { RunInfo } from '../indexer/context.ts';
 import { type ShardDescriptor, writeShard } from '../indexer/run-files.ts';
 import { readSts } from '../models/sts.ts';
@@ -349,9 +349,11 @@ export async function benchScale(
       );
     const memoryBytes = fileBytes(
       (segment, file) =>
-        ['index.faiss', 'vectors.sum', 'keys.sum'].includes(file) ||
-        (file === 'keys.bin' && segment.checksums?.['keys.sum'] === undefined) ||
-        (segment.kind === 'flat' && file === 'vectors.f32'),
+        ([SEGMENT_FILES.index, SEGMENT_FILES.rowChecksums, SEGMENT_FILES.keyPageChecksums] as string[]).includes(
+          file,
+        ) ||
+        (file === SEGMENT_FILES.keys && segment.checksums?.[SEGMENT_FILES.keyPageChecksums] === undefined) ||
+        (segment.kind === 'flat' && file === SEGMENT_FILES.vectors),
     );
     const diskBytes = fileBytes(() => true);
     const merges = [...baseRuns, added, ...replacing];

@@ -100,7 +100,10 @@ export const CACHED_PAGES = 256;
 export class PagedFile implements ByteSource {
   /** Where each kept page is in the buffer, least recently used first. */
   private readonly slotOf = new Map<number, number>();
-  private buffer?: { readonly bytes: Uint8Array; readonly words: Uint32Array; readonly doubles: Float64Array };
+  /** The kept pages, one after another (zeroed memory the system gives page by page, as used). */
+  private readonly buffer = new Uint8Array(CACHED_PAGES * PAGE_BYTES);
+  private readonly words = new Uint32Array(this.buffer.buffer);
+  private readonly doubles = new Float64Array(this.buffer.buffer);
   private reads = 0;
 
   private constructor(
@@ -131,12 +134,12 @@ export class PagedFile implements ByteSource {
 
   u32(at: number): number {
     const slot = this.slot(at >>> PAGE_SHIFT);
-    return this.kept().words[(slot << (PAGE_SHIFT - 2)) + ((at & PAGE_MASK) >>> 2)]!;
+    return this.words[(slot << (PAGE_SHIFT - 2)) + ((at & PAGE_MASK) >>> 2)]!;
   }
 
   f64(at: number): number {
     const slot = this.slot(at >>> PAGE_SHIFT);
-    return this.kept().doubles[(slot << (PAGE_SHIFT - 3)) + ((at & PAGE_MASK) >>> 3)]!;
+    return this.doubles[(slot << (PAGE_SHIFT - 3)) + ((at & PAGE_MASK) >>> 3)]!;
   }
 
   bytes(at: number, length: number): Uint8Array {
@@ -145,7 +148,7 @@ export class PagedFile implements ByteSource {
       const from = (at + done) & PAGE_MASK;
       const part = Math.min(PAGE_BYTES - from, out.length - done);
       const base = this.slot((at + done) >>> PAGE_SHIFT) << PAGE_SHIFT;
-      out.set(this.kept().bytes.subarray(base + from, base + from + part), done);
+      out.set(this.buffer.subarray(base + from, base + from + part), done);
       done += part;
     }
     return out;
@@ -158,10 +161,6 @@ export class PagedFile implements ByteSource {
   /** Pages read from the file so far (a page read again after it was let go of counts again). */
   get pagesRead(): number {
     return this.reads;
-  }
-
-  private kept(): NonNullable<PagedFile['buffer']> {
-    return this.buffer!;
   }
 
   /** The buffer slot holding page `p`, read and checked if it is not kept. */
@@ -181,11 +180,7 @@ export class PagedFile implements ByteSource {
       this.slotOf.delete(oldest);
       slot = freed;
     }
-    if (!this.buffer) {
-      const bytes = new Uint8Array(CACHED_PAGES * PAGE_BYTES);
-      this.buffer = { bytes, words: new Uint32Array(bytes.buffer), doubles: new Float64Array(bytes.buffer) };
-    }
-    const page = this.buffer.bytes.subarray(slot * PAGE_BYTES, (slot + 1) * PAGE_BYTES);
+    const page = this.buffer.subarray(slot * PAGE_BYTES, (slot + 1) * PAGE_BYTES);
     const want = Math.min(PAGE_BYTES, this.byteLength - p * PAGE_BYTES);
     for (let done = 0; done < want;) {
       const read = readSync(this.fd, page, done, want - done, p * PAGE_BYTES + done);
@@ -194,7 +189,7 @@ export class PagedFile implements ByteSource {
     }
     page.fill(0, want);
     this.reads += 1;
-    if (rowChecksum(this.buffer.words, slot * PAGE_WORDS, PAGE_WORDS) !== this.sums[p])
+    if (rowChecksum(this.words, slot * PAGE_WORDS, PAGE_WORDS) !== this.sums[p])
       throw new IndexDamagedError(this.file, `page ${p} (bytes from ${p * PAGE_BYTES}) does not match its checksum`);
     this.slotOf.set(p, slot);
     return slot;

@@ -408,9 +408,14 @@ export class SegmentFiles {
     try {
       return decode(bytes);
     } catch (error) {
-      if (error instanceof IndexDamagedError) throw error;
-      throw new IndexDamagedError(this.file(name), `cannot be read (${(error as Error).message})`, { cause: error });
+      throw this.unreadable(name, error);
     }
+  }
+
+  /** What a failure to decode a file means: damage of it (an IndexDamagedError already is). */
+  private unreadable(name: string, error: unknown): IndexDamagedError {
+    if (error instanceof IndexDamagedError) return error;
+    return new IndexDamagedError(this.file(name), `cannot be read (${(error as Error).message})`, { cause: error });
   }
 
   /**
@@ -426,7 +431,7 @@ export class SegmentFiles {
         ? faiss.IndexFlatIP.read(this.path(SEGMENT_FILES.index))
         : faiss.Index.read(this.path(SEGMENT_FILES.index));
     } catch (error) {
-      throw this.unreadableIndex(error);
+      throw this.unreadable(SEGMENT_FILES.index, error);
     }
   }
 
@@ -440,13 +445,6 @@ export class SegmentFiles {
     const expected = this.checksums?.[name];
     if (expected) checkFile(this.root, this.file(name), expected);
     else if (!existsSync(this.path(name))) throw new IndexDamagedError(this.file(name), 'is missing');
-  }
-
-  /** What faiss's failure to read the index file means. */
-  private unreadableIndex(error: unknown): IndexDamagedError {
-    return new IndexDamagedError(this.file(SEGMENT_FILES.index), `cannot be read (${(error as Error).message})`, {
-      cause: error,
-    });
   }
 
   /** What `segment.json` says. */
@@ -477,10 +475,7 @@ export class SegmentFiles {
       return SegmentKeys.open(source);
     } catch (error) {
       source.close();
-      if (error instanceof IndexDamagedError) throw error;
-      throw new IndexDamagedError(this.file(SEGMENT_FILES.keys), `cannot be read (${(error as Error).message})`, {
-        cause: error,
-      });
+      throw this.unreadable(SEGMENT_FILES.keys, error);
     }
   }
 
@@ -680,9 +675,9 @@ export class OpenSegment {
     if (ivf.length > 0) {
       // A file whose manifest has its CRC-32 is checked after the read, against the CRC-32 the
       // reader computed: one read of the codes. Older files are checked by SHA-256 first.
-      const crcOf = (files: SegmentFiles) => files.checksums?.[SEGMENT_FILES.index];
+      const recorded = (files: SegmentFiles) => files.checksums?.[SEGMENT_FILES.index];
       for (const files of ivf) {
-        const expected = crcOf(files);
+        const expected = recorded(files);
         if (expected?.crc32 !== undefined) checkSize(files.root, files.file(SEGMENT_FILES.index), expected.bytes);
         else files.checkFaissIndex();
       }
@@ -694,7 +689,7 @@ export class OpenSegment {
       }
       answers.forEach(({ index, crc32, bytes }, at) => {
         const files = ivf[at]!;
-        const expected = crcOf(files);
+        const expected = recorded(files);
         if (expected?.crc32 !== undefined && (crc32 !== expected.crc32 || bytes !== expected.bytes))
           throw new IndexDamagedError(
             files.file(SEGMENT_FILES.index),
