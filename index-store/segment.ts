@@ -3,7 +3,8 @@
  *
  *   segments/<id>/vectors.f32    the exact vectors, row after row: a flat segment's index; an IVF
  *                                segment's re-ranking; group scans, compaction
- *   segments/<id>/index.faiss    (IVF only) the IVF index of 4-bit PQ fast-scan codes
+ *   segments/<id>/index.faiss    (IVF only) the IVF index of 4-bit PQ fast-scan codes, its lists
+ *                                in the mappable form (`faiss.writeMappable`): search maps them
  *   segments/<id>/vectors.sum    a 32-bit checksum of each row of vectors.f32, checked on every read
  *   segments/<id>/keys.bin       the key map (see `segment-keys.ts`)
  *   segments/<id>/attributes.bin the items' filterable attributes (see `attribute-columns.ts`)
@@ -321,7 +322,8 @@ export class SegmentWriter {
     const sums = new Uint32Array(this.rowsWritten);
     let at = 0;
     for (const chunk of this.rowSums) sums.set(chunk, (at += chunk.length) - chunk.length);
-    if (this.index) this.writeFile(SEGMENT_FILES.index, this.index.toBuffer());
+    // The mappable form: search maps the lists' codes in place instead of copying them in.
+    if (this.index) this.writeFile(SEGMENT_FILES.index, faiss.writeMappable(this.index));
     this.writeFile(SEGMENT_FILES.rowChecksums, new Uint8Array(sums.buffer));
     const keys = encodeSegmentKeys(this.items);
     this.writeFile(SEGMENT_FILES.keys, keys);
@@ -663,9 +665,12 @@ export class OpenSegment {
   }
 
   /**
-   * Opens published segments as {@link open} does, their IVF indexes read side by side once
-   * their checksums match (`faiss.readEach`, one OpenMP thread a file: at 10M items, a gigabyte
-   * of codes). When that read fails, each is read on its own, which names the damaged file.
+   * Opens published segments as {@link open} does, their IVF index files mapped side by side
+   * (`faiss.readEach`, one OpenMP thread a file: at 10M items, a gigabyte of codes). A file whose
+   * manifest records its CRC-32 is parsed only once its mapped bytes match it, and its lists of
+   * codes are left in the mapped pages (segments written before the mappable form are copied
+   * in). Older files are checked by SHA-256 first. When the read fails, each is read on its own,
+   * which names the damaged file.
    * @throws {IndexDamagedError} naming the first damaged file
    */
   static openEach(segments: readonly SegmentFiles[]): OpenSegment[] {
@@ -673,8 +678,6 @@ export class OpenSegment {
     const ivf = segments.filter((files) => infos.get(files)!.kind === 'ivf');
     const read = new Map<SegmentFiles, faiss.Index>();
     if (ivf.length > 0) {
-      // A file whose manifest has its CRC-32 is checked after the read, against the CRC-32 the
-      // reader computed: one read of the codes. Older files are checked by SHA-256 first.
       const recorded = (files: SegmentFiles) => files.checksums?.[SEGMENT_FILES.index];
       for (const files of ivf) {
         const expected = recorded(files);
@@ -683,14 +686,17 @@ export class OpenSegment {
       }
       let answers: faiss.ReadEachResult[] = [];
       try {
-        answers = faiss.readEach(ivf.map((files) => files.path(SEGMENT_FILES.index)));
+        answers = faiss.readEach(
+          ivf.map((files) => files.path(SEGMENT_FILES.index)),
+          ivf.map((files) => recorded(files)?.crc32),
+        );
       } catch {
         // Read one by one below: the error then names its segment's file.
       }
       answers.forEach(({ index, crc32, bytes }, at) => {
         const files = ivf[at]!;
         const expected = recorded(files);
-        if (expected?.crc32 !== undefined && (crc32 !== expected.crc32 || bytes !== expected.bytes))
+        if (!index || (expected?.crc32 !== undefined && (crc32 !== expected.crc32 || bytes !== expected.bytes)))
           throw new IndexDamagedError(
             files.file(SEGMENT_FILES.index),
             'does not match its checksum (its content changed since it was written)',

@@ -8,10 +8,12 @@
 // (about 0.35 µs a value: 2 minutes to add a million vectors of 356 dimensions); and
 // `searchEach(indexes, query, ks)` searches several indexes for one query at once, one OpenMP
 // thread an index, where faiss searches one query on one thread (an index's segments are
-// searched side by side on every core); `readEach(paths)`, index files read side by side the
-// same way (a 10M index is a gigabyte of codes to read), each file's CRC-32 computed as faiss
-// reads it (zlib's, the one Node exports: checking a file's checksum then costs no second read);
-// and `setNprobe` on an IVF index (faiss-node sets none).
+// searched side by side on every core); `readEach(paths)`, index files mapped side by side the
+// same way, each file's CRC-32 (zlib's, the one Node exports) computed over the mapped pages
+// before faiss parses it; `writeMappable(index)`, fast-scan inverted lists written in a form
+// (ids and codes on 64-byte boundaries) that `readEach` leaves in the mapped pages: a 10M
+// index's gigabyte of codes is then not copied into fresh memory as it loads; and `setNprobe`
+// on an IVF index (faiss-node sets none).
 //
 //   node scripts/faiss-node-binding.js /path/to/libfaiss_avx2.a   # from the folder holding node_modules
 import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
@@ -101,9 +103,12 @@ export function buildFaissNode({ root, faissLib, log = () => {} }) {
   return true;
 }
 
-/** The changes to faiss-node's source: Float32Array `add` and `train`, `searchEach`, `readEach`, `setNprobe`. */
+/**
+ * The changes to faiss-node's source: Float32Array `add` and `train`, `searchEach`, `readEach`,
+ * `writeMappable`, `setNprobe`.
+ */
 const SOURCE_PATCH = {
-  version: 6,
+  version: 7,
   /** A Float32Array argument handed to faiss in place, for `add` (faiss's add) or `train`. */
   float32Branch: (call) => `    if (info.Length() == 1 && info[0].IsTypedArray() &&
         info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array)
@@ -150,52 +155,264 @@ const SOURCE_PATCH = {
 `,
   /**
    * searchEach(indexes, query, ks): each index searched for the one query; readEach(paths): each
-   * file read, with its CRC-32 and size; the indexes or files side by side.
+   * file mapped, checked and read, with its CRC-32 and size; the indexes or files side by side;
+   * writeMappable(index) and the mappable form of fast-scan inverted lists it writes.
    */
   eachFunctions: `
-/** A file faiss reads through, its CRC-32 (zlib's) and size counted over every byte read. */
-struct DdbChecksummedReader : faiss::IOReader
+/**
+ * An index file mapped read-only, unmapped when nothing reads from it any more (the reader, and
+ * the inverted lists of an index read from it). Segment files never change once written, and a
+ * file removed while mapped stays readable, as it does through an open descriptor.
+ */
+struct DdbMappedFile
 {
-  FILE *file;
-  uLong crc = crc32(0L, Z_NULL, 0);
-  size_t bytes = 0;
+  const uint8_t *data = nullptr;
+  size_t size = 0;
 
-  explicit DdbChecksummedReader(const std::string &path) : file(fopen(path.c_str(), "rb"))
+  explicit DdbMappedFile(const std::string &path)
   {
-    name = path;
-    if (!file) throw std::runtime_error("cannot open " + path + ": " + strerror(errno));
-  }
-  ~DdbChecksummedReader() override { fclose(file); }
-  DdbChecksummedReader(const DdbChecksummedReader &) = delete;
-  DdbChecksummedReader &operator=(const DdbChecksummedReader &) = delete;
-
-  size_t operator()(void *ptr, size_t size, size_t nitems) override
-  {
-    const size_t read = fread(ptr, size, nitems, file);
-    count(static_cast<const Bytef *>(ptr), read * size);
-    return read;
-  }
-
-  /** Reads what faiss left unread, so that the checksum and size cover the whole file. */
-  void finish()
-  {
-    std::vector<Bytef> rest(1 << 16);
-    for (size_t read; (read = fread(rest.data(), 1, rest.size(), file)) > 0;) count(rest.data(), read);
-  }
-
-private:
-  void count(const Bytef *data, size_t length)
-  {
-    // zlib takes at most 4 GB a call.
-    for (size_t done = 0; done < length;)
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + strerror(errno));
+    struct stat status;
+    if (fstat(fd, &status) != 0)
     {
-      const uInt part = static_cast<uInt>(std::min<size_t>(length - done, 1u << 30));
+      const int error = errno;
+      close(fd);
+      throw std::runtime_error("cannot stat " + path + ": " + strerror(error));
+    }
+    size = static_cast<size_t>(status.st_size);
+    // MAP_POPULATE: the pages are mapped at once (read ahead in large requests), not one fault
+    // at a time as the checksum and then the queries touch them.
+    void *mapped = size == 0 ? nullptr : mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    const int error = errno;
+    close(fd);
+    if (mapped == MAP_FAILED) throw std::runtime_error("cannot map " + path + ": " + strerror(error));
+    data = static_cast<const uint8_t *>(mapped);
+  }
+  ~DdbMappedFile()
+  {
+    if (data) munmap(const_cast<uint8_t *>(data), size);
+  }
+  DdbMappedFile(const DdbMappedFile &) = delete;
+  DdbMappedFile &operator=(const DdbMappedFile &) = delete;
+
+  /** zlib's CRC-32 of the whole file. */
+  uLong crc32Of() const
+  {
+    uLong crc = crc32(0L, Z_NULL, 0);
+    // zlib takes at most 4 GB a call.
+    for (size_t done = 0; done < size;)
+    {
+      const uInt part = static_cast<uInt>(std::min<size_t>(size - done, 1u << 30));
       crc = crc32(crc, data + done, part);
       done += part;
     }
-    bytes += length;
+    return crc;
   }
 };
+
+/** faiss reads a mapped file through this; mappable inverted lists are left where they are. */
+struct DdbMappedReader : faiss::IOReader
+{
+  std::shared_ptr<DdbMappedFile> file;
+  size_t at = 0;
+
+  DdbMappedReader(std::shared_ptr<DdbMappedFile> mapped, const std::string &path) : file(std::move(mapped))
+  {
+    name = path;
+  }
+
+  size_t operator()(void *ptr, size_t size, size_t nitems) override
+  {
+    if (size == 0) return nitems;
+    const size_t items = std::min(nitems, (file->size - at) / size);
+    memcpy(ptr, file->data + at, items * size);
+    at += items * size;
+    return items;
+  }
+};
+
+/** Any inverted lists of fast-scan blocks, seen as the one class the mappable form is written for. */
+struct DdbMappableView : faiss::InvertedLists
+{
+  const faiss::InvertedLists *lists;
+  size_t n_per_block;
+  size_t block_size;
+
+  DdbMappableView(const faiss::InvertedLists *of, size_t perBlock, size_t blockSize)
+      : InvertedLists(of->nlist, of->code_size), lists(of), n_per_block(perBlock), block_size(blockSize) {}
+
+  size_t list_size(size_t list) const override { return lists->list_size(list); }
+  const uint8_t *get_codes(size_t list) const override { return lists->get_codes(list); }
+  const idx_t *get_ids(size_t list) const override { return lists->get_ids(list); }
+  size_t add_entries(size_t, size_t, const idx_t *, const uint8_t *) override { return readOnly(); }
+  void update_entries(size_t, size_t, size_t, const idx_t *, const uint8_t *) override { readOnly(); }
+  void resize(size_t, size_t) override { readOnly(); }
+
+  static size_t readOnly() { FAISS_THROW_MSG("these inverted lists are read-only"); }
+};
+
+/** Fast-scan inverted lists whose ids and codes are a mapped file's own pages. */
+struct DdbMappedBlockLists : faiss::InvertedLists
+{
+  std::shared_ptr<DdbMappedFile> file;
+  size_t n_per_block;
+  size_t block_size;
+  std::vector<size_t> sizes;
+  std::vector<size_t> idsAt;
+  std::vector<size_t> codesAt;
+
+  DdbMappedBlockLists(std::shared_ptr<DdbMappedFile> mapped, size_t lists, size_t codeSize, size_t perBlock,
+                      size_t blockSize)
+      : InvertedLists(lists, codeSize), file(std::move(mapped)), n_per_block(perBlock), block_size(blockSize),
+        sizes(lists), idsAt(lists), codesAt(lists) {}
+
+  size_t list_size(size_t list) const override { return sizes[list]; }
+  const uint8_t *get_codes(size_t list) const override { return file->data + codesAt[list]; }
+  const idx_t *get_ids(size_t list) const override
+  {
+    return reinterpret_cast<const idx_t *>(file->data + idsAt[list]);
+  }
+  size_t add_entries(size_t, size_t, const idx_t *, const uint8_t *) override { return DdbMappableView::readOnly(); }
+  void update_entries(size_t, size_t, size_t, const idx_t *, const uint8_t *) override
+  {
+    DdbMappableView::readOnly();
+  }
+  void resize(size_t, size_t) override { DdbMappableView::readOnly(); }
+};
+
+/**
+ * The mappable form of fast-scan inverted lists ("ilbm"): faiss's "ilbl" header, every list's
+ * size, then each list's ids and its codes, each starting on a 64-byte boundary of the file. A
+ * file read through {@link DdbMappedReader} keeps them in place (the SIMD kernels load codes 32
+ * bytes at a time from aligned addresses, which a page-aligned mapping of these offsets gives);
+ * any other reader copies them into faiss's own BlockInvertedLists.
+ */
+struct DdbMappableListsIOHook : faiss::InvertedListsIOHook
+{
+  static constexpr size_t ALIGNMENT = 64;
+
+  DdbMappableListsIOHook() : InvertedListsIOHook("ilbm", typeid(DdbMappableView).name()) {}
+
+  static size_t padding(size_t at) { return (ALIGNMENT - at % ALIGNMENT) % ALIGNMENT; }
+
+  static size_t codeBytes(size_t entries, size_t perBlock, size_t blockSize)
+  {
+    return (entries + perBlock - 1) / perBlock * blockSize;
+  }
+
+  void write(const faiss::InvertedLists *written, faiss::IOWriter *f) const override
+  {
+    const DdbMappableView *lists = dynamic_cast<const DdbMappableView *>(written);
+    faiss::VectorIOWriter *writer = dynamic_cast<faiss::VectorIOWriter *>(f);
+    FAISS_THROW_IF_NOT_MSG(lists && writer, "the mappable form is written by writeMappable only");
+    const std::vector<uint8_t> zeros(ALIGNMENT, 0);
+    auto put = [&](const void *bytes, size_t length) {
+      if (length > 0) (*writer)(bytes, 1, length);
+    };
+    auto align = [&]() { put(zeros.data(), padding(writer->data.size())); };
+    const uint32_t fourcc = faiss::fourcc("ilbm");
+    put(&fourcc, sizeof fourcc);
+    const size_t header[] = {lists->nlist, lists->code_size, lists->n_per_block, lists->block_size};
+    put(header, sizeof header);
+    std::vector<uint64_t> sizes(lists->nlist);
+    for (size_t list = 0; list < lists->nlist; list++) sizes[list] = lists->list_size(list);
+    put(sizes.data(), sizes.size() * sizeof(uint64_t));
+    const uint64_t pad = padding(writer->data.size() + sizeof(uint64_t));
+    put(&pad, sizeof pad);
+    align();
+    for (size_t list = 0; list < lists->nlist; list++)
+    {
+      put(lists->get_ids(list), sizes[list] * sizeof(idx_t));
+      align();
+      put(lists->get_codes(list), codeBytes(sizes[list], lists->n_per_block, lists->block_size));
+      align();
+    }
+  }
+
+  faiss::InvertedLists *read(faiss::IOReader *f, int) const override
+  {
+    auto get = [&](void *into, size_t length, const char *what) {
+      if (length > 0 && (*f)(into, 1, length) != length)
+        FAISS_THROW_FMT("ilbm: the file ends within the %s", what);
+    };
+    size_t header[4];
+    get(header, sizeof header, "header");
+    const size_t nlist = header[0], codeSize = header[1], perBlock = header[2], blockSize = header[3];
+    FAISS_THROW_IF_NOT_MSG(nlist > 0 && nlist < (1u << 24) && perBlock > 0 && blockSize > 0 &&
+                               blockSize < (1u << 24),
+                           "ilbm: the header is not that of fast-scan lists");
+    std::vector<uint64_t> sizes(nlist);
+    get(sizes.data(), nlist * sizeof(uint64_t), "list sizes");
+    uint64_t pad;
+    get(&pad, sizeof pad, "padding");
+    FAISS_THROW_IF_NOT_MSG(pad < ALIGNMENT, "ilbm: the padding is not under 64 bytes");
+    // Where each list's ids and codes are, from the start of the (aligned) lists.
+    std::vector<size_t> idsAt(nlist), codesAt(nlist);
+    size_t total = 0;
+    const size_t limit = size_t(1) << 46;
+    for (size_t list = 0; list < nlist; list++)
+    {
+      FAISS_THROW_IF_NOT_MSG(sizes[list] < (uint64_t(1) << 40), "ilbm: a list size is out of range");
+      idsAt[list] = total;
+      total += sizes[list] * sizeof(idx_t);
+      total += padding(total);
+      codesAt[list] = total;
+      total += codeBytes(sizes[list], perBlock, blockSize);
+      total += padding(total);
+      FAISS_THROW_IF_NOT_MSG(total < limit, "ilbm: the lists are out of range");
+    }
+    if (DdbMappedReader *mapped = dynamic_cast<DdbMappedReader *>(f))
+    {
+      const size_t start = mapped->at + pad;
+      if (start > mapped->file->size || total > mapped->file->size - start)
+        FAISS_THROW_MSG("ilbm: the file ends within the lists");
+      FAISS_THROW_IF_NOT_MSG(reinterpret_cast<uintptr_t>(mapped->file->data + start) % ALIGNMENT == 0,
+                             "ilbm: the lists are not aligned");
+      auto lists = std::make_unique<DdbMappedBlockLists>(mapped->file, nlist, codeSize, perBlock, blockSize);
+      for (size_t list = 0; list < nlist; list++)
+      {
+        lists->sizes[list] = sizes[list];
+        lists->idsAt[list] = start + idsAt[list];
+        lists->codesAt[list] = start + codesAt[list];
+      }
+      mapped->at = start + total;
+      return lists.release();
+    }
+    if (faiss::VectorIOReader *memory = dynamic_cast<faiss::VectorIOReader *>(f))
+      FAISS_THROW_IF_NOT_MSG(pad + total <= memory->data.size() - memory->rp, "ilbm: the buffer ends within the lists");
+    auto lists = std::make_unique<faiss::BlockInvertedLists>(nlist, perBlock, blockSize);
+    lists->code_size = codeSize;
+    std::vector<uint8_t> skipped(ALIGNMENT);
+    size_t at = 0;
+    auto skipTo = [&](size_t offset) {
+      get(skipped.data(), offset - at, "padding");
+      at = offset;
+    };
+    get(skipped.data(), pad, "padding");
+    for (size_t list = 0; list < nlist; list++)
+    {
+      skipTo(idsAt[list]);
+      lists->ids[list].resize(sizes[list]);
+      get(lists->ids[list].data(), sizes[list] * sizeof(idx_t), "ids");
+      at += sizes[list] * sizeof(idx_t);
+      skipTo(codesAt[list]);
+      const size_t bytes = codeBytes(sizes[list], perBlock, blockSize);
+      lists->codes[list].resize(bytes);
+      get(lists->codes[list].data(), bytes, "codes");
+      at += bytes;
+    }
+    skipTo(total);
+    return lists.release();
+  }
+};
+
+/** Registers the mappable form with faiss once per process (Init runs again in each worker thread). */
+static void ddbRegisterMappableLists()
+{
+  static std::once_flag registered;
+  std::call_once(registered, [] { faiss::InvertedListsIOHook::add_callback(new DdbMappableListsIOHook()); });
+}
 
 static faiss::Index *ddbIndexOf(const Napi::Env &env, const Napi::Value &value)
 {
@@ -212,37 +429,51 @@ static faiss::Index *ddbIndexOf(const Napi::Env &env, const Napi::Value &value)
 static Napi::Value readEach(const Napi::CallbackInfo &info)
 {
   Napi::Env env = info.Env();
-  if (info.Length() != 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "readEach(paths: string[])");
+  const char *usage = "readEach(paths: string[], expectedCrc32?: (number | undefined)[])";
+  if (info.Length() < 1 || info.Length() > 2 || !info[0].IsArray() ||
+      (info.Length() == 2 && !info[1].IsArray() && !info[1].IsUndefined()))
+    throw Napi::TypeError::New(env, usage);
   Napi::Array paths = info[0].As<Napi::Array>();
   const size_t n = paths.Length();
   std::vector<std::string> names(n);
+  std::vector<std::optional<uLong>> expected(n);
   for (size_t i = 0; i < n; i++)
   {
     Napi::Value name = paths.Get(i);
     if (!name.IsString()) throw Napi::TypeError::New(env, "readEach: each path must be a string.");
     names[i] = name.As<Napi::String>().Utf8Value();
+    if (info.Length() == 2 && info[1].IsArray())
+    {
+      Napi::Value crc = info[1].As<Napi::Array>().Get(i);
+      if (crc.IsNumber()) expected[i] = static_cast<uLong>(crc.As<Napi::Number>().Int64Value());
+      else if (!crc.IsUndefined()) throw Napi::TypeError::New(env, usage);
+    }
   }
   std::vector<faiss::Index *> read(n, nullptr);
   std::vector<std::string> errors(n);
   std::vector<uLong> crcs(n);
   std::vector<size_t> sizes(n);
+  std::vector<bool> mapped(n, false);
 #pragma omp parallel for schedule(dynamic, 1)
   for (size_t i = 0; i < n; i++)
   {
     try
     {
-      DdbChecksummedReader reader(names[i]);
+      auto file = std::make_shared<DdbMappedFile>(names[i]);
+      crcs[i] = file->crc32Of();
+      sizes[i] = file->size;
+      // A file whose checksum is not the one expected is not parsed at all.
+      if (expected[i] && *expected[i] != crcs[i]) continue;
+      DdbMappedReader reader(file, names[i]);
       read[i] = faiss::read_index(&reader);
-      reader.finish();
-      crcs[i] = reader.crc;
-      sizes[i] = reader.bytes;
+      faiss::IndexIVF *ivf = dynamic_cast<faiss::IndexIVF *>(read[i]);
+      mapped[i] = ivf && dynamic_cast<DdbMappedBlockLists *>(ivf->invlists);
     }
     catch (const std::exception &ex)
     {
       errors[i] = ex.what();
     }
   }
-  Napi::Array results = Napi::Array::New(env, n);
   for (size_t i = 0; i < n; i++)
   {
     if (!errors[i].empty())
@@ -251,16 +482,58 @@ static Napi::Value readEach(const Napi::CallbackInfo &info)
       throw Napi::Error::New(env, names[i] + ": " + errors[i]);
     }
   }
+  Napi::Array results = Napi::Array::New(env, n);
   for (size_t i = 0; i < n; i++)
   {
     Napi::Object result = Napi::Object::New(env);
-    result.Set("index", Index::ddbAdopt(read[i]));
+    if (read[i]) result.Set("index", Index::ddbAdopt(read[i]));
     read[i] = nullptr;
     result.Set("crc32", Napi::Number::New(env, static_cast<double>(crcs[i])));
     result.Set("bytes", Napi::Number::New(env, static_cast<double>(sizes[i])));
+    result.Set("mapped", Napi::Boolean::New(env, mapped[i]));
     results.Set(i, result);
   }
   return results;
+}
+
+/**
+ * writeMappable(index): the index as faiss writes it, except that fast-scan inverted lists take
+ * the mappable form (DdbMappableListsIOHook), which readEach leaves in the file's pages.
+ */
+static Napi::Value writeMappable(const Napi::CallbackInfo &info)
+{
+  Napi::Env env = info.Env();
+  if (info.Length() != 1) throw Napi::TypeError::New(env, "writeMappable(index: Index)");
+  faiss::Index *index = ddbIndexOf(env, info[0]);
+  faiss::VectorIOWriter writer;
+  faiss::IndexIVF *ivf = dynamic_cast<faiss::IndexIVF *>(index);
+  std::unique_ptr<DdbMappableView> view;
+  if (ivf)
+  {
+    if (auto *blocks = dynamic_cast<faiss::BlockInvertedLists *>(ivf->invlists))
+      view = std::make_unique<DdbMappableView>(blocks, blocks->n_per_block, blocks->block_size);
+    else if (auto *mappedLists = dynamic_cast<DdbMappedBlockLists *>(ivf->invlists))
+      view = std::make_unique<DdbMappableView>(mappedLists, mappedLists->n_per_block, mappedLists->block_size);
+  }
+  if (!view)
+  {
+    faiss::write_index(index, &writer);
+    return Napi::Buffer<uint8_t>::Copy(env, writer.data.data(), writer.data.size());
+  }
+  // The view stands in for the lists while faiss writes the index around them.
+  faiss::InvertedLists *lists = ivf->invlists;
+  ivf->invlists = view.get();
+  try
+  {
+    faiss::write_index(index, &writer);
+  }
+  catch (...)
+  {
+    ivf->invlists = lists;
+    throw;
+  }
+  ivf->invlists = lists;
+  return Napi::Buffer<uint8_t>::Copy(env, writer.data.data(), writer.data.size());
 }
 
 static Napi::Value searchEach(const Napi::CallbackInfo &info)
@@ -352,15 +625,35 @@ export function withSourcePatch(source) {
   const include = '#include <faiss/IndexFlat.h>\n';
   replaceOnce(
     include,
-    `${include}#include <faiss/IndexIVF.h>\n#include <faiss/impl/io.h>\n#include <zlib.h>\n#include <cerrno>\n` +
-      `#include <cstdio>\n#include <cstring>\n`,
+    include +
+      [
+        'faiss/IndexIVF.h',
+        'faiss/impl/FaissAssert.h',
+        'faiss/impl/io.h',
+        'faiss/invlists/BlockInvertedLists.h',
+        'faiss/invlists/InvertedListsIOHook.h',
+        'zlib.h',
+        'fcntl.h',
+        'sys/mman.h',
+        'sys/stat.h',
+        'unistd.h',
+        'cerrno',
+        'cstdio',
+        'cstring',
+        'memory',
+        'mutex',
+        'optional',
+      ]
+        .map((header) => `#include <${header}>\n`)
+        .join(''),
     'IndexFlat include',
   );
   const init = 'Napi::Object Init(Napi::Env env, Napi::Object exports)\n{\n';
   replaceOnce(
     init,
     `${SOURCE_PATCH.eachFunctions}${init}  exports.Set("searchEach", Napi::Function::New(env, searchEach));\n` +
-      `  exports.Set("readEach", Napi::Function::New(env, readEach));\n`,
+      `  exports.Set("readEach", Napi::Function::New(env, readEach));\n` +
+      `  exports.Set("writeMappable", Napi::Function::New(env, writeMappable));\n  ddbRegisterMappableLists();\n`,
     'Init()',
   );
   return patched;

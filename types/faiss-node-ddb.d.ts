@@ -1,7 +1,8 @@
 // faiss-node as ddb-faiss builds it (scripts/faiss-node-binding.js, SOURCE_PATCH): `add` and
 // `train` also take a Float32Array, read in place instead of copied value by value; and
-// `searchEach` searches several indexes for one query and `readEach` reads several index files
-// (with each file's CRC-32), each in parallel; `setNprobe`.
+// `searchEach` searches several indexes for one query and `readEach` maps several index files
+// (with each file's CRC-32), each in parallel; `writeMappable`, the form whose inverted lists
+// `readEach` leaves in the mapped pages; `setNprobe`.
 import 'faiss-node';
 
 declare module 'faiss-node' {
@@ -28,17 +29,29 @@ declare module 'faiss-node' {
    */
   function searchEach(indexes: readonly Index[], query: Float32Array, ks: readonly number[]): SearchEachResult[];
 
-  /** One file's answer to {@link readEach}: its index, and the CRC-32 (zlib's) and size of every byte read. */
+  /** One file's answer to {@link readEach}: its index, the CRC-32 (zlib's) and size of the whole file. */
   interface ReadEachResult {
-    index: Index;
+    /** Absent when the file's CRC-32 is not the one expected: the file is then not parsed at all. */
+    index?: Index;
     crc32: number;
     bytes: number;
+    /** Whether the index's inverted lists are the mapped file's own pages ({@link writeMappable}'s form). */
+    mapped: boolean;
   }
 
   /**
-   * Reads each index file, the files side by side on faiss's OpenMP threads, each file's CRC-32
-   * computed as it is read (the whole file, what faiss leaves unread included).
+   * Maps each index file read-only, the files side by side on faiss's OpenMP threads, computes
+   * each file's CRC-32 and, unless it is not `expectedCrc32[i]`, reads its index. Fast-scan
+   * inverted lists written by {@link writeMappable} stay in the mapped pages (no copy, no fresh
+   * memory); any other index is copied out as faiss reads it.
    * @throws {Error} naming the first file faiss could not read
    */
-  function readEach(paths: readonly string[]): ReadEachResult[];
+  function readEach(paths: readonly string[], expectedCrc32?: readonly (number | undefined)[]): ReadEachResult[];
+
+  /**
+   * The index as faiss's `write_index` writes it, except that fast-scan inverted lists take a
+   * mappable form (each list's ids and codes on 64-byte boundaries) that {@link readEach} leaves
+   * in place. Any faiss-node read (`read`, `fromBuffer`) of this build also reads it, as a copy.
+   */
+  function writeMappable(index: Index): Buffer;
 }

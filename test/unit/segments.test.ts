@@ -10,7 +10,7 @@ import { GenerationStore, type SegmentRef } from '../../index-store/generations.
 import { applyChange, HeldItems, type ItemVectors, onePassage, writeSegments } from '../../index-store/index-writer.ts';
 import { IndexDamagedError } from '../../index-store/integrity.ts';
 import { KeyFilter, KeyFilterFormatError } from '../../index-store/key-filter.ts';
-import { FLAT_MAX_ROWS, flatIndexOf, OpenSegment, SegmentFiles } from '../../index-store/segment.ts';
+import { FLAT_MAX_ROWS, flatIndexOf, OpenSegment, SEGMENT_FILES, SegmentFiles } from '../../index-store/segment.ts';
 import { encodeSegmentKeys, SegmentKeys } from '../../index-store/segment-keys.ts';
 import { EXACT_SCAN_ROWS, rerankedRows, SegmentedIndex } from '../../index-store/segmented-index.ts';
 import { tempDir } from '../helpers/scratch.ts';
@@ -192,6 +192,12 @@ describe('segmented index', () => {
         ['ivf', 'ivf', 'ivf'],
       );
       assert.ok(found / 500 >= 0.9, `recall@10 ${found / 500}`);
+      // Their codes are searched where the files' mapped pages hold them (the mappable form).
+      const indexFiles = segments.map(({ id }) => path.join(store.dir, 'segments', id, SEGMENT_FILES.index));
+      assert.deepEqual(
+        faiss.readEach(indexFiles).map(({ mapped }) => mapped),
+        [true, true, true],
+      );
     } finally {
       dir.remove();
     }
@@ -282,7 +288,8 @@ describe('segmented index', () => {
   });
 
   it('faiss.readEach reads each file as faiss.Index.read does, with the CRC-32 and size of the whole file', () => {
-    // Prepare: two IVF index files, one with bytes after the index (faiss leaves them unread)
+    // Prepare: two IVF index files, one with bytes after the index (faiss leaves them unread), and
+    // a fast-scan one in the mappable form
     const dir = tempDir();
     try {
       const vectors = randomUnitVectors(2_000, d, 46);
@@ -295,6 +302,11 @@ describe('segmented index', () => {
         return file;
       });
       writeFileSync(files[1]!, Buffer.concat([readFileSync(files[1]!), Buffer.from('trailing bytes')]));
+      const fastScan = faiss.Index.fromFactory(d, 'IVF8,PQ8x4fs', faiss.MetricType.METRIC_INNER_PRODUCT);
+      fastScan.train(vectors);
+      fastScan.add(vectors);
+      files.push(path.join(dir.path, 'mappable.faiss'));
+      writeFileSync(files[2]!, faiss.writeMappable(fastScan));
       const query = Array.from(randomUnitVectors(1, d, 47));
       // Act
       const answers = faiss.readEach(files);
@@ -303,9 +315,45 @@ describe('segmented index', () => {
         const whole = readFileSync(files[i]!);
         assert.equal(crc, crc32(whole));
         assert.equal(bytes, whole.byteLength);
-        assert.deepEqual(index.search(query, 5), faiss.Index.read(files[i]!).search(query, 5));
+        assert.deepEqual(index!.search(query, 5), faiss.Index.read(files[i]!).search(query, 5));
       });
+      assert.deepEqual(
+        answers.map(({ mapped }) => mapped),
+        [false, false, true],
+      );
       assert.throws(() => faiss.readEach([path.join(dir.path, 'absent.faiss')]), /absent\.faiss/);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it("faiss.readEach leaves a mappable file's lists in place, and parses no file whose CRC-32 is not the expected one", () => {
+    // Prepare: a fast-scan IVF index (4-bit PQ codes, as IVF segments have) in the mappable form
+    const dir = tempDir();
+    try {
+      const vectors = randomUnitVectors(3_000, d, 48);
+      const written = faiss.Index.fromFactory(d, 'IVF16,PQ8x4fs', faiss.MetricType.METRIC_INNER_PRODUCT);
+      written.train(vectors);
+      written.add(vectors);
+      written.setNprobe(4);
+      const file = path.join(dir.path, 'index.faiss');
+      const bytes = faiss.writeMappable(written);
+      writeFileSync(file, bytes);
+      const truncated = path.join(dir.path, 'truncated.faiss');
+      writeFileSync(truncated, bytes.subarray(0, bytes.length - 100));
+      const queries = Array.from({ length: 20 }, (_, i) => Array.from(randomUnitVectors(1, d, 60 + i)));
+      // Act
+      const [mapped] = faiss.readEach([file], [crc32(bytes)]);
+      const [refused] = faiss.readEach([file], [crc32(bytes) ^ 1]);
+      // Assess: the same answers as the index written; read-only; the same bytes written again
+      assert.equal(mapped!.mapped, true);
+      mapped!.index!.setNprobe(4);
+      for (const query of queries) assert.deepEqual(mapped!.index!.search(query, 10), written.search(query, 10));
+      assert.throws(() => mapped!.index!.add(vectors.subarray(0, d)), /only block inverted lists/);
+      assert.deepEqual(faiss.writeMappable(mapped!.index!), bytes);
+      assert.equal(refused!.index, undefined);
+      assert.equal(refused!.crc32, crc32(bytes));
+      assert.throws(() => faiss.readEach([truncated]), /truncated\.faiss: .*ilbm: the file ends within the lists/);
     } finally {
       dir.remove();
     }
