@@ -192,10 +192,10 @@ describe('segmented index', () => {
         ['ivf', 'ivf', 'ivf'],
       );
       assert.ok(found / 500 >= 0.9, `recall@10 ${found / 500}`);
-      // Their codes are searched where the files' mapped pages hold them (the mappable form).
+      // Their lists are read in one piece (the contiguous form).
       const indexFiles = segments.map(({ id }) => path.join(store.dir, 'segments', id, SEGMENT_FILES.index));
       assert.deepEqual(
-        faiss.readEach(indexFiles).map(({ mapped }) => mapped),
+        faiss.readEach(indexFiles).map(({ contiguous }) => contiguous),
         [true, true, true],
       );
     } finally {
@@ -289,7 +289,7 @@ describe('segmented index', () => {
 
   it('faiss.readEach reads each file as faiss.Index.read does, with the CRC-32 and size of the whole file', () => {
     // Prepare: two IVF index files, one with bytes after the index (faiss leaves them unread), and
-    // a fast-scan one in the mappable form
+    // a fast-scan one in the contiguous form
     const dir = tempDir();
     try {
       const vectors = randomUnitVectors(2_000, d, 46);
@@ -305,7 +305,7 @@ describe('segmented index', () => {
       const fastScan = faiss.Index.fromFactory(d, 'IVF8,PQ8x4fs', faiss.MetricType.METRIC_INNER_PRODUCT);
       fastScan.train(vectors);
       fastScan.add(vectors);
-      files.push(path.join(dir.path, 'mappable.faiss'));
+      files.push(path.join(dir.path, 'contiguous.faiss'));
       writeFileSync(files[2]!, faiss.writeMappable(fastScan));
       const query = Array.from(randomUnitVectors(1, d, 47));
       // Act
@@ -318,7 +318,7 @@ describe('segmented index', () => {
         assert.deepEqual(index!.search(query, 5), faiss.Index.read(files[i]!).search(query, 5));
       });
       assert.deepEqual(
-        answers.map(({ mapped }) => mapped),
+        answers.map(({ contiguous }) => contiguous),
         [false, false, true],
       );
       assert.throws(() => faiss.readEach([path.join(dir.path, 'absent.faiss')]), /absent\.faiss/);
@@ -327,8 +327,8 @@ describe('segmented index', () => {
     }
   });
 
-  it("faiss.readEach leaves a mappable file's lists in place, and parses no file whose CRC-32 is not the expected one", () => {
-    // Prepare: a fast-scan IVF index (4-bit PQ codes, as IVF segments have) in the mappable form
+  it("faiss.readEach reads a contiguous file's lists in one piece, and parses no file whose CRC-32 is not the expected one", () => {
+    // Prepare: a fast-scan IVF index (4-bit PQ codes, as IVF segments have) in the contiguous form
     const dir = tempDir();
     try {
       const vectors = randomUnitVectors(3_000, d, 48);
@@ -343,14 +343,14 @@ describe('segmented index', () => {
       writeFileSync(truncated, bytes.subarray(0, bytes.length - 100));
       const queries = Array.from({ length: 20 }, (_, i) => Array.from(randomUnitVectors(1, d, 60 + i)));
       // Act
-      const [mapped] = faiss.readEach([file], [crc32(bytes)]);
+      const [read] = faiss.readEach([file], [crc32(bytes)]);
       const [refused] = faiss.readEach([file], [crc32(bytes) ^ 1]);
       // Assess: the same answers as the index written; read-only; the same bytes written again
-      assert.equal(mapped!.mapped, true);
-      mapped!.index!.setNprobe(4);
-      for (const query of queries) assert.deepEqual(mapped!.index!.search(query, 10), written.search(query, 10));
-      assert.throws(() => mapped!.index!.add(vectors.subarray(0, d)), /only block inverted lists/);
-      assert.deepEqual(faiss.writeMappable(mapped!.index!), bytes);
+      assert.equal(read!.contiguous, true);
+      read!.index!.setNprobe(4);
+      for (const query of queries) assert.deepEqual(read!.index!.search(query, 10), written.search(query, 10));
+      assert.throws(() => read!.index!.add(vectors.subarray(0, d)), /only block inverted lists/);
+      assert.deepEqual(faiss.writeMappable(read!.index!), bytes);
       assert.equal(refused!.index, undefined);
       assert.equal(refused!.crc32, crc32(bytes));
       assert.throws(() => faiss.readEach([truncated]), /truncated\.faiss: .*ilbm: the file ends within the lists/);
