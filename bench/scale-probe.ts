@@ -12,6 +12,7 @@ import { createAwsClients } from '../aws/clients.ts';
 import { loadEmbedder } from '../embedding/runtime.ts';
 import { ensureDefaultBundle } from '../models/default-model/build.ts';
 import { IndexReader } from '../search/index-reader.ts';
+import { queryEmbedderOptions } from '../search/query.ts';
 import { readItems } from '../search/results.ts';
 import { freePortConfig } from '../test/helpers/scratch.ts';
 import { FLAGS_MODE } from './bench-stack.ts';
@@ -34,7 +35,8 @@ const config = freePortConfig(dataDir, FLAGS_MODE);
 const clients = createAwsClients(config, { dynamodb, s3: undefined, stepFunctions: undefined, http: undefined });
 const context = { config, clients };
 const queries = JSON.parse(readFileSync(queriesFile, 'utf8')) as string[];
-const embedder = await loadEmbedder(await ensureDefaultBundle());
+// Embedded as the search service embeds a query.
+const embedder = await loadEmbedder(await ensureDefaultBundle(), queryEmbedderOptions(config));
 
 let peak = process.memoryUsage().rss;
 const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);

@@ -23,6 +23,13 @@ export interface EmbedderOptions {
   readonly threads?: number;
   /** Texts per inference call. @default 64 */
   readonly batchSize?: number;
+  /**
+   * Whether onnxruntime's worker threads spin, waiting for more work, after each call: faster
+   * back-to-back batches (the embed stage), but cores taken from what follows a lone query's
+   * embedding (the index search, the read-back) for as long as they spin.
+   * @default true
+   */
+  readonly spinning?: boolean;
 }
 
 /** Characters kept per text before tokenising: far more than maxTokens ever needs. */
@@ -46,6 +53,8 @@ export class Embedder {
       intraOpNumThreads: options.threads ?? 0,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
+      // onnxruntime's session config key session.intra_op.allow_spinning.
+      ...(options.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     });
     return new Embedder(manifest, session, tokenizer, options.batchSize ?? 64);
   }
@@ -202,7 +211,7 @@ const cache = new Map<string, { readonly manifestMtimeMs: number; readonly embed
  * manifest is written last) gets a new session.
  */
 export function loadEmbedder(dir: string, options: EmbedderOptions = {}): Promise<Embedder> {
-  const key = `${path.resolve(dir)}#${options.threads ?? 0}#${options.batchSize ?? 0}`;
+  const key = `${path.resolve(dir)}#${options.threads ?? 0}#${options.batchSize ?? 0}#${options.spinning ?? true}`;
   const manifestMtimeMs = statSync(path.join(dir, MANIFEST_FILE)).mtimeMs;
   const cached = cache.get(key);
   if (cached?.manifestMtimeMs === manifestMtimeMs) return cached.embedder;

@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import { modelDirFor } from '../embedding/bundle.ts';
-import { isEmptyEmbedding, loadEmbedder } from '../embedding/runtime.ts';
+import { type EmbedderOptions, isEmptyEmbedding, loadEmbedder } from '../embedding/runtime.ts';
 import { addStats } from '../index-store/bm25.ts';
 import type { GenerationMeta } from '../index-store/generations.ts';
 import { entryKey } from '../index-store/index-entry.ts';
@@ -38,11 +38,21 @@ export const NO_LEXICAL_TERM = 'the query has no term for lexical search (only s
 export const NO_LEXICAL_HIT = 'no indexed item holds a term of the query';
 export const NO_KNOWN_WORD_OR_TERM = `${NO_KNOWN_WORD}, and ${NO_LEXICAL_TERM.replace(/^the query has/, 'it has')}`;
 
+/**
+ * How a search embeds its query: onnxruntime's workers do not spin after the call, as they
+ * would waiting for a next batch, on the cores the index search and the read-back need next.
+ */
+export const queryEmbedderOptions = (config: Pick<SearchContext['config'], 'embedThreads'>): EmbedderOptions => ({
+  threads: config.embedThreads,
+  spinning: false,
+});
+
 /** The model that embedded a generation, loaded once per process. */
 const queryEmbedder = (context: SearchContext, meta: GenerationMeta) =>
-  loadEmbedder(path.join(context.config.efsRoot, modelDirFor(context.config.modelName, meta.model.checksum)), {
-    threads: context.config.embedThreads,
-  });
+  loadEmbedder(
+    path.join(context.config.efsRoot, modelDirFor(context.config.modelName, meta.model.checksum)),
+    queryEmbedderOptions(context.config),
+  );
 
 /**
  * Loads what a search needs, every published index and the newest one's model, without
