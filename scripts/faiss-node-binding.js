@@ -108,7 +108,7 @@ export function buildFaissNode({ root, faissLib, log = () => {} }) {
  * `writeMappable`, `setNprobe`.
  */
 const SOURCE_PATCH = {
-  version: 7,
+  version: 8,
   /** A Float32Array argument handed to faiss in place, for `add` (faiss's add) or `train`. */
   float32Branch: (call) => `    if (info.Length() == 1 && info[0].IsTypedArray() &&
         info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array)
