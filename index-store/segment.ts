@@ -4,7 +4,7 @@
  *   segments/<id>/vectors.f32    the exact vectors, row after row: a flat segment's index; an IVF
  *                                segment's re-ranking; group scans, compaction
  *   segments/<id>/index.faiss    (IVF only) the IVF index of 4-bit PQ fast-scan codes, its lists
- *                                contiguous (`faiss.writeMappable`): search reads them in one piece
+ *                                contiguous (`faiss.writeMappable`): search maps them in place
  *   segments/<id>/vectors.sum    a 32-bit checksum of each row of vectors.f32, checked on every read
  *   segments/<id>/keys.bin       the key map (see `segment-keys.ts`)
  *   segments/<id>/attributes.bin the items' filterable attributes (see `attribute-columns.ts`)
@@ -322,7 +322,7 @@ export class SegmentWriter {
     const sums = new Uint32Array(this.rowsWritten);
     let at = 0;
     for (const chunk of this.rowSums) sums.set(chunk, (at += chunk.length) - chunk.length);
-    // Contiguous lists: search copies them in one piece rather than a list at a time.
+    // Contiguous lists: search maps them in place rather than copying them a list at a time.
     if (this.index) this.writeFile(SEGMENT_FILES.index, faiss.writeMappable(this.index));
     this.writeFile(SEGMENT_FILES.rowChecksums, new Uint8Array(sums.buffer));
     const keys = encodeSegmentKeys(this.items);
@@ -668,7 +668,7 @@ export class OpenSegment {
    * Opens published segments as {@link open} does, their IVF index files mapped side by side
    * (`faiss.readEach`, one OpenMP thread a file: at 10M items, a gigabyte of codes). A file whose
    * manifest records its CRC-32 is parsed only once its mapped bytes match it, and its lists of
-   * codes are copied in one piece into huge pages (segments written before the contiguous form
+   * codes are searched in the mapped pages (segments written before the contiguous form are read
    * list by list). Older files are checked by SHA-256 first. When the read fails, each is read on
    * its own, which names the damaged file.
    * @throws {IndexDamagedError} naming the first damaged file

@@ -11,9 +11,9 @@
 // searched side by side on every core); `readEach(paths)`, index files mapped side by side the
 // same way, each file's CRC-32 (zlib's, the one Node exports) computed over the mapped pages
 // before faiss parses it; `writeMappable(index)`, fast-scan inverted lists written contiguous
-// (ids and codes on 64-byte boundaries), which `readEach` copies in one piece into huge pages
-// where faiss would allocate and fill each list on its own (a 10M index's gigabyte of codes,
-// 4 KB pages each faulted in); and `setNprobe` on an IVF index (faiss-node sets none).
+// (ids and codes on 64-byte boundaries), which `readEach` leaves in the mapped pages where faiss
+// would allocate and fill each list on its own (a 10M index's gigabyte of codes, 4 KB pages each
+// faulted into fresh memory); and `setNprobe` on an IVF index (faiss-node sets none).
 //
 //   node scripts/faiss-node-binding.js /path/to/libfaiss_avx2.a   # from the folder holding node_modules
 import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
@@ -108,7 +108,7 @@ export function buildFaissNode({ root, faissLib, log = () => {} }) {
  * `writeMappable`, `setNprobe`.
  */
 const SOURCE_PATCH = {
-  version: 8,
+  version: 9,
   /** A Float32Array argument handed to faiss in place, for `add` (faiss's add) or `train`. */
   float32Branch: (call) => `    if (info.Length() == 1 && info[0].IsTypedArray() &&
         info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array)
@@ -160,8 +160,9 @@ const SOURCE_PATCH = {
    */
   eachFunctions: `
 /**
- * Pages of bytes: an index file mapped read-only (for one read: its checksum, then faiss's parse),
- * or anonymous memory holding inverted lists copied out of one, freed with the last index using them.
+ * An index file mapped read-only, unmapped when nothing reads from it any more (the reader, and
+ * the inverted lists of an index read from it). Segment files never change once written, and a
+ * file removed while mapped stays readable, as it does through an open descriptor.
  */
 struct DdbPages
 {
@@ -181,7 +182,7 @@ struct DdbPages
     }
     size = static_cast<size_t>(status.st_size);
     // MAP_POPULATE: the pages are mapped at once (read ahead in large requests), not one fault
-    // at a time as the checksum touches them.
+    // at a time as the checksum and then the queries touch them.
     void *mapped = size == 0 ? nullptr : mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     const int error = errno;
     close(fd);
@@ -189,20 +190,6 @@ struct DdbPages
     data = static_cast<const uint8_t *>(mapped);
   }
 
-  /**
-   * A copy of the bytes in anonymous memory, asked for in huge pages: fresh memory costs a
-   * fault a page (about 20 µs for 4 KB on the VM measured), 512 times fewer of them in 2 MB
-   * pages. Anonymous, as faiss's own lists are: the page cache cannot take it back under pressure.
-   */
-  DdbPages(const uint8_t *bytes, size_t length) : size(length)
-  {
-    if (size == 0) return;
-    void *region = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (region == MAP_FAILED) throw std::runtime_error(std::string("cannot allocate the lists: ") + strerror(errno));
-    madvise(region, size, MADV_HUGEPAGE);
-    memcpy(region, bytes, size);
-    data = static_cast<const uint8_t *>(region);
-  }
   ~DdbPages()
   {
     if (data) munmap(const_cast<uint8_t *>(data), size);
@@ -225,7 +212,7 @@ struct DdbPages
   }
 };
 
-/** faiss reads a mapped file through this; contiguous inverted lists are copied in one piece. */
+/** faiss reads a mapped file through this; contiguous inverted lists are left where they are. */
 struct DdbMappedReader : faiss::IOReader
 {
   std::shared_ptr<DdbPages> file;
@@ -266,7 +253,7 @@ struct DdbMappableView : faiss::InvertedLists
   static size_t readOnly() { FAISS_THROW_MSG("these inverted lists are read-only"); }
 };
 
-/** Fast-scan inverted lists whose ids and codes lie in one piece of memory, as the file had them. */
+/** Fast-scan inverted lists whose ids and codes are a mapped file's own pages. */
 struct DdbContiguousLists : faiss::InvertedLists
 {
   std::shared_ptr<DdbPages> pages;
@@ -276,9 +263,9 @@ struct DdbContiguousLists : faiss::InvertedLists
   std::vector<size_t> idsAt;
   std::vector<size_t> codesAt;
 
-  DdbContiguousLists(std::shared_ptr<DdbPages> held, size_t lists, size_t codeSize, size_t perBlock,
+  DdbContiguousLists(std::shared_ptr<DdbPages> mapped, size_t lists, size_t codeSize, size_t perBlock,
                      size_t blockSize)
-      : InvertedLists(lists, codeSize), pages(std::move(held)), n_per_block(perBlock), block_size(blockSize),
+      : InvertedLists(lists, codeSize), pages(std::move(mapped)), n_per_block(perBlock), block_size(blockSize),
         sizes(lists), idsAt(lists), codesAt(lists) {}
 
   size_t list_size(size_t list) const override { return sizes[list]; }
@@ -298,9 +285,9 @@ struct DdbContiguousLists : faiss::InvertedLists
 /**
  * The contiguous form of fast-scan inverted lists ("ilbm"): faiss's "ilbl" header, every list's
  * size, then each list's ids and its codes, each starting on a 64-byte boundary of the file (the
- * SIMD kernels load codes 32 bytes at a time from aligned addresses). A file read through
- * {@link DdbMappedReader} has all its lists copied in one piece; any other reader copies them
- * list by list into faiss's own BlockInvertedLists.
+ * SIMD kernels load codes 32 bytes at a time from aligned addresses, which a page-aligned mapping
+ * of these offsets gives). A file read through {@link DdbMappedReader} keeps them in the mapped
+ * pages; any other reader copies them list by list into faiss's own BlockInvertedLists.
  */
 struct DdbMappableListsIOHook : faiss::InvertedListsIOHook
 {
@@ -381,11 +368,15 @@ struct DdbMappableListsIOHook : faiss::InvertedListsIOHook
       const size_t start = mapped->at + pad;
       if (start > mapped->file->size || total > mapped->file->size - start)
         FAISS_THROW_MSG("ilbm: the file ends within the lists");
-      auto copied = std::make_shared<DdbPages>(mapped->file->data + start, total);
-      auto lists = std::make_unique<DdbContiguousLists>(copied, nlist, codeSize, perBlock, blockSize);
+      FAISS_THROW_IF_NOT_MSG(reinterpret_cast<uintptr_t>(mapped->file->data + start) % ALIGNMENT == 0,
+                             "ilbm: the lists are not aligned");
+      auto lists = std::make_unique<DdbContiguousLists>(mapped->file, nlist, codeSize, perBlock, blockSize);
       lists->sizes.assign(sizes.begin(), sizes.end());
-      lists->idsAt = std::move(idsAt);
-      lists->codesAt = std::move(codesAt);
+      for (size_t list = 0; list < nlist; list++)
+      {
+        lists->idsAt[list] = start + idsAt[list];
+        lists->codesAt[list] = start + codesAt[list];
+      }
       mapped->at = start + total;
       return lists.release();
     }
@@ -508,7 +499,7 @@ static Napi::Value readEach(const Napi::CallbackInfo &info)
 
 /**
  * writeMappable(index): the index as faiss writes it, except that fast-scan inverted lists take
- * the contiguous form (DdbMappableListsIOHook), which readEach copies in one piece.
+ * the contiguous form (DdbMappableListsIOHook), which readEach leaves in the file's mapped pages.
  */
 static Napi::Value writeMappable(const Napi::CallbackInfo &info)
 {

@@ -2,7 +2,7 @@
 // `train` also take a Float32Array, read in place instead of copied value by value; and
 // `searchEach` searches several indexes for one query and `readEach` maps several index files
 // (with each file's CRC-32), each in parallel; `writeMappable`, the form whose inverted lists
-// `readEach` copies in one piece; `setNprobe`.
+// `readEach` leaves in the mapped file; `setNprobe`.
 import 'faiss-node';
 
 declare module 'faiss-node' {
@@ -35,15 +35,15 @@ declare module 'faiss-node' {
     index?: Index;
     crc32: number;
     bytes: number;
-    /** Whether the index's inverted lists were copied in one piece ({@link writeMappable}'s contiguous form). */
+    /** Whether the index's inverted lists are the mapped file's own pages ({@link writeMappable}'s contiguous form). */
     contiguous: boolean;
   }
 
   /**
    * Maps each index file read-only, the files side by side on faiss's OpenMP threads, computes
    * each file's CRC-32 and, unless it is not `expectedCrc32[i]`, reads its index. Fast-scan
-   * inverted lists written by {@link writeMappable} are copied in one piece into memory asked
-   * for in huge pages; any other index is read list by list, as faiss reads it.
+   * inverted lists written by {@link writeMappable} stay in the mapped pages (no copy, no fresh
+   * memory); any other index is read list by list, as faiss reads it.
    * @throws {Error} naming the first file faiss could not read
    */
   function readEach(paths: readonly string[], expectedCrc32?: readonly (number | undefined)[]): ReadEachResult[];
@@ -51,7 +51,7 @@ declare module 'faiss-node' {
   /**
    * The index as faiss's `write_index` writes it, except that fast-scan inverted lists take a
    * contiguous form (each list's ids and codes on 64-byte boundaries) that {@link readEach}
-   * copies in one piece. Any faiss-node read (`read`, `fromBuffer`) of this build also reads it.
+   * leaves in the mapped file. Any faiss-node read (`read`, `fromBuffer`) of this build also reads it.
    */
   function writeMappable(index: Index): Buffer;
 }

@@ -192,7 +192,7 @@ describe('segmented index', () => {
         ['ivf', 'ivf', 'ivf'],
       );
       assert.ok(found / 500 >= 0.9, `recall@10 ${found / 500}`);
-      // Their lists are read in one piece (the contiguous form).
+      // Their lists are searched in the mapped files (the contiguous form).
       const indexFiles = segments.map(({ id }) => path.join(store.dir, 'segments', id, SEGMENT_FILES.index));
       assert.deepEqual(
         faiss.readEach(indexFiles).map(({ contiguous }) => contiguous),
@@ -327,7 +327,7 @@ describe('segmented index', () => {
     }
   });
 
-  it("faiss.readEach reads a contiguous file's lists in one piece, and parses no file whose CRC-32 is not the expected one", () => {
+  it("faiss.readEach leaves a contiguous file's lists in the mapped pages, and parses no file whose CRC-32 is not the expected one", () => {
     // Prepare: a fast-scan IVF index (4-bit PQ codes, as IVF segments have) in the contiguous form
     const dir = tempDir();
     try {
