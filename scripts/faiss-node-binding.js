@@ -108,7 +108,7 @@ export function buildFaissNode({ root, faissLib, log = () => {} }) {
  * `writeMappable`, `setNprobe`.
  */
 const SOURCE_PATCH = {
-  version: 9,
+  version: 10,
   /** A Float32Array argument handed to faiss in place, for `add` (faiss's add) or `train`. */
   float32Branch: (call) => `    if (info.Length() == 1 && info[0].IsTypedArray() &&
         info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array)
@@ -164,12 +164,12 @@ const SOURCE_PATCH = {
  * the inverted lists of an index read from it). Segment files never change once written, and a
  * file removed while mapped stays readable, as it does through an open descriptor.
  */
-struct DdbPages
+struct DdbMappedFile
 {
   const uint8_t *data = nullptr;
   size_t size = 0;
 
-  explicit DdbPages(const std::string &path)
+  explicit DdbMappedFile(const std::string &path)
   {
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + strerror(errno));
@@ -190,12 +190,12 @@ struct DdbPages
     data = static_cast<const uint8_t *>(mapped);
   }
 
-  ~DdbPages()
+  ~DdbMappedFile()
   {
     if (data) munmap(const_cast<uint8_t *>(data), size);
   }
-  DdbPages(const DdbPages &) = delete;
-  DdbPages &operator=(const DdbPages &) = delete;
+  DdbMappedFile(const DdbMappedFile &) = delete;
+  DdbMappedFile &operator=(const DdbMappedFile &) = delete;
 
   /** zlib's CRC-32 of the whole file. */
   uLong crc32Of() const
@@ -215,10 +215,10 @@ struct DdbPages
 /** faiss reads a mapped file through this; contiguous inverted lists are left where they are. */
 struct DdbMappedReader : faiss::IOReader
 {
-  std::shared_ptr<DdbPages> file;
+  std::shared_ptr<DdbMappedFile> file;
   size_t at = 0;
 
-  DdbMappedReader(std::shared_ptr<DdbPages> mapped, const std::string &path) : file(std::move(mapped))
+  DdbMappedReader(std::shared_ptr<DdbMappedFile> mapped, const std::string &path) : file(std::move(mapped))
   {
     name = path;
   }
@@ -256,14 +256,14 @@ struct DdbMappableView : faiss::InvertedLists
 /** Fast-scan inverted lists whose ids and codes are a mapped file's own pages. */
 struct DdbContiguousLists : faiss::InvertedLists
 {
-  std::shared_ptr<DdbPages> pages;
+  std::shared_ptr<DdbMappedFile> pages;
   size_t n_per_block;
   size_t block_size;
   std::vector<size_t> sizes;
   std::vector<size_t> idsAt;
   std::vector<size_t> codesAt;
 
-  DdbContiguousLists(std::shared_ptr<DdbPages> mapped, size_t lists, size_t codeSize, size_t perBlock,
+  DdbContiguousLists(std::shared_ptr<DdbMappedFile> mapped, size_t lists, size_t codeSize, size_t perBlock,
                      size_t blockSize)
       : InvertedLists(lists, codeSize), pages(std::move(mapped)), n_per_block(perBlock), block_size(blockSize),
         sizes(lists), idsAt(lists), codesAt(lists) {}
@@ -454,13 +454,14 @@ static Napi::Value readEach(const Napi::CallbackInfo &info)
   std::vector<std::string> errors(n);
   std::vector<uLong> crcs(n);
   std::vector<size_t> sizes(n);
-  std::vector<bool> contiguous(n, false);
+  // Not vector<bool>: its elements share bytes, and each thread sets its own.
+  std::vector<uint8_t> contiguous(n, 0);
 #pragma omp parallel for schedule(dynamic, 1)
   for (size_t i = 0; i < n; i++)
   {
     try
     {
-      auto file = std::make_shared<DdbPages>(names[i]);
+      auto file = std::make_shared<DdbMappedFile>(names[i]);
       crcs[i] = file->crc32Of();
       sizes[i] = file->size;
       // A file whose checksum is not the one expected is not parsed at all.
@@ -491,7 +492,7 @@ static Napi::Value readEach(const Napi::CallbackInfo &info)
     read[i] = nullptr;
     result.Set("crc32", Napi::Number::New(env, static_cast<double>(crcs[i])));
     result.Set("bytes", Napi::Number::New(env, static_cast<double>(sizes[i])));
-    result.Set("contiguous", Napi::Boolean::New(env, contiguous[i]));
+    result.Set("contiguous", Napi::Boolean::New(env, contiguous[i] != 0));
     results.Set(i, result);
   }
   return results;
