@@ -1,5 +1,16 @@
 import assert from 'node:assert/strict';
-import { cpSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  cpSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { describe, it } from 'node:test';
@@ -46,6 +57,16 @@ async function writeRuns(store: GenerationStore, runs: readonly ReturnType<typeo
 /** An item's exact inner product with the query. */
 const scoreOf = (item: ReturnType<typeof items>[number], query: Float32Array): number =>
   item.vectors.reduce((sum, x, j) => sum + x * query[j]!, 0);
+
+/** What `act` throws, or undefined when it returns. */
+function errorOf(act: () => unknown): unknown {
+  try {
+    act();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
 
 const bytesOf = (files: string[]): number => files.reduce((sum, file) => sum + statSync(file).size, 0);
 const filesUnder = (dir: string): string[] =>
@@ -229,6 +250,41 @@ describe('segmented index', () => {
       assert.equal(opened[0]!.rows, FLAT_MAX_ROWS + 10);
       assert.ok(refused instanceof IndexDamagedError, String(refused));
       assert.match(refused.message, new RegExp(`${legacy.file('index.faiss')} cannot be read`));
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('re-ranks rows read together: each row scored exactly whatever their order; a changed row, or one the file ends in, is named', async () => {
+    // Prepare: one segment; the vectors of some rows read one by one, as before
+    const dir = tempDir();
+    try {
+      const store = new GenerationStore(dir.path);
+      const [ref] = await writeRuns(store, [items(300, 3, 60)]);
+      const files = store.segmentFiles(ref!);
+      const segment = OpenSegment.open(files);
+      const query = randomUnitVectors(1, d, 61);
+      const rows = [299, 0, 17, 5, 200, 18];
+      const dot = (vector: Float32Array) => vector.reduce((sum, x, j) => sum + x * query[j]!, 0);
+      const expected = [...rows]
+        .sort((a, b) => a - b)
+        .map((row) => ({ row, score: dot(segment.vectorsOf(row, row + 1)) }));
+      // Act
+      const ranked = segment.rerank(query, rows);
+      const vectorsFile = files.path(SEGMENT_FILES.vectors);
+      const changed = openSync(vectorsFile, 'r+');
+      writeSync(changed, Buffer.alloc(8, 0x5a), 0, 8, 17 * d * 4 + 12);
+      closeSync(changed);
+      const refusedChanged = errorOf(() => segment.rerank(query, [0, 17]));
+      truncateSync(vectorsFile, 299 * d * 4 + 10);
+      const refusedShort = errorOf(() => segment.rerank(query, [299, 5]));
+      segment.close();
+      // Assess
+      assert.deepEqual(ranked, expected);
+      assert.ok(refusedChanged instanceof IndexDamagedError, String(refusedChanged));
+      assert.match(refusedChanged.problem, /^row 17 does not match its checksum/);
+      assert.ok(refusedShort instanceof IndexDamagedError, String(refusedShort));
+      assert.match(refusedShort.problem, /^ends before the end of row 299/);
     } finally {
       dir.remove();
     }
