@@ -603,10 +603,18 @@ export class VectorFile {
   }
 
   /**
-   * The given rows (ascending: rows close together then share the file's pages), row-major. The
-   * kernel hears of every row before the first is read ({@link faiss.readRows}), so rows not in
-   * the page cache are fetched side by side: a re-rank's rows are scattered over a file larger
-   * than the cache at 10M items, and on EFS each read is a round trip.
+   * Tells the kernel these rows will be read soon ({@link faiss.adviseRows}): those not in the
+   * page cache are then fetched side by side, where reading them one after another waits for each.
+   * A re-rank's rows are scattered over files larger than the cache at 10M items, and on EFS each
+   * read is a round trip.
+   */
+  willNeed(rows: readonly number[]): void {
+    faiss.adviseRows(this.fd, this.rowBytes, Float64Array.from(rows));
+  }
+
+  /**
+   * The given rows (ascending: rows close together then share the file's pages), row-major, read
+   * with one call; {@link willNeed} first has them fetched side by side.
    * @throws {IndexDamagedError} when the file ends before a row or a row does not match its checksum
    */
   readRows(rows: readonly number[]): Float32Array {
@@ -748,6 +756,14 @@ export class OpenSegment {
   close(): void {
     this.vectors.close();
     this.keys.close();
+  }
+
+  /**
+   * Tells the kernel the rows' vectors will be read soon (by {@link rerank}): rows announced
+   * together, over every segment a query re-ranks, are fetched side by side.
+   */
+  willRerank(rows: readonly number[]): void {
+    this.vectors.willNeed(rows);
   }
 
   /**

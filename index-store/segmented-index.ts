@@ -217,9 +217,12 @@ export class SegmentedIndex {
       else if (!found.approximate) ranked.push({ segment, hits: segment.bestPerItem(found.hits).slice(0, want) });
       else for (const hit of found.hits) approximate.push({ ask, hit });
     });
-    for (const [ask, rows] of rerankedRows(approximate, rerankDepth(asks), k, (ask, row) =>
+    const reranked = rerankedRows(approximate, rerankDepth(asks), k, (ask, row) =>
       asks[ask]!.segment.keys.firstRow(row),
-    )) {
+    );
+    // Every segment's rows announced before any is read: all of them fetched side by side.
+    for (const [ask, rows] of reranked) asks[ask]!.segment.willRerank(rows);
+    for (const [ask, rows] of reranked) {
       const { segment, k: want } = asks[ask]!;
       ranked.push({ segment, hits: segment.bestPerItem(segment.rerank(query, rows)).slice(0, want) });
     }

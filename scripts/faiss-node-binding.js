@@ -14,8 +14,8 @@
 // (ids and codes on 64-byte boundaries), which `readEach` leaves in the mapped pages where faiss
 // would allocate and fill each list on its own (a 10M index's gigabyte of codes, 4 KB pages each
 // faulted into fresh memory); `setNprobe` on an IVF index (faiss-node sets none); and
-// `readRows(fd, rowBytes, rows, into)`, rows of a file read after the kernel is told of them all
-// (not faiss's, but this is the native build search has), for the re-rank's scattered reads.
+// `adviseRows` and `readRows`, rows of a file announced to the kernel and read (not faiss's, but
+// this is the native build search has), so that a re-rank's scattered reads go side by side.
 //
 //   node scripts/faiss-node-binding.js /path/to/libfaiss_avx2.a   # from the folder holding node_modules
 import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
@@ -107,10 +107,10 @@ export function buildFaissNode({ root, faissLib, log = () => {} }) {
 
 /**
  * The changes to faiss-node's source: Float32Array `add` and `train`, `searchEach`, `readEach`,
- * `writeMappable`, `setNprobe`, `readRows`.
+ * `writeMappable`, `setNprobe`, `adviseRows`, `readRows`.
  */
 const SOURCE_PATCH = {
-  version: 11,
+  version: 12,
   /** A Float32Array argument handed to faiss in place, for `add` (faiss's add) or `train`. */
   float32Branch: (call) => `    if (info.Length() == 1 && info[0].IsTypedArray() &&
         info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array)
@@ -501,49 +501,74 @@ static Napi::Value readEach(const Napi::CallbackInfo &info)
 }
 
 /**
+ * The byte offset of each row of rowsValue (a Float64Array of row numbers) in a file of rows of
+ * rowBytesValue bytes each, for adviseRows and readRows.
+ */
+static std::vector<off_t> ddbRowOffsets(Napi::Env env, const char *name, const Napi::Value &rowBytesValue,
+                                        const Napi::Value &rowsValue, size_t &rowBytes)
+{
+  const double bytes = rowBytesValue.As<Napi::Number>().DoubleValue();
+  if (!(bytes >= 1 && bytes <= (1 << 30)) || bytes != static_cast<double>(static_cast<size_t>(bytes)))
+    throw Napi::RangeError::New(env, std::string(name) + ": rowBytes must be a whole number from 1 to 2^30.");
+  rowBytes = static_cast<size_t>(bytes);
+  Napi::Float64Array rows = rowsValue.As<Napi::Float64Array>();
+  // Offsets past 2^53 bytes would not be exact doubles, and no file here is near it.
+  const double largest = 9007199254740992.0 / bytes;
+  std::vector<off_t> offsets(rows.ElementLength());
+  for (size_t i = 0; i < offsets.size(); i++)
+  {
+    const double row = rows[i];
+    if (!(row >= 0 && row < largest) || row != static_cast<double>(static_cast<int64_t>(row)))
+      throw Napi::RangeError::New(env, std::string(name) + ": rows[" + std::to_string(i) + "] is not a row number.");
+    offsets[i] = static_cast<off_t>(row) * static_cast<off_t>(rowBytes);
+  }
+  return offsets;
+}
+
+static bool ddbIsTyped(const Napi::Value &value, napi_typedarray_type type)
+{
+  return value.IsTypedArray() && value.As<Napi::TypedArray>().TypedArrayType() == type;
+}
+
+/**
+ * adviseRows(fd, rowBytes, rows): the kernel told that these rows of an open file are needed
+ * soon (POSIX_FADV_WILLNEED, which starts reading the pages not cached and waits for none). Rows
+ * advised together before any is read are then fetched side by side, where one read after
+ * another waits for each: on this VM's disk 158 rows not cached took ~7.5 ms read one by one,
+ * ~1.9 ms advised first; on NFS, as EFS is, each read is a round trip.
+ */
+static Napi::Value adviseRows(const Napi::CallbackInfo &info)
+{
+  Napi::Env env = info.Env();
+  if (info.Length() != 3 || !info[0].IsNumber() || !info[1].IsNumber() || !ddbIsTyped(info[2], napi_float64_array))
+    throw Napi::TypeError::New(env, "adviseRows(fd: number, rowBytes: number, rows: Float64Array)");
+  const int fd = info[0].As<Napi::Number>().Int32Value();
+  size_t rowBytes = 0;
+  // Advice only: a file system that ignores it is read as before.
+  for (off_t offset : ddbRowOffsets(env, "adviseRows", info[1], info[2], rowBytes))
+    posix_fadvise(fd, offset, static_cast<off_t>(rowBytes), POSIX_FADV_WILLNEED);
+  return env.Undefined();
+}
+
+/**
  * readRows(fd, rowBytes, rows, into): rows of a fixed size read from an open file into one buffer,
- * in the order given. The kernel is told of every row first (POSIX_FADV_WILLNEED, which starts
- * the reads of the pages not cached and waits for none), so the rows a query re-ranks are fetched
- * side by side, where one read after another waits for each (on this VM's disk 158 rows not
- * cached took ~7.5 ms one by one, ~1.9 ms advised first; on NFS, as EFS is, each read is a round
- * trip). Returns how many rows were read whole: fewer than asked when the file ends before a row.
+ * in the order given, with one call from JS. Returns how many rows were read whole: fewer than
+ * asked when the file ends before a row.
  */
 static Napi::Value readRows(const Napi::CallbackInfo &info)
 {
   Napi::Env env = info.Env();
-  const char *usage = "readRows(fd: number, rowBytes: number, rows: Float64Array, into: Uint8Array)";
-  if (info.Length() != 4 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsTypedArray() ||
-      !info[3].IsTypedArray())
-    throw Napi::TypeError::New(env, usage);
-  Napi::TypedArray rowsArray = info[2].As<Napi::TypedArray>();
-  Napi::TypedArray intoArray = info[3].As<Napi::TypedArray>();
-  if (rowsArray.TypedArrayType() != napi_float64_array || intoArray.TypedArrayType() != napi_uint8_array)
-    throw Napi::TypeError::New(env, usage);
+  if (info.Length() != 4 || !info[0].IsNumber() || !info[1].IsNumber() || !ddbIsTyped(info[2], napi_float64_array) ||
+      !ddbIsTyped(info[3], napi_uint8_array))
+    throw Napi::TypeError::New(env, "readRows(fd: number, rowBytes: number, rows: Float64Array, into: Uint8Array)");
   const int fd = info[0].As<Napi::Number>().Int32Value();
-  const double rowBytesValue = info[1].As<Napi::Number>().DoubleValue();
-  if (!(rowBytesValue >= 1 && rowBytesValue <= (1 << 30)) ||
-      rowBytesValue != static_cast<double>(static_cast<size_t>(rowBytesValue)))
-    throw Napi::RangeError::New(env, "readRows: rowBytes must be a whole number from 1 to 2^30.");
-  const size_t rowBytes = static_cast<size_t>(rowBytesValue);
-  Napi::Float64Array rows = rowsArray.As<Napi::Float64Array>();
-  Napi::Uint8Array into = intoArray.As<Napi::Uint8Array>();
-  const size_t n = rows.ElementLength();
-  if (into.ByteLength() < n * rowBytes)
+  size_t rowBytes = 0;
+  const std::vector<off_t> offsets = ddbRowOffsets(env, "readRows", info[1], info[2], rowBytes);
+  Napi::Uint8Array into = info[3].As<Napi::Uint8Array>();
+  if (into.ByteLength() < offsets.size() * rowBytes)
     throw Napi::RangeError::New(env, "readRows: into holds fewer than rows.length * rowBytes bytes.");
-  // Offsets past 2^53 bytes would not be exact doubles, and no file here is near it.
-  const double largest = 9007199254740992.0 / static_cast<double>(rowBytes);
-  std::vector<off_t> offsets(n);
-  for (size_t i = 0; i < n; i++)
-  {
-    const double row = rows[i];
-    if (!(row >= 0 && row < largest) || row != static_cast<double>(static_cast<int64_t>(row)))
-      throw Napi::RangeError::New(env, "readRows: rows[" + std::to_string(i) + "] is not a row number.");
-    offsets[i] = static_cast<off_t>(row) * static_cast<off_t>(rowBytes);
-  }
-  // Advice only: a file system that ignores it is read as before.
-  for (size_t i = 0; i < n; i++) posix_fadvise(fd, offsets[i], static_cast<off_t>(rowBytes), POSIX_FADV_WILLNEED);
   uint8_t *out = into.Data();
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < offsets.size(); i++)
   {
     for (size_t done = 0; done < rowBytes;)
     {
@@ -554,7 +579,7 @@ static Napi::Value readRows(const Napi::CallbackInfo &info)
       done += static_cast<size_t>(read);
     }
   }
-  return Napi::Number::New(env, static_cast<double>(n));
+  return Napi::Number::New(env, static_cast<double>(offsets.size()));
 }
 
 /**
@@ -715,6 +740,7 @@ export function withSourcePatch(source) {
     `${SOURCE_PATCH.eachFunctions}${init}  exports.Set("searchEach", Napi::Function::New(env, searchEach));\n` +
       `  exports.Set("readEach", Napi::Function::New(env, readEach));\n` +
       `  exports.Set("writeMappable", Napi::Function::New(env, writeMappable));\n` +
+      `  exports.Set("adviseRows", Napi::Function::New(env, adviseRows));\n` +
       `  exports.Set("readRows", Napi::Function::New(env, readRows));\n  ddbRegisterMappableLists();\n`,
     'Init()',
   );

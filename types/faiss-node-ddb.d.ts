@@ -2,8 +2,8 @@
 // `train` also take a Float32Array, read in place instead of copied value by value; and
 // `searchEach` searches several indexes for one query and `readEach` maps several index files
 // (with each file's CRC-32), each in parallel; `writeMappable`, the form whose inverted lists
-// `readEach` leaves in the mapped file; `setNprobe`; and `readRows`, rows of a file read with the
-// kernel told of every row first (not faiss's, but the same native build).
+// `readEach` leaves in the mapped file; `setNprobe`; and `adviseRows` and `readRows`, rows of a
+// file announced to the kernel and read (not faiss's, but the same native build).
 import 'faiss-node';
 
 declare module 'faiss-node' {
@@ -57,9 +57,15 @@ declare module 'faiss-node' {
   function writeMappable(index: Index): Buffer;
 
   /**
-   * Reads rows of `rowBytes` bytes each from an open file into `into`, in the order given, after
-   * telling the kernel of every row (`POSIX_FADV_WILLNEED`), so that rows not in the page cache
-   * are fetched side by side rather than one read after another.
+   * Tells the kernel that these rows (of `rowBytes` bytes each) of an open file are needed soon
+   * (`POSIX_FADV_WILLNEED`): it starts reading those not in the page cache and waits for none, so
+   * rows advised together before any is read are fetched side by side.
+   * @throws {RangeError} when a row is not a row number
+   */
+  function adviseRows(fd: number, rowBytes: number, rows: Float64Array): void;
+
+  /**
+   * Reads rows of `rowBytes` bytes each from an open file into `into`, in the order given.
    * @returns how many rows were read whole: `rows.length`, or the position of the first row the
    *   file ends before
    * @throws {RangeError} when a row is not a row number or `into` is too small

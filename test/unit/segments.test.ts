@@ -270,7 +270,9 @@ describe('segmented index', () => {
         .sort((a, b) => a - b)
         .map((row) => ({ row, score: dot(segment.vectorsOf(row, row + 1)) }));
       // Act
+      segment.willRerank(rows);
       const ranked = segment.rerank(query, rows);
+      const refusedRow = errorOf(() => faiss.adviseRows(0, d * 4, Float64Array.of(1, -1)));
       const vectorsFile = files.path(SEGMENT_FILES.vectors);
       const changed = openSync(vectorsFile, 'r+');
       writeSync(changed, Buffer.alloc(8, 0x5a), 0, 8, 17 * d * 4 + 12);
@@ -281,6 +283,7 @@ describe('segmented index', () => {
       segment.close();
       // Assess
       assert.deepEqual(ranked, expected);
+      assert.ok(refusedRow instanceof RangeError && /rows\[1\] is not a row number/.test(refusedRow.message));
       assert.ok(refusedChanged instanceof IndexDamagedError, String(refusedChanged));
       assert.match(refusedChanged.problem, /^row 17 does not match its checksum/);
       assert.ok(refusedShort instanceof IndexDamagedError, String(refusedShort));
