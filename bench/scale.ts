@@ -33,6 +33,7 @@ import { FLAT_MAX_ROWS, IVF_TIERS, SEGMENT_FILES } from '../index-store/segment.
 import type { RunInfo } from '../indexer/context.ts';
 import { type ShardDescriptor, writeShard } from '../indexer/run-files.ts';
 import { readSts } from '../models/sts.ts';
+import { SEARCH_PROCESS_ENV } from '../search/process-env.ts';
 import { embedTexts } from './embed-texts.ts';
 import { seededRandom } from './random.ts';
 import type { ScaleProbeResult } from './scale-probe.ts';
@@ -66,11 +67,16 @@ const bytesUnder = (dir: string, match: (file: string) => boolean): number =>
  * Runs a bench script of this folder in a fresh process (asynchronously: the local stack it talks
  * to runs in this one) and parses the JSON line it prints last.
  */
-export async function lastJsonLineOf<T>(script: string, args: readonly string[]): Promise<T> {
+export async function lastJsonLineOf<T>(
+  script: string,
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): Promise<T> {
   const { stdout } = await run(
     process.execPath,
     ['--openssl-legacy-provider', '--import', 'tsx', path.join(HERE, script), ...args],
-    { encoding: 'utf8', maxBuffer: 64 << 20 },
+    // eslint-disable-next-line no-restricted-properties -- passed through to the child, not read
+    { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, ...env } },
   );
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as T;
 }
@@ -289,12 +295,12 @@ export async function benchScale(
     const queriesFile = path.join(dir, 'queries.json');
     writeFileSync(queriesFile, JSON.stringify(questions));
     // Asynchronously: the local DynamoDB the probe reads back from runs in this process.
-    const probe = await lastJsonLineOf<ScaleProbeResult>('scale-probe.ts', [
-      dir,
-      stack.info.endpoints.dynamodb!,
-      queriesFile,
-      String(tableItems),
-    ]);
+    // Started as the search function is, with its environment.
+    const probe = await lastJsonLineOf<ScaleProbeResult>(
+      'scale-probe.ts',
+      [dir, stack.info.endpoints.dynamodb!, queriesFile, String(tableItems)],
+      SEARCH_PROCESS_ENV,
+    );
     const whole = probe.indexMs.map((ms, q) => ms + probe.embedMs[q]! + probe.hydrateMs[q]!);
     log(`search: loaded in ${probe.indexLoadS.toFixed(2)} s, whole query p50 ${percentile(whole, 50).toFixed(2)} ms`);
 

@@ -12,6 +12,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { EMBED_RESULTS_PREFIX } from '../asl/indexer.ts';
+import { SEARCH_PROCESS_ENV } from '../search/process-env.ts';
 import { type FunctionName, functionNameOf, INDEXER_TASKS } from '../asl/tasks.ts';
 import { type DeployedSettings, deployedEnvironment } from '../config/settings.ts';
 import { RUNS_PREFIX } from '../indexer/run-files.ts';
@@ -102,7 +103,7 @@ export function createFunctions(scope: Construct, props: FunctionsProps): DdbFai
       memorySize: spec.memory,
       timeout: timeoutOf(name),
       ...network,
-      environment,
+      environment: name === 'search' ? { ...environment, ...SEARCH_PROCESS_ENV } : environment,
       tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
       logGroup: new logs.LogGroup(scope, `${name}Logs`, {
         retention: logs.RetentionDays.ONE_MONTH,

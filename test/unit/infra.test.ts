@@ -14,6 +14,7 @@ import { DdbFaiss, DdbFaissPropsError } from '../../infra/ddb-faiss.ts';
 import { copiedSources } from '../../infra/lambda-image.ts';
 import { DdbFaissStack, validateProps } from '../../infra/stack.ts';
 import { PROJECT_ROOT } from '../../config/project.ts';
+import { SEARCH_PROCESS_ENV } from '../../search/process-env.ts';
 import { CAPTURE_EVENT_SOURCE } from '../../tasks/capture-handler.ts';
 import { loadConfig } from '../../config/config.ts';
 import { createTableInput, itemsTableDefinition } from '../../table/definition.ts';
@@ -159,6 +160,9 @@ describe('the CDK stack (in flags mode; the stream mode it has by default is bel
     // A backfill of 1,000,000 items leaves a clear list whose reading peaks at 1.6 GB (bench:cold-start)
     assert.ok(byName['clear']!['MemorySize'] >= 2048);
     assert.ok(byName['search']!['Timeout'] <= 29, "within API Gateway's limit");
+    // The search process starts with its OpenMP workers not spinning between queries.
+    for (const [variable, value] of Object.entries(SEARCH_PROCESS_ENV))
+      assert.equal(byName['search']!['Environment']['Variables'][variable], value, variable);
   });
 
   it('deploys the state machine from asl/indexer.asl.json: the definition equals the file after substitution', () => {
