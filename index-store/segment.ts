@@ -584,8 +584,7 @@ export class VectorFile {
     for (let done = 0; done < bytes.length;) {
       const read = readSync(this.fd, bytes, done, bytes.length - done, start * this.rowBytes + done);
       if (read === 0)
-        throw new IndexDamagedError(
-          this.files.file(SEGMENT_FILES.vectors),
+        throw this.damaged(
           `ends before the end of row ${(start + Math.floor(done / this.rowBytes)).toLocaleString('en-US')}`,
         );
       done += read;
@@ -593,11 +592,7 @@ export class VectorFile {
     const vectors = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
     if (this.sums) {
       const bad = firstBadRow(vectors, this.dimensions, start, this.sums);
-      if (bad >= 0)
-        throw new IndexDamagedError(
-          this.files.file(SEGMENT_FILES.vectors),
-          `row ${bad.toLocaleString('en-US')} does not match its checksum`,
-        );
+      if (bad >= 0) throw this.damaged(`row ${bad.toLocaleString('en-US')} does not match its checksum`);
     }
     return vectors;
   }
@@ -620,26 +615,24 @@ export class VectorFile {
   readRows(rows: readonly number[]): Float32Array {
     const bytes = new Uint8Array(rows.length * this.rowBytes);
     const whole = faiss.readRows(this.fd, this.rowBytes, Float64Array.from(rows), bytes);
-    if (whole < rows.length)
-      throw new IndexDamagedError(
-        this.files.file(SEGMENT_FILES.vectors),
-        `ends before the end of row ${rows[whole]!.toLocaleString('en-US')}`,
-      );
+    if (whole < rows.length) throw this.damaged(`ends before the end of row ${rows[whole]!.toLocaleString('en-US')}`);
     const vectors = new Float32Array(bytes.buffer, 0, bytes.length / 4);
     if (this.sums)
       for (const [i, row] of rows.entries()) {
         const rowVector = vectors.subarray(i * this.dimensions, (i + 1) * this.dimensions);
         if (firstBadRow(rowVector, this.dimensions, row, this.sums) >= 0)
-          throw new IndexDamagedError(
-            this.files.file(SEGMENT_FILES.vectors),
-            `row ${row.toLocaleString('en-US')} does not match its checksum`,
-          );
+          throw this.damaged(`row ${row.toLocaleString('en-US')} does not match its checksum`);
       }
     return vectors;
   }
 
   close(): void {
     closeSync(this.fd);
+  }
+
+  /** The error naming this file and what is wrong with it. */
+  private damaged(problem: string): IndexDamagedError {
+    return new IndexDamagedError(this.files.file(SEGMENT_FILES.vectors), problem);
   }
 }
 
