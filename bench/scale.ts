@@ -82,7 +82,6 @@ export async function lastJsonLineOf<T>(
 }
 
 /** One size's figures (`bench/results-scale.json` holds one a size). */
-/** One size's figures (`bench/results-scale.json` holds one a size). */
 export interface ScaleResult extends BenchProvenance {
   readonly vectors: number;
   readonly dimensions: number;

@@ -14,7 +14,7 @@ import type { IndexEntry, ItemRows } from './index-entry.ts';
 import type { AttributeFilter, ColumnKinds } from './attribute-columns.ts';
 import { addStats, type LexicalStats, rankLexical, segmentStats } from './bm25.ts';
 import { type CandidateAsk, OpenSegment, type RowHit } from './segment.ts';
-import type { RowPassage } from './segment-keys.ts';
+import { type RowPassage, SegmentKeys } from './segment-keys.ts';
 
 /** A group with at most this many live rows in a segment is scanned exactly (about 28 MB of vectors). */
 export const EXACT_SCAN_ROWS = 20_000;
@@ -226,18 +226,20 @@ export class SegmentedIndex {
       const { segment, k: want } = asks[ask]!;
       ranked.push({ segment, hits: segment.bestPerItem(segment.rerank(query, rows)).slice(0, want) });
     }
-    // Only the k best are named: a key map is read from its file, a few pages a hit.
+    // Only the k best are named: a key map is read from its file, a few pages a hit, every
+    // segment's announced first so that they are fetched side by side.
     const best: { segment: OpenSegment; row: number; score: number }[] = [];
     for (const { segment, hits: found } of ranked)
       for (const { row, score } of found) best.push({ segment, row, score });
-    return best
-      .sort((a, b) => b.score - a.score)
-      .slice(0, k)
-      .map(({ segment, row, score }) => ({
-        entry: segment.keys.entry(row),
-        score,
-        passage: segment.keys.passage(row),
-      }));
+    const top = best.sort((a, b) => b.score - a.score).slice(0, k);
+    const rowsOf = new Map<OpenSegment, number[]>();
+    for (const { segment, row } of top) rowsOf.set(segment, [...(rowsOf.get(segment) ?? []), row]);
+    SegmentKeys.willReadEntries([...rowsOf].map(([segment, rows]) => [segment.keys, rows] as const));
+    return top.map(({ segment, row, score }) => ({
+      entry: segment.keys.entry(row),
+      score,
+      passage: segment.keys.passage(row),
+    }));
   }
 
   /**
