@@ -6,16 +6,24 @@
 // `tableItems` items only (at 10,000,000 items, the first 1,000,000): a hit beyond them is read as
 // the item of the same group at its id modulo `tableItems`, which is there, so every read-back
 // reads ten items from a table of at least a million. A whole query is the sum of its parts.
+// The search is a service's that has answered before: the model has embedded a first query, and
+// the table has been read back {@link READ_BACK_WARMUP} times (other items, untimed). The table
+// is DynamoDB Local's, a JVM whose read path, like this process's AWS SDK, runs slower for its
+// first few hundred reads (ten items: 4.7 ms p50 over the first 200 reads of a 200,000-item table,
+// 3.3 over the next 200, a /tmp script); DynamoDB itself has no such warm-up. The index is not
+// warmed: its first queries after the load are part of what is measured.
 // Prints one JSON line. Arguments: <data dir> <DynamoDB endpoint> <queries file> <table items>
 import { readFileSync } from 'node:fs';
 import { createAwsClients } from '../aws/clients.ts';
 import { loadEmbedder } from '../embedding/runtime.ts';
 import { ensureDefaultBundle } from '../models/default-model/build.ts';
+import { OpenSegment } from '../index-store/segment.ts';
 import { IndexReader } from '../search/index-reader.ts';
 import { queryEmbedderOptions } from '../search/query.ts';
 import { readItems } from '../search/results.ts';
 import { freePortConfig } from '../test/helpers/scratch.ts';
 import { FLAGS_MODE } from './bench-stack.ts';
+import { itemKey } from './scale.ts';
 
 export interface ScaleProbeResult {
   readonly indexLoadS: number;
@@ -23,11 +31,16 @@ export interface ScaleProbeResult {
   readonly segments: number;
   readonly embedMs: number[];
   readonly indexMs: number[];
+  /** The part of each index search that is faiss's (every segment's candidates), before the re-rank and key reads. */
+  readonly candidatesMs: number[];
   readonly hydrateMs: number[];
   /** Each query's hits, as row numbers of the bench (ids `s<row>`). */
   readonly hitRows: number[][];
   readonly peakRssMb: number;
 }
+
+/** Untimed read-backs before the timed queries (see above). */
+const READ_BACK_WARMUP = 600;
 
 const [dataDir, dynamodb, queriesFile, tableItemsArg] = process.argv.slice(2) as [string, string, string, string];
 const tableItems = Number(tableItemsArg);
@@ -45,12 +58,29 @@ const t0 = performance.now();
 const index = reader.current()!;
 const indexLoadS = (performance.now() - t0) / 1000;
 await embedder.embed(['a first query loads what the model loads lazily']);
+for (let read = 0; read < READ_BACK_WARMUP; read++)
+  await readItems(
+    context,
+    Array.from({ length: 10 }, (_, i) => itemKey((read * 7_919 + i * 104_729) % tableItems)),
+  );
 const row = (id: string) => Number(id.slice(1));
+// faiss's part of each search timed apart: wrapped here, in the bench only.
+const candidatesOf = OpenSegment.candidatesOf.bind(OpenSegment);
+let candidatesMs = 0;
+OpenSegment.candidatesOf = (query, asks) => {
+  const started = performance.now();
+  try {
+    return candidatesOf(query, asks);
+  } finally {
+    candidatesMs += performance.now() - started;
+  }
+};
 const result: Omit<ScaleProbeResult, 'indexLoadS' | 'peakRssMb'> = {
   vectors: index.size,
   segments: index.meta.segments.length,
   embedMs: [],
   indexMs: [],
+  candidatesMs: [],
   hydrateMs: [],
   hitRows: [],
 };
@@ -58,6 +88,7 @@ for (const text of queries) {
   const e0 = performance.now();
   const [query] = await embedder.embed([text]);
   if (!query?.ok) throw new Error(`cannot embed ${text}`);
+  candidatesMs = 0;
   const i0 = performance.now();
   const hits = index.search(query.vector, 10);
   const h0 = performance.now();
@@ -67,6 +98,7 @@ for (const text of queries) {
   if (items.size !== keys.length) throw new Error(`read back ${items.size} of ${keys.length} items`);
   result.embedMs.push(i0 - e0);
   result.indexMs.push(h0 - i0);
+  result.candidatesMs.push(candidatesMs);
   result.hydrateMs.push(h1 - h0);
   result.hitRows.push(hits.map(({ entry }) => row(entry.id)));
 }

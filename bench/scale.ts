@@ -102,6 +102,8 @@ export interface ScaleResult extends BenchProvenance {
   readonly search_p99_ms: number;
   readonly index_search_p50_ms: number;
   readonly index_search_p99_ms: number;
+  /** faiss's part of the index search (every segment's candidates; absent before it was timed apart). */
+  readonly index_candidates_p50_ms?: number;
   readonly embed_p50_ms: number;
   readonly read_back_p50_ms: number;
   /** Hits whose exact score reaches the exact answer's tenth (ties count), a share of 10 a query. */
@@ -127,6 +129,9 @@ export interface ScaleResult extends BenchProvenance {
   readonly index_bytes_per_vector: number;
   readonly disk_bytes_per_vector: number;
 }
+
+/** The key of the bench's item `i` (row `i` of the index, and of the table when it holds it). */
+export const itemKey = (i: number): { group: string; id: string } => ({ group: `g${i % 16}`, id: `s${i}` });
 
 /** Scores this close to the exact answer's tenth are ties (float32 sums over a few hundred dimensions). */
 const TIE = 1e-5;
@@ -183,7 +188,6 @@ export async function benchScale(
     const train = readSts(path.join(stsDirectory, 'sts-train.csv')).flatMap((pair) => [pair.first, pair.second]);
     const draw = seededRandom(2026);
     const text = () => `${train[Math.floor(draw() * train.length)]!} ${train[Math.floor(draw() * train.length)]!}`;
-    const key = (i: number) => ({ group: `g${i % 16}`, id: `s${i}` });
     const embed = (texts: readonly string[]) => embedTexts(embedder, texts);
     /** Items in the table, for the read-back (only the first `tableItems`). */
     const put = async (rows: readonly number[], texts: readonly string[]) => {
@@ -193,8 +197,8 @@ export async function benchScale(
               {
                 PutRequest: {
                   Item: {
-                    [config.groupAttribute]: { S: key(i).group },
-                    [config.idAttribute]: { S: key(i).id },
+                    [config.groupAttribute]: { S: itemKey(i).group },
+                    [config.idAttribute]: { S: itemKey(i).id },
                     [config.contentAttribute]: { S: texts[at]! },
                   },
                 },
@@ -235,7 +239,7 @@ export async function benchScale(
         const vectors = new Float32Array(chunk.length * d);
         chunk.forEach((i, at) => vectors.set(live.read(i, i + 1), at * d));
         const entries = chunk.map((i, row) => ({
-          ...key(i),
+          ...itemKey(i),
           version: runs,
           kind: 'vector' as const,
           row,
@@ -380,6 +384,7 @@ export async function benchScale(
       search_p99_ms: round(percentile(whole, 99)),
       index_search_p50_ms: round(percentile(probe.indexMs, 50)),
       index_search_p99_ms: round(percentile(probe.indexMs, 99)),
+      index_candidates_p50_ms: round(percentile(probe.candidatesMs, 50)),
       embed_p50_ms: round(percentile(probe.embedMs, 50)),
       read_back_p50_ms: round(percentile(probe.hydrateMs, 50)),
       recall_at_10: round(recall, 4),
