@@ -50,6 +50,7 @@ import {
   IndexDamagedError,
   parseJsonFile,
   readVerified,
+  rowChecksum,
   rowChecksums,
 } from './integrity.ts';
 import { KeyFilter } from './key-filter.ts';
@@ -616,14 +617,13 @@ export class VectorFile {
     const bytes = new Uint8Array(rows.length * this.rowBytes);
     const whole = faiss.readRows(this.fd, this.rowBytes, Float64Array.from(rows), bytes);
     if (whole < rows.length) throw this.damaged(`ends before the end of row ${rows[whole]!.toLocaleString('en-US')}`);
-    const vectors = new Float32Array(bytes.buffer, 0, bytes.length / 4);
-    if (this.sums)
-      for (const [i, row] of rows.entries()) {
-        const rowVector = vectors.subarray(i * this.dimensions, (i + 1) * this.dimensions);
-        if (firstBadRow(rowVector, this.dimensions, row, this.sums) >= 0)
+    if (this.sums) {
+      const words = new Uint32Array(bytes.buffer, 0, bytes.length / 4);
+      for (const [i, row] of rows.entries())
+        if (rowChecksum(words, i * this.dimensions, this.dimensions) !== this.sums[row])
           throw this.damaged(`row ${row.toLocaleString('en-US')} does not match its checksum`);
-      }
-    return vectors;
+    }
+    return new Float32Array(bytes.buffer, 0, bytes.length / 4);
   }
 
   close(): void {
