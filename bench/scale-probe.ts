@@ -36,8 +36,17 @@ export interface ScaleProbeResult {
   readonly hydrateMs: number[];
   /** Each query's hits, as row numbers of the bench (ids `s<row>`). */
   readonly hitRows: number[][];
+  /**
+   * The same queries' index search again with every IVF segment visiting another number of
+   * lists ({@link PROBE_SWEEP}, the index's own setting among them), the settings taking turns
+   * query by query: what fewer or more probes would give, from the same process and page cache.
+   */
+  readonly sweep: { readonly probes: number; readonly indexMs: number[]; readonly hitRows: number[][] }[];
   readonly peakRssMb: number;
 }
+
+/** Probes tried after the timed queries (see {@link ScaleProbeResult.sweep}). */
+const PROBE_SWEEP = [48, 64, 96, 128];
 
 /** Untimed read-backs before the timed queries (see above). */
 const READ_BACK_WARMUP = 600;
@@ -83,12 +92,15 @@ const result: Omit<ScaleProbeResult, 'indexLoadS' | 'peakRssMb'> = {
   candidatesMs: [],
   hydrateMs: [],
   hitRows: [],
+  sweep: PROBE_SWEEP.map((probes) => ({ probes, indexMs: [], hitRows: [] })),
 };
+const queryVectors: Float32Array[] = [];
 for (const text of queries) {
   const e0 = performance.now();
   const [query] = await embedder.embed([text]);
   if (!query?.ok) throw new Error(`cannot embed ${text}`);
   candidatesMs = 0;
+  queryVectors.push(query.vector);
   const i0 = performance.now();
   const hits = index.search(query.vector, 10);
   const h0 = performance.now();
@@ -102,6 +114,21 @@ for (const text of queries) {
   result.hydrateMs.push(h1 - h0);
   result.hitRows.push(hits.map(({ entry }) => row(entry.id)));
 }
+// The sweep: each IVF segment's faiss index set to each probe count in turn (the segments keep
+// theirs private: reached here, in the bench only; the process ends after).
+const ivfIndexes = index
+  .select()
+  .parts.flatMap(({ segment }) =>
+    segment.info.kind === 'ivf' ? [(segment as unknown as { index: { setNprobe(probes: number): void } }).index] : [],
+  );
+for (const vector of queryVectors)
+  for (const setting of result.sweep) {
+    for (const faissIndex of ivfIndexes) faissIndex.setNprobe(setting.probes);
+    const started = performance.now();
+    const hits = index.search(vector, 10);
+    setting.indexMs.push(performance.now() - started);
+    setting.hitRows.push(hits.map(({ entry }) => row(entry.id)));
+  }
 clearInterval(sample);
 peak = Math.max(peak, process.memoryUsage().rss);
 const output: ScaleProbeResult = { ...result, indexLoadS, peakRssMb: Math.round(peak / 2 ** 20) };

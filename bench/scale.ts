@@ -111,6 +111,16 @@ export interface ScaleResult extends BenchProvenance {
   /** Hits that are rows of the exact answer (absent before ties were counted). */
   readonly recall_at_10_by_id?: number;
   readonly recall_queries: number;
+  /**
+   * The same queries searched again after the timed ones, every IVF segment visiting this many
+   * lists, the settings taking turns query by query (absent before it was measured).
+   */
+  readonly probe_sweep?: readonly {
+    readonly probes: number;
+    readonly index_search_p50_ms: number;
+    readonly index_search_p99_ms: number;
+    readonly recall_at_10: number;
+  }[];
   readonly merge_base_runs_s: readonly number[];
   readonly merge_1k_s: number;
   /**
@@ -332,18 +342,27 @@ export async function benchScale(
     }
     // Many of the texts are the same two sentences (10M draws of two of ~11,500): a hit tied with
     // the exact answer's tenth score is as right as the row exact search happened to list.
-    let found = 0;
-    let foundById = 0;
-    probe.hitRows.forEach((rows, q) => {
-      const truth = new Set(best[q]!.map((hit) => hit.row));
-      const tenth = best[q]!.at(-1)!.score;
-      const query = queryVectors.subarray(q * d, (q + 1) * d);
-      foundById += rows.filter((row) => truth.has(row)).length;
-      found += rows.filter((row) => truth.has(row) || dot(query, live.read(row, row + 1)) >= tenth - TIE).length;
-    });
-    const recall = found / (QUERIES * 10);
-    const recallById = foundById / (QUERIES * 10);
+    const recallOf = (hitRows: readonly (readonly number[])[]) => {
+      let found = 0;
+      let foundById = 0;
+      hitRows.forEach((rows, q) => {
+        const truth = new Set(best[q]!.map((hit) => hit.row));
+        const tenth = best[q]!.at(-1)!.score;
+        const query = queryVectors.subarray(q * d, (q + 1) * d);
+        foundById += rows.filter((row) => truth.has(row)).length;
+        found += rows.filter((row) => truth.has(row) || dot(query, live.read(row, row + 1)) >= tenth - TIE).length;
+      });
+      return { recall: found / (QUERIES * 10), recallById: foundById / (QUERIES * 10) };
+    };
+    const { recall, recallById } = recallOf(probe.hitRows);
     log(`recall@10 ${recall.toFixed(4)} against exact search (${recallById.toFixed(4)} by row)`);
+    const probeSweep = probe.sweep.map(({ probes, indexMs, hitRows }) => ({
+      probes,
+      index_search_p50_ms: round(percentile(indexMs, 50)),
+      index_search_p99_ms: round(percentile(indexMs, 99)),
+      recall_at_10: round(recallOf(hitRows).recall, 4),
+    }));
+    log(`probe sweep: ${JSON.stringify(probeSweep)}`);
 
     // The current generation's segments: on disk, and what a search holds in memory once open (IVF
     // codes, row checksums, flat segments' vectors, their index; key maps whole where a segment has
@@ -390,6 +409,7 @@ export async function benchScale(
       recall_at_10: round(recall, 4),
       recall_at_10_by_id: round(recallById, 4),
       recall_queries: QUERIES,
+      probe_sweep: probeSweep,
       merge_base_runs_s: seconds(baseRuns),
       merge_1k_s: round(added.seconds, 3),
       merge_1k_warm_s: warm.map((seconds) => round(seconds, 3)),
