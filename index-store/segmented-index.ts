@@ -233,7 +233,11 @@ export class SegmentedIndex {
       for (const { row, score } of found) best.push({ segment, row, score });
     const top = best.sort((a, b) => b.score - a.score).slice(0, k);
     const rowsOf = new Map<OpenSegment, number[]>();
-    for (const { segment, row } of top) rowsOf.set(segment, [...(rowsOf.get(segment) ?? []), row]);
+    for (const { segment, row } of top) {
+      const rows = rowsOf.get(segment);
+      if (rows) rows.push(row);
+      else rowsOf.set(segment, [row]);
+    }
     SegmentKeys.willReadEntries([...rowsOf].map(([segment, rows]) => [segment.keys, rows] as const));
     return top.map(({ segment, row, score }) => ({
       entry: segment.keys.entry(row),
