@@ -38,15 +38,19 @@ export interface ScaleProbeResult {
   readonly hitRows: number[][];
   /**
    * The same queries' index search again with every IVF segment visiting another number of
-   * lists ({@link PROBE_SWEEP}, the index's own setting among them), the settings taking turns
-   * query by query: what fewer or more probes would give, from the same process and page cache.
+   * lists ({@link PROBE_SWEEP}), or its own by its share of the rows searched (`'own'`, as the
+   * timed queries), the settings taking turns query by query: what fewer or more probes would
+   * give, from the same process and page cache.
    */
-  readonly sweep: { readonly probes: number; readonly indexMs: number[]; readonly hitRows: number[][] }[];
+  readonly sweep: { readonly probes: ProbeSetting; readonly indexMs: number[]; readonly hitRows: number[][] }[];
   readonly peakRssMb: number;
 }
 
+/** Lists every IVF segment visits in a sweep's setting, or `'own'`: each segment's for its share. */
+export type ProbeSetting = number | 'own';
+
 /** Probes tried after the timed queries (see {@link ScaleProbeResult.sweep}). */
-const PROBE_SWEEP = [48, 64, 96, 128];
+const PROBE_SWEEP: readonly ProbeSetting[] = [48, 64, 96, 128, 'own'];
 
 /** Untimed read-backs before the timed queries (see above). */
 const READ_BACK_WARMUP = 600;
@@ -114,24 +118,12 @@ for (const text of queries) {
   result.hydrateMs.push(h1 - h0);
   result.hitRows.push(hits.map(({ entry }) => row(entry.id)));
 }
-// The sweep: each IVF segment's faiss index set to each probe count in turn (the segments keep
-// theirs private: reached here, in the bench only; the process ends after). A segment of fewer
-// lists visits them all.
-const ivfIndexes = index.select().parts.flatMap(({ segment }) =>
-  segment.info.kind === 'ivf'
-    ? [
-        {
-          faissIndex: (segment as unknown as { index: { setNprobe(probes: number): void } }).index,
-          lists: segment.info.lists ?? Infinity,
-        },
-      ]
-    : [],
-);
+// The sweep: every IVF segment visiting each setting's lists in turn (a segment of fewer lists visits them all).
 for (const vector of queryVectors)
   for (const setting of result.sweep) {
-    for (const { faissIndex, lists } of ivfIndexes) faissIndex.setNprobe(Math.min(setting.probes, lists));
+    const tuning = setting.probes === 'own' ? {} : { probes: setting.probes };
     const started = performance.now();
-    const hits = index.search(vector, 10);
+    const hits = index.search(vector, 10, index.select(), tuning);
     setting.indexMs.push(performance.now() - started);
     setting.hitRows.push(hits.map(({ entry }) => row(entry.id)));
   }

@@ -36,7 +36,7 @@ import { readSts } from '../models/sts.ts';
 import { SEARCH_PROCESS_ENV } from '../search/process-env.ts';
 import { embedTexts } from './embed-texts.ts';
 import { seededRandom } from './random.ts';
-import type { ScaleProbeResult } from './scale-probe.ts';
+import type { ProbeSetting, ScaleProbeResult } from './scale-probe.ts';
 import type { ScaleStep, ScaleStepResult } from './scale-step.ts';
 import type { TruthPart } from './scale-truth.ts';
 
@@ -93,6 +93,8 @@ export interface ScaleResult extends BenchProvenance {
       readonly upToRows: number | null;
       readonly lists: number;
       readonly probes: number;
+      /** Absent before segments searched beside others visited fewer lists. */
+      readonly sharedProbes?: number;
       readonly rerank: number;
     }[];
     readonly compaction_step_rows: number;
@@ -113,10 +115,11 @@ export interface ScaleResult extends BenchProvenance {
   readonly recall_queries: number;
   /**
    * The same queries searched again after the timed ones, every IVF segment visiting this many
-   * lists, the settings taking turns query by query (absent before it was measured).
+   * lists (or `'own'`: its own for its share of the rows searched), the settings taking turns
+   * query by query (absent before it was measured).
    */
   readonly probe_sweep?: readonly {
-    readonly probes: number;
+    readonly probes: ProbeSetting;
     readonly index_search_p50_ms: number;
     readonly index_search_p99_ms: number;
     readonly recall_at_10: number;

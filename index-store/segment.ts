@@ -70,8 +70,14 @@ export interface IvfPlan {
   readonly kind: 'ivf';
   /** Inverted lists (k-means centroids). */
   readonly lists: number;
-  /** Lists a query visits. */
+  /** Lists a query visits in a segment searched alone. */
   readonly probes: number;
+  /**
+   * Lists a query visits at least in a segment searched beside others: each then needs to find
+   * only its share of the best k ({@link probesOfShare}). Measured for the largest tier only
+   * (the scale bench's probe sweep at 10,000,000 items); the smaller tiers keep their `probes`.
+   */
+  readonly sharedProbes: number;
   /** Candidates taken from the compressed codes and re-ranked with the exact vectors. */
   readonly rerank: number;
 }
@@ -89,10 +95,12 @@ export type IndexPlan = { readonly kind: 'flat' } | IvfPlan;
  * random ones, `test/unit/segments.test.ts`) recall@10 0.878 with 50 rose past 0.9.
  */
 export const IVF_TIERS: readonly (IvfPlan & { readonly upToRows: number })[] = [
-  { kind: 'ivf', upToRows: 60_000, lists: 64, probes: 32, rerank: 100 },
-  { kind: 'ivf', upToRows: 200_000, lists: 256, probes: 128, rerank: 50 },
-  { kind: 'ivf', upToRows: 600_000, lists: 512, probes: 128, rerank: 50 },
-  { kind: 'ivf', upToRows: Infinity, lists: 2_048, probes: 128, rerank: 50 },
+  { kind: 'ivf', upToRows: 60_000, lists: 64, probes: 32, sharedProbes: 32, rerank: 100 },
+  { kind: 'ivf', upToRows: 200_000, lists: 256, probes: 128, sharedProbes: 128, rerank: 50 },
+  { kind: 'ivf', upToRows: 600_000, lists: 512, probes: 128, sharedProbes: 128, rerank: 50 },
+  // At 10,000,000 items (six segments of this tier) 64 probes a segment kept recall@10 at 0.9695
+  // (48: 0.9645), and took about a quarter off faiss's time (bench/results-scale.json).
+  { kind: 'ivf', upToRows: Infinity, lists: 2_048, probes: 128, sharedProbes: 64, rerank: 50 },
 ];
 
 /**
@@ -100,7 +108,7 @@ export const IVF_TIERS: readonly (IvfPlan & { readonly upToRows: number })[] = [
  * @example
  * ```ts
  * indexPlanFor(5_000); // { kind: 'flat' }
- * indexPlanFor(1_000_000); // { kind: 'ivf', lists: 2048, probes: 128, rerank: 50 }
+ * indexPlanFor(1_000_000); // { kind: 'ivf', lists: 2048, probes: 128, sharedProbes: 64, rerank: 50 }
  * ```
  */
 export function indexPlanFor(rows: number): IndexPlan {
@@ -157,15 +165,49 @@ export interface SegmentInfo {
   readonly rerank?: number;
 }
 
+/** How an IVF segment is searched: the lists a query visits, alone and beside others, and its re-rank depth. */
+export interface IvfSearch {
+  /** Lists visited in the segment searched alone (absent: as faiss serialized them, for segments that did not say). */
+  readonly probes?: number;
+  /** Lists visited at least in the segment searched beside others ({@link IvfPlan.sharedProbes}). */
+  readonly sharedProbes?: number;
+  readonly rerank: number;
+}
+
 /**
  * How an IVF segment is searched: by today's tier for its size when it was built with that
  * tier's lists, so that re-measured probes and depths reach segments already written; else as
- * its `segment.json` recorded (probes absent: as faiss serialized them).
+ * its `segment.json` recorded (probes absent: as faiss serialized them), its probes the same
+ * alone or not.
  */
-export function ivfSearchOf(info: SegmentInfo): { readonly probes?: number; readonly rerank: number } {
+export function ivfSearchOf(info: SegmentInfo): IvfSearch {
   const plan = indexPlanFor(info.rows);
-  if (plan.kind === 'ivf' && plan.lists === listsOf(info)) return { probes: plan.probes, rerank: plan.rerank };
-  return { ...(info.nprobe === undefined ? {} : { probes: info.nprobe }), rerank: info.rerank ?? LEGACY_RERANK };
+  if (plan.kind === 'ivf' && plan.lists === listsOf(info))
+    return { probes: plan.probes, sharedProbes: plan.sharedProbes, rerank: plan.rerank };
+  return {
+    ...(info.nprobe === undefined ? {} : { probes: info.nprobe, sharedProbes: info.nprobe }),
+    rerank: info.rerank ?? LEGACY_RERANK,
+  };
+}
+
+/**
+ * The lists a query visits in an IVF segment holding `share` (0..1] of the IVF rows it searches:
+ * its probes alone times the square root of its share, at least its shared probes. A segment's
+ * part of the best k shrinks with its share, and finding fewer of its best needs fewer lists;
+ * the square root is the curve through the two ends measured (one segment: 128 probes for recall
+ * 0.96; six: 64), as the re-rank depth grows with the square root of the rows searched.
+ * @example
+ * ```ts
+ * probesOfShare({ probes: 128, sharedProbes: 64 }, 1); // 128: searched alone
+ * probesOfShare({ probes: 128, sharedProbes: 64 }, 0.5); // 91
+ * probesOfShare({ probes: 128, sharedProbes: 64 }, 0.2); // 64
+ * ```
+ */
+export function probesOfShare(
+  search: { readonly probes: number; readonly sharedProbes: number },
+  share: number,
+): number {
+  return Math.max(search.sharedProbes, Math.min(search.probes, Math.ceil(search.probes * Math.sqrt(share))));
 }
 
 /** An IVF segment's lists, from `segment.json` (or, for a segment written before it said, its factory string). */
@@ -542,6 +584,8 @@ export interface CandidateAsk {
   readonly skip?: Uint8Array;
   /** Rows of the range not skipped (all of them by default). */
   readonly admitted?: number;
+  /** For an IVF segment: the lists visited (its own probes by default; at most its lists). */
+  readonly probes?: number;
 }
 
 /** A segment's candidates for one query, best first by faiss's score. */
@@ -651,7 +695,14 @@ export class OpenSegment {
     private readonly vectors: VectorFile,
     /** Candidates an IVF segment re-ranks with exact vectors when searched alone (0 for a flat one). */
     readonly rerankDepth: number,
-  ) {}
+    /** An IVF segment's lists visited, alone and beside others (absent for a flat one, or one whose file says). */
+    readonly probes: { readonly probes: number; readonly sharedProbes: number } | undefined,
+  ) {
+    this.visiting = probes?.probes;
+  }
+
+  /** The lists its faiss index visits now (set by {@link candidatesOf} for each query). */
+  private visiting: number | undefined;
 
   /**
    * Opens a published segment, every file verified as it is read (the vectors file by its size
@@ -679,12 +730,16 @@ export class OpenSegment {
       const attributes = files.attributes(keys.items);
       const lexical = files.lexical(keys.rows);
       let rerankDepth = 0;
+      let probes: { probes: number; sharedProbes: number } | undefined;
       if (info.kind === 'ivf') {
-        const { probes, rerank } = ivfSearchOf(info);
-        if (probes !== undefined) index.setNprobe(probes);
-        rerankDepth = rerank;
+        const search = ivfSearchOf(info);
+        if (search.probes !== undefined) {
+          index.setNprobe(search.probes);
+          probes = { probes: search.probes, sharedProbes: search.sharedProbes ?? search.probes };
+        }
+        rerankDepth = search.rerank;
       }
-      return new OpenSegment(info, keys, attributes, lexical, index, vectors, rerankDepth);
+      return new OpenSegment(info, keys, attributes, lexical, index, vectors, rerankDepth, probes);
     } catch (error) {
       // The files held open so far are let go of: a search retries a damaged index at every query.
       vectors?.close();
@@ -792,6 +847,7 @@ export class OpenSegment {
         : Math.min(segment.rows, Math.ceil(Math.max(k, segment.rerankDepth) / (admitted / segment.rows)) + 4),
     );
     const asked = asks.flatMap((_, i) => (first[i]! > 0 ? [i] : []));
+    for (const i of asked) asks[i]!.segment.visit(asks[i]!.probes);
     const answers = faiss.searchEach(
       asked.map((i) => asks[i]!.segment.index),
       query,
@@ -802,6 +858,15 @@ export class OpenSegment {
       const answer = answerOf.get(i);
       return answer ? ask.segment.collect(query, ask, first[i]!, answer) : { hits: [], approximate: false, items: 0 };
     });
+  }
+
+  /** Sets the lists its faiss index visits (its own probes when not given; a flat one has none). */
+  private visit(probes = this.probes?.probes): void {
+    if (probes === undefined || this.info.kind !== 'ivf') return;
+    const visiting = Math.min(probes, listsOf(this.info) ?? probes);
+    if (visiting === this.visiting) return;
+    this.index.setNprobe(visiting);
+    this.visiting = visiting;
   }
 
   /** A segment's candidates from faiss's answer to a request of `fetch` rows, asking again while they fall short. */

@@ -13,7 +13,7 @@ import type { GenerationMeta, GenerationStore, SegmentRef } from './generations.
 import type { IndexEntry, ItemRows } from './index-entry.ts';
 import type { AttributeFilter, ColumnKinds } from './attribute-columns.ts';
 import { addStats, type LexicalStats, rankLexical, segmentStats } from './bm25.ts';
-import { type CandidateAsk, OpenSegment, type RowHit } from './segment.ts';
+import { type CandidateAsk, OpenSegment, probesOfShare, type RowHit } from './segment.ts';
 import { type RowPassage, SegmentKeys } from './segment-keys.ts';
 
 /** A group with at most this many live rows in a segment is scanned exactly (about 28 MB of vectors). */
@@ -39,6 +39,15 @@ export interface IndexHit {
 
 /** Open segments shared between the generations a reader loads, by segment id. */
 export type SegmentCache = Map<string, OpenSegment>;
+
+/** Settings of one search that override the index's own: for measuring them (the scale bench's probe sweep). */
+export interface SearchTuning {
+  /**
+   * Lists every IVF segment visits (at most its lists).
+   * @default each segment's probes for its share of the IVF rows searched ({@link probesOf})
+   */
+  readonly probes?: number;
+}
 
 export class SegmentedIndex {
   /** Live items. */
@@ -198,18 +207,22 @@ export class SegmentedIndex {
    * The k nearest items of a selection (every live item by default) to a unit query vector, best
    * first, each scored by its best passage. Exact whatever the selection: a segment's admitted
    * rows are scanned exactly when few, and searched by faiss (then scanned if faiss's visited
-   * lists hold too few) when many. The segments are searched side by side, and the IVF
-   * segments' candidates re-ranked once, together: the best by their codes' scores over every
-   * segment ({@link rerankDepth}), so the exact reads go where the best candidates are.
+   * lists hold too few) when many. The segments are searched side by side, each IVF segment
+   * visiting lists by its share of the IVF rows searched ({@link probesOf}), and their candidates
+   * re-ranked once, together: the best by their codes' scores over every segment
+   * ({@link rerankDepth}), so the exact reads go where the best candidates are.
+   * @param tuning settings overriding the index's own, for measuring them
    */
-  search(query: Float32Array, k: number, selection: Selection = this.select()): IndexHit[] {
+  search(query: Float32Array, k: number, selection: Selection = this.select(), tuning: SearchTuning = {}): IndexHit[] {
     const ranked: { segment: OpenSegment; hits: readonly RowHit[] }[] = [];
-    const asks: CandidateAsk[] = [];
+    const searched: Omit<CandidateAsk, 'probes'>[] = [];
     for (const { segment, range, skip, rows, items, narrowed } of selection.parts) {
       const want = Math.min(k, items);
       if (narrowed && rows <= EXACT_SCAN_ROWS) ranked.push({ segment, hits: segment.scan(query, want, range, skip) });
-      else asks.push({ segment, k: want, range, skip, admitted: rows });
+      else searched.push({ segment, k: want, range, skip, admitted: rows });
     }
+    const probes = tuning.probes === undefined ? probesOf(searched) : searched.map(() => tuning.probes);
+    const asks: CandidateAsk[] = searched.map((ask, i) => ({ ...ask, probes: probes[i] }));
     const approximate: { ask: number; hit: RowHit }[] = [];
     OpenSegment.candidatesOf(query, asks).forEach((found, ask) => {
       const { segment, k: want, range, skip } = asks[ask]!;
@@ -349,6 +362,17 @@ export function rerankDepth(asks: readonly { readonly segment: OpenSegment }[]):
     own = Math.max(own, segment.rerankDepth);
   }
   return rows === 0 ? 0 : Math.max(own, Math.ceil(RERANK_DEPTH_AT_1M * Math.sqrt(rows / 1_000_000)));
+}
+
+/**
+ * The lists each IVF segment of a query visits: by its share of the IVF rows searched
+ * ({@link probesOfShare}); undefined for a flat segment, or one whose file set them.
+ */
+export function probesOf(
+  asks: readonly { readonly segment: Pick<OpenSegment, 'rows' | 'probes'> }[],
+): (number | undefined)[] {
+  const rows = asks.reduce((sum, { segment }) => sum + (segment.probes ? segment.rows : 0), 0);
+  return asks.map(({ segment }) => segment.probes && probesOfShare(segment.probes, segment.rows / rows));
 }
 
 /**

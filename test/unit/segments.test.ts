@@ -23,7 +23,7 @@ import { IndexDamagedError } from '../../index-store/integrity.ts';
 import { KeyFilter, KeyFilterFormatError } from '../../index-store/key-filter.ts';
 import { FLAT_MAX_ROWS, flatIndexOf, OpenSegment, SEGMENT_FILES, SegmentFiles } from '../../index-store/segment.ts';
 import { encodeSegmentKeys, SegmentKeys } from '../../index-store/segment-keys.ts';
-import { EXACT_SCAN_ROWS, rerankedRows, SegmentedIndex } from '../../index-store/segmented-index.ts';
+import { EXACT_SCAN_ROWS, probesOf, rerankedRows, SegmentedIndex } from '../../index-store/segmented-index.ts';
 import { tempDir } from '../helpers/scratch.ts';
 
 const MODEL = { name: 'test', checksum: 'c'.repeat(64), dimensions: 16 };
@@ -318,6 +318,56 @@ describe('segmented index', () => {
       [2, [7, 8]],
     ]);
     assert.deepEqual([...fewItems.entries()], [[0, [10, 11]]]);
+  });
+
+  it('visits fewer lists in a segment searched beside others: by the square root of its share of the IVF rows, at least its shared probes', () => {
+    // Prepare: segments of the largest tier (128 probes alone, 64 beside others) and a flat one
+    const ivf = (rows: number) => ({ segment: { rows, probes: { probes: 128, sharedProbes: 64 } } });
+    const flat = { segment: { rows: 20_000, probes: undefined } };
+    // Act
+    const alone = probesOf([ivf(2_000_000), flat]);
+    const halves = probesOf([ivf(1_000_000), ivf(1_000_000)]);
+    const unequal = probesOf([ivf(2_000_000), ivf(1_000_000)]);
+    const six = probesOf([...Array.from({ length: 5 }, () => ivf(2_000_000)), ivf(10_000)]);
+    // Assess: a flat segment visits no lists and is no part of the share
+    assert.deepEqual(alone, [128, undefined]);
+    assert.deepEqual(halves, [91, 91]);
+    assert.deepEqual(unequal, [105, 74]);
+    assert.deepEqual(six, [64, 64, 64, 64, 64, 64]);
+  });
+
+  it("searches with the lists a query is given, at most a segment's own, and the next search visits its own again", async () => {
+    // Prepare: two IVF segments of 64 lists
+    const dir = tempDir();
+    try {
+      const store = new GenerationStore(dir.path);
+      const runs = [0, 1].map((run) => items(FLAT_MAX_ROWS + 1_000, 4, 50 + run, `r${run}-`));
+      const index = SegmentedIndex.open(store, store.publish(await writeRuns(store, runs), MODEL, 'test'));
+      const queries = randomUnitVectors(30, d, 53);
+      const query = (q: number) => queries.subarray(q * d, (q + 1) * d);
+      const idsOf = (hits: readonly { entry: { id: string } }[]) => hits.map((hit) => hit.entry.id);
+      // Act
+      const own = Array.from({ length: 30 }, (_, q) => idsOf(index.search(query(q), 10)));
+      const oneList = Array.from({ length: 30 }, (_, q) =>
+        idsOf(index.search(query(q), 10, index.select(), { probes: 1 })),
+      );
+      const again = Array.from({ length: 30 }, (_, q) => idsOf(index.search(query(q), 10)));
+      const everyList = Array.from({ length: 30 }, (_, q) =>
+        idsOf(index.search(query(q), 10, index.select(), { probes: 10_000 })),
+      );
+      // Assess: one list a segment finds less; its own settings come back; more lists than it has visit them all
+      const truth = Array.from({ length: 30 }, (_, q) => new Set(exact(runs.flat(), query(q), 10)));
+      const recall = (found: string[][]) =>
+        found.reduce((sum, ids, q) => sum + ids.filter((id) => truth[q]!.has(id)).length, 0) / 300;
+      assert.ok(recall(oneList) < recall(own) - 0.1, `recall with one list ${recall(oneList)}, own ${recall(own)}`);
+      assert.deepEqual(again, own);
+      assert.ok(
+        recall(everyList) >= recall(own),
+        `recall visiting every list ${recall(everyList)}, own ${recall(own)}`,
+      );
+    } finally {
+      dir.remove();
+    }
   });
 
   it('faiss.searchEach answers each index as its own search does, and names a bad k', () => {
