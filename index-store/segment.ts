@@ -165,12 +165,13 @@ export interface SegmentInfo {
   readonly rerank?: number;
 }
 
-/** How an IVF segment is searched: the lists a query visits, alone and beside others, and its re-rank depth. */
+/** The lists a query visits in an IVF segment: alone, and at least beside others ({@link IvfPlan}). */
+export type IvfProbes = Pick<IvfPlan, 'probes' | 'sharedProbes'>;
+
+/** How an IVF segment is searched: the lists a query visits, and its re-rank depth. */
 export interface IvfSearch {
-  /** Lists visited in the segment searched alone (absent: as faiss serialized them, for segments that did not say). */
-  readonly probes?: number;
-  /** Lists visited at least in the segment searched beside others ({@link IvfPlan.sharedProbes}). */
-  readonly sharedProbes?: number;
+  /** Absent: as faiss serialized them, for segments whose file did not say. */
+  readonly probes?: IvfProbes;
   readonly rerank: number;
 }
 
@@ -183,9 +184,9 @@ export interface IvfSearch {
 export function ivfSearchOf(info: SegmentInfo): IvfSearch {
   const plan = indexPlanFor(info.rows);
   if (plan.kind === 'ivf' && plan.lists === listsOf(info))
-    return { probes: plan.probes, sharedProbes: plan.sharedProbes, rerank: plan.rerank };
+    return { probes: { probes: plan.probes, sharedProbes: plan.sharedProbes }, rerank: plan.rerank };
   return {
-    ...(info.nprobe === undefined ? {} : { probes: info.nprobe, sharedProbes: info.nprobe }),
+    ...(info.nprobe === undefined ? {} : { probes: { probes: info.nprobe, sharedProbes: info.nprobe } }),
     rerank: info.rerank ?? LEGACY_RERANK,
   };
 }
@@ -203,11 +204,8 @@ export function ivfSearchOf(info: SegmentInfo): IvfSearch {
  * probesOfShare({ probes: 128, sharedProbes: 64 }, 0.2); // 64
  * ```
  */
-export function probesOfShare(
-  search: { readonly probes: number; readonly sharedProbes: number },
-  share: number,
-): number {
-  return Math.max(search.sharedProbes, Math.min(search.probes, Math.ceil(search.probes * Math.sqrt(share))));
+export function probesOfShare({ probes, sharedProbes }: IvfProbes, share: number): number {
+  return Math.max(sharedProbes, Math.min(probes, Math.ceil(probes * Math.sqrt(share))));
 }
 
 /** An IVF segment's lists, from `segment.json` (or, for a segment written before it said, its factory string). */
@@ -696,7 +694,7 @@ export class OpenSegment {
     /** Candidates an IVF segment re-ranks with exact vectors when searched alone (0 for a flat one). */
     readonly rerankDepth: number,
     /** An IVF segment's lists visited, alone and beside others (absent for a flat one, or one whose file says). */
-    readonly probes: { readonly probes: number; readonly sharedProbes: number } | undefined,
+    readonly probes: IvfProbes | undefined,
   ) {
     this.visiting = probes?.probes;
   }
@@ -729,17 +727,9 @@ export class OpenSegment {
         );
       const attributes = files.attributes(keys.items);
       const lexical = files.lexical(keys.rows);
-      let rerankDepth = 0;
-      let probes: { probes: number; sharedProbes: number } | undefined;
-      if (info.kind === 'ivf') {
-        const search = ivfSearchOf(info);
-        if (search.probes !== undefined) {
-          index.setNprobe(search.probes);
-          probes = { probes: search.probes, sharedProbes: search.sharedProbes ?? search.probes };
-        }
-        rerankDepth = search.rerank;
-      }
-      return new OpenSegment(info, keys, attributes, lexical, index, vectors, rerankDepth, probes);
+      const { probes, rerank } = info.kind === 'ivf' ? ivfSearchOf(info) : { rerank: 0 };
+      if (probes) index.setNprobe(probes.probes);
+      return new OpenSegment(info, keys, attributes, lexical, index, vectors, rerank, probes);
     } catch (error) {
       // The files held open so far are let go of: a search retries a damaged index at every query.
       vectors?.close();
