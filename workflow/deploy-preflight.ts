@@ -12,7 +12,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { metered } from '../aws/clients.ts';
+import { sdkClient } from '../aws/clients.ts';
 
 /** Options of {@link deployPreflight}. */
 export interface DeployPreflightProps {
@@ -25,7 +25,7 @@ export interface DeployPreflightProps {
 /** Each missing piece, with how to get it; empty when the deploy can start. */
 export async function deployPreflight(props: DeployPreflightProps): Promise<string[]> {
   const missing: string[] = [];
-  const client = metered(new SFNClient({ region: props.region }));
+  const client = sdkClient(new SFNClient({ region: props.region }));
   try {
     await client.config.credentials();
   } catch (error) {

@@ -26,7 +26,7 @@ function sourceFiles(dir: string): string[] {
 
 /**
  * `new XClient(...)` expressions (an AWS SDK client, imported statically or with `import()`) not
- * passed straight to `metered(...)`.
+ * passed straight to `sdkClient(...)`.
  */
 function unmeteredClients(file: string): string[] {
   const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
@@ -35,7 +35,7 @@ function unmeteredClients(file: string): string[] {
     if (ts.isNewExpression(node) && ts.isIdentifier(node.expression) && /^[A-Z]\w*Client$/.test(node.expression.text)) {
       const parent = node.parent;
       const wrapped =
-        ts.isCallExpression(parent) && ts.isIdentifier(parent.expression) && parent.expression.text === 'metered';
+        ts.isCallExpression(parent) && ts.isIdentifier(parent.expression) && parent.expression.text === 'sdkClient';
       if (!wrapped) {
         const { line } = source.getLineAndCharacterOfPosition(node.getStart());
         found.push(`${path.relative(PROJECT_ROOT, file)}:${line + 1} new ${node.expression.text}(...)`);
@@ -78,7 +78,7 @@ function clientAnswering(responses: { status: number; body: string }[]) {
 }
 
 describe('the request meter', () => {
-  it('is on every AWS SDK client the code creates (the factories, and no client made without it)', () => {
+  it('is on every AWS SDK client the code creates (the factories, and no client made without it), and no logger middleware is', () => {
     // Prepare
     const config = loadConfig({ flags: { 'data-dir': '/tmp/ddb-faiss-meter-test' } });
     const endpoints = {
@@ -99,7 +99,11 @@ describe('the request meter', () => {
     const unmetered = sourceFiles(PROJECT_ROOT).flatMap(unmeteredClients);
     // Assess
     assert.deepEqual(made.map(isMetered), [true, true, true, true, true]);
-    assert.deepEqual(unmetered, [], 'every SDK client is made as metered(new XClient(...))');
+    const logging = made.filter((client) =>
+      client.middlewareStack.identify().some((entry) => entry.startsWith('loggerMiddleware ')),
+    );
+    assert.equal(logging.length, 0, 'no client filters its requests for a logger that discards them');
+    assert.deepEqual(unmetered, [], 'every SDK client is made as sdkClient(new XClient(...))');
   });
 
   it('counts each attempt, asks DynamoDB for its consumed capacity and adds it up', async () => {

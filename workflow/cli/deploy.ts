@@ -66,9 +66,9 @@ async function prepareTable(
   const settings = (name: keyof DeployedSettings) => given.settings[name] ?? defaultOf(name);
   const stream = settings('changeCapture') === 'stream';
   const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-  const { metered } = await import('../../aws/clients.ts');
+  const { sdkClient } = await import('../../aws/clients.ts');
   const { ensureTableStream, prepareExistingTable } = await import('../../table/existing-table.ts');
-  const client = metered(new DynamoDBClient({ region }));
+  const client = sdkClient(new DynamoDBClient({ region }));
   try {
     const table = {
       tableName,

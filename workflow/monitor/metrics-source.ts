@@ -6,7 +6,7 @@
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
-import { metered } from '../../aws/clients.ts';
+import { sdkClient } from '../../aws/clients.ts';
 import type { DdbFaissConfig } from '../../config/config.ts';
 import { localMetricsFile } from '../../lambda-host/observability.ts';
 import { METRICS, METRICS_NAMESPACE, SERVICE_NAME } from '../../tasks/metrics.ts';
@@ -176,6 +176,6 @@ export function cloudWatchMetricsSource(cloudWatch: CloudWatchClient): MetricsSo
 /** The target's source: the local stack's EMF file, or CloudWatch in the configured region. */
 export function metricsSourceFor(config: DdbFaissConfig): MetricsSource {
   return config.target === 'aws'
-    ? cloudWatchMetricsSource(metered(new CloudWatchClient({ region: config.region })))
+    ? cloudWatchMetricsSource(sdkClient(new CloudWatchClient({ region: config.region })))
     : localMetricsSource(localMetricsFile(config.dataDir));
 }
