@@ -38,19 +38,30 @@ export interface ScaleProbeResult {
   readonly hitRows: number[][];
   /**
    * The same queries' index search again with every IVF segment visiting another number of
-   * lists ({@link PROBE_SWEEP}), or its own by its share of the rows searched (`'own'`, as the
-   * timed queries), the settings taking turns query by query: what fewer or more probes would
-   * give, from the same process and page cache.
+   * lists ({@link SWEEP}), or its own by its share of the rows searched (`'own'`, as the
+   * timed queries), and re-ranking another number of candidates where a setting has `rerank`,
+   * the settings taking turns query by query: what fewer or more of either would give, from the
+   * same process and page cache.
    */
-  readonly sweep: { readonly probes: ProbeSetting; readonly indexMs: number[]; readonly hitRows: number[][] }[];
+  readonly sweep: (SweepSetting & { readonly indexMs: number[]; readonly hitRows: number[][] })[];
   readonly peakRssMb: number;
 }
 
 /** Lists every IVF segment visits in a sweep's setting, or `'own'`: each segment's for its share. */
 export type ProbeSetting = number | 'own';
 
-/** Probes tried after the timed queries (see {@link ScaleProbeResult.sweep}). */
-const PROBE_SWEEP: readonly ProbeSetting[] = [48, 64, 96, 128, 'own'];
+/** One setting of the sweep: the probes, and the candidates re-ranked (the index's own depth when absent). */
+export interface SweepSetting {
+  readonly probes: ProbeSetting;
+  readonly rerank?: number;
+}
+
+/** Settings tried after the timed queries (see {@link ScaleProbeResult.sweep}). */
+const SWEEP: readonly SweepSetting[] = [
+  ...([48, 64, 96, 128, 'own'] as const).map((probes) => ({ probes })),
+  { probes: 'own', rerank: 100 },
+  { probes: 'own', rerank: 125 },
+];
 
 /** Untimed read-backs before the timed queries (see above). */
 const READ_BACK_WARMUP = 600;
@@ -96,7 +107,7 @@ const result: Omit<ScaleProbeResult, 'indexLoadS' | 'peakRssMb'> = {
   candidatesMs: [],
   hydrateMs: [],
   hitRows: [],
-  sweep: PROBE_SWEEP.map((probes) => ({ probes, indexMs: [], hitRows: [] })),
+  sweep: SWEEP.map((setting) => ({ ...setting, indexMs: [], hitRows: [] })),
 };
 const queryVectors: Float32Array[] = [];
 for (const text of queries) {
@@ -121,7 +132,10 @@ for (const text of queries) {
 // The sweep: every IVF segment visiting each setting's lists in turn (a segment of fewer lists visits them all).
 for (const vector of queryVectors)
   for (const setting of result.sweep) {
-    const tuning = setting.probes === 'own' ? {} : { probes: setting.probes };
+    const tuning = {
+      ...(setting.probes === 'own' ? {} : { probes: setting.probes }),
+      ...(setting.rerank === undefined ? {} : { rerank: setting.rerank }),
+    };
     const started = performance.now();
     const hits = index.search(vector, 10, index.select(), tuning);
     setting.indexMs.push(performance.now() - started);

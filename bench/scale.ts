@@ -115,11 +115,13 @@ export interface ScaleResult extends BenchProvenance {
   readonly recall_queries: number;
   /**
    * The same queries searched again after the timed ones, every IVF segment visiting this many
-   * lists (or `'own'`: its own for its share of the rows searched), the settings taking turns
+   * lists (or `'own'`: its own for its share of the rows searched) and, where `rerank` is given,
+   * re-ranking that many candidates instead of the index's own depth, the settings taking turns
    * query by query (absent before it was measured).
    */
   readonly probe_sweep?: readonly {
     readonly probes: ProbeSetting;
+    readonly rerank?: number;
     readonly index_search_p50_ms: number;
     readonly index_search_p99_ms: number;
     readonly recall_at_10: number;
@@ -359,8 +361,9 @@ export async function benchScale(
     };
     const { recall, recallById } = recallOf(probe.hitRows);
     log(`recall@10 ${recall.toFixed(4)} against exact search (${recallById.toFixed(4)} by row)`);
-    const probeSweep = probe.sweep.map(({ probes, indexMs, hitRows }) => ({
+    const probeSweep = probe.sweep.map(({ probes, rerank, indexMs, hitRows }) => ({
       probes,
+      ...(rerank === undefined ? {} : { rerank }),
       index_search_p50_ms: round(percentile(indexMs, 50)),
       index_search_p99_ms: round(percentile(indexMs, 99)),
       recall_at_10: round(recallOf(hitRows).recall, 4),

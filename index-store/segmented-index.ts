@@ -47,6 +47,12 @@ export interface SearchTuning {
    * @default each segment's probes for its share of the IVF rows searched ({@link probesOf})
    */
   readonly probes?: number;
+  /**
+   * Candidates re-ranked in the one pass over the IVF segments searched (more while they hold
+   * fewer than k items).
+   * @default {@link rerankDepth} of the segments searched
+   */
+  readonly rerank?: number;
 }
 
 export class SegmentedIndex {
@@ -230,7 +236,7 @@ export class SegmentedIndex {
       else if (!found.approximate) ranked.push({ segment, hits: segment.bestPerItem(found.hits).slice(0, want) });
       else for (const hit of found.hits) approximate.push({ ask, hit });
     });
-    const reranked = rerankedRows(approximate, rerankDepth(asks), k, (ask, row) =>
+    const reranked = rerankedRows(approximate, tuning.rerank ?? rerankDepth(asks), k, (ask, row) =>
       asks[ask]!.segment.keys.firstRow(row),
     );
     // Every segment's rows announced before any is read: all of them fetched side by side.

@@ -23,7 +23,14 @@ import { IndexDamagedError } from '../../index-store/integrity.ts';
 import { KeyFilter, KeyFilterFormatError } from '../../index-store/key-filter.ts';
 import { FLAT_MAX_ROWS, flatIndexOf, OpenSegment, SEGMENT_FILES, SegmentFiles } from '../../index-store/segment.ts';
 import { encodeSegmentKeys, SegmentKeys } from '../../index-store/segment-keys.ts';
-import { EXACT_SCAN_ROWS, probesOf, rerankedRows, SegmentedIndex } from '../../index-store/segmented-index.ts';
+import {
+  EXACT_SCAN_ROWS,
+  probesOf,
+  rerankDepth,
+  rerankedRows,
+  SegmentedIndex,
+  type SearchTuning,
+} from '../../index-store/segmented-index.ts';
 import { tempDir } from '../helpers/scratch.ts';
 
 const MODEL = { name: 'test', checksum: 'c'.repeat(64), dimensions: 16 };
@@ -365,6 +372,33 @@ describe('segmented index', () => {
         recall(everyList) >= recall(own),
         `recall visiting every list ${recall(everyList)}, own ${recall(own)}`,
       );
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('re-ranks as many candidates as a query is given, and its own depth by default', async () => {
+    // Prepare: two IVF segments, whose codes alone rank their rows roughly
+    const dir = tempDir();
+    try {
+      const store = new GenerationStore(dir.path);
+      const runs = [0, 1].map((run) => items(FLAT_MAX_ROWS + 1_000, 4, 60 + run, `r${run}-`));
+      const index = SegmentedIndex.open(store, store.publish(await writeRuns(store, runs), MODEL, 'test'));
+      const queries = randomUnitVectors(30, d, 63);
+      const query = (q: number) => queries.subarray(q * d, (q + 1) * d);
+      const idsOf = (hits: readonly { entry: { id: string } }[]) => hits.map((hit) => hit.entry.id);
+      const search = (tuning: SearchTuning) =>
+        Array.from({ length: 30 }, (_, q) => idsOf(index.search(query(q), 10, index.select(), tuning)));
+      // Act
+      const own = search({});
+      const ten = search({ rerank: 10 });
+      const ownAgain = search({ rerank: rerankDepth(index.select().parts) });
+      // Assess: the ten best by their codes alone miss more of the exact answer
+      const truth = Array.from({ length: 30 }, (_, q) => new Set(exact(runs.flat(), query(q), 10)));
+      const recall = (found: string[][]) =>
+        found.reduce((sum, ids, q) => sum + ids.filter((id) => truth[q]!.has(id)).length, 0) / 300;
+      assert.ok(recall(ten) < recall(own) - 0.05, `recall re-ranking ten ${recall(ten)}, own ${recall(own)}`);
+      assert.deepEqual(ownAgain, own);
     } finally {
       dir.remove();
     }
