@@ -18,6 +18,7 @@ import { createAwsClients } from '../aws/clients.ts';
 import { loadEmbedder } from '../embedding/runtime.ts';
 import { ensureDefaultBundle } from '../models/default-model/build.ts';
 import { OpenSegment } from '../index-store/segment.ts';
+import { SegmentKeys } from '../index-store/segment-keys.ts';
 import { IndexReader } from '../search/index-reader.ts';
 import { queryEmbedderOptions } from '../search/query.ts';
 import { readItems } from '../search/results.ts';
@@ -33,6 +34,10 @@ export interface ScaleProbeResult {
   readonly indexMs: number[];
   /** The part of each index search that is faiss's (every segment's candidates), before the re-rank and key reads. */
   readonly candidatesMs: number[];
+  /** The part of each index search that is the re-rank: its rows announced, read and scored. */
+  readonly rerankMs: number[];
+  /** The part of each index search that names the best hits from the key maps (their pages announced and read). */
+  readonly keysMs: number[];
   readonly hydrateMs: number[];
   /** Each query's hits, as row numbers of the bench (ids `s<row>`). */
   readonly hitRows: number[][];
@@ -88,23 +93,36 @@ for (let read = 0; read < READ_BACK_WARMUP; read++)
     Array.from({ length: 10 }, (_, i) => itemKey((read * 7_919 + i * 104_729) % tableItems)),
   );
 const row = (id: string) => Number(id.slice(1));
-// faiss's part of each search timed apart: wrapped here, in the bench only.
-const candidatesOf = OpenSegment.candidatesOf.bind(OpenSegment);
-let candidatesMs = 0;
-OpenSegment.candidatesOf = (query, asks) => {
-  const started = performance.now();
-  try {
-    return candidatesOf(query, asks);
-  } finally {
-    candidatesMs += performance.now() - started;
-  }
+// The parts of each search timed apart (faiss's, the re-rank's, the key maps'): wrapped here, in the bench only.
+const parts = { candidates: 0, rerank: 0, keys: 0 };
+/** `owner[name]` timed into `parts[part]` on every call. */
+const timed = <O extends object, N extends keyof O & string>(owner: O, name: N, part: keyof typeof parts): void => {
+  const original = owner[name] as (...args: unknown[]) => unknown;
+  Object.assign(owner, {
+    [name](this: unknown, ...args: unknown[]) {
+      const started = performance.now();
+      try {
+        return original.apply(this, args);
+      } finally {
+        parts[part] += performance.now() - started;
+      }
+    },
+  });
 };
+timed(OpenSegment, 'candidatesOf', 'candidates');
+timed(OpenSegment.prototype, 'willRerank', 'rerank');
+timed(OpenSegment.prototype, 'rerank', 'rerank');
+timed(SegmentKeys, 'willReadEntries', 'keys');
+timed(SegmentKeys.prototype, 'entry', 'keys');
+timed(SegmentKeys.prototype, 'passage', 'keys');
 const result: Omit<ScaleProbeResult, 'indexLoadS' | 'peakRssMb'> = {
   vectors: index.size,
   segments: index.meta.segments.length,
   embedMs: [],
   indexMs: [],
   candidatesMs: [],
+  rerankMs: [],
+  keysMs: [],
   hydrateMs: [],
   hitRows: [],
   sweep: SWEEP.map((setting) => ({ ...setting, indexMs: [], hitRows: [] })),
@@ -114,7 +132,7 @@ for (const text of queries) {
   const e0 = performance.now();
   const [query] = await embedder.embed([text]);
   if (!query?.ok) throw new Error(`cannot embed ${text}`);
-  candidatesMs = 0;
+  Object.assign(parts, { candidates: 0, rerank: 0, keys: 0 });
   queryVectors.push(query.vector);
   const i0 = performance.now();
   const hits = index.search(query.vector, 10);
@@ -125,7 +143,9 @@ for (const text of queries) {
   if (items.size !== keys.length) throw new Error(`read back ${items.size} of ${keys.length} items`);
   result.embedMs.push(i0 - e0);
   result.indexMs.push(h0 - i0);
-  result.candidatesMs.push(candidatesMs);
+  result.candidatesMs.push(parts.candidates);
+  result.rerankMs.push(parts.rerank);
+  result.keysMs.push(parts.keys);
   result.hydrateMs.push(h1 - h0);
   result.hitRows.push(hits.map(({ entry }) => row(entry.id)));
 }

@@ -106,6 +106,10 @@ export interface ScaleResult extends BenchProvenance {
   readonly index_search_p99_ms: number;
   /** faiss's part of the index search (every segment's candidates; absent before it was timed apart). */
   readonly index_candidates_p50_ms?: number;
+  /** The re-rank's part: its rows announced, read and scored (absent before it was timed apart). */
+  readonly index_rerank_p50_ms?: number;
+  /** The key maps' part: the best hits named, their pages announced and read (absent before it was timed apart). */
+  readonly index_keys_p50_ms?: number;
   readonly embed_p50_ms: number;
   readonly read_back_p50_ms: number;
   /** Hits whose exact score reaches the exact answer's tenth (ties count), a share of 10 a query. */
@@ -410,6 +414,8 @@ export async function benchScale(
       index_search_p50_ms: round(percentile(probe.indexMs, 50)),
       index_search_p99_ms: round(percentile(probe.indexMs, 99)),
       index_candidates_p50_ms: round(percentile(probe.candidatesMs, 50)),
+      index_rerank_p50_ms: round(percentile(probe.rerankMs, 50)),
+      index_keys_p50_ms: round(percentile(probe.keysMs, 50)),
       embed_p50_ms: round(percentile(probe.embedMs, 50)),
       read_back_p50_ms: round(percentile(probe.hydrateMs, 50)),
       recall_at_10: round(recall, 4),
