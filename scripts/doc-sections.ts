@@ -339,6 +339,13 @@ const SCALE_MEASURES: readonly [string, (f: ScaleResult) => string][] = [
   ['segments searched', (f) => String(f.segments_searched)],
   ['search p50 / p99, whole query', (f) => `${f.search_p50_ms} / ${f.search_p99_ms} ms`],
   ['of which the index: p50 / p99', (f) => `${f.index_search_p50_ms} / ${f.index_search_p99_ms} ms`],
+  [
+    "the index's parts, p50: faiss / re-rank / key maps",
+    (f) =>
+      [f.index_candidates_p50_ms, f.index_rerank_p50_ms, f.index_keys_p50_ms]
+        .map((ms) => (ms === undefined ? 'not timed apart' : `${ms} ms`))
+        .join(' / '),
+  ],
   ['of which embedding / read-back: p50', (f) => `${f.embed_p50_ms} / ${f.read_back_p50_ms} ms`],
   ['read-back table', (f) => `${num(f.table_items)} items`],
   [
