@@ -36,7 +36,7 @@ import { readSts } from '../models/sts.ts';
 import { SEARCH_PROCESS_ENV } from '../search/process-env.ts';
 import { embedTexts } from './embed-texts.ts';
 import { seededRandom } from './random.ts';
-import type { ProbeSetting, ScaleProbeResult } from './scale-probe.ts';
+import type { ScaleProbeResult, SweepSetting } from './scale-probe.ts';
 import type { ScaleStep, ScaleStepResult } from './scale-step.ts';
 import type { TruthPart } from './scale-truth.ts';
 
@@ -123,13 +123,11 @@ export interface ScaleResult extends BenchProvenance {
    * re-ranking that many candidates instead of the index's own depth, the settings taking turns
    * query by query (absent before it was measured).
    */
-  readonly probe_sweep?: readonly {
-    readonly probes: ProbeSetting;
-    readonly rerank?: number;
+  readonly probe_sweep?: readonly (SweepSetting & {
     readonly index_search_p50_ms: number;
     readonly index_search_p99_ms: number;
     readonly recall_at_10: number;
-  }[];
+  })[];
   readonly merge_base_runs_s: readonly number[];
   readonly merge_1k_s: number;
   /**

@@ -693,7 +693,7 @@ export class OpenSegment {
     private readonly vectors: VectorFile,
     /** Candidates an IVF segment re-ranks with exact vectors when searched alone (0 for a flat one). */
     readonly rerankDepth: number,
-    /** An IVF segment's lists visited, alone and beside others (absent for a flat one, or one whose file says). */
+    /** An IVF segment's lists visited, alone and beside others (absent: a flat one, or its file did not say). */
     readonly probes: IvfProbes | undefined,
   ) {
     this.visiting = probes?.probes;

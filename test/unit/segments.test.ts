@@ -343,29 +343,40 @@ describe('segmented index', () => {
     assert.deepEqual(six, [64, 64, 64, 64, 64, 64]);
   });
 
+  /**
+   * Two IVF segments of 64 lists and 30 queries: each query's ten best ids under a tuning, and the
+   * recall of such answers against exact search. `remove` deletes the folder.
+   */
+  async function twoIvfSegments(seed: number) {
+    const dir = tempDir();
+    const store = new GenerationStore(dir.path);
+    const runs = [0, 1].map((run) => items(FLAT_MAX_ROWS + 1_000, 4, seed + run, `r${run}-`));
+    const index = SegmentedIndex.open(store, store.publish(await writeRuns(store, runs), MODEL, 'test'));
+    const queries = randomUnitVectors(30, d, seed + 3);
+    const query = (q: number) => queries.subarray(q * d, (q + 1) * d);
+    const truth = Array.from({ length: 30 }, (_, q) => new Set(exact(runs.flat(), query(q), 10)));
+    return {
+      index,
+      search: (tuning: SearchTuning = {}) =>
+        Array.from({ length: 30 }, (_, q) =>
+          index.search(query(q), 10, index.select(), tuning).map((hit) => hit.entry.id),
+        ),
+      recall: (found: string[][]) =>
+        found.reduce((sum, ids, q) => sum + ids.filter((id) => truth[q]!.has(id)).length, 0) / 300,
+      remove: () => dir.remove(),
+    };
+  }
+
   it("searches with the lists a query is given, at most a segment's own, and the next search visits its own again", async () => {
     // Prepare: two IVF segments of 64 lists
-    const dir = tempDir();
+    const { search, recall, remove } = await twoIvfSegments(50);
     try {
-      const store = new GenerationStore(dir.path);
-      const runs = [0, 1].map((run) => items(FLAT_MAX_ROWS + 1_000, 4, 50 + run, `r${run}-`));
-      const index = SegmentedIndex.open(store, store.publish(await writeRuns(store, runs), MODEL, 'test'));
-      const queries = randomUnitVectors(30, d, 53);
-      const query = (q: number) => queries.subarray(q * d, (q + 1) * d);
-      const idsOf = (hits: readonly { entry: { id: string } }[]) => hits.map((hit) => hit.entry.id);
       // Act
-      const own = Array.from({ length: 30 }, (_, q) => idsOf(index.search(query(q), 10)));
-      const oneList = Array.from({ length: 30 }, (_, q) =>
-        idsOf(index.search(query(q), 10, index.select(), { probes: 1 })),
-      );
-      const again = Array.from({ length: 30 }, (_, q) => idsOf(index.search(query(q), 10)));
-      const everyList = Array.from({ length: 30 }, (_, q) =>
-        idsOf(index.search(query(q), 10, index.select(), { probes: 10_000 })),
-      );
+      const own = search();
+      const oneList = search({ probes: 1 });
+      const again = search();
+      const everyList = search({ probes: 10_000 });
       // Assess: one list a segment finds less; its own settings come back; more lists than it has visit them all
-      const truth = Array.from({ length: 30 }, (_, q) => new Set(exact(runs.flat(), query(q), 10)));
-      const recall = (found: string[][]) =>
-        found.reduce((sum, ids, q) => sum + ids.filter((id) => truth[q]!.has(id)).length, 0) / 300;
       assert.ok(recall(oneList) < recall(own) - 0.1, `recall with one list ${recall(oneList)}, own ${recall(own)}`);
       assert.deepEqual(again, own);
       assert.ok(
@@ -373,34 +384,23 @@ describe('segmented index', () => {
         `recall visiting every list ${recall(everyList)}, own ${recall(own)}`,
       );
     } finally {
-      dir.remove();
+      remove();
     }
   });
 
   it('re-ranks as many candidates as a query is given, and its own depth by default', async () => {
     // Prepare: two IVF segments, whose codes alone rank their rows roughly
-    const dir = tempDir();
+    const { index, search, recall, remove } = await twoIvfSegments(60);
     try {
-      const store = new GenerationStore(dir.path);
-      const runs = [0, 1].map((run) => items(FLAT_MAX_ROWS + 1_000, 4, 60 + run, `r${run}-`));
-      const index = SegmentedIndex.open(store, store.publish(await writeRuns(store, runs), MODEL, 'test'));
-      const queries = randomUnitVectors(30, d, 63);
-      const query = (q: number) => queries.subarray(q * d, (q + 1) * d);
-      const idsOf = (hits: readonly { entry: { id: string } }[]) => hits.map((hit) => hit.entry.id);
-      const search = (tuning: SearchTuning) =>
-        Array.from({ length: 30 }, (_, q) => idsOf(index.search(query(q), 10, index.select(), tuning)));
       // Act
-      const own = search({});
+      const own = search();
       const ten = search({ rerank: 10 });
       const ownAgain = search({ rerank: rerankDepth(index.select().parts) });
       // Assess: the ten best by their codes alone miss more of the exact answer
-      const truth = Array.from({ length: 30 }, (_, q) => new Set(exact(runs.flat(), query(q), 10)));
-      const recall = (found: string[][]) =>
-        found.reduce((sum, ids, q) => sum + ids.filter((id) => truth[q]!.has(id)).length, 0) / 300;
       assert.ok(recall(ten) < recall(own) - 0.05, `recall re-ranking ten ${recall(ten)}, own ${recall(own)}`);
       assert.deepEqual(ownAgain, own);
     } finally {
-      dir.remove();
+      remove();
     }
   });
 
